@@ -1,0 +1,41 @@
+// Package nic moves Ethernet frames between this process and a network: a
+// TAP device, an AF_PACKET socket on an existing interface, a QEMU guest on a
+// unix socket, or another NIC in the same process (Pipe).
+//
+// Every adapter implements NIC, whose Recv and Send move many frames per call
+// through buffers the caller owns, so that a forwarding loop allocates nothing
+// in steady state. Package nic does not parse frames (see package wire) and
+// does not switch them (see package lan).
+package nic
+
+import "errors"
+
+// ErrClosed is returned (wrapped) by Recv and Send after Close.
+var ErrClosed = errors.New("nic: closed")
+
+// NIC is one network interface carrying Ethernet frames (no preamble, no
+// FCS). Recv and Send may be called from different goroutines; each of them
+// is called from one goroutine at a time.
+type NIC interface {
+	// Recv blocks until at least one frame has arrived, then copies up to
+	// len(bufs) frames into bufs, the i-th frame's length into sizes[i],
+	// and returns how many frames it filled. A frame longer than its buffer
+	// is dropped and counted, never truncated. After Close, Recv returns an
+	// error wrapping ErrClosed.
+	Recv(bufs [][]byte, sizes []int) (n int, err error)
+
+	// Send transmits frames in order and returns how many were accepted.
+	// It blocks while the device applies backpressure. A short count comes
+	// with an error that says why.
+	Send(frames [][]byte) (n int, err error)
+
+	// MTU is the largest Ethernet payload (not counting the 14-byte header)
+	// the NIC carries.
+	MTU() int
+
+	// Name identifies the device in errors and logs ("tap0", "pipe:a").
+	Name() string
+
+	// Close releases the device and unblocks Recv and Send.
+	Close() error
+}
