@@ -147,10 +147,12 @@ func (h Header) Check() ErrorCode {
 	return 0
 }
 
-// Encode writes a valid frame into dst: version Version, type t, source src,
-// destination dst, and payload followed by zero padding. It returns an error
-// if the payload is longer than MaxPayload or an APID has more than 11 bits;
-// dst is then left unchanged.
+// Encode writes a frame into f: version Version, type t, source src,
+// destination dest, and payload followed by zero padding. It returns an
+// error if the payload is longer than MaxPayload or an APID has more than 11
+// bits; f is then left unchanged. t is written as given: an unknown type
+// makes a frame that Check refuses with UnknownType (tests use this). It
+// never allocates on success.
 func Encode(f *Frame, t Type, src, dest APID, payload []byte) error {
 	if len(payload) > MaxPayload {
 		return fmt.Errorf("frame: payload of %d bytes exceeds %d: %w", len(payload), MaxPayload, MessageTooLarge)

@@ -2,6 +2,7 @@ package frame
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,8 @@ func (t Type) String() string {
 }
 
 // ParseType returns the type named s, case-insensitively ("tm", "PRM_GET",
-// "prm-get"). A number ("0x03", "3") is accepted too, if it is a known type.
+// "prm-get"). A whole Go integer literal ("0x03", "3") is accepted too, if
+// it is a known type; trailing text ("3abc") is not.
 func ParseType(s string) (Type, error) {
 	name := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(s)), "-", "_")
 	for i, n := range typeNames {
@@ -48,8 +50,7 @@ func ParseType(s string) (Type, error) {
 			return Type(i), nil
 		}
 	}
-	var v uint8
-	if _, err := fmt.Sscan(name, &v); err == nil && Type(v).Known() {
+	if v, err := strconv.ParseUint(name, 0, 8); err == nil && Type(v).Known() {
 		return Type(v), nil
 	}
 	return 0, fmt.Errorf("frame: unknown type %q (want one of %s)", s, strings.Join(typeNames[:], ", "))

@@ -4,14 +4,31 @@
 //
 // Every adapter implements NIC, whose Recv and Send move many frames per call
 // through buffers the caller owns, so that a forwarding loop allocates nothing
-// in steady state. Package nic does not parse frames (see package wire) and
-// does not switch them (see package lan).
+// in steady state. Every adapter also implements StatsReporter: frames and
+// bytes each way, and every frame refused, by reason.
+//
+// Package nic does not parse frames (see package wire), does not switch them
+// (see package lan) and does not choose MAC addresses for ports.
 package nic
 
 import "errors"
 
 // ErrClosed is returned (wrapped) by Recv and Send after Close.
 var ErrClosed = errors.New("nic: closed")
+
+// ErrTooBig is returned (wrapped, with the frame's index and length) by Send
+// for a frame longer than MTU+HeaderLen; the frames before it were sent.
+var ErrTooBig = errors.New("frame too big")
+
+// ErrFraming is returned (wrapped) when a peer breaks the framing of a unix
+// socket stream (see QEMUStream); the stream cannot be resynchronised, so
+// the peer is disconnected.
+var ErrFraming = errors.New("framing error")
+
+// HeaderLen is the length of the Ethernet header (destination, source,
+// EtherType) that MTU does not count: a NIC carries frames of at most
+// MTU()+HeaderLen bytes.
+const HeaderLen = 14
 
 // NIC is one network interface carrying Ethernet frames (no preamble, no
 // FCS). Recv and Send may be called from different goroutines; each of them
@@ -38,4 +55,10 @@ type NIC interface {
 
 	// Close releases the device and unblocks Recv and Send.
 	Close() error
+}
+
+// StatsReporter is implemented by every NIC in this package.
+type StatsReporter interface {
+	// Stats returns a snapshot of the NIC's counters since it was opened.
+	Stats() Stats
 }

@@ -1,0 +1,272 @@
+package apidswitch
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"spacenet/ccsds"
+	"spacenet/frame"
+	"spacenet/router"
+)
+
+// flushTimeout bounds how long a connection whose guest closed its sending
+// side may still be written to (the frames queued for it, the ERROR for a
+// partial frame).
+const flushTimeout = 200 * time.Millisecond
+
+// conn is one accepted connection of a tenant: a reader goroutine and a
+// writer goroutine.
+type conn struct {
+	sw  *Switch
+	t   *tenant
+	uc  *net.UnixConn
+	gen uint64
+
+	closeOnce  sync.Once
+	done       chan struct{} // closed by close
+	finish     chan struct{} // closed when the guest stopped sending: write what is queued, then end
+	writerDone chan struct{} // closed when the writer has returned
+
+	sub sync.Mutex // guards subAPID
+	// subAPID is the APID a guest subscribed to events from (0: not
+	// subscribed); notifications are addressed to it.
+	subAPID frame.APID
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.uc.Close()
+	})
+}
+
+// writeLoop drains the tenant's queue into the connection, up to
+// Config.Batch frames per write, straight from the queue's ring. It starts
+// only once the previous connection's writer has ended, so that one frame
+// is never written twice.
+func (c *conn) writeLoop(prev *conn) {
+	defer c.sw.wg.Done()
+	defer close(c.writerDone)
+	if prev != nil {
+		<-prev.writerDone
+	}
+	q := c.t.q
+	batch := c.sw.cfg.Batch
+	from := make([]*stats, batch)
+	finishing := false
+	for {
+		b := q.peek(batch)
+		if b == nil {
+			if finishing {
+				return
+			}
+			select {
+			case <-q.wake:
+			case <-c.finish:
+				finishing = true
+			case <-c.done:
+				return
+			}
+			continue
+		}
+		n, err := c.uc.Write(b)
+		if k := n / frame.Size; k > 0 && q.commit(k, from) {
+			credit(from[:k], &c.t.notes)
+		}
+		if err != nil {
+			c.close()
+			return
+		}
+	}
+}
+
+// readLoop reads frames in batches and routes every whole one; a partial
+// frame at the end of the stream is refused as Malformed. When the stream
+// ends it lets the writer flush, then closes the connection.
+func (c *conn) readLoop() {
+	defer c.sw.wg.Done()
+	s := c.sw
+	buf := make([]byte, s.cfg.Batch*frame.Size)
+	r := reader{c: c, touched: make([]*queue, 0, 8)}
+	rem := 0
+	var err error
+	for {
+		var n int
+		n, err = c.uc.Read(buf[rem:])
+		total := rem + n
+		whole := total - total%frame.Size
+		if whole > 0 {
+			r.process(buf[:whole])
+		}
+		rem = copy(buf, buf[whole:total])
+		if err != nil {
+			break
+		}
+	}
+	if rem > 0 && errors.Is(err, io.EOF) {
+		r.partial(buf[:rem])
+	}
+	if errors.Is(err, io.EOF) {
+		// The guest closed its sending side: it may still read what is
+		// queued for it (the ERROR for its partial frame, say).
+		c.uc.SetWriteDeadline(time.Now().Add(flushTimeout))
+		close(c.finish)
+		select {
+		case <-c.writerDone:
+		case <-c.done:
+		}
+	}
+	c.close()
+	s.detach(c)
+}
+
+// reader is a reader goroutine's routing state, reused across batches.
+type reader struct {
+	c       *conn
+	st      *state
+	idx     int // the tenant's index in st, -1 if st no longer has it
+	touched []*queue
+	scratch frame.Frame
+}
+
+// process routes the whole frames in b. The sender's counters are locked
+// for the batch; every frame moves from received to one bucket before the
+// lock is released (around calls to the system handler and the uplink).
+func (r *reader) process(b []byte) {
+	c := r.c
+	s := c.sw
+	t := c.t
+	if st := s.state.Load(); st != r.st {
+		r.st = st
+		r.idx = -1
+		if i, ok := st.index[t]; ok {
+			r.idx = i
+		}
+	}
+	st := r.st
+	ss := &t.st
+	ss.mu.Lock()
+	for off := 0; off < len(b); off += frame.Size {
+		f := (*frame.Frame)(b[off : off+frame.Size])
+		ss.received++
+		if r.idx < 0 {
+			ss.dropped[frame.NoRoute]++
+			r.notice(frame.NoRoute, f)
+			continue
+		}
+		d := st.table.Route(r.idx, f.Header())
+		switch d.Action {
+		case router.Local:
+			dst := st.tenants[d.Tenant]
+			switch dst.q.push(f, ss) {
+			case pushed:
+				ss.queued++
+				r.touch(dst.q)
+			case pushFull:
+				ss.dropped[frame.HostBusy]++
+				r.notice(frame.HostBusy, f)
+			case pushClosed:
+				ss.dropped[frame.NoRoute]++
+				r.notice(frame.NoRoute, f)
+			}
+		case router.System:
+			ss.deliveredSystem++
+			ss.mu.Unlock()
+			s.system(r, f)
+			ss.mu.Lock()
+		case router.Uplink:
+			ss.deliveredUplink++
+			ss.mu.Unlock()
+			err := s.sendUplink(f)
+			ss.mu.Lock()
+			if err != nil {
+				ss.deliveredUplink--
+				ss.dropped[frame.NoRoute]++
+				r.notice(frame.NoRoute, f)
+			}
+		default:
+			code := d.Code
+			if !code.Known() {
+				code = frame.Malformed
+			}
+			ss.dropped[code]++
+			r.notice(code, f)
+		}
+	}
+	ss.mu.Unlock()
+	r.flush()
+}
+
+// partial refuses the incomplete frame at the end of a stream.
+func (r *reader) partial(b []byte) {
+	var f frame.Frame
+	copy(f[:], b)
+	ss := &r.c.t.st
+	ss.mu.Lock()
+	ss.received++
+	ss.dropped[frame.Malformed]++
+	r.notice(frame.Malformed, &f)
+	ss.mu.Unlock()
+	r.flush()
+}
+
+// notice queues an ERROR frame for the sender.
+func (r *reader) notice(code frame.ErrorCode, rejected *frame.Frame) {
+	frame.EncodeError(&r.scratch, code, rejected)
+	if r.c.t.enqueueNotice(&r.scratch) {
+		r.touch(r.c.t.q)
+	}
+}
+
+func (r *reader) touch(q *queue) {
+	for _, u := range r.touched {
+		if u == q {
+			return
+		}
+	}
+	r.touched = append(r.touched, q)
+}
+
+// flush wakes the writers of the queues the batch pushed to.
+func (r *reader) flush() {
+	for i, q := range r.touched {
+		q.signal()
+		r.touched[i] = nil
+	}
+	r.touched = r.touched[:0]
+}
+
+// enqueueNotice queues a frame the switch made for t, counting it as queued
+// or lost. It does not wake the writer.
+func (t *tenant) enqueueNotice(f *frame.Frame) bool {
+	if t.q.push(f, nil) == pushed {
+		t.notes.queued.Add(1)
+		return true
+	}
+	t.notes.lost.Add(1)
+	return false
+}
+
+// sendUplink wraps f as a Space Packet and gives it to the uplink.
+func (s *Switch) sendUplink(f *frame.Frame) error {
+	if s.cfg.Uplink == nil {
+		return errNoUplink
+	}
+	s.uplinkMu.Lock()
+	defer s.uplinkMu.Unlock()
+	n, err := ccsds.Wrap(s.uplinkPkt[:], f, s.uplinkSeq.Next(f.APID()))
+	if err == nil {
+		err = s.cfg.Uplink.SendPacket(s.uplinkPkt[:n])
+	}
+	if err != nil {
+		if n := s.uplinkFailures.Add(1); n&(n-1) == 0 { // log failures 1, 2, 4, 8, ...
+			s.log.Warn("uplink refused a packet", "apid", f.APID(), "failures", n, "err", err)
+		}
+	}
+	return err
+}
+
+var errNoUplink = errors.New("apidswitch: no uplink configured")

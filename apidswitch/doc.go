@@ -1,0 +1,29 @@
+// Package apidswitch is the APID plane's switch (spec apid-plane.md,
+// sections 5 and 6): it listens on one Unix socket per tenant, reads 256-byte
+// frames in batches, routes each through a router.Table and writes them to
+// the destination tenant's connection in batches.
+//
+// A Switch is built from a policy.Policy with New and runs under a
+// context.Context with Run; cancelling the context stops it cleanly: every
+// goroutine ends, every socket file is removed and the frames still queued
+// stay counted as queued. While it runs, Reload swaps the policy without
+// dropping connections, Inject delivers a frame from the ground, and
+// Counters and Tenants report per-tenant counters, generations and
+// connection state.
+//
+// The data path: each connection has a reader goroutine (one read fills a
+// buffer of many frames; every whole frame is routed; the remainder is kept)
+// and a writer goroutine (it drains the tenant's bounded queue into one
+// write of up to Config.Batch frames, straight from the queue's ring). A
+// full queue answers the sender with Host_busy; nothing ever waits on a
+// slow guest except that guest's own writer. The forwarding path does not
+// allocate.
+//
+// The client side is Dial: a Guest reads and writes frames in batches and is
+// what `spacenet inject`, the benchmarks and the typed IPC layer use.
+//
+// Package apidswitch does not decide routes (package router does), parse
+// configuration files (package policy) or encode CCSDS packets (package
+// ccsds); it does not know the UDP uplink either (package uplink implements
+// the Uplink interface).
+package apidswitch

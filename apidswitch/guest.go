@@ -1,0 +1,115 @@
+package apidswitch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+	"unsafe"
+
+	"spacenet/frame"
+)
+
+// Guest is the client side of a tenant's socket: what a guest VM (or a
+// test, a tool, the typed IPC layer) uses to talk to the switch. It reads and
+// writes whole frames, many per system call. A Guest is safe for one reader
+// and one writer at a time.
+type Guest struct {
+	c     *net.UnixConn
+	part  frame.Frame // a frame split across reads
+	npart int
+}
+
+// Dial connects to a tenant's socket, <socket_dir>/<tenant>.sock. The switch
+// counts it as a new generation of that tenant, replacing any previous
+// connection.
+func Dial(socketPath string) (*Guest, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("apidswitch: dial %s: %w", socketPath, err)
+	}
+	return &Guest{c: c}, nil
+}
+
+// frameBytes views fs as one contiguous []byte, without copying.
+func frameBytes(fs []frame.Frame) []byte {
+	if len(fs) == 0 {
+		return nil
+	}
+	return unsafe.Slice(&fs[0][0], len(fs)*frame.Size)
+}
+
+// WriteFrames writes fs in one write (the kernel may split it; the stream
+// stays whole frames).
+func (g *Guest) WriteFrames(fs []frame.Frame) error {
+	_, err := g.c.Write(frameBytes(fs))
+	return err
+}
+
+// WriteFrame writes one frame.
+func (g *Guest) WriteFrame(f *frame.Frame) error {
+	_, err := g.c.Write(f[:])
+	return err
+}
+
+// Write writes raw bytes: a test's way to send partial or malformed frames.
+func (g *Guest) Write(b []byte) (int, error) { return g.c.Write(b) }
+
+// ReadFrames blocks until at least one whole frame has arrived and reads as
+// many whole frames as are available, up to len(fs), in one read where it
+// can. It returns how many frames it filled.
+func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
+	if len(fs) == 0 {
+		return 0, nil
+	}
+	buf := frameBytes(fs)
+	have := copy(buf, g.part[:g.npart])
+	g.npart = 0
+	for have < frame.Size {
+		n, err := g.c.Read(buf[have:])
+		have += n
+		if err != nil {
+			if have >= frame.Size {
+				break
+			}
+			if errors.Is(err, io.EOF) && have > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+	}
+	whole := have / frame.Size
+	g.npart = copy(g.part[:], buf[whole*frame.Size:have])
+	return whole, nil
+}
+
+// ReadFrame reads one frame into f.
+func (g *Guest) ReadFrame(f *frame.Frame) error {
+	var one [1]frame.Frame
+	if _, err := g.ReadFrames(one[:]); err != nil {
+		return err
+	}
+	*f = one[0]
+	return nil
+}
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline set the connection's
+// deadlines.
+func (g *Guest) SetDeadline(t time.Time) error { return g.c.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline.
+func (g *Guest) SetReadDeadline(t time.Time) error { return g.c.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline.
+func (g *Guest) SetWriteDeadline(t time.Time) error { return g.c.SetWriteDeadline(t) }
+
+// CloseWrite shuts the sending side: the switch sees the end of the stream
+// (and refuses a partial frame left in it) but may still write.
+func (g *Guest) CloseWrite() error { return g.c.CloseWrite() }
+
+// Close closes the connection.
+func (g *Guest) Close() error { return g.c.Close() }
+
+// Conn returns the underlying connection.
+func (g *Guest) Conn() *net.UnixConn { return g.c }

@@ -1,0 +1,448 @@
+package apidswitch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"spacenet/ccsds"
+	"spacenet/frame"
+	"spacenet/policy"
+	"spacenet/router"
+)
+
+// Switch is the APID switch. Build it with New, start it with Run.
+type Switch struct {
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+	ready chan struct{} // closed when Run listens on every socket
+
+	state atomic.Pointer[state]
+
+	mu      sync.Mutex // guards byName, running, the listeners and Reload
+	byName  map[string]*tenant
+	running bool
+	stopped bool
+	wg      sync.WaitGroup
+
+	ground         stats // frames injected from the ground (Inject, downlink)
+	systemOther    atomic.Uint64
+	uplinkMu       sync.Mutex
+	uplinkSeq      ccsds.Counter
+	uplinkPkt      [ccsds.MaxPacketSize]byte
+	uplinkFailures atomic.Uint64
+}
+
+// state is one policy compiled: swapped whole by Reload, read by every
+// reader once per batch.
+type state struct {
+	pol     *policy.Policy
+	table   *router.Table
+	tenants []*tenant       // by policy index
+	index   map[*tenant]int // the reverse
+}
+
+// tenant is one guest: its listener, its current connection, its queue and
+// its counters. It survives Reload as long as the new policy keeps its name.
+type tenant struct {
+	sw    *Switch
+	name  string
+	path  string
+	st    stats
+	notes notices
+	q     *queue
+
+	mu      sync.Mutex
+	ln      *net.UnixListener
+	conn    *conn
+	gen     uint64
+	removed bool
+}
+
+// New checks cfg, compiles its policy and returns a switch that is not yet
+// listening.
+func New(cfg Config) (*Switch, error) {
+	c := cfg.withDefaults()
+	s := &Switch{
+		cfg:    c,
+		log:    c.Logger,
+		start:  time.Now(),
+		ready:  make(chan struct{}),
+		byName: make(map[string]*tenant),
+	}
+	st, _, err := s.compile(c.Policy)
+	if err != nil {
+		return nil, err
+	}
+	s.state.Store(st)
+	return s, nil
+}
+
+// compile builds the state of p, reusing the tenants s already has by name.
+// It returns the tenants it created.
+func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
+	tab, err := router.Compile(p, s.cfg.Uplink != nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apidswitch: policy %s: %w", p.Source, err)
+	}
+	if len(p.Tenants) > 1<<15 {
+		return nil, nil, fmt.Errorf("apidswitch: policy %s has %d tenants", p.Source, len(p.Tenants))
+	}
+	st := &state{pol: p, table: tab, index: make(map[*tenant]int, len(p.Tenants))}
+	var created []*tenant
+	for i, pt := range p.Tenants {
+		t := s.byName[pt.Name]
+		if t == nil {
+			t = &tenant{
+				sw:   s,
+				name: pt.Name,
+				path: filepath.Join(s.cfg.SocketDir, pt.Name+".sock"),
+				q:    newQueue(s.cfg.QueueLen),
+			}
+			created = append(created, t)
+		}
+		st.tenants = append(st.tenants, t)
+		st.index[t] = i
+	}
+	return st, created, nil
+}
+
+// Ready is closed once Run listens on every tenant's socket.
+func (s *Switch) Ready() <-chan struct{} { return s.ready }
+
+// SocketPath returns the socket of the tenant called name.
+func (s *Switch) SocketPath(name string) string {
+	return filepath.Join(s.cfg.SocketDir, name+".sock")
+}
+
+// Policy returns the policy in force.
+func (s *Switch) Policy() *policy.Policy { return s.state.Load().pol }
+
+// Run creates the socket directory, listens on every tenant's socket and
+// serves until ctx is done. It then closes every listener and connection,
+// removes the socket files, waits for every goroutine it started and
+// returns nil. Frames still queued stay counted as queued. A Switch runs
+// once.
+func (s *Switch) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running || s.stopped {
+		s.mu.Unlock()
+		return errors.New("apidswitch: Run called twice")
+	}
+	if err := makeSocketDir(s.cfg.SocketDir, s.cfg.DirMode); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	st := s.state.Load()
+	for i, t := range st.tenants {
+		if err := s.listen(t); err != nil {
+			for _, u := range st.tenants[:i] {
+				u.closeListener()
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	for _, t := range st.tenants {
+		s.byName[t.name] = t
+	}
+	s.running = true
+	s.mu.Unlock()
+	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.Uplink != nil)
+	close(s.ready)
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	s.running = false
+	s.stopped = true
+	for _, t := range s.byName {
+		t.closeListener()
+		t.mu.Lock()
+		c := t.conn
+		t.mu.Unlock()
+		if c != nil {
+			c.close()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.log.Info("switch stopped", "socket_dir", s.cfg.SocketDir)
+	return nil
+}
+
+// listen opens t's socket and starts its accept loop. s.mu is held.
+func (s *Switch) listen(t *tenant) error {
+	ln, err := listenUnix(t.path, s.cfg.SockMode)
+	if err != nil {
+		return fmt.Errorf("apidswitch: tenant %s: %w", t.name, err)
+	}
+	t.mu.Lock()
+	t.ln = ln
+	t.mu.Unlock()
+	s.wg.Add(1)
+	go s.acceptLoop(t, ln)
+	return nil
+}
+
+func (t *tenant) closeListener() {
+	t.mu.Lock()
+	ln := t.ln
+	t.ln = nil
+	t.mu.Unlock()
+	if ln != nil {
+		ln.Close() // also removes the socket file
+	}
+}
+
+func (s *Switch) acceptLoop(t *tenant, ln *net.UnixListener) {
+	defer s.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		uc, err := ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: keep serving the others, retry later.
+			s.log.Warn("accept failed", "tenant", t.name, "err", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s.attach(t, uc)
+	}
+}
+
+// attach makes uc the tenant's connection, replacing (and closing) any
+// previous one, and starts its reader and writer.
+func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
+	c := &conn{
+		sw:         s,
+		t:          t,
+		uc:         uc,
+		done:       make(chan struct{}),
+		finish:     make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	s.mu.Lock()
+	t.mu.Lock()
+	if !s.running || t.removed {
+		t.mu.Unlock()
+		s.mu.Unlock()
+		uc.Close()
+		return
+	}
+	old := t.conn
+	t.gen++
+	c.gen = t.gen
+	t.conn = c
+	t.mu.Unlock()
+	s.wg.Add(2)
+	s.mu.Unlock()
+	kind := Connected
+	if old != nil {
+		kind = Replaced
+		old.close()
+	}
+	go c.writeLoop(old)
+	go c.readLoop()
+	s.log.Info("tenant "+kind.String(), "tenant", t.name, "generation", c.gen)
+	s.event(Event{Kind: kind, Tenant: t.name, Generation: c.gen})
+}
+
+// detach is called by c's reader when it ends.
+func (s *Switch) detach(c *conn) {
+	t := c.t
+	t.mu.Lock()
+	gone := t.conn == c
+	if gone {
+		t.conn = nil
+	}
+	gen := t.gen
+	t.mu.Unlock()
+	if gone {
+		s.log.Info("tenant disconnected", "tenant", t.name, "generation", gen)
+		s.event(Event{Kind: Disconnected, Tenant: t.name, Generation: gen})
+	}
+}
+
+// Reload swaps in policy p without dropping connections: tenants that keep
+// their name keep their connection, queue, generation and counters; new
+// tenants get a socket; tenants p no longer has lose theirs, and the frames
+// waiting for them are counted as dropped with No_route. A p that does not
+// compile is refused and the old policy stays.
+func (s *Switch) Reload(p *policy.Policy) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("apidswitch: Reload after stop")
+	}
+	st, created, err := s.compile(p)
+	if err != nil {
+		return err
+	}
+	if s.running {
+		for i, t := range created {
+			if err := s.listen(t); err != nil {
+				for _, u := range created[:i] {
+					u.closeListener()
+				}
+				return err
+			}
+		}
+	}
+	var removed []*tenant
+	for name, t := range s.byName {
+		if _, ok := st.index[t]; !ok {
+			removed = append(removed, t)
+			delete(s.byName, name)
+		}
+	}
+	for _, t := range st.tenants {
+		s.byName[t.name] = t
+	}
+	s.state.Store(st)
+	for _, t := range removed {
+		t.mu.Lock()
+		t.removed = true
+		c := t.conn
+		t.mu.Unlock()
+		t.closeListener()
+		if c != nil {
+			c.close()
+		}
+		for _, from := range t.q.drain() {
+			if from == nil {
+				t.notes.lost.Add(1)
+				continue
+			}
+			from.mu.Lock()
+			from.queued--
+			from.dropped[frame.NoRoute]++
+			from.mu.Unlock()
+		}
+	}
+	s.log.Info("policy reloaded", "policy", p.Source, "tenants", len(st.tenants), "added", len(created), "removed", len(removed))
+	return nil
+}
+
+// Inject delivers f from the ground to the tenant owning its destination
+// APID, as the downlink does (router.Table.RouteFromUplink decides). It
+// returns nil once f is queued (or, for a system APID, handed to
+// Config.System as tenant "ground"), or the frame.ErrorCode it was dropped
+// with, counted in Ground: the frame's own decode failure, No_route when no
+// tenant owns the destination, Host_busy when the tenant's queue is full.
+func (s *Switch) Inject(f *frame.Frame) error {
+	st := s.state.Load()
+	g := &s.ground
+	g.mu.Lock()
+	g.received++
+	d := st.table.RouteFromUplink(f.Header())
+	var dst *tenant
+	code := d.Code
+	switch d.Action {
+	case router.Local:
+		dst = st.tenants[d.Tenant]
+		switch dst.q.push(f, g) {
+		case pushed:
+			g.queued++
+		case pushFull:
+			code = frame.HostBusy
+		case pushClosed:
+			code = frame.NoRoute
+		}
+	case router.System:
+		g.deliveredSystem++
+		g.mu.Unlock()
+		if s.cfg.System != nil {
+			s.cfg.System("ground", f)
+		} else {
+			n := s.systemOther.Add(1)
+			s.log.Info("system frame not handled", "tenant", "ground", "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n)
+		}
+		return nil
+	default:
+		if !code.Known() {
+			code = frame.NoRoute
+		}
+	}
+	if code != 0 {
+		g.dropped[code]++
+	}
+	g.mu.Unlock()
+	if code != 0 {
+		return code
+	}
+	dst.q.signal()
+	return nil
+}
+
+// Ground returns the counters of the frames injected from the ground.
+func (s *Switch) Ground() Counters {
+	c := Counters{Tenant: "ground"}
+	s.ground.snapshot(&c)
+	return c
+}
+
+// Counters returns a snapshot of every tenant's counters, in the order of
+// the policy in force. Each tenant's snapshot is consistent on its own.
+func (s *Switch) Counters() []Counters {
+	st := s.state.Load()
+	out := make([]Counters, len(st.tenants))
+	for i, t := range st.tenants {
+		t.counters(&out[i])
+	}
+	return out
+}
+
+func (t *tenant) counters(c *Counters) {
+	c.Tenant = t.name
+	t.mu.Lock()
+	c.Generation = t.gen
+	c.Connected = t.conn != nil
+	t.mu.Unlock()
+	t.st.snapshot(c)
+	t.notes.snapshot(c)
+	c.QueueLen = t.q.len()
+}
+
+// SystemUnhandled is how many system frames no handler took (logged).
+func (s *Switch) SystemUnhandled() uint64 { return s.systemOther.Load() }
+
+// UplinkFailures is how many packets the uplink refused.
+func (s *Switch) UplinkFailures() uint64 { return s.uplinkFailures.Load() }
+
+// TenantInfo is a tenant's connection state.
+type TenantInfo struct {
+	Name       string
+	Socket     string
+	Generation uint64 // connections accepted so far; changes when the guest restarts
+	Connected  bool
+}
+
+// Tenants returns the connection state of every tenant, in policy order.
+func (s *Switch) Tenants() []TenantInfo {
+	st := s.state.Load()
+	out := make([]TenantInfo, len(st.tenants))
+	for i, t := range st.tenants {
+		t.mu.Lock()
+		out[i] = TenantInfo{Name: t.name, Socket: t.path, Generation: t.gen, Connected: t.conn != nil}
+		t.mu.Unlock()
+	}
+	return out
+}
+
+// Uptime is how long ago New built the switch.
+func (s *Switch) Uptime() time.Duration { return time.Since(s.start) }
+
+// SocketDir is the directory of the tenants' sockets.
+func (s *Switch) SocketDir() string { return s.cfg.SocketDir }

@@ -1,0 +1,596 @@
+package apidswitch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"spacenet/frame"
+	"spacenet/policy"
+)
+
+func TestDeliverByteExact(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+
+	f := mkFrame(t, frame.TM, 0x010, 0x020, "hello")
+	want := f
+	// Garbage after payload_length must not leak to the receiver.
+	for i := frame.HeaderSize + 5; i < frame.Size; i++ {
+		f[i] = 0xAA
+	}
+	if err := cam.WriteFrame(&f); err != nil {
+		t.Fatal(err)
+	}
+	got := readFrame(t, proc)
+	if got != want {
+		t.Fatalf("processor got\n%x\nwant\n%x", got[:], want[:])
+	}
+	barrier(t, cam, 0x010)
+	c := h.counters("camera")
+	if c.Received != 2 || c.Delivered != 1 || c.DeliveredSystem != 1 || c.Queued != 0 || c.DroppedTotal() != 0 {
+		t.Errorf("camera counters %+v", c)
+	}
+}
+
+func TestBatchedDelivery(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+	const n = 300 // more than one read or write batch
+	out := make([]frame.Frame, n)
+	for i := range out {
+		var p [4]byte
+		binary.BigEndian.PutUint32(p[:], uint32(i))
+		out[i] = mkFrame(t, frame.TM, 0x010+frame.APID(i%16), 0x020+frame.APID(i%16), string(p[:]))
+	}
+	if err := cam.WriteFrames(out); err != nil {
+		t.Fatal(err)
+	}
+	in := make([]frame.Frame, n)
+	proc.SetReadDeadline(time.Now().Add(testTimeout))
+	for got := 0; got < n; {
+		k, err := proc.ReadFrames(in[got:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += k
+	}
+	for i := range in {
+		if in[i] != out[i] {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	h := startSwitch(t, Config{Policy: restricted()})
+	cam := h.dial("camera")
+
+	valid := mkFrame(t, frame.TM, 0x010, 0x020, "x")
+	with := func(edit func(f *frame.Frame)) frame.Frame {
+		f := valid
+		edit(&f)
+		return f
+	}
+	tests := []struct {
+		name string
+		f    frame.Frame
+		code frame.ErrorCode
+	}{
+		{"spoofed source", with(func(f *frame.Frame) { f.SetAPID(0x020) }), frame.APIDNotAllocated},
+		{"policy violation", with(func(f *frame.Frame) { f.SetDest(0x100) }), frame.NotPermitted},
+		{"unknown type", with(func(f *frame.Frame) { f.SetType(0x0A) }), frame.UnknownType},
+		{"bad version", with(func(f *frame.Frame) { f.SetVersion(2) }), frame.UnknownVersion},
+		{"oversize payload_length", with(func(f *frame.Frame) { f.SetPayloadLen(249) }), frame.MessageTooLarge},
+		{"APID upper bits", with(func(f *frame.Frame) { f.SetDest(0x820) }), frame.Malformed},
+		{"no route, no uplink", with(func(f *frame.Frame) { f.SetDest(0x500) }), frame.NoRoute},
+		{"to ground, no uplink", with(func(f *frame.Frame) { f.SetDest(0x000) }), frame.NoRoute},
+	}
+	var want [NumReasons]uint64
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := cam.WriteFrame(&tc.f); err != nil {
+				t.Fatal(err)
+			}
+			got := readFrame(t, cam)
+			if wantErr := errorFrame(tc.code, &tc.f); got != wantErr {
+				t.Fatalf("got\n%x\nwant ERROR %v\n%x", got[:16], tc.code, wantErr[:16])
+			}
+			want[tc.code]++
+			c := h.counters("camera")
+			if c.Received != uint64(i+1) || c.Dropped != want {
+				t.Errorf("counters: received %d dropped %v, want %d %v", c.Received, c.Dropped, i+1, want)
+			}
+		})
+	}
+}
+
+func TestPartialFrame(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+	f := mkFrame(t, frame.TM, 0x010, 0x020, "whole")
+	var buf []byte
+	buf = append(buf, f[:]...)
+	buf = append(buf, f[:100]...) // a whole frame, then 100 bytes of the next
+	if _, err := cam.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := cam.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, proc); got != f {
+		t.Fatal("whole frame not delivered")
+	}
+	var partial frame.Frame
+	copy(partial[:], f[:100])
+	if got, want := readFrame(t, cam), errorFrame(frame.Malformed, &partial); got != want {
+		t.Fatalf("got %x, want Malformed ERROR %x", got[:16], want[:16])
+	}
+	h.waitEvent("camera", Disconnected)
+	c := h.counters("camera")
+	if c.Received != 2 || c.Delivered != 1 || c.Dropped[frame.Malformed] != 1 || c.Connected {
+		t.Errorf("camera counters %+v", c)
+	}
+}
+
+// A stalled receiver: its senders get Host_busy, everyone else keeps
+// flowing, and the counts agree exactly.
+func TestStalledReceiver(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16})
+	cam := h.dial("camera")
+	h.dial("processor") // connected, never reads
+	os := h.dial("spaceos")
+
+	batch := make([]frame.Frame, 64)
+	for i := range batch {
+		batch[i] = mkFrame(t, frame.TM, 0x010, 0x020, "to a stalled guest")
+	}
+	// Camera's frames come back through a goroutine, so that the test can
+	// write and read at once.
+	camIn := make(chan frame.Frame, 1<<16)
+	go func() {
+		defer close(camIn)
+		var in [64]frame.Frame
+		cam.SetReadDeadline(time.Now().Add(testTimeout))
+		for {
+			n, err := cam.ReadFrames(in[:])
+			for i := range in[:n] {
+				camIn <- in[i]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next := func() frame.Frame {
+		f, ok := <-camIn
+		if !ok {
+			t.Fatal("camera connection ended")
+		}
+		return f
+	}
+	isBusy := func(f frame.Frame) bool {
+		p, _ := frame.ParseErrorPayload(f.Payload())
+		return f.Type() == frame.Error && p.Code == frame.HostBusy
+	}
+	// Camera writes to processor until it is answered Host_busy. The
+	// kernel's socket buffers absorb a few thousand frames first.
+	busy, sent := 0, 0
+	for busy == 0 {
+		if sent > 200_000 {
+			t.Fatal("no Host_busy after 200000 frames")
+		}
+		if err := cam.WriteFrames(batch); err != nil {
+			t.Fatal(err)
+		}
+		sent += len(batch)
+		select {
+		case f := <-camIn:
+			if !isBusy(f) {
+				t.Fatalf("unexpected frame %x", f[:16])
+			}
+			busy++
+		default:
+		}
+	}
+	// Other tenants keep flowing both ways, through camera too.
+	for i := range 100 {
+		f := mkFrame(t, frame.TM, 0x100, 0x010, "still flowing")
+		if err := os.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+		// camera may still have Host_busy ERRORs queued ahead.
+		for {
+			g := next()
+			if isBusy(g) {
+				busy++
+				continue
+			}
+			if g != f {
+				t.Fatalf("frame %d: got %x", i, g[:16])
+			}
+			break
+		}
+		b := mkFrame(t, frame.TM, 0x010, 0x100, "back")
+		if err := cam.WriteFrame(&b); err != nil {
+			t.Fatal(err)
+		}
+		if g := readFrame(t, os); g != b {
+			t.Fatalf("spaceos got %x", g[:16])
+		}
+	}
+	hf := mkFrame(t, frame.Health, 0x010, APIDHealth, "")
+	cam.WriteFrame(&hf)
+	for {
+		g := next()
+		if isBusy(g) {
+			busy++
+			continue
+		}
+		if g.Type() != frame.Health {
+			t.Fatalf("got %x", g[:16])
+		}
+		break
+	}
+	cam.Close()
+	for range camIn {
+	}
+	c := h.counters("camera")
+	if c.Dropped[frame.HostBusy] == 0 || c.Dropped[frame.HostBusy] != uint64(busy)+c.NoticesLost {
+		t.Errorf("Host_busy dropped %d, ERRORs read %d, lost %d", c.Dropped[frame.HostBusy], busy, c.NoticesLost)
+	}
+	if c.Received != uint64(sent)+100+1 {
+		t.Errorf("received %d, sent %d", c.Received, sent+101)
+	}
+	if p := h.counters("processor"); p.QueueLen != 16 {
+		t.Errorf("processor queue %d, want 16 (full)", p.QueueLen)
+	}
+}
+
+func TestReconnectKeepsQueued(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+	if e := h.counters("processor"); e.Generation != 1 {
+		t.Fatalf("generation %d", e.Generation)
+	}
+	proc.Close()
+	h.waitEvent("processor", Disconnected)
+
+	var sent []frame.Frame
+	for i := range 5 {
+		f := mkFrame(t, frame.TM, 0x010, 0x020, string(rune('a'+i)))
+		sent = append(sent, f)
+		if err := cam.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	barrier(t, cam, 0x010)
+	if c := h.counters("camera"); c.Queued != 5 {
+		t.Fatalf("camera queued %d, want 5", c.Queued)
+	}
+	proc2 := h.dial("processor")
+	for i, want := range sent {
+		if got := readFrame(t, proc2); got != want {
+			t.Fatalf("frame %d: got %x", i, got[:16])
+		}
+	}
+	barrier(t, proc2, 0x020)
+	c := h.counters("camera")
+	if c.Queued != 0 || c.Delivered != 5 {
+		t.Errorf("camera %+v", c)
+	}
+	if p := h.counters("processor"); p.Generation != 2 || !p.Connected {
+		t.Errorf("processor generation %d connected %v", p.Generation, p.Connected)
+	}
+}
+
+func TestReplaceConnection(t *testing.T) {
+	h := startSwitch(t, Config{})
+	old := h.dial("processor")
+	neu, err := Dial(h.sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer neu.Close()
+	e := h.waitEvent("processor", Replaced)
+	if e.Generation != 2 {
+		t.Errorf("generation %d, want 2", e.Generation)
+	}
+	old.SetReadDeadline(time.Now().Add(testTimeout))
+	var f frame.Frame
+	if err := old.ReadFrame(&f); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("old connection read: %v, want EOF", err)
+	}
+	cam := h.dial("camera")
+	m := mkFrame(t, frame.TM, 0x010, 0x020, "to the new one")
+	cam.WriteFrame(&m)
+	if got := readFrame(t, neu); got != m {
+		t.Error("new connection did not get the frame")
+	}
+}
+
+func TestHealth(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	req := mkFrame(t, frame.Health, 0x013, APIDHealth, "")
+	cam.WriteFrame(&req)
+	r := readFrame(t, cam)
+	if r.Type() != frame.Health || r.APID() != APIDHealth || r.Dest() != 0x013 {
+		t.Fatalf("reply header %+v", r.Header())
+	}
+	hl, err := ParseHealth(r.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []HealthTenant{
+		{FirstAPID: 0x010, Generation: 1, Connected: true},
+		{FirstAPID: 0x020},
+		{FirstAPID: 0x100},
+	}
+	if len(hl.Tenants) != 3 {
+		t.Fatalf("tenants %+v", hl.Tenants)
+	}
+	for i := range want {
+		if hl.Tenants[i] != want[i] {
+			t.Errorf("tenant %d: %+v, want %+v", i, hl.Tenants[i], want[i])
+		}
+	}
+	// Other system frames are counted, not answered.
+	other := mkFrame(t, frame.TM, 0x010, 0x005, "x")
+	cam.WriteFrame(&other)
+	barrier(t, cam, 0x010)
+	if n := h.sw.SystemUnhandled(); n != 1 {
+		t.Errorf("unhandled %d", n)
+	}
+	if c := h.counters("camera"); c.DeliveredSystem != 3 {
+		t.Errorf("delivered system %d", c.DeliveredSystem)
+	}
+}
+
+func TestSystemHandler(t *testing.T) {
+	got := make(chan string, 1)
+	h := startSwitch(t, Config{System: func(tenant string, f *frame.Frame) {
+		got <- tenant + ":" + string(f.Payload())
+	}})
+	cam := h.dial("camera")
+	f := mkFrame(t, frame.TC, 0x010, 0x00F, "cmd")
+	cam.WriteFrame(&f)
+	select {
+	case s := <-got:
+		if s != "camera:cmd" {
+			t.Errorf("handler got %q", s)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("handler not called")
+	}
+}
+
+func TestEventSubscription(t *testing.T) {
+	h := startSwitch(t, Config{})
+	spos := h.dial("spaceos")
+	sub := mkFrame(t, frame.Health, 0x100, APIDEvents, "")
+	spos.WriteFrame(&sub)
+	if ack := readFrame(t, spos); ack.APID() != APIDEvents || ack.Dest() != 0x100 || ack.Type() != frame.Health {
+		t.Fatalf("ack %+v", ack.Header())
+	}
+	cam := h.dial("camera")
+	cam2, err := Dial(h.sw.SocketPath("camera")) // a restarted camera
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("camera", Replaced)
+	cam2.Close()
+	h.waitEvent("camera", Disconnected)
+	_ = cam
+	want := []EventNotice{
+		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: Replaced, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+		{Kind: Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+	}
+	for i, w := range want {
+		f := readFrame(t, spos)
+		if f.APID() != APIDEvents || f.Dest() != 0x100 {
+			t.Fatalf("event %d header %+v", i, f.Header())
+		}
+		e, err := ParseEventNotice(f.Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e != w {
+			t.Errorf("event %d: %+v, want %+v", i, e, w)
+		}
+	}
+}
+
+func TestSocketFiles(t *testing.T) {
+	h := startSwitch(t, Config{})
+	fi, err := os.Stat(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v", fi.Mode().Perm())
+	}
+	for _, name := range []string{"camera", "processor", "spaceos"} {
+		fi, err := os.Stat(h.sw.SocketPath(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v", name, fi.Mode())
+		}
+	}
+}
+
+func TestStaleSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "swt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := dir + "/camera.sock"
+
+	// A stale socket file: its listener closed without unlinking it.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	ln2, err := listenUnix(path, 0o600)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	// A live one is not replaced.
+	if _, err := listenUnix(path, 0o600); err == nil {
+		t.Error("replaced a live socket")
+	}
+	ln2.Close()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left after close: %v", err)
+	}
+	// A regular file is never removed.
+	os.WriteFile(path, []byte("x"), 0o600)
+	if _, err := listenUnix(path, 0o600); err == nil {
+		t.Error("replaced a regular file")
+	}
+}
+
+func TestStopRemovesSockets(t *testing.T) {
+	dir, err := os.MkdirTemp("", "swt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sw, err := New(Config{SocketDir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- sw.Run(ctx) }()
+	<-sw.Ready()
+	g, err := Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Errorf("left in socket dir: %v", ents)
+	}
+}
+
+func TestReload(t *testing.T) {
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+
+	// A bad policy is refused and the old one kept.
+	bad := &policy.Policy{Source: "bad", Tenants: []policy.Tenant{
+		{Name: "camera", Owns: []policy.Range{{First: 0x010, Last: 0x01F}}},
+		{Name: "other", Owns: []policy.Range{{First: 0x015, Last: 0x020}}},
+	}}
+	if err := h.sw.Reload(bad); err == nil {
+		t.Fatal("bad policy accepted")
+	}
+	// New policy: spaceos gone, "logger" added, camera may no longer send
+	// to processor.
+	p := &policy.Policy{Source: "new", Tenants: []policy.Tenant{
+		{Name: "processor", Owns: []policy.Range{{First: 0x020, Last: 0x02F}}, CanSendTo: []string{"camera"}},
+		{Name: "camera", Owns: []policy.Range{{First: 0x010, Last: 0x01F}}, CanSendTo: []string{"logger"}},
+		{Name: "logger", Owns: []policy.Range{{First: 0x300, Last: 0x30F}}},
+	}}
+	if err := h.sw.Reload(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(h.sw.SocketPath("spaceos")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("spaceos socket still there: %v", err)
+	}
+	lg := h.dial("logger")
+	// Connections survived: camera and processor still talk, by the new rules.
+	f := mkFrame(t, frame.TM, 0x010, 0x020, "now forbidden")
+	cam.WriteFrame(&f)
+	if got, want := readFrame(t, cam), errorFrame(frame.NotPermitted, &f); got != want {
+		t.Fatalf("got %x", got[:16])
+	}
+	f = mkFrame(t, frame.TM, 0x010, 0x300, "to logger")
+	cam.WriteFrame(&f)
+	if got := readFrame(t, lg); got != f {
+		t.Fatal("logger did not get the frame")
+	}
+	f = mkFrame(t, frame.TM, 0x020, 0x010, "processor to camera")
+	proc.WriteFrame(&f)
+	if got := readFrame(t, cam); got != f {
+		t.Fatal("camera did not get processor's frame")
+	}
+	if c := h.counters("camera"); c.Generation != 1 {
+		t.Errorf("camera generation %d: connection was dropped", c.Generation)
+	}
+}
+
+func TestInject(t *testing.T) {
+	h := startSwitch(t, Config{})
+	proc := h.dial("processor")
+	f := mkFrame(t, frame.TC, 0x7F0, 0x021, "from ground")
+	if err := h.sw.Inject(&f); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, proc); got != f {
+		t.Fatal("not delivered")
+	}
+	nr := mkFrame(t, frame.TC, 0x7F0, 0x500, "nobody")
+	if err := h.sw.Inject(&nr); !errors.Is(err, frame.NoRoute) {
+		t.Errorf("Inject to nobody: %v", err)
+	}
+	bad := f
+	bad.SetVersion(9)
+	if err := h.sw.Inject(&bad); !errors.Is(err, frame.UnknownVersion) {
+		t.Errorf("Inject bad version: %v", err)
+	}
+	barrier(t, proc, 0x020)
+	g := h.sw.Ground()
+	if g.Received != 3 || g.Delivered != 1 || g.Dropped[frame.NoRoute] != 1 || g.Dropped[frame.UnknownVersion] != 1 || !g.Balanced() {
+		t.Errorf("ground %+v", g)
+	}
+}
+
+// fakeUplink records packets; the UDP uplink has its own tests in package
+// uplink.
+type fakeUplink struct{ pkts chan []byte }
+
+func (u *fakeUplink) SendPacket(p []byte) error {
+	u.pkts <- bytes.Clone(p)
+	return nil
+}
+
+func TestUplinkWrap(t *testing.T) {
+	u := &fakeUplink{pkts: make(chan []byte, 4)}
+	h := startSwitch(t, Config{Uplink: u})
+	cam := h.dial("camera")
+	f := mkFrame(t, frame.TM, 0x011, 0x000, "down")
+	cam.WriteFrame(&f)
+	barrier(t, cam, 0x010)
+	p := <-u.pkts
+	want := append([]byte{0x00, 0x11, 0xC0, 0x00, 0x00, 8 + 4 - 1}, f[:8+4]...)
+	if !bytes.Equal(p, want) {
+		t.Errorf("packet %x, want %x", p, want)
+	}
+	if c := h.counters("camera"); c.DeliveredUplink != 1 {
+		t.Errorf("camera %+v", c)
+	}
+}

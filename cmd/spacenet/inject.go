@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+)
+
+var injectFlags struct {
+	typ, apid, dest     string
+	payload, payloadHex string
+	socket              string
+	wait                time.Duration
+}
+
+var injectCmd = &cobra.Command{
+	Use:   "inject",
+	Short: "Send one frame to the switch as a guest and print what comes back",
+	Long: `inject connects to a tenant's socket as that guest (which replaces the
+guest's connection and bumps its generation), sends one frame and, with
+--wait, prints every frame the switch sends back within that time: ERROR
+frames decoded, others as header and payload. It exits with status 1 if an
+ERROR frame came back.
+
+  spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello \
+      --socket /tmp/space-net/camera.sock --wait 200ms`,
+	Args: cobra.NoArgs,
+	RunE: runInject,
+}
+
+func init() {
+	f := injectCmd.Flags()
+	f.StringVar(&injectFlags.typ, "type", "TM", "frame type: TM, TC, EVR, PRM_GET, PRM_SET, PRM_RSP, DP, HEALTH, LOG, ERROR or a number")
+	f.StringVar(&injectFlags.apid, "apid", "", "source APID, e.g. 0x010 (required)")
+	f.StringVar(&injectFlags.dest, "dest", "0x000", "destination APID (0x000: to the ground)")
+	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
+	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
+	f.StringVar(&injectFlags.socket, "socket", "", "the guest's socket, e.g. /tmp/space-net/camera.sock (required)")
+	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait)")
+	injectCmd.MarkFlagRequired("apid")
+	injectCmd.MarkFlagRequired("socket")
+	rootCmd.AddCommand(injectCmd)
+}
+
+func runInject(cmd *cobra.Command, _ []string) error {
+	fl := injectFlags
+	typ, err := frame.ParseType(fl.typ)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	src, err := frame.ParseAPID(fl.apid)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--apid: %w", err)}
+	}
+	dst, err := frame.ParseAPID(fl.dest)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--dest: %w", err)}
+	}
+	payload := []byte(fl.payload)
+	if fl.payloadHex != "" {
+		if fl.payload != "" {
+			return &exitError{code: 2, err: errors.New("give --payload or --payload-hex, not both")}
+		}
+		if payload, err = hex.DecodeString(fl.payloadHex); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--payload-hex: %w", err)}
+		}
+	}
+	var f frame.Frame
+	if err := frame.Encode(&f, typ, src, dst, payload); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	g, err := apidswitch.Dial(fl.socket)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if err := g.WriteFrame(&f); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "sent %s from %v to %v, %d payload bytes\n", typ, src, dst, len(payload))
+	if fl.wait <= 0 {
+		return nil
+	}
+	g.SetReadDeadline(time.Now().Add(fl.wait))
+	sawError := false
+	var in [16]frame.Frame
+	for {
+		n, err := g.ReadFrames(in[:])
+		for i := range in[:n] {
+			printFrame(out, &in[i])
+			sawError = sawError || in[i].Type() == frame.Error
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				fmt.Fprintln(out, "switch closed the connection")
+				break
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+	}
+	if sawError {
+		return &exitError{code: 1, err: errors.New("the switch refused the frame")}
+	}
+	return nil
+}
+
+func printFrame(w io.Writer, f *frame.Frame) {
+	if f.Type() == frame.Error {
+		if p, err := frame.ParseErrorPayload(f.Payload()); err == nil {
+			fmt.Fprintf(w, "ERROR %s (0x%02X) from %v: offending type %s, apid 0x%03X, payload_length %d\n",
+				p.Code, uint8(p.Code), f.APID(), frame.Type(p.OffendingType), p.OffendingAPID, p.OffendingPayLen)
+			return
+		}
+	}
+	if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
+		if h, err := apidswitch.ParseHealth(f.Payload()); err == nil {
+			fmt.Fprintf(w, "HEALTH from %v: uptime %v", f.APID(), h.Uptime)
+			for _, t := range h.Tenants {
+				fmt.Fprintf(w, ", [%v gen %d connected %v queue %d]", t.FirstAPID, t.Generation, t.Connected, t.QueueLen)
+			}
+			fmt.Fprintln(w)
+			return
+		}
+	}
+	fmt.Fprintf(w, "%s from %v to %v, %d bytes: %q\n", f.Type(), f.APID(), f.Dest(), f.PayloadLen(), f.Payload())
+}

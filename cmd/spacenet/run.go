@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+	"spacenet/policy"
+	"spacenet/uplink"
+)
+
+var runFlags struct {
+	config, socketDir      string
+	uplink, downlinkListen string
+	logFormat, logLevel    string
+	dirMode, sockMode      string
+	queue, batch           int
+}
+
+var runCmd = &cobra.Command{
+	Use:   "run",
+	Short: "Run the APID switch (the default v0 topology unless --config is given)",
+	Long: `run starts the APID switch: one Unix socket per tenant in the socket
+directory (<socket-dir>/<tenant>.sock), frames routed by the policy.
+
+Signals: SIGHUP reloads the policy file without dropping connections (a bad
+file is refused, its errors logged, and the old policy kept); SIGINT or
+SIGTERM stops the switch and prints every tenant's counters.
+
+--uplink udp://HOST:PORT sends every frame routed to the ground as one CCSDS
+Space Packet per UDP datagram. --downlink-listen udp://HOST:PORT receives
+Space Packets and delivers each frame to the tenant owning its destination.`,
+	Args: cobra.NoArgs,
+	RunE: runSwitch,
+}
+
+func init() {
+	f := runCmd.Flags()
+	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
+	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir, "directory of the tenants' sockets")
+	f.StringVar(&runFlags.uplink, "uplink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT")
+	f.StringVar(&runFlags.downlinkListen, "downlink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT")
+	f.StringVar(&runFlags.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&runFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it")
+	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
+	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
+	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
+	rootCmd.AddCommand(runCmd)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func parseMode(flag, s string) (fs.FileMode, error) {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return 0, fmt.Errorf("--%s %q: want an octal mode such as 0700", flag, s)
+	}
+	return fs.FileMode(v), nil
+}
+
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(), nil
+	}
+	return policy.Load(path)
+}
+
+func runSwitch(cmd *cobra.Command, _ []string) error {
+	rf := runFlags
+	log, err := newLogger(cmd.ErrOrStderr(), rf.logFormat, rf.logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	dirMode, err := parseMode("dir-mode", rf.dirMode)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	sockMode, err := parseMode("sock-mode", rf.sockMode)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	pol, err := loadPolicy(rf.config)
+	if err != nil {
+		return err
+	}
+	cfg := apidswitch.Config{
+		Policy:    pol,
+		SocketDir: rf.socketDir,
+		DirMode:   dirMode,
+		SockMode:  sockMode,
+		QueueLen:  rf.queue,
+		Batch:     rf.batch,
+		Logger:    log,
+	}
+	if rf.uplink != "" {
+		u, err := uplink.Dial(rf.uplink)
+		if err != nil {
+			return err
+		}
+		defer u.Close()
+		cfg.Uplink = u
+		log.Info("uplink", "to", rf.uplink, "from", u.LocalAddr().String())
+	}
+	sw, err := apidswitch.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- sw.Run(ctx) }()
+
+	var dl *uplink.Downlink
+	dlErr := make(chan error, 1)
+	if rf.downlinkListen != "" {
+		dl, err = uplink.ListenDownlink(rf.downlinkListen, sw.Inject, log)
+		if err != nil {
+			cancel()
+			<-runErr
+			return err
+		}
+		log.Info("downlink listening", "addr", dl.Addr().String())
+		go func() { dlErr <- dl.Serve(ctx) }()
+	}
+
+	select {
+	case <-sw.Ready():
+		for _, t := range sw.Tenants() {
+			log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
+		}
+	case err := <-runErr:
+		cancel()
+		if dl != nil {
+			<-dlErr
+		}
+		return err
+	}
+
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(sw, rf.config, log)
+				continue
+			}
+			log.Info("stopping", "signal", sig.String())
+			cancel()
+			err := <-runErr
+			if dl != nil {
+				if e := <-dlErr; e != nil {
+					log.Error("downlink", "err", e)
+				}
+			}
+			printCounters(cmd.OutOrStdout(), sw, dl)
+			return err
+		case err := <-runErr:
+			return err
+		case err := <-dlErr:
+			// The downlink socket failed: stop the switch rather than run half.
+			cancel()
+			<-runErr
+			printCounters(cmd.OutOrStdout(), sw, dl)
+			return err
+		}
+	}
+}
+
+// reload loads the policy file again and swaps it in; a bad file is refused
+// and the old policy kept.
+func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
+	if path == "" {
+		log.Info("SIGHUP: no --config file; the built-in v0 policy stays")
+		return
+	}
+	p, err := policy.Load(path)
+	if err == nil {
+		err = sw.Reload(p)
+	}
+	if err != nil {
+		var errs []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		} else {
+			errs = []error{err}
+		}
+		for _, e := range errs {
+			log.Error("policy reload refused; old policy kept", "file", path, "err", e)
+		}
+		return
+	}
+	log.Info("policy reloaded", "file", path, "tenants", len(p.Tenants))
+}
+
+// printCounters prints one line per tenant, then the ground's.
+func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
+	all := append(sw.Counters(), sw.Ground())
+	for _, c := range all {
+		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
+			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.DroppedTotal(),
+			c.NoticesQueued, c.NoticesLost, reasons(&c))
+	}
+	tw.Flush()
+	if dl != nil {
+		s := dl.Stats()
+		fmt.Fprintf(w, "downlink: received=%d injected=%d idle=%d refused=%d undeliverable=%d\n",
+			s.Received, s.Injected, s.Idle, s.Refused, s.Undeliverable)
+	}
+}
+
+func reasons(c *apidswitch.Counters) string {
+	var parts []string
+	for code, n := range c.Dropped {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", frame.ErrorCode(code), n))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}

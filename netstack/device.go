@@ -1,0 +1,336 @@
+package netstack
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"spacenet/nic"
+)
+
+// Medium is what a Device carries.
+type Medium int
+
+const (
+	// MediumIP devices carry bare IP packets (no link header, no ARP).
+	MediumIP Medium = iota
+	// MediumEthernet devices carry Ethernet frames; gVisor resolves
+	// neighbours with ARP and NDP.
+	MediumEthernet
+)
+
+// Device is where a Netstack's packets go: a Pipe end (IP medium) or a NIC
+// (Ethernet medium, see NICDevice). A Device belongs to one Netstack.
+type Device interface {
+	// Medium says whether the device carries IP packets or Ethernet frames.
+	Medium() Medium
+	// MTU is the largest IP packet the device carries.
+	MTU() int
+	// checksumOffload says the device never leaves this process, so
+	// checksums need not be computed or verified.
+	checksumOffload() bool
+	// send transmits packets in order, blocking while the device applies
+	// backpressure. It does not consume the packets' references.
+	send(pkts []*stack.PacketBuffer) error
+	// recv fills dst with inbound packets (new references the caller
+	// owns). With block it waits for at least one.
+	recv(dst []*stack.PacketBuffer, block bool) (int, error)
+	// close unblocks send and recv for good.
+	close() error
+}
+
+// PipeEnd is one end of an in-memory link carrying IP packets, like the
+// seed's Pipe: two bounded channels. Packets are gVisor buffers passed by
+// reference, so nothing is copied between two netstacks.
+type PipeEnd struct {
+	name string
+	mtu  int
+	tx   chan buffer.Buffer
+	rx   chan buffer.Buffer
+	done chan struct{} // shared by both ends
+	once *sync.Once
+	// TooBig counts packets refused because they exceed the MTU.
+	tooBig atomic.Uint64
+	gso    bool
+}
+
+// NewPipe returns the two ends of a pipe carrying IP packets of up to mtu
+// bytes, depth packets deep in each direction. Send blocks when depth
+// packets are waiting (backpressure); nothing is dropped.
+func NewPipe(mtu, depth int) (a, b *PipeEnd) {
+	ab := make(chan buffer.Buffer, depth)
+	ba := make(chan buffer.Buffer, depth)
+	done := make(chan struct{})
+	once := new(sync.Once)
+	a = &PipeEnd{name: "pipe:a", mtu: mtu, tx: ab, rx: ba, done: done, once: once}
+	b = &PipeEnd{name: "pipe:b", mtu: mtu, tx: ba, rx: ab, done: done, once: once}
+	return a, b
+}
+
+// EnableGSO lets the netstack on this end send TCP super-segments of up to
+// 32 KiB, beyond the MTU (host GSO on an in-memory link: the peer netstack
+// takes them whole). Both ends of a pipe should agree. Call before New.
+func (p *PipeEnd) EnableGSO() { p.gso = true }
+
+// Medium implements Device.
+func (p *PipeEnd) Medium() Medium { return MediumIP }
+
+// MTU implements Device.
+func (p *PipeEnd) MTU() int { return p.mtu }
+
+// Name returns "pipe:a" or "pipe:b".
+func (p *PipeEnd) Name() string { return p.name }
+
+// TooBig returns how many packets this end refused as longer than the MTU.
+func (p *PipeEnd) TooBig() uint64 { return p.tooBig.Load() }
+
+func (p *PipeEnd) checksumOffload() bool { return true }
+
+func (p *PipeEnd) send(pkts []*stack.PacketBuffer) error {
+	for _, pkt := range pkts {
+		if err := p.sendBuf(pkt.ToBuffer()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *PipeEnd) sendBuf(b buffer.Buffer) error {
+	if int(b.Size()) > p.mtu && !p.gso {
+		p.tooBig.Add(1)
+		b.Release()
+		return nil // counted: a gVisor bug would show here, never silently
+	}
+	select {
+	case p.tx <- b:
+		return nil
+	case <-p.done:
+		b.Release()
+		return fmt.Errorf("%s: %w", p.name, ErrClosed)
+	}
+}
+
+func (p *PipeEnd) recv(dst []*stack.PacketBuffer, block bool) (int, error) {
+	n := 0
+	if block {
+		select {
+		case b := <-p.rx:
+			dst[0] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: b})
+			n = 1
+		case <-p.done:
+			return 0, fmt.Errorf("%s: %w", p.name, ErrClosed)
+		}
+	}
+	for n < len(dst) {
+		select {
+		case b := <-p.rx:
+			dst[n] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: b})
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// Send puts one raw IP packet (copied) on the pipe, as if a peer sent it.
+func (p *PipeEnd) Send(ctx context.Context, pkt []byte) error {
+	b := buffer.MakeWithData(pkt)
+	select {
+	case p.tx <- b:
+		return nil
+	case <-p.done:
+		b.Release()
+		return fmt.Errorf("%s: %w", p.name, ErrClosed)
+	case <-ctx.Done():
+		b.Release()
+		return ctx.Err()
+	}
+}
+
+// Recv takes one IP packet off the pipe, as a peer would.
+func (p *PipeEnd) Recv(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.rx:
+		out := b.Flatten()
+		b.Release()
+		return out, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s: %w", p.name, ErrClosed)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close unplugs the pipe (both ends) and releases queued packets.
+func (p *PipeEnd) Close() error { return p.close() }
+
+func (p *PipeEnd) close() error {
+	p.once.Do(func() { close(p.done) })
+	for {
+		select {
+		case b := <-p.rx:
+			b.Release()
+		case b := <-p.tx:
+			b.Release()
+		default:
+			return nil
+		}
+	}
+}
+
+// nicDevice carries Ethernet frames over a nic.NIC. A reader goroutine
+// blocks in Recv so that pumped mode can poll without blocking.
+type nicDevice struct {
+	n       nic.NIC
+	offload bool
+	in      chan *stack.PacketBuffer
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	err     atomic.Pointer[error]
+	scratch [][]byte
+	sizes   []int
+	out     [][]byte
+	outBuf  [][]byte
+}
+
+// NICDevice returns an Ethernet-medium Device over n. Set checksumOffload
+// only when n never leaves this process (a Pipe or the in-process LAN
+// switch); at real boundaries (TAP, AF_PACKET) it must be false so that
+// every packet carries correct checksums.
+func NICDevice(n nic.NIC, checksumOffload bool) Device {
+	d := &nicDevice{n: n, offload: checksumOffload, in: make(chan *stack.PacketBuffer, 256), done: make(chan struct{})}
+	const batch = 32
+	size := n.MTU() + header.EthernetMinimumSize
+	d.scratch = make([][]byte, batch)
+	d.sizes = make([]int, batch)
+	for i := range d.scratch {
+		d.scratch[i] = make([]byte, size)
+	}
+	d.wg.Add(1)
+	go d.reader()
+	return d
+}
+
+func (d *nicDevice) reader() {
+	defer d.wg.Done()
+	defer close(d.in)
+	for {
+		n, err := d.n.Recv(d.scratch, d.sizes)
+		for i := 0; i < n; i++ {
+			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(d.scratch[i][:d.sizes[i]])})
+			select {
+			case d.in <- pkt:
+			case <-d.done:
+				pkt.DecRef()
+				return
+			}
+		}
+		if err != nil {
+			d.err.Store(&err)
+			return
+		}
+	}
+}
+
+func (d *nicDevice) Medium() Medium        { return MediumEthernet }
+func (d *nicDevice) MTU() int              { return d.n.MTU() }
+func (d *nicDevice) checksumOffload() bool { return d.offload }
+
+func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
+	d.out = d.out[:0]
+	for i, pkt := range pkts {
+		if i >= len(d.outBuf) {
+			d.outBuf = append(d.outBuf, make([]byte, 0, d.n.MTU()+header.EthernetMinimumSize))
+		}
+		b := d.outBuf[i][:0]
+		for _, v := range pkt.AsSlices() {
+			b = append(b, v...)
+		}
+		d.outBuf[i] = b
+		d.out = append(d.out, b)
+	}
+	for len(d.out) > 0 {
+		n, err := d.n.Send(d.out)
+		if err != nil {
+			return fmt.Errorf("%s: send: %w", d.n.Name(), err)
+		}
+		d.out = d.out[n:]
+	}
+	return nil
+}
+
+func (d *nicDevice) recv(dst []*stack.PacketBuffer, block bool) (int, error) {
+	n := 0
+	if block {
+		select {
+		case p, ok := <-d.in:
+			if !ok {
+				return 0, d.recvErr()
+			}
+			dst[0] = p
+			n = 1
+		case <-d.done:
+			return 0, fmt.Errorf("%s: %w", d.n.Name(), ErrClosed)
+		}
+	}
+	for n < len(dst) {
+		select {
+		case p, ok := <-d.in:
+			if !ok {
+				if n > 0 {
+					return n, nil
+				}
+				return 0, d.recvErr()
+			}
+			dst[n] = p
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+func (d *nicDevice) recvErr() error {
+	if e := d.err.Load(); e != nil {
+		return *e
+	}
+	return fmt.Errorf("%s: %w", d.n.Name(), ErrClosed)
+}
+
+func (d *nicDevice) close() error {
+	var err error
+	d.once.Do(func() {
+		close(d.done)
+		err = d.n.Close()
+		d.wg.Wait()
+		for p := range d.in {
+			p.DecRef()
+		}
+	})
+	return err
+}
+
+// ipProto returns the network protocol of a bare IP packet from its
+// version nibble.
+func ipProto(pkt *stack.PacketBuffer) (tcpip.NetworkProtocolNumber, bool) {
+	v, ok := pkt.Data().PullUp(1)
+	if !ok {
+		return 0, false
+	}
+	switch v[0] >> 4 {
+	case 4:
+		return header.IPv4ProtocolNumber, true
+	case 6:
+		return header.IPv6ProtocolNumber, true
+	}
+	return 0, false
+}

@@ -1,0 +1,195 @@
+package nic
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// newVeth makes a veth pair whose peer is in a fresh netns with address
+// kernelIP/24, both ends up; it returns the name of the end left here.
+func newVeth(t *testing.T, kernelIP netip.Addr) (here, ns string) {
+	t.Helper()
+	ns = newNetns(t)
+	here, peer := uniqueName("snv"), uniqueName("snp")
+	run(t, "ip", "link", "add", here, "type", "veth", "peer", "name", peer, "netns", ns)
+	t.Cleanup(func() { run(t, "ip", "link", "del", here) })
+	run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", peer)
+	run(t, "ip", "-n", ns, "link", "set", peer, "up")
+	run(t, "ip", "link", "set", here, "up")
+	return here, ns
+}
+
+func openPacket(t *testing.T, ifname string) *Packet {
+	t.Helper()
+	p, err := OpenPacket(ifname)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		t.Skipf("kernel refused AF_PACKET: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPacketKernel is TestTAPKernel over a veth pair: the kernel in a
+// netns ARPs for us, we answer through the AF_PACKET socket, the kernel
+// sends a UDP datagram (with a partial checksum, which Recv completes) and
+// records our MAC. Our own ARP reply must not come back to us.
+func TestPacketKernel(t *testing.T) {
+	kernelIP, ourIP := netip.MustParseAddr("10.232.0.1"), netip.MustParseAddr("10.232.0.2")
+	ifname, ns := newVeth(t, kernelIP)
+	p := openPacket(t, ifname)
+	defer p.Close()
+	watchdog(t, p, 20*time.Second)
+	if p.Name() != ifname || p.MTU() != 1500 {
+		t.Errorf("Name %q MTU %d", p.Name(), p.MTU())
+	}
+	run(t, "ip", "netns", "exec", ns, "bash", "-c", "echo hello > /dev/udp/"+ourIP.String()+"/9999")
+	req := recvUntil(t, p, "ARP request", func(f []byte) bool { return isARPRequest(f, ourIP) })
+	kernelMAC := checkARPRequest(t, req, kernelIP, ourIP)
+	reply := arpReply(testMAC, kernelMAC, ourIP, kernelIP)
+	if n, err := p.Send([][]byte{reply}); n != 1 || err != nil {
+		t.Fatalf("Send ARP reply = %d, %v", n, err)
+	}
+	udp := recvUntil(t, p, "UDP datagram", func(f []byte) bool {
+		if bytes.Equal(f, reply) {
+			t.Errorf("received our own ARP reply")
+		}
+		return isUDPTo(f, ourIP, 9999)
+	})
+	checkUDP(t, udp, "hello\n")
+	neigh := run(t, "ip", "-n", ns, "neigh", "show", ourIP.String())
+	if want := "lladdr 02:53:4e:00:00:01"; !strings.Contains(neigh, want) {
+		t.Errorf("ip neigh: %q; want it to contain %q", neigh, want)
+	}
+	if s := p.Stats(); s.TxFrames != 1 || s.TxBytes != 60 || s.RxFrames < 2 || s.RxTooBig+s.RxFraming+s.RxBadCsum+s.RxGSO != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// quietVethPair makes a veth pair in this netns with IPv6 off, so that the
+// kernel sends nothing on it, and returns both names.
+func quietVethPair(t *testing.T) (string, string) {
+	t.Helper()
+	a, b := uniqueName("snq"), uniqueName("snq")
+	run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+	t.Cleanup(func() { run(t, "ip", "link", "del", a) })
+	for _, x := range []string{a, b} {
+		run(t, "sysctl", "-q", "-w", "net.ipv6.conf."+x+".disable_ipv6=1")
+		run(t, "ip", "link", "set", x, "up")
+	}
+	return a, b
+}
+
+// TestPacketBatch sends 64 frames with one sendmmsg on one end of a veth
+// pair and receives them, in order and byte for byte, on the other; then
+// checks that a frame too big for the caller's buffer is dropped and
+// counted while its neighbours arrive.
+func TestPacketBatch(t *testing.T) {
+	a, b := quietVethPair(t)
+	pa, pb := openPacket(t, a), openPacket(t, b)
+	defer pa.Close()
+	defer pb.Close()
+	watchdog(t, pb, 20*time.Second)
+	frame := func(n int, tag byte) []byte {
+		f := frameOf(n, tag)
+		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, tag, 0x88, 0xb5})
+		return f
+	}
+	var frames [][]byte
+	for i := range 64 {
+		frames = append(frames, frame(60+i*20, byte(i)))
+	}
+	if n, err := pa.Send(frames); n != 64 || err != nil {
+		t.Fatalf("Send = %d, %v", n, err)
+	}
+	bufs, sizes := makeBufs(64, 1514)
+	for got := 0; got < 64; {
+		n, err := pb.Recv(bufs, sizes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if f := bufs[i][:sizes[i]]; !bytes.Equal(f, frames[got]) {
+				t.Fatalf("frame %d: got % x; want % x", got, f, frames[got])
+			}
+			got++
+		}
+	}
+	if s := pb.Stats(); s.RxFrames != 64 || s.RxTooBig != 0 {
+		t.Errorf("receiver stats %+v", s)
+	}
+	if s := pa.Stats(); s.TxFrames != 64 || s.RxFrames != 0 {
+		t.Errorf("sender stats %+v (its own frames must not come back)", s)
+	}
+
+	small := [][]byte{frame(60, 100), frame(1514, 101), frame(60, 102)}
+	if n, err := pa.Send(small); n != 3 || err != nil {
+		t.Fatalf("Send = %d, %v", n, err)
+	}
+	bufs, sizes = makeBufs(4, 100)
+	var got [][]byte
+	for len(got) < 2 {
+		n, err := pb.Recv(bufs, sizes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			got = append(got, bytes.Clone(bufs[i][:sizes[i]]))
+		}
+	}
+	if len(got) != 2 || !bytes.Equal(got[0], small[0]) || !bytes.Equal(got[1], small[2]) {
+		t.Errorf("got %d frames % x; want frames 0 and 2", len(got), got)
+	}
+	if s := pb.Stats(); s.RxTooBig != 1 || s.RxFrames != 66 {
+		t.Errorf("receiver stats %+v; want RxTooBig 1, RxFrames 66", s)
+	}
+}
+
+func TestPacketCloseUnblocks(t *testing.T) {
+	p := openPacket(t, "lo")
+	errs := make(chan error)
+	go func() {
+		bufs, sizes := makeBufs(4, 65536)
+		for {
+			if _, err := p.Recv(bufs, sizes); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; !errors.Is(err, ErrClosed) {
+		t.Errorf("Recv after Close = %v; want ErrClosed", err)
+	}
+	if _, err := p.Send([][]byte{make([]byte, 60)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close = %v; want ErrClosed", err)
+	}
+}
+
+func TestPacketErrors(t *testing.T) {
+	_, err := OpenPacket("sn-nonexistent")
+	if want := `nic: open packet "sn-nonexistent": no such interface`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("OpenPacket = %v; want prefix %q", err, want)
+	}
+	kernelIP := netip.MustParseAddr("10.234.0.1")
+	ifname, _ := newVeth(t, kernelIP)
+	p := openPacket(t, ifname)
+	defer p.Close()
+	frames := [][]byte{make([]byte, 60), make([]byte, 1515), make([]byte, 60)}
+	n, err := p.Send(frames)
+	if n != 1 || !errors.Is(err, ErrTooBig) || !strings.Contains(err.Error(), "send frame 1: 1515 bytes") {
+		t.Errorf("Send = %d, %v; want 1, ErrTooBig for frame 1", n, err)
+	}
+	if s := p.Stats(); s.TxFrames != 1 || s.TxTooBig != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}

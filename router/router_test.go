@@ -1,0 +1,426 @@
+package router
+
+import (
+	"fmt"
+	"testing"
+
+	"spacenet/frame"
+	"spacenet/policy"
+)
+
+// ref is the reference router, written from the text of spec section 5
+// with plain loops over the policy, to check the compiled tables against.
+func ref(p *policy.Policy, uplink bool, sender int, h frame.Header) Decision {
+	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	// 1. decode
+	if h.Version != frame.Version {
+		return drop(frame.UnknownVersion)
+	}
+	if h.Type > frame.Error {
+		return drop(frame.UnknownType)
+	}
+	if h.PayloadLen > 248 {
+		return drop(frame.MessageTooLarge)
+	}
+	if h.APID > 0x7FF || h.Dest > 0x7FF {
+		return drop(frame.Malformed)
+	}
+	owner := func(a frame.APID) int {
+		for i, t := range p.Tenants {
+			for _, r := range t.Owns {
+				if r.First <= a && a <= r.Last {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	// 2. source APID belongs to the sender
+	if sender < 0 || sender >= len(p.Tenants) || owner(h.APID) != sender {
+		return drop(frame.APIDNotAllocated)
+	}
+	// 3. system
+	if h.Dest >= 0x001 && h.Dest <= 0x00F {
+		return Decision{Action: System, Tenant: -1}
+	}
+	// 4. owned destination
+	if o := owner(h.Dest); o >= 0 {
+		if o == sender {
+			return Decision{Action: Local, Tenant: o}
+		}
+		for _, e := range p.Tenants[sender].CanSendTo {
+			if e == p.Tenants[o].Name {
+				return Decision{Action: Local, Tenant: o}
+			}
+			if r, err := policy.ParseRange(e); err == nil && r.First <= h.Dest && h.Dest <= r.Last {
+				return Decision{Action: Local, Tenant: o}
+			}
+		}
+		return drop(frame.NotPermitted)
+	}
+	// 5. everything else, 0x000 included
+	if uplink && p.Tenants[sender].Uplink {
+		return Decision{Action: Uplink, Tenant: -1}
+	}
+	return drop(frame.NoRoute)
+}
+
+// mixed is a policy exercising what v0 does not: can_send_to ranges that
+// cover part of a tenant, a tenant reaching nobody, no uplink for some,
+// several ranges per tenant.
+func mixed(t testing.TB) *policy.Policy {
+	p, err := policy.Parse("mixed.toml", []byte(`
+[[tenant]]
+name = "camera"
+owns = ["0x010-0x01F", "0x7F0-0x7FE"]
+can_send_to = ["0x020-0x024", "0x000-0x00F"]
+uplink = true
+
+[[tenant]]
+name = "processor"
+owns = ["0x020-0x02F"]
+can_send_to = ["camera", "0x300"]
+
+[[tenant]]
+name = "loner"
+owns = ["0x300", "0x302"]
+
+[[tenant]]
+name = "spaceos"
+owns = ["0x100-0x2FF"]
+can_send_to = ["0x000-0x7FF"]
+uplink = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func valid(src, dest frame.APID) frame.Header {
+	return frame.Header{Version: frame.Version, Type: frame.TM, APID: src, PayloadLen: 5, Dest: dest}
+}
+
+// TestRouteExhaustive compares Route with ref for every sender (and two
+// that are not tenants), every source APID and every destination APID, on
+// v0 and on the mixed policy, with and without an uplink. Under -race, where
+// this is slow, every source APID is replaced by one per class: owned by the
+// sender at each end of each of its ranges, owned by another tenant, unowned
+// and reserved.
+func TestRouteExhaustive(t *testing.T) {
+	for _, pc := range []struct {
+		name string
+		p    *policy.Policy
+	}{{"v0", policy.Default()}, {"mixed", mixed(t)}} {
+		for _, uplink := range []bool{true, false} {
+			tb, err := Compile(pc.p, uplink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sources []frame.APID
+			if raceEnabled {
+				sources = []frame.APID{0x000, 0x001, 0x00F, 0x030, 0x7FF}
+				for _, tn := range pc.p.Tenants {
+					for _, r := range tn.Owns {
+						sources = append(sources, r.First, r.Last, (r.First+r.Last)/2)
+					}
+				}
+			} else {
+				for a := range frame.NumAPIDs {
+					sources = append(sources, frame.APID(a))
+				}
+			}
+			calls, bad := 0, 0
+			for sender := -1; sender <= len(pc.p.Tenants); sender++ {
+				for _, src := range sources {
+					for d := range frame.NumAPIDs {
+						h := valid(src, frame.APID(d))
+						got, want := tb.Route(sender, h), ref(pc.p, uplink, sender, h)
+						calls++
+						if got != want {
+							bad++
+							if bad <= 10 {
+								t.Errorf("%s uplink=%v: Route(%d, src %v, dest %v) = %v, want %v", pc.name, uplink, sender, src, frame.APID(d), got, want)
+							}
+						}
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%s uplink=%v: %d of %d decisions differ", pc.name, uplink, bad, calls)
+			}
+			t.Logf("%s uplink=%v: %d decisions checked", pc.name, uplink, calls)
+		}
+	}
+}
+
+// TestRouteHeaders checks step 1 and its order against ref for headers with
+// every kind of defect, alone and combined, from every sender.
+func TestRouteHeaders(t *testing.T) {
+	p := policy.Default()
+	tb, err := Compile(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := []uint8{0, frame.Version, 2, 0xFF}
+	types := []frame.Type{frame.TM, frame.Error, 10, 0xFF}
+	lens := []uint16{0, 248, 249, 0xFFFF}
+	apids := []frame.APID{0x010, 0x020, 0x7FF, 0x800, 0xF810, 0xFFFF}
+	n := 0
+	for sender := -1; sender <= 3; sender++ {
+		for _, v := range versions {
+			for _, ty := range types {
+				for _, l := range lens {
+					for _, src := range apids {
+						for _, dst := range apids {
+							h := frame.Header{Version: v, Type: ty, APID: src, PayloadLen: l, Dest: dst}
+							if got, want := tb.Route(sender, h), ref(p, true, sender, h); got != want {
+								t.Errorf("Route(%d, %+v) = %v, want %v", sender, h, got, want)
+							}
+							n++
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d headers checked", n)
+}
+
+// TestRouteNamed checks named cases of spec section 5 with hand-written
+// expectations, independent of ref.
+func TestRouteNamed(t *testing.T) {
+	const camera, processor, spaceos = 0, 1, 2
+	v0, err := Compile(policy.Default(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v0NoUplink, err := Compile(policy.Default(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mx, err := Compile(mixed(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := func(i int) Decision { return Decision{Action: Local, Tenant: i} }
+	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	system := Decision{Action: System, Tenant: -1}
+	up := Decision{Action: Uplink, Tenant: -1}
+	tests := []struct {
+		name   string
+		tb     *Table
+		sender int
+		h      frame.Header
+		want   Decision
+	}{
+		{"camera to processor", v0, camera, valid(0x010, 0x020), local(processor)},
+		{"camera to spaceos, last APID", v0, camera, valid(0x01F, 0x2FF), local(spaceos)},
+		{"camera to itself", v0, camera, valid(0x015, 0x010), local(camera)},
+		{"spaceos to camera", v0, spaceos, valid(0x200, 0x01F), local(camera)},
+		{"system APID 0x001", v0, camera, valid(0x010, 0x001), system},
+		{"system APID 0x00F", v0, processor, valid(0x020, 0x00F), system},
+		{"to ground 0x000", v0, camera, valid(0x010, 0x000), up},
+		{"unowned 0x030", v0, camera, valid(0x010, 0x030), up},
+		{"idle 0x7FF is unowned", v0, spaceos, valid(0x100, 0x7FF), up},
+		{"no uplink configured: 0x000", v0NoUplink, camera, valid(0x010, 0x000), drop(frame.NoRoute)},
+		{"no uplink configured: unowned", v0NoUplink, camera, valid(0x010, 0x400), drop(frame.NoRoute)},
+		{"no uplink: local still works", v0NoUplink, camera, valid(0x010, 0x020), local(processor)},
+		{"spoofed source", v0, camera, valid(0x020, 0x020), drop(frame.APIDNotAllocated)},
+		{"source 0x000", v0, camera, valid(0x000, 0x020), drop(frame.APIDNotAllocated)},
+		{"source unowned", v0, camera, valid(0x030, 0x020), drop(frame.APIDNotAllocated)},
+		{"sender -1", v0, -1, valid(0x010, 0x020), drop(frame.APIDNotAllocated)},
+		{"sender 3", v0, 3, valid(0x010, 0x020), drop(frame.APIDNotAllocated)},
+		{"sender huge", v0, 1 << 40, valid(0x010, 0x020), drop(frame.APIDNotAllocated)},
+		{"bad version first", v0, 7, frame.Header{Version: 0, Type: 0xFF, APID: 0xFFFF, PayloadLen: 999, Dest: 0xFFFF}, drop(frame.UnknownVersion)},
+		{"bad type before length", v0, camera, frame.Header{Version: 1, Type: 10, APID: 0x010, PayloadLen: 249}, drop(frame.UnknownType)},
+		{"length before APID bits", v0, camera, frame.Header{Version: 1, Type: frame.TC, APID: 0x810, PayloadLen: 249}, drop(frame.MessageTooLarge)},
+		{"source with upper bits", v0, camera, frame.Header{Version: 1, Type: frame.TC, APID: 0x810, Dest: 0x020}, drop(frame.Malformed)},
+		{"dest with upper bits", v0, camera, frame.Header{Version: 1, Type: frame.TC, APID: 0x010, Dest: 0x820}, drop(frame.Malformed)},
+		{"malformed before ownership", v0, 9, frame.Header{Version: 1, APID: 0x010, Dest: 0x8000}, drop(frame.Malformed)},
+		{"range covers part of processor", mx, camera, valid(0x010, 0x024), local(processor)},
+		{"outside that range", mx, camera, valid(0x010, 0x025), drop(frame.NotPermitted)},
+		{"second owned range as source", mx, camera, valid(0x7FE, 0x7F0), local(camera)},
+		{"system range in can_send_to changes nothing", mx, processor, valid(0x020, 0x005), system},
+		{"processor may not reach spaceos", mx, processor, valid(0x020, 0x100), drop(frame.NotPermitted)},
+		{"processor by range to loner", mx, processor, valid(0x020, 0x300), local(2)},
+		{"not loner's other APID", mx, processor, valid(0x020, 0x302), drop(frame.NotPermitted)},
+		{"processor has no uplink", mx, processor, valid(0x020, 0x000), drop(frame.NoRoute)},
+		{"loner reaches itself", mx, 2, valid(0x302, 0x300), local(2)},
+		{"loner reaches nobody else", mx, 2, valid(0x300, 0x010), drop(frame.NotPermitted)},
+		{"loner reaches system", mx, 2, valid(0x300, 0x00A), system},
+		{"gap between loner's APIDs", mx, 2, valid(0x300, 0x301), drop(frame.NoRoute)},
+		{"spaceos may reach all", mx, 3, valid(0x2FF, 0x302), local(2)},
+		{"spaceos to unowned", mx, 3, valid(0x2FF, 0x7FF), up},
+	}
+	for _, tt := range tests {
+		if got := tt.tb.Route(tt.sender, tt.h); got != tt.want {
+			t.Errorf("%s: Route(%d, %+v) = %v, want %v", tt.name, tt.sender, tt.h, got, tt.want)
+		}
+	}
+}
+
+func TestRouteFromUplink(t *testing.T) {
+	tb, err := Compile(policy.Default(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		h    frame.Header
+		want Decision
+	}{
+		{valid(0x7FF, 0x010), Decision{Action: Local, Tenant: 0}},
+		{valid(0x000, 0x02F), Decision{Action: Local, Tenant: 1}},
+		{valid(0x500, 0x2FF), Decision{Action: Local, Tenant: 2}},
+		{valid(0x000, 0x003), Decision{Action: System, Tenant: -1}},
+		{valid(0x000, 0x000), Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}},
+		{valid(0x000, 0x030), Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}},
+		{frame.Header{Version: 1, Type: frame.TM, Dest: 0x810}, Decision{Action: Drop, Tenant: -1, Code: frame.Malformed}},
+		{frame.Header{Version: 3}, Decision{Action: Drop, Tenant: -1, Code: frame.UnknownVersion}},
+	}
+	for _, tt := range tests {
+		if got := tb.RouteFromUplink(tt.h); got != tt.want {
+			t.Errorf("RouteFromUplink(%+v) = %v, want %v", tt.h, got, tt.want)
+		}
+	}
+}
+
+func TestOwnerAndAccessors(t *testing.T) {
+	p := policy.Default()
+	tb, err := Compile(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.Policy() != p || tb.UplinkConfigured() {
+		t.Error("Policy() or UplinkConfigured() wrong")
+	}
+	for a := range frame.APID(0x900) {
+		wi, wok := p.Owner(a)
+		if gi, gok := tb.Owner(a); gi != wi || gok != wok {
+			t.Fatalf("Owner(%v) = %d, %v; want %d, %v", a, gi, gok, wi, wok)
+		}
+	}
+}
+
+func TestCompileInvalid(t *testing.T) {
+	p := policy.Default()
+	p.Tenants[1].Owns = append(p.Tenants[1].Owns, policy.Range{First: 0x015, Last: 0x015})
+	_, err := Compile(p, true)
+	want := `router: invalid policy: built-in v0: tenant "processor": owns: 0x015 already owned by tenant "camera"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Compile = %v, want %s", err, want)
+	}
+}
+
+// TestCompileManyTenants checks the largest possible policy, one tenant per
+// ownable APID, so that tenant indices above 255 survive packing.
+func TestCompileManyTenants(t *testing.T) {
+	p := &policy.Policy{Source: "many"}
+	for a := frame.TenantFirst; a <= frame.TenantLast; a++ {
+		p.Tenants = append(p.Tenants, policy.Tenant{
+			Name:      fmt.Sprintf("t%d", a),
+			Owns:      []policy.Range{{First: a, Last: a}},
+			CanSendTo: []string{"0x010-0x7FE"},
+		})
+	}
+	tb, err := Compile(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(p.Tenants) - 1
+	if got := tb.Route(last, valid(0x7FE, 0x010)); got != (Decision{Action: Local, Tenant: 0}) {
+		t.Errorf("last to first = %v", got)
+	}
+	if got := tb.Route(0, valid(0x010, 0x7FE)); got != (Decision{Action: Local, Tenant: last}) {
+		t.Errorf("first to last = %v, want Local(%d)", got, last)
+	}
+	if got := tb.Route(0, valid(0x010, 0x000)); got != (Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}) {
+		t.Errorf("to ground without permission = %v", got)
+	}
+}
+
+func TestStrings(t *testing.T) {
+	tests := []struct {
+		got, want string
+	}{
+		{Drop.String(), "Drop"}, {Local.String(), "Local"}, {System.String(), "System"}, {Uplink.String(), "Uplink"},
+		{Action(9).String(), "Action(9)"},
+		{Decision{Action: Local, Tenant: 2}.String(), "Local(2)"},
+		{Decision{Action: Drop, Tenant: -1, Code: frame.NotPermitted}.String(), "Drop(Not_permitted)"},
+		{Decision{Action: Uplink, Tenant: -1}.String(), "Uplink"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestRouteAllocs(t *testing.T) {
+	tb, err := Compile(policy.Default(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := benchHeaders()
+	i := 0
+	var sink Decision
+	allocs := testing.AllocsPerRun(1000, func() {
+		sink = tb.Route(i%4, hs[i%len(hs)])
+		sink = tb.RouteFromUplink(hs[i%len(hs)])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("Route allocates %v times per call", allocs)
+	}
+	_ = sink
+}
+
+// benchHeaders is a mix of every outcome on v0.
+func benchHeaders() []frame.Header {
+	return []frame.Header{
+		valid(0x010, 0x020), valid(0x010, 0x100), valid(0x010, 0x005), valid(0x010, 0x000),
+		valid(0x010, 0x400), valid(0x020, 0x010), valid(0x100, 0x2FF), valid(0x020, 0x030),
+		{Version: 2}, {Version: 1, Type: 0x0A}, {Version: 1, PayloadLen: 300}, {Version: 1, APID: 0x810},
+	}
+}
+
+// BenchmarkRoute measures the compiled table; BenchmarkRouteReference the
+// plain-loop reference router on the same frames, as the baseline.
+func BenchmarkRoute(b *testing.B) {
+	tb, err := Compile(policy.Default(), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := benchHeaders()
+	b.ReportAllocs()
+	var sink Decision
+	i := 0
+	for b.Loop() {
+		sink = tb.Route(i&3, hs[i%len(hs)])
+		i++
+	}
+	_ = sink
+}
+
+func BenchmarkRouteReference(b *testing.B) {
+	p := policy.Default()
+	hs := benchHeaders()
+	b.ReportAllocs()
+	var sink Decision
+	i := 0
+	for b.Loop() {
+		sink = ref(p, true, i&3, hs[i%len(hs)])
+		i++
+	}
+	_ = sink
+}
+
+func BenchmarkCompile(b *testing.B) {
+	p := policy.Default()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(p, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

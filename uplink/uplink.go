@@ -1,0 +1,168 @@
+// Package uplink carries the APID switch's ground link over UDP: UDP sends
+// each CCSDS Space Packet the switch gives it as one datagram (how ground
+// systems such as cFS's CI/TO and Yamcs take CCSDS packets), and Downlink
+// receives datagrams, unwraps each Space Packet into a frame and hands it
+// to the switch for delivery to the tenant owning its destination APID.
+//
+// It is not a CCSDS stack (no transfer frames, no segmentation: see package
+// ccsds) and not a DTN bundle agent; it does not route (the switch does).
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"spacenet/ccsds"
+	"spacenet/frame"
+)
+
+// ParseURL parses "udp://host:port" (host an IP literal or a name) into a
+// UDP address.
+func ParseURL(s string) (*net.UDPAddr, error) {
+	rest, ok := strings.CutPrefix(s, "udp://")
+	if !ok {
+		return nil, fmt.Errorf("uplink: %q: want udp://host:port", s)
+	}
+	if ap, err := netip.ParseAddrPort(rest); err == nil {
+		return net.UDPAddrFromAddrPort(ap), nil
+	}
+	a, err := net.ResolveUDPAddr("udp", rest)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: %q: %w", s, err)
+	}
+	return a, nil
+}
+
+// UDP sends Space Packets as UDP datagrams to one address. It implements
+// apidswitch.Uplink.
+type UDP struct {
+	c    *net.UDPConn
+	sent atomic.Uint64
+}
+
+// Dial opens a UDP uplink to url ("udp://host:port").
+func Dial(url string) (*UDP, error) {
+	a, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.DialUDP("udp", nil, a)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: dial %s: %w", url, err)
+	}
+	return &UDP{c: c}, nil
+}
+
+// SendPacket sends pkt as one datagram.
+func (u *UDP) SendPacket(pkt []byte) error {
+	if _, err := u.c.Write(pkt); err != nil {
+		return fmt.Errorf("uplink: send %d-octet packet: %w", len(pkt), err)
+	}
+	u.sent.Add(1)
+	return nil
+}
+
+// Sent is how many packets were sent.
+func (u *UDP) Sent() uint64 { return u.sent.Load() }
+
+// LocalAddr is the address packets are sent from.
+func (u *UDP) LocalAddr() net.Addr { return u.c.LocalAddr() }
+
+// Close closes the socket.
+func (u *UDP) Close() error { return u.c.Close() }
+
+// Injector takes a frame from the ground: apidswitch.Switch.Inject.
+type Injector func(f *frame.Frame) error
+
+// DownlinkStats counts what a Downlink did with the datagrams it received.
+// Received = Injected + Idle + Refused + Undeliverable.
+type DownlinkStats struct {
+	Received      uint64 // datagrams
+	Injected      uint64 // frames the switch accepted
+	Idle          uint64 // idle packets (APID 0x7FF), skipped
+	Refused       uint64 // datagrams that are not a packet as ccsds.Wrap makes them
+	Undeliverable uint64 // frames the switch refused (No_route, Host_busy, ...)
+}
+
+// Downlink receives Space Packets on a UDP socket and injects the frame of
+// each into the switch.
+type Downlink struct {
+	c      *net.UDPConn
+	inject Injector
+	log    *slog.Logger
+
+	received, injected, idle, refused, undeliverable atomic.Uint64
+}
+
+// ListenDownlink listens on url ("udp://host:port"; port 0 picks one).
+// Packets are handed to inject once Serve runs.
+func ListenDownlink(url string, inject Injector, log *slog.Logger) (*Downlink, error) {
+	a, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.ListenUDP("udp", a)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: downlink listen %s: %w", url, err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Downlink{c: c, inject: inject, log: log}, nil
+}
+
+// Addr is the address the downlink listens on.
+func (d *Downlink) Addr() *net.UDPAddr { return d.c.LocalAddr().(*net.UDPAddr) }
+
+// Serve reads datagrams until ctx is done, then closes the socket. Each
+// datagram must be exactly one Space Packet; anything else is counted and
+// logged, never fatal.
+func (d *Downlink) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { d.c.Close() })
+	defer stop()
+	buf := make([]byte, 64*1024)
+	var f frame.Frame
+	for {
+		n, from, err := d.c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				d.c.Close()
+				return nil
+			}
+			return fmt.Errorf("uplink: downlink read: %w", err)
+		}
+		d.received.Add(1)
+		if _, err := ccsds.Unwrap(&f, buf[:n]); err != nil {
+			if errors.Is(err, ccsds.ErrIdle) {
+				d.idle.Add(1)
+				continue
+			}
+			d.refused.Add(1)
+			d.log.Warn("downlink packet refused", "from", from, "octets", n, "err", err)
+			continue
+		}
+		if err := d.inject(&f); err != nil {
+			d.undeliverable.Add(1)
+			d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "err", err)
+			continue
+		}
+		d.injected.Add(1)
+	}
+}
+
+// Stats returns the downlink's counters.
+func (d *Downlink) Stats() DownlinkStats {
+	return DownlinkStats{
+		Received:      d.received.Load(),
+		Injected:      d.injected.Load(),
+		Idle:          d.idle.Load(),
+		Refused:       d.refused.Load(),
+		Undeliverable: d.undeliverable.Load(),
+	}
+}

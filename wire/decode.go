@@ -1,0 +1,146 @@
+package wire
+
+import "encoding/binary"
+
+// MaxVLANTags is how many stacked 802.1Q/802.1ad tags Decode accepts.
+const MaxVLANTags = 2
+
+// Packet holds views of every layer Decode found in one frame. Views of
+// layers not present are nil. A Packet is meant to be reused: Decode
+// overwrites every field.
+type Packet struct {
+	Ethernet  Ethernet
+	VLAN      [MaxVLANTags]VLAN // tags, outermost first
+	NumVLAN   int
+	EtherType uint16 // of the payload, after any tags
+	L3        []byte // bytes after the Ethernet header and tags
+
+	ARP  ARP
+	IPv4 IPv4
+	IPv6 IPv6
+	Ext  IPv6Chain // IPv6 extension headers; Ext.N == 0 when none
+
+	// Protocol is the upper-layer protocol number (IPv4 protocol, or the
+	// last next-header of the IPv6 chain); L4 is its bytes. For a fragment
+	// other than the first, or the first of several, L4 holds fragment
+	// data and the L4 views below stay nil.
+	Protocol uint8
+	L4       []byte
+	Fragment bool
+
+	TCP    TCP
+	UDP    UDP
+	ICMPv4 ICMPv4
+	ICMPv6 ICMPv6
+
+	// Payload is the data after the last decoded header (application data
+	// for TCP and UDP, the message body for ICMP).
+	Payload []byte
+
+	// Err is where Decode records a refusal; Decode returns &p.Err so that
+	// a failure allocates nothing.
+	Err FieldError
+}
+
+// Decode parses an Ethernet frame into p: Ethernet, up to two VLAN tags,
+// then ARP, IPv4 or IPv6 (with its extension-header chain), then TCP (with
+// its options checked), UDP, ICMPv4 or ICMPv6. Other EtherTypes and
+// protocols are not errors: decoding stops with the payload in L3 or L4.
+// Checksums are not verified. On error it returns &p.Err, a *FieldError,
+// and the views decoded so far stay set.
+func Decode(frame []byte, p *Packet) error {
+	*p = Packet{}
+	e := &p.Err
+	if !checkEthernet(frame, e) {
+		return e
+	}
+	p.Ethernet = Ethernet(frame[:EthernetSize])
+	et := binary.BigEndian.Uint16(frame[12:])
+	b := frame[EthernetSize:]
+	for et == EtherTypeVLAN || et == EtherTypeQinQ {
+		if p.NumVLAN == MaxVLANTags {
+			e.fail("vlan", "tags", Unsupported, p.NumVLAN+1, MaxVLANTags)
+			return e
+		}
+		if len(b) < VLANSize {
+			e.short("vlan", "tag", VLANSize, len(b))
+			return e
+		}
+		p.VLAN[p.NumVLAN] = VLAN(b[:VLANSize])
+		p.NumVLAN++
+		et = binary.BigEndian.Uint16(b[2:])
+		b = b[VLANSize:]
+	}
+	p.EtherType, p.L3 = et, b
+	switch et {
+	case EtherTypeARP:
+		if !checkARP(b, e) {
+			return e
+		}
+		p.ARP = ARP(b[:ARPSize])
+		return nil
+	case EtherTypeIPv4:
+		h, ok := checkIPv4(b, e)
+		if !ok {
+			return e
+		}
+		p.IPv4 = h
+		p.Protocol = h.Protocol()
+		p.L4 = h[h.HeaderLength():]
+		p.Fragment = h.IsFragment()
+	case EtherTypeIPv6:
+		h, ok := checkIPv6(b, e)
+		if !ok {
+			return e
+		}
+		p.IPv6 = h
+		if !p.Ext.parse(h, e) {
+			return e
+		}
+		p.Protocol, p.L4 = p.Ext.Upper, p.Ext.Payload
+		if f := p.Ext.Fragment; f != nil {
+			p.Fragment = f.FragmentOffset() != 0 || f.MoreFragments()
+		}
+	default:
+		return nil
+	}
+	p.Payload = p.L4
+	if p.Fragment {
+		return nil
+	}
+	switch p.Protocol {
+	case ProtoTCP:
+		if !checkTCP(p.L4, e) {
+			return e
+		}
+		p.TCP = TCP(p.L4)
+		p.Payload = p.TCP[p.TCP.DataOffset():]
+	case ProtoUDP:
+		u, ok := checkUDP(p.L4, e)
+		if !ok {
+			return e
+		}
+		p.UDP = u
+		p.Payload = u[UDPSize:]
+	case ProtoICMPv4:
+		if p.IPv4 == nil {
+			return nil // ICMPv4 inside IPv6: not decoded
+		}
+		if len(p.L4) < ICMPSize {
+			e.short("icmpv4", "header", ICMPSize, len(p.L4))
+			return e
+		}
+		p.ICMPv4 = ICMPv4(p.L4)
+		p.Payload = p.L4[ICMPSize:]
+	case ProtoICMPv6:
+		if p.IPv6 == nil {
+			return nil
+		}
+		if !checkICMPv6(p.L4, e) {
+			return e
+		}
+		p.ICMPv6 = ICMPv6(p.L4)
+		p.Payload = p.L4[ICMPSize:]
+	}
+	return nil
+}
