@@ -43,7 +43,7 @@ const (
 )
 
 // push copies f (header, meaningful payload, zeroed padding) into the ring
-// if there is room. It does not wake the writer: call signal once after a
+// if there is room. from is the sender, nil for the switch's own frames. It does not wake the writer: call signal once after a
 // batch of pushes.
 func (q *queue) push(f *frame.Frame, from *stats) pushResult {
 	q.mu.Lock()
@@ -51,7 +51,14 @@ func (q *queue) push(f *frame.Frame, from *stats) pushResult {
 		q.mu.Unlock()
 		return pushClosed
 	}
-	if q.n == len(q.from) {
+	// Tenants' frames leave the last eighth of the ring to the switch's own
+	// frames (ERRORs, HEALTH replies, events), so that a sender flooding a
+	// guest does not also silence the switch's answers to it.
+	limit := len(q.from)
+	if from != nil {
+		limit -= len(q.from) / 8
+	}
+	if q.n >= limit {
 		q.mu.Unlock()
 		return pushFull
 	}
@@ -65,7 +72,19 @@ func (q *queue) push(f *frame.Frame, from *stats) pushResult {
 	clear(slot[m:])
 	q.from[i] = from
 	q.n++
+	// A batch is signalled once at its end, but a writer that is idle while
+	// the queue fills past a quarter gets going at once.
+	wake := q.waiting && q.n >= len(q.from)/4
+	if wake {
+		q.waiting = false
+	}
 	q.mu.Unlock()
+	if wake {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
 	return pushed
 }
 

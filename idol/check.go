@@ -46,7 +46,7 @@ func (iface *Interface) Check() error { return iface.check(nil) }
 func (iface *Interface) check(pos *positions) error {
 	c := &checker{pos: pos}
 	if !IsIdent(iface.Name) {
-		c.add(c.namePos(), "", "interface name %q is not an identifier", iface.Name)
+		c.add(c.namePos(), "", "interface name %q %s", iface.Name, identProblem(iface.Name))
 	}
 	for i := range iface.Ops {
 		c.op(i, &iface.Ops[i])
@@ -91,19 +91,19 @@ func (c *checker) op(i int, op *Op) {
 	}
 	opPos, replyPos := at1(p.ops, i), at1(p.reply, i)
 	if !IsIdent(op.Name) {
-		c.add(opPos, op.Name, "name is not an identifier")
+		c.add(opPos, op.Name, "name %s", identProblem(op.Name))
 	}
 	for j, a := range op.Args {
 		apos := at(p.args, i, j)
 		if !IsIdent(a.Name) {
-			c.add(apos, op.Name, "arg %q: name is not an identifier", a.Name)
+			c.add(apos, op.Name, "arg %q: name %s", a.Name, identProblem(a.Name))
 		}
 		c.attributed(apos, op, fmt.Sprintf("arg %q", a.Name), a.AttributedType)
 	}
 	for j, l := range op.Leases {
 		lpos := at(p.leases, i, j)
 		if !IsIdent(l.Name) {
-			c.add(lpos, op.Name, "lease %q: name is not an identifier", l.Name)
+			c.add(lpos, op.Name, "lease %q: name %s", l.Name, identProblem(l.Name))
 		}
 		for _, a := range op.Args {
 			if a.Name == l.Name {
@@ -164,15 +164,18 @@ func (c *checker) attributed(at ron.Pos, op *Op, what string, t AttributedType) 
 			c.add(at, op.Name, "%s: recv %v needs encoding: Zerocopy, found %v", what, t.Recv.Kind, op.Encoding)
 		}
 	}
-	if t.Recv.Kind == From && t.Recv.Func != nil && !IsIdentPath(*t.Recv.Func) {
-		c.add(at, op.Name, "%s: recv From function %q is not a path", what, *t.Recv.Func)
+	if t.Recv.Kind == From && t.Recv.Func != nil && !IsIdent(*t.Recv.Func) {
+		c.add(at, op.Name, "%s: recv From function %q %s", what, *t.Recv.Func, identProblem(*t.Recv.Func))
 	}
 }
 
-// IsIdent reports whether s is an identifier: a letter or '_' then letters,
-// digits and '_', and not "_" alone.
+// IsIdent reports whether s can name an interface, op, arg, lease or From
+// function, as upstream parses names with syn::Ident: an ASCII letter or '_'
+// then letters, digits and '_', not "_" alone and not a Rust keyword.
+// (Upstream also takes non-ASCII letters and r#raw identifiers; Go code
+// generation could not use them as written, so they are refused here.)
 func IsIdent(s string) bool {
-	if s == "" || s == "_" {
+	if s == "" || s == "_" || rustKeywords[s] {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -184,14 +187,25 @@ func IsIdent(s string) bool {
 	return true
 }
 
-// IsIdentPath reports whether s is identifiers joined by "::".
-func IsIdentPath(s string) bool {
-	for _, part := range strings.Split(s, "::") {
-		if !IsIdent(part) {
-			return false
-		}
+// identProblem says why s is not an identifier.
+func identProblem(s string) string {
+	if rustKeywords[s] {
+		return "is a Rust keyword, not an identifier"
 	}
-	return true
+	return "is not an identifier"
+}
+
+// rustKeywords are the strict and reserved keywords of Rust 2021, which
+// syn refuses as identifiers.
+var rustKeywords = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`as break const continue crate else enum extern false fn for if impl in
+		let loop match mod move mut pub ref return self Self static struct super trait true type unsafe
+		use where while async await dyn abstract become box do final macro override priv typeof unsized
+		virtual yield try`) {
+		rustKeywords[k] = true
+	}
 }
 
 // IsSlice reports whether the lease's type is a slice [T] (not an array

@@ -86,7 +86,7 @@ func toJSON(iface *Interface) jsonInterface {
 			j.Args = append(j.Args, jsonArg{Name: a.Name, Type: a.Type, Recv: jsonRecv(a.Recv)})
 		}
 		for _, l := range op.Leases {
-			j.Leases = append(j.Leases, jsonLease{Name: l.Name, Type: l.Type, Read: l.Read, Write: l.Write, MaxLen: l.MaxLen})
+			j.Leases = append(j.Leases, jsonLease(l))
 		}
 		j.Reply = jsonReply{Kind: op.Reply.Kind.String(), Ok: jsonAttributed{Type: op.Reply.Ok.Type, Recv: jsonRecv(op.Reply.Ok.Recv)}}
 		if op.Reply.Kind == Result {

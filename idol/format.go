@@ -21,12 +21,21 @@ func Format(iface *Interface) []byte {
 		if op.Doc != nil {
 			b.WriteString("            doc: " + ron.Quote(*op.Doc) + ",\n")
 		}
-		b.WriteString("            args: {\n")
-		for _, a := range op.Args {
+		b.WriteString("            args: {")
+		for i, a := range op.Args {
+			if i == 0 {
+				b.WriteString("\n")
+			}
 			b.WriteString("                " + ron.Quote(a.Name) + ": " + formatAttributed(a.AttributedType) + ",\n")
+			if i == len(op.Args)-1 {
+				b.WriteString("            ")
+			}
 		}
-		b.WriteString("            },\n            leases: {\n")
-		for _, l := range op.Leases {
+		b.WriteString("},\n            leases: {")
+		for i, l := range op.Leases {
+			if i == 0 {
+				b.WriteString("\n")
+			}
 			b.WriteString("                " + ron.Quote(l.Name) + ": (type: " + ron.Quote(l.Type))
 			b.WriteString(", read: " + strconv.FormatBool(l.Read) + ", write: " + strconv.FormatBool(l.Write))
 			b.WriteString(", max_len: ")
@@ -36,8 +45,11 @@ func Format(iface *Interface) []byte {
 				b.WriteString("Some(" + strconv.FormatUint(uint64(*l.MaxLen), 10) + ")")
 			}
 			b.WriteString("),\n")
+			if i == len(op.Leases)-1 {
+				b.WriteString("            ")
+			}
 		}
-		b.WriteString("            },\n")
+		b.WriteString("},\n")
 		switch op.Reply.Kind {
 		case Simple:
 			b.WriteString("            reply: Simple(" + formatAttributed(op.Reply.Ok) + "),\n")

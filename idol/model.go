@@ -1,6 +1,11 @@
 // Package idol reads Idol interface definitions (the IPC interface language of
-// the Hubris operating system): a RON parser written for it, the model of an
-// interface, and the semantic checks upstream idol applies.
+// the Hubris operating system) into the model of an interface, applies the
+// semantic checks upstream idol applies, and writes the model out as the
+// JSON of the spec (Dump) or as canonical Idol RON (Format).
+//
+// Parse does syntax (package ron) and shape (wrong kinds, missing or unknown
+// fields, lower-case variants); Check does the semantic rules; ParseChecked
+// and ParseFile do both, and their errors name file:line:col.
 //
 // It does not generate code (see idol/gen) and does not carry calls (see
 // package ipc).

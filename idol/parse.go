@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 
 	"spacenet/ron"
@@ -62,7 +62,7 @@ type positions struct {
 // builder turns a ron tree into the model, collecting shape errors.
 type builder struct {
 	implicitSome bool
-	errs         []error
+	errs         []error // all *ron.Error
 	pos          *positions
 }
 
@@ -83,6 +83,9 @@ func parse(filename string, data []byte) (*Interface, *positions, error) {
 	b := &builder{implicitSome: doc.ImplicitSome(), pos: &positions{}}
 	iface := b.iface(doc.Value)
 	if len(b.errs) > 0 {
+		slices.SortStableFunc(b.errs, func(x, y error) int {
+			return x.(*ron.Error).Pos.Offset - y.(*ron.Error).Pos.Offset
+		})
 		return nil, nil, errors.Join(b.errs...)
 	}
 	return iface, b.pos, nil
@@ -308,7 +311,7 @@ func (b *builder) attributed(v *ron.Value) AttributedType {
 	return at
 }
 
-const recvWhat = `recv FromBytes, FromPrimitive("T") or From("T", None | Some("f"))`
+const recvWhat = `recv FromBytes, FromPrimitive("T") or From("T"[, None | Some("f")])`
 
 func (b *builder) recv(v *ron.Value) RecvStrategy {
 	switch {
@@ -317,9 +320,13 @@ func (b *builder) recv(v *ron.Value) RecvStrategy {
 	case v.Kind == ron.Tuple && v.Name == "FromPrimitive" && len(v.Elems) == 1:
 		s, _ := b.str(v.Elems[0], "primitive type string")
 		return RecvStrategy{Kind: FromPrimitive, Type: strings.TrimSpace(s)}
-	case v.Kind == ron.Tuple && v.Name == "From" && len(v.Elems) == 2:
+	case v.Kind == ron.Tuple && v.Name == "From" && (len(v.Elems) == 1 || len(v.Elems) == 2):
+		// The function may be left out, as upstream's #[serde(default)] allows.
 		s, _ := b.str(v.Elems[0], "wire type string")
 		rs := RecvStrategy{Kind: From, Type: strings.TrimSpace(s)}
+		if len(v.Elems) == 1 {
+			return rs
+		}
 		if f, ok := b.option(v.Elems[1], `"function"`); ok && f != nil {
 			if fn, ok := b.str(f, "function name string"); ok {
 				fn = strings.TrimSpace(fn)

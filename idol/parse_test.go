@@ -2,6 +2,7 @@ package idol
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,8 +39,10 @@ func TestAccepted(t *testing.T) {
 			Op{Args: []Arg{{Name: "a", AttributedType: AttributedType{Type: "Mode", Recv: RecvStrategy{Kind: FromPrimitive, Type: "u8"}}}}, Reply: simple, Idempotent: true}},
 		{"recv From None", one(`(args: {"a": (type: "SensorId", recv: From("usize", None))}, reply: Simple("u8"), idempotent: true)`),
 			Op{Args: []Arg{{Name: "a", AttributedType: AttributedType{Type: "SensorId", Recv: RecvStrategy{Kind: From, Type: "usize"}}}}, Reply: simple, Idempotent: true}},
-		{"recv From Some", one(`(args: {"a": (type: "SensorId", recv: From("usize", Some("SensorId::new")))}, reply: Simple("u8"), idempotent: true)`),
-			Op{Args: []Arg{{Name: "a", AttributedType: AttributedType{Type: "SensorId", Recv: RecvStrategy{Kind: From, Type: "usize", Func: ptr("SensorId::new")}}}}, Reply: simple, Idempotent: true}},
+		{"recv From without function", one(`(args: {"a": (type: "SensorId", recv: From("usize"))}, reply: Simple("u8"), idempotent: true)`),
+			Op{Args: []Arg{{Name: "a", AttributedType: AttributedType{Type: "SensorId", Recv: RecvStrategy{Kind: From, Type: "usize"}}}}, Reply: simple, Idempotent: true}},
+		{"recv From Some", one(`(args: {"a": (type: "SensorId", recv: From("usize", Some("sensor_id")))}, reply: Simple("u8"), idempotent: true)`),
+			Op{Args: []Arg{{Name: "a", AttributedType: AttributedType{Type: "SensorId", Recv: RecvStrategy{Kind: From, Type: "usize", Func: ptr("sensor_id")}}}}, Reply: simple, Idempotent: true}},
 		{"Simple reply long form", one(`(reply: Simple((type: "Mode", recv: FromPrimitive("u8"))), idempotent: true)`),
 			Op{Reply: Reply{Kind: Simple, Ok: AttributedType{Type: "Mode", Recv: RecvStrategy{Kind: FromPrimitive, Type: "u8"}}}, Idempotent: true}},
 		{"Result CLike", one(`(reply: Result(err: CLike("E"), ok: "()"))`),
@@ -146,7 +149,7 @@ func TestRejected(t *testing.T) {
 		{"lower-case encoding", one(`(reply: Simple("u8"), idempotent: true, encoding: hubpack)`),
 			`t.idol:1:75: expected encoding Zerocopy, Ssmarshal or Hubpack, found identifier hubpack`},
 		{"lower-case recv", one(`(args: {"a": (type: "M", recv: fromPrimitive("u8"))}, reply: Simple("u8"), idempotent: true)`),
-			`t.idol:1:56: expected recv FromBytes, FromPrimitive("T") or From("T", None | Some("f")), found fromPrimitive(...)`},
+			`t.idol:1:56: expected recv FromBytes, FromPrimitive("T") or From("T"[, None | Some("f")]), found fromPrimitive(...)`},
 		{"lower-case interface", `interface(name: "T", ops: {})`,
 			`t.idol:1:1: expected Interface(name: ..., ops: {...}), found struct interface(...)`},
 		{"op field given twice", one(`(reply: Simple("u8"), reply: Simple("u8"), idempotent: true)`),
@@ -169,8 +172,8 @@ func TestRejected(t *testing.T) {
 			`t.idol:1:81: expected max_len integer from 1 to 4294967295, found integer 4294967296`},
 		{"max_len string", one(`(leases: {"l": (type: "[u8]", read: true, max_len: Some("8"))}, reply: Simple("u8"), idempotent: true)`),
 			`t.idol:1:81: expected max_len integer from 1 to 4294967295, found string "8"`},
-		{"From without function", one(`(args: {"a": (type: "M", recv: From("usize"))}, reply: Simple("u8"), idempotent: true)`),
-			`t.idol:1:56: expected recv FromBytes, FromPrimitive("T") or From("T", None | Some("f")), found From(...)`},
+		{"From with three", one(`(args: {"a": (type: "M", recv: From("usize", None, None))}, reply: Simple("u8"), idempotent: true)`),
+			`t.idol:1:56: expected recv FromBytes, FromPrimitive("T") or From("T"[, None | Some("f")]), found From(...)`},
 		{"From function not optional", one(`(args: {"a": (type: "M", recv: From("usize", "f"))}, reply: Simple("u8"), idempotent: true)`),
 			`t.idol:1:70: expected None or Some("function"), found string "f"`},
 		{"FromPrimitive not a string", one(`(args: {"a": (type: "M", recv: FromPrimitive(u8))}, reply: Simple("u8"), idempotent: true)`),
@@ -291,8 +294,16 @@ func TestCheck(t *testing.T) {
 			}},
 		{"empty recv type", one(`(args: {"a": (type: "M", recv: FromPrimitive(""))}, reply: Simple("u8"), idempotent: true)`),
 			[]string{`t.idol:1:33: op "op": arg "a": recv FromPrimitive wire type is empty`}},
-		{"From function not a path", one(`(args: {"a": (type: "M", recv: From("usize", Some("f()")))}, reply: Simple("u8"), idempotent: true)`),
-			[]string{`t.idol:1:33: op "op": arg "a": recv From function "f()" is not a path`}},
+		{"From function not an identifier", one(`(args: {"a": (type: "M", recv: From("usize", Some("a::f")))}, reply: Simple("u8"), idempotent: true)`),
+			[]string{`t.idol:1:33: op "op": arg "a": recv From function "a::f" is not an identifier`}},
+		{"keywords as names", `(name: "Self", ops: {"type": (args: {"fn": "u8"}, leases: {"mut": (type: "[u8]", read: true)}, reply: Simple((type: "S", recv: From("u8", Some("match")))), idempotent: true)})`,
+			[]string{
+				`t.idol:1:8: interface name "Self" is a Rust keyword, not an identifier`,
+				`t.idol:1:22: op "type": name is a Rust keyword, not an identifier`,
+				`t.idol:1:38: op "type": arg "fn": name is a Rust keyword, not an identifier`,
+				`t.idol:1:60: op "type": lease "mut": name is a Rust keyword, not an identifier`,
+				`t.idol:1:103: op "type": reply ok: recv From function "match" is a Rust keyword, not an identifier`,
+			}},
 		{"every problem reported", "(name: \"T\", ops: {\n" +
 			"  \"a\": (leases: {\"x\": (type: \"u8\", max_len: Some(0))}, reply: Result(ok: \"()\", err: Complex(\"E\"))),\n" +
 			"  \"b\": (reply: Simple(\"u8\")),\n" +
@@ -339,7 +350,8 @@ func TestCheckOK(t *testing.T) {
 		one(`(leases: {"l": (type: "[u8]", read: true, write: true)}, reply: Result(ok: "()", err: CLike("E")))`),
 		one(`(leases: {"l": (type: "[u8]", read: true, max_len: Some(1))}, reply: Result(ok: "()", err: ServerDeath))`),
 		one(`(leases: {"l": (type: "u32", write: true)}, reply: Simple("u8"), idempotent: true)`),
-		one(`(args: {"m": (type: "M", recv: From("usize", Some("a::b")))}, reply: Simple("u8"), idempotent: true)`),
+		one(`(args: {"m": (type: "M", recv: From("usize", Some("conv")))}, reply: Simple("u8"), idempotent: true)`),
+		one(`(args: {"m": (type: "M", recv: From("usize"))}, reply: Simple("u8"), idempotent: true)`),
 		one(`(reply: Result(ok: "M", err: Complex("E")), encoding: Hubpack, idempotent: true)`),
 	} {
 		if _, err := ParseChecked("t.idol", []byte(in)); err != nil {
@@ -379,15 +391,10 @@ func TestSliceElem(t *testing.T) {
 
 func TestIsIdent(t *testing.T) {
 	for in, want := range map[string]bool{
-		"read": true, "_x": true, "A1": true, "": false, "_": false, "1a": false, "a-b": false, "é": false, "a b": false,
+		"read": true, "_x": true, "A1": true, "r#type": false, "type": false, "Self": false, "self_": true, "": false, "_": false, "1a": false, "a-b": false, "é": false, "a b": false,
 	} {
 		if IsIdent(in) != want {
 			t.Errorf("IsIdent(%q) = %v", in, !want)
-		}
-	}
-	for in, want := range map[string]bool{"a::b": true, "f": true, "a::": false, "::a": false, "a:b": false} {
-		if IsIdentPath(in) != want {
-			t.Errorf("IsIdentPath(%q) = %v", in, !want)
 		}
 	}
 }
@@ -493,4 +500,77 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Check differs after Format: %v / %v", iface.Check(), again.Check())
 		}
 	})
+}
+
+func TestTooManyOps(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`(name: "T", ops: {`)
+	for i := range 65536 {
+		b.WriteString(`"o` + strconv.Itoa(i) + `": (reply: Simple("u8"), idempotent: true),`)
+	}
+	b.WriteString("})")
+	_, err := Parse("t.idol", []byte(b.String()))
+	if err == nil || err.Error() != "t.idol:1:18: expected at most 65535 ops, found 65536" {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestFormat checks the canonical RON text of a small interface.
+func TestFormat(t *testing.T) {
+	iface, err := ParseChecked("t.idol", []byte(`Interface(name: "Demo", ops: {
+		"get": (description: "Get \"it\".", args: {"i": "u8", "m": (type: "Mode", recv: FromPrimitive("u8"))},
+		        leases: {"buf": (type: "[u8]", write: true, max_len: Some(16))}, reply: Simple("u32"), idempotent: true),
+		"put": (args: {"s": (type: "S", recv: From("usize", Some("new_s")))}, leases: {"v": (type: "u32", read: true)},
+		        reply: Result(ok: "()", err: CLike("E"))),
+		"hub": (reply: Result(ok: "T", err: Complex("E")), encoding: Hubpack),
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `Interface(
+    name: "Demo",
+    ops: {
+        "get": (
+            doc: "Get \"it\".",
+            args: {
+                "i": (type: "u8", recv: FromBytes),
+                "m": (type: "Mode", recv: FromPrimitive("u8")),
+            },
+            leases: {
+                "buf": (type: "[u8]", read: false, write: true, max_len: Some(16)),
+            },
+            reply: Simple((type: "u32", recv: FromBytes)),
+            idempotent: true,
+            encoding: Zerocopy,
+        ),
+        "put": (
+            args: {
+                "s": (type: "S", recv: From("usize", Some("new_s"))),
+            },
+            leases: {
+                "v": (type: "u32", read: true, write: false, max_len: None),
+            },
+            reply: Result(
+                ok: (type: "()", recv: FromBytes),
+                err: CLike("E"),
+            ),
+            idempotent: false,
+            encoding: Zerocopy,
+        ),
+        "hub": (
+            args: {},
+            leases: {},
+            reply: Result(
+                ok: (type: "T", recv: FromBytes),
+                err: Complex("E"),
+            ),
+            idempotent: false,
+            encoding: Hubpack,
+        ),
+    },
+)
+`
+	if got := string(Format(iface)); got != want {
+		t.Errorf("Format:\n%s", cmp.Diff(want, got))
+	}
 }

@@ -89,7 +89,9 @@ type (
 // Raw IP and ICMP echo.
 type (
 	// RawOpen opens a raw socket for one IP version (4 or 6) and
-	// transport protocol number. Reply: Opened.
+	// transport protocol number; gVisor offers raw sockets only for the
+	// protocols it implements (ICMP, TCP, UDP), others are a BadRequest.
+	// Reply: Opened.
 	RawOpen struct {
 		IPVersion int
 		Protocol  uint8

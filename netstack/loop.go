@@ -12,6 +12,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/raw"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -162,42 +163,61 @@ func (ns *Netstack) drop(r *request) {
 	putReq(r)
 }
 
+// pruneCancelled answers the parked commands whose callers gave up.
 func (ns *Netstack) pruneCancelled() {
 	ns.cancelled.Store(0)
-	var dropped []*request
+	var out []*request
 	for _, s := range ns.socks {
-		s.readers, dropped = pruneList(s.readers, &s.parkedR, dropped)
-		s.writers, dropped = pruneList(s.writers, &s.parkedW, dropped)
+		s.readers, out = pruneList(s.readers, &s.parkedR, out)
+		s.writers, out = pruneList(s.writers, &s.parkedW, out)
 	}
-	for _, r := range dropped {
-		ns.drop(r)
+	for _, r := range out {
+		if r.state.CompareAndSwap(statePending, stateTaken) {
+			ns.release(r)
+			r.err = errCancelled
+			ns.reply(r)
+		} else {
+			ns.drop(r)
+		}
 	}
 }
 
-func pruneList(l []*request, parked *atomic.Int32, dropped []*request) ([]*request, []*request) {
-	out := l[:0]
+func pruneList(l []*request, parked *atomic.Int32, out []*request) ([]*request, []*request) {
+	keep := l[:0]
 	for _, r := range l {
-		if r.state.Load() == stateCancelled {
+		if r.cancel.Load() || r.state.Load() == stateCancelled {
 			parked.Add(-1)
-			dropped = append(dropped, r)
+			out = append(out, r)
 			continue
 		}
-		out = append(out, r)
+		keep = append(keep, r)
 	}
-	clear(l[len(out):])
-	return out, dropped
+	clear(l[len(keep):])
+	return keep, out
 }
 
 // handle processes one fresh command from the channel.
 func (ns *Netstack) handle(r *request) {
 	ns.stats.commands.Add(1)
 	if !r.state.CompareAndSwap(statePending, stateTaken) {
-		putReq(r) // cancelled before the loop saw it
+		putReq(r) // abandoned before the loop saw it
+		return
+	}
+	if r.cancel.Load() {
+		r.err = errCancelled
+		ns.reply(r)
 		return
 	}
 	var s *sock
 	switch r.op {
 	case opNop:
+		ns.reply(r)
+		return
+	case opInspect:
+		r.rn = 0
+		for _, s := range ns.socks {
+			r.rn += len(s.readers) + len(s.writers)
+		}
 		ns.reply(r)
 		return
 	case opSetAddrs:
@@ -449,7 +469,9 @@ func (ns *Netstack) open(r *request) {
 			ns.failNoReply(r, ErrBadRequest, fmt.Errorf("IP version %d", r.n))
 			return
 		}
-		ep, e = ns.st.NewRawEndpoint(tcpip.TransportProtocolNumber(r.ap.Port()), proto, wq, true)
+		// raw.NewEndpoint is associated (receives) for any protocol number,
+		// registered with the stack or not.
+		ep, e = raw.NewEndpoint(ns.st, proto, tcpip.TransportProtocolNumber(r.ap.Port()), wq)
 	}
 	if e != nil {
 		ns.failTCPIPNoReply(r, e)
@@ -493,14 +515,10 @@ func (ns *Netstack) failNoReply(r *request, kind, err error) {
 }
 
 func (ns *Netstack) failTCPIPNoReply(r *request, e tcpip.Error) {
-	oneway := r.oneway
-	r.oneway = true // capture without replying
-	done := r.done
-	r.done = nil
-	defer func() { r.oneway, r.done = oneway, done }()
 	kind := ErrInternal
 	switch e.(type) {
-	case *tcpip.ErrPortInUse, *tcpip.ErrBadLocalAddress, *tcpip.ErrAddressFamilyNotSupported, *tcpip.ErrInvalidEndpointState:
+	case *tcpip.ErrPortInUse, *tcpip.ErrBadLocalAddress, *tcpip.ErrAddressFamilyNotSupported,
+		*tcpip.ErrInvalidEndpointState, *tcpip.ErrNotSupported, *tcpip.ErrUnknownProtocol:
 		kind = ErrBadRequest
 	}
 	r.err = &Error{Kind: kind, Op: r.op.String(), Err: gvErr{e}}

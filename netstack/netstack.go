@@ -18,6 +18,7 @@
 package netstack
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -417,4 +418,15 @@ func netProto(a netip.Addr) tcpip.NetworkProtocolNumber {
 		return ipv6.ProtocolNumber
 	}
 	return ipv4.ProtocolNumber
+}
+
+// parkedNow counts parked commands (asked of the loop).
+func (ns *Netstack) parkedNow() int {
+	r := getReq(opInspect)
+	if gone, err := ns.do(context.Background(), r); gone || err != nil {
+		return -1
+	}
+	n := r.rn
+	putReq(r)
+	return n
 }

@@ -30,11 +30,12 @@ const (
 	opRawRecv
 	opPing
 	opClose
+	opInspect // tests: count parked commands
 )
 
 var opNames = [...]string{"nop", "set-addrs", "set-routes", "udp-bind", "udp-send", "udp-recv",
 	"tcp-listen", "tcp-accept", "tcp-connect", "tcp-send", "tcp-recv", "tcp-shutdown",
-	"raw-open", "raw-send", "raw-recv", "ping", "close"}
+	"raw-open", "raw-send", "raw-recv", "ping", "close", "inspect"}
 
 func (o op) String() string { return opNames[o] }
 
@@ -104,45 +105,55 @@ func (ns *Netstack) submit(ctx context.Context, req *request) (abandoned bool, e
 	if ctx != nil {
 		ctxDone = ctx.Done()
 	}
+	abandoned, cancelled, err := ns.submitCh(req, ctxDone)
+	if cancelled {
+		return abandoned, ctx.Err()
+	}
+	return abandoned, err
+}
+
+// submitCh is submit with a plain cancel channel (closed when the caller
+// gives up); cancelled reports that it did.
+func (ns *Netstack) submitCh(req *request, cancel <-chan struct{}) (abandoned, cancelled bool, err error) {
+	oneway := req.oneway // req belongs to the loop once sent
 	select {
 	case ns.cmds <- req:
 	case <-ns.done:
-		return false, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
-	case <-ctxDone:
-		return false, ctx.Err()
+		return false, false, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
+	case <-cancel:
+		return false, true, nil
 	}
 	if ns.pumped.Load() {
 		ns.signal()
 	}
-	if req.oneway {
-		return true, nil
+	if oneway {
+		return true, false, nil
 	}
 	select {
 	case <-req.done:
-		return false, nil
-	case <-ctxDone:
+		return false, false, nil
+	case <-cancel:
+		// Ask the loop to answer errCancelled (with what it did so far,
+		// e.g. bytes queued by a send) and wait for that answer.
 		req.cancel.Store(true)
-		if req.state.CompareAndSwap(statePending, stateCancelled) {
-			ns.cancelled.Add(1)
-			ns.signal()
-			return true, ctx.Err()
+		ns.cancelled.Add(1)
+		ns.signal()
+		select {
+		case <-req.done:
+			return false, req.err == errCancelled, nil
+		case <-ns.finished:
 		}
-		<-req.done
-		if req.err == errCancelled {
-			return false, ctx.Err()
-		}
-		return false, nil
 	case <-ns.finished:
-		req.cancel.Store(true)
-		if req.state.CompareAndSwap(statePending, stateCancelled) {
-			return true, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
-		}
+	}
+	// The loop is gone: requests it never saw are abandoned here.
+	if req.state.CompareAndSwap(statePending, stateCancelled) {
+		return true, false, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
 	}
 	<-req.done
 	if req.err == errCancelled {
-		return false, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
+		return false, true, nil
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // do runs req and returns its error; the caller reads the results and

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -265,7 +264,7 @@ func (p *Policy) WriteTOML(w io.Writer) error {
 }
 
 // quote writes s as a TOML basic string: quotes and backslashes escaped,
-// control characters as \uXXXX, invalid UTF-8 as U+FFFD.
+// control characters as \uXXXX; invalid UTF-8 becomes U+FFFD.
 func quote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
@@ -276,8 +275,6 @@ func quote(s string) string {
 			b.WriteRune(r)
 		case r < 0x20 || (r >= 0x7F && r <= 0x9F):
 			fmt.Fprintf(&b, `\u%04X`, r)
-		case r == utf8.RuneError:
-			b.WriteRune(utf8.RuneError)
 		default:
 			b.WriteRune(r)
 		}

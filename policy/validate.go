@@ -112,7 +112,7 @@ func (p *Policy) Validate() error {
 			continue
 		}
 		if _, err := ParseRange(t.Name); err == nil {
-			at(i, "name", line, "%q reads as an APID, which can_send_to could not tell from a range", t.Name)
+			at(i, "name", line, "%q reads as an APID range, which can_send_to could not tell from one", t.Name)
 		}
 		for k := range i {
 			if p.Tenants[k].Name == t.Name {

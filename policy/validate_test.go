@@ -106,7 +106,7 @@ owns = ["0x016"]
 			`cfg.toml:8: tenant "abcdefghijklmnopqrstuvwxyz0123456": name: "abcdefghijklmnopqrstuvwxyz0123456" does not match [a-z0-9][a-z0-9_-]{0,31}`,
 			`cfg.toml:11: tenant #4: name: missing`,
 			`cfg.toml:13: tenant #5: name: missing`,
-			`cfg.toml:16: tenant "0x1f": name: "0x1f" reads as an APID, which can_send_to could not tell from a range`,
+			`cfg.toml:16: tenant "0x1f": name: "0x1f" reads as an APID range, which can_send_to could not tell from one`,
 			`cfg.toml:19: tenant "a b": name: "a b" does not match [a-z0-9][a-z0-9_-]{0,31}`,
 		}},
 		{"longest and shortest names are fine", `[[tenant]]

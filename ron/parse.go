@@ -1,6 +1,7 @@
 package ron
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -387,16 +388,21 @@ func (p *parser) list(pos Pos) *Value {
 func (p *parser) mapValue(pos Pos) *Value {
 	p.expect('{')
 	v := &Value{Kind: Map, Pos: pos}
-	seen := map[string]bool{}
+	seenStr, seenOther := map[string]bool{}, map[string]bool{}
 	for {
 		p.skipWS()
 		if p.peek() == '}' {
 			break
 		}
 		k := p.value()
-		key := Format(k)
+		// Strings (the usual keys) compare by text, others by canonical form.
+		seen := seenStr
+		key := k.Str
+		if k.Kind != String {
+			seen, key = seenOther, Format(k)
+		}
 		if seen[key] {
-			p.failAt(k.Pos, "invalid entry: found duplicate key %s", key)
+			p.failAt(k.Pos, "invalid entry: found duplicate key %s", Format(k))
 		}
 		seen[key] = true
 		p.skipWS()
@@ -416,6 +422,14 @@ func (p *parser) mapValue(pos Pos) *Value {
 func (p *parser) quoted() string {
 	start := p.pos()
 	p.advance()
+	// Fast path: no escape before the closing quote.
+	if i := bytes.IndexAny(p.src[p.off:], "\"\\"); i >= 0 && p.src[p.off+i] == '"' {
+		s := string(p.src[p.off : p.off+i])
+		for range i + 1 {
+			p.advance()
+		}
+		return s
+	}
 	var b strings.Builder
 	for {
 		if p.eof() {

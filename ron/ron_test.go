@@ -253,3 +253,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMapKeysOfDifferentKinds(t *testing.T) {
+	v, err := ParseValue("t.ron", []byte(`{"1": "a", 1: "b", "\u{0}1": "c", A: 1, "A": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Entries) != 5 {
+		t.Errorf("entries = %d", len(v.Entries))
+	}
+	_, err = ParseValue("t.ron", []byte(`{1: "a", 0x1: "b"}`))
+	if err == nil || err.Error() != "t.ron:1:10: invalid entry: found duplicate key 1" {
+		t.Errorf("got %v", err)
+	}
+}

@@ -315,13 +315,9 @@ func TestCompileInvalid(t *testing.T) {
 // TestCompileManyTenants checks the largest possible policy, one tenant per
 // ownable APID, so that tenant indices above 255 survive packing.
 func TestCompileManyTenants(t *testing.T) {
-	p := &policy.Policy{Source: "many"}
-	for a := frame.TenantFirst; a <= frame.TenantLast; a++ {
-		p.Tenants = append(p.Tenants, policy.Tenant{
-			Name:      fmt.Sprintf("t%d", a),
-			Owns:      []policy.Range{{First: a, Last: a}},
-			CanSendTo: []string{"0x010-0x7FE"},
-		})
+	p := manyTenants()
+	for i := range p.Tenants {
+		p.Tenants[i].Uplink = false
 	}
 	tb, err := Compile(p, true)
 	if err != nil {
@@ -375,52 +371,108 @@ func TestRouteAllocs(t *testing.T) {
 	_ = sink
 }
 
-// benchHeaders is a mix of every outcome on v0.
+// benchHeaders is a mix of every outcome on v0: 16 headers, so that the
+// benchmarks index it with a mask.
 func benchHeaders() []frame.Header {
 	return []frame.Header{
 		valid(0x010, 0x020), valid(0x010, 0x100), valid(0x010, 0x005), valid(0x010, 0x000),
 		valid(0x010, 0x400), valid(0x020, 0x010), valid(0x100, 0x2FF), valid(0x020, 0x030),
+		valid(0x015, 0x01A), valid(0x02F, 0x7FF), valid(0x2FF, 0x01F), valid(0x050, 0x010),
 		{Version: 2}, {Version: 1, Type: 0x0A}, {Version: 1, PayloadLen: 300}, {Version: 1, APID: 0x810},
 	}
 }
 
+// manyTenants is the largest policy: one tenant per ownable APID, each
+// allowed to reach all others.
+func manyTenants() *policy.Policy {
+	p := &policy.Policy{Source: "many"}
+	for a := frame.TenantFirst; a <= frame.TenantLast; a++ {
+		p.Tenants = append(p.Tenants, policy.Tenant{
+			Name:      fmt.Sprintf("t%d", a),
+			Owns:      []policy.Range{{First: a, Last: a}},
+			CanSendTo: []string{"0x010-0x7FE"},
+			Uplink:    true,
+		})
+	}
+	return p
+}
+
+// benchPolicies are the policies the benchmarks run on, with frames whose
+// source each sender owns (v0) or a spread of senders (many).
+var benchPolicies = []struct {
+	name string
+	p    func() *policy.Policy
+}{{"v0", policy.Default}, {"2031-tenants", manyTenants}}
+
 // BenchmarkRoute measures the compiled table; BenchmarkRouteReference the
 // plain-loop reference router on the same frames, as the baseline.
 func BenchmarkRoute(b *testing.B) {
-	tb, err := Compile(policy.Default(), true)
-	if err != nil {
-		b.Fatal(err)
+	for _, bp := range benchPolicies {
+		b.Run(bp.name, func(b *testing.B) {
+			p := bp.p()
+			tb, err := Compile(p, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs, senders := benchFrames(p)
+			b.ReportAllocs()
+			var sink Decision
+			i := 0
+			for b.Loop() {
+				sink = tb.Route(senders[i&15], hs[i&15])
+				i++
+			}
+			_ = sink
+		})
 	}
-	hs := benchHeaders()
-	b.ReportAllocs()
-	var sink Decision
-	i := 0
-	for b.Loop() {
-		sink = tb.Route(i&3, hs[i%len(hs)])
-		i++
-	}
-	_ = sink
 }
 
 func BenchmarkRouteReference(b *testing.B) {
-	p := policy.Default()
-	hs := benchHeaders()
-	b.ReportAllocs()
-	var sink Decision
-	i := 0
-	for b.Loop() {
-		sink = ref(p, true, i&3, hs[i%len(hs)])
-		i++
+	for _, bp := range benchPolicies {
+		b.Run(bp.name, func(b *testing.B) {
+			p := bp.p()
+			hs, senders := benchFrames(p)
+			b.ReportAllocs()
+			var sink Decision
+			i := 0
+			for b.Loop() {
+				sink = ref(p, true, senders[i&15], hs[i&15])
+				i++
+			}
+			_ = sink
+		})
 	}
-	_ = sink
+}
+
+// benchFrames returns 16 headers and, for each, the sender: the owner of
+// its source APID (or tenant 0 when nobody owns it), so that most frames
+// pass step 2 and reach the destination lookup.
+func benchFrames(p *policy.Policy) ([]frame.Header, []int) {
+	hs := benchHeaders()
+	if len(p.Tenants) > 3 {
+		for i := range 12 {
+			hs[i] = valid(frame.APID(0x010+i*151), frame.APID(0x7FE-i*97))
+		}
+	}
+	senders := make([]int, len(hs))
+	for i, h := range hs {
+		if o, ok := p.Owner(h.APID); ok {
+			senders[i] = o
+		}
+	}
+	return hs, senders
 }
 
 func BenchmarkCompile(b *testing.B) {
-	p := policy.Default()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Compile(p, true); err != nil {
-			b.Fatal(err)
-		}
+	for _, bp := range benchPolicies {
+		b.Run(bp.name, func(b *testing.B) {
+			p := bp.p()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Compile(p, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -25,7 +25,7 @@ var idlCheckCmd = &cobra.Command{
 	Long: `check parses each file and applies the semantic checks of upstream idol.
 It prints "FILE: ok" for a good file and, on standard error, every error
 (file:line:col: ...) of a bad one; it exits with status 1 if any file failed.`,
-	Args: cobra.MinimumNArgs(1),
+	Args: usageArgs(cobra.MinimumNArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		failed := 0
 		for _, path := range args {
@@ -48,7 +48,7 @@ It prints "FILE: ok" for a good file and, on standard error, every error
 var idlDumpCmd = &cobra.Command{
 	Use:   "dump FILE",
 	Short: "Print the checked interface of an .idol file as JSON",
-	Args:  cobra.ExactArgs(1),
+	Args:  usageArgs(cobra.ExactArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		iface, err := idol.ParseFile(args[0])
 		if err != nil {
@@ -64,6 +64,16 @@ var idlDumpCmd = &cobra.Command{
 		_, err = cmd.OutOrStdout().Write(out)
 		return err
 	},
+}
+
+// usageArgs makes an argument-count error exit with status 2.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("%s %s: %w", cmd.Parent().Name(), cmd.Name(), err)}
+		}
+		return nil
+	}
 }
 
 // flatten lists the errors inside an errors.Join, one per line.

@@ -50,15 +50,14 @@ type argInfo struct {
 }
 
 type leaseInfo struct {
-	name, param  string
-	read, write  bool
-	slice        bool
-	elem         *typ // element type
-	maxLen       int
-	goType       string
-	bytesDirect  bool // []byte: no conversion
-	elemSize     int
-	leaseBufName string
+	name, param string
+	read, write bool
+	slice       bool
+	elem        *typ // element type
+	maxLen      int
+	goType      string
+	bytesDirect bool // []byte: no conversion
+	elemSize    int
 }
 
 type opInfo struct {
@@ -275,7 +274,7 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 				return nil, fmt.Errorf("error type: %w", err)
 			}
 			if t.kind != kNamed {
-				return nil, fmt.Errorf("Complex error type %q is not a named type", r.Err.Type)
+				return nil, fmt.Errorf("complex error type %q is not a named type", r.Err.Type)
 			}
 			oi.errT = t.named
 			t.named.isError = true

@@ -1,0 +1,240 @@
+package ipc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// The byte layout of requests and replies, for transports that carry them
+// as bytes (all integers little-endian):
+//
+//	request: op u16 | reply_cap u32 | args_len u16 | args
+//	         | n_leases u8 | n_leases x (flags u8 (1 read, 2 write) | len u32 | read ? len bytes : nothing)
+//	reply:   kind u8 = 0 | rc u32 | body_len u32 | body
+//	         | n u8 | n x (len u32, 0xFFFFFFFF for none | bytes)
+//	fault:   kind u8 = 1 | fault u32
+//
+// A write-only lease travels as its length alone; the receiving side gives
+// the server a zeroed buffer of that length.
+
+// MaxLeaseBytes bounds one lease (and a reply body) on the wire, so that a
+// hostile length cannot make the receiver allocate without bound.
+const MaxLeaseBytes = 1 << 20
+
+// MaxLeases is how many leases a request may carry.
+const MaxLeases = 255
+
+// ErrMalformed is wrapped by every error ParseRequest and ParseReply return.
+var ErrMalformed = errors.New("ipc: malformed message")
+
+func malformed(what string, v uint64) error {
+	return fmt.Errorf("%w: %s (%d)", ErrMalformed, what, v)
+}
+
+const noneLen = 0xFFFFFFFF
+
+// AppendRequest appends req's wire form to b.
+func AppendRequest(b []byte, req *Request) ([]byte, error) {
+	if len(req.Args) > 0xFFFF {
+		return b, malformed("args too long", uint64(len(req.Args)))
+	}
+	if len(req.Leases) > MaxLeases {
+		return b, malformed("too many leases", uint64(len(req.Leases)))
+	}
+	b = binary.LittleEndian.AppendUint16(b, req.Op)
+	b = binary.LittleEndian.AppendUint32(b, req.ReplyCap)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(req.Args)))
+	b = append(b, req.Args...)
+	b = append(b, byte(len(req.Leases)))
+	for _, l := range req.Leases {
+		if len(l.Data) > MaxLeaseBytes {
+			return b, malformed("lease too long", uint64(len(l.Data)))
+		}
+		var flags byte
+		if l.Read {
+			flags |= 1
+		}
+		if l.Write {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(l.Data)))
+		if l.Read {
+			b = append(b, l.Data...)
+		}
+	}
+	return b, nil
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) {
+		r.err = malformed(what+" truncated", uint64(n))
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *reader) u8(what string) uint8 {
+	if p := r.take(1, what); p != nil {
+		return p[0]
+	}
+	return 0
+}
+
+func (r *reader) u16(what string) uint16 {
+	if p := r.take(2, what); p != nil {
+		return binary.LittleEndian.Uint16(p)
+	}
+	return 0
+}
+
+func (r *reader) u32(what string) uint32 {
+	if p := r.take(4, what); p != nil {
+		return binary.LittleEndian.Uint32(p)
+	}
+	return 0
+}
+
+// ParseRequest decodes a request. Args and read-lease contents are copies;
+// write-only leases get zeroed buffers of their length.
+func ParseRequest(b []byte) (*Request, error) {
+	r := reader{b: b}
+	req := &Request{Op: r.u16("op"), ReplyCap: r.u32("reply_cap")}
+	n := int(r.u16("args_len"))
+	if a := r.take(n, "args"); a != nil {
+		req.Args = append([]byte(nil), a...)
+	}
+	nl := int(r.u8("n_leases"))
+	if r.err == nil && nl > 0 {
+		req.Leases = make([]Lease, nl)
+	}
+	for i := 0; i < nl && r.err == nil; i++ {
+		flags := r.u8("lease flags")
+		ln := r.u32("lease len")
+		if r.err != nil {
+			break
+		}
+		if flags&^3 != 0 || flags == 0 {
+			return nil, malformed("lease flags", uint64(flags))
+		}
+		if ln > MaxLeaseBytes {
+			return nil, malformed("lease too long", uint64(ln))
+		}
+		l := Lease{Read: flags&1 != 0, Write: flags&2 != 0}
+		if l.Read {
+			if p := r.take(int(ln), "lease"); p != nil {
+				l.Data = append([]byte(nil), p...)
+			}
+		} else {
+			l.Data = make([]byte, ln)
+		}
+		req.Leases[i] = l
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, malformed("trailing bytes", uint64(len(r.b)))
+	}
+	return req, nil
+}
+
+// AppendReply appends rep's wire form to b.
+func AppendReply(b []byte, rep *Reply) ([]byte, error) {
+	if len(rep.Body) > MaxLeaseBytes {
+		return b, malformed("body too long", uint64(len(rep.Body)))
+	}
+	if len(rep.Written) > MaxLeases {
+		return b, malformed("too many leases", uint64(len(rep.Written)))
+	}
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, rep.RC)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(rep.Body)))
+	b = append(b, rep.Body...)
+	b = append(b, byte(len(rep.Written)))
+	for _, w := range rep.Written {
+		if w == nil {
+			b = binary.LittleEndian.AppendUint32(b, noneLen)
+			continue
+		}
+		if len(w) > MaxLeaseBytes {
+			return b, malformed("lease too long", uint64(len(w)))
+		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(w)))
+		b = append(b, w...)
+	}
+	return b, nil
+}
+
+// AppendFault appends the wire form of a fault answer to b.
+func AppendFault(b []byte, f Fault) []byte {
+	b = append(b, 1)
+	return binary.LittleEndian.AppendUint32(b, uint32(f))
+}
+
+// ParseReply decodes a reply into rep (copying), or returns the Fault a
+// fault answer carries. Anything else wrong is ErrMalformed.
+func ParseReply(b []byte, rep *Reply) error {
+	r := reader{b: b}
+	switch kind := r.u8("kind"); {
+	case r.err != nil:
+		return r.err
+	case kind == 1:
+		f := Fault(r.u32("fault"))
+		if r.err != nil {
+			return r.err
+		}
+		if !f.Known() || len(r.b) != 0 {
+			return malformed("fault", uint64(f))
+		}
+		return f
+	case kind != 0:
+		return malformed("reply kind", uint64(kind))
+	}
+	rc := r.u32("rc")
+	n := r.u32("body_len")
+	if n > MaxLeaseBytes {
+		return malformed("body too long", uint64(n))
+	}
+	body := r.take(int(n), "body")
+	nw := int(r.u8("n_written"))
+	if r.err != nil {
+		return r.err
+	}
+	rep.RC = rc
+	rep.Body = append(rep.Body[:0], body...)
+	rep.Written = rep.Written[:0]
+	for i := 0; i < nw; i++ {
+		ln := r.u32("written len")
+		if r.err != nil {
+			return r.err
+		}
+		if ln == noneLen {
+			rep.Written = append(rep.Written, nil)
+			continue
+		}
+		if ln > MaxLeaseBytes {
+			return malformed("lease too long", uint64(ln))
+		}
+		p := r.take(int(ln), "written")
+		if r.err != nil {
+			return r.err
+		}
+		rep.Written = append(rep.Written, append([]byte{}, p...))
+	}
+	if len(r.b) != 0 {
+		return malformed("trailing bytes", uint64(len(r.b)))
+	}
+	return nil
+}

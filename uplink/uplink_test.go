@@ -1,0 +1,194 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"spacenet/apidswitch"
+	"spacenet/ccsds"
+	"spacenet/frame"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const timeout = 10 * time.Second
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"udp://127.0.0.1:10000", "127.0.0.1:10000", true},
+		{"udp://[::1]:53", "[::1]:53", true},
+		{"udp://localhost:9", "127.0.0.1:9", true},
+		{"tcp://127.0.0.1:1", "", false},
+		{"127.0.0.1:1", "", false},
+		{"udp://127.0.0.1", "", false},
+	}
+	for _, tc := range tests {
+		a, err := ParseURL(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v", tc.in, err)
+			continue
+		}
+		if tc.ok && a.String() != tc.want && !(tc.in == "udp://localhost:9" && a.Port == 9) {
+			t.Errorf("%s: %s, want %s", tc.in, a, tc.want)
+		}
+	}
+}
+
+// startSwitch runs a v0 switch with the UDP uplink u (nil for none).
+func startSwitch(t *testing.T, u apidswitch.Uplink) *apidswitch.Switch {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "upl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sw, err := apidswitch.New(apidswitch.Config{SocketDir: dir, Uplink: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sw.Run(ctx) }()
+	<-sw.Ready()
+	t.Cleanup(func() { cancel(); <-done })
+	return sw
+}
+
+// TestUplinkUDP: a frame to an APID nobody owns leaves as one CCSDS packet
+// in one UDP datagram, byte-exact, with per-APID sequence counts.
+func TestUplinkUDP(t *testing.T) {
+	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+	u, err := Dial("udp://" + ground.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	sw := startSwitch(t, u)
+	g, err := apidswitch.Dial(sw.SocketPath("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	frames := make([]frame.Frame, 3)
+	frame.Encode(&frames[0], frame.TM, 0x010, 0x000, []byte("to ground"))
+	frame.Encode(&frames[1], frame.TC, 0x010, 0x500, []byte("nobody owns 0x500"))
+	frame.Encode(&frames[2], frame.TM, 0x011, 0x000, nil)
+	if err := g.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	wantSeq := []uint16{0, 1, 0}
+	buf := make([]byte, 2048)
+	ground.SetReadDeadline(time.Now().Add(timeout))
+	for i := range frames {
+		n, err := ground.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [ccsds.MaxPacketSize]byte
+		m, err := ccsds.Wrap(want[:], &frames[i], wantSeq[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf[:n], want[:m]) {
+			t.Errorf("datagram %d: %x, want %x", i, buf[:n], want[:m])
+		}
+		var back frame.Frame
+		if _, err := ccsds.Unwrap(&back, buf[:n]); err != nil || back != frames[i] {
+			t.Errorf("datagram %d does not unwrap to the frame: %v", i, err)
+		}
+	}
+	if u.Sent() != 3 {
+		t.Errorf("sent %d", u.Sent())
+	}
+}
+
+// TestDownlinkUDP: Space Packets from the ground are unwrapped and delivered
+// to the tenant owning the destination; idle and broken packets are counted.
+func TestDownlinkUDP(t *testing.T) {
+	sw := startSwitch(t, nil)
+	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- dl.Serve(ctx) }()
+
+	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+	var f frame.Frame
+	frame.Encode(&f, frame.TC, 0x7F0, 0x020, []byte("command from ground"))
+	var pkt [ccsds.MaxPacketSize]byte
+	n, err := ccsds.Wrap(pkt[:], &f, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := []byte{0x07, 0xFF, 0xC0, 0x00, 0x00, 0x00, 0x00}
+	var nobody frame.Frame
+	frame.Encode(&nobody, frame.TM, 0x7F0, 0x600, nil)
+	var pkt2 [ccsds.MaxPacketSize]byte
+	n2, _ := ccsds.Wrap(pkt2[:], &nobody, 0)
+	for _, d := range [][]byte{idle, {0x00, 0x01}, pkt2[:n2], pkt[:n]} {
+		if _, err := ground.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	var got frame.Frame
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != f {
+		t.Errorf("processor got %x", got[:32])
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	// The datagrams are read in order, so the last one delivered means all
+	// four were counted.
+	want := DownlinkStats{Received: 4, Injected: 1, Idle: 1, Refused: 1, Undeliverable: 1}
+	if s := dl.Stats(); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+	g := sw.Ground()
+	if g.Received != 2 || g.Queued+g.Delivered != 1 || g.Dropped[frame.NoRoute] != 1 {
+		t.Errorf("ground %+v", g)
+	}
+}
+
+func TestSendError(t *testing.T) {
+	u, err := Dial("udp://127.0.0.1:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	if err := u.SendPacket([]byte{1}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("send on closed: %v", err)
+	}
+}
