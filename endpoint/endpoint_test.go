@@ -22,10 +22,9 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	usMAC   = wire.MAC{2, 0, 0, 0, 0, 2}
-	peerMAC = wire.MAC{2, 0, 0, 0, 0, 1}
-	us4     = netip.MustParsePrefix("192.0.2.2/24")
-	us6     = netip.MustParsePrefix("fd00::2/64")
+	usMAC = wire.MAC{2, 0, 0, 0, 0, 2}
+	us4   = netip.MustParsePrefix("192.0.2.2/24")
+	us6   = netip.MustParsePrefix("fd00::2/64")
 )
 
 func unhex(t testing.TB, s string) []byte {

@@ -56,7 +56,6 @@ type positions struct {
 	args   [][]ron.Pos
 	leases [][]ron.Pos
 	reply  []ron.Pos
-	enc    []ron.Pos
 }
 
 // builder turns a ron tree into the model, collecting shape errors.
@@ -215,12 +214,11 @@ var opFields = []string{"args", "leases", "reply", "idempotent", "encoding", "do
 func (b *builder) op(v *ron.Value, name string) Op {
 	var op Op
 	var argPos, leasePos []ron.Pos
-	replyPos, encPos := v.Pos, v.Pos
+	replyPos := v.Pos
 	defer func() {
 		b.pos.args = append(b.pos.args, argPos)
 		b.pos.leases = append(b.pos.leases, leasePos)
 		b.pos.reply = append(b.pos.reply, replyPos)
-		b.pos.enc = append(b.pos.enc, encPos)
 	}()
 	what := "op (args: {...}, leases: {...}, reply: ...)"
 	short := fmt.Sprintf("op %q", name)
@@ -261,7 +259,6 @@ func (b *builder) op(v *ron.Value, name string) Op {
 	}
 	if e := fs["encoding"]; e != nil {
 		op.Encoding = b.encoding(e)
-		encPos = e.Pos
 	}
 	doc := fs["doc"]
 	if doc == nil {

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"testing"
@@ -204,4 +205,43 @@ func FuzzDecoder(f *testing.F) {
 		}
 		_ = d.Finish()
 	})
+}
+
+// BenchmarkEncodeDecode: a u8, u32, bool, f64 message through Encoder and
+// Decoder; BenchmarkBaselineBinary does the same with encoding/binary by hand.
+func BenchmarkEncodeDecode(b *testing.B) {
+	var buf [14]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		e := NewEncoder(buf[:])
+		e.U8(1)
+		e.U32(2)
+		e.Bool(true)
+		e.F64(3)
+		d := NewDecoder(e.Bytes())
+		d.U8()
+		d.U32()
+		d.Bool()
+		d.F64()
+		if d.Finish() != nil {
+			b.Fatal("decode")
+		}
+	}
+}
+
+func BenchmarkBaselineBinary(b *testing.B) {
+	var buf [14]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf[0] = 1
+		binary.LittleEndian.PutUint32(buf[1:], 2)
+		buf[5] = 1
+		binary.LittleEndian.PutUint64(buf[6:], math.Float64bits(3))
+		_ = buf[0]
+		_ = binary.LittleEndian.Uint32(buf[1:])
+		if buf[5] > 1 {
+			b.Fatal("bool")
+		}
+		_ = math.Float64frombits(binary.LittleEndian.Uint64(buf[6:]))
+	}
 }

@@ -25,13 +25,18 @@ func newQueue(depth, size int) *queue {
 	return q
 }
 
-// put copies f into the queue; it reports false if the queue is full or
-// closed. The caller has checked that f fits a slot.
-func (q *queue) put(f []byte) bool {
+// put copies f into the queue; it returns NumReasons, or ReasonQueueFull
+// or ReasonDown (closed) when it refuses f. The caller has checked that f
+// fits a slot.
+func (q *queue) put(f []byte) Reason {
 	q.mu.Lock()
-	if q.closed || q.n == len(q.slots) {
+	if q.closed {
 		q.mu.Unlock()
-		return false
+		return ReasonDown
+	}
+	if q.n == len(q.slots) {
+		q.mu.Unlock()
+		return ReasonQueueFull
 	}
 	i := q.head + q.n
 	if i >= len(q.slots) {
@@ -49,7 +54,7 @@ func (q *queue) put(f []byte) bool {
 		default:
 		}
 	}
-	return true
+	return NumReasons
 }
 
 // wait blocks until the queue holds a frame (true) or is closed and empty

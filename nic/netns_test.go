@@ -132,8 +132,7 @@ func checkUDP(t *testing.T, f []byte, payload string) {
 	}
 	total := int(binary.BigEndian.Uint16(ip[2:]))
 	udp := ip[ihl:total]
-	var pseudo uint64
-	pseudo = checksum(ip[12:20], 0) + 17 + uint64(len(udp))
+	pseudo := checksum(ip[12:20], 0) + 17 + uint64(len(udp))
 	if s := fold(checksum(udp, pseudo)); s != 0xffff {
 		t.Errorf("UDP checksum %#04x does not verify (sum %#04x)", binary.BigEndian.Uint16(udp[6:]), s)
 	}

@@ -104,9 +104,11 @@ func OpenPacket(ifname string) (*Packet, error) {
 	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, mreq); err != nil {
 		return nil, fail("promiscuous mode: %w", err)
 	}
-	// A larger receive buffer absorbs bursts; the kernel caps it at
-	// net.core.rmem_max, which is fine.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	// A larger receive buffer absorbs bursts: beyond net.core.rmem_max if
+	// we may (root), else up to it. Drops are counted (Stats.RxKernel).
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
 		return nil, fail("bind: %w", err)
 	}
@@ -127,8 +129,16 @@ func (p *Packet) Name() string { return p.name }
 // MTU returns the interface's MTU when the socket was opened.
 func (p *Packet) MTU() int { return p.mtu }
 
-// Stats returns the socket's counters.
-func (p *Packet) Stats() Stats { return p.st.snapshot() }
+// Stats returns the socket's counters, including the frames the kernel
+// dropped because the socket's buffer was full (PACKET_STATISTICS).
+func (p *Packet) Stats() Stats {
+	p.rc.Control(func(fd uintptr) {
+		if ts, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			p.st.rxKernel.Add(uint64(ts.Drops)) // the kernel resets them on read
+		}
+	})
+	return p.st.snapshot()
+}
 
 // Close closes the socket (leaving promiscuous mode) and unblocks Recv and
 // Send.

@@ -237,8 +237,10 @@ func TestQEMUStreamCloseUnblocks(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { _, err := l.Recv(makeBufs(1, 1514)); errs <- err }()
 	go func() { _, err := d.Recv(makeBufs(1, 1514)); errs <- err }()
-	l.Close()
+	// The dialler first: closing the listener first would show the
+	// dialler its peer leaving (an error, but not ErrClosed).
 	d.Close()
+	l.Close()
 	for range 2 {
 		if err := <-errs; !errors.Is(err, ErrClosed) {
 			t.Errorf("Recv after Close = %v; want ErrClosed", err)

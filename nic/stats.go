@@ -14,8 +14,9 @@ type Stats struct {
 
 	RxTooBig  uint64 // arrived frames longer than the caller's buffer
 	RxFraming uint64 // framing errors: bad length prefix, short or malformed virtio-net header
-	RxBadCsum uint64 // checksum offload requests out of the frame's bounds (dropped)
+	RxBadCsum uint64 // checksum offload requests out of the frame's bounds or misaligned (dropped)
 	RxGSO     uint64 // GSO super-frames (virtio-net header): segmentation is not implemented
+	RxKernel  uint64 // frames the kernel dropped before we read them (AF_PACKET: socket buffer full)
 	TxTooBig  uint64 // frames refused by Send: longer than MTU+HeaderLen
 	TxErrors  uint64 // frames refused by the device or lost with a peer
 	TxNoPeer  uint64 // frames dropped because no peer was there (QEMU sockets)
@@ -25,6 +26,7 @@ type Stats struct {
 type counters struct {
 	rxFrames, rxBytes, txFrames, txBytes  atomic.Uint64
 	rxTooBig, rxFraming, rxBadCsum, rxGSO atomic.Uint64
+	rxKernel                              atomic.Uint64
 	txTooBig, txErrors, txNoPeer          atomic.Uint64
 }
 
@@ -48,6 +50,7 @@ func (c *counters) snapshot() Stats {
 		RxFraming: c.rxFraming.Load(),
 		RxBadCsum: c.rxBadCsum.Load(),
 		RxGSO:     c.rxGSO.Load(),
+		RxKernel:  c.rxKernel.Load(),
 		TxTooBig:  c.txTooBig.Load(),
 		TxErrors:  c.txErrors.Load(),
 		TxNoPeer:  c.txNoPeer.Load(),

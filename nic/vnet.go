@@ -17,7 +17,7 @@ type vnetResult uint8
 
 const (
 	vnetOK      vnetResult = iota
-	vnetBadCsum            // NEEDS_CSUM with csum_start/csum_offset outside the frame
+	vnetBadCsum            // NEEDS_CSUM with csum_start/csum_offset outside the frame or misaligned
 	vnetGSO                // a GSO super-frame: segmentation is not implemented
 )
 
@@ -35,8 +35,10 @@ func vnetFinish(hdr []byte, frame []byte) vnetResult {
 		return vnetOK
 	}
 	start := int(binary.NativeEndian.Uint16(hdr[6:8]))
-	field := start + int(binary.NativeEndian.Uint16(hdr[8:10]))
-	if field+2 > len(frame) {
+	off := int(binary.NativeEndian.Uint16(hdr[8:10]))
+	// An Internet checksum field is 16-bit aligned from where the sum
+	// starts (TCP: 16, UDP: 6).
+	if off%2 != 0 || start+off+2 > len(frame) {
 		return vnetBadCsum
 	}
 	// The field holds the pseudo-header sum; summing over it includes it.
@@ -44,7 +46,7 @@ func vnetFinish(hdr []byte, frame []byte) vnetResult {
 	if sum == 0 {
 		sum = 0xffff // CSUM_MANGLED_0: a UDP checksum of 0 means "none"
 	}
-	binary.BigEndian.PutUint16(frame[field:], sum)
+	binary.BigEndian.PutUint16(frame[start+off:], sum)
 	return vnetOK
 }
 

@@ -28,10 +28,11 @@ type Packet struct {
 	L4       []byte
 	Fragment bool
 
-	TCP    TCP
-	UDP    UDP
-	ICMPv4 ICMPv4
-	ICMPv6 ICMPv6
+	TCP        TCP
+	TCPOptions TCPOptions // decoded options of TCP; valid when TCP != nil
+	UDP        UDP
+	ICMPv4     ICMPv4
+	ICMPv6     ICMPv6
 
 	// Payload is the data after the last decoded header (application data
 	// for TCP and UDP, the message body for ICMP).
@@ -46,10 +47,11 @@ type Packet struct {
 // then ARP, IPv4 or IPv6 (with its extension-header chain), then TCP (with
 // its options checked), UDP, ICMPv4 or ICMPv6. Other EtherTypes and
 // protocols are not errors: decoding stops with the payload in L3 or L4.
-// Checksums are not verified. On error it returns &p.Err, a *FieldError,
-// and the views decoded so far stay set.
+// TCP options are decoded into p.TCPOptions. Checksums are not verified.
+// On error it returns &p.Err, a *FieldError, and the views decoded so far
+// stay set.
 func Decode(frame []byte, p *Packet) error {
-	*p = Packet{}
+	p.reset()
 	e := &p.Err
 	if !checkEthernet(frame, e) {
 		return e
@@ -94,7 +96,10 @@ func Decode(frame []byte, p *Packet) error {
 			return e
 		}
 		p.IPv6 = h
-		if !p.Ext.parse(h, e) {
+		if nh := h[6]; !isIPv6Ext(nh) {
+			// No extension headers: the common case, without the walk.
+			p.Ext.Upper, p.Ext.Payload = nh, h[IPv6Size:]
+		} else if !p.Ext.parse(h, e) {
 			return e
 		}
 		p.Protocol, p.L4 = p.Ext.Upper, p.Ext.Payload
@@ -110,7 +115,7 @@ func Decode(frame []byte, p *Packet) error {
 	}
 	switch p.Protocol {
 	case ProtoTCP:
-		if !checkTCP(p.L4, e) {
+		if !checkTCPOptions(p.L4, &p.TCPOptions, e) {
 			return e
 		}
 		p.TCP = TCP(p.L4)
@@ -143,4 +148,17 @@ func Decode(frame []byte, p *Packet) error {
 		p.Payload = p.L4[ICMPSize:]
 	}
 	return nil
+}
+
+// reset clears what Decode sets, leaving the arrays of views (VLAN,
+// Ext.Headers) to be overwritten as NumVLAN and Ext.N grow.
+func (p *Packet) reset() {
+	p.Ethernet, p.L3, p.ARP, p.IPv4, p.IPv6 = nil, nil, nil, nil, nil
+	p.NumVLAN, p.EtherType, p.Protocol, p.Fragment = 0, 0, 0, false
+	p.Ext.N, p.Ext.Fragment, p.Ext.Upper, p.Ext.Payload = 0, nil, 0, nil
+	p.L4, p.TCP, p.UDP, p.ICMPv4, p.ICMPv6, p.Payload = nil, nil, nil, nil, nil, nil
+}
+
+func isIPv6Ext(p uint8) bool {
+	return p == ProtoHopByHop || p == ProtoRouting || p == ProtoFragment || p == ProtoDestOpts
 }

@@ -268,7 +268,7 @@ func TestDecodeRefusals(t *testing.T) {
 		{"ipv6 hbh later", set("IPv6ExtUDP", 54, 0), "ipv6", "hop_by_hop_position", Invalid, 1, 0},
 		{"ipv6 option", set("IPv6ExtUDP", 54+3, 7), "ipv6_hop_by_hop", "option_length", Truncated, 9, 6},
 		{"ndp option zero", set("NDPSolicit", 54+25, 0), "ndp", "option_length", Invalid, 0, 1},
-		{"icmpv4 cut", append(frameOf(t, "ICMPv4Echo")[:34:34]), "ipv4", "total_length", Truncated, 36, 20},
+		{"icmpv4 cut", frameOf(t, "ICMPv4Echo")[:34], "ipv4", "total_length", Truncated, 36, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

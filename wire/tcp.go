@@ -58,6 +58,12 @@ func ParseTCP(b []byte) (TCP, error) {
 }
 
 func checkTCP(b []byte, e *FieldError) bool {
+	var o TCPOptions
+	return checkTCPOptions(b, &o, e)
+}
+
+// checkTCPOptions checks b as a TCP segment and decodes its options into o.
+func checkTCPOptions(b []byte, o *TCPOptions, e *FieldError) bool {
 	if len(b) < TCPMinSize {
 		return e.short("tcp", "header", TCPMinSize, len(b))
 	}
@@ -68,7 +74,6 @@ func checkTCP(b []byte, e *FieldError) bool {
 	if off > len(b) {
 		return e.short("tcp", "data_offset", off, len(b))
 	}
-	var o TCPOptions
 	return o.parse(b[TCPMinSize:off], e)
 }
 

@@ -120,7 +120,7 @@ func printFrame(w io.Writer, f *frame.Frame) {
 	if f.Type() == frame.Error {
 		if p, err := frame.ParseErrorPayload(f.Payload()); err == nil {
 			fmt.Fprintf(w, "ERROR %s (0x%02X) from %v: offending type %s, apid 0x%03X, payload_length %d\n",
-				p.Code, uint8(p.Code), f.APID(), frame.Type(p.OffendingType), p.OffendingAPID, p.OffendingPayLen)
+				p.Code.String(), uint8(p.Code), f.APID(), frame.Type(p.OffendingType), p.OffendingAPID, p.OffendingPayLen)
 			return
 		}
 	}

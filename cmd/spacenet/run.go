@@ -244,7 +244,7 @@ func reasons(c *apidswitch.Counters) string {
 	var parts []string
 	for code, n := range c.Dropped {
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", frame.ErrorCode(code), n))
+			parts = append(parts, fmt.Sprintf("%s=%d", frame.ErrorCode(code).String(), n))
 		}
 	}
 	if len(parts) == 0 {

@@ -415,8 +415,8 @@ func (p *tparser) typ() (*typ, error) {
 		if err := p.expect(")"); err != nil {
 			return nil, err
 		}
-		if len(elems) == 1 && !strings.Contains(p.src, ",") {
-			return elems[0], nil // (T) is just T
+		if len(elems) == 1 {
+			return elems[0], nil // (T) is T; the one-tuple (T,) encodes as T in every format
 		}
 		if len(elems) > 4 {
 			return nil, fmt.Errorf("type %q: tuples of more than 4 elements are not supported", p.src)

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+)
+
+var benchSwitchFlags struct {
+	frames  int
+	batches string
+	window  int
+	pings   int
+	rounds  int
+}
+
+var benchSwitchCmd = &cobra.Command{
+	Use:   "switch",
+	Short: "APID switch throughput and latency against a plain relay",
+	Long: `switch starts the APID switch (v0 topology) and, in the same run, a plain
+relay: a goroutine per direction copying whole frames between two Unix socket
+connections with the same batching (one read of up to 256 frames, one write
+of what was read) and no routing, queueing or counting.
+
+Throughput: a camera client writes --frames frames to the processor in
+writes of 1, 16 and 256 frames, a processor client reads them; the sender
+keeps at most --window frames in flight so that no frame is refused
+(Host_busy), and the run checks that none was. Latency: one frame
+ping-pong camera -> processor -> camera, through the switch and through the
+relay. Each figure is the median of --rounds rounds, the switch and the
+relay alternating.`,
+	Args: cobra.NoArgs,
+	RunE: runBenchSwitch,
+}
+
+func init() {
+	f := benchSwitchCmd.Flags()
+	f.IntVar(&benchSwitchFlags.frames, "frames", 200_000, "frames per throughput round")
+	f.StringVar(&benchSwitchFlags.batches, "batches", "1,16,256", "frames per write, comma-separated")
+	f.IntVar(&benchSwitchFlags.window, "window", 512, "most frames in flight (must stay under the switch's queue bound)")
+	f.IntVar(&benchSwitchFlags.pings, "pings", 5000, "round trips per latency round")
+	f.IntVar(&benchSwitchFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
+	benchCmd.AddCommand(benchSwitchCmd)
+}
+
+// benchPair is a sender and a receiver connection, through the switch or
+// through the relay.
+type benchPair struct {
+	tx, rx     *apidswitch.Guest
+	src, dst   frame.APID
+	close      func()
+	checkDrops func() error
+}
+
+func runBenchSwitch(cmd *cobra.Command, _ []string) error {
+	fl := benchSwitchFlags
+	var batches []int
+	for _, s := range strings.Split(fl.batches, ",") {
+		b, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || b < 1 || b > fl.window {
+			return &exitError{code: 2, err: fmt.Errorf("--batches: %q: want 1..--window", s)}
+		}
+		batches = append(batches, b)
+	}
+	if fl.rounds < 1 || fl.frames < 1 || fl.pings < 1 {
+		return &exitError{code: 2, err: errors.New("--rounds, --frames and --pings must be positive")}
+	}
+	if fl.window > apidswitch.DefaultQueueLen*7/8 {
+		return &exitError{code: 2, err: fmt.Errorf("--window %d exceeds the room for tenants' frames in a queue (%d)", fl.window, apidswitch.DefaultQueueLen*7/8)}
+	}
+	base, err := os.MkdirTemp("", "spacenet-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+
+	sw, err := apidswitch.New(apidswitch.Config{
+		SocketDir: filepath.Join(base, "switch"),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- sw.Run(ctx) }()
+	defer func() { cancel(); <-runErr }()
+	select {
+	case <-sw.Ready():
+	case err := <-runErr:
+		return err
+	}
+	switchPair := func() (*benchPair, error) {
+		tx, err := apidswitch.Dial(sw.SocketPath("camera"))
+		if err != nil {
+			return nil, err
+		}
+		rx, err := apidswitch.Dial(sw.SocketPath("processor"))
+		if err != nil {
+			tx.Close()
+			return nil, err
+		}
+		before := sw.Counters()
+		return &benchPair{tx: tx, rx: rx, src: 0x010, dst: 0x020,
+			close: func() { tx.Close(); rx.Close() },
+			checkDrops: func() error {
+				for i, c := range sw.Counters() {
+					if d := c.DroppedTotal() - before[i].DroppedTotal(); d != 0 {
+						return fmt.Errorf("switch dropped %d frames of %s: %v", d, c.Tenant, c.Dropped)
+					}
+				}
+				return nil
+			}}, nil
+	}
+	relayPair := func() (*benchPair, error) {
+		r, err := startRelay(filepath.Join(base, "relay"))
+		if err != nil {
+			return nil, err
+		}
+		return &benchPair{tx: r.a, rx: r.b, src: 0x010, dst: 0x020, close: r.close, checkDrops: func() error { return nil }}, nil
+	}
+
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "APID switch vs plain relay, Unix sockets, %d frames per round, window %d, median of %d rounds\n\n", fl.frames, fl.window, fl.rounds)
+	fmt.Fprintf(out, "%-8s %14s %14s %8s\n", "batch", "switch fr/s", "relay fr/s", "ratio")
+	for _, b := range batches {
+		var sws, rls []float64
+		for range fl.rounds {
+			for _, which := range []string{"switch", "relay"} {
+				mk := switchPair
+				if which == "relay" {
+					mk = relayPair
+				}
+				p, err := mk()
+				if err != nil {
+					return err
+				}
+				fps, err := throughput(p, b, fl.frames, fl.window)
+				if err == nil {
+					err = p.checkDrops()
+				}
+				p.close()
+				if err != nil {
+					return fmt.Errorf("%s, batch %d: %w", which, b, err)
+				}
+				if which == "switch" {
+					sws = append(sws, fps)
+				} else {
+					rls = append(rls, fps)
+				}
+			}
+		}
+		s, r := median(sws), median(rls)
+		fmt.Fprintf(out, "%-8d %14.0f %14.0f %8.2f\n", b, s, r, s/r)
+	}
+
+	var swl, rll [][2]time.Duration
+	for range fl.rounds {
+		for _, which := range []string{"switch", "relay"} {
+			mk := switchPair
+			if which == "relay" {
+				mk = relayPair
+			}
+			p, err := mk()
+			if err != nil {
+				return err
+			}
+			p50, p99, err := pingPong(p, fl.pings)
+			p.close()
+			if err != nil {
+				return fmt.Errorf("%s ping-pong: %w", which, err)
+			}
+			if which == "switch" {
+				swl = append(swl, [2]time.Duration{p50, p99})
+			} else {
+				rll = append(rll, [2]time.Duration{p50, p99})
+			}
+		}
+	}
+	pick := func(v [][2]time.Duration, i int) time.Duration {
+		d := make([]float64, len(v))
+		for k := range v {
+			d[k] = float64(v[k][i])
+		}
+		return time.Duration(median(d))
+	}
+	fmt.Fprintf(out, "\nround trip, one frame ping-pong (%d pings per round)\n", fl.pings)
+	fmt.Fprintf(out, "%-8s %12s %12s\n", "", "p50", "p99")
+	fmt.Fprintf(out, "%-8s %12v %12v\n", "switch", pick(swl, 0), pick(swl, 1))
+	fmt.Fprintf(out, "%-8s %12v %12v\n", "relay", pick(rll, 0), pick(rll, 1))
+	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// throughput sends n frames from p.tx to p.rx in writes of batch frames,
+// at most window in flight, and returns frames per second at the receiver.
+func throughput(p *benchPair, batch, n, window int) (float64, error) {
+	n -= n % batch
+	var received atomic.Int64
+	progress := make(chan struct{}, 1)
+	rxErr := make(chan error, 1)
+	out := make([]frame.Frame, batch)
+	for i := range out {
+		frame.Encode(&out[i], frame.TM, p.src, p.dst, []byte("bench payload"))
+	}
+	p.rx.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	start := time.Now()
+	go func() {
+		in := make([]frame.Frame, 256)
+		for received.Load() < int64(n) {
+			k, err := p.rx.ReadFrames(in)
+			if err != nil {
+				rxErr <- err
+				return
+			}
+			received.Add(int64(k))
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+		rxErr <- nil
+	}()
+	for sent := 0; sent < n; sent += batch {
+		for sent+batch-int(received.Load()) > window {
+			select {
+			case <-progress:
+			case err := <-rxErr:
+				return 0, fmt.Errorf("receiver stopped after %d of %d frames: %v", received.Load(), n, err)
+			}
+		}
+		if err := p.tx.WriteFrames(out); err != nil {
+			return 0, err
+		}
+	}
+	if err := <-rxErr; err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// pingPong bounces one frame p.tx -> p.rx -> p.tx, pings times, and returns
+// the round trip's p50 and p99.
+func pingPong(p *benchPair, pings int) (p50, p99 time.Duration, err error) {
+	var ping, pong frame.Frame
+	frame.Encode(&ping, frame.TM, p.src, p.dst, []byte("ping"))
+	frame.Encode(&pong, frame.TM, p.dst, p.src, []byte("pong"))
+	echoErr := make(chan error, 1)
+	warm := pings / 10
+	p.rx.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	p.tx.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	go func() {
+		var f frame.Frame
+		for range warm + pings {
+			if err := p.rx.ReadFrame(&f); err != nil {
+				echoErr <- err
+				return
+			}
+			if err := p.rx.WriteFrame(&pong); err != nil {
+				echoErr <- err
+				return
+			}
+		}
+		echoErr <- nil
+	}()
+	rtt := make([]float64, 0, pings)
+	var f frame.Frame
+	for i := range warm + pings {
+		t0 := time.Now()
+		if err := p.tx.WriteFrame(&ping); err != nil {
+			return 0, 0, err
+		}
+		if err := p.tx.ReadFrame(&f); err != nil {
+			return 0, 0, err
+		}
+		if f != pong {
+			return 0, 0, fmt.Errorf("ping %d: got %x, want the pong", i, f[:16])
+		}
+		if i >= warm {
+			rtt = append(rtt, float64(time.Since(t0)))
+		}
+	}
+	if err := <-echoErr; err != nil {
+		return 0, 0, err
+	}
+	slices.Sort(rtt)
+	return time.Duration(rtt[len(rtt)/2]), time.Duration(rtt[len(rtt)*99/100]), nil
+}
+
+// relay is the baseline: two Unix sockets, a.sock and b.sock, each accepting
+// one connection, and a goroutine per direction copying whole frames with
+// the switch's batching (one read of up to 256 frames, one write of the
+// whole frames read) and nothing else.
+type relay struct {
+	a, b *apidswitch.Guest
+	conns [2]net.Conn
+	wg    sync.WaitGroup
+}
+
+func startRelay(dir string) (*relay, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var lns [2]*net.UnixListener
+	for i, name := range []string{"a.sock", "b.sock"} {
+		path := filepath.Join(dir, name)
+		os.Remove(path)
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		lns[i] = ln
+	}
+	r := &relay{}
+	var err error
+	for i, g := range []**apidswitch.Guest{&r.a, &r.b} {
+		if *g, err = apidswitch.Dial(lns[i].Addr().String()); err != nil {
+			r.close()
+			return nil, err
+		}
+		if r.conns[i], err = lns[i].Accept(); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	r.wg.Add(2)
+	go r.copy(r.conns[0], r.conns[1])
+	go r.copy(r.conns[1], r.conns[0])
+	return r, nil
+}
+
+func (r *relay) copy(src, dst net.Conn) {
+	defer r.wg.Done()
+	buf := make([]byte, apidswitch.DefaultBatch*frame.Size)
+	rem := 0
+	for {
+		n, err := src.Read(buf[rem:])
+		total := rem + n
+		whole := total - total%frame.Size
+		if whole > 0 {
+			if _, werr := dst.Write(buf[:whole]); werr != nil {
+				return
+			}
+		}
+		rem = copy(buf, buf[whole:total])
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *relay) close() {
+	for _, g := range []*apidswitch.Guest{r.a, r.b} {
+		if g != nil {
+			g.Close()
+		}
+	}
+	for _, c := range r.conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	r.wg.Wait()
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"spacenet/apidswitch"
+	"spacenet/ccsds"
+	"spacenet/frame"
+)
+
+var (
+	buildOnce sync.Once
+	builtPath string
+	buildErr  error
+	buildOut  []byte
+)
+
+// spacenetBinary builds ./cmd/spacenet once per test binary run.
+func spacenetBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "spacenet-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtPath = filepath.Join(dir, "spacenet")
+		buildOut, buildErr = exec.Command("go", "build", "-o", builtPath, ".").CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
+	}
+	return builtPath
+}
+
+// switchProc is `spacenet run` as a child process.
+type switchProc struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	dir   string
+	lines chan string
+	out   bytes.Buffer
+	done  chan error
+}
+
+func startRun(t *testing.T, tenants int, args ...string) *switchProc {
+	t.Helper()
+	bin := spacenetBinary(t)
+	base, err := os.MkdirTemp("", "snrun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	p := &switchProc{t: t, dir: filepath.Join(base, "s"), lines: make(chan string, 1024), done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, append([]string{"run", "--socket-dir", p.dir}, args...)...)
+	p.cmd.Stdout = &p.out
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			for range p.lines {
+			}
+			<-p.done
+		}
+	})
+	for range tenants {
+		p.waitLog("tenant socket")
+	}
+	return p
+}
+
+// waitLog reads the switch's log until a line containing all of subs.
+func (p *switchProc) waitLog(subs ...string) string {
+	p.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("switch exited before logging %q", subs)
+			}
+			match := true
+			for _, s := range subs {
+				match = match && strings.Contains(l, s)
+			}
+			if match {
+				return l
+			}
+		case <-timeout:
+			p.t.Fatalf("no log line with %q", subs)
+		}
+	}
+}
+
+// stop sends sig, waits for the exit and returns stdout.
+func (p *switchProc) stop(sig os.Signal) string {
+	p.t.Helper()
+	p.cmd.Process.Signal(sig)
+	for range p.lines {
+	}
+	if err := <-p.done; err != nil {
+		p.t.Fatalf("switch exit: %v", err)
+	}
+	return p.out.String()
+}
+
+func (p *switchProc) sock(name string) string { return filepath.Join(p.dir, name+".sock") }
+
+func inject(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(spacenetBinary(t), append([]string{"inject"}, args...)...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestBinaryRunInject(t *testing.T) {
+	p := startRun(t, 3)
+	proc, err := apidswitch.Dial(p.sock("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	p.waitLog("tenant connected", "tenant=processor")
+
+	out, code := inject(t, "--type", "TM", "--apid", "0x010", "--dest", "0x020", "--payload", "hello", "--socket", p.sock("camera"))
+	if code != 0 || !strings.Contains(out, "sent TM from 0x010 to 0x020, 5 payload bytes") {
+		t.Fatalf("inject: %d %s", code, out)
+	}
+	var want frame.Frame
+	frame.Encode(&want, frame.TM, 0x010, 0x020, []byte("hello"))
+	proc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got frame.Frame
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("processor got %x", got[:16])
+	}
+
+	// A spoofed source is refused and the ERROR printed; exit status 1.
+	out, code = inject(t, "--type", "TM", "--apid", "0x020", "--dest", "0x100", "--payload", "x", "--socket", p.sock("camera"), "--wait", "2s")
+	if code != 1 || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1") {
+		t.Fatalf("spoofed inject: %d %s", code, out)
+	}
+	stdout := p.stop(syscall.SIGINT)
+	for _, want := range []string{
+		"TENANT", "camera", "Apid_not_allocated=1",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("counters output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// camera: 2 received, 1 delivered, 1 dropped.
+	for _, l := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 8 && f[0] == "camera" {
+			if f[1] != "2" || f[3] != "2" || f[4] != "1" || f[8] != "1" {
+				t.Errorf("camera line %q", l)
+			}
+		}
+	}
+	if ents, err := os.ReadDir(p.dir); err != nil || len(ents) != 0 {
+		t.Errorf("socket dir after stop: %v %v", ents, err)
+	}
+}
+
+const twoTenants = `[[tenant]]
+name = "camera"
+owns = ["0x010-0x01F"]
+can_send_to = ["processor"]
+
+[[tenant]]
+name = "processor"
+owns = ["0x020-0x02F"]
+can_send_to = ["camera"]
+`
+
+const threeTenants = twoTenants + `
+[[tenant]]
+name = "logger"
+owns = ["0x300-0x30F"]
+can_send_to = []
+`
+
+func TestBinarySIGHUP(t *testing.T) {
+	cfgDir := t.TempDir()
+	cfg := filepath.Join(cfgDir, "policy.toml")
+	os.WriteFile(cfg, []byte(twoTenants), 0o600)
+	p := startRun(t, 2, "--config", cfg, "--log-format", "json")
+	_ = p
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	p.waitLog(`"tenant connected"`, `"tenant":"camera"`)
+
+	// A bad file is refused; the old policy stays.
+	os.WriteFile(cfg, []byte("[[tenant]]\nname = \"BAD\"\nowns = [\"0x001\"]\n"), 0o600)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitLog("policy reload refused")
+	if _, err := os.Stat(p.sock("processor")); err != nil {
+		t.Errorf("processor socket gone after a refused reload: %v", err)
+	}
+	// A good file: logger appears, the camera connection stays.
+	os.WriteFile(cfg, []byte(threeTenants), 0o600)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitLog(`"policy reloaded"`, `"tenants":3`, cfg)
+	lg, err := apidswitch.Dial(p.sock("logger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	p.waitLog(`"tenant connected"`, `"tenant":"logger"`)
+	// camera may not send to logger: Not_permitted on the old connection.
+	var f frame.Frame
+	frame.Encode(&f, frame.TM, 0x010, 0x300, []byte("x"))
+	cam.WriteFrame(&f)
+	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got frame.Frame
+	if err := cam.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := frame.ParseErrorPayload(got.Payload()); got.Type() != frame.Error || e.Code != frame.NotPermitted {
+		t.Errorf("got %x, want Not_permitted", got[:16])
+	}
+	stdout := p.stop(syscall.SIGTERM)
+	if !strings.Contains(stdout, "logger") || !strings.Contains(stdout, "Not_permitted=1") {
+		t.Errorf("counters:\n%s", stdout)
+	}
+}
+
+// TestBinaryUplinkDownlink: the built binary with --uplink and
+// --downlink-listen over real UDP sockets.
+func TestBinaryUplinkDownlink(t *testing.T) {
+	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+	// A free port for the downlink: bind, note, release.
+	probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlAddr := probe.LocalAddr().String()
+	probe.Close()
+	p := startRun(t, 3, "--uplink", "udp://"+ground.LocalAddr().String(), "--downlink-listen", "udp://"+dlAddr)
+
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	p.waitLog("tenant connected", "tenant=camera")
+	var up frame.Frame
+	frame.Encode(&up, frame.TM, 0x012, 0x000, []byte("telemetry to ground"))
+	cam.WriteFrame(&up)
+	buf := make([]byte, 1024)
+	ground.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := ground.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back frame.Frame
+	if _, err := ccsds.Unwrap(&back, buf[:n]); err != nil || back != up {
+		t.Fatalf("uplinked packet %x: %v", buf[:n], err)
+	}
+
+	var down frame.Frame
+	frame.Encode(&down, frame.TC, 0x7F0, 0x011, []byte("command"))
+	var pkt [ccsds.MaxPacketSize]byte
+	m, _ := ccsds.Wrap(pkt[:], &down, 0)
+	c, err := net.Dial("udp", dlAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(pkt[:m])
+	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got frame.Frame
+	if err := cam.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != down {
+		t.Fatalf("camera got %x", got[:16])
+	}
+	stdout := p.stop(syscall.SIGINT)
+	if !strings.Contains(stdout, "downlink: received=1 injected=1") {
+		t.Errorf("counters:\n%s", stdout)
+	}
+}

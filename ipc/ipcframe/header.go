@@ -1,0 +1,204 @@
+// Package ipcframe carries Idol IPC messages in APID frames: the 14-byte
+// IPC sub-header at the start of a frame's payload, the segmentation of a
+// message (a marshalled ipc.Request or ipc.Reply, up to MaxMessage bytes)
+// into frames, and the bounded reassembly of incoming frames back into
+// messages.
+//
+// Requests travel as TC frames and replies as TM frames: no new frame type
+// is needed. Every IPC frame's payload starts with the sub-header
+// (big-endian, like the frame header):
+//
+//	0  u8   magic 0xD1
+//	1  u8   version (high nibble, 1) | kind (low nibble: 1 request, 2 reply, 3 busy)
+//	2  u32  call id, chosen by the caller, echoed by the reply
+//	6  u32  total length of the message in bytes
+//	10 u32  offset of this segment's data in the message
+//	14      data: payload_length - 14 bytes (at most 234)
+//
+// Segments of one message are sent in order (the switch keeps the order of
+// one connection's frames), so reassembly only accepts the next offset; a
+// message of at most 234 bytes is one frame and is never buffered.
+//
+// This package does not interpret messages (package ipc marshals them) and
+// does not touch sockets (package switched does).
+package ipcframe
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"spacenet/frame"
+)
+
+// Sub-header constants.
+const (
+	Magic      = 0xD1 // first payload byte of every IPC frame
+	Version    = 1    // the sub-header version, high nibble of byte 1
+	HeaderSize = 14   // bytes of sub-header at the start of the payload
+	// MaxData is the most message bytes one frame carries: 248 - 14.
+	MaxData = frame.MaxPayload - HeaderSize
+)
+
+// Kind says what a frame's message is.
+type Kind uint8
+
+// The kinds. A request travels in TC frames; a reply and a busy answer in
+// TM frames.
+const (
+	Request Kind = 1 // a call: a marshalled ipc.Request
+	Reply   Kind = 2 // the answer: a marshalled ipc.Reply or fault
+	Busy    Kind = 3 // the server refused the call for lack of room; no data
+)
+
+// String returns "request", "reply", "busy" or "Kind(n)".
+func (k Kind) String() string {
+	switch k {
+	case Request:
+		return "request"
+	case Reply:
+		return "reply"
+	case Busy:
+		return "busy"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// FrameType returns the frame type a kind travels in: TC for requests, TM
+// otherwise.
+func (k Kind) FrameType() frame.Type {
+	if k == Request {
+		return frame.TC
+	}
+	return frame.TM
+}
+
+// Header is a decoded IPC sub-header.
+type Header struct {
+	Kind   Kind
+	ID     uint32 // call id
+	Total  uint32 // message length
+	Offset uint32 // this segment's offset in the message
+}
+
+// Put writes h into b, which must hold HeaderSize bytes.
+func (h Header) Put(b []byte) {
+	_ = b[HeaderSize-1]
+	b[0] = Magic
+	b[1] = Version<<4 | byte(h.Kind)&0x0F
+	binary.BigEndian.PutUint32(b[2:], h.ID)
+	binary.BigEndian.PutUint32(b[6:], h.Total)
+	binary.BigEndian.PutUint32(b[10:], h.Offset)
+}
+
+// IsIPC reports whether a payload starts with the IPC magic byte: frames
+// without it are not IPC and are left to other users of the connection.
+func IsIPC(payload []byte) bool { return len(payload) > 0 && payload[0] == Magic }
+
+// Reason says why a frame was refused. Every refusal is counted by reason.
+type Reason uint8
+
+// The reasons a frame or message is refused.
+const (
+	OK           Reason = iota
+	NotIPC              // no magic byte: not an IPC frame
+	BadHeader           // payload shorter than the sub-header, wrong version or unknown kind
+	WrongType           // a request not in a TC frame, or a reply not in a TM frame
+	BadSegment          // data empty (for a non-empty message) or past the total
+	TooLarge            // total above the configured maximum message size
+	OutOfOrder          // a segment whose offset is not the next expected one
+	Orphan              // a continuation segment of no message being reassembled
+	PeerLimit           // the sender already has the most partial messages allowed
+	PartialLimit        // the most partial messages overall are being reassembled
+	BufferLimit         // buffering this message would exceed the byte budget
+	Expired             // a partial message idle for longer than the timeout
+	Dropped             // a partial message dropped by the caller (Drop)
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"ok", "not_ipc", "bad_header", "wrong_type", "bad_segment",
+	"too_large", "out_of_order", "orphan", "peer_limit", "partial_limit", "buffer_limit", "expired", "dropped"}
+
+// NumReasons is the number of reasons, OK included.
+const NumReasons = int(numReasons)
+
+// String returns the reason's counter name, "too_large".
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// Error implements error, so a Reason can be returned and matched with
+// errors.Is.
+func (r Reason) Error() string { return "ipcframe: " + r.String() }
+
+// ParseHeader decodes the sub-header of an IPC frame's payload and checks
+// what can be checked on one frame: magic, version, kind, frame type,
+// segment bounds. It never allocates.
+func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
+	if !IsIPC(payload) {
+		return Header{}, NotIPC
+	}
+	if len(payload) < HeaderSize || payload[1]>>4 != Version {
+		return Header{}, BadHeader
+	}
+	h := Header{
+		Kind:   Kind(payload[1] & 0x0F),
+		ID:     binary.BigEndian.Uint32(payload[2:]),
+		Total:  binary.BigEndian.Uint32(payload[6:]),
+		Offset: binary.BigEndian.Uint32(payload[10:]),
+	}
+	if h.Kind < Request || h.Kind > Busy {
+		return h, BadHeader
+	}
+	if t != h.Kind.FrameType() {
+		return h, WrongType
+	}
+	n := uint64(len(payload) - HeaderSize)
+	if (n == 0 && h.Total != 0) || uint64(h.Offset)+n > uint64(h.Total) {
+		return h, BadSegment
+	}
+	if h.Kind == Busy && h.Total != 0 {
+		return h, BadSegment
+	}
+	return h, OK
+}
+
+// Segments returns how many frames a message of n bytes takes (one for an
+// empty message).
+func Segments(n int) int {
+	if n <= MaxData {
+		return 1
+	}
+	return (n + MaxData - 1) / MaxData
+}
+
+// Append appends the frames of msg to fs: kind k (in its frame type), from
+// src to dest, call id id. It never allocates when fs has the capacity.
+func Append(fs []frame.Frame, k Kind, src, dest frame.APID, id uint32, msg []byte) ([]frame.Frame, error) {
+	if uint64(len(msg)) > 0xFFFFFFFF {
+		return fs, fmt.Errorf("ipcframe: message of %d bytes: %w", len(msg), TooLarge)
+	}
+	if !src.Valid() || !dest.Valid() {
+		return fs, fmt.Errorf("ipcframe: APID %v -> %v: %w", src, dest, frame.Malformed)
+	}
+	total := uint32(len(msg))
+	off := 0
+	for {
+		n := min(len(msg)-off, MaxData)
+		fs = append(fs, frame.Frame{})
+		f := &fs[len(fs)-1]
+		f.SetVersion(frame.Version)
+		f.SetType(k.FrameType())
+		f.SetAPID(src)
+		f.SetDest(dest)
+		f.SetPayloadLen(uint16(HeaderSize + n))
+		Header{Kind: k, ID: id, Total: total, Offset: uint32(off)}.Put(f[frame.HeaderSize:])
+		copy(f[frame.HeaderSize+HeaderSize:], msg[off:off+n])
+		off += n
+		if off >= len(msg) {
+			return fs, nil
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package ipcframe
+
+import (
+	"time"
+
+	"spacenet/frame"
+)
+
+// Limits bound what a Reassembler holds, so that a peer that sends half a
+// message and stops cannot grow memory without bound. Zero fields take the
+// defaults.
+type Limits struct {
+	MaxMessage     int           // largest message, bytes; default DefaultMaxMessage
+	MaxPartial     int           // messages being reassembled overall; default 64
+	MaxPartialPeer int           // messages being reassembled per source APID; default 8
+	MaxBuffered    int           // bytes held in partial messages overall; default 16 MiB
+	IdleTimeout    time.Duration // a partial message idle this long is dropped; default 5 s
+}
+
+// Defaults of Limits.
+const (
+	// DefaultMaxMessage holds a 1 MiB lease (package ipc's MaxLeaseBytes)
+	// with its request or reply header and a little more.
+	DefaultMaxMessage     = 1<<20 + 4096
+	DefaultMaxPartial     = 64
+	DefaultMaxPartialPeer = 8
+	DefaultMaxBuffered    = 16 << 20
+	DefaultIdleTimeout    = 5 * time.Second
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessage <= 0 {
+		l.MaxMessage = DefaultMaxMessage
+	}
+	if l.MaxPartial <= 0 {
+		l.MaxPartial = DefaultMaxPartial
+	}
+	if l.MaxPartialPeer <= 0 {
+		l.MaxPartialPeer = DefaultMaxPartialPeer
+	}
+	if l.MaxBuffered <= 0 {
+		l.MaxBuffered = DefaultMaxBuffered
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	return l
+}
+
+// Key names one message being reassembled: who sent it, to which APID, of
+// which kind, with which call id.
+type Key struct {
+	Src, Dest frame.APID
+	Kind      Kind
+	ID        uint32
+}
+
+// Status is what Add did with a frame.
+type Status uint8
+
+// The statuses Add returns.
+const (
+	// Refused: the frame was refused for Result.Reason (counted).
+	Refused Status = iota
+	// Started: the first segment of a multi-frame message was stored;
+	// Result.Data is its data, so that the caller can look at the start of
+	// the message (an op code) and Drop the message before it is buffered.
+	Started
+	// Partial: a continuation segment was stored.
+	Partial
+	// Complete: Result.Data is the whole message.
+	Complete
+)
+
+// Result is what Add found.
+type Result struct {
+	Status Status
+	Reason Reason // why, when Refused
+	Key    Key    // the message, when the sub-header could be read
+	Header Header
+	// Data: Started, the first segment's data; Complete, the message. For
+	// a one-frame message Data aliases the frame's payload: copy it before
+	// the frame is reused. For a reassembled one the caller owns Data.
+	Data []byte
+}
+
+type partial struct {
+	key        Key
+	buf        []byte
+	total      int
+	last       time.Time
+	prev, next *partial // idle list, least recently used first
+}
+
+// Reassembler turns incoming IPC frames into messages within its Limits.
+// Counters count every refusal by reason. It is not safe for concurrent
+// use: one reader goroutine owns it.
+type Reassembler struct {
+	lim      Limits
+	parts    map[Key]*partial
+	perPeer  [frame.NumAPIDs]uint16
+	buffered int
+	head     *partial // least recently active
+	tail     *partial
+	counts   [numReasons]uint64
+	complete uint64
+}
+
+// NewReassembler returns a Reassembler with limits l (zero fields take the
+// defaults).
+func NewReassembler(l Limits) *Reassembler {
+	return &Reassembler{lim: l.withDefaults(), parts: make(map[Key]*partial)}
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (r *Reassembler) Limits() Limits { return r.lim }
+
+// Add takes one frame addressed to this side. now is the time it arrived
+// (a fake clock in tests); partial messages idle for longer than the
+// timeout are dropped first. Add does not allocate for one-frame messages.
+func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
+	r.Expire(now)
+	p := f.Payload()
+	h, reason := ParseHeader(f.Type(), p)
+	res := Result{Header: h, Key: Key{Src: f.APID() & frame.MaxAPID, Dest: f.Dest() & frame.MaxAPID, Kind: h.Kind, ID: h.ID}}
+	if reason != OK {
+		return r.refuse(res, reason)
+	}
+	data := p[HeaderSize:]
+	if int64(h.Total) > int64(r.lim.MaxMessage) {
+		// A continuation of a message refused for its size is refused
+		// again, for the same reason: it is counted, never buffered.
+		return r.refuse(res, TooLarge)
+	}
+	pt := r.parts[res.Key]
+	if h.Offset == 0 {
+		if pt != nil {
+			// A new message reusing a call id still in reassembly: the
+			// old one is dead.
+			r.remove(pt, OutOfOrder)
+		}
+		if int(h.Total) == len(data) {
+			r.complete++
+			res.Status, res.Data = Complete, data
+			return res
+		}
+		switch {
+		case int(r.perPeer[res.Key.Src]) >= r.lim.MaxPartialPeer:
+			return r.refuse(res, PeerLimit)
+		case len(r.parts) >= r.lim.MaxPartial:
+			return r.refuse(res, PartialLimit)
+		case r.buffered+len(data) > r.lim.MaxBuffered:
+			return r.refuse(res, BufferLimit)
+		}
+		pt = &partial{key: res.Key, total: int(h.Total), last: now}
+		pt.buf = append(make([]byte, 0, min(int(h.Total), 4*MaxData)), data...)
+		r.parts[res.Key] = pt
+		r.perPeer[res.Key.Src]++
+		r.buffered += len(data)
+		r.pushTail(pt)
+		res.Status, res.Data = Started, data
+		return res
+	}
+	if pt == nil {
+		return r.refuse(res, Orphan)
+	}
+	if int(h.Offset) != len(pt.buf) || int(h.Total) != pt.total {
+		r.remove(pt, OutOfOrder)
+		return r.refuse(res, OutOfOrder)
+	}
+	if r.buffered+len(data) > r.lim.MaxBuffered {
+		r.remove(pt, BufferLimit)
+		return r.refuse(res, BufferLimit)
+	}
+	pt.buf = append(pt.buf, data...)
+	r.buffered += len(data)
+	pt.last = now
+	r.unlink(pt)
+	r.pushTail(pt)
+	if len(pt.buf) < pt.total {
+		res.Status = Partial
+		return res
+	}
+	r.forget(pt)
+	r.complete++
+	res.Status, res.Data = Complete, pt.buf
+	return res
+}
+
+// refuse counts a refused frame and returns res as Refused. The counts of
+// partial messages dropped (by remove) are kept apart from those of frames.
+func (r *Reassembler) refuse(res Result, why Reason) Result {
+	r.counts[why]++
+	res.Status, res.Reason = Refused, why
+	return res
+}
+
+// Drop discards the message k being reassembled, if any (its later
+// segments are then refused as Orphan). It reports whether there was one.
+func (r *Reassembler) Drop(k Key) bool {
+	pt := r.parts[k]
+	if pt == nil {
+		return false
+	}
+	r.remove(pt, Dropped)
+	return true
+}
+
+// DropPeer discards every message src is sending (a tenant that went
+// away) and returns how many there were.
+func (r *Reassembler) DropPeer(src func(frame.APID) bool) int {
+	n := 0
+	for pt := r.head; pt != nil; {
+		next := pt.next
+		if src(pt.key.Src) {
+			r.remove(pt, Dropped)
+			n++
+		}
+		pt = next
+	}
+	return n
+}
+
+// Expire drops the partial messages idle since before now - IdleTimeout
+// and returns the keys it dropped count.
+func (r *Reassembler) Expire(now time.Time) int {
+	n := 0
+	for r.head != nil && now.Sub(r.head.last) > r.lim.IdleTimeout {
+		r.remove(r.head, Expired)
+		n++
+	}
+	return n
+}
+
+func (r *Reassembler) remove(pt *partial, why Reason) {
+	r.forget(pt)
+	r.counts[why]++
+}
+
+func (r *Reassembler) forget(pt *partial) {
+	delete(r.parts, pt.key)
+	r.perPeer[pt.key.Src]--
+	r.buffered -= len(pt.buf)
+	r.unlink(pt)
+}
+
+func (r *Reassembler) pushTail(pt *partial) {
+	pt.prev, pt.next = r.tail, nil
+	if r.tail != nil {
+		r.tail.next = pt
+	} else {
+		r.head = pt
+	}
+	r.tail = pt
+}
+
+func (r *Reassembler) unlink(pt *partial) {
+	if pt.prev != nil {
+		pt.prev.next = pt.next
+	} else {
+		r.head = pt.next
+	}
+	if pt.next != nil {
+		pt.next.prev = pt.prev
+	} else {
+		r.tail = pt.prev
+	}
+	pt.prev, pt.next = nil, nil
+}
+
+// Stats is a snapshot of a Reassembler's state and counters.
+type Stats struct {
+	Complete uint64             // messages completed
+	Partial  int                // messages being reassembled now
+	Buffered int                // bytes they hold
+	Refused  [NumReasons]uint64 // frames refused, and partial messages dropped, by reason
+}
+
+// Stats returns a snapshot.
+func (r *Reassembler) Stats() Stats {
+	return Stats{Complete: r.complete, Partial: len(r.parts), Buffered: r.buffered, Refused: r.counts}
+}

@@ -1,0 +1,140 @@
+package lan
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"spacenet/nic"
+)
+
+// PortConfig describes a port.
+type PortConfig struct {
+	// Name identifies the port in counters and logs; unique per switch.
+	Name string
+	// Tenant is the tenant the port belongs to ([a-z0-9][a-z0-9_-]{0,31}).
+	Tenant string
+	// MTU, if positive, is the port's MTU: frames longer than MTU+14 are
+	// dropped and counted, in and out. It may not exceed the NIC's MTU.
+	// Zero means the NIC's MTU (nic.DefaultMTU for AttachPipe).
+	MTU int
+	// LockMAC locks the port to MAC: frames from any other source MAC (or
+	// with another ARP sender or NDP link-layer address) are refused.
+	LockMAC bool
+	MAC     MAC
+	// IPs, if not empty, locks the port to these source addresses (IPv4
+	// source, ARP sender, IPv6 source, NDP advertisement target). List the
+	// IPv6 link-local address too if the guest uses IPv6.
+	IPs []netip.Addr
+	// QueueDepth is the number of frames the port's outbound queue holds;
+	// zero means the switch's default.
+	QueueDepth int
+}
+
+// Direction says which way a frame crosses a port.
+type Direction uint8
+
+const (
+	// In: from the port's NIC into the switch.
+	In Direction = iota
+	// Out: from the switch out of the port's NIC.
+	Out
+)
+
+// String returns "in" or "out".
+func (d Direction) String() string {
+	if d == In {
+		return "in"
+	}
+	return "out"
+}
+
+// Monitor sees frames crossing ports: every frame received (In, before
+// any check, so refused frames too) and every frame handed to a port's NIC
+// (Out). It is called from the ports' goroutines, concurrently, and must
+// not keep frame after it returns.
+type Monitor func(port string, dir Direction, frame []byte)
+
+// port is one switch port.
+type port struct {
+	sw      *Switch
+	name    string
+	tenant  string
+	tid     int // index of tenant in the switch's tenant table
+	mtu     int
+	size    int // mtu + nic.HeaderLen: a queue slot
+	g       guard
+	q       *queue
+	nic     nic.NIC // nil for in-process ports
+	closing atomic.Bool
+	failed  atomic.Bool
+	wg      sync.WaitGroup
+
+	// Ingress scratch: used by one goroutine at a time (the reader, or
+	// the caller of an in-process NIC's Send).
+	frames  [][]byte
+	pending []MAC
+
+	st portCounters
+}
+
+type portCounters struct {
+	rxFrames, rxBytes, txFrames, txBytes atomic.Uint64
+	rxDrops, txDrops                     [NumReasons]atomic.Uint64
+}
+
+// PortStats is a snapshot of a port's counters. Every frame the port
+// received is forwarded or counted in RxDrops; every frame the switch
+// forwarded to it is sent (TxFrames) or counted in TxDrops.
+type PortStats struct {
+	Name, Tenant string
+	NIC          string // the NIC's name; "mem" for in-process ports
+	MTU          int
+	Failed       bool // the NIC failed and the port stopped
+	Queued       int  // frames waiting in the outbound queue
+
+	RxFrames, RxBytes uint64 // received from the NIC (before checks)
+	TxFrames, TxBytes uint64 // handed to the NIC and accepted
+	RxDrops           [NumReasons]uint64
+	TxDrops           [NumReasons]uint64
+}
+
+// Forwarded returns how many received frames were not dropped at ingress.
+func (s PortStats) Forwarded() uint64 {
+	n := s.RxFrames
+	for _, d := range s.RxDrops {
+		n -= d
+	}
+	return n
+}
+
+func (p *port) stats() PortStats {
+	s := PortStats{
+		Name: p.name, Tenant: p.tenant, NIC: "mem", MTU: p.mtu,
+		Failed:   p.failed.Load(),
+		RxFrames: p.st.rxFrames.Load(), RxBytes: p.st.rxBytes.Load(),
+		TxFrames: p.st.txFrames.Load(), TxBytes: p.st.txBytes.Load(),
+	}
+	if p.nic != nil {
+		s.NIC = p.nic.Name()
+	}
+	p.q.mu.Lock()
+	s.Queued = p.q.n
+	p.q.mu.Unlock()
+	for r := range NumReasons {
+		s.RxDrops[r] = p.st.rxDrops[r].Load()
+		s.TxDrops[r] = p.st.txDrops[r].Load()
+	}
+	return s
+}
+
+// deliver queues f for sending out of p, or counts why not.
+func (p *port) deliver(f []byte) {
+	if len(f) > p.size {
+		p.st.txDrops[ReasonMTU].Add(1)
+		return
+	}
+	if r := p.q.put(f); r != NumReasons {
+		p.st.txDrops[r].Add(1)
+	}
+}

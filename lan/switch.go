@@ -1,0 +1,518 @@
+package lan
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"spacenet/nic"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultAgeing       = 300 * time.Second
+	DefaultMACTableSize = 4096
+	DefaultQueueDepth   = 256
+	DefaultBatch        = 64
+)
+
+// Options configures a Switch. The zero value is a learning switch with
+// the defaults above, the system clock, every tenant reaching every other.
+type Options struct {
+	// Clock is used for MAC ageing; nil means SystemClock.
+	Clock Clock
+	// Ageing is how long a learned MAC stays without being seen again; 0
+	// means DefaultAgeing, negative means forever.
+	Ageing time.Duration
+	// MACTableSize bounds the number of learned MACs; when the table is
+	// full (after removing expired entries) new MACs are not learned, their
+	// frames are flooded, and Stats.LearnFull counts them. 0 means
+	// DefaultMACTableSize.
+	MACTableSize int
+	// FloodOnly turns learning off: every frame goes to every other port
+	// its tenant may reach, as in mirage-vnetif.
+	FloodOnly bool
+	// QueueDepth is the default outbound queue depth of ports (frames).
+	QueueDepth int
+	// Batch is how many frames a port's reader and writer move per call.
+	Batch int
+	// Reach is the tenant policy; nil lets every tenant reach every other.
+	Reach *Reach
+	// Monitor, if set, sees every frame in both directions (see Monitor).
+	Monitor Monitor
+	// Logger receives port failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stats are the switch-wide counters.
+type Stats struct {
+	MACs      int    // live entries in the MAC table
+	LearnFull uint64 // source MACs not learned because the table was full
+	Moves     uint64 // MACs seen moving to another port
+}
+
+// Switch is a learning Ethernet switch. Its methods are safe for
+// concurrent use.
+type Switch struct {
+	opts  Options
+	clock Clock
+	log   *slog.Logger
+	macs  *macTable
+
+	mu      sync.Mutex // guards the fields below and topology changes
+	ports   map[string]*port
+	tenants map[string]int
+	names   []string // tenant names by id
+	reach   *Reach
+	closed  bool
+
+	topo atomic.Pointer[topology]
+}
+
+// topology is an immutable snapshot of the ports and of tenant
+// reachability, replaced on every change.
+type topology struct {
+	ports []*port
+	n     int    // tenants known when built
+	ok    []bool // ok[from*n+to]
+	reach *Reach
+}
+
+func (t *topology) reaches(from, to *port) bool {
+	if from.tid < t.n && to.tid < t.n {
+		return t.ok[from.tid*t.n+to.tid]
+	}
+	return t.reach.Allows(from.tenant, to.tenant) // a port newer than t
+}
+
+// New returns a switch with no ports.
+func New(opts Options) *Switch {
+	if opts.Clock == nil {
+		opts.Clock = SystemClock
+	}
+	if opts.Ageing == 0 {
+		opts.Ageing = DefaultAgeing
+	}
+	if opts.MACTableSize <= 0 {
+		opts.MACTableSize = DefaultMACTableSize
+	}
+	if opts.QueueDepth <= 0 {
+		opts.QueueDepth = DefaultQueueDepth
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultBatch
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Switch{
+		opts:    opts,
+		clock:   opts.Clock,
+		log:     opts.Logger,
+		macs:    newMACTable(opts.MACTableSize, opts.Ageing),
+		ports:   map[string]*port{},
+		tenants: map[string]int{},
+		reach:   opts.Reach,
+	}
+	s.topo.Store(&topology{reach: opts.Reach})
+	return s
+}
+
+// ErrSwitchClosed is returned (wrapped) by Attach after Close.
+var ErrSwitchClosed = errors.New("lan: switch closed")
+
+// rebuild publishes a new topology. s.mu held.
+func (s *Switch) rebuild() {
+	t := &topology{n: len(s.names), reach: s.reach}
+	for _, p := range s.ports {
+		t.ports = append(t.ports, p)
+	}
+	slices.SortFunc(t.ports, func(a, b *port) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	t.ok = make([]bool, t.n*t.n)
+	for i, from := range s.names {
+		for j, to := range s.names {
+			t.ok[i*t.n+j] = s.reach.Allows(from, to)
+		}
+	}
+	s.topo.Store(t)
+}
+
+// SetReach replaces the tenant policy; it applies to the next frames.
+func (s *Switch) SetReach(r *Reach) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reach = r
+	s.rebuild()
+}
+
+// newPort validates pc and registers a port (not yet in the topology).
+// nicMTU is the MTU of the NIC behind it. s.mu held.
+func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
+	if s.closed {
+		return nil, fmt.Errorf("lan: attach %q: %w", pc.Name, ErrSwitchClosed)
+	}
+	if pc.Name == "" {
+		return nil, errors.New("lan: attach: empty port name")
+	}
+	if _, dup := s.ports[pc.Name]; dup {
+		return nil, fmt.Errorf("lan: attach %q: a port of that name exists", pc.Name)
+	}
+	if err := CheckTenant(pc.Tenant); err != nil {
+		return nil, fmt.Errorf("lan: attach %q: %w", pc.Name, err)
+	}
+	mtu := nicMTU
+	if pc.MTU < 0 || pc.MTU > nicMTU {
+		return nil, fmt.Errorf("lan: attach %q: MTU %d not in [0, %d] (the NIC's MTU)", pc.Name, pc.MTU, nicMTU)
+	}
+	if pc.MTU > 0 {
+		mtu = pc.MTU
+	}
+	if pc.LockMAC && pc.MAC.IsMulticast() {
+		return nil, fmt.Errorf("lan: attach %q: cannot lock to group address %v", pc.Name, pc.MAC)
+	}
+	for _, a := range pc.IPs {
+		if !a.IsValid() || a.IsUnspecified() || a.Zone() != "" {
+			return nil, fmt.Errorf("lan: attach %q: IP %v: want a unicast address without zone", pc.Name, a)
+		}
+	}
+	depth := pc.QueueDepth
+	if depth <= 0 {
+		depth = s.opts.QueueDepth
+	}
+	tid, ok := s.tenants[pc.Tenant]
+	if !ok {
+		tid = len(s.names)
+		s.tenants[pc.Tenant] = tid
+		s.names = append(s.names, pc.Tenant)
+	}
+	ips := make([]netip.Addr, len(pc.IPs))
+	for i, a := range pc.IPs {
+		ips[i] = a.Unmap()
+	}
+	p := &port{
+		sw: s, name: pc.Name, tenant: pc.Tenant, tid: tid,
+		mtu: mtu, size: mtu + nic.HeaderLen,
+		g:       guard{lockMAC: pc.LockMAC, mac: pc.MAC, ips: ips},
+		q:       newQueue(depth, mtu+nic.HeaderLen),
+		frames:  make([][]byte, s.opts.Batch),
+		pending: make([]MAC, 0, s.opts.Batch),
+	}
+	return p, nil
+}
+
+// Attach plugs n into a new port and starts forwarding. The switch owns n
+// from now on: Detach or Close closes it.
+func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.newPort(pc, n.MTU())
+	if err != nil {
+		return err
+	}
+	p.nic = n
+	s.ports[p.name] = p
+	s.rebuild()
+	p.wg.Add(2)
+	go p.readLoop()
+	go p.writeLoop()
+	return nil
+}
+
+// AttachPipe adds an in-process port to tenant and returns its NIC, for a
+// network stack in this process (nic.NIC's contract; MTU nic.DefaultMTU).
+// Closing the NIC detaches the port.
+func (s *Switch) AttachPipe(name, tenant string) (nic.NIC, error) {
+	return s.AttachMem(PortConfig{Name: name, Tenant: tenant})
+}
+
+// AttachMem adds an in-process port described by pc (MTU 0 means
+// nic.DefaultMTU, at most 65535) and returns its NIC. Send on it forwards
+// in the caller's goroutine; Recv drains the port's queue.
+func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pc.MTU == 0 {
+		pc.MTU = nic.DefaultMTU
+	}
+	p, err := s.newPort(pc, 65535)
+	if err != nil {
+		return nil, err
+	}
+	s.ports[p.name] = p
+	s.rebuild()
+	m := &MemNIC{p: p}
+	m.errClosed = fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)
+	return m, nil
+}
+
+// Detach unplugs the named port: frames to it are dropped from now on,
+// the MACs behind it are forgotten, its NIC is closed.
+func (s *Switch) Detach(name string) error {
+	s.mu.Lock()
+	p, ok := s.ports[name]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("lan: detach %q: no such port", name)
+	}
+	delete(s.ports, name)
+	s.rebuild()
+	s.mu.Unlock()
+	s.unplug(p)
+	return nil
+}
+
+// unplug stops a port removed from the topology.
+func (s *Switch) unplug(p *port) {
+	s.macs.forget(p)
+	p.closing.Store(true)
+	p.q.close()
+	if n := p.q.discard(); n > 0 {
+		p.st.txDrops[ReasonDown].Add(uint64(n))
+	}
+	if p.nic != nil {
+		p.nic.Close()
+	}
+	p.wg.Wait()
+}
+
+// Close detaches every port and refuses new ones.
+func (s *Switch) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	ports := s.ports
+	s.ports = map[string]*port{}
+	s.rebuild()
+	s.mu.Unlock()
+	for _, p := range ports {
+		s.unplug(p)
+	}
+	return nil
+}
+
+// Ports returns every port's counters, sorted by name.
+func (s *Switch) Ports() []PortStats {
+	t := s.topo.Load()
+	out := make([]PortStats, len(t.ports))
+	for i, p := range t.ports {
+		out[i] = p.stats()
+	}
+	return out
+}
+
+// Port returns the named port's counters.
+func (s *Switch) Port(name string) (PortStats, bool) {
+	s.mu.Lock()
+	p, ok := s.ports[name]
+	s.mu.Unlock()
+	if !ok {
+		return PortStats{}, false
+	}
+	return p.stats(), true
+}
+
+// Stats returns the switch-wide counters.
+func (s *Switch) Stats() Stats {
+	now := s.clock.Now().UnixNano()
+	s.macs.mu.RLock()
+	n := 0
+	for _, e := range s.macs.m {
+		if s.macs.live(e, now) {
+			n++
+		}
+	}
+	s.macs.mu.RUnlock()
+	return Stats{MACs: n, LearnFull: s.macs.full.Load(), Moves: s.macs.moves.Load()}
+}
+
+// MACs returns the live entries of the MAC table, in no order.
+func (s *Switch) MACs() []MACEntry { return s.macs.snapshot(s.clock.Now().UnixNano()) }
+
+// Sweep removes expired MAC entries now and returns how many; the switch
+// also sweeps by itself when the table is full.
+func (s *Switch) Sweep() int { return s.macs.sweep(s.clock.Now().UnixNano()) }
+
+// ingress forwards a batch of frames received on in.
+func (s *Switch) ingress(in *port, frames [][]byte) {
+	if mon := s.opts.Monitor; mon != nil {
+		for _, f := range frames {
+			mon(in.name, In, f)
+		}
+	}
+	now := s.clock.Now().UnixNano()
+	t := s.topo.Load()
+	pending := in.pending[:0]
+	var bytes uint64
+	s.macs.mu.RLock()
+	for _, f := range frames {
+		bytes += uint64(len(f))
+		if r := s.forward(in, t, f, now, &pending); r != NumReasons {
+			in.st.rxDrops[r].Add(1)
+		}
+	}
+	s.macs.mu.RUnlock()
+	in.st.rxFrames.Add(uint64(len(frames)))
+	in.st.rxBytes.Add(bytes)
+	if len(pending) > 0 {
+		s.macs.learn(in, pending, now)
+	}
+	in.pending = pending[:0]
+}
+
+// forward decides where f goes and queues it there; it returns the reason
+// f was dropped at ingress, or NumReasons. The MAC table's read lock is
+// held.
+func (s *Switch) forward(in *port, t *topology, f []byte, now int64, pending *[]MAC) Reason {
+	if len(f) < nic.HeaderLen {
+		return ReasonRunt
+	}
+	if len(f) > in.size {
+		return ReasonMTU
+	}
+	src := MAC(f[6:12])
+	if src.IsMulticast() {
+		return ReasonBadSrc
+	}
+	if in.g.active() {
+		if r := in.g.check(f); r != NumReasons {
+			return r
+		}
+	}
+	dst := MAC(f[0:6])
+	if !s.opts.FloodOnly {
+		m := s.macs.m
+		if e := m[src]; e != nil && e.port == in {
+			if e.seen.Load() != now {
+				e.seen.Store(now)
+			}
+		} else if len(*pending) < cap(*pending) {
+			*pending = append(*pending, src)
+		}
+		if !dst.IsMulticast() {
+			if e := m[dst]; e != nil && s.macs.live(e, now) {
+				switch {
+				case e.port == in:
+					return ReasonLocal
+				case !t.reaches(in, e.port):
+					return ReasonIsolated
+				}
+				e.port.deliver(f)
+				return NumReasons
+			}
+		}
+	}
+	delivered, isolated := 0, 0
+	for _, p := range t.ports {
+		if p == in {
+			continue
+		}
+		if !t.reaches(in, p) {
+			isolated++
+			continue
+		}
+		p.deliver(f)
+		delivered++
+	}
+	switch {
+	case delivered > 0:
+		return NumReasons
+	case isolated > 0:
+		return ReasonIsolated
+	}
+	return ReasonNoPort
+}
+
+// readLoop feeds the frames a NIC-backed port receives to the switch.
+func (p *port) readLoop() {
+	defer p.wg.Done()
+	s := p.sw
+	batch := s.opts.Batch
+	size := max(p.nic.MTU(), p.mtu) + nic.HeaderLen
+	mem := make([]byte, batch*size)
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
+	}
+	sizes := make([]int, batch)
+	for {
+		n, err := p.nic.Recv(bufs, sizes)
+		if n > 0 {
+			for i := range n {
+				p.frames[i] = bufs[i][:sizes[i]]
+			}
+			s.ingress(p, p.frames[:n])
+		}
+		if err != nil {
+			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
+				return
+			}
+			if errors.Is(err, nic.ErrFraming) {
+				s.log.Warn("lan: port framing error", "port", p.name, "err", err)
+				continue
+			}
+			s.log.Error("lan: port failed: receive", "port", p.name, "err", err)
+			p.failed.Store(true)
+			if k := p.q.close(); k > 0 {
+				p.st.txDrops[ReasonDown].Add(uint64(p.q.discard()))
+			}
+			return
+		}
+	}
+}
+
+// writeLoop sends what the port's queue holds out of its NIC.
+func (p *port) writeLoop() {
+	defer p.wg.Done()
+	s := p.sw
+	mem := make([]byte, s.opts.Batch*p.size)
+	bufs := make([][]byte, s.opts.Batch)
+	for i := range bufs {
+		bufs[i] = mem[i*p.size : i*p.size : (i+1)*p.size]
+	}
+	logged := false
+	for p.q.wait() {
+		k := p.q.swap(bufs)
+		frames := bufs[:k]
+		if mon := s.opts.Monitor; mon != nil {
+			for _, f := range frames {
+				mon(p.name, Out, f)
+			}
+		}
+		for len(frames) > 0 {
+			n, err := p.nic.Send(frames)
+			var bytes uint64
+			for _, f := range frames[:n] {
+				bytes += uint64(len(f))
+			}
+			p.st.txFrames.Add(uint64(n))
+			p.st.txBytes.Add(bytes)
+			frames = frames[n:]
+			if err == nil {
+				break
+			}
+			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
+				p.st.txDrops[ReasonDown].Add(uint64(len(frames)))
+				return
+			}
+			// The NIC refused frames[0]: count it, go on with the rest.
+			p.st.txDrops[ReasonTxError].Add(1)
+			frames = frames[1:]
+			if !logged {
+				s.log.Warn("lan: port send error (logged once per port)", "port", p.name, "err", err)
+				logged = true
+			}
+		}
+	}
+}
