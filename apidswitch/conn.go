@@ -1,10 +1,12 @@
 package apidswitch
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"spacenet/ccsds"
@@ -30,10 +32,42 @@ type conn struct {
 	finish     chan struct{} // closed when the guest stopped sending: write what is queued, then end
 	writerDone chan struct{} // closed when the writer has returned
 
+	// For queue.forward's direct writes, used with the queue's lock held.
+	raw      syscall.RawConn
+	directFn func(fd uintptr) bool // c.directWrite, made once
+	dbuf     []byte
+	dn       int
+
 	sub sync.Mutex // guards subAPID
 	// subAPID is the APID a guest subscribed to events from (0: not
 	// subscribed); notifications are addressed to it.
 	subAPID frame.APID
+}
+
+// writeDirect writes as much of b as the socket takes without blocking and
+// returns how many bytes that was. The caller holds the queue's lock.
+func (c *conn) writeDirect(b []byte) int {
+	c.dbuf, c.dn = b, 0
+	if err := c.raw.Write(c.directFn); err != nil {
+		c.dn = 0
+	}
+	c.dbuf = nil
+	return c.dn
+}
+
+// directWrite is the non-blocking write itself: one attempt, never waiting
+// for the socket to become writable.
+func (c *conn) directWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.dbuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if n > 0 {
+			c.dn = n
+		}
+		return true
+	}
 }
 
 func (c *conn) close() {
@@ -54,6 +88,8 @@ func (c *conn) writeLoop(prev *conn) {
 		<-prev.writerDone
 	}
 	q := c.t.q
+	q.attach(c)
+	defer q.detach(c)
 	batch := c.sw.cfg.Batch
 	from := make([]*stats, batch)
 	finishing := false
@@ -73,7 +109,7 @@ func (c *conn) writeLoop(prev *conn) {
 			continue
 		}
 		n, err := c.uc.Write(b)
-		if k := n / frame.Size; k > 0 && q.commit(k, from) {
+		if k := q.commit(n, from); k > 0 {
 			credit(from[:k], &c.t.notes)
 		}
 		if err != nil {
@@ -130,6 +166,31 @@ type reader struct {
 	idx     int // the tenant's index in st, -1 if st no longer has it
 	touched []*queue
 	scratch frame.Frame
+
+	// The last routing decision and the header it was for (payload_length
+	// masked out): Route is a pure function of the sender, the header and
+	// the table, so a frame whose header equals the previous one's (a burst
+	// from one APID to one destination) reuses the decision. Reset when the
+	// state changes.
+	lastKey uint64
+	lastOK  bool
+	last    router.Decision
+}
+
+// keyMask keeps version, type, APID and destination of the 8-byte header.
+const keyMask = ^uint64(0xFFFF << 16)
+
+// route is st.table.Route with the one-entry cache.
+func (r *reader) route(f *frame.Frame) router.Decision {
+	key := binary.BigEndian.Uint64(f[:8]) & keyMask
+	if r.lastOK && key == r.lastKey && f.PayloadLen() <= frame.MaxPayload {
+		return r.last
+	}
+	d := r.st.table.Route(r.idx, f.Header())
+	// Only decisions that do not depend on payload_length are kept: a
+	// refusal may (Message_too_large), so it is never cached.
+	r.lastKey, r.last, r.lastOK = key, d, d.Action != router.Drop
+	return d
 }
 
 // process routes the whole frames in b. The sender's counters are locked
@@ -141,6 +202,7 @@ func (r *reader) process(b []byte) {
 	t := c.t
 	if st := s.state.Load(); st != r.st {
 		r.st = st
+		r.lastOK = false
 		r.idx = -1
 		if i, ok := st.index[t]; ok {
 			r.idx = i
@@ -149,29 +211,33 @@ func (r *reader) process(b []byte) {
 	st := r.st
 	ss := &t.st
 	ss.mu.Lock()
+	// A run of consecutive frames for the same tenant is forwarded with one
+	// write (or queued together).
+	var run *tenant
+	runStart := 0
 	for off := 0; off < len(b); off += frame.Size {
 		f := (*frame.Frame)(b[off : off+frame.Size])
 		ss.received++
 		if r.idx < 0 {
+			r.forward(run, b[runStart:off])
+			run = nil
 			ss.dropped[frame.NoRoute]++
 			r.notice(frame.NoRoute, f)
 			continue
 		}
-		d := st.table.Route(r.idx, f.Header())
-		switch d.Action {
-		case router.Local:
+		d := r.route(f)
+		if d.Action == router.Local {
+			f.ZeroPadding()
 			dst := st.tenants[d.Tenant]
-			switch dst.q.push(f, ss) {
-			case pushed:
-				ss.queued++
-				r.touch(dst.q)
-			case pushFull:
-				ss.dropped[frame.HostBusy]++
-				r.notice(frame.HostBusy, f)
-			case pushClosed:
-				ss.dropped[frame.NoRoute]++
-				r.notice(frame.NoRoute, f)
+			if dst != run {
+				r.forward(run, b[runStart:off])
+				run, runStart = dst, off
 			}
+			continue
+		}
+		r.forward(run, b[runStart:off])
+		run = nil
+		switch d.Action {
 		case router.System:
 			ss.deliveredSystem++
 			ss.mu.Unlock()
@@ -196,8 +262,36 @@ func (r *reader) process(b []byte) {
 			r.notice(code, f)
 		}
 	}
+	r.forward(run, b[runStart:])
 	ss.mu.Unlock()
 	r.flush()
+}
+
+// forward hands a run of frames for tenant dst to its queue (which writes
+// them straight to the connection if it can) and counts them; the sender's
+// lock is held. Refused frames are answered.
+func (r *reader) forward(dst *tenant, b []byte) {
+	if dst == nil || len(b) == 0 {
+		return
+	}
+	ss := &r.c.t.st
+	written, queued, full, closed := dst.q.forward(b, ss)
+	ss.delivered += uint64(written)
+	ss.queued += uint64(queued)
+	if queued > 0 {
+		r.touch(dst.q)
+	}
+	if full+closed > 0 {
+		// The refused frames are the last ones of the run.
+		code, n := frame.HostBusy, full
+		if closed > 0 {
+			code, n = frame.NoRoute, closed
+		}
+		ss.dropped[code] += uint64(n)
+		for i := len(b)/frame.Size - n; i < len(b)/frame.Size; i++ {
+			r.notice(code, (*frame.Frame)(b[i*frame.Size:(i+1)*frame.Size]))
+		}
+	}
 }
 
 // partial refuses the incomplete frame at the end of a stream.

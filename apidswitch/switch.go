@@ -225,14 +225,22 @@ func (s *Switch) acceptLoop(t *tenant, ln *net.UnixListener) {
 // attach makes uc the tenant's connection, replacing (and closing) any
 // previous one, and starts its reader and writer.
 func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		s.log.Warn("accepted connection unusable", "tenant", t.name, "err", err)
+		uc.Close()
+		return
+	}
 	c := &conn{
 		sw:         s,
 		t:          t,
 		uc:         uc,
+		raw:        raw,
 		done:       make(chan struct{}),
 		finish:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	c.directFn = c.directWrite
 	s.mu.Lock()
 	t.mu.Lock()
 	if !s.running || t.removed {

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if dst := os.Getenv(udpClientEnv); dst != "" {
 		os.Exit(udpClient(dst))
 	}
+	if spec := os.Getenv(blastEnv); spec != "" {
+		os.Exit(udpBlast(spec))
+	}
 	goleak.VerifyTestMain(m)
 }
 

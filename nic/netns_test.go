@@ -22,7 +22,7 @@ func uniqueName(prefix string) string {
 }
 
 // run runs a command and fails the test with its output if it fails.
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {

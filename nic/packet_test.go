@@ -75,7 +75,7 @@ func TestPacketKernel(t *testing.T) {
 
 // quietVethPair makes a veth pair in this netns with IPv6 off, so that the
 // kernel sends nothing on it, and returns both names.
-func quietVethPair(t *testing.T) (string, string) {
+func quietVethPair(t testing.TB) (string, string) {
 	t.Helper()
 	a, b := uniqueName("snq"), uniqueName("snq")
 	run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
@@ -113,7 +113,7 @@ func TestPacketBatch(t *testing.T) {
 	for got := 0; got < 64; {
 		n, err := pb.Recv(bufs, sizes)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("after %d frames: %v (stats %+v)", got, err, pb.Stats())
 		}
 		for i := range n {
 			if f := bufs[i][:sizes[i]]; !bytes.Equal(f, frames[got]) {

@@ -72,12 +72,12 @@ func PseudoHeaderSum(proto uint8, src, dst netip.Addr, length int) uint16 {
 		s, d := src.As4(), dst.As4()
 		acc = uint64(binary.BigEndian.Uint32(s[:])) + uint64(binary.BigEndian.Uint32(d[:]))
 	} else {
+		// Eight 32-bit words cannot overflow a 64-bit accumulator.
 		s, d := src.As16(), dst.As16()
-		var c uint64
-		acc, c = bits.Add64(binary.BigEndian.Uint64(s[:]), binary.BigEndian.Uint64(s[8:]), 0)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(d[:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(d[8:]), c)
-		acc = uint64(fold64(acc)) + c
+		acc = uint64(binary.BigEndian.Uint32(s[0:])) + uint64(binary.BigEndian.Uint32(s[4:])) +
+			uint64(binary.BigEndian.Uint32(s[8:])) + uint64(binary.BigEndian.Uint32(s[12:])) +
+			uint64(binary.BigEndian.Uint32(d[0:])) + uint64(binary.BigEndian.Uint32(d[4:])) +
+			uint64(binary.BigEndian.Uint32(d[8:])) + uint64(binary.BigEndian.Uint32(d[12:]))
 	}
 	acc += uint64(proto) + uint64(uint32(length)>>16) + uint64(length&0xffff)
 	return fold64(acc)

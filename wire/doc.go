@@ -8,7 +8,9 @@
 // write into the caller's buffer. Parse functions check every length before
 // reading and return a *FieldError naming the layer and field of truncated or
 // inconsistent input; nothing in this package panics on any input, and no
-// parse or build path allocates. Decode parses a whole frame in one call into
+// parse or build path allocates. (Accessors, like gVisor's, assume a view
+// that a Parse function or Decode returned, or a buffer long enough for the
+// header being built.) Decode parses a whole frame in one call into
 // a Packet of views, returning a pointer to the Packet's own FieldError on
 // failure, so even a flood of bad frames costs no garbage.
 //

@@ -247,9 +247,9 @@ func (o *TCPOptions) parse(b []byte, e *FieldError) bool {
 }
 
 // Encode writes o into b in the order MSS, SACK-permitted, timestamps, NOP,
-// window scale, SACK blocks (Linux's SYN layout, NOPs aligning each option
-// on 4 bytes), padded with End to a multiple of 4. It returns the length
-// written, or 0 if b is too short or the options exceed 40 bytes.
+// window scale, SACK blocks (Linux's layout: NOPs align each option so that
+// the total is a multiple of 4). It returns the length written, or 0 if b
+// is too short, NumSACK is out of range or the options exceed 40 bytes.
 func (o *TCPOptions) Encode(b []byte) int {
 	n := 0
 	if o.HasMSS {

@@ -491,7 +491,7 @@ func (s *CameraDispatcher) handleSetMode(ctx context.Context, caller ipc.Caller,
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		mode = CameraMode(x)
-		if !mode.valid() {
+		if !mode.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -650,7 +650,8 @@ const (
 	CameraModeScience CameraMode = 2
 )
 
-func (v CameraMode) valid() bool {
+// Valid reports whether v is one of the variants of CameraMode.
+func (v CameraMode) Valid() bool {
 	switch v {
 	case CameraModeOff, CameraModePreview, CameraModeScience:
 		return true
@@ -665,7 +666,7 @@ func (v *CameraMode) encodeZerocopy(e *ipc.Encoder) {
 func (v *CameraMode) decodeZerocopy(d *ipc.Decoder) {
 	x := d.U8()
 	*v = CameraMode(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ var benchSwitchFlags struct {
 	window  int
 	pings   int
 	rounds  int
+	cpuprof string
 }
 
 var benchSwitchCmd = &cobra.Command{
@@ -56,6 +58,7 @@ func init() {
 	f.IntVar(&benchSwitchFlags.window, "window", 512, "most frames in flight (must stay under the switch's queue bound)")
 	f.IntVar(&benchSwitchFlags.pings, "pings", 5000, "round trips per latency round")
 	f.IntVar(&benchSwitchFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
+	f.StringVar(&benchSwitchFlags.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
 	benchCmd.AddCommand(benchSwitchCmd)
 }
 
@@ -83,6 +86,17 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	}
 	if fl.window > apidswitch.DefaultQueueLen*7/8 {
 		return &exitError{code: 2, err: fmt.Errorf("--window %d exceeds the room for tenants' frames in a queue (%d)", fl.window, apidswitch.DefaultQueueLen*7/8)}
+	}
+	if fl.cpuprof != "" {
+		pf, err := os.Create(fl.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	base, err := os.MkdirTemp("", "spacenet-bench")
 	if err != nil {

@@ -288,9 +288,9 @@ func (g *generator) emitNamed(n *named) {
 	if n.isError {
 		g.errorMethod(n)
 	}
-	recv := "v"
-	if n.needValid {
-		w.p("func (%s %s) valid() bool {", recv, n.goName)
+	if n.kind == "enum" && !n.data {
+		w.p("// Valid reports whether v is one of the variants of %s.", n.key)
+		w.p("func (v %s) Valid() bool {", n.goName)
 		w.p("switch v {")
 		names := make([]string, len(n.variants))
 		for i, vr := range n.variants {
@@ -360,7 +360,7 @@ func (g *generator) decNamedBody(n *named, f format) {
 	case f == fZ:
 		w.p("x := %s", n.repr.zdec)
 		w.p("*v = %s(x)", n.goName)
-		w.p("if !v.valid() {")
+		w.p("if !v.Valid() {")
 		w.p("d.Invalid(uint64(x))")
 		w.p("}")
 	default:

@@ -106,6 +106,9 @@ func Generate(iface *idol.Interface, opts Options) ([]byte, error) {
 		}
 	}
 	sort.Slice(namedList, func(i, j int) bool { return namedList[i].goName < namedList[j].goName })
+	if err := g.checkNames(namedList); err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.Source, err)
+	}
 	for _, n := range namedList {
 		g.emitNamed(n)
 	}
@@ -507,7 +510,7 @@ func (g *generator) emitClientOp(oi *opInfo) {
 			}
 			w.p("x := %s", dexp)
 			w.p("v = %s(x)", goType(oi.ok))
-			w.p("if !v.valid() {")
+			w.p("if !v.Valid() {")
 			w.p("d.Invalid(uint64(x))")
 			w.p("}")
 		} else {
@@ -642,7 +645,7 @@ func (g *generator) emitHandler(oi *opInfo) {
 				}
 				w.p("if x := %s; d.Err() == nil {", dexp)
 				w.p("%s = %s(x)", a.param, goType(a.t))
-				w.p("if !%s.valid() {", a.param)
+				w.p("if !%s.Valid() {", a.param)
 				w.p("d.Invalid(uint64(x))")
 				w.p("}")
 				w.p("}")
@@ -753,4 +756,66 @@ func (g *generator) emitHandler(oi *opInfo) {
 	w.p("return ipc.FitReply(req, rep)")
 	w.p("}")
 	w.p("")
+}
+
+// checkNames refuses output that would not compile because two generated
+// top-level identifiers (or two fields of a generated struct) coincide.
+func (g *generator) checkNames(namedList []*named) error {
+	seen := map[string]string{}
+	add := func(id, what string) error {
+		if prev, dup := seen[id]; dup {
+			return fmt.Errorf("generated Go name %s is both %s and %s", id, prev, what)
+		}
+		seen[id] = what
+		return nil
+	}
+	name := g.iface.Name
+	ids := []string{name + "Client", "New" + name + "Client", name + "Server", name + "Dispatcher",
+		"New" + name + "Dispatcher", name + "IncomingSize"}
+	for _, id := range ids {
+		if err := add(id, "part of interface "+name); err != nil {
+			return err
+		}
+	}
+	methods := map[string]string{}
+	for _, oi := range g.ops {
+		for _, id := range []string{name + "Op" + oi.goName, name + oi.goName + "ArgsSize", name + oi.goName + "ReplySize"} {
+			if err := add(id, "a constant of op "+oi.op.Name); err != nil {
+				return err
+			}
+		}
+		if prev, dup := methods[oi.goName]; dup {
+			return fmt.Errorf("ops %s and %s both become method %s", prev, oi.op.Name, oi.goName)
+		}
+		methods[oi.goName] = oi.op.Name
+	}
+	for _, n := range namedList {
+		if err := add(n.goName, "type "+n.key); err != nil {
+			return err
+		}
+		if n.data {
+			if err := add(n.goName+"Variant", "the variant type of "+n.key); err != nil {
+				return err
+			}
+		}
+		for _, v := range n.variants {
+			if err := add(v.goName, "variant "+n.key+"::"+v.name); err != nil {
+				return err
+			}
+		}
+		if n.data {
+			fields := map[string]bool{"Variant": true}
+			for _, v := range n.variants {
+				if v.payload == nil {
+					continue
+				}
+				f := goCamel(v.name)
+				if fields[f] {
+					return fmt.Errorf("enum %s: variant %s's field %s collides with another field", n.key, v.name, f)
+				}
+				fields[f] = true
+			}
+		}
+	}
+	return nil
 }

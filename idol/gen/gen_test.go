@@ -239,3 +239,38 @@ fields = [{name = "e", type = "E"}]
 		}
 	})
 }
+
+func TestNameCollisions(t *testing.T) {
+	tests := map[string]string{
+		"variant vs type": `
+[types.Slot]
+kind = "enum"
+variants = [{name = "Id"}]
+[types.SlotId]
+kind = "struct"
+fields = [{name = "x", type = "u8"}]
+`,
+		"payload field vs Variant": `
+[types.Slot]
+kind = "enum"
+variants = [{name = "Variant", type = "u8"}]
+[types.SlotId]
+kind = "struct"
+fields = [{name = "x", type = "Slot"}]
+`,
+	}
+	for name, src := range tests {
+		ty := mustTypes(t, src)
+		iface := &idol.Interface{Name: "X", Ops: []idol.Op{{Name: "f", Code: 1, Args: []idol.Arg{arg("a", "SlotId"), arg("b", "Slot")}, Reply: simple("()"), Idempotent: true, Encoding: idol.Hubpack}}}
+		if _, err := Generate(iface, Options{Package: "x", Source: "x.idol", Types: ty}); err == nil || !strings.Contains(err.Error(), "collides") && !strings.Contains(err.Error(), "is both") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	dup := &idol.Interface{Name: "X", Ops: []idol.Op{
+		{Name: "get_a", Code: 1, Reply: simple("()"), Idempotent: true},
+		{Name: "getA", Code: 2, Reply: simple("()"), Idempotent: true},
+	}}
+	if _, err := Generate(dup, Options{Package: "x", Source: "x.idol"}); err == nil {
+		t.Error("two ops with one Go name accepted")
+	}
+}

@@ -222,7 +222,7 @@ func (r *Reassembler) DropPeer(src func(frame.APID) bool) int {
 }
 
 // Expire drops the partial messages idle since before now - IdleTimeout
-// and returns the keys it dropped count.
+// and returns how many it dropped.
 func (r *Reassembler) Expire(now time.Time) int {
 	n := 0
 	for r.head != nil && now.Sub(r.head.last) > r.lim.IdleTimeout {

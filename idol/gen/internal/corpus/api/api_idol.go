@@ -646,6 +646,15 @@ const (
 	SocketNameControlPlaneAgent SocketName = 2
 )
 
+// Valid reports whether v is one of the variants of SocketName.
+func (v SocketName) Valid() bool {
+	switch v {
+	case SocketNameEcho, SocketNameBroadcast, SocketNameControlPlaneAgent:
+		return true
+	}
+	return false
+}
+
 func (v *SocketName) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case SocketNameEcho:

@@ -1261,6 +1261,15 @@ func (v AttestError) Error() string {
 	return "AttestError(" + strconv.FormatUint(uint64(v), 10) + ")"
 }
 
+// Valid reports whether v is one of the variants of AttestError.
+func (v AttestError) Valid() bool {
+	switch v {
+	case AttestErrorCertTooBig, AttestErrorInvalidCertIndex, AttestErrorNoCerts, AttestErrorOutOfRange, AttestErrorLogFull, AttestErrorLogTooBig, AttestErrorTaskRestarted, AttestErrorBadLease, AttestErrorUnsupportedAlgorithm, AttestErrorSerializeLog, AttestErrorSerializeSignature, AttestErrorSignatureTooBig, AttestErrorReservedLogSlot, AttestErrorServerRestarted:
+		return true
+	}
+	return false
+}
+
 func (v *AttestError) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case AttestErrorCertTooBig:
@@ -1336,6 +1345,15 @@ type HashAlgorithm uint8
 const (
 	HashAlgorithmSha3256 HashAlgorithm = 0
 )
+
+// Valid reports whether v is one of the variants of HashAlgorithm.
+func (v HashAlgorithm) Valid() bool {
+	switch v {
+	case HashAlgorithmSha3256:
+		return true
+	}
+	return false
+}
 
 func (v *HashAlgorithm) encodeSerde(e *ipc.Encoder) {
 	switch *v {

@@ -765,6 +765,15 @@ const (
 	UartClientHumility UartClient = 1
 )
 
+// Valid reports whether v is one of the variants of UartClient.
+func (v UartClient) Valid() bool {
+	switch v {
+	case UartClientMgs, UartClientHumility:
+		return true
+	}
+	return false
+}
+
 func (v *UartClient) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case UartClientMgs:

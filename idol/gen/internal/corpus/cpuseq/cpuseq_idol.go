@@ -101,7 +101,7 @@ func (c *SequencerClient) GetState(ctx context.Context) (PowerState, error) {
 	d := &dec
 	x := d.U8()
 	v = PowerState(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -134,7 +134,7 @@ func (c *SequencerClient) SetState(ctx context.Context, state PowerState) (Trans
 	d := &dec
 	x := d.U8()
 	v = Transition(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -168,7 +168,7 @@ func (c *SequencerClient) SetStateWithReason(ctx context.Context, state PowerSta
 	d := &dec
 	x := d.U8()
 	v = Transition(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -505,7 +505,7 @@ func (s *SequencerDispatcher) handleSetState(ctx context.Context, caller ipc.Cal
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		state = PowerState(x)
-		if !state.valid() {
+		if !state.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -541,13 +541,13 @@ func (s *SequencerDispatcher) handleSetStateWithReason(ctx context.Context, call
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		state = PowerState(x)
-		if !state.valid() {
+		if !state.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if x := d.U8(); d.Err() == nil {
 		reason = StateChangeReason(x)
-		if !reason.valid() {
+		if !reason.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -734,7 +734,8 @@ const (
 	PowerStateA0Reset     PowerState = 6
 )
 
-func (v PowerState) valid() bool {
+// Valid reports whether v is one of the variants of drv_cpu_power_state::PowerState.
+func (v PowerState) Valid() bool {
 	switch v {
 	case PowerStateA2, PowerStateA2PlusFans, PowerStateA0, PowerStateA0PlusHP, PowerStateA0Thermtrip, PowerStateA0Reset:
 		return true
@@ -783,7 +784,8 @@ const (
 	StateChangeReasonOverheat        StateChangeReason = 8
 )
 
-func (v StateChangeReason) valid() bool {
+// Valid reports whether v is one of the variants of StateChangeReason.
+func (v StateChangeReason) Valid() bool {
 	switch v {
 	case StateChangeReasonOther, StateChangeReasonInitialPowerOn, StateChangeReasonControlPlane, StateChangeReasonHostPowerOff, StateChangeReasonHostBootFailure, StateChangeReasonHostReboot, StateChangeReasonCpuReset, StateChangeReasonOverheat:
 		return true
@@ -800,7 +802,8 @@ const (
 	TransitionUnchanged Transition = 1
 )
 
-func (v Transition) valid() bool {
+// Valid reports whether v is one of the variants of drv_cpu_seq_api::Transition.
+func (v Transition) Valid() bool {
 	switch v {
 	case TransitionChanged, TransitionUnchanged:
 		return true

@@ -196,7 +196,7 @@ func (c *FpgaClient) DeviceState(ctx context.Context, deviceIndex uint8) (Device
 	d := &dec
 	x := d.U8()
 	v = DeviceState(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -819,7 +819,7 @@ func (s *FpgaDispatcher) handleStartBitstreamLoad(ctx context.Context, caller ip
 	deviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
 		bitstreamType = BitstreamType(x)
-		if !bitstreamType.valid() {
+		if !bitstreamType.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -965,7 +965,7 @@ func (s *FpgaDispatcher) handleUserDesignRead(ctx context.Context, caller ipc.Ca
 	deviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
 		op = ReadOp(x)
-		if !op.valid() {
+		if !op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1002,7 +1002,7 @@ func (s *FpgaDispatcher) handleUserDesignWrite(ctx context.Context, caller ipc.C
 	deviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
 		op = WriteOp(x)
-		if !op.valid() {
+		if !op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1072,7 +1072,7 @@ func (s *FpgaDispatcher) handleUserDesignWriteReg(ctx context.Context, caller ip
 	deviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
 		op = WriteOp(x)
-		if !op.valid() {
+		if !op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1141,7 +1141,8 @@ const (
 	BitstreamTypeCompressed   BitstreamType = 1
 )
 
-func (v BitstreamType) valid() bool {
+// Valid reports whether v is one of the variants of BitstreamType.
+func (v BitstreamType) Valid() bool {
 	switch v {
 	case BitstreamTypeUncompressed, BitstreamTypeCompressed:
 		return true
@@ -1161,7 +1162,8 @@ const (
 	DeviceStateError             DeviceState = 4
 )
 
-func (v DeviceState) valid() bool {
+// Valid reports whether v is one of the variants of DeviceState.
+func (v DeviceState) Valid() bool {
 	switch v {
 	case DeviceStateUnknown, DeviceStateDisabled, DeviceStateAwaitingBitstream, DeviceStateRunningUserDesign, DeviceStateError:
 		return true
@@ -1215,7 +1217,8 @@ const (
 	ReadOpRead ReadOp = 0
 )
 
-func (v ReadOp) valid() bool {
+// Valid reports whether v is one of the variants of ReadOp.
+func (v ReadOp) Valid() bool {
 	switch v {
 	case ReadOpRead:
 		return true
@@ -1233,7 +1236,8 @@ const (
 	WriteOpBitClear WriteOp = 2
 )
 
-func (v WriteOp) valid() bool {
+// Valid reports whether v is one of the variants of WriteOp.
+func (v WriteOp) Valid() bool {
 	switch v {
 	case WriteOpWrite, WriteOpBitSet, WriteOpBitClear:
 		return true

@@ -389,7 +389,7 @@ func (c *HostFlashClient) GetMux(ctx context.Context) (HfMuxState, error) {
 	d := &dec
 	x := d.U8()
 	v = HfMuxState(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -438,7 +438,7 @@ func (c *HostFlashClient) GetDev(ctx context.Context) (HfDevSelect, error) {
 	d := &dec
 	x := d.U8()
 	v = HfDevSelect(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -1030,7 +1030,7 @@ func (s *HostFlashDispatcher) handleBulkErase(ctx context.Context, caller ipc.Ca
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		protect = HfProtectMode(x)
-		if !protect.valid() {
+		if !protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1060,7 +1060,7 @@ func (s *HostFlashDispatcher) handlePageProgram(ctx context.Context, caller ipc.
 	address = d.U32()
 	if x := d.U8(); d.Err() == nil {
 		protect = HfProtectMode(x)
-		if !protect.valid() {
+		if !protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1095,14 +1095,14 @@ func (s *HostFlashDispatcher) handlePageProgramDev(ctx context.Context, caller i
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	address = d.U32()
 	if x := d.U8(); d.Err() == nil {
 		protect = HfProtectMode(x)
-		if !protect.valid() {
+		if !protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1164,7 +1164,7 @@ func (s *HostFlashDispatcher) handleReadDev(ctx context.Context, caller ipc.Call
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1200,7 +1200,7 @@ func (s *HostFlashDispatcher) handleSectorErase(ctx context.Context, caller ipc.
 	address = d.U32()
 	if x := d.U8(); d.Err() == nil {
 		protect = HfProtectMode(x)
-		if !protect.valid() {
+		if !protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1230,14 +1230,14 @@ func (s *HostFlashDispatcher) handleSectorEraseDev(ctx context.Context, caller i
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	address = d.U32()
 	if x := d.U8(); d.Err() == nil {
 		protect = HfProtectMode(x)
-		if !protect.valid() {
+		if !protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1288,7 +1288,7 @@ func (s *HostFlashDispatcher) handleSetMux(ctx context.Context, caller ipc.Calle
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		state = HfMuxState(x)
-		if !state.valid() {
+		if !state.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1339,7 +1339,7 @@ func (s *HostFlashDispatcher) handleSetDev(ctx context.Context, caller ipc.Calle
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1367,7 +1367,7 @@ func (s *HostFlashDispatcher) handleCheckDev(ctx context.Context, caller ipc.Cal
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1427,7 +1427,7 @@ func (s *HostFlashDispatcher) handleHashSignificantBits(ctx context.Context, cal
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1455,7 +1455,7 @@ func (s *HostFlashDispatcher) handleGetCachedHash(ctx context.Context, caller ip
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		dev = HfDevSelect(x)
-		if !dev.valid() {
+		if !dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1513,7 +1513,7 @@ func (s *HostFlashDispatcher) handleWritePersistentData(ctx context.Context, cal
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
 		devSelect = HfDevSelect(x)
-		if !devSelect.valid() {
+		if !devSelect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -1866,7 +1866,8 @@ const (
 	HfDevSelectFlash1 HfDevSelect = 1
 )
 
-func (v HfDevSelect) valid() bool {
+// Valid reports whether v is one of the variants of HfDevSelect.
+func (v HfDevSelect) Valid() bool {
 	switch v {
 	case HfDevSelectFlash0, HfDevSelectFlash1:
 		return true
@@ -1968,7 +1969,8 @@ const (
 	HfMuxStateHostCPU HfMuxState = 2
 )
 
-func (v HfMuxState) valid() bool {
+// Valid reports whether v is one of the variants of HfMuxState.
+func (v HfMuxState) Valid() bool {
 	switch v {
 	case HfMuxStateSP, HfMuxStateHostCPU:
 		return true
@@ -1998,7 +2000,8 @@ const (
 	HfProtectModeAllowSector0   HfProtectMode = 1
 )
 
-func (v HfProtectMode) valid() bool {
+// Valid reports whether v is one of the variants of HfProtectMode.
+func (v HfProtectMode) Valid() bool {
 	switch v {
 	case HfProtectModeProtectSector0, HfProtectModeAllowSector0:
 		return true

@@ -855,6 +855,15 @@ const (
 	DumpContentsSingleTask  DumpContents = 2
 )
 
+// Valid reports whether v is one of the variants of DumpContents.
+func (v DumpContents) Valid() bool {
+	switch v {
+	case DumpContentsAvailable, DumpContentsWholeSystem, DumpContentsSingleTask:
+		return true
+	}
+	return false
+}
+
 func (v *DumpContents) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case DumpContentsAvailable:

@@ -1366,6 +1366,15 @@ const (
 	RotComponentStage0 RotComponent = 1
 )
 
+// Valid reports whether v is one of the variants of RotComponent.
+func (v RotComponent) Valid() bool {
+	switch v {
+	case RotComponentHubris, RotComponentStage0:
+		return true
+	}
+	return false
+}
+
 func (v *RotComponent) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case RotComponentHubris:
@@ -1396,6 +1405,15 @@ const (
 	RotPageCfpaInactive RotPage = 2
 	RotPageCfpaScratch  RotPage = 3
 )
+
+// Valid reports whether v is one of the variants of RotPage.
+func (v RotPage) Valid() bool {
+	switch v {
+	case RotPageCmpa, RotPageCfpaActive, RotPageCfpaInactive, RotPageCfpaScratch:
+		return true
+	}
+	return false
+}
 
 func (v *RotPage) encodeSerde(e *ipc.Encoder) {
 	switch *v {
@@ -1434,6 +1452,15 @@ const (
 	SlotIdB SlotId = 1
 )
 
+// Valid reports whether v is one of the variants of SlotId.
+func (v SlotId) Valid() bool {
+	switch v {
+	case SlotIdA, SlotIdB:
+		return true
+	}
+	return false
+}
+
 func (v *SlotId) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case SlotIdA:
@@ -1462,6 +1489,15 @@ const (
 	SwitchDurationOnce    SwitchDuration = 0
 	SwitchDurationForever SwitchDuration = 1
 )
+
+// Valid reports whether v is one of the variants of SwitchDuration.
+func (v SwitchDuration) Valid() bool {
+	switch v {
+	case SwitchDurationOnce, SwitchDurationForever:
+		return true
+	}
+	return false
+}
 
 func (v *SwitchDuration) encodeSerde(e *ipc.Encoder) {
 	switch *v {
@@ -1574,6 +1610,15 @@ const (
 	UpdateTargetAlternate  UpdateTarget = 0
 	UpdateTargetBootloader UpdateTarget = 1
 )
+
+// Valid reports whether v is one of the variants of UpdateTarget.
+func (v UpdateTarget) Valid() bool {
+	switch v {
+	case UpdateTargetAlternate, UpdateTargetBootloader:
+		return true
+	}
+	return false
+}
 
 func (v *UpdateTarget) encodeSerde(e *ipc.Encoder) {
 	switch *v {

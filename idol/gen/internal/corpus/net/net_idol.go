@@ -1059,6 +1059,15 @@ const (
 	LargePayloadBehaviorFail    LargePayloadBehavior = 1
 )
 
+// Valid reports whether v is one of the variants of LargePayloadBehavior.
+func (v LargePayloadBehavior) Valid() bool {
+	switch v {
+	case LargePayloadBehaviorDiscard, LargePayloadBehaviorFail:
+		return true
+	}
+	return false
+}
+
 func (v *LargePayloadBehavior) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case LargePayloadBehaviorDiscard:
@@ -1277,6 +1286,15 @@ const (
 	SocketNameBroadcast         SocketName = 1
 	SocketNameControlPlaneAgent SocketName = 2
 )
+
+// Valid reports whether v is one of the variants of SocketName.
+func (v SocketName) Valid() bool {
+	switch v {
+	case SocketNameEcho, SocketNameBroadcast, SocketNameControlPlaneAgent:
+		return true
+	}
+	return false
+}
 
 func (v *SocketName) encodeSerde(e *ipc.Encoder) {
 	switch *v {

@@ -745,6 +745,15 @@ const (
 	NoDataDeviceTimeout     NoData = 4
 )
 
+// Valid reports whether v is one of the variants of NoData.
+func (v NoData) Valid() bool {
+	switch v {
+	case NoDataDeviceOff, NoDataDeviceError, NoDataDeviceNotPresent, NoDataDeviceUnavailable, NoDataDeviceTimeout:
+		return true
+	}
+	return false
+}
+
 func (v *NoData) encodeSerde(e *ipc.Encoder) {
 	switch *v {
 	case NoDataDeviceOff:

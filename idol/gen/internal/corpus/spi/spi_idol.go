@@ -367,7 +367,7 @@ func (s *SpiDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req *
 	deviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
 		csState = CsState(x)
-		if !csState.valid() {
+		if !csState.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
@@ -401,7 +401,8 @@ const (
 	CsStateAsserted    CsState = 1
 )
 
-func (v CsState) valid() bool {
+// Valid reports whether v is one of the variants of CsState.
+func (v CsState) Valid() bool {
 	switch v {
 	case CsStateNotAsserted, CsStateAsserted:
 		return true

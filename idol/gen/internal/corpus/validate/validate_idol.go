@@ -72,7 +72,7 @@ func (c *ValidateClient) ValidateI2c(ctx context.Context, index uint32) (Validat
 	d := &dec
 	x := d.U8()
 	v = ValidateOk(x)
-	if !v.valid() {
+	if !v.Valid() {
 		d.Invalid(uint64(x))
 	}
 	if err := d.Finish(); err != nil {
@@ -200,7 +200,8 @@ const (
 	ValidateOkRemoved   ValidateOk = 2
 )
 
-func (v ValidateOk) valid() bool {
+// Valid reports whether v is one of the variants of ValidateOk.
+func (v ValidateOk) Valid() bool {
 	switch v {
 	case ValidateOkPresent, ValidateOkValidated, ValidateOkRemoved:
 		return true

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runIdlGen runs `spacenet idl gen args...` with fresh flag values.
+func runIdlGen(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	idlGenFlags.goOut, idlGenFlags.pkg, idlGenFlags.types, idlGenFlags.outPath = false, "", "", ""
+	var out, errOut bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetErr(&errOut)
+	rootCmd.SetArgs(append([]string{"idl", "gen"}, args...))
+	defer func() {
+		rootCmd.SetArgs(nil)
+		rootCmd.SetOut(nil)
+		rootCmd.SetErr(nil)
+	}()
+	err := rootCmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestIdlGen(t *testing.T) {
+	golden, err := os.ReadFile("../../idol/gen/testdata/golden/spi.go.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--go", "--package", "spi", "--types", "../../idol/gen/testdata/types.toml", "../../idol/testdata/corpus/spi.idol"}
+
+	// To standard output.
+	out, errOut, err := runIdlGen(t, args...)
+	if err != nil || errOut != "" || out != string(golden) {
+		t.Fatalf("stdout run: err %v stderr %q, output equals golden: %v", err, errOut, out == string(golden))
+	}
+	// To a file with -o.
+	path := filepath.Join(t.TempDir(), "spi_idol.go")
+	if _, _, err := runIdlGen(t, append(args, "-o", path)...); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, golden) {
+		t.Fatalf("-o output differs from golden (%v)", err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no --go", []string{"--package", "spi", "../../idol/testdata/corpus/spi.idol"}, 2, "--go is required"},
+		{"no --package", []string{"--go", "../../idol/testdata/corpus/spi.idol"}, 2, "--package is required"},
+		{"no file", []string{"--go", "--package", "spi"}, 2, "accepts 1 arg"},
+		{"unknown type", []string{"--go", "--package", "spi", "../../idol/testdata/corpus/spi.idol"}, 1,
+			`spi.idol: op read: error type: unknown type "drv_spi_api::SpiError"`},
+		{"missing types file", []string{"--go", "--package", "spi", "--types", "nope.toml", "../../idol/testdata/corpus/spi.idol"}, 1, "nope.toml"},
+	}
+	for _, tt := range tests {
+		_, _, err := runIdlGen(t, tt.args...)
+		if err == nil || exitCode(err) != tt.code || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: err %v (code %d), want code %d containing %q", tt.name, err, exitCode(err), tt.code, tt.msg)
+		}
+	}
+}

@@ -1,0 +1,602 @@
+// Package switched carries typed Idol calls (package ipc) between tenants
+// through the APID switch (package apidswitch), as docs/ipc.md describes:
+// a Node is one tenant's connection to the switch; a Client, made by
+// Node.Client, is an ipc.Transport calling a server APID; a Server, made by
+// Node.Serve, serves an ipc.Handler (InOrder) or a pipelined handler on one
+// of the tenant's own APIDs.
+//
+// Requests are TC frames and replies TM frames, each starting with the IPC
+// sub-header of package ipcframe, so the switch authenticates the source
+// APID of every call and enforces the policy on it. The caller's identity
+// given to servers (ipc.Caller) is the tenant owning the request's source
+// APID, which the switch checked.
+//
+// The Node subscribes to the switch's tenant events (apidswitch.APIDEvents):
+// a call in flight to a tenant whose connection goes away or is replaced
+// (its generation changes) fails with ipc.ServerDeath, which generated
+// clients retry for idempotent ops; servers receive the events as
+// notifications between calls.
+//
+// Package switched does not marshal messages (package ipc does), does not
+// segment them (package ipcframe does) and does not route frames (the
+// switch does).
+package switched
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+	"spacenet/ipc"
+	"spacenet/ipc/ipcframe"
+	"spacenet/policy"
+)
+
+// Config is what NewNode needs. Socket and Tenant are required.
+type Config struct {
+	Socket string         // the tenant's socket, <socket_dir>/<tenant>.sock
+	Tenant string         // the tenant this connection is
+	Policy *policy.Policy // who owns which APID; nil means policy.Default()
+	// APID is the source APID of this node's calls (and its event
+	// subscription); 0 means the first APID the tenant owns.
+	APID frame.APID
+	// Limits bound reassembly of incoming messages.
+	Limits ipcframe.Limits
+	// MaxInFlight bounds the calls waiting for a reply; 0 means 4096.
+	MaxInFlight int
+	// Other receives the frames that are not IPC (no IPC magic) on the
+	// reader goroutine; it must not block, and f is valid only during the
+	// call. nil means they are counted only.
+	Other func(f *frame.Frame)
+	// Logger receives the node's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock used for reassembly timeouts; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrClosed is wrapped by the errors of calls on a Node whose connection
+// closed.
+var ErrClosed = errors.New("switched: connection closed")
+
+// ErrServerBusy is returned by a call the server refused because its queue
+// of calls, or its reassembly budget, was full. The call did not run.
+var ErrServerBusy = errors.New("switched: server busy")
+
+// SwitchError is a call's frame refused by the switch (an ERROR frame);
+// errors.Is(err, frame.HostBusy) and friends match its code. Not_permitted
+// and No_route are reported as ipc.AccessViolation and ipc.WentAway instead.
+type SwitchError struct {
+	Code frame.ErrorCode
+}
+
+func (e *SwitchError) Error() string { return "switched: switch refused the call: " + e.Code.String() }
+
+// Unwrap returns the frame.ErrorCode.
+func (e *SwitchError) Unwrap() error { return e.Code }
+
+type tenantState struct {
+	gen       uint16 // low 16 bits of the generation
+	connected bool
+}
+
+// Node is one tenant's connection to the switch, shared by every Client and
+// Server of that tenant (the switch keeps one connection per tenant: a
+// second one would replace the first). Build it with NewNode, register
+// servers with Serve, then Start it.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	pol   *policy.Policy
+	self  int
+	owner [frame.NumAPIDs]int16 // APID -> tenant index, -1 for none
+	now   func() time.Time
+
+	g       *apidswitch.Guest
+	wmu     sync.Mutex
+	started atomic.Bool
+	ready   chan struct{} // closed when the event subscription is acknowledged
+	done    chan struct{} // closed when the reader ends
+	readErr error         // why it ended, set before done closes
+
+	rmu sync.Mutex // guards rs (the reader owns it; Stats reads it)
+	rs  *ipcframe.Reassembler
+
+	servers atomic.Pointer[map[frame.APID]*Server]
+	srvMu   sync.Mutex // serialises changes of servers
+
+	mu      sync.Mutex // guards pending, tenants, closed
+	pending map[uint32]*pending
+	tenants []tenantState
+	closed  bool
+	nextID  atomic.Uint32
+
+	scratch []frame.Frame // the reader's frames for answers it sends itself
+	st      nodeStats
+}
+
+type nodeStats struct {
+	calls, replies, stray, notIPC, otherFrames, events atomic.Uint64
+	answered                                           [16]atomic.Uint64 // runtime answers by fault
+	busySent, errorsIn, repliesRefused                 atomic.Uint64
+}
+
+// NewNode checks cfg and returns a node that is not yet connected.
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.Policy == nil {
+		cfg.Policy = policy.Default()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4096
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger.With("tenant", cfg.Tenant),
+		pol:     cfg.Policy,
+		now:     cfg.Now,
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		pending: make(map[uint32]*pending),
+		tenants: make([]tenantState, len(cfg.Policy.Tenants)),
+	}
+	self, ok := n.pol.Index(cfg.Tenant)
+	if !ok {
+		return nil, fmt.Errorf("switched: tenant %q is not in policy %s", cfg.Tenant, n.pol.Source)
+	}
+	n.self = self
+	for i := range n.owner {
+		n.owner[i] = -1
+	}
+	for ti, t := range n.pol.Tenants {
+		for _, r := range t.Owns {
+			for a := r.First; a <= r.Last && a <= frame.MaxAPID; a++ {
+				if n.owner[a] == -1 {
+					n.owner[a] = int16(ti)
+				}
+			}
+		}
+	}
+	if n.cfg.APID == 0 {
+		owns := n.pol.Tenants[self].Owns
+		if len(owns) == 0 {
+			return nil, fmt.Errorf("switched: tenant %q owns no APID", cfg.Tenant)
+		}
+		n.cfg.APID = owns[0].First
+	}
+	if !n.ownsAPID(n.cfg.APID) {
+		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", cfg.Tenant, n.cfg.APID)
+	}
+	n.rs = ipcframe.NewReassembler(cfg.Limits)
+	m := map[frame.APID]*Server{}
+	n.servers.Store(&m)
+	return n, nil
+}
+
+// Dial is NewNode then Start, for a node that serves nothing (or registers
+// its servers later, accepting that calls arriving before are answered
+// WentAway).
+func Dial(ctx context.Context, cfg Config) (*Node, error) {
+	n, err := NewNode(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) ownsAPID(a frame.APID) bool {
+	return a.Valid() && int(n.owner[a]) == n.self
+}
+
+// APID is the source APID of this node's calls.
+func (n *Node) APID() frame.APID { return n.cfg.APID }
+
+// Tenant is the node's tenant name.
+func (n *Node) Tenant() string { return n.cfg.Tenant }
+
+// Start connects to the switch (the switch counts a new generation of the
+// tenant), subscribes to tenant events and returns once the switch has
+// acknowledged the subscription, or ctx is done.
+func (n *Node) Start(ctx context.Context) error {
+	if !n.started.CompareAndSwap(false, true) {
+		return errors.New("switched: Start called twice")
+	}
+	g, err := apidswitch.Dial(n.cfg.Socket)
+	if err != nil {
+		close(n.done)
+		return err
+	}
+	n.g = g
+	go n.readLoop()
+	var sub frame.Frame
+	if err := frame.Encode(&sub, frame.Health, n.cfg.APID, apidswitch.APIDEvents, nil); err != nil {
+		panic(err) // the APIDs are valid by construction
+	}
+	if err := n.writeFrame(&sub); err != nil {
+		n.Close()
+		return fmt.Errorf("switched: subscribing to events: %w", err)
+	}
+	select {
+	case <-n.ready:
+		return nil
+	case <-n.done:
+		return fmt.Errorf("switched: connection ended before the switch answered: %w", n.readErr)
+	case <-ctx.Done():
+		n.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes the connection: calls in flight fail with ErrClosed, servers'
+// Run return. It waits for the reader goroutine.
+func (n *Node) Close() error {
+	if !n.started.Load() || n.g == nil {
+		return nil
+	}
+	err := n.g.Close()
+	<-n.done
+	return err
+}
+
+// Done is closed when the node's connection has ended.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+func (n *Node) writeFrame(f *frame.Frame) error {
+	n.wmu.Lock()
+	err := n.g.WriteFrame(f)
+	n.wmu.Unlock()
+	return err
+}
+
+func (n *Node) writeFrames(fs []frame.Frame) error {
+	n.wmu.Lock()
+	err := n.g.WriteFrames(fs)
+	n.wmu.Unlock()
+	return err
+}
+
+// callerOf is who sent from src, as the switch authenticated it.
+func (n *Node) callerOf(src frame.APID) ipc.Caller {
+	c := ipc.Caller{APID: uint16(src)}
+	if src.Valid() {
+		if i := n.owner[src]; i >= 0 {
+			c.Tenant = n.pol.Tenants[i].Name
+		}
+	}
+	return c
+}
+
+func (n *Node) server(a frame.APID) *Server { return (*n.servers.Load())[a] }
+
+func (n *Node) readLoop() {
+	defer close(n.done)
+	buf := make([]frame.Frame, 64)
+	for {
+		k, err := n.g.ReadFrames(buf)
+		if err != nil {
+			n.readErr = err
+			n.shutdown(err)
+			return
+		}
+		for i := 0; i < k; i++ {
+			n.handle(&buf[i])
+		}
+	}
+}
+
+// shutdown fails every pending call once the connection ended.
+func (n *Node) shutdown(cause error) {
+	n.mu.Lock()
+	n.closed = true
+	ps := n.pending
+	n.pending = map[uint32]*pending{}
+	n.mu.Unlock()
+	for _, p := range ps {
+		p.finish(fmt.Errorf("%w: %w", ErrClosed, cause))
+	}
+}
+
+func (n *Node) handle(f *frame.Frame) {
+	switch {
+	case f.Type() == frame.Error && f.APID() == frame.APIDSwitch:
+		n.switchError(f)
+		return
+	case f.Type() == frame.Health && f.APID() == apidswitch.APIDEvents:
+		n.eventFrame(f)
+		return
+	}
+	p := f.Payload()
+	if !ipcframe.IsIPC(p) {
+		n.st.notIPC.Add(1)
+		if n.cfg.Other != nil {
+			n.cfg.Other(f)
+		}
+		return
+	}
+	n.rmu.Lock()
+	res := n.rs.Add(f, n.now())
+	n.rmu.Unlock()
+	switch res.Key.Kind {
+	case ipcframe.Request:
+		n.request(&res)
+	case ipcframe.Reply, ipcframe.Busy:
+		n.reply(&res)
+	}
+}
+
+// request handles a request frame's outcome: answers refusals that the
+// caller must hear about, checks the server and the access rights on the
+// first segment, queues complete calls.
+func (n *Node) request(res *ipcframe.Result) {
+	k := res.Key
+	first := res.Header.Offset == 0
+	switch res.Status {
+	case ipcframe.Refused:
+		switch res.Reason {
+		case ipcframe.TooLarge:
+			if first {
+				n.answerFault(k, ipc.BadMessageSize)
+			}
+		case ipcframe.PeerLimit, ipcframe.PartialLimit:
+			n.answerBusy(k)
+		case ipcframe.BufferLimit:
+			n.answerBusy(k)
+		}
+		return
+	case ipcframe.Partial:
+		return
+	}
+	s := n.server(k.Dest)
+	if s == nil || s.stopped.Load() {
+		n.drop(k, res.Status)
+		n.answerFault(k, ipc.WentAway)
+		return
+	}
+	caller := n.callerOf(k.Src)
+	if len(res.Data) >= 2 {
+		op := binary.LittleEndian.Uint16(res.Data)
+		if !s.access.Allowed(op, caller) {
+			s.st.denied.Add(1)
+			n.drop(k, res.Status)
+			n.answerFault(k, ipc.AccessViolation)
+			return
+		}
+	}
+	if res.Status == ipcframe.Complete {
+		s.enqueue(caller, k, res.Data)
+	}
+}
+
+func (n *Node) drop(k ipcframe.Key, st ipcframe.Status) {
+	if st == ipcframe.Started {
+		n.rmu.Lock()
+		n.rs.Drop(k)
+		n.rmu.Unlock()
+	}
+}
+
+// answerFault sends a fault reply for call k from the reader goroutine.
+func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
+	if int(f) < len(n.st.answered) {
+		n.st.answered[f].Add(1)
+	}
+	var b [8]byte
+	msg := ipc.AppendFault(b[:0], f)
+	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Reply, k.Dest, k.Src, k.ID, msg)
+	n.sendScratch()
+}
+
+func (n *Node) answerBusy(k ipcframe.Key) {
+	n.st.busySent.Add(1)
+	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Busy, k.Dest, k.Src, k.ID, nil)
+	n.sendScratch()
+}
+
+func (n *Node) sendScratch() {
+	if err := n.writeFrames(n.scratch); err != nil {
+		n.log.Debug("answer not sent", "err", err)
+	}
+}
+
+// reply delivers a reply (or busy answer) to the call waiting for it.
+func (n *Node) reply(res *ipcframe.Result) {
+	k := res.Key
+	var err error
+	switch res.Status {
+	case ipcframe.Started, ipcframe.Partial:
+		return
+	case ipcframe.Refused:
+		switch res.Reason {
+		case ipcframe.TooLarge, ipcframe.PeerLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
+			err = fmt.Errorf("switched: reply for call %d refused: %w", k.ID, res.Reason)
+		default:
+			return
+		}
+	}
+	if k.Dest != n.cfg.APID {
+		n.st.stray.Add(1)
+		return
+	}
+	n.mu.Lock()
+	p := n.pending[k.ID]
+	if p == nil || p.dest != k.Src {
+		n.mu.Unlock()
+		n.st.stray.Add(1)
+		return
+	}
+	delete(n.pending, k.ID)
+	n.mu.Unlock()
+	n.st.replies.Add(1)
+	if err == nil && k.Kind == ipcframe.Busy {
+		err = ErrServerBusy
+	}
+	if err == nil {
+		p.buf = append(p.buf[:0], res.Data...)
+	}
+	p.finish(err)
+}
+
+// switchError handles an ERROR frame from the switch about one of this
+// node's frames. An ERROR names the refused frame's type, source APID and
+// payload length, not its call: a refused request fails the calls in
+// flight whose frames had that length.
+func (n *Node) switchError(f *frame.Frame) {
+	n.st.errorsIn.Add(1)
+	ep, err := frame.ParseErrorPayload(f.Payload())
+	if err != nil {
+		return
+	}
+	if frame.Type(ep.OffendingType) != frame.TC || frame.APID(ep.OffendingAPID) != n.cfg.APID {
+		if frame.Type(ep.OffendingType) == frame.TM {
+			n.st.repliesRefused.Add(1)
+			n.log.Warn("reply refused by the switch", "code", ep.Code, "apid", frame.APID(ep.OffendingAPID))
+		}
+		return
+	}
+	var cause error
+	switch ep.Code {
+	case frame.NotPermitted:
+		cause = ipc.AccessViolation
+	case frame.NoRoute:
+		cause = ipc.WentAway
+	default:
+		cause = &SwitchError{Code: ep.Code}
+	}
+	var hit []*pending
+	n.mu.Lock()
+	for id, p := range n.pending {
+		if p.firstLen == ep.OffendingPayLen || p.lastLen == ep.OffendingPayLen {
+			delete(n.pending, id)
+			hit = append(hit, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range hit {
+		p.finish(cause)
+	}
+}
+
+// eventFrame handles a HEALTH frame from APIDEvents: the acknowledgement
+// of the subscription (a status payload: its bytes 2-3 are reserved, 0) or
+// an event (bytes 2-3 are the tenant's first APID, never 0).
+func (n *Node) eventFrame(f *frame.Frame) {
+	p := f.Payload()
+	if len(p) >= 4 && binary.BigEndian.Uint16(p[2:]) == 0 {
+		h, err := apidswitch.ParseHealth(p)
+		if err != nil {
+			n.log.Warn("bad event acknowledgement", "err", err)
+			return
+		}
+		n.mu.Lock()
+		for _, t := range h.Tenants {
+			if t.FirstAPID.Valid() {
+				if i := n.owner[t.FirstAPID]; i >= 0 {
+					n.tenants[i] = tenantState{gen: t.Generation, connected: t.Connected}
+				}
+			}
+		}
+		n.mu.Unlock()
+		select {
+		case <-n.ready:
+		default:
+			close(n.ready)
+		}
+		return
+	}
+	e, err := apidswitch.ParseEventNotice(p)
+	if err != nil {
+		n.log.Warn("bad event", "err", err)
+		return
+	}
+	n.st.events.Add(1)
+	ti, ok := n.pol.Index(e.Tenant)
+	if !ok {
+		return
+	}
+	gen := uint16(e.Generation)
+	var dead []*pending
+	n.mu.Lock()
+	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != apidswitch.Disconnected}
+	for id, p := range n.pending {
+		if p.tenant != ti {
+			continue
+		}
+		if (e.Kind == apidswitch.Disconnected && gen == p.bound) || (e.Kind != apidswitch.Disconnected && gen != p.bound) {
+			delete(n.pending, id)
+			dead = append(dead, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range dead {
+		p.finish(ipc.ServerDeath)
+	}
+	if e.Kind != apidswitch.Connected && ti != n.self {
+		n.rmu.Lock()
+		n.rs.DropPeer(func(a frame.APID) bool { return int(n.owner[a]) == ti })
+		n.rmu.Unlock()
+	}
+	for _, s := range *n.servers.Load() {
+		s.notify(Notification{Kind: TenantEvent, Event: e, At: n.now()})
+	}
+}
+
+// Stats is a snapshot of a node's counters.
+type Stats struct {
+	Calls          uint64 // calls sent
+	Replies        uint64 // replies matched to a call
+	Stray          uint64 // replies for no call in flight (late, after a deadline or a restart)
+	NotIPC         uint64 // frames without the IPC magic
+	Events         uint64 // tenant events received
+	ErrorsIn       uint64 // ERROR frames from the switch
+	RepliesRefused uint64 // of which refusals of this node's replies
+	BusySent       uint64 // busy answers sent
+	// FaultsSent counts the fault answers the runtime sent itself (before
+	// any server saw the call), by fault.
+	FaultsSent map[ipc.Fault]uint64
+	Reassembly ipcframe.Stats
+}
+
+// Stats returns a snapshot of the node's counters.
+func (n *Node) Stats() Stats {
+	s := Stats{
+		Calls: n.st.calls.Load(), Replies: n.st.replies.Load(), Stray: n.st.stray.Load(),
+		NotIPC: n.st.notIPC.Load(), Events: n.st.events.Load(), ErrorsIn: n.st.errorsIn.Load(),
+		RepliesRefused: n.st.repliesRefused.Load(), BusySent: n.st.busySent.Load(),
+		FaultsSent: map[ipc.Fault]uint64{},
+	}
+	for i := range n.st.answered {
+		if v := n.st.answered[i].Load(); v != 0 {
+			s.FaultsSent[ipc.Fault(i)] = v
+		}
+	}
+	n.rmu.Lock()
+	s.Reassembly = n.rs.Stats()
+	n.rmu.Unlock()
+	return s
+}
+
+// TenantConnected reports what the node last heard of a tenant: its
+// generation (low 16 bits) and whether it is connected.
+func (n *Node) TenantConnected(name string) (gen uint16, connected bool, ok bool) {
+	i, ok := n.pol.Index(name)
+	if !ok {
+		return 0, false, false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.tenants[i].gen, n.tenants[i].connected, true
+}

@@ -1,0 +1,497 @@
+package switched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+	"spacenet/ipc"
+	"spacenet/ipc/ipcframe"
+)
+
+// NoteKind says what a notification is about.
+type NoteKind uint8
+
+// The notification kinds.
+const (
+	// TenantEvent: a tenant connected, was replaced (restarted) or went
+	// away (Notification.Event).
+	TenantEvent NoteKind = 1
+	// Timer: the timer set with Server.SetTimer fired.
+	Timer NoteKind = 2
+)
+
+// Notification is delivered to a server between calls, never while one of
+// its handlers runs.
+type Notification struct {
+	Kind  NoteKind
+	Event apidswitch.EventNotice // TenantEvent
+	At    time.Time              // when it was raised
+}
+
+// ServerConfig is what Node.Serve needs: APID and one of Handler or
+// Pipelined.
+type ServerConfig struct {
+	// APID the server answers on; the node's tenant must own it.
+	APID frame.APID
+	// Handler serves calls InOrder: one call at a time, its reply sent
+	// before the next call is taken. Generated dispatchers are Handlers.
+	Handler ipc.Handler
+	// Pipelined, if set instead of Handler, receives each call and returns
+	// without answering; the server answers later, from any goroutine,
+	// with Call.Reply, Call.Fail or Call.Finish. A call dropped without an
+	// answer is reported (logged, counted, its caller answered ServerDeath)
+	// when the garbage collector finds it or when Run returns.
+	Pipelined func(ctx context.Context, c *Call)
+	// Restrict limits ops to named tenants (ipc.Restrict); other callers
+	// are answered AccessViolation by the runtime from the first segment of
+	// the request, before anything is reassembled or decoded.
+	Restrict []ipc.DispatchOption
+	// Notify receives notifications between calls; nil drops them.
+	Notify func(ctx context.Context, note Notification)
+	// MaxQueued bounds the calls waiting to be served (closed RECV keeps
+	// the others waiting here); beyond it callers get ErrServerBusy. 0
+	// means 1024.
+	MaxQueued int
+	// MaxOpen bounds a pipelined server's unanswered calls: at the bound
+	// the server takes no new call until one is answered. 0 means 256.
+	MaxOpen int
+}
+
+// MaxNotes is how many notifications wait for a server at most; further
+// ones are counted and dropped.
+const MaxNotes = 64
+
+// Server serves one interface on one APID. Build it with Node.Serve and run
+// it with Run.
+type Server struct {
+	n      *Node
+	cfg    ServerConfig
+	access ipc.Access
+	wake   chan struct{}
+	timer  *time.Timer
+
+	mu      sync.Mutex
+	queue   []*incoming
+	notes   []Notification
+	only    string // closed RECV: serve only this tenant; "" is open
+	open    map[uint64]openCall
+	openSeq uint64
+	running bool
+
+	stopped atomic.Bool
+	onQueue func(queued int) // tests: called by the reader after queueing a call
+	rep     ipc.Reply // InOrder reply, reused
+	out     []byte
+	frames  []frame.Frame
+	st      serverStats
+}
+
+type serverStats struct {
+	served, faults, failures, busy, denied, notesDropped, unanswered, parseErrors atomic.Uint64
+}
+
+// incoming is one complete request waiting to be served.
+type incoming struct {
+	caller ipc.Caller
+	src    frame.APID
+	id     uint32
+	msg    []byte
+}
+
+var incomingPool = sync.Pool{New: func() any { return new(incoming) }}
+
+type openCall struct {
+	src    frame.APID
+	id     uint32
+	op     uint16
+	caller ipc.Caller
+}
+
+// Serve registers a server on cfg.APID. Register servers before Start so
+// that calls waiting in the switch for this tenant find them.
+func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
+	if !n.ownsAPID(cfg.APID) {
+		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", n.cfg.Tenant, cfg.APID)
+	}
+	if (cfg.Handler == nil) == (cfg.Pipelined == nil) {
+		return nil, errors.New("switched: ServerConfig needs exactly one of Handler and Pipelined")
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 1024
+	}
+	if cfg.MaxOpen <= 0 {
+		cfg.MaxOpen = 256
+	}
+	s := &Server{
+		n:      n,
+		cfg:    cfg,
+		access: ipc.NewAccess(cfg.Restrict),
+		wake:   make(chan struct{}, 1),
+		timer:  time.NewTimer(time.Hour),
+		open:   make(map[uint64]openCall),
+	}
+	s.timer.Stop()
+	n.srvMu.Lock()
+	defer n.srvMu.Unlock()
+	old := *n.servers.Load()
+	if o := old[cfg.APID]; o != nil && !o.stopped.Load() {
+		return nil, fmt.Errorf("switched: APID %v already served", cfg.APID)
+	}
+	m := make(map[frame.APID]*Server, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[cfg.APID] = s
+	n.servers.Store(&m)
+	return s, nil
+}
+
+// APID is the APID the server answers on.
+func (s *Server) APID() frame.APID { return s.cfg.APID }
+
+func (s *Server) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues a complete request (data is copied); called by the
+// node's reader.
+func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte) {
+	in := incomingPool.Get().(*incoming)
+	in.caller, in.src, in.id = caller, k.Src, k.ID
+	in.msg = append(in.msg[:0], data...)
+	s.mu.Lock()
+	if s.stopped.Load() {
+		s.mu.Unlock()
+		s.n.answerFault(k, ipc.WentAway)
+		putIncoming(in)
+		return
+	}
+	if len(s.queue) >= s.cfg.MaxQueued {
+		s.mu.Unlock()
+		s.st.busy.Add(1)
+		s.n.answerBusy(k)
+		putIncoming(in)
+		return
+	}
+	s.queue = append(s.queue, in)
+	queued := len(s.queue)
+	s.mu.Unlock()
+	s.signal()
+	if s.onQueue != nil {
+		s.onQueue(queued)
+	}
+}
+
+func putIncoming(in *incoming) {
+	if cap(in.msg) > 1<<16 {
+		in.msg = nil
+	}
+	incomingPool.Put(in)
+}
+
+func (s *Server) notify(note Notification) {
+	s.mu.Lock()
+	if len(s.notes) >= MaxNotes {
+		s.mu.Unlock()
+		s.st.notesDropped.Add(1)
+		return
+	}
+	s.notes = append(s.notes, note)
+	// Closed RECV from a tenant that went away would make every other
+	// caller wait forever: open it again (the server hears why).
+	if note.Kind == TenantEvent && note.Event.Kind == apidswitch.Disconnected && s.only == note.Event.Tenant {
+		s.only = ""
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// RecvFrom closes the server's receive to one tenant: until RecvAny, only
+// calls from that tenant are served; calls from others wait in their order
+// (up to MaxQueued) and nothing is lost. If the tenant disconnects, the
+// receive opens again and the server gets the TenantEvent notification.
+func (s *Server) RecvFrom(tenant string) {
+	s.mu.Lock()
+	s.only = tenant
+	s.mu.Unlock()
+	s.signal()
+}
+
+// RecvAny opens the server's receive to every caller again.
+func (s *Server) RecvAny() { s.RecvFrom("") }
+
+// SetTimer arms the server's timer: a Timer notification arrives after d
+// (between calls). It replaces the previous setting; d <= 0 disarms it.
+func (s *Server) SetTimer(d time.Duration) {
+	s.timer.Stop()
+	if d > 0 {
+		s.timer.Reset(d)
+	}
+}
+
+// take removes the first queued call the receive accepts. s.mu is held.
+func (s *Server) take() *incoming {
+	for i, in := range s.queue {
+		if s.only == "" || in.caller.Tenant == s.only {
+			copy(s.queue[i:], s.queue[i+1:])
+			s.queue[len(s.queue)-1] = nil
+			s.queue = s.queue[:len(s.queue)-1]
+			return in
+		}
+	}
+	return nil
+}
+
+// Run serves calls and notifications until ctx is done or the node's
+// connection ends. It then unregisters the server, answers the calls still
+// queued with WentAway and returns nil, or, for a pipelined server that left
+// calls unanswered, an *UnansweredError (those callers get ServerDeath).
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running || s.stopped.Load() {
+		s.mu.Unlock()
+		return errors.New("switched: Server.Run called twice")
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer s.timer.Stop()
+	for {
+		s.mu.Lock()
+		if len(s.notes) > 0 {
+			note := s.notes[0]
+			copy(s.notes, s.notes[1:])
+			s.notes = s.notes[:len(s.notes)-1]
+			s.mu.Unlock()
+			if s.cfg.Notify != nil {
+				s.cfg.Notify(ctx, note)
+			}
+			continue
+		}
+		var in *incoming
+		if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
+			in = s.take()
+		}
+		s.mu.Unlock()
+		if in != nil {
+			s.dispatch(ctx, in)
+			continue
+		}
+		select {
+		case <-s.wake:
+		case t := <-s.timer.C:
+			s.notify(Notification{Kind: Timer, At: t})
+		case <-ctx.Done():
+			return s.stop()
+		case <-s.n.done:
+			return s.stop()
+		}
+	}
+}
+
+// stop unregisters the server and settles what is left.
+func (s *Server) stop() error {
+	s.stopped.Store(true)
+	s.mu.Lock()
+	q := s.queue
+	s.queue = nil
+	open := s.open
+	s.open = map[uint64]openCall{}
+	s.mu.Unlock()
+	for _, in := range q {
+		s.sendFault(in.src, in.id, ipc.WentAway)
+		putIncoming(in)
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	e := &UnansweredError{APID: s.cfg.APID}
+	for _, oc := range open {
+		s.st.unanswered.Add(1)
+		e.Calls = append(e.Calls, UnansweredCall{Caller: oc.caller, Op: oc.op, ID: oc.id})
+		s.sendFault(oc.src, oc.id, ipc.ServerDeath)
+	}
+	s.n.log.Error("pipelined server stopped with calls unanswered", "apid", s.cfg.APID, "calls", len(e.Calls))
+	return e
+}
+
+// UnansweredError reports the calls a pipelined server left without an
+// answer when it stopped: a bug in the server.
+type UnansweredError struct {
+	APID  frame.APID
+	Calls []UnansweredCall
+}
+
+// UnansweredCall is one call left without an answer.
+type UnansweredCall struct {
+	Caller ipc.Caller
+	Op     uint16
+	ID     uint32
+}
+
+func (e *UnansweredError) Error() string {
+	return fmt.Sprintf("switched: server on %v left %d call(s) unanswered", e.APID, len(e.Calls))
+}
+
+func (s *Server) dispatch(ctx context.Context, in *incoming) {
+	req, err := ipc.ParseRequest(in.msg)
+	if err != nil {
+		s.st.parseErrors.Add(1)
+		s.sendFault(in.src, in.id, ipc.BadMessageContents)
+		putIncoming(in)
+		return
+	}
+	if s.cfg.Pipelined != nil {
+		c := &Call{Caller: in.caller, Request: req, s: s, src: in.src, id: in.id}
+		s.mu.Lock()
+		s.openSeq++
+		c.key = s.openSeq
+		s.open[c.key] = openCall{src: in.src, id: in.id, op: req.Op, caller: in.caller}
+		s.mu.Unlock()
+		runtime.AddCleanup(c, s.leaked, c.key)
+		putIncoming(in)
+		s.cfg.Pipelined(ctx, c)
+		return
+	}
+	s.rep.Reset()
+	err = s.cfg.Handler.Handle(ctx, in.caller, req, &s.rep)
+	s.out = s.encode(s.out[:0], req, &s.rep, err)
+	s.frames = s.send(s.frames[:0], in.src, in.id, s.out)
+	putIncoming(in)
+}
+
+// encode turns a handler's outcome into the reply message: the reply, or
+// the fault it returned, or ServerDeath for any other error (a server
+// failure, logged).
+func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) []byte {
+	if err == nil {
+		err = ipc.FitReply(req, rep)
+	}
+	if err == nil {
+		out, merr := ipc.AppendReply(b, rep)
+		if merr == nil {
+			s.st.served.Add(1)
+			return out
+		}
+		err = merr
+	}
+	if f, ok := ipc.AsFault(err); ok {
+		s.st.faults.Add(1)
+		return ipc.AppendFault(b[:0], f)
+	}
+	s.st.failures.Add(1)
+	s.n.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
+	return ipc.AppendFault(b[:0], ipc.ServerDeath)
+}
+
+func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) []frame.Frame {
+	fs, err := ipcframe.Append(fs, ipcframe.Reply, s.cfg.APID, dest, id, msg)
+	if err == nil {
+		err = s.n.writeFrames(fs)
+	}
+	if err != nil {
+		s.n.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
+	}
+	if cap(fs) > 64 {
+		return nil
+	}
+	return fs
+}
+
+func (s *Server) sendFault(dest frame.APID, id uint32, f ipc.Fault) {
+	var b [8]byte
+	var fs [1]frame.Frame
+	s.send(fs[:0], dest, id, ipc.AppendFault(b[:0], f))
+}
+
+// leaked runs when the garbage collector finds a pipelined Call that was
+// never answered.
+func (s *Server) leaked(key uint64) {
+	s.mu.Lock()
+	oc, ok := s.open[key]
+	delete(s.open, key)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.st.unanswered.Add(1)
+	s.n.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
+	s.sendFault(oc.src, oc.id, ipc.ServerDeath)
+	s.signal()
+}
+
+// Call is one call a pipelined server holds open. Answer it exactly once,
+// from any goroutine.
+type Call struct {
+	Caller  ipc.Caller
+	Request *ipc.Request
+	s       *Server
+	src     frame.APID
+	id      uint32
+	key     uint64
+}
+
+// ErrAnswered is returned when a Call is answered twice.
+var ErrAnswered = errors.New("switched: call already answered")
+
+// Reply answers the call with rep.
+func (c *Call) Reply(rep *ipc.Reply) error { return c.Finish(rep, nil) }
+
+// Fail answers the call with err: an ipc.Fault as is, anything else as a
+// server failure (ServerDeath to the caller).
+func (c *Call) Fail(err error) error { return c.Finish(nil, err) }
+
+// Finish answers the call with what a Handler would have returned: rep
+// when err is nil, else err.
+func (c *Call) Finish(rep *ipc.Reply, err error) error {
+	s := c.s
+	s.mu.Lock()
+	_, ok := s.open[c.key]
+	delete(s.open, c.key)
+	s.mu.Unlock()
+	if !ok {
+		return ErrAnswered
+	}
+	if rep == nil && err == nil {
+		rep = &ipc.Reply{}
+	}
+	out := s.encode(nil, c.Request, rep, err)
+	s.send(nil, c.src, c.id, out)
+	s.signal()
+	return nil
+}
+
+// ServerStats is a snapshot of a server's counters.
+type ServerStats struct {
+	Served       uint64 // calls answered with a reply
+	Faults       uint64 // calls answered with a fault the handler returned
+	Failures     uint64 // handler errors that were not faults (ServerDeath to the caller)
+	ParseErrors  uint64 // requests that did not decode (BadMessageContents)
+	Denied       uint64 // restricted ops refused (AccessViolation)
+	Busy         uint64 // calls refused with the queue full
+	NotesDropped uint64 // notifications dropped with MaxNotes waiting
+	Unanswered   uint64 // pipelined calls left without an answer
+	Queued       int    // calls waiting now
+	Open         int    // pipelined calls open now
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	q, o := len(s.queue), len(s.open)
+	s.mu.Unlock()
+	return ServerStats{
+		Served: s.st.served.Load(), Faults: s.st.faults.Load(), Failures: s.st.failures.Load(),
+		ParseErrors: s.st.parseErrors.Load(), Denied: s.st.denied.Load(), Busy: s.st.busy.Load(),
+		NotesDropped: s.st.notesDropped.Load(), Unanswered: s.st.unanswered.Load(), Queued: q, Open: o,
+	}
+}
