@@ -112,7 +112,7 @@ func BenchmarkCopyBaseline(b *testing.B) {
 // the direct path can be measured without the system call.
 type sinkRaw struct{}
 
-func (sinkRaw) Control(f func(fd uintptr)) error        { f(0); return nil }
+func (sinkRaw) Control(f func(fd uintptr)) error           { f(0); return nil }
 func (sinkRaw) Read(f func(fd uintptr) (done bool)) error  { f(0); return nil }
 func (sinkRaw) Write(f func(fd uintptr) (done bool)) error { f(0); return nil }
 
@@ -150,5 +150,28 @@ func TestDirectPathAllocs(t *testing.T) {
 	fx.cam.counters(&c)
 	if c.Delivered != 201*64 || c.Queued != 0 || !c.Balanced() {
 		t.Errorf("counters %+v", c)
+	}
+}
+
+// TestRouteCache: a frame whose header differs from the previous one only
+// in payload_length reuses the decision only while payload_length is valid.
+func TestRouteCache(t *testing.T) {
+	fx := newRouteFixture(t)
+	b := batchOf(t, 4, func(i int, f *frame.Frame) {
+		switch i {
+		case 1:
+			f.SetPayloadLen(249) // same key as frame 0, too large
+		case 2:
+			f.SetPayloadLen(248)
+		case 3:
+			f.SetAPID(0x020) // spoofed, right after a cached Local
+		}
+	})
+	fx.r.process(b)
+	var c Counters
+	fx.cam.counters(&c)
+	want := [NumReasons]uint64{frame.MessageTooLarge: 1, frame.APIDNotAllocated: 1}
+	if c.Queued != 2 || c.Dropped != want {
+		t.Errorf("queued %d dropped %v, want 2 %v", c.Queued, c.Dropped, want)
 	}
 }

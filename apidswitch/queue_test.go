@@ -46,7 +46,7 @@ func TestQueuePartialWrites(t *testing.T) {
 	if b = q.peek(8); len(b) != 6*frame.Size+frame.Size/2 {
 		t.Fatalf("peek after partial: %d bytes", len(b))
 	}
-	if (*frame.Frame)(q.buf[frame.Size:2*frame.Size]).Payload()[0] != 1 {
+	if (*frame.Frame)(q.buf[frame.Size : 2*frame.Size]).Payload()[0] != 1 {
 		t.Fatal("head is not frame 1")
 	}
 	// A new connection restarts frame 1 from its first byte.

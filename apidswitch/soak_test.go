@@ -16,7 +16,7 @@ import (
 // exactly the delivered frames, and every ERROR frame the switch queued was
 // read.
 func TestSoak(t *testing.T) {
-	const perTenant = 102_400 // a multiple of batch
+	const perTenant = 307_200 // a multiple of batch
 	const batch = 32
 	h := startSwitch(t, Config{QueueLen: 256})
 	type tn struct {

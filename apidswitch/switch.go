@@ -174,7 +174,11 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.log.Info("switch stopped", "socket_dir", s.cfg.SocketDir)
+	queued := 0
+	for _, t := range s.state.Load().tenants {
+		queued += t.q.len()
+	}
+	s.log.Info("switch stopped", "socket_dir", s.cfg.SocketDir, "frames_left_queued", queued)
 	return nil
 }
 

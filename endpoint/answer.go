@@ -13,8 +13,9 @@ const minFrame = 60
 
 // Answer turns the n-byte frame in b into its answer, in place, and returns
 // the answer's length, or 0 when the frame is not answered (it is then
-// counted under a Reason). b's capacity beyond n is room for a longer
-// answer (a UDP handler's). Run calls Answer; it is exported for callers
+// counted under a Reason). b's length beyond n is room for a longer
+// answer (a UDP handler's, or an NA with its option); answers shorter than
+// 60 bytes are padded to 60 when b has room. Run calls Answer; it is exported for callers
 // that drive their own loop, and must not be called concurrently with Run
 // or with itself.
 func (e *Endpoint) Answer(b []byte, n int) int {
@@ -34,6 +35,10 @@ func (e *Endpoint) Answer(b []byte, n int) int {
 		return e.refuse(NotForUs)
 	}
 	l3 := wire.EthernetSize + wire.VLANSize*p.NumVLAN
+	if len(p.IPv4) > e.mtu || len(p.IPv6) > e.mtu {
+		// Longer than our MTU: an answer as long could not be sent.
+		return e.refuse(TooBig)
+	}
 	var m int
 	switch {
 	case p.ARP != nil:
@@ -45,7 +50,7 @@ func (e *Endpoint) Answer(b []byte, n int) int {
 	default:
 		return e.refuse(Unsupported)
 	}
-	if m > 0 && m < minFrame {
+	if m > 0 && m < minFrame && len(b) >= minFrame {
 		clear(b[m:minFrame])
 		m = minFrame
 	}
@@ -155,6 +160,10 @@ func (e *Endpoint) udpAnswer(b []byte, l3, l4, ulen int, src, dst netip.Addr) in
 	sport, dport := u.SrcPort(), u.DstPort()
 	pay := l4 + wire.UDPSize
 	end := min(len(b), l3+e.mtu)
+	if l4+ulen > end {
+		// A request longer than our MTU: its echo could not be sent.
+		return e.refuse(TooBig)
+	}
 	e.dgram = Datagram{Src: netip.AddrPortFrom(src, sport), Dst: netip.AddrPortFrom(dst, dport),
 		Payload: b[pay : l4+ulen : end]}
 	k := e.udp(&e.dgram)
@@ -236,7 +245,9 @@ func (e *Endpoint) ipv6(b []byte, l3 int, p *wire.Packet) int {
 			if reqMAC.IsMulticast() && !src.IsUnspecified() {
 				return e.refuse(BadSource)
 			}
-			n = wire.ICMPv6(b[l4:]).EncodeNeighbor(wire.ICMPv6NeighborAdvertisement, flags, e.ip6, e.mac, e.ip6, rdst)
+			if n = wire.ICMPv6(b[l4:]).EncodeNeighbor(wire.ICMPv6NeighborAdvertisement, flags, e.ip6, e.mac, e.ip6, rdst); n == 0 {
+				return e.refuse(TooBig) // b has no room for the option
+			}
 			hopLimit = 255
 			e.st.ndp.Add(1)
 		default:

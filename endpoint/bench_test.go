@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"spacenet/nic"
 )
 
 // BenchmarkAnswer measures Answer alone on each golden request: decoding,
@@ -87,10 +89,15 @@ func udpBlast(spec string) int {
 // whatever b.N (ns/op is the whole run); the figures are the metrics:
 // datagrams the kernel sent, the endpoint answered, and the kernel got
 // back, per second, and the echoed payload in Gbit/s.
-func BenchmarkTAPEcho(b *testing.B) {
+func BenchmarkTAPEcho(b *testing.B) { benchEcho(b, tapNet) }
+
+// BenchmarkAFPacketEcho is BenchmarkTAPEcho over AF_PACKET on a veth pair.
+func BenchmarkAFPacketEcho(b *testing.B) { benchEcho(b, vethNet) }
+
+func benchEcho(b *testing.B, mk func(testing.TB, byte) (*kernelNet, nic.NIC)) {
 	for _, size := range []int{64, 1400} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			k, n := tapNet(b, 3)
+			k, n := mk(b, 3)
 			e, err := New(n, Config{MAC: usMAC, IPv4: k.our4, IPv6: k.our6, UDP: Echo, Batch: 64})
 			if err != nil {
 				b.Fatal(err)

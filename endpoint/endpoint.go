@@ -61,9 +61,10 @@ type DropNewest struct{}
 // Refused implements Queue: never retry.
 func (DropNewest) Refused(int, error, int) bool { return false }
 
-// Retry is a Queue that tries again up to Max times per batch (Max <= 0:
-// until the NIC takes the answers or is closed), blocking the endpoint
-// meanwhile.
+// Retry is a Queue that tries again up to Max times per batch, blocking the
+// endpoint meanwhile. Max <= 0 retries until the NIC takes the answers or
+// is closed: use it only with a NIC whose refusals are transient (a NIC's
+// Send already blocks under backpressure; a short count is an error).
 type Retry struct{ Max int }
 
 // Refused implements Queue.
@@ -71,10 +72,13 @@ func (r Retry) Refused(_ int, _ error, attempt int) bool { return r.Max <= 0 || 
 
 // Config configures New.
 type Config struct {
-	MAC  wire.MAC     // our unicast address
-	IPv4 netip.Prefix // our IPv4 address (Addr) and its prefix; zero: no IPv4
-	IPv6 netip.Prefix // our IPv6 address (Addr) and its prefix; zero: no IPv6
-	UDP  UDPHandler   // nil: datagrams are refused (NoHandler)
+	MAC wire.MAC // our unicast address
+	// IPv4 and IPv6 are our addresses (Addr; the prefix length is not used,
+	// as the endpoint answers senders directly and routes nothing). A zero
+	// prefix turns that family off.
+	IPv4 netip.Prefix
+	IPv6 netip.Prefix
+	UDP  UDPHandler // nil: datagrams are refused (NoHandler)
 	// Queue is the policy for answers Send refuses; nil means DropNewest.
 	Queue Queue
 	// Batch is the number of frames per Recv and Send; 0 means 32.

@@ -386,3 +386,56 @@ func TestReasonString(t *testing.T) {
 		t.Error("Reason names")
 	}
 }
+
+// TestAnswerTightBuffers: Answer on buffers exactly as long as the frame
+// (no room to grow, no room to pad) never panics and counts every frame.
+func TestAnswerTightBuffers(t *testing.T) {
+	e, _, _ := newEndpoint(t, Config{UDP: Echo})
+	for _, c := range goldenCases {
+		req := unhex(t, c.request)
+		for cut := len(req); cut >= 0; cut-- {
+			b := append([]byte(nil), req[:cut]...)
+			e.Answer(b, len(b))
+		}
+	}
+	s := e.Stats()
+	if s.Answered()+s.RefusedTotal() != s.RxFrames {
+		t.Errorf("Stats = %+v: frames not all counted", s)
+	}
+	// The NS without an option needs 8 more bytes for the NA's option.
+	req, _ := golden(t, "NSUnicastNoOption")
+	before := e.Stats().Refused[TooBig]
+	if m := e.Answer(req, len(req)); m != 0 || e.Stats().Refused[TooBig] != before+1 {
+		t.Errorf("NS in a tight buffer: answer %d, TooBig %d", m, e.Stats().Refused[TooBig]-before)
+	}
+}
+
+// TestAnswerBeyondMTU: a packet longer than the MTU allows (it fits the
+// receive buffer, which has room for VLAN tags) is refused, not answered:
+// a UDP datagram, and an echo request.
+func TestAnswerBeyondMTU(t *testing.T) {
+	e, _, _ := newEndpoint(t, Config{UDP: Echo})
+	b := make([]byte, 1522)
+	const ulen = 1522 - 14 - 20
+	req, _ := golden(t, "Ping6")
+	big := make([]byte, 1522)
+	copy(big, req)
+	wire.IPv6(big[14:]).SetPayloadLength(1522 - 14 - 40)
+	fixICMPv6(big)
+	if m := e.Answer(big, len(big)); m != 0 {
+		t.Fatalf("answered a %d-byte echo request", len(big))
+	}
+	wire.Ethernet(b).Encode(&wire.EthernetFields{Dst: usMAC, Src: wire.MAC{2, 0, 0, 0, 0, 1}, EtherType: wire.EtherTypeIPv4})
+	src := netip.MustParseAddr("192.0.2.1")
+	h := wire.IPv4(b[14:])
+	h.Encode(&wire.IPv4Fields{TotalLength: 20 + ulen, TTL: 64, Protocol: wire.ProtoUDP, Src: src, Dst: us4.Addr()})
+	u := wire.UDP(b[34:])
+	u.Encode(&wire.UDPFields{SrcPort: 1, DstPort: 7, Length: ulen})
+	u.SetChecksum(u.CalculateChecksum(h.PseudoHeaderSum()))
+	if m := e.Answer(b, len(b)); m != 0 {
+		t.Fatalf("answered %d bytes", m)
+	}
+	if s := e.Stats(); s.Refused[TooBig] != 2 {
+		t.Errorf("Stats = %+v, want two TooBig", s)
+	}
+}

@@ -327,7 +327,7 @@ func pingPong(p *benchPair, pings int) (p50, p99 time.Duration, err error) {
 // the switch's batching (one read of up to 256 frames, one write of the
 // whole frames read) and nothing else.
 type relay struct {
-	a, b *apidswitch.Guest
+	a, b  *apidswitch.Guest
 	conns [2]net.Conn
 	wg    sync.WaitGroup
 }

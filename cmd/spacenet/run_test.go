@@ -171,12 +171,57 @@ func TestBinaryRunInject(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1") {
 		t.Fatalf("spoofed inject: %d %s", code, out)
 	}
+	// Every refusal, from spaceos, over the built binary's socket.
+	spos, err := apidswitch.Dial(p.sock("spaceos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spos.Close()
+	var valid frame.Frame
+	frame.Encode(&valid, frame.TM, 0x100, 0x010, []byte("x"))
+	refusals := []struct {
+		edit func(f *frame.Frame)
+		code frame.ErrorCode
+	}{
+		{func(f *frame.Frame) { f.SetAPID(0x011) }, frame.APIDNotAllocated},
+		{func(f *frame.Frame) { f.SetType(0x0B) }, frame.UnknownType},
+		{func(f *frame.Frame) { f.SetVersion(0) }, frame.UnknownVersion},
+		{func(f *frame.Frame) { f.SetPayloadLen(300) }, frame.MessageTooLarge},
+		{func(f *frame.Frame) { f.SetDest(0x1010) }, frame.Malformed},
+		{func(f *frame.Frame) { f.SetDest(0x000) }, frame.NoRoute},
+	}
+	spos.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, r := range refusals {
+		f := valid
+		r.edit(&f)
+		spos.WriteFrame(&f)
+		var e, want frame.Frame
+		if err := spos.ReadFrame(&e); err != nil {
+			t.Fatal(err)
+		}
+		frame.EncodeError(&want, r.code, &f)
+		if e != want {
+			t.Errorf("%v: got %x, want %x", r.code, e[:16], want[:16])
+		}
+	}
+	// A partial frame at the end of the stream: Malformed.
+	spos.Write(valid[:77])
+	spos.CloseWrite()
+	var e, wantE, partial frame.Frame
+	copy(partial[:], valid[:77])
+	frame.EncodeError(&wantE, frame.Malformed, &partial)
+	if err := spos.ReadFrame(&e); err != nil || e != wantE {
+		t.Errorf("partial frame: %v %x", err, e[:16])
+	}
+	p.waitLog("tenant disconnected", "tenant=spaceos")
+
 	stdout := p.stop(syscall.SIGINT)
-	for _, want := range []string{
+	for _, w := range []string{
 		"TENANT", "camera", "Apid_not_allocated=1",
+		"Unknown_type=1,Unknown_version=1,Message_too_large=1,Apid_not_allocated=1,Malformed=2,No_route=1",
 	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("counters output lacks %q:\n%s", want, stdout)
+		if !strings.Contains(stdout, w) {
+			t.Errorf("counters output lacks %q:\n%s", w, stdout)
 		}
 	}
 	// camera: 2 received, 1 delivered, 1 dropped.

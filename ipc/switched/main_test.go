@@ -214,10 +214,12 @@ type cameraEnv struct {
 	client *cameraipc.CameraClient
 }
 
+// startCamera serves camsim with the runtime restrictions opts (checked by
+// the switched runtime on the first frame, not by the dispatcher).
 func startCamera(t *testing.T, opts ...ipc.DispatchOption) *cameraEnv {
 	ce := &cameraEnv{env: startSwitch(t, nil), cam: &camsim.Camera{}}
 	ce.camN = ce.node("camera", func(n *Node) {
-		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam, opts...))
+		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict = opts })
 	})
 	run(t, ce.srv, nil)
 	ce.proc = ce.node("processor", nil)

@@ -1,0 +1,456 @@
+package switched
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"spacenet/apidswitch"
+	"spacenet/camera/cameraipc"
+	"spacenet/examples/camsim"
+	"spacenet/frame"
+	"spacenet/ipc"
+	"spacenet/ipc/ipcframe"
+)
+
+// TestClosedRecv: while the camera receives only from the processor,
+// spaceos's calls wait in their order and none is lost; the processor's
+// later calls are served before them.
+func TestClosedRecv(t *testing.T) {
+	e := startSwitch(t, nil)
+	cam := &camsim.Camera{}
+	disp := cameraipc.NewCameraDispatcher(cam)
+	var (
+		mu  sync.Mutex
+		log []string
+		srv *Server
+	)
+	queued := make(chan int, 16)
+	h := ipc.HandlerFunc(func(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+		entry := fmt.Sprintf("%s op%d", caller.Tenant, req.Op)
+		if req.Op == cameraipc.CameraOpCapture && len(req.Args) == 4 {
+			entry += fmt.Sprintf(" %d", binary.LittleEndian.Uint32(req.Args))
+		}
+		mu.Lock()
+		log = append(log, entry)
+		mu.Unlock()
+		if req.Op == cameraipc.CameraOpSetMode && caller.Tenant == "processor" {
+			if req.Args[0] == byte(cameraipc.CameraModeScience) {
+				srv.RecvFrom("processor")
+			} else {
+				srv.RecvAny()
+			}
+		}
+		return disp.Handle(ctx, caller, req, rep)
+	})
+	e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, h)
+		srv.onQueue = func(q int) { queued <- q }
+	})
+	run(t, srv, nil)
+	proc := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
+	ctx := ctxT(t)
+
+	if err := proc.SetMode(ctx, cameraipc.CameraModeScience); err != nil { // closes the receive
+		t.Fatal(err)
+	}
+	<-queued
+	spaceos := e.raw("spaceos")
+	var fs []frame.Frame
+	for i := uint32(1); i <= 3; i++ {
+		args := binary.LittleEndian.AppendUint32(nil, 10+i)
+		fs, _ = ipcframe.Append(fs, ipcframe.Request, 0x100, cameraAPID, i,
+			request(t, &ipc.Request{Op: cameraipc.CameraOpCapture, Args: args, ReplyCap: 4}))
+	}
+	spaceos.send(fs)
+	for q := range queued {
+		if q == 3 {
+			break
+		}
+	}
+	for _, exp := range []uint32{21, 22} {
+		if _, err := proc.Capture(ctx, exp); err != nil {
+			t.Fatal(err)
+		}
+		<-queued
+	}
+	if err := proc.SetMode(ctx, cameraipc.CameraModePreview); err != nil { // opens it
+		t.Fatal(err)
+	}
+	<-queued
+	for i := uint32(1); i <= 3; i++ {
+		h, msg := spaceos.reply()
+		var rep ipc.Reply
+		if err := ipc.ParseReply(msg, &rep); err != nil || h.ID != i || rep.RC != 0 {
+			t.Fatalf("spaceos reply %d: id %d, rc %d, %v", i, h.ID, rep.RC, err)
+		}
+		if id := binary.LittleEndian.Uint32(rep.Body); id != i+2 {
+			t.Fatalf("spaceos call %d got picture %d, want %d", i, id, i+2)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"processor op4", "processor op1 21", "processor op1 22", "processor op4",
+		"spaceos op1 11", "spaceos op1 12", "spaceos op1 13"}
+	if !slices.Equal(log, want) {
+		t.Fatalf("served order\n got %q\nwant %q", log, want)
+	}
+}
+
+// TestServerRestart kills the camera's connection while a read_image
+// (idempotent) is in its handler and a capture (not idempotent) waits
+// behind it, then connects a new camera: read_image is retried and
+// succeeds on the new server, capture returns ServerDeath.
+func TestServerRestart(t *testing.T) {
+	e := startSwitch(t, nil)
+	ctx := ctxT(t)
+	camA := &camsim.Camera{}
+	if _, err := camA.Capture(ctx, ipc.Caller{}, 300); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan string, 4), make(chan struct{})
+	camA.Hook = func(ctx context.Context, op string) {
+		entered <- op
+		<-release
+	}
+	queued := make(chan int, 4)
+	var srvA *Server
+	nodeA := e.node("camera", func(n *Node) {
+		srvA = serveCamera(t, n, cameraipc.NewCameraDispatcher(camA))
+		srvA.onQueue = func(q int) { queued <- q }
+	})
+	run(t, srvA, nil)
+	client := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
+
+	buf := make([]byte, 1000)
+	readRes := make(chan error, 1)
+	go func() {
+		n, err := client.ReadImage(ctx, 1, 0, buf)
+		if err == nil && n != 1000 {
+			err = fmt.Errorf("read %d bytes", n)
+		}
+		readRes <- err
+	}()
+	if op := <-entered; op != "read_image" {
+		t.Fatalf("first call in the handler: %s", op)
+	}
+	<-queued
+	capRes := make(chan error, 1)
+	go func() {
+		_, err := client.Capture(ctx, 300)
+		capRes <- err
+	}()
+	<-queued // capture waits behind read_image, in the doomed server
+
+	nodeA.Close() // the camera dies mid-call
+	if err := <-capRes; !errors.Is(err, ipc.ServerDeath) {
+		t.Fatalf("Capture across the restart: %v, want ServerDeath", err)
+	}
+	camB := &camsim.Camera{}
+	if _, err := camB.Capture(ctx, ipc.Caller{}, 300); err != nil {
+		t.Fatal(err)
+	}
+	var srvB *Server
+	e.node("camera", func(n *Node) { srvB = serveCamera(t, n, cameraipc.NewCameraDispatcher(camB)) })
+	run(t, srvB, nil)
+	if err := <-readRes; err != nil {
+		t.Fatalf("ReadImage across the restart: %v", err)
+	}
+	for i := range buf {
+		if buf[i] != camsim.Pixel(1, 300, i) {
+			t.Fatalf("pixel %d differs", i)
+		}
+	}
+	close(release) // let the dead server's handler finish
+	if st := srvB.Stats(); st.Served != 1 {
+		t.Fatalf("new server served %d calls, want 1 (the retried read_image)", st.Served)
+	}
+	for _, ti := range e.sw.Tenants() {
+		if ti.Name == "camera" && ti.Generation != 2 {
+			t.Fatalf("camera generation %d, want 2", ti.Generation)
+		}
+	}
+}
+
+// TestHostile: spaceos sends malformed and abusive requests by hand; each
+// is answered with the right fault or counted, and the processor's calls
+// keep working in between.
+func TestHostile(t *testing.T) {
+	e := startSwitch(t, nil)
+	var (
+		clockMu sync.Mutex
+		now     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	var srv *Server
+	camN := e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
+	}, func(c *Config) { c.Now = clock; c.Limits = ipcframe.Limits{MaxPartialPeer: 2} })
+	run(t, srv, nil)
+	proc := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
+	ctx := ctxT(t)
+	works := func(step string) {
+		t.Helper()
+		if _, err := proc.Status(ctx); err != nil {
+			t.Fatalf("after %s: processor Status: %v", step, err)
+		}
+	}
+	h := e.raw("spaceos")
+	expect := func(step string, id uint32, want ipc.Fault) {
+		t.Helper()
+		hd, msg := h.reply()
+		if hd.ID != id || hd.Kind != ipcframe.Reply {
+			t.Fatalf("%s: reply %+v, want call %d", step, hd, id)
+		}
+		if f := h.fault(msg); f != want {
+			t.Fatalf("%s: fault %v, want %v", step, f, want)
+		}
+		works(step)
+	}
+
+	h.call(0x100, cameraAPID, 1, []byte{1, 0, 3})
+	expect("truncated request", 1, ipc.BadMessageContents)
+
+	h.call(0x100, cameraAPID, 2, append(request(t, &ipc.Request{Op: 3, ReplyCap: 10}), 0xEE))
+	expect("trailing bytes", 2, ipc.BadMessageContents)
+
+	h.call(0x100, cameraAPID, 3, request(t, &ipc.Request{Op: 77, ReplyCap: 10}))
+	expect("unknown op", 3, ipc.UnknownOperation)
+
+	h.call(0x100, cameraAPID, 4, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, Args: []byte{1}, ReplyCap: 10}))
+	expect("args for an op without", 4, ipc.BadMessageSize)
+
+	var huge frame.Frame
+	p := make([]byte, ipcframe.HeaderSize+10)
+	ipcframe.Header{Kind: ipcframe.Request, ID: 5, Total: 1 << 30}.Put(p)
+	frame.Encode(&huge, frame.TC, 0x100, cameraAPID, p)
+	h.send([]frame.Frame{huge})
+	expect("1 GiB message", 5, ipc.BadMessageSize)
+
+	// Half a message, then silence: it is held until the idle timeout.
+	half, _ := ipcframe.Append(nil, ipcframe.Request, 0x100, cameraAPID, 6, make([]byte, 1000))
+	h.send(half[:2])
+	works("half a message")
+	if st := camN.Stats().Reassembly; st.Partial != 1 {
+		t.Fatalf("partials %+v", st)
+	}
+	advance(ipcframe.DefaultIdleTimeout + time.Second)
+	works("idle timeout") // the next frame in expires it
+	st := camN.Stats().Reassembly
+	if st.Partial != 0 || st.Buffered != 0 || st.Refused[ipcframe.Expired] != 1 {
+		t.Fatalf("after timeout: %+v", st)
+	}
+	h.send(half[2:]) // the rest is an orphan: counted, not answered
+	works("orphan segments")
+
+	// More partial messages than allowed per peer: the third is answered busy.
+	for id := uint32(7); id <= 9; id++ {
+		fs, _ := ipcframe.Append(nil, ipcframe.Request, 0x100, cameraAPID, id, make([]byte, 1000))
+		h.send(fs[:1])
+	}
+	hd, _ := h.reply()
+	if hd.ID != 9 || hd.Kind != ipcframe.Busy {
+		t.Fatalf("over the peer limit: %+v, want busy for call 9", hd)
+	}
+	works("peer limit")
+
+	// Not IPC at all, and a reply nobody asked for: counted, no answer.
+	var plain frame.Frame
+	frame.Encode(&plain, frame.TC, 0x100, cameraAPID, []byte("hello"))
+	bogus, _ := ipcframe.Append(nil, ipcframe.Reply, 0x100, 0x010, 1234, []byte{0, 0, 0, 0, 0})
+	h.send(append([]frame.Frame{plain}, bogus...))
+	works("non-IPC frames")
+
+	// The spoofed source APID never reaches the camera: the switch refuses it.
+	h.call(0x020, cameraAPID, 10, request(t, &ipc.Request{Op: 3, ReplyCap: 10}))
+	works("spoofed source")
+
+	cs := camN.Stats()
+	rs := cs.Reassembly
+	if rs.Refused[ipcframe.Orphan] != 3 || rs.Refused[ipcframe.TooLarge] != 1 || rs.Refused[ipcframe.PeerLimit] != 1 {
+		t.Fatalf("reassembly counters %+v", rs)
+	}
+	if cs.NotIPC != 1 || cs.Stray != 1 || cs.BusySent != 1 || cs.FaultsSent[ipc.BadMessageSize] != 1 {
+		t.Fatalf("node counters %+v", cs)
+	}
+	if ss := srv.Stats(); ss.ParseErrors != 2 || ss.Faults != 2 {
+		t.Fatalf("server counters %+v", ss)
+	}
+	for _, c := range e.sw.Counters() {
+		if c.Tenant == "spaceos" && c.Dropped[frame.APIDNotAllocated] != 1 {
+			t.Fatalf("switch counters for spaceos: %+v", c)
+		}
+	}
+}
+
+// TestPipelined: the server holds several calls open and answers them out
+// of order; answering twice is refused; a call left unanswered is reported
+// when Run stops and when the garbage collector finds it.
+func TestPipelined(t *testing.T) {
+	e := startSwitch(t, nil)
+	calls := make(chan *Call, 8)
+	var srv, leaky *Server
+	e.node("camera", func(n *Node) {
+		var err error
+		srv, err = n.Serve(ServerConfig{APID: 0x011, Pipelined: func(ctx context.Context, c *Call) { calls <- c }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaky, err = n.Serve(ServerConfig{APID: 0x012, Pipelined: func(ctx context.Context, c *Call) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(ctx) }()
+	run(t, leaky, nil)
+	proc := e.node("processor", nil)
+	cl := proc.Client(0x011)
+
+	type result struct {
+		arg  byte
+		body []byte
+		err  error
+	}
+	results := make(chan result, 4)
+	for i := byte(1); i <= 4; i++ {
+		go func() {
+			var rep ipc.Reply
+			err := cl.Call(ctxT(t), &ipc.Request{Op: 1, Args: []byte{i}, ReplyCap: 8}, &rep)
+			results <- result{i, rep.Body, err}
+		}()
+	}
+	var open []*Call
+	for range 4 {
+		open = append(open, <-calls) // four calls open at once
+	}
+	if st := srv.Stats(); st.Open != 4 {
+		t.Fatalf("open = %d", st.Open)
+	}
+	slices.SortFunc(open, func(a, b *Call) int { return int(a.Request.Args[0]) - int(b.Request.Args[0]) })
+	// Answer 3, then 2 with a fault, leave 1 open, 4 gets a reply.
+	if err := open[2].Reply(&ipc.Reply{Body: []byte{3, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := open[2].Reply(&ipc.Reply{}); err != ErrAnswered {
+		t.Fatalf("second answer: %v", err)
+	}
+	if err := open[1].Fail(ipc.BadMessageContents); err != nil {
+		t.Fatal(err)
+	}
+	if err := open[3].Finish(&ipc.Reply{Body: []byte{4, 4}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[byte]result{}
+	for range 3 {
+		r := <-results
+		got[r.arg] = r
+	}
+	if r := got[3]; r.err != nil || string(r.body) != "\x03\x03" {
+		t.Fatalf("call 3: %+v", r)
+	}
+	if r := got[2]; !errors.Is(r.err, ipc.BadMessageContents) {
+		t.Fatalf("call 2: %+v", r)
+	}
+	if r := got[4]; r.err != nil || string(r.body) != "\x04\x04" {
+		t.Fatalf("call 4: %+v", r)
+	}
+	// Stopping with call 1 open: Run reports it, its caller gets ServerDeath.
+	stop()
+	var ue *UnansweredError
+	if err := <-runErr; !errors.As(err, &ue) || len(ue.Calls) != 1 || ue.Calls[0].Caller.Tenant != "processor" {
+		t.Fatalf("Run = %v", err)
+	}
+	if r := <-results; r.arg != 1 || !errors.Is(r.err, ipc.ServerDeath) {
+		t.Fatalf("call 1: %+v", r)
+	}
+	runtime.KeepAlive(open)
+
+	// A call dropped on the floor: the garbage collector finds it.
+	res := make(chan error, 1)
+	go func() {
+		var rep ipc.Reply
+		res <- proc.Client(0x012).Call(ctxT(t), &ipc.Request{Op: 1, ReplyCap: 8}, &rep)
+	}()
+	deadline := time.After(testTimeout)
+	for {
+		runtime.GC()
+		select {
+		case err := <-res:
+			if !errors.Is(err, ipc.ServerDeath) {
+				t.Fatalf("dropped call: %v, want ServerDeath", err)
+			}
+			if st := leaky.Stats(); st.Unanswered != 1 {
+				t.Fatalf("leaky stats %+v", st)
+			}
+			return
+		case <-deadline:
+			t.Fatal("dropped call never reported")
+		case <-time.After(5 * time.Millisecond): // let the GC and the cleanup run
+		}
+	}
+}
+
+// TestNotifications: tenant events and the timer reach the server between
+// calls, never while a handler runs.
+func TestNotifications(t *testing.T) {
+	e := startSwitch(t, nil)
+	var inside atomic.Int32
+	notes := make(chan Notification, 16)
+	var srv *Server
+	disp := cameraipc.NewCameraDispatcher(&camsim.Camera{})
+	h := ipc.HandlerFunc(func(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+		inside.Add(1)
+		defer inside.Add(-1)
+		return disp.Handle(ctx, caller, req, rep)
+	})
+	e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, h, func(c *ServerConfig) {
+			c.Notify = func(ctx context.Context, note Notification) {
+				if inside.Load() != 0 {
+					t.Error("notification during a call")
+				}
+				notes <- note
+			}
+		})
+	})
+	run(t, srv, nil)
+	next := func(kind NoteKind, tenant string, ek apidswitch.EventKind) Notification {
+		t.Helper()
+		timeout := time.After(testTimeout)
+		for {
+			select {
+			case n := <-notes:
+				if n.Kind == kind && (kind == Timer || (n.Event.Tenant == tenant && n.Event.Kind == ek)) {
+					return n
+				}
+			case <-timeout:
+				t.Fatalf("no %v notification for %q %v", kind, tenant, ek)
+			}
+		}
+	}
+	proc := e.node("processor", nil)
+	next(TenantEvent, "processor", apidswitch.Connected)
+	client := cameraipc.NewCameraClient(proc.Client(cameraAPID))
+	if _, err := client.Status(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetTimer(time.Millisecond)
+	next(Timer, "", 0)
+	sp := e.node("spaceos", nil)
+	next(TenantEvent, "spaceos", apidswitch.Connected)
+	sp.Close()
+	n := next(TenantEvent, "spaceos", apidswitch.Disconnected)
+	if n.Event.FirstAPID != 0x100 || n.Event.Generation != 1 {
+		t.Fatalf("event %+v", n.Event)
+	}
+}
