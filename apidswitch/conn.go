@@ -142,8 +142,10 @@ func (c *conn) readLoop() {
 			break
 		}
 	}
-	if rem > 0 && errors.Is(err, io.EOF) {
-		r.partial(buf[:rem])
+	if rem > 0 {
+		// Answered only at a clean end of stream: after any other error
+		// the connection is gone (reset, replaced, switch stopping).
+		r.partial(buf[:rem], errors.Is(err, io.EOF))
 	}
 	if errors.Is(err, io.EOF) {
 		// The guest closed its sending side: it may still read what is
@@ -294,15 +296,18 @@ func (r *reader) forward(dst *tenant, b []byte) {
 	}
 }
 
-// partial refuses the incomplete frame at the end of a stream.
-func (r *reader) partial(b []byte) {
+// partial refuses the incomplete frame at the end of a stream, answering
+// it if answer is set.
+func (r *reader) partial(b []byte, answer bool) {
 	var f frame.Frame
 	copy(f[:], b)
 	ss := &r.c.t.st
 	ss.mu.Lock()
 	ss.received++
 	ss.dropped[frame.Malformed]++
-	r.notice(frame.Malformed, &f)
+	if answer {
+		r.notice(frame.Malformed, &f)
+	}
 	ss.mu.Unlock()
 	r.flush()
 }

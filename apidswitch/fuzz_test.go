@@ -30,7 +30,7 @@ func FuzzProcess(f *testing.F) {
 			fx.r.process(buf[:whole])
 		}
 		if whole < len(data) {
-			fx.r.partial(buf[whole:])
+			fx.r.partial(buf[whole:], true)
 		}
 		var c Counters
 		fx.cam.counters(&c)

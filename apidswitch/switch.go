@@ -146,7 +146,9 @@ func (s *Switch) Run(ctx context.Context) error {
 			for _, u := range st.tenants[:i] {
 				u.closeListener()
 			}
+			s.stopped = true
 			s.mu.Unlock()
+			s.wg.Wait() // the accept loops already started
 			return err
 		}
 	}

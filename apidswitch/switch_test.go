@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -316,6 +317,10 @@ func TestReplaceConnection(t *testing.T) {
 	e := h.waitEvent("processor", Replaced)
 	if e.Generation != 2 {
 		t.Errorf("generation %d, want 2", e.Generation)
+	}
+	want := TenantInfo{Name: "processor", Socket: h.sw.SocketPath("processor"), Generation: 2, Connected: true}
+	if ti := h.sw.Tenants()[1]; ti != want {
+		t.Errorf("Tenants()[1] = %+v, want %+v", ti, want)
 	}
 	old.SetReadDeadline(time.Now().Add(testTimeout))
 	var f frame.Frame
@@ -630,63 +635,112 @@ func TestOrderMixedPaths(t *testing.T) {
 		}
 		done <- nil
 	}()
-	// Camera's ERRORs are read (and counted) concurrently.
-	busy := make(chan int, 1)
-	go func() {
-		nb := 0
-		var f frame.Frame
-		cam.SetReadDeadline(time.Now().Add(testTimeout))
-		for cam.ReadFrame(&f) == nil {
-			if f.Type() == frame.Health {
-				break
-			}
-			nb++
-		}
-		busy <- nb
-	}()
-	proc.SetReadDeadline(time.Now().Add(testTimeout))
-	next, got := -1, 0
-	in := make([]frame.Frame, 7) // small, odd reads: a slow guest
-	readSome := func() {
-		k, err := proc.ReadFrames(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range in[:k] {
-			v := int(binary.BigEndian.Uint32(in[i].Payload()))
-			if in[i].APID() != 0x010 || v <= next {
-				t.Fatalf("frame %d after %d", v, next)
-			}
-			next = v
-			got++
+	progress := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case progress <- struct{}{}:
+		default:
 		}
 	}
-	for {
-		select {
-		case err := <-done:
+	// Camera's ERRORs are counted as they come back.
+	var nb atomic.Int64
+	go func() {
+		var f frame.Frame
+		for cam.ReadFrame(&f) == nil {
+			nb.Add(1)
+			poke()
+		}
+	}()
+	// Processor reads slowly: small, odd reads.
+	var got atomic.Int64
+	go func() {
+		next := -1
+		in := make([]frame.Frame, 7)
+		for {
+			k, err := proc.ReadFrames(in)
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
-			// Barrier, then read the rest.
-			hf := mkFrame(t, frame.Health, 0x010, APIDHealth, "")
-			cam.WriteFrame(&hf)
-			nb := <-busy
-			for {
-				c := h.counters("camera")
-				if uint64(got) == c.Delivered && c.Queued == 0 {
-					if c.Dropped[frame.HostBusy] != uint64(nb)+c.NoticesLost {
-						t.Errorf("Host_busy %d, ERRORs read %d + lost %d", c.Dropped[frame.HostBusy], nb, c.NoticesLost)
-					}
-					if c.Delivered+c.Dropped[frame.HostBusy] != n {
-						t.Errorf("delivered %d + busy %d != %d", c.Delivered, c.Dropped[frame.HostBusy], n)
-					}
-					t.Logf("delivered %d in order, Host_busy %d", got, c.Dropped[frame.HostBusy])
+			for i := range in[:k] {
+				v := int(binary.BigEndian.Uint32(in[i].Payload()))
+				if in[i].APID() != 0x010 || v <= next {
+					t.Errorf("frame %d after %d", v, next)
 					return
 				}
-				readSome()
+				next = v
 			}
-		default:
-			readSome()
+			got.Add(int64(k))
+			poke()
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(testTimeout)
+	for {
+		c := h.counters("camera")
+		if c.Received == n && c.Queued == 0 && uint64(got.Load()) == c.Delivered && uint64(nb.Load())+c.NoticesLost == c.Dropped[frame.HostBusy] {
+			if c.Delivered+c.Dropped[frame.HostBusy] != n {
+				t.Errorf("delivered %d + Host_busy %d != %d", c.Delivered, c.Dropped[frame.HostBusy], n)
+			}
+			t.Logf("delivered %d in order, Host_busy %d", got.Load(), c.Dropped[frame.HostBusy])
+			return
+		}
+		select {
+		case <-progress:
+		case <-time.After(20 * time.Millisecond): // re-check; the deadline bounds the test
+		case <-deadline:
+			t.Fatalf("camera %+v, processor read %d, ERRORs read %d", c, got.Load(), nb.Load())
 		}
 	}
+}
+
+// TestAwayTenantBound: frames for a tenant that is not connected wait in its
+// queue up to the bound (less the reserve for the switch's own frames); the
+// rest are refused with Host_busy, and the tenant gets exactly the queued
+// ones when it connects.
+func TestAwayTenantBound(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16}) // 14 for tenants' frames, 2 reserved
+	cam := h.dial("camera")
+	out := make([]frame.Frame, 20)
+	for i := range out {
+		out[i] = mkFrame(t, frame.TM, 0x010, 0x020, string(rune('A'+i)))
+	}
+	if err := cam.WriteFrames(out); err != nil {
+		t.Fatal(err)
+	}
+	back := barrier(t, cam, 0x010)
+	if len(back) != 6 {
+		t.Fatalf("%d frames back, want 6 Host_busy ERRORs", len(back))
+	}
+	for i, e := range back {
+		if want := errorFrame(frame.HostBusy, &out[14+i]); e != want {
+			t.Errorf("ERROR %d: %x, want %x", i, e[:16], want[:16])
+		}
+	}
+	c := h.counters("camera")
+	if c.Queued != 14 || c.Dropped[frame.HostBusy] != 6 {
+		t.Errorf("camera queued %d Host_busy %d", c.Queued, c.Dropped[frame.HostBusy])
+	}
+	proc := h.dial("processor")
+	for i := range 14 {
+		if got := readFrame(t, proc); got != out[i] {
+			t.Fatalf("frame %d: %x", i, got[:16])
+		}
+	}
+	barrier(t, proc, 0x020) // nothing else was queued for processor
+}
+
+// TestRunRefusesLiveSocket: a second switch on the same directory fails to
+// start, leaves the first one's sockets alone, and leaks nothing.
+func TestRunRefusesLiveSocket(t *testing.T) {
+	h := startSwitch(t, Config{})
+	sw2, err := New(Config{SocketDir: h.dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw2.Run(t.Context()); err == nil {
+		t.Fatal("second switch started on live sockets")
+	}
+	h.dial("spaceos") // the first switch still serves
 }

@@ -15,7 +15,6 @@ import (
 	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
-	"spacenet/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
@@ -127,7 +126,7 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 	if err := cam.SetMode(ctx, cameraipc.CameraModeScience); err != nil {
 		return fmt.Errorf("set_mode: %w", err)
 	}
-	fmt.Fprintln(out, "processor -> camera  set_mode(Science)          ok")
+	fmt.Fprintln(out, "processor -> camera  set_mode(Science)           ok")
 	const exposure = 2000
 	id, err := cam.Capture(ctx, exposure)
 	if err != nil {
@@ -143,7 +142,7 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		}
 		// The reply carries the lease's bytes back: rc, body, lease.
 		replyLen := 1 + 4 + 4 + 4 + 1 + 4 + len(sink)
-		fmt.Fprintf(out, "processor -> camera  read_image(%d, offset %6d) %5d bytes through a %d-byte write lease (reply: %d frames)\n",
+		fmt.Fprintf(out, "processor -> camera  read_image(%d, off %6d)    %5d bytes through a %d-byte write lease (reply: %d frames)\n",
 			id, off, n, len(sink), ipcframe.Segments(replyLen))
 		off += int(n)
 		if n == 0 {
@@ -160,8 +159,9 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	fmt.Fprintf(out, "processor -> camera  status()                   mode %d (Science), %d frame(s), %.1f C\n",
-		st.Mode, st.Frames, float64(st.TemperatureMc)/1000)
+	modes := map[cameraipc.CameraMode]string{cameraipc.CameraModeOff: "Off", cameraipc.CameraModePreview: "Preview", cameraipc.CameraModeScience: "Science"}
+	fmt.Fprintf(out, "processor -> camera  status()                    mode %s, %d frame(s), %.1f C\n",
+		modes[st.Mode], st.Frames, float64(st.TemperatureMc)/1000)
 
 	sp, err := switched.Dial(ctx, switched.Config{Socket: sock("spaceos"), Tenant: "spaceos", Policy: pol, Logger: quiet})
 	if err != nil {
@@ -184,6 +184,5 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(out, "switch:    %-9s generation %d, %d frames received, %d dropped\n", c.Tenant, c.Generation, c.Received, c.DroppedTotal())
 		}
 	}
-	_ = frame.TC
 	return nil
 }

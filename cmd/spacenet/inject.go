@@ -5,19 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
+	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/uplink"
 )
 
 var injectFlags struct {
 	typ, apid, dest     string
 	payload, payloadHex string
-	socket              string
+	socket, downlink    string
 	wait                time.Duration
 }
 
@@ -29,6 +32,10 @@ guest's connection and bumps its generation), sends one frame and, with
 --wait, prints every frame the switch sends back within that time: ERROR
 frames decoded, others as header and payload. It exits with status 1 if an
 ERROR frame came back.
+
+With --downlink instead of --socket, the frame comes from the ground: it is
+wrapped as one CCSDS Space Packet (sequence count 0) and sent as one UDP
+datagram to the switch's --downlink-listen address.
 
   spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello \
       --socket /tmp/space-net/camera.sock --wait 200ms`,
@@ -43,10 +50,12 @@ func init() {
 	f.StringVar(&injectFlags.dest, "dest", "0x000", "destination APID (0x000: to the ground)")
 	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
-	f.StringVar(&injectFlags.socket, "socket", "", "the guest's socket, e.g. /tmp/space-net/camera.sock (required)")
+	f.StringVar(&injectFlags.socket, "socket", "", "the guest's socket, e.g. /tmp/space-net/camera.sock")
+	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
 	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait)")
 	injectCmd.MarkFlagRequired("apid")
-	injectCmd.MarkFlagRequired("socket")
+	injectCmd.MarkFlagsOneRequired("socket", "downlink")
+	injectCmd.MarkFlagsMutuallyExclusive("socket", "downlink")
 	rootCmd.AddCommand(injectCmd)
 }
 
@@ -76,6 +85,9 @@ func runInject(cmd *cobra.Command, _ []string) error {
 	var f frame.Frame
 	if err := frame.Encode(&f, typ, src, dst, payload); err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if fl.downlink != "" {
+		return injectDownlink(cmd.OutOrStdout(), &f, fl.downlink)
 	}
 	g, err := apidswitch.Dial(fl.socket)
 	if err != nil {
@@ -135,4 +147,27 @@ func printFrame(w io.Writer, f *frame.Frame) {
 		}
 	}
 	fmt.Fprintf(w, "%s from %v to %v, %d bytes: %q\n", f.Type(), f.APID(), f.Dest(), f.PayloadLen(), f.Payload())
+}
+
+// injectDownlink sends f from the ground to a switch's downlink listener.
+func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
+	addr, err := uplink.ParseURL(url)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	var pkt [ccsds.MaxPacketSize]byte
+	n, err := ccsds.Wrap(pkt[:], f, 0)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialUDP("udp", nil, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write(pkt[:n]); err != nil {
+		return fmt.Errorf("send to %s: %w", url, err)
+	}
+	fmt.Fprintf(w, "sent %s from %v to %v as a %d-octet CCSDS packet to %s\n", f.Type(), f.APID(), f.Dest(), n, addr)
+	return nil
 }

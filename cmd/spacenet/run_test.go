@@ -358,8 +358,16 @@ func TestBinaryUplinkDownlink(t *testing.T) {
 	if got != down {
 		t.Fatalf("camera got %x", got[:16])
 	}
+	// The same through `spacenet inject --downlink`.
+	out, code := inject(t, "--type", "TC", "--apid", "0x7F0", "--dest", "0x011", "--payload", "command", "--downlink", "udp://"+dlAddr)
+	if code != 0 {
+		t.Fatalf("inject --downlink: %d %s", code, out)
+	}
+	if err := cam.ReadFrame(&got); err != nil || got != down {
+		t.Fatalf("camera got %x: %v", got[:16], err)
+	}
 	stdout := p.stop(syscall.SIGINT)
-	if !strings.Contains(stdout, "downlink: received=1 injected=1") {
+	if !strings.Contains(stdout, "downlink: received=2 injected=2") {
 		t.Errorf("counters:\n%s", stdout)
 	}
 }

@@ -45,7 +45,8 @@ func startSwitch(t *testing.T, pol *policy.Policy) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw, err := apidswitch.New(apidswitch.Config{Policy: pol, SocketDir: dir + "/s", Logger: quiet()})
+	sw, err := apidswitch.New(apidswitch.Config{Policy: pol, SocketDir: dir + "/s", Logger: quiet(),
+		OnEvent: func(ev apidswitch.Event) { t.Logf("switch event %+v", ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +180,25 @@ func (r *rawGuest) reply() (ipcframe.Header, []byte) {
 			r.t.Fatalf("bad reply header: %v", why)
 		}
 		return h, append([]byte(nil), f.Payload()[ipcframe.HeaderSize:]...)
+	}
+}
+
+// errorFrame reads frames until an ERROR frame from the switch arrives.
+func (r *rawGuest) errorFrame() frame.ErrorPayload {
+	r.t.Helper()
+	r.g.SetReadDeadline(time.Now().Add(testTimeout))
+	for {
+		var f frame.Frame
+		if err := r.g.ReadFrame(&f); err != nil {
+			r.t.Fatalf("reading ERROR: %v", err)
+		}
+		if f.Type() == frame.Error {
+			ep, err := frame.ParseErrorPayload(f.Payload())
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			return ep
+		}
 	}
 }
 

@@ -122,9 +122,9 @@ type Node struct {
 }
 
 type nodeStats struct {
-	calls, replies, stray, notIPC, otherFrames, events atomic.Uint64
-	answered                                           [16]atomic.Uint64 // runtime answers by fault
-	busySent, errorsIn, repliesRefused                 atomic.Uint64
+	calls, replies, stray, notIPC, events           atomic.Uint64
+	answered                                        [16]atomic.Uint64 // runtime answers by fault
+	busySent, errorsIn, repliesRefused, staleEvents atomic.Uint64
 }
 
 // NewNode checks cfg and returns a node that is not yet connected.
@@ -504,7 +504,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 		n.mu.Lock()
 		for _, t := range h.Tenants {
 			if t.FirstAPID.Valid() {
-				if i := n.owner[t.FirstAPID]; i >= 0 {
+				if i := n.owner[t.FirstAPID]; i >= 0 && int16(t.Generation-n.tenants[i].gen) >= 0 {
 					n.tenants[i] = tenantState{gen: t.Generation, connected: t.Connected}
 				}
 			}
@@ -530,6 +530,19 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	gen := uint16(e.Generation)
 	var dead []*pending
 	n.mu.Lock()
+	n.log.Debug("tenant event", "kind", e.Kind, "of", e.Tenant, "generation", e.Generation, "pending", len(n.pending))
+	// Generations only grow. An event older than what the node knows, or
+	// a connection of the generation it already knows (connected, or gone
+	// since), arrived late: the switch announces a connection from its
+	// accept goroutine, which can run after the connection's traffic (and
+	// even its end) reached us. Acting on it would kill calls bound to a
+	// newer generation.
+	ts := n.tenants[ti]
+	if d := int16(gen - ts.gen); d < 0 || (d == 0 && (e.Kind != apidswitch.Disconnected || !ts.connected)) {
+		n.mu.Unlock()
+		n.st.staleEvents.Add(1)
+		return
+	}
 	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != apidswitch.Disconnected}
 	for id, p := range n.pending {
 		if p.tenant != ti {
@@ -561,6 +574,7 @@ type Stats struct {
 	Stray          uint64 // replies for no call in flight (late, after a deadline or a restart)
 	NotIPC         uint64 // frames without the IPC magic
 	Events         uint64 // tenant events received
+	StaleEvents    uint64 // of which late ones, ignored (an older generation)
 	ErrorsIn       uint64 // ERROR frames from the switch
 	RepliesRefused uint64 // of which refusals of this node's replies
 	BusySent       uint64 // busy answers sent
@@ -574,7 +588,7 @@ type Stats struct {
 func (n *Node) Stats() Stats {
 	s := Stats{
 		Calls: n.st.calls.Load(), Replies: n.st.replies.Load(), Stray: n.st.stray.Load(),
-		NotIPC: n.st.notIPC.Load(), Events: n.st.events.Load(), ErrorsIn: n.st.errorsIn.Load(),
+		NotIPC: n.st.notIPC.Load(), Events: n.st.events.Load(), StaleEvents: n.st.staleEvents.Load(), ErrorsIn: n.st.errorsIn.Load(),
 		RepliesRefused: n.st.repliesRefused.Load(), BusySent: n.st.busySent.Load(),
 		FaultsSent: map[ipc.Fault]uint64{},
 	}

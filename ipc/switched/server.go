@@ -87,7 +87,7 @@ type Server struct {
 
 	stopped atomic.Bool
 	onQueue func(queued int) // tests: called by the reader after queueing a call
-	rep     ipc.Reply // InOrder reply, reused
+	rep     ipc.Reply        // InOrder reply, reused
 	out     []byte
 	frames  []frame.Frame
 	st      serverStats

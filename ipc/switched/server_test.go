@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
@@ -127,7 +128,10 @@ func TestServerRestart(t *testing.T) {
 		srvA.onQueue = func(q int) { queued <- q }
 	})
 	run(t, srvA, nil)
-	client := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
+	procN := e.node("processor", nil, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	client := cameraipc.NewCameraClient(procN.Client(cameraAPID))
 
 	buf := make([]byte, 1000)
 	readRes := make(chan error, 1)
@@ -157,6 +161,9 @@ func TestServerRestart(t *testing.T) {
 	if _, err := camB.Capture(ctx, ipc.Caller{}, 300); err != nil {
 		t.Fatal(err)
 	}
+	var bOps []string
+	var bMu sync.Mutex
+	camB.Hook = func(ctx context.Context, op string) { bMu.Lock(); bOps = append(bOps, op); bMu.Unlock() }
 	var srvB *Server
 	e.node("camera", func(n *Node) { srvB = serveCamera(t, n, cameraipc.NewCameraDispatcher(camB)) })
 	run(t, srvB, nil)
@@ -170,7 +177,8 @@ func TestServerRestart(t *testing.T) {
 	}
 	close(release) // let the dead server's handler finish
 	if st := srvB.Stats(); st.Served != 1 {
-		t.Fatalf("new server served %d calls, want 1 (the retried read_image)", st.Served)
+		bMu.Lock()
+		t.Fatalf("new server served %d calls, want 1 (the retried read_image): %v; proc stats %+v", st.Served, bOps, procN.Stats())
 	}
 	for _, ti := range e.sw.Tenants() {
 		if ti.Name == "camera" && ti.Generation != 2 {
@@ -271,6 +279,9 @@ func TestHostile(t *testing.T) {
 
 	// The spoofed source APID never reaches the camera: the switch refuses it.
 	h.call(0x020, cameraAPID, 10, request(t, &ipc.Request{Op: 3, ReplyCap: 10}))
+	if ep := h.errorFrame(); ep.Code != frame.APIDNotAllocated || ep.OffendingAPID != 0x020 {
+		t.Fatalf("spoofed source: ERROR %+v", ep)
+	}
 	works("spoofed source")
 
 	cs := camN.Stats()
@@ -454,3 +465,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("event %+v", n.Event)
 	}
 }
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
