@@ -2,6 +2,7 @@ package lan
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -100,7 +101,9 @@ func TestKernelNamespaces(t *testing.T) {
 		t.Log("iperf3 missing (scripts/deps.sh installs it): TCP checked with ping only")
 		return
 	}
-	srv := exec.Command("ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "-B", ipB.Addr().String(), "-p", "5201")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv := exec.CommandContext(ctx, "ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "--forceflush", "-B", ipB.Addr().String(), "-p", "5201")
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +119,7 @@ func TestKernelNamespaces(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
-	cli := exec.Command("ip", "netns", "exec", nsA, "iperf3", "-c", ipB.Addr().String(), "-p", "5201", "-t", "1", "-J")
+	cli := exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-c", ipB.Addr().String(), "-p", "5201", "-t", "1", "-J")
 	js, err := cli.Output()
 	if err != nil {
 		t.Fatalf("iperf3 client: %v\n%s", err, js)
@@ -150,5 +153,4 @@ func TestKernelNamespaces(t *testing.T) {
 	if sc, _ := s.Port("c"); sc.RxDrops[ReasonSpoofedIP] == 0 || sc.Forwarded() != 0 {
 		t.Errorf("port c: spoofed_ip %d forwarded %d; want > 0, 0", sc.RxDrops[ReasonSpoofedIP], sc.Forwarded())
 	}
-	_ = time.Second
 }

@@ -97,6 +97,12 @@ type PortStats struct {
 	TxFrames, TxBytes uint64 // handed to the NIC and accepted
 	RxDrops           [NumReasons]uint64
 	TxDrops           [NumReasons]uint64
+
+	// NICStats are the counters of the NIC behind the port (behind its
+	// fault injectors), if it reports any: what it refused before the
+	// switch saw a frame, or after it handed one over (TxNoPeer).
+	NICStats    nic.Stats
+	HasNICStats bool
 }
 
 // Forwarded returns how many received frames were not dropped at ingress.
@@ -117,6 +123,13 @@ func (p *port) stats() PortStats {
 	}
 	if p.nic != nil {
 		s.NIC = p.nic.Name()
+		n := p.nic
+		if u, ok := n.(interface{ Inner() nic.NIC }); ok {
+			n = u.Inner()
+		}
+		if r, ok := n.(nic.StatsReporter); ok {
+			s.NICStats, s.HasNICStats = r.Stats(), true
+		}
 	}
 	p.q.mu.Lock()
 	s.Queued = p.q.n

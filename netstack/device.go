@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -195,6 +196,7 @@ type nicDevice struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 	err     atomic.Pointer[error]
+	refused atomic.Uint64
 	scratch [][]byte
 	sizes   []int
 	out     [][]byte
@@ -260,9 +262,15 @@ func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
 	for len(d.out) > 0 {
 		n, err := d.n.Send(d.out)
 		if err != nil {
-			return fmt.Errorf("%s: send: %w", d.n.Name(), err)
+			if errors.Is(err, nic.ErrClosed) {
+				return fmt.Errorf("%s: send: %w", d.n.Name(), err)
+			}
+			// The device refused one frame (too big, ...): count it and
+			// go on with the rest; TCP will retransmit.
+			d.refused.Add(1)
+			n++
 		}
-		d.out = d.out[n:]
+		d.out = d.out[min(n, len(d.out)):]
 	}
 	return nil
 }

@@ -52,6 +52,11 @@ type Config struct {
 	Clock tcpip.Clock
 	// CommandQueue is the command channel's capacity (default 256).
 	CommandQueue int
+	// NoRACK turns off RACK loss detection in this Netstack's TCP only
+	// (gVisor's default is on). On a zero-latency link gVisor's RACK
+	// recovers from a burst loss about two segments per RTO; see
+	// docs/netstack.md.
+	NoRACK bool
 }
 
 // nicID is the only NIC of a Netstack.
@@ -132,6 +137,10 @@ func New(cfg Config, dev Device) (*Netstack, error) {
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	ns.st.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	if cfg.NoRACK {
+		rec := tcpip.TCPRecovery(0)
+		ns.st.SetTransportProtocolOption(tcp.ProtocolNumber, &rec)
+	}
 	if cfg.TCPSendBuffer > 0 {
 		o := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: cfg.TCPSendBuffer, Max: max(cfg.TCPSendBuffer, 4<<20)}
 		ns.st.SetTransportProtocolOption(tcp.ProtocolNumber, &o)
@@ -209,6 +218,10 @@ func (ns *Netstack) Run() {
 	ns.loopWG.Add(1)
 	defer ns.loopWG.Done()
 	ns.ep.setBlocking(true)
+	if p, ok := ns.dev.(*PipeEnd); ok {
+		send := p.send
+		ns.ep.direct.Store(&send)
+	}
 	ns.wg.Add(2)
 	go ns.egress()
 	go ns.ingress()
@@ -363,6 +376,7 @@ func (ns *Netstack) Close() error {
 	var err error
 	ns.closeOnce.Do(func() {
 		close(ns.done)
+		ns.ep.direct.Store(nil)
 		ns.ep.setBlocking(false)
 		err = ns.dev.close()
 		ns.loopWG.Wait()

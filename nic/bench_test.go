@@ -2,7 +2,9 @@ package nic
 
 import (
 	"fmt"
+	"os/exec"
 	"testing"
+	"time"
 )
 
 // benchLink measures frames/s from tx to rx (two real devices joined by
@@ -40,7 +42,7 @@ func benchLink(b *testing.B, tx, rx NIC, size, batch int) {
 		}
 		done <- nil
 	}()
-	b.SetBytes(int64(size))
+	b.SetBytes(int64(size * batch))
 	b.ReportAllocs()
 	b.ResetTimer()
 	sent, inWindow := 0, 0
@@ -57,7 +59,8 @@ func benchLink(b *testing.B, tx, rx NIC, size, batch int) {
 		inWindow -= k
 	}
 	if err := <-done; err != nil {
-		b.Fatal(err)
+		out, _ := exec.Command("ip", "-s", "link", "show", tx.Name()).CombinedOutput()
+		b.Fatalf("%v; sent %d; tx stats %+v; rx stats %+v\n%s", err, sent, tx.(StatsReporter).Stats(), rx.(StatsReporter).Stats(), out)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
@@ -84,6 +87,7 @@ func BenchmarkPacketVeth(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer py.Close()
+				watchdog(b, py, 10*time.Second)
 				benchLink(b, px, py, size, batch)
 			})
 		}

@@ -49,7 +49,7 @@ func newNetns(t *testing.T) string {
 
 // watchdog closes c if the test has not finished within d, so that a
 // missing frame fails the test instead of hanging it.
-func watchdog(t *testing.T, c interface{ Close() error }, d time.Duration) {
+func watchdog(t testing.TB, c interface{ Close() error }, d time.Duration) {
 	timer := time.AfterFunc(d, func() { c.Close() })
 	t.Cleanup(func() { timer.Stop() })
 }

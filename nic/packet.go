@@ -231,11 +231,16 @@ func (p *Packet) doRead(fd uintptr) bool {
 			}
 			n -= vnetHdrLen
 			buf := p.rbufs[base+i]
+			hdr := p.rhdrs[i*vnetHdrLen : (i+1)*vnetHdrLen]
+			if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
+				p.st.rxGSO.Add(1) // usually also longer than the buffer: count it as what it is
+				continue
+			}
 			if m.Hdr.Flags&unix.MSG_TRUNC != 0 || n > len(buf) {
 				p.st.rxTooBig.Add(1)
 				continue
 			}
-			if !p.st.vnet(p.rhdrs[i*vnetHdrLen:(i+1)*vnetHdrLen], buf[:n]) {
+			if !p.st.vnet(hdr, buf[:n]) {
 				continue
 			}
 			// Compact: frame i landed in buffer base+i; move it down if

@@ -38,30 +38,48 @@ func NewPipe(mtu, depth int) (a, b NIC) {
 	return pa, pb
 }
 
-// pipeDir is one direction of a pipe: a ring of slots, whose indices
-// circulate between free (owned by the sender) and full (owned by the
-// receiver). The channels carry the happens-before edges for the slot
-// contents.
+// pipeDir is one direction of a pipe: a single-producer single-consumer
+// ring of depth slots. tail (written by the sender) and head (written by
+// the receiver) count frames since the start; the slots in [head, tail)
+// hold frames, the others are free. Frames are copied outside any lock:
+// the atomic stores of tail and head publish the slots' contents. A side
+// that finds the ring empty (full) sets its waiting flag, checks again and
+// sleeps on its channel; the other side wakes it after publishing.
 type pipeDir struct {
-	bufs [][]byte
-	lens []int
-	free chan int
-	full chan int
+	bufs  [][]byte
+	lens  []int
+	depth uint64
+
+	tail, head atomic.Uint64
+	_          [48]byte // keep the sender's and receiver's lines apart
+
+	rwait, swait atomic.Bool
+	notEmpty     chan struct{} // cap 1: wakes a receiver
+	notFull      chan struct{} // cap 1: wakes a sender
 }
 
 func newPipeDir(size, depth int) *pipeDir {
 	d := &pipeDir{
-		bufs: make([][]byte, depth),
-		lens: make([]int, depth),
-		free: make(chan int, depth),
-		full: make(chan int, depth),
+		bufs:     make([][]byte, depth),
+		lens:     make([]int, depth),
+		depth:    uint64(depth),
+		notEmpty: make(chan struct{}, 1),
+		notFull:  make(chan struct{}, 1),
 	}
 	mem := make([]byte, size*depth)
 	for i := range d.bufs {
 		d.bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
-		d.free <- i
 	}
 	return d
+}
+
+func wake(waiting *atomic.Bool, ch chan struct{}) {
+	if waiting.Load() && waiting.CompareAndSwap(true, false) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // PipeEnd is one end of a pipe made by NewPipe.
@@ -106,49 +124,48 @@ func (p *PipeEnd) Recv(bufs [][]byte, sizes []int) (int, error) {
 		return 0, nil
 	}
 	rx := p.rx
+	head := rx.head.Load() // only this goroutine stores head
 	for {
 		if p.closed.Load() {
 			return 0, p.errClosed
 		}
-		var i int
-		select {
-		case i = <-rx.full:
-		default:
-			select {
-			case i = <-rx.full:
-			case <-p.done:
-				if p.closed.Load() {
-					return 0, p.errClosed
-				}
-				// The peer closed: hand over what it sent before.
+		avail := rx.tail.Load() - head
+		if avail == 0 {
+			rx.rwait.Store(true)
+			if avail = rx.tail.Load() - head; avail == 0 {
 				select {
-				case i = <-rx.full:
-				default:
-					return 0, p.errPeerClosed
+				case <-rx.notEmpty:
+					continue
+				case <-p.done:
+					rx.rwait.Store(false)
+					if p.closed.Load() {
+						return 0, p.errClosed
+					}
+					// The peer closed: hand over what it sent before.
+					if avail = rx.tail.Load() - head; avail == 0 {
+						return 0, p.errPeerClosed
+					}
 				}
 			}
+			rx.rwait.Store(false)
 		}
 		n := 0
-		for {
+		var took uint64
+		for took < avail && n < max {
+			i := (head + took) % rx.depth
+			took++
 			l := rx.lens[i]
 			if l > len(bufs[n]) {
 				p.st.rxTooBig.Add(1)
-			} else {
-				sizes[n] = copy(bufs[n], rx.bufs[i][:l])
-				p.st.rx(l)
-				n++
-			}
-			rx.free <- i // never blocks: free has room for every slot
-			if n == max {
-				return n, nil
-			}
-			select {
-			case i = <-rx.full:
 				continue
-			default:
 			}
-			break
+			sizes[n] = copy(bufs[n], rx.bufs[i][:l])
+			p.st.rx(l)
+			n++
 		}
+		head += took
+		rx.head.Store(head)
+		wake(&rx.swait, rx.notFull)
 		if n > 0 {
 			return n, nil
 		}
@@ -168,24 +185,43 @@ func (p *PipeEnd) Send(frames [][]byte) (int, error) {
 	default:
 	}
 	tx := p.tx
-	for k, f := range frames {
-		if len(f) > p.mtu+HeaderLen {
-			p.st.txTooBig.Add(1)
-			return k, fmt.Errorf("nic: %s: send frame %d: %d bytes > MTU %d + %d: %w", p.name, k, len(f), p.mtu, HeaderLen, ErrTooBig)
-		}
-		var i int
-		select {
-		case i = <-tx.free:
-		default:
-			select {
-			case i = <-tx.free:
-			case <-p.done:
-				return k, p.closedErr()
+	tail := tx.tail.Load() // only this goroutine stores tail
+	k := 0
+	for k < len(frames) {
+		free := tx.depth - (tail - tx.head.Load())
+		if free == 0 {
+			tx.swait.Store(true)
+			if free = tx.depth - (tail - tx.head.Load()); free == 0 {
+				select {
+				case <-tx.notFull:
+					continue
+				case <-p.done:
+					tx.swait.Store(false)
+					return k, p.closedErr()
+				}
 			}
+			tx.swait.Store(false)
 		}
-		tx.lens[i] = copy(tx.bufs[i], f)
-		tx.full <- i // never blocks: full has room for every slot
-		p.st.tx(len(f))
+		var put uint64
+		var err error
+		for ; put < free && k < len(frames); k++ {
+			f := frames[k]
+			if len(f) > p.mtu+HeaderLen {
+				p.st.txTooBig.Add(1)
+				err = fmt.Errorf("nic: %s: send frame %d: %d bytes > MTU %d + %d: %w", p.name, k, len(f), p.mtu, HeaderLen, ErrTooBig)
+				break
+			}
+			i := (tail + put) % tx.depth
+			tx.lens[i] = copy(tx.bufs[i], f)
+			put++
+			p.st.tx(len(f))
+		}
+		tail += put
+		tx.tail.Store(tail)
+		wake(&tx.rwait, tx.notEmpty)
+		if err != nil {
+			return k, err
+		}
 	}
 	return len(frames), nil
 }

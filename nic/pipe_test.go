@@ -336,3 +336,47 @@ func benchPipe(b *testing.B, size, batch int) {
 	<-done
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
 }
+
+// TestPipeStress pushes 20000 frames of varying sizes through a ring of 3
+// with varying batch sizes on both sides, so that both ends keep waiting
+// for each other, and checks every frame in order.
+func TestPipeStress(t *testing.T) {
+	a, b := NewPipe(1500, 3)
+	defer a.Close()
+	defer b.Close()
+	const total = 20000
+	sizeOf := func(i int) int { return 14 + (i*7919)%1500 }
+	errs := make(chan error, 1)
+	go func() {
+		frames := make([][]byte, 0, 7)
+		for i := 0; i < total; {
+			frames = frames[:0]
+			for k := 0; k < 1+i%7 && i+k < total; k++ {
+				frames = append(frames, frameOf(sizeOf(i+k), byte(i+k)))
+			}
+			n, err := a.Send(frames)
+			if err != nil {
+				errs <- err
+				return
+			}
+			i += n
+		}
+		errs <- nil
+	}()
+	bufs, sizes := makeBufs(5, 1514)
+	for got, call := 0, 0; got < total; call++ {
+		n, err := b.Recv(bufs[:1+call%5], sizes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range n {
+			if want := frameOf(sizeOf(got), byte(got)); !bytes.Equal(bufs[j][:sizes[j]], want) {
+				t.Fatalf("frame %d: %d bytes, want %d", got, sizes[j], len(want))
+			}
+			got++
+		}
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -20,7 +20,10 @@ import (
 //	nic.ListenQEMUDgram("/run/sn.sock", "/run/vm.sock")
 //
 // Datagram sockets have no connection: frames sent while nobody is bound
-// at the peer's path are dropped and counted in Stats.TxNoPeer. Recv and
+// at the peer's path are dropped and counted in Stats.TxNoPeer. While the
+// peer's queue is full (net.unix.max_dgram_qlen datagrams), Send waits:
+// the kernel wakes it as the peer consumes our datagrams (backpressure,
+// no drop). Recv and
 // Send are batched with recvmmsg(2) and sendmmsg(2) and served by the Go
 // poller, so Close unblocks them. A datagram longer than the caller's
 // buffer is dropped (Stats.RxTooBig), an empty one counts as a framing

@@ -133,3 +133,43 @@ func TestQEMUDgramCloseUnblocks(t *testing.T) {
 		t.Errorf("Send after Close = %v; want ErrClosed", err)
 	}
 }
+
+// TestQEMUDgramBackpressure sends more frames than a unix datagram queue
+// holds (net.unix.max_dgram_qlen, 10 by default) to a peer that reads
+// only later: Send must wait, not hang and not drop.
+func TestQEMUDgramBackpressure(t *testing.T) {
+	dir := t.TempDir()
+	ours, qemu := filepath.Join(dir, "sn.sock"), filepath.Join(dir, "vm.sock")
+	raw, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: qemu, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	l := listenDgram(t, ours, qemu)
+	const total = 200
+	var frames [][]byte
+	for i := range total {
+		frames = append(frames, frameOf(60, byte(i)))
+	}
+	sent := make(chan error, 1)
+	go func() {
+		n, err := l.Send(frames)
+		if err == nil && n != total {
+			err = errors.New("short send")
+		}
+		sent <- err
+	}()
+	buf := make([]byte, 100)
+	for i := range total {
+		n, _, err := raw.ReadFromUnix(buf)
+		if err != nil || !bytes.Equal(buf[:n], frames[i]) {
+			t.Fatalf("datagram %d: % x, %v", i, buf[:n], err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Stats(); s.TxFrames != total || s.TxNoPeer+s.TxErrors != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}

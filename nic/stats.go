@@ -15,7 +15,7 @@ type Stats struct {
 	RxTooBig  uint64 // arrived frames longer than the caller's buffer
 	RxFraming uint64 // framing errors: bad length prefix, short or malformed virtio-net header
 	RxBadCsum uint64 // checksum offload requests out of the frame's bounds or misaligned (dropped)
-	RxGSO     uint64 // GSO super-frames (virtio-net header): segmentation is not implemented
+	RxGSO     uint64 // GSO super-frames dropped: not segmentable here (AF_PACKET, TAP without GSO, unsupported type)
 	RxKernel  uint64 // frames the kernel dropped before we read them (AF_PACKET: socket buffer full)
 	TxTooBig  uint64 // frames refused by Send: longer than MTU+HeaderLen
 	TxErrors  uint64 // frames refused by the device or lost with a peer

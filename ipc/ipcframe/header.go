@@ -26,6 +26,7 @@ package ipcframe
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"spacenet/frame"
 )
@@ -184,21 +185,21 @@ func Append(fs []frame.Frame, k Kind, src, dest frame.APID, id uint32, msg []byt
 		return fs, fmt.Errorf("ipcframe: APID %v -> %v: %w", src, dest, frame.Malformed)
 	}
 	total := uint32(len(msg))
+	start := len(fs)
+	fs = slices.Grow(fs, Segments(len(msg)))[:start+Segments(len(msg))]
 	off := 0
-	for {
+	for i := start; i < len(fs); i++ {
 		n := min(len(msg)-off, MaxData)
-		fs = append(fs, frame.Frame{})
-		f := &fs[len(fs)-1]
+		f := &fs[i]
 		f.SetVersion(frame.Version)
 		f.SetType(k.FrameType())
 		f.SetAPID(src)
 		f.SetDest(dest)
 		f.SetPayloadLen(uint16(HeaderSize + n))
 		Header{Kind: k, ID: id, Total: total, Offset: uint32(off)}.Put(f[frame.HeaderSize:])
-		copy(f[frame.HeaderSize+HeaderSize:], msg[off:off+n])
+		end := frame.HeaderSize + HeaderSize + copy(f[frame.HeaderSize+HeaderSize:], msg[off:off+n])
+		clear(f[end:]) // padding: only the last frame has any
 		off += n
-		if off >= len(msg) {
-			return fs, nil
-		}
 	}
+	return fs, nil
 }

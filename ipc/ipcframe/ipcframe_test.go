@@ -166,7 +166,7 @@ func TestOutOfOrderAndReuse(t *testing.T) {
 		t.Fatalf("restart: %v", res.Status)
 	}
 	st := r.Stats()
-	if st.Refused[OutOfOrder] != 3 || st.Refused[Orphan] != 1 || st.Partial != 1 || st.Buffered != MaxData {
+	if st.Refused[OutOfOrder] != 3 || st.Refused[Orphan] != 1 || st.Partial != 1 || st.Buffered != 3*MaxData {
 		t.Fatalf("stats %+v", st)
 	}
 	if !r.Drop(Key{Src: 0x20, Dest: 0x10, Kind: Request, ID: 5}) || r.Stats().Partial != 0 {
@@ -175,13 +175,13 @@ func TestOutOfOrderAndReuse(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	lim := Limits{MaxPartial: 3, MaxPartialPeer: 2, MaxBuffered: 5 * MaxData, MaxMessage: 10 * MaxData, IdleTimeout: time.Second}
+	lim := Limits{MaxPartial: 3, MaxPartialPeer: 2, MaxMessage: 10 * MaxData, IdleTimeout: time.Second}
 	r := NewReassembler(lim)
-	first := func(src frame.APID, id uint32, size int) Result {
-		fs, _ := Append(nil, Request, src, 0x10, id, msgOf(size))
+	big := 4 * MaxData
+	first := func(src frame.APID, id uint32) Result {
+		fs, _ := Append(nil, Request, src, 0x10, id, msgOf(big))
 		return r.Add(&fs[0], t0)
 	}
-	big := 4 * MaxData
 	want := []struct {
 		src frame.APID
 		st  Status
@@ -191,43 +191,64 @@ func TestLimits(t *testing.T) {
 		{0x21, Started, OK}, {0x22, Refused, PartialLimit},
 	}
 	for i, w := range want {
-		res := first(w.src, uint32(i), big)
+		res := first(w.src, uint32(i))
 		if res.Status != w.st || res.Reason != w.why {
 			t.Fatalf("%d: %v %v, want %v %v", i, res.Status, res.Reason, w.st, w.why)
 		}
 	}
-	// Buffer: 3 partials hold 3 segments; the fourth and fifth segments fit,
-	// the sixth does not and drops its message.
-	cont := func(src frame.APID, id uint32, seg int) Result {
-		fs, _ := Append(nil, Request, src, 0x10, id, msgOf(big))
-		return r.Add(&fs[seg], t0)
-	}
-	if res := cont(0x20, 0, 1); res.Status != Partial {
-		t.Fatalf("cont: %v %v", res.Status, res.Reason)
-	}
-	if res := cont(0x20, 1, 1); res.Status != Partial {
-		t.Fatalf("cont: %v %v", res.Status, res.Reason)
-	}
-	if res := cont(0x21, 3, 1); res.Reason != BufferLimit {
-		t.Fatalf("budget: %v %v", res.Status, res.Reason)
-	}
 	st := r.Stats()
-	if st.Partial != 2 || st.Buffered != 4*MaxData || st.Refused[BufferLimit] != 2 {
+	if st.Partial != 3 || st.Buffered != 3*big || st.Refused[PeerLimit] != 1 || st.Refused[PartialLimit] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// Idle: the fake clock passes the timeout, every partial expires.
 	if n := r.Expire(t0.Add(time.Second)); n != 0 {
 		t.Fatalf("expired %d at exactly the timeout", n)
 	}
-	if n := r.Expire(t0.Add(time.Second + 1)); n != 2 {
-		t.Fatalf("expired %d, want 2", n)
+	if n := r.Expire(t0.Add(time.Second + 1)); n != 3 {
+		t.Fatalf("expired %d, want 3", n)
 	}
 	st = r.Stats()
-	if st.Partial != 0 || st.Buffered != 0 || st.Refused[Expired] != 2 {
+	if st.Partial != 0 || st.Buffered != 0 || st.Refused[Expired] != 3 {
 		t.Fatalf("stats after expiry %+v", st)
 	}
 	if r.perPeer[0x20] != 0 || r.perPeer[0x21] != 0 {
 		t.Fatal("per-peer counts leak")
+	}
+}
+
+// TestBufferBudget: storage is charged by capacity; a message whose
+// growth would pass the budget is dropped, and a start that does not fit
+// is refused.
+func TestBufferBudget(t *testing.T) {
+	r := NewReassembler(Limits{MaxBuffered: 90_000})
+	fs, _ := Append(nil, Request, 0x20, 0x10, 1, msgOf(100_000))
+	if res := r.Add(&fs[0], t0); res.Status != Started || r.Stats().Buffered != initialChunk {
+		t.Fatalf("start: %v, buffered %d", res.Status, r.Stats().Buffered)
+	}
+	other, _ := Append(nil, Request, 0x21, 0x10, 2, msgOf(30_000))
+	if res := r.Add(&other[0], t0); res.Reason != BufferLimit {
+		t.Fatalf("second start: %v %v, want buffer_limit", res.Status, res.Reason)
+	}
+	var res Result
+	i := 1
+	for ; i < len(fs); i++ {
+		if res = r.Add(&fs[i], t0); res.Status != Partial {
+			break
+		}
+	}
+	if res.Reason != BufferLimit || (i+1)*MaxData <= initialChunk {
+		t.Fatalf("segment %d: %v %v, want buffer_limit past the first chunk", i, res.Status, res.Reason)
+	}
+	if st := r.Stats(); st.Partial != 0 || st.Buffered != 0 || st.Refused[BufferLimit] != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	// With room, the same message grows and completes.
+	r = NewReassembler(Limits{MaxBuffered: 100_000})
+	for i := range fs {
+		res = r.Add(&fs[i], t0)
+	}
+	if res.Status != Complete || len(res.Data) != 100_000 || r.Stats().Buffered != 0 {
+		t.Fatalf("complete: %v, %d bytes, stats %+v", res.Status, len(res.Data), r.Stats())
 	}
 }
 

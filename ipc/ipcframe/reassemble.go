@@ -47,6 +47,10 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// initialChunk is the storage a partial message starts with: a 64 KiB
+// lease and its message header fit without growing.
+const initialChunk = 64<<10 + 256
+
 // Key names one message being reassembled: who sent it, to which APID, of
 // which kind, with which call id.
 type Key struct {
@@ -102,6 +106,7 @@ type Reassembler struct {
 	buffered int
 	head     *partial // least recently active
 	tail     *partial
+	last     *partial // the partial the previous frame extended: segments come in runs
 	counts   [numReasons]uint64
 	complete uint64
 }
@@ -132,7 +137,10 @@ func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
 		// again, for the same reason: it is counted, never buffered.
 		return r.refuse(res, TooLarge)
 	}
-	pt := r.parts[res.Key]
+	pt := r.last
+	if pt == nil || pt.key != res.Key {
+		pt = r.parts[res.Key]
+	}
 	if h.Offset == 0 {
 		if pt != nil {
 			// A new message reusing a call id still in reassembly: the
@@ -149,15 +157,21 @@ func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
 			return r.refuse(res, PeerLimit)
 		case len(r.parts) >= r.lim.MaxPartial:
 			return r.refuse(res, PartialLimit)
-		case r.buffered+len(data) > r.lim.MaxBuffered:
+		}
+		// Storage grows with what arrives, from a first chunk big enough
+		// for the common lease sizes; the budget counts capacity, so it
+		// bounds the memory really held.
+		c := min(int(h.Total), initialChunk)
+		if r.buffered+c > r.lim.MaxBuffered {
 			return r.refuse(res, BufferLimit)
 		}
 		pt = &partial{key: res.Key, total: int(h.Total), last: now}
-		pt.buf = append(make([]byte, 0, min(int(h.Total), 4*MaxData)), data...)
+		pt.buf = append(make([]byte, 0, c), data...)
 		r.parts[res.Key] = pt
 		r.perPeer[res.Key.Src]++
-		r.buffered += len(data)
+		r.buffered += c
 		r.pushTail(pt)
+		r.last = pt
 		res.Status, res.Data = Started, data
 		return res
 	}
@@ -168,15 +182,22 @@ func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
 		r.remove(pt, OutOfOrder)
 		return r.refuse(res, OutOfOrder)
 	}
-	if r.buffered+len(data) > r.lim.MaxBuffered {
-		r.remove(pt, BufferLimit)
-		return r.refuse(res, BufferLimit)
+	if need := len(pt.buf) + len(data); need > cap(pt.buf) {
+		c := min(pt.total, max(2*cap(pt.buf), need))
+		if r.buffered-cap(pt.buf)+c > r.lim.MaxBuffered {
+			r.remove(pt, BufferLimit)
+			return r.refuse(res, BufferLimit)
+		}
+		r.buffered += c - cap(pt.buf)
+		pt.buf = append(make([]byte, 0, c), pt.buf...)
 	}
 	pt.buf = append(pt.buf, data...)
-	r.buffered += len(data)
 	pt.last = now
-	r.unlink(pt)
-	r.pushTail(pt)
+	if r.tail != pt {
+		r.unlink(pt)
+		r.pushTail(pt)
+	}
+	r.last = pt
 	if len(pt.buf) < pt.total {
 		res.Status = Partial
 		return res
@@ -240,8 +261,11 @@ func (r *Reassembler) remove(pt *partial, why Reason) {
 func (r *Reassembler) forget(pt *partial) {
 	delete(r.parts, pt.key)
 	r.perPeer[pt.key.Src]--
-	r.buffered -= len(pt.buf)
+	r.buffered -= cap(pt.buf)
 	r.unlink(pt)
+	if r.last == pt {
+		r.last = nil
+	}
 }
 
 func (r *Reassembler) pushTail(pt *partial) {
@@ -272,7 +296,7 @@ func (r *Reassembler) unlink(pt *partial) {
 type Stats struct {
 	Complete uint64             // messages completed
 	Partial  int                // messages being reassembled now
-	Buffered int                // bytes they hold
+	Buffered int                // bytes of storage they hold (capacity, not just data)
 	Refused  [NumReasons]uint64 // frames refused, and partial messages dropped, by reason
 }
 

@@ -19,7 +19,8 @@ type pending struct {
 	bound    uint16 // the generation of the server tenant that gets the request
 	firstLen uint16 // payload lengths of the request's first and last frames
 	lastLen  uint16
-	buf      []byte // the reply's bytes, owned by the caller once ch fires
+	buf      []byte // storage for one-frame replies
+	data     []byte // the reply's bytes (buf, or a reassembled message), the caller's once ch fires
 	out      []byte // the request's bytes
 	frames   []frame.Frame
 }
@@ -121,14 +122,12 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		err = <-p.ch // the answer is being delivered right now
 	}
 	if err == nil {
-		err = ipc.ParseReply(p.buf, rep)
+		err = ipc.ParseReply(p.data, rep)
 		if err != nil && errors.Is(err, ipc.ErrMalformed) {
 			err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
 		}
 	}
-	if cap(p.buf) > 1<<16 {
-		p.buf = nil // do not keep large replies' storage in the pool
-	}
+	p.data = nil
 	if cap(p.out) > 1<<16 {
 		p.out, p.frames = nil, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"spacenet/apidswitch"
 	"spacenet/policy"
 	"sync"
 	"testing"
@@ -376,3 +377,39 @@ func TestDeadline(t *testing.T) {
 }
 
 var _ = frame.TC
+
+// TestHostBusy: the camera's guest stops reading; once its socket and its
+// queue in the switch are full, the switch refuses the processor's request
+// frames with Host_busy, and the calls they belong to fail with a
+// *SwitchError instead of waiting.
+func TestHostBusy(t *testing.T) {
+	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 8})
+	stalled := e.raw("camera") // connected, never reads
+	_ = stalled
+	proc := e.node("processor", nil)
+	cl := proc.Client(cameraAPID)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	const calls = 24 // 24 x 281 frames: far more than a socket buffer holds
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			var rep ipc.Reply
+			errs <- cl.Call(ctx, &ipc.Request{Op: cameraipc.CameraOpUploadCalibration, ReplyCap: 4,
+				Leases: []ipc.Lease{{Read: true, Data: make([]byte, 65536)}}}, &rep)
+		}()
+	}
+	err := <-errs
+	var se *SwitchError
+	if !errors.As(err, &se) || !errors.Is(err, frame.HostBusy) {
+		t.Fatalf("first call to fail: %v, want a *SwitchError with Host_busy", err)
+	}
+	cancel() // the calls the stalled guest swallowed wait for their context
+	for range calls - 1 {
+		if err := <-errs; err == nil {
+			t.Fatal("a call to a stalled guest succeeded")
+		}
+	}
+	if st := proc.Stats(); st.ErrorsIn == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -37,16 +37,23 @@ type env struct {
 
 func startSwitch(t *testing.T, pol *policy.Policy) *env {
 	t.Helper()
-	if pol == nil {
-		pol = policy.Default()
+	return startSwitchCfg(t, apidswitch.Config{Policy: pol})
+}
+
+func startSwitchCfg(t *testing.T, cfg apidswitch.Config) *env {
+	t.Helper()
+	if cfg.Policy == nil {
+		cfg.Policy = policy.Default()
 	}
+	pol := cfg.Policy
 	dir, err := os.MkdirTemp("", "ipcsw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw, err := apidswitch.New(apidswitch.Config{Policy: pol, SocketDir: dir + "/s", Logger: quiet(),
-		OnEvent: func(ev apidswitch.Event) { t.Logf("switch event %+v", ev) }})
+	cfg.SocketDir, cfg.Logger = dir+"/s", quiet()
+	cfg.OnEvent = func(ev apidswitch.Event) { t.Logf("switch event %+v", ev) }
+	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -377,7 +377,7 @@ func (n *Node) request(res *ipcframe.Result) {
 		}
 	}
 	if res.Status == ipcframe.Complete {
-		s.enqueue(caller, k, res.Data)
+		s.enqueue(caller, k, res.Data, len(res.Data) > ipcframe.MaxData)
 	}
 }
 
@@ -445,7 +445,12 @@ func (n *Node) reply(res *ipcframe.Result) {
 		err = ErrServerBusy
 	}
 	if err == nil {
-		p.buf = append(p.buf[:0], res.Data...)
+		if len(res.Data) > ipcframe.MaxData {
+			p.data = res.Data // reassembled: the reassembler gave it away
+		} else {
+			p.buf = append(p.buf[:0], res.Data...) // aliases the read buffer
+			p.data = p.buf
+		}
 	}
 	p.finish(err)
 }

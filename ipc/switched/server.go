@@ -64,6 +64,10 @@ type ServerConfig struct {
 	MaxOpen int
 }
 
+// maxKeptFrames is the most frames of storage an InOrder server keeps for
+// its next reply: a 64 KiB lease's reply (281 frames) fits.
+const maxKeptFrames = 320
+
 // MaxNotes is how many notifications wait for a server at most; further
 // ones are counted and dropped.
 const MaxNotes = 64
@@ -163,12 +167,16 @@ func (s *Server) signal() {
 	}
 }
 
-// enqueue queues a complete request (data is copied); called by the
-// node's reader.
-func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte) {
+// enqueue queues a complete request; called by the node's reader. data
+// is copied unless owned (a reassembled message the reassembler gave away).
+func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte, owned bool) {
 	in := incomingPool.Get().(*incoming)
 	in.caller, in.src, in.id = caller, k.Src, k.ID
-	in.msg = append(in.msg[:0], data...)
+	if owned {
+		in.msg = data
+	} else {
+		in.msg = append(in.msg[:0], data...)
+	}
 	s.mu.Lock()
 	if s.stopped.Load() {
 		s.mu.Unlock()
@@ -193,8 +201,8 @@ func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte) {
 }
 
 func putIncoming(in *incoming) {
-	if cap(in.msg) > 1<<16 {
-		in.msg = nil
+	if cap(in.msg) > 4*ipcframe.MaxData {
+		in.msg = nil // do not keep large requests' storage in the pool
 	}
 	incomingPool.Put(in)
 }
@@ -401,7 +409,7 @@ func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) 
 	if err != nil {
 		s.n.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
 	}
-	if cap(fs) > 64 {
+	if cap(fs) > maxKeptFrames {
 		return nil
 	}
 	return fs

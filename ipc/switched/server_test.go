@@ -224,6 +224,16 @@ func TestHostile(t *testing.T) {
 		works(step)
 	}
 
+	// settle makes sure the camera handled everything spaceos sent before:
+	// one connection's frames stay in order, and this one is answered.
+	pings := uint32(0)
+	settle := func(step string) {
+		t.Helper()
+		pings++
+		h.call(0x100, cameraAPID, 1000+pings, request(t, &ipc.Request{Op: 0, ReplyCap: 10}))
+		expect(step, 1000+pings, ipc.UnknownOperation)
+	}
+
 	h.call(0x100, cameraAPID, 1, []byte{1, 0, 3})
 	expect("truncated request", 1, ipc.BadMessageContents)
 
@@ -246,7 +256,7 @@ func TestHostile(t *testing.T) {
 	// Half a message, then silence: it is held until the idle timeout.
 	half, _ := ipcframe.Append(nil, ipcframe.Request, 0x100, cameraAPID, 6, make([]byte, 1000))
 	h.send(half[:2])
-	works("half a message")
+	settle("half a message")
 	if st := camN.Stats().Reassembly; st.Partial != 1 {
 		t.Fatalf("partials %+v", st)
 	}
@@ -257,7 +267,7 @@ func TestHostile(t *testing.T) {
 		t.Fatalf("after timeout: %+v", st)
 	}
 	h.send(half[2:]) // the rest is an orphan: counted, not answered
-	works("orphan segments")
+	settle("orphan segments")
 
 	// More partial messages than allowed per peer: the third is answered busy.
 	for id := uint32(7); id <= 9; id++ {
@@ -275,7 +285,7 @@ func TestHostile(t *testing.T) {
 	frame.Encode(&plain, frame.TC, 0x100, cameraAPID, []byte("hello"))
 	bogus, _ := ipcframe.Append(nil, ipcframe.Reply, 0x100, 0x010, 1234, []byte{0, 0, 0, 0, 0})
 	h.send(append([]frame.Frame{plain}, bogus...))
-	works("non-IPC frames")
+	settle("non-IPC frames")
 
 	// The spoofed source APID never reaches the camera: the switch refuses it.
 	h.call(0x020, cameraAPID, 10, request(t, &ipc.Request{Op: 3, ReplyCap: 10}))
@@ -292,7 +302,7 @@ func TestHostile(t *testing.T) {
 	if cs.NotIPC != 1 || cs.Stray != 1 || cs.BusySent != 1 || cs.FaultsSent[ipc.BadMessageSize] != 1 {
 		t.Fatalf("node counters %+v", cs)
 	}
-	if ss := srv.Stats(); ss.ParseErrors != 2 || ss.Faults != 2 {
+	if ss := srv.Stats(); ss.ParseErrors != 2 || ss.Faults != 2+uint64(pings) {
 		t.Fatalf("server counters %+v", ss)
 	}
 	for _, c := range e.sw.Counters() {
@@ -469,3 +479,163 @@ func TestNotifications(t *testing.T) {
 type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
+
+// TestQueueFull: with the receive closed to the processor and room for two
+// waiting calls, spaceos's third call is answered busy; the two others are
+// served once the receive opens.
+func TestQueueFull(t *testing.T) {
+	e := startSwitch(t, nil)
+	queued := make(chan int, 16)
+	var srv *Server
+	e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}), func(c *ServerConfig) { c.MaxQueued = 2 })
+		srv.onQueue = func(q int) { queued <- q }
+	})
+	srv.RecvFrom("processor")
+	run(t, srv, nil)
+	sp := e.raw("spaceos")
+	var fs []frame.Frame
+	for id := uint32(1); id <= 3; id++ {
+		fs, _ = ipcframe.Append(fs, ipcframe.Request, 0x100, cameraAPID, id, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 10}))
+	}
+	sp.send(fs)
+	if h, _ := sp.reply(); h.ID != 3 || h.Kind != ipcframe.Busy {
+		t.Fatalf("third call: %+v, want busy", h)
+	}
+	if st := srv.Stats(); st.Busy != 1 || st.Queued != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	srv.RecvAny()
+	for id := uint32(1); id <= 2; id++ {
+		h, msg := sp.reply()
+		var rep ipc.Reply
+		if err := ipc.ParseReply(msg, &rep); err != nil || h.ID != id || h.Kind != ipcframe.Reply {
+			t.Fatalf("call %d: %+v %v", id, h, err)
+		}
+	}
+	// Through a Client, busy is ErrServerBusy.
+	proc := e.node("processor", nil)
+	srv.RecvFrom("spaceos")
+	cl := proc.Client(cameraAPID)
+	ctx := ctxT(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			var rep ipc.Reply
+			errs <- cl.Call(ctx, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 10}, &rep)
+		}()
+	}
+	if err := <-errs; !errors.Is(err, ErrServerBusy) {
+		t.Fatalf("first answer: %v, want ErrServerBusy", err)
+	}
+	srv.RecvAny()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMaxOpen: a pipelined server at its bound of open calls takes no new
+// call until one is answered.
+func TestMaxOpen(t *testing.T) {
+	e := startSwitch(t, nil)
+	calls := make(chan *Call, 4)
+	queued := make(chan int, 4)
+	var srv *Server
+	e.node("camera", func(n *Node) {
+		var err error
+		srv, err = n.Serve(ServerConfig{APID: cameraAPID, MaxOpen: 2, Pipelined: func(ctx context.Context, c *Call) { calls <- c }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.onQueue = func(q int) { queued <- q }
+	})
+	run(t, srv, nil)
+	cl := e.node("processor", nil).Client(cameraAPID)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			var rep ipc.Reply
+			errs <- cl.Call(ctxT(t), &ipc.Request{Op: 1, ReplyCap: 10}, &rep)
+		}()
+	}
+	c1, c2 := <-calls, <-calls
+	<-queued
+	<-queued
+	<-queued // all three arrived; the server wakes for each
+	if st := srv.Stats(); st.Open != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	select {
+	case <-calls:
+		t.Fatal("a third call was taken with two open")
+	default:
+	}
+	c1.Reply(&ipc.Reply{})
+	c3 := <-calls
+	c2.Reply(&ipc.Reply{})
+	c3.Reply(&ipc.Reply{})
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestClosedRecvReopens: a server receiving only from spaceos opens again
+// when spaceos goes away, so the processor's waiting call is served.
+func TestClosedRecvReopens(t *testing.T) {
+	e := startSwitch(t, nil)
+	queued := make(chan int, 4)
+	var srv *Server
+	e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
+		srv.onQueue = func(q int) { queued <- q }
+	})
+	sp := e.node("spaceos", nil)
+	srv.RecvFrom("spaceos")
+	run(t, srv, nil)
+	client := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
+	res := make(chan error, 1)
+	go func() {
+		_, err := client.Status(ctxT(t))
+		res <- err
+	}()
+	<-queued
+	select {
+	case err := <-res:
+		t.Fatalf("served while the receive was closed: %v", err)
+	default:
+	}
+	sp.Close()
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNodeClose: closing a node fails its calls in flight with ErrClosed
+// and makes later calls fail at once.
+func TestNodeClose(t *testing.T) {
+	ce := startCamera(t)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	ce.cam.Hook = func(ctx context.Context, op string) {
+		close(entered)
+		<-release
+	}
+	defer close(release)
+	res := make(chan error, 1)
+	go func() {
+		_, err := ce.client.Status(ctxT(t))
+		res <- err
+	}()
+	<-entered
+	ce.proc.Close()
+	if err := <-res; !errors.Is(err, ErrClosed) {
+		t.Fatalf("call in flight: %v, want ErrClosed", err)
+	}
+	if _, err := ce.client.Status(ctxT(t)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("call after Close: %v, want ErrClosed", err)
+	}
+}

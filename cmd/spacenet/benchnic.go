@@ -1,0 +1,284 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"spacenet/nic"
+)
+
+var benchNICFlags struct {
+	frames int
+	size   int
+	batch  int
+	veth   bool
+}
+
+var benchNICCmd = &cobra.Command{
+	Use:   "nic",
+	Short: "NIC adapters' frames/s against a baseline without package nic",
+	Long: `nic moves --frames Ethernet frames of --size bytes, --batch per Send and
+Recv call, through three adapters of package nic, each next to a baseline
+measured in the same run:
+
+  pipe         nic.NewPipe (copy in, copy out, bounded ring)
+               baseline: a buffered Go channel handing over the frames'
+               slices (no copy at all)
+  qemu-stream  nic.DialQEMUStream -> nic.ListenQEMUStream over a unix socket
+               baseline: the same length-prefixed bytes written and read
+               on a plain unix socket pair, same batching, no parsing
+  packet       (--veth, root) AF_PACKET on both ends of a new veth pair,
+               recvmmsg/sendmmsg with --batch frames per call
+               baseline: the same with 1 frame per call
+
+At most 512 frames are in flight, so that no kernel buffer overflows.`,
+	Args: cobra.NoArgs,
+	RunE: runBenchNIC,
+}
+
+func init() {
+	f := benchNICCmd.Flags()
+	f.IntVar(&benchNICFlags.frames, "frames", 500_000, "frames per measurement")
+	f.IntVar(&benchNICFlags.size, "size", 1500, "frame size in bytes (14..1514)")
+	f.IntVar(&benchNICFlags.batch, "batch", 64, "frames per Send/Recv call")
+	f.BoolVar(&benchNICFlags.veth, "veth", false, "also measure AF_PACKET over a veth pair (needs root)")
+	benchCmd.AddCommand(benchNICCmd)
+}
+
+func runBenchNIC(cmd *cobra.Command, _ []string) error {
+	fl := benchNICFlags
+	if fl.size < 14 || fl.size > 1514 || fl.batch < 1 || fl.batch > 512 || fl.frames < 1 {
+		return &exitError{code: 2, err: errors.New("want --size 14..1514, --batch 1..512, --frames >= 1")}
+	}
+	out := cmd.OutOrStdout()
+	report := func(name string, got, base float64, baseName string) {
+		fmt.Fprintf(out, "%-12s %12.0f frames/s  %8.1f MB/s   %-22s %12.0f frames/s   ratio %.2f\n",
+			name, got, got*float64(fl.size)/1e6, baseName, base, got/base)
+	}
+
+	a, b := nic.NewPipe(1500, 512)
+	pipe, err := nicRate(a, b, fl.frames, fl.size, fl.batch)
+	a.Close()
+	b.Close()
+	if err != nil {
+		return err
+	}
+	report("pipe", pipe, chanRate(fl.frames, fl.size), "chan []byte (no copy)")
+
+	dir, err := os.MkdirTemp("", "spacenet-bench-nic")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := nic.ListenQEMUStream(filepath.Join(dir, "s.sock"))
+	if err != nil {
+		return err
+	}
+	d, err := nic.DialQEMUStream(filepath.Join(dir, "s.sock"))
+	if err != nil {
+		l.Close()
+		return err
+	}
+	stream, err := nicRate(d, l, fl.frames, fl.size, fl.batch)
+	d.Close()
+	l.Close()
+	if err != nil {
+		return err
+	}
+	raw, err := rawStreamRate(fl.frames, fl.size, fl.batch)
+	if err != nil {
+		return err
+	}
+	report("qemu-stream", stream, raw, "raw unix stream")
+
+	if fl.veth {
+		x, y := fmt.Sprintf("snbn%da", os.Getpid()%100000), fmt.Sprintf("snbn%db", os.Getpid()%100000)
+		if o, err := exec.Command("ip", "link", "add", x, "type", "veth", "peer", "name", y).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link add %s: %v: %s", x, err, o)
+		}
+		defer exec.Command("ip", "link", "del", x).Run()
+		for _, n := range []string{x, y} {
+			exec.Command("sysctl", "-q", "-w", "net.ipv6.conf."+n+".disable_ipv6=1").Run()
+			if o, err := exec.Command("ip", "link", "set", n, "up").CombinedOutput(); err != nil {
+				return fmt.Errorf("ip link set %s up: %v: %s", n, err, o)
+			}
+		}
+		rate := func(batch int) (float64, error) {
+			px, err := nic.OpenPacket(x)
+			if err != nil {
+				return 0, err
+			}
+			defer px.Close()
+			py, err := nic.OpenPacket(y)
+			if err != nil {
+				return 0, err
+			}
+			defer py.Close()
+			r, err := nicRate(px, py, fl.frames, fl.size, batch)
+			if err == nil && py.Stats().RxKernel != 0 {
+				err = fmt.Errorf("packet: the kernel dropped %d frames", py.Stats().RxKernel)
+			}
+			return r, err
+		}
+		got, err := rate(fl.batch)
+		if err != nil {
+			return err
+		}
+		base, err := rate(1)
+		if err != nil {
+			return err
+		}
+		report("packet", got, base, "AF_PACKET 1 per call")
+	}
+	return nil
+}
+
+// testFrames returns batch frames of size bytes, broadcast with an
+// experimental EtherType.
+func testFrames(batch, size int) [][]byte {
+	frames := make([][]byte, batch)
+	for i := range frames {
+		f := make([]byte, size)
+		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5})
+		f[size-1] = byte(i)
+		frames[i] = f
+	}
+	return frames
+}
+
+// nicRate sends total frames from tx to rx and returns frames/s, keeping
+// at most two windows of 256 frames in flight.
+func nicRate(tx, rx nic.NIC, total, size, batch int) (float64, error) {
+	const window = 256
+	frames := testFrames(batch, size)
+	credits := make(chan struct{}, 2)
+	credits <- struct{}{}
+	credits <- struct{}{}
+	done := make(chan error, 1)
+	go func() {
+		bufs := make([][]byte, max(batch, 64))
+		for i := range bufs {
+			bufs[i] = make([]byte, 1514)
+		}
+		sizes := make([]int, len(bufs))
+		got, acked := 0, 0
+		for got < total {
+			n, err := rx.Recv(bufs, sizes)
+			if err != nil {
+				done <- fmt.Errorf("%s: recv after %d frames: %w", rx.Name(), got, err)
+				return
+			}
+			got += n
+			for got-acked >= window {
+				acked += window
+				credits <- struct{}{}
+			}
+		}
+		done <- nil
+	}()
+	// A receiver that stalls (a frame lost) must not hang the command.
+	watchdog := time.AfterFunc(2*time.Minute, func() { rx.Close() })
+	defer watchdog.Stop()
+	start := time.Now()
+	sent, inWindow := 0, 0
+	for sent < total {
+		if inWindow == 0 {
+			<-credits
+			inWindow = window
+		}
+		k := min(batch, total-sent, inWindow)
+		if n, err := tx.Send(frames[:k]); err != nil || n != k {
+			return 0, fmt.Errorf("%s: send: %d of %d, %v", tx.Name(), n, k, err)
+		}
+		sent += k
+		inWindow -= k
+	}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+// chanRate is the pipe's baseline: frames handed over through a buffered
+// channel of slices, without copying.
+func chanRate(total, size int) float64 {
+	ch := make(chan []byte, 512)
+	f := make([]byte, size)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		for range total {
+			<-ch
+		}
+		close(done)
+	}()
+	for range total {
+		ch <- f
+	}
+	<-done
+	return float64(total) / time.Since(start).Seconds()
+}
+
+// rawStreamRate is the QEMU stream's baseline: the same length-prefixed
+// bytes, batch frames per write, over a plain unix stream socket pair; the
+// reader only counts bytes.
+func rawStreamRate(total, size, batch int) (float64, error) {
+	dir, err := os.MkdirTemp("", "spacenet-bench-raw")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "r.sock"))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	c, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	var msg []byte
+	for range batch {
+		msg = append(msg, 0, 0, byte(size>>8), byte(size))
+		msg = append(msg, make([]byte, size)...)
+	}
+	want := int64(total) * int64(4+size)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 256<<10)
+		var got int64
+		for got < want {
+			n, err := s.Read(buf)
+			if err != nil {
+				done <- err
+				return
+			}
+			got += int64(n)
+		}
+		done <- nil
+	}()
+	start := time.Now()
+	for sent := 0; sent < total; sent += batch {
+		k := min(batch, total-sent)
+		if _, err := c.Write(msg[:k*(4+size)]); err != nil {
+			return 0, err
+		}
+	}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}

@@ -1,0 +1,78 @@
+package switched
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"spacenet/apidswitch"
+	"spacenet/frame"
+	"spacenet/ipc"
+)
+
+func eventFrame(kind apidswitch.EventKind, tenant string, first frame.APID, gen uint32) *frame.Frame {
+	p := make([]byte, 8+len(tenant))
+	p[0], p[1] = byte(kind), byte(len(tenant))
+	binary.BigEndian.PutUint16(p[2:], uint16(first))
+	binary.BigEndian.PutUint32(p[4:], gen)
+	copy(p[8:], tenant)
+	var f frame.Frame
+	frame.Encode(&f, frame.Health, apidswitch.APIDEvents, 0x020, p)
+	return &f
+}
+
+// TestEventGenerations: which events end a call bound to a generation of
+// the camera, and which are late and ignored.
+func TestEventGenerations(t *testing.T) {
+	type ev struct {
+		kind apidswitch.EventKind
+		gen  uint32
+	}
+	for _, tc := range []struct {
+		name      string
+		state     tenantState // what the node knew when the call was sent
+		events    []ev
+		dead      bool
+		stale     uint64
+		finalGen  uint16
+		finalConn bool
+	}{
+		{"server goes away", tenantState{1, true}, []ev{{apidswitch.Disconnected, 1}}, true, 0, 1, false},
+		{"server replaced", tenantState{1, true}, []ev{{apidswitch.Replaced, 2}}, true, 0, 2, true},
+		{"sent while down, server comes back", tenantState{1, false}, []ev{{apidswitch.Connected, 2}}, false, 0, 2, true},
+		{"sent while down, comes back twice", tenantState{1, false}, []ev{{apidswitch.Connected, 2}, {apidswitch.Replaced, 3}}, true, 0, 3, true},
+		{"late connect of the dead generation", tenantState{1, false}, []ev{{apidswitch.Connected, 1}, {apidswitch.Connected, 2}}, false, 1, 2, true},
+		{"late connect of the live generation", tenantState{3, true}, []ev{{apidswitch.Connected, 3}}, false, 1, 3, true},
+		{"older generation", tenantState{5, true}, []ev{{apidswitch.Disconnected, 4}, {apidswitch.Replaced, 2}}, false, 2, 5, true},
+		{"generations wrap at 2^16", tenantState{0xFFFF, true}, []ev{{apidswitch.Replaced, 0x10000}}, true, 0, 0, true},
+		{"other tenant", tenantState{1, true}, nil, false, 0, 1, true},
+	} {
+		n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.tenants[0] = tc.state
+		p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: tc.state.gen}
+		if !tc.state.connected {
+			p.bound++
+		}
+		n.pending[1] = p
+		for _, e := range tc.events {
+			n.handle(eventFrame(e.kind, "camera", 0x010, e.gen))
+		}
+		n.handle(eventFrame(apidswitch.Disconnected, "spaceos", 0x100, 9)) // never concerns the call
+		var got error
+		select {
+		case got = <-p.ch:
+		default:
+		}
+		if dead := got == ipc.ServerDeath; dead != tc.dead || (got != nil && !dead) {
+			t.Errorf("%s: call ended with %v, want dead=%v", tc.name, got, tc.dead)
+		}
+		if s := n.Stats().StaleEvents; s != tc.stale {
+			t.Errorf("%s: %d stale events, want %d", tc.name, s, tc.stale)
+		}
+		if st := n.tenants[0]; st.gen != tc.finalGen || st.connected != tc.finalConn {
+			t.Errorf("%s: camera state %+v", tc.name, st)
+		}
+	}
+}
