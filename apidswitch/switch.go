@@ -267,10 +267,12 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 		kind = Replaced
 		old.close()
 	}
-	go c.writeLoop(old)
-	go c.readLoop()
+	// Announce before the reader starts: otherwise a guest that connects and
+	// goes away at once could be reported disconnected before connected.
 	s.log.Info("tenant "+kind.String(), "tenant", t.name, "generation", c.gen)
 	s.event(Event{Kind: kind, Tenant: t.name, Generation: c.gen})
+	go c.writeLoop(old)
+	go c.readLoop()
 }
 
 // detach is called by c's reader when it ends.
