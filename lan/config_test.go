@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"spacenet/lan/fault"
+	"spacenet/policy"
 )
 
 const fullConfig = `
@@ -124,6 +125,20 @@ func TestDefaultConfigAndPolicy(t *testing.T) {
 	}
 	if r := c.Reach(); !r.Allows("camera", "processor") || r.Allows("processor", "camera") {
 		t.Errorf("reach from policy: %v", r)
+	}
+	r := ReachFromPolicy(policy.Default())
+	for _, from := range []string{"camera", "processor", "spaceos"} {
+		for _, to := range []string{"camera", "processor", "spaceos"} {
+			if !r.Allows(from, to) {
+				t.Errorf("v0 policy: %s does not reach %s", from, to)
+			}
+		}
+		if r.Allows(from, "host") {
+			t.Errorf("v0 policy: %s reaches undeclared host", from)
+		}
+	}
+	if got := r.String(); got != "camera -> processor, spaceos\nprocessor -> camera, spaceos\nspaceos -> camera, processor\n" {
+		t.Errorf("Reach.String() = %q", got)
 	}
 }
 

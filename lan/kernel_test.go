@@ -2,8 +2,8 @@ package lan
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"

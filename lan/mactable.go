@@ -42,6 +42,9 @@ func (t *macTable) live(e *macEntry, now int64) bool {
 func (t *macTable) learn(p *port, srcs []MAC, now int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if p.closing.Load() {
+		return // being detached: forget has run or will run after us
+	}
 	for _, src := range srcs {
 		if e := t.m[src]; e != nil {
 			if e.port != p {

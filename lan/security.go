@@ -8,11 +8,11 @@ import (
 
 // EtherTypes and protocol numbers the port security checks read.
 const (
-	etherIPv4 = 0x0800
-	etherARP  = 0x0806
-	etherIPv6 = 0x86dd
-	etherVLAN = 0x8100
-	etherQinQ = 0x88a8
+	etherIPv4  = 0x0800
+	etherARP   = 0x0806
+	etherIPv6  = 0x86dd
+	etherVLAN  = 0x8100
+	etherQinQ  = 0x88a8
 	protoICMP6 = 58
 	ndpNS      = 135
 	ndpNA      = 136

@@ -276,8 +276,8 @@ func (s *Switch) Detach(name string) error {
 
 // unplug stops a port removed from the topology.
 func (s *Switch) unplug(p *port) {
+	p.closing.Store(true) // before forget: learn skips closing ports
 	s.macs.forget(p)
-	p.closing.Store(true)
 	p.q.close()
 	if n := p.q.discard(); n > 0 {
 		p.st.txDrops[ReasonDown].Add(uint64(n))

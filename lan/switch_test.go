@@ -480,3 +480,33 @@ func TestMonitor(t *testing.T) {
 		t.Errorf("monitor saw %v; want %v", got, want)
 	}
 }
+
+// TestSlowNICPort: a NIC that stops taking frames (a pipe nobody reads)
+// blocks only its own writer; its queue fills and drops while the other
+// ports go on receiving everything.
+func TestSlowNICPort(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	stuck, near := nic.NewPipe(1500, 2)
+	defer stuck.Close()
+	if err := s.Attach(near, PortConfig{Name: "stuck", Tenant: "t", QueueDepth: 8}); err != nil {
+		t.Fatal(err)
+	}
+	ps := memPorts(t, s, pc("a", "t"), pc("b", "t"))
+	for i := range 100 {
+		send(t, ps[0], eth(bcast, macA, 0x88b5, []byte{byte(i)}, 60))
+		got := drain(t, ps[1], 1)
+		if got[0][14] != byte(i) {
+			t.Fatalf("b frame %d carries %d", i, got[0][14])
+		}
+	}
+	// The stuck port's pipe took 2 frames, its writer holds a batch
+	// blocked in Send (not yet counted), its queue is full, the rest was
+	// dropped.
+	waitFor(t, "stuck port's queue to fill", func() bool { st, _ := s.Port("stuck"); return st.Queued == 8 })
+	st, _ := s.Port("stuck")
+	inFlight := 100 - int(st.TxFrames) - st.Queued - int(st.TxDrops[ReasonQueueFull])
+	if st.NICStats.TxFrames != 2 || inFlight < 1 || st.TxDrops[ReasonQueueFull] == 0 {
+		t.Errorf("stuck: tx %d queued %d queue_full %d in flight %d; want 2 in the pipe, something in flight, drops", st.TxFrames, st.Queued, st.TxDrops[ReasonQueueFull], inFlight)
+	}
+}

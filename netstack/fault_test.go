@@ -18,16 +18,21 @@ import (
 // reordering are deterministic (a seeded PRNG); the outage is timed.
 type faultPipe struct {
 	*PipeEnd
+	faultCfg
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	held      *stack.PacketBuffer
+	sent      int
+	outageEnd time.Time
+	dropped   atomic.Uint64
+}
+
+// faultCfg says which faults a faultPipe injects.
+type faultCfg struct {
 	loss, ackLoss, reorder float64 // probabilities
 	outageAfter            int     // bytes sent before the outage starts (0: none)
 	outageFor              time.Duration
-
-	mu      sync.Mutex
-	rng     *rand.Rand
-	held    *stack.PacketBuffer
-	sent    int
-	outageEnd time.Time
-	dropped atomic.Uint64
 }
 
 func (f *faultPipe) send(pkts []*stack.PacketBuffer) error {
@@ -98,25 +103,23 @@ func TestFaultTolerancePipe(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
-		f    faultPipe
+		f    faultCfg
 	}{
-		{"loss 1%", Config{}, faultPipe{loss: 0.01}},
-		{"ACK-only loss 20%", Config{}, faultPipe{ackLoss: 0.2}},
-		{"reorder 3%", Config{}, faultPipe{reorder: 0.03}},
-		{"outage 100ms after 256 KiB, 16 KiB buffers", small, faultPipe{outageAfter: 256 << 10, outageFor: 100 * time.Millisecond}},
-		{"outage 1s after 256 KiB, NoRACK", Config{NoRACK: true}, faultPipe{outageAfter: 256 << 10, outageFor: time.Second}},
-		{"all at once", small, faultPipe{loss: 0.01, ackLoss: 0.05, reorder: 0.02, outageAfter: 512 << 10, outageFor: 100 * time.Millisecond}},
+		{"loss 1%", Config{}, faultCfg{loss: 0.01}},
+		{"ACK-only loss 20%", Config{}, faultCfg{ackLoss: 0.2}},
+		{"reorder 3%", Config{}, faultCfg{reorder: 0.03}},
+		{"outage 100ms after 256 KiB, 16 KiB buffers", small, faultCfg{outageAfter: 256 << 10, outageFor: 100 * time.Millisecond}},
+		{"outage 1s after 256 KiB, NoRACK", Config{NoRACK: true}, faultCfg{outageAfter: 256 << 10, outageFor: time.Second}},
+		{"all at once", small, faultCfg{loss: 0.01, ackLoss: 0.05, reorder: 0.02, outageAfter: 512 << 10, outageFor: 100 * time.Millisecond}},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pa, pb := NewPipe(1500, 1024)
-			fa, fb := tc.f, tc.f
-			fa.PipeEnd, fb.PipeEnd = pa, pb
-			fa.rng = rand.New(rand.NewPCG(uint64(i), 1))
-			fb.rng = rand.New(rand.NewPCG(uint64(i), 2))
+			fa := &faultPipe{PipeEnd: pa, faultCfg: tc.f, rng: rand.New(rand.NewPCG(uint64(i), 1))}
+			fb := &faultPipe{PipeEnd: pb, faultCfg: tc.f, rng: rand.New(rand.NewPCG(uint64(i), 2))}
 			fb.outageAfter = 0 // the outage hits the data direction only
-			a := mustNew(t, tc.cfg, &fa)
-			b := mustNew(t, tc.cfg, &fb)
+			a := mustNew(t, tc.cfg, fa)
+			b := mustNew(t, tc.cfg, fb)
 			a.Start()
 			b.Start()
 			setAddr(t, a, addrA)

@@ -118,8 +118,11 @@ func (ns *Netstack) retryList(s *sock, l []*request, parked *atomic.Int32) []*re
 		if ns.socks[s.h] != s {
 			return nil // the command closed its own socket
 		}
-		l[0] = nil
-		l = l[1:]
+		// Pop the head in place, keeping the backing array's capacity
+		// (lists are short), so that parking does not allocate.
+		copy(l, l[1:])
+		l[len(l)-1] = nil
+		l = l[:len(l)-1]
 		parked.Add(-1)
 		if !mine {
 			ns.drop(r) // its caller gave up
@@ -545,9 +548,9 @@ func (ns *Netstack) sendTo(s *sock, r *request) bool {
 		ns.fail(r, ErrBadRequest, fmt.Errorf("packet too big: %d bytes", len(r.buf)))
 		return true
 	}
-	full := tcpip.FullAddress{Addr: addrFrom(to.Addr()), Port: to.Port()}
+	r.full = tcpip.FullAddress{Addr: addrFrom(to.Addr()), Port: to.Port()}
 	r.rd.Reset(r.buf)
-	n, e := s.ep.Write(&r.rd, tcpip.WriteOptions{To: &full})
+	n, e := s.ep.Write(&r.rd, tcpip.WriteOptions{To: &r.full})
 	if _, ok := e.(*tcpip.ErrWouldBlock); ok {
 		return false
 	}
@@ -565,8 +568,8 @@ func (ns *Netstack) recvFrom(s *sock, r *request) bool {
 		ns.fail(r, ErrBadRequest, fmt.Errorf("zero-size buffer"))
 		return true
 	}
-	w := tcpip.SliceWriter(r.buf)
-	res, e := s.ep.Read(&w, tcpip.ReadOptions{NeedRemoteAddr: true})
+	r.sw = tcpip.SliceWriter(r.buf)
+	res, e := s.ep.Read(&r.sw, tcpip.ReadOptions{NeedRemoteAddr: true})
 	if _, ok := e.(*tcpip.ErrWouldBlock); ok {
 		return false
 	}
@@ -686,8 +689,8 @@ func (ns *Netstack) tcpRecv(s *sock, r *request) bool {
 		ns.fail(r, ErrBadRequest, fmt.Errorf("zero-size buffer"))
 		return true
 	}
-	w := tcpip.SliceWriter(r.buf)
-	res, e := s.ep.Read(&w, tcpip.ReadOptions{})
+	r.sw = tcpip.SliceWriter(r.buf)
+	res, e := s.ep.Read(&r.sw, tcpip.ReadOptions{})
 	switch e.(type) {
 	case nil:
 	case *tcpip.ErrWouldBlock:

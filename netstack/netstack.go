@@ -81,10 +81,10 @@ type Netstack struct {
 	spare   []*sock
 
 	// Loop-owned state.
-	socks   map[Handle]*sock
-	next    Handle
-	subnets []tcpip.Route
-	gateway []tcpip.Route
+	socks     map[Handle]*sock
+	next      Handle
+	subnets   []tcpip.Route
+	gateway   []tcpip.Route
 	cancelled atomic.Int32 // callers abandoned parked commands: prune
 
 	runOnce   sync.Once
@@ -294,7 +294,9 @@ func (ns *Netstack) deliver(pkts []*stack.PacketBuffer) {
 
 // PollDeviceIO moves packets between the stack and the device, alternating
 // ingress and egress until a round moves nothing, and reports whether it
-// moved any. For pumped mode; do not mix with Run.
+// moved any. On a Pipe it never blocks: it sends only what the pipe has
+// room for and leaves the rest queued. For pumped mode; do not mix with
+// Run.
 func (ns *Netstack) PollDeviceIO() bool {
 	ns.pumped.Store(true)
 	var batch [batchLen]*stack.PacketBuffer
@@ -302,7 +304,13 @@ func (ns *Netstack) PollDeviceIO() bool {
 	for {
 		n, _ := ns.dev.recv(batch[:], false)
 		ns.deliver(batch[:n])
-		m := ns.ep.pull(batch[:])
+		room := len(batch)
+		if p, ok := ns.dev.(*PipeEnd); ok {
+			// Never block the pumping goroutine on a full pipe: the peer
+			// may be pumped by this very goroutine.
+			room = min(room, cap(p.tx)-len(p.tx))
+		}
+		m := ns.ep.pull(batch[:room])
 		if m > 0 {
 			_ = ns.dev.send(batch[:m])
 			for i := 0; i < m; i++ {

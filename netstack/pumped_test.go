@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/faketime"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
@@ -187,3 +188,5 @@ func TestPumpedTCPFakeClock(t *testing.T) {
 type errShort int
 
 func (e errShort) Error() string { return "short transfer" }
+
+func addrFromT(a netip.Addr) tcpip.Address { return addrFrom(a) }

@@ -2,8 +2,10 @@ package netstack
 
 import (
 	"bytes"
+
 	"context"
 	"fmt"
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -74,9 +76,11 @@ type request struct {
 	state  atomic.Int32
 	cancel atomic.Bool // the caller wants out (ctx ended)
 	done   chan struct{}
-	rd    bytes.Reader
-	start time.Time
-	ping  *sock
+	rd     bytes.Reader
+	sw     tcpip.SliceWriter // receive destination (kept here: no allocation)
+	full   tcpip.FullAddress // send destination (likewise)
+	start  time.Time
+	ping   *sock
 }
 
 // errCancelled answers a request whose caller gave up while the loop held it.
@@ -101,11 +105,7 @@ func putReq(r *request) {
 // it returned an error for a cancelled or closed wait (then the loop drops
 // req).
 func (ns *Netstack) submit(ctx context.Context, req *request) (abandoned bool, err error) {
-	var ctxDone <-chan struct{}
-	if ctx != nil {
-		ctxDone = ctx.Done()
-	}
-	abandoned, cancelled, err := ns.submitCh(req, ctxDone)
+	abandoned, cancelled, err := ns.submitCh(req, ctx.Done())
 	if cancelled {
 		return abandoned, ctx.Err()
 	}
@@ -197,7 +197,7 @@ func (ns *Netstack) RequestNoWait(cmd Command) error {
 		return err
 	}
 	req.oneway = true
-	_, err = ns.submit(nil, req)
+	_, _, err = ns.submitCh(req, nil)
 	return err
 }
 

@@ -23,11 +23,14 @@ import (
 // served by the Go poller, so Close unblocks them. The socket uses
 // PACKET_VNET_HDR so that a frame whose TCP/UDP checksum the kernel left
 // for the hardware (CHECKSUM_PARTIAL: typical on veth and on frames the host
-// sends) is completed before Recv returns it. GRO/GSO super-frames (longer
-// than the MTU, made by the kernel's receive offloads or a veth peer's TSO)
-// are dropped and counted in Stats.RxGSO: this package does not segment
-// them. Turn those offloads off on the interface (or on a veth's peer) when
-// TCP must cross: `ethtool -K IF gro off` / `ethtool -K PEER tso off gso off`.
+// sends) is completed before Recv returns it. GRO/GSO super-frames (up to
+// 64 KiB, made by the kernel's receive offloads or a veth peer's TSO/USO)
+// are cut into MTU-sized frames (see gsoState) — except the first one,
+// which arrives truncated in an MTU-sized buffer and is dropped and
+// counted in Stats.RxGSO: from then on the socket reads one frame per
+// recvmmsg with a 64 KiB overflow buffer, so the next super-frames arrive
+// whole (TCP retransmits the lost one). Unsupported super-frames (UFO, IPv6
+// extension headers, VLAN) are dropped and counted in Stats.RxGSO too.
 // 802.1Q tags that the interface strips in hardware are not restored.
 //
 // MTU reports the interface's MTU when it was opened. It needs root or
@@ -53,6 +56,14 @@ type Packet struct {
 	rhdrs   []byte
 	rnames  []unix.RawSockaddrLinklayer
 	ignored bool // the kernel honours PACKET_IGNORE_OUTGOING
+
+	// After the first GSO super-frame (lost: counted in RxGSO), Recv
+	// reads one frame per recvmmsg with an overflow vector, so that the
+	// next super-frames arrive whole and are segmented (see gsoState).
+	gsoMode bool
+	gso     gsoState
+	giov    [3]unix.Iovec
+	scratch []byte
 
 	// Send state.
 	sframes [][]byte
@@ -174,12 +185,20 @@ func (p *Packet) Recv(bufs [][]byte, sizes []int) (int, error) {
 	}
 	p.growRecv(max)
 	p.rbufs, p.rsizes, p.rn, p.rerr = bufs[:max], sizes, 0, nil
+	if p.gso.active {
+		p.drainGSO()
+		if p.rn == max {
+			p.rbufs, p.rsizes = nil, nil
+			return max, nil
+		}
+	}
 	err := p.rc.Read(p.readFn)
 	n := p.rn
 	p.rbufs, p.rsizes = nil, nil
 	for i := range max {
 		p.riov[2*i+1].Base = nil // do not keep the caller's buffers alive
 	}
+	p.giov[1].Base = nil
 	if err != nil {
 		return n, ioErr(p.name, "recv", &p.closed, err)
 	}
@@ -190,6 +209,9 @@ func (p *Packet) Recv(bufs [][]byte, sizes []int) (int, error) {
 }
 
 func (p *Packet) doRead(fd uintptr) bool {
+	if p.gsoMode {
+		return p.doReadGSO(fd)
+	}
 	for {
 		want := len(p.rbufs) - p.rn
 		if want == 0 {
@@ -233,7 +255,10 @@ func (p *Packet) doRead(fd uintptr) bool {
 			buf := p.rbufs[base+i]
 			hdr := p.rhdrs[i*vnetHdrLen : (i+1)*vnetHdrLen]
 			if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
-				p.st.rxGSO.Add(1) // usually also longer than the buffer: count it as what it is
+				// Usually truncated too: count it as what it is, and
+				// read whole super-frames from now on.
+				p.st.rxGSO.Add(1)
+				p.gsoMode = true
 				continue
 			}
 			if m.Hdr.Flags&unix.MSG_TRUNC != 0 || n > len(buf) {
@@ -264,6 +289,88 @@ func (p *Packet) doRead(fd uintptr) bool {
 			}
 			continue // all dropped: try again (EAGAIN lets the poller wait)
 		}
+	}
+}
+
+// doReadGSO is doRead in GSO mode: one frame per recvmmsg, into the
+// caller's buffer and on into scratch, so that a super-frame arrives whole.
+func (p *Packet) doReadGSO(fd uintptr) bool {
+	if p.scratch == nil {
+		p.scratch = make([]byte, 65536+HeaderLen)
+	}
+	limit := len(p.rbufs)
+	hdr := p.rhdrs[:vnetHdrLen]
+	for p.rn < limit {
+		buf := p.rbufs[p.rn]
+		setIovec(&p.giov[0], hdr)
+		setIovec(&p.giov[1], buf)
+		setIovec(&p.giov[2], p.scratch)
+		m := &p.rmsgs[0]
+		m.Hdr = unix.Msghdr{
+			Name:    (*byte)(unsafe.Pointer(&p.rnames[0])),
+			Namelen: unix.SizeofSockaddrLinklayer,
+			Iov:     &p.giov[0],
+		}
+		m.Hdr.SetIovlen(3)
+		m.Len = 0
+		_, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(m)), 1, unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return p.rn > 0
+		default:
+			p.rerr = e
+			return true
+		}
+		if !p.ignored && p.rnames[0].Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		n := int(m.Len)
+		if n < vnetHdrLen {
+			p.st.rxFraming.Add(1)
+			continue
+		}
+		n -= vnetHdrLen
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			p.st.rxTooBig.Add(1)
+			continue
+		}
+		if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
+			if !p.gso.start(hdr, buf[:min(n, len(buf))], p.scratch[:max(0, n-len(buf))]) {
+				p.st.rxGSO.Add(1)
+				continue
+			}
+			p.drainGSO()
+			continue
+		}
+		if n > len(buf) {
+			p.st.rxTooBig.Add(1)
+			continue
+		}
+		if !p.st.vnet(hdr, buf[:n]) {
+			continue
+		}
+		p.rsizes[p.rn] = n
+		p.rn++
+		p.st.rx(n)
+	}
+	return true
+}
+
+// drainGSO moves segments of the pending super-frame into the caller's
+// buffers.
+func (p *Packet) drainGSO() {
+	for p.gso.active && p.rn < len(p.rbufs) {
+		k := p.gso.next(p.rbufs[p.rn])
+		if k < 0 {
+			p.st.rxTooBig.Add(1)
+			continue
+		}
+		p.rsizes[p.rn] = k
+		p.rn++
+		p.st.rx(k)
 	}
 }
 

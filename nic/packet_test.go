@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,10 +196,11 @@ func TestPacketErrors(t *testing.T) {
 	}
 }
 
-// TestPacketGSO has the kernel send a UDP GSO super-frame (UDP_SEGMENT)
-// across the veth: package nic does not segment, so it must be counted
-// as RxGSO, not delivered and not miscounted as too big; the ordinary
-// datagram after it is delivered with a correct checksum.
+// TestPacketGSO has the kernel send UDP GSO super-frames (UDP_SEGMENT)
+// across the veth. The first arrives truncated in an MTU-sized buffer: it
+// must be counted as RxGSO (not delivered, not miscounted as too big), and
+// the socket must switch to reading whole super-frames, so that the second
+// one is delivered as its four segments with correct checksums.
 func TestPacketGSO(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed (used to set UDP_SEGMENT)")
@@ -211,22 +213,59 @@ func TestPacketGSO(t *testing.T) {
 	peer := strings.TrimSpace(run(t, "ip", "-n", ns, "-o", "link", "show", "type", "veth"))
 	peer = strings.SplitN(strings.Fields(peer)[1], "@", 2)[0]
 	run(t, "ip", "-n", ns, "neigh", "add", ourIP.String(), "lladdr", "02:53:4e:00:00:01", "dev", peer)
-	script := `import socket
+	send := func(port int, segment bool, payload string) {
+		seg := "0"
+		if segment {
+			seg = "1000"
+		}
+		run(t, "ip", "netns", "exec", ns, "python3", "-c", `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_UDP, 103, 1000)  # UDP_SEGMENT
-s.sendto(b"g" * 3000, ("` + ourIP.String() + `", 9998))
-s.setsockopt(socket.IPPROTO_UDP, 103, 0)
-s.sendto(b"after", ("` + ourIP.String() + `", 9999))
-`
-	run(t, "ip", "netns", "exec", ns, "python3", "-c", script)
-	udp := recvUntil(t, p, "the datagram after the GSO one", func(f []byte) bool {
+s.setsockopt(socket.IPPROTO_UDP, 103, `+seg+`)  # UDP_SEGMENT
+s.sendto(`+payload+`, ("`+ourIP.String()+`", `+strconv.Itoa(port)+`))
+`)
+	}
+	send(9998, true, `b"g" * 3000`)
+	send(9999, false, `b"after"`)
+	udp := recvUntil(t, p, "the datagram after the first GSO one", func(f []byte) bool {
 		if isUDPTo(f, ourIP, 9998) {
-			t.Errorf("received a %d-byte frame of the GSO datagram", len(f))
+			t.Errorf("received a %d-byte frame of the first GSO datagram", len(f))
 		}
 		return isUDPTo(f, ourIP, 9999)
 	})
 	checkUDP(t, udp, "after")
 	if s := p.Stats(); s.RxGSO != 1 || s.RxTooBig != 0 {
 		t.Errorf("stats %+v; want RxGSO 1, RxTooBig 0", s)
+	}
+
+	send(9997, true, `bytes(i % 251 for i in range(3500))`)
+	var segs [][]byte
+	bufs, sizes := makeBufs(8, 1514)
+	for len(segs) < 4 {
+		n, err := p.Recv(bufs, sizes)
+		if err != nil {
+			t.Fatalf("after %d segments of the second GSO datagram: %v (stats %+v)", len(segs), err, p.Stats())
+		}
+		for i := range n {
+			if f := bufs[i][:sizes[i]]; isUDPTo(f, ourIP, 9997) {
+				segs = append(segs, append([]byte(nil), f...))
+			}
+		}
+	}
+	off := 0
+	for i, f := range segs {
+		_, l4 := verifyL4(t, f)
+		want := min(1000, 3500-off)
+		if len(l4) != 8+want {
+			t.Fatalf("segment %d: %d UDP bytes; want %d", i, len(l4), 8+want)
+		}
+		for j, b := range l4[8:] {
+			if b != byte((off+j)%251) {
+				t.Fatalf("segment %d byte %d = %d", i, j, b)
+			}
+		}
+		off += want
+	}
+	if s := p.Stats(); s.RxGSO != 1 || s.RxTooBig != 0 {
+		t.Errorf("stats %+v; want RxGSO still 1", s)
 	}
 }

@@ -112,7 +112,7 @@ type NIC struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	sent, delivered, lost, outage, mtu                   atomic.Uint64
+	sent, delivered, lost, outage, mtu                     atomic.Uint64
 	corrupted, duplicated, reordered, delayed, errs, heldN atomic.Uint64
 }
 

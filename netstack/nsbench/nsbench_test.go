@@ -13,7 +13,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestAllPathsSmall runs every path once with a small transfer, so that
 // the benchmark code is itself tested.
 func TestAllPathsSmall(t *testing.T) {
-	for _, f := range []func(Options) (Result, error){Netstack, Bare, Kernel} {
+	for _, f := range []func(Options) (Result, error){Netstack, NetstackLAN, Bare, Kernel} {
 		r, err := f(Options{MTU: 1500, Bytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +40,7 @@ func BenchmarkTCP(b *testing.B) {
 		for _, p := range []struct {
 			name string
 			f    func(Options) (Result, error)
-		}{{"netstack", Netstack}, {"bare-gvisor", Bare}, {"kernel", Kernel}} {
+		}{{"netstack-pipe", Netstack}, {"netstack-lan", NetstackLAN}, {"bare-gvisor", Bare}, {"kernel", Kernel}} {
 			b.Run(fmt.Sprintf("%s/mtu=%d", p.name, mtu), func(b *testing.B) {
 				b.SetBytes(size)
 				var total time.Duration
