@@ -48,7 +48,13 @@ func benchLink(b *testing.B, tx, rx NIC, size, batch int) {
 	sent, inWindow := 0, 0
 	for sent < total {
 		if inWindow == 0 {
-			<-credits
+			select {
+			case <-credits:
+			case err := <-done: // the receiver failed: stop sending
+				done <- err
+				sent = total
+				continue
+			}
 			inWindow = window
 		}
 		k := min(batch, total-sent, inWindow)

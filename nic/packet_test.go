@@ -23,7 +23,7 @@ func newVeth(t *testing.T, kernelIP netip.Addr) (here, ns string) {
 	t.Cleanup(func() { run(t, "ip", "link", "del", here) })
 	run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", peer)
 	run(t, "ip", "-n", ns, "link", "set", peer, "up")
-	run(t, "ip", "link", "set", here, "up")
+	setUpAndWait(t, here)
 	return here, ns
 }
 
@@ -84,8 +84,8 @@ func quietVethPair(t testing.TB) (string, string) {
 	t.Cleanup(func() { run(t, "ip", "link", "del", a) })
 	for _, x := range []string{a, b} {
 		run(t, "sysctl", "-q", "-w", "net.ipv6.conf."+x+".disable_ipv6=1")
-		run(t, "ip", "link", "set", x, "up")
 	}
+	setUpAndWait(t, a, b)
 	return a, b
 }
 

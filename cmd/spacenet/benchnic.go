@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
 
 	"spacenet/nic"
 )
@@ -106,9 +107,9 @@ func runBenchNIC(cmd *cobra.Command, _ []string) error {
 		defer exec.Command("ip", "link", "del", x).Run()
 		for _, n := range []string{x, y} {
 			exec.Command("sysctl", "-q", "-w", "net.ipv6.conf."+n+".disable_ipv6=1").Run()
-			if o, err := exec.Command("ip", "link", "set", n, "up").CombinedOutput(); err != nil {
-				return fmt.Errorf("ip link set %s up: %v: %s", n, err, o)
-			}
+		}
+		if err := linksUp(x, y); err != nil {
+			return err
 		}
 		rate := func(batch int) (float64, error) {
 			px, err := nic.OpenPacket(x)
@@ -136,6 +137,41 @@ func runBenchNIC(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 		report("packet", got, base, "AF_PACKET 1 per call")
+	}
+	return nil
+}
+
+// linksUp sets the interfaces up and waits until the kernel reports them
+// operationally up: until then a fresh veth drops what is sent on it.
+func linksUp(names ...string) error {
+	ch := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	if err := netlink.LinkSubscribe(ch, done); err != nil {
+		return fmt.Errorf("netlink subscribe: %w", err)
+	}
+	defer func() {
+		close(done)
+		for range ch {
+		}
+	}()
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
+		if o, err := exec.Command("ip", "link", "set", n, "up").CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link set %s up: %v: %s", n, err, o)
+		}
+	}
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for len(pending) > 0 {
+		select {
+		case u := <-ch:
+			if u.Attrs().OperState == netlink.OperUp {
+				delete(pending, u.Attrs().Name)
+			}
+		case <-timeout.C:
+			return fmt.Errorf("interfaces %v not operationally up after 10 s", pending)
+		}
 	}
 	return nil
 }
@@ -190,7 +226,13 @@ func nicRate(tx, rx nic.NIC, total, size, batch int) (float64, error) {
 	sent, inWindow := 0, 0
 	for sent < total {
 		if inWindow == 0 {
-			<-credits
+			select {
+			case <-credits:
+			case err := <-done: // the receiver failed: stop sending
+				done <- err
+				sent = total
+				continue
+			}
 			inWindow = window
 		}
 		k := min(batch, total-sent, inWindow)

@@ -1,7 +1,10 @@
 package nsbench
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +68,20 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(d.Nanoseconds()), "ns/request")
+}
+
+// TestTAPPath runs the TAP+bridge path once (root and /dev/net/tun
+// needed; skipped with the kernel's reason otherwise).
+func TestTAPPath(t *testing.T) {
+	r, err := NetstackTAP(Options{MTU: 1500, Bytes: 4 << 20})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "not permitted") {
+			t.Skipf("kernel refused TAP/netns/bridge: %v", err)
+		}
+		t.Fatal(err)
+	}
+	if r.Bytes != 4<<20 {
+		t.Fatalf("%+v", r)
+	}
+	t.Logf("%v", r)
 }
