@@ -186,21 +186,33 @@ func (p *PipeEnd) close() error {
 	}
 }
 
-// nicDevice carries Ethernet frames over a nic.NIC. A reader goroutine
-// blocks in Recv so that pumped mode can poll without blocking.
+// nicDevice carries Ethernet frames over a nic.NIC. In Run mode the
+// ingress goroutine blocks in NIC.Recv itself, receiving straight into
+// gVisor buffer views (no copy after the NIC's), and gVisor's writers send
+// directly (serialized by mu). In pumped mode a reader goroutine blocks in
+// Recv instead, so that polling never blocks.
 type nicDevice struct {
 	n       nic.NIC
 	offload bool
-	in      chan *stack.PacketBuffer
+	size    int
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
 	err     atomic.Pointer[error]
 	refused atomic.Uint64
-	scratch [][]byte
-	sizes   []int
-	out     [][]byte
-	outBuf  [][]byte
+
+	// Receive state: one goroutine at a time (ingress or reader).
+	views []*buffer.View
+	bufs  [][]byte
+	sizes []int
+
+	// Pumped mode: the reader goroutine feeds in.
+	readerOnce sync.Once
+	in         chan *stack.PacketBuffer
+
+	mu     sync.Mutex // send state
+	out    [][]byte
+	outBuf [][]byte
 }
 
 // NICDevice returns an Ethernet-medium Device over n. Set checksumOffload
@@ -208,32 +220,57 @@ type nicDevice struct {
 // switch); at real boundaries (TAP, AF_PACKET) it must be false so that
 // every packet carries correct checksums.
 func NICDevice(n nic.NIC, checksumOffload bool) Device {
-	d := &nicDevice{n: n, offload: checksumOffload, in: make(chan *stack.PacketBuffer, 256), done: make(chan struct{})}
 	const batch = 32
-	size := n.MTU() + header.EthernetMinimumSize
-	d.scratch = make([][]byte, batch)
-	d.sizes = make([]int, batch)
-	for i := range d.scratch {
-		d.scratch[i] = make([]byte, size)
+	return &nicDevice{
+		n: n, offload: checksumOffload, size: n.MTU() + header.EthernetMinimumSize,
+		done:  make(chan struct{}),
+		in:    make(chan *stack.PacketBuffer, 256),
+		views: make([]*buffer.View, batch),
+		bufs:  make([][]byte, batch),
+		sizes: make([]int, batch),
 	}
-	d.wg.Add(1)
-	go d.reader()
-	return d
+}
+
+func (d *nicDevice) Medium() Medium        { return MediumEthernet }
+func (d *nicDevice) MTU() int              { return d.n.MTU() }
+func (d *nicDevice) checksumOffload() bool { return d.offload }
+
+// recvNIC blocks in NIC.Recv, receiving into gVisor views, and wraps each
+// frame in a new packet buffer.
+func (d *nicDevice) recvNIC(dst []*stack.PacketBuffer) (int, error) {
+	m := min(len(dst), len(d.views))
+	for i := 0; i < m; i++ {
+		if d.views[i] == nil {
+			d.views[i] = buffer.NewViewSize(d.size)
+		}
+		d.bufs[i] = d.views[i].AsSlice()
+	}
+	n, err := d.n.Recv(d.bufs[:m], d.sizes[:m])
+	for i := 0; i < n; i++ {
+		v := d.views[i]
+		d.views[i] = nil
+		v.CapLength(d.sizes[i])
+		dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	}
+	return n, err
 }
 
 func (d *nicDevice) reader() {
 	defer d.wg.Done()
 	defer close(d.in)
+	var batch [32]*stack.PacketBuffer
 	for {
-		n, err := d.n.Recv(d.scratch, d.sizes)
+		n, err := d.recvNIC(batch[:])
 		for i := 0; i < n; i++ {
-			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(d.scratch[i][:d.sizes[i]])})
 			select {
-			case d.in <- pkt:
+			case d.in <- batch[i]:
 			case <-d.done:
-				pkt.DecRef()
+				for _, p := range batch[i:n] {
+					p.DecRef()
+				}
 				return
 			}
+			batch[i] = nil
 		}
 		if err != nil {
 			d.err.Store(&err)
@@ -242,15 +279,13 @@ func (d *nicDevice) reader() {
 	}
 }
 
-func (d *nicDevice) Medium() Medium        { return MediumEthernet }
-func (d *nicDevice) MTU() int              { return d.n.MTU() }
-func (d *nicDevice) checksumOffload() bool { return d.offload }
-
 func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.out = d.out[:0]
 	for i, pkt := range pkts {
 		if i >= len(d.outBuf) {
-			d.outBuf = append(d.outBuf, make([]byte, 0, d.n.MTU()+header.EthernetMinimumSize))
+			d.outBuf = append(d.outBuf, make([]byte, 0, d.size))
 		}
 		b := d.outBuf[i][:0]
 		for _, v := range pkt.AsSlices() {
@@ -276,19 +311,20 @@ func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
 }
 
 func (d *nicDevice) recv(dst []*stack.PacketBuffer, block bool) (int, error) {
-	n := 0
 	if block {
+		// Run mode: the ingress goroutine is the only receiver.
 		select {
-		case p, ok := <-d.in:
-			if !ok {
-				return 0, d.recvErr()
-			}
-			dst[0] = p
-			n = 1
 		case <-d.done:
 			return 0, fmt.Errorf("%s: %w", d.n.Name(), ErrClosed)
+		default:
 		}
+		return d.recvNIC(dst)
 	}
+	d.readerOnce.Do(func() {
+		d.wg.Add(1)
+		go d.reader()
+	})
+	n := 0
 	for n < len(dst) {
 		select {
 		case p, ok := <-d.in:
@@ -320,11 +356,29 @@ func (d *nicDevice) close() error {
 		close(d.done)
 		err = d.n.Close()
 		d.wg.Wait()
-		for p := range d.in {
-			p.DecRef()
+		for {
+			select {
+			case p, ok := <-d.in:
+				if ok {
+					p.DecRef()
+					continue
+				}
+			default:
+			}
+			break
 		}
 	})
 	return err
+}
+
+// releaseViews frees the receive views; call after the receiver stopped.
+func (d *nicDevice) releaseViews() {
+	for i, v := range d.views {
+		if v != nil {
+			v.Release()
+			d.views[i] = nil
+		}
+	}
 }
 
 // ipProto returns the network protocol of a bare IP packet from its

@@ -218,8 +218,12 @@ func (ns *Netstack) Run() {
 	ns.loopWG.Add(1)
 	defer ns.loopWG.Done()
 	ns.ep.setBlocking(true)
-	if p, ok := ns.dev.(*PipeEnd); ok {
-		send := p.send
+	switch d := ns.dev.(type) {
+	case *PipeEnd:
+		send := d.send
+		ns.ep.direct.Store(&send)
+	case *nicDevice:
+		send := d.send
 		ns.ep.direct.Store(&send)
 	}
 	ns.wg.Add(2)
@@ -389,6 +393,9 @@ func (ns *Netstack) Close() error {
 		err = ns.dev.close()
 		ns.loopWG.Wait()
 		ns.wg.Wait()
+		if d, ok := ns.dev.(*nicDevice); ok {
+			d.releaseViews() // the receivers have stopped
+		}
 		ns.shutdown()
 		ns.st.Close()
 		ns.st.Wait()
