@@ -16,15 +16,16 @@ const (
 	APIDHealth frame.APID = 0x001
 	// APIDEvents: a HEALTH frame sent here subscribes the sending
 	// connection to tenant events. The switch answers at once with a HEALTH
-	// status frame from this APID (the acknowledgement), then sends a
-	// HEALTH frame from this APID carrying an event payload (see
-	// EventNotice) every time a tenant connects, is replaced (a restarted
-	// guest: its generation changed) or goes away. A subscription lasts as
-	// long as the connection: a reconnected guest subscribes again.
+	// frame from this APID carrying the acknowledgement (see SubscribeAck:
+	// its first byte is SubscribeAckKind), then sends a HEALTH frame from
+	// this APID carrying an event payload (see EventNotice: its first byte
+	// is the EventKind, 1-3) every time a tenant connects, is replaced (a
+	// restarted guest: its generation changed) or goes away. A subscription
+	// lasts as long as the connection: a reconnected guest subscribes again.
 	APIDEvents frame.APID = 0x002
 )
 
-// Health payload layout (HEALTH frame from APIDHealth or APIDEvents):
+// Health payload layout (HEALTH frame from APIDHealth):
 //
 //	0  u8   format, HealthFormat
 //	1  u8   number of tenant entries that follow (at most MaxHealthTenants)
@@ -128,7 +129,9 @@ type EventNotice struct {
 	Generation uint32
 }
 
-// ParseEventNotice decodes an event notification payload.
+// ParseEventNotice decodes an event notification payload. The subscription
+// acknowledgement (first byte SubscribeAckKind) is not an event: it is
+// refused here, ParseSubscribeAck decodes it.
 func ParseEventNotice(p []byte) (EventNotice, error) {
 	if len(p) < eventHeader {
 		return EventNotice{}, fmt.Errorf("apidswitch: event payload of %d bytes, want at least %d", len(p), eventHeader)
@@ -149,6 +152,110 @@ func ParseEventNotice(p []byte) (EventNotice, error) {
 	}, nil
 }
 
+// Subscription acknowledgement layout (the first HEALTH frame from
+// APIDEvents after a subscription). Its first byte, SubscribeAckKind, is
+// never an EventKind, so a subscriber tells it from an event by that byte
+// alone (PayloadKind):
+//
+//	0  u8   kind, SubscribeAckKind
+//	1  u8   number of tenant entries that follow (at most MaxAckTenants)
+//	2  u16  number of tenants in the policy (more than the entries: the list was cut)
+//	4  u32  switch uptime in seconds
+//	8  entries of 8 bytes, in policy order:
+//	   0 u16 first APID the tenant owns (names it on the wire)
+//	   2 u8  flags: bit 0 connected
+//	   3 u8  reserved, 0
+//	   4 u32 generation, low 32 bits (as in events)
+const (
+	SubscribeAckKind = 0x80
+	ackHeader        = 8
+	ackEntry         = 8
+	MaxAckTenants    = (frame.MaxPayload - ackHeader) / ackEntry // 30
+)
+
+// PayloadKind is the first byte of a HEALTH payload from APIDEvents:
+// SubscribeAckKind for the acknowledgement, an EventKind for an event, 0
+// for an empty payload.
+func PayloadKind(p []byte) byte {
+	if len(p) == 0 {
+		return 0
+	}
+	return p[0]
+}
+
+// AckTenant is one tenant entry of a SubscribeAck.
+type AckTenant struct {
+	FirstAPID  frame.APID
+	Generation uint32 // low 32 bits, as in EventNotice
+	Connected  bool
+}
+
+// SubscribeAck is the decoded acknowledgement of an event subscription: the
+// state of every tenant when the subscription started.
+type SubscribeAck struct {
+	Uptime  time.Duration // whole seconds
+	Total   int           // tenants in the policy; len(Tenants) < Total means cut
+	Tenants []AckTenant
+}
+
+// ParseSubscribeAck decodes a subscription acknowledgement payload.
+func ParseSubscribeAck(p []byte) (SubscribeAck, error) {
+	if len(p) < ackHeader {
+		return SubscribeAck{}, fmt.Errorf("apidswitch: subscription ack of %d bytes, want at least %d", len(p), ackHeader)
+	}
+	if p[0] != SubscribeAckKind {
+		return SubscribeAck{}, fmt.Errorf("apidswitch: subscription ack kind 0x%02X, want 0x%02X", p[0], SubscribeAckKind)
+	}
+	n := int(p[1])
+	if n > MaxAckTenants || len(p) < ackHeader+n*ackEntry {
+		return SubscribeAck{}, fmt.Errorf("apidswitch: subscription ack of %d bytes cannot hold %d tenants", len(p), n)
+	}
+	a := SubscribeAck{
+		Uptime: time.Duration(binary.BigEndian.Uint32(p[4:])) * time.Second,
+		Total:  int(binary.BigEndian.Uint16(p[2:])),
+	}
+	if a.Total < n {
+		return SubscribeAck{}, fmt.Errorf("apidswitch: subscription ack lists %d tenants of %d", n, a.Total)
+	}
+	a.Tenants = make([]AckTenant, n)
+	for i := range n {
+		e := p[ackHeader+i*ackEntry:]
+		a.Tenants[i] = AckTenant{
+			FirstAPID:  frame.APID(binary.BigEndian.Uint16(e[0:])),
+			Connected:  e[2]&1 == 1,
+			Generation: binary.BigEndian.Uint32(e[4:]),
+		}
+	}
+	return a, nil
+}
+
+// ackPayload writes the subscription acknowledgement into p (MaxPayload
+// bytes) and returns its length.
+func (s *Switch) ackPayload(st *state, p []byte) int {
+	n := min(len(st.tenants), MaxAckTenants)
+	p[0] = SubscribeAckKind
+	p[1] = byte(n)
+	binary.BigEndian.PutUint16(p[2:], uint16(min(len(st.tenants), 0xFFFF)))
+	binary.BigEndian.PutUint32(p[4:], uint32(min(s.Uptime()/time.Second, 1<<32-1)))
+	for i, t := range st.tenants[:n] {
+		e := p[ackHeader+i*ackEntry:]
+		var first frame.APID
+		if owns := st.pol.Tenants[i].Owns; len(owns) > 0 {
+			first = owns[0].First
+		}
+		t.mu.Lock()
+		gen, connected := t.gen, t.conn != nil
+		t.mu.Unlock()
+		binary.BigEndian.PutUint16(e[0:], uint16(first))
+		e[2], e[3] = 0, 0
+		if connected {
+			e[2] = 1
+		}
+		binary.BigEndian.PutUint32(e[4:], uint32(gen))
+	}
+	return ackHeader + n*ackEntry
+}
+
 // system handles a frame routed to a system APID, on the sender's reader
 // goroutine, with the sender's counters unlocked.
 func (s *Switch) system(r *reader, f *frame.Frame) {
@@ -161,7 +268,12 @@ func (s *Switch) system(r *reader, f *frame.Frame) {
 			r.c.sub.Unlock()
 		}
 		var reply frame.Frame
-		n := s.healthPayload(r.st, reply[frame.HeaderSize:])
+		var n int
+		if f.Dest() == APIDEvents {
+			n = s.ackPayload(r.st, reply[frame.HeaderSize:])
+		} else {
+			n = s.healthPayload(r.st, reply[frame.HeaderSize:])
+		}
 		reply.SetVersion(frame.Version)
 		reply.SetType(frame.Health)
 		reply.SetAPID(f.Dest())

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/internal/netnstest"
 	"spacenet/nic"
 )
 
@@ -105,7 +106,7 @@ func benchEcho(b *testing.B, mk func(testing.TB, byte) (*kernelNet, nic.NIC)) {
 			stop := runEndpoint(b, e)
 			defer stop()
 			// Resolve first so that the blast does not wait on ARP.
-			run(b, "ip", "netns", "exec", k.ns, "ping", "-c", "1", "-W", "2", k.our4.Addr().String())
+			netnstest.Run(b, "ip", "netns", "exec", k.ns, "ping", "-c", "1", "-W", "2", k.our4.Addr().String())
 			for b.Loop() {
 				before := e.Stats().UDPAnswered
 				cmd := exec.Command("ip", "netns", "exec", k.ns, os.Args[0], "-test.run=^$")

@@ -1,20 +1,16 @@
 package endpoint
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"spacenet/internal/netnstest"
 	"spacenet/nic"
 )
 
@@ -22,37 +18,6 @@ import (
 // of a TAP device, or of a veth pair whose other end carries an AF_PACKET
 // socket. The kernel resolves our endpoint by ARP and NDP, pings it (v4 and
 // v6) and sends it UDP datagrams from a socket, which our endpoint echoes.
-
-var seq atomic.Int32
-
-// uniqueName is prefix, the PID and a sequence number, within IFNAMSIZ.
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%1000000, 'a'+rune(seq.Add(1)%26))
-}
-
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// newNetns makes a namespace deleted at cleanup, or skips if the kernel
-// refuses.
-func newNetns(t testing.TB) string {
-	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed: run scripts/deps.sh")
-	}
-	ns := "sn-ep-" + uniqueName("")
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("kernel refused a network namespace (ip netns add %s: %v: %s)", ns, err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	return ns
-}
 
 // kernelNet is one test network: the kernel's addresses in ns and ours.
 type kernelNet struct {
@@ -62,29 +27,24 @@ type kernelNet struct {
 	our4, our6       netip.Prefix
 }
 
-// configure gives the kernel side its addresses (no DAD) and brings it up.
+// configure gives the kernel side its addresses (no DAD), brings it up
+// and waits until the kernel can send on it.
 func (k *kernelNet) configure(t testing.TB) {
-	run(t, "ip", "netns", "exec", k.ns, "sysctl", "-qw", "net.ipv6.conf."+k.ifname+".accept_dad=0")
-	run(t, "ip", "-n", k.ns, "addr", "add", k.kernel4.String()+"/24", "dev", k.ifname)
-	run(t, "ip", "-n", k.ns, "addr", "add", k.kernel6.String()+"/64", "dev", k.ifname, "nodad")
-	run(t, "ip", "-n", k.ns, "link", "set", k.ifname, "up")
-	run(t, "ip", "-n", k.ns, "link", "set", "lo", "up")
+	netnstest.In(t, k.ns, "sysctl", "-qw", "net.ipv6.conf."+k.ifname+".accept_dad=0")
+	netnstest.Run(t, "ip", "-n", k.ns, "addr", "add", k.kernel4.String()+"/24", "dev", k.ifname)
+	netnstest.Run(t, "ip", "-n", k.ns, "addr", "add", k.kernel6.String()+"/64", "dev", k.ifname, "nodad")
+	netnstest.SetUpAndWait(t, k.ns, k.ifname, "lo")
 }
 
 // tapNet opens a TAP, moves its netdev into a fresh namespace (the file
 // descriptor stays ours) and configures the kernel side.
 func tapNet(t testing.TB, net4 byte) (*kernelNet, nic.NIC) {
-	ns := newNetns(t)
-	tap, err := nic.OpenTAP(uniqueName("snet"), nic.TAPOptions{})
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-		t.Skipf("kernel refused a TAP: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := netnstest.NewNetns(t, "sn-ep-")
+	tap, err := nic.OpenTAP(netnstest.UniqueName("snet"), nic.TAPOptions{})
+	netnstest.SkipIfNoTAP(t, err)
 	t.Cleanup(func() { tap.Close() })
 	k := newKernelNet(ns, tap.Name(), net4)
-	run(t, "ip", "link", "set", tap.Name(), "netns", ns)
+	netnstest.Run(t, "ip", "link", "set", tap.Name(), "netns", ns)
 	k.configure(t)
 	return k, tap
 }
@@ -92,22 +52,16 @@ func tapNet(t testing.TB, net4 byte) (*kernelNet, nic.NIC) {
 // vethNet makes a veth pair with one end in a fresh namespace and opens an
 // AF_PACKET socket on the end left here.
 func vethNet(t testing.TB, net4 byte) (*kernelNet, nic.NIC) {
-	ns := newNetns(t)
-	here, peer := uniqueName("snev"), uniqueName("snep")
-	run(t, "ip", "link", "add", here, "type", "veth", "peer", "name", peer, "netns", ns)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", here).Run() })
+	ns := netnstest.NewNetns(t, "sn-ep-")
+	here, peer := netnstest.NewVeth(t, ns)
 	// The host end carries no addresses of the host's.
-	run(t, "sysctl", "-qw", "net.ipv6.conf."+here+".disable_ipv6=1")
-	run(t, "ip", "link", "set", here, "up")
+	netnstest.Run(t, "sysctl", "-qw", "net.ipv6.conf."+here+".disable_ipv6=1")
+	netnstest.Run(t, "ip", "link", "set", here, "up")
 	k := newKernelNet(ns, peer, net4)
 	k.configure(t)
+	netnstest.WaitUp(t, "", here) // up before the peer: its qdisc waits for linkwatch
 	p, err := nic.OpenPacket(here)
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		t.Skipf("kernel refused AF_PACKET: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	netnstest.SkipIfRefused(t, err, "AF_PACKET")
 	t.Cleanup(func() { p.Close() })
 	return k, p
 }
@@ -151,11 +105,11 @@ func kernelConversation(t *testing.T, k *kernelNet, n nic.NIC) {
 		{"ping", []string{"ping", "-c", "3", "-i", "0.2", "-W", "2"}, k.our4.Addr()},
 		{"ping -6", []string{"ping", "-6", "-c", "3", "-i", "0.2", "-W", "2"}, k.our6.Addr()},
 	} {
-		out := run(t, append(append([]string{"ip", "netns", "exec", k.ns}, v.args...), v.addr.String())...)
+		out := netnstest.Run(t, append(append([]string{"ip", "netns", "exec", k.ns}, v.args...), v.addr.String())...)
 		if !strings.Contains(out, "3 packets transmitted, 3 received") {
 			t.Errorf("%s: %s", v.name, out)
 		}
-		neigh := run(t, "ip", "-n", k.ns, "neigh", "show", v.addr.String())
+		neigh := netnstest.Run(t, "ip", "-n", k.ns, "neigh", "show", v.addr.String())
 		if !strings.Contains(neigh, "lladdr "+usMAC.String()) {
 			t.Errorf("%s: ip neigh show %v = %q, want lladdr %v", v.name, v.addr, neigh, usMAC)
 		}

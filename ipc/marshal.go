@@ -109,45 +109,64 @@ func (r *reader) u32(what string) uint32 {
 // ParseRequest decodes a request. Args and read-lease contents are copies;
 // write-only leases get zeroed buffers of their length.
 func ParseRequest(b []byte) (*Request, error) {
+	req := new(Request)
+	if err := ParseRequestInto(b, req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// ParseRequestInto decodes a request into req like ParseRequest, reusing
+// the storage of req.Args, req.Leases and each lease's Data: decoding into
+// the same Request again allocates only when a message needs more room
+// than any before. Whatever req held before is overwritten (on error, req's
+// contents are unspecified), so the previous call's request must no longer
+// be in use.
+func ParseRequestInto(b []byte, req *Request) error {
 	r := reader{b: b}
-	req := &Request{Op: r.u16("op"), ReplyCap: r.u32("reply_cap")}
+	req.Op, req.ReplyCap = r.u16("op"), r.u32("reply_cap")
 	n := int(r.u16("args_len"))
-	if a := r.take(n, "args"); a != nil {
-		req.Args = append([]byte(nil), a...)
-	}
+	req.Args = append(req.Args[:0], r.take(n, "args")...)
 	nl := int(r.u8("n_leases"))
-	if r.err == nil && nl > 0 {
-		req.Leases = make([]Lease, nl)
+	if r.err != nil {
+		return r.err
 	}
-	for i := 0; i < nl && r.err == nil; i++ {
+	if nl > cap(req.Leases) {
+		req.Leases = append(req.Leases[:cap(req.Leases)], make([]Lease, nl-cap(req.Leases))...)
+	}
+	req.Leases = req.Leases[:nl]
+	for i := 0; i < nl; i++ {
 		flags := r.u8("lease flags")
 		ln := r.u32("lease len")
 		if r.err != nil {
-			break
+			return r.err
 		}
 		if flags&^3 != 0 || flags == 0 {
-			return nil, malformed("lease flags", uint64(flags))
+			return malformed("lease flags", uint64(flags))
 		}
 		if ln > MaxLeaseBytes {
-			return nil, malformed("lease too long", uint64(ln))
+			return malformed("lease too long", uint64(ln))
 		}
-		l := Lease{Read: flags&1 != 0, Write: flags&2 != 0}
-		if l.Read {
-			if p := r.take(int(ln), "lease"); p != nil {
-				l.Data = append([]byte(nil), p...)
+		l := &req.Leases[i]
+		l.Read, l.Write = flags&1 != 0, flags&2 != 0
+		switch {
+		case l.Read:
+			p := r.take(int(ln), "lease")
+			if r.err != nil {
+				return r.err
 			}
-		} else {
+			l.Data = append(l.Data[:0], p...)
+		case l.Data == nil || cap(l.Data) < int(ln):
 			l.Data = make([]byte, ln)
+		default:
+			l.Data = l.Data[:ln]
+			clear(l.Data)
 		}
-		req.Leases[i] = l
-	}
-	if r.err != nil {
-		return nil, r.err
 	}
 	if len(r.b) != 0 {
-		return nil, malformed("trailing bytes", uint64(len(r.b)))
+		return malformed("trailing bytes", uint64(len(r.b)))
 	}
-	return req, nil
+	return nil
 }
 
 // AppendReply appends rep's wire form to b.

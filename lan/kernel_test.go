@@ -2,67 +2,28 @@ package lan
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"spacenet/internal/netnstest"
 	"spacenet/nic"
 )
-
-var nameSeq atomic.Int32
-
-// uniqueName is prefix, the PID and a sequence number: unique per test run
-// and within IFNAMSIZ for short prefixes.
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%1000000, 'a'+rune(nameSeq.Add(1)%26))
-}
-
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// newNetns makes a network namespace deleted at cleanup, or skips if the
-// kernel refuses.
-func newNetns(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed: run scripts/deps.sh")
-	}
-	ns := uniqueName("sn-lan-")
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("kernel refused a network namespace (ip netns add %s: %v: %s)", ns, err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	return ns
-}
 
 // tapInNetns opens a TAP whose fd the switch owns, moves the interface
 // into ns with addr (a prefix) and attaches it to s as port name.
 func tapInNetns(t *testing.T, s *Switch, ns, name string, addr netip.Prefix, pc PortConfig) {
 	t.Helper()
-	tap, err := nic.OpenTAP(uniqueName("snlt"), nic.TAPOptions{})
-	if err != nil {
-		t.Skipf("kernel refused a TAP: %v", err)
-	}
-	run(t, "ip", "link", "set", tap.Name(), "netns", ns)
-	in := func(args ...string) { run(t, append([]string{"ip", "netns", "exec", ns}, args...)...) }
-	in("ip", "link", "set", "lo", "up")
-	in("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
-	in("ip", "addr", "add", addr.String(), "dev", tap.Name())
-	in("ip", "link", "set", tap.Name(), "up")
+	tap, err := nic.OpenTAP(netnstest.UniqueName("snlt"), nic.TAPOptions{})
+	netnstest.SkipIfNoTAP(t, err)
+	netnstest.Run(t, "ip", "link", "set", tap.Name(), "netns", ns)
+	netnstest.In(t, ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
+	netnstest.In(t, ns, "ip", "addr", "add", addr.String(), "dev", tap.Name())
+	netnstest.SetUpAndWait(t, ns, "lo", tap.Name())
 	pc.Name = name
 	if err := s.Attach(tap, pc); err != nil {
 		tap.Close()
@@ -77,7 +38,7 @@ func TestKernelNamespaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test: not in -short")
 	}
-	nsA, nsB := newNetns(t), newNetns(t)
+	nsA, nsB := netnstest.NewNetns(t, "sn-lan-"), netnstest.NewNetns(t, "sn-lan-")
 	s := New(Options{})
 	defer s.Close()
 	ipA, ipB := netip.MustParsePrefix("10.77.0.1/24"), netip.MustParsePrefix("10.77.0.2/24")
@@ -143,7 +104,7 @@ func TestKernelNamespaces(t *testing.T) {
 
 	// A namespace claiming B's address on a port locked to another IP is
 	// refused: its ARP never reaches anyone.
-	nsC := newNetns(t)
+	nsC := netnstest.NewNetns(t, "sn-lan-")
 	ipC := netip.MustParsePrefix("10.77.0.3/24")
 	tapInNetns(t, s, nsC, "c", ipC, PortConfig{Tenant: "t", IPs: []netip.Addr{netip.MustParseAddr("10.77.0.9")}})
 	out, err = exec.Command("ip", "netns", "exec", nsC, "ping", "-c", "1", "-W", "1", ipA.Addr().String()).CombinedOutput()

@@ -53,7 +53,7 @@ func (m *MemNIC) forward(frames [][]byte) {
 	b := len(m.p.frames)
 	for len(frames) > 0 {
 		k := min(b, len(frames))
-		m.p.sw.ingress(m.p, frames[:k])
+		m.p.sw.ingress(m.p, frames[:k], nil)
 		frames = frames[k:]
 	}
 }

@@ -1,6 +1,7 @@
 package lan
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -57,23 +58,38 @@ type Monitor func(port string, dir Direction, frame []byte)
 
 // port is one switch port.
 type port struct {
-	sw      *Switch
-	name    string
-	tenant  string
-	tid     int // index of tenant in the switch's tenant table
-	mtu     int
-	size    int // mtu + nic.HeaderLen: a queue slot
-	g       guard
-	q       *queue
-	nic     nic.NIC // nil for in-process ports
-	closing atomic.Bool
-	failed  atomic.Bool
-	wg      sync.WaitGroup
+	sw       *Switch
+	name     string
+	tenant   string
+	tid      int // index of tenant in the switch's tenant table
+	mtu      int
+	size     int // mtu + nic.HeaderLen: a queue slot
+	g        guard
+	q        *queue
+	nic      nic.NIC // nil for in-process ports
+	closing  atomic.Bool
+	failed   atomic.Bool
+	txLogged atomic.Bool // a send error was logged
+	wg       sync.WaitGroup
+
+	// vn is set when the NIC passes frames with their virtio-net header
+	// (nic.VnetNIC) and the switch has no Monitor: the reader receives
+	// GSO super-frames whole, the queue's slots hold header and frame,
+	// and the writer sends them with SendVnet.
+	vn nic.VnetNIC
+	// sendMu is held by whoever sends on vn: the writer (from taking
+	// frames off the queue until they are sent) or another port's
+	// reader writing a frame straight out (sendDirect).
+	sendMu sync.Mutex
 
 	// Ingress scratch: used by one goroutine at a time (the reader, or
 	// the caller of an in-process NIC's Send).
 	frames  [][]byte
+	hdrs    [][]byte // virtio-net headers of frames (vn ports)
 	pending []MAC
+	one     [][]byte      // a one-frame batch for sendDirect
+	seg     nic.Segmenter // cuts super-frames for ports without pass-through
+	segBuf  []byte        // one segment (vn ports; nic.MaxSuperFrame)
 
 	st portCounters
 }
@@ -141,13 +157,88 @@ func (p *port) stats() PortStats {
 	return s
 }
 
-// deliver queues f for sending out of p, or counts why not.
-func (p *port) deliver(f []byte) {
-	if len(f) > p.size {
+// deliver queues f, received on in, for sending out of p, or counts why
+// not. hdr is f's virtio-net header (nil for an ordinary frame); wire is
+// the length of the longest ordinary frame f stands for (len(f) unless it
+// is a GSO super-frame).
+func (p *port) deliver(in *port, f, hdr []byte, wire int) {
+	if wire > p.size {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
 	}
-	if r := p.q.put(f); r != NumReasons {
+	var r Reason
+	switch {
+	case p.vn != nil:
+		r = p.q.putVnet(hdr, f)
+	case hdr != nil && nic.VnetOffload(hdr):
+		in.segment(p, f, hdr)
+		return
+	default:
+		r = p.q.put(f)
+	}
+	if r != NumReasons {
 		p.st.txDrops[r].Add(1)
+	}
+}
+
+// segment cuts f (a GSO super-frame, or a frame whose checksum is left to
+// complete) into ordinary frames and queues them on p, which cannot take
+// f whole. in is the port f came from (its scratch is used).
+func (in *port) segment(p *port, f, hdr []byte) {
+	if !in.seg.Start(hdr, f) {
+		p.st.txDrops[ReasonBadGSO].Add(1)
+		return
+	}
+	for {
+		n, ok := in.seg.Next(in.segBuf)
+		if !ok {
+			return
+		}
+		if n < 0 || n > p.size {
+			p.st.txDrops[ReasonMTU].Add(1)
+			continue
+		}
+		if r := p.q.put(in.segBuf[:n]); r != NumReasons {
+			p.st.txDrops[r].Add(1)
+		}
+	}
+}
+
+// sendDirect writes raw (virtio-net header and frame, received on in) out
+// of p's NIC in the caller's goroutine when p's writer is idle and its
+// queue empty, which saves a copy and a goroutine hand-off; otherwise it
+// queues raw behind the frames already waiting (order is kept: the writer
+// holds sendMu from taking frames off the queue until they are sent).
+func (p *port) sendDirect(in *port, raw []byte) {
+	if p.sendMu.TryLock() {
+		if p.q.idle() {
+			in.one[0] = raw
+			n, err := p.vn.SendVnet(in.one)
+			in.one[0] = nil
+			p.sendMu.Unlock()
+			if n == 1 {
+				p.st.txFrames.Add(1)
+				p.st.txBytes.Add(uint64(len(raw) - nic.VnetHdrLen))
+				return
+			}
+			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
+				p.st.txDrops[ReasonDown].Add(1)
+				return
+			}
+			p.st.txDrops[ReasonTxError].Add(1)
+			p.logTxError(err)
+			return
+		}
+		p.sendMu.Unlock()
+	}
+	if r := p.q.put(raw); r != NumReasons {
+		p.st.txDrops[r].Add(1)
+	}
+}
+
+// logTxError logs the first send error of the port.
+func (p *port) logTxError(err error) {
+	if !p.txLogged.Swap(true) {
+		p.sw.log.Warn("lan: port send error (logged once per port)", "port", p.name, "err", err)
 	}
 }

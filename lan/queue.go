@@ -1,6 +1,10 @@
 package lan
 
-import "sync"
+import (
+	"sync"
+
+	"spacenet/nic"
+)
 
 // queue is a port's bounded queue of outbound frames: a ring of
 // preallocated slots that many producers (the ports forwarding to it) copy
@@ -55,6 +59,54 @@ func (q *queue) put(f []byte) Reason {
 		}
 	}
 	return NumReasons
+}
+
+// putVnet copies a virtio-net header (hdr, or an all-zero one if hdr is
+// nil) and f into one slot, for a port that sends with SendVnet; the
+// caller has checked that they fit.
+func (q *queue) putVnet(hdr, f []byte) Reason {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ReasonDown
+	}
+	if q.n == len(q.slots) {
+		q.mu.Unlock()
+		return ReasonQueueFull
+	}
+	i := q.head + q.n
+	if i >= len(q.slots) {
+		i -= len(q.slots)
+	}
+	s := q.slots[i][:cap(q.slots[i])]
+	if hdr != nil {
+		copy(s, hdr[:nic.VnetHdrLen])
+	} else {
+		clear(s[:nic.VnetHdrLen])
+	}
+	q.lens[i] = nic.VnetHdrLen + copy(s[nic.VnetHdrLen:], f)
+	q.n++
+	w := q.waiting
+	q.waiting = false
+	q.mu.Unlock()
+	if w {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return NumReasons
+}
+
+// depth returns how many frames the queue holds at most.
+func (q *queue) depth() int { return len(q.slots) }
+
+// idle reports whether the queue is open and empty.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	ok := q.n == 0 && !q.closed
+	q.mu.Unlock()
+	return ok
 }
 
 // wait blocks until the queue holds a frame (true) or is closed and empty

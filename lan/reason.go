@@ -20,6 +20,11 @@ const (
 	ReasonQueueFull // the destination port's queue was full
 	ReasonTxError   // the NIC refused the frame
 	ReasonDown      // the port was detached or its NIC failed
+	// ReasonBadGSO (ingress, or egress when the frame must be cut for a
+	// port without pass-through): a frame with a virtio-net header whose
+	// GSO super-frame cannot be segmented or whose checksum request lies
+	// outside the frame.
+	ReasonBadGSO
 	// NumReasons is the number of reasons.
 	NumReasons
 )
@@ -36,6 +41,7 @@ var reasonNames = [NumReasons]string{
 	ReasonQueueFull:  "queue_full",
 	ReasonTxError:    "tx_error",
 	ReasonDown:       "down",
+	ReasonBadGSO:     "bad_gso",
 }
 
 // String returns the reason's name as counters print it ("queue_full").

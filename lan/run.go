@@ -78,7 +78,7 @@ func OpenNIC(p *PortSpec) (nic.NIC, error) {
 			n, err = nic.ListenQEMUDgram(p.Path, p.Peer, qopts)
 		}
 	case KindTAP:
-		n, err = nic.OpenTAP(p.Ifname, nic.TAPOptions{MTU: p.MTU, Up: true})
+		n, err = nic.OpenTAP(p.Ifname, nic.TAPOptions{MTU: p.MTU, Up: true, PassThrough: true})
 	case KindPacket:
 		n, err = nic.OpenPacket(p.Ifname)
 	default:

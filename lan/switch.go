@@ -223,6 +223,15 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 		return err
 	}
 	p.nic = n
+	if vn, ok := n.(nic.VnetNIC); ok && vn.VnetPassThrough() && s.opts.Monitor == nil {
+		// Frames pass through with their virtio-net header: queue slots
+		// take a 64 KiB super-frame and its header.
+		p.vn = vn
+		p.q = newQueue(p.q.depth(), nic.VnetBufLen)
+		p.hdrs = make([][]byte, s.opts.Batch)
+		p.one = make([][]byte, 1)
+		p.segBuf = make([]byte, nic.MaxSuperFrame)
+	}
 	s.ports[p.name] = p
 	s.rebuild()
 	p.wg.Add(2)
@@ -344,8 +353,10 @@ func (s *Switch) MACs() []MACEntry { return s.macs.snapshot(s.clock.Now().UnixNa
 // also sweeps by itself when the table is full.
 func (s *Switch) Sweep() int { return s.macs.sweep(s.clock.Now().UnixNano()) }
 
-// ingress forwards a batch of frames received on in.
-func (s *Switch) ingress(in *port, frames [][]byte) {
+// ingress forwards a batch of frames received on in. hdrs is nil, or
+// holds each frame's virtio-net header (a vn port's reader), each
+// hdrs[i] a slice of the buffer that frames[i] follows in.
+func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	if mon := s.opts.Monitor; mon != nil {
 		for _, f := range frames {
 			mon(in.name, In, f)
@@ -356,9 +367,13 @@ func (s *Switch) ingress(in *port, frames [][]byte) {
 	pending := in.pending[:0]
 	var bytes uint64
 	s.macs.mu.RLock()
-	for _, f := range frames {
+	for i, f := range frames {
 		bytes += uint64(len(f))
-		if r := s.forward(in, t, f, now, &pending); r != NumReasons {
+		var hdr []byte
+		if hdrs != nil {
+			hdr = hdrs[i]
+		}
+		if r := s.forward(in, t, f, hdr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}
 	}
@@ -372,13 +387,24 @@ func (s *Switch) ingress(in *port, frames [][]byte) {
 }
 
 // forward decides where f goes and queues it there; it returns the reason
-// f was dropped at ingress, or NumReasons. The MAC table's read lock is
-// held.
-func (s *Switch) forward(in *port, t *topology, f []byte, now int64, pending *[]MAC) Reason {
+// f was dropped at ingress, or NumReasons. hdr is f's virtio-net header
+// (nil for an ordinary frame), the 10 bytes before f in the same buffer.
+// The MAC table's read lock is held.
+func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pending *[]MAC) Reason {
 	if len(f) < nic.HeaderLen {
 		return ReasonRunt
 	}
-	if len(f) > in.size {
+	// wire is the longest ordinary frame f stands for: a GSO super-frame
+	// is within the MTU if its segments are.
+	wire := len(f)
+	if hdr != nil && nic.VnetOffload(hdr) {
+		w, ok := nic.VnetWireLen(hdr, f)
+		if !ok {
+			return ReasonBadGSO
+		}
+		wire = w
+	}
+	if wire > in.size {
 		return ReasonMTU
 	}
 	src := MAC(f[6:12])
@@ -408,7 +434,13 @@ func (s *Switch) forward(in *port, t *topology, f []byte, now int64, pending *[]
 				case !t.reaches(in, e.port):
 					return ReasonIsolated
 				}
-				e.port.deliver(f)
+				if hdr != nil && e.port.vn != nil && wire <= e.port.size {
+					// Both ports pass headers: header and frame are
+					// contiguous, send them as they came.
+					e.port.sendDirect(in, hdr[:nic.VnetHdrLen+len(f)])
+					return NumReasons
+				}
+				e.port.deliver(in, f, hdr, wire)
 				return NumReasons
 			}
 		}
@@ -422,7 +454,7 @@ func (s *Switch) forward(in *port, t *topology, f []byte, now int64, pending *[]
 			isolated++
 			continue
 		}
-		p.deliver(f)
+		p.deliver(in, f, hdr, wire)
 		delivered++
 	}
 	switch {
@@ -440,6 +472,10 @@ func (p *port) readLoop() {
 	s := p.sw
 	batch := s.opts.Batch
 	size := max(p.nic.MTU(), p.mtu) + nic.HeaderLen
+	recv := p.nic.Recv
+	if p.vn != nil {
+		size, recv = nic.VnetBufLen, p.vn.RecvVnet
+	}
 	mem := make([]byte, batch*size)
 	bufs := make([][]byte, batch)
 	for i := range bufs {
@@ -447,12 +483,20 @@ func (p *port) readLoop() {
 	}
 	sizes := make([]int, batch)
 	for {
-		n, err := p.nic.Recv(bufs, sizes)
+		n, err := recv(bufs, sizes)
 		if n > 0 {
-			for i := range n {
-				p.frames[i] = bufs[i][:sizes[i]]
+			if p.vn != nil {
+				for i := range n {
+					p.hdrs[i] = bufs[i][:nic.VnetHdrLen]
+					p.frames[i] = bufs[i][nic.VnetHdrLen:sizes[i]]
+				}
+				s.ingress(p, p.frames[:n], p.hdrs[:n])
+			} else {
+				for i := range n {
+					p.frames[i] = bufs[i][:sizes[i]]
+				}
+				s.ingress(p, p.frames[:n], nil)
 			}
-			s.ingress(p, p.frames[:n])
 		}
 		if err != nil {
 			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
@@ -476,43 +520,60 @@ func (p *port) readLoop() {
 func (p *port) writeLoop() {
 	defer p.wg.Done()
 	s := p.sw
-	mem := make([]byte, s.opts.Batch*p.size)
+	slot, send, hdrLen := p.size, p.nic.Send, 0
+	if p.vn != nil {
+		slot, send, hdrLen = nic.VnetBufLen, p.vn.SendVnet, nic.VnetHdrLen
+	}
+	mem := make([]byte, s.opts.Batch*slot)
 	bufs := make([][]byte, s.opts.Batch)
 	for i := range bufs {
-		bufs[i] = mem[i*p.size : i*p.size : (i+1)*p.size]
+		bufs[i] = mem[i*slot : i*slot : (i+1)*slot]
 	}
-	logged := false
 	for p.q.wait() {
-		k := p.q.swap(bufs)
-		frames := bufs[:k]
-		if mon := s.opts.Monitor; mon != nil {
-			for _, f := range frames {
-				mon(p.name, Out, f)
-			}
+		if p.vn != nil {
+			p.sendMu.Lock()
 		}
-		for len(frames) > 0 {
-			n, err := p.nic.Send(frames)
-			var bytes uint64
-			for _, f := range frames[:n] {
-				bytes += uint64(len(f))
-			}
-			p.st.txFrames.Add(uint64(n))
-			p.st.txBytes.Add(bytes)
-			frames = frames[n:]
-			if err == nil {
-				break
-			}
-			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
-				p.st.txDrops[ReasonDown].Add(uint64(len(frames)))
-				return
-			}
-			// The NIC refused frames[0]: count it, go on with the rest.
-			p.st.txDrops[ReasonTxError].Add(1)
-			frames = frames[1:]
-			if !logged {
-				s.log.Warn("lan: port send error (logged once per port)", "port", p.name, "err", err)
-				logged = true
-			}
+		ok := p.sendQueued(bufs, send, hdrLen)
+		if p.vn != nil {
+			p.sendMu.Unlock()
+		}
+		if !ok {
+			return
 		}
 	}
+}
+
+// sendQueued takes what the queue holds (up to len(bufs) frames) and
+// sends it; it reports false when the NIC is closed.
+func (p *port) sendQueued(bufs [][]byte, send func([][]byte) (int, error), hdrLen int) bool {
+	s := p.sw
+	k := p.q.swap(bufs)
+	frames := bufs[:k]
+	if mon := s.opts.Monitor; mon != nil {
+		for _, f := range frames {
+			mon(p.name, Out, f)
+		}
+	}
+	for len(frames) > 0 {
+		n, err := send(frames)
+		var bytes uint64
+		for _, f := range frames[:n] {
+			bytes += uint64(len(f) - hdrLen)
+		}
+		p.st.txFrames.Add(uint64(n))
+		p.st.txBytes.Add(bytes)
+		frames = frames[n:]
+		if err == nil {
+			break
+		}
+		if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
+			p.st.txDrops[ReasonDown].Add(uint64(len(frames)))
+			return false
+		}
+		// The NIC refused frames[0]: count it, go on with the rest.
+		p.st.txDrops[ReasonTxError].Add(1)
+		frames = frames[1:]
+		p.logTxError(err)
+	}
+	return true
 }

@@ -188,9 +188,9 @@ func (p *PipeEnd) close() error {
 
 // nicDevice carries Ethernet frames over a nic.NIC. In Run mode the
 // ingress goroutine blocks in NIC.Recv itself, receiving straight into
-// gVisor buffer views (no copy after the NIC's), and gVisor's writers send
-// directly (serialized by mu). In pumped mode a reader goroutine blocks in
-// Recv instead, so that polling never blocks.
+// gVisor buffer views (no copy after the NIC's), and the egress goroutine
+// sends batches from the link endpoint's queue. In pumped mode a reader
+// goroutine blocks in Recv instead, so that polling never blocks.
 type nicDevice struct {
 	n       nic.NIC
 	offload bool

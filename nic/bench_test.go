@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"spacenet/internal/netnstest"
 )
 
 // benchLink measures frames/s from tx to rx (two real devices joined by
@@ -108,24 +110,18 @@ func BenchmarkPacketVeth(b *testing.B) {
 func BenchmarkTAPBridge(b *testing.B) {
 	for _, size := range []int{64, 1500} {
 		b.Run(fmt.Sprintf("size=%d/batch=64", size), func(b *testing.B) {
-			ns := "sn-nic-" + uniqueName("")
-			if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-				b.Skipf("kernel refused a netns: %v: %s", err, out)
-			}
-			b.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-			run(b, "ip", "-n", ns, "link", "add", "br0", "type", "bridge")
-			run(b, "ip", "-n", ns, "link", "set", "br0", "up")
+			ns := netnstest.NewNetns(b, "sn-nic-")
+			netnstest.Run(b, "ip", "-n", ns, "link", "add", "br0", "type", "bridge")
+			netnstest.Run(b, "ip", "-n", ns, "link", "set", "br0", "up")
 			var taps [2]*TAP
 			for i := range taps {
-				tap, err := OpenTAP(uniqueName("snt"), TAPOptions{})
-				if err != nil {
-					b.Skipf("kernel refused a TAP: %v", err)
-				}
+				tap, err := OpenTAP(netnstest.UniqueName("snt"), TAPOptions{})
+				netnstest.SkipIfNoTAP(b, err)
 				defer tap.Close()
-				run(b, "ip", "link", "set", tap.Name(), "netns", ns)
-				run(b, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf."+tap.Name()+".disable_ipv6=1")
-				run(b, "ip", "-n", ns, "link", "set", tap.Name(), "master", "br0")
-				run(b, "ip", "-n", ns, "link", "set", tap.Name(), "up")
+				netnstest.Run(b, "ip", "link", "set", tap.Name(), "netns", ns)
+				netnstest.Run(b, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf."+tap.Name()+".disable_ipv6=1")
+				netnstest.Run(b, "ip", "-n", ns, "link", "set", tap.Name(), "master", "br0")
+				netnstest.SetUpAndWait(b, ns, tap.Name())
 				taps[i] = tap
 			}
 			watchdog(b, taps[1], 30*time.Second)

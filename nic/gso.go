@@ -36,8 +36,18 @@ func (g *gsoState) start(hdr, a, b []byte) bool {
 	}
 	g.n = copy(g.buf, a)
 	g.n += copy(g.buf[g.n:], b)
-	f := g.buf[:g.n]
 	g.active, g.off, g.seg = false, 0, 0
+	if !g.parse(hdr, g.buf[:g.n]) {
+		return false
+	}
+	g.active = g.hlen < g.n
+	return g.active
+}
+
+// parse reads the offsets, the protocol and the segment size of the
+// super-frame f described by hdr (without copying it) and reports whether
+// it can be segmented.
+func (g *gsoState) parse(hdr, f []byte) bool {
 	g.mss = int(binary.NativeEndian.Uint16(hdr[4:6]))
 	if g.mss == 0 || len(f) < HeaderLen {
 		return false
@@ -80,8 +90,7 @@ func (g *gsoState) start(hdr, a, b []byte) bool {
 	default:
 		return false
 	}
-	g.active = g.hlen < g.n
-	return g.active
+	return true
 }
 
 // next writes the next segment into dst and returns its length, or -1 if

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"spacenet/internal/netnstest"
 )
 
 // superTCP builds an Ethernet/IP/TCP super-frame with payload bytes of
@@ -134,21 +136,21 @@ func TestTAPGSO(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed (used to set UDP_SEGMENT)")
 	}
-	ns := newNetns(t)
-	tap := openTAP(t, uniqueName("snt"), TAPOptions{GSO: true})
+	ns := netnstest.NewNetns(t, "sn-nic-")
+	tap := openTAP(t, netnstest.UniqueName("snt"), TAPOptions{GSO: true})
 	defer tap.Close()
 	watchdog(t, tap, 20*time.Second)
 	kernelIP, ourIP := netip.MustParseAddr("10.237.0.1"), netip.MustParseAddr("10.237.0.2")
-	run(t, "ip", "link", "set", tap.Name(), "netns", ns)
-	run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", tap.Name())
-	run(t, "ip", "-n", ns, "link", "set", tap.Name(), "up")
-	run(t, "ip", "-n", ns, "neigh", "add", ourIP.String(), "lladdr", "02:53:4e:00:00:01", "dev", tap.Name())
+	netnstest.Run(t, "ip", "link", "set", tap.Name(), "netns", ns)
+	netnstest.Run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", tap.Name())
+	netnstest.SetUpAndWait(t, ns, tap.Name())
+	netnstest.Run(t, "ip", "-n", ns, "neigh", "add", ourIP.String(), "lladdr", "02:53:4e:00:00:01", "dev", tap.Name())
 	script := `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_UDP, 103, 1000)  # UDP_SEGMENT
 s.sendto(bytes(i % 251 for i in range(3500)), ("` + ourIP.String() + `", 9998))
 `
-	run(t, "ip", "netns", "exec", ns, "python3", "-c", script)
+	netnstest.Run(t, "ip", "netns", "exec", ns, "python3", "-c", script)
 	bufs, sizes := makeBufs(2, 1514) // fewer buffers than segments: some wait for the next call
 	var got [][]byte
 	for len(got) < 4 {

@@ -3,90 +3,10 @@ package nic
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 )
-
-var nsSeq atomic.Int32
-
-// uniqueName returns a name unique to this test run: prefix, the PID and a
-// sequence number (kept within IFNAMSIZ for interface names).
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%dn%d", prefix, os.Getpid()%100000, nsSeq.Add(1)%1000)
-}
-
-// run runs a command and fails the test with its output if it fails.
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// newNetns creates a network namespace removed at the end of the test,
-// or skips the test if the kernel refuses.
-func newNetns(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed: run scripts/deps.sh")
-	}
-	ns := "sn-nic-" + uniqueName("")
-	out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput()
-	if err != nil {
-		t.Skipf("kernel refused a network namespace (ip netns add %s: %v: %s)", ns, err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	return ns
-}
-
-// setUpAndWait sets the interfaces (in this netns) up and waits until the
-// kernel reports each of them operationally up. "ip link set up" returns
-// before the kernel's linkwatch work activates the device's queueing
-// discipline; until then frames sent on it are dropped (noop qdisc, seen
-// as TX dropped on a fresh veth), so tests that send at once must wait.
-func setUpAndWait(t testing.TB, names ...string) {
-	t.Helper()
-	ch := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	if err := netlink.LinkSubscribe(ch, done); err != nil {
-		t.Fatalf("netlink subscribe: %v", err)
-	}
-	defer func() {
-		close(done)
-		for range ch { // until the subscription's goroutine has exited
-		}
-	}()
-	pending := map[string]bool{}
-	for _, n := range names {
-		pending[n] = true
-		run(t, "ip", "link", "set", n, "up")
-	}
-	timeout := time.NewTimer(10 * time.Second)
-	defer timeout.Stop()
-	for len(pending) > 0 {
-		select {
-		case u, ok := <-ch:
-			if !ok {
-				t.Fatal("netlink subscription closed")
-			}
-			if u.Attrs().OperState == netlink.OperUp {
-				delete(pending, u.Attrs().Name)
-			}
-		case <-timeout.C:
-			t.Fatalf("interfaces %v not operationally up after 10 s", pending)
-		}
-	}
-}
 
 // watchdog closes c if the test has not finished within d, so that a
 // missing frame fails the test instead of hanging it.

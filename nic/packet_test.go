@@ -10,32 +10,26 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"spacenet/internal/netnstest"
 )
 
 // newVeth makes a veth pair whose peer is in a fresh netns with address
 // kernelIP/24, both ends up; it returns the name of the end left here.
 func newVeth(t *testing.T, kernelIP netip.Addr) (here, ns string) {
 	t.Helper()
-	ns = newNetns(t)
-	here, peer := uniqueName("snv"), uniqueName("snp")
-	run(t, "ip", "link", "add", here, "type", "veth", "peer", "name", peer, "netns", ns)
-	t.Cleanup(func() { run(t, "ip", "link", "del", here) })
-	run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", peer)
-	run(t, "ip", "-n", ns, "link", "set", peer, "up")
-	setUpAndWait(t, here)
+	ns = netnstest.NewNetns(t, "sn-nic-")
+	here, peer := netnstest.NewVeth(t, ns)
+	netnstest.Run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", peer)
+	netnstest.Run(t, "ip", "-n", ns, "link", "set", peer, "up")
+	netnstest.SetUpAndWait(t, "", here)
+	netnstest.WaitUp(t, ns, peer) // up before here: its qdisc waits for linkwatch
 	return here, ns
 }
 
 func openPacket(t *testing.T, ifname string) *Packet {
 	t.Helper()
 	p, err := OpenPacket(ifname)
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		t.Skipf("kernel refused AF_PACKET: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	netnstest.SkipIfRefused(t, err, "AF_PACKET")
 	return p
 }
 
@@ -52,7 +46,7 @@ func TestPacketKernel(t *testing.T) {
 	if p.Name() != ifname || p.MTU() != 1500 {
 		t.Errorf("Name %q MTU %d", p.Name(), p.MTU())
 	}
-	run(t, "ip", "netns", "exec", ns, "bash", "-c", "echo hello > /dev/udp/"+ourIP.String()+"/9999")
+	netnstest.Run(t, "ip", "netns", "exec", ns, "bash", "-c", "echo hello > /dev/udp/"+ourIP.String()+"/9999")
 	req := recvUntil(t, p, "ARP request", func(f []byte) bool { return isARPRequest(f, ourIP) })
 	kernelMAC := checkARPRequest(t, req, kernelIP, ourIP)
 	reply := arpReply(testMAC, kernelMAC, ourIP, kernelIP)
@@ -66,7 +60,7 @@ func TestPacketKernel(t *testing.T) {
 		return isUDPTo(f, ourIP, 9999)
 	})
 	checkUDP(t, udp, "hello\n")
-	neigh := run(t, "ip", "-n", ns, "neigh", "show", ourIP.String())
+	neigh := netnstest.Run(t, "ip", "-n", ns, "neigh", "show", ourIP.String())
 	if want := "lladdr 02:53:4e:00:00:01"; !strings.Contains(neigh, want) {
 		t.Errorf("ip neigh: %q; want it to contain %q", neigh, want)
 	}
@@ -79,13 +73,11 @@ func TestPacketKernel(t *testing.T) {
 // kernel sends nothing on it, and returns both names.
 func quietVethPair(t testing.TB) (string, string) {
 	t.Helper()
-	a, b := uniqueName("snq"), uniqueName("snq")
-	run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
-	t.Cleanup(func() { run(t, "ip", "link", "del", a) })
+	a, b := netnstest.NewVeth(t, "")
 	for _, x := range []string{a, b} {
-		run(t, "sysctl", "-q", "-w", "net.ipv6.conf."+x+".disable_ipv6=1")
+		netnstest.Run(t, "sysctl", "-q", "-w", "net.ipv6.conf."+x+".disable_ipv6=1")
 	}
-	setUpAndWait(t, a, b)
+	netnstest.SetUpAndWait(t, "", a, b)
 	return a, b
 }
 
@@ -210,15 +202,15 @@ func TestPacketGSO(t *testing.T) {
 	p := openPacket(t, ifname)
 	defer p.Close()
 	watchdog(t, p, 20*time.Second)
-	peer := strings.TrimSpace(run(t, "ip", "-n", ns, "-o", "link", "show", "type", "veth"))
+	peer := strings.TrimSpace(netnstest.Run(t, "ip", "-n", ns, "-o", "link", "show", "type", "veth"))
 	peer = strings.SplitN(strings.Fields(peer)[1], "@", 2)[0]
-	run(t, "ip", "-n", ns, "neigh", "add", ourIP.String(), "lladdr", "02:53:4e:00:00:01", "dev", peer)
+	netnstest.Run(t, "ip", "-n", ns, "neigh", "add", ourIP.String(), "lladdr", "02:53:4e:00:00:01", "dev", peer)
 	send := func(port int, segment bool, payload string) {
 		seg := "0"
 		if segment {
 			seg = "1000"
 		}
-		run(t, "ip", "netns", "exec", ns, "python3", "-c", `import socket
+		netnstest.Run(t, "ip", "netns", "exec", ns, "python3", "-c", `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_UDP, 103, `+seg+`)  # UDP_SEGMENT
 s.sendto(`+payload+`, ("`+ourIP.String()+`", `+strconv.Itoa(port)+`))

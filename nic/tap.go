@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,16 @@ type TAPOptions struct {
 	// MTU-sized frames with complete checksums (see gsoState), which
 	// saves the kernel work per frame. Frames are still sent without GSO.
 	GSO bool
+	// PassThrough (implies GSO) also lets the TAP be used as a VnetNIC:
+	// RecvVnet hands super-frames over whole with their virtio-net
+	// header, SendVnet sends frames with the header the caller gives
+	// (GSO super-frames included), so that a switch between two such TAPs
+	// moves 64 KiB per system call and lets the receiving kernel
+	// segment only where it must. Recv and Send behave as with GSO.
+	PassThrough bool
+	// Spin is how long RecvVnet keeps reading an empty device before it
+	// lets the Go poller wait (busy polling, saves a wakeup).
+	Spin time.Duration
 	// MTU, if positive, is set on the device; otherwise the device keeps
 	// its MTU (1500 for a new TAP).
 	MTU int
@@ -50,28 +61,34 @@ type TAP struct {
 	mtu   int
 	vnet  bool
 	gsoOn bool
+	pass  bool // RecvVnet/SendVnet allowed
+	spin  time.Duration
 	gso   gsoState // a super-frame being cut up, across Recv calls
 	f     *os.File
 	rc    syscall.RawConn
 
 	// Recv state, used by readFn under the poller; preallocated so that
 	// Recv does not allocate.
-	rbufs   [][]byte
-	rsizes  []int
-	rn      int
-	rerr    error
-	readFn  func(fd uintptr) bool
-	riov    [3]unix.Iovec
-	rhdr    [vnetHdrLen]byte
-	scratch []byte // catches the tail of a frame longer than the caller's buffer
+	rbufs  [][]byte
+	rsizes []int
+	rn     int
+	rerr   error
+	readFn func(fd uintptr) bool
+	// readVnetFn is doReadVnet, for RecvVnet.
+	readVnetFn func(fd uintptr) bool
+	riov       [3]unix.Iovec
+	rhdr       [vnetHdrLen]byte
+	scratch    []byte // catches the tail of a frame longer than the caller's buffer
 
 	// Send state, used by writeFn.
 	sframes [][]byte
 	sn      int
 	serr    error
 	writeFn func(fd uintptr) bool
-	wiov    [2]unix.Iovec
-	whdr    [vnetHdrLen]byte // always zero
+	// writeVnetFn is doWriteVnet, for SendVnet.
+	writeVnetFn func(fd uintptr) bool
+	wiov        [2]unix.Iovec
+	whdr        [vnetHdrLen]byte // always zero
 
 	closed atomic.Bool
 	st     counters
@@ -111,6 +128,7 @@ func OpenTAP(name string, opts TAPOptions) (*TAP, error) {
 		return nil, fail("%w", err)
 	}
 	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	opts.GSO = opts.GSO || opts.PassThrough
 	opts.VnetHdr = opts.VnetHdr || opts.GSO
 	if opts.VnetHdr {
 		flags |= unix.IFF_VNET_HDR
@@ -127,7 +145,7 @@ func OpenTAP(name string, opts TAPOptions) (*TAP, error) {
 		}
 		return nil, fail("TUNSETIFF: %w", err)
 	}
-	t := &TAP{name: ifr.Name(), vnet: opts.VnetHdr, gsoOn: opts.GSO}
+	t := &TAP{name: ifr.Name(), vnet: opts.VnetHdr, gsoOn: opts.GSO, pass: opts.PassThrough, spin: opts.Spin}
 	switch {
 	case opts.GSO:
 		tso := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN
@@ -165,6 +183,8 @@ func OpenTAP(name string, opts TAPOptions) (*TAP, error) {
 	t.scratch = make([]byte, 65536+HeaderLen)
 	t.readFn = t.doRead
 	t.writeFn = t.doWrite
+	t.readVnetFn = t.doReadVnet
+	t.writeVnetFn = t.doWriteVnet
 	return t, nil
 }
 

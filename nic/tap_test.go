@@ -9,18 +9,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"spacenet/internal/netnstest"
 )
 
 // openTAP opens a TAP or skips the test if the kernel refuses.
 func openTAP(t *testing.T, name string, opts TAPOptions) *TAP {
 	t.Helper()
 	tap, err := OpenTAP(name, opts)
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-		t.Skipf("kernel refused a TAP: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	netnstest.SkipIfNoTAP(t, err)
 	return tap
 }
 
@@ -32,18 +29,18 @@ func openTAP(t *testing.T, name string, opts TAPOptions) *TAP {
 func TestTAPKernel(t *testing.T) {
 	for _, vnet := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "vnethdr"}[vnet], func(t *testing.T) {
-			ns := newNetns(t)
-			tap := openTAP(t, uniqueName("snt"), TAPOptions{VnetHdr: vnet})
+			ns := netnstest.NewNetns(t, "sn-nic-")
+			tap := openTAP(t, netnstest.UniqueName("snt"), TAPOptions{VnetHdr: vnet})
 			defer tap.Close()
 			watchdog(t, tap, 20*time.Second)
 			if tap.MTU() != 1500 {
 				t.Errorf("MTU %d; want 1500", tap.MTU())
 			}
 			kernelIP, ourIP := netip.MustParseAddr("10.231.0.1"), netip.MustParseAddr("10.231.0.2")
-			run(t, "ip", "link", "set", tap.Name(), "netns", ns)
-			run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", tap.Name())
-			run(t, "ip", "-n", ns, "link", "set", tap.Name(), "up")
-			run(t, "ip", "netns", "exec", ns, "bash", "-c", "echo hello > /dev/udp/"+ourIP.String()+"/9999")
+			netnstest.Run(t, "ip", "link", "set", tap.Name(), "netns", ns)
+			netnstest.Run(t, "ip", "-n", ns, "addr", "add", kernelIP.String()+"/24", "dev", tap.Name())
+			netnstest.SetUpAndWait(t, ns, tap.Name())
+			netnstest.Run(t, "ip", "netns", "exec", ns, "bash", "-c", "echo hello > /dev/udp/"+ourIP.String()+"/9999")
 
 			req := recvUntil(t, tap, "ARP request", func(f []byte) bool { return isARPRequest(f, ourIP) })
 			kernelMAC := checkARPRequest(t, req, kernelIP, ourIP)
@@ -55,7 +52,7 @@ func TestTAPKernel(t *testing.T) {
 				t.Errorf("UDP frame MACs % x -> % x; want % x -> % x", udp[6:12], udp[0:6], kernelMAC, testMAC)
 			}
 			checkUDP(t, udp, "hello\n")
-			neigh := run(t, "ip", "-n", ns, "neigh", "show", ourIP.String())
+			neigh := netnstest.Run(t, "ip", "-n", ns, "neigh", "show", ourIP.String())
 			if want := "lladdr 02:53:4e:00:00:01"; !strings.Contains(neigh, want) {
 				t.Errorf("ip neigh: %q; want it to contain %q", neigh, want)
 			}
@@ -89,7 +86,7 @@ func TestTAPCloseUnblocks(t *testing.T) {
 }
 
 func TestTAPErrors(t *testing.T) {
-	tap := openTAP(t, uniqueName("snt"), TAPOptions{MTU: 1280, VnetHdr: true})
+	tap := openTAP(t, netnstest.UniqueName("snt"), TAPOptions{MTU: 1280, VnetHdr: true})
 	defer tap.Close()
 	if tap.MTU() != 1280 {
 		t.Errorf("MTU %d; want 1280", tap.MTU())
@@ -120,7 +117,7 @@ func TestTAPErrors(t *testing.T) {
 }
 
 func TestTAPUp(t *testing.T) {
-	tap := openTAP(t, uniqueName("snt"), TAPOptions{Up: true})
+	tap := openTAP(t, netnstest.UniqueName("snt"), TAPOptions{Up: true})
 	defer tap.Close()
 	out, err := exec.Command("ip", "link", "show", tap.Name()).CombinedOutput()
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
 	"spacenet/frame"
+	"spacenet/internal/benchstat"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
@@ -62,47 +62,6 @@ func init() {
 	f.IntVar(&benchIPCFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
 	f.IntVar(&benchIPCFlags.parallel, "parallel", 8, "goroutines for the parallel throughput figure (0 skips it)")
 	benchCmd.AddCommand(benchIPCCmd)
-}
-
-// ipcBenchFigure is one round's result.
-type ipcBenchFigure struct {
-	rate     float64 // calls per second
-	p50, p99 time.Duration
-}
-
-func ipcBenchMeasure(n int, call func() error) (ipcBenchFigure, error) {
-	lat := make([]time.Duration, n)
-	start := time.Now()
-	for i := range lat {
-		t0 := time.Now()
-		if err := call(); err != nil {
-			return ipcBenchFigure{}, fmt.Errorf("call %d: %w", i, err)
-		}
-		lat[i] = time.Since(t0)
-	}
-	total := time.Since(start)
-	slices.Sort(lat)
-	return ipcBenchFigure{
-		rate: float64(n) / total.Seconds(),
-		p50:  lat[n/2],
-		p99:  lat[n*99/100],
-	}, nil
-}
-
-func ipcBenchMedian(fs []ipcBenchFigure) ipcBenchFigure {
-	pick := func(get func(ipcBenchFigure) float64) float64 {
-		v := make([]float64, len(fs))
-		for i, f := range fs {
-			v[i] = get(f)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	return ipcBenchFigure{
-		rate: pick(func(f ipcBenchFigure) float64 { return f.rate }),
-		p50:  time.Duration(pick(func(f ipcBenchFigure) float64 { return float64(f.p50) })),
-		p99:  time.Duration(pick(func(f ipcBenchFigure) float64 { return float64(f.p99) })),
-	}
 }
 
 func runBenchIPC(cmd *cobra.Command, _ []string) error {
@@ -166,15 +125,15 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 		n, rounds, len(reqMsg), len(repMsg))
 	// Warm up every path once.
 	for _, f := range []func() error{raw.call, ipcB.call, func() error { return grpcB.call(reqMsg) }} {
-		if _, err := ipcBenchMeasure(1000, f); err != nil {
+		if _, err := benchstat.Measure(1000, f); err != nil {
 			raw.close()
 			return err
 		}
 	}
-	var rawF, ipcF, grpcF []ipcBenchFigure
+	var rawF, ipcF, grpcF []benchstat.Figure
 	var allocs float64
 	for range rounds {
-		f, err := ipcBenchMeasure(n, raw.call)
+		f, err := benchstat.Measure(n, raw.call)
 		if err != nil {
 			raw.close()
 			return fmt.Errorf("raw: %w", err)
@@ -182,7 +141,7 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 		rawF = append(rawF, f)
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		f, err = ipcBenchMeasure(n, ipcB.call)
+		f, err = benchstat.Measure(n, ipcB.call)
 		runtime.ReadMemStats(&ms1)
 		if err != nil {
 			raw.close()
@@ -190,7 +149,7 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 		}
 		allocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
 		ipcF = append(ipcF, f)
-		f, err = ipcBenchMeasure(n, func() error { return grpcB.call(reqMsg) })
+		f, err = benchstat.Measure(n, func() error { return grpcB.call(reqMsg) })
 		if err != nil {
 			raw.close()
 			return fmt.Errorf("grpc: %w", err)
@@ -198,16 +157,16 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 		grpcF = append(grpcF, f)
 	}
 	raw.close()
-	r, i, g := ipcBenchMedian(rawF), ipcBenchMedian(ipcF), ipcBenchMedian(grpcF)
+	r, i, g := benchstat.MedianFigure(rawF), benchstat.MedianFigure(ipcF), benchstat.MedianFigure(grpcF)
 	fmt.Fprintf(out, "%-44s %10s %10s %10s\n", "", "calls/s", "p50", "p99")
-	row := func(name string, f ipcBenchFigure) {
-		fmt.Fprintf(out, "%-44s %10.0f %10s %10s\n", name, f.rate, f.p50.Round(100*time.Nanosecond), f.p99.Round(100*time.Nanosecond))
+	row := func(name string, f benchstat.Figure) {
+		fmt.Fprintf(out, "%-44s %10.0f %10s %10s\n", name, f.Rate, f.P50.Round(100*time.Nanosecond), f.P99.Round(100*time.Nanosecond))
 	}
 	row("raw frame ping-pong through the switch", r)
 	row("Idol IPC through the switch (ipc/switched)", i)
 	row("gRPC over a Unix socket (raw codec)", g)
-	fmt.Fprintf(out, "IPC p50 / raw p50:  %.2fx (goal <= 1.5x)\n", float64(i.p50)/float64(r.p50))
-	fmt.Fprintf(out, "gRPC p50 / IPC p50: %.2fx (goal >= 3x)\n", float64(g.p50)/float64(i.p50))
+	fmt.Fprintf(out, "IPC p50 / raw p50:  %.2fx (goal <= 1.5x)\n", float64(i.P50)/float64(r.P50))
+	fmt.Fprintf(out, "gRPC p50 / IPC p50: %.2fx (goal >= 3x)\n", float64(g.P50)/float64(i.P50))
 	fmt.Fprintf(out, "IPC heap allocations per call (both tenants, whole process): %.1f\n", allocs)
 
 	if p := benchIPCFlags.parallel; p > 0 {
@@ -250,7 +209,7 @@ func ipcBenchParallel(workers, n int, call func() error) (float64, error) {
 	if err := <-errs; err != nil {
 		return 0, err
 	}
-	return float64(per*workers) / d.Seconds(), nil
+	return benchstat.PerSecond(per*workers, d), nil
 }
 
 // ipcBenchRaw is the floor: tenant ping writes one TC frame to tenant

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 
+	"spacenet/internal/benchstat"
 	"spacenet/nic"
 )
 
@@ -245,7 +246,7 @@ func nicRate(tx, rx nic.NIC, total, size, batch int) (float64, error) {
 	if err := <-done; err != nil {
 		return 0, err
 	}
-	return float64(total) / time.Since(start).Seconds(), nil
+	return benchstat.PerSecond(total, time.Since(start)), nil
 }
 
 // chanRate is the pipe's baseline: frames handed over through a buffered
@@ -265,7 +266,7 @@ func chanRate(total, size int) float64 {
 		ch <- f
 	}
 	<-done
-	return float64(total) / time.Since(start).Seconds()
+	return benchstat.PerSecond(total, time.Since(start))
 }
 
 // rawStreamRate is the QEMU stream's baseline: the same length-prefixed
@@ -322,5 +323,5 @@ func rawStreamRate(total, size, batch int) (float64, error) {
 	if err := <-done; err != nil {
 		return 0, err
 	}
-	return float64(total) / time.Since(start).Seconds(), nil
+	return benchstat.PerSecond(total, time.Since(start)), nil
 }

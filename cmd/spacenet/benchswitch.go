@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"spacenet/apidswitch"
 	"spacenet/frame"
+	"spacenet/internal/benchstat"
 )
 
 var benchSwitchFlags struct {
@@ -180,11 +180,11 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 				}
 			}
 		}
-		s, r := median(sws), median(rls)
+		s, r := benchstat.Median(sws), benchstat.Median(rls)
 		fmt.Fprintf(out, "%-8d %14.0f %14.0f %8.2f\n", b, s, r, s/r)
 	}
 
-	var swl, rll [][2]time.Duration
+	var swl, rll []benchstat.Latency
 	for range fl.rounds {
 		for _, which := range []string{"switch", "relay"} {
 			mk := switchPair
@@ -195,36 +195,24 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 			if err != nil {
 				return err
 			}
-			p50, p99, err := pingPong(p, fl.pings)
+			l, err := pingPong(p, fl.pings)
 			p.close()
 			if err != nil {
 				return fmt.Errorf("%s ping-pong: %w", which, err)
 			}
 			if which == "switch" {
-				swl = append(swl, [2]time.Duration{p50, p99})
+				swl = append(swl, l)
 			} else {
-				rll = append(rll, [2]time.Duration{p50, p99})
+				rll = append(rll, l)
 			}
 		}
 	}
-	pick := func(v [][2]time.Duration, i int) time.Duration {
-		d := make([]float64, len(v))
-		for k := range v {
-			d[k] = float64(v[k][i])
-		}
-		return time.Duration(median(d))
-	}
+	sl, rl := benchstat.MedianLatency(swl), benchstat.MedianLatency(rll)
 	fmt.Fprintf(out, "\nround trip, one frame ping-pong (%d pings per round)\n", fl.pings)
 	fmt.Fprintf(out, "%-8s %12s %12s\n", "", "p50", "p99")
-	fmt.Fprintf(out, "%-8s %12v %12v\n", "switch", pick(swl, 0), pick(swl, 1))
-	fmt.Fprintf(out, "%-8s %12v %12v\n", "relay", pick(rll, 0), pick(rll, 1))
+	fmt.Fprintf(out, "%-8s %12v %12v\n", "switch", sl.P50, sl.P99)
+	fmt.Fprintf(out, "%-8s %12v %12v\n", "relay", rl.P50, rl.P99)
 	return nil
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // throughput sends n frames from p.tx to p.rx in writes of batch frames,
@@ -271,12 +259,12 @@ func throughput(p *benchPair, batch, n, window int) (float64, error) {
 	if err := <-rxErr; err != nil {
 		return 0, err
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return benchstat.PerSecond(n, time.Since(start)), nil
 }
 
 // pingPong bounces one frame p.tx -> p.rx -> p.tx, pings times, and returns
 // the round trip's p50 and p99.
-func pingPong(p *benchPair, pings int) (p50, p99 time.Duration, err error) {
+func pingPong(p *benchPair, pings int) (benchstat.Latency, error) {
 	var ping, pong frame.Frame
 	frame.Encode(&ping, frame.TM, p.src, p.dst, []byte("ping"))
 	frame.Encode(&pong, frame.TM, p.dst, p.src, []byte("pong"))
@@ -298,28 +286,27 @@ func pingPong(p *benchPair, pings int) (p50, p99 time.Duration, err error) {
 		}
 		echoErr <- nil
 	}()
-	rtt := make([]float64, 0, pings)
+	rtt := make([]time.Duration, 0, pings)
 	var f frame.Frame
 	for i := range warm + pings {
 		t0 := time.Now()
 		if err := p.tx.WriteFrame(&ping); err != nil {
-			return 0, 0, err
+			return benchstat.Latency{}, err
 		}
 		if err := p.tx.ReadFrame(&f); err != nil {
-			return 0, 0, err
+			return benchstat.Latency{}, err
 		}
 		if f != pong {
-			return 0, 0, fmt.Errorf("ping %d: got %x, want the pong", i, f[:16])
+			return benchstat.Latency{}, fmt.Errorf("ping %d: got %x, want the pong", i, f[:16])
 		}
 		if i >= warm {
-			rtt = append(rtt, float64(time.Since(t0)))
+			rtt = append(rtt, time.Since(t0))
 		}
 	}
 	if err := <-echoErr; err != nil {
-		return 0, 0, err
+		return benchstat.Latency{}, err
 	}
-	slices.Sort(rtt)
-	return time.Duration(rtt[len(rtt)/2]), time.Duration(rtt[len(rtt)*99/100]), nil
+	return benchstat.Latencies(rtt), nil
 }
 
 // relay is the baseline: two Unix sockets, a.sock and b.sock, each accepting

@@ -13,16 +13,17 @@ import (
 
 // pending is one call waiting for its reply. It is reused through a pool.
 type pending struct {
-	ch       chan error // capacity 1: the reader never blocks on it
-	dest     frame.APID
-	tenant   int
-	bound    uint16 // the generation of the server tenant that gets the request
-	firstLen uint16 // payload lengths of the request's first and last frames
-	lastLen  uint16
-	buf      []byte // storage for one-frame replies
-	data     []byte // the reply's bytes (buf, or a reassembled message), the caller's once ch fires
-	out      []byte // the request's bytes
-	frames   []frame.Frame
+	ch     chan error // capacity 1: the reader never blocks on it
+	dest   frame.APID
+	tenant int
+	bound  uint32    // the generation of the server tenant that gets the request
+	lens   frameLens // the request's frames not refused yet, by payload length
+	seq    uint64    // write order of the node's calls
+	epoch  uint64    // probes the node sent before the request was written
+	buf    []byte    // storage for one-frame replies
+	data   []byte    // the reply's bytes (buf, or a reassembled message), the caller's once ch fires
+	out    []byte    // the request's bytes
+	frames []frame.Frame
 }
 
 var pendingPool = sync.Pool{New: func() any { return &pending{ch: make(chan error, 1)} }}
@@ -81,20 +82,29 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		return err
 	}
 	p.dest, p.tenant = c.dest, c.tenant
-	p.firstLen = p.frames[0].PayloadLen()
-	p.lastLen = p.frames[len(p.frames)-1].PayloadLen()
+	p.lens = lensOf(p.frames)
 
+	// Registered and written under the write lock, so that write order is
+	// seq order and epoch is the probes sent before this write.
+	n.wmu.Lock()
 	n.mu.Lock()
 	switch {
 	case n.closed:
 		n.mu.Unlock()
+		n.wmu.Unlock()
 		pendingPool.Put(p)
 		return fmt.Errorf("switched: call: %w", ErrClosed)
 	case len(n.pending) >= n.cfg.MaxInFlight:
 		n.mu.Unlock()
+		n.wmu.Unlock()
 		pendingPool.Put(p)
 		return fmt.Errorf("switched: %d calls in flight: %w", n.cfg.MaxInFlight, ErrServerBusy)
 	}
+	n.wseq++
+	p.seq = n.wseq
+	n.tr.mu.Lock()
+	p.epoch = n.tr.probes
+	n.tr.mu.Unlock()
 	ts := n.tenants[c.tenant]
 	p.bound = ts.gen
 	if !ts.connected {
@@ -103,8 +113,9 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 	n.pending[id] = p
 	n.mu.Unlock()
 	n.st.calls.Add(1)
-
-	if err := n.writeFrames(p.frames); err != nil {
+	_, err = n.writeTracked(p.frames, nil)
+	n.wmu.Unlock()
+	if err != nil {
 		if n.unregister(id) {
 			pendingPool.Put(p)
 		}
@@ -146,3 +157,117 @@ func (n *Node) unregister(id uint32) bool {
 }
 
 var _ ipc.Transport = (*Client)(nil)
+
+// frameLens counts a message's frames by payload length: every frame of an
+// ipcframe message is full (MaxPayload) but the last, so two lengths do.
+type frameLens struct {
+	full  uint32 // frames of frame.MaxPayload bytes
+	other uint16 // the last frame's length when it is shorter, 0 for none
+}
+
+func lensOf(fs []frame.Frame) frameLens {
+	var l frameLens
+	for i := range fs {
+		if pl := fs[i].PayloadLen(); pl == frame.MaxPayload {
+			l.full++
+		} else {
+			l.other = pl
+		}
+	}
+	return l
+}
+
+// take removes one frame of payload length pl, if there is one.
+func (l *frameLens) take(pl uint16) bool {
+	switch {
+	case pl == frame.MaxPayload && l.full > 0:
+		l.full--
+	case pl != frame.MaxPayload && pl != 0 && l.other == pl:
+		l.other = 0
+	default:
+		return false
+	}
+	return true
+}
+
+func (l frameLens) empty() bool { return l.full == 0 && l.other == 0 }
+
+// tomb is a call an ERROR already failed whose other frames may be refused
+// too: their ERRORs are its, not another call's.
+type tomb struct {
+	seq, epoch uint64
+	lens       frameLens
+}
+
+// maxTombs bounds the failed calls remembered; the oldest is forgotten.
+const maxTombs = 256
+
+// callRefused handles an ERROR about one of the node's request frames. The
+// switch processes the node's frames in write order and answers refusals in
+// that order, so the ERROR is about the oldest call (write order) that still
+// has an unrefused frame of that payload length and is not known to have
+// been taken whole (a probe answered after it was written, see
+// replies.go). That call fails at once; a call of several frames may be
+// named by several ERRORs: the later ones are absorbed by its tomb.
+func (n *Node) callRefused(code frame.ErrorCode, pl uint16) {
+	var cause error
+	switch code {
+	case frame.NotPermitted:
+		cause = ipc.AccessViolation
+	case frame.NoRoute:
+		cause = ipc.WentAway
+	default:
+		cause = &SwitchError{Code: code}
+	}
+	n.tr.mu.Lock()
+	answered := n.tr.answered
+	n.tr.mu.Unlock()
+	n.mu.Lock()
+	// Forget the tombs a probe answer covers: all their ERRORs arrived.
+	k := 0
+	for _, t := range n.tombs {
+		if t.epoch >= answered && !t.lens.empty() {
+			n.tombs[k] = t
+			k++
+		}
+	}
+	n.tombs = n.tombs[:k]
+	var hit *pending
+	var hitID uint32
+	for id, p := range n.pending {
+		if p.epoch < answered || (hit != nil && p.seq > hit.seq) {
+			continue
+		}
+		l := p.lens
+		if l.take(pl) {
+			hit, hitID = p, id
+		}
+	}
+	ti := -1
+	for i := range n.tombs {
+		l := n.tombs[i].lens
+		if (hit == nil || n.tombs[i].seq < hit.seq) && (ti < 0 || n.tombs[i].seq < n.tombs[ti].seq) && l.take(pl) {
+			ti = i
+		}
+	}
+	if ti >= 0 {
+		n.tombs[ti].lens.take(pl)
+		n.mu.Unlock()
+		return
+	}
+	if hit == nil {
+		n.mu.Unlock()
+		n.st.refusedUnmatched.Add(1)
+		return
+	}
+	delete(n.pending, hitID)
+	hit.lens.take(pl)
+	if !hit.lens.empty() {
+		if len(n.tombs) >= maxTombs {
+			n.tombs = append(n.tombs[:0], n.tombs[1:]...)
+		}
+		n.tombs = append(n.tombs, tomb{seq: hit.seq, epoch: hit.epoch, lens: hit.lens})
+	}
+	n.mu.Unlock()
+	hit.finish(cause)
+}

@@ -33,7 +33,7 @@ func TestEventGenerations(t *testing.T) {
 		events    []ev
 		dead      bool
 		stale     uint64
-		finalGen  uint16
+		finalGen  uint32
 		finalConn bool
 	}{
 		{"server goes away", tenantState{1, true}, []ev{{apidswitch.Disconnected, 1}}, true, 0, 1, false},
@@ -43,7 +43,8 @@ func TestEventGenerations(t *testing.T) {
 		{"late connect of the dead generation", tenantState{1, false}, []ev{{apidswitch.Connected, 1}, {apidswitch.Connected, 2}}, false, 1, 2, true},
 		{"late connect of the live generation", tenantState{3, true}, []ev{{apidswitch.Connected, 3}}, false, 1, 3, true},
 		{"older generation", tenantState{5, true}, []ev{{apidswitch.Disconnected, 4}, {apidswitch.Replaced, 2}}, false, 2, 5, true},
-		{"generations wrap at 2^16", tenantState{0xFFFF, true}, []ev{{apidswitch.Replaced, 0x10000}}, true, 0, 0, true},
+		{"generations pass 2^16", tenantState{0xFFFF, true}, []ev{{apidswitch.Replaced, 0x10000}}, true, 0, 0x10000, true},
+		{"late event after 2^16", tenantState{0x10001, true}, []ev{{apidswitch.Disconnected, 0x0001}}, false, 1, 0x10001, true},
 		{"other tenant", tenantState{1, true}, nil, false, 0, 1, true},
 	} {
 		n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
@@ -74,5 +75,48 @@ func TestEventGenerations(t *testing.T) {
 		if st := n.tenants[0]; st.gen != tc.finalGen || st.connected != tc.finalConn {
 			t.Errorf("%s: camera state %+v", tc.name, st)
 		}
+	}
+}
+
+// TestAckGenerations: the subscription acknowledgement (told from events by
+// its first byte) sets the node's view of every tenant with 32-bit
+// generations; an event for that generation then ends a call bound to it.
+func TestAckGenerations(t *testing.T) {
+	n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := []byte{
+		apidswitch.SubscribeAckKind, 2, 0, 3, 0, 0, 0, 9,
+		0x00, 0x10, 1, 0, 0x00, 0x01, 0x23, 0x45, // camera, connected, generation 0x12345
+		0x01, 0x00, 0, 0, 0x00, 0x02, 0x00, 0x00, // spaceos, down, generation 0x20000
+	}
+	var f frame.Frame
+	frame.Encode(&f, frame.Health, apidswitch.APIDEvents, 0x020, ack)
+	n.handle(&f)
+	select {
+	case <-n.ready:
+	default:
+		t.Fatal("ack did not make the node ready")
+	}
+	if g, c, _ := n.TenantConnected("camera"); g != 0x12345 || !c {
+		t.Errorf("camera: generation %#x connected %v", g, c)
+	}
+	if g, c, _ := n.TenantConnected("spaceos"); g != 0x20000 || c {
+		t.Errorf("spaceos: generation %#x connected %v", g, c)
+	}
+	if s := n.Stats(); s.Events != 0 || s.StaleEvents != 0 {
+		t.Errorf("the ack was taken for an event: %+v", s)
+	}
+	p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: 0x12345}
+	n.pending[1] = p
+	n.handle(eventFrame(apidswitch.Disconnected, "camera", 0x010, 0x12345))
+	select {
+	case err := <-p.ch:
+		if err != ipc.ServerDeath {
+			t.Errorf("call ended with %v", err)
+		}
+	default:
+		t.Error("the call bound to generation 0x12345 survived its disconnection")
 	}
 }

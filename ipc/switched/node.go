@@ -59,6 +59,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used for reassembly timeouts; nil means time.Now.
 	Now func() time.Time
+	// ReplyRetries is how many times a reply the switch refused with
+	// Host_busy (the caller's queue was full) is sent again, with a delay
+	// of ReplyBackoff doubling each time (at most 200 ms); 0 means
+	// DefaultReplyRetries, negative means never.
+	ReplyRetries int
+	// ReplyBackoff is the delay before the first retry; 0 means
+	// DefaultReplyBackoff.
+	ReplyBackoff time.Duration
 }
 
 // ErrClosed is wrapped by the errors of calls on a Node whose connection
@@ -82,7 +90,7 @@ func (e *SwitchError) Error() string { return "switched: switch refused the call
 func (e *SwitchError) Unwrap() error { return e.Code }
 
 type tenantState struct {
-	gen       uint16 // low 16 bits of the generation
+	gen       uint32 // the generation, low 32 bits (as the switch reports it)
 	connected bool
 }
 
@@ -118,13 +126,18 @@ type Node struct {
 	nextID  atomic.Uint32
 
 	scratch []frame.Frame // the reader's frames for answers it sends itself
+	wseq    uint64        // calls written, guarded by wmu
+	tombs   []tomb        // calls failed by an ERROR, guarded by mu
+	tr      tracker
 	st      nodeStats
 }
 
 type nodeStats struct {
-	calls, replies, stray, notIPC, events           atomic.Uint64
-	answered                                        [16]atomic.Uint64 // runtime answers by fault
-	busySent, errorsIn, repliesRefused, staleEvents atomic.Uint64
+	calls, replies, stray, notIPC, events              atomic.Uint64
+	answered                                           [16]atomic.Uint64 // runtime answers by fault
+	busySent, errorsIn, repliesRefused, staleEvents    atomic.Uint64
+	repliesRetried, repliesDropped, repliesUnconfirmed atomic.Uint64
+	refusedUnmatched, probes                           atomic.Uint64
 }
 
 // NewNode checks cfg and returns a node that is not yet connected.
@@ -140,6 +153,15 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4096
+	}
+	switch {
+	case cfg.ReplyRetries == 0:
+		cfg.ReplyRetries = DefaultReplyRetries
+	case cfg.ReplyRetries < 0:
+		cfg.ReplyRetries = 0
+	}
+	if cfg.ReplyBackoff <= 0 {
+		cfg.ReplyBackoff = DefaultReplyBackoff
 	}
 	n := &Node{
 		cfg:     cfg,
@@ -179,6 +201,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", cfg.Tenant, n.cfg.APID)
 	}
 	n.rs = ipcframe.NewReassembler(cfg.Limits)
+	n.initTracker()
 	m := map[frame.APID]*Server{}
 	n.servers.Store(&m)
 	return n, nil
@@ -249,6 +272,7 @@ func (n *Node) Close() error {
 	}
 	err := n.g.Close()
 	<-n.done
+	n.tr.wg.Wait()
 	return err
 }
 
@@ -300,8 +324,10 @@ func (n *Node) readLoop() {
 
 // shutdown fails every pending call once the connection ended.
 func (n *Node) shutdown(cause error) {
+	n.stopTracker()
 	n.mu.Lock()
 	n.closed = true
+	n.tombs = nil
 	ps := n.pending
 	n.pending = map[uint32]*pending{}
 	n.mu.Unlock()
@@ -317,6 +343,8 @@ func (n *Node) handle(f *frame.Frame) {
 		return
 	case f.Type() == frame.Health && f.APID() == apidswitch.APIDEvents:
 		n.eventFrame(f)
+		return
+	case f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth && n.probeAnswer():
 		return
 	}
 	p := f.Payload()
@@ -397,17 +425,17 @@ func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 	var b [8]byte
 	msg := ipc.AppendFault(b[:0], f)
 	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Reply, k.Dest, k.Src, k.ID, msg)
-	n.sendScratch()
+	n.sendScratch(k)
 }
 
 func (n *Node) answerBusy(k ipcframe.Key) {
 	n.st.busySent.Add(1)
 	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Busy, k.Dest, k.Src, k.ID, nil)
-	n.sendScratch()
+	n.sendScratch(k)
 }
 
-func (n *Node) sendScratch() {
-	if err := n.writeFrames(n.scratch); err != nil {
+func (n *Node) sendScratch(k ipcframe.Key) {
+	if err := n.sendReply(n.scratch, k.Src, k.ID); err != nil {
 		n.log.Debug("answer not sent", "err", err)
 	}
 }
@@ -457,59 +485,40 @@ func (n *Node) reply(res *ipcframe.Result) {
 
 // switchError handles an ERROR frame from the switch about one of this
 // node's frames. An ERROR names the refused frame's type, source APID and
-// payload length, not its call: a refused request fails the calls in
-// flight whose frames had that length.
+// payload length, not its call: a refused reply is found among the replies
+// kept unconfirmed (replyRefused), a refused request fails the oldest call
+// in flight (write order) with a frame of that length not yet known to be
+// taken (see callRefused).
 func (n *Node) switchError(f *frame.Frame) {
 	n.st.errorsIn.Add(1)
 	ep, err := frame.ParseErrorPayload(f.Payload())
 	if err != nil {
 		return
 	}
-	if frame.Type(ep.OffendingType) != frame.TC || frame.APID(ep.OffendingAPID) != n.cfg.APID {
-		if frame.Type(ep.OffendingType) == frame.TM {
-			n.st.repliesRefused.Add(1)
-			n.log.Warn("reply refused by the switch", "code", ep.Code, "apid", frame.APID(ep.OffendingAPID))
-		}
-		return
-	}
-	var cause error
-	switch ep.Code {
-	case frame.NotPermitted:
-		cause = ipc.AccessViolation
-	case frame.NoRoute:
-		cause = ipc.WentAway
-	default:
-		cause = &SwitchError{Code: ep.Code}
-	}
-	var hit []*pending
-	n.mu.Lock()
-	for id, p := range n.pending {
-		if p.firstLen == ep.OffendingPayLen || p.lastLen == ep.OffendingPayLen {
-			delete(n.pending, id)
-			hit = append(hit, p)
-		}
-	}
-	n.mu.Unlock()
-	for _, p := range hit {
-		p.finish(cause)
+	switch {
+	case frame.Type(ep.OffendingType) == frame.TM:
+		n.st.repliesRefused.Add(1)
+		n.replyRefused(ep.Code, frame.APID(ep.OffendingAPID), ep.OffendingPayLen)
+	case frame.Type(ep.OffendingType) == frame.TC && frame.APID(ep.OffendingAPID) == n.cfg.APID:
+		n.callRefused(ep.Code, ep.OffendingPayLen)
 	}
 }
 
 // eventFrame handles a HEALTH frame from APIDEvents: the acknowledgement
-// of the subscription (a status payload: its bytes 2-3 are reserved, 0) or
-// an event (bytes 2-3 are the tenant's first APID, never 0).
+// of the subscription (first byte apidswitch.SubscribeAckKind) or an event
+// (first byte its EventKind).
 func (n *Node) eventFrame(f *frame.Frame) {
 	p := f.Payload()
-	if len(p) >= 4 && binary.BigEndian.Uint16(p[2:]) == 0 {
-		h, err := apidswitch.ParseHealth(p)
+	if apidswitch.PayloadKind(p) == apidswitch.SubscribeAckKind {
+		a, err := apidswitch.ParseSubscribeAck(p)
 		if err != nil {
 			n.log.Warn("bad event acknowledgement", "err", err)
 			return
 		}
 		n.mu.Lock()
-		for _, t := range h.Tenants {
+		for _, t := range a.Tenants {
 			if t.FirstAPID.Valid() {
-				if i := n.owner[t.FirstAPID]; i >= 0 && int16(t.Generation-n.tenants[i].gen) >= 0 {
+				if i := n.owner[t.FirstAPID]; i >= 0 && t.Generation >= n.tenants[i].gen {
 					n.tenants[i] = tenantState{gen: t.Generation, connected: t.Connected}
 				}
 			}
@@ -532,7 +541,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	if !ok {
 		return
 	}
-	gen := uint16(e.Generation)
+	gen := e.Generation
 	var dead []*pending
 	n.mu.Lock()
 	n.log.Debug("tenant event", "kind", e.Kind, "of", e.Tenant, "generation", e.Generation, "pending", len(n.pending))
@@ -543,7 +552,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	// even its end) reached us. Acting on it would kill calls bound to a
 	// newer generation.
 	ts := n.tenants[ti]
-	if d := int16(gen - ts.gen); d < 0 || (d == 0 && (e.Kind != apidswitch.Disconnected || !ts.connected)) {
+	if gen < ts.gen || (gen == ts.gen && (e.Kind != apidswitch.Disconnected || !ts.connected)) {
 		n.mu.Unlock()
 		n.st.staleEvents.Add(1)
 		return
@@ -582,7 +591,21 @@ type Stats struct {
 	StaleEvents    uint64 // of which late ones, ignored (an older generation)
 	ErrorsIn       uint64 // ERROR frames from the switch
 	RepliesRefused uint64 // of which refusals of this node's replies
-	BusySent       uint64 // busy answers sent
+	// RepliesRetried counts replies sent again after Host_busy (the
+	// caller's queue was full).
+	RepliesRetried uint64
+	// RepliesDropped counts replies given up: refused for good
+	// (Not_permitted, No_route, ...) or still Host_busy after
+	// Config.ReplyRetries retries, or still waiting when the node closed.
+	RepliesDropped uint64
+	// RepliesUnconfirmed counts replies forgotten unconfirmed (more than
+	// 1024 written since the last probe answer).
+	RepliesUnconfirmed uint64
+	// RefusedUnmatched counts ERRORs about this node's frames that matched
+	// no call and no reply kept.
+	RefusedUnmatched uint64
+	Probes           uint64 // probes sent (HEALTH frames to apidswitch.APIDHealth)
+	BusySent         uint64 // busy answers sent
 	// FaultsSent counts the fault answers the runtime sent itself (before
 	// any server saw the call), by fault.
 	FaultsSent map[ipc.Fault]uint64
@@ -595,6 +618,9 @@ func (n *Node) Stats() Stats {
 		Calls: n.st.calls.Load(), Replies: n.st.replies.Load(), Stray: n.st.stray.Load(),
 		NotIPC: n.st.notIPC.Load(), Events: n.st.events.Load(), StaleEvents: n.st.staleEvents.Load(), ErrorsIn: n.st.errorsIn.Load(),
 		RepliesRefused: n.st.repliesRefused.Load(), BusySent: n.st.busySent.Load(),
+		RepliesRetried: n.st.repliesRetried.Load(), RepliesDropped: n.st.repliesDropped.Load(),
+		RepliesUnconfirmed: n.st.repliesUnconfirmed.Load(), RefusedUnmatched: n.st.refusedUnmatched.Load(),
+		Probes:     n.st.probes.Load(),
 		FaultsSent: map[ipc.Fault]uint64{},
 	}
 	for i := range n.st.answered {
@@ -609,8 +635,8 @@ func (n *Node) Stats() Stats {
 }
 
 // TenantConnected reports what the node last heard of a tenant: its
-// generation (low 16 bits) and whether it is connected.
-func (n *Node) TenantConnected(name string) (gen uint16, connected bool, ok bool) {
+// generation (low 32 bits) and whether it is connected.
+func (n *Node) TenantConnected(name string) (gen uint32, connected bool, ok bool) {
 	i, ok := n.pol.Index(name)
 	if !ok {
 		return 0, false, false

@@ -404,7 +404,7 @@ func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) [
 func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) []frame.Frame {
 	fs, err := ipcframe.Append(fs, ipcframe.Reply, s.cfg.APID, dest, id, msg)
 	if err == nil {
-		err = s.n.writeFrames(fs)
+		err = s.n.sendReply(fs, dest, id)
 	}
 	if err != nil {
 		s.n.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)

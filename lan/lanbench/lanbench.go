@@ -136,6 +136,8 @@ type Kernel struct {
 
 var seq atomic.Int32
 
+var spinFor time.Duration
+
 func unique(prefix string) string {
 	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%100000, 'a'+rune(seq.Add(1)%26))
 }
@@ -193,39 +195,54 @@ const (
 )
 
 // Ours measures iperf3 between two namespaces, each attached by a TAP port
-// to a lan.Switch in this process, for d per test.
-func Ours(d time.Duration) (Kernel, error) {
+// to a lan.Switch in this process, for d per test. The TAPs are opened
+// with nic.TAPOptions.PassThrough: GSO super-frames cross the switch whole.
+func Ours(d time.Duration) (Kernel, error) { return OursTAP(d, true) }
+
+// OursTAP is Ours with the TAPs' pass-through on or off (off: super-frames
+// are cut in package nic, each frame crosses alone, as before GSO).
+func OursTAP(d time.Duration, passThrough bool) (Kernel, error) {
 	e := &env{}
 	defer e.close()
 	s := lan.New(lan.Options{QueueDepth: 1024})
 	defer s.Close()
-	var nss [2]string
-	for i, addr := range []string{addrA, addrB} {
-		ns, err := e.netns()
-		if err != nil {
-			return Kernel{}, err
-		}
-		nss[i] = ns
-		tap, err := nic.OpenTAP(unique("snlb"), nic.TAPOptions{})
-		if err != nil {
-			return Kernel{}, fmt.Errorf("%w: %v", ErrSetup, err)
-		}
-		if err := e.run("ip", "link", "set", tap.Name(), "netns", ns); err != nil {
-			tap.Close()
-			return Kernel{}, err
-		}
-		if err := e.inNS(ns, tap.Name(), addr); err != nil {
-			tap.Close()
-			return Kernel{}, err
-		}
-		if err := s.Attach(tap, lan.PortConfig{Name: ns, Tenant: "t"}); err != nil {
-			tap.Close()
-			return Kernel{}, err
-		}
+	nss, err := e.ours(s, passThrough)
+	if err != nil {
+		return Kernel{}, err
 	}
 	k, err := iperf(nss[0], nss[1], d)
 	k.Ports = s.Ports()
 	return k, err
+}
+
+// ours makes two namespaces, each with a TAP whose fd s owns, addressed
+// addrA and addrB.
+func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
+	var nss [2]string
+	for i, addr := range []string{addrA, addrB} {
+		ns, err := e.netns()
+		if err != nil {
+			return nss, err
+		}
+		nss[i] = ns
+		tap, err := nic.OpenTAP(unique("snlb"), nic.TAPOptions{PassThrough: passThrough, Spin: spinFor})
+		if err != nil {
+			return nss, fmt.Errorf("%w: %v", ErrSetup, err)
+		}
+		if err := e.run("ip", "link", "set", tap.Name(), "netns", ns); err != nil {
+			tap.Close()
+			return nss, err
+		}
+		if err := e.inNS(ns, tap.Name(), addr); err != nil {
+			tap.Close()
+			return nss, err
+		}
+		if err := s.Attach(tap, lan.PortConfig{Name: ns, Tenant: "t"}); err != nil {
+			tap.Close()
+			return nss, err
+		}
+	}
+	return nss, nil
 }
 
 // Bridge measures the same between two namespaces joined by veth pairs to

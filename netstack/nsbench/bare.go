@@ -23,8 +23,8 @@ const bareQueue = 4096
 // endpoints, with checksum offload, moved by one goroutine per direction,
 // and gonet sockets: the usual way to wire gVisor in one process.
 func Bare(o Options) (Result, error) {
-	sa, ea := bareStack(o.MTU, AddrA)
-	sb, eb := bareStack(o.MTU, AddrB)
+	sa, ea := bareStack(o.MTU, AddrA, o.GSO)
+	sb, eb := bareStack(o.MTU, AddrB, o.GSO)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go bareForward(&wg, ea, eb)
@@ -46,10 +46,13 @@ func Bare(o Options) (Result, error) {
 	}
 	r, err := Run(l, dial, o)
 	r.Name, r.MTU = "bare gVisor channel", o.MTU
+	if o.GSO {
+		r.Name += " gso"
+	}
 	return r, err
 }
 
-func bareStack(mtu int, addr interface{ As4() [4]byte }) (*stack.Stack, *channel.Endpoint) {
+func bareStack(mtu int, addr interface{ As4() [4]byte }, gso bool) (*stack.Stack, *channel.Endpoint) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
@@ -58,6 +61,9 @@ func bareStack(mtu int, addr interface{ As4() [4]byte }) (*stack.Stack, *channel
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	ep := channel.New(bareQueue, uint32(mtu), "")
 	ep.LinkEPCapabilities = stack.CapabilityRXChecksumOffload | stack.CapabilityTXChecksumOffload
+	if gso {
+		ep.SupportedGSOKind = stack.HostGSOSupported
+	}
 	if err := s.CreateNIC(1, ep); err != nil {
 		panic(fmt.Sprint("nsbench: create NIC: ", err))
 	}

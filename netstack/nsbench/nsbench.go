@@ -53,6 +53,9 @@ type Options struct {
 	Bytes    int64         // bytes to send; 0 with Duration set means "until Duration"
 	Duration time.Duration // stop after this long (0: send Bytes)
 	Progress Progress
+	// GSO lets TCP hand 32 KiB super-segments to the link (host GSO on
+	// an in-memory link: Pipe and bare channel endpoints only).
+	GSO bool
 }
 
 var (
@@ -64,7 +67,15 @@ var (
 // Pair makes two running netstacks joined by a Pipe of IP packets and
 // returns them with a function that closes both.
 func Pair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
+	return pair(mtu, false)
+}
+
+func pair(mtu int, gso bool) (a, b *netstack.Netstack, closeFn func(), err error) {
 	pa, pb := netstack.NewPipe(mtu, 1024)
+	if gso {
+		pa.EnableGSO()
+		pb.EnableGSO()
+	}
 	a, err = netstack.New(netstack.Config{}, pa)
 	if err != nil {
 		return nil, nil, nil, err
@@ -92,7 +103,7 @@ func Pair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 
 // Netstack measures two netstacks over a Pipe.
 func Netstack(o Options) (Result, error) {
-	a, b, closeFn, err := Pair(o.MTU)
+	a, b, closeFn, err := pair(o.MTU, o.GSO)
 	if err != nil {
 		return Result{}, err
 	}
@@ -107,6 +118,9 @@ func Netstack(o Options) (Result, error) {
 	}
 	r, err := Run(l, dial, o)
 	r.Name, r.MTU = "netstack pipe", o.MTU
+	if o.GSO {
+		r.Name += " gso"
+	}
 	return r, err
 }
 

@@ -29,6 +29,12 @@ func TestAllPathsSmall(t *testing.T) {
 	if err != nil || r.Bytes == 0 {
 		t.Fatalf("duration mode: %+v %v", r, err)
 	}
+	for _, f := range []func(Options) (Result, error){Netstack, Bare} {
+		r, err := f(Options{MTU: 1500, Bytes: 4 << 20, GSO: true})
+		if err != nil || r.Bytes != 4<<20 {
+			t.Fatalf("gso: %+v %v", r, err)
+		}
+	}
 	if d, err := RoundTrip(1000); err != nil || d <= 0 {
 		t.Fatalf("round trip %v %v", d, err)
 	}
@@ -43,12 +49,17 @@ func BenchmarkTCP(b *testing.B) {
 		for _, p := range []struct {
 			name string
 			f    func(Options) (Result, error)
-		}{{"netstack-pipe", Netstack}, {"netstack-lan", NetstackLAN}, {"bare-gvisor", Bare}, {"kernel", Kernel}} {
+			gso  bool
+		}{{"netstack-pipe", Netstack, false}, {"netstack-lan", NetstackLAN, false}, {"bare-gvisor", Bare, false},
+			{"kernel", Kernel, false}, {"netstack-pipe-gso", Netstack, true}, {"bare-gvisor-gso", Bare, true}} {
+			if p.gso && mtu > 32<<10 {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/mtu=%d", p.name, mtu), func(b *testing.B) {
 				b.SetBytes(size)
 				var total time.Duration
 				for i := 0; i < b.N; i++ {
-					r, err := p.f(Options{MTU: mtu, Bytes: size})
+					r, err := p.f(Options{MTU: mtu, Bytes: size, GSO: p.gso})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,0 +1,269 @@
+package switched
+
+import (
+	"errors"
+	"testing"
+
+	"spacenet/apidswitch"
+	"spacenet/camera/cameraipc"
+	"spacenet/examples/camsim"
+	"spacenet/frame"
+	"spacenet/ipc"
+	"spacenet/ipc/ipcframe"
+	"spacenet/policy"
+)
+
+// fillQueue floods to's queue in the switch from the raw guest from (whose
+// tenant may send to it) until the switch answers Host_busy: to's guest
+// does not read, so its socket and then its queue are full.
+func fillQueue(t *testing.T, from *rawGuest, src, to frame.APID) {
+	t.Helper()
+	fs := make([]frame.Frame, 2048) // more than a socket buffer and a queue hold
+	for i := range fs {
+		if err := frame.Encode(&fs[i], frame.TM, src, to, []byte("flood")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from.send(fs)
+	if ep := from.errorFrame(); ep.Code != frame.HostBusy {
+		t.Fatalf("flood answered %v, want Host_busy", ep.Code)
+	}
+}
+
+type settled struct {
+	code    frame.ErrorCode
+	retried bool
+}
+
+func onSettle(ch chan settled) func(*Node) {
+	return func(n *Node) {
+		n.tr.onSettle = func(code frame.ErrorCode, retried bool) { ch <- settled{code, retried} }
+	}
+}
+
+// TestReplyRetriedAfterHostBusy: a caller that stops reading fills its
+// queue in the switch, so the server's reply is refused Host_busy; the
+// server's node sends it again with backoff, and once the caller reads
+// again the reply arrives.
+func TestReplyRetriedAfterHostBusy(t *testing.T) {
+	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 16})
+	settle := make(chan settled, 64)
+	var srv *Server
+	cam := e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
+		onSettle(settle)(n)
+	}, func(c *Config) { c.ReplyRetries = 200 })
+	run(t, srv, nil)
+	caller := e.raw("processor") // reads nothing until told
+	fillQueue(t, e.raw("spaceos"), 0x100, 0x020)
+
+	caller.call(0x020, cameraAPID, 42, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}))
+	select {
+	case s := <-settle:
+		if s.code != frame.HostBusy || !s.retried {
+			t.Fatalf("reply settled %+v, want Host_busy and a retry", s)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("the reply was not refused")
+	}
+	// The caller reads again: the flood, then the reply.
+	h, msg := caller.reply()
+	if h.Kind != ipcframe.Reply || h.ID != 42 {
+		t.Fatalf("reply header %+v", h)
+	}
+	var rep ipc.Reply
+	if err := ipc.ParseReply(msg, &rep); err != nil || rep.RC != 0 {
+		t.Fatalf("reply: rc %d, %v", rep.RC, err)
+	}
+	if st := cam.Stats(); st.RepliesRefused == 0 || st.RepliesRetried == 0 || st.RepliesDropped != 0 {
+		t.Fatalf("camera node stats %+v", st)
+	}
+}
+
+// TestReplyRefusedForGood: the policy lets the outsider call the camera but
+// not the camera answer it: the reply is refused Not_permitted, not
+// retried, dropped and counted.
+func TestReplyRefusedForGood(t *testing.T) {
+	pol := policy.Default()
+	pol.Tenants = append(pol.Tenants, policy.Tenant{Name: "outsider", Owns: []policy.Range{{First: 0x300, Last: 0x30F}}, CanSendTo: []string{"camera"}})
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := startSwitch(t, pol)
+	settle := make(chan settled, 4)
+	var srv *Server
+	cam := e.node("camera", func(n *Node) {
+		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
+		onSettle(settle)(n)
+	})
+	run(t, srv, nil)
+	out := e.raw("outsider")
+	out.call(0x300, cameraAPID, 7, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}))
+	select {
+	case s := <-settle:
+		if s != (settled{frame.NotPermitted, false}) {
+			t.Fatalf("reply settled %+v, want Not_permitted without retry", s)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("the refused reply was not settled")
+	}
+	st := cam.Stats()
+	if st.RepliesRefused != 1 || st.RepliesDropped != 1 || st.RepliesRetried != 0 || st.RefusedUnmatched != 0 {
+		t.Fatalf("camera node stats %+v", st)
+	}
+}
+
+// TestCallRefusedOldestOnly: two calls of the same size in flight; the
+// first was taken by the switch (a probe answered after it), the second is
+// refused Host_busy. Only the second fails; the first still gets its reply.
+func TestCallRefusedOldestOnly(t *testing.T) {
+	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 16})
+	probed := make(chan struct{}, 64)
+	proc := e.node("processor", func(n *Node) { n.tr.onProbe = func() { probed <- struct{}{} } })
+	cam := e.raw("camera") // serves by hand, reads nothing until told
+	cl := proc.Client(cameraAPID)
+	ctx := ctxT(t)
+	req := &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}
+
+	errA := make(chan error, 1)
+	go func() { var rep ipc.Reply; errA <- cl.Call(ctx, req, &rep) }()
+	<-probed // A's frame was processed by the switch, not refused: it waits in camera's queue
+	fillQueue(t, e.raw("spaceos"), 0x100, cameraAPID)
+	var rep ipc.Reply
+	errB := cl.Call(ctx, req, &rep)
+	if !errors.Is(errB, frame.HostBusy) {
+		t.Fatalf("call B = %v, want Host_busy", errB)
+	}
+	select {
+	case err := <-errA:
+		t.Fatalf("call A ended with %v while its request waits in the switch", err)
+	default:
+	}
+	// The camera reads again and answers A.
+	h, msg := readRequest(t, cam)
+	if len(msg) < 2 || msg[0] != byte(cameraipc.CameraOpStatus) {
+		t.Fatalf("request % x", msg)
+	}
+	cam.send(mustFrames(t, ipcframe.Reply, cameraAPID, 0x020, h.ID, ipc.AppendFault(nil, ipc.UnknownOperation)))
+	if err := <-errA; !errors.Is(err, ipc.UnknownOperation) {
+		t.Fatalf("call A = %v, want the camera's answer", err)
+	}
+	if st := proc.Stats(); st.ErrorsIn != 1 || st.RefusedUnmatched != 0 {
+		t.Fatalf("processor stats %+v", st)
+	}
+}
+
+// readRequest reads frames until an IPC request arrives.
+func readRequest(t *testing.T, r *rawGuest) (ipcframe.Header, []byte) {
+	t.Helper()
+	for {
+		var f frame.Frame
+		if err := r.g.ReadFrame(&f); err != nil {
+			t.Fatalf("reading request: %v", err)
+		}
+		if f.Type() != frame.TC || !ipcframe.IsIPC(f.Payload()) {
+			continue
+		}
+		h, why := ipcframe.ParseHeader(f.Type(), f.Payload())
+		if why != ipcframe.OK {
+			t.Fatalf("bad request header: %v", why)
+		}
+		return h, append([]byte(nil), f.Payload()[ipcframe.HeaderSize:]...)
+	}
+}
+
+func mustFrames(t *testing.T, k ipcframe.Kind, src, dest frame.APID, id uint32, msg []byte) []frame.Frame {
+	t.Helper()
+	fs, err := ipcframe.Append(nil, k, src, dest, id, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// errFrame is the switch's ERROR about a frame of the given type, source
+// and payload length, as the node receives it.
+func errFrame(code frame.ErrorCode, typ frame.Type, src frame.APID, plen uint16) *frame.Frame {
+	var rejected frame.Frame
+	frame.Encode(&rejected, typ, src, cameraAPID, make([]byte, plen))
+	var f frame.Frame
+	frame.EncodeError(&f, code, &rejected)
+	return &f
+}
+
+// TestCallRefusedMatching: which calls in flight an ERROR about a request
+// frame fails (no connection: the node's state is set by hand).
+func TestCallRefusedMatching(t *testing.T) {
+	type call struct {
+		seq, epoch uint64
+		lens       frameLens
+	}
+	type refusal struct {
+		code frame.ErrorCode
+		plen uint16
+	}
+	for _, tc := range []struct {
+		name     string
+		answered uint64 // probes answered
+		calls    []call
+		errors   []refusal
+		failed   []uint64 // seqs failed, in order
+		want     []error
+		unmatch  uint64
+	}{
+		{"two of the same size: the oldest only", 0,
+			[]call{{2, 0, frameLens{other: 23}}, {1, 0, frameLens{other: 23}}},
+			[]refusal{{frame.HostBusy, 23}}, []uint64{1}, []error{frame.HostBusy}, 0},
+		{"the oldest was taken (probe answered): the newer", 1,
+			[]call{{1, 0, frameLens{other: 23}}, {2, 1, frameLens{other: 23}}},
+			[]refusal{{frame.HostBusy, 23}}, []uint64{2}, []error{frame.HostBusy}, 0},
+		{"another size does not match", 0,
+			[]call{{1, 0, frameLens{other: 23}}, {2, 0, frameLens{other: 40}}},
+			[]refusal{{frame.NotPermitted, 40}}, []uint64{2}, []error{ipc.AccessViolation}, 0},
+		{"several frames of one call: one failure, the rest absorbed", 0,
+			[]call{{1, 0, frameLens{full: 2, other: 30}}, {2, 0, frameLens{full: 1}}},
+			[]refusal{{frame.HostBusy, 248}, {frame.HostBusy, 248}, {frame.HostBusy, 30}}, []uint64{1}, []error{frame.HostBusy}, 0},
+		{"then the next call's frame", 0,
+			[]call{{1, 0, frameLens{full: 2, other: 30}}, {2, 0, frameLens{full: 1}}},
+			[]refusal{{frame.NoRoute, 248}, {frame.NoRoute, 248}, {frame.NoRoute, 248}}, []uint64{1, 2}, []error{ipc.WentAway, ipc.WentAway}, 0},
+		{"no call of that size", 0,
+			[]call{{1, 0, frameLens{other: 23}}},
+			[]refusal{{frame.HostBusy, 24}}, nil, nil, 1},
+	} {
+		n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.tr.probes, n.tr.answered = tc.answered, tc.answered
+		ps := map[uint64]*pending{}
+		for i, c := range tc.calls {
+			p := &pending{ch: make(chan error, 1), seq: c.seq, epoch: c.epoch, lens: c.lens}
+			n.pending[uint32(i+1)] = p
+			ps[c.seq] = p
+		}
+		for _, r := range tc.errors {
+			n.handle(errFrame(r.code, frame.TC, 0x020, r.plen))
+		}
+		for i, seq := range tc.failed {
+			select {
+			case err := <-ps[seq].ch:
+				if !errors.Is(err, tc.want[i]) {
+					t.Errorf("%s: call %d failed with %v, want %v", tc.name, seq, err, tc.want[i])
+				}
+				delete(ps, seq)
+			default:
+				t.Errorf("%s: call %d did not fail", tc.name, seq)
+			}
+		}
+		for seq, p := range ps {
+			select {
+			case err := <-p.ch:
+				t.Errorf("%s: call %d failed with %v", tc.name, seq, err)
+			default:
+			}
+		}
+		if u := n.Stats().RefusedUnmatched; u != tc.unmatch {
+			t.Errorf("%s: %d unmatched, want %d", tc.name, u, tc.unmatch)
+		}
+	}
+}
