@@ -92,6 +92,7 @@ type Server struct {
 	stopped atomic.Bool
 	onQueue func(queued int) // tests: called by the reader after queueing a call
 	rep     ipc.Reply        // InOrder reply, reused
+	req     ipc.Request      // InOrder request, reused (valid during Handle only)
 	out     []byte
 	frames  []frame.Frame
 	st      serverStats
@@ -351,7 +352,13 @@ func (e *UnansweredError) Error() string {
 }
 
 func (s *Server) dispatch(ctx context.Context, in *incoming) {
-	req, err := ipc.ParseRequest(in.msg)
+	var req *ipc.Request
+	var err error
+	if s.cfg.Pipelined != nil {
+		req, err = ipc.ParseRequest(in.msg) // the Call keeps it until answered
+	} else {
+		req, err = &s.req, ipc.ParseRequestInto(in.msg, &s.req)
+	}
 	if err != nil {
 		s.st.parseErrors.Add(1)
 		s.sendFault(in.src, in.id, ipc.BadMessageContents)

@@ -138,6 +138,8 @@ var seq atomic.Int32
 
 var spinFor time.Duration
 
+var tapQdisc string
+
 func unique(prefix string) string {
 	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%100000, 'a'+rune(seq.Add(1)%26))
 }
@@ -236,6 +238,12 @@ func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
 		if err := e.inNS(ns, tap.Name(), addr); err != nil {
 			tap.Close()
 			return nss, err
+		}
+		if tapQdisc != "" {
+			if err := e.run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", tap.Name(), "root", tapQdisc); err != nil {
+				tap.Close()
+				return nss, err
+			}
 		}
 		if err := s.Attach(tap, lan.PortConfig{Name: ns, Tenant: "t"}); err != nil {
 			tap.Close()

@@ -15,6 +15,7 @@ func TestZProf(t *testing.T) {
 	if v := os.Getenv("SN_SPIN"); v != "" {
 		spinFor, _ = time.ParseDuration(v)
 	}
+	tapQdisc = os.Getenv("SN_QDISC")
 	e := &env{}
 	defer e.close()
 	s := lan.New(lan.Options{QueueDepth: 1024})
