@@ -27,7 +27,7 @@ func TestParseRequestInto(t *testing.T) {
 			{Read: true, Data: []byte("hello")}, {Write: true, Data: make([]byte, 9)}, {Read: true, Write: true, Data: []byte{9, 9}},
 		}},
 		{Op: 1, Args: []byte{5}, Leases: []Lease{{Write: true, Data: make([]byte, 3)}}}, // over old read data: zeroed
-		{Op: 2, Leases: []Lease{{Read: true}, {Write: true}}},                                // empty leases
+		{Op: 2, Leases: []Lease{{Read: true}, {Write: true}}},                           // empty leases
 		{Op: 9, Args: bytes.Repeat([]byte{7}, 300)},
 	}
 	var into Request
@@ -62,7 +62,7 @@ func TestParseRequestIntoErrors(t *testing.T) {
 		good[:3],
 		good[:len(good)-1],
 		append(append([]byte{}, good...), 0),
-		{1, 0, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0},          // lease flags 4
+		{1, 0, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0},             // lease flags 4
 		{1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0xFF, 0xFF, 0xFF, 0x7F}, // lease too long
 	} {
 		_, want := ParseRequest(b)

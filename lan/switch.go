@@ -466,6 +466,11 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pendin
 	return ReasonNoPort
 }
 
+// vnReadBatch bounds the reader's batch on a pass-through port: each
+// buffer takes a 64 KiB super-frame, and a few buffers stay in the cache
+// where 64 would not.
+const vnReadBatch = 8
+
 // readLoop feeds the frames a NIC-backed port receives to the switch.
 func (p *port) readLoop() {
 	defer p.wg.Done()
@@ -475,6 +480,7 @@ func (p *port) readLoop() {
 	recv := p.nic.Recv
 	if p.vn != nil {
 		size, recv = nic.VnetBufLen, p.vn.RecvVnet
+		batch = min(batch, vnReadBatch)
 	}
 	mem := make([]byte, batch*size)
 	bufs := make([][]byte, batch)

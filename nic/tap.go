@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -36,9 +35,6 @@ type TAPOptions struct {
 	// moves 64 KiB per system call and lets the receiving kernel
 	// segment only where it must. Recv and Send behave as with GSO.
 	PassThrough bool
-	// Spin is how long RecvVnet keeps reading an empty device before it
-	// lets the Go poller wait (busy polling, saves a wakeup).
-	Spin time.Duration
 	// MTU, if positive, is set on the device; otherwise the device keeps
 	// its MTU (1500 for a new TAP).
 	MTU int
@@ -61,8 +57,7 @@ type TAP struct {
 	mtu   int
 	vnet  bool
 	gsoOn bool
-	pass  bool // RecvVnet/SendVnet allowed
-	spin  time.Duration
+	pass  bool     // RecvVnet/SendVnet allowed
 	gso   gsoState // a super-frame being cut up, across Recv calls
 	f     *os.File
 	rc    syscall.RawConn
@@ -145,7 +140,7 @@ func OpenTAP(name string, opts TAPOptions) (*TAP, error) {
 		}
 		return nil, fail("TUNSETIFF: %w", err)
 	}
-	t := &TAP{name: ifr.Name(), vnet: opts.VnetHdr, gsoOn: opts.GSO, pass: opts.PassThrough, spin: opts.Spin}
+	t := &TAP{name: ifr.Name(), vnet: opts.VnetHdr, gsoOn: opts.GSO, pass: opts.PassThrough}
 	switch {
 	case opts.GSO:
 		tso := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN

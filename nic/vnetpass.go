@@ -75,17 +75,19 @@ func VnetWireLen(hdr, frame []byte) (int, bool) {
 // completed. It copies the frame, so the original is left as it was. The
 // zero value is ready; it allocates its 64 KiB buffer on first use only.
 type Segmenter struct {
-	g    gsoState
-	one  bool // a single frame (no GSO) waits in g.buf[:g.n]
-	done bool
+	g   gsoState
+	one bool // a single frame (no GSO) waits in g.buf[:g.n]
 }
 
 // Start takes frame (described by hdr) and reports whether it can be made
 // into ordinary frames; if not (malformed GSO or checksum request), Next
 // returns nothing.
 func (s *Segmenter) Start(hdr, frame []byte) bool {
-	s.one, s.done = false, false
+	s.one = false
 	s.g.active = false
+	if _, ok := VnetWireLen(hdr, frame); !ok {
+		return false
+	}
 	if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
 		return s.g.start(hdr, frame, nil)
 	}
@@ -165,16 +167,7 @@ func (t *TAP) doReadVnet(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			if t.rn == 0 && t.spin > 0 {
-				if t.closed.Load() {
-					t.rerr = ErrClosed
-					return true
-				}
-				pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-				unix.Poll(pfd[:], 50)
-				continue
-			}
-			return t.rn > 0
+			return t.rn > 0 // nothing delivered yet: let the poller wait
 		default:
 			t.rerr = e
 			return true

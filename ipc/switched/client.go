@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"spacenet/frame"
@@ -81,6 +82,7 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		pendingPool.Put(p)
 		return err
 	}
+	p.frames = slices.Grow(p.frames, 1) // room for a probe (writeTracked)
 	p.dest, p.tenant = c.dest, c.tenant
 	p.lens = lensOf(p.frames)
 
@@ -206,8 +208,8 @@ const maxTombs = 256
 // switch processes the node's frames in write order and answers refusals in
 // that order, so the ERROR is about the oldest call (write order) that still
 // has an unrefused frame of that payload length and is not known to have
-// been taken whole (a probe answered after it was written, see
-// replies.go). That call fails at once; a call of several frames may be
+// been taken whole (a probe answered, or a later call got its reply, after
+// it was written: see replies.go). That call fails at once; a call of several frames may be
 // named by several ERRORs: the later ones are absorbed by its tomb.
 func (n *Node) callRefused(code frame.ErrorCode, pl uint16) {
 	var cause error
@@ -219,14 +221,17 @@ func (n *Node) callRefused(code frame.ErrorCode, pl uint16) {
 	default:
 		cause = &SwitchError{Code: code}
 	}
+	defer n.refusal()
 	n.tr.mu.Lock()
 	answered := n.tr.answered
 	n.tr.mu.Unlock()
 	n.mu.Lock()
-	// Forget the tombs a probe answer covers: all their ERRORs arrived.
+	// A call written before a probe that was answered, or before a call
+	// that got its reply, was processed whole: all its ERRORs came.
+	taken := func(seq, epoch uint64) bool { return epoch < answered || seq < n.replied }
 	k := 0
 	for _, t := range n.tombs {
-		if t.epoch >= answered && !t.lens.empty() {
+		if !taken(t.seq, t.epoch) && !t.lens.empty() {
 			n.tombs[k] = t
 			k++
 		}
@@ -235,7 +240,7 @@ func (n *Node) callRefused(code frame.ErrorCode, pl uint16) {
 	var hit *pending
 	var hitID uint32
 	for id, p := range n.pending {
-		if p.epoch < answered || (hit != nil && p.seq > hit.seq) {
+		if taken(p.seq, p.epoch) || (hit != nil && p.seq > hit.seq) {
 			continue
 		}
 		l := p.lens

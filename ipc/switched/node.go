@@ -17,6 +17,15 @@
 // clients retry for idempotent ops; servers receive the events as
 // notifications between calls.
 //
+// The switch answers a frame it refuses with an ERROR that names the
+// frame's type, source APID and length but not its call. The Node keeps its
+// replies for a while; after an ERROR it probes (HEALTH frames to
+// apidswitch.APIDHealth, which the switch answers in order) to learn which
+// of them were refused: a reply refused Host_busy (the caller's queue was
+// full) is sent again with backoff, one refused for good is logged,
+// counted and dropped. A refused request fails the oldest call in flight it
+// can be about. Without ERRORs the node sends no probe.
+//
 // Package switched does not marshal messages (package ipc does), does not
 // segment them (package ipcframe does) and does not route frames (the
 // switch does).
@@ -127,6 +136,7 @@ type Node struct {
 
 	scratch []frame.Frame // the reader's frames for answers it sends itself
 	wseq    uint64        // calls written, guarded by wmu
+	replied uint64        // the latest call (seq) answered, guarded by mu
 	tombs   []tomb        // calls failed by an ERROR, guarded by mu
 	tr      tracker
 	st      nodeStats
@@ -282,13 +292,6 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 func (n *Node) writeFrame(f *frame.Frame) error {
 	n.wmu.Lock()
 	err := n.g.WriteFrame(f)
-	n.wmu.Unlock()
-	return err
-}
-
-func (n *Node) writeFrames(fs []frame.Frame) error {
-	n.wmu.Lock()
-	err := n.g.WriteFrames(fs)
 	n.wmu.Unlock()
 	return err
 }
@@ -467,6 +470,9 @@ func (n *Node) reply(res *ipcframe.Result) {
 		return
 	}
 	delete(n.pending, k.ID)
+	if p.seq > n.replied {
+		n.replied = p.seq // everything written before p was processed
+	}
 	n.mu.Unlock()
 	n.st.replies.Add(1)
 	if err == nil && k.Kind == ipcframe.Busy {

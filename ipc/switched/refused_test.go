@@ -1,8 +1,11 @@
 package switched
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
@@ -14,20 +17,58 @@ import (
 )
 
 // fillQueue floods to's queue in the switch from the raw guest from (whose
-// tenant may send to it) until the switch answers Host_busy: to's guest
-// does not read, so its socket and then its queue are full.
-func fillQueue(t *testing.T, from *rawGuest, src, to frame.APID) {
+// tenant may send to it) until the switch refuses every frame of a chunk
+// with Host_busy: to's guest does not read, so its socket and then its
+// queue are full, and stay full. Each chunk ends with a HEALTH request,
+// answered after every ERROR about the chunk (so from's own queue never
+// overflows and the chunk is known processed).
+func fillQueue(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16) {
 	t.Helper()
-	fs := make([]frame.Frame, 2048) // more than a socket buffer and a queue hold
-	for i := range fs {
+	const chunk = 8 // its ERRORs and the HEALTH answer fit in from's queue of 16
+	fs := make([]frame.Frame, chunk+1)
+	for i := range fs[:chunk] {
 		if err := frame.Encode(&fs[i], frame.TM, src, to, []byte("flood")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	from.send(fs)
-	if ep := from.errorFrame(); ep.Code != frame.HostBusy {
-		t.Fatalf("flood answered %v, want Host_busy", ep.Code)
+	frame.Encode(&fs[chunk], frame.Health, src, apidswitch.APIDHealth, nil)
+	from.g.SetReadDeadline(time.Now().Add(testTimeout))
+	for range 10000 { // 80 000 frames: far more than a socket buffer holds
+		from.send(fs)
+		busy := 0
+		var h apidswitch.Health
+		for {
+			var f frame.Frame
+			if err := from.g.ReadFrame(&f); err != nil {
+				t.Fatalf("reading the flood's answers: %v", err)
+			}
+			if f.Type() == frame.Error {
+				if ep, err := frame.ParseErrorPayload(f.Payload()); err == nil && ep.Code == frame.HostBusy {
+					busy++
+				}
+				continue
+			}
+			if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
+				var err error
+				if h, err = apidswitch.ParseHealth(f.Payload()); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		if busy < chunk {
+			continue
+		}
+		// Every frame refused, with the queue at its bound: the writer is
+		// stuck on a full socket. (Refusals while the guest's connection
+		// was not yet attached leave the queue to drain: flood on.)
+		for _, ht := range h.Tenants {
+			if ht.FirstAPID == to&^0xF && ht.QueueLen >= bound {
+				return
+			}
+		}
 	}
+	t.Fatalf("the queue of %v never filled", to)
 }
 
 type settled struct {
@@ -54,8 +95,8 @@ func TestReplyRetriedAfterHostBusy(t *testing.T) {
 		onSettle(settle)(n)
 	}, func(c *Config) { c.ReplyRetries = 200 })
 	run(t, srv, nil)
-	caller := e.raw("processor") // reads nothing until told
-	fillQueue(t, e.raw("spaceos"), 0x100, 0x020)
+	caller := e.raw("processor")                     // reads nothing until told
+	fillQueue(t, e.raw("spaceos"), 0x100, 0x020, 14) // 7/8 of 16 for tenants' frames
 
 	caller.call(0x020, cameraAPID, 42, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}))
 	select {
@@ -114,12 +155,21 @@ func TestReplyRefusedForGood(t *testing.T) {
 }
 
 // TestCallRefusedOldestOnly: two calls of the same size in flight; the
-// first was taken by the switch (a probe answered after it), the second is
-// refused Host_busy. Only the second fails; the first still gets its reply.
+// first was taken by the switch (known because a later call to another
+// server got its reply), the second is refused Host_busy. Only the second
+// fails; the first still gets its answer.
 func TestCallRefusedOldestOnly(t *testing.T) {
 	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 16})
-	probed := make(chan struct{}, 64)
-	proc := e.node("processor", func(n *Node) { n.tr.onProbe = func() { probed <- struct{}{} } })
+	var echo *Server
+	e.node("spaceos", func(n *Node) {
+		var err error
+		echo, err = n.Serve(ServerConfig{APID: 0x100, Handler: ipc.HandlerFunc(func(context.Context, ipc.Caller, *ipc.Request, *ipc.Reply) error { return nil })})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	run(t, echo, nil)
+	proc := e.node("processor", nil)
 	cam := e.raw("camera") // serves by hand, reads nothing until told
 	cl := proc.Client(cameraAPID)
 	ctx := ctxT(t)
@@ -127,9 +177,17 @@ func TestCallRefusedOldestOnly(t *testing.T) {
 
 	errA := make(chan error, 1)
 	go func() { var rep ipc.Reply; errA <- cl.Call(ctx, req, &rep) }()
-	<-probed // A's frame was processed by the switch, not refused: it waits in camera's queue
-	fillQueue(t, e.raw("spaceos"), 0x100, cameraAPID)
+	// A's request waits in the camera's queue; a call written after it is
+	// answered, so the switch processed A without refusing it.
+	h, _ := readRequest(t, cam)
+	if h.ID != 1 {
+		t.Fatalf("first request has id %d", h.ID)
+	}
 	var rep ipc.Reply
+	if err := proc.Client(0x100).Call(ctx, &ipc.Request{Op: 1}, &rep); err != nil {
+		t.Fatalf("call to spaceos: %v", err)
+	}
+	fillQueue(t, e.raw("spaceos"), 0x101, cameraAPID, 14)
 	errB := cl.Call(ctx, req, &rep)
 	if !errors.Is(errB, frame.HostBusy) {
 		t.Fatalf("call B = %v, want Host_busy", errB)
@@ -138,11 +196,6 @@ func TestCallRefusedOldestOnly(t *testing.T) {
 	case err := <-errA:
 		t.Fatalf("call A ended with %v while its request waits in the switch", err)
 	default:
-	}
-	// The camera reads again and answers A.
-	h, msg := readRequest(t, cam)
-	if len(msg) < 2 || msg[0] != byte(cameraipc.CameraOpStatus) {
-		t.Fatalf("request % x", msg)
 	}
 	cam.send(mustFrames(t, ipcframe.Reply, cameraAPID, 0x020, h.ID, ipc.AppendFault(nil, ipc.UnknownOperation)))
 	if err := <-errA; !errors.Is(err, ipc.UnknownOperation) {
@@ -217,6 +270,9 @@ func TestCallRefusedMatching(t *testing.T) {
 		{"the oldest was taken (probe answered): the newer", 1,
 			[]call{{1, 0, frameLens{other: 23}}, {2, 1, frameLens{other: 23}}},
 			[]refusal{{frame.HostBusy, 23}}, []uint64{2}, []error{frame.HostBusy}, 0},
+		{"a later call was answered: the newer", 0,
+			[]call{{1, 0, frameLens{other: 23}}, {3, 0, frameLens{other: 23}}},
+			[]refusal{{frame.HostBusy, 23}}, []uint64{3}, []error{frame.HostBusy}, 0},
 		{"another size does not match", 0,
 			[]call{{1, 0, frameLens{other: 23}}, {2, 0, frameLens{other: 40}}},
 			[]refusal{{frame.NotPermitted, 40}}, []uint64{2}, []error{ipc.AccessViolation}, 0},
@@ -235,6 +291,9 @@ func TestCallRefusedMatching(t *testing.T) {
 			t.Fatal(err)
 		}
 		n.tr.probes, n.tr.answered = tc.answered, tc.answered
+		if strings.HasPrefix(tc.name, "a later call was answered") {
+			n.replied = 2
+		}
 		ps := map[uint64]*pending{}
 		for i, c := range tc.calls {
 			p := &pending{ch: make(chan error, 1), seq: c.seq, epoch: c.epoch, lens: c.lens}

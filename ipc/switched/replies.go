@@ -9,33 +9,44 @@ import (
 	"spacenet/frame"
 )
 
-// Refused replies.
+// Refused frames.
 //
 // The switch answers a frame it refuses with an ERROR naming the frame's
 // type, source APID and payload length, and says nothing about the frames it
-// takes. To know which reply an ERROR is about, the node keeps a copy of
-// every reply it writes (a sentReply) until the switch is known to have
-// processed it, and learns that with probes: after a write, when no probe
-// is out, the node appends to the same write one HEALTH frame to
-// apidswitch.APIDHealth. The switch processes one connection's frames in
-// order and queues its ERRORs and HEALTH replies for the node in that same
-// order, so when the probe's answer arrives, every ERROR about the frames
-// written before the probe has arrived too: the replies written before it
-// that no ERROR named were taken and are forgotten, the others are settled
-// (refusedReply). One probe is out at a time (a lost answer is replaced
-// after probeTimeout), so under load one probe covers many frames.
+// takes. The switch processes one connection's frames in order and queues
+// its ERRORs and HEALTH answers for the node in that same order, so a
+// HEALTH frame to apidswitch.APIDHealth (a probe) marks a point: when its
+// answer arrives, every ERROR about the frames written before it has
+// arrived too. A reply to one of the node's calls marks the same point for
+// everything written before that call.
 //
-// Within one probe's window, replies from the same APID with a frame of the
-// same payload length cannot be told apart: a Host_busy ERROR marks every
-// such reply of the window for a retry (one the caller already has arrives
-// again and is counted stray by the caller's node), a permanent refusal
-// marks the oldest one not marked yet (write order, as the switch answers
-// in write order).
+// The node keeps a copy of every reply it writes (a sentReply) for
+// keepSent, at most maxSentFrames frames. Normally it sends no probe (the
+// traffic is the same as without any of this). When an ERROR about one of
+// its frames arrives, the node is congested: it sends a probe, and until a
+// probe's answer finds no ERROR in its window, it appends a probe to a
+// write whenever none is out. At a probe's answer the replies written
+// before it are settled: the ones an ERROR named are retried (Host_busy)
+// or dropped (refusedReply), the others forgotten.
+//
+// Replies written in the same probe window from the same APID with a frame
+// of the same payload length cannot be told apart: a Host_busy ERROR marks
+// every such reply for a retry (one the caller already has arrives again
+// and is counted stray by the caller's node), a permanent refusal marks the
+// oldest one not marked yet (write order, as the switch answers in write
+// order). Windows are short once congested; the first ERROR of an episode
+// has as window every reply kept.
 
 const (
-	// maxSent bounds the replies kept unconfirmed; beyond it the oldest is
-	// forgotten (counted in Stats.RepliesUnconfirmed) as if taken.
-	maxSent = 1024
+	// maxSentFrames bounds the frames of the replies kept unconfirmed;
+	// beyond it the oldest reply is forgotten (counted in
+	// Stats.RepliesUnconfirmed) as if taken.
+	maxSentFrames = 4096 // a power of two (replyRing)
+	// keepSent is how long a reply is kept when the node is not congested:
+	// its ERROR, if any, comes within a switch's processing time.
+	keepSent = 100 * time.Millisecond
+	// maxFree bounds the recycled sentReplys kept.
+	maxFree = maxSentFrames
 	// probeTimeout is when a probe whose answer did not come (the switch
 	// lost it: the node's queue was full) is replaced, on the next write.
 	probeTimeout = time.Second
@@ -56,35 +67,56 @@ type sentReply struct {
 	refused   []bool          // per frame: an ERROR named it
 	code      frame.ErrorCode // the refusal: a permanent one wins over Host_busy
 	epoch     uint64          // the probes sent before it was written
+	at        time.Time       // when it was written
 	attempt   int             // retries so far
 	timer     *time.Timer
 }
 
-var sentPool = sync.Pool{New: func() any { return new(sentReply) }}
-
-func putSent(r *sentReply) {
+// put recycles r (t.mu held): the tracker keeps its own free list rather
+// than a sync.Pool, which the garbage collector empties, so that a node
+// that writes replies steadily allocates none once warm.
+func (t *tracker) put(r *sentReply) {
 	if cap(r.frames) > maxKeptFrames {
 		r.frames, r.refused = nil, nil
 	}
 	r.timer = nil
-	sentPool.Put(r)
+	if len(t.free) < maxFree {
+		t.free = append(t.free, r)
+	}
+}
+
+// get returns a recycled or new sentReply.
+func (t *tracker) get() *sentReply {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if k := len(t.free); k > 0 {
+		r := t.free[k-1]
+		t.free[k-1] = nil
+		t.free = t.free[:k-1]
+		return r
+	}
+	return new(sentReply)
 }
 
 // tracker is the node's state for probes and kept replies, guarded by mu.
 // Lock order: Node.wmu, then mu.
 type tracker struct {
-	mu       sync.Mutex
-	sent     []*sentReply // in write order
-	probes   uint64       // probes sent
-	answered uint64       // the number of the last probe answered
-	probeOut bool
-	probeAt  time.Time
-	retrying map[*sentReply]struct{} // retries scheduled
-	closed   bool
-	wg       sync.WaitGroup // retry timers that fired or may fire
-	probe    frame.Frame
-	onSettle func(code frame.ErrorCode, retried bool) // tests: a refused reply was settled
-	onProbe  func()                                   // tests: a probe's answer arrived
+	mu        sync.Mutex
+	sent      replyRing    // in write order
+	free      []*sentReply // recycled
+	nframes   int          // frames in sent
+	probes    uint64       // probes sent
+	answered  uint64       // the number of the last probe answered
+	probeOut  bool
+	probeAt   time.Time
+	congested bool                    // an ERROR came: probe until a window has none
+	errs      int                     // ERRORs about the node's frames since the last probe answer
+	retrying  map[*sentReply]struct{} // retries scheduled
+	closed    bool
+	wg        sync.WaitGroup // retry timers that fired or may fire
+	probe     frame.Frame
+	onSettle  func(code frame.ErrorCode, retried bool) // tests: a refused reply was settled
+	onProbe   func()                                   // tests: a probe's answer arrived
 }
 
 func (n *Node) initTracker() {
@@ -94,26 +126,34 @@ func (n *Node) initTracker() {
 	}
 }
 
-// writeTracked writes fs, and a probe when none is out; wmu is held. It
-// returns the number of probes sent before fs (fs is confirmed by the
-// answer to any later probe).
+// writeTracked writes fs, and a probe when the node is congested and none
+// is out; wmu is held. r, if not nil, is the reply fs belongs to, kept
+// from now on. It returns the number of probes sent before fs (fs is
+// confirmed by the answer to any later probe).
 func (n *Node) writeTracked(fs []frame.Frame, r *sentReply) (uint64, error) {
 	t := &n.tr
 	t.mu.Lock()
 	epoch := t.probes
-	if r != nil {
-		r.epoch = epoch
-		if len(t.sent) >= maxSent {
-			putSent(t.sent[0])
-			copy(t.sent, t.sent[1:])
-			t.sent[len(t.sent)-1] = nil
-			t.sent = t.sent[:len(t.sent)-1]
-			n.st.repliesUnconfirmed.Add(1)
-		}
-		t.sent = append(t.sent, r)
+	var now time.Time
+	if r != nil || t.congested {
+		now = n.now()
 	}
-	now := n.now()
-	probe := !t.probeOut || now.Sub(t.probeAt) > probeTimeout
+	if r != nil {
+		r.epoch, r.at = epoch, now
+		// Forget the oldest replies: too many frames kept, or (not
+		// congested) old enough for their ERROR to have come.
+		for t.sent.n > 0 && (t.nframes+len(r.frames) > maxSentFrames || (!t.congested && now.Sub(t.sent.at(0).at) > keepSent)) {
+			old := t.sent.pop()
+			if now.Sub(old.at) <= keepSent || t.congested {
+				n.st.repliesUnconfirmed.Add(1)
+			}
+			t.nframes -= len(old.frames)
+			t.put(old)
+		}
+		t.sent.push(r)
+		t.nframes += len(r.frames)
+	}
+	probe := t.congested && (!t.probeOut || now.Sub(t.probeAt) > probeTimeout)
 	if probe {
 		t.probeOut, t.probeAt = true, now
 		t.probes++
@@ -128,10 +168,24 @@ func (n *Node) writeTracked(fs []frame.Frame, r *sentReply) (uint64, error) {
 	return epoch, n.g.WriteFrames(append(fs, t.probe))
 }
 
+// refusal notes an ERROR about one of the node's frames: the node is
+// congested, and a probe goes out unless one is.
+func (n *Node) refusal() {
+	t := &n.tr
+	t.mu.Lock()
+	t.errs++
+	start := !t.congested
+	t.congested = true
+	t.mu.Unlock()
+	if start {
+		n.sendProbe()
+	}
+}
+
 // sendReply writes one reply message's frames (from one of the node's
 // APIDs to dest, call id) and keeps a copy until the switch took it.
 func (n *Node) sendReply(fs []frame.Frame, dest frame.APID, id uint32) error {
-	r := sentPool.Get().(*sentReply)
+	r := n.tr.get()
 	r.src, r.dest, r.id, r.attempt = fs[0].APID(), dest, id, 0
 	r.frames = slices.Grow(append(r.frames[:0], fs...), 1) // room for a probe
 	return n.writeReply(r)
@@ -152,11 +206,13 @@ func (n *Node) writeReply(r *sentReply) error {
 // replyRefused handles an ERROR about a frame of a reply from one of the
 // node's APIDs (see the comment at the top of this file).
 func (n *Node) replyRefused(code frame.ErrorCode, src frame.APID, plen uint16) {
+	defer n.refusal()
 	t := &n.tr
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	hit := false
-	for _, r := range t.sent {
+	for i := range t.sent.n {
+		r := t.sent.at(i)
 		if r.src != src || r.epoch < t.answered {
 			continue
 		}
@@ -192,21 +248,28 @@ func (n *Node) probeAnswer() bool {
 	}
 	t.probeOut = false
 	t.answered = t.probes
+	if t.errs == 0 {
+		t.congested = false
+	}
+	t.errs = 0
 	var settle []*sentReply
-	keep := t.sent[:0]
-	for _, r := range t.sent {
+	k := 0
+	for i := range t.sent.n {
+		r := t.sent.at(i)
 		switch {
 		case r.epoch >= t.answered:
-			keep = append(keep, r)
+			t.sent.set(k, r) // k <= i: already read
+			k++
 		case r.code != 0:
+			t.nframes -= len(r.frames)
 			settle = append(settle, r)
 		default:
-			putSent(r)
+			t.nframes -= len(r.frames)
+			t.put(r)
 		}
 	}
-	clear(t.sent[len(keep):])
-	t.sent = keep
-	more := len(keep) > 0
+	t.sent.truncate(k)
+	more := t.congested && k > 0
 	t.mu.Unlock()
 	for _, r := range settle {
 		n.refusedReply(r)
@@ -220,16 +283,18 @@ func (n *Node) probeAnswer() bool {
 	return true
 }
 
-// sendProbe sends a probe when none is out (replies written after the last
-// one wait for it).
+// sendProbe sends a probe when the node is congested and none is out.
 func (n *Node) sendProbe() {
+	if n.g == nil {
+		return // not started (tests drive the node by hand)
+	}
 	n.wmu.Lock()
 	var none [0]frame.Frame
 	t := &n.tr
 	t.mu.Lock()
-	out := t.probeOut
+	send := t.congested && !t.probeOut
 	t.mu.Unlock()
-	if !out {
+	if send {
 		if _, err := n.writeTracked(none[:], nil); err != nil {
 			n.log.Debug("probe not sent", "err", err)
 		}
@@ -256,7 +321,7 @@ func (n *Node) refusedReply(r *sentReply) {
 		if t.closed {
 			t.mu.Unlock()
 			n.st.repliesDropped.Add(1)
-			putSent(r)
+			t.put(r)
 			return
 		}
 		t.retrying[r] = struct{}{}
@@ -268,7 +333,9 @@ func (n *Node) refusedReply(r *sentReply) {
 	}
 	n.st.repliesDropped.Add(1)
 	n.log.Warn("reply dropped: refused by the switch", "code", r.code, "from", r.src, "to", r.dest, "call", r.id, "retries", r.attempt)
-	putSent(r)
+	t.mu.Lock()
+	t.put(r)
+	t.mu.Unlock()
 }
 
 func (n *Node) retryReply(r *sentReply) {
@@ -298,6 +365,46 @@ func (n *Node) stopTracker() {
 		n.st.repliesDropped.Add(1)
 	}
 	clear(t.retrying)
-	t.sent = nil
+	t.sent, t.nframes = replyRing{}, 0
 	t.mu.Unlock()
+}
+
+// replyRing is the replies kept, oldest first: a ring of maxSentFrames
+// entries (every reply has a frame, so they fit), allocated on first use.
+type replyRing struct {
+	buf     []*sentReply
+	head, n int
+}
+
+func (q *replyRing) idx(i int) int { return (q.head + i) & (len(q.buf) - 1) }
+
+// at is the i-th oldest.
+func (q *replyRing) at(i int) *sentReply { return q.buf[q.idx(i)] }
+
+func (q *replyRing) set(i int, r *sentReply) { q.buf[q.idx(i)] = r }
+
+// push appends r; the caller keeps n below maxSentFrames.
+func (q *replyRing) push(r *sentReply) {
+	if q.buf == nil {
+		q.buf = make([]*sentReply, maxSentFrames)
+	}
+	q.buf[q.idx(q.n)] = r
+	q.n++
+}
+
+// pop removes and returns the oldest.
+func (q *replyRing) pop() *sentReply {
+	r := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = q.idx(1)
+	q.n--
+	return r
+}
+
+// truncate keeps the k oldest.
+func (q *replyRing) truncate(k int) {
+	for i := k; i < q.n; i++ {
+		q.buf[q.idx(i)] = nil
+	}
+	q.n = k
 }

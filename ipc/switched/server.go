@@ -42,6 +42,8 @@ type ServerConfig struct {
 	APID frame.APID
 	// Handler serves calls InOrder: one call at a time, its reply sent
 	// before the next call is taken. Generated dispatchers are Handlers.
+	// The *ipc.Request it gets (Args, leases' Data) is decoded into storage
+	// the server reuses for the next call: it is valid until Handle returns.
 	Handler ipc.Handler
 	// Pipelined, if set instead of Handler, receives each call and returns
 	// without answering; the server answers later, from any goroutine,

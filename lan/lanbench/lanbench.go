@@ -136,10 +136,6 @@ type Kernel struct {
 
 var seq atomic.Int32
 
-var spinFor time.Duration
-
-var tapQdisc string
-
 func unique(prefix string) string {
 	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%100000, 'a'+rune(seq.Add(1)%26))
 }
@@ -227,7 +223,7 @@ func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
 			return nss, err
 		}
 		nss[i] = ns
-		tap, err := nic.OpenTAP(unique("snlb"), nic.TAPOptions{PassThrough: passThrough, Spin: spinFor})
+		tap, err := nic.OpenTAP(unique("snlb"), nic.TAPOptions{PassThrough: passThrough})
 		if err != nil {
 			return nss, fmt.Errorf("%w: %v", ErrSetup, err)
 		}
@@ -238,12 +234,6 @@ func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
 		if err := e.inNS(ns, tap.Name(), addr); err != nil {
 			tap.Close()
 			return nss, err
-		}
-		if tapQdisc != "" {
-			if err := e.run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", tap.Name(), "root", tapQdisc); err != nil {
-				tap.Close()
-				return nss, err
-			}
 		}
 		if err := s.Attach(tap, lan.PortConfig{Name: ns, Tenant: "t"}); err != nil {
 			tap.Close()
@@ -258,36 +248,46 @@ func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
 func Bridge(d time.Duration) (Kernel, error) {
 	e := &env{}
 	defer e.close()
-	br, err := e.netns()
+	nss, err := e.bridge()
 	if err != nil {
 		return Kernel{}, err
 	}
+	return iperf(nss[0], nss[1], d)
+}
+
+// bridge makes two namespaces addressed addrA and addrB, joined by veth
+// pairs to a Linux bridge in a third.
+func (e *env) bridge() ([2]string, error) {
+	var nss [2]string
+	br, err := e.netns()
+	if err != nil {
+		return nss, err
+	}
 	in := func(args ...string) error { return e.run(append([]string{"ip", "netns", "exec", br}, args...)...) }
 	if err := in("ip", "link", "add", "br0", "type", "bridge"); err != nil {
-		return Kernel{}, err
+		return nss, err
 	}
 	if err := in("ip", "link", "set", "br0", "up"); err != nil {
-		return Kernel{}, err
+		return nss, err
 	}
-	var nss [2]string
 	for i, addr := range []string{addrA, addrB} {
 		ns, err := e.netns()
 		if err != nil {
-			return Kernel{}, err
+			return nss, err
 		}
 		nss[i] = ns
 		host, peer := unique("snlv"), unique("snlv")
 		if err := in("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns); err != nil {
-			return Kernel{}, err
+			return nss, err
 		}
 		if err := in("ip", "link", "set", host, "master", "br0", "up"); err != nil {
-			return Kernel{}, err
+			return nss, err
 		}
 		if err := e.inNS(ns, peer, addr); err != nil {
-			return Kernel{}, err
+			return nss, err
 		}
 	}
-	return iperf(nss[0], nss[1], d)
+	return nss, nil
 }
 
 // iperf runs an iperf3 server in b and TCP then 64-byte-frame UDP clients

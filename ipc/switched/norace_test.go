@@ -1,0 +1,5 @@
+//go:build !race
+
+package switched
+
+const raceEnabled = false
