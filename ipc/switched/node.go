@@ -604,13 +604,13 @@ type Stats struct {
 	// (Not_permitted, No_route, ...) or still Host_busy after
 	// Config.ReplyRetries retries, or still waiting when the node closed.
 	RepliesDropped uint64
-	// RepliesUnconfirmed counts replies forgotten unconfirmed (more than
-	// 1024 written since the last probe answer).
+	// RepliesUnconfirmed counts replies forgotten before an ERROR about
+	// them could be ruled out (more than 4096 frames kept, or congested).
 	RepliesUnconfirmed uint64
 	// RefusedUnmatched counts ERRORs about this node's frames that matched
 	// no call and no reply kept.
 	RefusedUnmatched uint64
-	Probes           uint64 // probes sent (HEALTH frames to apidswitch.APIDHealth)
+	Probes           uint64 // probes sent (HEALTH frames to apidswitch.APIDHealth), only after ERRORs
 	BusySent         uint64 // busy answers sent
 	// FaultsSent counts the fault answers the runtime sent itself (before
 	// any server saw the call), by fault.

@@ -16,13 +16,14 @@ import (
 	"spacenet/policy"
 )
 
-// fillQueue floods to's queue in the switch from the raw guest from (whose
+// fillQueueOf floods to's queue in the switch from the raw guest from (whose
 // tenant may send to it) until the switch refuses every frame of a chunk
 // with Host_busy: to's guest does not read, so its socket and then its
 // queue are full, and stay full. Each chunk ends with a HEALTH request,
 // answered after every ERROR about the chunk (so from's own queue never
-// overflows and the chunk is known processed).
-func fillQueue(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16) {
+// overflows and the chunk is known processed). With down, it also waits
+// for to's tenant to be disconnected (no writer then drains its queue).
+func fillQueueOf(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16, down bool) {
 	t.Helper()
 	const chunk = 8 // its ERRORs and the HEALTH answer fit in from's queue of 16
 	fs := make([]frame.Frame, chunk+1)
@@ -63,7 +64,7 @@ func fillQueue(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16) {
 		// stuck on a full socket. (Refusals while the guest's connection
 		// was not yet attached leave the queue to drain: flood on.)
 		for _, ht := range h.Tenants {
-			if ht.FirstAPID == to&^0xF && ht.QueueLen >= bound {
+			if ht.FirstAPID == to&^0xF && ht.QueueLen >= bound && !(down && ht.Connected) {
 				return
 			}
 		}
@@ -85,38 +86,60 @@ func onSettle(ch chan settled) func(*Node) {
 // TestReplyRetriedAfterHostBusy: a caller that stops reading fills its
 // queue in the switch, so the server's reply is refused Host_busy; the
 // server's node sends it again with backoff, and once the caller reads
-// again the reply arrives.
+// again the reply arrives. To make the full queue deterministic the caller
+// goes all the way: its connection closes after the request (nothing then
+// drains its queue, which the switch keeps), and it reads again from a new
+// connection, as a restarted guest would. (With the connection open, how
+// many frames its socket buffer takes is the kernel's business.)
 func TestReplyRetriedAfterHostBusy(t *testing.T) {
 	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 16})
 	settle := make(chan settled, 64)
+	release, started := make(chan struct{}), make(chan struct{})
 	var srv *Server
 	cam := e.node("camera", func(n *Node) {
-		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
+		var err error
+		srv, err = n.Serve(ServerConfig{APID: cameraAPID, Handler: ipc.HandlerFunc(func(_ context.Context, _ ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+			close(started)
+			<-release
+			rep.Body = append(rep.Body[:0], "pong"...)
+			return nil
+		})})
+		if err != nil {
+			t.Fatal(err)
+		}
 		onSettle(settle)(n)
 	}, func(c *Config) { c.ReplyRetries = 200 })
 	run(t, srv, nil)
-	caller := e.raw("processor")                     // reads nothing until told
-	fillQueue(t, e.raw("spaceos"), 0x100, 0x020, 14) // 7/8 of 16 for tenants' frames
+	caller := e.raw("processor")
+	caller.call(0x020, cameraAPID, 42, request(t, &ipc.Request{Op: 1, ReplyCap: 64}))
+	select {
+	case <-started: // the request reached the server
+	case <-ctxT(t).Done():
+		t.Fatal("the request did not reach the server")
+	}
+	caller.g.Close() // stops reading for good
+	fillQueueOf(t, e.raw("spaceos"), 0x100, 0x020, 14, true)
+	close(release) // the handler answers now: into a full queue
 
-	caller.call(0x020, cameraAPID, 42, request(t, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}))
 	select {
 	case s := <-settle:
 		if s.code != frame.HostBusy || !s.retried {
 			t.Fatalf("reply settled %+v, want Host_busy and a retry", s)
 		}
 	case <-ctxT(t).Done():
-		t.Fatal("the reply was not refused")
+		t.Fatalf("the reply was not refused: camera node %+v, switch %+v", cam.Stats(), e.sw.Counters())
 	}
 	// The caller reads again: the flood, then the reply.
-	h, msg := caller.reply()
+	again := e.raw("processor")
+	h, msg := again.reply()
 	if h.Kind != ipcframe.Reply || h.ID != 42 {
 		t.Fatalf("reply header %+v", h)
 	}
 	var rep ipc.Reply
-	if err := ipc.ParseReply(msg, &rep); err != nil || rep.RC != 0 {
-		t.Fatalf("reply: rc %d, %v", rep.RC, err)
+	if err := ipc.ParseReply(msg, &rep); err != nil || rep.RC != 0 || string(rep.Body) != "pong" {
+		t.Fatalf("reply: rc %d body %q, %v", rep.RC, rep.Body, err)
 	}
-	if st := cam.Stats(); st.RepliesRefused == 0 || st.RepliesRetried == 0 || st.RepliesDropped != 0 {
+	if st := cam.Stats(); st.RepliesRefused == 0 || st.RepliesRetried == 0 || st.RepliesDropped != 0 || st.Probes == 0 {
 		t.Fatalf("camera node stats %+v", st)
 	}
 }
@@ -156,10 +179,17 @@ func TestReplyRefusedForGood(t *testing.T) {
 
 // TestCallRefusedOldestOnly: two calls of the same size in flight; the
 // first was taken by the switch (known because a later call to another
-// server got its reply), the second is refused Host_busy. Only the second
-// fails; the first still gets its answer.
+// server got its reply), the second, to a tenant the policy does not let
+// the processor call, is refused (Not_permitted). Only the second fails;
+// the first still gets its answer. (Before, every call in flight with a
+// frame of that length failed.)
 func TestCallRefusedOldestOnly(t *testing.T) {
-	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 16})
+	pol := policy.Default()
+	pol.Tenants = append(pol.Tenants, policy.Tenant{Name: "outsider", Owns: []policy.Range{{First: 0x300, Last: 0x30F}}})
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := startSwitch(t, pol)
 	var echo *Server
 	e.node("spaceos", func(n *Node) {
 		var err error
@@ -170,31 +200,27 @@ func TestCallRefusedOldestOnly(t *testing.T) {
 	})
 	run(t, echo, nil)
 	proc := e.node("processor", nil)
-	cam := e.raw("camera") // serves by hand, reads nothing until told
-	cl := proc.Client(cameraAPID)
+	cam := e.raw("camera") // answers by hand
 	ctx := ctxT(t)
 	req := &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}
 
 	errA := make(chan error, 1)
-	go func() { var rep ipc.Reply; errA <- cl.Call(ctx, req, &rep) }()
-	// A's request waits in the camera's queue; a call written after it is
-	// answered, so the switch processed A without refusing it.
-	h, _ := readRequest(t, cam)
-	if h.ID != 1 {
-		t.Fatalf("first request has id %d", h.ID)
-	}
+	go func() { var rep ipc.Reply; errA <- proc.Client(cameraAPID).Call(ctx, req, &rep) }()
+	h, _ := readRequest(t, cam) // A's request got through
 	var rep ipc.Reply
 	if err := proc.Client(0x100).Call(ctx, &ipc.Request{Op: 1}, &rep); err != nil {
 		t.Fatalf("call to spaceos: %v", err)
 	}
-	fillQueue(t, e.raw("spaceos"), 0x101, cameraAPID, 14)
-	errB := cl.Call(ctx, req, &rep)
-	if !errors.Is(errB, frame.HostBusy) {
-		t.Fatalf("call B = %v, want Host_busy", errB)
+	if st := proc.Stats(); st.Probes != 0 {
+		t.Fatalf("%d probes sent without any ERROR", st.Probes)
+	}
+	errB := proc.Client(0x300).Call(ctx, req, &rep) // same request, same frame length
+	if !errors.Is(errB, ipc.AccessViolation) {
+		t.Fatalf("call B = %v, want AccessViolation (Not_permitted)", errB)
 	}
 	select {
 	case err := <-errA:
-		t.Fatalf("call A ended with %v while its request waits in the switch", err)
+		t.Fatalf("call A ended with %v while the camera holds it", err)
 	default:
 	}
 	cam.send(mustFrames(t, ipcframe.Reply, cameraAPID, 0x020, h.ID, ipc.AppendFault(nil, ipc.UnknownOperation)))
