@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,8 +29,10 @@ type conn struct {
 	uc  *net.UnixConn
 	gen uint64
 
+	stopOnce   sync.Once
 	closeOnce  sync.Once
-	done       chan struct{} // closed by close
+	done       chan struct{} // closed by stop: the writer ends
+	retired    atomic.Bool   // replaced by a newer connection of the tenant
 	finish     chan struct{} // closed when the guest stopped sending: write what is queued, then end
 	writerDone chan struct{} // closed when the writer has returned
 
@@ -70,11 +74,62 @@ func (c *conn) directWrite(fd uintptr) bool {
 	}
 }
 
+// stop ends the writer; the socket stays open.
+func (c *conn) stop() { c.stopOnce.Do(func() { close(c.done) }) }
+
+// close ends the writer and closes the socket.
 func (c *conn) close() {
-	c.closeOnce.Do(func() {
-		close(c.done)
-		c.uc.Close()
-	})
+	c.stop()
+	c.closeOnce.Do(func() { c.uc.Close() })
+}
+
+// retire ends a connection that a newer one of the same tenant replaces. Its
+// writer stops at once (the new connection's writer takes over the queue),
+// but the socket stays open until the reader has taken in every frame the
+// guest wrote before it was replaced: a guest that wrote and went away, then
+// came back, loses nothing. Frames it writes after that are refused by the
+// closed socket, which the guest sees as an error on its write.
+func (c *conn) retire() {
+	c.retired.Store(true)
+	c.stop()
+	past := time.Unix(1, 0)
+	c.uc.SetWriteDeadline(past) // unblocks a writer stuck on a guest that does not read
+	c.uc.SetReadDeadline(past)  // unblocks the reader, which then drains
+}
+
+// drain reads, without waiting, what the guest of a retired connection had
+// already written, and routes it like any other frames. It returns the
+// partial frame left in buf[:rem] and io.EOF when the guest had closed, or
+// os.ErrDeadlineExceeded when nothing more was buffered.
+func (c *conn) drain(r *reader, buf []byte, rem int) (int, error) {
+	for {
+		var n int
+		var rerr error
+		if err := c.raw.Control(func(fd uintptr) {
+			for {
+				n, _, rerr = syscall.Recvfrom(int(fd), buf[rem:], syscall.MSG_DONTWAIT)
+				if rerr != syscall.EINTR {
+					return
+				}
+			}
+		}); err != nil {
+			return rem, err
+		}
+		switch {
+		case rerr == syscall.EAGAIN:
+			return rem, os.ErrDeadlineExceeded
+		case rerr != nil:
+			return rem, rerr
+		case n == 0:
+			return rem, io.EOF
+		}
+		total := rem + n
+		whole := total - total%frame.Size
+		if whole > 0 {
+			r.process(buf[:whole])
+		}
+		rem = copy(buf, buf[whole:total])
+	}
 }
 
 // writeLoop drains the tenant's queue into the connection, up to
@@ -141,6 +196,9 @@ func (c *conn) readLoop() {
 		if err != nil {
 			break
 		}
+	}
+	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		rem, err = c.drain(&r, buf, rem)
 	}
 	if rem > 0 {
 		// Answered only at a clean end of stream: after any other error

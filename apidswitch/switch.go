@@ -265,7 +265,7 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 	kind := Connected
 	if old != nil {
 		kind = Replaced
-		old.close()
+		old.retire()
 	}
 	// Announce before the reader starts: otherwise a guest that connects and
 	// goes away at once could be reported disconnected before connected.
