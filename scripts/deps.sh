@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use when they are missing: tshark
 # (reads our pcaps), iproute2 (namespaces, veth, bridges), iputils-ping,
-# iperf3 and socat (real peers). Needs root; without root it says what is
+# iperf3, socat and QEMU with its network-boot firmware (real peers). Needs root; without root it says what is
 # missing and the tests that need those tools skip with a message.
 set -euo pipefail
 need=()
@@ -10,6 +10,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v socat >/dev/null || need+=(socat)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86 ipxe-qemu seabios)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "deps: not root, cannot install: ${need[*]}" >&2
