@@ -94,8 +94,7 @@ func (g *Guest) ReadFrame(f *frame.Frame) error {
 	return nil
 }
 
-// SetDeadline, SetReadDeadline and SetWriteDeadline set the connection's
-// deadlines.
+// SetDeadline sets the connection's read and write deadlines.
 func (g *Guest) SetDeadline(t time.Time) error { return g.c.SetDeadline(t) }
 
 // SetReadDeadline sets the read deadline.

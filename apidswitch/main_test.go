@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,10 +23,39 @@ const testTimeout = 10 * time.Second
 
 // harness runs a switch in a fresh socket directory for one test.
 type harness struct {
-	t      *testing.T
-	sw     *Switch
-	dir    string
-	events chan Event
+	t   *testing.T
+	sw  *Switch
+	dir string
+
+	// The switch's events, in order, none lost: a test that makes many
+	// connections (hundreds of Replaced events) must still see the one it
+	// waits for. eventKick wakes waitEvent after an append.
+	eventMu   sync.Mutex
+	events    []Event
+	eventKick chan struct{}
+}
+
+// onEvent is Config.OnEvent: it records e and never blocks.
+func (h *harness) onEvent(e Event) {
+	h.eventMu.Lock()
+	h.events = append(h.events, e)
+	h.eventMu.Unlock()
+	select {
+	case h.eventKick <- struct{}{}:
+	default:
+	}
+}
+
+// nextEvent removes and returns the oldest event not yet seen, if any.
+func (h *harness) nextEvent() (Event, bool) {
+	h.eventMu.Lock()
+	defer h.eventMu.Unlock()
+	if len(h.events) == 0 {
+		return Event{}, false
+	}
+	e := h.events[0]
+	h.events = h.events[1:]
+	return e, true
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -37,18 +67,13 @@ func startSwitch(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	h := &harness{t: t, dir: dir + "/s", events: make(chan Event, 64)}
+	h := &harness{t: t, dir: dir + "/s", eventKick: make(chan struct{}, 1)}
 	cfg.SocketDir = h.dir
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
 	if cfg.OnEvent == nil {
-		cfg.OnEvent = func(e Event) {
-			select {
-			case h.events <- e:
-			default:
-			}
-		}
+		cfg.OnEvent = h.onEvent
 	}
 	sw, err := New(cfg)
 	if err != nil {
@@ -90,18 +115,22 @@ func (h *harness) waitEvent(name string, kinds ...EventKind) Event {
 	h.t.Helper()
 	timeout := time.After(testTimeout)
 	for {
-		select {
-		case e := <-h.events:
-			if e.Tenant != name {
-				continue
+		e, ok := h.nextEvent()
+		if !ok {
+			select {
+			case <-h.eventKick:
+			case <-timeout:
+				h.t.Fatalf("no %v event for %s", kinds, name)
 			}
-			for _, k := range kinds {
-				if e.Kind == k {
-					return e
-				}
+			continue
+		}
+		if e.Tenant != name {
+			continue
+		}
+		for _, k := range kinds {
+			if e.Kind == k {
+				return e
 			}
-		case <-timeout:
-			h.t.Fatalf("no %v event for %s", kinds, name)
 		}
 	}
 }

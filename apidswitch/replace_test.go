@@ -55,6 +55,14 @@ func TestReplacedConnectionDrained(t *testing.T) {
 					t.Fatalf("frame %q delivered %d times, want once", f.Payload(), got[f])
 				}
 			}
+			// The writer counts frames delivered after its write returns, so
+			// the processor can read them first. Two HEALTH round trips
+			// settle that: the second reply is written only after the write
+			// that carried the first (and everything before it) was counted.
+			barrier(t, proc, 0x020)
+			if extra := barrier(t, proc, 0x020); len(extra) != 0 {
+				t.Fatalf("processor got %d frames more than were sent", len(extra))
+			}
 			c := h.counters("camera")
 			if n := uint64(len(want)); c.Received != n || c.Delivered != n {
 				t.Errorf("camera received %d, delivered %d, want %d each", c.Received, c.Delivered, n)

@@ -505,7 +505,10 @@ func TestStopRemovesSockets(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir(dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ents) != 0 {
 		t.Errorf("left in socket dir: %v", ents)
 	}

@@ -33,6 +33,8 @@ type DecodeError struct {
 	Value  uint64 // the offending value, when there is one
 }
 
+// Error describes the failure with its offset and, when there is one, the
+// offending value.
 func (e *DecodeError) Error() string {
 	if e.Reason == "short" || e.Reason == "trailing" {
 		return fmt.Sprintf("ipc: decode: %s input at offset %d", e.Reason, e.Off)

@@ -68,6 +68,7 @@ type ServerFailure struct {
 	Err           error
 }
 
+// Error names the interface, the op and the server's error.
 func (e *ServerFailure) Error() string {
 	return fmt.Sprintf("ipc: %s.%s: server failed: %v", e.Interface, e.Op, e.Err)
 }
@@ -92,6 +93,7 @@ type LeaseTooLongError struct {
 	Len, Max             int // in elements
 }
 
+// Error names the op, the lease, its length and the bound.
 func (e *LeaseTooLongError) Error() string {
 	return fmt.Sprintf("ipc: %s.%s: lease %q has %d elements, max_len is %d", e.Interface, e.Op, e.Lease, e.Len, e.Max)
 }
@@ -109,6 +111,7 @@ type BadReplyError struct {
 	Err           error
 }
 
+// Error names the op and why its reply is malformed.
 func (e *BadReplyError) Error() string {
 	return fmt.Sprintf("ipc: %s.%s: malformed reply: %v", e.Interface, e.Op, e.Err)
 }
@@ -125,6 +128,7 @@ type CallError struct {
 	Err           error
 }
 
+// Error names the op and the transport's error.
 func (e *CallError) Error() string { return fmt.Sprintf("ipc: %s.%s: %v", e.Interface, e.Op, e.Err) }
 
 // Unwrap returns the transport's error.

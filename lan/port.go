@@ -87,7 +87,6 @@ type port struct {
 	frames  [][]byte
 	hdrs    [][]byte // virtio-net headers of frames (vn ports)
 	pending []MAC
-	one     [][]byte      // a one-frame batch for sendDirect
 	seg     nic.Segmenter // cuts super-frames for ports without pass-through
 	segBuf  []byte        // one segment (vn ports; nic.MaxSuperFrame)
 
@@ -204,32 +203,35 @@ func (in *port) segment(p *port, f, hdr []byte) {
 	}
 }
 
-// sendDirect writes raw (virtio-net header and frame, received on in) out
-// of p's NIC in the caller's goroutine when p's writer is idle and its
-// queue empty, which saves a copy and a goroutine hand-off; otherwise it
-// queues raw behind the frames already waiting (order is kept: the writer
-// holds sendMu from taking frames off the queue until they are sent).
-func (p *port) sendDirect(in *port, raw []byte) {
+// sendDirect writes raw (virtio-net header and frame) out of p's NIC in
+// the caller's goroutine (another port's reader) when p's writer is idle
+// and its queue empty, which saves a copy and a goroutine hand-off; it
+// never waits for the device. Otherwise it queues raw behind the frames
+// already waiting (order is kept: the writer holds sendMu from taking
+// frames off the queue until they are sent).
+func (p *port) sendDirect(raw []byte) {
 	if p.sendMu.TryLock() {
 		if p.q.idle() {
-			in.one[0] = raw
-			n, err := p.vn.SendVnet(in.one)
-			in.one[0] = nil
+			sent, err := p.vn.TrySendVnet(raw)
 			p.sendMu.Unlock()
-			if n == 1 {
+			switch {
+			case sent:
 				p.st.txFrames.Add(1)
 				p.st.txBytes.Add(uint64(len(raw) - nic.VnetHdrLen))
 				return
-			}
-			if p.closing.Load() || errors.Is(err, nic.ErrClosed) {
+			case err == nil:
+				// The device cannot take it now: the writer will wait.
+			case p.closing.Load() || errors.Is(err, nic.ErrClosed):
 				p.st.txDrops[ReasonDown].Add(1)
 				return
+			default:
+				p.st.txDrops[ReasonTxError].Add(1)
+				p.logTxError(err)
+				return
 			}
-			p.st.txDrops[ReasonTxError].Add(1)
-			p.logTxError(err)
-			return
+		} else {
+			p.sendMu.Unlock()
 		}
-		p.sendMu.Unlock()
 	}
 	if r := p.q.put(raw); r != NumReasons {
 		p.st.txDrops[r].Add(1)

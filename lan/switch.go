@@ -229,7 +229,6 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 		p.vn = vn
 		p.q = newQueue(p.q.depth(), nic.VnetBufLen)
 		p.hdrs = make([][]byte, s.opts.Batch)
-		p.one = make([][]byte, 1)
 		p.segBuf = make([]byte, nic.MaxSuperFrame)
 	}
 	s.ports[p.name] = p
@@ -437,7 +436,7 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pendin
 				if hdr != nil && e.port.vn != nil && wire <= e.port.size {
 					// Both ports pass headers: header and frame are
 					// contiguous, send them as they came.
-					e.port.sendDirect(in, hdr[:nic.VnetHdrLen+len(f)])
+					e.port.sendDirect(hdr[:nic.VnetHdrLen+len(f)])
 					return NumReasons
 				}
 				e.port.deliver(in, f, hdr, wire)

@@ -82,6 +82,8 @@ type TAP struct {
 	writeFn func(fd uintptr) bool
 	// writeVnetFn is doWriteVnet, for SendVnet.
 	writeVnetFn func(fd uintptr) bool
+	noWait      bool      // TrySendVnet: doWriteVnet returns on EAGAIN
+	one         [1][]byte // TrySendVnet's batch
 	wiov        [2]unix.Iovec
 	whdr        [vnetHdrLen]byte // always zero
 

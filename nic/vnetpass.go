@@ -37,6 +37,10 @@ type VnetNIC interface {
 	// header. A frame whose segments (or itself, without GSO) are longer
 	// than MTU+HeaderLen is refused with ErrTooBig.
 	SendVnet(frames [][]byte) (n int, err error)
+	// TrySendVnet is SendVnet for one frame, without waiting: sent is
+	// false (and err nil) if the device cannot take the frame now. Send,
+	// SendVnet and TrySendVnet are called from one goroutine at a time.
+	TrySendVnet(frame []byte) (sent bool, err error)
 }
 
 // VnetOffload reports whether the virtio-net header hdr asks for work
@@ -203,6 +207,17 @@ func (t *TAP) SendVnet(frames [][]byte) (int, error) {
 	return n, t.serr
 }
 
+// TrySendVnet implements VnetNIC: one write(2), never waiting for the
+// device (EAGAIN: sent false, err nil).
+func (t *TAP) TrySendVnet(frame []byte) (bool, error) {
+	t.noWait = true
+	t.one[0] = frame
+	n, err := t.SendVnet(t.one[:])
+	t.one[0] = nil
+	t.noWait = false
+	return n == 1, err
+}
+
 func (t *TAP) doWriteVnet(fd uintptr) bool {
 	for t.sn < len(t.sframes) {
 		f := t.sframes[t.sn]
@@ -222,7 +237,7 @@ func (t *TAP) doWriteVnet(fd uintptr) bool {
 			t.sn++
 		case unix.EINTR:
 		case unix.EAGAIN:
-			return false
+			return t.noWait // TrySendVnet: give up rather than wait
 		default:
 			t.st.txErrors.Add(1)
 			t.serr = fmt.Errorf("nic: %s: send frame %d (%d bytes): %w", t.name, t.sn, len(f), e)

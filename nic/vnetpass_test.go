@@ -182,13 +182,16 @@ func TestTAPPassThrough(t *testing.T) {
 	if n, err := tap.SendVnet([][]byte{raw}); n != 1 || err != nil {
 		t.Errorf("SendVnet(super-frame of 1400-byte segments) = %d, %v", n, err)
 	}
+	if sent, err := tap.TrySendVnet(raw); !sent || err != nil {
+		t.Errorf("TrySendVnet(super-frame) = %v, %v; want true, nil", sent, err)
+	}
 	hdrBig, superBig := superTCP(false, 3000, 1500, 0x10)
 	if n, err := tap.SendVnet([][]byte{append(hdrBig, superBig...)}); n != 0 || !errors.Is(err, ErrTooBig) {
 		t.Errorf("SendVnet(1554-byte segments) = %d, %v; want 0, ErrTooBig", n, err)
 	}
 	st := tap.Stats()
-	if st.TxFrames != 1 || st.TxBytes != uint64(len(super)) || st.TxTooBig != 1 {
-		t.Errorf("stats %+v; want 1 frame of %d bytes sent, 1 too big", st, len(super))
+	if st.TxFrames != 2 || st.TxBytes != 2*uint64(len(super)) || st.TxTooBig != 1 {
+		t.Errorf("stats %+v; want 2 frames of %d bytes sent, 1 too big", st, len(super))
 	}
 
 	plain, err := OpenTAP("", TAPOptions{GSO: true})
@@ -202,6 +205,9 @@ func TestTAPPassThrough(t *testing.T) {
 	}
 	if _, err := plain.SendVnet([][]byte{raw}); err == nil {
 		t.Error("SendVnet without PassThrough: no error")
+	}
+	if sent, err := plain.TrySendVnet(raw); sent || err == nil {
+		t.Errorf("TrySendVnet without PassThrough = %v, %v; want false and an error", sent, err)
 	}
 }
 

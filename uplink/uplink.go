@@ -120,10 +120,14 @@ func ListenDownlink(url string, inject Injector, log *slog.Logger) (*Downlink, e
 // Addr is the address the downlink listens on.
 func (d *Downlink) Addr() *net.UDPAddr { return d.c.LocalAddr().(*net.UDPAddr) }
 
-// Serve reads datagrams until ctx is done, then closes the socket. Each
-// datagram must be exactly one Space Packet; anything else is counted and
-// logged, never fatal.
+// Serve reads datagrams until ctx is done and closes the socket when it
+// returns, whether ctx ended or a read failed. Each datagram must be
+// exactly one Space Packet; anything else is counted and logged, never
+// fatal. Logs of refusals are thinned (the 1st, 2nd, 4th, 8th, ... of each
+// kind, with its count), so that a flood of bad datagrams cannot flood the
+// log; the counters count every one.
 func (d *Downlink) Serve(ctx context.Context) error {
+	defer d.c.Close()
 	stop := context.AfterFunc(ctx, func() { d.c.Close() })
 	defer stop()
 	buf := make([]byte, 64*1024)
@@ -132,10 +136,9 @@ func (d *Downlink) Serve(ctx context.Context) error {
 		n, from, err := d.c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				d.c.Close()
 				return nil
 			}
-			return fmt.Errorf("uplink: downlink read: %w", err)
+			return fmt.Errorf("uplink: downlink read on %s: %w", d.c.LocalAddr(), err)
 		}
 		d.received.Add(1)
 		if _, err := ccsds.Unwrap(&f, buf[:n]); err != nil {
@@ -143,18 +146,24 @@ func (d *Downlink) Serve(ctx context.Context) error {
 				d.idle.Add(1)
 				continue
 			}
-			d.refused.Add(1)
-			d.log.Warn("downlink packet refused", "from", from, "octets", n, "err", err)
+			if k := d.refused.Add(1); logThis(k) {
+				d.log.Warn("downlink packet refused", "from", from, "octets", n, "count", k, "err", err)
+			}
 			continue
 		}
 		if err := d.inject(&f); err != nil {
-			d.undeliverable.Add(1)
-			d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "err", err)
+			if k := d.undeliverable.Add(1); logThis(k) {
+				d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "count", k, "err", err)
+			}
 			continue
 		}
 		d.injected.Add(1)
 	}
 }
+
+// logThis reports whether the k-th event of a kind is logged: k a power of
+// two.
+func logThis(k uint64) bool { return k&(k-1) == 0 }
 
 // Stats returns the downlink's counters.
 func (d *Downlink) Stats() DownlinkStats {

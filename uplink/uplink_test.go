@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,7 +153,10 @@ func TestDownlinkUDP(t *testing.T) {
 	var nobody frame.Frame
 	frame.Encode(&nobody, frame.TM, 0x7F0, 0x600, nil)
 	var pkt2 [ccsds.MaxPacketSize]byte
-	n2, _ := ccsds.Wrap(pkt2[:], &nobody, 0)
+	n2, err := ccsds.Wrap(pkt2[:], &nobody, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range [][]byte{idle, {0x00, 0x01}, pkt2[:n2], pkt[:n]} {
 		if _, err := ground.Write(d); err != nil {
 			t.Fatal(err)
@@ -190,5 +194,109 @@ func TestSendError(t *testing.T) {
 	u.Close()
 	if err := u.SendPacket([]byte{1}); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("send on closed: %v", err)
+	}
+}
+
+// countHandler counts the log records by message.
+type countHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.n[r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestDownlinkLogThinned: every bad datagram is counted, but only the 1st,
+// 2nd, 4th, 8th, ... of each kind is logged.
+func TestDownlinkLogThinned(t *testing.T) {
+	sw := startSwitch(t, nil)
+	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	h := &countHandler{n: make(map[string]int)}
+	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- dl.Serve(ctx) }()
+	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+
+	var nobody, good frame.Frame
+	frame.Encode(&nobody, frame.TM, 0x7F0, 0x600, nil)
+	frame.Encode(&good, frame.TC, 0x7F0, 0x020, []byte("last"))
+	var pn, pg [ccsds.MaxPacketSize]byte
+	nn, err := ccsds.Wrap(pn[:], &nobody, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng, err := ccsds.Wrap(pg[:], &good, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dgrams [][]byte
+	for range 10 {
+		dgrams = append(dgrams, []byte{0x00, 0x01})
+	}
+	for range 3 {
+		dgrams = append(dgrams, pn[:nn])
+	}
+	dgrams = append(dgrams, pg[:ng])
+	for _, d := range dgrams {
+		if _, err := ground.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	var got frame.Frame
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != good {
+		t.Errorf("processor got %x", got[:32])
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	want := DownlinkStats{Received: 14, Injected: 1, Refused: 10, Undeliverable: 3}
+	if s := dl.Stats(); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, u := h.n["downlink packet refused"], h.n["downlink frame not delivered"]; r != 4 || u != 2 {
+		t.Errorf("logged %d refusals (want 4: the 1st, 2nd, 4th, 8th of 10) and %d undeliverable (want 2 of 3)", r, u)
+	}
+}
+
+// TestServeClosesSocket: once Serve returns, the downlink's socket is
+// closed, so its port is free again.
+func TestServeClosesSocket(t *testing.T) {
+	dl, err := ListenDownlink("udp://127.0.0.1:0", func(*frame.Frame) error { return nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := dl.Serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dl.c.Write(nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("socket still open after Serve: write gave %v", err)
 	}
 }

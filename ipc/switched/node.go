@@ -93,6 +93,7 @@ type SwitchError struct {
 	Code frame.ErrorCode
 }
 
+// Error names the ERROR code the switch answered.
 func (e *SwitchError) Error() string { return "switched: switch refused the call: " + e.Code.String() }
 
 // Unwrap returns the frame.ErrorCode.

@@ -349,6 +349,7 @@ type UnansweredCall struct {
 	ID     uint32
 }
 
+// Error names the server's APID and how many calls it left unanswered.
 func (e *UnansweredError) Error() string {
 	return fmt.Sprintf("switched: server on %v left %d call(s) unanswered", e.APID, len(e.Calls))
 }
