@@ -3,6 +3,7 @@ package nic
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -184,11 +185,27 @@ func TestQEMURealStreamDial(t *testing.T) {
 			}
 		}
 	})
-	d, err := DialQEMUStream(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dialWhenListening(t, path)
 	defer d.Close()
 	watchdog(t, d, 40*time.Second)
 	qemuDHCP(t, d)
+}
+
+// dialWhenListening dials QEMU's stream socket. QEMU gives no signal that it
+// listens: the daemonized parent may exit before the socket exists, and the
+// file exists before listen(2). So the dial is retried, for a bounded time,
+// while it fails because nobody is there yet.
+func dialWhenListening(t *testing.T, path string) *QEMUStream {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d, err := DialQEMUStream(path)
+		if err == nil {
+			return d
+		}
+		if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
