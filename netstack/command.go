@@ -231,6 +231,7 @@ type Error struct {
 	Err  error
 }
 
+// Error names the kind, the command and, if there is one, the cause.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%v: %s", e.Kind, e.Op)

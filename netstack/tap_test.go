@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/internal/netnstest"
 	"spacenet/nic"
 )
 
@@ -100,14 +101,15 @@ func TestKernelTCPOverTAP(t *testing.T) {
 	}
 	nsName := fmt.Sprintf("sn-ns-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", nsName).CombinedOutput(); err != nil {
-		t.Skipf("kernel refused a network namespace: %v: %s", err, bytes.TrimSpace(out))
+		if netnstest.RefusedOutput(out) {
+			t.Skipf("kernel refused a network namespace: %v: %s", err, bytes.TrimSpace(out))
+		}
+		t.Fatalf("ip netns add %s: %v: %s", nsName, err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsName).Run() })
 	tapName := fmt.Sprintf("sntap%d", os.Getpid()%100000)
 	tap, err := nic.OpenTAP(tapName, nic.TAPOptions{MTU: 1500})
-	if err != nil {
-		t.Skipf("kernel refused a TAP device: %v", err)
-	}
+	netnstest.SkipIfNoTAP(t, err)
 	ipCmd := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {

@@ -50,7 +50,8 @@ func In(t testing.TB, ns string, args ...string) string {
 
 // NewNetns creates a network namespace named UniqueName(prefix), deleted
 // when the test ends, and returns its name. It skips the test if ip(8) is
-// missing or the kernel refuses the namespace.
+// missing or the kernel refuses the namespace (EPERM, EACCES); any other
+// failure of ip netns add fails the test.
 func NewNetns(t testing.TB, prefix string) string {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
@@ -58,7 +59,12 @@ func NewNetns(t testing.TB, prefix string) string {
 	}
 	ns := UniqueName(prefix)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("kernel refused a network namespace (ip netns add %s: %v: %s)", ns, err, bytes.TrimSpace(out))
+		msg := fmt.Sprintf("ip netns add %s: %v: %s", ns, err, bytes.TrimSpace(out))
+		if RefusedOutput(out) {
+			t.Skipf("kernel refused a network namespace (%s)", msg)
+		} else {
+			t.Fatal(msg)
+		}
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	return ns
@@ -87,6 +93,13 @@ func NewVeth(t testing.TB, peerNS string) (here, peer string) {
 // refused lists the errors with which the kernel, or the test's missing
 // privileges, refuse an operation outright.
 var refused = []error{unix.EPERM, unix.EACCES, unix.EAFNOSUPPORT, unix.EPROTONOSUPPORT}
+
+// RefusedOutput reports whether a command's output says the kernel
+// refused it for lack of privilege (EPERM or EACCES, as ip(8) and most
+// tools print them): the only failures a test may skip on.
+func RefusedOutput(out []byte) bool {
+	return bytes.Contains(out, []byte("Operation not permitted")) || bytes.Contains(out, []byte("Permission denied"))
+}
 
 // SkipIfRefused does nothing if err is nil, skips the test if err is one
 // with which the kernel refuses an operation outright (EPERM, EACCES,

@@ -100,3 +100,19 @@ func TestVethUp(t *testing.T) {
 		t.Errorf("ip netns list: %s; want %s", out, ns)
 	}
 }
+
+func TestRefusedOutput(t *testing.T) {
+	for _, tc := range []struct {
+		out  string
+		want bool
+	}{
+		{"mount --make-shared /run/netns failed: Operation not permitted\n", true},
+		{"Cannot create namespace file \"/run/netns/x\": Permission denied\n", true},
+		{"Cannot create namespace file \"/run/netns/x\": File exists\n", false},
+		{"", false},
+	} {
+		if got := RefusedOutput([]byte(tc.out)); got != tc.want {
+			t.Errorf("RefusedOutput(%q) = %v, want %v", tc.out, got, tc.want)
+		}
+	}
+}
