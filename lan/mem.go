@@ -70,21 +70,13 @@ func (m *MemNIC) Recv(bufs [][]byte, sizes []int) (int, error) {
 		if m.closed.Load() {
 			return 0, m.errClosed
 		}
-		n, tooBig := p.q.take(bufs, sizes)
-		if tooBig > 0 {
-			p.st.txDrops[ReasonMTU].Add(uint64(tooBig))
-		}
+		n, _ := p.q.takeCounted(bufs, sizes, &p.st)
 		if n > 0 {
-			var bytes uint64
-			mon := p.sw.opts.Monitor
-			for i := range n {
-				bytes += uint64(sizes[i])
-				if mon != nil {
+			if mon := p.sw.opts.Monitor; mon != nil {
+				for i := range n {
 					mon(p.name, Out, bufs[i][:sizes[i]])
 				}
 			}
-			p.st.txFrames.Add(uint64(n))
-			p.st.txBytes.Add(bytes)
 			return n, nil
 		}
 		if !p.q.wait() {

@@ -134,7 +134,6 @@ func (p *port) stats() PortStats {
 		Name: p.name, Tenant: p.tenant, NIC: "mem", MTU: p.mtu,
 		Failed:   p.failed.Load(),
 		RxFrames: p.st.rxFrames.Load(), RxBytes: p.st.rxBytes.Load(),
-		TxFrames: p.st.txFrames.Load(), TxBytes: p.st.txBytes.Load(),
 	}
 	if p.nic != nil {
 		s.NIC = p.nic.Name()
@@ -146,12 +145,17 @@ func (p *port) stats() PortStats {
 			s.NICStats, s.HasNICStats = r.Stats(), true
 		}
 	}
+	// Queued and the Tx counters are read under the queue's lock, under
+	// which an in-process port's Recv moves frames from one to the other.
 	p.q.mu.Lock()
 	s.Queued = p.q.n
+	s.TxFrames, s.TxBytes = p.st.txFrames.Load(), p.st.txBytes.Load()
+	for r := range NumReasons {
+		s.TxDrops[r] = p.st.txDrops[r].Load()
+	}
 	p.q.mu.Unlock()
 	for r := range NumReasons {
 		s.RxDrops[r] = p.st.rxDrops[r].Load()
-		s.TxDrops[r] = p.st.txDrops[r].Load()
 	}
 	return s
 }
