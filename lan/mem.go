@@ -70,7 +70,7 @@ func (m *MemNIC) Recv(bufs [][]byte, sizes []int) (int, error) {
 		if m.closed.Load() {
 			return 0, m.errClosed
 		}
-		n, _ := p.q.takeCounted(bufs, sizes, &p.st)
+		n, _ := p.q.take(bufs, sizes, &p.st)
 		if n > 0 {
 			if mon := p.sw.opts.Monitor; mon != nil {
 				for i := range n {

@@ -156,32 +156,27 @@ func (q *queue) swap(dst [][]byte) int {
 // take copies up to min(len(bufs), len(sizes)) queued frames into bufs. A
 // frame longer than its buffer is consumed and counted in tooBig, never
 // truncated. It returns how many buffers it filled.
-func (q *queue) take(bufs [][]byte, sizes []int) (n, tooBig int) {
-	return q.takeCounted(bufs, sizes, nil)
-}
-
-// takeCounted is take that, when st is not nil, also counts what it took as
-// sent (and what was too big as dropped) before it releases the queue's
-// lock: for an in-process port taking a frame is delivering it, and a
-// counter snapshot (which reads Queued under the same lock) must never see
-// a frame that is neither queued nor counted.
-func (q *queue) takeCounted(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
+//
+// It also counts in st what it took as sent, and what was too big as
+// dropped, before it releases the queue's lock: for an in-process port
+// taking a frame is delivering it, and a counter snapshot (which reads
+// Queued under the same lock) must never see a frame that is neither
+// queued nor counted.
+func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
 	max := min(len(bufs), len(sizes))
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if st != nil {
-		defer func() {
-			var bytes uint64
-			for _, l := range sizes[:n] {
-				bytes += uint64(l)
-			}
-			st.txFrames.Add(uint64(n))
-			st.txBytes.Add(bytes)
-			if tooBig > 0 {
-				st.txDrops[ReasonMTU].Add(uint64(tooBig))
-			}
-		}()
-	}
+	defer func() {
+		var bytes uint64
+		for _, l := range sizes[:n] {
+			bytes += uint64(l)
+		}
+		st.txFrames.Add(uint64(n))
+		st.txBytes.Add(bytes)
+		if tooBig > 0 {
+			st.txDrops[ReasonMTU].Add(uint64(tooBig))
+		}
+	}()
 	for q.n > 0 && n < max {
 		i := q.head
 		l := q.lens[i]
