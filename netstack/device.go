@@ -37,8 +37,10 @@ type Device interface {
 	// checksums need not be computed or verified.
 	checksumOffload() bool
 	// send transmits packets in order, blocking while the device applies
-	// backpressure. It does not consume the packets' references.
-	send(pkts []*stack.PacketBuffer) error
+	// backpressure, and returns how many it took: fewer only with an
+	// error (the device was closed). It does not consume the packets'
+	// references.
+	send(pkts []*stack.PacketBuffer) (int, error)
 	// recv fills dst with inbound packets (new references the caller
 	// owns). With block it waits for at least one.
 	recv(dst []*stack.PacketBuffer, block bool) (int, error)
@@ -93,13 +95,13 @@ func (p *PipeEnd) TooBig() uint64 { return p.tooBig.Load() }
 
 func (p *PipeEnd) checksumOffload() bool { return true }
 
-func (p *PipeEnd) send(pkts []*stack.PacketBuffer) error {
-	for _, pkt := range pkts {
+func (p *PipeEnd) send(pkts []*stack.PacketBuffer) (int, error) {
+	for i, pkt := range pkts {
 		if err := p.sendBuf(pkt.ToBuffer()); err != nil {
-			return err
+			return i, err
 		}
 	}
-	return nil
+	return len(pkts), nil
 }
 
 func (p *PipeEnd) sendBuf(b buffer.Buffer) error {
@@ -107,6 +109,14 @@ func (p *PipeEnd) sendBuf(b buffer.Buffer) error {
 		p.tooBig.Add(1)
 		b.Release()
 		return nil // counted: a gVisor bug would show here, never silently
+	}
+	// Closed first: with room in tx as well, select would pick at random
+	// and a packet could "succeed" into a pipe nobody reads any more.
+	select {
+	case <-p.done:
+		b.Release()
+		return fmt.Errorf("%s: %w", p.name, ErrClosed)
+	default:
 	}
 	select {
 	case p.tx <- b:
@@ -279,7 +289,7 @@ func (d *nicDevice) reader() {
 	}
 }
 
-func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
+func (d *nicDevice) send(pkts []*stack.PacketBuffer) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.out = d.out[:0]
@@ -298,7 +308,7 @@ func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
 		n, err := d.n.Send(d.out)
 		if err != nil {
 			if errors.Is(err, nic.ErrClosed) {
-				return fmt.Errorf("%s: send: %w", d.n.Name(), err)
+				return len(pkts) - len(d.out) + n, fmt.Errorf("%s: send: %w", d.n.Name(), err)
 			}
 			// The device refused one frame (too big, ...): count it and
 			// go on with the rest; TCP will retransmit.
@@ -307,7 +317,7 @@ func (d *nicDevice) send(pkts []*stack.PacketBuffer) error {
 		}
 		d.out = d.out[min(n, len(d.out)):]
 	}
-	return nil
+	return len(pkts), nil
 }
 
 func (d *nicDevice) recv(dst []*stack.PacketBuffer, block bool) (int, error) {

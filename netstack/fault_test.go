@@ -35,10 +35,10 @@ type faultCfg struct {
 	outageFor              time.Duration
 }
 
-func (f *faultPipe) send(pkts []*stack.PacketBuffer) error {
+func (f *faultPipe) send(pkts []*stack.PacketBuffer) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, pkt := range pkts {
+	for i, pkt := range pkts {
 		f.sent += pkt.Size()
 		if f.outageAfter > 0 && f.sent > f.outageAfter {
 			if f.outageEnd.IsZero() {
@@ -57,19 +57,19 @@ func (f *faultPipe) send(pkts []*stack.PacketBuffer) error {
 			f.held = pkt.IncRef()
 			continue
 		}
-		if err := f.PipeEnd.send([]*stack.PacketBuffer{pkt}); err != nil {
-			return err
+		if _, err := f.PipeEnd.send([]*stack.PacketBuffer{pkt}); err != nil {
+			return i, err
 		}
 		if f.held != nil {
-			err := f.PipeEnd.send([]*stack.PacketBuffer{f.held})
+			_, err := f.PipeEnd.send([]*stack.PacketBuffer{f.held})
 			f.held.DecRef()
 			f.held = nil
 			if err != nil {
-				return err
+				return i + 1, err
 			}
 		}
 	}
-	return nil
+	return len(pkts), nil
 }
 
 func (f *faultPipe) close() error {

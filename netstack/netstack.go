@@ -96,7 +96,7 @@ type Netstack struct {
 }
 
 type counters struct {
-	commands, parked, retries, failed, dropped atomic.Uint64
+	commands, parked, retries, failed, dropped, deviceClosed atomic.Uint64
 }
 
 // Stats is a snapshot of a Netstack's counters.
@@ -106,8 +106,11 @@ type Stats struct {
 	Retries  uint64 // parked commands retried after a readiness event
 	Failed   uint64 // commands answered with an error
 	Dropped  uint64 // inbound packets dropped as not IPv4/IPv6 (IP medium)
-	Sockets  int    // open sockets (only exact between commands)
-	Link     LinkStats
+	// DeviceClosed counts outbound packets lost because the device was
+	// closed under them.
+	DeviceClosed uint64
+	Sockets      int // open sockets (only exact between commands)
+	Link         LinkStats
 }
 
 // New makes a Netstack on dev. It does nothing until Run is called or it
@@ -197,7 +200,8 @@ func (ns *Netstack) Stats() Stats {
 	return Stats{
 		Commands: ns.stats.commands.Load(), Parked: ns.stats.parked.Load(),
 		Retries: ns.stats.retries.Load(), Failed: ns.stats.failed.Load(),
-		Dropped: ns.stats.dropped.Load(), Link: ns.ep.stats(),
+		Dropped: ns.stats.dropped.Load(), DeviceClosed: ns.stats.deviceClosed.Load(),
+		Link: ns.ep.stats(),
 	}
 }
 
@@ -218,8 +222,8 @@ func (ns *Netstack) Run() {
 	ns.loopWG.Add(1)
 	defer ns.loopWG.Done()
 	ns.ep.setBlocking(true)
-	if d, ok := ns.dev.(*PipeEnd); ok {
-		send := d.send
+	if _, ok := ns.dev.(*PipeEnd); ok {
+		send := ns.sendCounted
 		ns.ep.direct.Store(&send)
 	}
 	// NICs keep the queue and the egress goroutine: batches of up to 64
@@ -255,7 +259,7 @@ func (ns *Netstack) egress() {
 				return
 			}
 		}
-		err := ns.dev.send(batch[:n])
+		err := ns.sendCounted(batch[:n])
 		for i := 0; i < n; i++ {
 			batch[i].DecRef()
 			batch[i] = nil
@@ -264,6 +268,15 @@ func (ns *Netstack) egress() {
 			return
 		}
 	}
+}
+
+// sendCounted sends pkts to the device and counts those it could not take.
+func (ns *Netstack) sendCounted(pkts []*stack.PacketBuffer) error {
+	sent, err := ns.dev.send(pkts)
+	if lost := len(pkts) - sent; lost > 0 {
+		ns.stats.deviceClosed.Add(uint64(lost))
+	}
+	return err
 }
 
 func (ns *Netstack) ingress() {
@@ -315,7 +328,7 @@ func (ns *Netstack) PollDeviceIO() bool {
 		}
 		m := ns.ep.pull(batch[:room])
 		if m > 0 {
-			_ = ns.dev.send(batch[:m])
+			ns.sendCounted(batch[:m])
 			for i := 0; i < m; i++ {
 				batch[i].DecRef()
 				batch[i] = nil
