@@ -52,7 +52,7 @@ func init() {
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
 	f.StringVar(&injectFlags.socket, "socket", "", "the guest's socket, e.g. /tmp/space-net/camera.sock")
 	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
-	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait)")
+	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --downlink)")
 	injectCmd.MarkFlagRequired("apid")
 	injectCmd.MarkFlagsOneRequired("socket", "downlink")
 	injectCmd.MarkFlagsMutuallyExclusive("socket", "downlink")
@@ -87,6 +87,11 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	if fl.downlink != "" {
+		if fl.wait > 0 {
+			// The ground gets nothing back through the downlink: an ERROR
+			// for a refused injection is counted by the switch, not sent.
+			return &exitError{code: 2, err: fmt.Errorf("--wait does not apply to --downlink: the switch answers the ground with counters, not frames")}
+		}
 		return injectDownlink(cmd.OutOrStdout(), &f, fl.downlink)
 	}
 	g, err := apidswitch.Dial(fl.socket)

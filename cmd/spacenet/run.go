@@ -81,6 +81,11 @@ func parseMode(flag, s string) (fs.FileMode, error) {
 	if err != nil || v > 0o777 {
 		return 0, fmt.Errorf("--%s %q: want an octal mode such as 0700", flag, s)
 	}
+	if v&0o600 != 0o600 {
+		// Without owner read and write the switch could not use its own
+		// sockets (and 0 would silently mean the default to the library).
+		return 0, fmt.Errorf("--%s %q: the owner needs read and write (0600 at least)", flag, s)
+	}
 	return fs.FileMode(v), nil
 }
 
@@ -104,6 +109,9 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	sockMode, err := parseMode("sock-mode", rf.sockMode)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if rf.queue < 1 || rf.batch < 1 {
+		return &exitError{code: 2, err: fmt.Errorf("--queue %d and --batch %d: both must be at least 1", rf.queue, rf.batch)}
 	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestBinaryUsageErrors: flags that cannot work are refused with exit
+// status 2 and a message naming the flag, instead of silently meaning a
+// default.
+func TestBinaryUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--dir-mode", "0"}, `--dir-mode "0": the owner needs read and write`},
+		{[]string{"run", "--sock-mode", "0400"}, `--sock-mode "0400": the owner needs read and write`},
+		{[]string{"run", "--dir-mode", "rwx"}, `--dir-mode "rwx": want an octal mode`},
+		{[]string{"run", "--queue", "0"}, "--queue 0 and --batch 256: both must be at least 1"},
+		{[]string{"run", "--batch", "-3"}, "both must be at least 1"},
+		{[]string{"inject", "--type", "TM", "--apid", "0x010", "--downlink", "udp://127.0.0.1:9", "--wait", "1s"}, "--wait does not apply to --downlink"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := exec.Command(spacenetBinary(t), tc.args...).CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("err %v, want exit status 2; output:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output %q does not say %q", out, tc.want)
+			}
+		})
+	}
+}
