@@ -23,6 +23,7 @@ type Switch struct {
 	log   *slog.Logger
 	start time.Time
 	ready chan struct{} // closed when Run listens on every socket
+	quit  chan struct{} // closed when Run starts to stop
 
 	state atomic.Pointer[state]
 
@@ -75,6 +76,7 @@ func New(cfg Config) (*Switch, error) {
 		log:    c.Logger,
 		start:  time.Now(),
 		ready:  make(chan struct{}),
+		quit:   make(chan struct{}),
 		byName: make(map[string]*tenant),
 	}
 	st, _, err := s.compile(c.Policy)
@@ -161,6 +163,7 @@ func (s *Switch) Run(ctx context.Context) error {
 	close(s.ready)
 
 	<-ctx.Done()
+	close(s.quit)
 
 	s.mu.Lock()
 	s.running = false
@@ -219,7 +222,11 @@ func (s *Switch) acceptLoop(t *tenant, ln *net.UnixListener) {
 			}
 			// EMFILE and friends: keep serving the others, retry later.
 			s.log.Warn("accept failed", "tenant", t.name, "err", err)
-			time.Sleep(backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.quit:
+				return
+			}
 			backoff = min(2*backoff, time.Second)
 			continue
 		}
