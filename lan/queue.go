@@ -32,39 +32,15 @@ func newQueue(depth, size int) *queue {
 // put copies f into the queue; it returns NumReasons, or ReasonQueueFull
 // or ReasonDown (closed) when it refuses f. The caller has checked that f
 // fits a slot.
-func (q *queue) put(f []byte) Reason {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ReasonDown
-	}
-	if q.n == len(q.slots) {
-		q.mu.Unlock()
-		return ReasonQueueFull
-	}
-	i := q.head + q.n
-	if i >= len(q.slots) {
-		i -= len(q.slots)
-	}
-	s := q.slots[i]
-	q.lens[i] = copy(s[:cap(s)], f)
-	q.n++
-	w := q.waiting
-	q.waiting = false
-	q.mu.Unlock()
-	if w {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
-	}
-	return NumReasons
-}
+func (q *queue) put(f []byte) Reason { return q.add(false, nil, f) }
 
 // putVnet copies a virtio-net header (hdr, or an all-zero one if hdr is
 // nil) and f into one slot, for a port that sends with SendVnet; the
 // caller has checked that they fit.
-func (q *queue) putVnet(hdr, f []byte) Reason {
+func (q *queue) putVnet(hdr, f []byte) Reason { return q.add(true, hdr, f) }
+
+// add is put (vnet false) and putVnet (vnet true).
+func (q *queue) add(vnet bool, hdr, f []byte) Reason {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -79,12 +55,16 @@ func (q *queue) putVnet(hdr, f []byte) Reason {
 		i -= len(q.slots)
 	}
 	s := q.slots[i][:cap(q.slots[i])]
-	if hdr != nil {
-		copy(s, hdr[:nic.VnetHdrLen])
+	if vnet {
+		if hdr != nil {
+			copy(s, hdr[:nic.VnetHdrLen])
+		} else {
+			clear(s[:nic.VnetHdrLen])
+		}
+		q.lens[i] = nic.VnetHdrLen + copy(s[nic.VnetHdrLen:], f)
 	} else {
-		clear(s[:nic.VnetHdrLen])
+		q.lens[i] = copy(s, f)
 	}
-	q.lens[i] = nic.VnetHdrLen + copy(s[nic.VnetHdrLen:], f)
 	q.n++
 	w := q.waiting
 	q.waiting = false

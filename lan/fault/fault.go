@@ -302,6 +302,23 @@ func (f *NIC) emit(out [][]byte) error {
 	return nil
 }
 
+// waitUntil waits on timer (stopped and drained) until due, and reports
+// false if the NIC closed first.
+func (f *NIC) waitUntil(timer *time.Timer, due time.Time) bool {
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-f.done:
+		timer.Stop()
+		return false
+	}
+}
+
 // delayLoop sends delayed frames when they are due, in order, batching
 // those due together.
 func (f *NIC) delayLoop() {
@@ -317,14 +334,8 @@ func (f *NIC) delayLoop() {
 		case <-f.done:
 			return
 		}
-		if d := time.Until(f.due[i]); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-f.done:
-				timer.Stop()
-				return
-			}
+		if !f.waitUntil(timer, f.due[i]) {
+			return
 		}
 		batch, idx = append(batch[:0], f.slots[i]), append(idx[:0], i)
 		now := time.Now()
@@ -358,14 +369,8 @@ func (f *NIC) delayLoop() {
 		}
 		if last >= 0 {
 			// Put the early frame back at the head: wait for it alone.
-			if d := time.Until(f.due[last]); d > 0 {
-				timer.Reset(d)
-				select {
-				case <-timer.C:
-				case <-f.done:
-					timer.Stop()
-					return
-				}
+			if !f.waitUntil(timer, f.due[last]) {
+				return
 			}
 			n, err := f.inner.Send(f.slots[last : last+1])
 			f.delivered.Add(uint64(n))
