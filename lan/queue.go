@@ -144,19 +144,8 @@ func (q *queue) swap(dst [][]byte) int {
 // queued nor counted.
 func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
 	max := min(len(bufs), len(sizes))
+	var bytes uint64
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	defer func() {
-		var bytes uint64
-		for _, l := range sizes[:n] {
-			bytes += uint64(l)
-		}
-		st.txFrames.Add(uint64(n))
-		st.txBytes.Add(bytes)
-		if tooBig > 0 {
-			st.txDrops[ReasonMTU].Add(uint64(tooBig))
-		}
-	}()
 	for q.n > 0 && n < max {
 		i := q.head
 		l := q.lens[i]
@@ -164,6 +153,7 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 			tooBig++
 		} else {
 			sizes[n] = copy(bufs[n], q.slots[i][:l])
+			bytes += uint64(l)
 			n++
 		}
 		q.head++
@@ -172,6 +162,12 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 		}
 		q.n--
 	}
+	st.txFrames.Add(uint64(n))
+	st.txBytes.Add(bytes)
+	if tooBig > 0 {
+		st.txDrops[ReasonMTU].Add(uint64(tooBig))
+	}
+	q.mu.Unlock()
 	return n, tooBig
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -75,7 +74,7 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := quietLog
 	// The v0 topology plus two tenants for the raw ping-pong, so that the
 	// raw guests and the IPC nodes hold their connections side by side
 	// (a second connection for a tenant would replace the first).
@@ -86,19 +85,13 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 	if err := pol.Validate(); err != nil {
 		return err
 	}
-	sw, err := apidswitch.New(apidswitch.Config{Policy: pol, SocketDir: filepath.Join(dir, "s"), Logger: quiet})
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	sw, stopSwitch, err := startSwitch(ctx, apidswitch.Config{Policy: pol, SocketDir: filepath.Join(dir, "s"), Logger: quiet})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(cmd.Context())
-	runDone := make(chan error, 1)
-	go func() { runDone <- sw.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
-	select {
-	case <-sw.Ready():
-	case err := <-runDone:
-		return err
-	}
+	defer stopSwitch()
 
 	// The IPC call's message sizes, so that raw and gRPC carry the same.
 	reqMsg, _ := ipc.AppendRequest(nil, &ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: cameraipc.CameraStatusReplySize})

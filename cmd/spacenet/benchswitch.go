@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -104,22 +102,11 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	}
 	defer os.RemoveAll(base)
 
-	sw, err := apidswitch.New(apidswitch.Config{
-		SocketDir: filepath.Join(base, "switch"),
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	sw, stopSwitch, err := startSwitch(context.Background(), apidswitch.Config{SocketDir: filepath.Join(base, "switch"), Logger: quietLog})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- sw.Run(ctx) }()
-	defer func() { cancel(); <-runErr }()
-	select {
-	case <-sw.Ready():
-	case err := <-runErr:
-		return err
-	}
+	defer stopSwitch()
 	switchPair := func() (*benchPair, error) {
 		tx, err := apidswitch.Dial(sw.SocketPath("camera"))
 		if err != nil {
@@ -154,58 +141,32 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(out, "APID switch vs plain relay, Unix sockets, %d frames per round, window %d, median of %d rounds\n\n", fl.frames, fl.window, fl.rounds)
 	fmt.Fprintf(out, "%-8s %14s %14s %8s\n", "batch", "switch fr/s", "relay fr/s", "ratio")
 	for _, b := range batches {
-		var sws, rls []float64
-		for range fl.rounds {
-			for _, which := range []string{"switch", "relay"} {
-				mk := switchPair
-				if which == "relay" {
-					mk = relayPair
-				}
-				p, err := mk()
-				if err != nil {
-					return err
-				}
-				fps, err := throughput(p, b, fl.frames, fl.window)
-				if err == nil {
-					err = p.checkDrops()
-				}
-				p.close()
-				if err != nil {
-					return fmt.Errorf("%s, batch %d: %w", which, b, err)
-				}
-				if which == "switch" {
-					sws = append(sws, fps)
-				} else {
-					rls = append(rls, fps)
-				}
+		sws, rls, err := alternate(fl.rounds, switchPair, relayPair, func(which string, p *benchPair) (float64, error) {
+			fps, err := throughput(p, b, fl.frames, fl.window)
+			if err == nil {
+				err = p.checkDrops()
 			}
+			if err != nil {
+				return 0, fmt.Errorf("%s, batch %d: %w", which, b, err)
+			}
+			return fps, nil
+		})
+		if err != nil {
+			return err
 		}
 		s, r := benchstat.Median(sws), benchstat.Median(rls)
 		fmt.Fprintf(out, "%-8d %14.0f %14.0f %8.2f\n", b, s, r, s/r)
 	}
 
-	var swl, rll []benchstat.Latency
-	for range fl.rounds {
-		for _, which := range []string{"switch", "relay"} {
-			mk := switchPair
-			if which == "relay" {
-				mk = relayPair
-			}
-			p, err := mk()
-			if err != nil {
-				return err
-			}
-			l, err := pingPong(p, fl.pings)
-			p.close()
-			if err != nil {
-				return fmt.Errorf("%s ping-pong: %w", which, err)
-			}
-			if which == "switch" {
-				swl = append(swl, l)
-			} else {
-				rll = append(rll, l)
-			}
+	swl, rll, err := alternate(fl.rounds, switchPair, relayPair, func(which string, p *benchPair) (benchstat.Latency, error) {
+		l, err := pingPong(p, fl.pings)
+		if err != nil {
+			return l, fmt.Errorf("%s ping-pong: %w", which, err)
 		}
+		return l, nil
+	})
+	if err != nil {
+		return err
 	}
 	sl, rl := benchstat.MedianLatency(swl), benchstat.MedianLatency(rll)
 	fmt.Fprintf(out, "\nround trip, one frame ping-pong (%d pings per round)\n", fl.pings)
@@ -213,6 +174,35 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(out, "%-8s %12v %12v\n", "switch", sl.P50, sl.P99)
 	fmt.Fprintf(out, "%-8s %12v %12v\n", "relay", rl.P50, rl.P99)
 	return nil
+}
+
+// alternate measures rounds times a new pair through the switch, then a
+// new pair through the relay, closing each pair after measure, and returns
+// the figures of each side in round order. which is "switch" or "relay".
+func alternate[T any](rounds int, switchPair, relayPair func() (*benchPair, error), measure func(which string, p *benchPair) (T, error)) (sw, rl []T, err error) {
+	for range rounds {
+		for _, which := range []string{"switch", "relay"} {
+			mk := switchPair
+			if which == "relay" {
+				mk = relayPair
+			}
+			p, err := mk()
+			if err != nil {
+				return nil, nil, err
+			}
+			v, err := measure(which, p)
+			p.close()
+			if err != nil {
+				return nil, nil, err
+			}
+			if which == "switch" {
+				sw = append(sw, v)
+			} else {
+				rl = append(rl, v)
+			}
+		}
+	}
+	return sw, rl, nil
 }
 
 // throughput sends n frames from p.tx to p.rx in writes of batch frames,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -56,7 +54,7 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 	out := cmd.OutOrStdout()
 	ctx, cancel := context.WithTimeout(cmd.Context(), demoFlags.timeout)
 	defer cancel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := quietLog
 	pol := policy.Default()
 	if demoFlags.config != "" {
 		var err error
@@ -73,19 +71,12 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		}
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "s")
-		sw, err = apidswitch.New(apidswitch.Config{Policy: pol, SocketDir: dir, Logger: quiet})
+		var stopSwitch func()
+		sw, stopSwitch, err = startSwitch(context.Background(), apidswitch.Config{Policy: pol, SocketDir: dir, Logger: quiet})
 		if err != nil {
 			return err
 		}
-		swCtx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- sw.Run(swCtx) }()
-		defer func() { stop(); <-done }()
-		select {
-		case <-sw.Ready():
-		case err := <-done:
-			return err
-		}
+		defer stopSwitch()
 		fmt.Fprintln(out, "switch:    started in-process, v0 topology, one socket per tenant")
 	} else {
 		fmt.Fprintf(out, "switch:    using the switch running in %s\n", dir)

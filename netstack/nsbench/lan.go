@@ -1,8 +1,6 @@
 package nsbench
 
 import (
-	"context"
-	"net"
 	"net/netip"
 
 	"spacenet/lan"
@@ -38,7 +36,7 @@ func LANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 		}
 		stacks = append(stacks, ns)
 		ns.Start()
-		if _, err := ns.Request(context.Background(), netstack.SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(x.addr, 24)}}); err != nil {
+		if err := setAddr(ns, x.addr); err != nil {
 			closeFn()
 			return nil, nil, nil, err
 		}
@@ -48,20 +46,5 @@ func LANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 
 // NetstackLAN measures two netstacks through the virtual LAN switch.
 func NetstackLAN(o Options) (Result, error) {
-	a, b, closeFn, err := LANPair(o.MTU)
-	if err != nil {
-		return Result{}, err
-	}
-	defer closeFn()
-	l, err := b.ListenTCP(netip.AddrPortFrom(AddrB, 5201), 8)
-	if err != nil {
-		return Result{}, err
-	}
-	defer l.Close()
-	dial := func() (net.Conn, error) {
-		return a.DialTCP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(AddrB, 5201))
-	}
-	r, err := Run(l, dial, o)
-	r.Name, r.MTU = "netstack lan", o.MTU
-	return r, err
+	return runPair("netstack lan", LANPair, o)
 }

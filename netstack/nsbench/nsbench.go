@@ -88,12 +88,11 @@ func pair(mtu int, gso bool) (a, b *netstack.Netstack, closeFn func(), err error
 	a.Start()
 	b.Start()
 	closeFn = func() { a.Close(); b.Close() }
-	ctx := context.Background()
 	for _, x := range []struct {
 		ns   *netstack.Netstack
 		addr netip.Addr
 	}{{a, AddrA}, {b, AddrB}} {
-		if _, err := x.ns.Request(ctx, netstack.SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(x.addr, 24)}}); err != nil {
+		if err := setAddr(x.ns, x.addr); err != nil {
 			closeFn()
 			return nil, nil, nil, err
 		}
@@ -103,7 +102,17 @@ func pair(mtu int, gso bool) (a, b *netstack.Netstack, closeFn func(), err error
 
 // Netstack measures two netstacks over a Pipe.
 func Netstack(o Options) (Result, error) {
-	a, b, closeFn, err := pair(o.MTU, o.GSO)
+	name := "netstack pipe"
+	if o.GSO {
+		name += " gso"
+	}
+	return runPair(name, func(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) { return pair(mtu, o.GSO) }, o)
+}
+
+// runPair makes two netstacks with mkPair(o.MTU), listens on AddrB, dials
+// from a and measures the transfer with Run; the result is named name.
+func runPair(name string, mkPair func(mtu int) (a, b *netstack.Netstack, closeFn func(), err error), o Options) (Result, error) {
+	a, b, closeFn, err := mkPair(o.MTU)
 	if err != nil {
 		return Result{}, err
 	}
@@ -117,11 +126,14 @@ func Netstack(o Options) (Result, error) {
 		return a.DialTCP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(AddrB, 5201))
 	}
 	r, err := Run(l, dial, o)
-	r.Name, r.MTU = "netstack pipe", o.MTU
-	if o.GSO {
-		r.Name += " gso"
-	}
+	r.Name, r.MTU = name, o.MTU
 	return r, err
+}
+
+// setAddr gives ns the address addr/24.
+func setAddr(ns *netstack.Netstack, addr netip.Addr) error {
+	_, err := ns.Request(context.Background(), netstack.SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(addr, 24)}})
+	return err
 }
 
 // Kernel measures the kernel's loopback TCP.

@@ -1,9 +1,7 @@
 package nsbench
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -82,7 +80,7 @@ func TAPPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 		}
 		stacks = append(stacks, ns)
 		ns.Start()
-		if _, err := ns.Request(context.Background(), netstack.SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(addr, 24)}}); err != nil {
+		if err := setAddr(ns, addr); err != nil {
 			closeFn()
 			return nil, nil, nil, err
 		}
@@ -92,20 +90,5 @@ func TAPPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 
 // NetstackTAP measures two netstacks through two TAPs and a kernel bridge.
 func NetstackTAP(o Options) (Result, error) {
-	a, b, closeFn, err := TAPPair(o.MTU)
-	if err != nil {
-		return Result{}, err
-	}
-	defer closeFn()
-	l, err := b.ListenTCP(netip.AddrPortFrom(AddrB, 5201), 8)
-	if err != nil {
-		return Result{}, err
-	}
-	defer l.Close()
-	dial := func() (net.Conn, error) {
-		return a.DialTCP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(AddrB, 5201))
-	}
-	r, err := Run(l, dial, o)
-	r.Name, r.MTU = "netstack tap+bridge", o.MTU
-	return r, err
+	return runPair("netstack tap+bridge", TAPPair, o)
 }
