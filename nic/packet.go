@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,18 +42,11 @@ type Packet struct {
 	rc      syscall.RawConn
 	closed  atomic.Bool
 
-	// Recv state (see TAP): one message per caller buffer, each with a
-	// virtio-net header vector and the caller's buffer, and the sender's
+	// Batched I/O: each message has a virtio-net header vector (rhdrs on
+	// receive, all zero on send) before the frame's, and the sender's
 	// address to see the packet type.
-	rbufs   [][]byte
-	rsizes  []int
-	rn      int
-	rerr    error
-	readFn  func(fd uintptr) bool
-	rmsgs   []unix.Mmsghdr
-	riov    []unix.Iovec
+	io      mmsgIO[unix.RawSockaddrLinklayer]
 	rhdrs   []byte
-	rnames  []unix.RawSockaddrLinklayer
 	ignored bool // the kernel honours PACKET_IGNORE_OUTGOING
 
 	// After the first GSO super-frame (lost: counted in RxGSO), Recv
@@ -64,15 +56,6 @@ type Packet struct {
 	gso     gsoState
 	giov    [3]unix.Iovec
 	scratch []byte
-
-	// Send state.
-	sframes [][]byte
-	sn      int
-	serr    error
-	writeFn func(fd uintptr) bool
-	smsgs   []unix.Mmsghdr
-	siov    []unix.Iovec
-	shdr    [vnetHdrLen]byte // always zero
 
 	st counters
 }
@@ -129,8 +112,10 @@ func OpenPacket(ifname string) (*Packet, error) {
 		p.f.Close()
 		return nil, fail("%w", err)
 	}
-	p.readFn = p.doRead
-	p.writeFn = p.doWrite
+	p.io.init(p.name, p.mtu, p.rc, &p.closed, &p.st)
+	p.io.stride, p.io.names, p.io.hdr = 2, true, make([]byte, vnetHdrLen)
+	p.io.accept = p.accept
+	p.io.readFn = p.doRead
 	return p, nil
 }
 
@@ -161,135 +146,66 @@ func (p *Packet) Close() error {
 	return nil
 }
 
-// grow makes room for n receive messages; it allocates only when a caller
-// passes more buffers than ever before.
-func (p *Packet) growRecv(n int) {
-	if len(p.rmsgs) >= n {
-		return
-	}
-	p.rmsgs = make([]unix.Mmsghdr, n)
-	p.riov = make([]unix.Iovec, 2*n)
-	p.rhdrs = make([]byte, vnetHdrLen*n)
-	p.rnames = make([]unix.RawSockaddrLinklayer, n)
-	for i := range p.rmsgs {
-		setIovec(&p.riov[2*i], p.rhdrs[i*vnetHdrLen:(i+1)*vnetHdrLen])
-	}
-}
-
 // Recv implements NIC: it waits for one frame, then takes every frame
 // queued, up to min(len(bufs), len(sizes)), with one recvmmsg.
 func (p *Packet) Recv(bufs [][]byte, sizes []int) (int, error) {
-	max := min(len(bufs), len(sizes))
+	max := p.io.beginRecv(bufs, sizes)
 	if max == 0 {
 		return 0, nil
 	}
-	p.growRecv(max)
-	p.rbufs, p.rsizes, p.rn, p.rerr = bufs[:max], sizes, 0, nil
+	if len(p.rhdrs) < vnetHdrLen*len(p.io.rmsgs) {
+		p.rhdrs = make([]byte, vnetHdrLen*len(p.io.rmsgs))
+		for i := range p.io.rmsgs {
+			setIovec(&p.io.riov[2*i], p.rhdrs[i*vnetHdrLen:(i+1)*vnetHdrLen])
+		}
+	}
 	if p.gso.active {
 		p.drainGSO()
-		if p.rn == max {
-			p.rbufs, p.rsizes = nil, nil
+		if p.io.rn == max {
+			p.io.rbufs, p.io.rsizes = nil, nil
 			return max, nil
 		}
 	}
-	err := p.rc.Read(p.readFn)
-	n := p.rn
-	p.rbufs, p.rsizes = nil, nil
-	for i := range max {
-		p.riov[2*i+1].Base = nil // do not keep the caller's buffers alive
-	}
+	n, err := p.io.recv()
 	p.giov[1].Base = nil
-	if err != nil {
-		return n, ioErr(p.name, "recv", &p.closed, err)
-	}
-	if p.rerr != nil {
-		return n, ioErr(p.name, "recv", &p.closed, p.rerr)
-	}
-	return n, nil
+	return n, err
 }
 
 func (p *Packet) doRead(fd uintptr) bool {
 	if p.gsoMode {
 		return p.doReadGSO(fd)
 	}
-	for {
-		want := len(p.rbufs) - p.rn
-		if want == 0 {
-			return true
-		}
-		for i := range want {
-			m := &p.rmsgs[i]
-			setIovec(&p.riov[2*i+1], p.rbufs[p.rn+i])
-			m.Hdr = unix.Msghdr{
-				Name:    (*byte)(unsafe.Pointer(&p.rnames[i])),
-				Namelen: unix.SizeofSockaddrLinklayer,
-				Iov:     &p.riov[2*i],
-			}
-			m.Hdr.SetIovlen(2)
-			m.Len = 0
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&p.rmsgs[0])), uintptr(want), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return p.rn > 0
-		default:
-			p.rerr = e
-			return true
-		}
-		got := int(r)
-		base := p.rn
-		for i := range got {
-			m := &p.rmsgs[i]
-			if !p.ignored && p.rnames[i].Pkttype == unix.PACKET_OUTGOING {
-				continue
-			}
-			n := int(m.Len)
-			if n < vnetHdrLen {
-				p.st.rxFraming.Add(1)
-				continue
-			}
-			n -= vnetHdrLen
-			buf := p.rbufs[base+i]
-			hdr := p.rhdrs[i*vnetHdrLen : (i+1)*vnetHdrLen]
-			if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
-				// Usually truncated too: count it as what it is, and
-				// read whole super-frames from now on.
-				p.st.rxGSO.Add(1)
-				p.gsoMode = true
-				continue
-			}
-			if m.Hdr.Flags&unix.MSG_TRUNC != 0 || n > len(buf) {
-				p.st.rxTooBig.Add(1)
-				continue
-			}
-			if !p.st.vnet(hdr, buf[:n]) {
-				continue
-			}
-			// Compact: frame i landed in buffer base+i; move it down if
-			// an earlier one was dropped.
-			// With buffers of unequal sizes the earlier one may be too
-			// short: then the frame counts as too big.
-			if dst := p.rbufs[p.rn]; p.rn != base+i {
-				if n > len(dst) {
-					p.st.rxTooBig.Add(1)
-					continue
-				}
-				copy(dst, buf[:n])
-			}
-			p.rsizes[p.rn] = n
-			p.rn++
-			p.st.rx(n)
-		}
-		if got < want {
-			if p.rn > 0 {
-				return true
-			}
-			continue // all dropped: try again (EAGAIN lets the poller wait)
-		}
+	return p.io.readBatch(fd)
+}
+
+// accept checks message i of a batch (mmsgIO.accept): its packet type,
+// virtio-net header and length.
+func (p *Packet) accept(i int, m *unix.Mmsghdr, buf []byte) (int, bool) {
+	if !p.ignored && p.io.rnames[i].Pkttype == unix.PACKET_OUTGOING {
+		return 0, false
 	}
+	n := int(m.Len)
+	if n < vnetHdrLen {
+		p.st.rxFraming.Add(1)
+		return 0, false
+	}
+	n -= vnetHdrLen
+	hdr := p.rhdrs[i*vnetHdrLen : (i+1)*vnetHdrLen]
+	if hdr[1]&^unix.VIRTIO_NET_HDR_GSO_ECN != unix.VIRTIO_NET_HDR_GSO_NONE {
+		// Usually truncated too: count it as what it is, and
+		// read whole super-frames from now on.
+		p.st.rxGSO.Add(1)
+		p.gsoMode = true
+		return 0, false
+	}
+	if m.Hdr.Flags&unix.MSG_TRUNC != 0 || n > len(buf) {
+		p.st.rxTooBig.Add(1)
+		return 0, false
+	}
+	if !p.st.vnet(hdr, buf[:n]) {
+		return 0, false
+	}
+	return n, true
 }
 
 // doReadGSO is doRead in GSO mode: one frame per recvmmsg, into the
@@ -298,33 +214,19 @@ func (p *Packet) doReadGSO(fd uintptr) bool {
 	if p.scratch == nil {
 		p.scratch = make([]byte, 65536+HeaderLen)
 	}
-	limit := len(p.rbufs)
+	io := &p.io
+	limit := len(io.rbufs)
 	hdr := p.rhdrs[:vnetHdrLen]
-	for p.rn < limit {
-		buf := p.rbufs[p.rn]
+	for io.rn < limit {
+		buf := io.rbufs[io.rn]
 		setIovec(&p.giov[0], hdr)
 		setIovec(&p.giov[1], buf)
 		setIovec(&p.giov[2], p.scratch)
-		m := &p.rmsgs[0]
-		m.Hdr = unix.Msghdr{
-			Name:    (*byte)(unsafe.Pointer(&p.rnames[0])),
-			Namelen: unix.SizeofSockaddrLinklayer,
-			Iov:     &p.giov[0],
+		m := io.setMsg(0, &p.giov[0], 3)
+		if _, e := recvmmsg(fd, m, 1); e != 0 {
+			return io.recvErr(e)
 		}
-		m.Hdr.SetIovlen(3)
-		m.Len = 0
-		_, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(m)), 1, unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return p.rn > 0
-		default:
-			p.rerr = e
-			return true
-		}
-		if !p.ignored && p.rnames[0].Pkttype == unix.PACKET_OUTGOING {
+		if !p.ignored && io.rnames[0].Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
 		n := int(m.Len)
@@ -352,9 +254,7 @@ func (p *Packet) doReadGSO(fd uintptr) bool {
 		if !p.st.vnet(hdr, buf[:n]) {
 			continue
 		}
-		p.rsizes[p.rn] = n
-		p.rn++
-		p.st.rx(n)
+		io.deliver(n)
 	}
 	return true
 }
@@ -362,78 +262,16 @@ func (p *Packet) doReadGSO(fd uintptr) bool {
 // drainGSO moves segments of the pending super-frame into the caller's
 // buffers.
 func (p *Packet) drainGSO() {
-	for p.gso.active && p.rn < len(p.rbufs) {
-		k := p.gso.next(p.rbufs[p.rn])
+	for p.gso.active && p.io.rn < len(p.io.rbufs) {
+		k := p.gso.next(p.io.rbufs[p.io.rn])
 		if k < 0 {
 			p.st.rxTooBig.Add(1)
 			continue
 		}
-		p.rsizes[p.rn] = k
-		p.rn++
-		p.st.rx(k)
+		p.io.deliver(k)
 	}
 }
 
 // Send implements NIC: it sends the frames with sendmmsg, waiting while the
 // socket's send buffer is full.
-func (p *Packet) Send(frames [][]byte) (int, error) {
-	p.sframes, p.sn, p.serr = frames, 0, nil
-	err := p.rc.Write(p.writeFn)
-	n := p.sn
-	p.sframes = nil
-	for i := range p.smsgs {
-		p.siov[2*i+1].Base = nil
-	}
-	if err != nil {
-		return n, ioErr(p.name, "send", &p.closed, err)
-	}
-	return n, p.serr
-}
-
-func (p *Packet) doWrite(fd uintptr) bool {
-	for p.sn < len(p.sframes) {
-		// The frames to send: up to the first that is too big.
-		batch := p.sframes[p.sn:]
-		for i, f := range batch {
-			if len(f) > p.mtu+HeaderLen {
-				batch = batch[:i]
-				break
-			}
-		}
-		if len(batch) == 0 {
-			f := p.sframes[p.sn]
-			p.st.txTooBig.Add(1)
-			p.serr = fmt.Errorf("nic: %s: send frame %d: %d bytes > MTU %d + %d: %w", p.name, p.sn, len(f), p.mtu, HeaderLen, ErrTooBig)
-			return true
-		}
-		if len(p.smsgs) < len(batch) {
-			p.smsgs = make([]unix.Mmsghdr, len(batch))
-			p.siov = make([]unix.Iovec, 2*len(batch))
-		}
-		for i, f := range batch {
-			setIovec(&p.siov[2*i], p.shdr[:])
-			setIovec(&p.siov[2*i+1], f)
-			m := &p.smsgs[i]
-			m.Hdr = unix.Msghdr{Iov: &p.siov[2*i]}
-			m.Hdr.SetIovlen(2)
-		}
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&p.smsgs[0])), uintptr(len(batch)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN, unix.ENOBUFS:
-			return false
-		default:
-			f := p.sframes[p.sn]
-			p.st.txErrors.Add(1)
-			p.serr = fmt.Errorf("nic: %s: send frame %d (%d bytes): %w", p.name, p.sn, len(f), e)
-			return true
-		}
-		for _, f := range batch[:r] {
-			p.st.tx(len(f))
-		}
-		p.sn += int(r)
-	}
-	return true
-}
+func (p *Packet) Send(frames [][]byte) (int, error) { return p.io.send(frames) }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,23 +40,7 @@ type QEMUDgram struct {
 	peer    unix.RawSockaddrUnix
 	peerLen uint32 // 0: no peer known
 
-	rbufs  [][]byte
-	rsizes []int
-	rn     int
-	rerr   error
-	readFn func(fd uintptr) bool
-	rmsgs  []unix.Mmsghdr
-	riov   []unix.Iovec
-	rnames []unix.RawSockaddrUnix
-
-	sframes [][]byte
-	sn      int
-	serr    error
-	writeFn func(fd uintptr) bool
-	smsgs   []unix.Mmsghdr
-	siov    []unix.Iovec
-	speer   unix.RawSockaddrUnix // Send's copy of peer
-	speerN  uint32
+	io mmsgIO[unix.RawSockaddrUnix] // io.speer: Send's copy of peer
 
 	st counters
 }
@@ -135,8 +118,9 @@ func openQEMUDgram(op, path, peerPath string, opts []QEMUOptions) (*QEMUDgram, e
 		d.conn.Close()
 		return nil, fail(err)
 	}
-	d.readFn = d.doRead
-	d.writeFn = d.doWrite
+	d.io.init(d.name, d.mtu, d.rc, &d.closed, &d.st)
+	d.io.stride, d.io.names, d.io.toPeer = 1, d.learn, true
+	d.io.accept = d.accept
 	return d, nil
 }
 
@@ -164,180 +148,38 @@ func (d *QEMUDgram) Close() error {
 	return nil
 }
 
-func (d *QEMUDgram) growRecv(n int) {
-	if len(d.rmsgs) >= n {
-		return
-	}
-	d.rmsgs = make([]unix.Mmsghdr, n)
-	d.riov = make([]unix.Iovec, n)
-	d.rnames = make([]unix.RawSockaddrUnix, n)
-}
-
 // Recv implements NIC.
 func (d *QEMUDgram) Recv(bufs [][]byte, sizes []int) (int, error) {
-	max := min(len(bufs), len(sizes))
-	if max == 0 {
+	if d.io.beginRecv(bufs, sizes) == 0 {
 		return 0, nil
 	}
-	d.growRecv(max)
-	d.rbufs, d.rsizes, d.rn, d.rerr = bufs[:max], sizes, 0, nil
-	err := d.rc.Read(d.readFn)
-	n := d.rn
-	d.rbufs, d.rsizes = nil, nil
-	for i := range max {
-		d.riov[i].Base = nil
-	}
-	if err != nil {
-		return n, ioErr(d.name, "recv", &d.closed, err)
-	}
-	if d.rerr != nil {
-		return n, ioErr(d.name, "recv", &d.closed, d.rerr)
-	}
-	return n, nil
+	return d.io.recv()
 }
 
-func (d *QEMUDgram) doRead(fd uintptr) bool {
-	for {
-		want := len(d.rbufs) - d.rn
-		if want == 0 {
-			return true
-		}
-		for i := range want {
-			setIovec(&d.riov[i], d.rbufs[d.rn+i])
-			m := &d.rmsgs[i]
-			m.Hdr = unix.Msghdr{Iov: &d.riov[i]}
-			if d.learn {
-				m.Hdr.Name = (*byte)(unsafe.Pointer(&d.rnames[i]))
-				m.Hdr.Namelen = unix.SizeofSockaddrUnix
-			}
-			m.Hdr.SetIovlen(1)
-			m.Len = 0
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&d.rmsgs[0])), uintptr(want), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return d.rn > 0
-		default:
-			d.rerr = e
-			return true
-		}
-		got := int(r)
-		base := d.rn
-		for i := range got {
-			m := &d.rmsgs[i]
-			n := int(m.Len)
-			buf := d.rbufs[base+i]
-			switch {
-			case m.Hdr.Flags&unix.MSG_TRUNC != 0:
-				d.st.rxTooBig.Add(1)
-				continue
-			case n == 0:
-				d.st.rxFraming.Add(1)
-				continue
-			}
-			if d.learn && m.Hdr.Namelen > 2 {
-				d.peerMu <- struct{}{}
-				d.peer, d.peerLen = d.rnames[i], m.Hdr.Namelen
-				<-d.peerMu
-			}
-			if dst := d.rbufs[d.rn]; d.rn != base+i {
-				if n > len(dst) {
-					d.st.rxTooBig.Add(1)
-					continue
-				}
-				copy(dst, buf[:n])
-			}
-			d.rsizes[d.rn] = n
-			d.rn++
-			d.st.rx(n)
-		}
-		if got < want {
-			if d.rn > 0 {
-				return true
-			}
-			continue
-		}
+// accept checks message i of a batch (mmsgIO.accept) and learns its
+// sender as the peer if asked to.
+func (d *QEMUDgram) accept(i int, m *unix.Mmsghdr, _ []byte) (int, bool) {
+	switch {
+	case m.Hdr.Flags&unix.MSG_TRUNC != 0:
+		d.st.rxTooBig.Add(1)
+		return 0, false
+	case m.Len == 0:
+		d.st.rxFraming.Add(1)
+		return 0, false
 	}
+	if d.learn && m.Hdr.Namelen > 2 {
+		d.peerMu <- struct{}{}
+		d.peer, d.peerLen = d.io.rnames[i], m.Hdr.Namelen
+		<-d.peerMu
+	}
+	return int(m.Len), true
 }
 
 // Send implements NIC. Frames sent while nobody is bound at the peer's
 // path are dropped and counted (Stats.TxNoPeer) but count as sent.
 func (d *QEMUDgram) Send(frames [][]byte) (int, error) {
 	d.peerMu <- struct{}{}
-	d.speer, d.speerN = d.peer, d.peerLen
+	d.io.speer, d.io.speerN = d.peer, d.peerLen
 	<-d.peerMu
-	d.sframes, d.sn, d.serr = frames, 0, nil
-	err := d.rc.Write(d.writeFn)
-	n := d.sn
-	d.sframes = nil
-	for i := range d.smsgs {
-		d.siov[i].Base = nil
-	}
-	if err != nil {
-		return n, ioErr(d.name, "send", &d.closed, err)
-	}
-	return n, d.serr
-}
-
-func (d *QEMUDgram) doWrite(fd uintptr) bool {
-	for d.sn < len(d.sframes) {
-		batch := d.sframes[d.sn:]
-		for i, f := range batch {
-			if len(f) > d.mtu+HeaderLen {
-				batch = batch[:i]
-				break
-			}
-		}
-		if len(batch) == 0 {
-			f := d.sframes[d.sn]
-			d.st.txTooBig.Add(1)
-			d.serr = fmt.Errorf("nic: %s: send frame %d: %d bytes > MTU %d + %d: %w", d.name, d.sn, len(f), d.mtu, HeaderLen, ErrTooBig)
-			return true
-		}
-		if d.speerN == 0 {
-			d.st.txNoPeer.Add(uint64(len(batch)))
-			d.sn += len(batch)
-			continue
-		}
-		if len(d.smsgs) < len(batch) {
-			d.smsgs = make([]unix.Mmsghdr, len(batch))
-			d.siov = make([]unix.Iovec, len(batch))
-		}
-		for i, f := range batch {
-			setIovec(&d.siov[i], f)
-			m := &d.smsgs[i]
-			m.Hdr = unix.Msghdr{
-				Name:    (*byte)(unsafe.Pointer(&d.speer)),
-				Namelen: d.speerN,
-				Iov:     &d.siov[i],
-			}
-			m.Hdr.SetIovlen(1)
-		}
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&d.smsgs[0])), uintptr(len(batch)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false // the peer's queue is full: wait (backpressure)
-		case unix.ECONNREFUSED, unix.ENOENT:
-			// Nobody bound at the peer's path (yet): drop, as a wire would.
-			d.st.txNoPeer.Add(1)
-			d.sn++
-			continue
-		default:
-			f := d.sframes[d.sn]
-			d.st.txErrors.Add(1)
-			d.serr = fmt.Errorf("nic: %s: send frame %d (%d bytes): %w", d.name, d.sn, len(f), e)
-			return true
-		}
-		for _, f := range batch[:r] {
-			d.st.tx(len(f))
-		}
-		d.sn += int(r)
-	}
-	return true
+	return d.io.send(frames)
 }

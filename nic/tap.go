@@ -227,7 +227,12 @@ func (t *TAP) Recv(bufs [][]byte, sizes []int) (int, error) {
 			return t.rn, nil
 		}
 	}
-	err := t.rc.Read(t.readFn)
+	return t.read(t.readFn)
+}
+
+// read waits for frames with fn (doRead or doReadVnet) and ends a Recv.
+func (t *TAP) read(fn func(fd uintptr) bool) (int, error) {
+	err := t.rc.Read(fn)
 	n := t.rn
 	t.rbufs, t.rsizes = nil, nil
 	if err != nil {
@@ -237,6 +242,26 @@ func (t *TAP) Recv(bufs [][]byte, sizes []int) (int, error) {
 		return n, ioErr(t.name, "recv", &t.closed, t.rerr)
 	}
 	return n, nil
+}
+
+// readv reads one frame into iov, retrying on EINTR.
+func readv(fd uintptr, iov []unix.Iovec) (int, syscall.Errno) {
+	for {
+		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		if e != unix.EINTR {
+			return int(r), e
+		}
+	}
+}
+
+// readErr is rc.Read's answer to readv's error e: on EAGAIN, wait in the
+// poller if nothing was delivered yet; otherwise stop with e.
+func (t *TAP) readErr(e syscall.Errno) bool {
+	if e == unix.EAGAIN {
+		return t.rn > 0
+	}
+	t.rerr = e
+	return true
 }
 
 func (t *TAP) doRead(fd uintptr) bool {
@@ -251,18 +276,10 @@ func (t *TAP) doRead(fd uintptr) bool {
 		iov = iov[:len(iov)+2]
 		setIovec(&iov[len(iov)-2], buf)
 		setIovec(&iov[len(iov)-1], t.scratch)
-		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return t.rn > 0 // nothing delivered yet: let the poller wait
-		default:
-			t.rerr = e
-			return true
+		n, e := readv(fd, iov)
+		if e != 0 {
+			return t.readErr(e)
 		}
-		n := int(r)
 		if t.vnet {
 			if n < vnetHdrLen {
 				t.st.rxFraming.Add(1)
@@ -325,8 +342,13 @@ func (c *counters) vnet(hdr, frame []byte) bool {
 // Send implements NIC. A TAP write does not block in practice (the kernel
 // drops on its side when its backlog is full, as a wire would).
 func (t *TAP) Send(frames [][]byte) (int, error) {
+	return t.write(frames, t.writeFn)
+}
+
+// write sends frames with fn (doWrite or doWriteVnet).
+func (t *TAP) write(frames [][]byte, fn func(fd uintptr) bool) (int, error) {
 	t.sframes, t.sn, t.serr = frames, 0, nil
-	err := t.rc.Write(t.writeFn)
+	err := t.rc.Write(fn)
 	n := t.sn
 	t.sframes = nil
 	if err != nil {

@@ -147,16 +147,7 @@ func (t *TAP) RecvVnet(bufs [][]byte, sizes []int) (int, error) {
 		return t.Recv(bufs, sizes)
 	}
 	t.rbufs, t.rsizes, t.rn, t.rerr = bufs, sizes, 0, nil
-	err := t.rc.Read(t.readVnetFn)
-	n := t.rn
-	t.rbufs, t.rsizes = nil, nil
-	if err != nil {
-		return n, ioErr(t.name, "recv", &t.closed, err)
-	}
-	if t.rerr != nil {
-		return n, ioErr(t.name, "recv", &t.closed, t.rerr)
-	}
-	return n, nil
+	return t.read(t.readVnetFn)
 }
 
 func (t *TAP) doReadVnet(fd uintptr) bool {
@@ -165,18 +156,10 @@ func (t *TAP) doReadVnet(fd uintptr) bool {
 		buf := t.rbufs[t.rn]
 		setIovec(&t.riov[0], buf)
 		setIovec(&t.riov[1], t.scratch)
-		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&t.riov[0])), 2)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return t.rn > 0 // nothing delivered yet: let the poller wait
-		default:
-			t.rerr = e
-			return true
+		n, e := readv(fd, t.riov[:2])
+		if e != 0 {
+			return t.readErr(e)
 		}
-		n := int(r)
 		switch {
 		case n < vnetHdrLen+HeaderLen:
 			t.st.rxFraming.Add(1)
@@ -197,14 +180,7 @@ func (t *TAP) SendVnet(frames [][]byte) (int, error) {
 	if !t.pass {
 		return 0, fmt.Errorf("nic: %s: send: %w", t.name, errNoPassThrough)
 	}
-	t.sframes, t.sn, t.serr = frames, 0, nil
-	err := t.rc.Write(t.writeVnetFn)
-	n := t.sn
-	t.sframes = nil
-	if err != nil {
-		return n, ioErr(t.name, "send", &t.closed, err)
-	}
-	return n, t.serr
+	return t.write(frames, t.writeVnetFn)
 }
 
 // TrySendVnet implements VnetNIC: one write(2), never waiting for the
