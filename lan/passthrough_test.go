@@ -210,6 +210,12 @@ func TestPassThroughKernel(t *testing.T) {
 				t.Fatalf("SHA-256 of received data %x; want %x", h, want)
 			}
 
+			// A TAP counts a frame once its write(2) returns, which can be
+			// just after the receiver already has the bytes.
+			waitFor(t, "port b to count what it sent", func() bool {
+				sb, _ := s.Port("b")
+				return sb.TxBytes >= size
+			})
 			sa, _ := s.Port("a")
 			sb, _ := s.Port("b")
 			for _, p := range []PortStats{sa, sb} {
