@@ -30,8 +30,10 @@ baseline measured in the same run:
           to our switch by a TAP port: iperf3 TCP, UDP with 64-byte
           frames as fast as iperf3 sends them, and the same at 100 000
           frames/s (loss when the offered load is below saturation)
-          baseline: the same namespaces joined by veth pairs and a Linux
-          bridge (ip link add br0 type bridge)
+          baselines: the same namespaces joined by veth pairs and a Linux
+          bridge (ip link add br0 type bridge), and by a bare TAP relay
+          (two goroutines copying frames from one TAP to the other, no
+          switch: the ceiling of any TAP read/write forwarder)
 
 Each measurement lasts --duration.`,
 	Args: cobra.NoArgs,
@@ -70,16 +72,21 @@ func runBenchLAN(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("kernel path through our switch: %w", err)
 	}
+	relay, err := lanbench.Relay(d)
+	if err != nil {
+		return fmt.Errorf("kernel path through a bare TAP relay: %w", err)
+	}
 	br, err := lanbench.Bridge(d)
 	if err != nil {
 		return fmt.Errorf("kernel path through a Linux bridge: %w", err)
 	}
-	fmt.Fprintf(out, "tcp          switch %6.2f Gbit/s                 linux bridge %6.2f Gbit/s    ratio %.2f\n",
-		ours.TCPGbps, br.TCPGbps, ours.TCPGbps/br.TCPGbps)
-	fmt.Fprintf(out, "udp   64 B   switch %6.0f kframes/s (%4.1f%% lost)  linux bridge %6.0f kframes/s (%4.1f%% lost)   ratio %.2f\n",
-		ours.UDPpps/1e3, 100*ours.UDPLoss, br.UDPpps/1e3, 100*br.UDPLoss, ours.UDPpps/br.UDPpps)
-	fmt.Fprintf(out, "udp   64 B at 100 kframes/s offered: switch %.2f%% lost, linux bridge %.2f%% lost\n",
-		100*ours.UDPLoss100k, 100*br.UDPLoss100k)
+	fmt.Fprintf(out, "tcp          switch %6.2f Gbit/s   bare TAP relay %6.2f Gbit/s   linux bridge %6.2f Gbit/s   switch/bridge %.2f  relay/bridge %.2f  switch/relay %.2f\n",
+		ours.TCPGbps, relay.TCPGbps, br.TCPGbps, ours.TCPGbps/br.TCPGbps, relay.TCPGbps/br.TCPGbps, ours.TCPGbps/relay.TCPGbps)
+	fmt.Fprintf(out, "udp   64 B   switch %6.0f kframes/s (%4.1f%% lost)   bare TAP relay %6.0f kframes/s (%4.1f%% lost)   linux bridge %6.0f kframes/s (%4.1f%% lost)   switch/bridge %.2f  relay/bridge %.2f  switch/relay %.2f\n",
+		ours.UDPpps/1e3, 100*ours.UDPLoss, relay.UDPpps/1e3, 100*relay.UDPLoss, br.UDPpps/1e3, 100*br.UDPLoss,
+		ours.UDPpps/br.UDPpps, relay.UDPpps/br.UDPpps, ours.UDPpps/relay.UDPpps)
+	fmt.Fprintf(out, "udp   64 B at 100 kframes/s offered: switch %.2f%% lost, bare TAP relay %.2f%% lost, linux bridge %.2f%% lost\n",
+		100*ours.UDPLoss100k, 100*relay.UDPLoss100k, 100*br.UDPLoss100k)
 	for _, p := range ours.Ports {
 		fmt.Fprintf(out, "  switch port %s: rx %d tx %d frames, queue_full %d\n", p.Name, p.RxFrames, p.TxFrames, p.TxDrops[lan.ReasonQueueFull])
 	}

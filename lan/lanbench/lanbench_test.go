@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestKernelPaths runs both kernel paths briefly (a smoke test that the
+// TestKernelPaths runs the three kernel paths briefly (a smoke test that the
 // benchmark works; it asserts traffic flowed, not speed).
 func TestKernelPaths(t *testing.T) {
 	if testing.Short() {
@@ -16,7 +16,7 @@ func TestKernelPaths(t *testing.T) {
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		t.Skip("iperf3 missing: run scripts/deps.sh")
 	}
-	for name, f := range map[string]func(time.Duration) (Kernel, error){"ours": Ours, "bridge": Bridge} {
+	for name, f := range map[string]func(time.Duration) (Kernel, error){"ours": Ours, "relay": Relay, "bridge": Bridge} {
 		k, err := f(time.Second)
 		if errors.Is(err, ErrSetup) {
 			t.Skipf("%s: kernel refused: %v", name, err)
