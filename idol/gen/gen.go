@@ -22,7 +22,7 @@ import (
 type Options struct {
 	Package string // Go package name of the output
 	Source  string // the .idol file's name, for the header
-	Types   *Types // named types and constants; nil for none
+	Types   *Types // named types and constants; nil for none; not modified
 }
 
 type writer struct{ b bytes.Buffer }
@@ -79,14 +79,14 @@ func Generate(iface *idol.Interface, opts Options) ([]byte, error) {
 	if opts.Package == "" || !isGoIdent(opts.Package) {
 		return nil, fmt.Errorf("gen: package name %q is not a Go identifier", opts.Package)
 	}
-	types := opts.Types
-	if types == nil {
-		types = &Types{}
-		_ = types.init()
+	// Resolution marks what to emit on the named types, so each call
+	// resolves into its own copy: calls may share one Types, at once.
+	types := &Types{}
+	if opts.Types != nil {
+		types.Consts, types.Types = opts.Types.Consts, opts.Types.Types
 	}
-	// Resolution marks what to emit on the named types: start fresh.
-	for _, n := range types.named {
-		n.needZ, n.needS, n.needValid, n.isError = false, false, false, false
+	if err := types.init(); err != nil {
+		return nil, fmt.Errorf("%s: types: %w", opts.Source, err)
 	}
 	g := &generator{w: &writer{}, iface: iface, types: types}
 	for i := range iface.Ops {
