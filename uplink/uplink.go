@@ -81,7 +81,8 @@ func (u *UDP) Close() error { return u.c.Close() }
 type Injector func(f *frame.Frame) error
 
 // DownlinkStats counts what a Downlink did with the datagrams it received.
-// Received = Injected + Idle + Refused + Undeliverable.
+// Received = Injected + Idle + Refused + Undeliverable in every snapshot: a
+// datagram is counted once its fate is known.
 type DownlinkStats struct {
 	Received      uint64 // datagrams
 	Injected      uint64 // frames the switch accepted
@@ -97,7 +98,7 @@ type Downlink struct {
 	inject Injector
 	log    *slog.Logger
 
-	received, injected, idle, refused, undeliverable atomic.Uint64
+	injected, idle, refused, undeliverable atomic.Uint64
 }
 
 // ListenDownlink listens on url ("udp://host:port"; port 0 picks one).
@@ -140,7 +141,6 @@ func (d *Downlink) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("uplink: downlink read on %s: %w", d.c.LocalAddr(), err)
 		}
-		d.received.Add(1)
 		if _, err := ccsds.Unwrap(&f, buf[:n]); err != nil {
 			if errors.Is(err, ccsds.ErrIdle) {
 				d.idle.Add(1)
@@ -167,11 +167,12 @@ func logThis(k uint64) bool { return k&(k-1) == 0 }
 
 // Stats returns the downlink's counters.
 func (d *Downlink) Stats() DownlinkStats {
-	return DownlinkStats{
-		Received:      d.received.Load(),
+	s := DownlinkStats{
 		Injected:      d.injected.Load(),
 		Idle:          d.idle.Load(),
 		Refused:       d.refused.Load(),
 		Undeliverable: d.undeliverable.Load(),
 	}
+	s.Received = s.Injected + s.Idle + s.Refused + s.Undeliverable
+	return s
 }
