@@ -21,8 +21,11 @@
 // queue to NIC.Send). Ports made by AttachPipe are in-process: the NIC it
 // returns forwards in the caller's goroutine on Send and drains the port's
 // queue on Recv, so a netstack in this process talks to the LAN with one
-// copy each way and no goroutine in between. The forwarding path allocates
-// nothing per frame.
+// copy each way and no goroutine in between. Ports made by AttachRef pass
+// frames by reference (Ref, e.g. a netstack's packet buffer): between two
+// of them a frame is never copied, only its headers are read for the
+// checks; to ports of other kinds it is copied once. The forwarding path
+// allocates nothing per frame. Package lan imports no network stack.
 //
 // Package lan does not route (no IP forwarding between subnets), does not
 // speak STP or VLANs (tagged frames are switched on their outer header) and

@@ -67,6 +67,8 @@ type port struct {
 	g        guard
 	q        *queue
 	nic      nic.NIC // nil for in-process ports
+	depth    int     // queue depth (frames)
+	byRef    bool    // an in-process port passing frames by reference (AttachRef)
 	closing  atomic.Bool
 	failed   atomic.Bool
 	txLogged atomic.Bool // a send error was logged
@@ -89,6 +91,8 @@ type port struct {
 	pending []MAC
 	seg     nic.Segmenter // cuts super-frames for ports without pass-through
 	segBuf  []byte        // one segment (vn ports; nic.MaxSuperFrame)
+	head    []byte        // the start of a Ref frame (by-reference ports; refHeadLen)
+	whole   []byte        // a whole Ref frame (by-reference ports with a Monitor or port security; size)
 
 	st portCounters
 }
@@ -103,7 +107,7 @@ type portCounters struct {
 // forwarded to it is sent (TxFrames) or counted in TxDrops.
 type PortStats struct {
 	Name, Tenant string
-	NIC          string // the NIC's name; "mem" for in-process ports
+	NIC          string // the NIC's name; "mem" for in-process ports, "ref" for by-reference ones
 	MTU          int
 	Failed       bool // the NIC failed and the port stopped
 	Queued       int  // frames waiting in the outbound queue
@@ -135,6 +139,9 @@ func (p *port) stats() PortStats {
 		Failed:   p.failed.Load(),
 		RxFrames: p.st.rxFrames.Load(), RxBytes: p.st.rxBytes.Load(),
 	}
+	if p.byRef {
+		s.NIC = "ref"
+	}
 	if p.nic != nil {
 		s.NIC = p.nic.Name()
 		n := p.nic
@@ -163,8 +170,10 @@ func (p *port) stats() PortStats {
 // deliver queues f, received on in, for sending out of p, or counts why
 // not. hdr is f's virtio-net header (nil for an ordinary frame); wire is
 // the length of the longest ordinary frame f stands for (len(f) unless it
-// is a GSO super-frame).
-func (p *port) deliver(in *port, f, hdr []byte, wire int) {
+// is a GSO super-frame). If ref is not nil, the frame is the one ref
+// refers to (f is only its start): p's queue takes another reference to
+// it, or a copy; the caller keeps ref.
+func (p *port) deliver(in *port, f, hdr []byte, ref Ref, wire int) {
 	if wire > p.size {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
@@ -172,7 +181,9 @@ func (p *port) deliver(in *port, f, hdr []byte, wire int) {
 	var r Reason
 	switch {
 	case p.vn != nil:
-		r = p.q.putVnet(hdr, f)
+		r = p.q.putVnet(hdr, f, ref)
+	case ref != nil:
+		r = p.q.putRef(ref)
 	case hdr != nil && nic.VnetOffload(hdr):
 		in.segment(p, f, hdr)
 		return

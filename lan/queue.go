@@ -10,10 +10,17 @@ import (
 // preallocated slots that many producers (the ports forwarding to it) copy
 // into and one consumer (the port's writer, or the Recv of an in-process
 // port) drains. A full queue refuses the frame: the caller counts it.
+//
+// The queue of a by-reference port (newRefQueue) also holds Refs: an entry
+// is a Ref (another reference to a frame, no bytes copied) or, for frames
+// from byte ports, a copy in a slot allocated the first time the slot
+// needs one (and kept, so steady traffic allocates nothing).
 type queue struct {
 	mu      sync.Mutex
 	slots   [][]byte // each slot has capacity size; its length is unused
 	lens    []int
+	refs    []Ref // by-reference ports only: refs[i] != nil holds entry i
+	size    int   // the largest frame (with header) an entry holds
 	head, n int
 	closed  bool
 	waiting bool          // the consumer is (about to be) blocked on wake
@@ -21,7 +28,7 @@ type queue struct {
 }
 
 func newQueue(depth, size int) *queue {
-	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), wake: make(chan struct{}, 1)}
+	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), size: size, wake: make(chan struct{}, 1)}
 	mem := make([]byte, depth*size)
 	for i := range q.slots {
 		q.slots[i] = mem[i*size : (i+1)*size : (i+1)*size]
@@ -29,18 +36,36 @@ func newQueue(depth, size int) *queue {
 	return q
 }
 
+// newRefQueue returns the queue of a by-reference port: depth entries of
+// frames up to size bytes, no slot memory until a copied frame needs it.
+func newRefQueue(depth, size int) *queue {
+	return &queue{
+		slots: make([][]byte, depth), lens: make([]int, depth), refs: make([]Ref, depth),
+		size: size, wake: make(chan struct{}, 1),
+	}
+}
+
+// minSlot is the smallest slot a by-reference port's queue allocates.
+const minSlot = 2048
+
 // put copies f into the queue; it returns NumReasons, or ReasonQueueFull
 // or ReasonDown (closed) when it refuses f. The caller has checked that f
 // fits a slot.
-func (q *queue) put(f []byte) Reason { return q.add(false, nil, f) }
+func (q *queue) put(f []byte) Reason { return q.add(false, nil, f, nil) }
+
+// putRef queues the frame ref refers to: another reference to it
+// (ref.Clone) on a by-reference port, else a copy in a slot. The caller
+// keeps its own reference and has checked that the frame fits a slot.
+func (q *queue) putRef(ref Ref) Reason { return q.add(false, nil, nil, ref) }
 
 // putVnet copies a virtio-net header (hdr, or an all-zero one if hdr is
-// nil) and f into one slot, for a port that sends with SendVnet; the
-// caller has checked that they fit.
-func (q *queue) putVnet(hdr, f []byte) Reason { return q.add(true, hdr, f) }
+// nil) and f (or the frame ref refers to, if ref is not nil) into one
+// slot, for a port that sends with SendVnet; the caller has checked that
+// they fit.
+func (q *queue) putVnet(hdr, f []byte, ref Ref) Reason { return q.add(true, hdr, f, ref) }
 
-// add is put (vnet false) and putVnet (vnet true).
-func (q *queue) add(vnet bool, hdr, f []byte) Reason {
+// add is put (vnet false), putRef and putVnet (vnet true).
+func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -54,16 +79,31 @@ func (q *queue) add(vnet bool, hdr, f []byte) Reason {
 	if i >= len(q.slots) {
 		i -= len(q.slots)
 	}
-	s := q.slots[i][:cap(q.slots[i])]
-	if vnet {
-		if hdr != nil {
-			copy(s, hdr[:nic.VnetHdrLen])
-		} else {
-			clear(s[:nic.VnetHdrLen])
+	switch {
+	case q.refs != nil && ref != nil:
+		q.refs[i] = ref.Clone()
+		q.lens[i] = ref.Len()
+	case q.refs != nil:
+		if cap(q.slots[i]) < len(f) {
+			q.slots[i] = make([]byte, min(max(minSlot, len(f)), q.size))
 		}
-		q.lens[i] = nic.VnetHdrLen + copy(s[nic.VnetHdrLen:], f)
-	} else {
-		q.lens[i] = copy(s, f)
+		q.lens[i] = copy(q.slots[i][:cap(q.slots[i])], f)
+	default:
+		s := q.slots[i][:cap(q.slots[i])]
+		off := 0
+		if vnet {
+			if hdr != nil {
+				copy(s, hdr[:nic.VnetHdrLen])
+			} else {
+				clear(s[:nic.VnetHdrLen])
+			}
+			off = nic.VnetHdrLen
+		}
+		if ref != nil {
+			q.lens[i] = off + ref.CopyTo(s[off:])
+		} else {
+			q.lens[i] = off + copy(s[off:], f)
+		}
 	}
 	q.n++
 	w := q.waiting
@@ -77,9 +117,6 @@ func (q *queue) add(vnet bool, hdr, f []byte) Reason {
 	}
 	return NumReasons
 }
-
-// depth returns how many frames the queue holds at most.
-func (q *queue) depth() int { return len(q.slots) }
 
 // idle reports whether the queue is open and empty.
 func (q *queue) idle() bool {
@@ -149,9 +186,62 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 	for q.n > 0 && n < max {
 		i := q.head
 		l := q.lens[i]
-		if l > len(bufs[n]) {
+		var ref Ref
+		if q.refs != nil {
+			ref, q.refs[i] = q.refs[i], nil
+		}
+		switch {
+		case l > len(bufs[n]):
 			tooBig++
-		} else {
+		case ref != nil:
+			sizes[n] = ref.CopyTo(bufs[n][:l])
+		default:
+			sizes[n] = copy(bufs[n], q.slots[i][:l])
+		}
+		if l <= len(bufs[n]) {
+			bytes += uint64(l)
+			n++
+		}
+		if ref != nil {
+			ref.Release()
+		}
+		q.head++
+		if q.head == len(q.slots) {
+			q.head = 0
+		}
+		q.n--
+	}
+	st.txFrames.Add(uint64(n))
+	st.txBytes.Add(bytes)
+	if tooBig > 0 {
+		st.txDrops[ReasonMTU].Add(uint64(tooBig))
+	}
+	q.mu.Unlock()
+	return n, tooBig
+}
+
+// takeRefs is take for a by-reference port's consumer that accepts
+// references: an entry holding a Ref is handed over in refs[n] (sizes[n]
+// its length, the caller now owns it); a copied frame is copied into
+// bufs[n] (refs[n] nil), or consumed and counted in tooBig if longer than
+// bufs[n]. It counts like take.
+func (q *queue) takeRefs(refs []Ref, bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
+	max := min(len(refs), len(bufs), len(sizes))
+	var bytes uint64
+	q.mu.Lock()
+	for q.n > 0 && n < max {
+		i := q.head
+		l := q.lens[i]
+		switch {
+		case q.refs[i] != nil:
+			refs[n], q.refs[i] = q.refs[i], nil
+			sizes[n] = l
+			bytes += uint64(l)
+			n++
+		case l > len(bufs[n]):
+			tooBig++
+		default:
+			refs[n] = nil
 			sizes[n] = copy(bufs[n], q.slots[i][:l])
 			bytes += uint64(l)
 			n++
@@ -185,10 +275,20 @@ func (q *queue) close() int {
 	return n
 }
 
-// discard empties the queue and returns how many frames it dropped.
+// discard empties the queue, releasing the references it held, and
+// returns how many frames it dropped.
 func (q *queue) discard() int {
 	q.mu.Lock()
 	n := q.n
+	if q.refs != nil {
+		for j := range n {
+			i := (q.head + j) % len(q.refs)
+			if r := q.refs[i]; r != nil {
+				q.refs[i] = nil
+				r.Release()
+			}
+		}
+	}
 	q.head, q.n = 0, 0
 	q.mu.Unlock()
 	return n

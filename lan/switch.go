@@ -159,7 +159,8 @@ func (s *Switch) SetReach(r *Reach) {
 }
 
 // newPort validates pc and registers a port (not yet in the topology).
-// nicMTU is the MTU of the NIC behind it. s.mu held.
+// nicMTU is the MTU of the NIC behind it. The caller makes its queue.
+// s.mu held.
 func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 	if s.closed {
 		return nil, fmt.Errorf("lan: attach %q: %w", pc.Name, ErrSwitchClosed)
@@ -204,9 +205,8 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 	}
 	p := &port{
 		sw: s, name: pc.Name, tenant: pc.Tenant, tid: tid,
-		mtu: mtu, size: mtu + nic.HeaderLen,
+		mtu: mtu, size: mtu + nic.HeaderLen, depth: depth,
 		g:       guard{lockMAC: pc.LockMAC, mac: pc.MAC, ips: ips},
-		q:       newQueue(depth, mtu+nic.HeaderLen),
 		frames:  make([][]byte, s.opts.Batch),
 		pending: make([]MAC, 0, s.opts.Batch),
 	}
@@ -227,9 +227,11 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 		// Frames pass through with their virtio-net header: queue slots
 		// take a 64 KiB super-frame and its header.
 		p.vn = vn
-		p.q = newQueue(p.q.depth(), nic.VnetBufLen)
+		p.q = newQueue(p.depth, nic.VnetBufLen)
 		p.hdrs = make([][]byte, s.opts.Batch)
 		p.segBuf = make([]byte, nic.MaxSuperFrame)
+	} else {
+		p.q = newQueue(p.depth, p.size)
 	}
 	s.ports[p.name] = p
 	s.rebuild()
@@ -259,6 +261,7 @@ func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.q = newQueue(p.depth, p.size)
 	s.ports[p.name] = p
 	s.rebuild()
 	m := &MemNIC{p: p}
@@ -372,7 +375,7 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 		if hdrs != nil {
 			hdr = hdrs[i]
 		}
-		if r := s.forward(in, t, f, hdr, now, &pending); r != NumReasons {
+		if r := s.forward(in, t, f, hdr, nil, len(f), now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}
 	}
@@ -388,14 +391,17 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 // forward decides where f goes and queues it there; it returns the reason
 // f was dropped at ingress, or NumReasons. hdr is f's virtio-net header
 // (nil for an ordinary frame), the 10 bytes before f in the same buffer.
-// The MAC table's read lock is held.
-func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pending *[]MAC) Reason {
-	if len(f) < nic.HeaderLen {
+// If ref is not nil, the frame is the one ref refers to, size bytes long,
+// and f is its start (at least its headers, see ingressRefs); destinations
+// get another reference or a copy, the caller keeps ref. Otherwise size
+// is len(f). The MAC table's read lock is held.
+func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int, now int64, pending *[]MAC) Reason {
+	if size < nic.HeaderLen {
 		return ReasonRunt
 	}
 	// wire is the longest ordinary frame f stands for: a GSO super-frame
 	// is within the MTU if its segments are.
-	wire := len(f)
+	wire := size
 	if hdr != nil && nic.VnetOffload(hdr) {
 		w, ok := nic.VnetWireLen(hdr, f)
 		if !ok {
@@ -439,7 +445,7 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pendin
 					e.port.sendDirect(hdr[:nic.VnetHdrLen+len(f)])
 					return NumReasons
 				}
-				e.port.deliver(in, f, hdr, wire)
+				e.port.deliver(in, f, hdr, ref, wire)
 				return NumReasons
 			}
 		}
@@ -453,7 +459,7 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, now int64, pendin
 			isolated++
 			continue
 		}
-		p.deliver(in, f, hdr, wire)
+		p.deliver(in, f, hdr, ref, wire)
 		delivered++
 	}
 	switch {

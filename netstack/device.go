@@ -12,6 +12,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"spacenet/lan"
 	"spacenet/nic"
 )
 
@@ -211,10 +212,16 @@ type nicDevice struct {
 	err     atomic.Pointer[error]
 	refused atomic.Uint64
 
+	// rn is n when it passes frames by reference (a lan.RefNIC): packets
+	// cross it without being flattened or copied.
+	rn     refNIC
+	shared atomic.Uint64 // packets received as another netstack's buffers (rn)
+
 	// Receive state: one goroutine at a time (ingress or reader).
 	views []*buffer.View
 	bufs  [][]byte
 	sizes []int
+	refIn []lan.Ref
 
 	// Pumped mode: the reader goroutine feeds in.
 	readerOnce sync.Once
@@ -223,15 +230,29 @@ type nicDevice struct {
 	mu     sync.Mutex // send state
 	out    [][]byte
 	outBuf [][]byte
+	refOut []lan.Ref
+}
+
+// refNIC is a NIC that also moves frames by reference (lan.RefNIC).
+type refNIC interface {
+	nic.NIC
+	SendRefs(refs []lan.Ref) (int, error)
+	RecvRefs(refs []lan.Ref, bufs [][]byte, sizes []int) (int, error)
 }
 
 // NICDevice returns an Ethernet-medium Device over n. Set checksumOffload
 // only when n never leaves this process (a Pipe or the in-process LAN
 // switch); at real boundaries (TAP, AF_PACKET) it must be false so that
 // every packet carries correct checksums.
+//
+// If n is a by-reference port of the LAN switch (lan.RefNIC, from
+// Switch.AttachRef), packets go to it as references to gVisor's packet
+// buffers (no copy), and a packet that another netstack sent by reference
+// arrives as a new packet buffer sharing its views (no copy); frames from
+// other ports are copied in as from any NIC.
 func NICDevice(n nic.NIC, checksumOffload bool) Device {
 	const batch = 32
-	return &nicDevice{
+	d := &nicDevice{
 		n: n, offload: checksumOffload, size: n.MTU() + header.EthernetMinimumSize,
 		done:  make(chan struct{}),
 		in:    make(chan *stack.PacketBuffer, 256),
@@ -239,6 +260,11 @@ func NICDevice(n nic.NIC, checksumOffload bool) Device {
 		bufs:  make([][]byte, batch),
 		sizes: make([]int, batch),
 	}
+	if rn, ok := n.(refNIC); ok {
+		d.rn = rn
+		d.refIn = make([]lan.Ref, batch)
+	}
+	return d
 }
 
 func (d *nicDevice) Medium() Medium        { return MediumEthernet }
@@ -255,10 +281,39 @@ func (d *nicDevice) recvNIC(dst []*stack.PacketBuffer) (int, error) {
 		}
 		d.bufs[i] = d.views[i].AsSlice()
 	}
+	if d.rn != nil {
+		return d.recvRefs(dst[:m])
+	}
 	n, err := d.n.Recv(d.bufs[:m], d.sizes[:m])
 	for i := 0; i < n; i++ {
 		v := d.views[i]
 		d.views[i] = nil
+		v.CapLength(d.sizes[i])
+		dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	}
+	return n, err
+}
+
+// recvRefs is recvNIC on a by-reference port; d.bufs are ready.
+func (d *nicDevice) recvRefs(dst []*stack.PacketBuffer) (int, error) {
+	m := len(dst)
+	n, err := d.rn.RecvRefs(d.refIn[:m], d.bufs[:m], d.sizes[:m])
+	for i := 0; i < n; i++ {
+		ref := d.refIn[i]
+		d.refIn[i] = nil
+		if pr, ok := ref.(*pktRef); ok {
+			// Another netstack's packet: share its views.
+			dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: pr.pkt().ToBuffer()})
+			pr.Release()
+			d.shared.Add(1)
+			continue
+		}
+		v := d.views[i]
+		d.views[i] = nil
+		if ref != nil {
+			d.sizes[i] = ref.CopyTo(d.bufs[i])
+			ref.Release()
+		}
 		v.CapLength(d.sizes[i])
 		dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
 	}
@@ -292,6 +347,9 @@ func (d *nicDevice) reader() {
 func (d *nicDevice) send(pkts []*stack.PacketBuffer) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.rn != nil {
+		return d.sendRefs(pkts)
+	}
 	d.out = d.out[:0]
 	for i, pkt := range pkts {
 		if i >= len(d.outBuf) {
@@ -316,6 +374,25 @@ func (d *nicDevice) send(pkts []*stack.PacketBuffer) (int, error) {
 			n++
 		}
 		d.out = d.out[min(n, len(d.out)):]
+	}
+	return len(pkts), nil
+}
+
+// sendRefs is send on a by-reference port: each packet goes as a new
+// reference to itself. d.mu held.
+func (d *nicDevice) sendRefs(pkts []*stack.PacketBuffer) (int, error) {
+	refs := d.refOut[:0]
+	for _, pkt := range pkts {
+		refs = append(refs, (*pktRef)(pkt.IncRef()))
+	}
+	d.refOut = refs[:0]
+	n, err := d.rn.SendRefs(refs) // takes every reference
+	if err != nil {
+		if errors.Is(err, nic.ErrClosed) {
+			return n, fmt.Errorf("%s: send: %w", d.n.Name(), err)
+		}
+		// Frames the port refused (too big) are counted; TCP retransmits.
+		d.refused.Add(uint64(len(pkts) - n))
 	}
 	return len(pkts), nil
 }
@@ -406,3 +483,40 @@ func ipProto(pkt *stack.PacketBuffer) (tcpip.NetworkProtocolNumber, bool) {
 	}
 	return 0, false
 }
+
+// pktRef is a gVisor packet passed through the LAN switch by reference
+// (lan.Ref): a pointer conversion of *stack.PacketBuffer, so making one
+// allocates nothing. Each pktRef stands for one reference to the packet.
+type pktRef stack.PacketBuffer
+
+var _ lan.Ref = (*pktRef)(nil)
+
+func (r *pktRef) pkt() *stack.PacketBuffer { return (*stack.PacketBuffer)(r) }
+
+// Len implements lan.Ref: the whole frame, link header included.
+func (r *pktRef) Len() int { return r.pkt().Size() }
+
+// CopyTo implements lan.Ref.
+func (r *pktRef) CopyTo(dst []byte) int {
+	vl, off := r.pkt().AsViewList()
+	n := 0
+	for v := vl.Front(); v != nil && n < len(dst); v = v.Next() {
+		b := v.AsSlice()
+		if off >= len(b) {
+			off -= len(b)
+			continue
+		}
+		n += copy(dst[n:], b[off:])
+		off = 0
+	}
+	return n
+}
+
+// Clone implements lan.Ref.
+func (r *pktRef) Clone() lan.Ref {
+	r.pkt().IncRef()
+	return r
+}
+
+// Release implements lan.Ref.
+func (r *pktRef) Release() { r.pkt().DecRef() }

@@ -22,7 +22,8 @@ func init() {
 		Use:   "netstack",
 		Short: "TCP between two netstacks (Pipe, LAN switch) vs bare gVisor and kernel loopback",
 		Long: `Measures, in one run, one TCP flow between two netstacks joined by a Pipe and by
-the virtual LAN switch, between two bare gVisor stacks on gVisor's channel link
+the virtual LAN switch (by-reference ports, "lan", and copying ones, "lan copy"),
+between two bare gVisor stacks on gVisor's channel link
 endpoints (the floor of the netstack's overhead), and over the kernel's
 loopback, at each --mtu; prints the median Gbit/s of --runs transfers and the
 ratios, then the command round trip (a Nop request answered by the loop).`,
@@ -48,6 +49,7 @@ ratios, then the command round trip (a Nop request answered by the loop).`,
 				paths := []path{
 					{"netstack pipe", nsbench.Netstack, false},
 					{"netstack lan", nsbench.NetstackLAN, false},
+					{"netstack lan copy", nsbench.NetstackLANCopy, false},
 					{"bare gVisor channel", nsbench.Bare, false},
 					{"kernel loopback", nsbench.Kernel, false},
 				}
@@ -76,8 +78,8 @@ ratios, then the command round trip (a Nop request answered by the loop).`,
 					fmt.Fprintf(out, "mtu %5d  %-20s %7.2f Gbit/s  (runs %s)\n", mtu, p.name, gbps[p.name], fmtRuns(rs))
 				}
 				bare, kern := gbps["bare gVisor channel"], gbps["kernel loopback"]
-				fmt.Fprintf(out, "mtu %5d  ratios: pipe/bare %.2f  lan/bare %.2f  pipe/kernel %.2f  lan/kernel %.2f\n",
-					mtu, gbps["netstack pipe"]/bare, gbps["netstack lan"]/bare, gbps["netstack pipe"]/kern, gbps["netstack lan"]/kern)
+				fmt.Fprintf(out, "mtu %5d  ratios: pipe/bare %.2f  lan/bare %.2f  lan copy/bare %.2f  pipe/kernel %.2f  lan/kernel %.2f\n",
+					mtu, gbps["netstack pipe"]/bare, gbps["netstack lan"]/bare, gbps["netstack lan copy"]/bare, gbps["netstack pipe"]/kern, gbps["netstack lan"]/kern)
 				if g := gbps["bare gVisor gso"]; g > 0 {
 					fmt.Fprintf(out, "mtu %5d  ratio with GSO: pipe gso/bare gso %.2f\n", mtu, gbps["netstack pipe gso"]/g)
 				}

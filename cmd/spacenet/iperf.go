@@ -24,7 +24,7 @@ func init() {
 		Short: "Send bytes between two netstacks in this process and print the rate",
 		Long: `iperf joins two userspace netstacks (gVisor, driven by command channels) through
 a Pipe of IP packets (--via pipe), the virtual LAN switch (--via lan, Ethernet
-with ARP) or two TAP devices on a Linux bridge in a network namespace made for
+with ARP, by-reference ports: packets cross the switch uncopied) or two TAP devices on a Linux bridge in a network namespace made for
 the run (--via tap, root; full checksums), opens one TCP connection, sends --bytes (or for --time), and prints
 the receiver's rate every second and a summary, like mirage-vnetif's iperf_self.`,
 		Example: `  spacenet iperf --bytes 1G --mtu 65000 --via pipe

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestAllPathsSmall runs every path once with a small transfer, so that
 // the benchmark code is itself tested.
 func TestAllPathsSmall(t *testing.T) {
-	for _, f := range []func(Options) (Result, error){Netstack, NetstackLAN, Bare, Kernel} {
+	for _, f := range []func(Options) (Result, error){Netstack, NetstackLAN, NetstackLANCopy, Bare, Kernel} {
 		r, err := f(Options{MTU: 1500, Bytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func BenchmarkTCP(b *testing.B) {
 			name string
 			f    func(Options) (Result, error)
 			gso  bool
-		}{{"netstack-pipe", Netstack, false}, {"netstack-lan", NetstackLAN, false}, {"bare-gvisor", Bare, false},
+		}{{"netstack-pipe", Netstack, false}, {"netstack-lan", NetstackLAN, false}, {"netstack-lan-copy", NetstackLANCopy, false}, {"bare-gvisor", Bare, false},
 			{"kernel", Kernel, false}, {"netstack-pipe-gso", Netstack, true}, {"bare-gvisor-gso", Bare, true}} {
 			if p.gso && mtu > 32<<10 {
 				continue
