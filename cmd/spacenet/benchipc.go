@@ -175,7 +175,10 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 			p, ipcRate, grpcRate, ipcRate/grpcRate)
 	}
 	st := ipcB.proc.Stats()
-	fmt.Fprintf(out, "IPC client: %d calls, %d replies, %d stray\n", st.Calls, st.Replies, st.Stray)
+	fmt.Fprintf(out, "IPC client: %d calls, %d replies, %d stray; %d replies read by their caller itself, %d reader handovers\n",
+		st.Calls, st.Replies, st.Stray, st.SelfRead, st.Handovers)
+	cs := ipcB.cam.Stats()
+	fmt.Fprintf(out, "IPC server node: %d reader handovers\n", cs.Handovers)
 	return nil
 }
 

@@ -14,8 +14,10 @@ import (
 
 // pending is one call waiting for its reply. It is reused through a pool.
 type pending struct {
-	ch     chan error // capacity 1: the reader never blocks on it
+	ch     chan error    // capacity 1: the reader never blocks on it
+	role   chan struct{} // capacity 1: the reader role is offered (role.go)
 	dest   frame.APID
+	id     uint32
 	tenant int
 	bound  uint32    // the generation of the server tenant that gets the request
 	lens   frameLens // the request's frames not refused yet, by payload length
@@ -27,9 +29,14 @@ type pending struct {
 	frames []frame.Frame
 }
 
-var pendingPool = sync.Pool{New: func() any { return &pending{ch: make(chan error, 1)} }}
+var pendingPool = sync.Pool{New: func() any {
+	return &pending{ch: make(chan error, 1), role: make(chan struct{}, 1)}
+}}
 
 func (p *pending) finish(err error) { p.ch <- err }
+
+// offer hands the caller the reader role (role.mu held).
+func (p *pending) offer() { p.role <- struct{}{} }
 
 // Client is an ipc.Transport calling the server on one APID through the
 // switch. Many goroutines may call through one Client at once; calls in
@@ -83,7 +90,7 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		return err
 	}
 	p.frames = slices.Grow(p.frames, 1) // room for a probe (writeTracked)
-	p.dest, p.tenant = c.dest, c.tenant
+	p.dest, p.id, p.tenant = c.dest, id, c.tenant
 	p.lens = lensOf(p.frames)
 
 	// Registered and written under the write lock, so that write order is
@@ -125,12 +132,11 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		return fmt.Errorf("switched: sending call: %w: %w", ErrClosed, err)
 	}
 
-	select {
-	case err = <-p.ch:
-	case <-ctx.Done():
+	var ended bool
+	if ended, err = n.await(ctx, p); ended {
 		if n.unregister(id) {
 			pendingPool.Put(p)
-			return ctx.Err()
+			return err
 		}
 		err = <-p.ch // the answer is being delivered right now
 	}
@@ -146,6 +152,49 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 	}
 	pendingPool.Put(p)
 	return err
+}
+
+// await waits for p's outcome: it reads the socket itself while it holds
+// the reader role (role.go), else waits for the outcome or the role. ended
+// reports that ctx ended first (err is ctx's error then).
+func (n *Node) await(ctx context.Context, p *pending) (ended bool, err error) {
+	done := ctx.Done()
+	watched := false // ctx's end interrupts the read (once this caller reads)
+	defer func() {
+		if watched {
+			n.unwatch(ctx)
+		}
+	}()
+	n.enter() // withdraw, on every way out, counts it out
+	for {
+		kicks := n.rd.kicks.Load()
+		select {
+		case err = <-p.ch:
+			n.withdraw(p)
+			return false, err
+		default:
+		}
+		if done != nil && ctx.Err() != nil {
+			n.withdraw(p)
+			return true, ctx.Err()
+		}
+		if n.acquire(p) {
+			if done != nil && !watched {
+				n.watch(ctx)
+				watched = true
+				continue // ctx may have ended before the watch
+			}
+			n.readBatch(p, kicks) // the connection's end fails p: its outcome comes on p.ch
+			continue
+		}
+		select {
+		case err = <-p.ch:
+			n.withdraw(p)
+			return false, err
+		case <-p.role:
+		case <-done:
+		}
+	}
 }
 
 // unregister removes call id; false means the reader took it first and

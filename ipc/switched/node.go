@@ -11,6 +11,12 @@
 // given to servers (ipc.Caller) is the tenant owning the request's source
 // APID, which the switch checked.
 //
+// One goroutine at a time reads the node's socket: a caller waiting for
+// its reply, an idle server loop, or the node's background goroutine when
+// nobody else does (leader/follower, see role.go), so that a lone caller
+// reads its own reply and an idle server loop reads its own calls: no
+// frame is handed from one goroutine to another on the common path.
+//
 // The Node subscribes to the switch's tenant events (apidswitch.APIDEvents):
 // a call in flight to a tenant whose connection goes away or is replaced
 // (its generation changes) fails with ipc.ServerDeath, which generated
@@ -61,8 +67,10 @@ type Config struct {
 	// MaxInFlight bounds the calls waiting for a reply; 0 means 4096.
 	MaxInFlight int
 	// Other receives the frames that are not IPC (no IPC magic) on the
-	// reader goroutine; it must not block, and f is valid only during the
-	// call. nil means they are counted only.
+	// goroutine reading the socket (the node's own one, a waiting caller's
+	// or an idle server loop's: see role.go), one call at a time in arrival
+	// order; it must not block, and f is valid only during the call. nil
+	// means they are counted only.
 	Other func(f *frame.Frame)
 	// Logger receives the node's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -120,7 +128,7 @@ type Node struct {
 	wmu     sync.Mutex
 	started atomic.Bool
 	ready   chan struct{} // closed when the event subscription is acknowledged
-	done    chan struct{} // closed when the reader ends
+	done    chan struct{} // closed when the connection has ended (read failed)
 	readErr error         // why it ended, set before done closes
 
 	rmu sync.Mutex // guards rs (the reader owns it; Stats reads it)
@@ -135,11 +143,13 @@ type Node struct {
 	closed  bool
 	nextID  atomic.Uint32
 
-	scratch []frame.Frame // the reader's frames for answers it sends itself
+	scratch []frame.Frame // the reader role holder's frames for answers it sends itself
 	wseq    uint64        // calls written, guarded by wmu
 	replied uint64        // the latest call (seq) answered, guarded by mu
 	tombs   []tomb        // calls failed by an ERROR, guarded by mu
 	tr      tracker
+	rd      role    // who reads the socket (role.go)
+	ws      watches // callers' contexts (role.go)
 	st      nodeStats
 }
 
@@ -149,6 +159,7 @@ type nodeStats struct {
 	busySent, errorsIn, repliesRefused, staleEvents    atomic.Uint64
 	repliesRetried, repliesDropped, repliesUnconfirmed atomic.Uint64
 	refusedUnmatched, probes                           atomic.Uint64
+	selfRead, handovers                                atomic.Uint64
 }
 
 // NewNode checks cfg and returns a node that is not yet connected.
@@ -213,6 +224,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.rs = ipcframe.NewReassembler(cfg.Limits)
 	n.initTracker()
+	n.initRole()
 	m := map[frame.APID]*Server{}
 	n.servers.Store(&m)
 	return n, nil
@@ -255,7 +267,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.g = g
-	go n.readLoop()
+	go n.bgLoop()
 	var sub frame.Frame
 	if err := frame.Encode(&sub, frame.Health, n.cfg.APID, apidswitch.APIDEvents, nil); err != nil {
 		panic(err) // the APIDs are valid by construction
@@ -276,13 +288,15 @@ func (n *Node) Start(ctx context.Context) error {
 }
 
 // Close closes the connection: calls in flight fail with ErrClosed, servers'
-// Run return. It waits for the reader goroutine.
+// Run return. It waits for the node's background goroutine.
 func (n *Node) Close() error {
 	if !n.started.Load() || n.g == nil {
 		return nil
 	}
 	err := n.g.Close()
+	n.closeRole()
 	<-n.done
+	n.stopWatches()
 	n.tr.wg.Wait()
 	return err
 }
@@ -309,22 +323,6 @@ func (n *Node) callerOf(src frame.APID) ipc.Caller {
 }
 
 func (n *Node) server(a frame.APID) *Server { return (*n.servers.Load())[a] }
-
-func (n *Node) readLoop() {
-	defer close(n.done)
-	buf := make([]frame.Frame, 64)
-	for {
-		k, err := n.g.ReadFrames(buf)
-		if err != nil {
-			n.readErr = err
-			n.shutdown(err)
-			return
-		}
-		for i := 0; i < k; i++ {
-			n.handle(&buf[i])
-		}
-	}
-}
 
 // shutdown fails every pending call once the connection ended.
 func (n *Node) shutdown(cause error) {
@@ -421,7 +419,7 @@ func (n *Node) drop(k ipcframe.Key, st ipcframe.Status) {
 	}
 }
 
-// answerFault sends a fault reply for call k from the reader goroutine.
+// answerFault sends a fault reply for call k from the goroutine reading.
 func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 	if int(f) < len(n.st.answered) {
 		n.st.answered[f].Add(1)
@@ -476,6 +474,9 @@ func (n *Node) reply(res *ipcframe.Result) {
 	}
 	n.mu.Unlock()
 	n.st.replies.Add(1)
+	if n.rd.holder == waiter(p) {
+		n.st.selfRead.Add(1) // the caller reads its own reply: no hand-off
+	}
 	if err == nil && k.Kind == ipcframe.Busy {
 		err = ErrServerBusy
 	}
@@ -612,7 +613,13 @@ type Stats struct {
 	// no call and no reply kept.
 	RefusedUnmatched uint64
 	Probes           uint64 // probes sent (HEALTH frames to apidswitch.APIDHealth), only after ERRORs
-	BusySent         uint64 // busy answers sent
+	// SelfRead counts the replies read by their caller itself (it held
+	// the reader role), which no goroutine had to hand over.
+	SelfRead uint64
+	// Handovers counts the times the reader role went to a waiting
+	// goroutine (a caller or a server loop).
+	Handovers uint64
+	BusySent  uint64 // busy answers sent
 	// FaultsSent counts the fault answers the runtime sent itself (before
 	// any server saw the call), by fault.
 	FaultsSent map[ipc.Fault]uint64
@@ -627,7 +634,7 @@ func (n *Node) Stats() Stats {
 		RepliesRefused: n.st.repliesRefused.Load(), BusySent: n.st.busySent.Load(),
 		RepliesRetried: n.st.repliesRetried.Load(), RepliesDropped: n.st.repliesDropped.Load(),
 		RepliesUnconfirmed: n.st.repliesUnconfirmed.Load(), RefusedUnmatched: n.st.refusedUnmatched.Load(),
-		Probes:     n.st.probes.Load(),
+		Probes: n.st.probes.Load(), SelfRead: n.st.selfRead.Load(), Handovers: n.st.handovers.Load(),
 		FaultsSent: map[ipc.Fault]uint64{},
 	}
 	for i := range n.st.answered {

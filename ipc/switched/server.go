@@ -141,9 +141,9 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 		cfg:    cfg,
 		access: ipc.NewAccess(cfg.Restrict),
 		wake:   make(chan struct{}, 1),
-		timer:  time.NewTimer(time.Hour),
 		open:   make(map[uint64]openCall),
 	}
+	s.timer = time.AfterFunc(time.Hour, func() { s.notify(Notification{Kind: Timer, At: time.Now()}) })
 	s.timer.Stop()
 	n.srvMu.Lock()
 	defer n.srvMu.Unlock()
@@ -163,7 +163,15 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 // APID is the APID the server answers on.
 func (s *Server) APID() frame.APID { return s.cfg.APID }
 
+// signal wakes the server's loop, interrupting its read if it reads.
 func (s *Server) signal() {
+	s.offer()
+	s.n.kick(s)
+}
+
+// offer wakes the server's loop: it holds the reader role now (role.mu
+// held), or has something to do.
+func (s *Server) offer() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -276,13 +284,18 @@ func (s *Server) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 	defer s.timer.Stop()
+	stopKick := context.AfterFunc(ctx, s.signal)
+	defer stopKick()
+	n := s.n
 	for {
+		kicks := n.rd.kicks.Load()
 		s.mu.Lock()
 		if len(s.notes) > 0 {
 			note := s.notes[0]
 			copy(s.notes, s.notes[1:])
 			s.notes = s.notes[:len(s.notes)-1]
 			s.mu.Unlock()
+			n.withdraw(s) // nobody waits for the socket while the server's code runs
 			if s.cfg.Notify != nil {
 				s.cfg.Notify(ctx, note)
 			}
@@ -292,18 +305,34 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
 			in = s.take()
 		}
+		more := len(s.queue) > 0
 		s.mu.Unlock()
 		if in != nil {
+			if more {
+				// Busy: the background goroutine reads while the calls
+				// queued run, as a second reader on another core.
+				n.handToBG(s)
+			} else {
+				n.withdraw(s)
+			}
 			s.dispatch(ctx, in)
+			continue
+		}
+		if ctx.Err() != nil {
+			return s.stop()
+		}
+		// Idle: read the socket while nobody else does (role.go).
+		if n.acquire(s) {
+			if err := n.readBatch(s, kicks); err != nil && err != errKicked {
+				return s.stop()
+			}
 			continue
 		}
 		select {
 		case <-s.wake:
-		case t := <-s.timer.C:
-			s.notify(Notification{Kind: Timer, At: t})
 		case <-ctx.Done():
 			return s.stop()
-		case <-s.n.done:
+		case <-n.done:
 			return s.stop()
 		}
 	}
@@ -312,6 +341,7 @@ func (s *Server) Run(ctx context.Context) error {
 // stop unregisters the server and settles what is left.
 func (s *Server) stop() error {
 	s.stopped.Store(true)
+	s.n.withdraw(s)
 	s.mu.Lock()
 	q := s.queue
 	s.queue = nil
@@ -474,6 +504,7 @@ func (c *Call) Finish(rep *ipc.Reply, err error) error {
 	s := c.s
 	s.mu.Lock()
 	_, ok := s.open[c.key]
+	atBound := len(s.open) >= s.cfg.MaxOpen
 	delete(s.open, c.key)
 	s.mu.Unlock()
 	if !ok {
@@ -484,7 +515,9 @@ func (c *Call) Finish(rep *ipc.Reply, err error) error {
 	}
 	out := s.encode(nil, c.Request, rep, err)
 	s.send(nil, c.src, c.id, out)
-	s.signal()
+	if atBound {
+		s.signal() // the loop may take the next call now
+	}
 	return nil
 }
 
