@@ -48,7 +48,7 @@ type Config struct {
 	// zero keeps gVisor's defaults (1 MiB, with receive auto-tuning).
 	TCPSendBuffer, TCPRecvBuffer int
 	// Clock is gVisor's clock; nil means the real one. Tests may pass a
-	// faketime.ManualClock.
+	// faketime.ManualClock: PollDelay then says how far to advance it.
 	Clock tcpip.Clock
 	// CommandQueue is the command channel's capacity (default 256).
 	CommandQueue int
@@ -65,10 +65,11 @@ const nicID tcpip.NICID = 1
 // Netstack owns one gVisor stack, one device, and the loop that processes
 // commands. Its methods are safe for concurrent use.
 type Netstack struct {
-	cfg Config
-	st  *stack.Stack
-	ep  *linkEP
-	dev Device
+	cfg   Config
+	clock *timerClock // cfg.Clock with its timers tracked for PollDelay; nil without one
+	st    *stack.Stack
+	ep    *linkEP
+	dev   Device
 
 	cmds     chan *request
 	wake     chan struct{} // loop wake-up: parked sockets became ready
@@ -131,12 +132,19 @@ func New(cfg Config, dev Device) (*Netstack, error) {
 		finished: make(chan struct{}),
 		socks:    make(map[Handle]*sock),
 	}
+	var clock tcpip.Clock // nil: gVisor's real clock
+	if cfg.Clock != nil {
+		// Only a caller's clock is tracked: with the real one timers
+		// fire by themselves, and tracking would cost every timer reset.
+		ns.clock = newTimerClock(cfg.Clock)
+		clock = ns.clock
+	}
 	ns.st = stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 		RawFactory:         raw.EndpointFactory{},
 		HandleLocal:        true,
-		Clock:              cfg.Clock,
+		Clock:              clock,
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	ns.st.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
@@ -363,9 +371,13 @@ func (ns *Netstack) Poll() bool {
 }
 
 // PollDelay says when a pumped Netstack needs Poll/PollDeviceIO again: 0
-// when commands, ready sockets or outbound packets are waiting; otherwise
-// -1, meaning "when Wake fires" (gVisor's timers run on its clock and wake
-// it by queueing packets).
+// when commands, ready sockets or outbound packets are waiting. Otherwise,
+// with Config.Clock set (a faketime.ManualClock in deterministic tests),
+// it is the time until gVisor's next timer is due (a retransmission, a
+// delayed ACK, a neighbour probe; it may find nothing to do): advancing
+// the clock by PollDelay fires exactly that timer. It is -1 when no timer
+// is armed, and always with the real clock, whose timers fire by
+// themselves: the work they make signals Wake.
 func (ns *Netstack) PollDelay() time.Duration {
 	ns.readyMu.Lock()
 	r := len(ns.ready)
@@ -375,6 +387,11 @@ func (ns *Netstack) PollDelay() time.Duration {
 	}
 	if p, ok := ns.dev.(*PipeEnd); ok && len(p.rx) > 0 {
 		return 0
+	}
+	if ns.clock != nil {
+		if d, ok := ns.clock.next(); ok {
+			return d
+		}
 	}
 	return -1
 }
