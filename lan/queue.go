@@ -205,17 +205,9 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 		if ref != nil {
 			ref.Release()
 		}
-		q.head++
-		if q.head == len(q.slots) {
-			q.head = 0
-		}
-		q.n--
+		q.pop()
 	}
-	st.txFrames.Add(uint64(n))
-	st.txBytes.Add(bytes)
-	if tooBig > 0 {
-		st.txDrops[ReasonMTU].Add(uint64(tooBig))
-	}
+	st.took(n, bytes, tooBig)
 	q.mu.Unlock()
 	return n, tooBig
 }
@@ -246,19 +238,30 @@ func (q *queue) takeRefs(refs []Ref, bufs [][]byte, sizes []int, st *portCounter
 			bytes += uint64(l)
 			n++
 		}
-		q.head++
-		if q.head == len(q.slots) {
-			q.head = 0
-		}
-		q.n--
+		q.pop()
 	}
+	st.took(n, bytes, tooBig)
+	q.mu.Unlock()
+	return n, tooBig
+}
+
+// pop drops the head entry (its contents already taken); the lock is held.
+func (q *queue) pop() {
+	q.head++
+	if q.head == len(q.slots) {
+		q.head = 0
+	}
+	q.n--
+}
+
+// took counts what a take handed to the port's consumer as sent and what
+// was too big for its buffers as dropped.
+func (st *portCounters) took(n int, bytes uint64, tooBig int) {
 	st.txFrames.Add(uint64(n))
 	st.txBytes.Add(bytes)
 	if tooBig > 0 {
 		st.txDrops[ReasonMTU].Add(uint64(tooBig))
 	}
-	q.mu.Unlock()
-	return n, tooBig
 }
 
 // close refuses further frames and wakes the consumer; frames already

@@ -61,10 +61,7 @@ var _ nic.StatsReporter = (*RefNIC)(nil)
 func (s *Switch) AttachRef(pc PortConfig) (*RefNIC, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pc.MTU == 0 {
-		pc.MTU = nic.DefaultMTU
-	}
-	p, err := s.newPort(pc, 65535)
+	p, err := s.newMemPort(pc)
 	if err != nil {
 		return nil, err
 	}

@@ -254,19 +254,23 @@ func (s *Switch) AttachPipe(name, tenant string) (nic.NIC, error) {
 func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pc.MTU == 0 {
-		pc.MTU = nic.DefaultMTU
-	}
-	p, err := s.newPort(pc, 65535)
+	p, err := s.newMemPort(pc)
 	if err != nil {
 		return nil, err
 	}
 	p.q = newQueue(p.depth, p.size)
 	s.ports[p.name] = p
 	s.rebuild()
-	m := &MemNIC{p: p}
-	m.errClosed = fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)
-	return m, nil
+	return &MemNIC{p: p, errClosed: fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)}, nil
+}
+
+// newMemPort makes (but does not plug in) an in-process port: MTU 0 means
+// nic.DefaultMTU, at most 65535. s.mu is held.
+func (s *Switch) newMemPort(pc PortConfig) (*port, error) {
+	if pc.MTU == 0 {
+		pc.MTU = nic.DefaultMTU
+	}
+	return s.newPort(pc, 65535)
 }
 
 // Detach unplugs the named port: frames to it are dropped from now on,
