@@ -100,12 +100,17 @@ func TestFaultToleranceLAN(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Corruption is only caught by real checksums: no offload.
 			a, b, fa, fb := lanPairOffload(t, 1500, tc.cfg, &tc.fc, tc.fc.Corrupt == 0)
+			// The windows start with the traffic: set-up under load can
+			// take longer than a window's start.
+			fa.RestartWindows()
+			fb.RestartWindows()
+			start := time.Now()
 			transfer(t, a, b, addrB, 300, 1<<20)
 			if len(tc.fc.Outages) > 0 {
 				// Keep transferring (each checked) until the outage
 				// window has hit the data and passed.
 				w := tc.fc.Outages[0]
-				end := time.Now().Add(w.Start + w.Len)
+				end := start.Add(w.Start + w.Len)
 				for port := uint16(301); fa.Stats().Outage == 0 || time.Now().Before(end); port++ {
 					transfer(t, a, b, addrB, port, 256<<10)
 				}

@@ -298,6 +298,17 @@ func TestPacketConn(t *testing.T) {
 	}
 }
 
+// transferTimeout bounds one transfer: minutes more than any run takes.
+const transferTimeout = 2 * time.Minute
+
+// tcpCounters is a Netstack's TCP counters, for a failure message.
+func tcpCounters(ns *Netstack) string {
+	c := ns.Stack().Stats().TCP
+	return fmt.Sprintf("segments sent %d received %d, retransmits %d (fast %d, slow start %d), timeouts %d, established %d, connected %d, resets sent %d received %d; netstack %+v",
+		c.SegmentsSent.Value(), c.ValidSegmentsReceived.Value(), c.Retransmits.Value(), c.FastRetransmit.Value(), c.SlowStartRetransmits.Value(),
+		c.Timeouts.Value(), c.CurrentEstablished.Value(), c.CurrentConnected.Value(), c.ResetsSent.Value(), c.ResetsReceived.Value(), ns.Stats())
+}
+
 // transfer sends n pseudo-random bytes from a to b over TCP and checks the
 // SHA-256 on the far side.
 func transfer(t *testing.T, a, b *Netstack, bAddr netip.Addr, port uint16, n int) {
@@ -321,9 +332,12 @@ func transfer(t *testing.T, a, b *Netstack, bAddr netip.Addr, port uint16, n int
 			return
 		}
 		defer s.Close()
+		// A transfer that stalls fails with both stacks' TCP counters
+		// instead of hanging the package until its timeout.
+		s.SetReadDeadline(time.Now().Add(transferTimeout))
 		h := sha256.New()
 		if _, err := io.Copy(h, s); err != nil {
-			t.Error(err)
+			t.Errorf("receiving %d bytes on port %d: %v\nsender: %s\nreceiver: %s", n, port, err, tcpCounters(a), tcpCounters(b))
 		}
 		var sum [32]byte
 		copy(sum[:], h.Sum(nil))

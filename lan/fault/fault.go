@@ -29,7 +29,7 @@ import (
 )
 
 // Window is an outage: frames sent between Start and Start+Len after Wrap
-// are dropped.
+// (or after the last RestartWindows) are dropped.
 type Window struct {
 	Start, Len time.Duration
 }
@@ -91,11 +91,10 @@ type Stats struct {
 
 // NIC is a nic.NIC with fault injectors on its Send path.
 type NIC struct {
-	inner nic.NIC
-	cfg   Config
-	start time.Time
-
-	mu      sync.Mutex // serialises Send and Flush
+	inner   nic.NIC
+	cfg     Config
+	mu      sync.Mutex // serialises Send and Flush; guards start
+	start   time.Time  // what outage windows count from
 	rng     *rand.Rand
 	size    int
 	out     [][]byte // frames to send this call
@@ -171,9 +170,19 @@ func (f *NIC) Stats() Stats {
 	}
 }
 
+// RestartWindows makes the outage windows count from now instead of from
+// Wrap: a test whose set-up takes an unknown time starts them with its
+// traffic, so that a window cannot pass before any frame is sent.
+func (f *NIC) RestartWindows() {
+	f.mu.Lock()
+	f.start = time.Now()
+	f.mu.Unlock()
+}
+
 // Inner returns the wrapped NIC.
 func (f *NIC) Inner() nic.NIC { return f.inner }
 
+// inOutage reports whether now is inside an outage window; f.mu is held.
 func (f *NIC) inOutage() bool {
 	if len(f.cfg.Outages) == 0 {
 		return false

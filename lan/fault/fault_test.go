@@ -239,6 +239,37 @@ func TestOutage(t *testing.T) {
 	})
 }
 
+// TestRestartWindows: a window counts from RestartWindows, not Wrap: a
+// window at 1-2 s, restarted 2.5 s after Wrap, drops exactly the 10 frames
+// sent 1-2 s after the restart (fake time: synctest).
+func TestRestartWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := nic.NewPipe(1500, 64)
+		f := Wrap(a, Config{Outages: []Window{{Start: time.Second, Len: time.Second}}}, seed)
+		defer b.Close()
+		defer f.Close()
+		time.Sleep(2500 * time.Millisecond)
+		f.RestartWindows()
+		for i := range 30 {
+			send(t, f, frameN(i, 64))
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st := f.Stats(); st.Outage != 10 || st.Delivered != 20 {
+			t.Fatalf("stats %+v; want Outage 10, Delivered 20", st)
+		}
+		got := recvN(t, b, 20)
+		for i, g := range got {
+			want := i
+			if i >= 10 {
+				want = i + 10
+			}
+			if id(g) != want {
+				t.Fatalf("frame %d is id %d; want %d", i, id(g), want)
+			}
+		}
+	})
+}
+
 // TestDelay: every frame arrives exactly Delay after it was sent, in
 // order (fake time: synctest).
 func TestDelay(t *testing.T) {
