@@ -52,11 +52,7 @@ type Reply struct {
 
 // Buf returns r.Body resized to n bytes, reusing its storage when it can.
 func (r *Reply) Buf(n int) []byte {
-	if cap(r.Body) < n {
-		r.Body = make([]byte, n)
-	}
-	r.Body = r.Body[:n]
-	clear(r.Body)
+	r.Body = zeroed(r.Body, n)
 	return r.Body
 }
 
@@ -79,6 +75,9 @@ type Caller struct {
 // nil when reply holds the server's reply (whatever its RC), a Fault when the
 // runtime refused the call (errors.Is(err, ipc.ServerDeath) for a server that
 // restarted during the call), or another error from the transport itself.
+// Call must not keep req, reply or the slices in req after it returns:
+// generated clients reuse them for their next call (see Scratch). What Call
+// stores in reply belongs to reply from then on.
 type Transport interface {
 	Call(ctx context.Context, req *Request, reply *Reply) error
 }

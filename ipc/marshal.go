@@ -204,7 +204,15 @@ func AppendFault(b []byte, f Fault) []byte {
 
 // ParseReply decodes a reply into rep (copying), or returns the Fault a
 // fault answer carries. Anything else wrong is ErrMalformed.
-func ParseReply(b []byte, rep *Reply) error {
+func ParseReply(b []byte, rep *Reply) error { return parseReply(b, rep, false) }
+
+// ParseReplyOwned is ParseReply for a b that the caller gives away: rep's
+// Written slices refer into b instead of copies of it, which saves a copy
+// of every write lease (up to MaxLeaseBytes each). The body is still
+// copied into rep.Body's storage.
+func ParseReplyOwned(b []byte, rep *Reply) error { return parseReply(b, rep, true) }
+
+func parseReply(b []byte, rep *Reply, owned bool) error {
 	r := reader{b: b}
 	switch kind := r.u8("kind"); {
 	case r.err != nil:
@@ -250,7 +258,12 @@ func ParseReply(b []byte, rep *Reply) error {
 		if r.err != nil {
 			return r.err
 		}
-		rep.Written = append(rep.Written, append([]byte{}, p...))
+		if owned {
+			p = p[:len(p):len(p)] // an append must not run into the next lease
+		} else {
+			p = append([]byte{}, p...)
+		}
+		rep.Written = append(rep.Written, p)
 	}
 	if len(r.b) != 0 {
 		return malformed("trailing bytes", uint64(len(r.b)))

@@ -52,6 +52,21 @@ func TestReplyLayout(t *testing.T) {
 	if diff := cmp.Diff(rep, &got); diff != "" {
 		t.Fatal(diff)
 	}
+	// Owned: the same reply, the lease's bytes are b's own, capped so an
+	// append cannot run past them.
+	var owned Reply
+	if err := ParseReplyOwned(b, &owned); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rep, &owned); diff != "" {
+		t.Fatal(diff)
+	}
+	if w := owned.Written[1]; &w[0] != &b[19] || cap(w) != 2 {
+		t.Errorf("owned Written[1] does not alias b[19:21] with cap 2 (cap %d)", cap(w))
+	}
+	if &got.Written[1][0] == &b[19] {
+		t.Error("ParseReply's Written[1] aliases b")
+	}
 	fb := AppendFault(nil, AccessViolation)
 	if !bytes.Equal(fb, []byte{1, 6, 0, 0, 0}) {
 		t.Fatalf("fault % x", fb)
@@ -116,8 +131,15 @@ func FuzzParseReply(f *testing.F) {
 	f.Add([]byte{0, 7, 0, 0, 0, 1, 0, 0, 0, 9, 2, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 4, 5})
 	f.Add([]byte{1, 6, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var r Reply
+		var r, owned Reply
 		err := ParseReply(b, &r)
+		errOwned := ParseReplyOwned(bytes.Clone(b), &owned)
+		if (err == nil) != (errOwned == nil) || (err != nil && err.Error() != errOwned.Error()) {
+			t.Fatalf("ParseReply: %v, ParseReplyOwned: %v", err, errOwned)
+		}
+		if diff := cmp.Diff(&r, &owned); diff != "" {
+			t.Fatalf("ParseReplyOwned differs: %s", diff)
+		}
 		if _, ok := AsFault(err); ok || err != nil {
 			return
 		}

@@ -76,16 +76,17 @@ func (c *CameraClient) call(ctx context.Context, op string, req *ipc.Request, re
 // Take a picture with the given exposure; returns the new frame's id.
 func (c *CameraClient) Capture(ctx context.Context, exposureUs uint32) (uint32, error) {
 	var v uint32
-	var buf [CameraCaptureArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(CameraCaptureArgsSize))
 	e := &enc
 	e.U32(exposureUs)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Camera", Op: "capture", Err: err}
 	}
-	req := ipc.Request{Op: CameraOpCapture, Args: e.Bytes(), ReplyCap: CameraCaptureReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "capture", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpCapture, Args: e.Bytes(), ReplyCap: CameraCaptureReplySize}
+	if err := c.call(ctx, "capture", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -108,21 +109,23 @@ func (c *CameraClient) ReadImage(ctx context.Context, frameId uint32, offset uin
 	if len(sink) > 65536 {
 		return v, &ipc.LeaseTooLongError{Interface: "Camera", Op: "read_image", Lease: "sink", Len: len(sink), Max: 65536}
 	}
-	var buf [CameraReadImageArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(CameraReadImageArgsSize))
 	e := &enc
 	e.U32(frameId)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Camera", Op: "read_image", Err: err}
 	}
-	req := ipc.Request{Op: CameraOpReadImage, Args: e.Bytes(), ReplyCap: CameraReadImageReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: sink}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_image", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpReadImage, Args: e.Bytes(), ReplyCap: CameraReadImageReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: sink}
+	if err := c.call(ctx, "read_image", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Camera", Op: "read_image", Err: err}
 	}
 	if rep.RC != 0 {
@@ -142,10 +145,11 @@ func (c *CameraClient) ReadImage(ctx context.Context, frameId uint32, offset uin
 // The camera's mode and counters.
 func (c *CameraClient) Status(ctx context.Context) (CameraStatus, error) {
 	var v CameraStatus
-	var buf [CameraStatusArgsSize]byte
-	req := ipc.Request{Op: CameraOpStatus, Args: buf[:0], ReplyCap: CameraStatusReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "status", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpStatus, Args: s.Args(0), ReplyCap: CameraStatusReplySize}
+	if err := c.call(ctx, "status", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -164,16 +168,17 @@ func (c *CameraClient) Status(ctx context.Context) (CameraStatus, error) {
 //
 // Switch the camera's mode.
 func (c *CameraClient) SetMode(ctx context.Context, mode CameraMode) error {
-	var buf [CameraSetModeArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(CameraSetModeArgsSize))
 	e := &enc
 	e.U8(uint8(mode))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Camera", Op: "set_mode", Err: err}
 	}
-	req := ipc.Request{Op: CameraOpSetMode, Args: e.Bytes(), ReplyCap: CameraSetModeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_mode", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpSetMode, Args: e.Bytes(), ReplyCap: CameraSetModeReplySize}
+	if err := c.call(ctx, "set_mode", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -187,16 +192,17 @@ func (c *CameraClient) SetMode(ctx context.Context, mode CameraMode) error {
 // Set the capture configuration; returns the mode the camera is left in.
 func (c *CameraClient) Configure(ctx context.Context, config CaptureConfig) (CameraMode, error) {
 	var v CameraMode
-	var buf [CameraConfigureArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(CameraConfigureArgsSize))
 	e := &enc
 	config.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Camera", Op: "configure", Err: err}
 	}
-	req := ipc.Request{Op: CameraOpConfigure, Args: e.Bytes(), ReplyCap: CameraConfigureReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "configure", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpConfigure, Args: e.Bytes(), ReplyCap: CameraConfigureReplySize}
+	if err := c.call(ctx, "configure", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -228,14 +234,16 @@ func (c *CameraClient) UploadCalibration(ctx context.Context, table []byte) (uin
 	if len(table) > 4096 {
 		return v, &ipc.LeaseTooLongError{Interface: "Camera", Op: "upload_calibration", Lease: "table", Len: len(table), Max: 4096}
 	}
-	var buf [CameraUploadCalibrationArgsSize]byte
-	req := ipc.Request{Op: CameraOpUploadCalibration, Args: buf[:0], ReplyCap: CameraUploadCalibrationReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: table}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "upload_calibration", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpUploadCalibration, Args: s.Args(0), ReplyCap: CameraUploadCalibrationReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: table}
+	if err := c.call(ctx, "upload_calibration", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Camera", Op: "upload_calibration", Err: err}
 	}
 	if rep.RC != 0 {
@@ -257,15 +265,17 @@ func (c *CameraClient) Histogram(ctx context.Context, bins []uint32) error {
 	if len(bins) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "Camera", Op: "histogram", Lease: "bins", Len: len(bins), Max: 256}
 	}
-	var buf [CameraHistogramArgsSize]byte
+	s := ipc.GetScratch()
+	defer s.Put()
 	lb0 := make([]byte, len(bins)*4)
-	req := ipc.Request{Op: CameraOpHistogram, Args: buf[:0], ReplyCap: CameraHistogramReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: lb0}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "histogram", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpHistogram, Args: s.Args(0), ReplyCap: CameraHistogramReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: lb0}
+	if err := c.call(ctx, "histogram", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Camera", Op: "histogram", Err: err}
 	}
 	{
@@ -288,10 +298,11 @@ func (c *CameraClient) Histogram(ctx context.Context, bins []uint32) error {
 //
 // Restart the sensor pipeline.
 func (c *CameraClient) Reset(ctx context.Context) error {
-	var buf [CameraResetArgsSize]byte
-	req := ipc.Request{Op: CameraOpReset, Args: buf[:0], ReplyCap: CameraResetReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: CameraOpReset, Args: s.Args(0), ReplyCap: CameraResetReplySize}
+	if err := c.call(ctx, "reset", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

@@ -291,6 +291,7 @@ type recorder struct {
 func (r *recorder) Call(ctx context.Context, req *ipc.Request, reply *ipc.Reply) error {
 	r.req = *req
 	r.req.Args = append([]byte(nil), req.Args...)
+	r.req.Leases = append([]ipc.Lease(nil), req.Leases...) // the client reuses req after Call
 	reply.RC = r.reply.RC
 	reply.Body = append(reply.Body[:0], r.reply.Body...)
 	reply.Written = r.reply.Written

@@ -407,9 +407,12 @@ func (g *generator) emitClientOp(oi *opInfo) {
 			w.p("}")
 		}
 	}
-	w.p("var buf [%s%sArgsSize]byte", name, oi.goName)
+	// The call's Request, Reply and buffers come from a pool: passed to
+	// Transport.Call through an interface they would escape to the heap.
+	w.p("s := ipc.GetScratch()")
+	w.p("defer s.Put()")
 	if len(oi.args) > 0 {
-		w.p("enc := ipc.NewEncoder(buf[:])")
+		w.p("enc := ipc.NewEncoder(s.Args(%s%sArgsSize))", name, oi.goName)
 		w.p("e := &enc")
 		for _, a := range oi.args {
 			if a.wire != nil {
@@ -428,7 +431,7 @@ func (g *generator) emitClientOp(oi *opInfo) {
 		w.p("}")
 	}
 	// Leases.
-	var lits []string
+	var leases []string
 	for i, l := range oi.leases {
 		data := l.param
 		if !l.bytesDirect {
@@ -446,25 +449,28 @@ func (g *generator) emitClientOp(oi *opInfo) {
 				w.p("}")
 			}
 		}
-		lits = append(lits, fmt.Sprintf("{Read: %v, Write: %v, Data: %s}", l.read, l.write, data))
+		leases = append(leases, fmt.Sprintf("ipc.Lease{Read: %v, Write: %v, Data: %s}", l.read, l.write, data))
 	}
-	args := "buf[:0]"
+	args := "s.Args(0)"
 	if len(oi.args) > 0 {
 		args = "e.Bytes()"
 	}
-	w.p("req := ipc.Request{Op: %sOp%s, Args: %s, ReplyCap: %s%sReplySize}", name, oi.goName, args, name, oi.goName)
-	if len(lits) > 0 {
-		w.p("req.Leases = []ipc.Lease{%s}", strings.Join(lits, ", "))
+	w.p("req, rep := &s.Req, &s.Rep")
+	w.p("*req = ipc.Request{Op: %sOp%s, Args: %s, ReplyCap: %s%sReplySize}", name, oi.goName, args, name, oi.goName)
+	if len(leases) > 0 {
+		w.p("req.Leases = s.Leases(%d)", len(leases))
+		for i, l := range leases {
+			w.p("req.Leases[%d] = %s", i, l)
+		}
 	}
-	w.p("var rep ipc.Reply")
-	w.p("if err := c.call(ctx, %q, &req, &rep, %v); err != nil {", oi.op.Name, oi.op.Idempotent)
+	w.p("if err := c.call(ctx, %q, req, rep, %v); err != nil {", oi.op.Name, oi.op.Idempotent)
 	w.p("return %serr", zero)
 	w.p("}")
 	bad := func(errExpr string) {
 		w.p("return %s&ipc.BadReplyError{Interface: %q, Op: %q, Err: %s}", zero, name, oi.op.Name, errExpr)
 	}
 	if len(oi.leases) > 0 {
-		w.p("if err := ipc.CopyWritten(req.Leases, &rep); err != nil {")
+		w.p("if err := ipc.CopyWritten(req.Leases, rep); err != nil {")
 		bad("err")
 		w.p("}")
 		for i, l := range oi.leases {

@@ -3,6 +3,7 @@ package switched
 import (
 	"testing"
 
+	"spacenet/camera/cameraipc"
 	"spacenet/ipc"
 )
 
@@ -38,3 +39,30 @@ func TestServerPathAllocs(t *testing.T) {
 // maxRoundTripAllocs: none (ParseRequest allocated 2 before
 // ParseRequestInto; appending a probe to a full frame slice 1 more).
 const maxRoundTripAllocs = 0
+
+// TestGeneratedClientAllocs: the same round trip through the generated
+// client (cameraipc.CameraClient.Status): its Request, Reply and buffers
+// come from ipc.Scratch's pool, so it allocates nothing either (3 per call
+// when they were the method's locals, escaping through ipc.Transport).
+func TestGeneratedClientAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race (sync.Pool drops objects under the race detector)")
+	}
+	ce := startCamera(t)
+	ctx := ctxT(t)
+	client := cameraipc.NewCameraClient(ce.proc.Client(cameraAPID))
+	call := func() {
+		if _, err := client.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.SetMode(ctx, cameraipc.CameraModeScience); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2500 {
+		call()
+	}
+	if n := testing.AllocsPerRun(1000, call); n != 0 {
+		t.Errorf("%.2f allocations per Status+SetMode through the generated client, want 0", n)
+	}
+}

@@ -141,7 +141,11 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		err = <-p.ch // the answer is being delivered right now
 	}
 	if err == nil {
-		err = ipc.ParseReply(p.data, rep)
+		if len(p.data) > ipcframe.MaxData {
+			err = ipc.ParseReplyOwned(p.data, rep) // reassembled: nobody else has it (node.go)
+		} else {
+			err = ipc.ParseReply(p.data, rep) // p.buf, reused by the next reply
+		}
 		if err != nil && errors.Is(err, ipc.ErrMalformed) {
 			err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
 		}

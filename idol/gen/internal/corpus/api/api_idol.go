@@ -74,16 +74,17 @@ func (c *IdolTestClient) call(ctx context.Context, op string, req *ipc.Request, 
 // Increment calls op increment (1, Zerocopy, idempotent).
 func (c *IdolTestClient) Increment(ctx context.Context, i uint32) (uint32, error) {
 	var v uint32
-	var buf [IdolTestIncrementArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestIncrementArgsSize))
 	e := &enc
 	e.U32(i)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "increment", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpIncrement, Args: e.Bytes(), ReplyCap: IdolTestIncrementReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "increment", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpIncrement, Args: e.Bytes(), ReplyCap: IdolTestIncrementReplySize}
+	if err := c.call(ctx, "increment", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -101,17 +102,18 @@ func (c *IdolTestClient) Increment(ctx context.Context, i uint32) (uint32, error
 // MaybeIncrement calls op maybe_increment (2, Zerocopy, idempotent).
 func (c *IdolTestClient) MaybeIncrement(ctx context.Context, i uint32, b bool) (uint32, error) {
 	var v uint32
-	var buf [IdolTestMaybeIncrementArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestMaybeIncrementArgsSize))
 	e := &enc
 	e.U32(i)
 	e.Bool(b)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "maybe_increment", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpMaybeIncrement, Args: e.Bytes(), ReplyCap: IdolTestMaybeIncrementReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "maybe_increment", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpMaybeIncrement, Args: e.Bytes(), ReplyCap: IdolTestMaybeIncrementReplySize}
+	if err := c.call(ctx, "maybe_increment", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -128,16 +130,17 @@ func (c *IdolTestClient) MaybeIncrement(ctx context.Context, i uint32, b bool) (
 
 // ReturnErrIfTrue calls op return_err_if_true (3, Zerocopy, idempotent).
 func (c *IdolTestClient) ReturnErrIfTrue(ctx context.Context, b bool) error {
-	var buf [IdolTestReturnErrIfTrueArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestReturnErrIfTrueArgsSize))
 	e := &enc
 	e.Bool(b)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "IdolTest", Op: "return_err_if_true", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpReturnErrIfTrue, Args: e.Bytes(), ReplyCap: IdolTestReturnErrIfTrueReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "return_err_if_true", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpReturnErrIfTrue, Args: e.Bytes(), ReplyCap: IdolTestReturnErrIfTrueReplySize}
+	if err := c.call(ctx, "return_err_if_true", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -149,16 +152,17 @@ func (c *IdolTestClient) ReturnErrIfTrue(ctx context.Context, b bool) error {
 // BoolNot calls op bool_not (4, Zerocopy, idempotent).
 func (c *IdolTestClient) BoolNot(ctx context.Context, b bool) (bool, error) {
 	var v bool
-	var buf [IdolTestBoolNotArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestBoolNotArgsSize))
 	e := &enc
 	e.Bool(b)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "bool_not", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpBoolNot, Args: e.Bytes(), ReplyCap: IdolTestBoolNotReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "bool_not", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpBoolNot, Args: e.Bytes(), ReplyCap: IdolTestBoolNotReplySize}
+	if err := c.call(ctx, "bool_not", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -176,17 +180,18 @@ func (c *IdolTestClient) BoolNot(ctx context.Context, b bool) (bool, error) {
 // BoolXor calls op bool_xor (5, Zerocopy, idempotent).
 func (c *IdolTestClient) BoolXor(ctx context.Context, a bool, b bool) (bool, error) {
 	var v bool
-	var buf [IdolTestBoolXorArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestBoolXorArgsSize))
 	e := &enc
 	e.Bool(a)
 	e.Bool(b)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "bool_xor", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpBoolXor, Args: e.Bytes(), ReplyCap: IdolTestBoolXorReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "bool_xor", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpBoolXor, Args: e.Bytes(), ReplyCap: IdolTestBoolXorReplySize}
+	if err := c.call(ctx, "bool_xor", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -204,16 +209,17 @@ func (c *IdolTestClient) BoolXor(ctx context.Context, a bool, b bool) (bool, err
 // FancyIncrement calls op fancy_increment (6, Ssmarshal).
 func (c *IdolTestClient) FancyIncrement(ctx context.Context, a FancyTestType) (FancyTestType, error) {
 	var v FancyTestType
-	var buf [IdolTestFancyIncrementArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestFancyIncrementArgsSize))
 	e := &enc
 	a.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "fancy_increment", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpFancyIncrement, Args: e.Bytes(), ReplyCap: IdolTestFancyIncrementReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "fancy_increment", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpFancyIncrement, Args: e.Bytes(), ReplyCap: IdolTestFancyIncrementReplySize}
+	if err := c.call(ctx, "fancy_increment", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -231,17 +237,18 @@ func (c *IdolTestClient) FancyIncrement(ctx context.Context, a FancyTestType) (F
 // ExtractVid calls op extract_vid (7, Ssmarshal).
 func (c *IdolTestClient) ExtractVid(ctx context.Context, a uint8, b UdpMetadata) (uint16, error) {
 	var v uint16
-	var buf [IdolTestExtractVidArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestExtractVidArgsSize))
 	e := &enc
 	e.U8(a)
 	b.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "extract_vid", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpExtractVid, Args: e.Bytes(), ReplyCap: IdolTestExtractVidReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "extract_vid", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpExtractVid, Args: e.Bytes(), ReplyCap: IdolTestExtractVidReplySize}
+	if err := c.call(ctx, "extract_vid", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -259,17 +266,18 @@ func (c *IdolTestClient) ExtractVid(ctx context.Context, a uint8, b UdpMetadata)
 // ExtractVidEnum calls op extract_vid_enum (8, Ssmarshal).
 func (c *IdolTestClient) ExtractVidEnum(ctx context.Context, a SocketName, b UdpMetadata) (uint16, error) {
 	var v uint16
-	var buf [IdolTestExtractVidEnumArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(IdolTestExtractVidEnumArgsSize))
 	e := &enc
 	a.encodeSerde(e)
 	b.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "IdolTest", Op: "extract_vid_enum", Err: err}
 	}
-	req := ipc.Request{Op: IdolTestOpExtractVidEnum, Args: e.Bytes(), ReplyCap: IdolTestExtractVidEnumReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "extract_vid_enum", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: IdolTestOpExtractVidEnum, Args: e.Bytes(), ReplyCap: IdolTestExtractVidEnumReplySize}
+	if err := c.call(ctx, "extract_vid_enum", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {

@@ -97,10 +97,11 @@ func (c *AttestClient) call(ctx context.Context, op string, req *ipc.Request, re
 // Get the number of certs in the attestation cert chain
 func (c *AttestClient) CertChainLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [AttestCertChainLenArgsSize]byte
-	req := ipc.Request{Op: AttestOpCertChainLen, Args: buf[:0], ReplyCap: AttestCertChainLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "cert_chain_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpCertChainLen, Args: s.Args(0), ReplyCap: AttestCertChainLenReplySize}
+	if err := c.call(ctx, "cert_chain_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -128,21 +129,23 @@ func (c *AttestClient) CertChainLen(ctx context.Context) (uint32, error) {
 //
 // Get a cert from the RoT-R
 func (c *AttestClient) Cert(ctx context.Context, index uint32, offset uint32, dest []byte) error {
-	var buf [AttestCertArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestCertArgsSize))
 	e := &enc
 	e.U32(index)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Attest", Op: "cert", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpCert, Args: e.Bytes(), ReplyCap: AttestCertReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: dest}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "cert", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpCert, Args: e.Bytes(), ReplyCap: AttestCertReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: dest}
+	if err := c.call(ctx, "cert", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "cert", Err: err}
 	}
 	if rep.RC != 0 {
@@ -165,16 +168,17 @@ func (c *AttestClient) Cert(ctx context.Context, index uint32, offset uint32, de
 // Get length of a cert in the cert chain
 func (c *AttestClient) CertLen(ctx context.Context, index uint32) (uint32, error) {
 	var v uint32
-	var buf [AttestCertLenArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestCertLenArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Attest", Op: "cert_len", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpCertLen, Args: e.Bytes(), ReplyCap: AttestCertLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "cert_len", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpCertLen, Args: e.Bytes(), ReplyCap: AttestCertLenReplySize}
+	if err := c.call(ctx, "cert_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -202,20 +206,22 @@ func (c *AttestClient) CertLen(ctx context.Context, index uint32) (uint32, error
 //
 // Record a measurment
 func (c *AttestClient) Record(ctx context.Context, algorithm HashAlgorithm, data []byte) error {
-	var buf [AttestRecordArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestRecordArgsSize))
 	e := &enc
 	algorithm.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Attest", Op: "record", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpRecord, Args: e.Bytes(), ReplyCap: AttestRecordReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "record", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpRecord, Args: e.Bytes(), ReplyCap: AttestRecordReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "record", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "record", Err: err}
 	}
 	if rep.RC != 0 {
@@ -237,20 +243,22 @@ func (c *AttestClient) Record(ctx context.Context, algorithm HashAlgorithm, data
 //
 // Get the measurement log
 func (c *AttestClient) Log(ctx context.Context, offset uint32, dest []byte) error {
-	var buf [AttestLogArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestLogArgsSize))
 	e := &enc
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Attest", Op: "log", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpLog, Args: e.Bytes(), ReplyCap: AttestLogReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: dest}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "log", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpLog, Args: e.Bytes(), ReplyCap: AttestLogReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: dest}
+	if err := c.call(ctx, "log", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "log", Err: err}
 	}
 	if rep.RC != 0 {
@@ -273,10 +281,11 @@ func (c *AttestClient) Log(ctx context.Context, offset uint32, dest []byte) erro
 // Get length of the serialized measurement log
 func (c *AttestClient) LogLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [AttestLogLenArgsSize]byte
-	req := ipc.Request{Op: AttestOpLogLen, Args: buf[:0], ReplyCap: AttestLogLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "log_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpLogLen, Args: s.Args(0), ReplyCap: AttestLogLenReplySize}
+	if err := c.call(ctx, "log_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -307,14 +316,17 @@ func (c *AttestClient) Attest(ctx context.Context, nonce []byte, dest []byte) er
 	if len(nonce) > 128 {
 		return &ipc.LeaseTooLongError{Interface: "Attest", Op: "attest", Lease: "nonce", Len: len(nonce), Max: 128}
 	}
-	var buf [AttestAttestArgsSize]byte
-	req := ipc.Request{Op: AttestOpAttest, Args: buf[:0], ReplyCap: AttestAttestReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: nonce}, {Read: false, Write: true, Data: dest}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "attest", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpAttest, Args: s.Args(0), ReplyCap: AttestAttestReplySize}
+	req.Leases = s.Leases(2)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: nonce}
+	req.Leases[1] = ipc.Lease{Read: false, Write: true, Data: dest}
+	if err := c.call(ctx, "attest", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "attest", Err: err}
 	}
 	if rep.RC != 0 {
@@ -337,10 +349,11 @@ func (c *AttestClient) Attest(ctx context.Context, nonce []byte, dest []byte) er
 // Get the length of an attestation
 func (c *AttestClient) AttestLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [AttestAttestLenArgsSize]byte
-	req := ipc.Request{Op: AttestOpAttestLen, Args: buf[:0], ReplyCap: AttestAttestLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "attest_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpAttestLen, Args: s.Args(0), ReplyCap: AttestAttestLenReplySize}
+	if err := c.call(ctx, "attest_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -369,10 +382,11 @@ func (c *AttestClient) AttestLen(ctx context.Context) (uint32, error) {
 // Get the number of certs in the tq cert chain
 func (c *AttestClient) TqCertChainLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [AttestTqCertChainLenArgsSize]byte
-	req := ipc.Request{Op: AttestOpTqCertChainLen, Args: buf[:0], ReplyCap: AttestTqCertChainLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "tq_cert_chain_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpTqCertChainLen, Args: s.Args(0), ReplyCap: AttestTqCertChainLenReplySize}
+	if err := c.call(ctx, "tq_cert_chain_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -400,21 +414,23 @@ func (c *AttestClient) TqCertChainLen(ctx context.Context) (uint32, error) {
 //
 // Get a cert from the TQ cert chain
 func (c *AttestClient) TqCert(ctx context.Context, index uint32, offset uint32, dest []byte) error {
-	var buf [AttestTqCertArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestTqCertArgsSize))
 	e := &enc
 	e.U32(index)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Attest", Op: "tq_cert", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpTqCert, Args: e.Bytes(), ReplyCap: AttestTqCertReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: dest}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "tq_cert", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpTqCert, Args: e.Bytes(), ReplyCap: AttestTqCertReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: dest}
+	if err := c.call(ctx, "tq_cert", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "tq_cert", Err: err}
 	}
 	if rep.RC != 0 {
@@ -437,16 +453,17 @@ func (c *AttestClient) TqCert(ctx context.Context, index uint32, offset uint32, 
 // Get length of a cert in the tq cert chain
 func (c *AttestClient) TqCertLen(ctx context.Context, index uint32) (uint32, error) {
 	var v uint32
-	var buf [AttestTqCertLenArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestTqCertLenArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Attest", Op: "tq_cert_len", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpTqCertLen, Args: e.Bytes(), ReplyCap: AttestTqCertLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "tq_cert_len", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpTqCertLen, Args: e.Bytes(), ReplyCap: AttestTqCertLenReplySize}
+	if err := c.call(ctx, "tq_cert_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -477,14 +494,17 @@ func (c *AttestClient) TqSign(ctx context.Context, hash []byte, dest []byte) err
 	if len(hash) > 32 {
 		return &ipc.LeaseTooLongError{Interface: "Attest", Op: "tq_sign", Lease: "hash", Len: len(hash), Max: 32}
 	}
-	var buf [AttestTqSignArgsSize]byte
-	req := ipc.Request{Op: AttestOpTqSign, Args: buf[:0], ReplyCap: AttestTqSignReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: hash}, {Read: false, Write: true, Data: dest}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "tq_sign", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpTqSign, Args: s.Args(0), ReplyCap: AttestTqSignReplySize}
+	req.Leases = s.Leases(2)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: hash}
+	req.Leases[1] = ipc.Lease{Read: false, Write: true, Data: dest}
+	if err := c.call(ctx, "tq_sign", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "tq_sign", Err: err}
 	}
 	if rep.RC != 0 {
@@ -507,10 +527,11 @@ func (c *AttestClient) TqSign(ctx context.Context, hash []byte, dest []byte) err
 // Get the length of a TQ signature
 func (c *AttestClient) TqSignLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [AttestTqSignLenArgsSize]byte
-	req := ipc.Request{Op: AttestOpTqSignLen, Args: buf[:0], ReplyCap: AttestTqSignLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "tq_sign_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpTqSignLen, Args: s.Args(0), ReplyCap: AttestTqSignLenReplySize}
+	if err := c.call(ctx, "tq_sign_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -538,10 +559,11 @@ func (c *AttestClient) TqSignLen(ctx context.Context) (uint32, error) {
 //
 // Reset the attestation log
 func (c *AttestClient) Reset(ctx context.Context) error {
-	var buf [AttestResetArgsSize]byte
-	req := ipc.Request{Op: AttestOpReset, Args: buf[:0], ReplyCap: AttestResetReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpReset, Args: s.Args(0), ReplyCap: AttestResetReplySize}
+	if err := c.call(ctx, "reset", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -563,20 +585,22 @@ func (c *AttestClient) Reset(ctx context.Context) error {
 //
 // Reset the attestation log and then record a measurment
 func (c *AttestClient) ResetAndRecord(ctx context.Context, algorithm HashAlgorithm, data []byte) error {
-	var buf [AttestResetAndRecordArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(AttestResetAndRecordArgsSize))
 	e := &enc
 	algorithm.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Attest", Op: "reset_and_record", Err: err}
 	}
-	req := ipc.Request{Op: AttestOpResetAndRecord, Args: e.Bytes(), ReplyCap: AttestResetAndRecordReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset_and_record", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: AttestOpResetAndRecord, Args: e.Bytes(), ReplyCap: AttestResetAndRecordReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "reset_and_record", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Attest", Op: "reset_and_record", Err: err}
 	}
 	if rep.RC != 0 {

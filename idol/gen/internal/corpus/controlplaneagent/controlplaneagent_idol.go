@@ -83,8 +83,9 @@ func (c *ControlPlaneAgentClient) call(ctx context.Context, op string, req *ipc.
 //
 // Instruct the control plane agent to fetch a portion of a host phase 2 image, identified by `hash` and starting at `offset`. When the data arrives, the control plane agent will notify the calling task, at which point it should call `get_host_phase2_data`.
 func (c *ControlPlaneAgentClient) FetchHostPhase2Data(ctx context.Context, imageHash [32]uint8, offset uint64, notificationBit uint8) error {
-	var buf [ControlPlaneAgentFetchHostPhase2DataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(ControlPlaneAgentFetchHostPhase2DataArgsSize))
 	e := &enc
 	e.Raw(imageHash[:])
 	e.U64(offset)
@@ -92,9 +93,9 @@ func (c *ControlPlaneAgentClient) FetchHostPhase2Data(ctx context.Context, image
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "ControlPlaneAgent", Op: "fetch_host_phase2_data", Err: err}
 	}
-	req := ipc.Request{Op: ControlPlaneAgentOpFetchHostPhase2Data, Args: e.Bytes(), ReplyCap: ControlPlaneAgentFetchHostPhase2DataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "fetch_host_phase2_data", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpFetchHostPhase2Data, Args: e.Bytes(), ReplyCap: ControlPlaneAgentFetchHostPhase2DataReplySize}
+	if err := c.call(ctx, "fetch_host_phase2_data", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -108,21 +109,23 @@ func (c *ControlPlaneAgentClient) FetchHostPhase2Data(ctx context.Context, image
 // Get already-fetched host phase 2 data.
 func (c *ControlPlaneAgentClient) GetHostPhase2Data(ctx context.Context, imageHash [32]uint8, offset uint64, data []byte) (uint32, error) {
 	var v uint32
-	var buf [ControlPlaneAgentGetHostPhase2DataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(ControlPlaneAgentGetHostPhase2DataArgsSize))
 	e := &enc
 	e.Raw(imageHash[:])
 	e.U64(offset)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "ControlPlaneAgent", Op: "get_host_phase2_data", Err: err}
 	}
-	req := ipc.Request{Op: ControlPlaneAgentOpGetHostPhase2Data, Args: e.Bytes(), ReplyCap: ControlPlaneAgentGetHostPhase2DataReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_host_phase2_data", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpGetHostPhase2Data, Args: e.Bytes(), ReplyCap: ControlPlaneAgentGetHostPhase2DataReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "get_host_phase2_data", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "ControlPlaneAgent", Op: "get_host_phase2_data", Err: err}
 	}
 	if rep.RC != 0 {
@@ -142,10 +145,11 @@ func (c *ControlPlaneAgentClient) GetHostPhase2Data(ctx context.Context, imageHa
 // Get the most-recently-provided startup options from MGS.
 func (c *ControlPlaneAgentClient) GetStartupOptions(ctx context.Context) (HostStartupOptions, error) {
 	var v HostStartupOptions
-	var buf [ControlPlaneAgentGetStartupOptionsArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpGetStartupOptions, Args: buf[:0], ReplyCap: ControlPlaneAgentGetStartupOptionsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_startup_options", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpGetStartupOptions, Args: s.Args(0), ReplyCap: ControlPlaneAgentGetStartupOptionsReplySize}
+	if err := c.call(ctx, "get_startup_options", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -164,16 +168,17 @@ func (c *ControlPlaneAgentClient) GetStartupOptions(ctx context.Context) (HostSt
 //
 // Set the startup options word for use by host-sp-comms.
 func (c *ControlPlaneAgentClient) SetStartupOptions(ctx context.Context, startupOptions uint64) error {
-	var buf [ControlPlaneAgentSetStartupOptionsArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(ControlPlaneAgentSetStartupOptionsArgsSize))
 	e := &enc
 	e.U64(startupOptions)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "ControlPlaneAgent", Op: "set_startup_options", Err: err}
 	}
-	req := ipc.Request{Op: ControlPlaneAgentOpSetStartupOptions, Args: e.Bytes(), ReplyCap: ControlPlaneAgentSetStartupOptionsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_startup_options", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpSetStartupOptions, Args: e.Bytes(), ReplyCap: ControlPlaneAgentSetStartupOptionsReplySize}
+	if err := c.call(ctx, "set_startup_options", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -187,10 +192,11 @@ func (c *ControlPlaneAgentClient) SetStartupOptions(ctx context.Context, startup
 // Get the identity of the current sled.
 func (c *ControlPlaneAgentClient) Identity(ctx context.Context) (OxideIdentity, error) {
 	var v OxideIdentity
-	var buf [ControlPlaneAgentIdentityArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpIdentity, Args: buf[:0], ReplyCap: ControlPlaneAgentIdentityReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "identity", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpIdentity, Args: s.Args(0), ReplyCap: ControlPlaneAgentIdentityReplySize}
+	if err := c.call(ctx, "identity", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -210,10 +216,11 @@ func (c *ControlPlaneAgentClient) Identity(ctx context.Context) (OxideIdentity, 
 // Get which UART client (MGS or Humility) is allowed to be active.
 func (c *ControlPlaneAgentClient) GetUartClient(ctx context.Context) (UartClient, error) {
 	var v UartClient
-	var buf [ControlPlaneAgentGetUartClientArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpGetUartClient, Args: buf[:0], ReplyCap: ControlPlaneAgentGetUartClientReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_uart_client", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpGetUartClient, Args: s.Args(0), ReplyCap: ControlPlaneAgentGetUartClientReplySize}
+	if err := c.call(ctx, "get_uart_client", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -236,14 +243,16 @@ func (c *ControlPlaneAgentClient) GetInstallinatorImageId(ctx context.Context, d
 	if len(data) > 512 {
 		return v, &ipc.LeaseTooLongError{Interface: "ControlPlaneAgent", Op: "get_installinator_image_id", Lease: "data", Len: len(data), Max: 512}
 	}
-	var buf [ControlPlaneAgentGetInstallinatorImageIdArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpGetInstallinatorImageId, Args: buf[:0], ReplyCap: ControlPlaneAgentGetInstallinatorImageIdReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_installinator_image_id", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpGetInstallinatorImageId, Args: s.Args(0), ReplyCap: ControlPlaneAgentGetInstallinatorImageIdReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "get_installinator_image_id", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "ControlPlaneAgent", Op: "get_installinator_image_id", Err: err}
 	}
 	if rep.RC != 0 {
@@ -262,16 +271,17 @@ func (c *ControlPlaneAgentClient) GetInstallinatorImageId(ctx context.Context, d
 //
 // Attach or detach Humility as the host serial console client.
 func (c *ControlPlaneAgentClient) SetHumilityUartClient(ctx context.Context, attach bool) error {
-	var buf [ControlPlaneAgentSetHumilityUartClientArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(ControlPlaneAgentSetHumilityUartClientArgsSize))
 	e := &enc
 	e.Bool(attach)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "ControlPlaneAgent", Op: "set_humility_uart_client", Err: err}
 	}
-	req := ipc.Request{Op: ControlPlaneAgentOpSetHumilityUartClient, Args: e.Bytes(), ReplyCap: ControlPlaneAgentSetHumilityUartClientReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_humility_uart_client", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpSetHumilityUartClient, Args: e.Bytes(), ReplyCap: ControlPlaneAgentSetHumilityUartClientReplySize}
+	if err := c.call(ctx, "set_humility_uart_client", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -285,14 +295,16 @@ func (c *ControlPlaneAgentClient) SetHumilityUartClient(ctx context.Context, att
 // Read buffered bytes from the host console uart.
 func (c *ControlPlaneAgentClient) UartRead(ctx context.Context, data []byte) (uint32, error) {
 	var v uint32
-	var buf [ControlPlaneAgentUartReadArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpUartRead, Args: buf[:0], ReplyCap: ControlPlaneAgentUartReadReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "uart_read", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpUartRead, Args: s.Args(0), ReplyCap: ControlPlaneAgentUartReadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "uart_read", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "ControlPlaneAgent", Op: "uart_read", Err: err}
 	}
 	if rep.RC != 0 {
@@ -312,14 +324,16 @@ func (c *ControlPlaneAgentClient) UartRead(ctx context.Context, data []byte) (ui
 // Enqueue bytes to send to the host console uart.
 func (c *ControlPlaneAgentClient) UartWrite(ctx context.Context, data []byte) (uint32, error) {
 	var v uint32
-	var buf [ControlPlaneAgentUartWriteArgsSize]byte
-	req := ipc.Request{Op: ControlPlaneAgentOpUartWrite, Args: buf[:0], ReplyCap: ControlPlaneAgentUartWriteReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "uart_write", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ControlPlaneAgentOpUartWrite, Args: s.Args(0), ReplyCap: ControlPlaneAgentUartWriteReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "uart_write", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "ControlPlaneAgent", Op: "uart_write", Err: err}
 	}
 	if rep.RC != 0 {

@@ -88,10 +88,11 @@ func (c *SequencerClient) call(ctx context.Context, op string, req *ipc.Request,
 // Return the power state
 func (c *SequencerClient) GetState(ctx context.Context) (PowerState, error) {
 	var v PowerState
-	var buf [SequencerGetStateArgsSize]byte
-	req := ipc.Request{Op: SequencerOpGetState, Args: buf[:0], ReplyCap: SequencerGetStateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_state", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpGetState, Args: s.Args(0), ReplyCap: SequencerGetStateReplySize}
+	if err := c.call(ctx, "get_state", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -115,16 +116,17 @@ func (c *SequencerClient) GetState(ctx context.Context) (PowerState, error) {
 // Set the power state without providing a reason (legacy).
 func (c *SequencerClient) SetState(ctx context.Context, state PowerState) (Transition, error) {
 	var v Transition
-	var buf [SequencerSetStateArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SequencerSetStateArgsSize))
 	e := &enc
 	e.U8(uint8(state))
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sequencer", Op: "set_state", Err: err}
 	}
-	req := ipc.Request{Op: SequencerOpSetState, Args: e.Bytes(), ReplyCap: SequencerSetStateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_state", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpSetState, Args: e.Bytes(), ReplyCap: SequencerSetStateReplySize}
+	if err := c.call(ctx, "set_state", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -148,17 +150,18 @@ func (c *SequencerClient) SetState(ctx context.Context, state PowerState) (Trans
 // Set the power state
 func (c *SequencerClient) SetStateWithReason(ctx context.Context, state PowerState, reason StateChangeReason) (Transition, error) {
 	var v Transition
-	var buf [SequencerSetStateWithReasonArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SequencerSetStateWithReasonArgsSize))
 	e := &enc
 	e.U8(uint8(state))
 	e.U8(uint8(reason))
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sequencer", Op: "set_state_with_reason", Err: err}
 	}
-	req := ipc.Request{Op: SequencerOpSetStateWithReason, Args: e.Bytes(), ReplyCap: SequencerSetStateWithReasonReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_state_with_reason", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpSetStateWithReason, Args: e.Bytes(), ReplyCap: SequencerSetStateWithReasonReplySize}
+	if err := c.call(ctx, "set_state_with_reason", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -181,10 +184,11 @@ func (c *SequencerClient) SetStateWithReason(ctx context.Context, state PowerSta
 //
 // Triggers a hardware NMI by toggling LPC_SMI_L
 func (c *SequencerClient) SendHardwareNmi(ctx context.Context) error {
-	var buf [SequencerSendHardwareNmiArgsSize]byte
-	req := ipc.Request{Op: SequencerOpSendHardwareNmi, Args: buf[:0], ReplyCap: SequencerSendHardwareNmiReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "send_hardware_nmi", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpSendHardwareNmi, Args: s.Args(0), ReplyCap: SequencerSendHardwareNmiReplySize}
+	if err := c.call(ctx, "send_hardware_nmi", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -198,10 +202,11 @@ func (c *SequencerClient) SendHardwareNmi(ctx context.Context) error {
 // Raw read of the FPGA registers (Gimlet only)
 func (c *SequencerClient) ReadFpgaRegs(ctx context.Context) ([64]uint8, error) {
 	var v [64]uint8
-	var buf [SequencerReadFpgaRegsArgsSize]byte
-	req := ipc.Request{Op: SequencerOpReadFpgaRegs, Args: buf[:0], ReplyCap: SequencerReadFpgaRegsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_fpga_regs", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpReadFpgaRegs, Args: s.Args(0), ReplyCap: SequencerReadFpgaRegsReplySize}
+	if err := c.call(ctx, "read_fpga_regs", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -221,10 +226,11 @@ func (c *SequencerClient) ReadFpgaRegs(ctx context.Context) ([64]uint8, error) {
 // Read the last POST code seen by the sequencer FPGA (Cosmo only)
 func (c *SequencerClient) LastPostCode(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [SequencerLastPostCodeArgsSize]byte
-	req := ipc.Request{Op: SequencerOpLastPostCode, Args: buf[:0], ReplyCap: SequencerLastPostCodeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "last_post_code", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpLastPostCode, Args: s.Args(0), ReplyCap: SequencerLastPostCodeReplySize}
+	if err := c.call(ctx, "last_post_code", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -244,10 +250,11 @@ func (c *SequencerClient) LastPostCode(ctx context.Context) (uint32, error) {
 // Read the number of POST codes in the FPGA's ringbuffer (Cosmo only)
 func (c *SequencerClient) PostCodeBufferLen(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [SequencerPostCodeBufferLenArgsSize]byte
-	req := ipc.Request{Op: SequencerOpPostCodeBufferLen, Args: buf[:0], ReplyCap: SequencerPostCodeBufferLenReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "post_code_buffer_len", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpPostCodeBufferLen, Args: s.Args(0), ReplyCap: SequencerPostCodeBufferLenReplySize}
+	if err := c.call(ctx, "post_code_buffer_len", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -267,16 +274,17 @@ func (c *SequencerClient) PostCodeBufferLen(ctx context.Context) (uint32, error)
 // Reads a POST code from the FPGA's ringbuffer (Cosmo only)
 func (c *SequencerClient) GetPostCode(ctx context.Context, index uint32) (uint32, error) {
 	var v uint32
-	var buf [SequencerGetPostCodeArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SequencerGetPostCodeArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sequencer", Op: "get_post_code", Err: err}
 	}
-	req := ipc.Request{Op: SequencerOpGetPostCode, Args: e.Bytes(), ReplyCap: SequencerGetPostCodeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_post_code", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpGetPostCode, Args: e.Bytes(), ReplyCap: SequencerGetPostCodeReplySize}
+	if err := c.call(ctx, "get_post_code", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -296,10 +304,11 @@ func (c *SequencerClient) GetPostCode(ctx context.Context, index uint32) (uint32
 // Read the GPIO edge count from the sequencer FPGA
 func (c *SequencerClient) GpioEdgeCount(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [SequencerGpioEdgeCountArgsSize]byte
-	req := ipc.Request{Op: SequencerOpGpioEdgeCount, Args: buf[:0], ReplyCap: SequencerGpioEdgeCountReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "gpio_edge_count", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpGpioEdgeCount, Args: s.Args(0), ReplyCap: SequencerGpioEdgeCountReplySize}
+	if err := c.call(ctx, "gpio_edge_count", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -319,10 +328,11 @@ func (c *SequencerClient) GpioEdgeCount(ctx context.Context) (uint32, error) {
 // Read the GPIO cycle count from the sequencer FPGA
 func (c *SequencerClient) GpioCycleCount(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [SequencerGpioCycleCountArgsSize]byte
-	req := ipc.Request{Op: SequencerOpGpioCycleCount, Args: buf[:0], ReplyCap: SequencerGpioCycleCountReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "gpio_cycle_count", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpGpioCycleCount, Args: s.Args(0), ReplyCap: SequencerGpioCycleCountReplySize}
+	if err := c.call(ctx, "gpio_cycle_count", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -341,10 +351,11 @@ func (c *SequencerClient) GpioCycleCount(ctx context.Context) (uint32, error) {
 //
 // Sends the host console to UART breakout pins instead of the FPGA (Cosmo only)
 func (c *SequencerClient) EnableConsoleRedirect(ctx context.Context) error {
-	var buf [SequencerEnableConsoleRedirectArgsSize]byte
-	req := ipc.Request{Op: SequencerOpEnableConsoleRedirect, Args: buf[:0], ReplyCap: SequencerEnableConsoleRedirectReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "enable_console_redirect", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpEnableConsoleRedirect, Args: s.Args(0), ReplyCap: SequencerEnableConsoleRedirectReplySize}
+	if err := c.call(ctx, "enable_console_redirect", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -357,10 +368,11 @@ func (c *SequencerClient) EnableConsoleRedirect(ctx context.Context) error {
 //
 // Sends the host console to the FPGA instead of UART breakout pins (Cosmo only)
 func (c *SequencerClient) DisableConsoleRedirect(ctx context.Context) error {
-	var buf [SequencerDisableConsoleRedirectArgsSize]byte
-	req := ipc.Request{Op: SequencerOpDisableConsoleRedirect, Args: buf[:0], ReplyCap: SequencerDisableConsoleRedirectReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "disable_console_redirect", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SequencerOpDisableConsoleRedirect, Args: s.Args(0), ReplyCap: SequencerDisableConsoleRedirectReplySize}
+	if err := c.call(ctx, "disable_console_redirect", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

@@ -52,16 +52,17 @@ func (c *DumperClient) call(ctx context.Context, op string, req *ipc.Request, re
 
 // Dump calls op dump (1, Zerocopy).
 func (c *DumperClient) Dump(ctx context.Context, address uint32) error {
-	var buf [DumperDumpArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(DumperDumpArgsSize))
 	e := &enc
 	e.U32(address)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Dumper", Op: "dump", Err: err}
 	}
-	req := ipc.Request{Op: DumperOpDump, Args: e.Bytes(), ReplyCap: DumperDumpReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "dump", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: DumperOpDump, Args: e.Bytes(), ReplyCap: DumperDumpReplySize}
+	if err := c.call(ctx, "dump", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

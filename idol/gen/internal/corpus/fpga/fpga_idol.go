@@ -103,16 +103,17 @@ func (c *FpgaClient) call(ctx context.Context, op string, req *ipc.Request, rep 
 // Return true if the FPGA is enabled, false otherwise
 func (c *FpgaClient) DeviceEnabled(ctx context.Context, deviceIndex uint8) (bool, error) {
 	var v bool
-	var buf [FpgaDeviceEnabledArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaDeviceEnabledArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Fpga", Op: "device_enabled", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpDeviceEnabled, Args: e.Bytes(), ReplyCap: FpgaDeviceEnabledReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "device_enabled", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpDeviceEnabled, Args: e.Bytes(), ReplyCap: FpgaDeviceEnabledReplySize}
+	if err := c.call(ctx, "device_enabled", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -131,17 +132,18 @@ func (c *FpgaClient) DeviceEnabled(ctx context.Context, deviceIndex uint8) (bool
 //
 // Enable or disable the FPGA
 func (c *FpgaClient) SetDeviceEnabled(ctx context.Context, deviceIndex uint8, enabled bool) error {
-	var buf [FpgaSetDeviceEnabledArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaSetDeviceEnabledArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.Bool(enabled)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "set_device_enabled", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpSetDeviceEnabled, Args: e.Bytes(), ReplyCap: FpgaSetDeviceEnabledReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_device_enabled", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpSetDeviceEnabled, Args: e.Bytes(), ReplyCap: FpgaSetDeviceEnabledReplySize}
+	if err := c.call(ctx, "set_device_enabled", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -154,16 +156,17 @@ func (c *FpgaClient) SetDeviceEnabled(ctx context.Context, deviceIndex uint8, en
 //
 // Reset the FPGA
 func (c *FpgaClient) ResetDevice(ctx context.Context, deviceIndex uint8) error {
-	var buf [FpgaResetDeviceArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaResetDeviceArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "reset_device", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpResetDevice, Args: e.Bytes(), ReplyCap: FpgaResetDeviceReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset_device", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpResetDevice, Args: e.Bytes(), ReplyCap: FpgaResetDeviceReplySize}
+	if err := c.call(ctx, "reset_device", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -177,16 +180,17 @@ func (c *FpgaClient) ResetDevice(ctx context.Context, deviceIndex uint8) error {
 // Return the current device state
 func (c *FpgaClient) DeviceState(ctx context.Context, deviceIndex uint8) (DeviceState, error) {
 	var v DeviceState
-	var buf [FpgaDeviceStateArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaDeviceStateArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Fpga", Op: "device_state", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpDeviceState, Args: e.Bytes(), ReplyCap: FpgaDeviceStateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "device_state", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpDeviceState, Args: e.Bytes(), ReplyCap: FpgaDeviceStateReplySize}
+	if err := c.call(ctx, "device_state", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -210,16 +214,17 @@ func (c *FpgaClient) DeviceState(ctx context.Context, deviceIndex uint8) (Device
 // Return the device id, if applicable
 func (c *FpgaClient) DeviceId(ctx context.Context, deviceIndex uint8) (uint32, error) {
 	var v uint32
-	var buf [FpgaDeviceIdArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaDeviceIdArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Fpga", Op: "device_id", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpDeviceId, Args: e.Bytes(), ReplyCap: FpgaDeviceIdReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "device_id", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpDeviceId, Args: e.Bytes(), ReplyCap: FpgaDeviceIdReplySize}
+	if err := c.call(ctx, "device_id", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -238,17 +243,18 @@ func (c *FpgaClient) DeviceId(ctx context.Context, deviceIndex uint8) (uint32, e
 //
 // Prepare the device to load a bitstream
 func (c *FpgaClient) StartBitstreamLoad(ctx context.Context, deviceIndex uint8, bitstreamType BitstreamType) error {
-	var buf [FpgaStartBitstreamLoadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaStartBitstreamLoadArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U8(uint8(bitstreamType))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "start_bitstream_load", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpStartBitstreamLoad, Args: e.Bytes(), ReplyCap: FpgaStartBitstreamLoadReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "start_bitstream_load", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpStartBitstreamLoad, Args: e.Bytes(), ReplyCap: FpgaStartBitstreamLoadReplySize}
+	if err := c.call(ctx, "start_bitstream_load", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -264,14 +270,16 @@ func (c *FpgaClient) ContinueBitstreamLoad(ctx context.Context, data []byte) err
 	if len(data) > 128 {
 		return &ipc.LeaseTooLongError{Interface: "Fpga", Op: "continue_bitstream_load", Lease: "data", Len: len(data), Max: 128}
 	}
-	var buf [FpgaContinueBitstreamLoadArgsSize]byte
-	req := ipc.Request{Op: FpgaOpContinueBitstreamLoad, Args: buf[:0], ReplyCap: FpgaContinueBitstreamLoadReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "continue_bitstream_load", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpContinueBitstreamLoad, Args: s.Args(0), ReplyCap: FpgaContinueBitstreamLoadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "continue_bitstream_load", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Fpga", Op: "continue_bitstream_load", Err: err}
 	}
 	if rep.RC != 0 {
@@ -284,10 +292,11 @@ func (c *FpgaClient) ContinueBitstreamLoad(ctx context.Context, data []byte) err
 //
 // Finish loading a bitstream
 func (c *FpgaClient) FinishBitstreamLoad(ctx context.Context) error {
-	var buf [FpgaFinishBitstreamLoadArgsSize]byte
-	req := ipc.Request{Op: FpgaOpFinishBitstreamLoad, Args: buf[:0], ReplyCap: FpgaFinishBitstreamLoadReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "finish_bitstream_load", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpFinishBitstreamLoad, Args: s.Args(0), ReplyCap: FpgaFinishBitstreamLoadReplySize}
+	if err := c.call(ctx, "finish_bitstream_load", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -301,16 +310,17 @@ func (c *FpgaClient) FinishBitstreamLoad(ctx context.Context) error {
 // Return true if the user design reset is released, false otherwise
 func (c *FpgaClient) UserDesignEnabled(ctx context.Context, deviceIndex uint8) (bool, error) {
 	var v bool
-	var buf [FpgaUserDesignEnabledArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaUserDesignEnabledArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Fpga", Op: "user_design_enabled", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpUserDesignEnabled, Args: e.Bytes(), ReplyCap: FpgaUserDesignEnabledReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "user_design_enabled", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpUserDesignEnabled, Args: e.Bytes(), ReplyCap: FpgaUserDesignEnabledReplySize}
+	if err := c.call(ctx, "user_design_enabled", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -329,17 +339,18 @@ func (c *FpgaClient) UserDesignEnabled(ctx context.Context, deviceIndex uint8) (
 //
 // Set the reset state for the user_design
 func (c *FpgaClient) SetUserDesignEnabled(ctx context.Context, deviceIndex uint8, enabled bool) error {
-	var buf [FpgaSetUserDesignEnabledArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaSetUserDesignEnabledArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.Bool(enabled)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "set_user_design_enabled", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpSetUserDesignEnabled, Args: e.Bytes(), ReplyCap: FpgaSetUserDesignEnabledReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_user_design_enabled", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpSetUserDesignEnabled, Args: e.Bytes(), ReplyCap: FpgaSetUserDesignEnabledReplySize}
+	if err := c.call(ctx, "set_user_design_enabled", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -352,16 +363,17 @@ func (c *FpgaClient) SetUserDesignEnabled(ctx context.Context, deviceIndex uint8
 //
 // Reset the user_design
 func (c *FpgaClient) ResetUserDesign(ctx context.Context, deviceIndex uint8) error {
-	var buf [FpgaResetUserDesignArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaResetUserDesignArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "reset_user_design", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpResetUserDesign, Args: e.Bytes(), ReplyCap: FpgaResetUserDesignReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset_user_design", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpResetUserDesign, Args: e.Bytes(), ReplyCap: FpgaResetUserDesignReplySize}
+	if err := c.call(ctx, "reset_user_design", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -374,8 +386,9 @@ func (c *FpgaClient) ResetUserDesign(ctx context.Context, deviceIndex uint8) err
 //
 // Read N bytes from the user design, starting at the given address
 func (c *FpgaClient) UserDesignRead(ctx context.Context, deviceIndex uint8, op ReadOp, addr uint16, data []byte) error {
-	var buf [FpgaUserDesignReadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaUserDesignReadArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U8(uint8(op))
@@ -383,13 +396,14 @@ func (c *FpgaClient) UserDesignRead(ctx context.Context, deviceIndex uint8, op R
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "user_design_read", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpUserDesignRead, Args: e.Bytes(), ReplyCap: FpgaUserDesignReadReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "user_design_read", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpUserDesignRead, Args: e.Bytes(), ReplyCap: FpgaUserDesignReadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "user_design_read", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Fpga", Op: "user_design_read", Err: err}
 	}
 	if rep.RC != 0 {
@@ -402,8 +416,9 @@ func (c *FpgaClient) UserDesignRead(ctx context.Context, deviceIndex uint8, op R
 //
 // Write N bytes to the user design, starting at the given address
 func (c *FpgaClient) UserDesignWrite(ctx context.Context, deviceIndex uint8, op WriteOp, addr uint16, data []byte) error {
-	var buf [FpgaUserDesignWriteArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaUserDesignWriteArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U8(uint8(op))
@@ -411,13 +426,14 @@ func (c *FpgaClient) UserDesignWrite(ctx context.Context, deviceIndex uint8, op 
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "user_design_write", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpUserDesignWrite, Args: e.Bytes(), ReplyCap: FpgaUserDesignWriteReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "user_design_write", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpUserDesignWrite, Args: e.Bytes(), ReplyCap: FpgaUserDesignWriteReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "user_design_write", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Fpga", Op: "user_design_write", Err: err}
 	}
 	if rep.RC != 0 {
@@ -431,17 +447,18 @@ func (c *FpgaClient) UserDesignWrite(ctx context.Context, deviceIndex uint8, op 
 // Read 1 byte from the user design, at the given address
 func (c *FpgaClient) UserDesignReadReg(ctx context.Context, deviceIndex uint8, addr uint16) (uint8, error) {
 	var v uint8
-	var buf [FpgaUserDesignReadRegArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaUserDesignReadRegArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U16(addr)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Fpga", Op: "user_design_read_reg", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpUserDesignReadReg, Args: e.Bytes(), ReplyCap: FpgaUserDesignReadRegReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "user_design_read_reg", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpUserDesignReadReg, Args: e.Bytes(), ReplyCap: FpgaUserDesignReadRegReplySize}
+	if err := c.call(ctx, "user_design_read_reg", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -460,8 +477,9 @@ func (c *FpgaClient) UserDesignReadReg(ctx context.Context, deviceIndex uint8, a
 //
 // Write 1 byte to the user design, at the given address
 func (c *FpgaClient) UserDesignWriteReg(ctx context.Context, deviceIndex uint8, op WriteOp, addr uint16, value uint8) error {
-	var buf [FpgaUserDesignWriteRegArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaUserDesignWriteRegArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U8(uint8(op))
@@ -470,9 +488,9 @@ func (c *FpgaClient) UserDesignWriteReg(ctx context.Context, deviceIndex uint8, 
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "user_design_write_reg", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpUserDesignWriteReg, Args: e.Bytes(), ReplyCap: FpgaUserDesignWriteRegReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "user_design_write_reg", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpUserDesignWriteReg, Args: e.Bytes(), ReplyCap: FpgaUserDesignWriteRegReplySize}
+	if err := c.call(ctx, "user_design_write_reg", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -485,16 +503,17 @@ func (c *FpgaClient) UserDesignWriteReg(ctx context.Context, deviceIndex uint8, 
 //
 // Take exclusive control of this FPGA or the user design.
 func (c *FpgaClient) Lock(ctx context.Context, deviceIndex uint8) error {
-	var buf [FpgaLockArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(FpgaLockArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Fpga", Op: "lock", Err: err}
 	}
-	req := ipc.Request{Op: FpgaOpLock, Args: e.Bytes(), ReplyCap: FpgaLockReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "lock", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpLock, Args: e.Bytes(), ReplyCap: FpgaLockReplySize}
+	if err := c.call(ctx, "lock", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -507,10 +526,11 @@ func (c *FpgaClient) Lock(ctx context.Context, deviceIndex uint8) error {
 //
 // Release a previously acquired lock.
 func (c *FpgaClient) Release(ctx context.Context) error {
-	var buf [FpgaReleaseArgsSize]byte
-	req := ipc.Request{Op: FpgaOpRelease, Args: buf[:0], ReplyCap: FpgaReleaseReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "release", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: FpgaOpRelease, Args: s.Args(0), ReplyCap: FpgaReleaseReplySize}
+	if err := c.call(ctx, "release", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

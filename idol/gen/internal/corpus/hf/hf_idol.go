@@ -128,10 +128,11 @@ func (c *HostFlashClient) call(ctx context.Context, op string, req *ipc.Request,
 // ReadId calls op read_id (1, Zerocopy).
 func (c *HostFlashClient) ReadId(ctx context.Context) (HfChipId, error) {
 	var v HfChipId
-	var buf [HostFlashReadIdArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpReadId, Args: buf[:0], ReplyCap: HostFlashReadIdReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_id", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpReadId, Args: s.Args(0), ReplyCap: HostFlashReadIdReplySize}
+	if err := c.call(ctx, "read_id", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -151,10 +152,11 @@ func (c *HostFlashClient) ReadId(ctx context.Context) (HfChipId, error) {
 // Return the flash capacity in bytes.
 func (c *HostFlashClient) Capacity(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [HostFlashCapacityArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpCapacity, Args: buf[:0], ReplyCap: HostFlashCapacityReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "capacity", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpCapacity, Args: s.Args(0), ReplyCap: HostFlashCapacityReplySize}
+	if err := c.call(ctx, "capacity", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -172,10 +174,11 @@ func (c *HostFlashClient) Capacity(ctx context.Context) (uint32, error) {
 // ReadStatus calls op read_status (3, Zerocopy).
 func (c *HostFlashClient) ReadStatus(ctx context.Context) (uint8, error) {
 	var v uint8
-	var buf [HostFlashReadStatusArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpReadStatus, Args: buf[:0], ReplyCap: HostFlashReadStatusReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_status", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpReadStatus, Args: s.Args(0), ReplyCap: HostFlashReadStatusReplySize}
+	if err := c.call(ctx, "read_status", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -192,16 +195,17 @@ func (c *HostFlashClient) ReadStatus(ctx context.Context) (uint8, error) {
 
 // BulkErase calls op bulk_erase (4, Zerocopy).
 func (c *HostFlashClient) BulkErase(ctx context.Context, protect HfProtectMode) error {
-	var buf [HostFlashBulkEraseArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashBulkEraseArgsSize))
 	e := &enc
 	e.U8(uint8(protect))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "bulk_erase", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpBulkErase, Args: e.Bytes(), ReplyCap: HostFlashBulkEraseReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "bulk_erase", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpBulkErase, Args: e.Bytes(), ReplyCap: HostFlashBulkEraseReplySize}
+	if err := c.call(ctx, "bulk_erase", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -215,21 +219,23 @@ func (c *HostFlashClient) PageProgram(ctx context.Context, address uint32, prote
 	if len(data) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "HostFlash", Op: "page_program", Lease: "data", Len: len(data), Max: 256}
 	}
-	var buf [HostFlashPageProgramArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashPageProgramArgsSize))
 	e := &enc
 	e.U32(address)
 	e.U8(uint8(protect))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "page_program", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpPageProgram, Args: e.Bytes(), ReplyCap: HostFlashPageProgramReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "page_program", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpPageProgram, Args: e.Bytes(), ReplyCap: HostFlashPageProgramReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "page_program", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "HostFlash", Op: "page_program", Err: err}
 	}
 	if rep.RC != 0 {
@@ -245,8 +251,9 @@ func (c *HostFlashClient) PageProgramDev(ctx context.Context, dev HfDevSelect, a
 	if len(data) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "HostFlash", Op: "page_program_dev", Lease: "data", Len: len(data), Max: 256}
 	}
-	var buf [HostFlashPageProgramDevArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashPageProgramDevArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	e.U32(address)
@@ -254,13 +261,14 @@ func (c *HostFlashClient) PageProgramDev(ctx context.Context, dev HfDevSelect, a
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "page_program_dev", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpPageProgramDev, Args: e.Bytes(), ReplyCap: HostFlashPageProgramDevReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "page_program_dev", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpPageProgramDev, Args: e.Bytes(), ReplyCap: HostFlashPageProgramDevReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "page_program_dev", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "HostFlash", Op: "page_program_dev", Err: err}
 	}
 	if rep.RC != 0 {
@@ -274,20 +282,22 @@ func (c *HostFlashClient) Read(ctx context.Context, address uint32, data []byte)
 	if len(data) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "HostFlash", Op: "read", Lease: "data", Len: len(data), Max: 256}
 	}
-	var buf [HostFlashReadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashReadArgsSize))
 	e := &enc
 	e.U32(address)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "read", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpRead, Args: e.Bytes(), ReplyCap: HostFlashReadReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpRead, Args: e.Bytes(), ReplyCap: HostFlashReadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "HostFlash", Op: "read", Err: err}
 	}
 	if rep.RC != 0 {
@@ -303,21 +313,23 @@ func (c *HostFlashClient) ReadDev(ctx context.Context, dev HfDevSelect, address 
 	if len(data) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "HostFlash", Op: "read_dev", Lease: "data", Len: len(data), Max: 256}
 	}
-	var buf [HostFlashReadDevArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashReadDevArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	e.U32(address)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "read_dev", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpReadDev, Args: e.Bytes(), ReplyCap: HostFlashReadDevReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_dev", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpReadDev, Args: e.Bytes(), ReplyCap: HostFlashReadDevReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_dev", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "HostFlash", Op: "read_dev", Err: err}
 	}
 	if rep.RC != 0 {
@@ -328,17 +340,18 @@ func (c *HostFlashClient) ReadDev(ctx context.Context, dev HfDevSelect, address 
 
 // SectorErase calls op sector_erase (9, Zerocopy).
 func (c *HostFlashClient) SectorErase(ctx context.Context, address uint32, protect HfProtectMode) error {
-	var buf [HostFlashSectorEraseArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashSectorEraseArgsSize))
 	e := &enc
 	e.U32(address)
 	e.U8(uint8(protect))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "sector_erase", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpSectorErase, Args: e.Bytes(), ReplyCap: HostFlashSectorEraseReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "sector_erase", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpSectorErase, Args: e.Bytes(), ReplyCap: HostFlashSectorEraseReplySize}
+	if err := c.call(ctx, "sector_erase", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -351,8 +364,9 @@ func (c *HostFlashClient) SectorErase(ctx context.Context, address uint32, prote
 //
 // erases a sector of flash on the specific dev, restoring the previous dev before returning
 func (c *HostFlashClient) SectorEraseDev(ctx context.Context, dev HfDevSelect, address uint32, protect HfProtectMode) error {
-	var buf [HostFlashSectorEraseDevArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashSectorEraseDevArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	e.U32(address)
@@ -360,9 +374,9 @@ func (c *HostFlashClient) SectorEraseDev(ctx context.Context, dev HfDevSelect, a
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "sector_erase_dev", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpSectorEraseDev, Args: e.Bytes(), ReplyCap: HostFlashSectorEraseDevReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "sector_erase_dev", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpSectorEraseDev, Args: e.Bytes(), ReplyCap: HostFlashSectorEraseDevReplySize}
+	if err := c.call(ctx, "sector_erase_dev", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -376,10 +390,11 @@ func (c *HostFlashClient) SectorEraseDev(ctx context.Context, dev HfDevSelect, a
 // Return the state of the mux
 func (c *HostFlashClient) GetMux(ctx context.Context) (HfMuxState, error) {
 	var v HfMuxState
-	var buf [HostFlashGetMuxArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpGetMux, Args: buf[:0], ReplyCap: HostFlashGetMuxReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_mux", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpGetMux, Args: s.Args(0), ReplyCap: HostFlashGetMuxReplySize}
+	if err := c.call(ctx, "get_mux", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -402,16 +417,17 @@ func (c *HostFlashClient) GetMux(ctx context.Context) (HfMuxState, error) {
 //
 // Set the state of the mux
 func (c *HostFlashClient) SetMux(ctx context.Context, state HfMuxState) error {
-	var buf [HostFlashSetMuxArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashSetMuxArgsSize))
 	e := &enc
 	e.U8(uint8(state))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "set_mux", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpSetMux, Args: e.Bytes(), ReplyCap: HostFlashSetMuxReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_mux", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpSetMux, Args: e.Bytes(), ReplyCap: HostFlashSetMuxReplySize}
+	if err := c.call(ctx, "set_mux", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -425,10 +441,11 @@ func (c *HostFlashClient) SetMux(ctx context.Context, state HfMuxState) error {
 // Returns the selected device
 func (c *HostFlashClient) GetDev(ctx context.Context) (HfDevSelect, error) {
 	var v HfDevSelect
-	var buf [HostFlashGetDevArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpGetDev, Args: buf[:0], ReplyCap: HostFlashGetDevReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_dev", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpGetDev, Args: s.Args(0), ReplyCap: HostFlashGetDevReplySize}
+	if err := c.call(ctx, "get_dev", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -451,16 +468,17 @@ func (c *HostFlashClient) GetDev(ctx context.Context) (HfDevSelect, error) {
 //
 // Sets the selected device
 func (c *HostFlashClient) SetDev(ctx context.Context, dev HfDevSelect) error {
-	var buf [HostFlashSetDevArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashSetDevArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "set_dev", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpSetDev, Args: e.Bytes(), ReplyCap: HostFlashSetDevReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_dev", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpSetDev, Args: e.Bytes(), ReplyCap: HostFlashSetDevReplySize}
+	if err := c.call(ctx, "set_dev", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -473,16 +491,17 @@ func (c *HostFlashClient) SetDev(ctx context.Context, dev HfDevSelect) error {
 //
 // Check whether the given dev is valid
 func (c *HostFlashClient) CheckDev(ctx context.Context, dev HfDevSelect) error {
-	var buf [HostFlashCheckDevArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashCheckDevArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "check_dev", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpCheckDev, Args: e.Bytes(), ReplyCap: HostFlashCheckDevReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "check_dev", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpCheckDev, Args: e.Bytes(), ReplyCap: HostFlashCheckDevReplySize}
+	if err := c.call(ctx, "check_dev", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -496,17 +515,18 @@ func (c *HostFlashClient) CheckDev(ctx context.Context, dev HfDevSelect) error {
 // sha256 of the specified flash range
 func (c *HostFlashClient) Hash(ctx context.Context, address uint32, lenArg uint32) ([32]uint8, error) {
 	var v [32]uint8
-	var buf [HostFlashHashArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashHashArgsSize))
 	e := &enc
 	e.U32(address)
 	e.U32(lenArg)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "HostFlash", Op: "hash", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpHash, Args: e.Bytes(), ReplyCap: HostFlashHashReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "hash", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpHash, Args: e.Bytes(), ReplyCap: HostFlashHashReplySize}
+	if err := c.call(ctx, "hash", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -525,16 +545,17 @@ func (c *HostFlashClient) Hash(ctx context.Context, address uint32, lenArg uint3
 //
 // async sha256 of the entire flash chip with sector zero replaced by `0xff`
 func (c *HostFlashClient) HashSignificantBits(ctx context.Context, dev HfDevSelect) error {
-	var buf [HostFlashHashSignificantBitsArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashHashSignificantBitsArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "hash_significant_bits", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpHashSignificantBits, Args: e.Bytes(), ReplyCap: HostFlashHashSignificantBitsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "hash_significant_bits", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpHashSignificantBits, Args: e.Bytes(), ReplyCap: HostFlashHashSignificantBitsReplySize}
+	if err := c.call(ctx, "hash_significant_bits", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -548,16 +569,17 @@ func (c *HostFlashClient) HashSignificantBits(ctx context.Context, dev HfDevSele
 // sha256 of the entire flash chip with sector zero replaced by `0xff`
 func (c *HostFlashClient) GetCachedHash(ctx context.Context, dev HfDevSelect) ([32]uint8, error) {
 	var v [32]uint8
-	var buf [HostFlashGetCachedHashArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashGetCachedHashArgsSize))
 	e := &enc
 	e.U8(uint8(dev))
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "HostFlash", Op: "get_cached_hash", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpGetCachedHash, Args: e.Bytes(), ReplyCap: HostFlashGetCachedHashReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_cached_hash", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpGetCachedHash, Args: e.Bytes(), ReplyCap: HostFlashGetCachedHashReplySize}
+	if err := c.call(ctx, "get_cached_hash", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -577,10 +599,11 @@ func (c *HostFlashClient) GetCachedHash(ctx context.Context, dev HfDevSelect) ([
 // looks up persistent configuration data
 func (c *HostFlashClient) GetPersistentData(ctx context.Context) (HfPersistentData, error) {
 	var v HfPersistentData
-	var buf [HostFlashGetPersistentDataArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpGetPersistentData, Args: buf[:0], ReplyCap: HostFlashGetPersistentDataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_persistent_data", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpGetPersistentData, Args: s.Args(0), ReplyCap: HostFlashGetPersistentDataReplySize}
+	if err := c.call(ctx, "get_persistent_data", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -599,16 +622,17 @@ func (c *HostFlashClient) GetPersistentData(ctx context.Context) (HfPersistentDa
 //
 // stores persistent configuration data to flash
 func (c *HostFlashClient) WritePersistentData(ctx context.Context, devSelect HfDevSelect) error {
-	var buf [HostFlashWritePersistentDataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashWritePersistentDataArgsSize))
 	e := &enc
 	e.U8(uint8(devSelect))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "write_persistent_data", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpWritePersistentData, Args: e.Bytes(), ReplyCap: HostFlashWritePersistentDataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write_persistent_data", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpWritePersistentData, Args: e.Bytes(), ReplyCap: HostFlashWritePersistentDataReplySize}
+	if err := c.call(ctx, "write_persistent_data", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -621,17 +645,18 @@ func (c *HostFlashClient) WritePersistentData(ctx context.Context, devSelect HfD
 //
 // begin writing APOB data to bonus flash
 func (c *HostFlashClient) ApobBegin(ctx context.Context, length uint32, algorithm ApobHash) error {
-	var buf [HostFlashApobBeginArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashApobBeginArgsSize))
 	e := &enc
 	e.U32(length)
 	algorithm.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "apob_begin", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpApobBegin, Args: e.Bytes(), ReplyCap: HostFlashApobBeginReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_begin", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobBegin, Args: e.Bytes(), ReplyCap: HostFlashApobBeginReplySize}
+	if err := c.call(ctx, "apob_begin", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -644,20 +669,22 @@ func (c *HostFlashClient) ApobBegin(ctx context.Context, length uint32, algorith
 //
 // writes to the current APOB slot
 func (c *HostFlashClient) ApobWrite(ctx context.Context, offset uint32, data []byte) error {
-	var buf [HostFlashApobWriteArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashApobWriteArgsSize))
 	e := &enc
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "HostFlash", Op: "apob_write", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpApobWrite, Args: e.Bytes(), ReplyCap: HostFlashApobWriteReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_write", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobWrite, Args: e.Bytes(), ReplyCap: HostFlashApobWriteReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "apob_write", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "HostFlash", Op: "apob_write", Err: err}
 	}
 	if rep.RC != 0 {
@@ -670,10 +697,11 @@ func (c *HostFlashClient) ApobWrite(ctx context.Context, offset uint32, data []b
 //
 // commits the written APOB slot
 func (c *HostFlashClient) ApobCommit(ctx context.Context) error {
-	var buf [HostFlashApobCommitArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpApobCommit, Args: buf[:0], ReplyCap: HostFlashApobCommitReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_commit", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobCommit, Args: s.Args(0), ReplyCap: HostFlashApobCommitReplySize}
+	if err := c.call(ctx, "apob_commit", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -686,10 +714,11 @@ func (c *HostFlashClient) ApobCommit(ctx context.Context) error {
 //
 // locks the APOB state machine
 func (c *HostFlashClient) ApobLock(ctx context.Context) error {
-	var buf [HostFlashApobLockArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpApobLock, Args: buf[:0], ReplyCap: HostFlashApobLockReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_lock", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobLock, Args: s.Args(0), ReplyCap: HostFlashApobLockReplySize}
+	if err := c.call(ctx, "apob_lock", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -703,20 +732,22 @@ func (c *HostFlashClient) ApobLock(ctx context.Context) error {
 // reads from the current APOB slot
 func (c *HostFlashClient) ApobRead(ctx context.Context, offset uint32, data []byte) (uint32, error) {
 	var v uint32
-	var buf [HostFlashApobReadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(HostFlashApobReadArgsSize))
 	e := &enc
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "HostFlash", Op: "apob_read", Err: err}
 	}
-	req := ipc.Request{Op: HostFlashOpApobRead, Args: e.Bytes(), ReplyCap: HostFlashApobReadReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_read", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobRead, Args: e.Bytes(), ReplyCap: HostFlashApobReadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "apob_read", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "HostFlash", Op: "apob_read", Err: err}
 	}
 	if rep.RC != 0 {
@@ -735,10 +766,11 @@ func (c *HostFlashClient) ApobRead(ctx context.Context, offset uint32, data []by
 //
 // clears the APOB
 func (c *HostFlashClient) ApobClear(ctx context.Context) error {
-	var buf [HostFlashApobClearArgsSize]byte
-	req := ipc.Request{Op: HostFlashOpApobClear, Args: buf[:0], ReplyCap: HostFlashApobClearReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "apob_clear", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: HostFlashOpApobClear, Args: s.Args(0), ReplyCap: HostFlashApobClearReplySize}
+	if err := c.call(ctx, "apob_clear", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

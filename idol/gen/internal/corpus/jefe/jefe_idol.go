@@ -89,10 +89,11 @@ func (c *JefeClient) call(ctx context.Context, op string, req *ipc.Request, rep 
 // GetState calls op get_state (1, Zerocopy, idempotent).
 func (c *JefeClient) GetState(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [JefeGetStateArgsSize]byte
-	req := ipc.Request{Op: JefeOpGetState, Args: buf[:0], ReplyCap: JefeGetStateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_state", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpGetState, Args: s.Args(0), ReplyCap: JefeGetStateReplySize}
+	if err := c.call(ctx, "get_state", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -109,16 +110,17 @@ func (c *JefeClient) GetState(ctx context.Context) (uint32, error) {
 
 // SetState calls op set_state (2, Zerocopy, idempotent).
 func (c *JefeClient) SetState(ctx context.Context, state uint32) error {
-	var buf [JefeSetStateArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeSetStateArgsSize))
 	e := &enc
 	e.U32(state)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Jefe", Op: "set_state", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpSetState, Args: e.Bytes(), ReplyCap: JefeSetStateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_state", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpSetState, Args: e.Bytes(), ReplyCap: JefeSetStateReplySize}
+	if err := c.call(ctx, "set_state", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -129,10 +131,11 @@ func (c *JefeClient) SetState(ctx context.Context, state uint32) error {
 
 // RequestReset calls op request_reset (3, Zerocopy, idempotent).
 func (c *JefeClient) RequestReset(ctx context.Context) error {
-	var buf [JefeRequestResetArgsSize]byte
-	req := ipc.Request{Op: JefeOpRequestReset, Args: buf[:0], ReplyCap: JefeRequestResetReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "request_reset", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpRequestReset, Args: s.Args(0), ReplyCap: JefeRequestResetReplySize}
+	if err := c.call(ctx, "request_reset", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -146,10 +149,11 @@ func (c *JefeClient) RequestReset(ctx context.Context) error {
 // Get the reason for the most recent reset
 func (c *JefeClient) GetResetReason(ctx context.Context) (ResetReason, error) {
 	var v ResetReason
-	var buf [JefeGetResetReasonArgsSize]byte
-	req := ipc.Request{Op: JefeOpGetResetReason, Args: buf[:0], ReplyCap: JefeGetResetReasonReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_reset_reason", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpGetResetReason, Args: s.Args(0), ReplyCap: JefeGetResetReasonReplySize}
+	if err := c.call(ctx, "get_reset_reason", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -168,16 +172,17 @@ func (c *JefeClient) GetResetReason(ctx context.Context) (ResetReason, error) {
 //
 // Set the reason for the most recent reset
 func (c *JefeClient) SetResetReason(ctx context.Context, reason ResetReason) error {
-	var buf [JefeSetResetReasonArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeSetResetReasonArgsSize))
 	e := &enc
 	reason.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Jefe", Op: "set_reset_reason", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpSetResetReason, Args: e.Bytes(), ReplyCap: JefeSetResetReasonReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_reset_reason", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpSetResetReason, Args: e.Bytes(), ReplyCap: JefeSetResetReasonReplySize}
+	if err := c.call(ctx, "set_reset_reason", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -188,10 +193,11 @@ func (c *JefeClient) SetResetReason(ctx context.Context, reason ResetReason) err
 
 // ReinitializeDumpAreas calls op reinitialize_dump_areas (6, Hubpack, idempotent).
 func (c *JefeClient) ReinitializeDumpAreas(ctx context.Context) error {
-	var buf [JefeReinitializeDumpAreasArgsSize]byte
-	req := ipc.Request{Op: JefeOpReinitializeDumpAreas, Args: buf[:0], ReplyCap: JefeReinitializeDumpAreasReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reinitialize_dump_areas", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpReinitializeDumpAreas, Args: s.Args(0), ReplyCap: JefeReinitializeDumpAreasReplySize}
+	if err := c.call(ctx, "reinitialize_dump_areas", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -203,16 +209,17 @@ func (c *JefeClient) ReinitializeDumpAreas(ctx context.Context) error {
 // GetDumpArea calls op get_dump_area (7, Hubpack, idempotent).
 func (c *JefeClient) GetDumpArea(ctx context.Context, index uint8) (DumpArea, error) {
 	var v DumpArea
-	var buf [JefeGetDumpAreaArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeGetDumpAreaArgsSize))
 	e := &enc
 	e.U8(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Jefe", Op: "get_dump_area", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpGetDumpArea, Args: e.Bytes(), ReplyCap: JefeGetDumpAreaReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_dump_area", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpGetDumpArea, Args: e.Bytes(), ReplyCap: JefeGetDumpAreaReplySize}
+	if err := c.call(ctx, "get_dump_area", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -230,10 +237,11 @@ func (c *JefeClient) GetDumpArea(ctx context.Context, index uint8) (DumpArea, er
 // ClaimDumpArea calls op claim_dump_area (8, Hubpack).
 func (c *JefeClient) ClaimDumpArea(ctx context.Context) (DumpArea, error) {
 	var v DumpArea
-	var buf [JefeClaimDumpAreaArgsSize]byte
-	req := ipc.Request{Op: JefeOpClaimDumpArea, Args: buf[:0], ReplyCap: JefeClaimDumpAreaReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "claim_dump_area", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpClaimDumpArea, Args: s.Args(0), ReplyCap: JefeClaimDumpAreaReplySize}
+	if err := c.call(ctx, "claim_dump_area", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -253,16 +261,17 @@ func (c *JefeClient) ClaimDumpArea(ctx context.Context) (DumpArea, error) {
 // dumps the specified task
 func (c *JefeClient) DumpTask(ctx context.Context, taskIndex uint32) (uint8, error) {
 	var v uint8
-	var buf [JefeDumpTaskArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeDumpTaskArgsSize))
 	e := &enc
 	e.U32(taskIndex)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Jefe", Op: "dump_task", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpDumpTask, Args: e.Bytes(), ReplyCap: JefeDumpTaskReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "dump_task", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpDumpTask, Args: e.Bytes(), ReplyCap: JefeDumpTaskReplySize}
+	if err := c.call(ctx, "dump_task", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -282,8 +291,9 @@ func (c *JefeClient) DumpTask(ctx context.Context, taskIndex uint32) (uint8, err
 // dumps a subregion of the specified task
 func (c *JefeClient) DumpTaskRegion(ctx context.Context, taskIndex uint32, address uint32, length uint32) (uint8, error) {
 	var v uint8
-	var buf [JefeDumpTaskRegionArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeDumpTaskRegionArgsSize))
 	e := &enc
 	e.U32(taskIndex)
 	e.U32(address)
@@ -291,9 +301,9 @@ func (c *JefeClient) DumpTaskRegion(ctx context.Context, taskIndex uint32, addre
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Jefe", Op: "dump_task_region", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpDumpTaskRegion, Args: e.Bytes(), ReplyCap: JefeDumpTaskRegionReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "dump_task_region", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpDumpTaskRegion, Args: e.Bytes(), ReplyCap: JefeDumpTaskRegionReplySize}
+	if err := c.call(ctx, "dump_task_region", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -312,16 +322,17 @@ func (c *JefeClient) DumpTaskRegion(ctx context.Context, taskIndex uint32, addre
 //
 // reinitializes the dump memory starting at the given area
 func (c *JefeClient) ReinitializeDumpFrom(ctx context.Context, index uint8) error {
-	var buf [JefeReinitializeDumpFromArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(JefeReinitializeDumpFromArgsSize))
 	e := &enc
 	e.U8(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Jefe", Op: "reinitialize_dump_from", Err: err}
 	}
-	req := ipc.Request{Op: JefeOpReinitializeDumpFrom, Args: e.Bytes(), ReplyCap: JefeReinitializeDumpFromReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reinitialize_dump_from", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpReinitializeDumpFrom, Args: e.Bytes(), ReplyCap: JefeReinitializeDumpFromReplySize}
+	if err := c.call(ctx, "reinitialize_dump_from", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -334,10 +345,11 @@ func (c *JefeClient) ReinitializeDumpFrom(ctx context.Context, index uint8) erro
 //
 // restarts the caller without recording a fault
 func (c *JefeClient) RestartMeRaw(ctx context.Context) error {
-	var buf [JefeRestartMeRawArgsSize]byte
-	req := ipc.Request{Op: JefeOpRestartMeRaw, Args: buf[:0], ReplyCap: JefeRestartMeRawReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "restart_me_raw", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpRestartMeRaw, Args: s.Args(0), ReplyCap: JefeRestartMeRawReplySize}
+	if err := c.call(ctx, "restart_me_raw", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -350,15 +362,17 @@ func (c *JefeClient) RestartMeRaw(ctx context.Context) error {
 //
 // Reads the total number of times each task has faulted since the system started.
 func (c *JefeClient) ReadFaultCounts(ctx context.Context, data *[12]uint32) error {
-	var buf [JefeReadFaultCountsArgsSize]byte
+	s := ipc.GetScratch()
+	defer s.Put()
 	lb0 := make([]byte, 1*48)
-	req := ipc.Request{Op: JefeOpReadFaultCounts, Args: buf[:0], ReplyCap: JefeReadFaultCountsReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: lb0}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_fault_counts", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: JefeOpReadFaultCounts, Args: s.Args(0), ReplyCap: JefeReadFaultCountsReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: lb0}
+	if err := c.call(ctx, "read_fault_counts", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Jefe", Op: "read_fault_counts", Err: err}
 	}
 	{

@@ -106,10 +106,11 @@ func (c *UpdateClient) call(ctx context.Context, op string, req *ipc.Request, re
 // Get the block size for the update API. This is the length expected for the `write_one_block` call
 func (c *UpdateClient) BlockSize(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [UpdateBlockSizeArgsSize]byte
-	req := ipc.Request{Op: UpdateOpBlockSize, Args: buf[:0], ReplyCap: UpdateBlockSizeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "block_size", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpBlockSize, Args: s.Args(0), ReplyCap: UpdateBlockSizeReplySize}
+	if err := c.call(ctx, "block_size", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -128,16 +129,17 @@ func (c *UpdateClient) BlockSize(ctx context.Context) (uint32, error) {
 //
 // Do any necessary preparation for writing the image. This may include erasing flash and unlocking registers
 func (c *UpdateClient) PrepImageUpdate(ctx context.Context, imageType UpdateTarget) error {
-	var buf [UpdatePrepImageUpdateArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdatePrepImageUpdateArgsSize))
 	e := &enc
 	imageType.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "prep_image_update", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpPrepImageUpdate, Args: e.Bytes(), ReplyCap: UpdatePrepImageUpdateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "prep_image_update", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpPrepImageUpdate, Args: e.Bytes(), ReplyCap: UpdatePrepImageUpdateReplySize}
+	if err := c.call(ctx, "prep_image_update", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -153,20 +155,22 @@ func (c *UpdateClient) WriteOneBlock(ctx context.Context, blockNum uint32, block
 	if len(block) > 1024 {
 		return &ipc.LeaseTooLongError{Interface: "Update", Op: "write_one_block", Lease: "block", Len: len(block), Max: 1024}
 	}
-	var buf [UpdateWriteOneBlockArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateWriteOneBlockArgsSize))
 	e := &enc
 	e.U32(blockNum)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "write_one_block", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpWriteOneBlock, Args: e.Bytes(), ReplyCap: UpdateWriteOneBlockReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: block}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write_one_block", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpWriteOneBlock, Args: e.Bytes(), ReplyCap: UpdateWriteOneBlockReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: block}
+	if err := c.call(ctx, "write_one_block", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Update", Op: "write_one_block", Err: err}
 	}
 	if rep.RC != 0 {
@@ -179,10 +183,11 @@ func (c *UpdateClient) WriteOneBlock(ctx context.Context, blockNum uint32, block
 //
 // Cancel the current update in progress. Must call prep_image_update again before restarting.
 func (c *UpdateClient) AbortUpdate(ctx context.Context) error {
-	var buf [UpdateAbortUpdateArgsSize]byte
-	req := ipc.Request{Op: UpdateOpAbortUpdate, Args: buf[:0], ReplyCap: UpdateAbortUpdateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "abort_update", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpAbortUpdate, Args: s.Args(0), ReplyCap: UpdateAbortUpdateReplySize}
+	if err := c.call(ctx, "abort_update", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -195,10 +200,11 @@ func (c *UpdateClient) AbortUpdate(ctx context.Context) error {
 //
 // Do any necessary work post image write
 func (c *UpdateClient) FinishImageUpdate(ctx context.Context) error {
-	var buf [UpdateFinishImageUpdateArgsSize]byte
-	req := ipc.Request{Op: UpdateOpFinishImageUpdate, Args: buf[:0], ReplyCap: UpdateFinishImageUpdateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "finish_image_update", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpFinishImageUpdate, Args: s.Args(0), ReplyCap: UpdateFinishImageUpdateReplySize}
+	if err := c.call(ctx, "finish_image_update", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -212,10 +218,11 @@ func (c *UpdateClient) FinishImageUpdate(ctx context.Context) error {
 // Get the current image version
 func (c *UpdateClient) CurrentVersion(ctx context.Context) (ImageVersion, error) {
 	var v ImageVersion
-	var buf [UpdateCurrentVersionArgsSize]byte
-	req := ipc.Request{Op: UpdateOpCurrentVersion, Args: buf[:0], ReplyCap: UpdateCurrentVersionReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "current_version", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpCurrentVersion, Args: s.Args(0), ReplyCap: UpdateCurrentVersionReplySize}
+	if err := c.call(ctx, "current_version", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -235,10 +242,11 @@ func (c *UpdateClient) CurrentVersion(ctx context.Context) (ImageVersion, error)
 // Get info about installed images (deprecated - use rot_boot_info)
 func (c *UpdateClient) Status(ctx context.Context) (RotBootState, error) {
 	var v RotBootState
-	var buf [UpdateStatusArgsSize]byte
-	req := ipc.Request{Op: UpdateOpStatus, Args: buf[:0], ReplyCap: UpdateStatusReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "status", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpStatus, Args: s.Args(0), ReplyCap: UpdateStatusReplySize}
+	if err := c.call(ctx, "status", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -267,10 +275,11 @@ func (c *UpdateClient) Status(ctx context.Context) (RotBootState, error) {
 // RoT Boot selection and preference info
 func (c *UpdateClient) RotBootInfo(ctx context.Context) (RotBootInfo, error) {
 	var v RotBootInfo
-	var buf [UpdateRotBootInfoArgsSize]byte
-	req := ipc.Request{Op: UpdateOpRotBootInfo, Args: buf[:0], ReplyCap: UpdateRotBootInfoReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "rot_boot_info", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpRotBootInfo, Args: s.Args(0), ReplyCap: UpdateRotBootInfoReplySize}
+	if err := c.call(ctx, "rot_boot_info", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -289,21 +298,23 @@ func (c *UpdateClient) RotBootInfo(ctx context.Context) (RotBootInfo, error) {
 //
 // Reads a raw portion of the caboose
 func (c *UpdateClient) ReadRawCaboose(ctx context.Context, slot SlotId, offset uint32, data []byte) error {
-	var buf [UpdateReadRawCabooseArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateReadRawCabooseArgsSize))
 	e := &enc
 	slot.encodeSerde(e)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "read_raw_caboose", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpReadRawCaboose, Args: e.Bytes(), ReplyCap: UpdateReadRawCabooseReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_raw_caboose", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpReadRawCaboose, Args: e.Bytes(), ReplyCap: UpdateReadRawCabooseReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_raw_caboose", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Update", Op: "read_raw_caboose", Err: err}
 	}
 	if rep.RC != 0 {
@@ -317,16 +328,17 @@ func (c *UpdateClient) ReadRawCaboose(ctx context.Context, slot SlotId, offset u
 // Returns the size of the caboose
 func (c *UpdateClient) CabooseSize(ctx context.Context, slot SlotId) (uint32, error) {
 	var v uint32
-	var buf [UpdateCabooseSizeArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateCabooseSizeArgsSize))
 	e := &enc
 	slot.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Update", Op: "caboose_size", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpCabooseSize, Args: e.Bytes(), ReplyCap: UpdateCabooseSizeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "caboose_size", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpCabooseSize, Args: e.Bytes(), ReplyCap: UpdateCabooseSizeReplySize}
+	if err := c.call(ctx, "caboose_size", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -345,17 +357,18 @@ func (c *UpdateClient) CabooseSize(ctx context.Context, slot SlotId) (uint32, er
 //
 // Prefer a specific image slot for one or many boots
 func (c *UpdateClient) SwitchDefaultImage(ctx context.Context, slot SlotId, duration SwitchDuration) error {
-	var buf [UpdateSwitchDefaultImageArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateSwitchDefaultImageArgsSize))
 	e := &enc
 	slot.encodeSerde(e)
 	duration.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "switch_default_image", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpSwitchDefaultImage, Args: e.Bytes(), ReplyCap: UpdateSwitchDefaultImageReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "switch_default_image", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpSwitchDefaultImage, Args: e.Bytes(), ReplyCap: UpdateSwitchDefaultImageReplySize}
+	if err := c.call(ctx, "switch_default_image", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -368,10 +381,11 @@ func (c *UpdateClient) SwitchDefaultImage(ctx context.Context, slot SlotId, dura
 //
 // Reset unless an update is in progress.
 func (c *UpdateClient) Reset(ctx context.Context) error {
-	var buf [UpdateResetArgsSize]byte
-	req := ipc.Request{Op: UpdateOpReset, Args: buf[:0], ReplyCap: UpdateResetReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "reset", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpReset, Args: s.Args(0), ReplyCap: UpdateResetReplySize}
+	if err := c.call(ctx, "reset", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -387,20 +401,22 @@ func (c *UpdateClient) ReadRotPage(ctx context.Context, page RotPage, data []byt
 	if len(data) > 512 {
 		return &ipc.LeaseTooLongError{Interface: "Update", Op: "read_rot_page", Lease: "data", Len: len(data), Max: 512}
 	}
-	var buf [UpdateReadRotPageArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateReadRotPageArgsSize))
 	e := &enc
 	page.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "read_rot_page", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpReadRotPage, Args: e.Bytes(), ReplyCap: UpdateReadRotPageReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_rot_page", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpReadRotPage, Args: e.Bytes(), ReplyCap: UpdateReadRotPageReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_rot_page", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Update", Op: "read_rot_page", Err: err}
 	}
 	if rep.RC != 0 {
@@ -414,17 +430,18 @@ func (c *UpdateClient) ReadRotPage(ctx context.Context, page RotPage, data []byt
 // Returns the size of the caboose
 func (c *UpdateClient) ComponentCabooseSize(ctx context.Context, component RotComponent, slot SlotId) (uint32, error) {
 	var v uint32
-	var buf [UpdateComponentCabooseSizeArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateComponentCabooseSizeArgsSize))
 	e := &enc
 	component.encodeSerde(e)
 	slot.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Update", Op: "component_caboose_size", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpComponentCabooseSize, Args: e.Bytes(), ReplyCap: UpdateComponentCabooseSizeReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "component_caboose_size", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpComponentCabooseSize, Args: e.Bytes(), ReplyCap: UpdateComponentCabooseSizeReplySize}
+	if err := c.call(ctx, "component_caboose_size", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -443,8 +460,9 @@ func (c *UpdateClient) ComponentCabooseSize(ctx context.Context, component RotCo
 //
 // Reads a raw portion of the caboose
 func (c *UpdateClient) ComponentReadRawCaboose(ctx context.Context, component RotComponent, slot SlotId, offset uint32, data []byte) error {
-	var buf [UpdateComponentReadRawCabooseArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateComponentReadRawCabooseArgsSize))
 	e := &enc
 	component.encodeSerde(e)
 	slot.encodeSerde(e)
@@ -452,13 +470,14 @@ func (c *UpdateClient) ComponentReadRawCaboose(ctx context.Context, component Ro
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "component_read_raw_caboose", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpComponentReadRawCaboose, Args: e.Bytes(), ReplyCap: UpdateComponentReadRawCabooseReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "component_read_raw_caboose", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpComponentReadRawCaboose, Args: e.Bytes(), ReplyCap: UpdateComponentReadRawCabooseReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "component_read_raw_caboose", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Update", Op: "component_read_raw_caboose", Err: err}
 	}
 	if rep.RC != 0 {
@@ -471,17 +490,18 @@ func (c *UpdateClient) ComponentReadRawCaboose(ctx context.Context, component Ro
 //
 // Do any necessary preparation for writing the image. This may include erasing flash and unlocking registers
 func (c *UpdateClient) ComponentPrepImageUpdate(ctx context.Context, component RotComponent, slot SlotId) error {
-	var buf [UpdateComponentPrepImageUpdateArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateComponentPrepImageUpdateArgsSize))
 	e := &enc
 	component.encodeSerde(e)
 	slot.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "component_prep_image_update", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpComponentPrepImageUpdate, Args: e.Bytes(), ReplyCap: UpdateComponentPrepImageUpdateReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "component_prep_image_update", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpComponentPrepImageUpdate, Args: e.Bytes(), ReplyCap: UpdateComponentPrepImageUpdateReplySize}
+	if err := c.call(ctx, "component_prep_image_update", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -494,8 +514,9 @@ func (c *UpdateClient) ComponentPrepImageUpdate(ctx context.Context, component R
 //
 // Prefer a specific image slot for one or many boots
 func (c *UpdateClient) ComponentSwitchDefaultImage(ctx context.Context, component RotComponent, slot SlotId, duration SwitchDuration) error {
-	var buf [UpdateComponentSwitchDefaultImageArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateComponentSwitchDefaultImageArgsSize))
 	e := &enc
 	component.encodeSerde(e)
 	slot.encodeSerde(e)
@@ -503,9 +524,9 @@ func (c *UpdateClient) ComponentSwitchDefaultImage(ctx context.Context, componen
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Update", Op: "component_switch_default_image", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpComponentSwitchDefaultImage, Args: e.Bytes(), ReplyCap: UpdateComponentSwitchDefaultImageReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "component_switch_default_image", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpComponentSwitchDefaultImage, Args: e.Bytes(), ReplyCap: UpdateComponentSwitchDefaultImageReplySize}
+	if err := c.call(ctx, "component_switch_default_image", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -519,16 +540,17 @@ func (c *UpdateClient) ComponentSwitchDefaultImage(ctx context.Context, componen
 // RoT Boot selection and preference info
 func (c *UpdateClient) VersionedRotBootInfo(ctx context.Context, version uint8) (VersionedRotBootInfo, error) {
 	var v VersionedRotBootInfo
-	var buf [UpdateVersionedRotBootInfoArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UpdateVersionedRotBootInfoArgsSize))
 	e := &enc
 	e.U8(version)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Update", Op: "versioned_rot_boot_info", Err: err}
 	}
-	req := ipc.Request{Op: UpdateOpVersionedRotBootInfo, Args: e.Bytes(), ReplyCap: UpdateVersionedRotBootInfoReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "versioned_rot_boot_info", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UpdateOpVersionedRotBootInfo, Args: e.Bytes(), ReplyCap: UpdateVersionedRotBootInfoReplySize}
+	if err := c.call(ctx, "versioned_rot_boot_info", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {

@@ -97,21 +97,23 @@ func (c *NetClient) call(ctx context.Context, op string, req *ipc.Request, rep *
 // Unqueues an incoming packet from a socket.
 func (c *NetClient) RecvPacket(ctx context.Context, socket SocketName, largePayloadBehavior LargePayloadBehavior, payload []byte) (UdpMetadata, error) {
 	var v UdpMetadata
-	var buf [NetRecvPacketArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetRecvPacketArgsSize))
 	e := &enc
 	socket.encodeSerde(e)
 	largePayloadBehavior.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Net", Op: "recv_packet", Err: err}
 	}
-	req := ipc.Request{Op: NetOpRecvPacket, Args: e.Bytes(), ReplyCap: NetRecvPacketReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: payload}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "recv_packet", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpRecvPacket, Args: e.Bytes(), ReplyCap: NetRecvPacketReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: payload}
+	if err := c.call(ctx, "recv_packet", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Net", Op: "recv_packet", Err: err}
 	}
 	if rep.RC != 0 {
@@ -130,21 +132,23 @@ func (c *NetClient) RecvPacket(ctx context.Context, socket SocketName, largePayl
 //
 // Queues an outgoing packet into a socket.
 func (c *NetClient) SendPacket(ctx context.Context, socket SocketName, metadata UdpMetadata, payload []byte) error {
-	var buf [NetSendPacketArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetSendPacketArgsSize))
 	e := &enc
 	socket.encodeSerde(e)
 	metadata.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Net", Op: "send_packet", Err: err}
 	}
-	req := ipc.Request{Op: NetOpSendPacket, Args: e.Bytes(), ReplyCap: NetSendPacketReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: payload}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "send_packet", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpSendPacket, Args: e.Bytes(), ReplyCap: NetSendPacketReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: payload}
+	if err := c.call(ctx, "send_packet", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Net", Op: "send_packet", Err: err}
 	}
 	if rep.RC != 0 {
@@ -158,17 +162,18 @@ func (c *NetClient) SendPacket(ctx context.Context, socket SocketName, metadata 
 // Reads a register from a SMI-attached device.
 func (c *NetClient) SmiRead(ctx context.Context, phy uint8, register uint8) (uint16, error) {
 	var v uint16
-	var buf [NetSmiReadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetSmiReadArgsSize))
 	e := &enc
 	e.U8(phy)
 	e.U8(register)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Net", Op: "smi_read", Err: err}
 	}
-	req := ipc.Request{Op: NetOpSmiRead, Args: e.Bytes(), ReplyCap: NetSmiReadReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "smi_read", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpSmiRead, Args: e.Bytes(), ReplyCap: NetSmiReadReplySize}
+	if err := c.call(ctx, "smi_read", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -187,8 +192,9 @@ func (c *NetClient) SmiRead(ctx context.Context, phy uint8, register uint8) (uin
 //
 // Writes a register in a SMI-attached device.
 func (c *NetClient) SmiWrite(ctx context.Context, phy uint8, register uint8, value uint16) error {
-	var buf [NetSmiWriteArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetSmiWriteArgsSize))
 	e := &enc
 	e.U8(phy)
 	e.U8(register)
@@ -196,9 +202,9 @@ func (c *NetClient) SmiWrite(ctx context.Context, phy uint8, register uint8, val
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Net", Op: "smi_write", Err: err}
 	}
-	req := ipc.Request{Op: NetOpSmiWrite, Args: e.Bytes(), ReplyCap: NetSmiWriteReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "smi_write", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpSmiWrite, Args: e.Bytes(), ReplyCap: NetSmiWriteReplySize}
+	if err := c.call(ctx, "smi_write", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -212,8 +218,9 @@ func (c *NetClient) SmiWrite(ctx context.Context, phy uint8, register uint8, val
 // Read a register from the PHY associated with a particular port
 func (c *NetClient) ReadPhyReg(ctx context.Context, port uint8, page uint16, reg uint8) (uint16, error) {
 	var v uint16
-	var buf [NetReadPhyRegArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetReadPhyRegArgsSize))
 	e := &enc
 	e.U8(port)
 	e.U16(page)
@@ -221,9 +228,9 @@ func (c *NetClient) ReadPhyReg(ctx context.Context, port uint8, page uint16, reg
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Net", Op: "read_phy_reg", Err: err}
 	}
-	req := ipc.Request{Op: NetOpReadPhyReg, Args: e.Bytes(), ReplyCap: NetReadPhyRegReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_phy_reg", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpReadPhyReg, Args: e.Bytes(), ReplyCap: NetReadPhyRegReplySize}
+	if err := c.call(ctx, "read_phy_reg", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -242,8 +249,9 @@ func (c *NetClient) ReadPhyReg(ctx context.Context, port uint8, page uint16, reg
 //
 // Writes a register in the PHY associated with a particular port
 func (c *NetClient) WritePhyReg(ctx context.Context, port uint8, page uint16, reg uint8, value uint16) error {
-	var buf [NetWritePhyRegArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetWritePhyRegArgsSize))
 	e := &enc
 	e.U8(port)
 	e.U16(page)
@@ -252,9 +260,9 @@ func (c *NetClient) WritePhyReg(ctx context.Context, port uint8, page uint16, re
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Net", Op: "write_phy_reg", Err: err}
 	}
-	req := ipc.Request{Op: NetOpWritePhyReg, Args: e.Bytes(), ReplyCap: NetWritePhyRegReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write_phy_reg", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpWritePhyReg, Args: e.Bytes(), ReplyCap: NetWritePhyRegReplySize}
+	if err := c.call(ctx, "write_phy_reg", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -268,10 +276,11 @@ func (c *NetClient) WritePhyReg(ctx context.Context, port uint8, page uint16, re
 // Returns the number of entries in the KSZ8463 dynamic MAC table
 func (c *NetClient) ReadKsz8463MacCount(ctx context.Context) (uint32, error) {
 	var v uint32
-	var buf [NetReadKsz8463MacCountArgsSize]byte
-	req := ipc.Request{Op: NetOpReadKsz8463MacCount, Args: buf[:0], ReplyCap: NetReadKsz8463MacCountReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_ksz8463_mac_count", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpReadKsz8463MacCount, Args: s.Args(0), ReplyCap: NetReadKsz8463MacCountReplySize}
+	if err := c.call(ctx, "read_ksz8463_mac_count", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -291,16 +300,17 @@ func (c *NetClient) ReadKsz8463MacCount(ctx context.Context) (uint32, error) {
 // Reads a particular MAC address from the KSZ8463 dynamic MAC table
 func (c *NetClient) ReadKsz8463Mac(ctx context.Context, i uint16) (KszMacTableEntry, error) {
 	var v KszMacTableEntry
-	var buf [NetReadKsz8463MacArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetReadKsz8463MacArgsSize))
 	e := &enc
 	e.U16(i)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Net", Op: "read_ksz8463_mac", Err: err}
 	}
-	req := ipc.Request{Op: NetOpReadKsz8463Mac, Args: e.Bytes(), ReplyCap: NetReadKsz8463MacReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_ksz8463_mac", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpReadKsz8463Mac, Args: e.Bytes(), ReplyCap: NetReadKsz8463MacReplySize}
+	if err := c.call(ctx, "read_ksz8463_mac", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -320,16 +330,17 @@ func (c *NetClient) ReadKsz8463Mac(ctx context.Context, i uint16) (KszMacTableEn
 // Reads a register from the KSZ8463
 func (c *NetClient) ReadKsz8463Reg(ctx context.Context, reg uint16) (uint16, error) {
 	var v uint16
-	var buf [NetReadKsz8463RegArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetReadKsz8463RegArgsSize))
 	e := &enc
 	e.U16(reg)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Net", Op: "read_ksz8463_reg", Err: err}
 	}
-	req := ipc.Request{Op: NetOpReadKsz8463Reg, Args: e.Bytes(), ReplyCap: NetReadKsz8463RegReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_ksz8463_reg", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpReadKsz8463Reg, Args: e.Bytes(), ReplyCap: NetReadKsz8463RegReplySize}
+	if err := c.call(ctx, "read_ksz8463_reg", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -349,10 +360,11 @@ func (c *NetClient) ReadKsz8463Reg(ctx context.Context, reg uint16) (uint16, err
 // Reports the MAC address of port 0
 func (c *NetClient) GetMacAddress(ctx context.Context) (MacAddress, error) {
 	var v MacAddress
-	var buf [NetGetMacAddressArgsSize]byte
-	req := ipc.Request{Op: NetOpGetMacAddress, Args: buf[:0], ReplyCap: NetGetMacAddressReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_mac_address", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpGetMacAddress, Args: s.Args(0), ReplyCap: NetGetMacAddressReplySize}
+	if err := c.call(ctx, "get_mac_address", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -372,10 +384,11 @@ func (c *NetClient) GetMacAddress(ctx context.Context) (MacAddress, error) {
 // Reports any remaining MAC addresses after the net task has claimed its own
 func (c *NetClient) GetSpareMacAddresses(ctx context.Context) (MacAddressBlock, error) {
 	var v MacAddressBlock
-	var buf [NetGetSpareMacAddressesArgsSize]byte
-	req := ipc.Request{Op: NetOpGetSpareMacAddresses, Args: buf[:0], ReplyCap: NetGetSpareMacAddressesReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_spare_mac_addresses", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpGetSpareMacAddresses, Args: s.Args(0), ReplyCap: NetGetSpareMacAddressesReplySize}
+	if err := c.call(ctx, "get_spare_mac_addresses", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -395,10 +408,11 @@ func (c *NetClient) GetSpareMacAddresses(ctx context.Context) (MacAddressBlock, 
 // Checks the client side management network status
 func (c *NetClient) ManagementLinkStatus(ctx context.Context) (ManagementLinkStatus, error) {
 	var v ManagementLinkStatus
-	var buf [NetManagementLinkStatusArgsSize]byte
-	req := ipc.Request{Op: NetOpManagementLinkStatus, Args: buf[:0], ReplyCap: NetManagementLinkStatusReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "management_link_status", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpManagementLinkStatus, Args: s.Args(0), ReplyCap: NetManagementLinkStatusReplySize}
+	if err := c.call(ctx, "management_link_status", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -418,10 +432,11 @@ func (c *NetClient) ManagementLinkStatus(ctx context.Context) (ManagementLinkSta
 // Returns management network counters
 func (c *NetClient) ManagementCounters(ctx context.Context) (ManagementCounters, error) {
 	var v ManagementCounters
-	var buf [NetManagementCountersArgsSize]byte
-	req := ipc.Request{Op: NetOpManagementCounters, Args: buf[:0], ReplyCap: NetManagementCountersReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "management_counters", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpManagementCounters, Args: s.Args(0), ReplyCap: NetManagementCountersReplySize}
+	if err := c.call(ctx, "management_counters", req, rep, false); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -440,17 +455,18 @@ func (c *NetClient) ManagementCounters(ctx context.Context) (ManagementCounters,
 //
 // Marks the given VID as trusted for some amount of time
 func (c *NetClient) TrustVlan(ctx context.Context, vid VLanId, trustUntil uint64) error {
-	var buf [NetTrustVlanArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetTrustVlanArgsSize))
 	e := &enc
 	vid.encodeSerde(e)
 	e.U64(trustUntil)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Net", Op: "trust_vlan", Err: err}
 	}
-	req := ipc.Request{Op: NetOpTrustVlan, Args: e.Bytes(), ReplyCap: NetTrustVlanReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "trust_vlan", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpTrustVlan, Args: e.Bytes(), ReplyCap: NetTrustVlanReplySize}
+	if err := c.call(ctx, "trust_vlan", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -463,16 +479,17 @@ func (c *NetClient) TrustVlan(ctx context.Context, vid VLanId, trustUntil uint64
 //
 // Marks the given VID as untrusted
 func (c *NetClient) DistrustVlan(ctx context.Context, vid VLanId) error {
-	var buf [NetDistrustVlanArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(NetDistrustVlanArgsSize))
 	e := &enc
 	vid.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Net", Op: "distrust_vlan", Err: err}
 	}
-	req := ipc.Request{Op: NetOpDistrustVlan, Args: e.Bytes(), ReplyCap: NetDistrustVlanReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "distrust_vlan", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: NetOpDistrustVlan, Args: e.Bytes(), ReplyCap: NetDistrustVlanReplySize}
+	if err := c.call(ctx, "distrust_vlan", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

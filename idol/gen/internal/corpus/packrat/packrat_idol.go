@@ -106,10 +106,11 @@ func (c *PackratClient) call(ctx context.Context, op string, req *ipc.Request, r
 // Get the cached MAC address block
 func (c *PackratClient) GetMacAddressBlock(ctx context.Context) (MacAddressBlock, error) {
 	var v MacAddressBlock
-	var buf [PackratGetMacAddressBlockArgsSize]byte
-	req := ipc.Request{Op: PackratOpGetMacAddressBlock, Args: buf[:0], ReplyCap: PackratGetMacAddressBlockReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_mac_address_block", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetMacAddressBlock, Args: s.Args(0), ReplyCap: PackratGetMacAddressBlockReplySize}
+	if err := c.call(ctx, "get_mac_address_block", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -128,16 +129,17 @@ func (c *PackratClient) GetMacAddressBlock(ctx context.Context) (MacAddressBlock
 //
 // Set the cached MAC address block
 func (c *PackratClient) SetMacAddressBlock(ctx context.Context, macs MacAddressBlock) error {
-	var buf [PackratSetMacAddressBlockArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratSetMacAddressBlockArgsSize))
 	e := &enc
 	macs.encodeZerocopy(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "set_mac_address_block", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpSetMacAddressBlock, Args: e.Bytes(), ReplyCap: PackratSetMacAddressBlockReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_mac_address_block", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpSetMacAddressBlock, Args: e.Bytes(), ReplyCap: PackratSetMacAddressBlockReplySize}
+	if err := c.call(ctx, "set_mac_address_block", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -151,10 +153,11 @@ func (c *PackratClient) SetMacAddressBlock(ctx context.Context, macs MacAddressB
 // Get the cached board identity
 func (c *PackratClient) GetIdentity(ctx context.Context) (OxideIdentity, error) {
 	var v OxideIdentity
-	var buf [PackratGetIdentityArgsSize]byte
-	req := ipc.Request{Op: PackratOpGetIdentity, Args: buf[:0], ReplyCap: PackratGetIdentityReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_identity", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetIdentity, Args: s.Args(0), ReplyCap: PackratGetIdentityReplySize}
+	if err := c.call(ctx, "get_identity", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -173,16 +176,17 @@ func (c *PackratClient) GetIdentity(ctx context.Context) (OxideIdentity, error) 
 //
 // Set the cached board identity
 func (c *PackratClient) SetIdentity(ctx context.Context, macs OxideIdentity) error {
-	var buf [PackratSetIdentityArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratSetIdentityArgsSize))
 	e := &enc
 	macs.encodeZerocopy(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "set_identity", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpSetIdentity, Args: e.Bytes(), ReplyCap: PackratSetIdentityReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_identity", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpSetIdentity, Args: e.Bytes(), ReplyCap: PackratSetIdentityReplySize}
+	if err := c.call(ctx, "set_identity", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -196,10 +200,11 @@ func (c *PackratClient) SetIdentity(ctx context.Context, macs OxideIdentity) err
 // Get the value for host OS startup options we will give to the host the next time it requests them from us. This may or may not match the startup options used the most recent time the host OS boots, as the options may have changed in the meantime.
 func (c *PackratClient) GetNextBootHostStartupOptions(ctx context.Context) (HostStartupOptions, error) {
 	var v HostStartupOptions
-	var buf [PackratGetNextBootHostStartupOptionsArgsSize]byte
-	req := ipc.Request{Op: PackratOpGetNextBootHostStartupOptions, Args: buf[:0], ReplyCap: PackratGetNextBootHostStartupOptionsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_next_boot_host_startup_options", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetNextBootHostStartupOptions, Args: s.Args(0), ReplyCap: PackratGetNextBootHostStartupOptionsReplySize}
+	if err := c.call(ctx, "get_next_boot_host_startup_options", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -218,16 +223,17 @@ func (c *PackratClient) GetNextBootHostStartupOptions(ctx context.Context) (Host
 //
 // Set the value for host OS startup options we will give to the host the next time it requests them from us.
 func (c *PackratClient) SetNextBootHostStartupOptions(ctx context.Context, startupOptions HostStartupOptions) error {
-	var buf [PackratSetNextBootHostStartupOptionsArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratSetNextBootHostStartupOptionsArgsSize))
 	e := &enc
 	startupOptions.encodeZerocopy(e)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "set_next_boot_host_startup_options", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpSetNextBootHostStartupOptions, Args: e.Bytes(), ReplyCap: PackratSetNextBootHostStartupOptionsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_next_boot_host_startup_options", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpSetNextBootHostStartupOptions, Args: e.Bytes(), ReplyCap: PackratSetNextBootHostStartupOptionsReplySize}
+	if err := c.call(ctx, "set_next_boot_host_startup_options", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -240,16 +246,17 @@ func (c *PackratClient) SetNextBootHostStartupOptions(ctx context.Context, start
 //
 // Mark an SPD as absent
 func (c *PackratClient) RemoveSpd(ctx context.Context, index uint8) error {
-	var buf [PackratRemoveSpdArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratRemoveSpdArgsSize))
 	e := &enc
 	e.U8(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "remove_spd", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpRemoveSpd, Args: e.Bytes(), ReplyCap: PackratRemoveSpdReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "remove_spd", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpRemoveSpd, Args: e.Bytes(), ReplyCap: PackratRemoveSpdReplySize}
+	if err := c.call(ctx, "remove_spd", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -265,21 +272,23 @@ func (c *PackratClient) SetSpdEeprom(ctx context.Context, index uint8, offset ui
 	if len(data) > 256 {
 		return &ipc.LeaseTooLongError{Interface: "Packrat", Op: "set_spd_eeprom", Lease: "data", Len: len(data), Max: 256}
 	}
-	var buf [PackratSetSpdEepromArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratSetSpdEepromArgsSize))
 	e := &enc
 	e.U8(index)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "set_spd_eeprom", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpSetSpdEeprom, Args: e.Bytes(), ReplyCap: PackratSetSpdEepromReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_spd_eeprom", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpSetSpdEeprom, Args: e.Bytes(), ReplyCap: PackratSetSpdEepromReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "set_spd_eeprom", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Packrat", Op: "set_spd_eeprom", Err: err}
 	}
 	if rep.RC != 0 {
@@ -293,16 +302,17 @@ func (c *PackratClient) SetSpdEeprom(ctx context.Context, index uint8, offset ui
 // Return whether the device at `index` is present. Return value is dependent on prior calls to `set_spd_eeprom`.
 func (c *PackratClient) GetSpdPresent(ctx context.Context, index uint8) (bool, error) {
 	var v bool
-	var buf [PackratGetSpdPresentArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratGetSpdPresentArgsSize))
 	e := &enc
 	e.U8(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "get_spd_present", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpGetSpdPresent, Args: e.Bytes(), ReplyCap: PackratGetSpdPresentReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_spd_present", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetSpdPresent, Args: e.Bytes(), ReplyCap: PackratGetSpdPresentReplySize}
+	if err := c.call(ctx, "get_spd_present", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -322,17 +332,18 @@ func (c *PackratClient) GetSpdPresent(ctx context.Context, index uint8) (bool, e
 // Return the value of the SPD data byte from device `index` at offset `offset`. Return value is dependent on prior calls to `set_spd_eeprom`.
 func (c *PackratClient) GetSpdData(ctx context.Context, index uint8, offset uint32) (uint8, error) {
 	var v uint8
-	var buf [PackratGetSpdDataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratGetSpdDataArgsSize))
 	e := &enc
 	e.U8(index)
 	e.U32(offset)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "get_spd_data", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpGetSpdData, Args: e.Bytes(), ReplyCap: PackratGetSpdDataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_spd_data", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetSpdData, Args: e.Bytes(), ReplyCap: PackratGetSpdDataReplySize}
+	if err := c.call(ctx, "get_spd_data", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -351,20 +362,22 @@ func (c *PackratClient) GetSpdData(ctx context.Context, index uint8, offset uint
 //
 // Read an entire SPD EEPROM for the given device
 func (c *PackratClient) GetFullSpdData(ctx context.Context, index uint8, data []byte) error {
-	var buf [PackratGetFullSpdDataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratGetFullSpdDataArgsSize))
 	e := &enc
 	e.U8(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "get_full_spd_data", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpGetFullSpdData, Args: e.Bytes(), ReplyCap: PackratGetFullSpdDataReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_full_spd_data", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpGetFullSpdData, Args: e.Bytes(), ReplyCap: PackratGetFullSpdDataReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "get_full_spd_data", req, rep, true); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Packrat", Op: "get_full_spd_data", Err: err}
 	}
 	if rep.RC != 0 {
@@ -377,16 +390,17 @@ func (c *PackratClient) GetFullSpdData(ctx context.Context, index uint8, data []
 //
 // Set the restart ID for ereports and other APIs
 func (c *PackratClient) SetRestartId(ctx context.Context, restartId ipc.U128) error {
-	var buf [PackratSetRestartIdArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratSetRestartIdArgsSize))
 	e := &enc
 	e.U128(restartId)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Packrat", Op: "set_restart_id", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpSetRestartId, Args: e.Bytes(), ReplyCap: PackratSetRestartIdReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "set_restart_id", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpSetRestartId, Args: e.Bytes(), ReplyCap: PackratSetRestartIdReplySize}
+	if err := c.call(ctx, "set_restart_id", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -403,14 +417,16 @@ func (c *PackratClient) DeliverEncodedEreport(ctx context.Context, data []byte) 
 	if len(data) > 1024 {
 		return v, &ipc.LeaseTooLongError{Interface: "Packrat", Op: "deliver_encoded_ereport", Lease: "data", Len: len(data), Max: 1024}
 	}
-	var buf [PackratDeliverEncodedEreportArgsSize]byte
-	req := ipc.Request{Op: PackratOpDeliverEncodedEreport, Args: buf[:0], ReplyCap: PackratDeliverEncodedEreportReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "deliver_encoded_ereport", &req, &rep, true); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpDeliverEncodedEreport, Args: s.Args(0), ReplyCap: PackratDeliverEncodedEreportReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "deliver_encoded_ereport", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "deliver_encoded_ereport", Err: err}
 	}
 	if rep.RC != 0 {
@@ -430,8 +446,9 @@ func (c *PackratClient) DeliverEncodedEreport(ctx context.Context, data []byte) 
 // Read ereports starting with a watermark (ENA) value
 func (c *PackratClient) ReadEreports(ctx context.Context, requestId RequestIdV0, restartId RestartId, startEna Ena, limit uint8, committedEna Ena, data []byte) (uint32, error) {
 	var v uint32
-	var buf [PackratReadEreportsArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratReadEreportsArgsSize))
 	e := &enc
 	requestId.encodeZerocopy(e)
 	restartId.encodeZerocopy(e)
@@ -441,13 +458,14 @@ func (c *PackratClient) ReadEreports(ctx context.Context, requestId RequestIdV0,
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "read_ereports", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpReadEreports, Args: e.Bytes(), ReplyCap: PackratReadEreportsReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_ereports", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpReadEreports, Args: e.Bytes(), ReplyCap: PackratReadEreportsReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_ereports", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "read_ereports", Err: err}
 	}
 	if rep.RC != 0 {
@@ -467,8 +485,9 @@ func (c *PackratClient) ReadEreports(ctx context.Context, requestId RequestIdV0,
 // Write the host's boot failure message and return the index of this failure
 func (c *PackratClient) WriteHostBootfail(ctx context.Context, reason uint8, slot ipc.Option[uint16], data []byte) (HostInfoWriteOutput, error) {
 	var v HostInfoWriteOutput
-	var buf [PackratWriteHostBootfailArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratWriteHostBootfailArgsSize))
 	e := &enc
 	e.U8(reason)
 	if slot.Some {
@@ -480,13 +499,14 @@ func (c *PackratClient) WriteHostBootfail(ctx context.Context, reason uint8, slo
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "write_host_bootfail", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpWriteHostBootfail, Args: e.Bytes(), ReplyCap: PackratWriteHostBootfailReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write_host_bootfail", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpWriteHostBootfail, Args: e.Bytes(), ReplyCap: PackratWriteHostBootfailReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "write_host_bootfail", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "write_host_bootfail", Err: err}
 	}
 	if rep.RC != 0 {
@@ -506,8 +526,9 @@ func (c *PackratClient) WriteHostBootfail(ctx context.Context, reason uint8, slo
 // Read a portion of the host's boot failure message
 func (c *PackratClient) ReadHostBootfailFragment(ctx context.Context, request ipc.Option[HostInfoRequest], data []byte) (HostBootfailReadOutput, error) {
 	var v HostBootfailReadOutput
-	var buf [PackratReadHostBootfailFragmentArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratReadHostBootfailFragmentArgsSize))
 	e := &enc
 	if request.Some {
 		e.U8(1)
@@ -518,13 +539,14 @@ func (c *PackratClient) ReadHostBootfailFragment(ctx context.Context, request ip
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "read_host_bootfail_fragment", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpReadHostBootfailFragment, Args: e.Bytes(), ReplyCap: PackratReadHostBootfailFragmentReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_host_bootfail_fragment", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpReadHostBootfailFragment, Args: e.Bytes(), ReplyCap: PackratReadHostBootfailFragmentReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_host_bootfail_fragment", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "read_host_bootfail_fragment", Err: err}
 	}
 	if rep.RC != 0 {
@@ -544,8 +566,9 @@ func (c *PackratClient) ReadHostBootfailFragment(ctx context.Context, request ip
 // Write the host's panic message and return the index of this panic
 func (c *PackratClient) WriteHostPanic(ctx context.Context, slot ipc.Option[uint16], data []byte) (HostInfoWriteOutput, error) {
 	var v HostInfoWriteOutput
-	var buf [PackratWriteHostPanicArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratWriteHostPanicArgsSize))
 	e := &enc
 	if slot.Some {
 		e.U8(1)
@@ -556,13 +579,14 @@ func (c *PackratClient) WriteHostPanic(ctx context.Context, slot ipc.Option[uint
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "write_host_panic", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpWriteHostPanic, Args: e.Bytes(), ReplyCap: PackratWriteHostPanicReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write_host_panic", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpWriteHostPanic, Args: e.Bytes(), ReplyCap: PackratWriteHostPanicReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: data}
+	if err := c.call(ctx, "write_host_panic", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "write_host_panic", Err: err}
 	}
 	if rep.RC != 0 {
@@ -582,8 +606,9 @@ func (c *PackratClient) WriteHostPanic(ctx context.Context, slot ipc.Option[uint
 // Read a portion of the host's panic message
 func (c *PackratClient) ReadHostPanicFragment(ctx context.Context, request ipc.Option[HostInfoRequest], data []byte) (HostPanicReadOutput, error) {
 	var v HostPanicReadOutput
-	var buf [PackratReadHostPanicFragmentArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(PackratReadHostPanicFragmentArgsSize))
 	e := &enc
 	if request.Some {
 		e.U8(1)
@@ -594,13 +619,14 @@ func (c *PackratClient) ReadHostPanicFragment(ctx context.Context, request ipc.O
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Packrat", Op: "read_host_panic_fragment", Err: err}
 	}
-	req := ipc.Request{Op: PackratOpReadHostPanicFragment, Args: e.Bytes(), ReplyCap: PackratReadHostPanicFragmentReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: data}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read_host_panic_fragment", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: PackratOpReadHostPanicFragment, Args: e.Bytes(), ReplyCap: PackratReadHostPanicFragmentReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: data}
+	if err := c.call(ctx, "read_host_panic_fragment", req, rep, true); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Packrat", Op: "read_host_panic_fragment", Err: err}
 	}
 	if rep.RC != 0 {

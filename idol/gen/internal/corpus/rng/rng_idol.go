@@ -55,14 +55,16 @@ func (c *RngClient) call(ctx context.Context, op string, req *ipc.Request, rep *
 // Fill buffer with entropy from platform RNG.
 func (c *RngClient) Fill(ctx context.Context, source []byte) (uint32, error) {
 	var v uint32
-	var buf [RngFillArgsSize]byte
-	req := ipc.Request{Op: RngOpFill, Args: buf[:0], ReplyCap: RngFillReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: source}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "fill", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: RngOpFill, Args: s.Args(0), ReplyCap: RngFillReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: source}
+	if err := c.call(ctx, "fill", req, rep, false); err != nil {
 		return v, err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return v, &ipc.BadReplyError{Interface: "Rng", Op: "fill", Err: err}
 	}
 	if rep.RC != 0 {

@@ -80,16 +80,17 @@ func (c *SensorClient) call(ctx context.Context, op string, req *ipc.Request, re
 // Get calls op get (1, Hubpack, idempotent).
 func (c *SensorClient) Get(ctx context.Context, id SensorId) (float32, error) {
 	var v float32
-	var buf [SensorGetArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGet, Args: e.Bytes(), ReplyCap: SensorGetReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGet, Args: e.Bytes(), ReplyCap: SensorGetReplySize}
+	if err := c.call(ctx, "get", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -107,16 +108,17 @@ func (c *SensorClient) Get(ctx context.Context, id SensorId) (float32, error) {
 // GetReading calls op get_reading (2, Hubpack, idempotent).
 func (c *SensorClient) GetReading(ctx context.Context, id SensorId) (Reading, error) {
 	var v Reading
-	var buf [SensorGetReadingArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetReadingArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_reading", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetReading, Args: e.Bytes(), ReplyCap: SensorGetReadingReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_reading", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetReading, Args: e.Bytes(), ReplyCap: SensorGetReadingReplySize}
+	if err := c.call(ctx, "get_reading", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -136,16 +138,17 @@ func (c *SensorClient) GetReading(ctx context.Context, id SensorId) (Reading, er
 // returns the most recent reading (data or error) and its timestamp
 func (c *SensorClient) GetRawReading(ctx context.Context, id SensorId) (ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]], error) {
 	var v ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]]
-	var buf [SensorGetRawReadingArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetRawReadingArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_raw_reading", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetRawReading, Args: e.Bytes(), ReplyCap: SensorGetRawReadingReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_raw_reading", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetRawReading, Args: e.Bytes(), ReplyCap: SensorGetRawReadingReplySize}
+	if err := c.call(ctx, "get_raw_reading", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -174,16 +177,17 @@ func (c *SensorClient) GetRawReading(ctx context.Context, id SensorId) (ipc.Opti
 // returns the most recent data reading and its timestamp
 func (c *SensorClient) GetLastData(ctx context.Context, id SensorId) (ipc.Option[ipc.Tuple2[float32, uint64]], error) {
 	var v ipc.Option[ipc.Tuple2[float32, uint64]]
-	var buf [SensorGetLastDataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetLastDataArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_last_data", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetLastData, Args: e.Bytes(), ReplyCap: SensorGetLastDataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_last_data", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetLastData, Args: e.Bytes(), ReplyCap: SensorGetLastDataReplySize}
+	if err := c.call(ctx, "get_last_data", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -207,16 +211,17 @@ func (c *SensorClient) GetLastData(ctx context.Context, id SensorId) (ipc.Option
 // returns the most recent error recorded and its timestamp
 func (c *SensorClient) GetLastNodata(ctx context.Context, id SensorId) (ipc.Option[ipc.Tuple2[NoData, uint64]], error) {
 	var v ipc.Option[ipc.Tuple2[NoData, uint64]]
-	var buf [SensorGetLastNodataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetLastNodataArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_last_nodata", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetLastNodata, Args: e.Bytes(), ReplyCap: SensorGetLastNodataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_last_nodata", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetLastNodata, Args: e.Bytes(), ReplyCap: SensorGetLastNodataReplySize}
+	if err := c.call(ctx, "get_last_nodata", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -240,16 +245,17 @@ func (c *SensorClient) GetLastNodata(ctx context.Context, id SensorId) (ipc.Opti
 // returns the minimum value recorded and its timestamp
 func (c *SensorClient) GetMin(ctx context.Context, id SensorId) (ipc.Tuple2[float32, uint64], error) {
 	var v ipc.Tuple2[float32, uint64]
-	var buf [SensorGetMinArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetMinArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_min", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetMin, Args: e.Bytes(), ReplyCap: SensorGetMinReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_min", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetMin, Args: e.Bytes(), ReplyCap: SensorGetMinReplySize}
+	if err := c.call(ctx, "get_min", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -270,16 +276,17 @@ func (c *SensorClient) GetMin(ctx context.Context, id SensorId) (ipc.Tuple2[floa
 // returns the maximum value recorded and its timestamp
 func (c *SensorClient) GetMax(ctx context.Context, id SensorId) (ipc.Tuple2[float32, uint64], error) {
 	var v ipc.Tuple2[float32, uint64]
-	var buf [SensorGetMaxArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetMaxArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_max", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetMax, Args: e.Bytes(), ReplyCap: SensorGetMaxReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_max", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetMax, Args: e.Bytes(), ReplyCap: SensorGetMaxReplySize}
+	if err := c.call(ctx, "get_max", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
@@ -297,8 +304,9 @@ func (c *SensorClient) GetMax(ctx context.Context, id SensorId) (ipc.Tuple2[floa
 
 // Post calls op post (8, Hubpack, idempotent).
 func (c *SensorClient) Post(ctx context.Context, id SensorId, value float32, timestamp uint64) error {
-	var buf [SensorPostArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorPostArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	e.F32(value)
@@ -306,9 +314,9 @@ func (c *SensorClient) Post(ctx context.Context, id SensorId, value float32, tim
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Sensor", Op: "post", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpPost, Args: e.Bytes(), ReplyCap: SensorPostReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "post", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpPost, Args: e.Bytes(), ReplyCap: SensorPostReplySize}
+	if err := c.call(ctx, "post", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -319,8 +327,9 @@ func (c *SensorClient) Post(ctx context.Context, id SensorId, value float32, tim
 
 // Nodata calls op nodata (9, Hubpack, idempotent).
 func (c *SensorClient) Nodata(ctx context.Context, id SensorId, nodata NoData, timestamp uint64) error {
-	var buf [SensorNodataArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorNodataArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	nodata.encodeSerde(e)
@@ -328,9 +337,9 @@ func (c *SensorClient) Nodata(ctx context.Context, id SensorId, nodata NoData, t
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Sensor", Op: "nodata", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpNodata, Args: e.Bytes(), ReplyCap: SensorNodataReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "nodata", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpNodata, Args: e.Bytes(), ReplyCap: SensorNodataReplySize}
+	if err := c.call(ctx, "nodata", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -342,16 +351,17 @@ func (c *SensorClient) Nodata(ctx context.Context, id SensorId, nodata NoData, t
 // GetNerrors calls op get_nerrors (10, Hubpack, idempotent).
 func (c *SensorClient) GetNerrors(ctx context.Context, id SensorId) (uint32, error) {
 	var v uint32
-	var buf [SensorGetNerrorsArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SensorGetNerrorsArgsSize))
 	e := &enc
 	id.encodeSerde(e)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Sensor", Op: "get_nerrors", Err: err}
 	}
-	req := ipc.Request{Op: SensorOpGetNerrors, Args: e.Bytes(), ReplyCap: SensorGetNerrorsReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "get_nerrors", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SensorOpGetNerrors, Args: e.Bytes(), ReplyCap: SensorGetNerrorsReplySize}
+	if err := c.call(ctx, "get_nerrors", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {

@@ -69,20 +69,22 @@ func (c *SpiClient) Read(ctx context.Context, deviceIndex uint8, sink []byte) er
 	if len(sink) > 65535 {
 		return &ipc.LeaseTooLongError{Interface: "Spi", Op: "read", Lease: "sink", Len: len(sink), Max: 65535}
 	}
-	var buf [SpiReadArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SpiReadArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Spi", Op: "read", Err: err}
 	}
-	req := ipc.Request{Op: SpiOpRead, Args: e.Bytes(), ReplyCap: SpiReadReplySize}
-	req.Leases = []ipc.Lease{{Read: false, Write: true, Data: sink}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "read", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SpiOpRead, Args: e.Bytes(), ReplyCap: SpiReadReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: false, Write: true, Data: sink}
+	if err := c.call(ctx, "read", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Spi", Op: "read", Err: err}
 	}
 	if rep.RC != 0 {
@@ -98,20 +100,22 @@ func (c *SpiClient) Write(ctx context.Context, deviceIndex uint8, source []byte)
 	if len(source) > 65535 {
 		return &ipc.LeaseTooLongError{Interface: "Spi", Op: "write", Lease: "source", Len: len(source), Max: 65535}
 	}
-	var buf [SpiWriteArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SpiWriteArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Spi", Op: "write", Err: err}
 	}
-	req := ipc.Request{Op: SpiOpWrite, Args: e.Bytes(), ReplyCap: SpiWriteReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: source}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "write", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SpiOpWrite, Args: e.Bytes(), ReplyCap: SpiWriteReplySize}
+	req.Leases = s.Leases(1)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: source}
+	if err := c.call(ctx, "write", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Spi", Op: "write", Err: err}
 	}
 	if rep.RC != 0 {
@@ -130,20 +134,23 @@ func (c *SpiClient) Exchange(ctx context.Context, deviceIndex uint8, source []by
 	if len(sink) > 65535 {
 		return &ipc.LeaseTooLongError{Interface: "Spi", Op: "exchange", Lease: "sink", Len: len(sink), Max: 65535}
 	}
-	var buf [SpiExchangeArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SpiExchangeArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Spi", Op: "exchange", Err: err}
 	}
-	req := ipc.Request{Op: SpiOpExchange, Args: e.Bytes(), ReplyCap: SpiExchangeReplySize}
-	req.Leases = []ipc.Lease{{Read: true, Write: false, Data: source}, {Read: false, Write: true, Data: sink}}
-	var rep ipc.Reply
-	if err := c.call(ctx, "exchange", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SpiOpExchange, Args: e.Bytes(), ReplyCap: SpiExchangeReplySize}
+	req.Leases = s.Leases(2)
+	req.Leases[0] = ipc.Lease{Read: true, Write: false, Data: source}
+	req.Leases[1] = ipc.Lease{Read: false, Write: true, Data: sink}
+	if err := c.call(ctx, "exchange", req, rep, false); err != nil {
 		return err
 	}
-	if err := ipc.CopyWritten(req.Leases, &rep); err != nil {
+	if err := ipc.CopyWritten(req.Leases, rep); err != nil {
 		return &ipc.BadReplyError{Interface: "Spi", Op: "exchange", Err: err}
 	}
 	if rep.RC != 0 {
@@ -156,17 +163,18 @@ func (c *SpiClient) Exchange(ctx context.Context, deviceIndex uint8, source []by
 //
 // Take exclusive control of this SPI controller for talking to device `device_index`.
 func (c *SpiClient) Lock(ctx context.Context, deviceIndex uint8, csState CsState) error {
-	var buf [SpiLockArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(SpiLockArgsSize))
 	e := &enc
 	e.U8(deviceIndex)
 	e.U8(uint8(csState))
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "Spi", Op: "lock", Err: err}
 	}
-	req := ipc.Request{Op: SpiOpLock, Args: e.Bytes(), ReplyCap: SpiLockReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "lock", &req, &rep, false); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SpiOpLock, Args: e.Bytes(), ReplyCap: SpiLockReplySize}
+	if err := c.call(ctx, "lock", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -179,10 +187,11 @@ func (c *SpiClient) Lock(ctx context.Context, deviceIndex uint8, csState CsState
 //
 // Release a previously acquired lock.
 func (c *SpiClient) Release(ctx context.Context) error {
-	var buf [SpiReleaseArgsSize]byte
-	req := ipc.Request{Op: SpiOpRelease, Args: buf[:0], ReplyCap: SpiReleaseReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "release", &req, &rep, false); err != nil {
+	s := ipc.GetScratch()
+	defer s.Put()
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: SpiOpRelease, Args: s.Args(0), ReplyCap: SpiReleaseReplySize}
+	if err := c.call(ctx, "release", req, rep, false); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

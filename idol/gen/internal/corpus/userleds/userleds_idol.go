@@ -61,16 +61,17 @@ func (c *UserLedsClient) call(ctx context.Context, op string, req *ipc.Request, 
 
 // LedOn calls op led_on (1, Zerocopy, idempotent).
 func (c *UserLedsClient) LedOn(ctx context.Context, index uint32) error {
-	var buf [UserLedsLedOnArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UserLedsLedOnArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "UserLeds", Op: "led_on", Err: err}
 	}
-	req := ipc.Request{Op: UserLedsOpLedOn, Args: e.Bytes(), ReplyCap: UserLedsLedOnReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "led_on", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UserLedsOpLedOn, Args: e.Bytes(), ReplyCap: UserLedsLedOnReplySize}
+	if err := c.call(ctx, "led_on", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -81,16 +82,17 @@ func (c *UserLedsClient) LedOn(ctx context.Context, index uint32) error {
 
 // LedOff calls op led_off (2, Zerocopy, idempotent).
 func (c *UserLedsClient) LedOff(ctx context.Context, index uint32) error {
-	var buf [UserLedsLedOffArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UserLedsLedOffArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "UserLeds", Op: "led_off", Err: err}
 	}
-	req := ipc.Request{Op: UserLedsOpLedOff, Args: e.Bytes(), ReplyCap: UserLedsLedOffReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "led_off", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UserLedsOpLedOff, Args: e.Bytes(), ReplyCap: UserLedsLedOffReplySize}
+	if err := c.call(ctx, "led_off", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -101,16 +103,17 @@ func (c *UserLedsClient) LedOff(ctx context.Context, index uint32) error {
 
 // LedToggle calls op led_toggle (3, Zerocopy, idempotent).
 func (c *UserLedsClient) LedToggle(ctx context.Context, index uint32) error {
-	var buf [UserLedsLedToggleArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UserLedsLedToggleArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "UserLeds", Op: "led_toggle", Err: err}
 	}
-	req := ipc.Request{Op: UserLedsOpLedToggle, Args: e.Bytes(), ReplyCap: UserLedsLedToggleReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "led_toggle", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UserLedsOpLedToggle, Args: e.Bytes(), ReplyCap: UserLedsLedToggleReplySize}
+	if err := c.call(ctx, "led_toggle", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {
@@ -123,16 +126,17 @@ func (c *UserLedsClient) LedToggle(ctx context.Context, index uint32) error {
 //
 // blinks the LED at a fixed speed
 func (c *UserLedsClient) LedBlink(ctx context.Context, index uint32) error {
-	var buf [UserLedsLedBlinkArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(UserLedsLedBlinkArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return &ipc.CallError{Interface: "UserLeds", Op: "led_blink", Err: err}
 	}
-	req := ipc.Request{Op: UserLedsOpLedBlink, Args: e.Bytes(), ReplyCap: UserLedsLedBlinkReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "led_blink", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: UserLedsOpLedBlink, Args: e.Bytes(), ReplyCap: UserLedsLedBlinkReplySize}
+	if err := c.call(ctx, "led_blink", req, rep, true); err != nil {
 		return err
 	}
 	if rep.RC != 0 {

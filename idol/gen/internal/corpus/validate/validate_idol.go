@@ -53,16 +53,17 @@ func (c *ValidateClient) call(ctx context.Context, op string, req *ipc.Request, 
 // ValidateI2c calls op validate_i2c (1, Zerocopy, idempotent).
 func (c *ValidateClient) ValidateI2c(ctx context.Context, index uint32) (ValidateOk, error) {
 	var v ValidateOk
-	var buf [ValidateValidateI2cArgsSize]byte
-	enc := ipc.NewEncoder(buf[:])
+	s := ipc.GetScratch()
+	defer s.Put()
+	enc := ipc.NewEncoder(s.Args(ValidateValidateI2cArgsSize))
 	e := &enc
 	e.U32(index)
 	if err := e.Err(); err != nil {
 		return v, &ipc.CallError{Interface: "Validate", Op: "validate_i2c", Err: err}
 	}
-	req := ipc.Request{Op: ValidateOpValidateI2c, Args: e.Bytes(), ReplyCap: ValidateValidateI2cReplySize}
-	var rep ipc.Reply
-	if err := c.call(ctx, "validate_i2c", &req, &rep, true); err != nil {
+	req, rep := &s.Req, &s.Rep
+	*req = ipc.Request{Op: ValidateOpValidateI2c, Args: e.Bytes(), ReplyCap: ValidateValidateI2cReplySize}
+	if err := c.call(ctx, "validate_i2c", req, rep, true); err != nil {
 		return v, err
 	}
 	if rep.RC != 0 {
