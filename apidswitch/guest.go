@@ -58,7 +58,10 @@ func (g *Guest) Write(b []byte) (int, error) { return g.c.Write(b) }
 
 // ReadFrames blocks until at least one whole frame has arrived and reads as
 // many whole frames as are available, up to len(fs), in one read where it
-// can. It returns how many frames it filled.
+// can. It returns how many frames it filled. A read that fails (its
+// deadline passed) keeps the part of a frame that had arrived: the next
+// ReadFrames goes on from it, so a reader may be interrupted at any time
+// without losing a byte.
 func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
 	if len(fs) == 0 {
 		return 0, nil
@@ -73,6 +76,9 @@ func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
 			if have >= frame.Size {
 				break
 			}
+			// Keep what came: after a deadline the next read goes on
+			// from it, so an interrupted read loses nothing.
+			g.npart = copy(g.part[:], buf[:have])
 			if errors.Is(err, io.EOF) && have > 0 {
 				err = io.ErrUnexpectedEOF
 			}

@@ -3,13 +3,11 @@ package switched
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"spacenet/frame"
 )
@@ -86,10 +84,7 @@ type role struct {
 	bgDone      chan struct{}
 	bg          bgReader
 
-	// The holder's: the read buffer and a frame split across reads.
-	buf   []frame.Frame
-	part  frame.Frame
-	npart int
+	buf []frame.Frame // the holder's read buffer
 
 	onPass func(to waiter) // tests: the role was handed to a waiter (mu held)
 	onRead func(w waiter)  // tests: the holder w enters read(2) (mu held)
@@ -163,6 +158,13 @@ func (r *role) bgYields() bool {
 	return false
 }
 
+// dropWaiter removes w from the waiters, if it is one (mu held).
+func (r *role) dropWaiter(w waiter) {
+	if i := slices.Index(r.waiters, w); i >= 0 {
+		r.waiters = slices.Delete(r.waiters, i, i+1)
+	}
+}
+
 // enter counts a caller waiting for its outcome (until withdraw).
 func (n *Node) enter() {
 	r := &n.rd
@@ -176,9 +178,7 @@ func (n *Node) enter() {
 func (n *Node) withdraw(w waiter) {
 	r := &n.rd
 	r.mu.Lock()
-	if i := slices.Index(r.waiters, w); i >= 0 {
-		r.waiters = slices.Delete(r.waiters, i, i+1)
-	}
+	r.dropWaiter(w)
 	if _, ok := w.(*Server); ok {
 		r.busy = false // its burst is over
 	}
@@ -205,9 +205,7 @@ func (n *Node) withdraw(w waiter) {
 func (n *Node) handToBG(w waiter) {
 	r := &n.rd
 	r.mu.Lock()
-	if i := slices.Index(r.waiters, w); i >= 0 {
-		r.waiters = slices.Delete(r.waiters, i, i+1)
-	}
+	r.dropWaiter(w)
 	switch r.holder {
 	case waiter(&r.bg):
 		r.busy = true // it reads already: let it go on for the burst
@@ -334,7 +332,7 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 		r.onRead(w)
 	}
 	r.mu.Unlock()
-	k, err := n.readFrames(r.buf)
+	k, err := n.g.ReadFrames(r.buf) // an interrupted read keeps a split frame for the next
 	r.mu.Lock()
 	r.inRead = false
 	if r.interrupted {
@@ -353,33 +351,6 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 		n.handle(&r.buf[i])
 	}
 	return nil
-}
-
-// readFrames is apidswitch.Guest.ReadFrames keeping a frame split across
-// reads when a read is interrupted.
-func (n *Node) readFrames(fs []frame.Frame) (int, error) {
-	r := &n.rd
-	buf := unsafe.Slice(&fs[0][0], len(fs)*frame.Size)
-	have := copy(buf, r.part[:r.npart])
-	r.npart = 0
-	c := n.g.Conn()
-	for have < frame.Size {
-		k, err := c.Read(buf[have:])
-		have += k
-		if err != nil {
-			if have >= frame.Size {
-				break
-			}
-			r.npart = copy(r.part[:], buf[:have])
-			if errors.Is(err, io.EOF) && have > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-	}
-	whole := have / frame.Size
-	r.npart = copy(r.part[:], buf[whole*frame.Size:have])
-	return whole, nil
 }
 
 // fail ends the node once its connection ended: every call fails, Done

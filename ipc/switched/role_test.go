@@ -3,15 +3,9 @@ package switched
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
 	"spacenet/ipc"
 )
 
@@ -375,50 +369,5 @@ func TestBusyServer(t *testing.T) {
 	}
 	if s := srv.Stats(); s.Served != 3 {
 		t.Fatalf("served %d", s.Served)
-	}
-}
-
-// TestReadKeepsSplitFrame: a read interrupted (its deadline) after part of a
-// frame arrived keeps that part; the next read returns the whole frame.
-func TestReadKeepsSplitFrame(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	g, err := apidswitch.Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	var want frame.Frame
-	if err := frame.Encode(&want, frame.TM, cameraAPID, 0x020, []byte("split across two reads")); err != nil {
-		t.Fatal(err)
-	}
-	n := &Node{g: g}
-	buf := make([]frame.Frame, 4)
-	if _, err := peer.Write(want[:100]); err != nil {
-		t.Fatal(err)
-	}
-	g.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) // interrupts the wait for the rest
-	if k, err := n.readFrames(buf); k != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("readFrames = %d, %v; want 0, deadline exceeded", k, err)
-	}
-	if n.rd.npart != 100 {
-		t.Fatalf("kept %d bytes, want 100", n.rd.npart)
-	}
-	g.SetReadDeadline(time.Time{})
-	if _, err := peer.Write(want[100:]); err != nil {
-		t.Fatal(err)
-	}
-	k, err := n.readFrames(buf)
-	if err != nil || k != 1 || buf[0] != want {
-		t.Fatalf("readFrames = %d, %v, frame %x; want the whole frame", k, err, buf[0][:16])
 	}
 }
