@@ -190,15 +190,14 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 		if q.refs != nil {
 			ref, q.refs[i] = q.refs[i], nil
 		}
-		switch {
-		case l > len(bufs[n]):
+		if l > len(bufs[n]) {
 			tooBig++
-		case ref != nil:
-			sizes[n] = ref.CopyTo(bufs[n][:l])
-		default:
-			sizes[n] = copy(bufs[n], q.slots[i][:l])
-		}
-		if l <= len(bufs[n]) {
+		} else {
+			if ref != nil {
+				sizes[n] = ref.CopyTo(bufs[n][:l])
+			} else {
+				sizes[n] = copy(bufs[n], q.slots[i][:l])
+			}
 			bytes += uint64(l)
 			n++
 		}

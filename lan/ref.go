@@ -1,7 +1,6 @@
 package lan
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -193,17 +192,8 @@ func ndpFrame(f []byte) bool {
 	if len(f) < nic.HeaderLen {
 		return false
 	}
-	off := 12
-	et := binary.BigEndian.Uint16(f[off:])
-	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
-		off += 4
-		if len(f) < off+2 {
-			return false
-		}
-		et = binary.BigEndian.Uint16(f[off:])
-	}
-	p := f[off+2:]
-	return et == etherIPv6 && len(p) > 40 && p[6] == protoICMP6 && (p[40] == ndpNS || p[40] == ndpNA)
+	et, p, ok := etherPayload(f)
+	return ok && et == etherIPv6 && len(p) > 40 && p[6] == protoICMP6 && (p[40] == ndpNS || p[40] == ndpNA)
 }
 
 // RecvRefs waits for frames switched to this port, like Recv, but hands

@@ -43,16 +43,10 @@ func (g *guard) check(f []byte) Reason {
 	if g.lockMAC && MAC(f[6:12]) != g.mac {
 		return ReasonSpoofedMAC
 	}
-	off := 12
-	et := binary.BigEndian.Uint16(f[off:])
-	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
-		off += 4
-		if len(f) < off+2 {
-			return g.unverifiable()
-		}
-		et = binary.BigEndian.Uint16(f[off:])
+	et, p, ok := etherPayload(f)
+	if !ok {
+		return g.unverifiable()
 	}
-	p := f[off+2:]
 	ipLock := len(g.ips) > 0
 	switch et {
 	case etherARP:
@@ -113,6 +107,22 @@ func (g *guard) check(f []byte) Reason {
 		}
 	}
 	return NumReasons
+}
+
+// etherPayload returns the EtherType of frame f (at least 14 bytes) and
+// what follows it, behind up to two VLAN tags; false if a tag is cut off.
+// With more than two tags, et is still a VLAN type.
+func etherPayload(f []byte) (et uint16, p []byte, ok bool) {
+	off := 12
+	et = binary.BigEndian.Uint16(f[off:])
+	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
+		off += 4
+		if len(f) < off+2 {
+			return 0, nil, false
+		}
+		et = binary.BigEndian.Uint16(f[off:])
+	}
+	return et, f[off+2:], true
 }
 
 // unverifiable is the verdict on a frame the checks cannot read: refused

@@ -216,31 +216,51 @@ func OursTAP(d time.Duration, passThrough bool) (Kernel, error) {
 // ours makes two namespaces, each with a TAP whose fd s owns, addressed
 // addrA and addrB.
 func (e *env) ours(s *lan.Switch, passThrough bool) ([2]string, error) {
-	var nss [2]string
-	for i, addr := range []string{addrA, addrB} {
-		ns, err := e.netns()
-		if err != nil {
-			return nss, err
-		}
-		nss[i] = ns
-		tap, err := nic.OpenTAP(unique("snlb"), nic.TAPOptions{PassThrough: passThrough})
-		if err != nil {
-			return nss, fmt.Errorf("%w: %v", ErrSetup, err)
-		}
-		if err := e.run("ip", "link", "set", tap.Name(), "netns", ns); err != nil {
-			tap.Close()
-			return nss, err
-		}
-		if err := e.inNS(ns, tap.Name(), addr); err != nil {
-			tap.Close()
-			return nss, err
-		}
-		if err := s.Attach(tap, lan.PortConfig{Name: ns, Tenant: "t"}); err != nil {
-			tap.Close()
+	taps, nss, err := e.tapPair("snlb", passThrough)
+	if err != nil {
+		return nss, err
+	}
+	for i, tap := range taps {
+		if err := s.Attach(tap, lan.PortConfig{Name: nss[i], Tenant: "t"}); err != nil {
+			for _, t := range taps[i:] {
+				t.Close()
+			}
 			return nss, err
 		}
 	}
 	return nss, nil
+}
+
+// tapPair makes two namespaces, each with a TAP (name prefix, opened with
+// pass-through on or off) moved into it and addressed addrA and addrB.
+// The caller owns the TAPs' fds; on error they are closed.
+func (e *env) tapPair(prefix string, passThrough bool) (taps [2]*nic.TAP, nss [2]string, err error) {
+	defer func() {
+		if err != nil {
+			for _, t := range taps {
+				if t != nil {
+					t.Close()
+				}
+			}
+		}
+	}()
+	for i, addr := range []string{addrA, addrB} {
+		if nss[i], err = e.netns(); err != nil {
+			return taps, nss, err
+		}
+		tap, err := nic.OpenTAP(unique(prefix), nic.TAPOptions{PassThrough: passThrough})
+		if err != nil {
+			return taps, nss, fmt.Errorf("%w: %v", ErrSetup, err)
+		}
+		taps[i] = tap
+		if err := e.run("ip", "link", "set", tap.Name(), "netns", nss[i]); err != nil {
+			return taps, nss, err
+		}
+		if err := e.inNS(nss[i], tap.Name(), addr); err != nil {
+			return taps, nss, err
+		}
+	}
+	return taps, nss, nil
 }
 
 // Bridge measures the same between two namespaces joined by veth pairs to

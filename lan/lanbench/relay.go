@@ -2,7 +2,6 @@ package lanbench
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -19,26 +18,9 @@ import (
 func Relay(d time.Duration) (Kernel, error) {
 	e := &env{}
 	defer e.close()
-	var taps [2]*nic.TAP
-	var nss [2]string
-	for i, addr := range []string{addrA, addrB} {
-		ns, err := e.netns()
-		if err != nil {
-			return Kernel{}, err
-		}
-		nss[i] = ns
-		tap, err := nic.OpenTAP(unique("snlr"), nic.TAPOptions{PassThrough: true})
-		if err != nil {
-			return Kernel{}, fmt.Errorf("%w: %v", ErrSetup, err)
-		}
-		e.cleanup = append(e.cleanup, func() { tap.Close() })
-		taps[i] = tap
-		if err := e.run("ip", "link", "set", tap.Name(), "netns", ns); err != nil {
-			return Kernel{}, err
-		}
-		if err := e.inNS(ns, tap.Name(), addr); err != nil {
-			return Kernel{}, err
-		}
+	taps, nss, err := e.tapPair("snlr", true)
+	if err != nil {
+		return Kernel{}, err
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
