@@ -286,12 +286,18 @@ func (d *nicDevice) recvNIC(dst []*stack.PacketBuffer) (int, error) {
 	}
 	n, err := d.n.Recv(d.bufs[:m], d.sizes[:m])
 	for i := 0; i < n; i++ {
-		v := d.views[i]
-		d.views[i] = nil
-		v.CapLength(d.sizes[i])
-		dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+		dst[i] = d.takeView(i)
 	}
 	return n, err
+}
+
+// takeView wraps view i, holding a frame of d.sizes[i] bytes, in a new
+// packet buffer; recvNIC makes a new view for the next frame.
+func (d *nicDevice) takeView(i int) *stack.PacketBuffer {
+	v := d.views[i]
+	d.views[i] = nil
+	v.CapLength(d.sizes[i])
+	return stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
 }
 
 // recvRefs is recvNIC on a by-reference port; d.bufs are ready.
@@ -308,14 +314,11 @@ func (d *nicDevice) recvRefs(dst []*stack.PacketBuffer) (int, error) {
 			d.shared.Add(1)
 			continue
 		}
-		v := d.views[i]
-		d.views[i] = nil
 		if ref != nil {
 			d.sizes[i] = ref.CopyTo(d.bufs[i])
 			ref.Release()
 		}
-		v.CapLength(d.sizes[i])
-		dst[i] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+		dst[i] = d.takeView(i)
 	}
 	return n, err
 }

@@ -14,14 +14,8 @@ func TestIPv6OverPipe(t *testing.T) {
 	b.Start()
 	v6a, v6b := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
 	ctx := ctxT(t)
-	for _, x := range []struct {
-		ns *Netstack
-		a  netip.Addr
-	}{{a, v6a}, {b, v6b}} {
-		if _, err := x.ns.Request(ctx, SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(x.a, 64)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setAddr(t, a, v6a)
+	setAddr(t, b, v6b)
 	r, err := a.Request(ctx, Ping{To: v6b, Payload: []byte("six")})
 	if err != nil {
 		t.Fatal(err)

@@ -38,9 +38,14 @@ func mustNew(t testing.TB, cfg Config, d Device) *Netstack {
 	return ns
 }
 
+// setAddr gives ns address a, in a /24 (IPv4) or a /64 (IPv6).
 func setAddr(t testing.TB, ns *Netstack, a netip.Addr) {
 	t.Helper()
-	if _, err := ns.Request(context.Background(), SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(a, 24)}}); err != nil {
+	bits := 24
+	if a.Is6() {
+		bits = 64
+	}
+	if _, err := ns.Request(context.Background(), SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(a, bits)}}); err != nil {
 		t.Fatal(err)
 	}
 }

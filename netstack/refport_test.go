@@ -143,15 +143,8 @@ func TestIPv6NDPOverLAN(t *testing.T) {
 				lan.PortConfig{Name: names[1], Tenant: "t"})
 			a, b := l.stacks[names[0]], l.stacks[names[1]]
 			v6a, v6b := netip.MustParseAddr("fd00:5::1"), netip.MustParseAddr("fd00:5::2")
-			ctx := ctxT(t)
-			for _, x := range []struct {
-				ns *Netstack
-				a  netip.Addr
-			}{{a, v6a}, {b, v6b}} {
-				if _, err := x.ns.Request(ctx, SetAddrs{Addrs: []netip.Prefix{netip.PrefixFrom(x.a, 64)}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			setAddr(t, a, v6a)
+			setAddr(t, b, v6b)
 			ua, err := a.ListenUDP(netip.AddrPortFrom(v6a, 5353))
 			if err != nil {
 				t.Fatal(err)
