@@ -226,16 +226,7 @@ func TestOutage(t *testing.T) {
 		if st.Outage != 20 || st.Delivered != 30 {
 			t.Fatalf("stats %+v; want Outage 20, Delivered 30", st)
 		}
-		got := recvN(t, b, 30)
-		for i, g := range got {
-			want := i
-			if i >= 10 {
-				want = i + 20
-			}
-			if id(g) != want {
-				t.Fatalf("frame %d is id %d; want %d", i, id(g), want)
-			}
-		}
+		wantGap(t, recvN(t, b, 30), 10, 20)
 	})
 }
 
@@ -257,16 +248,7 @@ func TestRestartWindows(t *testing.T) {
 		if st := f.Stats(); st.Outage != 10 || st.Delivered != 20 {
 			t.Fatalf("stats %+v; want Outage 10, Delivered 20", st)
 		}
-		got := recvN(t, b, 20)
-		for i, g := range got {
-			want := i
-			if i >= 10 {
-				want = i + 10
-			}
-			if id(g) != want {
-				t.Fatalf("frame %d is id %d; want %d", i, id(g), want)
-			}
-		}
+		wantGap(t, recvN(t, b, 20), 10, 10)
 	})
 }
 
@@ -349,4 +331,19 @@ func recvN(t *testing.T, n nic.NIC, want int) [][]byte {
 		}
 	}
 	return got
+}
+
+// wantGap checks that frames got are ids 0..at-1, then at+gap onwards: an
+// outage dropped the gap frames from id at.
+func wantGap(t *testing.T, got [][]byte, at, gap int) {
+	t.Helper()
+	for i, g := range got {
+		want := i
+		if i >= at {
+			want = i + gap
+		}
+		if id(g) != want {
+			t.Fatalf("frame %d is id %d; want %d", i, id(g), want)
+		}
+	}
 }
