@@ -97,16 +97,27 @@ func ndp(typ byte, target netip.Addr, opt byte, mac MAC) []byte {
 	return m
 }
 
-// memPorts attaches in-process ports named after the tenants given.
+// memPorts attaches copying in-process ports (AttachMem), one per spec.
 func memPorts(t *testing.T, s *Switch, specs ...PortConfig) []*MemNIC {
 	t.Helper()
-	var out []*MemNIC
+	return attachAll(t, s.AttachMem, specs)
+}
+
+// refPorts attaches by-reference in-process ports (AttachRef), one per spec.
+func refPorts(t *testing.T, s *Switch, specs ...PortConfig) []*RefNIC {
+	t.Helper()
+	return attachAll(t, s.AttachRef, specs)
+}
+
+func attachAll[N any](t testing.TB, attach func(PortConfig) (N, error), specs []PortConfig) []N {
+	t.Helper()
+	var out []N
 	for _, pc := range specs {
-		m, err := s.AttachMem(pc)
+		n, err := attach(pc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, m)
+		out = append(out, n)
 	}
 	return out
 }

@@ -51,19 +51,6 @@ func live(refs ...*tref) []int32 {
 	return out
 }
 
-func refPorts(t *testing.T, s *Switch, specs ...PortConfig) []*RefNIC {
-	t.Helper()
-	var out []*RefNIC
-	for _, pc := range specs {
-		r, err := s.AttachRef(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // sendRefs sends refs (taking a reference of the test's own on each, so
 // the test can count what the switch keeps) and wants all taken.
 func sendRefs(t *testing.T, r *RefNIC, refs ...*tref) {
@@ -576,13 +563,14 @@ func BenchmarkRefForward(b *testing.B) {
 				defer s.Close()
 				var tx, rx nic.NIC
 				var rtx, rrx *RefNIC
+				ports := []PortConfig{{Name: "a", Tenant: "t", MTU: 65000}, {Name: "b", Tenant: "t", MTU: 65000}}
 				if kind == "ref" {
-					rtx, _ = s.AttachRef(PortConfig{Name: "a", Tenant: "t", MTU: 65000})
-					rrx, _ = s.AttachRef(PortConfig{Name: "b", Tenant: "t", MTU: 65000})
+					rp := attachAll(b, s.AttachRef, ports)
+					rtx, rrx = rp[0], rp[1]
 					tx, rx = rtx, rrx
 				} else {
-					tx, _ = s.AttachMem(PortConfig{Name: "a", Tenant: "t", MTU: 65000})
-					rx, _ = s.AttachMem(PortConfig{Name: "b", Tenant: "t", MTU: 65000})
+					mp := attachAll(b, s.AttachMem, ports)
+					tx, rx = mp[0], mp[1]
 				}
 				if _, err := rx.Send([][]byte{eth(bcast, macB, 0x88b5, nil, 60)}); err != nil {
 					b.Fatal(err)
