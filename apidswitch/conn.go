@@ -13,6 +13,7 @@ import (
 
 	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/policy"
 	"spacenet/router"
 )
 
@@ -32,6 +33,7 @@ type conn struct {
 	stopOnce   sync.Once
 	closeOnce  sync.Once
 	done       chan struct{} // closed by stop: the writer ends
+	closed     chan struct{} // closed by close: the socket is closed, waits end
 	retired    atomic.Bool   // replaced by a newer connection of the tenant
 	finish     chan struct{} // closed when the guest stopped sending: write what is queued, then end
 	writerDone chan struct{} // closed when the writer has returned
@@ -80,7 +82,10 @@ func (c *conn) stop() { c.stopOnce.Do(func() { close(c.done) }) }
 // close ends the writer and closes the socket.
 func (c *conn) close() {
 	c.stop()
-	c.closeOnce.Do(func() { c.uc.Close() })
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.uc.Close()
+	})
 }
 
 // retire ends a connection that a newer one of the same tenant replaces. Its
@@ -181,7 +186,8 @@ func (c *conn) readLoop() {
 	defer c.sw.wg.Done()
 	s := c.sw
 	buf := make([]byte, s.cfg.Batch*frame.Size)
-	r := reader{c: c, touched: make([]*queue, 0, 8)}
+	r := newReader(c)
+	defer r.timer.Stop()
 	rem := 0
 	var err error
 	for {
@@ -198,7 +204,7 @@ func (c *conn) readLoop() {
 		}
 	}
 	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-		rem, err = c.drain(&r, buf, rem)
+		rem, err = c.drain(r, buf, rem)
 	}
 	if rem > 0 {
 		// Answered only at a clean end of stream: after any other error
@@ -227,6 +233,14 @@ type reader struct {
 	touched []*queue
 	scratch frame.Frame
 
+	// Flow control: the reader waits with wait (for room in a destination
+	// or in its own queue) and times its waits with timer. owed holds the
+	// notices for its own guest that found no room; they are queued before
+	// the guest's socket is read again.
+	wait  *waiter
+	timer *time.Timer
+	owed  []frame.Frame
+
 	// The last routing decision and the header it was for (payload_length
 	// masked out): Route is a pure function of the sender, the header and
 	// the table, so a frame whose header equals the previous one's (a burst
@@ -235,6 +249,18 @@ type reader struct {
 	lastKey uint64
 	lastOK  bool
 	last    router.Decision
+}
+
+func newReader(c *conn) *reader {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	return &reader{
+		c:       c,
+		touched: make([]*queue, 0, 8),
+		wait:    newWaiter(),
+		timer:   timer,
+		owed:    make([]frame.Frame, 0, c.sw.cfg.Batch+1),
+	}
 }
 
 // keyMask keeps version, type, APID and destination of the 8-byte header.
@@ -255,7 +281,10 @@ func (r *reader) route(f *frame.Frame) router.Decision {
 
 // process routes the whole frames in b. The sender's counters are locked
 // for the batch; every frame moves from received to one bucket before the
-// lock is released (around calls to the system handler and the uplink).
+// lock is released (around calls to the system handler and the uplink, and
+// around waits for room or for the rate limit). Before it returns, every
+// notice the batch made for the sender is queued, waiting for room if need
+// be: the sender is not read again until then.
 func (r *reader) process(b []byte) {
 	c := r.c
 	s := c.sw
@@ -270,32 +299,50 @@ func (r *reader) process(b []byte) {
 	}
 	st := r.st
 	ss := &t.st
+	var limit *policy.Flow
+	if r.idx >= 0 && st.flow[r.idx].Rate > 0 {
+		limit = &st.flow[r.idx]
+	}
 	ss.mu.Lock()
+	now := time.Now()
 	// A run of consecutive frames for the same tenant is forwarded with one
 	// write (or queued together).
 	var run *tenant
-	runStart := 0
+	runIdx, runStart := 0, 0
 	for off := 0; off < len(b); off += frame.Size {
 		f := (*frame.Frame)(b[off : off+frame.Size])
 		ss.received++
 		if r.idx < 0 {
-			r.forward(run, b[runStart:off])
+			r.forward(run, runIdx, b[runStart:off])
 			run = nil
 			ss.dropped[frame.NoRoute]++
 			r.notice(frame.NoRoute, f)
 			continue
 		}
 		d := r.route(f)
+		// The rate limit counts what the tenant puts on the bus: frames
+		// for other tenants and the ground, not its requests to the switch
+		// nor what the switch refuses.
+		if limit != nil && (d.Action == router.Local || d.Action == router.Uplink) && !ss.rate.take(now, limit.Rate, limit.BurstSize()) {
+			r.forward(run, runIdx, b[runStart:off])
+			run = nil
+			if limit.WhenOverRate == policy.Drop {
+				ss.dropped[frame.RateLimited]++
+				r.notice(frame.RateLimited, f)
+				continue
+			}
+			now = r.awaitToken(ss, limit)
+		}
 		if d.Action == router.Local {
 			f.ZeroPadding()
 			dst := st.tenants[d.Tenant]
 			if dst != run {
-				r.forward(run, b[runStart:off])
-				run, runStart = dst, off
+				r.forward(run, runIdx, b[runStart:off])
+				run, runIdx, runStart = dst, d.Tenant, off
 			}
 			continue
 		}
-		r.forward(run, b[runStart:off])
+		r.forward(run, runIdx, b[runStart:off])
 		run = nil
 		switch d.Action {
 		case router.System:
@@ -322,35 +369,97 @@ func (r *reader) process(b []byte) {
 			r.notice(code, f)
 		}
 	}
-	r.forward(run, b[runStart:])
+	r.forward(run, runIdx, b[runStart:])
 	ss.mu.Unlock()
 	r.flush()
+	r.payNotices()
 }
 
-// forward hands a run of frames for tenant dst to its queue (which writes
-// them straight to the connection if it can) and counts them; the sender's
-// lock is held. Refused frames are answered.
-func (r *reader) forward(dst *tenant, b []byte) {
+// awaitToken waits, with the sender's lock released, until the sender's
+// rate limit lets one more frame through, and takes it. It returns the time
+// after the wait. A connection or switch going away ends the wait early:
+// the frame then goes through.
+func (r *reader) awaitToken(ss *stats, limit *policy.Flow) time.Time {
+	ss.held++ // the frame that waits for a token
+	defer func() { ss.held-- }()
+	for {
+		d := ss.rate.wait(limit.Rate)
+		ss.mu.Unlock()
+		r.flush()
+		r.timer.Reset(d)
+		stopped := false
+		select {
+		case <-r.timer.C:
+		case <-r.c.closed:
+			stopped = true
+		case <-r.c.sw.quit:
+			stopped = true
+		}
+		r.timer.Stop()
+		ss.mu.Lock()
+		now := time.Now()
+		if ss.rate.take(now, limit.Rate, limit.BurstSize()) || stopped {
+			return now
+		}
+	}
+}
+
+// forward hands a run of frames for tenant dst (index dstIdx in r.st) to
+// its queue, which writes them straight to the connection if it can; the
+// sender's lock is held. Frames that find no room wait for it as dst's
+// flow control says (the lock released meanwhile), or are refused and
+// answered.
+func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 	if dst == nil || len(b) == 0 {
 		return
 	}
 	ss := &r.c.t.st
-	written, queued, full, closed := dst.q.forward(b, ss)
-	ss.delivered += uint64(written)
-	ss.queued += uint64(queued)
-	if queued > 0 {
-		r.touch(dst.q)
+	flow := &r.st.flow[dstIdx]
+	for len(b) > 0 {
+		written, queued, full, closed := dst.q.forward(b, ss)
+		ss.delivered += uint64(written)
+		ss.queued += uint64(queued)
+		if queued > 0 {
+			r.touch(dst.q)
+		}
+		b = b[len(b)-(full+closed)*frame.Size:] // the frames not taken, in order
+		switch {
+		case closed > 0:
+			r.refuse(frame.NoRoute, b)
+			return
+		case full == 0:
+			return
+		case flow.WhenFull == policy.Drop:
+			r.refuse(frame.HostBusy, b)
+			return
+		}
+		// Hold the first frame not taken: the sender is not read meanwhile.
+		held := uint64(len(b) / frame.Size)
+		ss.held += held
+		ss.mu.Unlock()
+		r.flush() // the destination's writer must run to make room
+		res := dst.q.waitRoom(ss, r.wait, r.timer, flow.HoldTime(), r.c.closed, r.c.sw.quit)
+		ss.mu.Lock()
+		ss.held -= held
+		switch res {
+		case roomTimeout:
+			// Refused after its hold time; the frames after it are
+			// refused at once while the destination stays stalled.
+			r.refuse(frame.HostBusy, b[:frame.Size])
+			b = b[frame.Size:]
+		case roomStopped:
+			r.refuse(frame.HostBusy, b)
+			return
+		}
 	}
-	if full+closed > 0 {
-		// The refused frames are the last ones of the run.
-		code, n := frame.HostBusy, full
-		if closed > 0 {
-			code, n = frame.NoRoute, closed
-		}
-		ss.dropped[code] += uint64(n)
-		for i := len(b)/frame.Size - n; i < len(b)/frame.Size; i++ {
-			r.notice(code, (*frame.Frame)(b[i*frame.Size:(i+1)*frame.Size]))
-		}
+}
+
+// refuse counts the frames in b as dropped with code and answers each.
+// The sender's lock is held.
+func (r *reader) refuse(code frame.ErrorCode, b []byte) {
+	r.c.t.st.dropped[code] += uint64(len(b) / frame.Size)
+	for i := 0; i < len(b); i += frame.Size {
+		r.notice(code, (*frame.Frame)(b[i:i+frame.Size]))
 	}
 }
 
@@ -368,13 +477,63 @@ func (r *reader) partial(b []byte, answer bool) {
 	}
 	ss.mu.Unlock()
 	r.flush()
+	r.payNotices()
 }
 
-// notice queues an ERROR frame for the sender.
+// notice answers the rejected frame with an ERROR to its sender.
 func (r *reader) notice(code frame.ErrorCode, rejected *frame.Frame) {
 	frame.EncodeError(&r.scratch, code, rejected)
-	if r.c.t.enqueueNotice(&r.scratch) {
-		r.touch(r.c.t.q)
+	r.send(&r.scratch)
+}
+
+// send queues f, a frame the switch made for the reader's own guest (an
+// ERROR, a HEALTH reply). When the guest's queue has no room, f is owed:
+// payNotices queues it before the guest is read again. It does not wake
+// the writer.
+func (r *reader) send(f *frame.Frame) {
+	t := r.c.t
+	if len(r.owed) == 0 {
+		switch t.q.push(f, nil) {
+		case pushed:
+			t.notes.queued.Add(1)
+			r.touch(t.q)
+			return
+		case pushClosed:
+			t.notes.lost.Add(1) // the tenant was removed
+			return
+		}
+	}
+	r.owed = append(r.owed, *f)
+}
+
+// payNotices queues the notices owed to the reader's own guest, waiting for
+// its queue to have room: only the guest can make room, by reading, and
+// until it does its socket is not read. Only the connection or the switch
+// going away ends the wait; what is still owed then is counted lost.
+func (r *reader) payNotices() {
+	t := r.c.t
+	for len(r.owed) > 0 {
+		if !t.q.waitNoticeRoom(r.wait, r.c.closed, r.c.sw.quit) {
+			t.notes.lost.Add(uint64(len(r.owed)))
+			r.owed = r.owed[:0]
+			return
+		}
+		k := 0
+		for k < len(r.owed) {
+			res := t.q.push(&r.owed[k], nil)
+			if res == pushFull {
+				break
+			}
+			if res == pushed {
+				t.notes.queued.Add(1)
+			} else {
+				t.notes.lost.Add(1)
+			}
+			k++
+		}
+		rest := copy(r.owed, r.owed[k:])
+		r.owed = r.owed[:rest]
+		t.q.signal()
 	}
 }
 
@@ -396,8 +555,10 @@ func (r *reader) flush() {
 	r.touched = r.touched[:0]
 }
 
-// enqueueNotice queues a frame the switch made for t, counting it as queued
-// or lost. It does not wake the writer.
+// enqueueNotice queues a frame the switch made for t from a goroutine other
+// than t's reader (an event), counting it as queued or lost. It never
+// waits: it is lost only when t's guest has left its whole queue unread.
+// It does not wake the writer.
 func (t *tenant) enqueueNotice(f *frame.Frame) bool {
 	if t.q.push(f, nil) == pushed {
 		t.notes.queued.Add(1)

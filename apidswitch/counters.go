@@ -23,7 +23,10 @@ type stats struct {
 	deliveredSystem uint64 // given to the system handler (built-in or Config.System)
 	deliveredUplink uint64 // given to the uplink as a Space Packet
 	queued          uint64 // in a tenant's queue, not yet written
+	held            uint64 // read, and waiting for room in a destination's queue (or for the rate limit)
 	dropped         [NumReasons]uint64
+
+	rate bucket // the sender's rate limit, when its policy sets one
 }
 
 // notices counts the frames the switch itself made for one tenant: ERROR
@@ -37,7 +40,7 @@ type notices struct {
 
 // Counters is a consistent snapshot of one tenant's (or the ground's)
 // counters. As a sender: Received = Delivered + DeliveredSystem +
-// DeliveredUplink + Queued + the sum of Dropped, always.
+// DeliveredUplink + Queued + Held + the sum of Dropped, always.
 type Counters struct {
 	Tenant     string
 	Generation uint64 // connections accepted so far; a new one replaces the old
@@ -48,6 +51,7 @@ type Counters struct {
 	DeliveredSystem uint64             // given to the system handler (0x001-0x00F)
 	DeliveredUplink uint64             // given to the uplink as Space Packets
 	Queued          uint64             // waiting in a destination's queue
+	Held            uint64             // read and held by flow control: the destination's queue is full (or the rate limit waits)
 	Dropped         [NumReasons]uint64 // refused, by the ERROR code answered
 
 	// As a recipient: frames the switch made for this tenant.
@@ -68,7 +72,7 @@ func (c *Counters) DroppedTotal() uint64 {
 
 // Balanced reports whether Received equals delivered + queued + dropped.
 func (c *Counters) Balanced() bool {
-	return c.Received == c.Delivered+c.DeliveredSystem+c.DeliveredUplink+c.Queued+c.DroppedTotal()
+	return c.Received == c.Delivered+c.DeliveredSystem+c.DeliveredUplink+c.Queued+c.Held+c.DroppedTotal()
 }
 
 func (st *stats) snapshot(c *Counters) {
@@ -78,6 +82,7 @@ func (st *stats) snapshot(c *Counters) {
 	c.DeliveredSystem = st.deliveredSystem
 	c.DeliveredUplink = st.deliveredUplink
 	c.Queued = st.queued
+	c.Held = st.held
 	c.Dropped = st.dropped
 	st.mu.Unlock()
 }

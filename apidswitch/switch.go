@@ -48,6 +48,7 @@ type state struct {
 	table   *router.Table
 	tenants []*tenant       // by policy index
 	index   map[*tenant]int // the reverse
+	flow    []policy.Flow   // by policy index: each tenant's flow control and rate limit
 }
 
 // tenant is one guest: its listener, its current connection, its queue and
@@ -112,6 +113,7 @@ func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
 		}
 		st.tenants = append(st.tenants, t)
 		st.index[t] = i
+		st.flow = append(st.flow, pt.Flow)
 	}
 	return st, created, nil
 }
@@ -250,6 +252,7 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 		uc:         uc,
 		raw:        raw,
 		done:       make(chan struct{}),
+		closed:     make(chan struct{}),
 		finish:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}

@@ -279,9 +279,8 @@ func (s *Switch) system(r *reader, f *frame.Frame) {
 		reply.SetAPID(f.Dest())
 		reply.SetDest(f.APID())
 		reply.SetPayloadLen(uint16(n))
-		if t.enqueueNotice(&reply) {
-			t.q.signal()
-		}
+		r.send(&reply)
+		r.flush()
 	case s.cfg.System != nil:
 		s.cfg.System(t.name, f)
 	default:

@@ -19,7 +19,8 @@ type rawTenant struct {
 }
 
 // tenantKeys are the keys a [[tenant]] table may have.
-var tenantKeys = map[string]bool{"name": true, "owns": true, "can_send_to": true, "uplink": true}
+var tenantKeys = map[string]bool{"name": true, "owns": true, "can_send_to": true, "uplink": true,
+	"when_full": true, "hold": true, "rate": true, "burst": true, "when_over_rate": true}
 
 // Load reads the policy file at path and parses it with Parse. "/dev/stdin"
 // works.
@@ -91,10 +92,14 @@ func Parse(name string, data []byte) (*Policy, error) {
 		for _, k := range sortedKeys(m) {
 			if !tenantKeys[k] {
 				errs = append(errs, &Error{File: name, Line: tp.fields[k], Tenant: nm, Number: i + 1, Field: k,
-					Err: errors.New("unknown key (want name, owns, can_send_to, uplink)")})
+					Err: errors.New("unknown key (want name, owns, can_send_to, uplink, " + strings.Join(flowKeys, ", ") + ")")})
 			}
 		}
 		t, terrs := convert(name, i, rt, tp)
+		t.Flow = convertFlow(m, func(f string) int { return tp.fields[f] }, func(line int, field string, err error) {
+			terrs = append(terrs, &Error{File: name, Line: line, Tenant: nm, Number: i + 1, Field: field, Err: err})
+			tp.reported[field] = true
+		})
 		p.Tenants = append(p.Tenants, t)
 		errs = append(errs, terrs...)
 	}
@@ -258,6 +263,7 @@ func (p *Policy) WriteTOML(w io.Writer) error {
 		}
 		b.WriteString("]\n")
 		fmt.Fprintf(&b, "uplink = %v\n", t.Uplink)
+		t.Flow.writeTOML(&b)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -21,7 +21,10 @@
 // A range is "FIRST-LAST" (inclusive) or a single APID, each written as a Go
 // integer literal, conventionally three hex digits: "0x010-0x01F", "0x015".
 // owns and name are required; can_send_to defaults to empty (the tenant can
-// still reach itself and the system APIDs) and uplink to false. Unknown keys
+// still reach itself and the system APIDs) and uplink to false. The optional
+// keys when_full, hold, rate, burst and when_over_rate set the tenant's Flow
+// (see Flow: by default the switch holds a frame for a full queue up to
+// 100 ms rather than refuse it, and no rate limit applies). Unknown keys
 // are errors, so a misspelt key never silently changes routing. See
 // testdata/v0.toml for the default topology written out.
 //
@@ -128,6 +131,7 @@ type Tenant struct {
 	Owns      []Range
 	CanSendTo []string // as written: tenant names or APID ranges ("0x020-0x02F")
 	Uplink    bool     // may send to the ground uplink
+	Flow      Flow     // flow control and rate limit; the zero Flow is the default
 }
 
 // Policy is the whole APID plane configuration. Build one with Default,

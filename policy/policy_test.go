@@ -79,9 +79,9 @@ func TestDefault(t *testing.T) {
 		t.Errorf("Source = %q", p.Source)
 	}
 	want := []Tenant{
-		{"camera", []Range{{0x010, 0x01F}}, []string{"processor", "spaceos"}, true},
-		{"processor", []Range{{0x020, 0x02F}}, []string{"camera", "spaceos"}, true},
-		{"spaceos", []Range{{0x100, 0x2FF}}, []string{"camera", "processor"}, true},
+		{"camera", []Range{{0x010, 0x01F}}, []string{"processor", "spaceos"}, true, Flow{}},
+		{"processor", []Range{{0x020, 0x02F}}, []string{"camera", "spaceos"}, true, Flow{}},
+		{"spaceos", []Range{{0x100, 0x2FF}}, []string{"camera", "processor"}, true, Flow{}},
 	}
 	if !reflect.DeepEqual(p.Tenants, want) {
 		t.Errorf("Default().Tenants = %+v, want %+v", p.Tenants, want)

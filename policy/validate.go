@@ -193,6 +193,16 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	// Flow control and rate limit.
+	for i, t := range p.Tenants {
+		tp := lines(i)
+		problems := t.Flow.check()
+		for _, field := range flowKeys {
+			if err := problems[field]; err != nil && !tp.reported[field] {
+				at(i, field, tp.fields[field], "%w", err)
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
