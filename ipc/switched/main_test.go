@@ -244,10 +244,20 @@ type cameraEnv struct {
 // startCamera serves camsim with the runtime restrictions opts (checked by
 // the switched runtime on the first frame, not by the dispatcher).
 func startCamera(t *testing.T, opts ...ipc.DispatchOption) *cameraEnv {
+	return startCameraNode(t, nil, opts...)
+}
+
+// startCameraNode is startCamera with mod applied to the camera node's
+// Config (nil for none).
+func startCameraNode(t *testing.T, mod func(*Config), opts ...ipc.DispatchOption) *cameraEnv {
 	ce := &cameraEnv{env: startSwitch(t, nil), cam: &camsim.Camera{}}
+	var mods []func(*Config)
+	if mod != nil {
+		mods = append(mods, mod)
+	}
 	ce.camN = ce.node("camera", func(n *Node) {
 		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict = opts })
-	})
+	}, mods...)
 	run(t, ce.srv, nil)
 	ce.proc = ce.node("processor", nil)
 	ce.client = cameraipc.NewCameraClient(ce.proc.Client(cameraAPID))
