@@ -100,24 +100,26 @@ type Reason uint8
 
 // The reasons a frame or message is refused.
 const (
-	OK           Reason = iota
-	NotIPC              // no magic byte: not an IPC frame
-	BadHeader           // payload shorter than the sub-header, wrong version or unknown kind
-	WrongType           // a request not in a TC frame, or a reply not in a TM frame
-	BadSegment          // data empty (for a non-empty message) or past the total
-	TooLarge            // total above the configured maximum message size
-	OutOfOrder          // a segment whose offset is not the next expected one
-	Orphan              // a continuation segment of no message being reassembled
-	PeerLimit           // the sender already has the most partial messages allowed
-	PartialLimit        // the most partial messages overall are being reassembled
-	BufferLimit         // buffering this message would exceed the byte budget
-	Expired             // a partial message idle for longer than the timeout
-	Dropped             // a partial message dropped by the caller (Drop)
+	OK                Reason = iota
+	NotIPC                   // no magic byte: not an IPC frame
+	BadHeader                // payload shorter than the sub-header, wrong version or unknown kind
+	WrongType                // a request not in a TC frame, or a reply not in a TM frame
+	BadSegment               // data empty (for a non-empty message) or past the total
+	TooLarge                 // total above the configured maximum message size
+	OutOfOrder               // a segment whose offset is not the next expected one
+	Orphan                   // a continuation segment of no message being reassembled
+	SenderLimit              // the sender already has the most partial messages allowed
+	PartialLimit             // the partial messages overall would leave another sender less than its share
+	BufferLimit              // the bytes held overall would leave another sender less than its share
+	Expired                  // a partial message idle for longer than the timeout
+	Dropped                  // a partial message dropped by the caller (Drop)
+	SenderBufferLimit        // buffering this message would pass the sender's byte budget
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"ok", "not_ipc", "bad_header", "wrong_type", "bad_segment",
-	"too_large", "out_of_order", "orphan", "peer_limit", "partial_limit", "buffer_limit", "expired", "dropped"}
+	"too_large", "out_of_order", "orphan", "sender_limit", "partial_limit", "buffer_limit", "expired", "dropped",
+	"sender_buffer_limit"}
 
 // NumReasons is the number of reasons, OK included.
 const NumReasons = int(numReasons)

@@ -62,7 +62,9 @@ type Config struct {
 	// APID is the source APID of this node's calls (and its event
 	// subscription); 0 means the first APID the tenant owns.
 	APID frame.APID
-	// Limits bound reassembly of incoming messages.
+	// Limits bound reassembly of incoming messages. Its Sender, if nil,
+	// is the policy's tenant owning the source APID (Senders the number
+	// of tenants): budgets are per tenant, with a guaranteed share each.
 	Limits ipcframe.Limits
 	// MaxInFlight bounds the calls waiting for a reply; 0 means 4096.
 	MaxInFlight int
@@ -222,7 +224,13 @@ func NewNode(cfg Config) (*Node, error) {
 	if !n.ownsAPID(n.cfg.APID) {
 		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", cfg.Tenant, n.cfg.APID)
 	}
-	n.rs = ipcframe.NewReassembler(cfg.Limits)
+	lim := cfg.Limits
+	if lim.Sender == nil {
+		// Budgets per tenant, not per APID: a tenant owning many APIDs
+		// gets one budget, and a guaranteed share each (docs/ipc.md).
+		lim.Sender, lim.Senders = n.tenantOf, len(n.pol.Tenants)
+	}
+	n.rs = ipcframe.NewReassembler(lim)
 	n.initTracker()
 	n.initRole()
 	m := map[frame.APID]*Server{}
@@ -242,6 +250,14 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// tenantOf is the index of the tenant owning a, -1 for none.
+func (n *Node) tenantOf(a frame.APID) int {
+	if !a.Valid() {
+		return -1
+	}
+	return int(n.owner[a])
 }
 
 func (n *Node) ownsAPID(a frame.APID) bool {
@@ -381,9 +397,7 @@ func (n *Node) request(res *ipcframe.Result) {
 			if first {
 				n.answerFault(k, ipc.BadMessageSize)
 			}
-		case ipcframe.PeerLimit, ipcframe.PartialLimit:
-			n.answerBusy(k)
-		case ipcframe.BufferLimit:
+		case ipcframe.SenderLimit, ipcframe.SenderBufferLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
 			n.answerBusy(k)
 		}
 		return
@@ -451,7 +465,7 @@ func (n *Node) reply(res *ipcframe.Result) {
 		return
 	case ipcframe.Refused:
 		switch res.Reason {
-		case ipcframe.TooLarge, ipcframe.PeerLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
+		case ipcframe.TooLarge, ipcframe.SenderLimit, ipcframe.SenderBufferLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
 			err = fmt.Errorf("switched: reply for call %d refused: %w", k.ID, res.Reason)
 		default:
 			return
