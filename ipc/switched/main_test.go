@@ -230,6 +230,9 @@ func request(t *testing.T, req *ipc.Request) []byte {
 	return b
 }
 
+// cameraOps are Camera's ops in op-code order (idl/camera.idol).
+var cameraOps = []string{"capture", "read_image", "status", "set_mode", "configure", "upload_calibration", "histogram", "reset"}
+
 // cameraEnv is a switch with the camera serving camsim on 0x010 and the
 // processor as a client.
 type cameraEnv struct {
@@ -256,7 +259,7 @@ func startCameraNode(t *testing.T, mod func(*Config), opts ...ipc.DispatchOption
 		mods = append(mods, mod)
 	}
 	ce.camN = ce.node("camera", func(n *Node) {
-		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict = opts })
+		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict, c.Ops = opts, cameraOps })
 	}, mods...)
 	run(t, ce.srv, nil)
 	ce.proc = ce.node("processor", nil)

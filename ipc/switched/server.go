@@ -53,8 +53,14 @@ type ServerConfig struct {
 	Pipelined func(ctx context.Context, c *Call)
 	// Restrict limits ops to named tenants (ipc.Restrict); other callers
 	// are answered AccessViolation by the runtime from the first segment of
-	// the request, before anything is reassembled or decoded.
+	// the request, before anything is reassembled or decoded. Serve
+	// refuses a restriction naming a tenant the policy does not have, or
+	// an op the interface does not have (see Ops).
 	Restrict []ipc.DispatchOption
+	// Ops names the interface's ops in op-code order (op code i+1 is
+	// Ops[i]), to check Restrict against; nil means the Handler's
+	// OpNames (ipc.OpNamer), if it has them, else only op 0 is refused.
+	Ops []string
 	// Notify receives notifications between calls; nil drops them.
 	Notify func(ctx context.Context, note Notification)
 	// MaxQueued bounds the calls waiting to be served (closed RECV keeps
@@ -136,10 +142,14 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxOpen <= 0 {
 		cfg.MaxOpen = 256
 	}
+	access := ipc.NewAccess(cfg.Restrict)
+	if err := access.Check(n.opsOf(cfg), n.tenantNames()); err != nil {
+		return nil, fmt.Errorf("switched: server on %v: %w", cfg.APID, err)
+	}
 	s := &Server{
 		n:      n,
 		cfg:    cfg,
-		access: ipc.NewAccess(cfg.Restrict),
+		access: access,
 		wake:   make(chan struct{}, 1),
 		open:   make(map[uint64]openCall),
 	}
@@ -158,6 +168,26 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	m[cfg.APID] = s
 	n.servers.Store(&m)
 	return s, nil
+}
+
+// opsOf is the ops of the interface cfg serves, nil when unknown.
+func (n *Node) opsOf(cfg ServerConfig) []string {
+	if cfg.Ops != nil {
+		return cfg.Ops
+	}
+	if o, ok := cfg.Handler.(ipc.OpNamer); ok {
+		return o.OpNames()
+	}
+	return nil
+}
+
+// tenantNames is the policy's tenants.
+func (n *Node) tenantNames() []string {
+	names := make([]string, len(n.pol.Tenants))
+	for i := range n.pol.Tenants {
+		names[i] = n.pol.Tenants[i].Name
+	}
+	return names
 }
 
 // APID is the APID the server answers on.
