@@ -34,6 +34,9 @@ func FuzzReassemble(f *testing.F) {
 	rep, _ := ipc.AppendReply(nil, &ipc.Reply{RC: 0, Body: []byte{1, 2, 3, 4}, Written: [][]byte{msgOf(500), nil}})
 	repFs, _ := Append(nil, Reply, 0x10, 0x20, 3, rep)
 	f.Add(seed(repFs))
+	post, _ := AppendPost(nil, 0x20, 0x10, 4, 0x8001)
+	refused, _ := Append(nil, PostRefused, 0x10, 0x20, 4, nil)
+	f.Add(seed(post, refused, multi[:1], post))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReassembler(Limits{MaxMessage: 2000, MaxPartial: 5, MaxPartialSender: 3, MaxBuffered: 3000,
 			MaxBufferedSender: 1600, IdleTimeout: time.Second, Sender: tenants, Senders: 3})
@@ -53,6 +56,9 @@ func FuzzReassemble(f *testing.F) {
 			case Complete:
 				if len(res.Data) != int(res.Header.Total) {
 					t.Fatalf("complete message of %d bytes, header says %d", len(res.Data), res.Header.Total)
+				}
+				if res.Key.Kind == Post && len(res.Data) != PostSize {
+					t.Fatalf("post of %d bytes", len(res.Data))
 				}
 				// Decoding what came out must not panic either.
 				if res.Key.Kind == Request {

@@ -47,6 +47,52 @@ func TestHeaderBytes(t *testing.T) {
 	}
 }
 
+// TestPostFrame: a post's exact bytes, and the malformed posts ParseHeader
+// refuses.
+func TestPostFrame(t *testing.T) {
+	fs, err := AppendPost(nil, 0x020, 0x010, 7, 0x80000005)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("AppendPost: %d frames, %v", len(fs), err)
+	}
+	want := []byte{
+		0x01, 0x01, 0x00, 0x20, 0x00, 18, 0x00, 0x10, // frame header: v1, TC, src, len 18, dest
+		0xD1, 0x14, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 0, // IPC sub-header: post, id 7, total 4
+		0x80, 0x00, 0x00, 0x05, // the mask
+	}
+	if !bytes.Equal(fs[0][:len(want)], want) || fs[0].PayloadLen() != PostPayloadLen {
+		t.Fatalf("bytes\n got % x\nwant % x", fs[0][:len(want)], want)
+	}
+	r := NewReassembler(Limits{})
+	if res := r.Add(&fs[0], t0); res.Status != Complete || res.Key.Kind != Post || PostBits(res.Data) != 0x80000005 {
+		t.Fatalf("reassembled: %+v", res)
+	}
+	post := func(kind Kind, total, offset uint32, data int) []byte {
+		p := make([]byte, HeaderSize+data)
+		Header{Kind: kind, ID: 1, Total: total, Offset: offset}.Put(p)
+		return p
+	}
+	for _, tc := range []struct {
+		name    string
+		typ     frame.Type
+		payload []byte
+		want    Reason
+	}{
+		{"ok", frame.TC, post(Post, 4, 0, 4), OK},
+		{"in TM", frame.TM, post(Post, 4, 0, 4), WrongType},
+		{"short mask", frame.TC, post(Post, 3, 0, 3), BadSegment},
+		{"long mask", frame.TC, post(Post, 5, 0, 5), BadSegment},
+		{"segmented", frame.TC, post(Post, 4, 2, 2), BadSegment},
+		{"refused, no data", frame.TM, post(PostRefused, 0, 0, 0), OK},
+		{"refused with data", frame.TM, post(PostRefused, 1, 0, 1), BadSegment},
+		{"refused in TC", frame.TC, post(PostRefused, 0, 0, 0), WrongType},
+		{"kind 6", frame.TM, post(6, 0, 0, 0), BadHeader},
+	} {
+		if _, why := ParseHeader(tc.typ, tc.payload); why != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, why, tc.want)
+		}
+	}
+}
+
 func TestSegments(t *testing.T) {
 	for _, tc := range []struct{ n, frames int }{
 		{0, 1}, {1, 1}, {MaxData, 1}, {MaxData + 1, 2}, {2 * MaxData, 2}, {65536 + 20, 281},
@@ -130,7 +176,9 @@ func TestRefusals(t *testing.T) {
 		{"short", short, BadHeader},
 		{"version", badVer, BadHeader},
 		{"kind 0", mk(frame.TC, 0x20, Header{Kind: 0, Total: 10}, d, Magic), BadHeader},
-		{"kind 4", mk(frame.TM, 0x20, Header{Kind: 4, Total: 10}, d, Magic), BadHeader},
+		{"kind 6", mk(frame.TM, 0x20, Header{Kind: 6, Total: 10}, d, Magic), BadHeader},
+		{"post in TM", mk(frame.TM, 0x20, Header{Kind: Post, Total: 4}, d[:4], Magic), WrongType},
+		{"post of 10 bytes", mk(frame.TC, 0x20, Header{Kind: Post, Total: 10}, d, Magic), BadSegment},
 		{"request in TM", mk(frame.TM, 0x20, Header{Kind: Request, Total: 10}, d, Magic), WrongType},
 		{"reply in TC", mk(frame.TC, 0x20, Header{Kind: Reply, Total: 10}, d, Magic), WrongType},
 		{"past total", mk(frame.TC, 0x20, Header{Kind: Request, Total: 9}, d, Magic), BadSegment},
