@@ -208,8 +208,9 @@ func (r *Reassembler) admit(s int, d budget) Reason {
 	return OK
 }
 
-// charge adds d (negative to give back) to sender s's use; the caller
-// changes parts and buffered itself.
+// charge adds d (negative to give back) to sender s's use, and d.bytes to
+// the bytes held; the caller adds the partial to parts, or removes it,
+// itself.
 func (r *Reassembler) charge(s int, d budget) {
 	res := r.reserveOf(s)
 	u := &r.used[s]

@@ -673,7 +673,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	}
 	if e.Kind != apidswitch.Connected && ti != n.self {
 		n.rmu.Lock()
-		n.rs.DropPeer(func(a frame.APID) bool { return int(n.owner[a]) == ti })
+		n.rs.DropPeer(func(a frame.APID) bool { return n.tenantOf(a) == ti })
 		n.rmu.Unlock()
 	}
 	for _, s := range *n.servers.Load() {
