@@ -1,5 +1,13 @@
 package ipc
 
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+)
+
 // LeaseSpec is what an op declares about one lease; generated dispatchers
 // check requests against it with CheckLeases.
 type LeaseSpec struct {
@@ -51,7 +59,8 @@ type DispatchOption func(*Access)
 
 // Restrict allows op only to the named tenants; every other caller gets
 // AccessViolation before anything of its request is decoded. Restrict on the
-// same op again adds tenants.
+// same op again adds tenants. Nothing is checked here: a server runtime
+// checks the ops and tenants named when the server starts (Access.Check).
 func Restrict(op uint16, tenants ...string) DispatchOption {
 	return func(a *Access) {
 		if a.allow == nil {
@@ -75,6 +84,110 @@ func NewAccess(opts []DispatchOption) Access {
 		o(&a)
 	}
 	return a
+}
+
+// OpNamer is implemented by a handler that can name the ops of the
+// interface it serves, in op-code order: op code i+1 is OpNames()[i]. A
+// server runtime checks restrictions against it at start (Access.Check).
+type OpNamer interface {
+	OpNames() []string
+}
+
+// Check checks the restrictions against what exists, so that a typo fails
+// at server start instead of silently locking an op for everyone (a
+// misspelt tenant) or restricting nothing (an unknown op code): every
+// restricted op must be one of ops (op codes 1..len(ops); with ops nil,
+// only op 0, never valid, is refused) and every tenant named must be one
+// of tenants. The error names each offending op and tenant, with the
+// closest known name when one is near; it is an errors.Join of
+// *RestrictError, in op order. Restricting an op to no tenant (nobody may
+// call it) is allowed.
+func (a *Access) Check(ops, tenants []string) error {
+	known := make(map[string]bool, len(tenants))
+	for _, t := range tenants {
+		known[t] = true
+	}
+	var errs []error
+	for _, op := range slices.Sorted(maps.Keys(a.allow)) {
+		name := ""
+		switch {
+		case op == 0 || (ops != nil && int(op) > len(ops)):
+			errs = append(errs, &RestrictError{Op: op, Ops: len(ops)})
+			continue
+		case ops != nil:
+			name = ops[op-1]
+		}
+		for _, t := range slices.Sorted(maps.Keys(a.allow[op])) {
+			if !known[t] {
+				errs = append(errs, &RestrictError{Op: op, OpName: name, Ops: len(ops), Tenant: t, Suggest: closest(t, tenants)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RestrictError is a restriction that names an op or a tenant that does
+// not exist (Access.Check).
+type RestrictError struct {
+	Op     uint16
+	OpName string // the op's name, when known
+	Ops    int    // the interface's ops, 0 when unknown
+	// Tenant is the unknown tenant; "" when the op is the problem.
+	Tenant  string
+	Suggest string // the closest known name, "" for none near
+}
+
+// Error says what is wrong: "ipc: Restrict(1 capture, "procesor"): no
+// tenant "procesor" in the policy (did you mean "processor"?)".
+func (e *RestrictError) Error() string {
+	if e.Tenant == "" {
+		if e.Ops > 0 {
+			return fmt.Sprintf("ipc: Restrict(%d): no op %d (the interface has ops 1-%d)", e.Op, e.Op, e.Ops)
+		}
+		return fmt.Sprintf("ipc: Restrict(%d): no op %d (op codes start at 1)", e.Op, e.Op)
+	}
+	op := strconv.Itoa(int(e.Op))
+	if e.OpName != "" {
+		op += " " + e.OpName
+	}
+	msg := fmt.Sprintf("ipc: Restrict(%s, %q): no tenant %q in the policy", op, e.Tenant, e.Tenant)
+	if e.Suggest != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", e.Suggest)
+	}
+	return msg
+}
+
+// closest returns the name in names nearest to s in edit distance, if it
+// is near: at most 2 edits, and fewer than half of s's length.
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD && 2*d < len(s) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Allowed reports whether caller may call op.

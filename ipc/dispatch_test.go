@@ -50,6 +50,55 @@ func TestAccess(t *testing.T) {
 	}
 }
 
+// TestAccessCheck: restrictions naming an op or a tenant that does not
+// exist are refused with an error naming them (issue 21: a misspelt tenant
+// locked the op for everyone, an unknown op code restricted nothing).
+func TestAccessCheck(t *testing.T) {
+	ops := []string{"capture", "read_image", "status"}
+	tenants := []string{"camera", "processor", "spaceos"}
+	for _, tc := range []struct {
+		name string
+		opts []DispatchOption
+		ops  []string
+		want string // the error, "" for none
+	}{
+		{"valid", []DispatchOption{Restrict(1, "processor"), Restrict(3, "spaceos", "camera")}, ops, ""},
+		{"to nobody", []DispatchOption{Restrict(2)}, ops, ""},
+		{"misspelt tenant", []DispatchOption{Restrict(1, "procesor")}, ops,
+			`ipc: Restrict(1 capture, "procesor"): no tenant "procesor" in the policy (did you mean "processor"?)`},
+		{"unknown tenant, nothing near", []DispatchOption{Restrict(2, "ground")}, ops,
+			`ipc: Restrict(2 read_image, "ground"): no tenant "ground" in the policy`},
+		{"case", []DispatchOption{Restrict(3, "Camera")}, ops,
+			`ipc: Restrict(3 status, "Camera"): no tenant "Camera" in the policy (did you mean "camera"?)`},
+		{"unknown op", []DispatchOption{Restrict(4, "processor")}, ops,
+			`ipc: Restrict(4): no op 4 (the interface has ops 1-3)`},
+		{"op 0, ops unknown", []DispatchOption{Restrict(0, "processor")}, nil,
+			`ipc: Restrict(0): no op 0 (op codes start at 1)`},
+		{"ops unknown: tenants still checked", []DispatchOption{Restrict(9, "spaceOS")}, nil,
+			`ipc: Restrict(9, "spaceOS"): no tenant "spaceOS" in the policy (did you mean "spaceos"?)`},
+		{"all of them, in op order", []DispatchOption{Restrict(7, "camera"), Restrict(1, "prcessor", "x", "camera")}, ops,
+			`ipc: Restrict(1 capture, "prcessor"): no tenant "prcessor" in the policy (did you mean "processor"?)` + "\n" +
+				`ipc: Restrict(1 capture, "x"): no tenant "x" in the policy` + "\n" +
+				`ipc: Restrict(7): no op 7 (the interface has ops 1-3)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAccess(tc.opts)
+			err := a.Check(tc.ops, tenants)
+			got := ""
+			if err != nil {
+				got = err.Error()
+				var re *RestrictError
+				if !errors.As(err, &re) {
+					t.Errorf("error %T is no *RestrictError", err)
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("Check:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPipe(t *testing.T) {
 	var seen Caller
 	h := HandlerFunc(func(ctx context.Context, c Caller, req *Request, rep *Reply) error {

@@ -34,8 +34,12 @@ func FuzzReassemble(f *testing.F) {
 	rep, _ := ipc.AppendReply(nil, &ipc.Reply{RC: 0, Body: []byte{1, 2, 3, 4}, Written: [][]byte{msgOf(500), nil}})
 	repFs, _ := Append(nil, Reply, 0x10, 0x20, 3, rep)
 	f.Add(seed(repFs))
+	post, _ := AppendPost(nil, 0x20, 0x10, 4, 0x8001)
+	refused, _ := Append(nil, PostRefused, 0x10, 0x20, 4, nil)
+	f.Add(seed(post, refused, multi[:1], post))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r := NewReassembler(Limits{MaxMessage: 2000, MaxPartial: 4, MaxPartialPeer: 2, MaxBuffered: 3000, IdleTimeout: time.Second})
+		r := NewReassembler(Limits{MaxMessage: 2000, MaxPartial: 5, MaxPartialSender: 3, MaxBuffered: 3000,
+			MaxBufferedSender: 1600, IdleTimeout: time.Second, Sender: tenants, Senders: 3})
 		now := t0
 		for len(b) > 0 {
 			var fr frame.Frame
@@ -44,13 +48,17 @@ func FuzzReassemble(f *testing.F) {
 			now = now.Add(time.Duration(fr[frame.Size-1]) * 10 * time.Millisecond)
 			res := r.Add(&fr, now)
 			st := r.Stats()
-			if st.Partial > 4 || st.Buffered > 3000 {
+			if st.Partial > 5 || st.Buffered > 3000 {
 				t.Fatalf("limits exceeded: %+v", st)
 			}
+			checkShares(t, r)
 			switch res.Status {
 			case Complete:
 				if len(res.Data) != int(res.Header.Total) {
 					t.Fatalf("complete message of %d bytes, header says %d", len(res.Data), res.Header.Total)
+				}
+				if res.Key.Kind == Post && len(res.Data) != PostSize {
+					t.Fatalf("post of %d bytes", len(res.Data))
 				}
 				// Decoding what came out must not panic either.
 				if res.Key.Kind == Request {
@@ -73,4 +81,34 @@ func FuzzReassemble(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkShares checks a Reassembler's per-sender accounting against its
+// partial messages, its per-sender limits, and that the shares the senders
+// leave unused are still free overall.
+func checkShares(t *testing.T, r *Reassembler) {
+	t.Helper()
+	used := make([]budget, len(r.used))
+	for _, p := range r.parts {
+		used[p.sender].parts++
+		used[p.sender].bytes += cap(p.buf)
+	}
+	var unused budget
+	for s := range used {
+		if used[s] != r.used[s] {
+			t.Fatalf("sender %d charged %+v, holds %+v", s, r.used[s], used[s])
+		}
+		if used[s].parts > r.lim.MaxPartialSender || used[s].bytes > r.lim.MaxBufferedSender {
+			t.Fatalf("sender %d holds %+v, past its limits", s, used[s])
+		}
+		u := unusedOf(r.reserveOf(s), used[s])
+		unused.parts += u.parts
+		unused.bytes += u.bytes
+	}
+	if unused != r.unused {
+		t.Fatalf("unused shares %+v, counted %+v", unused, r.unused)
+	}
+	if len(r.parts)+unused.parts > r.lim.MaxPartial || r.buffered+unused.bytes > r.lim.MaxBuffered {
+		t.Fatalf("%d partials, %d bytes: another sender's share is taken (unused %+v)", len(r.parts), r.buffered, unused)
+	}
 }

@@ -9,11 +9,19 @@
 // (big-endian, like the frame header):
 //
 //	0  u8   magic 0xD1
-//	1  u8   version (high nibble, 1) | kind (low nibble: 1 request, 2 reply, 3 busy)
+//	1  u8   version (high nibble, 1) | kind (low nibble: 1 request, 2 reply, 3 busy,
+//	        4 post, 5 post refused)
 //	2  u32  call id, chosen by the caller, echoed by the reply
 //	6  u32  total length of the message in bytes
 //	10 u32  offset of this segment's data in the message
 //	14      data: payload_length - 14 bytes (at most 234)
+//
+// A post (kind 4, a TC frame) is a notification from one tenant to a
+// server of another, as Hubris's sys_post: its data is a 32-bit mask
+// (big-endian), total 4, offset 0, one frame; it is not answered, unless
+// it cannot be delivered (no server on the destination APID): then the
+// receiver answers kind 5, post refused (a TM frame, no data), echoing its
+// id. The switch checks a post like any frame (source APID, policy).
 //
 // Segments of one message are sent in order (the switch keeps the order of
 // one connection's frames), so reassembly only accepts the next offset; a
@@ -49,7 +57,32 @@ const (
 	Request Kind = 1 // a call: a marshalled ipc.Request
 	Reply   Kind = 2 // the answer: a marshalled ipc.Reply or fault
 	Busy    Kind = 3 // the server refused the call for lack of room; no data
+	// Post is a notification: its data is a 32-bit mask (PostSize bytes,
+	// big-endian), never segmented. It travels in a TC frame.
+	Post Kind = 4
+	// PostRefused answers a post that could not be delivered (no server
+	// on its destination); no data.
+	PostRefused Kind = 5
 )
+
+// PostSize is the data of a post: its 32-bit mask.
+const PostSize = 4
+
+// PostPayloadLen is the payload length of a post's frame. A request is at
+// least 9 bytes of message (package ipc's layout), so a refused frame of
+// this length from a node's APID is a post, not a call.
+const PostPayloadLen = HeaderSize + PostSize
+
+// AppendPost appends the frame of a post of bits from src to dest, with id
+// (echoed if it is refused), to fs.
+func AppendPost(fs []frame.Frame, src, dest frame.APID, id uint32, bits uint32) ([]frame.Frame, error) {
+	var b [PostSize]byte
+	binary.BigEndian.PutUint32(b[:], bits)
+	return Append(fs, Post, src, dest, id, b[:])
+}
+
+// PostBits is the mask of a post's data (ParseHeader checked its length).
+func PostBits(data []byte) uint32 { return binary.BigEndian.Uint32(data) }
 
 // String returns "request", "reply", "busy" or "Kind(n)".
 func (k Kind) String() string {
@@ -60,14 +93,18 @@ func (k Kind) String() string {
 		return "reply"
 	case Busy:
 		return "busy"
+	case Post:
+		return "post"
+	case PostRefused:
+		return "post_refused"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// FrameType returns the frame type a kind travels in: TC for requests, TM
-// otherwise.
+// FrameType returns the frame type a kind travels in: TC for requests and
+// posts, TM otherwise.
 func (k Kind) FrameType() frame.Type {
-	if k == Request {
+	if k == Request || k == Post {
 		return frame.TC
 	}
 	return frame.TM
@@ -100,24 +137,26 @@ type Reason uint8
 
 // The reasons a frame or message is refused.
 const (
-	OK           Reason = iota
-	NotIPC              // no magic byte: not an IPC frame
-	BadHeader           // payload shorter than the sub-header, wrong version or unknown kind
-	WrongType           // a request not in a TC frame, or a reply not in a TM frame
-	BadSegment          // data empty (for a non-empty message) or past the total
-	TooLarge            // total above the configured maximum message size
-	OutOfOrder          // a segment whose offset is not the next expected one
-	Orphan              // a continuation segment of no message being reassembled
-	PeerLimit           // the sender already has the most partial messages allowed
-	PartialLimit        // the most partial messages overall are being reassembled
-	BufferLimit         // buffering this message would exceed the byte budget
-	Expired             // a partial message idle for longer than the timeout
-	Dropped             // a partial message dropped by the caller (Drop)
+	OK                Reason = iota
+	NotIPC                   // no magic byte: not an IPC frame
+	BadHeader                // payload shorter than the sub-header, wrong version or unknown kind
+	WrongType                // a request not in a TC frame, or a reply not in a TM frame
+	BadSegment               // data empty (for a non-empty message) or past the total
+	TooLarge                 // total above the configured maximum message size
+	OutOfOrder               // a segment whose offset is not the next expected one
+	Orphan                   // a continuation segment of no message being reassembled
+	SenderLimit              // the sender already has the most partial messages allowed
+	PartialLimit             // the partial messages overall would leave another sender less than its share
+	BufferLimit              // the bytes held overall would leave another sender less than its share
+	Expired                  // a partial message idle for longer than the timeout
+	Dropped                  // a partial message dropped by the caller (Drop)
+	SenderBufferLimit        // buffering this message would pass the sender's byte budget
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"ok", "not_ipc", "bad_header", "wrong_type", "bad_segment",
-	"too_large", "out_of_order", "orphan", "peer_limit", "partial_limit", "buffer_limit", "expired", "dropped"}
+	"too_large", "out_of_order", "orphan", "sender_limit", "partial_limit", "buffer_limit", "expired", "dropped",
+	"sender_buffer_limit"}
 
 // NumReasons is the number of reasons, OK included.
 const NumReasons = int(numReasons)
@@ -150,7 +189,7 @@ func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
 		Total:  binary.BigEndian.Uint32(payload[6:]),
 		Offset: binary.BigEndian.Uint32(payload[10:]),
 	}
-	if h.Kind < Request || h.Kind > Busy {
+	if h.Kind < Request || h.Kind > PostRefused {
 		return h, BadHeader
 	}
 	if t != h.Kind.FrameType() {
@@ -160,7 +199,10 @@ func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
 	if (n == 0 && h.Total != 0) || uint64(h.Offset)+n > uint64(h.Total) {
 		return h, BadSegment
 	}
-	if h.Kind == Busy && h.Total != 0 {
+	switch {
+	case (h.Kind == Busy || h.Kind == PostRefused) && h.Total != 0:
+		return h, BadSegment
+	case h.Kind == Post && (h.Total != PostSize || n != PostSize):
 		return h, BadSegment
 	}
 	return h, OK

@@ -47,6 +47,52 @@ func TestHeaderBytes(t *testing.T) {
 	}
 }
 
+// TestPostFrame: a post's exact bytes, and the malformed posts ParseHeader
+// refuses.
+func TestPostFrame(t *testing.T) {
+	fs, err := AppendPost(nil, 0x020, 0x010, 7, 0x80000005)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("AppendPost: %d frames, %v", len(fs), err)
+	}
+	want := []byte{
+		0x01, 0x01, 0x00, 0x20, 0x00, 18, 0x00, 0x10, // frame header: v1, TC, src, len 18, dest
+		0xD1, 0x14, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 0, // IPC sub-header: post, id 7, total 4
+		0x80, 0x00, 0x00, 0x05, // the mask
+	}
+	if !bytes.Equal(fs[0][:len(want)], want) || fs[0].PayloadLen() != PostPayloadLen {
+		t.Fatalf("bytes\n got % x\nwant % x", fs[0][:len(want)], want)
+	}
+	r := NewReassembler(Limits{})
+	if res := r.Add(&fs[0], t0); res.Status != Complete || res.Key.Kind != Post || PostBits(res.Data) != 0x80000005 {
+		t.Fatalf("reassembled: %+v", res)
+	}
+	post := func(kind Kind, total, offset uint32, data int) []byte {
+		p := make([]byte, HeaderSize+data)
+		Header{Kind: kind, ID: 1, Total: total, Offset: offset}.Put(p)
+		return p
+	}
+	for _, tc := range []struct {
+		name    string
+		typ     frame.Type
+		payload []byte
+		want    Reason
+	}{
+		{"ok", frame.TC, post(Post, 4, 0, 4), OK},
+		{"in TM", frame.TM, post(Post, 4, 0, 4), WrongType},
+		{"short mask", frame.TC, post(Post, 3, 0, 3), BadSegment},
+		{"long mask", frame.TC, post(Post, 5, 0, 5), BadSegment},
+		{"segmented", frame.TC, post(Post, 4, 2, 2), BadSegment},
+		{"refused, no data", frame.TM, post(PostRefused, 0, 0, 0), OK},
+		{"refused with data", frame.TM, post(PostRefused, 1, 0, 1), BadSegment},
+		{"refused in TC", frame.TC, post(PostRefused, 0, 0, 0), WrongType},
+		{"kind 6", frame.TM, post(6, 0, 0, 0), BadHeader},
+	} {
+		if _, why := ParseHeader(tc.typ, tc.payload); why != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, why, tc.want)
+		}
+	}
+}
+
 func TestSegments(t *testing.T) {
 	for _, tc := range []struct{ n, frames int }{
 		{0, 1}, {1, 1}, {MaxData, 1}, {MaxData + 1, 2}, {2 * MaxData, 2}, {65536 + 20, 281},
@@ -130,7 +176,9 @@ func TestRefusals(t *testing.T) {
 		{"short", short, BadHeader},
 		{"version", badVer, BadHeader},
 		{"kind 0", mk(frame.TC, 0x20, Header{Kind: 0, Total: 10}, d, Magic), BadHeader},
-		{"kind 4", mk(frame.TM, 0x20, Header{Kind: 4, Total: 10}, d, Magic), BadHeader},
+		{"kind 6", mk(frame.TM, 0x20, Header{Kind: 6, Total: 10}, d, Magic), BadHeader},
+		{"post in TM", mk(frame.TM, 0x20, Header{Kind: Post, Total: 4}, d[:4], Magic), WrongType},
+		{"post of 10 bytes", mk(frame.TC, 0x20, Header{Kind: Post, Total: 10}, d, Magic), BadSegment},
 		{"request in TM", mk(frame.TM, 0x20, Header{Kind: Request, Total: 10}, d, Magic), WrongType},
 		{"reply in TC", mk(frame.TC, 0x20, Header{Kind: Reply, Total: 10}, d, Magic), WrongType},
 		{"past total", mk(frame.TC, 0x20, Header{Kind: Request, Total: 9}, d, Magic), BadSegment},
@@ -175,7 +223,7 @@ func TestOutOfOrderAndReuse(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	lim := Limits{MaxPartial: 3, MaxPartialPeer: 2, MaxMessage: 10 * MaxData, IdleTimeout: time.Second}
+	lim := Limits{MaxPartial: 3, MaxPartialSender: 2, MaxMessage: 10 * MaxData, IdleTimeout: time.Second}
 	r := NewReassembler(lim)
 	big := 4 * MaxData
 	first := func(src frame.APID, id uint32) Result {
@@ -187,7 +235,7 @@ func TestLimits(t *testing.T) {
 		st  Status
 		why Reason
 	}{
-		{0x20, Started, OK}, {0x20, Started, OK}, {0x20, Refused, PeerLimit},
+		{0x20, Started, OK}, {0x20, Started, OK}, {0x20, Refused, SenderLimit},
 		{0x21, Started, OK}, {0x22, Refused, PartialLimit},
 	}
 	for i, w := range want {
@@ -197,7 +245,7 @@ func TestLimits(t *testing.T) {
 		}
 	}
 	st := r.Stats()
-	if st.Partial != 3 || st.Buffered != 3*big || st.Refused[PeerLimit] != 1 || st.Refused[PartialLimit] != 1 {
+	if st.Partial != 3 || st.Buffered != 3*big || st.Refused[SenderLimit] != 1 || st.Refused[PartialLimit] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// Idle: the fake clock passes the timeout, every partial expires.
@@ -211,8 +259,109 @@ func TestLimits(t *testing.T) {
 	if st.Partial != 0 || st.Buffered != 0 || st.Refused[Expired] != 3 {
 		t.Fatalf("stats after expiry %+v", st)
 	}
-	if r.perPeer[0x20] != 0 || r.perPeer[0x21] != 0 {
-		t.Fatal("per-peer counts leak")
+	if r.used[0x20] != (budget{}) || r.used[0x21] != (budget{}) {
+		t.Fatal("per-sender counts leak")
+	}
+}
+
+// tenants maps the default policy's APIDs to tenants: camera 0, processor
+// 1, spaceos 2; any other APID to none.
+func tenants(a frame.APID) int {
+	switch {
+	case a >= 0x010 && a <= 0x01F:
+		return 0
+	case a >= 0x020 && a <= 0x02F:
+		return 1
+	case a >= 0x100 && a <= 0x2FF:
+		return 2
+	}
+	return -1
+}
+
+// TestSenderShares: budgets are per sender (tenant), not per source APID,
+// and each tenant keeps its guaranteed share of the overall budgets
+// whatever the others hold (issue 14 item 5: spaceos held 64 partial
+// messages from 8 of its APIDs and every multi-frame request from
+// processor was refused).
+func TestSenderShares(t *testing.T) {
+	const c = initialChunk // what a message of 2c bytes holds once started
+	type step struct {
+		srcs    []frame.APID // the sources take turns, one first segment each
+		n       int          // first segments sent
+		started int          // of which stored; the rest refused for why
+		why     Reason
+	}
+	spaceos8 := []frame.APID{0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107}
+	proc := []frame.APID{0x020}
+	for _, tc := range []struct {
+		name  string
+		lim   Limits
+		size  int // message size
+		steps []step
+	}{
+		{"many APIDs one budget", Limits{}, 1000, []step{
+			{spaceos8, 64, 16, SenderLimit},
+			{proc, 17, 16, SenderLimit},
+			{[]frame.APID{0x010}, 16, 16, OK},
+		}},
+		{"share holds against the shared pool", Limits{MaxPartial: 12, MaxPartialSender: 10}, 1000, []step{
+			{spaceos8, 10, 8, PartialLimit}, // its share 2, and the 6 shared
+			{proc, 3, 2, PartialLimit},      // its share
+			{[]frame.APID{0x011}, 2, 2, OK},
+		}},
+		{"sender byte budget", Limits{MaxBuffered: 12 * c, MaxBufferedSender: 3 * c}, 2 * c, []step{
+			{spaceos8, 5, 3, SenderBufferLimit},
+			{proc, 4, 3, SenderBufferLimit},
+		}},
+		{"byte share holds", Limits{MaxBuffered: 12 * c, MaxBufferedSender: 10 * c}, 2 * c, []step{
+			{spaceos8, 9, 8, BufferLimit}, // its share 2, and the 6 shared
+			{proc, 3, 2, BufferLimit},
+			{[]frame.APID{0x012}, 2, 2, OK},
+		}},
+		{"no tenant: no share", Limits{MaxPartial: 6, MaxPartialSender: 8}, 1000, []step{
+			{[]frame.APID{0x7F0}, 4, 3, PartialLimit}, // the 3 shared
+			{spaceos8, 2, 1, PartialLimit},            // its share
+			{proc, 1, 1, OK},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.lim.Sender, tc.lim.Senders = tenants, 3
+			r := NewReassembler(tc.lim)
+			id := uint32(0)
+			var want Stats
+			for si, st := range tc.steps {
+				started := 0
+				for i := range st.n {
+					id++
+					fs, _ := Append(nil, Request, st.srcs[i%len(st.srcs)], 0x10, id, msgOf(tc.size))
+					switch res := r.Add(&fs[0], t0); {
+					case res.Status == Started:
+						started++
+					case res.Status != Refused || res.Reason != st.why:
+						t.Fatalf("step %d, frame %d: %v %v, want started or refused %v", si, i, res.Status, res.Reason, st.why)
+					}
+				}
+				if started != st.started {
+					t.Fatalf("step %d: %d started, want %d", si, started, st.started)
+				}
+				want.Partial += started
+				want.Buffered += started * min(tc.size, initialChunk)
+				want.Refused[st.why] += uint64(st.n - started)
+			}
+			want.Refused[OK] = 0
+			if got := r.Stats(); got != want {
+				t.Fatalf("stats\n got %+v\nwant %+v", got, want)
+			}
+			r.Expire(t0.Add(time.Hour))
+			for s, u := range r.used {
+				if u != (budget{}) {
+					t.Fatalf("sender %d still charged %+v after every partial expired", s, u)
+				}
+			}
+			if full := (budget{3 * r.reserve.parts, 3 * r.reserve.bytes}); r.unused != full || r.buffered != 0 {
+				t.Fatalf("unused shares %+v, want %+v; buffered %d", r.unused, full, r.buffered)
+			}
+		})
 	}
 }
 

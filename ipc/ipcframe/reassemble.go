@@ -7,25 +7,43 @@ import (
 )
 
 // Limits bound what a Reassembler holds, so that a peer that sends half a
-// message and stops cannot grow memory without bound. Zero fields take the
-// defaults.
+// message and stops cannot grow memory without bound, and so that one
+// sender's partial messages cannot take what another sender needs. Zero
+// fields take the defaults.
+//
+// Budgets are kept per sender: the tenant a source APID belongs to, as
+// Sender says (package switched maps it through the policy). Half of each
+// overall budget is divided equally among the Senders named senders as
+// guaranteed shares, min(the per-sender limit, overall / (2 * Senders))
+// partial messages and bytes each, that no other sender can take; the rest
+// is shared, first come first served, up to each sender's own limit.
+// Source APIDs that Sender maps to no named sender (a negative index or
+// one past Senders) share one budget with no guaranteed share.
 type Limits struct {
-	MaxMessage     int           // largest message, bytes; default DefaultMaxMessage
-	MaxPartial     int           // messages being reassembled overall; default 64
-	MaxPartialPeer int           // messages being reassembled per source APID; default 8
-	MaxBuffered    int           // bytes held in partial messages overall; default 16 MiB
-	IdleTimeout    time.Duration // a partial message idle this long is dropped; default 5 s
+	MaxMessage        int           // largest message, bytes; default DefaultMaxMessage
+	MaxPartial        int           // messages being reassembled overall; default 64
+	MaxPartialSender  int           // messages being reassembled per sender; default 16
+	MaxBuffered       int           // bytes held in partial messages overall; default 16 MiB
+	MaxBufferedSender int           // bytes held in partial messages per sender; default 4 MiB
+	IdleTimeout       time.Duration // a partial message idle this long is dropped; default 5 s
+	// Sender maps a source APID to its sender, 0 <= s < Senders. nil means
+	// every source APID is a sender of its own, with no guaranteed share
+	// (per-APID limits only: a tenant owning many APIDs gets many budgets;
+	// give Sender to limit by tenant).
+	Sender  func(src frame.APID) int
+	Senders int
 }
 
 // Defaults of Limits.
 const (
 	// DefaultMaxMessage holds a 1 MiB lease (package ipc's MaxLeaseBytes)
 	// with its request or reply header and a little more.
-	DefaultMaxMessage     = 1<<20 + 4096
-	DefaultMaxPartial     = 64
-	DefaultMaxPartialPeer = 8
-	DefaultMaxBuffered    = 16 << 20
-	DefaultIdleTimeout    = 5 * time.Second
+	DefaultMaxMessage        = 1<<20 + 4096
+	DefaultMaxPartial        = 64
+	DefaultMaxPartialSender  = 16
+	DefaultMaxBuffered       = 16 << 20
+	DefaultMaxBufferedSender = 4 << 20
+	DefaultIdleTimeout       = 5 * time.Second
 )
 
 func (l Limits) withDefaults() Limits {
@@ -35,16 +53,30 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxPartial <= 0 {
 		l.MaxPartial = DefaultMaxPartial
 	}
-	if l.MaxPartialPeer <= 0 {
-		l.MaxPartialPeer = DefaultMaxPartialPeer
+	if l.MaxPartialSender <= 0 {
+		l.MaxPartialSender = DefaultMaxPartialSender
 	}
 	if l.MaxBuffered <= 0 {
 		l.MaxBuffered = DefaultMaxBuffered
 	}
+	if l.MaxBufferedSender <= 0 {
+		l.MaxBufferedSender = DefaultMaxBufferedSender
+	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = DefaultIdleTimeout
 	}
+	if l.Sender == nil || l.Senders < 0 {
+		l.Sender, l.Senders = nil, 0
+	}
 	return l
+}
+
+// budget is a number of partial messages and of bytes.
+type budget struct{ parts, bytes int }
+
+// unusedOf is how much of reserve a sender using used leaves unused.
+func unusedOf(reserve, used budget) budget {
+	return budget{max(0, reserve.parts-used.parts), max(0, reserve.bytes-used.bytes)}
 }
 
 // initialChunk is the storage a partial message starts with: a 64 KiB
@@ -90,6 +122,7 @@ type Result struct {
 
 type partial struct {
 	key        Key
+	sender     int // index in Reassembler.used
 	buf        []byte
 	total      int
 	last       time.Time
@@ -99,10 +132,17 @@ type partial struct {
 // Reassembler turns incoming IPC frames into messages within its Limits.
 // Counters count every refusal by reason. It is not safe for concurrent
 // use: one reader goroutine owns it.
+//
+// The overall budgets hold total + unused <= the limits at all times,
+// where unused is what the named senders leave of their guaranteed shares:
+// a sender within its share can always start a message, whatever the
+// others hold.
 type Reassembler struct {
 	lim      Limits
 	parts    map[Key]*partial
-	perPeer  [frame.NumAPIDs]uint16
+	used     []budget // per sender; the last entry is for sources of no named sender
+	reserve  budget   // a named sender's guaranteed share
+	unused   budget   // the shares the named senders leave unused, summed
 	buffered int
 	head     *partial // least recently active
 	tail     *partial
@@ -114,7 +154,73 @@ type Reassembler struct {
 // NewReassembler returns a Reassembler with limits l (zero fields take the
 // defaults).
 func NewReassembler(l Limits) *Reassembler {
-	return &Reassembler{lim: l.withDefaults(), parts: make(map[Key]*partial)}
+	l = l.withDefaults()
+	r := &Reassembler{lim: l, parts: make(map[Key]*partial)}
+	if l.Sender == nil {
+		r.used = make([]budget, frame.NumAPIDs)
+		return r
+	}
+	r.used = make([]budget, l.Senders+1)
+	if l.Senders > 0 {
+		r.reserve = budget{min(l.MaxPartialSender, l.MaxPartial/(2*l.Senders)), min(l.MaxBufferedSender, l.MaxBuffered/(2*l.Senders))}
+		r.unused = budget{r.reserve.parts * l.Senders, r.reserve.bytes * l.Senders}
+	}
+	return r
+}
+
+// senderOf is the index in used of src's sender.
+func (r *Reassembler) senderOf(src frame.APID) int {
+	if r.lim.Sender == nil {
+		return int(src & frame.MaxAPID)
+	}
+	if s := r.lim.Sender(src); s >= 0 && s < r.lim.Senders {
+		return s
+	}
+	return r.lim.Senders
+}
+
+// reserveOf is sender s's guaranteed share (none for the last entry).
+func (r *Reassembler) reserveOf(s int) budget {
+	if s < r.lim.Senders && r.lim.Sender != nil {
+		return r.reserve
+	}
+	return budget{}
+}
+
+// admit says whether sender s may hold d more (partial messages, bytes):
+// OK, or the limit it would pass.
+func (r *Reassembler) admit(s int, d budget) Reason {
+	u := r.used[s]
+	switch {
+	case u.parts+d.parts > r.lim.MaxPartialSender:
+		return SenderLimit
+	case u.bytes+d.bytes > r.lim.MaxBufferedSender:
+		return SenderBufferLimit
+	}
+	res := r.reserveOf(s)
+	before, after := unusedOf(res, u), unusedOf(res, budget{u.parts + d.parts, u.bytes + d.bytes})
+	switch {
+	case len(r.parts)+d.parts+r.unused.parts-before.parts+after.parts > r.lim.MaxPartial:
+		return PartialLimit
+	case r.buffered+d.bytes+r.unused.bytes-before.bytes+after.bytes > r.lim.MaxBuffered:
+		return BufferLimit
+	}
+	return OK
+}
+
+// charge adds d (negative to give back) to sender s's use, and d.bytes to
+// the bytes held; the caller adds the partial to parts, or removes it,
+// itself.
+func (r *Reassembler) charge(s int, d budget) {
+	res := r.reserveOf(s)
+	u := &r.used[s]
+	before := unusedOf(res, *u)
+	u.parts += d.parts
+	u.bytes += d.bytes
+	after := unusedOf(res, *u)
+	r.unused.parts += after.parts - before.parts
+	r.unused.bytes += after.bytes - before.bytes
+	r.buffered += d.bytes
 }
 
 // Limits returns the limits in force, defaults filled in.
@@ -152,24 +258,18 @@ func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
 			res.Status, res.Data = Complete, data
 			return res
 		}
-		switch {
-		case int(r.perPeer[res.Key.Src]) >= r.lim.MaxPartialPeer:
-			return r.refuse(res, PeerLimit)
-		case len(r.parts) >= r.lim.MaxPartial:
-			return r.refuse(res, PartialLimit)
-		}
 		// Storage grows with what arrives, from a first chunk big enough
 		// for the common lease sizes; the budget counts capacity, so it
 		// bounds the memory really held.
 		c := min(int(h.Total), initialChunk)
-		if r.buffered+c > r.lim.MaxBuffered {
-			return r.refuse(res, BufferLimit)
+		s := r.senderOf(res.Key.Src)
+		if why := r.admit(s, budget{1, c}); why != OK {
+			return r.refuse(res, why)
 		}
-		pt = &partial{key: res.Key, total: int(h.Total), last: now}
+		pt = &partial{key: res.Key, sender: s, total: int(h.Total), last: now}
 		pt.buf = append(make([]byte, 0, c), data...)
 		r.parts[res.Key] = pt
-		r.perPeer[res.Key.Src]++
-		r.buffered += c
+		r.charge(s, budget{1, c})
 		r.pushTail(pt)
 		r.last = pt
 		res.Status, res.Data = Started, data
@@ -184,11 +284,11 @@ func (r *Reassembler) Add(f *frame.Frame, now time.Time) Result {
 	}
 	if need := len(pt.buf) + len(data); need > cap(pt.buf) {
 		c := min(pt.total, max(2*cap(pt.buf), need))
-		if r.buffered-cap(pt.buf)+c > r.lim.MaxBuffered {
-			r.remove(pt, BufferLimit)
-			return r.refuse(res, BufferLimit)
+		if why := r.admit(pt.sender, budget{0, c - cap(pt.buf)}); why != OK {
+			r.remove(pt, why)
+			return r.refuse(res, why)
 		}
-		r.buffered += c - cap(pt.buf)
+		r.charge(pt.sender, budget{0, c - cap(pt.buf)})
 		pt.buf = append(make([]byte, 0, c), pt.buf...)
 	}
 	pt.buf = append(pt.buf, data...)
@@ -260,8 +360,7 @@ func (r *Reassembler) remove(pt *partial, why Reason) {
 
 func (r *Reassembler) forget(pt *partial) {
 	delete(r.parts, pt.key)
-	r.perPeer[pt.key.Src]--
-	r.buffered -= cap(pt.buf)
+	r.charge(pt.sender, budget{-1, -cap(pt.buf)})
 	r.unlink(pt)
 	if r.last == pt {
 		r.last = nil

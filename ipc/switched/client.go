@@ -80,10 +80,7 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 		pendingPool.Put(p)
 		return fmt.Errorf("switched: request: %w", err)
 	}
-	id := n.nextID.Add(1)
-	if id == 0 {
-		id = n.nextID.Add(1)
-	}
+	id := n.newID()
 	p.frames, err = ipcframe.Append(p.frames[:0], ipcframe.Request, n.cfg.APID, c.dest, id, p.out)
 	if err != nil {
 		pendingPool.Put(p)

@@ -209,6 +209,60 @@ func TestLeaseMaxLen(t *testing.T) {
 	}
 }
 
+// namedCamera is Camera's dispatcher naming its ops (ipc.OpNamer).
+type namedCamera struct{ *cameraipc.CameraDispatcher }
+
+func (namedCamera) OpNames() []string { return cameraOps }
+
+// TestRestrictChecked: Serve refuses restrictions naming a tenant the
+// policy does not have or an op the interface does not have, naming them
+// (issue 21: a misspelt tenant locked the op for everyone, an unknown op
+// code restricted nothing); the ops come from ServerConfig.Ops or the
+// handler's OpNames.
+func TestRestrictChecked(t *testing.T) {
+	e := startSwitch(t, nil)
+	n, err := NewNode(Config{Socket: e.sw.SocketPath("camera"), Tenant: "camera", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := cameraipc.NewCameraDispatcher(&camsim.Camera{})
+	for _, tc := range []struct {
+		name string
+		cfg  ServerConfig
+		want string
+	}{
+		{"misspelt tenant", ServerConfig{Handler: disp, Ops: cameraOps,
+			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "procesor")}},
+			`switched: server on 0x010: ipc: Restrict(1 capture, "procesor"): no tenant "procesor" in the policy (did you mean "processor"?)`},
+		{"unknown op, ops from ServerConfig.Ops", ServerConfig{Handler: disp, Ops: cameraOps,
+			Restrict: []ipc.DispatchOption{ipc.Restrict(9, "processor")}},
+			`switched: server on 0x010: ipc: Restrict(9): no op 9 (the interface has ops 1-8)`},
+		{"unknown op, ops from the handler", ServerConfig{Handler: namedCamera{disp},
+			Restrict: []ipc.DispatchOption{ipc.Restrict(12, "processor")}},
+			`switched: server on 0x010: ipc: Restrict(12): no op 12 (the interface has ops 1-8)`},
+		{"pipelined", ServerConfig{Pipelined: func(context.Context, *Call) {}, Ops: cameraOps,
+			Restrict: []ipc.DispatchOption{ipc.Restrict(2, "spaceOS")}},
+			`switched: server on 0x010: ipc: Restrict(2 read_image, "spaceOS"): no tenant "spaceOS" in the policy (did you mean "spaceos"?)`},
+		{"valid", ServerConfig{Handler: namedCamera{disp},
+			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "processor", "spaceos")}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.APID = cameraAPID
+			s, err := n.Serve(tc.cfg)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Fatalf("Serve:\n got %s\nwant %s", got, tc.want)
+			}
+			if s != nil {
+				s.stopped.Store(true) // unregister: the next case serves the same APID
+			}
+		})
+	}
+}
+
 // TestRestricted: capture is restricted to the processor. The processor
 // may call it; spaceos is answered AccessViolation by the runtime and the
 // camera never sees the call.

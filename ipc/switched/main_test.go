@@ -230,6 +230,9 @@ func request(t *testing.T, req *ipc.Request) []byte {
 	return b
 }
 
+// cameraOps are Camera's ops in op-code order (idl/camera.idol).
+var cameraOps = []string{"capture", "read_image", "status", "set_mode", "configure", "upload_calibration", "histogram", "reset"}
+
 // cameraEnv is a switch with the camera serving camsim on 0x010 and the
 // processor as a client.
 type cameraEnv struct {
@@ -244,10 +247,20 @@ type cameraEnv struct {
 // startCamera serves camsim with the runtime restrictions opts (checked by
 // the switched runtime on the first frame, not by the dispatcher).
 func startCamera(t *testing.T, opts ...ipc.DispatchOption) *cameraEnv {
+	return startCameraNode(t, nil, opts...)
+}
+
+// startCameraNode is startCamera with mod applied to the camera node's
+// Config (nil for none).
+func startCameraNode(t *testing.T, mod func(*Config), opts ...ipc.DispatchOption) *cameraEnv {
 	ce := &cameraEnv{env: startSwitch(t, nil), cam: &camsim.Camera{}}
+	var mods []func(*Config)
+	if mod != nil {
+		mods = append(mods, mod)
+	}
 	ce.camN = ce.node("camera", func(n *Node) {
-		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict = opts })
-	})
+		ce.srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(ce.cam), func(c *ServerConfig) { c.Restrict, c.Ops = opts, cameraOps })
+	}, mods...)
 	run(t, ce.srv, nil)
 	ce.proc = ce.node("processor", nil)
 	ce.client = cameraipc.NewCameraClient(ce.proc.Client(cameraAPID))

@@ -23,6 +23,10 @@
 // clients retry for idempotent ops; servers receive the events as
 // notifications between calls.
 //
+// A tenant posts notification bits to another's server with Node.Post
+// (Hubris's sys_post): an ordinary frame, checked by the switch like any
+// other, delivered to the server as a Posted notification between calls.
+//
 // The switch answers a frame it refuses with an ERROR that names the
 // frame's type, source APID and length but not its call. The Node keeps its
 // replies for a while; after an ERROR it probes (HEALTH frames to
@@ -62,7 +66,9 @@ type Config struct {
 	// APID is the source APID of this node's calls (and its event
 	// subscription); 0 means the first APID the tenant owns.
 	APID frame.APID
-	// Limits bound reassembly of incoming messages.
+	// Limits bound reassembly of incoming messages. Its Sender, if nil,
+	// is the policy's tenant owning the source APID (Senders the number
+	// of tenants): budgets are per tenant, with a guaranteed share each.
 	Limits ipcframe.Limits
 	// MaxInFlight bounds the calls waiting for a reply; 0 means 4096.
 	MaxInFlight int
@@ -160,6 +166,8 @@ type nodeStats struct {
 	repliesRetried, repliesDropped, repliesUnconfirmed atomic.Uint64
 	refusedUnmatched, probes                           atomic.Uint64
 	selfRead, handovers                                atomic.Uint64
+	postsSent, postsWentAway, postsUnserved            atomic.Uint64
+	postsRefused                                       [16]atomic.Uint64 // by ERROR code
 }
 
 // NewNode checks cfg and returns a node that is not yet connected.
@@ -222,7 +230,13 @@ func NewNode(cfg Config) (*Node, error) {
 	if !n.ownsAPID(n.cfg.APID) {
 		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", cfg.Tenant, n.cfg.APID)
 	}
-	n.rs = ipcframe.NewReassembler(cfg.Limits)
+	lim := cfg.Limits
+	if lim.Sender == nil {
+		// Budgets per tenant, not per APID: a tenant owning many APIDs
+		// gets one budget, and a guaranteed share each (docs/ipc.md).
+		lim.Sender, lim.Senders = n.tenantOf, len(n.pol.Tenants)
+	}
+	n.rs = ipcframe.NewReassembler(lim)
 	n.initTracker()
 	n.initRole()
 	m := map[frame.APID]*Server{}
@@ -242,6 +256,14 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// tenantOf is the index of the tenant owning a, -1 for none.
+func (n *Node) tenantOf(a frame.APID) int {
+	if !a.Valid() {
+		return -1
+	}
+	return int(n.owner[a])
 }
 
 func (n *Node) ownsAPID(a frame.APID) bool {
@@ -365,7 +387,76 @@ func (n *Node) handle(f *frame.Frame) {
 		n.request(&res)
 	case ipcframe.Reply, ipcframe.Busy:
 		n.reply(&res)
+	case ipcframe.Post:
+		n.post(&res)
+	case ipcframe.PostRefused:
+		if res.Status == ipcframe.Complete && res.Key.Dest == n.cfg.APID {
+			n.st.postsWentAway.Add(1)
+		}
 	}
+}
+
+// post delivers a post to the server on its destination: its bits join the
+// server's pending mask (Server.Run delivers them between calls). A post
+// to no server is answered post refused and counted.
+func (n *Node) post(res *ipcframe.Result) {
+	if res.Status != ipcframe.Complete {
+		return // refused by reassembly: counted there
+	}
+	k := res.Key
+	s := n.server(k.Dest)
+	if s == nil || !s.post(ipcframe.PostBits(res.Data), n.now) {
+		n.st.postsUnserved.Add(1)
+		n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.PostRefused, k.Dest, k.Src, k.ID, nil)
+		n.sendScratch(k)
+	}
+}
+
+// newID returns a call (or post) id: never 0.
+func (n *Node) newID() uint32 {
+	id := n.nextID.Add(1)
+	if id == 0 {
+		id = n.nextID.Add(1)
+	}
+	return id
+}
+
+// ErrNoBits is Post's answer to a post of no bits.
+var ErrNoBits = errors.New("switched: post of no bits")
+
+// Post posts bits to the server on dest, in another tenant or this one
+// (Hubris's sys_post): the switch checks the post like any frame (source
+// APID, policy), and the server receives the bits, merged with any others
+// posted since, as a Posted notification between calls (Server.Run). Post
+// does not wait: it returns once the frame is written. A post the switch
+// refuses comes back as an ERROR, a post to an APID with no server as a
+// post refused answer; both are counted (Stats.PostsRefused,
+// Stats.PostsWentAway). It allocates nothing.
+func (n *Node) Post(dest frame.APID, bits uint32) error {
+	if bits == 0 {
+		return ErrNoBits
+	}
+	if !n.started.Load() {
+		return errors.New("switched: Post before Start")
+	}
+	select {
+	case <-n.done:
+		return fmt.Errorf("switched: post: %w", ErrClosed)
+	default:
+	}
+	var buf [2]frame.Frame // the post, and room for a probe (writeTracked)
+	fs, err := ipcframe.AppendPost(buf[:0], n.cfg.APID, dest, n.newID(), bits)
+	if err != nil {
+		return err
+	}
+	n.wmu.Lock()
+	_, err = n.writeTracked(fs, nil)
+	n.wmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("switched: post: %w: %w", ErrClosed, err)
+	}
+	n.st.postsSent.Add(1)
+	return nil
 }
 
 // request handles a request frame's outcome: answers refusals that the
@@ -381,9 +472,7 @@ func (n *Node) request(res *ipcframe.Result) {
 			if first {
 				n.answerFault(k, ipc.BadMessageSize)
 			}
-		case ipcframe.PeerLimit, ipcframe.PartialLimit:
-			n.answerBusy(k)
-		case ipcframe.BufferLimit:
+		case ipcframe.SenderLimit, ipcframe.SenderBufferLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
 			n.answerBusy(k)
 		}
 		return
@@ -451,7 +540,7 @@ func (n *Node) reply(res *ipcframe.Result) {
 		return
 	case ipcframe.Refused:
 		switch res.Reason {
-		case ipcframe.TooLarge, ipcframe.PeerLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
+		case ipcframe.TooLarge, ipcframe.SenderLimit, ipcframe.SenderBufferLimit, ipcframe.PartialLimit, ipcframe.BufferLimit:
 			err = fmt.Errorf("switched: reply for call %d refused: %w", k.ID, res.Reason)
 		default:
 			return
@@ -507,6 +596,9 @@ func (n *Node) switchError(f *frame.Frame) {
 	case frame.Type(ep.OffendingType) == frame.TM:
 		n.st.repliesRefused.Add(1)
 		n.replyRefused(ep.Code, frame.APID(ep.OffendingAPID), ep.OffendingPayLen)
+	case frame.Type(ep.OffendingType) == frame.TC && frame.APID(ep.OffendingAPID) == n.cfg.APID &&
+		ep.OffendingPayLen == ipcframe.PostPayloadLen:
+		n.st.postsRefused[ep.Code&0xF].Add(1) // a post: no request is that short
 	case frame.Type(ep.OffendingType) == frame.TC && frame.APID(ep.OffendingAPID) == n.cfg.APID:
 		n.callRefused(ep.Code, ep.OffendingPayLen)
 	}
@@ -581,7 +673,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	}
 	if e.Kind != apidswitch.Connected && ti != n.self {
 		n.rmu.Lock()
-		n.rs.DropPeer(func(a frame.APID) bool { return int(n.owner[a]) == ti })
+		n.rs.DropPeer(func(a frame.APID) bool { return n.tenantOf(a) == ti })
 		n.rmu.Unlock()
 	}
 	for _, s := range *n.servers.Load() {
@@ -620,6 +712,16 @@ type Stats struct {
 	// goroutine (a caller or a server loop).
 	Handovers uint64
 	BusySent  uint64 // busy answers sent
+	// PostsSent counts posts written (Post); PostsRefused, by ERROR code,
+	// those the switch refused (Not_permitted: the policy does not let
+	// this tenant send to the destination); PostsWentAway those answered
+	// post refused (no server on the destination APID).
+	PostsSent     uint64
+	PostsRefused  map[frame.ErrorCode]uint64
+	PostsWentAway uint64
+	// PostsUnserved counts posts that came for an APID where no server
+	// runs (answered post refused).
+	PostsUnserved uint64
 	// FaultsSent counts the fault answers the runtime sent itself (before
 	// any server saw the call), by fault.
 	FaultsSent map[ipc.Fault]uint64
@@ -635,7 +737,13 @@ func (n *Node) Stats() Stats {
 		RepliesRetried: n.st.repliesRetried.Load(), RepliesDropped: n.st.repliesDropped.Load(),
 		RepliesUnconfirmed: n.st.repliesUnconfirmed.Load(), RefusedUnmatched: n.st.refusedUnmatched.Load(),
 		Probes: n.st.probes.Load(), SelfRead: n.st.selfRead.Load(), Handovers: n.st.handovers.Load(),
-		FaultsSent: map[ipc.Fault]uint64{},
+		FaultsSent: map[ipc.Fault]uint64{}, PostsRefused: map[frame.ErrorCode]uint64{},
+		PostsSent: n.st.postsSent.Load(), PostsWentAway: n.st.postsWentAway.Load(), PostsUnserved: n.st.postsUnserved.Load(),
+	}
+	for i := range n.st.postsRefused {
+		if v := n.st.postsRefused[i].Load(); v != 0 {
+			s.PostsRefused[frame.ErrorCode(i)] = v
+		}
 	}
 	for i := range n.st.answered {
 		if v := n.st.answered[i].Load(); v != 0 {

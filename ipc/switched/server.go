@@ -25,6 +25,10 @@ const (
 	TenantEvent NoteKind = 1
 	// Timer: the timer set with Server.SetTimer fired.
 	Timer NoteKind = 2
+	// Posted: tenants posted bits to the server (Node.Post, Hubris's
+	// sys_post); Notification.Bits is every bit posted since the last
+	// Posted notification, within the server's mask (SetNotifyMask).
+	Posted NoteKind = 3
 )
 
 // Notification is delivered to a server between calls, never while one of
@@ -32,7 +36,8 @@ const (
 type Notification struct {
 	Kind  NoteKind
 	Event apidswitch.EventNotice // TenantEvent
-	At    time.Time              // when it was raised
+	Bits  uint32                 // Posted
+	At    time.Time              // when it was raised (Posted: when the first of its bits came)
 }
 
 // ServerConfig is what Node.Serve needs: APID and one of Handler or
@@ -53,8 +58,14 @@ type ServerConfig struct {
 	Pipelined func(ctx context.Context, c *Call)
 	// Restrict limits ops to named tenants (ipc.Restrict); other callers
 	// are answered AccessViolation by the runtime from the first segment of
-	// the request, before anything is reassembled or decoded.
+	// the request, before anything is reassembled or decoded. Serve
+	// refuses a restriction naming a tenant the policy does not have, or
+	// an op the interface does not have (see Ops).
 	Restrict []ipc.DispatchOption
+	// Ops names the interface's ops in op-code order (op code i+1 is
+	// Ops[i]), to check Restrict against; nil means the Handler's
+	// OpNames (ipc.OpNamer), if it has them, else only op 0 is refused.
+	Ops []string
 	// Notify receives notifications between calls; nil drops them.
 	Notify func(ctx context.Context, note Notification)
 	// MaxQueued bounds the calls waiting to be served (closed RECV keeps
@@ -87,12 +98,16 @@ type Server struct {
 	queue   []*incoming
 	notes   []Notification
 	only    string // closed RECV: serve only this tenant; "" is open
+	posted  uint32 // bits posted, not delivered yet
+	postAt  time.Time
+	mask    uint32 // the posted bits delivered (SetNotifyMask)
 	open    map[uint64]openCall
 	openSeq uint64
 	running bool
 
 	stopped atomic.Bool
 	onQueue func(queued int) // tests: called by the reader after queueing a call
+	onPost  func()           // tests: called by the reader after merging a post
 	rep     ipc.Reply        // InOrder reply, reused
 	req     ipc.Request      // InOrder request, reused (valid during Handle only)
 	out     []byte
@@ -102,6 +117,7 @@ type Server struct {
 
 type serverStats struct {
 	served, faults, failures, busy, denied, notesDropped, unanswered, parseErrors atomic.Uint64
+	posts, postNotes                                                              atomic.Uint64
 }
 
 // incoming is one complete request waiting to be served.
@@ -136,12 +152,17 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxOpen <= 0 {
 		cfg.MaxOpen = 256
 	}
+	access := ipc.NewAccess(cfg.Restrict)
+	if err := access.Check(n.opsOf(cfg), n.tenantNames()); err != nil {
+		return nil, fmt.Errorf("switched: server on %v: %w", cfg.APID, err)
+	}
 	s := &Server{
 		n:      n,
 		cfg:    cfg,
-		access: ipc.NewAccess(cfg.Restrict),
+		access: access,
 		wake:   make(chan struct{}, 1),
 		open:   make(map[uint64]openCall),
+		mask:   ^uint32(0),
 	}
 	s.timer = time.AfterFunc(time.Hour, func() { s.notify(Notification{Kind: Timer, At: time.Now()}) })
 	s.timer.Stop()
@@ -158,6 +179,26 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	m[cfg.APID] = s
 	n.servers.Store(&m)
 	return s, nil
+}
+
+// opsOf is the ops of the interface cfg serves, nil when unknown.
+func (n *Node) opsOf(cfg ServerConfig) []string {
+	if cfg.Ops != nil {
+		return cfg.Ops
+	}
+	if o, ok := cfg.Handler.(ipc.OpNamer); ok {
+		return o.OpNames()
+	}
+	return nil
+}
+
+// tenantNames is the policy's tenants.
+func (n *Node) tenantNames() []string {
+	names := make([]string, len(n.pol.Tenants))
+	for i := range n.pol.Tenants {
+		names[i] = n.pol.Tenants[i].Name
+	}
+	return names
 }
 
 // APID is the APID the server answers on.
@@ -235,6 +276,40 @@ func (s *Server) notify(note Notification) {
 	s.signal()
 }
 
+// post merges bits posted to the server into its pending mask; called by
+// the node's reader. It reports false when the server has stopped.
+func (s *Server) post(bits uint32, now func() time.Time) bool {
+	s.mu.Lock()
+	if s.stopped.Load() {
+		s.mu.Unlock()
+		return false
+	}
+	if s.posted == 0 {
+		s.postAt = now()
+	}
+	s.posted |= bits
+	deliver := s.posted&s.mask != 0
+	s.mu.Unlock()
+	s.st.posts.Add(1)
+	if deliver {
+		s.signal()
+	}
+	if s.onPost != nil {
+		s.onPost()
+	}
+	return true
+}
+
+// SetNotifyMask sets which posted bits are delivered (Hubris's
+// notification mask): bits outside mask stay pending, merged with later
+// posts, until a mask includes them. The initial mask has every bit.
+func (s *Server) SetNotifyMask(mask uint32) {
+	s.mu.Lock()
+	s.mask = mask
+	s.mu.Unlock()
+	s.signal()
+}
+
 // RecvFrom closes the server's receive to one tenant: until RecvAny, only
 // calls from that tenant are served; calls from others wait in their order
 // (up to MaxQueued) and nothing is lost. If the tenant disconnects, the
@@ -296,6 +371,17 @@ func (s *Server) Run(ctx context.Context) error {
 			s.notes = s.notes[:len(s.notes)-1]
 			s.mu.Unlock()
 			n.withdraw(s) // nobody waits for the socket while the server's code runs
+			if s.cfg.Notify != nil {
+				s.cfg.Notify(ctx, note)
+			}
+			continue
+		}
+		if bits := s.posted & s.mask; bits != 0 {
+			note := Notification{Kind: Posted, Bits: bits, At: s.postAt}
+			s.posted &^= bits
+			s.mu.Unlock()
+			n.withdraw(s)
+			s.st.postNotes.Add(1)
 			if s.cfg.Notify != nil {
 				s.cfg.Notify(ctx, note)
 			}
@@ -531,18 +617,22 @@ type ServerStats struct {
 	Busy         uint64 // calls refused with the queue full
 	NotesDropped uint64 // notifications dropped with MaxNotes waiting
 	Unanswered   uint64 // pipelined calls left without an answer
+	Posts        uint64 // posts received (Node.Post by a tenant)
+	PostNotes    uint64 // Posted notifications delivered (posts merged between calls)
 	Queued       int    // calls waiting now
 	Open         int    // pipelined calls open now
+	Pending      uint32 // bits posted, not delivered yet (outside the mask, or not yet between calls)
 }
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	q, o := len(s.queue), len(s.open)
+	q, o, p := len(s.queue), len(s.open), s.posted
 	s.mu.Unlock()
 	return ServerStats{
 		Served: s.st.served.Load(), Faults: s.st.faults.Load(), Failures: s.st.failures.Load(),
 		ParseErrors: s.st.parseErrors.Load(), Denied: s.st.denied.Load(), Busy: s.st.busy.Load(),
-		NotesDropped: s.st.notesDropped.Load(), Unanswered: s.st.unanswered.Load(), Queued: q, Open: o,
+		NotesDropped: s.st.notesDropped.Load(), Unanswered: s.st.unanswered.Load(),
+		Posts: s.st.posts.Load(), PostNotes: s.st.postNotes.Load(), Queued: q, Open: o, Pending: p,
 	}
 }

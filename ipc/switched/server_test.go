@@ -187,6 +187,75 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
+// TestReassemblyPerTenant (issue 14 item 5): spaceos starts 64 multi-frame
+// requests from 8 of its APIDs and never finishes them. Its partial messages
+// are limited per tenant (16 by default), the 48 others are answered busy,
+// and processor's multi-frame request is reassembled and served: one
+// tenant's partial messages cannot take what another needs. (Limits per
+// APID let spaceos hold all 64, the overall limit, and processor got busy.)
+func TestReassemblyPerTenant(t *testing.T) {
+	ce := startCamera(t)
+	ctx := ctxT(t)
+	h := ce.raw("spaceos")
+	const apids, perAPID = 8, 8
+	id := uint32(0)
+	for a := range frame.APID(apids) {
+		for range perAPID {
+			id++
+			fs, err := ipcframe.Append(nil, ipcframe.Request, 0x100+a, cameraAPID, id, make([]byte, 1000))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.send(fs[:1])
+		}
+	}
+	// A one-frame call after them: its answer comes after theirs (one
+	// connection's frames stay in order).
+	h.call(0x100, cameraAPID, 9999, request(t, &ipc.Request{Op: 0, ReplyCap: 10}))
+	busy := map[uint32]bool{}
+	for {
+		hd, msg := h.reply()
+		if hd.ID == 9999 {
+			if f := h.fault(msg); f != ipc.UnknownOperation {
+				t.Fatalf("settling call: %v", f)
+			}
+			break
+		}
+		if hd.Kind != ipcframe.Busy || busy[hd.ID] {
+			t.Fatalf("answer %+v, want one busy per refused call", hd)
+		}
+		busy[hd.ID] = true
+	}
+	const held = ipcframe.DefaultMaxPartialSender
+	if len(busy) != apids*perAPID-held {
+		t.Fatalf("%d calls answered busy, want %d", len(busy), apids*perAPID-held)
+	}
+	for id := uint32(1); id <= held; id++ {
+		if busy[id] {
+			t.Fatalf("call %d answered busy: the first %d are held", id, held)
+		}
+	}
+
+	table := make([]byte, 1000) // 5 frames
+	for i := range table {
+		table[i] = byte(i * 13)
+	}
+	sum, err := ce.client.UploadCalibration(ctx, table)
+	if err != nil || sum != camsim.Checksum(table) {
+		t.Fatalf("processor's multi-frame call with spaceos's partials held: %d, %v", sum, err)
+	}
+	cs := ce.camN.Stats()
+	rs := cs.Reassembly
+	if rs.Partial != held || rs.Refused[ipcframe.SenderLimit] != apids*perAPID-held || rs.Complete != 2 || cs.BusySent != apids*perAPID-held {
+		t.Fatalf("camera node: busy sent %d, reassembly %+v", cs.BusySent, rs)
+	}
+	for r := range ipcframe.NumReasons {
+		if why := ipcframe.Reason(r); why != ipcframe.SenderLimit && rs.Refused[why] != 0 {
+			t.Fatalf("reassembly refused %d frames for %v", rs.Refused[why], why)
+		}
+	}
+}
+
 // TestHostile: spaceos sends malformed and abusive requests by hand; each
 // is answered with the right fault or counted, and the processor's calls
 // keep working in between.
@@ -201,7 +270,7 @@ func TestHostile(t *testing.T) {
 	var srv *Server
 	camN := e.node("camera", func(n *Node) {
 		srv = serveCamera(t, n, cameraipc.NewCameraDispatcher(&camsim.Camera{}))
-	}, func(c *Config) { c.Now = clock; c.Limits = ipcframe.Limits{MaxPartialPeer: 2} })
+	}, func(c *Config) { c.Now = clock; c.Limits = ipcframe.Limits{MaxPartialSender: 2} })
 	run(t, srv, nil)
 	proc := cameraipc.NewCameraClient(e.node("processor", nil).Client(cameraAPID))
 	ctx := ctxT(t)
@@ -296,7 +365,7 @@ func TestHostile(t *testing.T) {
 
 	cs := camN.Stats()
 	rs := cs.Reassembly
-	if rs.Refused[ipcframe.Orphan] != 3 || rs.Refused[ipcframe.TooLarge] != 1 || rs.Refused[ipcframe.PeerLimit] != 1 {
+	if rs.Refused[ipcframe.Orphan] != 3 || rs.Refused[ipcframe.TooLarge] != 1 || rs.Refused[ipcframe.SenderLimit] != 1 {
 		t.Fatalf("reassembly counters %+v", rs)
 	}
 	if cs.NotIPC != 1 || cs.Stray != 1 || cs.BusySent != 1 || cs.FaultsSent[ipc.BadMessageSize] != 1 {
