@@ -217,6 +217,7 @@ type named struct {
 	resolved         bool
 	// what the generator must emit for it
 	needZ, needS, needValid, isError bool
+	declare                          bool // named by a From conversion: declared, no codec
 }
 
 type variant struct {
