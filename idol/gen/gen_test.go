@@ -274,3 +274,42 @@ fields = [{name = "x", type = "Slot"}]
 		t.Error("two ops with one Go name accepted")
 	}
 }
+
+// TestVariantValueOverflow: a value its repr cannot hold is refused in the
+// types file, at the variant's line (the Go would fail with "overflows").
+func TestVariantValueOverflow(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"u8 300", "[types.Mode]\nkind = \"enum\"\nrepr = \"u8\"\nvariants = [\n  {name = \"Off\"},\n  {name = \"Big\", value = 300},\n]\n",
+			`t.toml:6: type "Mode" variant Big: value 300 does not fit its repr u8 (0 to 255)`},
+		{"u16 negative", "[types.\"a::Mode\"]\nkind = \"enum\"\nrepr = \"u16\"\nvariants = [{name = \"Neg\", value = -1}]\n",
+			`t.toml:4: type "a::Mode" variant Neg: value -1 does not fit its repr u16 (0 to 65535)`},
+		{"implicit 256", "[types.E]\nkind = \"enum\"\nvariants = [{name = \"A\", value = 255}, {name = \"B\"}]\n",
+			`t.toml:3: type "E" variant B: value 256 does not fit its repr u8 (0 to 255)`},
+		{"clike past u32", "[types.Err]\nkind = \"clike\"\nvariants = [{name = \"A\", value = 4294967296}]\n",
+			`t.toml:3: type "Err" variant A: value 4294967296 does not fit its repr u32 (0 to 4294967295)`},
+	}
+	for _, tt := range tests {
+		_, err := ParseTypes("t.toml", []byte(tt.src))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got: %v\nwant: %s", tt.name, err, tt.want)
+		}
+	}
+	if _, err := ParseTypes("t.toml", []byte("[types.E]\nkind = \"enum\"\nvariants = [{name = \"A\", value = 255}]\n")); err != nil {
+		t.Errorf("255 in u8: %v", err)
+	}
+}
+
+// TestUnknownTypeSuggestion: an unknown type name says which one was meant.
+func TestUnknownTypeSuggestion(t *testing.T) {
+	ty := mustTypes(t, "[types.CameraMode]\nkind = \"enum\"\nvariants = [{name = \"Off\"}]\n")
+	for _, tt := range []struct{ in, want string }{
+		{"CameraMod", `unknown type "CameraMod" (not in the types file; did you mean CameraMode?)`},
+		{"cam::CamraMode", `unknown type "cam::CamraMode" (not in the types file; did you mean CameraMode?)`},
+		{"usise", `unknown type "usise" (not in the types file; did you mean usize?)`},
+		{"Telescope", `unknown type "Telescope" (not in the types file)`},
+	} {
+		if _, err := ty.parse(tt.in); err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got: %v\nwant: %s", tt.in, err, tt.want)
+		}
+	}
+}

@@ -159,4 +159,3 @@ func taggedUnion(ts []*typ) rustLayout {
 	l.size = roundUp(l.align+big, l.align)
 	return l
 }
-
