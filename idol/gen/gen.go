@@ -192,6 +192,14 @@ func Generate(iface *idol.Interface, opts Options) ([]byte, error) {
 	return src, nil
 }
 
+// Check resolves every type f's interface names against types, as
+// Generate does, and returns the problems joined, each at its
+// file:line:col; warn, if not nil, receives the warnings.
+func Check(f *idol.File, types *Types, warn func(msg string)) error {
+	_, err := Generate(f.Interface, Options{Package: "check", Source: "check", Types: types, File: f, Warn: warn})
+	return err
+}
+
 // resolveOps resolves every op's types, refuses what cannot be generated
 // (joined, each positioned when a File was given) and warns about the rest.
 func (g *generator) resolveOps() error {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"spacenet/idol"
 )
 
@@ -310,6 +312,87 @@ func TestUnknownTypeSuggestion(t *testing.T) {
 	} {
 		if _, err := ty.parse(tt.in); err == nil || err.Error() != tt.want {
 			t.Errorf("%s:\n got: %v\nwant: %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+// TestWarnings: generation warns where upstream could not build or send
+// what it generates, and says nothing for what upstream handles.
+func TestWarnings(t *testing.T) {
+	ty := mustTypes(t, `
+[types.Mode]
+kind = "enum"
+variants = [{name = "Off"}, {name = "On"}]
+[types.Status]
+kind = "struct"
+fields = [{name = "mode", type = "Mode"}, {name = "count", type = "u32"}]
+[types.Flags]
+kind = "struct"
+fields = [{name = "busy", type = "bool"}, {name = "count", type = "u16"}]
+[types.SensorId]
+kind = "struct"
+fields = [{name = "index", type = "u32"}]
+`)
+	ssm := func(name string, args []idol.Arg, reply idol.Reply) idol.Op {
+		return idol.Op{Name: name, Args: args, Reply: reply, Idempotent: true, Encoding: idol.Ssmarshal}
+	}
+	iface := &idol.Interface{Name: "W", Ops: []idol.Op{
+		{Name: "status", Reply: simple("Status"), Idempotent: true},
+		{Name: "set", Args: []idol.Arg{arg("f", "Flags")}, Reply: simple("()"), Idempotent: true},
+		{Name: "bare", Args: []idol.Arg{arg("on", "bool")}, Reply: simple("bool"), Idempotent: true},
+		ssm("opt_bool", []idol.Arg{arg("b", "Option<bool>")}, simple("()")),
+		ssm("opt_mode", nil, simple("Option<Mode>")),
+		ssm("size", []idol.Arg{arg("n", "usize")}, simple("()")),
+		ssm("fits", []idol.Arg{arg("a", "u8"), arg("b", "u32")}, simple("Option<u32>")),
+		{Name: "sense", Args: []idol.Arg{{Name: "id", AttributedType: idol.AttributedType{Type: "SensorId", Recv: idol.RecvStrategy{Kind: idol.From, Type: "u32"}}}}, Reply: simple("()"), Idempotent: true},
+	}}
+	for i := range iface.Ops {
+		iface.Ops[i].Code = uint16(i + 1)
+	}
+	var got []string
+	if _, err := Generate(iface, Options{Package: "w", Source: "w.idol", Types: ty, Warn: func(m string) { got = append(got, m) }}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`w.idol: op status: reply: Zerocopy type Status contains the C-like enum Mode (field Status.mode): upstream cannot derive FromBytes for it, so a Hubris client of this interface would not build`,
+		`w.idol: op set: arg f: Zerocopy type Flags contains a bool (field Flags.busy): upstream cannot derive FromBytes for it, so a Hubris server of this interface would not build`,
+		`w.idol: op opt_bool: Ssmarshal arguments encode in up to 2 bytes, but upstream's buffer is size_of = 1 bytes: a Hubris client cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op opt_mode: reply: Ssmarshal Option<Mode> encodes in up to 2 bytes, but upstream's buffer is size_of = 1 bytes: a Hubris server cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op size: Ssmarshal arguments encode in up to 8 bytes, but upstream's buffer is size_of = 4 bytes: a Hubris client cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op sense: arg id: From("u32") without a function: the server gets the wire type u32, not SensorId (Go has no From; name a Go function, From("u32", Some("f")), to convert)`,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+// TestRustLayout: size_of as Rust lays types out on a 32-bit target.
+func TestRustLayout(t *testing.T) {
+	ty := mustTypes(t, `
+[types.Mode]
+kind = "enum"
+variants = [{name = "Off"}, {name = "On"}]
+[types.S]
+kind = "struct"
+fields = [{name = "a", type = "u8"}, {name = "b", type = "u32"}, {name = "c", type = "u16"}]
+[types.D]
+kind = "enum"
+variants = [{name = "A"}, {name = "B", type = "u32"}]
+`)
+	for _, tt := range []struct {
+		typ  string
+		size int
+	}{
+		{"bool", 1}, {"usize", 4}, {"u64", 8}, {"()", 0}, {"Option<bool>", 1}, {"Option<Mode>", 1},
+		{"Option<u8>", 2}, {"Option<u32>", 8}, {"Option<Option<bool>>", 1}, {"(u8, u32)", 8},
+		{"S", 8}, {"[u16; 3]", 6}, {"D", 8}, {"Mode", 1},
+	} {
+		p, err := ty.parse(tt.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rustLayoutOf(p).size; got != tt.size {
+			t.Errorf("size_of::<%s>() = %d, want %d", tt.typ, got, tt.size)
 		}
 	}
 }

@@ -21,7 +21,8 @@ func (g *generator) lint(oi *opInfo) {
 				g.warn(i, "arg", j, "arg %s: Zerocopy type %s contains %s: upstream cannot derive FromBytes for it, so a Hubris server of this interface would not build", a.name, oi.op.Args[j].Type, what)
 			}
 		}
-		if oi.ok != nil && oi.okWire == nil {
+		bareBool := oi.ok != nil && oi.ok.kind == kPrim && oi.ok.prim.rust == "bool" // read as a u8, != 0
+		if oi.ok != nil && oi.okWire == nil && !bareBool {
 			if what := notFromBytes(oi.ok); what != "" {
 				g.warn(i, "reply", 0, "reply: Zerocopy type %s contains %s: upstream cannot derive FromBytes for it, so a Hubris client of this interface would not build", oi.op.Reply.Ok.Type, what)
 			}
