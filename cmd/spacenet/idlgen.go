@@ -42,7 +42,7 @@ generated), an op field upstream ignores, a type upstream could not build
 (a Zerocopy bool or C-like enum) or whose Ssmarshal encoding exceeds
 upstream's size_of buffer, a From receive strategy without a function.`,
 	Example: `  spacenet idl gen --go --package cameraipc --types idl/types.toml idl/camera.idol -o /tmp/camera_idol.go`,
-	Args: usageArgs(cobra.ExactArgs(1)),
+	Args:    usageArgs(cobra.ExactArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		f := idlGenFlags
 		if !f.goOut {
