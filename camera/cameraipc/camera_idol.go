@@ -383,8 +383,8 @@ type CameraDispatcher struct {
 	access ipc.Access
 }
 
-// NewCameraDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewCameraDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewCameraDispatcher(impl CameraServer, opts ...ipc.DispatchOption) *CameraDispatcher {
 	return &CameraDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1058,8 +1058,8 @@ type CameraPipelined struct {
 	access ipc.Access
 }
 
-// NewCameraPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewCameraPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewCameraPipelined(impl CameraPipelinedServer, opts ...ipc.DispatchOption) *CameraPipelined {
 	return &CameraPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -79,39 +78,13 @@ func TestPipelinedCameraOverSwitch(t *testing.T) {
 	}
 	client := NewCameraClient(proc.Client(0x010))
 
-	type result struct {
-		exposure, id uint32
-		err          error
-	}
-	results := make(chan result, 3)
-	for _, e := range []uint32{1, 2, 3} {
-		go func() {
-			id, err := client.Capture(ctx, e)
-			results <- result{e, id, err}
-		}()
-	}
-	var open []capture
-	for range 3 {
-		open = append(open, <-cam.captures)
-	}
-	if st := srv.Stats(); st.Open != 3 {
-		t.Fatalf("open calls %d, want 3", st.Open)
-	}
-	slices.SortFunc(open, func(a, b capture) int { return int(a.exposureUs) - int(b.exposureUs) })
-	open[2].call.Reply(30)
-	if r := <-results; r.exposure != 3 || r.id != 30 || r.err != nil {
-		t.Fatalf("first answered: %+v", r)
-	}
+	open := captureOutOfOrder(t, client, cam, func() {
+		if st := srv.Stats(); st.Open != 3 {
+			t.Errorf("open calls %d, want 3", st.Open)
+		}
+	})
 	if err := open[2].call.Reply(31); !errors.Is(err, switched.ErrAnswered) {
 		t.Fatalf("second answer: %v, want ErrAnswered", err)
-	}
-	open[1].call.Fail(CameraErrorBusy)
-	if r := <-results; r.exposure != 2 || !errors.Is(r.err, CameraErrorBusy) {
-		t.Fatalf("second answered: %+v", r)
-	}
-	open[0].call.Reply(10)
-	if r := <-results; r.exposure != 1 || r.id != 10 || r.err != nil {
-		t.Fatalf("third answered: %+v", r)
 	}
 	// A refused request is answered by the generated checks, not the server.
 	var rep ipc.Reply

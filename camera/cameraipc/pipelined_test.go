@@ -127,6 +127,48 @@ func (c *pipeCam) Reset(ctx context.Context, caller ipc.Caller, call *CameraRese
 	call.Fail(ipc.BadLease)
 }
 
+// captureOutOfOrder starts captures with exposures 1, 2 and 3, waits
+// until cam holds all three (then calls held, if not nil), answers 3 (id
+// 30), then 2 (CameraErrorBusy), then 1 (id 10), and checks that each
+// caller gets its own answer. It returns the calls by exposure.
+func captureOutOfOrder(t *testing.T, client *CameraClient, cam *pipeCam, held func()) []capture {
+	t.Helper()
+	type result struct {
+		exposure, id uint32
+		err          error
+	}
+	results := make(chan result, 3)
+	for _, e := range []uint32{1, 2, 3} {
+		go func() {
+			id, err := client.Capture(context.Background(), e)
+			results <- result{e, id, err}
+		}()
+	}
+	var open []capture
+	for range 3 {
+		open = append(open, <-cam.captures) // three calls held at once
+	}
+	if held != nil {
+		held()
+	}
+	slices.SortFunc(open, func(a, b capture) int { return int(a.exposureUs) - int(b.exposureUs) })
+	if err := open[2].call.Reply(30); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-results; r.exposure != 3 || r.id != 30 || r.err != nil {
+		t.Fatalf("first answered: %+v, want exposure 3 id 30", r)
+	}
+	open[1].call.Fail(CameraErrorBusy)
+	if r := <-results; r.exposure != 2 || !errors.Is(r.err, CameraErrorBusy) {
+		t.Fatalf("second answered: %+v, want exposure 2 CameraErrorBusy", r)
+	}
+	open[0].call.Reply(10)
+	if r := <-results; r.exposure != 1 || r.id != 10 || r.err != nil {
+		t.Fatalf("third answered: %+v, want exposure 1 id 10", r)
+	}
+	return open
+}
+
 // TestPipelinedCamera: the generated pipelined side holds several calls
 // open and answers them out of order with typed replies and errors; a
 // typed write lease filled after the method returned reaches the caller;
@@ -139,39 +181,9 @@ func TestPipelinedCamera(t *testing.T) {
 	pipe := ipc.NewPipe(pipelinedHandler{NewCameraPipelined(cam)}, ipc.Caller{Tenant: "processor"})
 	client := NewCameraClient(pipe)
 
-	type result struct {
-		exposure, id uint32
-		err          error
-	}
-	results := make(chan result, 3)
-	for _, e := range []uint32{1, 2, 3} {
-		go func() {
-			id, err := client.Capture(ctx, e)
-			results <- result{e, id, err}
-		}()
-	}
-	var open []capture
-	for range 3 {
-		open = append(open, <-cam.captures) // three calls held at once
-	}
-	slices.SortFunc(open, func(a, b capture) int { return int(a.exposureUs) - int(b.exposureUs) })
-	// Answer 3, then 2 with the op's CLike error, then 1.
-	if err := open[2].call.Reply(30); err != nil {
-		t.Fatal(err)
-	}
+	open := captureOutOfOrder(t, client, cam, nil)
 	if err := open[2].call.Reply(31); err != errAnswered {
 		t.Fatalf("second answer: %v, want errAnswered", err)
-	}
-	if r := <-results; r.exposure != 3 || r.id != 30 || r.err != nil {
-		t.Fatalf("first answered: %+v, want exposure 3 id 30", r)
-	}
-	open[1].call.Fail(CameraErrorBusy)
-	if r := <-results; r.exposure != 2 || !errors.Is(r.err, CameraErrorBusy) {
-		t.Fatalf("second answered: %+v, want exposure 2 CameraErrorBusy", r)
-	}
-	open[0].call.Reply(10)
-	if r := <-results; r.exposure != 1 || r.id != 10 || r.err != nil {
-		t.Fatalf("third answered: %+v, want exposure 1 id 10", r)
 	}
 
 	// A typed write lease ([u32]) filled after the method returned.

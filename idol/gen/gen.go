@@ -730,18 +730,8 @@ func (g *generator) emitServer() {
 	w.p("return nil")
 	w.p("}")
 	w.p("")
-	w.p("// %sDispatcher serves %s requests with a %sServer: it implements ipc.Handler.", name, name, name)
-	w.p("type %sDispatcher struct {", name)
-	w.p("impl %sServer", name)
-	w.p("access ipc.Access")
-	w.p("}")
-	w.p("")
-	w.p("// New%sDispatcher returns a dispatcher calling impl; ipc.Restrict options", name)
-	w.p("// limit ops to named callers.")
-	w.p("func New%sDispatcher(impl %sServer, opts ...ipc.DispatchOption) *%sDispatcher {", name, name, name)
-	w.p("return &%sDispatcher{impl: impl, access: ipc.NewAccess(opts)}", name)
-	w.p("}")
-	w.p("")
+	g.emitDispatcherType(name+"Dispatcher", name+"Server",
+		fmt.Sprintf("serves %s requests with a %sServer: it implements ipc.Handler.", name, name), "a dispatcher")
 	w.p("// Handle implements ipc.Handler: unknown op, then access, then the op's")
 	w.p("// argument size and contents and its leases, in that order.")
 	w.p("func (s *%sDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {", name)
@@ -764,6 +754,24 @@ func (g *generator) emitServer() {
 		g.emitHandler(oi)
 	}
 	g.emitPipelined()
+}
+
+// emitDispatcherType writes a dispatcher type holding impl and the access
+// rules, and its constructor NewT.
+func (g *generator) emitDispatcherType(typeName, implName, doc, what string) {
+	w := g.w
+	w.p("// %s %s", typeName, doc)
+	w.p("type %s struct {", typeName)
+	w.p("impl %s", implName)
+	w.p("access ipc.Access")
+	w.p("}")
+	w.p("")
+	w.p("// New%s returns %s calling impl; ipc.Restrict options limit ops", typeName, what)
+	w.p("// to named callers.")
+	w.p("func New%s(impl %s, opts ...ipc.DispatchOption) *%s {", typeName, implName, typeName)
+	w.p("return &%s{impl: impl, access: ipc.NewAccess(opts)}", typeName)
+	w.p("}")
+	w.p("")
 }
 
 func lowerFirst(s string) string {
@@ -1068,18 +1076,8 @@ func (g *generator) emitPipelined() {
 		w.p("}")
 		w.p("")
 	}
-	w.p("// %sPipelined serves held %s requests with a %sPipelinedServer.", name, name, name)
-	w.p("type %sPipelined struct {", name)
-	w.p("impl %sPipelinedServer", name)
-	w.p("access ipc.Access")
-	w.p("}")
-	w.p("")
-	w.p("// New%sPipelined returns a pipelined dispatcher calling impl; ipc.Restrict", name)
-	w.p("// options limit ops to named callers.")
-	w.p("func New%sPipelined(impl %sPipelinedServer, opts ...ipc.DispatchOption) *%sPipelined {", name, name, name)
-	w.p("return &%sPipelined{impl: impl, access: ipc.NewAccess(opts)}", name)
-	w.p("}")
-	w.p("")
+	g.emitDispatcherType(name+"Pipelined", name+"PipelinedServer",
+		fmt.Sprintf("serves held %s requests with a %sPipelinedServer.", name, name), "a pipelined dispatcher")
 	w.p("// Serve checks and decodes held's request (req) as %sDispatcher.Handle", name)
 	w.p("// does and passes it to impl, or answers held with the fault that refuses")
 	w.p("// it and returns held's Finish error.")

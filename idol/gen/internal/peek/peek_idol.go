@@ -107,8 +107,8 @@ type PeekDispatcher struct {
 	access ipc.Access
 }
 
-// NewPeekDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewPeekDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewPeekDispatcher(impl PeekServer, opts ...ipc.DispatchOption) *PeekDispatcher {
 	return &PeekDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -292,8 +292,8 @@ type PeekPipelined struct {
 	access ipc.Access
 }
 
-// NewPeekPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewPeekPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewPeekPipelined(impl PeekPipelinedServer, opts ...ipc.DispatchOption) *PeekPipelined {
 	return &PeekPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

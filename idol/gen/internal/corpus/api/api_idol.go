@@ -336,8 +336,8 @@ type IdolTestDispatcher struct {
 	access ipc.Access
 }
 
-// NewIdolTestDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewIdolTestDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewIdolTestDispatcher(impl IdolTestServer, opts ...ipc.DispatchOption) *IdolTestDispatcher {
 	return &IdolTestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1026,8 +1026,8 @@ type IdolTestPipelined struct {
 	access ipc.Access
 }
 
-// NewIdolTestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewIdolTestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewIdolTestPipelined(impl IdolTestPipelinedServer, opts ...ipc.DispatchOption) *IdolTestPipelined {
 	return &IdolTestPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

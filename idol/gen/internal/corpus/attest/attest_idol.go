@@ -736,8 +736,8 @@ type AttestDispatcher struct {
 	access ipc.Access
 }
 
-// NewAttestDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewAttestDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewAttestDispatcher(impl AttestServer, opts ...ipc.DispatchOption) *AttestDispatcher {
 	return &AttestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1985,8 +1985,8 @@ type AttestPipelined struct {
 	access ipc.Access
 }
 
-// NewAttestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewAttestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewAttestPipelined(impl AttestPipelinedServer, opts ...ipc.DispatchOption) *AttestPipelined {
 	return &AttestPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -432,8 +432,8 @@ type ControlPlaneAgentDispatcher struct {
 	access ipc.Access
 }
 
-// NewControlPlaneAgentDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewControlPlaneAgentDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewControlPlaneAgentDispatcher(impl ControlPlaneAgentServer, opts ...ipc.DispatchOption) *ControlPlaneAgentDispatcher {
 	return &ControlPlaneAgentDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1254,8 +1254,8 @@ type ControlPlaneAgentPipelined struct {
 	access ipc.Access
 }
 
-// NewControlPlaneAgentPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewControlPlaneAgentPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewControlPlaneAgentPipelined(impl ControlPlaneAgentPipelinedServer, opts ...ipc.DispatchOption) *ControlPlaneAgentPipelined {
 	return &ControlPlaneAgentPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

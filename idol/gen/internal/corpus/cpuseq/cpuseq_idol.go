@@ -457,8 +457,8 @@ type SequencerDispatcher struct {
 	access ipc.Access
 }
 
-// NewSequencerDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSequencerDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSequencerDispatcher(impl SequencerServer, opts ...ipc.DispatchOption) *SequencerDispatcher {
 	return &SequencerDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1388,8 +1388,8 @@ type SequencerPipelined struct {
 	access ipc.Access
 }
 
-// NewSequencerPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewSequencerPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSequencerPipelined(impl SequencerPipelinedServer, opts ...ipc.DispatchOption) *SequencerPipelined {
 	return &SequencerPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

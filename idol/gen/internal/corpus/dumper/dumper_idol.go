@@ -101,8 +101,8 @@ type DumperDispatcher struct {
 	access ipc.Access
 }
 
-// NewDumperDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewDumperDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewDumperDispatcher(impl DumperServer, opts ...ipc.DispatchOption) *DumperDispatcher {
 	return &DumperDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -211,8 +211,8 @@ type DumperPipelined struct {
 	access ipc.Access
 }
 
-// NewDumperPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewDumperPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewDumperPipelined(impl DumperPipelinedServer, opts ...ipc.DispatchOption) *DumperPipelined {
 	return &DumperPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -647,8 +647,8 @@ type FpgaDispatcher struct {
 	access ipc.Access
 }
 
-// NewFpgaDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewFpgaDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewFpgaDispatcher(impl FpgaServer, opts ...ipc.DispatchOption) *FpgaDispatcher {
 	return &FpgaDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -2045,8 +2045,8 @@ type FpgaPipelined struct {
 	access ipc.Access
 }
 
-// NewFpgaPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewFpgaPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewFpgaPipelined(impl FpgaPipelinedServer, opts ...ipc.DispatchOption) *FpgaPipelined {
 	return &FpgaPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

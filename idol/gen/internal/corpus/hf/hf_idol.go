@@ -923,8 +923,8 @@ type HostFlashDispatcher struct {
 	access ipc.Access
 }
 
-// NewHostFlashDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewHostFlashDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewHostFlashDispatcher(impl HostFlashServer, opts ...ipc.DispatchOption) *HostFlashDispatcher {
 	return &HostFlashDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -3032,8 +3032,8 @@ type HostFlashPipelined struct {
 	access ipc.Access
 }
 
-// NewHostFlashPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewHostFlashPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewHostFlashPipelined(impl HostFlashPipelinedServer, opts ...ipc.DispatchOption) *HostFlashPipelined {
 	return &HostFlashPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

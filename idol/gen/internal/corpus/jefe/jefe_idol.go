@@ -463,8 +463,8 @@ type JefeDispatcher struct {
 	access ipc.Access
 }
 
-// NewJefeDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewJefeDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewJefeDispatcher(impl JefeServer, opts ...ipc.DispatchOption) *JefeDispatcher {
 	return &JefeDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1428,8 +1428,8 @@ type JefePipelined struct {
 	access ipc.Access
 }
 
-// NewJefePipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewJefePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewJefePipelined(impl JefePipelinedServer, opts ...ipc.DispatchOption) *JefePipelined {
 	return &JefePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -681,8 +681,8 @@ type UpdateDispatcher struct {
 	access ipc.Access
 }
 
-// NewUpdateDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewUpdateDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUpdateDispatcher(impl UpdateServer, opts ...ipc.DispatchOption) *UpdateDispatcher {
 	return &UpdateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -2083,8 +2083,8 @@ type UpdatePipelined struct {
 	access ipc.Access
 }
 
-// NewUpdatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewUpdatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUpdatePipelined(impl UpdatePipelinedServer, opts ...ipc.DispatchOption) *UpdatePipelined {
 	return &UpdatePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -594,8 +594,8 @@ type NetDispatcher struct {
 	access ipc.Access
 }
 
-// NewNetDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewNetDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewNetDispatcher(impl NetServer, opts ...ipc.DispatchOption) *NetDispatcher {
 	return &NetDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1815,8 +1815,8 @@ type NetPipelined struct {
 	access ipc.Access
 }
 
-// NewNetPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewNetPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewNetPipelined(impl NetPipelinedServer, opts ...ipc.DispatchOption) *NetPipelined {
 	return &NetPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -773,8 +773,8 @@ type PackratDispatcher struct {
 	access ipc.Access
 }
 
-// NewPackratDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewPackratDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewPackratDispatcher(impl PackratServer, opts ...ipc.DispatchOption) *PackratDispatcher {
 	return &PackratDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -2257,8 +2257,8 @@ type PackratPipelined struct {
 	access ipc.Access
 }
 
-// NewPackratPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewPackratPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewPackratPipelined(impl PackratPipelinedServer, opts ...ipc.DispatchOption) *PackratPipelined {
 	return &PackratPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -115,8 +115,8 @@ type RngDispatcher struct {
 	access ipc.Access
 }
 
-// NewRngDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewRngDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewRngDispatcher(impl RngServer, opts ...ipc.DispatchOption) *RngDispatcher {
 	return &RngDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -235,8 +235,8 @@ type RngPipelined struct {
 	access ipc.Access
 }
 
-// NewRngPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewRngPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewRngPipelined(impl RngPipelinedServer, opts ...ipc.DispatchOption) *RngPipelined {
 	return &RngPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -434,8 +434,8 @@ type SensorDispatcher struct {
 	access ipc.Access
 }
 
-// NewSensorDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSensorDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSensorDispatcher(impl SensorServer, opts ...ipc.DispatchOption) *SensorDispatcher {
 	return &SensorDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -1261,8 +1261,8 @@ type SensorPipelined struct {
 	access ipc.Access
 }
 
-// NewSensorPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewSensorPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSensorPipelined(impl SensorPipelinedServer, opts ...ipc.DispatchOption) *SensorPipelined {
 	return &SensorPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -261,8 +261,8 @@ type SpiDispatcher struct {
 	access ipc.Access
 }
 
-// NewSpiDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSpiDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSpiDispatcher(impl SpiServer, opts ...ipc.DispatchOption) *SpiDispatcher {
 	return &SpiDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -680,8 +680,8 @@ type SpiPipelined struct {
 	access ipc.Access
 }
 
-// NewSpiPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewSpiPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSpiPipelined(impl SpiPipelinedServer, opts ...ipc.DispatchOption) *SpiPipelined {
 	return &SpiPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

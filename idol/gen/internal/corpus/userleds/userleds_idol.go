@@ -183,8 +183,8 @@ type UserLedsDispatcher struct {
 	access ipc.Access
 }
 
-// NewUserLedsDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewUserLedsDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUserLedsDispatcher(impl UserLedsServer, opts ...ipc.DispatchOption) *UserLedsDispatcher {
 	return &UserLedsDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -514,8 +514,8 @@ type UserLedsPipelined struct {
 	access ipc.Access
 }
 
-// NewUserLedsPipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewUserLedsPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUserLedsPipelined(impl UserLedsPipelinedServer, opts ...ipc.DispatchOption) *UserLedsPipelined {
 	return &UserLedsPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }

@@ -112,8 +112,8 @@ type ValidateDispatcher struct {
 	access ipc.Access
 }
 
-// NewValidateDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewValidateDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewValidateDispatcher(impl ValidateServer, opts ...ipc.DispatchOption) *ValidateDispatcher {
 	return &ValidateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -232,8 +232,8 @@ type ValidatePipelined struct {
 	access ipc.Access
 }
 
-// NewValidatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict
-// options limit ops to named callers.
+// NewValidatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewValidatePipelined(impl ValidatePipelinedServer, opts ...ipc.DispatchOption) *ValidatePipelined {
 	return &ValidatePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
