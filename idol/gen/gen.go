@@ -1,8 +1,11 @@
 // Package gen generates Go code from Idol interfaces: op-code constants,
-// message sizes, a client type with one method per op, a server interface,
-// and a dispatcher that checks and decodes requests, calls the server and
-// encodes its reply, all on top of package ipc. Named types come from a
-// types file (see Types).
+// message sizes, a client type with one method per op (but for ops
+// upstream's client generator refuses), a server interface, a dispatcher
+// that checks and decodes requests, calls the server and encodes its reply,
+// and the typed pipelined side (per-op argument decoders, a pipelined
+// server interface whose methods answer held calls later), all on top of
+// package ipc. Named types come from a types file (see Types). Check
+// resolves an interface's types without generating.
 //
 // It does not parse .idol files (package idol does) and does not carry
 // calls (package ipc and its transports do).
