@@ -33,14 +33,14 @@ func (e *CheckError) Error() string {
 // problem found, joined (nil if none); each is a *CheckError:
 //
 //   - the interface, op, arg and lease names are identifiers, types are not empty;
-//   - an idempotent op has no read+write lease and no err: ServerDeath;
-//   - a non-idempotent op has no Simple reply (it could not report a restart);
 //   - a lease is read, write or both;
 //   - a Complex error needs the Hubpack encoding;
 //   - recv strategies other than FromBytes need the Zerocopy encoding;
 //   - max_len only on slice leases ([T]), and at least 1.
 //
-// Errors from Check carry no position; ParseChecked and ParseFile add them.
+// The rules upstream applies only when it generates a client (idolatry's
+// client.rs) are not here: see ClientProblems. Errors from Check carry no
+// position; ParseChecked and ParseFile add them.
 func (iface *Interface) Check() error { return iface.check(nil) }
 
 func (iface *Interface) check(pos *positions) error {
@@ -116,9 +116,6 @@ func (c *checker) op(i int, op *Op) {
 		if !l.Read && !l.Write {
 			c.add(lpos, op.Name, "lease %q is neither read nor write", l.Name)
 		}
-		if op.Idempotent && l.Read && l.Write {
-			c.add(lpos, op.Name, "idempotent op has lease %q that is both read and write", l.Name)
-		}
 		if l.MaxLen != nil && !l.IsSlice() {
 			c.add(lpos, op.Name, "lease %q: max_len needs a slice type [T], found %q", l.Name, l.Type)
 		}
@@ -127,17 +124,8 @@ func (c *checker) op(i int, op *Op) {
 		}
 	}
 	c.attributed(replyPos, op, "reply ok", op.Reply.Ok)
-	switch op.Reply.Kind {
-	case Simple:
-		if !op.Idempotent {
-			c.add(replyPos, op.Name, "non-idempotent op has a Simple reply (it could not report a server restart)")
-		}
-	case Result:
+	if op.Reply.Kind == Result {
 		switch op.Reply.Err.Kind {
-		case ServerDeath:
-			if op.Idempotent {
-				c.add(replyPos, op.Name, "idempotent op has err: ServerDeath (it is retried, a restart is never reported)")
-			}
 		case Complex:
 			if op.Encoding != Hubpack {
 				c.add(replyPos, op.Name, "Complex error %q needs encoding: Hubpack, found %v", op.Reply.Err.Type, op.Encoding)
@@ -149,6 +137,51 @@ func (c *checker) op(i int, op *Op) {
 			}
 		}
 	}
+}
+
+// ClientProblems returns, for each op a client cannot be generated for, why
+// not: the rules upstream idol applies only in client generation
+// (idolatry's client.rs), while its parser and server generation accept
+// such files, and Hubris's own interfaces rely on that:
+//
+//   - an idempotent op has no read+write lease (a retry could carry one
+//     server's half-written state to the next);
+//   - an idempotent op has no err: ServerDeath (it is retried, a restart is
+//     never reported);
+//   - a non-idempotent op has no Simple reply (it could not report a
+//     server restart).
+//
+// The errors carry no position; File.ClientProblems adds them.
+func (iface *Interface) ClientProblems() []*CheckError { return iface.clientProblems(nil) }
+
+func (iface *Interface) clientProblems(pos *positions) []*CheckError {
+	var p positions
+	if pos != nil {
+		p = *pos
+	}
+	var out []*CheckError
+	add := func(at ron.Pos, op, format string, args ...any) {
+		out = append(out, &CheckError{Pos: at, Op: op, Msg: fmt.Sprintf(format, args...)})
+	}
+	for i := range iface.Ops {
+		op := &iface.Ops[i]
+		replyPos := at1(p.reply, i)
+		if !op.Idempotent {
+			if op.Reply.Kind == Simple {
+				add(replyPos, op.Name, "non-idempotent op has a Simple reply (it could not report a server restart)")
+			}
+			continue
+		}
+		for j, l := range op.Leases {
+			if l.Read && l.Write {
+				add(at(p.leases, i, j), op.Name, "idempotent op has lease %q that is both read and write", l.Name)
+			}
+		}
+		if op.Reply.Kind == Result && op.Reply.Err.Kind == ServerDeath {
+			add(replyPos, op.Name, "idempotent op has err: ServerDeath (it is retried, a restart is never reported)")
+		}
+	}
+	return out
 }
 
 // attributed checks a type and its recv strategy.

@@ -276,3 +276,28 @@ func BenchmarkParseBaselineJSON(b *testing.B) {
 		}
 	}
 }
+
+// TestClientOnlyFixture: a file with a non-idempotent op with a Simple
+// reply (as Hubris's peek16) parses, checks and dumps, as upstream parses
+// it; only client generation is refused, for that op, with the reason.
+func TestClientOnlyFixture(t *testing.T) {
+	f, err := LoadFile("testdata/clientonly/peek.idol")
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	out, err := Dump(f.Interface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"peek16"`)) {
+		t.Errorf("dump lacks peek16:\n%s", out)
+	}
+	var got []string
+	for _, p := range f.ClientProblems() {
+		got = append(got, p.Error())
+	}
+	want := []string{`testdata/clientonly/peek.idol:12:20: op "peek16": non-idempotent op has a Simple reply (it could not report a server restart)`}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("ClientProblems (-want +got):\n%s", d)
+	}
+}

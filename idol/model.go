@@ -4,8 +4,12 @@
 // JSON of the spec (Dump) or as canonical Idol RON (Format).
 //
 // Parse does syntax (package ron) and shape (wrong kinds, missing or unknown
-// fields, lower-case variants); Check does the semantic rules; ParseChecked
-// and ParseFile do both, and their errors name file:line:col.
+// fields, lower-case variants); Check does the semantic rules upstream's
+// parser and server generation apply; ParseChecked, ParseFile and LoadFile
+// do both, and their errors name file:line:col. ClientProblems lists the
+// rules upstream applies only to client generation. LoadFile also returns
+// warnings (unknown op fields, with a suggestion) and the positions of each
+// op's parts.
 //
 // It does not generate code (see idol/gen) and does not carry calls (see
 // package ipc).

@@ -19,7 +19,7 @@ import (
 // call (*Interface).Check for those, or use ParseFile or ParseChecked, which
 // do both.
 func Parse(filename string, data []byte) (*Interface, error) {
-	iface, _, err := parse(filename, data)
+	iface, _, _, err := parse(filename, data)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func Parse(filename string, data []byte) (*Interface, error) {
 // ParseChecked is Parse followed by Check; semantic errors then carry the
 // position of the op, lease or arg concerned. All errors are joined.
 func ParseChecked(filename string, data []byte) (*Interface, error) {
-	iface, pos, err := parse(filename, data)
+	iface, pos, _, err := parse(filename, data)
 	if err != nil {
 		return nil, err
 	}
@@ -41,12 +41,60 @@ func ParseChecked(filename string, data []byte) (*Interface, error) {
 
 // ParseFile reads the file at path and returns ParseChecked of it.
 func ParseFile(path string) (*Interface, error) {
+	f, err := LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.Interface, nil
+}
+
+// File is a parsed and checked .idol file: its interface, the warnings
+// found while reading it, and where its parts are written (so that later
+// problems, such as a type the types file does not name, can point at them).
+type File struct {
+	Interface *Interface
+	// Warnings are things upstream accepts silently that are probably
+	// mistakes: an op field upstream ignores (idempotnt: true), with a
+	// suggestion when one is close.
+	Warnings []*CheckError
+	pos      *positions
+}
+
+// Load is ParseChecked returning a File.
+func Load(filename string, data []byte) (*File, error) {
+	iface, pos, warns, err := parse(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := iface.check(pos); err != nil {
+		return nil, err
+	}
+	return &File{Interface: iface, Warnings: warns, pos: pos}, nil
+}
+
+// LoadFile reads the file at path and returns Load of it.
+func LoadFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseChecked(path, data)
+	return Load(path, data)
 }
+
+// ClientProblems is Interface.ClientProblems with positions.
+func (f *File) ClientProblems() []*CheckError { return f.Interface.clientProblems(f.pos) }
+
+// OpPos is where op i (0-based) is named.
+func (f *File) OpPos(i int) ron.Pos { return at1(f.pos.ops, i) }
+
+// ArgPos is where arg j of op i is named.
+func (f *File) ArgPos(i, j int) ron.Pos { return at(f.pos.args, i, j) }
+
+// LeasePos is where lease j of op i is named.
+func (f *File) LeasePos(i, j int) ron.Pos { return at(f.pos.leases, i, j) }
+
+// ReplyPos is where op i's reply is written.
+func (f *File) ReplyPos(i int) ron.Pos { return at1(f.pos.reply, i) }
 
 // positions remembers where model elements were written, so that semantic
 // errors found later can point at them.
@@ -62,6 +110,7 @@ type positions struct {
 type builder struct {
 	implicitSome bool
 	errs         []error // all *ron.Error
+	warns        []*CheckError
 	pos          *positions
 }
 
@@ -74,10 +123,10 @@ func (b *builder) mismatch(v *ron.Value, want string) {
 	b.errorf(v.Pos, "expected %s, found %s", want, v.Describe())
 }
 
-func parse(filename string, data []byte) (*Interface, *positions, error) {
+func parse(filename string, data []byte) (*Interface, *positions, []*CheckError, error) {
 	doc, err := ron.Parse(filename, data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b := &builder{implicitSome: doc.ImplicitSome(), pos: &positions{}}
 	iface := b.iface(doc.Value)
@@ -85,15 +134,16 @@ func parse(filename string, data []byte) (*Interface, *positions, error) {
 		slices.SortStableFunc(b.errs, func(x, y error) int {
 			return x.(*ron.Error).Pos.Offset - y.(*ron.Error).Pos.Offset
 		})
-		return nil, nil, errors.Join(b.errs...)
+		return nil, nil, nil, errors.Join(b.errs...)
 	}
-	return iface, b.pos, nil
+	return iface, b.pos, b.warns, nil
 }
 
 // fields checks that v is a struct named one of names (or anonymous) and
 // returns its fields by name; what describes the expected value and short
 // names it in field errors. An empty tuple (() or Name()) counts as a struct
-// without fields. Unknown fields are errors unless lenient.
+// without fields. Unknown fields are errors, or warnings when lenient (as
+// upstream ignores them there).
 func (b *builder) fields(v *ron.Value, what, short string, names []string, known []string, lenient bool) (map[string]*ron.Value, bool) {
 	nameOK := v.Name == ""
 	for _, n := range names {
@@ -108,7 +158,13 @@ func (b *builder) fields(v *ron.Value, what, short string, names []string, known
 		if !slices.Contains(known, f.Name) {
 			if !lenient {
 				b.errorf(f.NamePos, "expected field %s in %s, found unknown field %s", orList(known), short, f.Name)
+				continue
 			}
+			msg := fmt.Sprintf("unknown field %s in %s is ignored (as upstream ignores it)", f.Name, short)
+			if s := Suggest(f.Name, known); s != "" {
+				msg += "; did you mean " + s + "?"
+			}
+			b.warns = append(b.warns, &CheckError{Pos: f.NamePos, Msg: msg})
 			continue
 		}
 		out[f.Name] = f.Value

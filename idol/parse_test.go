@@ -247,12 +247,6 @@ func TestCheck(t *testing.T) {
 		name, in string
 		want     []string // positioned messages; Check gives them without the position
 	}{
-		{"idempotent with read+write lease", one(`(leases: {"buf": (type: "[u8]", read: true, write: true)}, reply: Simple("u8"), idempotent: true)`),
-			[]string{`t.idol:1:35: op "op": idempotent op has lease "buf" that is both read and write`}},
-		{"idempotent with ServerDeath", one(`(reply: Result(ok: "()", err: ServerDeath), idempotent: true)`),
-			[]string{`t.idol:1:33: op "op": idempotent op has err: ServerDeath (it is retried, a restart is never reported)`}},
-		{"non-idempotent with Simple", one(`(reply: Simple("u8"))`),
-			[]string{`t.idol:1:33: op "op": non-idempotent op has a Simple reply (it could not report a server restart)`}},
 		{"lease neither read nor write", one(`(leases: {"buf": (type: "[u8]")}, reply: Simple("u8"), idempotent: true)`),
 			[]string{`t.idol:1:35: op "op": lease "buf" is neither read nor write`}},
 		{"lease read false write false", one(`(leases: {"buf": (type: "[u8]", read: false, write: false)}, reply: Simple("u8"), idempotent: true)`),
@@ -313,7 +307,6 @@ func TestCheck(t *testing.T) {
 				`t.idol:2:18: op "a": lease "x": max_len needs a slice type [T], found "u8"`,
 				`t.idol:2:18: op "a": lease "x": max_len must be at least 1, found 0`,
 				`t.idol:2:63: op "a": Complex error "E" needs encoding: Hubpack, found Zerocopy`,
-				`t.idol:3:16: op "b": non-idempotent op has a Simple reply (it could not report a server restart)`,
 			}},
 	}
 	for _, tt := range tests {
@@ -342,6 +335,84 @@ func TestCheck(t *testing.T) {
 				t.Errorf("error %T has no *CheckError", err)
 			}
 		})
+	}
+}
+
+// TestClientProblems: the rules upstream applies only when generating a
+// client are not Check's: ParseChecked accepts such files, and
+// File.ClientProblems (positioned) and Interface.ClientProblems report them.
+func TestClientProblems(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"idempotent with read+write lease", one(`(leases: {"buf": (type: "[u8]", read: true, write: true)}, reply: Simple("u8"), idempotent: true)`),
+			[]string{`t.idol:1:35: op "op": idempotent op has lease "buf" that is both read and write`}},
+		{"idempotent with ServerDeath", one(`(reply: Result(ok: "()", err: ServerDeath), idempotent: true)`),
+			[]string{`t.idol:1:33: op "op": idempotent op has err: ServerDeath (it is retried, a restart is never reported)`}},
+		{"non-idempotent with Simple", one(`(reply: Simple("u8"))`),
+			[]string{`t.idol:1:33: op "op": non-idempotent op has a Simple reply (it could not report a server restart)`}},
+		{"no problem", one(`(reply: Result(ok: "u8", err: ServerDeath))`), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Load("t.idol", []byte(tt.in))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			var got, unpositioned []string
+			for _, p := range f.ClientProblems() {
+				got = append(got, p.Error())
+			}
+			for _, p := range f.Interface.ClientProblems() {
+				unpositioned = append(unpositioned, p.Error())
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("File.ClientProblems (-want +got):\n%s", d)
+			}
+			var want []string
+			for _, w := range tt.want {
+				want = append(want, w[strings.Index(w, ": ")+2:])
+			}
+			if d := cmp.Diff(want, unpositioned); d != "" {
+				t.Errorf("Interface.ClientProblems (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestUnknownOpFieldWarning: upstream ignores an unknown op field, so it
+// parses; Load warns, positioned, with a suggestion when one is close.
+func TestUnknownOpFieldWarning(t *testing.T) {
+	in := "Interface(name: \"T\", ops: {\"op\": (\n  reply: Simple(\"u8\"),\n  idempotnt: true,\n  colour: 3,\n)})"
+	f, err := Load("t.idol", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range f.Warnings {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		`t.idol:3:3: unknown field idempotnt in op "op" is ignored (as upstream ignores it); did you mean idempotent?`,
+		`t.idol:4:3: unknown field colour in op "op" is ignored (as upstream ignores it)`,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+	if f.Interface.Ops[0].Idempotent {
+		t.Error("the misspelt field made the op idempotent")
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for _, tt := range []struct{ name, want string }{
+		{"idempotnt", "idempotent"}, {"Idempotent", "idempotent"}, {"lease", "leases"},
+		{"arg", "args"}, {"colour", ""}, {"x", ""},
+	} {
+		if got := Suggest(tt.name, opFields); got != tt.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 

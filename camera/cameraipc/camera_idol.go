@@ -362,14 +362,29 @@ var cameraHistogramLeases = []ipc.LeaseSpec{
 	{Name: "bins", Read: false, Write: true, ElemSize: 4, Slice: true, MaxLen: 256},
 }
 
+// checkCameraRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkCameraRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 8 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > CameraIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // CameraDispatcher serves Camera requests with a CameraServer: it implements ipc.Handler.
 type CameraDispatcher struct {
 	impl   CameraServer
 	access ipc.Access
 }
 
-// NewCameraDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewCameraDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewCameraDispatcher(impl CameraServer, opts ...ipc.DispatchOption) *CameraDispatcher {
 	return &CameraDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -377,14 +392,8 @@ func NewCameraDispatcher(impl CameraServer, opts ...ipc.DispatchOption) *CameraD
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *CameraDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 8 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > CameraIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkCameraRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -408,18 +417,31 @@ func (s *CameraDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *i
 	return ipc.UnknownOperation
 }
 
-func (s *CameraDispatcher) handleCapture(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// CameraCaptureArgs holds the decoded arguments and leases of op capture.
+type CameraCaptureArgs struct {
+	ExposureUs uint32
+}
+
+// ReadCameraCaptureArgs checks and decodes a request's arguments and leases for op
+// capture (as upstream's read_capture_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraCaptureArgs(req *ipc.Request) (a CameraCaptureArgs, err error) {
 	if len(req.Args) != CameraCaptureArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var exposureUs uint32
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	exposureUs = d.U32()
+	a.ExposureUs = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.Capture(ctx, caller, exposureUs)
+	return a, nil
+}
+
+// answerCameraCapture fills rep with what a server's result (v, err) for op capture
+// means, or returns the fault to send instead.
+func answerCameraCapture(req *ipc.Request, rep *ipc.Reply, a *CameraCaptureArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce CameraError
 		if errors.As(err, &ce) && ce != 0 {
@@ -438,24 +460,46 @@ func (s *CameraDispatcher) handleCapture(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleReadImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraReadImageArgsSize {
-		return ipc.BadMessageSize
-	}
-	var frameId uint32
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	frameId = d.U32()
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, cameraReadImageLeases); err != nil {
+func (s *CameraDispatcher) handleCapture(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraCaptureArgs(req)
+	if err != nil {
 		return err
 	}
-	sink := req.Leases[0].Data
-	v, err := s.impl.ReadImage(ctx, caller, frameId, offset, sink)
+	v, err := s.impl.Capture(ctx, caller, a.ExposureUs)
+	return answerCameraCapture(req, rep, &a, v, err)
+}
+
+// CameraReadImageArgs holds the decoded arguments and leases of op read_image.
+type CameraReadImageArgs struct {
+	FrameId uint32
+	Offset  uint32
+	Sink    []byte
+}
+
+// ReadCameraReadImageArgs checks and decodes a request's arguments and leases for op
+// read_image (as upstream's read_read_image_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraReadImageArgs(req *ipc.Request) (a CameraReadImageArgs, err error) {
+	if len(req.Args) != CameraReadImageArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.FrameId = d.U32()
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, cameraReadImageLeases); err != nil {
+		return a, err
+	}
+	a.Sink = req.Leases[0].Data
+	return a, nil
+}
+
+// answerCameraReadImage fills rep with what a server's result (v, err) for op read_image
+// means, or returns the fault to send instead.
+func answerCameraReadImage(req *ipc.Request, rep *ipc.Reply, a *CameraReadImageArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce CameraError
@@ -475,11 +519,33 @@ func (s *CameraDispatcher) handleReadImage(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraStatusArgsSize {
-		return ipc.BadMessageSize
+func (s *CameraDispatcher) handleReadImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraReadImageArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.Status(ctx, caller)
+	v, err := s.impl.ReadImage(ctx, caller, a.FrameId, a.Offset, a.Sink)
+	return answerCameraReadImage(req, rep, &a, v, err)
+}
+
+// CameraStatusArgs holds the decoded arguments and leases of op status.
+type CameraStatusArgs struct {
+}
+
+// ReadCameraStatusArgs checks and decodes a request's arguments and leases for op
+// status (as upstream's read_status_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraStatusArgs(req *ipc.Request) (a CameraStatusArgs, err error) {
+	if len(req.Args) != CameraStatusArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerCameraStatus fills rep with what a server's result (v, err) for op status
+// means, or returns the fault to send instead.
+func answerCameraStatus(req *ipc.Request, rep *ipc.Reply, a *CameraStatusArgs, v CameraStatus, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Camera", "status", err)
 	}
@@ -493,23 +559,45 @@ func (s *CameraDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleSetMode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraSetModeArgsSize {
-		return ipc.BadMessageSize
+func (s *CameraDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraStatusArgs(req)
+	if err != nil {
+		return err
 	}
-	var mode CameraMode
+	v, err := s.impl.Status(ctx, caller)
+	return answerCameraStatus(req, rep, &a, v, err)
+}
+
+// CameraSetModeArgs holds the decoded arguments and leases of op set_mode.
+type CameraSetModeArgs struct {
+	Mode CameraMode
+}
+
+// ReadCameraSetModeArgs checks and decodes a request's arguments and leases for op
+// set_mode (as upstream's read_set_mode_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraSetModeArgs(req *ipc.Request) (a CameraSetModeArgs, err error) {
+	if len(req.Args) != CameraSetModeArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		mode = CameraMode(x)
-		if !mode.Valid() {
+		a.Mode = CameraMode(x)
+		if !a.Mode.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetMode(ctx, caller, mode)
+	return a, nil
+}
+
+// answerCameraSetMode fills rep with what a server's result (v, err) for op set_mode
+// means, or returns the fault to send instead.
+func answerCameraSetMode(req *ipc.Request, rep *ipc.Reply, a *CameraSetModeArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce CameraError
 		if errors.As(err, &ce) && ce != 0 {
@@ -521,18 +609,37 @@ func (s *CameraDispatcher) handleSetMode(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleConfigure(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > CameraConfigureArgsSize {
-		return ipc.BadMessageSize
+func (s *CameraDispatcher) handleSetMode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraSetModeArgs(req)
+	if err != nil {
+		return err
 	}
-	var config CaptureConfig
+	err = s.impl.SetMode(ctx, caller, a.Mode)
+	return answerCameraSetMode(req, rep, &a, err)
+}
+
+// CameraConfigureArgs holds the decoded arguments and leases of op configure.
+type CameraConfigureArgs struct {
+	Config CaptureConfig
+}
+
+// ReadCameraConfigureArgs checks and decodes a request's arguments and leases for op
+// configure (as upstream's read_configure_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraConfigureArgs(req *ipc.Request) (a CameraConfigureArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	config.decodeSerde(d)
+	a.Config.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.Configure(ctx, caller, config)
+	return a, nil
+}
+
+// answerCameraConfigure fills rep with what a server's result (v, err) for op configure
+// means, or returns the fault to send instead.
+func answerCameraConfigure(req *ipc.Request, rep *ipc.Reply, a *CameraConfigureArgs, v CameraMode, err error) error {
+	_ = a
 	if err != nil {
 		var ce ConfigError
 		if errors.As(err, &ce) {
@@ -556,15 +663,37 @@ func (s *CameraDispatcher) handleConfigure(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleUploadCalibration(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraUploadCalibrationArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, cameraUploadCalibrationLeases); err != nil {
+func (s *CameraDispatcher) handleConfigure(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraConfigureArgs(req)
+	if err != nil {
 		return err
 	}
-	table := req.Leases[0].Data
-	v, err := s.impl.UploadCalibration(ctx, caller, table)
+	v, err := s.impl.Configure(ctx, caller, a.Config)
+	return answerCameraConfigure(req, rep, &a, v, err)
+}
+
+// CameraUploadCalibrationArgs holds the decoded arguments and leases of op upload_calibration.
+type CameraUploadCalibrationArgs struct {
+	Table []byte
+}
+
+// ReadCameraUploadCalibrationArgs checks and decodes a request's arguments and leases for op
+// upload_calibration (as upstream's read_upload_calibration_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraUploadCalibrationArgs(req *ipc.Request) (a CameraUploadCalibrationArgs, err error) {
+	if len(req.Args) != CameraUploadCalibrationArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, cameraUploadCalibrationLeases); err != nil {
+		return a, err
+	}
+	a.Table = req.Leases[0].Data
+	return a, nil
+}
+
+// answerCameraUploadCalibration fills rep with what a server's result (v, err) for op upload_calibration
+// means, or returns the fault to send instead.
+func answerCameraUploadCalibration(req *ipc.Request, rep *ipc.Reply, a *CameraUploadCalibrationArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce CameraError
@@ -584,20 +713,42 @@ func (s *CameraDispatcher) handleUploadCalibration(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleHistogram(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraHistogramArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, cameraHistogramLeases); err != nil {
+func (s *CameraDispatcher) handleUploadCalibration(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraUploadCalibrationArgs(req)
+	if err != nil {
 		return err
 	}
-	bins := make([]uint32, len(req.Leases[0].Data)/4)
-	err := s.impl.Histogram(ctx, caller, bins)
+	v, err := s.impl.UploadCalibration(ctx, caller, a.Table)
+	return answerCameraUploadCalibration(req, rep, &a, v, err)
+}
+
+// CameraHistogramArgs holds the decoded arguments and leases of op histogram.
+type CameraHistogramArgs struct {
+	Bins []uint32
+}
+
+// ReadCameraHistogramArgs checks and decodes a request's arguments and leases for op
+// histogram (as upstream's read_histogram_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraHistogramArgs(req *ipc.Request) (a CameraHistogramArgs, err error) {
+	if len(req.Args) != CameraHistogramArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, cameraHistogramLeases); err != nil {
+		return a, err
+	}
+	a.Bins = make([]uint32, len(req.Leases[0].Data)/4)
+	return a, nil
+}
+
+// answerCameraHistogram fills rep with what a server's result (v, err) for op histogram
+// means, or returns the fault to send instead.
+func answerCameraHistogram(req *ipc.Request, rep *ipc.Reply, a *CameraHistogramArgs, err error) error {
 	{
 		enc := ipc.NewEncoder(req.Leases[0].Data)
 		e := &enc
-		for i := range bins {
-			e.U32(bins[i])
+		for i := range a.Bins {
+			e.U32(a.Bins[i])
 		}
 	}
 	ipc.SetWritten(rep, req.Leases)
@@ -607,15 +758,378 @@ func (s *CameraDispatcher) handleHistogram(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *CameraDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != CameraResetArgsSize {
-		return ipc.BadMessageSize
+func (s *CameraDispatcher) handleHistogram(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraHistogramArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.Reset(ctx, caller)
+	err = s.impl.Histogram(ctx, caller, a.Bins)
+	return answerCameraHistogram(req, rep, &a, err)
+}
+
+// CameraResetArgs holds the decoded arguments and leases of op reset.
+type CameraResetArgs struct {
+}
+
+// ReadCameraResetArgs checks and decodes a request's arguments and leases for op
+// reset (as upstream's read_reset_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadCameraResetArgs(req *ipc.Request) (a CameraResetArgs, err error) {
+	if len(req.Args) != CameraResetArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerCameraReset fills rep with what a server's result (v, err) for op reset
+// means, or returns the fault to send instead.
+func answerCameraReset(req *ipc.Request, rep *ipc.Reply, a *CameraResetArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Camera", "reset", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *CameraDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadCameraResetArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.Reset(ctx, caller)
+	return answerCameraReset(req, rep, &a, err)
+}
+
+// CameraHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type CameraHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// CameraPipelinedServer is implemented by a pipelined Camera server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as CameraServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type CameraPipelinedServer interface {
+	// Capture receives op capture (1, Zerocopy).
+	//
+	// Take a picture with the given exposure; returns the new frame's id.
+	Capture(ctx context.Context, caller ipc.Caller, call *CameraCaptureCall, exposureUs uint32)
+	// ReadImage receives op read_image (2, Zerocopy, idempotent).
+	//
+	// Copy a frame's bytes, from `offset`, into `sink`; returns how many bytes were copied.
+	ReadImage(ctx context.Context, caller ipc.Caller, call *CameraReadImageCall, frameId uint32, offset uint32, sink []byte)
+	// Status receives op status (3, Zerocopy, idempotent).
+	//
+	// The camera's mode and counters.
+	Status(ctx context.Context, caller ipc.Caller, call *CameraStatusCall)
+	// SetMode receives op set_mode (4, Zerocopy).
+	//
+	// Switch the camera's mode.
+	SetMode(ctx context.Context, caller ipc.Caller, call *CameraSetModeCall, mode CameraMode)
+	// Configure receives op configure (5, Hubpack).
+	//
+	// Set the capture configuration; returns the mode the camera is left in.
+	Configure(ctx context.Context, caller ipc.Caller, call *CameraConfigureCall, config CaptureConfig)
+	// UploadCalibration receives op upload_calibration (6, Zerocopy).
+	//
+	// Load a calibration table; returns its checksum.
+	UploadCalibration(ctx context.Context, caller ipc.Caller, call *CameraUploadCalibrationCall, table []byte)
+	// Histogram receives op histogram (7, Zerocopy, idempotent).
+	//
+	// Fill `bins` with the last frame's brightness histogram.
+	Histogram(ctx context.Context, caller ipc.Caller, call *CameraHistogramCall, bins []uint32)
+	// Reset receives op reset (8, Zerocopy).
+	//
+	// Restart the sensor pipeline.
+	Reset(ctx context.Context, caller ipc.Caller, call *CameraResetCall)
+}
+
+// CameraCaptureCall is a held call of op capture.
+type CameraCaptureCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraCaptureArgs
+}
+
+// Reply answers the call with v.
+func (c *CameraCaptureCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraCaptureCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a CameraServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *CameraCaptureCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraCapture(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraReadImageCall is a held call of op read_image.
+type CameraReadImageCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraReadImageArgs
+}
+
+// Reply answers the call with v.
+func (c *CameraReadImageCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraReadImageCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a CameraServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *CameraReadImageCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraReadImage(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraStatusCall is a held call of op status.
+type CameraStatusCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraStatusArgs
+}
+
+// Reply answers the call with v.
+func (c *CameraStatusCall) Reply(v CameraStatus) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraStatusCall) Fail(err error) error {
+	var v CameraStatus
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a CameraServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *CameraStatusCall) Finish(v CameraStatus, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraStatus(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraSetModeCall is a held call of op set_mode.
+type CameraSetModeCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraSetModeArgs
+}
+
+// Reply answers the call.
+func (c *CameraSetModeCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraSetModeCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a CameraServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *CameraSetModeCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraSetMode(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraConfigureCall is a held call of op configure.
+type CameraConfigureCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraConfigureArgs
+}
+
+// Reply answers the call with v.
+func (c *CameraConfigureCall) Reply(v CameraMode) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraConfigureCall) Fail(err error) error {
+	var v CameraMode
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a CameraServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *CameraConfigureCall) Finish(v CameraMode, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraConfigure(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraUploadCalibrationCall is a held call of op upload_calibration.
+type CameraUploadCalibrationCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraUploadCalibrationArgs
+}
+
+// Reply answers the call with v.
+func (c *CameraUploadCalibrationCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraUploadCalibrationCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a CameraServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *CameraUploadCalibrationCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraUploadCalibration(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraHistogramCall is a held call of op histogram.
+type CameraHistogramCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraHistogramArgs
+}
+
+// Reply answers the call.
+func (c *CameraHistogramCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraHistogramCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a CameraServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *CameraHistogramCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraHistogram(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraResetCall is a held call of op reset.
+type CameraResetCall struct {
+	held CameraHeld
+	req  *ipc.Request
+	args CameraResetArgs
+}
+
+// Reply answers the call.
+func (c *CameraResetCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *CameraResetCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a CameraServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *CameraResetCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerCameraReset(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// CameraPipelined serves held Camera requests with a CameraPipelinedServer.
+type CameraPipelined struct {
+	impl   CameraPipelinedServer
+	access ipc.Access
+}
+
+// NewCameraPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewCameraPipelined(impl CameraPipelinedServer, opts ...ipc.DispatchOption) *CameraPipelined {
+	return &CameraPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as CameraDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *CameraPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held CameraHeld) error {
+	if err := checkCameraRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case CameraOpCapture:
+		a, err := ReadCameraCaptureArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Capture(ctx, caller, &CameraCaptureCall{held: held, req: req, args: a}, a.ExposureUs)
+		return nil
+	case CameraOpReadImage:
+		a, err := ReadCameraReadImageArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadImage(ctx, caller, &CameraReadImageCall{held: held, req: req, args: a}, a.FrameId, a.Offset, a.Sink)
+		return nil
+	case CameraOpStatus:
+		a, err := ReadCameraStatusArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Status(ctx, caller, &CameraStatusCall{held: held, req: req, args: a})
+		return nil
+	case CameraOpSetMode:
+		a, err := ReadCameraSetModeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetMode(ctx, caller, &CameraSetModeCall{held: held, req: req, args: a}, a.Mode)
+		return nil
+	case CameraOpConfigure:
+		a, err := ReadCameraConfigureArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Configure(ctx, caller, &CameraConfigureCall{held: held, req: req, args: a}, a.Config)
+		return nil
+	case CameraOpUploadCalibration:
+		a, err := ReadCameraUploadCalibrationArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UploadCalibration(ctx, caller, &CameraUploadCalibrationCall{held: held, req: req, args: a}, a.Table)
+		return nil
+	case CameraOpHistogram:
+		a, err := ReadCameraHistogramArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Histogram(ctx, caller, &CameraHistogramCall{held: held, req: req, args: a}, a.Bins)
+		return nil
+	case CameraOpReset:
+		a, err := ReadCameraResetArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Reset(ctx, caller, &CameraResetCall{held: held, req: req, args: a})
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // CameraError is the CLike error CameraError: its code travels as the reply's RC.

@@ -261,8 +261,9 @@ func TestDispatcherFaults(t *testing.T) {
 		// Access is checked before anything is decoded: garbage args still get AccessViolation.
 		{"restricted, garbage", other, ipc.Request{Op: CameraOpConfigure, Args: []byte{9, 9, 9}}, ipc.AccessViolation},
 		{"restricted, allowed", ops, ipc.Request{Op: CameraOpConfigure, Args: hubpackCfg, ReplyCap: 3}, nil},
-		{"zerocopy short", other, ipc.Request{Op: CameraOpCapture, Args: []byte{1, 0, 0}, ReplyCap: 4}, ipc.BadMessageSize},
-		{"zerocopy long", other, ipc.Request{Op: CameraOpCapture, Args: []byte{1, 0, 0, 0, 0}, ReplyCap: 4}, ipc.BadMessageSize},
+		// As upstream: a Zerocopy message of the wrong length does not convert.
+		{"zerocopy short", other, ipc.Request{Op: CameraOpCapture, Args: []byte{1, 0, 0}, ReplyCap: 4}, ipc.BadMessageContents},
+		{"zerocopy long", other, ipc.Request{Op: CameraOpCapture, Args: []byte{1, 0, 0, 0, 0}, ReplyCap: 4}, ipc.BadMessageContents},
 		{"above incoming size", ops, ipc.Request{Op: CameraOpConfigure, Args: make([]byte, CameraIncomingSize+1)}, ipc.BadMessageSize},
 		{"FromPrimitive out of range", other, ipc.Request{Op: CameraOpSetMode, Args: []byte{3}}, ipc.BadMessageContents},
 		{"hubpack bad bool", ops, ipc.Request{Op: CameraOpConfigure, Args: []byte{0, 1, 2, 0}, ReplyCap: 3}, ipc.BadMessageContents},

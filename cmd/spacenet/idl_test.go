@@ -62,8 +62,9 @@ func TestIdlCheckErrors(t *testing.T) {
 	if out != good+": ok\n" {
 		t.Errorf("stdout = %q", out)
 	}
-	want := bad + `:4:18: op "a": non-idempotent op has a Simple reply (it could not report a server restart)` + "\n" +
-		bad + `:5:20: op "b": lease "l" is neither read nor write` + "\n" +
+	// Op "a" (non-idempotent, Simple reply) is what upstream parses: only
+	// its client is refused, by idl gen.
+	want := bad + `:5:20: op "b": lease "l" is neither read nor write` + "\n" +
 		syntax + `:1:33: missing field reply in op "a"` + "\n" +
 		syntax + `:1:40: expected map of args {"name": "type", ...}, found ()` + "\n"
 	if errOut != want {
@@ -98,5 +99,62 @@ func TestIdlDump(t *testing.T) {
 	_, _, err = runIdl(t, "check")
 	if !errors.As(err, &ee) || ee.code != 2 {
 		t.Errorf("check without a file: %v", err)
+	}
+}
+
+// TestIdlCheckClientOnly: a non-idempotent op with a Simple reply checks
+// and dumps (upstream parses it); idl gen generates the server, no client
+// for that op, and says why.
+func TestIdlCheckClientOnly(t *testing.T) {
+	const peek = "../../idol/testdata/clientonly/peek.idol"
+	out, errOut, err := runIdl(t, "check", peek)
+	if err != nil || errOut != "" || out != peek+": ok\n" {
+		t.Fatalf("check: %v %q %q", err, out, errOut)
+	}
+	if out, _, err := runIdl(t, "dump", peek); err != nil || !strings.Contains(out, `"peek16"`) {
+		t.Fatalf("dump: %v\n%s", err, out)
+	}
+	out, errOut, err = runIdlGen(t, "--go", "--package", "peek", peek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "warning: " + peek + ":8:9: op peek16: no client method generated (upstream's client generator refuses it too): non-idempotent op has a Simple reply (it could not report a server restart); the server side is generated\n"
+	if errOut != want {
+		t.Errorf("stderr\n%s\nwant\n%s", errOut, want)
+	}
+	if !strings.Contains(out, "Peek16(ctx context.Context, caller ipc.Caller, addr uint16) (uint16, error)") ||
+		strings.Contains(out, "func (c *PeekClient) Peek16(") || !strings.Contains(out, "func (c *PeekClient) Poke16(") {
+		t.Error("want a Peek16 server method, no Peek16 client method, a Poke16 client method")
+	}
+}
+
+// TestIdlCheckWarnsAndTypes: an unknown op field is a warning (upstream
+// ignores it); --types resolves type names, positioned, with a suggestion.
+func TestIdlCheckWarnsAndTypes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cam.idol")
+	types := filepath.Join(dir, "types.toml")
+	src := "Interface(\n  name: \"Cam\",\n  ops: {\n    \"status\": (\n      reply: Simple(\"CameraStaus\"),\n      idempotnt: true,\n    ),\n    \"set\": (\n      args: {\"mode\": \"CameraMod\"},\n      reply: Result(ok: \"()\", err: ServerDeath),\n    ),\n  },\n)\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(types, []byte("[types.CameraMode]\nkind = \"enum\"\nvariants = [{name = \"Off\"}]\n[types.CameraStatus]\nkind = \"struct\"\nfields = [{name = \"mode\", type = \"u8\"}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	warn := "warning: " + file + `:6:7: unknown field idempotnt in op "status" is ignored (as upstream ignores it); did you mean idempotent?` + "\n"
+	out, errOut, err := runIdl(t, "check", file)
+	if err != nil || out != file+": ok\n" || errOut != warn {
+		t.Fatalf("check: %v\nstdout %q\nstderr %q\nwant %q", err, out, errOut, warn)
+	}
+	out, errOut, err = runIdl(t, "check", "--types", types, file)
+	idlCheckTypes = ""
+	if exitCode(err) != 1 || out != "" {
+		t.Fatalf("check --types: %v, stdout %q", err, out)
+	}
+	want := warn +
+		file + `:5:14: op status: reply: unknown type "CameraStaus" (not in the types file; did you mean CameraStatus?)` + "\n" +
+		file + `:9:14: op set: arg mode: unknown type "CameraMod" (not in the types file; did you mean CameraMode?)` + "\n"
+	if errOut != want {
+		t.Errorf("stderr\n%s\nwant\n%s", errOut, want)
 	}
 }

@@ -30,8 +30,19 @@ run from //go:generate:
 
   //go:generate go run spacenet/cmd/spacenet idl gen --go --package cameraipc --types ../../idl/types.toml ../../idl/camera.idol -o camera_idol.go
 
-Without -o the code goes to standard output.`,
-	Args: usageArgs(cobra.ExactArgs(1)),
+Without -o the code goes to standard output. It also writes the typed
+pipelined side (a PipelinedServer interface, one Call type and one
+Read<Op>Args decoder per op).
+
+Warnings go to standard error ("warning: file:line:col: op X: ..."): an
+op no client method is generated for and why (upstream's client generator
+refuses it too: a non-idempotent op with a Simple reply, an idempotent op
+with err: ServerDeath or a read+write lease; its server side is still
+generated), an op field upstream ignores, a type upstream could not build
+(a Zerocopy bool or C-like enum) or whose Ssmarshal encoding exceeds
+upstream's size_of buffer, a From receive strategy without a function.`,
+	Example: `  spacenet idl gen --go --package cameraipc --types idl/types.toml idl/camera.idol -o /tmp/camera_idol.go`,
+	Args:    usageArgs(cobra.ExactArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		f := idlGenFlags
 		if !f.goOut {
@@ -40,7 +51,7 @@ Without -o the code goes to standard output.`,
 		if f.pkg == "" {
 			return &exitError{code: 2, err: fmt.Errorf("idl gen: --package is required")}
 		}
-		iface, err := idol.ParseFile(args[0])
+		file, err := idol.LoadFile(args[0])
 		if err != nil {
 			for _, e := range flatten(err) {
 				fmt.Fprintln(cmd.ErrOrStderr(), e)
@@ -53,9 +64,14 @@ Without -o the code goes to standard output.`,
 				return &exitError{code: 1, err: fmt.Errorf("idl gen: %w", err)}
 			}
 		}
-		src, err := gen.Generate(iface, gen.Options{Package: f.pkg, Source: filepath.Base(args[0]), Types: types})
+		printWarnings(cmd, file.Warnings)
+		warn := func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+m) }
+		src, err := gen.Generate(file.Interface, gen.Options{Package: f.pkg, Source: filepath.Base(args[0]), Types: types, File: file, Warn: warn})
 		if err != nil {
-			return &exitError{code: 1, err: fmt.Errorf("idl gen: %w", err)}
+			for _, e := range flatten(err) {
+				fmt.Fprintln(cmd.ErrOrStderr(), e)
+			}
+			return &exitError{code: 1, err: fmt.Errorf("idl gen: %s: cannot generate", args[0])}
 		}
 		if f.outPath == "" || f.outPath == "-" {
 			_, err = cmd.OutOrStdout().Write(src)

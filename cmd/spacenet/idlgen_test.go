@@ -56,7 +56,7 @@ func TestIdlGen(t *testing.T) {
 		{"no --package", []string{"--go", "../../idol/testdata/corpus/spi.idol"}, 2, "--package is required"},
 		{"no file", []string{"--go", "--package", "spi"}, 2, "accepts 1 arg"},
 		{"unknown type", []string{"--go", "--package", "spi", "../../idol/testdata/corpus/spi.idol"}, 1,
-			`spi.idol: op read: error type: unknown type "drv_spi_api::SpiError"`},
+			`spi.idol: cannot generate`},
 		{"missing types file", []string{"--go", "--package", "spi", "--types", "nope.toml", "../../idol/testdata/corpus/spi.idol"}, 1, "nope.toml"},
 	}
 	for _, tt := range tests {
@@ -64,5 +64,18 @@ func TestIdlGen(t *testing.T) {
 		if err == nil || exitCode(err) != tt.code || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s: err %v (code %d), want code %d containing %q", tt.name, err, exitCode(err), tt.code, tt.msg)
 		}
+	}
+}
+
+// TestIdlGenUnknownTypePositioned: gen names an unknown type at the
+// file:line:col where the .idol file writes it.
+func TestIdlGenUnknownTypePositioned(t *testing.T) {
+	_, errOut, err := runIdlGen(t, "--go", "--package", "spi", "../../idol/testdata/corpus/spi.idol")
+	if exitCode(err) != 1 {
+		t.Fatalf("err %v", err)
+	}
+	want := `../../idol/testdata/corpus/spi.idol:15:20: op read: error type: unknown type "drv_spi_api::SpiError" (not in the types file)`
+	if !strings.HasPrefix(errOut, want+"\n") {
+		t.Errorf("stderr\n%s\nwant first line\n%s", errOut, want)
 	}
 }

@@ -1,8 +1,11 @@
 // Package gen generates Go code from Idol interfaces: op-code constants,
-// message sizes, a client type with one method per op, a server interface,
-// and a dispatcher that checks and decodes requests, calls the server and
-// encodes its reply, all on top of package ipc. Named types come from a
-// types file (see Types).
+// message sizes, a client type with one method per op (but for ops
+// upstream's client generator refuses), a server interface, a dispatcher
+// that checks and decodes requests, calls the server and encodes its reply,
+// and the typed pipelined side (per-op argument decoders, a pipelined
+// server interface whose methods answer held calls later), all on top of
+// package ipc. Named types come from a types file (see Types). Check
+// resolves an interface's types without generating.
 //
 // It does not parse .idol files (package idol does) and does not carry
 // calls (package ipc and its transports do).
@@ -10,6 +13,7 @@ package gen
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	goformat "go/format"
 	"sort"
@@ -23,6 +27,13 @@ type Options struct {
 	Package string // Go package name of the output
 	Source  string // the .idol file's name, for the header
 	Types   *Types // named types and constants; nil for none; not modified
+	// File, when set, is the parsed file iface came from: errors and
+	// warnings then carry the file:line:col of the op, arg or lease.
+	File *idol.File
+	// Warn, when set, receives each warning: an op no client is generated
+	// for and why, a type upstream could not build or send (see
+	// docs/idol-gen.md), a From receive strategy without a function.
+	Warn func(msg string)
 }
 
 type writer struct{ b bytes.Buffer }
@@ -41,16 +52,20 @@ type generator struct {
 	ops         []*opInfo
 	needStrconv bool
 	needErrors  bool
+	opts        *Options
 }
 
 type argInfo struct {
 	name, param, field string
-	t                  *typ  // the Go-side type
-	wire               *prim // FromPrimitive: the primitive on the wire
+	t                  *typ   // the type on the wire (the client's type)
+	wire               *prim  // FromPrimitive: the primitive on the wire
+	srv                *typ   // From with a function: the server's type
+	conv               string // From with a function: the Go function, wire -> srv
 }
 
 type leaseInfo struct {
 	name, param string
+	field       string // in the op's Args struct
 	read, write bool
 	slice       bool
 	elem        *typ // element type
@@ -72,6 +87,52 @@ type opInfo struct {
 	errT                *named
 	result              bool
 	argsSize, replySize int
+	index               int    // position in iface.Ops
+	noClient            string // why no client method is generated, "" if one is
+}
+
+// partError is a problem with one part of an op, so that it can be
+// positioned: part is "arg", "lease", "reply" or "err"; i indexes args or
+// leases.
+type partError struct {
+	part string
+	i    int
+	err  error
+}
+
+func (e *partError) Error() string { return e.err.Error() }
+func (e *partError) Unwrap() error { return e.err }
+
+func (g *generator) partErr(part string, i int, format string, args ...any) error {
+	return &partError{part: part, i: i, err: fmt.Errorf(format, args...)}
+}
+
+// where returns "file:line:col: op NAME" for a part of op i when a File
+// was given, else "SOURCE: op NAME".
+func (g *generator) where(i int, part string, j int) string {
+	op := g.iface.Ops[i].Name
+	f := g.opts.File
+	if f == nil {
+		return fmt.Sprintf("%s: op %s", g.opts.Source, op)
+	}
+	var p fmt.Stringer
+	switch part {
+	case "arg":
+		p = f.ArgPos(i, j)
+	case "lease":
+		p = f.LeasePos(i, j)
+	case "reply", "err":
+		p = f.ReplyPos(i)
+	default:
+		p = f.OpPos(i)
+	}
+	return fmt.Sprintf("%s: op %s", p, op)
+}
+
+func (g *generator) warn(i int, part string, j int, format string, args ...any) {
+	if g.opts.Warn != nil {
+		g.opts.Warn(g.where(i, part, j) + ": " + fmt.Sprintf(format, args...))
+	}
 }
 
 // Generate returns gofmt-formatted Go source for iface.
@@ -88,20 +149,16 @@ func Generate(iface *idol.Interface, opts Options) ([]byte, error) {
 	if err := types.init(); err != nil {
 		return nil, fmt.Errorf("%s: types: %w", opts.Source, err)
 	}
-	g := &generator{w: &writer{}, iface: iface, types: types}
-	for i := range iface.Ops {
-		oi, err := g.opInfo(&iface.Ops[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s: op %s: %w", opts.Source, iface.Ops[i].Name, err)
-		}
-		g.ops = append(g.ops, oi)
+	g := &generator{w: &writer{}, iface: iface, types: types, opts: &opts}
+	if err := g.resolveOps(); err != nil {
+		return nil, err
 	}
 	body := &writer{}
 	g.w = body
 	g.emitInterface()
 	var namedList []*named
 	for _, n := range types.named {
-		if n.needZ || n.needS || n.needValid || n.isError {
+		if n.needZ || n.needS || n.needValid || n.isError || n.declare {
 			namedList = append(namedList, n)
 		}
 	}
@@ -136,6 +193,55 @@ func Generate(iface *idol.Interface, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("gen: formatting generated code for %s: %w\n%s", opts.Source, err, out.b.String())
 	}
 	return src, nil
+}
+
+// Check resolves every type f's interface names against types, as
+// Generate does, and returns the problems joined, each at its
+// file:line:col; warn, if not nil, receives the warnings.
+func Check(f *idol.File, types *Types, warn func(msg string)) error {
+	_, err := Generate(f.Interface, Options{Package: "check", Source: "check", Types: types, File: f, Warn: warn})
+	return err
+}
+
+// resolveOps resolves every op's types, refuses what cannot be generated
+// (joined, each positioned when a File was given) and warns about the rest.
+func (g *generator) resolveOps() error {
+	var errs []error
+	for i := range g.iface.Ops {
+		oi, err := g.opInfo(&g.iface.Ops[i])
+		if err != nil {
+			part, j := "op", 0
+			var pe *partError
+			if errors.As(err, &pe) {
+				part, j = pe.part, pe.i
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", g.where(i, part, j), err))
+			continue
+		}
+		oi.index = i
+		g.ops = append(g.ops, oi)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	var problems []*idol.CheckError
+	if g.opts.File != nil {
+		problems = g.opts.File.ClientProblems()
+	} else {
+		problems = g.iface.ClientProblems()
+	}
+	for _, p := range problems {
+		for _, oi := range g.ops {
+			if oi.op.Name == p.Op && oi.noClient == "" {
+				oi.noClient = p.Msg
+				g.warn(oi.index, "op", 0, "no client method generated (upstream's client generator refuses it too): %s; the server side is generated", p.Msg)
+			}
+		}
+	}
+	for _, oi := range g.ops {
+		g.lint(oi)
+	}
+	return nil
 }
 
 func (g *generator) resolve(s string, f format, ssm bool) (*typ, error) {
@@ -183,20 +289,36 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 		case idol.FromPrimitive:
 			t, p, err := g.fromPrimitive(a.Type, a.Recv.Type)
 			if err != nil {
-				return nil, fmt.Errorf("arg %s: %w", a.Name, err)
+				return nil, g.partErr("arg", len(oi.args), "arg %s: %w", a.Name, err)
 			}
 			ai.t, ai.wire = t, p
 		case idol.From:
-			// The Go side uses the wire type: Go has no From conversions.
+			// The client sends the wire type. With a function f, the server
+			// gets the arg's type, converted by a Go function f (func(W) T)
+			// the package defines next to the generated file; without one,
+			// it gets the wire type (Go has no From), with a warning.
 			t, err := g.resolve(a.Recv.Type, oi.f, ssm)
 			if err != nil {
-				return nil, fmt.Errorf("arg %s: %w", a.Name, err)
+				return nil, g.partErr("arg", len(oi.args), "arg %s: %w", a.Name, err)
 			}
 			ai.t = t
+			if a.Recv.Func != nil {
+				st, err := g.types.parse(a.Type)
+				if err != nil {
+					return nil, g.partErr("arg", len(oi.args), "arg %s: From(%q, %q): %w", a.Name, a.Recv.Type, *a.Recv.Func, err)
+				}
+				if !isGoIdent(*a.Recv.Func) || reserved[*a.Recv.Func] {
+					return nil, g.partErr("arg", len(oi.args), "arg %s: From function %q cannot be a Go function name", a.Name, *a.Recv.Func)
+				}
+				if st.kind == kNamed {
+					st.named.declare = true
+				}
+				ai.srv, ai.conv = st, *a.Recv.Func
+			}
 		default:
 			t, err := g.resolve(a.Type, oi.f, ssm)
 			if err != nil {
-				return nil, fmt.Errorf("arg %s: %w", a.Name, err)
+				return nil, g.partErr("arg", len(oi.args), "arg %s: %w", a.Name, err)
 			}
 			ai.t = t
 		}
@@ -208,14 +330,14 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 		oi.args = append(oi.args, ai)
 	}
 	for _, l := range op.Leases {
-		li := leaseInfo{name: l.Name, param: param(l.Name), read: l.Read, write: l.Write}
+		li := leaseInfo{name: l.Name, param: param(l.Name), field: goCamel(l.Name), read: l.Read, write: l.Write}
 		ts, slice := idol.SliceElem(l.Type)
 		if !slice {
 			ts = l.Type
 		}
 		t, err := g.resolve(ts, fZ, false)
 		if err != nil {
-			return nil, fmt.Errorf("lease %s: %w", l.Name, err)
+			return nil, g.partErr("lease", len(oi.leases), "lease %s: %w", l.Name, err)
 		}
 		li.slice, li.elem, li.elemSize = slice, t, size(t, fZ)
 		if l.MaxLen != nil {
@@ -230,9 +352,19 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 			li.goType = "*" + goType(t)
 		}
 		if li.elemSize == 0 {
-			return nil, fmt.Errorf("lease %s: zero-sized element type", l.Name)
+			return nil, g.partErr("lease", len(oi.leases), "lease %s: zero-sized element type", l.Name)
 		}
 		oi.leases = append(oi.leases, li)
+	}
+	fields := map[string]string{}
+	for _, a := range oi.args {
+		fields[a.field] = a.name
+	}
+	for j, l := range oi.leases {
+		if prev, dup := fields[l.field]; dup {
+			return nil, g.partErr("lease", j, "lease %s and arg %s both become field %s", l.name, prev, l.field)
+		}
+		fields[l.field] = l.name
 	}
 	r := op.Reply
 	oi.result = r.Kind == idol.Result
@@ -240,7 +372,7 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 	case idol.FromPrimitive:
 		t, p, err := g.fromPrimitive(r.Ok.Type, r.Ok.Recv.Type)
 		if err != nil {
-			return nil, fmt.Errorf("reply: %w", err)
+			return nil, g.partErr("reply", 0, "reply: %w", err)
 		}
 		oi.ok, oi.okWire = t, p
 		oi.replySize = map[format]int{fZ: p.zsize, fS: p.ssize}[oi.f]
@@ -251,7 +383,7 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 		}
 		t, err := g.resolve(ty, oi.f, ssm)
 		if err != nil {
-			return nil, fmt.Errorf("reply: %w", err)
+			return nil, g.partErr("reply", 0, "reply: %w", err)
 		}
 		if !isUnit(t) {
 			oi.ok = t
@@ -264,20 +396,20 @@ func (g *generator) opInfo(op *idol.Op) (*opInfo, error) {
 		case idol.CLike:
 			t, err := g.types.parse(r.Err.Type)
 			if err != nil {
-				return nil, fmt.Errorf("error type: %w", err)
+				return nil, g.partErr("err", 0, "error type: %w", err)
 			}
 			if t.kind != kNamed || t.named.kind != "clike" {
-				return nil, fmt.Errorf("error type %q is not kind \"clike\" in the types file", r.Err.Type)
+				return nil, g.partErr("err", 0, "error type %q is not kind \"clike\" in the types file", r.Err.Type)
 			}
 			oi.errT = t.named
 			t.named.isError = true
 		case idol.Complex:
 			t, err := g.resolve(r.Err.Type, fS, false) // Complex errors are Hubpack
 			if err != nil {
-				return nil, fmt.Errorf("error type: %w", err)
+				return nil, g.partErr("err", 0, "error type: %w", err)
 			}
 			if t.kind != kNamed {
-				return nil, fmt.Errorf("complex error type %q is not a named type", r.Err.Type)
+				return nil, g.partErr("err", 0, "complex error type %q is not a named type", r.Err.Type)
 			}
 			oi.errT = t.named
 			t.named.isError = true
@@ -391,6 +523,11 @@ func (g *generator) emitClient() {
 
 func (g *generator) emitClientOp(oi *opInfo) {
 	w, name := g.w, g.iface.Name
+	if oi.noClient != "" {
+		w.p("// No client method for op %s (%d): %s.", oi.op.Name, oi.op.Code, oi.noClient)
+		w.p("")
+		return
+	}
 	g.methodDoc(oi, "calls")
 	zero := ""
 	if oi.ok != nil {
@@ -566,7 +703,7 @@ func (g *generator) emitServer() {
 	w.p("type %sServer interface {", name)
 	for _, oi := range g.ops {
 		g.methodDoc(oi, "serves")
-		w.p("%s(ctx context.Context, caller ipc.Caller%s) %s", oi.goName, g.params(oi), g.results(oi))
+		w.p("%s(ctx context.Context, caller ipc.Caller%s) %s", oi.goName, g.srvParams(oi), g.results(oi))
 	}
 	w.p("}")
 	w.p("")
@@ -581,29 +718,28 @@ func (g *generator) emitServer() {
 		w.p("}")
 		w.p("")
 	}
-	w.p("// %sDispatcher serves %s requests with a %sServer: it implements ipc.Handler.", name, name, name)
-	w.p("type %sDispatcher struct {", name)
-	w.p("impl %sServer", name)
-	w.p("access ipc.Access")
-	w.p("}")
-	w.p("")
-	w.p("// New%sDispatcher returns a dispatcher calling impl; ipc.Restrict options", name)
-	w.p("// limit ops to named callers.")
-	w.p("func New%sDispatcher(impl %sServer, opts ...ipc.DispatchOption) *%sDispatcher {", name, name, name)
-	w.p("return &%sDispatcher{impl: impl, access: ipc.NewAccess(opts)}", name)
-	w.p("}")
-	w.p("")
-	w.p("// Handle implements ipc.Handler: unknown op, then access, then the op's")
-	w.p("// argument size and contents and its leases, in that order.")
-	w.p("func (s *%sDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {", name)
+	w.p("// check%sRequest applies the checks every op shares: unknown op, then", name)
+	w.p("// access, then the interface's IncomingSize.")
+	w.p("func check%sRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {", name)
 	w.p("if req.Op == 0 || req.Op > %d {", len(g.ops))
 	w.p("return ipc.UnknownOperation")
 	w.p("}")
-	w.p("if !s.access.Allowed(req.Op, caller) {")
+	w.p("if !access.Allowed(req.Op, caller) {")
 	w.p("return ipc.AccessViolation")
 	w.p("}")
 	w.p("if len(req.Args) > %sIncomingSize {", name)
 	w.p("return ipc.BadMessageSize")
+	w.p("}")
+	w.p("return nil")
+	w.p("}")
+	w.p("")
+	g.emitDispatcherType(name+"Dispatcher", name+"Server",
+		fmt.Sprintf("serves %s requests with a %sServer: it implements ipc.Handler.", name, name), "a dispatcher")
+	w.p("// Handle implements ipc.Handler: unknown op, then access, then the op's")
+	w.p("// argument size and contents and its leases, in that order.")
+	w.p("func (s *%sDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {", name)
+	w.p("if err := check%sRequest(&s.access, caller, req); err != nil {", name)
+	w.p("return err")
 	w.p("}")
 	w.p("rep.Reset()")
 	w.p("switch req.Op {")
@@ -616,8 +752,29 @@ func (g *generator) emitServer() {
 	w.p("}")
 	w.p("")
 	for _, oi := range g.ops {
+		g.emitReadArgs(oi)
+		g.emitAnswer(oi)
 		g.emitHandler(oi)
 	}
+	g.emitPipelined()
+}
+
+// emitDispatcherType writes a dispatcher type holding impl and the access
+// rules, and its constructor NewT.
+func (g *generator) emitDispatcherType(typeName, implName, doc, what string) {
+	w := g.w
+	w.p("// %s %s", typeName, doc)
+	w.p("type %s struct {", typeName)
+	w.p("impl %s", implName)
+	w.p("access ipc.Access")
+	w.p("}")
+	w.p("")
+	w.p("// New%s returns %s calling impl; ipc.Restrict options limit ops", typeName, what)
+	w.p("// to named callers.")
+	w.p("func New%s(impl %s, opts ...ipc.DispatchOption) *%s {", typeName, implName, typeName)
+	w.p("return &%s{impl: impl, access: ipc.NewAccess(opts)}", typeName)
+	w.p("}")
+	w.p("")
 }
 
 func lowerFirst(s string) string {
@@ -627,85 +784,174 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-func (g *generator) emitHandler(oi *opInfo) {
+// srvType is the Go type the server gets for an arg: the From type when a
+// conversion function is named, else the wire type.
+func srvType(a argInfo) string {
+	if a.srv != nil {
+		return goType(a.srv)
+	}
+	return goType(a.t)
+}
+
+// srvParams is params with the server's argument types.
+func (g *generator) srvParams(oi *opInfo) string {
+	var ps []string
+	for _, a := range oi.args {
+		ps = append(ps, a.param+" "+srvType(a))
+	}
+	for _, l := range oi.leases {
+		ps = append(ps, l.param+" "+l.goType)
+	}
+	if len(ps) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(ps, ", ")
+}
+
+// argsFields lists a.Field for each arg and lease of the op: the call's
+// arguments from a decoded Args struct.
+func argsFields(oi *opInfo) string {
+	var out []string
+	for _, a := range oi.args {
+		out = append(out, "a."+a.field)
+	}
+	for _, l := range oi.leases {
+		out = append(out, "a."+l.field)
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(out, ", ")
+}
+
+// emitReadArgs writes the op's Args struct and its Read function, the
+// counterpart of upstream's read_<op>_msg.
+func (g *generator) emitReadArgs(oi *opInfo) {
 	w, name := g.w, g.iface.Name
-	w.p("func (s *%sDispatcher) handle%s(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {", name, oi.goName)
+	tn := name + oi.goName + "Args"
+	w.p("// %s holds the decoded arguments and leases of op %s.", tn, oi.op.Name)
+	w.p("type %s struct {", tn)
+	for _, a := range oi.args {
+		w.p("%s %s", a.field, srvType(a))
+	}
+	for _, l := range oi.leases {
+		w.p("%s %s", l.field, l.goType)
+	}
+	w.p("}")
+	w.p("")
+	w.p("// Read%s checks and decodes a request's arguments and leases for op", tn)
+	w.p("// %s (as upstream's read_%s_msg), or returns the ipc.Fault that", oi.op.Name, oi.op.Name)
+	w.p("// refuses it. It does not check the op code, access or IncomingSize.")
+	w.p("func Read%s(req *ipc.Request) (a %s, err error) {", tn, tn)
+	// As upstream: a Zerocopy message of the wrong length does not convert
+	// (BadMessageContents); a serde message is bounded only by the
+	// interface's IncomingSize and its trailing bytes are ignored.
 	if oi.f == fZ {
 		w.p("if len(req.Args) != %s%sArgsSize {", name, oi.goName)
-	} else {
-		w.p("if len(req.Args) > %s%sArgsSize {", name, oi.goName)
+		w.p("return a, ipc.BadMessageContents")
+		w.p("}")
 	}
-	w.p("return ipc.BadMessageSize")
-	w.p("}")
 	if len(oi.args) > 0 {
-		for _, a := range oi.args {
-			w.p("var %s %s", a.param, goType(a.t))
-		}
 		w.p("dec := ipc.NewDecoder(req.Args)")
 		w.p("d := &dec")
 		for _, a := range oi.args {
-			if a.wire != nil {
+			dst := "a." + a.field
+			switch {
+			case a.wire != nil:
 				dexp := a.wire.zdec
 				if oi.f == fS {
 					dexp = a.wire.sdec
 				}
 				w.p("if x := %s; d.Err() == nil {", dexp)
-				w.p("%s = %s(x)", a.param, goType(a.t))
-				w.p("if !%s.Valid() {", a.param)
+				w.p("%s = %s(x)", dst, goType(a.t))
+				w.p("if !%s.Valid() {", dst)
 				w.p("d.Invalid(uint64(x))")
 				w.p("}")
 				w.p("}")
-				continue
+			case a.conv != "":
+				w.p("{")
+				w.p("var x %s", goType(a.t))
+				w.raw(dec(a.t, oi.f, "x", 0))
+				w.p("%s = %s(x)", dst, a.conv)
+				w.p("}")
+			case a.t.kind == kPrim && a.t.prim.rust == "bool":
+				// Upstream holds a bare bool argument as a u8 and tests != 0,
+				// in every encoding.
+				w.p("%s = d.BoolAny()", dst)
+			default:
+				w.raw(dec(a.t, oi.f, dst, 0))
 			}
-			w.raw(dec(a.t, oi.f, a.param, 0))
 		}
 		w.p("if d.Err() != nil {")
-		w.p("return ipc.BadMessageContents")
+		w.p("return a, ipc.BadMessageContents")
 		w.p("}")
 	}
 	if len(oi.leases) > 0 {
 		w.p("if err := ipc.CheckLeases(req.Leases, %s%sLeases); err != nil {", lowerFirst(name), oi.goName)
-		w.p("return err")
+		w.p("return a, err")
 		w.p("}")
 		for i, l := range oi.leases {
+			dst := "a." + l.field
 			if l.bytesDirect {
-				w.p("%s := req.Leases[%d].Data", l.param, i)
+				w.p("%s = req.Leases[%d].Data", dst, i)
 				continue
 			}
 			if l.slice {
-				w.p("%s := make(%s, len(req.Leases[%d].Data)/%d)", l.param, l.goType, i, l.elemSize)
+				w.p("%s = make(%s, len(req.Leases[%d].Data)/%d)", dst, l.goType, i, l.elemSize)
 			} else {
-				w.p("%s := new(%s)", l.param, goType(l.elem))
+				w.p("%s = new(%s)", dst, goType(l.elem))
 			}
 			if l.read {
 				w.p("{")
 				w.p("dec := ipc.NewDecoder(req.Leases[%d].Data)", i)
 				w.p("d := &dec")
+				l.param = dst
 				g.leaseElems(l, false)
 				w.p("if d.Err() != nil {")
-				w.p("return ipc.BadLease")
+				w.p("return a, ipc.BadLease")
 				w.p("}")
 				w.p("}")
 			}
 		}
 	}
-	var callArgs []string
-	for _, a := range oi.args {
-		callArgs = append(callArgs, a.param)
-	}
-	for _, l := range oi.leases {
-		callArgs = append(callArgs, l.param)
-	}
-	ca := ""
-	if len(callArgs) > 0 {
-		ca = ", " + strings.Join(callArgs, ", ")
-	}
+	w.p("return a, nil")
+	w.p("}")
+	w.p("")
+}
+
+func (g *generator) emitHandler(oi *opInfo) {
+	w, name := g.w, g.iface.Name
+	w.p("func (s *%sDispatcher) handle%s(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {", name, oi.goName)
+	w.p("a, err := Read%s%sArgs(req)", name, oi.goName)
+	w.p("if err != nil {")
+	w.p("return err")
+	w.p("}")
 	if oi.ok != nil {
-		w.p("v, err := s.impl.%s(ctx, caller%s)", oi.goName, ca)
+		w.p("v, err := s.impl.%s(ctx, caller%s)", oi.goName, argsFields(oi))
+		w.p("return answer%s%s(req, rep, &a, v, err)", name, oi.goName)
 	} else {
-		w.p("err := s.impl.%s(ctx, caller%s)", oi.goName, ca)
+		w.p("err = s.impl.%s(ctx, caller%s)", oi.goName, argsFields(oi))
+		w.p("return answer%s%s(req, rep, &a, err)", name, oi.goName)
 	}
-	// Typed write leases go back into the lease bytes, error or not.
+	w.p("}")
+	w.p("")
+}
+
+// emitAnswer writes the function that turns a server's (v, err) into the
+// reply: typed write leases back into the lease bytes (error or not), then
+// the op's error type, a fault, or v encoded.
+func (g *generator) emitAnswer(oi *opInfo) {
+	w, name := g.w, g.iface.Name
+	vparam := ""
+	if oi.ok != nil {
+		vparam = ", v " + goType(oi.ok)
+	}
+	w.p("// answer%s%s fills rep with what a server's result (v, err) for op %s", name, oi.goName, oi.op.Name)
+	w.p("// means, or returns the fault to send instead.")
+	w.p("func answer%s%s(req *ipc.Request, rep *ipc.Reply, a *%s%sArgs%s, err error) error {", name, oi.goName, name, oi.goName, vparam)
+	if len(oi.leases) == 0 {
+		w.p("_ = a")
+	}
 	for i, l := range oi.leases {
 		if l.bytesDirect || !l.write {
 			continue
@@ -713,6 +959,7 @@ func (g *generator) emitHandler(oi *opInfo) {
 		w.p("{")
 		w.p("enc := ipc.NewEncoder(req.Leases[%d].Data)", i)
 		w.p("e := &enc")
+		l.param = "a." + l.field
 		g.leaseElems(l, true)
 		w.p("}")
 	}
@@ -764,6 +1011,99 @@ func (g *generator) emitHandler(oi *opInfo) {
 	w.p("")
 }
 
+// emitPipelined writes the typed pipelined side: an interface whose methods
+// get a held call to answer (now or later, from any goroutine), one Call
+// type per op, and a dispatcher that checks and decodes each held request.
+func (g *generator) emitPipelined() {
+	w, name := g.w, g.iface.Name
+	w.p("// %sHeld is a call a pipelined server holds open until it answers it,", name)
+	w.p("// exactly once; *switched.Call implements it.")
+	w.p("type %sHeld interface {", name)
+	w.p("Finish(rep *ipc.Reply, err error) error")
+	w.p("}")
+	w.p("")
+	w.p("// %sPipelinedServer is implemented by a pipelined %s server: a method", name, name)
+	w.p("// gets the op's decoded arguments and a call, which it answers exactly")
+	w.p("// once, now or later and from any goroutine, as %sServer's method would", name)
+	w.p("// return. Calls that fail the dispatcher's checks never reach it.")
+	w.p("type %sPipelinedServer interface {", name)
+	for _, oi := range g.ops {
+		g.methodDoc(oi, "receives")
+		w.p("%s(ctx context.Context, caller ipc.Caller, call *%s%sCall%s)", oi.goName, name, oi.goName, g.srvParams(oi))
+	}
+	w.p("}")
+	w.p("")
+	for _, oi := range g.ops {
+		ct := name + oi.goName + "Call"
+		w.p("// %s is a held call of op %s.", ct, oi.op.Name)
+		w.p("type %s struct {", ct)
+		w.p("held %sHeld", name)
+		w.p("req *ipc.Request")
+		w.p("args %s%sArgs", name, oi.goName)
+		w.p("}")
+		w.p("")
+		if oi.ok != nil {
+			ot := goType(oi.ok)
+			w.p("// Reply answers the call with v.")
+			w.p("func (c *%s) Reply(v %s) error { return c.Finish(v, nil) }", ct, ot)
+			w.p("")
+			w.p("// Fail answers the call with err, as Finish does.")
+			w.p("func (c *%s) Fail(err error) error {", ct)
+			w.p("var v %s", ot)
+			w.p("return c.Finish(v, err)")
+			w.p("}")
+			w.p("")
+			w.p("// Finish answers the call as a %sServer method returning (v, err) would:", name)
+			w.p("// the op's error type, an ipc.Fault, or any other error for a server")
+			w.p("// failure. It returns the held call's Finish error.")
+			w.p("func (c *%s) Finish(v %s, err error) error {", ct, ot)
+			w.p("rep := new(ipc.Reply)")
+			w.p("if ferr := answer%s%s(c.req, rep, &c.args, v, err); ferr != nil {", name, oi.goName)
+		} else {
+			w.p("// Reply answers the call.")
+			w.p("func (c *%s) Reply() error { return c.Finish(nil) }", ct)
+			w.p("")
+			w.p("// Fail answers the call with err, as Finish does.")
+			w.p("func (c *%s) Fail(err error) error { return c.Finish(err) }", ct)
+			w.p("")
+			w.p("// Finish answers the call as a %sServer method returning err would:", name)
+			w.p("// nil, the op's error type, an ipc.Fault, or any other error for a")
+			w.p("// server failure. It returns the held call's Finish error.")
+			w.p("func (c *%s) Finish(err error) error {", ct)
+			w.p("rep := new(ipc.Reply)")
+			w.p("if ferr := answer%s%s(c.req, rep, &c.args, err); ferr != nil {", name, oi.goName)
+		}
+		w.p("return c.held.Finish(nil, ferr)")
+		w.p("}")
+		w.p("return c.held.Finish(rep, nil)")
+		w.p("}")
+		w.p("")
+	}
+	g.emitDispatcherType(name+"Pipelined", name+"PipelinedServer",
+		fmt.Sprintf("serves held %s requests with a %sPipelinedServer.", name, name), "a pipelined dispatcher")
+	w.p("// Serve checks and decodes held's request (req) as %sDispatcher.Handle", name)
+	w.p("// does and passes it to impl, or answers held with the fault that refuses")
+	w.p("// it and returns held's Finish error.")
+	w.p("func (s *%sPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held %sHeld) error {", name, name)
+	w.p("if err := check%sRequest(&s.access, caller, req); err != nil {", name)
+	w.p("return held.Finish(nil, err)")
+	w.p("}")
+	w.p("switch req.Op {")
+	for _, oi := range g.ops {
+		w.p("case %sOp%s:", name, oi.goName)
+		w.p("a, err := Read%s%sArgs(req)", name, oi.goName)
+		w.p("if err != nil {")
+		w.p("return held.Finish(nil, err)")
+		w.p("}")
+		w.p("s.impl.%s(ctx, caller, &%s%sCall{held: held, req: req, args: a}%s)", oi.goName, name, oi.goName, argsFields(oi))
+		w.p("return nil")
+	}
+	w.p("}")
+	w.p("return held.Finish(nil, ipc.UnknownOperation)")
+	w.p("}")
+	w.p("")
+}
+
 // checkNames refuses output that would not compile because two generated
 // top-level identifiers (or two fields of a generated struct) coincide.
 func (g *generator) checkNames(namedList []*named) error {
@@ -777,7 +1117,8 @@ func (g *generator) checkNames(namedList []*named) error {
 	}
 	name := g.iface.Name
 	ids := []string{name + "Client", "New" + name + "Client", name + "Server", name + "Dispatcher",
-		"New" + name + "Dispatcher", name + "IncomingSize"}
+		"New" + name + "Dispatcher", name + "IncomingSize", name + "Held", name + "PipelinedServer",
+		name + "Pipelined", "New" + name + "Pipelined"}
 	for _, id := range ids {
 		if err := add(id, "part of interface "+name); err != nil {
 			return err
@@ -785,7 +1126,8 @@ func (g *generator) checkNames(namedList []*named) error {
 	}
 	methods := map[string]string{}
 	for _, oi := range g.ops {
-		for _, id := range []string{name + "Op" + oi.goName, name + oi.goName + "ArgsSize", name + oi.goName + "ReplySize"} {
+		for _, id := range []string{name + "Op" + oi.goName, name + oi.goName + "ArgsSize", name + oi.goName + "ReplySize",
+			name + oi.goName + "Args", "Read" + name + oi.goName + "Args", name + oi.goName + "Call"} {
 			if err := add(id, "a constant of op "+oi.op.Name); err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"spacenet/idol"
 )
 
@@ -272,5 +274,125 @@ fields = [{name = "x", type = "Slot"}]
 	}}
 	if _, err := Generate(dup, Options{Package: "x", Source: "x.idol"}); err == nil {
 		t.Error("two ops with one Go name accepted")
+	}
+}
+
+// TestVariantValueOverflow: a value its repr cannot hold is refused in the
+// types file, at the variant's line (the Go would fail with "overflows").
+func TestVariantValueOverflow(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"u8 300", "[types.Mode]\nkind = \"enum\"\nrepr = \"u8\"\nvariants = [\n  {name = \"Off\"},\n  {name = \"Big\", value = 300},\n]\n",
+			`t.toml:6: type "Mode" variant Big: value 300 does not fit its repr u8 (0 to 255)`},
+		{"u16 negative", "[types.\"a::Mode\"]\nkind = \"enum\"\nrepr = \"u16\"\nvariants = [{name = \"Neg\", value = -1}]\n",
+			`t.toml:4: type "a::Mode" variant Neg: value -1 does not fit its repr u16 (0 to 65535)`},
+		{"implicit 256", "[types.E]\nkind = \"enum\"\nvariants = [{name = \"A\", value = 255}, {name = \"B\"}]\n",
+			`t.toml:3: type "E" variant B: value 256 does not fit its repr u8 (0 to 255)`},
+		{"clike past u32", "[types.Err]\nkind = \"clike\"\nvariants = [{name = \"A\", value = 4294967296}]\n",
+			`t.toml:3: type "Err" variant A: value 4294967296 does not fit its repr u32 (0 to 4294967295)`},
+	}
+	for _, tt := range tests {
+		_, err := ParseTypes("t.toml", []byte(tt.src))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got: %v\nwant: %s", tt.name, err, tt.want)
+		}
+	}
+	if _, err := ParseTypes("t.toml", []byte("[types.E]\nkind = \"enum\"\nvariants = [{name = \"A\", value = 255}]\n")); err != nil {
+		t.Errorf("255 in u8: %v", err)
+	}
+}
+
+// TestUnknownTypeSuggestion: an unknown type name says which one was meant.
+func TestUnknownTypeSuggestion(t *testing.T) {
+	ty := mustTypes(t, "[types.CameraMode]\nkind = \"enum\"\nvariants = [{name = \"Off\"}]\n")
+	for _, tt := range []struct{ in, want string }{
+		{"CameraMod", `unknown type "CameraMod" (not in the types file; did you mean CameraMode?)`},
+		{"cam::CamraMode", `unknown type "cam::CamraMode" (not in the types file; did you mean CameraMode?)`},
+		{"usise", `unknown type "usise" (not in the types file; did you mean usize?)`},
+		{"Telescope", `unknown type "Telescope" (not in the types file)`},
+	} {
+		if _, err := ty.parse(tt.in); err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got: %v\nwant: %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+// TestWarnings: generation warns where upstream could not build or send
+// what it generates, and says nothing for what upstream handles.
+func TestWarnings(t *testing.T) {
+	ty := mustTypes(t, `
+[types.Mode]
+kind = "enum"
+variants = [{name = "Off"}, {name = "On"}]
+[types.Status]
+kind = "struct"
+fields = [{name = "mode", type = "Mode"}, {name = "count", type = "u32"}]
+[types.Flags]
+kind = "struct"
+fields = [{name = "busy", type = "bool"}, {name = "count", type = "u16"}]
+[types.SensorId]
+kind = "struct"
+fields = [{name = "index", type = "u32"}]
+`)
+	ssm := func(name string, args []idol.Arg, reply idol.Reply) idol.Op {
+		return idol.Op{Name: name, Args: args, Reply: reply, Idempotent: true, Encoding: idol.Ssmarshal}
+	}
+	iface := &idol.Interface{Name: "W", Ops: []idol.Op{
+		{Name: "status", Reply: simple("Status"), Idempotent: true},
+		{Name: "set", Args: []idol.Arg{arg("f", "Flags")}, Reply: simple("()"), Idempotent: true},
+		{Name: "bare", Args: []idol.Arg{arg("on", "bool")}, Reply: simple("bool"), Idempotent: true},
+		ssm("opt_bool", []idol.Arg{arg("b", "Option<bool>")}, simple("()")),
+		ssm("opt_mode", nil, simple("Option<Mode>")),
+		ssm("size", []idol.Arg{arg("n", "usize")}, simple("()")),
+		ssm("fits", []idol.Arg{arg("a", "u8"), arg("b", "u32")}, simple("Option<u32>")),
+		{Name: "sense", Args: []idol.Arg{{Name: "id", AttributedType: idol.AttributedType{Type: "SensorId", Recv: idol.RecvStrategy{Kind: idol.From, Type: "u32"}}}}, Reply: simple("()"), Idempotent: true},
+	}}
+	for i := range iface.Ops {
+		iface.Ops[i].Code = uint16(i + 1)
+	}
+	var got []string
+	if _, err := Generate(iface, Options{Package: "w", Source: "w.idol", Types: ty, Warn: func(m string) { got = append(got, m) }}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`w.idol: op status: reply: Zerocopy type Status contains the C-like enum Mode (field Status.mode): upstream cannot derive FromBytes for it, so a Hubris client of this interface would not build`,
+		`w.idol: op set: arg f: Zerocopy type Flags contains a bool (field Flags.busy): upstream cannot derive FromBytes for it, so a Hubris server of this interface would not build`,
+		`w.idol: op opt_bool: Ssmarshal arguments encode in up to 2 bytes, but upstream's buffer is size_of = 1 bytes: a Hubris client cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op opt_mode: reply: Ssmarshal Option<Mode> encodes in up to 2 bytes, but upstream's buffer is size_of = 1 bytes: a Hubris server cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op size: Ssmarshal arguments encode in up to 8 bytes, but upstream's buffer is size_of = 4 bytes: a Hubris client cannot send every value (see docs/idol-gen.md)`,
+		`w.idol: op sense: arg id: From("u32") without a function: the server gets the wire type u32, not SensorId (Go has no From; name a Go function, From("u32", Some("f")), to convert)`,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+// TestRustLayout: size_of as Rust lays types out on a 32-bit target.
+func TestRustLayout(t *testing.T) {
+	ty := mustTypes(t, `
+[types.Mode]
+kind = "enum"
+variants = [{name = "Off"}, {name = "On"}]
+[types.S]
+kind = "struct"
+fields = [{name = "a", type = "u8"}, {name = "b", type = "u32"}, {name = "c", type = "u16"}]
+[types.D]
+kind = "enum"
+variants = [{name = "A"}, {name = "B", type = "u32"}]
+`)
+	for _, tt := range []struct {
+		typ  string
+		size int
+	}{
+		{"bool", 1}, {"usize", 4}, {"u64", 8}, {"()", 0}, {"Option<bool>", 1}, {"Option<Mode>", 1},
+		{"Option<u8>", 2}, {"Option<u32>", 8}, {"Option<Option<bool>>", 1}, {"(u8, u32)", 8},
+		{"S", 8}, {"[u16; 3]", 6}, {"D", 8}, {"Mode", 1},
+	} {
+		p, err := ty.parse(tt.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rustLayoutOf(p).size; got != tt.size {
+			t.Errorf("size_of::<%s>() = %d, want %d", tt.typ, got, tt.size)
+		}
 	}
 }

@@ -40,6 +40,12 @@ func goldenCases(t *testing.T) []goldenCase {
 		cs = append(cs, goldenCase{src: f, types: "testdata/types.toml", pkg: pkg,
 			checkedIn: filepath.Join("internal", "corpus", pkg, pkg+"_idol.go")})
 	}
+	// Fixtures: upstream's leniency, From through a function, an op with no client.
+	cs = append(cs,
+		goldenCase{src: "testdata/fixture.idol", types: "testdata/fixture.toml", pkg: "fixture",
+			checkedIn: "internal/fixture/fixture_idol.go"},
+		goldenCase{src: "../testdata/clientonly/peek.idol", types: "testdata/types.toml", pkg: "peek",
+			checkedIn: "internal/peek/peek_idol.go"})
 	// The project's own interface.
 	cs = append(cs, goldenCase{src: "../../idl/camera.idol", types: "../../idl/types.toml", pkg: "cameraipc",
 		checkedIn: "../../camera/cameraipc/camera_idol.go"})

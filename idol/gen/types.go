@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -9,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/BurntSushi/toml"
+
+	"spacenet/idol"
 )
 
 // Types is a parsed types file: how the named types and constants an .idol
@@ -44,6 +47,8 @@ type Types struct {
 	Types  map[string]*NamedSpec `toml:"types"`
 	named  map[string]*named     // resolved, by key
 	byGo   map[string]string     // Go name -> key, to refuse two keys with one Go name
+	src    string                // the file's name, for positions
+	text   string                // the file's text, for positions
 }
 
 // NamedSpec is one [types."X"] table.
@@ -80,7 +85,7 @@ func LoadTypes(path string) (*Types, error) {
 
 // ParseTypes parses a types file's text; name is used in errors.
 func ParseTypes(name string, data []byte) (*Types, error) {
-	var t Types
+	t := Types{src: name, text: string(data)}
 	md, err := toml.Decode(string(data), &t)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -89,6 +94,9 @@ func ParseTypes(name string, data []byte) (*Types, error) {
 		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
 	}
 	if err := t.init(); err != nil {
+		if strings.HasPrefix(err.Error(), name+":") {
+			return nil, err // already positioned
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &t, nil
@@ -120,8 +128,79 @@ func (t *Types) init() error {
 		default:
 			return fmt.Errorf("type %q: kind %q is not clike, enum or struct", k, s.Kind)
 		}
+		if err := t.checkValues(k, s); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkValues refuses a variant value its repr cannot hold (the Go would
+// not compile: "overflows"), naming file:line when the text is known.
+func (t *Types) checkValues(key string, s *NamedSpec) error {
+	if s.Kind == "struct" {
+		return nil
+	}
+	repr := s.Repr
+	if repr == "" {
+		repr = "u8"
+		if s.Kind == "clike" {
+			repr = "u32" // a CLike code is the u32 RC
+		}
+	}
+	bits := map[string]uint{"u8": 8, "u16": 16, "u32": 32, "u64": 64}[repr]
+	if bits == 0 || (s.Kind == "clike" && repr != "u32") {
+		return nil // refused with its own message at resolution
+	}
+	next := int64(0)
+	if s.Kind == "clike" {
+		next = 1
+	}
+	for _, v := range s.Variants {
+		if v.Value != nil {
+			next = *v.Value
+		}
+		val := next
+		next++
+		if v.Type != "" {
+			return nil // an enum with data travels its variant's index, not a value
+		}
+		if val < 0 || (bits < 64 && uint64(val) >= 1<<bits) {
+			return fmt.Errorf("%stype %q variant %s: value %d does not fit its repr %s (0 to %d)",
+				t.lineOf(key, v.Name), key, v.Name, val, repr, uint64(1)<<bits-1)
+		}
+	}
+	return nil
+}
+
+// lineOf returns "file:line: " of variant name in the table of key, or of
+// the table, or "" when the text is not known.
+func (t *Types) lineOf(key, variant string) string {
+	if t.text == "" {
+		return ""
+	}
+	lines := strings.Split(t.text, "\n")
+	start := -1
+	for i, l := range lines {
+		h := strings.ReplaceAll(strings.TrimSpace(l), " ", "")
+		if h == "[types."+key+"]" || h == "[types.\""+key+"\"]" {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return t.src + ": "
+	}
+	for i := start + 1; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(l, "[") && !strings.HasPrefix(l, "[{") {
+			break
+		}
+		if strings.Contains(strings.ReplaceAll(l, " ", ""), "name=\""+variant+"\"") {
+			return fmt.Sprintf("%s:%d: ", t.src, i+1)
+		}
+	}
+	return fmt.Sprintf("%s:%d: ", t.src, start+1)
 }
 
 func lastSeg(s string) string {
@@ -217,6 +296,7 @@ type named struct {
 	resolved         bool
 	// what the generator must emit for it
 	needZ, needS, needValid, isError bool
+	declare                          bool // named by a From conversion: declared, no codec
 }
 
 type variant struct {
@@ -239,7 +319,11 @@ func (t *Types) lookup(name string) (*named, error) {
 		s, ok = t.Types[key]
 	}
 	if !ok {
-		return nil, fmt.Errorf("unknown type %q (not in the types file)", name)
+		msg := fmt.Sprintf("unknown type %q (not in the types file", name)
+		if s := t.suggest(name); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		return nil, errors.New(msg + ")")
 	}
 	if n := t.named[key]; n != nil {
 		if n.resolving {
@@ -326,6 +410,28 @@ func (t *Types) lookup(name string) (*named, error) {
 	}
 	n.resolved = true
 	return n, nil
+}
+
+// suggest returns the types file key or primitive closest to name.
+func (t *Types) suggest(name string) string {
+	var cands []string
+	for k := range t.Types {
+		cands = append(cands, k)
+	}
+	for p := range prims {
+		cands = append(cands, p)
+	}
+	sort.Strings(cands)
+	if s := idol.Suggest(name, cands); s != "" {
+		return s
+	}
+	last := lastSeg(name)
+	for _, k := range cands {
+		if idol.Suggest(last, []string{lastSeg(k)}) != "" {
+			return k
+		}
+	}
+	return ""
 }
 
 // parse resolves a Rust type expression as written in an .idol file.

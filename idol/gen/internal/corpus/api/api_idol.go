@@ -315,14 +315,29 @@ type IdolTestServer interface {
 	ExtractVidEnum(ctx context.Context, caller ipc.Caller, a SocketName, b UdpMetadata) (uint16, error)
 }
 
+// checkIdolTestRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkIdolTestRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 8 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > IdolTestIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // IdolTestDispatcher serves IdolTest requests with a IdolTestServer: it implements ipc.Handler.
 type IdolTestDispatcher struct {
 	impl   IdolTestServer
 	access ipc.Access
 }
 
-// NewIdolTestDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewIdolTestDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewIdolTestDispatcher(impl IdolTestServer, opts ...ipc.DispatchOption) *IdolTestDispatcher {
 	return &IdolTestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -330,14 +345,8 @@ func NewIdolTestDispatcher(impl IdolTestServer, opts ...ipc.DispatchOption) *Ido
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *IdolTestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 8 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > IdolTestIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkIdolTestRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -361,18 +370,31 @@ func (s *IdolTestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req 
 	return ipc.UnknownOperation
 }
 
-func (s *IdolTestDispatcher) handleIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// IdolTestIncrementArgs holds the decoded arguments and leases of op increment.
+type IdolTestIncrementArgs struct {
+	I uint32
+}
+
+// ReadIdolTestIncrementArgs checks and decodes a request's arguments and leases for op
+// increment (as upstream's read_increment_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestIncrementArgs(req *ipc.Request) (a IdolTestIncrementArgs, err error) {
 	if len(req.Args) != IdolTestIncrementArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var i uint32
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	i = d.U32()
+	a.I = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.Increment(ctx, caller, i)
+	return a, nil
+}
+
+// answerIdolTestIncrement fills rep with what a server's result (v, err) for op increment
+// means, or returns the fault to send instead.
+func answerIdolTestIncrement(req *ipc.Request, rep *ipc.Reply, a *IdolTestIncrementArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -391,20 +413,42 @@ func (s *IdolTestDispatcher) handleIncrement(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleMaybeIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != IdolTestMaybeIncrementArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestIncrementArgs(req)
+	if err != nil {
+		return err
 	}
-	var i uint32
-	var b bool
+	v, err := s.impl.Increment(ctx, caller, a.I)
+	return answerIdolTestIncrement(req, rep, &a, v, err)
+}
+
+// IdolTestMaybeIncrementArgs holds the decoded arguments and leases of op maybe_increment.
+type IdolTestMaybeIncrementArgs struct {
+	I uint32
+	B bool
+}
+
+// ReadIdolTestMaybeIncrementArgs checks and decodes a request's arguments and leases for op
+// maybe_increment (as upstream's read_maybe_increment_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestMaybeIncrementArgs(req *ipc.Request) (a IdolTestMaybeIncrementArgs, err error) {
+	if len(req.Args) != IdolTestMaybeIncrementArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	i = d.U32()
-	b = d.BoolAny()
+	a.I = d.U32()
+	a.B = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.MaybeIncrement(ctx, caller, i, b)
+	return a, nil
+}
+
+// answerIdolTestMaybeIncrement fills rep with what a server's result (v, err) for op maybe_increment
+// means, or returns the fault to send instead.
+func answerIdolTestMaybeIncrement(req *ipc.Request, rep *ipc.Reply, a *IdolTestMaybeIncrementArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -423,18 +467,40 @@ func (s *IdolTestDispatcher) handleMaybeIncrement(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleReturnErrIfTrue(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != IdolTestReturnErrIfTrueArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleMaybeIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestMaybeIncrementArgs(req)
+	if err != nil {
+		return err
 	}
-	var b bool
+	v, err := s.impl.MaybeIncrement(ctx, caller, a.I, a.B)
+	return answerIdolTestMaybeIncrement(req, rep, &a, v, err)
+}
+
+// IdolTestReturnErrIfTrueArgs holds the decoded arguments and leases of op return_err_if_true.
+type IdolTestReturnErrIfTrueArgs struct {
+	B bool
+}
+
+// ReadIdolTestReturnErrIfTrueArgs checks and decodes a request's arguments and leases for op
+// return_err_if_true (as upstream's read_return_err_if_true_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestReturnErrIfTrueArgs(req *ipc.Request) (a IdolTestReturnErrIfTrueArgs, err error) {
+	if len(req.Args) != IdolTestReturnErrIfTrueArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	b = d.BoolAny()
+	a.B = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ReturnErrIfTrue(ctx, caller, b)
+	return a, nil
+}
+
+// answerIdolTestReturnErrIfTrue fills rep with what a server's result (v, err) for op return_err_if_true
+// means, or returns the fault to send instead.
+func answerIdolTestReturnErrIfTrue(req *ipc.Request, rep *ipc.Reply, a *IdolTestReturnErrIfTrueArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -446,18 +512,40 @@ func (s *IdolTestDispatcher) handleReturnErrIfTrue(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleBoolNot(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != IdolTestBoolNotArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleReturnErrIfTrue(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestReturnErrIfTrueArgs(req)
+	if err != nil {
+		return err
 	}
-	var b bool
+	err = s.impl.ReturnErrIfTrue(ctx, caller, a.B)
+	return answerIdolTestReturnErrIfTrue(req, rep, &a, err)
+}
+
+// IdolTestBoolNotArgs holds the decoded arguments and leases of op bool_not.
+type IdolTestBoolNotArgs struct {
+	B bool
+}
+
+// ReadIdolTestBoolNotArgs checks and decodes a request's arguments and leases for op
+// bool_not (as upstream's read_bool_not_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestBoolNotArgs(req *ipc.Request) (a IdolTestBoolNotArgs, err error) {
+	if len(req.Args) != IdolTestBoolNotArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	b = d.BoolAny()
+	a.B = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.BoolNot(ctx, caller, b)
+	return a, nil
+}
+
+// answerIdolTestBoolNot fills rep with what a server's result (v, err) for op bool_not
+// means, or returns the fault to send instead.
+func answerIdolTestBoolNot(req *ipc.Request, rep *ipc.Reply, a *IdolTestBoolNotArgs, v bool, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -476,20 +564,42 @@ func (s *IdolTestDispatcher) handleBoolNot(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleBoolXor(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != IdolTestBoolXorArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleBoolNot(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestBoolNotArgs(req)
+	if err != nil {
+		return err
 	}
-	var a bool
-	var b bool
+	v, err := s.impl.BoolNot(ctx, caller, a.B)
+	return answerIdolTestBoolNot(req, rep, &a, v, err)
+}
+
+// IdolTestBoolXorArgs holds the decoded arguments and leases of op bool_xor.
+type IdolTestBoolXorArgs struct {
+	A bool
+	B bool
+}
+
+// ReadIdolTestBoolXorArgs checks and decodes a request's arguments and leases for op
+// bool_xor (as upstream's read_bool_xor_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestBoolXorArgs(req *ipc.Request) (a IdolTestBoolXorArgs, err error) {
+	if len(req.Args) != IdolTestBoolXorArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	a = d.BoolAny()
-	b = d.BoolAny()
+	a.A = d.BoolAny()
+	a.B = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.BoolXor(ctx, caller, a, b)
+	return a, nil
+}
+
+// answerIdolTestBoolXor fills rep with what a server's result (v, err) for op bool_xor
+// means, or returns the fault to send instead.
+func answerIdolTestBoolXor(req *ipc.Request, rep *ipc.Reply, a *IdolTestBoolXorArgs, v bool, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -508,18 +618,37 @@ func (s *IdolTestDispatcher) handleBoolXor(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleFancyIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > IdolTestFancyIncrementArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleBoolXor(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestBoolXorArgs(req)
+	if err != nil {
+		return err
 	}
-	var a FancyTestType
+	v, err := s.impl.BoolXor(ctx, caller, a.A, a.B)
+	return answerIdolTestBoolXor(req, rep, &a, v, err)
+}
+
+// IdolTestFancyIncrementArgs holds the decoded arguments and leases of op fancy_increment.
+type IdolTestFancyIncrementArgs struct {
+	A FancyTestType
+}
+
+// ReadIdolTestFancyIncrementArgs checks and decodes a request's arguments and leases for op
+// fancy_increment (as upstream's read_fancy_increment_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestFancyIncrementArgs(req *ipc.Request) (a IdolTestFancyIncrementArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	a.decodeSerde(d)
+	a.A.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.FancyIncrement(ctx, caller, a)
+	return a, nil
+}
+
+// answerIdolTestFancyIncrement fills rep with what a server's result (v, err) for op fancy_increment
+// means, or returns the fault to send instead.
+func answerIdolTestFancyIncrement(req *ipc.Request, rep *ipc.Reply, a *IdolTestFancyIncrementArgs, v FancyTestType, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -538,20 +667,39 @@ func (s *IdolTestDispatcher) handleFancyIncrement(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleExtractVid(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > IdolTestExtractVidArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleFancyIncrement(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestFancyIncrementArgs(req)
+	if err != nil {
+		return err
 	}
-	var a uint8
-	var b UdpMetadata
+	v, err := s.impl.FancyIncrement(ctx, caller, a.A)
+	return answerIdolTestFancyIncrement(req, rep, &a, v, err)
+}
+
+// IdolTestExtractVidArgs holds the decoded arguments and leases of op extract_vid.
+type IdolTestExtractVidArgs struct {
+	A uint8
+	B UdpMetadata
+}
+
+// ReadIdolTestExtractVidArgs checks and decodes a request's arguments and leases for op
+// extract_vid (as upstream's read_extract_vid_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestExtractVidArgs(req *ipc.Request) (a IdolTestExtractVidArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	a = d.U8()
-	b.decodeSerde(d)
+	a.A = d.U8()
+	a.B.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ExtractVid(ctx, caller, a, b)
+	return a, nil
+}
+
+// answerIdolTestExtractVid fills rep with what a server's result (v, err) for op extract_vid
+// means, or returns the fault to send instead.
+func answerIdolTestExtractVid(req *ipc.Request, rep *ipc.Reply, a *IdolTestExtractVidArgs, v uint16, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -570,20 +718,39 @@ func (s *IdolTestDispatcher) handleExtractVid(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *IdolTestDispatcher) handleExtractVidEnum(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > IdolTestExtractVidEnumArgsSize {
-		return ipc.BadMessageSize
+func (s *IdolTestDispatcher) handleExtractVid(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestExtractVidArgs(req)
+	if err != nil {
+		return err
 	}
-	var a SocketName
-	var b UdpMetadata
+	v, err := s.impl.ExtractVid(ctx, caller, a.A, a.B)
+	return answerIdolTestExtractVid(req, rep, &a, v, err)
+}
+
+// IdolTestExtractVidEnumArgs holds the decoded arguments and leases of op extract_vid_enum.
+type IdolTestExtractVidEnumArgs struct {
+	A SocketName
+	B UdpMetadata
+}
+
+// ReadIdolTestExtractVidEnumArgs checks and decodes a request's arguments and leases for op
+// extract_vid_enum (as upstream's read_extract_vid_enum_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadIdolTestExtractVidEnumArgs(req *ipc.Request) (a IdolTestExtractVidEnumArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	a.decodeSerde(d)
-	b.decodeSerde(d)
+	a.A.decodeSerde(d)
+	a.B.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ExtractVidEnum(ctx, caller, a, b)
+	return a, nil
+}
+
+// answerIdolTestExtractVidEnum fills rep with what a server's result (v, err) for op extract_vid_enum
+// means, or returns the fault to send instead.
+func answerIdolTestExtractVidEnum(req *ipc.Request, rep *ipc.Reply, a *IdolTestExtractVidEnumArgs, v uint16, err error) error {
+	_ = a
 	if err != nil {
 		var ce IdolTestError
 		if errors.As(err, &ce) && ce != 0 {
@@ -600,6 +767,337 @@ func (s *IdolTestDispatcher) handleExtractVidEnum(ctx context.Context, caller ip
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *IdolTestDispatcher) handleExtractVidEnum(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadIdolTestExtractVidEnumArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.ExtractVidEnum(ctx, caller, a.A, a.B)
+	return answerIdolTestExtractVidEnum(req, rep, &a, v, err)
+}
+
+// IdolTestHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type IdolTestHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// IdolTestPipelinedServer is implemented by a pipelined IdolTest server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as IdolTestServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type IdolTestPipelinedServer interface {
+	// Increment receives op increment (1, Zerocopy, idempotent).
+	Increment(ctx context.Context, caller ipc.Caller, call *IdolTestIncrementCall, i uint32)
+	// MaybeIncrement receives op maybe_increment (2, Zerocopy, idempotent).
+	MaybeIncrement(ctx context.Context, caller ipc.Caller, call *IdolTestMaybeIncrementCall, i uint32, b bool)
+	// ReturnErrIfTrue receives op return_err_if_true (3, Zerocopy, idempotent).
+	ReturnErrIfTrue(ctx context.Context, caller ipc.Caller, call *IdolTestReturnErrIfTrueCall, b bool)
+	// BoolNot receives op bool_not (4, Zerocopy, idempotent).
+	BoolNot(ctx context.Context, caller ipc.Caller, call *IdolTestBoolNotCall, b bool)
+	// BoolXor receives op bool_xor (5, Zerocopy, idempotent).
+	BoolXor(ctx context.Context, caller ipc.Caller, call *IdolTestBoolXorCall, a bool, b bool)
+	// FancyIncrement receives op fancy_increment (6, Ssmarshal).
+	FancyIncrement(ctx context.Context, caller ipc.Caller, call *IdolTestFancyIncrementCall, a FancyTestType)
+	// ExtractVid receives op extract_vid (7, Ssmarshal).
+	ExtractVid(ctx context.Context, caller ipc.Caller, call *IdolTestExtractVidCall, a uint8, b UdpMetadata)
+	// ExtractVidEnum receives op extract_vid_enum (8, Ssmarshal).
+	ExtractVidEnum(ctx context.Context, caller ipc.Caller, call *IdolTestExtractVidEnumCall, a SocketName, b UdpMetadata)
+}
+
+// IdolTestIncrementCall is a held call of op increment.
+type IdolTestIncrementCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestIncrementArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestIncrementCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestIncrementCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestIncrementCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestIncrement(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestMaybeIncrementCall is a held call of op maybe_increment.
+type IdolTestMaybeIncrementCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestMaybeIncrementArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestMaybeIncrementCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestMaybeIncrementCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestMaybeIncrementCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestMaybeIncrement(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestReturnErrIfTrueCall is a held call of op return_err_if_true.
+type IdolTestReturnErrIfTrueCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestReturnErrIfTrueArgs
+}
+
+// Reply answers the call.
+func (c *IdolTestReturnErrIfTrueCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestReturnErrIfTrueCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a IdolTestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *IdolTestReturnErrIfTrueCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestReturnErrIfTrue(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestBoolNotCall is a held call of op bool_not.
+type IdolTestBoolNotCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestBoolNotArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestBoolNotCall) Reply(v bool) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestBoolNotCall) Fail(err error) error {
+	var v bool
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestBoolNotCall) Finish(v bool, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestBoolNot(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestBoolXorCall is a held call of op bool_xor.
+type IdolTestBoolXorCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestBoolXorArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestBoolXorCall) Reply(v bool) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestBoolXorCall) Fail(err error) error {
+	var v bool
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestBoolXorCall) Finish(v bool, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestBoolXor(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestFancyIncrementCall is a held call of op fancy_increment.
+type IdolTestFancyIncrementCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestFancyIncrementArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestFancyIncrementCall) Reply(v FancyTestType) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestFancyIncrementCall) Fail(err error) error {
+	var v FancyTestType
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestFancyIncrementCall) Finish(v FancyTestType, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestFancyIncrement(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestExtractVidCall is a held call of op extract_vid.
+type IdolTestExtractVidCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestExtractVidArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestExtractVidCall) Reply(v uint16) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestExtractVidCall) Fail(err error) error {
+	var v uint16
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestExtractVidCall) Finish(v uint16, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestExtractVid(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestExtractVidEnumCall is a held call of op extract_vid_enum.
+type IdolTestExtractVidEnumCall struct {
+	held IdolTestHeld
+	req  *ipc.Request
+	args IdolTestExtractVidEnumArgs
+}
+
+// Reply answers the call with v.
+func (c *IdolTestExtractVidEnumCall) Reply(v uint16) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *IdolTestExtractVidEnumCall) Fail(err error) error {
+	var v uint16
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a IdolTestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *IdolTestExtractVidEnumCall) Finish(v uint16, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerIdolTestExtractVidEnum(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// IdolTestPipelined serves held IdolTest requests with a IdolTestPipelinedServer.
+type IdolTestPipelined struct {
+	impl   IdolTestPipelinedServer
+	access ipc.Access
+}
+
+// NewIdolTestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewIdolTestPipelined(impl IdolTestPipelinedServer, opts ...ipc.DispatchOption) *IdolTestPipelined {
+	return &IdolTestPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as IdolTestDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *IdolTestPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held IdolTestHeld) error {
+	if err := checkIdolTestRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case IdolTestOpIncrement:
+		a, err := ReadIdolTestIncrementArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Increment(ctx, caller, &IdolTestIncrementCall{held: held, req: req, args: a}, a.I)
+		return nil
+	case IdolTestOpMaybeIncrement:
+		a, err := ReadIdolTestMaybeIncrementArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.MaybeIncrement(ctx, caller, &IdolTestMaybeIncrementCall{held: held, req: req, args: a}, a.I, a.B)
+		return nil
+	case IdolTestOpReturnErrIfTrue:
+		a, err := ReadIdolTestReturnErrIfTrueArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReturnErrIfTrue(ctx, caller, &IdolTestReturnErrIfTrueCall{held: held, req: req, args: a}, a.B)
+		return nil
+	case IdolTestOpBoolNot:
+		a, err := ReadIdolTestBoolNotArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.BoolNot(ctx, caller, &IdolTestBoolNotCall{held: held, req: req, args: a}, a.B)
+		return nil
+	case IdolTestOpBoolXor:
+		a, err := ReadIdolTestBoolXorArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.BoolXor(ctx, caller, &IdolTestBoolXorCall{held: held, req: req, args: a}, a.A, a.B)
+		return nil
+	case IdolTestOpFancyIncrement:
+		a, err := ReadIdolTestFancyIncrementArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.FancyIncrement(ctx, caller, &IdolTestFancyIncrementCall{held: held, req: req, args: a}, a.A)
+		return nil
+	case IdolTestOpExtractVid:
+		a, err := ReadIdolTestExtractVidArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ExtractVid(ctx, caller, &IdolTestExtractVidCall{held: held, req: req, args: a}, a.A, a.B)
+		return nil
+	case IdolTestOpExtractVidEnum:
+		a, err := ReadIdolTestExtractVidEnumArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ExtractVidEnum(ctx, caller, &IdolTestExtractVidEnumCall{held: held, req: req, args: a}, a.A, a.B)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // FancyTestType is FancyTestType, a struct whose fields travel in this order, packed.

@@ -715,14 +715,29 @@ var attestResetAndRecordLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: true, Write: false, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkAttestRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkAttestRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 15 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > AttestIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // AttestDispatcher serves Attest requests with a AttestServer: it implements ipc.Handler.
 type AttestDispatcher struct {
 	impl   AttestServer
 	access ipc.Access
 }
 
-// NewAttestDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewAttestDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewAttestDispatcher(impl AttestServer, opts ...ipc.DispatchOption) *AttestDispatcher {
 	return &AttestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -730,14 +745,8 @@ func NewAttestDispatcher(impl AttestServer, opts ...ipc.DispatchOption) *AttestD
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *AttestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 15 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > AttestIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkAttestRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -775,11 +784,21 @@ func (s *AttestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *i
 	return ipc.UnknownOperation
 }
 
-func (s *AttestDispatcher) handleCertChainLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestCertChainLenArgsSize {
-		return ipc.BadMessageSize
-	}
-	v, err := s.impl.CertChainLen(ctx, caller)
+// AttestCertChainLenArgs holds the decoded arguments and leases of op cert_chain_len.
+type AttestCertChainLenArgs struct {
+}
+
+// ReadAttestCertChainLenArgs checks and decodes a request's arguments and leases for op
+// cert_chain_len (as upstream's read_cert_chain_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestCertChainLenArgs(req *ipc.Request) (a AttestCertChainLenArgs, err error) {
+	return a, nil
+}
+
+// answerAttestCertChainLen fills rep with what a server's result (v, err) for op cert_chain_len
+// means, or returns the fault to send instead.
+func answerAttestCertChainLen(req *ipc.Request, rep *ipc.Reply, a *AttestCertChainLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -803,24 +822,43 @@ func (s *AttestDispatcher) handleCertChainLen(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleCert(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestCertArgsSize {
-		return ipc.BadMessageSize
-	}
-	var index uint32
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	index = d.U32()
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, attestCertLeases); err != nil {
+func (s *AttestDispatcher) handleCertChainLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestCertChainLenArgs(req)
+	if err != nil {
 		return err
 	}
-	dest := req.Leases[0].Data
-	err := s.impl.Cert(ctx, caller, index, offset, dest)
+	v, err := s.impl.CertChainLen(ctx, caller)
+	return answerAttestCertChainLen(req, rep, &a, v, err)
+}
+
+// AttestCertArgs holds the decoded arguments and leases of op cert.
+type AttestCertArgs struct {
+	Index  uint32
+	Offset uint32
+	Dest   []byte
+}
+
+// ReadAttestCertArgs checks and decodes a request's arguments and leases for op
+// cert (as upstream's read_cert_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestCertArgs(req *ipc.Request) (a AttestCertArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Index = d.U32()
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, attestCertLeases); err != nil {
+		return a, err
+	}
+	a.Dest = req.Leases[0].Data
+	return a, nil
+}
+
+// answerAttestCert fills rep with what a server's result (v, err) for op cert
+// means, or returns the fault to send instead.
+func answerAttestCert(req *ipc.Request, rep *ipc.Reply, a *AttestCertArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -838,18 +876,37 @@ func (s *AttestDispatcher) handleCert(ctx context.Context, caller ipc.Caller, re
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleCertLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestCertLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleCert(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestCertArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	err = s.impl.Cert(ctx, caller, a.Index, a.Offset, a.Dest)
+	return answerAttestCert(req, rep, &a, err)
+}
+
+// AttestCertLenArgs holds the decoded arguments and leases of op cert_len.
+type AttestCertLenArgs struct {
+	Index uint32
+}
+
+// ReadAttestCertLenArgs checks and decodes a request's arguments and leases for op
+// cert_len (as upstream's read_cert_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestCertLenArgs(req *ipc.Request) (a AttestCertLenArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.CertLen(ctx, caller, index)
+	return a, nil
+}
+
+// answerAttestCertLen fills rep with what a server's result (v, err) for op cert_len
+// means, or returns the fault to send instead.
+func answerAttestCertLen(req *ipc.Request, rep *ipc.Reply, a *AttestCertLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -873,22 +930,41 @@ func (s *AttestDispatcher) handleCertLen(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleRecord(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestRecordArgsSize {
-		return ipc.BadMessageSize
-	}
-	var algorithm HashAlgorithm
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	algorithm.decodeSerde(d)
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, attestRecordLeases); err != nil {
+func (s *AttestDispatcher) handleCertLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestCertLenArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.Record(ctx, caller, algorithm, data)
+	v, err := s.impl.CertLen(ctx, caller, a.Index)
+	return answerAttestCertLen(req, rep, &a, v, err)
+}
+
+// AttestRecordArgs holds the decoded arguments and leases of op record.
+type AttestRecordArgs struct {
+	Algorithm HashAlgorithm
+	Data      []byte
+}
+
+// ReadAttestRecordArgs checks and decodes a request's arguments and leases for op
+// record (as upstream's read_record_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestRecordArgs(req *ipc.Request) (a AttestRecordArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Algorithm.decodeSerde(d)
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, attestRecordLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerAttestRecord fills rep with what a server's result (v, err) for op record
+// means, or returns the fault to send instead.
+func answerAttestRecord(req *ipc.Request, rep *ipc.Reply, a *AttestRecordArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -906,22 +982,41 @@ func (s *AttestDispatcher) handleRecord(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleLog(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestLogArgsSize {
-		return ipc.BadMessageSize
-	}
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, attestLogLeases); err != nil {
+func (s *AttestDispatcher) handleRecord(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestRecordArgs(req)
+	if err != nil {
 		return err
 	}
-	dest := req.Leases[0].Data
-	err := s.impl.Log(ctx, caller, offset, dest)
+	err = s.impl.Record(ctx, caller, a.Algorithm, a.Data)
+	return answerAttestRecord(req, rep, &a, err)
+}
+
+// AttestLogArgs holds the decoded arguments and leases of op log.
+type AttestLogArgs struct {
+	Offset uint32
+	Dest   []byte
+}
+
+// ReadAttestLogArgs checks and decodes a request's arguments and leases for op
+// log (as upstream's read_log_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestLogArgs(req *ipc.Request) (a AttestLogArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, attestLogLeases); err != nil {
+		return a, err
+	}
+	a.Dest = req.Leases[0].Data
+	return a, nil
+}
+
+// answerAttestLog fills rep with what a server's result (v, err) for op log
+// means, or returns the fault to send instead.
+func answerAttestLog(req *ipc.Request, rep *ipc.Reply, a *AttestLogArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -939,11 +1034,30 @@ func (s *AttestDispatcher) handleLog(ctx context.Context, caller ipc.Caller, req
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleLogLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestLogLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleLog(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestLogArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.LogLen(ctx, caller)
+	err = s.impl.Log(ctx, caller, a.Offset, a.Dest)
+	return answerAttestLog(req, rep, &a, err)
+}
+
+// AttestLogLenArgs holds the decoded arguments and leases of op log_len.
+type AttestLogLenArgs struct {
+}
+
+// ReadAttestLogLenArgs checks and decodes a request's arguments and leases for op
+// log_len (as upstream's read_log_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestLogLenArgs(req *ipc.Request) (a AttestLogLenArgs, err error) {
+	return a, nil
+}
+
+// answerAttestLogLen fills rep with what a server's result (v, err) for op log_len
+// means, or returns the fault to send instead.
+func answerAttestLogLen(req *ipc.Request, rep *ipc.Reply, a *AttestLogLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -967,16 +1081,36 @@ func (s *AttestDispatcher) handleLogLen(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleAttest(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestAttestArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, attestAttestLeases); err != nil {
+func (s *AttestDispatcher) handleLogLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestLogLenArgs(req)
+	if err != nil {
 		return err
 	}
-	nonce := req.Leases[0].Data
-	dest := req.Leases[1].Data
-	err := s.impl.Attest(ctx, caller, nonce, dest)
+	v, err := s.impl.LogLen(ctx, caller)
+	return answerAttestLogLen(req, rep, &a, v, err)
+}
+
+// AttestAttestArgs holds the decoded arguments and leases of op attest.
+type AttestAttestArgs struct {
+	Nonce []byte
+	Dest  []byte
+}
+
+// ReadAttestAttestArgs checks and decodes a request's arguments and leases for op
+// attest (as upstream's read_attest_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestAttestArgs(req *ipc.Request) (a AttestAttestArgs, err error) {
+	if err := ipc.CheckLeases(req.Leases, attestAttestLeases); err != nil {
+		return a, err
+	}
+	a.Nonce = req.Leases[0].Data
+	a.Dest = req.Leases[1].Data
+	return a, nil
+}
+
+// answerAttestAttest fills rep with what a server's result (v, err) for op attest
+// means, or returns the fault to send instead.
+func answerAttestAttest(req *ipc.Request, rep *ipc.Reply, a *AttestAttestArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -994,11 +1128,30 @@ func (s *AttestDispatcher) handleAttest(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleAttestLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestAttestLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleAttest(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestAttestArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.AttestLen(ctx, caller)
+	err = s.impl.Attest(ctx, caller, a.Nonce, a.Dest)
+	return answerAttestAttest(req, rep, &a, err)
+}
+
+// AttestAttestLenArgs holds the decoded arguments and leases of op attest_len.
+type AttestAttestLenArgs struct {
+}
+
+// ReadAttestAttestLenArgs checks and decodes a request's arguments and leases for op
+// attest_len (as upstream's read_attest_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestAttestLenArgs(req *ipc.Request) (a AttestAttestLenArgs, err error) {
+	return a, nil
+}
+
+// answerAttestAttestLen fills rep with what a server's result (v, err) for op attest_len
+// means, or returns the fault to send instead.
+func answerAttestAttestLen(req *ipc.Request, rep *ipc.Reply, a *AttestAttestLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -1022,11 +1175,30 @@ func (s *AttestDispatcher) handleAttestLen(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleTqCertChainLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestTqCertChainLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleAttestLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestAttestLenArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.TqCertChainLen(ctx, caller)
+	v, err := s.impl.AttestLen(ctx, caller)
+	return answerAttestAttestLen(req, rep, &a, v, err)
+}
+
+// AttestTqCertChainLenArgs holds the decoded arguments and leases of op tq_cert_chain_len.
+type AttestTqCertChainLenArgs struct {
+}
+
+// ReadAttestTqCertChainLenArgs checks and decodes a request's arguments and leases for op
+// tq_cert_chain_len (as upstream's read_tq_cert_chain_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestTqCertChainLenArgs(req *ipc.Request) (a AttestTqCertChainLenArgs, err error) {
+	return a, nil
+}
+
+// answerAttestTqCertChainLen fills rep with what a server's result (v, err) for op tq_cert_chain_len
+// means, or returns the fault to send instead.
+func answerAttestTqCertChainLen(req *ipc.Request, rep *ipc.Reply, a *AttestTqCertChainLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -1050,24 +1222,43 @@ func (s *AttestDispatcher) handleTqCertChainLen(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleTqCert(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestTqCertArgsSize {
-		return ipc.BadMessageSize
-	}
-	var index uint32
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	index = d.U32()
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, attestTqCertLeases); err != nil {
+func (s *AttestDispatcher) handleTqCertChainLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestTqCertChainLenArgs(req)
+	if err != nil {
 		return err
 	}
-	dest := req.Leases[0].Data
-	err := s.impl.TqCert(ctx, caller, index, offset, dest)
+	v, err := s.impl.TqCertChainLen(ctx, caller)
+	return answerAttestTqCertChainLen(req, rep, &a, v, err)
+}
+
+// AttestTqCertArgs holds the decoded arguments and leases of op tq_cert.
+type AttestTqCertArgs struct {
+	Index  uint32
+	Offset uint32
+	Dest   []byte
+}
+
+// ReadAttestTqCertArgs checks and decodes a request's arguments and leases for op
+// tq_cert (as upstream's read_tq_cert_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestTqCertArgs(req *ipc.Request) (a AttestTqCertArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Index = d.U32()
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, attestTqCertLeases); err != nil {
+		return a, err
+	}
+	a.Dest = req.Leases[0].Data
+	return a, nil
+}
+
+// answerAttestTqCert fills rep with what a server's result (v, err) for op tq_cert
+// means, or returns the fault to send instead.
+func answerAttestTqCert(req *ipc.Request, rep *ipc.Reply, a *AttestTqCertArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -1085,18 +1276,37 @@ func (s *AttestDispatcher) handleTqCert(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleTqCertLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestTqCertLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleTqCert(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestTqCertArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	err = s.impl.TqCert(ctx, caller, a.Index, a.Offset, a.Dest)
+	return answerAttestTqCert(req, rep, &a, err)
+}
+
+// AttestTqCertLenArgs holds the decoded arguments and leases of op tq_cert_len.
+type AttestTqCertLenArgs struct {
+	Index uint32
+}
+
+// ReadAttestTqCertLenArgs checks and decodes a request's arguments and leases for op
+// tq_cert_len (as upstream's read_tq_cert_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestTqCertLenArgs(req *ipc.Request) (a AttestTqCertLenArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.TqCertLen(ctx, caller, index)
+	return a, nil
+}
+
+// answerAttestTqCertLen fills rep with what a server's result (v, err) for op tq_cert_len
+// means, or returns the fault to send instead.
+func answerAttestTqCertLen(req *ipc.Request, rep *ipc.Reply, a *AttestTqCertLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -1120,16 +1330,36 @@ func (s *AttestDispatcher) handleTqCertLen(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleTqSign(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestTqSignArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, attestTqSignLeases); err != nil {
+func (s *AttestDispatcher) handleTqCertLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestTqCertLenArgs(req)
+	if err != nil {
 		return err
 	}
-	hash := req.Leases[0].Data
-	dest := req.Leases[1].Data
-	err := s.impl.TqSign(ctx, caller, hash, dest)
+	v, err := s.impl.TqCertLen(ctx, caller, a.Index)
+	return answerAttestTqCertLen(req, rep, &a, v, err)
+}
+
+// AttestTqSignArgs holds the decoded arguments and leases of op tq_sign.
+type AttestTqSignArgs struct {
+	Hash []byte
+	Dest []byte
+}
+
+// ReadAttestTqSignArgs checks and decodes a request's arguments and leases for op
+// tq_sign (as upstream's read_tq_sign_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestTqSignArgs(req *ipc.Request) (a AttestTqSignArgs, err error) {
+	if err := ipc.CheckLeases(req.Leases, attestTqSignLeases); err != nil {
+		return a, err
+	}
+	a.Hash = req.Leases[0].Data
+	a.Dest = req.Leases[1].Data
+	return a, nil
+}
+
+// answerAttestTqSign fills rep with what a server's result (v, err) for op tq_sign
+// means, or returns the fault to send instead.
+func answerAttestTqSign(req *ipc.Request, rep *ipc.Reply, a *AttestTqSignArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -1147,11 +1377,30 @@ func (s *AttestDispatcher) handleTqSign(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleTqSignLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestTqSignLenArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleTqSign(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestTqSignArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.TqSignLen(ctx, caller)
+	err = s.impl.TqSign(ctx, caller, a.Hash, a.Dest)
+	return answerAttestTqSign(req, rep, &a, err)
+}
+
+// AttestTqSignLenArgs holds the decoded arguments and leases of op tq_sign_len.
+type AttestTqSignLenArgs struct {
+}
+
+// ReadAttestTqSignLenArgs checks and decodes a request's arguments and leases for op
+// tq_sign_len (as upstream's read_tq_sign_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestTqSignLenArgs(req *ipc.Request) (a AttestTqSignLenArgs, err error) {
+	return a, nil
+}
+
+// answerAttestTqSignLen fills rep with what a server's result (v, err) for op tq_sign_len
+// means, or returns the fault to send instead.
+func answerAttestTqSignLen(req *ipc.Request, rep *ipc.Reply, a *AttestTqSignLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -1175,11 +1424,30 @@ func (s *AttestDispatcher) handleTqSignLen(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestResetArgsSize {
-		return ipc.BadMessageSize
+func (s *AttestDispatcher) handleTqSignLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestTqSignLenArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.Reset(ctx, caller)
+	v, err := s.impl.TqSignLen(ctx, caller)
+	return answerAttestTqSignLen(req, rep, &a, v, err)
+}
+
+// AttestResetArgs holds the decoded arguments and leases of op reset.
+type AttestResetArgs struct {
+}
+
+// ReadAttestResetArgs checks and decodes a request's arguments and leases for op
+// reset (as upstream's read_reset_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestResetArgs(req *ipc.Request) (a AttestResetArgs, err error) {
+	return a, nil
+}
+
+// answerAttestReset fills rep with what a server's result (v, err) for op reset
+// means, or returns the fault to send instead.
+func answerAttestReset(req *ipc.Request, rep *ipc.Reply, a *AttestResetArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce AttestError
 		if errors.As(err, &ce) {
@@ -1196,22 +1464,41 @@ func (s *AttestDispatcher) handleReset(ctx context.Context, caller ipc.Caller, r
 	return ipc.FitReply(req, rep)
 }
 
-func (s *AttestDispatcher) handleResetAndRecord(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > AttestResetAndRecordArgsSize {
-		return ipc.BadMessageSize
-	}
-	var algorithm HashAlgorithm
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	algorithm.decodeSerde(d)
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, attestResetAndRecordLeases); err != nil {
+func (s *AttestDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestResetArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ResetAndRecord(ctx, caller, algorithm, data)
+	err = s.impl.Reset(ctx, caller)
+	return answerAttestReset(req, rep, &a, err)
+}
+
+// AttestResetAndRecordArgs holds the decoded arguments and leases of op reset_and_record.
+type AttestResetAndRecordArgs struct {
+	Algorithm HashAlgorithm
+	Data      []byte
+}
+
+// ReadAttestResetAndRecordArgs checks and decodes a request's arguments and leases for op
+// reset_and_record (as upstream's read_reset_and_record_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadAttestResetAndRecordArgs(req *ipc.Request) (a AttestResetAndRecordArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Algorithm.decodeSerde(d)
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, attestResetAndRecordLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerAttestResetAndRecord fills rep with what a server's result (v, err) for op reset_and_record
+// means, or returns the fault to send instead.
+func answerAttestResetAndRecord(req *ipc.Request, rep *ipc.Reply, a *AttestResetAndRecordArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce AttestError
@@ -1227,6 +1514,598 @@ func (s *AttestDispatcher) handleResetAndRecord(ctx context.Context, caller ipc.
 		return ipc.ServerError("Attest", "reset_and_record", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *AttestDispatcher) handleResetAndRecord(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadAttestResetAndRecordArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.ResetAndRecord(ctx, caller, a.Algorithm, a.Data)
+	return answerAttestResetAndRecord(req, rep, &a, err)
+}
+
+// AttestHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type AttestHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// AttestPipelinedServer is implemented by a pipelined Attest server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as AttestServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type AttestPipelinedServer interface {
+	// CertChainLen receives op cert_chain_len (1, Hubpack, idempotent).
+	//
+	// Get the number of certs in the attestation cert chain
+	CertChainLen(ctx context.Context, caller ipc.Caller, call *AttestCertChainLenCall)
+	// Cert receives op cert (2, Hubpack, idempotent).
+	//
+	// Get a cert from the RoT-R
+	Cert(ctx context.Context, caller ipc.Caller, call *AttestCertCall, index uint32, offset uint32, dest []byte)
+	// CertLen receives op cert_len (3, Hubpack, idempotent).
+	//
+	// Get length of a cert in the cert chain
+	CertLen(ctx context.Context, caller ipc.Caller, call *AttestCertLenCall, index uint32)
+	// Record receives op record (4, Hubpack).
+	//
+	// Record a measurment
+	Record(ctx context.Context, caller ipc.Caller, call *AttestRecordCall, algorithm HashAlgorithm, data []byte)
+	// Log receives op log (5, Hubpack).
+	//
+	// Get the measurement log
+	Log(ctx context.Context, caller ipc.Caller, call *AttestLogCall, offset uint32, dest []byte)
+	// LogLen receives op log_len (6, Hubpack, idempotent).
+	//
+	// Get length of the serialized measurement log
+	LogLen(ctx context.Context, caller ipc.Caller, call *AttestLogLenCall)
+	// Attest receives op attest (7, Hubpack).
+	//
+	// Get an attestation
+	Attest(ctx context.Context, caller ipc.Caller, call *AttestAttestCall, nonce []byte, dest []byte)
+	// AttestLen receives op attest_len (8, Hubpack, idempotent).
+	//
+	// Get the length of an attestation
+	AttestLen(ctx context.Context, caller ipc.Caller, call *AttestAttestLenCall)
+	// TqCertChainLen receives op tq_cert_chain_len (9, Hubpack, idempotent).
+	//
+	// Get the number of certs in the tq cert chain
+	TqCertChainLen(ctx context.Context, caller ipc.Caller, call *AttestTqCertChainLenCall)
+	// TqCert receives op tq_cert (10, Hubpack, idempotent).
+	//
+	// Get a cert from the TQ cert chain
+	TqCert(ctx context.Context, caller ipc.Caller, call *AttestTqCertCall, index uint32, offset uint32, dest []byte)
+	// TqCertLen receives op tq_cert_len (11, Hubpack, idempotent).
+	//
+	// Get length of a cert in the tq cert chain
+	TqCertLen(ctx context.Context, caller ipc.Caller, call *AttestTqCertLenCall, index uint32)
+	// TqSign receives op tq_sign (12, Hubpack).
+	//
+	// sign a hash using the tq key
+	TqSign(ctx context.Context, caller ipc.Caller, call *AttestTqSignCall, hash []byte, dest []byte)
+	// TqSignLen receives op tq_sign_len (13, Hubpack, idempotent).
+	//
+	// Get the length of a TQ signature
+	TqSignLen(ctx context.Context, caller ipc.Caller, call *AttestTqSignLenCall)
+	// Reset receives op reset (14, Hubpack).
+	//
+	// Reset the attestation log
+	Reset(ctx context.Context, caller ipc.Caller, call *AttestResetCall)
+	// ResetAndRecord receives op reset_and_record (15, Hubpack).
+	//
+	// Reset the attestation log and then record a measurment
+	ResetAndRecord(ctx context.Context, caller ipc.Caller, call *AttestResetAndRecordCall, algorithm HashAlgorithm, data []byte)
+}
+
+// AttestCertChainLenCall is a held call of op cert_chain_len.
+type AttestCertChainLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestCertChainLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestCertChainLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestCertChainLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestCertChainLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestCertChainLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestCertCall is a held call of op cert.
+type AttestCertCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestCertArgs
+}
+
+// Reply answers the call.
+func (c *AttestCertCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestCertCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestCertCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestCert(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestCertLenCall is a held call of op cert_len.
+type AttestCertLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestCertLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestCertLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestCertLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestCertLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestCertLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestRecordCall is a held call of op record.
+type AttestRecordCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestRecordArgs
+}
+
+// Reply answers the call.
+func (c *AttestRecordCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestRecordCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestRecordCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestRecord(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestLogCall is a held call of op log.
+type AttestLogCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestLogArgs
+}
+
+// Reply answers the call.
+func (c *AttestLogCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestLogCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestLogCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestLog(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestLogLenCall is a held call of op log_len.
+type AttestLogLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestLogLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestLogLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestLogLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestLogLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestLogLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestAttestCall is a held call of op attest.
+type AttestAttestCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestAttestArgs
+}
+
+// Reply answers the call.
+func (c *AttestAttestCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestAttestCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestAttestCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestAttest(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestAttestLenCall is a held call of op attest_len.
+type AttestAttestLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestAttestLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestAttestLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestAttestLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestAttestLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestAttestLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestTqCertChainLenCall is a held call of op tq_cert_chain_len.
+type AttestTqCertChainLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestTqCertChainLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestTqCertChainLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestTqCertChainLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestTqCertChainLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestTqCertChainLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestTqCertCall is a held call of op tq_cert.
+type AttestTqCertCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestTqCertArgs
+}
+
+// Reply answers the call.
+func (c *AttestTqCertCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestTqCertCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestTqCertCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestTqCert(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestTqCertLenCall is a held call of op tq_cert_len.
+type AttestTqCertLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestTqCertLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestTqCertLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestTqCertLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestTqCertLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestTqCertLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestTqSignCall is a held call of op tq_sign.
+type AttestTqSignCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestTqSignArgs
+}
+
+// Reply answers the call.
+func (c *AttestTqSignCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestTqSignCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestTqSignCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestTqSign(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestTqSignLenCall is a held call of op tq_sign_len.
+type AttestTqSignLenCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestTqSignLenArgs
+}
+
+// Reply answers the call with v.
+func (c *AttestTqSignLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestTqSignLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a AttestServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *AttestTqSignLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestTqSignLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestResetCall is a held call of op reset.
+type AttestResetCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestResetArgs
+}
+
+// Reply answers the call.
+func (c *AttestResetCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestResetCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestResetCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestReset(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestResetAndRecordCall is a held call of op reset_and_record.
+type AttestResetAndRecordCall struct {
+	held AttestHeld
+	req  *ipc.Request
+	args AttestResetAndRecordArgs
+}
+
+// Reply answers the call.
+func (c *AttestResetAndRecordCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *AttestResetAndRecordCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a AttestServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *AttestResetAndRecordCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerAttestResetAndRecord(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// AttestPipelined serves held Attest requests with a AttestPipelinedServer.
+type AttestPipelined struct {
+	impl   AttestPipelinedServer
+	access ipc.Access
+}
+
+// NewAttestPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewAttestPipelined(impl AttestPipelinedServer, opts ...ipc.DispatchOption) *AttestPipelined {
+	return &AttestPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as AttestDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *AttestPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held AttestHeld) error {
+	if err := checkAttestRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case AttestOpCertChainLen:
+		a, err := ReadAttestCertChainLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.CertChainLen(ctx, caller, &AttestCertChainLenCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpCert:
+		a, err := ReadAttestCertArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Cert(ctx, caller, &AttestCertCall{held: held, req: req, args: a}, a.Index, a.Offset, a.Dest)
+		return nil
+	case AttestOpCertLen:
+		a, err := ReadAttestCertLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.CertLen(ctx, caller, &AttestCertLenCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case AttestOpRecord:
+		a, err := ReadAttestRecordArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Record(ctx, caller, &AttestRecordCall{held: held, req: req, args: a}, a.Algorithm, a.Data)
+		return nil
+	case AttestOpLog:
+		a, err := ReadAttestLogArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Log(ctx, caller, &AttestLogCall{held: held, req: req, args: a}, a.Offset, a.Dest)
+		return nil
+	case AttestOpLogLen:
+		a, err := ReadAttestLogLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LogLen(ctx, caller, &AttestLogLenCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpAttest:
+		a, err := ReadAttestAttestArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Attest(ctx, caller, &AttestAttestCall{held: held, req: req, args: a}, a.Nonce, a.Dest)
+		return nil
+	case AttestOpAttestLen:
+		a, err := ReadAttestAttestLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.AttestLen(ctx, caller, &AttestAttestLenCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpTqCertChainLen:
+		a, err := ReadAttestTqCertChainLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TqCertChainLen(ctx, caller, &AttestTqCertChainLenCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpTqCert:
+		a, err := ReadAttestTqCertArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TqCert(ctx, caller, &AttestTqCertCall{held: held, req: req, args: a}, a.Index, a.Offset, a.Dest)
+		return nil
+	case AttestOpTqCertLen:
+		a, err := ReadAttestTqCertLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TqCertLen(ctx, caller, &AttestTqCertLenCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case AttestOpTqSign:
+		a, err := ReadAttestTqSignArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TqSign(ctx, caller, &AttestTqSignCall{held: held, req: req, args: a}, a.Hash, a.Dest)
+		return nil
+	case AttestOpTqSignLen:
+		a, err := ReadAttestTqSignLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TqSignLen(ctx, caller, &AttestTqSignLenCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpReset:
+		a, err := ReadAttestResetArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Reset(ctx, caller, &AttestResetCall{held: held, req: req, args: a})
+		return nil
+	case AttestOpResetAndRecord:
+		a, err := ReadAttestResetAndRecordArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ResetAndRecord(ctx, caller, &AttestResetAndRecordCall{held: held, req: req, args: a}, a.Algorithm, a.Data)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // AttestError is the enum AttestError.

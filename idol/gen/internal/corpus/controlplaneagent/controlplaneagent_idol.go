@@ -411,14 +411,29 @@ var controlPlaneAgentUartWriteLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: true, Write: false, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkControlPlaneAgentRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkControlPlaneAgentRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 10 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > ControlPlaneAgentIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // ControlPlaneAgentDispatcher serves ControlPlaneAgent requests with a ControlPlaneAgentServer: it implements ipc.Handler.
 type ControlPlaneAgentDispatcher struct {
 	impl   ControlPlaneAgentServer
 	access ipc.Access
 }
 
-// NewControlPlaneAgentDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewControlPlaneAgentDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewControlPlaneAgentDispatcher(impl ControlPlaneAgentServer, opts ...ipc.DispatchOption) *ControlPlaneAgentDispatcher {
 	return &ControlPlaneAgentDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -426,14 +441,8 @@ func NewControlPlaneAgentDispatcher(impl ControlPlaneAgentServer, opts ...ipc.Di
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *ControlPlaneAgentDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 10 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > ControlPlaneAgentIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkControlPlaneAgentRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -461,22 +470,35 @@ func (s *ControlPlaneAgentDispatcher) Handle(ctx context.Context, caller ipc.Cal
 	return ipc.UnknownOperation
 }
 
-func (s *ControlPlaneAgentDispatcher) handleFetchHostPhase2Data(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// ControlPlaneAgentFetchHostPhase2DataArgs holds the decoded arguments and leases of op fetch_host_phase2_data.
+type ControlPlaneAgentFetchHostPhase2DataArgs struct {
+	ImageHash       [32]uint8
+	Offset          uint64
+	NotificationBit uint8
+}
+
+// ReadControlPlaneAgentFetchHostPhase2DataArgs checks and decodes a request's arguments and leases for op
+// fetch_host_phase2_data (as upstream's read_fetch_host_phase2_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentFetchHostPhase2DataArgs(req *ipc.Request) (a ControlPlaneAgentFetchHostPhase2DataArgs, err error) {
 	if len(req.Args) != ControlPlaneAgentFetchHostPhase2DataArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var imageHash [32]uint8
-	var offset uint64
-	var notificationBit uint8
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	d.Raw(imageHash[:])
-	offset = d.U64()
-	notificationBit = d.U8()
+	d.Raw(a.ImageHash[:])
+	a.Offset = d.U64()
+	a.NotificationBit = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.FetchHostPhase2Data(ctx, caller, imageHash, offset, notificationBit)
+	return a, nil
+}
+
+// answerControlPlaneAgentFetchHostPhase2Data fills rep with what a server's result (v, err) for op fetch_host_phase2_data
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentFetchHostPhase2Data(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentFetchHostPhase2DataArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ControlPlaneAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -488,24 +510,46 @@ func (s *ControlPlaneAgentDispatcher) handleFetchHostPhase2Data(ctx context.Cont
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleGetHostPhase2Data(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentGetHostPhase2DataArgsSize {
-		return ipc.BadMessageSize
-	}
-	var imageHash [32]uint8
-	var offset uint64
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	d.Raw(imageHash[:])
-	offset = d.U64()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentGetHostPhase2DataLeases); err != nil {
+func (s *ControlPlaneAgentDispatcher) handleFetchHostPhase2Data(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentFetchHostPhase2DataArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.GetHostPhase2Data(ctx, caller, imageHash, offset, data)
+	err = s.impl.FetchHostPhase2Data(ctx, caller, a.ImageHash, a.Offset, a.NotificationBit)
+	return answerControlPlaneAgentFetchHostPhase2Data(req, rep, &a, err)
+}
+
+// ControlPlaneAgentGetHostPhase2DataArgs holds the decoded arguments and leases of op get_host_phase2_data.
+type ControlPlaneAgentGetHostPhase2DataArgs struct {
+	ImageHash [32]uint8
+	Offset    uint64
+	Data      []byte
+}
+
+// ReadControlPlaneAgentGetHostPhase2DataArgs checks and decodes a request's arguments and leases for op
+// get_host_phase2_data (as upstream's read_get_host_phase2_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentGetHostPhase2DataArgs(req *ipc.Request) (a ControlPlaneAgentGetHostPhase2DataArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentGetHostPhase2DataArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	d.Raw(a.ImageHash[:])
+	a.Offset = d.U64()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentGetHostPhase2DataLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerControlPlaneAgentGetHostPhase2Data fills rep with what a server's result (v, err) for op get_host_phase2_data
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentGetHostPhase2Data(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentGetHostPhase2DataArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce ControlPlaneAgentError
@@ -525,11 +569,30 @@ func (s *ControlPlaneAgentDispatcher) handleGetHostPhase2Data(ctx context.Contex
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleGetStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > ControlPlaneAgentGetStartupOptionsArgsSize {
-		return ipc.BadMessageSize
+func (s *ControlPlaneAgentDispatcher) handleGetHostPhase2Data(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentGetHostPhase2DataArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetStartupOptions(ctx, caller)
+	v, err := s.impl.GetHostPhase2Data(ctx, caller, a.ImageHash, a.Offset, a.Data)
+	return answerControlPlaneAgentGetHostPhase2Data(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentGetStartupOptionsArgs holds the decoded arguments and leases of op get_startup_options.
+type ControlPlaneAgentGetStartupOptionsArgs struct {
+}
+
+// ReadControlPlaneAgentGetStartupOptionsArgs checks and decodes a request's arguments and leases for op
+// get_startup_options (as upstream's read_get_startup_options_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentGetStartupOptionsArgs(req *ipc.Request) (a ControlPlaneAgentGetStartupOptionsArgs, err error) {
+	return a, nil
+}
+
+// answerControlPlaneAgentGetStartupOptions fills rep with what a server's result (v, err) for op get_startup_options
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentGetStartupOptions(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentGetStartupOptionsArgs, v HostStartupOptions, err error) error {
+	_ = a
 	if err != nil {
 		var ce ControlPlaneAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -548,18 +611,40 @@ func (s *ControlPlaneAgentDispatcher) handleGetStartupOptions(ctx context.Contex
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleSetStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentSetStartupOptionsArgsSize {
-		return ipc.BadMessageSize
+func (s *ControlPlaneAgentDispatcher) handleGetStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentGetStartupOptionsArgs(req)
+	if err != nil {
+		return err
 	}
-	var startupOptions uint64
+	v, err := s.impl.GetStartupOptions(ctx, caller)
+	return answerControlPlaneAgentGetStartupOptions(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentSetStartupOptionsArgs holds the decoded arguments and leases of op set_startup_options.
+type ControlPlaneAgentSetStartupOptionsArgs struct {
+	StartupOptions uint64
+}
+
+// ReadControlPlaneAgentSetStartupOptionsArgs checks and decodes a request's arguments and leases for op
+// set_startup_options (as upstream's read_set_startup_options_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentSetStartupOptionsArgs(req *ipc.Request) (a ControlPlaneAgentSetStartupOptionsArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentSetStartupOptionsArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	startupOptions = d.U64()
+	a.StartupOptions = d.U64()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetStartupOptions(ctx, caller, startupOptions)
+	return a, nil
+}
+
+// answerControlPlaneAgentSetStartupOptions fills rep with what a server's result (v, err) for op set_startup_options
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentSetStartupOptions(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentSetStartupOptionsArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ControlPlaneAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -571,11 +656,33 @@ func (s *ControlPlaneAgentDispatcher) handleSetStartupOptions(ctx context.Contex
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentIdentityArgsSize {
-		return ipc.BadMessageSize
+func (s *ControlPlaneAgentDispatcher) handleSetStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentSetStartupOptionsArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.Identity(ctx, caller)
+	err = s.impl.SetStartupOptions(ctx, caller, a.StartupOptions)
+	return answerControlPlaneAgentSetStartupOptions(req, rep, &a, err)
+}
+
+// ControlPlaneAgentIdentityArgs holds the decoded arguments and leases of op identity.
+type ControlPlaneAgentIdentityArgs struct {
+}
+
+// ReadControlPlaneAgentIdentityArgs checks and decodes a request's arguments and leases for op
+// identity (as upstream's read_identity_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentIdentityArgs(req *ipc.Request) (a ControlPlaneAgentIdentityArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentIdentityArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerControlPlaneAgentIdentity fills rep with what a server's result (v, err) for op identity
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentIdentity(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentIdentityArgs, v OxideIdentity, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("ControlPlaneAgent", "identity", err)
 	}
@@ -589,11 +696,30 @@ func (s *ControlPlaneAgentDispatcher) handleIdentity(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleGetUartClient(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > ControlPlaneAgentGetUartClientArgsSize {
-		return ipc.BadMessageSize
+func (s *ControlPlaneAgentDispatcher) handleIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentIdentityArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetUartClient(ctx, caller)
+	v, err := s.impl.Identity(ctx, caller)
+	return answerControlPlaneAgentIdentity(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentGetUartClientArgs holds the decoded arguments and leases of op get_uart_client.
+type ControlPlaneAgentGetUartClientArgs struct {
+}
+
+// ReadControlPlaneAgentGetUartClientArgs checks and decodes a request's arguments and leases for op
+// get_uart_client (as upstream's read_get_uart_client_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentGetUartClientArgs(req *ipc.Request) (a ControlPlaneAgentGetUartClientArgs, err error) {
+	return a, nil
+}
+
+// answerControlPlaneAgentGetUartClient fills rep with what a server's result (v, err) for op get_uart_client
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentGetUartClient(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentGetUartClientArgs, v UartClient, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("ControlPlaneAgent", "get_uart_client", err)
 	}
@@ -607,15 +733,37 @@ func (s *ControlPlaneAgentDispatcher) handleGetUartClient(ctx context.Context, c
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleGetInstallinatorImageId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentGetInstallinatorImageIdArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentGetInstallinatorImageIdLeases); err != nil {
+func (s *ControlPlaneAgentDispatcher) handleGetUartClient(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentGetUartClientArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.GetInstallinatorImageId(ctx, caller, data)
+	v, err := s.impl.GetUartClient(ctx, caller)
+	return answerControlPlaneAgentGetUartClient(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentGetInstallinatorImageIdArgs holds the decoded arguments and leases of op get_installinator_image_id.
+type ControlPlaneAgentGetInstallinatorImageIdArgs struct {
+	Data []byte
+}
+
+// ReadControlPlaneAgentGetInstallinatorImageIdArgs checks and decodes a request's arguments and leases for op
+// get_installinator_image_id (as upstream's read_get_installinator_image_id_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentGetInstallinatorImageIdArgs(req *ipc.Request) (a ControlPlaneAgentGetInstallinatorImageIdArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentGetInstallinatorImageIdArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentGetInstallinatorImageIdLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerControlPlaneAgentGetInstallinatorImageId fills rep with what a server's result (v, err) for op get_installinator_image_id
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentGetInstallinatorImageId(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentGetInstallinatorImageIdArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		return ipc.ServerError("ControlPlaneAgent", "get_installinator_image_id", err)
@@ -630,18 +778,40 @@ func (s *ControlPlaneAgentDispatcher) handleGetInstallinatorImageId(ctx context.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleSetHumilityUartClient(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentSetHumilityUartClientArgsSize {
-		return ipc.BadMessageSize
+func (s *ControlPlaneAgentDispatcher) handleGetInstallinatorImageId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentGetInstallinatorImageIdArgs(req)
+	if err != nil {
+		return err
 	}
-	var attach bool
+	v, err := s.impl.GetInstallinatorImageId(ctx, caller, a.Data)
+	return answerControlPlaneAgentGetInstallinatorImageId(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentSetHumilityUartClientArgs holds the decoded arguments and leases of op set_humility_uart_client.
+type ControlPlaneAgentSetHumilityUartClientArgs struct {
+	Attach bool
+}
+
+// ReadControlPlaneAgentSetHumilityUartClientArgs checks and decodes a request's arguments and leases for op
+// set_humility_uart_client (as upstream's read_set_humility_uart_client_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentSetHumilityUartClientArgs(req *ipc.Request) (a ControlPlaneAgentSetHumilityUartClientArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentSetHumilityUartClientArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	attach = d.BoolAny()
+	a.Attach = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetHumilityUartClient(ctx, caller, attach)
+	return a, nil
+}
+
+// answerControlPlaneAgentSetHumilityUartClient fills rep with what a server's result (v, err) for op set_humility_uart_client
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentSetHumilityUartClient(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentSetHumilityUartClientArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ControlPlaneAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -653,15 +823,37 @@ func (s *ControlPlaneAgentDispatcher) handleSetHumilityUartClient(ctx context.Co
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleUartRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentUartReadArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentUartReadLeases); err != nil {
+func (s *ControlPlaneAgentDispatcher) handleSetHumilityUartClient(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentSetHumilityUartClientArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.UartRead(ctx, caller, data)
+	err = s.impl.SetHumilityUartClient(ctx, caller, a.Attach)
+	return answerControlPlaneAgentSetHumilityUartClient(req, rep, &a, err)
+}
+
+// ControlPlaneAgentUartReadArgs holds the decoded arguments and leases of op uart_read.
+type ControlPlaneAgentUartReadArgs struct {
+	Data []byte
+}
+
+// ReadControlPlaneAgentUartReadArgs checks and decodes a request's arguments and leases for op
+// uart_read (as upstream's read_uart_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentUartReadArgs(req *ipc.Request) (a ControlPlaneAgentUartReadArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentUartReadArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentUartReadLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerControlPlaneAgentUartRead fills rep with what a server's result (v, err) for op uart_read
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentUartRead(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentUartReadArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce ControlPlaneAgentError
@@ -681,15 +873,37 @@ func (s *ControlPlaneAgentDispatcher) handleUartRead(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *ControlPlaneAgentDispatcher) handleUartWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != ControlPlaneAgentUartWriteArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentUartWriteLeases); err != nil {
+func (s *ControlPlaneAgentDispatcher) handleUartRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentUartReadArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.UartWrite(ctx, caller, data)
+	v, err := s.impl.UartRead(ctx, caller, a.Data)
+	return answerControlPlaneAgentUartRead(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentUartWriteArgs holds the decoded arguments and leases of op uart_write.
+type ControlPlaneAgentUartWriteArgs struct {
+	Data []byte
+}
+
+// ReadControlPlaneAgentUartWriteArgs checks and decodes a request's arguments and leases for op
+// uart_write (as upstream's read_uart_write_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadControlPlaneAgentUartWriteArgs(req *ipc.Request) (a ControlPlaneAgentUartWriteArgs, err error) {
+	if len(req.Args) != ControlPlaneAgentUartWriteArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, controlPlaneAgentUartWriteLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerControlPlaneAgentUartWrite fills rep with what a server's result (v, err) for op uart_write
+// means, or returns the fault to send instead.
+func answerControlPlaneAgentUartWrite(req *ipc.Request, rep *ipc.Reply, a *ControlPlaneAgentUartWriteArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce ControlPlaneAgentError
@@ -707,6 +921,425 @@ func (s *ControlPlaneAgentDispatcher) handleUartWrite(ctx context.Context, calle
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *ControlPlaneAgentDispatcher) handleUartWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadControlPlaneAgentUartWriteArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.UartWrite(ctx, caller, a.Data)
+	return answerControlPlaneAgentUartWrite(req, rep, &a, v, err)
+}
+
+// ControlPlaneAgentHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type ControlPlaneAgentHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// ControlPlaneAgentPipelinedServer is implemented by a pipelined ControlPlaneAgent server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as ControlPlaneAgentServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type ControlPlaneAgentPipelinedServer interface {
+	// FetchHostPhase2Data receives op fetch_host_phase2_data (1, Zerocopy).
+	//
+	// Instruct the control plane agent to fetch a portion of a host phase 2 image, identified by `hash` and starting at `offset`. When the data arrives, the control plane agent will notify the calling task, at which point it should call `get_host_phase2_data`.
+	FetchHostPhase2Data(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentFetchHostPhase2DataCall, imageHash [32]uint8, offset uint64, notificationBit uint8)
+	// GetHostPhase2Data receives op get_host_phase2_data (2, Zerocopy).
+	//
+	// Get already-fetched host phase 2 data.
+	GetHostPhase2Data(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentGetHostPhase2DataCall, imageHash [32]uint8, offset uint64, data []byte)
+	// GetStartupOptions receives op get_startup_options (3, Ssmarshal).
+	//
+	// Get the most-recently-provided startup options from MGS.
+	GetStartupOptions(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentGetStartupOptionsCall)
+	// SetStartupOptions receives op set_startup_options (4, Zerocopy).
+	//
+	// Set the startup options word for use by host-sp-comms.
+	SetStartupOptions(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentSetStartupOptionsCall, startupOptions uint64)
+	// Identity receives op identity (5, Zerocopy, idempotent).
+	//
+	// Get the identity of the current sled.
+	Identity(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentIdentityCall)
+	// GetUartClient receives op get_uart_client (6, Ssmarshal, idempotent).
+	//
+	// Get which UART client (MGS or Humility) is allowed to be active.
+	GetUartClient(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentGetUartClientCall)
+	// GetInstallinatorImageId receives op get_installinator_image_id (7, Zerocopy, idempotent).
+	//
+	// Get the current installinator image ID, returning the number of bytes written. If we have no installinator image ID, does not modify the leased buffer and returns 0.
+	GetInstallinatorImageId(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentGetInstallinatorImageIdCall, data []byte)
+	// SetHumilityUartClient receives op set_humility_uart_client (8, Zerocopy).
+	//
+	// Attach or detach Humility as the host serial console client.
+	SetHumilityUartClient(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentSetHumilityUartClientCall, attach bool)
+	// UartRead receives op uart_read (9, Zerocopy).
+	//
+	// Read buffered bytes from the host console uart.
+	UartRead(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentUartReadCall, data []byte)
+	// UartWrite receives op uart_write (10, Zerocopy).
+	//
+	// Enqueue bytes to send to the host console uart.
+	UartWrite(ctx context.Context, caller ipc.Caller, call *ControlPlaneAgentUartWriteCall, data []byte)
+}
+
+// ControlPlaneAgentFetchHostPhase2DataCall is a held call of op fetch_host_phase2_data.
+type ControlPlaneAgentFetchHostPhase2DataCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentFetchHostPhase2DataArgs
+}
+
+// Reply answers the call.
+func (c *ControlPlaneAgentFetchHostPhase2DataCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentFetchHostPhase2DataCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a ControlPlaneAgentServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentFetchHostPhase2DataCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentFetchHostPhase2Data(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentGetHostPhase2DataCall is a held call of op get_host_phase2_data.
+type ControlPlaneAgentGetHostPhase2DataCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentGetHostPhase2DataArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentGetHostPhase2DataCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentGetHostPhase2DataCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentGetHostPhase2DataCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentGetHostPhase2Data(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentGetStartupOptionsCall is a held call of op get_startup_options.
+type ControlPlaneAgentGetStartupOptionsCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentGetStartupOptionsArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentGetStartupOptionsCall) Reply(v HostStartupOptions) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentGetStartupOptionsCall) Fail(err error) error {
+	var v HostStartupOptions
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentGetStartupOptionsCall) Finish(v HostStartupOptions, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentGetStartupOptions(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentSetStartupOptionsCall is a held call of op set_startup_options.
+type ControlPlaneAgentSetStartupOptionsCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentSetStartupOptionsArgs
+}
+
+// Reply answers the call.
+func (c *ControlPlaneAgentSetStartupOptionsCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentSetStartupOptionsCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a ControlPlaneAgentServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentSetStartupOptionsCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentSetStartupOptions(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentIdentityCall is a held call of op identity.
+type ControlPlaneAgentIdentityCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentIdentityArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentIdentityCall) Reply(v OxideIdentity) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentIdentityCall) Fail(err error) error {
+	var v OxideIdentity
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentIdentityCall) Finish(v OxideIdentity, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentIdentity(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentGetUartClientCall is a held call of op get_uart_client.
+type ControlPlaneAgentGetUartClientCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentGetUartClientArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentGetUartClientCall) Reply(v UartClient) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentGetUartClientCall) Fail(err error) error {
+	var v UartClient
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentGetUartClientCall) Finish(v UartClient, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentGetUartClient(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentGetInstallinatorImageIdCall is a held call of op get_installinator_image_id.
+type ControlPlaneAgentGetInstallinatorImageIdCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentGetInstallinatorImageIdArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentGetInstallinatorImageIdCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentGetInstallinatorImageIdCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentGetInstallinatorImageIdCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentGetInstallinatorImageId(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentSetHumilityUartClientCall is a held call of op set_humility_uart_client.
+type ControlPlaneAgentSetHumilityUartClientCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentSetHumilityUartClientArgs
+}
+
+// Reply answers the call.
+func (c *ControlPlaneAgentSetHumilityUartClientCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentSetHumilityUartClientCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a ControlPlaneAgentServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentSetHumilityUartClientCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentSetHumilityUartClient(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentUartReadCall is a held call of op uart_read.
+type ControlPlaneAgentUartReadCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentUartReadArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentUartReadCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentUartReadCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentUartReadCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentUartRead(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentUartWriteCall is a held call of op uart_write.
+type ControlPlaneAgentUartWriteCall struct {
+	held ControlPlaneAgentHeld
+	req  *ipc.Request
+	args ControlPlaneAgentUartWriteArgs
+}
+
+// Reply answers the call with v.
+func (c *ControlPlaneAgentUartWriteCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ControlPlaneAgentUartWriteCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ControlPlaneAgentServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ControlPlaneAgentUartWriteCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerControlPlaneAgentUartWrite(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ControlPlaneAgentPipelined serves held ControlPlaneAgent requests with a ControlPlaneAgentPipelinedServer.
+type ControlPlaneAgentPipelined struct {
+	impl   ControlPlaneAgentPipelinedServer
+	access ipc.Access
+}
+
+// NewControlPlaneAgentPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewControlPlaneAgentPipelined(impl ControlPlaneAgentPipelinedServer, opts ...ipc.DispatchOption) *ControlPlaneAgentPipelined {
+	return &ControlPlaneAgentPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as ControlPlaneAgentDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *ControlPlaneAgentPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ControlPlaneAgentHeld) error {
+	if err := checkControlPlaneAgentRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case ControlPlaneAgentOpFetchHostPhase2Data:
+		a, err := ReadControlPlaneAgentFetchHostPhase2DataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.FetchHostPhase2Data(ctx, caller, &ControlPlaneAgentFetchHostPhase2DataCall{held: held, req: req, args: a}, a.ImageHash, a.Offset, a.NotificationBit)
+		return nil
+	case ControlPlaneAgentOpGetHostPhase2Data:
+		a, err := ReadControlPlaneAgentGetHostPhase2DataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetHostPhase2Data(ctx, caller, &ControlPlaneAgentGetHostPhase2DataCall{held: held, req: req, args: a}, a.ImageHash, a.Offset, a.Data)
+		return nil
+	case ControlPlaneAgentOpGetStartupOptions:
+		a, err := ReadControlPlaneAgentGetStartupOptionsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetStartupOptions(ctx, caller, &ControlPlaneAgentGetStartupOptionsCall{held: held, req: req, args: a})
+		return nil
+	case ControlPlaneAgentOpSetStartupOptions:
+		a, err := ReadControlPlaneAgentSetStartupOptionsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetStartupOptions(ctx, caller, &ControlPlaneAgentSetStartupOptionsCall{held: held, req: req, args: a}, a.StartupOptions)
+		return nil
+	case ControlPlaneAgentOpIdentity:
+		a, err := ReadControlPlaneAgentIdentityArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Identity(ctx, caller, &ControlPlaneAgentIdentityCall{held: held, req: req, args: a})
+		return nil
+	case ControlPlaneAgentOpGetUartClient:
+		a, err := ReadControlPlaneAgentGetUartClientArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetUartClient(ctx, caller, &ControlPlaneAgentGetUartClientCall{held: held, req: req, args: a})
+		return nil
+	case ControlPlaneAgentOpGetInstallinatorImageId:
+		a, err := ReadControlPlaneAgentGetInstallinatorImageIdArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetInstallinatorImageId(ctx, caller, &ControlPlaneAgentGetInstallinatorImageIdCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	case ControlPlaneAgentOpSetHumilityUartClient:
+		a, err := ReadControlPlaneAgentSetHumilityUartClientArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetHumilityUartClient(ctx, caller, &ControlPlaneAgentSetHumilityUartClientCall{held: held, req: req, args: a}, a.Attach)
+		return nil
+	case ControlPlaneAgentOpUartRead:
+		a, err := ReadControlPlaneAgentUartReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UartRead(ctx, caller, &ControlPlaneAgentUartReadCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	case ControlPlaneAgentOpUartWrite:
+		a, err := ReadControlPlaneAgentUartWriteArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UartWrite(ctx, caller, &ControlPlaneAgentUartWriteCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // ControlPlaneAgentError is the CLike error ControlPlaneAgentError: its code travels as the reply's RC.

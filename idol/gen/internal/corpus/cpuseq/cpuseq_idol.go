@@ -436,14 +436,29 @@ type SequencerServer interface {
 	DisableConsoleRedirect(ctx context.Context, caller ipc.Caller) error
 }
 
+// checkSequencerRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkSequencerRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 12 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > SequencerIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // SequencerDispatcher serves Sequencer requests with a SequencerServer: it implements ipc.Handler.
 type SequencerDispatcher struct {
 	impl   SequencerServer
 	access ipc.Access
 }
 
-// NewSequencerDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSequencerDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSequencerDispatcher(impl SequencerServer, opts ...ipc.DispatchOption) *SequencerDispatcher {
 	return &SequencerDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -451,14 +466,8 @@ func NewSequencerDispatcher(impl SequencerServer, opts ...ipc.DispatchOption) *S
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SequencerDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 12 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > SequencerIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkSequencerRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -490,11 +499,24 @@ func (s *SequencerDispatcher) Handle(ctx context.Context, caller ipc.Caller, req
 	return ipc.UnknownOperation
 }
 
-func (s *SequencerDispatcher) handleGetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// SequencerGetStateArgs holds the decoded arguments and leases of op get_state.
+type SequencerGetStateArgs struct {
+}
+
+// ReadSequencerGetStateArgs checks and decodes a request's arguments and leases for op
+// get_state (as upstream's read_get_state_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerGetStateArgs(req *ipc.Request) (a SequencerGetStateArgs, err error) {
 	if len(req.Args) != SequencerGetStateArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetState(ctx, caller)
+	return a, nil
+}
+
+// answerSequencerGetState fills rep with what a server's result (v, err) for op get_state
+// means, or returns the fault to send instead.
+func answerSequencerGetState(req *ipc.Request, rep *ipc.Reply, a *SequencerGetStateArgs, v PowerState, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "get_state", err)
 	}
@@ -508,23 +530,45 @@ func (s *SequencerDispatcher) handleGetState(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleSetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerSetStateArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleGetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerGetStateArgs(req)
+	if err != nil {
+		return err
 	}
-	var state PowerState
+	v, err := s.impl.GetState(ctx, caller)
+	return answerSequencerGetState(req, rep, &a, v, err)
+}
+
+// SequencerSetStateArgs holds the decoded arguments and leases of op set_state.
+type SequencerSetStateArgs struct {
+	State PowerState
+}
+
+// ReadSequencerSetStateArgs checks and decodes a request's arguments and leases for op
+// set_state (as upstream's read_set_state_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerSetStateArgs(req *ipc.Request) (a SequencerSetStateArgs, err error) {
+	if len(req.Args) != SequencerSetStateArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		state = PowerState(x)
-		if !state.Valid() {
+		a.State = PowerState(x)
+		if !a.State.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.SetState(ctx, caller, state)
+	return a, nil
+}
+
+// answerSequencerSetState fills rep with what a server's result (v, err) for op set_state
+// means, or returns the fault to send instead.
+func answerSequencerSetState(req *ipc.Request, rep *ipc.Reply, a *SequencerSetStateArgs, v Transition, err error) error {
+	_ = a
 	if err != nil {
 		var ce SeqError
 		if errors.As(err, &ce) && ce != 0 {
@@ -543,30 +587,52 @@ func (s *SequencerDispatcher) handleSetState(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleSetStateWithReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerSetStateWithReasonArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleSetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerSetStateArgs(req)
+	if err != nil {
+		return err
 	}
-	var state PowerState
-	var reason StateChangeReason
+	v, err := s.impl.SetState(ctx, caller, a.State)
+	return answerSequencerSetState(req, rep, &a, v, err)
+}
+
+// SequencerSetStateWithReasonArgs holds the decoded arguments and leases of op set_state_with_reason.
+type SequencerSetStateWithReasonArgs struct {
+	State  PowerState
+	Reason StateChangeReason
+}
+
+// ReadSequencerSetStateWithReasonArgs checks and decodes a request's arguments and leases for op
+// set_state_with_reason (as upstream's read_set_state_with_reason_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerSetStateWithReasonArgs(req *ipc.Request) (a SequencerSetStateWithReasonArgs, err error) {
+	if len(req.Args) != SequencerSetStateWithReasonArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		state = PowerState(x)
-		if !state.Valid() {
+		a.State = PowerState(x)
+		if !a.State.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if x := d.U8(); d.Err() == nil {
-		reason = StateChangeReason(x)
-		if !reason.Valid() {
+		a.Reason = StateChangeReason(x)
+		if !a.Reason.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.SetStateWithReason(ctx, caller, state, reason)
+	return a, nil
+}
+
+// answerSequencerSetStateWithReason fills rep with what a server's result (v, err) for op set_state_with_reason
+// means, or returns the fault to send instead.
+func answerSequencerSetStateWithReason(req *ipc.Request, rep *ipc.Reply, a *SequencerSetStateWithReasonArgs, v Transition, err error) error {
+	_ = a
 	if err != nil {
 		var ce SeqError
 		if errors.As(err, &ce) && ce != 0 {
@@ -585,22 +651,66 @@ func (s *SequencerDispatcher) handleSetStateWithReason(ctx context.Context, call
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleSendHardwareNmi(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerSendHardwareNmiArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleSetStateWithReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerSetStateWithReasonArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.SendHardwareNmi(ctx, caller)
+	v, err := s.impl.SetStateWithReason(ctx, caller, a.State, a.Reason)
+	return answerSequencerSetStateWithReason(req, rep, &a, v, err)
+}
+
+// SequencerSendHardwareNmiArgs holds the decoded arguments and leases of op send_hardware_nmi.
+type SequencerSendHardwareNmiArgs struct {
+}
+
+// ReadSequencerSendHardwareNmiArgs checks and decodes a request's arguments and leases for op
+// send_hardware_nmi (as upstream's read_send_hardware_nmi_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerSendHardwareNmiArgs(req *ipc.Request) (a SequencerSendHardwareNmiArgs, err error) {
+	if len(req.Args) != SequencerSendHardwareNmiArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerSendHardwareNmi fills rep with what a server's result (v, err) for op send_hardware_nmi
+// means, or returns the fault to send instead.
+func answerSequencerSendHardwareNmi(req *ipc.Request, rep *ipc.Reply, a *SequencerSendHardwareNmiArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "send_hardware_nmi", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleReadFpgaRegs(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerReadFpgaRegsArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleSendHardwareNmi(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerSendHardwareNmiArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ReadFpgaRegs(ctx, caller)
+	err = s.impl.SendHardwareNmi(ctx, caller)
+	return answerSequencerSendHardwareNmi(req, rep, &a, err)
+}
+
+// SequencerReadFpgaRegsArgs holds the decoded arguments and leases of op read_fpga_regs.
+type SequencerReadFpgaRegsArgs struct {
+}
+
+// ReadSequencerReadFpgaRegsArgs checks and decodes a request's arguments and leases for op
+// read_fpga_regs (as upstream's read_read_fpga_regs_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerReadFpgaRegsArgs(req *ipc.Request) (a SequencerReadFpgaRegsArgs, err error) {
+	if len(req.Args) != SequencerReadFpgaRegsArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerReadFpgaRegs fills rep with what a server's result (v, err) for op read_fpga_regs
+// means, or returns the fault to send instead.
+func answerSequencerReadFpgaRegs(req *ipc.Request, rep *ipc.Reply, a *SequencerReadFpgaRegsArgs, v [64]uint8, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "read_fpga_regs", err)
 	}
@@ -614,11 +724,33 @@ func (s *SequencerDispatcher) handleReadFpgaRegs(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleLastPostCode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerLastPostCodeArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleReadFpgaRegs(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerReadFpgaRegsArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.LastPostCode(ctx, caller)
+	v, err := s.impl.ReadFpgaRegs(ctx, caller)
+	return answerSequencerReadFpgaRegs(req, rep, &a, v, err)
+}
+
+// SequencerLastPostCodeArgs holds the decoded arguments and leases of op last_post_code.
+type SequencerLastPostCodeArgs struct {
+}
+
+// ReadSequencerLastPostCodeArgs checks and decodes a request's arguments and leases for op
+// last_post_code (as upstream's read_last_post_code_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerLastPostCodeArgs(req *ipc.Request) (a SequencerLastPostCodeArgs, err error) {
+	if len(req.Args) != SequencerLastPostCodeArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerLastPostCode fills rep with what a server's result (v, err) for op last_post_code
+// means, or returns the fault to send instead.
+func answerSequencerLastPostCode(req *ipc.Request, rep *ipc.Reply, a *SequencerLastPostCodeArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "last_post_code", err)
 	}
@@ -632,11 +764,33 @@ func (s *SequencerDispatcher) handleLastPostCode(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handlePostCodeBufferLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerPostCodeBufferLenArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleLastPostCode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerLastPostCodeArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.PostCodeBufferLen(ctx, caller)
+	v, err := s.impl.LastPostCode(ctx, caller)
+	return answerSequencerLastPostCode(req, rep, &a, v, err)
+}
+
+// SequencerPostCodeBufferLenArgs holds the decoded arguments and leases of op post_code_buffer_len.
+type SequencerPostCodeBufferLenArgs struct {
+}
+
+// ReadSequencerPostCodeBufferLenArgs checks and decodes a request's arguments and leases for op
+// post_code_buffer_len (as upstream's read_post_code_buffer_len_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerPostCodeBufferLenArgs(req *ipc.Request) (a SequencerPostCodeBufferLenArgs, err error) {
+	if len(req.Args) != SequencerPostCodeBufferLenArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerPostCodeBufferLen fills rep with what a server's result (v, err) for op post_code_buffer_len
+// means, or returns the fault to send instead.
+func answerSequencerPostCodeBufferLen(req *ipc.Request, rep *ipc.Reply, a *SequencerPostCodeBufferLenArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "post_code_buffer_len", err)
 	}
@@ -650,18 +804,40 @@ func (s *SequencerDispatcher) handlePostCodeBufferLen(ctx context.Context, calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleGetPostCode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerGetPostCodeArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handlePostCodeBufferLen(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerPostCodeBufferLenArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	v, err := s.impl.PostCodeBufferLen(ctx, caller)
+	return answerSequencerPostCodeBufferLen(req, rep, &a, v, err)
+}
+
+// SequencerGetPostCodeArgs holds the decoded arguments and leases of op get_post_code.
+type SequencerGetPostCodeArgs struct {
+	Index uint32
+}
+
+// ReadSequencerGetPostCodeArgs checks and decodes a request's arguments and leases for op
+// get_post_code (as upstream's read_get_post_code_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerGetPostCodeArgs(req *ipc.Request) (a SequencerGetPostCodeArgs, err error) {
+	if len(req.Args) != SequencerGetPostCodeArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetPostCode(ctx, caller, index)
+	return a, nil
+}
+
+// answerSequencerGetPostCode fills rep with what a server's result (v, err) for op get_post_code
+// means, or returns the fault to send instead.
+func answerSequencerGetPostCode(req *ipc.Request, rep *ipc.Reply, a *SequencerGetPostCodeArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "get_post_code", err)
 	}
@@ -675,11 +851,33 @@ func (s *SequencerDispatcher) handleGetPostCode(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleGpioEdgeCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerGpioEdgeCountArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleGetPostCode(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerGetPostCodeArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GpioEdgeCount(ctx, caller)
+	v, err := s.impl.GetPostCode(ctx, caller, a.Index)
+	return answerSequencerGetPostCode(req, rep, &a, v, err)
+}
+
+// SequencerGpioEdgeCountArgs holds the decoded arguments and leases of op gpio_edge_count.
+type SequencerGpioEdgeCountArgs struct {
+}
+
+// ReadSequencerGpioEdgeCountArgs checks and decodes a request's arguments and leases for op
+// gpio_edge_count (as upstream's read_gpio_edge_count_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerGpioEdgeCountArgs(req *ipc.Request) (a SequencerGpioEdgeCountArgs, err error) {
+	if len(req.Args) != SequencerGpioEdgeCountArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerGpioEdgeCount fills rep with what a server's result (v, err) for op gpio_edge_count
+// means, or returns the fault to send instead.
+func answerSequencerGpioEdgeCount(req *ipc.Request, rep *ipc.Reply, a *SequencerGpioEdgeCountArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "gpio_edge_count", err)
 	}
@@ -693,11 +891,33 @@ func (s *SequencerDispatcher) handleGpioEdgeCount(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleGpioCycleCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerGpioCycleCountArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleGpioEdgeCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerGpioEdgeCountArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GpioCycleCount(ctx, caller)
+	v, err := s.impl.GpioEdgeCount(ctx, caller)
+	return answerSequencerGpioEdgeCount(req, rep, &a, v, err)
+}
+
+// SequencerGpioCycleCountArgs holds the decoded arguments and leases of op gpio_cycle_count.
+type SequencerGpioCycleCountArgs struct {
+}
+
+// ReadSequencerGpioCycleCountArgs checks and decodes a request's arguments and leases for op
+// gpio_cycle_count (as upstream's read_gpio_cycle_count_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerGpioCycleCountArgs(req *ipc.Request) (a SequencerGpioCycleCountArgs, err error) {
+	if len(req.Args) != SequencerGpioCycleCountArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerGpioCycleCount fills rep with what a server's result (v, err) for op gpio_cycle_count
+// means, or returns the fault to send instead.
+func answerSequencerGpioCycleCount(req *ipc.Request, rep *ipc.Reply, a *SequencerGpioCycleCountArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "gpio_cycle_count", err)
 	}
@@ -711,26 +931,563 @@ func (s *SequencerDispatcher) handleGpioCycleCount(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleEnableConsoleRedirect(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerEnableConsoleRedirectArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleGpioCycleCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerGpioCycleCountArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.EnableConsoleRedirect(ctx, caller)
+	v, err := s.impl.GpioCycleCount(ctx, caller)
+	return answerSequencerGpioCycleCount(req, rep, &a, v, err)
+}
+
+// SequencerEnableConsoleRedirectArgs holds the decoded arguments and leases of op enable_console_redirect.
+type SequencerEnableConsoleRedirectArgs struct {
+}
+
+// ReadSequencerEnableConsoleRedirectArgs checks and decodes a request's arguments and leases for op
+// enable_console_redirect (as upstream's read_enable_console_redirect_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerEnableConsoleRedirectArgs(req *ipc.Request) (a SequencerEnableConsoleRedirectArgs, err error) {
+	if len(req.Args) != SequencerEnableConsoleRedirectArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerEnableConsoleRedirect fills rep with what a server's result (v, err) for op enable_console_redirect
+// means, or returns the fault to send instead.
+func answerSequencerEnableConsoleRedirect(req *ipc.Request, rep *ipc.Reply, a *SequencerEnableConsoleRedirectArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "enable_console_redirect", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SequencerDispatcher) handleDisableConsoleRedirect(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SequencerDisableConsoleRedirectArgsSize {
-		return ipc.BadMessageSize
+func (s *SequencerDispatcher) handleEnableConsoleRedirect(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerEnableConsoleRedirectArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.DisableConsoleRedirect(ctx, caller)
+	err = s.impl.EnableConsoleRedirect(ctx, caller)
+	return answerSequencerEnableConsoleRedirect(req, rep, &a, err)
+}
+
+// SequencerDisableConsoleRedirectArgs holds the decoded arguments and leases of op disable_console_redirect.
+type SequencerDisableConsoleRedirectArgs struct {
+}
+
+// ReadSequencerDisableConsoleRedirectArgs checks and decodes a request's arguments and leases for op
+// disable_console_redirect (as upstream's read_disable_console_redirect_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSequencerDisableConsoleRedirectArgs(req *ipc.Request) (a SequencerDisableConsoleRedirectArgs, err error) {
+	if len(req.Args) != SequencerDisableConsoleRedirectArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSequencerDisableConsoleRedirect fills rep with what a server's result (v, err) for op disable_console_redirect
+// means, or returns the fault to send instead.
+func answerSequencerDisableConsoleRedirect(req *ipc.Request, rep *ipc.Reply, a *SequencerDisableConsoleRedirectArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sequencer", "disable_console_redirect", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *SequencerDispatcher) handleDisableConsoleRedirect(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSequencerDisableConsoleRedirectArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.DisableConsoleRedirect(ctx, caller)
+	return answerSequencerDisableConsoleRedirect(req, rep, &a, err)
+}
+
+// SequencerHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type SequencerHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// SequencerPipelinedServer is implemented by a pipelined Sequencer server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as SequencerServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type SequencerPipelinedServer interface {
+	// GetState receives op get_state (1, Zerocopy, idempotent).
+	//
+	// Return the power state
+	GetState(ctx context.Context, caller ipc.Caller, call *SequencerGetStateCall)
+	// SetState receives op set_state (2, Zerocopy).
+	//
+	// Set the power state without providing a reason (legacy).
+	SetState(ctx context.Context, caller ipc.Caller, call *SequencerSetStateCall, state PowerState)
+	// SetStateWithReason receives op set_state_with_reason (3, Zerocopy).
+	//
+	// Set the power state
+	SetStateWithReason(ctx context.Context, caller ipc.Caller, call *SequencerSetStateWithReasonCall, state PowerState, reason StateChangeReason)
+	// SendHardwareNmi receives op send_hardware_nmi (4, Zerocopy).
+	//
+	// Triggers a hardware NMI by toggling LPC_SMI_L
+	SendHardwareNmi(ctx context.Context, caller ipc.Caller, call *SequencerSendHardwareNmiCall)
+	// ReadFpgaRegs receives op read_fpga_regs (5, Zerocopy, idempotent).
+	//
+	// Raw read of the FPGA registers (Gimlet only)
+	ReadFpgaRegs(ctx context.Context, caller ipc.Caller, call *SequencerReadFpgaRegsCall)
+	// LastPostCode receives op last_post_code (6, Zerocopy, idempotent).
+	//
+	// Read the last POST code seen by the sequencer FPGA (Cosmo only)
+	LastPostCode(ctx context.Context, caller ipc.Caller, call *SequencerLastPostCodeCall)
+	// PostCodeBufferLen receives op post_code_buffer_len (7, Zerocopy, idempotent).
+	//
+	// Read the number of POST codes in the FPGA's ringbuffer (Cosmo only)
+	PostCodeBufferLen(ctx context.Context, caller ipc.Caller, call *SequencerPostCodeBufferLenCall)
+	// GetPostCode receives op get_post_code (8, Zerocopy, idempotent).
+	//
+	// Reads a POST code from the FPGA's ringbuffer (Cosmo only)
+	GetPostCode(ctx context.Context, caller ipc.Caller, call *SequencerGetPostCodeCall, index uint32)
+	// GpioEdgeCount receives op gpio_edge_count (9, Zerocopy, idempotent).
+	//
+	// Read the GPIO edge count from the sequencer FPGA
+	GpioEdgeCount(ctx context.Context, caller ipc.Caller, call *SequencerGpioEdgeCountCall)
+	// GpioCycleCount receives op gpio_cycle_count (10, Zerocopy, idempotent).
+	//
+	// Read the GPIO cycle count from the sequencer FPGA
+	GpioCycleCount(ctx context.Context, caller ipc.Caller, call *SequencerGpioCycleCountCall)
+	// EnableConsoleRedirect receives op enable_console_redirect (11, Zerocopy, idempotent).
+	//
+	// Sends the host console to UART breakout pins instead of the FPGA (Cosmo only)
+	EnableConsoleRedirect(ctx context.Context, caller ipc.Caller, call *SequencerEnableConsoleRedirectCall)
+	// DisableConsoleRedirect receives op disable_console_redirect (12, Zerocopy, idempotent).
+	//
+	// Sends the host console to the FPGA instead of UART breakout pins (Cosmo only)
+	DisableConsoleRedirect(ctx context.Context, caller ipc.Caller, call *SequencerDisableConsoleRedirectCall)
+}
+
+// SequencerGetStateCall is a held call of op get_state.
+type SequencerGetStateCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerGetStateArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerGetStateCall) Reply(v PowerState) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerGetStateCall) Fail(err error) error {
+	var v PowerState
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerGetStateCall) Finish(v PowerState, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerGetState(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerSetStateCall is a held call of op set_state.
+type SequencerSetStateCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerSetStateArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerSetStateCall) Reply(v Transition) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerSetStateCall) Fail(err error) error {
+	var v Transition
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerSetStateCall) Finish(v Transition, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerSetState(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerSetStateWithReasonCall is a held call of op set_state_with_reason.
+type SequencerSetStateWithReasonCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerSetStateWithReasonArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerSetStateWithReasonCall) Reply(v Transition) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerSetStateWithReasonCall) Fail(err error) error {
+	var v Transition
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerSetStateWithReasonCall) Finish(v Transition, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerSetStateWithReason(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerSendHardwareNmiCall is a held call of op send_hardware_nmi.
+type SequencerSendHardwareNmiCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerSendHardwareNmiArgs
+}
+
+// Reply answers the call.
+func (c *SequencerSendHardwareNmiCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerSendHardwareNmiCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SequencerServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SequencerSendHardwareNmiCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerSendHardwareNmi(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerReadFpgaRegsCall is a held call of op read_fpga_regs.
+type SequencerReadFpgaRegsCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerReadFpgaRegsArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerReadFpgaRegsCall) Reply(v [64]uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerReadFpgaRegsCall) Fail(err error) error {
+	var v [64]uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerReadFpgaRegsCall) Finish(v [64]uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerReadFpgaRegs(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerLastPostCodeCall is a held call of op last_post_code.
+type SequencerLastPostCodeCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerLastPostCodeArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerLastPostCodeCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerLastPostCodeCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerLastPostCodeCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerLastPostCode(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerPostCodeBufferLenCall is a held call of op post_code_buffer_len.
+type SequencerPostCodeBufferLenCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerPostCodeBufferLenArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerPostCodeBufferLenCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerPostCodeBufferLenCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerPostCodeBufferLenCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerPostCodeBufferLen(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerGetPostCodeCall is a held call of op get_post_code.
+type SequencerGetPostCodeCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerGetPostCodeArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerGetPostCodeCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerGetPostCodeCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerGetPostCodeCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerGetPostCode(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerGpioEdgeCountCall is a held call of op gpio_edge_count.
+type SequencerGpioEdgeCountCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerGpioEdgeCountArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerGpioEdgeCountCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerGpioEdgeCountCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerGpioEdgeCountCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerGpioEdgeCount(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerGpioCycleCountCall is a held call of op gpio_cycle_count.
+type SequencerGpioCycleCountCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerGpioCycleCountArgs
+}
+
+// Reply answers the call with v.
+func (c *SequencerGpioCycleCountCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerGpioCycleCountCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SequencerServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SequencerGpioCycleCountCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerGpioCycleCount(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerEnableConsoleRedirectCall is a held call of op enable_console_redirect.
+type SequencerEnableConsoleRedirectCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerEnableConsoleRedirectArgs
+}
+
+// Reply answers the call.
+func (c *SequencerEnableConsoleRedirectCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerEnableConsoleRedirectCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SequencerServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SequencerEnableConsoleRedirectCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerEnableConsoleRedirect(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerDisableConsoleRedirectCall is a held call of op disable_console_redirect.
+type SequencerDisableConsoleRedirectCall struct {
+	held SequencerHeld
+	req  *ipc.Request
+	args SequencerDisableConsoleRedirectArgs
+}
+
+// Reply answers the call.
+func (c *SequencerDisableConsoleRedirectCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SequencerDisableConsoleRedirectCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SequencerServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SequencerDisableConsoleRedirectCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSequencerDisableConsoleRedirect(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SequencerPipelined serves held Sequencer requests with a SequencerPipelinedServer.
+type SequencerPipelined struct {
+	impl   SequencerPipelinedServer
+	access ipc.Access
+}
+
+// NewSequencerPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewSequencerPipelined(impl SequencerPipelinedServer, opts ...ipc.DispatchOption) *SequencerPipelined {
+	return &SequencerPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as SequencerDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *SequencerPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SequencerHeld) error {
+	if err := checkSequencerRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case SequencerOpGetState:
+		a, err := ReadSequencerGetStateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetState(ctx, caller, &SequencerGetStateCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpSetState:
+		a, err := ReadSequencerSetStateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetState(ctx, caller, &SequencerSetStateCall{held: held, req: req, args: a}, a.State)
+		return nil
+	case SequencerOpSetStateWithReason:
+		a, err := ReadSequencerSetStateWithReasonArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetStateWithReason(ctx, caller, &SequencerSetStateWithReasonCall{held: held, req: req, args: a}, a.State, a.Reason)
+		return nil
+	case SequencerOpSendHardwareNmi:
+		a, err := ReadSequencerSendHardwareNmiArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SendHardwareNmi(ctx, caller, &SequencerSendHardwareNmiCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpReadFpgaRegs:
+		a, err := ReadSequencerReadFpgaRegsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadFpgaRegs(ctx, caller, &SequencerReadFpgaRegsCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpLastPostCode:
+		a, err := ReadSequencerLastPostCodeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LastPostCode(ctx, caller, &SequencerLastPostCodeCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpPostCodeBufferLen:
+		a, err := ReadSequencerPostCodeBufferLenArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.PostCodeBufferLen(ctx, caller, &SequencerPostCodeBufferLenCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpGetPostCode:
+		a, err := ReadSequencerGetPostCodeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetPostCode(ctx, caller, &SequencerGetPostCodeCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case SequencerOpGpioEdgeCount:
+		a, err := ReadSequencerGpioEdgeCountArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GpioEdgeCount(ctx, caller, &SequencerGpioEdgeCountCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpGpioCycleCount:
+		a, err := ReadSequencerGpioCycleCountArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GpioCycleCount(ctx, caller, &SequencerGpioCycleCountCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpEnableConsoleRedirect:
+		a, err := ReadSequencerEnableConsoleRedirectArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.EnableConsoleRedirect(ctx, caller, &SequencerEnableConsoleRedirectCall{held: held, req: req, args: a})
+		return nil
+	case SequencerOpDisableConsoleRedirect:
+		a, err := ReadSequencerDisableConsoleRedirectArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DisableConsoleRedirect(ctx, caller, &SequencerDisableConsoleRedirectCall{held: held, req: req, args: a})
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // PowerState is the enum drv_cpu_power_state::PowerState.

@@ -80,14 +80,29 @@ type DumperServer interface {
 	Dump(ctx context.Context, caller ipc.Caller, address uint32) error
 }
 
+// checkDumperRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkDumperRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 1 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > DumperIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // DumperDispatcher serves Dumper requests with a DumperServer: it implements ipc.Handler.
 type DumperDispatcher struct {
 	impl   DumperServer
 	access ipc.Access
 }
 
-// NewDumperDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewDumperDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewDumperDispatcher(impl DumperServer, opts ...ipc.DispatchOption) *DumperDispatcher {
 	return &DumperDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -95,14 +110,8 @@ func NewDumperDispatcher(impl DumperServer, opts ...ipc.DispatchOption) *DumperD
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *DumperDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 1 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > DumperIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkDumperRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -112,18 +121,31 @@ func (s *DumperDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *i
 	return ipc.UnknownOperation
 }
 
-func (s *DumperDispatcher) handleDump(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// DumperDumpArgs holds the decoded arguments and leases of op dump.
+type DumperDumpArgs struct {
+	Address uint32
+}
+
+// ReadDumperDumpArgs checks and decodes a request's arguments and leases for op
+// dump (as upstream's read_dump_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadDumperDumpArgs(req *ipc.Request) (a DumperDumpArgs, err error) {
 	if len(req.Args) != DumperDumpArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var address uint32
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	address = d.U32()
+	a.Address = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.Dump(ctx, caller, address)
+	return a, nil
+}
+
+// answerDumperDump fills rep with what a server's result (v, err) for op dump
+// means, or returns the fault to send instead.
+func answerDumperDump(req *ipc.Request, rep *ipc.Reply, a *DumperDumpArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumperError
 		if errors.As(err, &ce) && ce != 0 {
@@ -133,6 +155,85 @@ func (s *DumperDispatcher) handleDump(ctx context.Context, caller ipc.Caller, re
 		return ipc.ServerError("Dumper", "dump", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *DumperDispatcher) handleDump(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadDumperDumpArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.Dump(ctx, caller, a.Address)
+	return answerDumperDump(req, rep, &a, err)
+}
+
+// DumperHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type DumperHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// DumperPipelinedServer is implemented by a pipelined Dumper server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as DumperServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type DumperPipelinedServer interface {
+	// Dump receives op dump (1, Zerocopy).
+	Dump(ctx context.Context, caller ipc.Caller, call *DumperDumpCall, address uint32)
+}
+
+// DumperDumpCall is a held call of op dump.
+type DumperDumpCall struct {
+	held DumperHeld
+	req  *ipc.Request
+	args DumperDumpArgs
+}
+
+// Reply answers the call.
+func (c *DumperDumpCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *DumperDumpCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a DumperServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *DumperDumpCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerDumperDump(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// DumperPipelined serves held Dumper requests with a DumperPipelinedServer.
+type DumperPipelined struct {
+	impl   DumperPipelinedServer
+	access ipc.Access
+}
+
+// NewDumperPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewDumperPipelined(impl DumperPipelinedServer, opts ...ipc.DispatchOption) *DumperPipelined {
+	return &DumperPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as DumperDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *DumperPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held DumperHeld) error {
+	if err := checkDumperRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case DumperOpDump:
+		a, err := ReadDumperDumpArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Dump(ctx, caller, &DumperDumpCall{held: held, req: req, args: a}, a.Address)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // DumperError is the CLike error DumperError: its code travels as the reply's RC.

@@ -626,14 +626,29 @@ var fpgaUserDesignWriteLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: true, Write: false, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkFpgaRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkFpgaRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 17 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > FpgaIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // FpgaDispatcher serves Fpga requests with a FpgaServer: it implements ipc.Handler.
 type FpgaDispatcher struct {
 	impl   FpgaServer
 	access ipc.Access
 }
 
-// NewFpgaDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewFpgaDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewFpgaDispatcher(impl FpgaServer, opts ...ipc.DispatchOption) *FpgaDispatcher {
 	return &FpgaDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -641,14 +656,8 @@ func NewFpgaDispatcher(impl FpgaServer, opts ...ipc.DispatchOption) *FpgaDispatc
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *FpgaDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 17 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > FpgaIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkFpgaRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -690,18 +699,31 @@ func (s *FpgaDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc
 	return ipc.UnknownOperation
 }
 
-func (s *FpgaDispatcher) handleDeviceEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// FpgaDeviceEnabledArgs holds the decoded arguments and leases of op device_enabled.
+type FpgaDeviceEnabledArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaDeviceEnabledArgs checks and decodes a request's arguments and leases for op
+// device_enabled (as upstream's read_device_enabled_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaDeviceEnabledArgs(req *ipc.Request) (a FpgaDeviceEnabledArgs, err error) {
 	if len(req.Args) != FpgaDeviceEnabledArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var deviceIndex uint8
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.DeviceEnabled(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaDeviceEnabled fills rep with what a server's result (v, err) for op device_enabled
+// means, or returns the fault to send instead.
+func answerFpgaDeviceEnabled(req *ipc.Request, rep *ipc.Reply, a *FpgaDeviceEnabledArgs, v bool, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -720,20 +742,42 @@ func (s *FpgaDispatcher) handleDeviceEnabled(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleSetDeviceEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaSetDeviceEnabledArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleDeviceEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaDeviceEnabledArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var enabled bool
+	v, err := s.impl.DeviceEnabled(ctx, caller, a.DeviceIndex)
+	return answerFpgaDeviceEnabled(req, rep, &a, v, err)
+}
+
+// FpgaSetDeviceEnabledArgs holds the decoded arguments and leases of op set_device_enabled.
+type FpgaSetDeviceEnabledArgs struct {
+	DeviceIndex uint8
+	Enabled     bool
+}
+
+// ReadFpgaSetDeviceEnabledArgs checks and decodes a request's arguments and leases for op
+// set_device_enabled (as upstream's read_set_device_enabled_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaSetDeviceEnabledArgs(req *ipc.Request) (a FpgaSetDeviceEnabledArgs, err error) {
+	if len(req.Args) != FpgaSetDeviceEnabledArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
-	enabled = d.BoolAny()
+	a.DeviceIndex = d.U8()
+	a.Enabled = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetDeviceEnabled(ctx, caller, deviceIndex, enabled)
+	return a, nil
+}
+
+// answerFpgaSetDeviceEnabled fills rep with what a server's result (v, err) for op set_device_enabled
+// means, or returns the fault to send instead.
+func answerFpgaSetDeviceEnabled(req *ipc.Request, rep *ipc.Reply, a *FpgaSetDeviceEnabledArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -745,18 +789,40 @@ func (s *FpgaDispatcher) handleSetDeviceEnabled(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleResetDevice(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaResetDeviceArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleSetDeviceEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaSetDeviceEnabledArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	err = s.impl.SetDeviceEnabled(ctx, caller, a.DeviceIndex, a.Enabled)
+	return answerFpgaSetDeviceEnabled(req, rep, &a, err)
+}
+
+// FpgaResetDeviceArgs holds the decoded arguments and leases of op reset_device.
+type FpgaResetDeviceArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaResetDeviceArgs checks and decodes a request's arguments and leases for op
+// reset_device (as upstream's read_reset_device_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaResetDeviceArgs(req *ipc.Request) (a FpgaResetDeviceArgs, err error) {
+	if len(req.Args) != FpgaResetDeviceArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ResetDevice(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaResetDevice fills rep with what a server's result (v, err) for op reset_device
+// means, or returns the fault to send instead.
+func answerFpgaResetDevice(req *ipc.Request, rep *ipc.Reply, a *FpgaResetDeviceArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -768,18 +834,40 @@ func (s *FpgaDispatcher) handleResetDevice(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleDeviceState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaDeviceStateArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleResetDevice(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaResetDeviceArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	err = s.impl.ResetDevice(ctx, caller, a.DeviceIndex)
+	return answerFpgaResetDevice(req, rep, &a, err)
+}
+
+// FpgaDeviceStateArgs holds the decoded arguments and leases of op device_state.
+type FpgaDeviceStateArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaDeviceStateArgs checks and decodes a request's arguments and leases for op
+// device_state (as upstream's read_device_state_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaDeviceStateArgs(req *ipc.Request) (a FpgaDeviceStateArgs, err error) {
+	if len(req.Args) != FpgaDeviceStateArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.DeviceState(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaDeviceState fills rep with what a server's result (v, err) for op device_state
+// means, or returns the fault to send instead.
+func answerFpgaDeviceState(req *ipc.Request, rep *ipc.Reply, a *FpgaDeviceStateArgs, v DeviceState, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -798,18 +886,40 @@ func (s *FpgaDispatcher) handleDeviceState(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleDeviceId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaDeviceIdArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleDeviceState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaDeviceStateArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	v, err := s.impl.DeviceState(ctx, caller, a.DeviceIndex)
+	return answerFpgaDeviceState(req, rep, &a, v, err)
+}
+
+// FpgaDeviceIdArgs holds the decoded arguments and leases of op device_id.
+type FpgaDeviceIdArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaDeviceIdArgs checks and decodes a request's arguments and leases for op
+// device_id (as upstream's read_device_id_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaDeviceIdArgs(req *ipc.Request) (a FpgaDeviceIdArgs, err error) {
+	if len(req.Args) != FpgaDeviceIdArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.DeviceId(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaDeviceId fills rep with what a server's result (v, err) for op device_id
+// means, or returns the fault to send instead.
+func answerFpgaDeviceId(req *ipc.Request, rep *ipc.Reply, a *FpgaDeviceIdArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -828,25 +938,47 @@ func (s *FpgaDispatcher) handleDeviceId(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleStartBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaStartBitstreamLoadArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleDeviceId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaDeviceIdArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var bitstreamType BitstreamType
+	v, err := s.impl.DeviceId(ctx, caller, a.DeviceIndex)
+	return answerFpgaDeviceId(req, rep, &a, v, err)
+}
+
+// FpgaStartBitstreamLoadArgs holds the decoded arguments and leases of op start_bitstream_load.
+type FpgaStartBitstreamLoadArgs struct {
+	DeviceIndex   uint8
+	BitstreamType BitstreamType
+}
+
+// ReadFpgaStartBitstreamLoadArgs checks and decodes a request's arguments and leases for op
+// start_bitstream_load (as upstream's read_start_bitstream_load_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaStartBitstreamLoadArgs(req *ipc.Request) (a FpgaStartBitstreamLoadArgs, err error) {
+	if len(req.Args) != FpgaStartBitstreamLoadArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
-		bitstreamType = BitstreamType(x)
-		if !bitstreamType.Valid() {
+		a.BitstreamType = BitstreamType(x)
+		if !a.BitstreamType.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.StartBitstreamLoad(ctx, caller, deviceIndex, bitstreamType)
+	return a, nil
+}
+
+// answerFpgaStartBitstreamLoad fills rep with what a server's result (v, err) for op start_bitstream_load
+// means, or returns the fault to send instead.
+func answerFpgaStartBitstreamLoad(req *ipc.Request, rep *ipc.Reply, a *FpgaStartBitstreamLoadArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -858,15 +990,37 @@ func (s *FpgaDispatcher) handleStartBitstreamLoad(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleContinueBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaContinueBitstreamLoadArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, fpgaContinueBitstreamLoadLeases); err != nil {
+func (s *FpgaDispatcher) handleStartBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaStartBitstreamLoadArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ContinueBitstreamLoad(ctx, caller, data)
+	err = s.impl.StartBitstreamLoad(ctx, caller, a.DeviceIndex, a.BitstreamType)
+	return answerFpgaStartBitstreamLoad(req, rep, &a, err)
+}
+
+// FpgaContinueBitstreamLoadArgs holds the decoded arguments and leases of op continue_bitstream_load.
+type FpgaContinueBitstreamLoadArgs struct {
+	Data []byte
+}
+
+// ReadFpgaContinueBitstreamLoadArgs checks and decodes a request's arguments and leases for op
+// continue_bitstream_load (as upstream's read_continue_bitstream_load_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaContinueBitstreamLoadArgs(req *ipc.Request) (a FpgaContinueBitstreamLoadArgs, err error) {
+	if len(req.Args) != FpgaContinueBitstreamLoadArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, fpgaContinueBitstreamLoadLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerFpgaContinueBitstreamLoad fills rep with what a server's result (v, err) for op continue_bitstream_load
+// means, or returns the fault to send instead.
+func answerFpgaContinueBitstreamLoad(req *ipc.Request, rep *ipc.Reply, a *FpgaContinueBitstreamLoadArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce FpgaError
@@ -879,11 +1033,33 @@ func (s *FpgaDispatcher) handleContinueBitstreamLoad(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleFinishBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaFinishBitstreamLoadArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleContinueBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaContinueBitstreamLoadArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.FinishBitstreamLoad(ctx, caller)
+	err = s.impl.ContinueBitstreamLoad(ctx, caller, a.Data)
+	return answerFpgaContinueBitstreamLoad(req, rep, &a, err)
+}
+
+// FpgaFinishBitstreamLoadArgs holds the decoded arguments and leases of op finish_bitstream_load.
+type FpgaFinishBitstreamLoadArgs struct {
+}
+
+// ReadFpgaFinishBitstreamLoadArgs checks and decodes a request's arguments and leases for op
+// finish_bitstream_load (as upstream's read_finish_bitstream_load_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaFinishBitstreamLoadArgs(req *ipc.Request) (a FpgaFinishBitstreamLoadArgs, err error) {
+	if len(req.Args) != FpgaFinishBitstreamLoadArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerFpgaFinishBitstreamLoad fills rep with what a server's result (v, err) for op finish_bitstream_load
+// means, or returns the fault to send instead.
+func answerFpgaFinishBitstreamLoad(req *ipc.Request, rep *ipc.Reply, a *FpgaFinishBitstreamLoadArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -895,18 +1071,40 @@ func (s *FpgaDispatcher) handleFinishBitstreamLoad(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleUserDesignEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaUserDesignEnabledArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleFinishBitstreamLoad(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaFinishBitstreamLoadArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	err = s.impl.FinishBitstreamLoad(ctx, caller)
+	return answerFpgaFinishBitstreamLoad(req, rep, &a, err)
+}
+
+// FpgaUserDesignEnabledArgs holds the decoded arguments and leases of op user_design_enabled.
+type FpgaUserDesignEnabledArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaUserDesignEnabledArgs checks and decodes a request's arguments and leases for op
+// user_design_enabled (as upstream's read_user_design_enabled_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaUserDesignEnabledArgs(req *ipc.Request) (a FpgaUserDesignEnabledArgs, err error) {
+	if len(req.Args) != FpgaUserDesignEnabledArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.UserDesignEnabled(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaUserDesignEnabled fills rep with what a server's result (v, err) for op user_design_enabled
+// means, or returns the fault to send instead.
+func answerFpgaUserDesignEnabled(req *ipc.Request, rep *ipc.Reply, a *FpgaUserDesignEnabledArgs, v bool, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -925,20 +1123,42 @@ func (s *FpgaDispatcher) handleUserDesignEnabled(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleSetUserDesignEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaSetUserDesignEnabledArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleUserDesignEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaUserDesignEnabledArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var enabled bool
+	v, err := s.impl.UserDesignEnabled(ctx, caller, a.DeviceIndex)
+	return answerFpgaUserDesignEnabled(req, rep, &a, v, err)
+}
+
+// FpgaSetUserDesignEnabledArgs holds the decoded arguments and leases of op set_user_design_enabled.
+type FpgaSetUserDesignEnabledArgs struct {
+	DeviceIndex uint8
+	Enabled     bool
+}
+
+// ReadFpgaSetUserDesignEnabledArgs checks and decodes a request's arguments and leases for op
+// set_user_design_enabled (as upstream's read_set_user_design_enabled_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaSetUserDesignEnabledArgs(req *ipc.Request) (a FpgaSetUserDesignEnabledArgs, err error) {
+	if len(req.Args) != FpgaSetUserDesignEnabledArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
-	enabled = d.BoolAny()
+	a.DeviceIndex = d.U8()
+	a.Enabled = d.BoolAny()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetUserDesignEnabled(ctx, caller, deviceIndex, enabled)
+	return a, nil
+}
+
+// answerFpgaSetUserDesignEnabled fills rep with what a server's result (v, err) for op set_user_design_enabled
+// means, or returns the fault to send instead.
+func answerFpgaSetUserDesignEnabled(req *ipc.Request, rep *ipc.Reply, a *FpgaSetUserDesignEnabledArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -950,18 +1170,40 @@ func (s *FpgaDispatcher) handleSetUserDesignEnabled(ctx context.Context, caller 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleResetUserDesign(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaResetUserDesignArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleSetUserDesignEnabled(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaSetUserDesignEnabledArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	err = s.impl.SetUserDesignEnabled(ctx, caller, a.DeviceIndex, a.Enabled)
+	return answerFpgaSetUserDesignEnabled(req, rep, &a, err)
+}
+
+// FpgaResetUserDesignArgs holds the decoded arguments and leases of op reset_user_design.
+type FpgaResetUserDesignArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaResetUserDesignArgs checks and decodes a request's arguments and leases for op
+// reset_user_design (as upstream's read_reset_user_design_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaResetUserDesignArgs(req *ipc.Request) (a FpgaResetUserDesignArgs, err error) {
+	if len(req.Args) != FpgaResetUserDesignArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ResetUserDesign(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaResetUserDesign fills rep with what a server's result (v, err) for op reset_user_design
+// means, or returns the fault to send instead.
+func answerFpgaResetUserDesign(req *ipc.Request, rep *ipc.Reply, a *FpgaResetUserDesignArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -973,31 +1215,53 @@ func (s *FpgaDispatcher) handleResetUserDesign(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleUserDesignRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaUserDesignReadArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleResetUserDesign(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaResetUserDesignArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var op ReadOp
-	var addr uint16
+	err = s.impl.ResetUserDesign(ctx, caller, a.DeviceIndex)
+	return answerFpgaResetUserDesign(req, rep, &a, err)
+}
+
+// FpgaUserDesignReadArgs holds the decoded arguments and leases of op user_design_read.
+type FpgaUserDesignReadArgs struct {
+	DeviceIndex uint8
+	Op          ReadOp
+	Addr        uint16
+	Data        []byte
+}
+
+// ReadFpgaUserDesignReadArgs checks and decodes a request's arguments and leases for op
+// user_design_read (as upstream's read_user_design_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaUserDesignReadArgs(req *ipc.Request) (a FpgaUserDesignReadArgs, err error) {
+	if len(req.Args) != FpgaUserDesignReadArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
-		op = ReadOp(x)
-		if !op.Valid() {
+		a.Op = ReadOp(x)
+		if !a.Op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	addr = d.U16()
+	a.Addr = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, fpgaUserDesignReadLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.UserDesignRead(ctx, caller, deviceIndex, op, addr, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerFpgaUserDesignRead fills rep with what a server's result (v, err) for op user_design_read
+// means, or returns the fault to send instead.
+func answerFpgaUserDesignRead(req *ipc.Request, rep *ipc.Reply, a *FpgaUserDesignReadArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce FpgaError
@@ -1010,31 +1274,53 @@ func (s *FpgaDispatcher) handleUserDesignRead(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleUserDesignWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaUserDesignWriteArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleUserDesignRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaUserDesignReadArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var op WriteOp
-	var addr uint16
+	err = s.impl.UserDesignRead(ctx, caller, a.DeviceIndex, a.Op, a.Addr, a.Data)
+	return answerFpgaUserDesignRead(req, rep, &a, err)
+}
+
+// FpgaUserDesignWriteArgs holds the decoded arguments and leases of op user_design_write.
+type FpgaUserDesignWriteArgs struct {
+	DeviceIndex uint8
+	Op          WriteOp
+	Addr        uint16
+	Data        []byte
+}
+
+// ReadFpgaUserDesignWriteArgs checks and decodes a request's arguments and leases for op
+// user_design_write (as upstream's read_user_design_write_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaUserDesignWriteArgs(req *ipc.Request) (a FpgaUserDesignWriteArgs, err error) {
+	if len(req.Args) != FpgaUserDesignWriteArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
-		op = WriteOp(x)
-		if !op.Valid() {
+		a.Op = WriteOp(x)
+		if !a.Op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	addr = d.U16()
+	a.Addr = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, fpgaUserDesignWriteLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.UserDesignWrite(ctx, caller, deviceIndex, op, addr, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerFpgaUserDesignWrite fills rep with what a server's result (v, err) for op user_design_write
+// means, or returns the fault to send instead.
+func answerFpgaUserDesignWrite(req *ipc.Request, rep *ipc.Reply, a *FpgaUserDesignWriteArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce FpgaError
@@ -1047,20 +1333,42 @@ func (s *FpgaDispatcher) handleUserDesignWrite(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleUserDesignReadReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaUserDesignReadRegArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleUserDesignWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaUserDesignWriteArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var addr uint16
+	err = s.impl.UserDesignWrite(ctx, caller, a.DeviceIndex, a.Op, a.Addr, a.Data)
+	return answerFpgaUserDesignWrite(req, rep, &a, err)
+}
+
+// FpgaUserDesignReadRegArgs holds the decoded arguments and leases of op user_design_read_reg.
+type FpgaUserDesignReadRegArgs struct {
+	DeviceIndex uint8
+	Addr        uint16
+}
+
+// ReadFpgaUserDesignReadRegArgs checks and decodes a request's arguments and leases for op
+// user_design_read_reg (as upstream's read_user_design_read_reg_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaUserDesignReadRegArgs(req *ipc.Request) (a FpgaUserDesignReadRegArgs, err error) {
+	if len(req.Args) != FpgaUserDesignReadRegArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
-	addr = d.U16()
+	a.DeviceIndex = d.U8()
+	a.Addr = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.UserDesignReadReg(ctx, caller, deviceIndex, addr)
+	return a, nil
+}
+
+// answerFpgaUserDesignReadReg fills rep with what a server's result (v, err) for op user_design_read_reg
+// means, or returns the fault to send instead.
+func answerFpgaUserDesignReadReg(req *ipc.Request, rep *ipc.Reply, a *FpgaUserDesignReadRegArgs, v uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1079,29 +1387,51 @@ func (s *FpgaDispatcher) handleUserDesignReadReg(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleUserDesignWriteReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaUserDesignWriteRegArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleUserDesignReadReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaUserDesignReadRegArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var op WriteOp
-	var addr uint16
-	var value uint8
+	v, err := s.impl.UserDesignReadReg(ctx, caller, a.DeviceIndex, a.Addr)
+	return answerFpgaUserDesignReadReg(req, rep, &a, v, err)
+}
+
+// FpgaUserDesignWriteRegArgs holds the decoded arguments and leases of op user_design_write_reg.
+type FpgaUserDesignWriteRegArgs struct {
+	DeviceIndex uint8
+	Op          WriteOp
+	Addr        uint16
+	Value       uint8
+}
+
+// ReadFpgaUserDesignWriteRegArgs checks and decodes a request's arguments and leases for op
+// user_design_write_reg (as upstream's read_user_design_write_reg_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaUserDesignWriteRegArgs(req *ipc.Request) (a FpgaUserDesignWriteRegArgs, err error) {
+	if len(req.Args) != FpgaUserDesignWriteRegArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
-		op = WriteOp(x)
-		if !op.Valid() {
+		a.Op = WriteOp(x)
+		if !a.Op.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	addr = d.U16()
-	value = d.U8()
+	a.Addr = d.U16()
+	a.Value = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.UserDesignWriteReg(ctx, caller, deviceIndex, op, addr, value)
+	return a, nil
+}
+
+// answerFpgaUserDesignWriteReg fills rep with what a server's result (v, err) for op user_design_write_reg
+// means, or returns the fault to send instead.
+func answerFpgaUserDesignWriteReg(req *ipc.Request, rep *ipc.Reply, a *FpgaUserDesignWriteRegArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1113,18 +1443,40 @@ func (s *FpgaDispatcher) handleUserDesignWriteReg(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaLockArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleUserDesignWriteReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaUserDesignWriteRegArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
+	err = s.impl.UserDesignWriteReg(ctx, caller, a.DeviceIndex, a.Op, a.Addr, a.Value)
+	return answerFpgaUserDesignWriteReg(req, rep, &a, err)
+}
+
+// FpgaLockArgs holds the decoded arguments and leases of op lock.
+type FpgaLockArgs struct {
+	DeviceIndex uint8
+}
+
+// ReadFpgaLockArgs checks and decodes a request's arguments and leases for op
+// lock (as upstream's read_lock_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaLockArgs(req *ipc.Request) (a FpgaLockArgs, err error) {
+	if len(req.Args) != FpgaLockArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.Lock(ctx, caller, deviceIndex)
+	return a, nil
+}
+
+// answerFpgaLock fills rep with what a server's result (v, err) for op lock
+// means, or returns the fault to send instead.
+func answerFpgaLock(req *ipc.Request, rep *ipc.Reply, a *FpgaLockArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1136,11 +1488,33 @@ func (s *FpgaDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *FpgaDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != FpgaReleaseArgsSize {
-		return ipc.BadMessageSize
+func (s *FpgaDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaLockArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.Release(ctx, caller)
+	err = s.impl.Lock(ctx, caller, a.DeviceIndex)
+	return answerFpgaLock(req, rep, &a, err)
+}
+
+// FpgaReleaseArgs holds the decoded arguments and leases of op release.
+type FpgaReleaseArgs struct {
+}
+
+// ReadFpgaReleaseArgs checks and decodes a request's arguments and leases for op
+// release (as upstream's read_release_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadFpgaReleaseArgs(req *ipc.Request) (a FpgaReleaseArgs, err error) {
+	if len(req.Args) != FpgaReleaseArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerFpgaRelease fills rep with what a server's result (v, err) for op release
+// means, or returns the fault to send instead.
+func answerFpgaRelease(req *ipc.Request, rep *ipc.Reply, a *FpgaReleaseArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce FpgaError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1150,6 +1524,662 @@ func (s *FpgaDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, r
 		return ipc.ServerError("Fpga", "release", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *FpgaDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadFpgaReleaseArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.Release(ctx, caller)
+	return answerFpgaRelease(req, rep, &a, err)
+}
+
+// FpgaHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type FpgaHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// FpgaPipelinedServer is implemented by a pipelined Fpga server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as FpgaServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type FpgaPipelinedServer interface {
+	// DeviceEnabled receives op device_enabled (1, Zerocopy).
+	//
+	// Return true if the FPGA is enabled, false otherwise
+	DeviceEnabled(ctx context.Context, caller ipc.Caller, call *FpgaDeviceEnabledCall, deviceIndex uint8)
+	// SetDeviceEnabled receives op set_device_enabled (2, Zerocopy).
+	//
+	// Enable or disable the FPGA
+	SetDeviceEnabled(ctx context.Context, caller ipc.Caller, call *FpgaSetDeviceEnabledCall, deviceIndex uint8, enabled bool)
+	// ResetDevice receives op reset_device (3, Zerocopy).
+	//
+	// Reset the FPGA
+	ResetDevice(ctx context.Context, caller ipc.Caller, call *FpgaResetDeviceCall, deviceIndex uint8)
+	// DeviceState receives op device_state (4, Zerocopy).
+	//
+	// Return the current device state
+	DeviceState(ctx context.Context, caller ipc.Caller, call *FpgaDeviceStateCall, deviceIndex uint8)
+	// DeviceId receives op device_id (5, Zerocopy).
+	//
+	// Return the device id, if applicable
+	DeviceId(ctx context.Context, caller ipc.Caller, call *FpgaDeviceIdCall, deviceIndex uint8)
+	// StartBitstreamLoad receives op start_bitstream_load (6, Zerocopy).
+	//
+	// Prepare the device to load a bitstream
+	StartBitstreamLoad(ctx context.Context, caller ipc.Caller, call *FpgaStartBitstreamLoadCall, deviceIndex uint8, bitstreamType BitstreamType)
+	// ContinueBitstreamLoad receives op continue_bitstream_load (7, Zerocopy).
+	//
+	// Load the next chunk of the bitstream
+	ContinueBitstreamLoad(ctx context.Context, caller ipc.Caller, call *FpgaContinueBitstreamLoadCall, data []byte)
+	// FinishBitstreamLoad receives op finish_bitstream_load (8, Zerocopy).
+	//
+	// Finish loading a bitstream
+	FinishBitstreamLoad(ctx context.Context, caller ipc.Caller, call *FpgaFinishBitstreamLoadCall)
+	// UserDesignEnabled receives op user_design_enabled (9, Zerocopy).
+	//
+	// Return true if the user design reset is released, false otherwise
+	UserDesignEnabled(ctx context.Context, caller ipc.Caller, call *FpgaUserDesignEnabledCall, deviceIndex uint8)
+	// SetUserDesignEnabled receives op set_user_design_enabled (10, Zerocopy).
+	//
+	// Set the reset state for the user_design
+	SetUserDesignEnabled(ctx context.Context, caller ipc.Caller, call *FpgaSetUserDesignEnabledCall, deviceIndex uint8, enabled bool)
+	// ResetUserDesign receives op reset_user_design (11, Zerocopy).
+	//
+	// Reset the user_design
+	ResetUserDesign(ctx context.Context, caller ipc.Caller, call *FpgaResetUserDesignCall, deviceIndex uint8)
+	// UserDesignRead receives op user_design_read (12, Zerocopy).
+	//
+	// Read N bytes from the user design, starting at the given address
+	UserDesignRead(ctx context.Context, caller ipc.Caller, call *FpgaUserDesignReadCall, deviceIndex uint8, op ReadOp, addr uint16, data []byte)
+	// UserDesignWrite receives op user_design_write (13, Zerocopy).
+	//
+	// Write N bytes to the user design, starting at the given address
+	UserDesignWrite(ctx context.Context, caller ipc.Caller, call *FpgaUserDesignWriteCall, deviceIndex uint8, op WriteOp, addr uint16, data []byte)
+	// UserDesignReadReg receives op user_design_read_reg (14, Zerocopy).
+	//
+	// Read 1 byte from the user design, at the given address
+	UserDesignReadReg(ctx context.Context, caller ipc.Caller, call *FpgaUserDesignReadRegCall, deviceIndex uint8, addr uint16)
+	// UserDesignWriteReg receives op user_design_write_reg (15, Zerocopy).
+	//
+	// Write 1 byte to the user design, at the given address
+	UserDesignWriteReg(ctx context.Context, caller ipc.Caller, call *FpgaUserDesignWriteRegCall, deviceIndex uint8, op WriteOp, addr uint16, value uint8)
+	// Lock receives op lock (16, Zerocopy).
+	//
+	// Take exclusive control of this FPGA or the user design.
+	Lock(ctx context.Context, caller ipc.Caller, call *FpgaLockCall, deviceIndex uint8)
+	// Release receives op release (17, Zerocopy).
+	//
+	// Release a previously acquired lock.
+	Release(ctx context.Context, caller ipc.Caller, call *FpgaReleaseCall)
+}
+
+// FpgaDeviceEnabledCall is a held call of op device_enabled.
+type FpgaDeviceEnabledCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaDeviceEnabledArgs
+}
+
+// Reply answers the call with v.
+func (c *FpgaDeviceEnabledCall) Reply(v bool) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaDeviceEnabledCall) Fail(err error) error {
+	var v bool
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a FpgaServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *FpgaDeviceEnabledCall) Finish(v bool, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaDeviceEnabled(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaSetDeviceEnabledCall is a held call of op set_device_enabled.
+type FpgaSetDeviceEnabledCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaSetDeviceEnabledArgs
+}
+
+// Reply answers the call.
+func (c *FpgaSetDeviceEnabledCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaSetDeviceEnabledCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaSetDeviceEnabledCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaSetDeviceEnabled(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaResetDeviceCall is a held call of op reset_device.
+type FpgaResetDeviceCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaResetDeviceArgs
+}
+
+// Reply answers the call.
+func (c *FpgaResetDeviceCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaResetDeviceCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaResetDeviceCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaResetDevice(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaDeviceStateCall is a held call of op device_state.
+type FpgaDeviceStateCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaDeviceStateArgs
+}
+
+// Reply answers the call with v.
+func (c *FpgaDeviceStateCall) Reply(v DeviceState) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaDeviceStateCall) Fail(err error) error {
+	var v DeviceState
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a FpgaServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *FpgaDeviceStateCall) Finish(v DeviceState, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaDeviceState(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaDeviceIdCall is a held call of op device_id.
+type FpgaDeviceIdCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaDeviceIdArgs
+}
+
+// Reply answers the call with v.
+func (c *FpgaDeviceIdCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaDeviceIdCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a FpgaServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *FpgaDeviceIdCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaDeviceId(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaStartBitstreamLoadCall is a held call of op start_bitstream_load.
+type FpgaStartBitstreamLoadCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaStartBitstreamLoadArgs
+}
+
+// Reply answers the call.
+func (c *FpgaStartBitstreamLoadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaStartBitstreamLoadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaStartBitstreamLoadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaStartBitstreamLoad(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaContinueBitstreamLoadCall is a held call of op continue_bitstream_load.
+type FpgaContinueBitstreamLoadCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaContinueBitstreamLoadArgs
+}
+
+// Reply answers the call.
+func (c *FpgaContinueBitstreamLoadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaContinueBitstreamLoadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaContinueBitstreamLoadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaContinueBitstreamLoad(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaFinishBitstreamLoadCall is a held call of op finish_bitstream_load.
+type FpgaFinishBitstreamLoadCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaFinishBitstreamLoadArgs
+}
+
+// Reply answers the call.
+func (c *FpgaFinishBitstreamLoadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaFinishBitstreamLoadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaFinishBitstreamLoadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaFinishBitstreamLoad(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaUserDesignEnabledCall is a held call of op user_design_enabled.
+type FpgaUserDesignEnabledCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaUserDesignEnabledArgs
+}
+
+// Reply answers the call with v.
+func (c *FpgaUserDesignEnabledCall) Reply(v bool) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaUserDesignEnabledCall) Fail(err error) error {
+	var v bool
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a FpgaServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *FpgaUserDesignEnabledCall) Finish(v bool, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaUserDesignEnabled(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaSetUserDesignEnabledCall is a held call of op set_user_design_enabled.
+type FpgaSetUserDesignEnabledCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaSetUserDesignEnabledArgs
+}
+
+// Reply answers the call.
+func (c *FpgaSetUserDesignEnabledCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaSetUserDesignEnabledCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaSetUserDesignEnabledCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaSetUserDesignEnabled(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaResetUserDesignCall is a held call of op reset_user_design.
+type FpgaResetUserDesignCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaResetUserDesignArgs
+}
+
+// Reply answers the call.
+func (c *FpgaResetUserDesignCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaResetUserDesignCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaResetUserDesignCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaResetUserDesign(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaUserDesignReadCall is a held call of op user_design_read.
+type FpgaUserDesignReadCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaUserDesignReadArgs
+}
+
+// Reply answers the call.
+func (c *FpgaUserDesignReadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaUserDesignReadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaUserDesignReadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaUserDesignRead(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaUserDesignWriteCall is a held call of op user_design_write.
+type FpgaUserDesignWriteCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaUserDesignWriteArgs
+}
+
+// Reply answers the call.
+func (c *FpgaUserDesignWriteCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaUserDesignWriteCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaUserDesignWriteCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaUserDesignWrite(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaUserDesignReadRegCall is a held call of op user_design_read_reg.
+type FpgaUserDesignReadRegCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaUserDesignReadRegArgs
+}
+
+// Reply answers the call with v.
+func (c *FpgaUserDesignReadRegCall) Reply(v uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaUserDesignReadRegCall) Fail(err error) error {
+	var v uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a FpgaServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *FpgaUserDesignReadRegCall) Finish(v uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaUserDesignReadReg(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaUserDesignWriteRegCall is a held call of op user_design_write_reg.
+type FpgaUserDesignWriteRegCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaUserDesignWriteRegArgs
+}
+
+// Reply answers the call.
+func (c *FpgaUserDesignWriteRegCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaUserDesignWriteRegCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaUserDesignWriteRegCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaUserDesignWriteReg(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaLockCall is a held call of op lock.
+type FpgaLockCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaLockArgs
+}
+
+// Reply answers the call.
+func (c *FpgaLockCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaLockCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaLockCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaLock(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaReleaseCall is a held call of op release.
+type FpgaReleaseCall struct {
+	held FpgaHeld
+	req  *ipc.Request
+	args FpgaReleaseArgs
+}
+
+// Reply answers the call.
+func (c *FpgaReleaseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *FpgaReleaseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a FpgaServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *FpgaReleaseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerFpgaRelease(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// FpgaPipelined serves held Fpga requests with a FpgaPipelinedServer.
+type FpgaPipelined struct {
+	impl   FpgaPipelinedServer
+	access ipc.Access
+}
+
+// NewFpgaPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewFpgaPipelined(impl FpgaPipelinedServer, opts ...ipc.DispatchOption) *FpgaPipelined {
+	return &FpgaPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as FpgaDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *FpgaPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held FpgaHeld) error {
+	if err := checkFpgaRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case FpgaOpDeviceEnabled:
+		a, err := ReadFpgaDeviceEnabledArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DeviceEnabled(ctx, caller, &FpgaDeviceEnabledCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpSetDeviceEnabled:
+		a, err := ReadFpgaSetDeviceEnabledArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetDeviceEnabled(ctx, caller, &FpgaSetDeviceEnabledCall{held: held, req: req, args: a}, a.DeviceIndex, a.Enabled)
+		return nil
+	case FpgaOpResetDevice:
+		a, err := ReadFpgaResetDeviceArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ResetDevice(ctx, caller, &FpgaResetDeviceCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpDeviceState:
+		a, err := ReadFpgaDeviceStateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DeviceState(ctx, caller, &FpgaDeviceStateCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpDeviceId:
+		a, err := ReadFpgaDeviceIdArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DeviceId(ctx, caller, &FpgaDeviceIdCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpStartBitstreamLoad:
+		a, err := ReadFpgaStartBitstreamLoadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.StartBitstreamLoad(ctx, caller, &FpgaStartBitstreamLoadCall{held: held, req: req, args: a}, a.DeviceIndex, a.BitstreamType)
+		return nil
+	case FpgaOpContinueBitstreamLoad:
+		a, err := ReadFpgaContinueBitstreamLoadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ContinueBitstreamLoad(ctx, caller, &FpgaContinueBitstreamLoadCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	case FpgaOpFinishBitstreamLoad:
+		a, err := ReadFpgaFinishBitstreamLoadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.FinishBitstreamLoad(ctx, caller, &FpgaFinishBitstreamLoadCall{held: held, req: req, args: a})
+		return nil
+	case FpgaOpUserDesignEnabled:
+		a, err := ReadFpgaUserDesignEnabledArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UserDesignEnabled(ctx, caller, &FpgaUserDesignEnabledCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpSetUserDesignEnabled:
+		a, err := ReadFpgaSetUserDesignEnabledArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetUserDesignEnabled(ctx, caller, &FpgaSetUserDesignEnabledCall{held: held, req: req, args: a}, a.DeviceIndex, a.Enabled)
+		return nil
+	case FpgaOpResetUserDesign:
+		a, err := ReadFpgaResetUserDesignArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ResetUserDesign(ctx, caller, &FpgaResetUserDesignCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpUserDesignRead:
+		a, err := ReadFpgaUserDesignReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UserDesignRead(ctx, caller, &FpgaUserDesignReadCall{held: held, req: req, args: a}, a.DeviceIndex, a.Op, a.Addr, a.Data)
+		return nil
+	case FpgaOpUserDesignWrite:
+		a, err := ReadFpgaUserDesignWriteArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UserDesignWrite(ctx, caller, &FpgaUserDesignWriteCall{held: held, req: req, args: a}, a.DeviceIndex, a.Op, a.Addr, a.Data)
+		return nil
+	case FpgaOpUserDesignReadReg:
+		a, err := ReadFpgaUserDesignReadRegArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UserDesignReadReg(ctx, caller, &FpgaUserDesignReadRegCall{held: held, req: req, args: a}, a.DeviceIndex, a.Addr)
+		return nil
+	case FpgaOpUserDesignWriteReg:
+		a, err := ReadFpgaUserDesignWriteRegArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.UserDesignWriteReg(ctx, caller, &FpgaUserDesignWriteRegCall{held: held, req: req, args: a}, a.DeviceIndex, a.Op, a.Addr, a.Value)
+		return nil
+	case FpgaOpLock:
+		a, err := ReadFpgaLockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Lock(ctx, caller, &FpgaLockCall{held: held, req: req, args: a}, a.DeviceIndex)
+		return nil
+	case FpgaOpRelease:
+		a, err := ReadFpgaReleaseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Release(ctx, caller, &FpgaReleaseCall{held: held, req: req, args: a})
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // BitstreamType is the enum BitstreamType.

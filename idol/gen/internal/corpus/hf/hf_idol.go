@@ -902,14 +902,29 @@ var hostFlashApobReadLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: false, Write: true, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkHostFlashRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkHostFlashRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 26 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > HostFlashIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // HostFlashDispatcher serves HostFlash requests with a HostFlashServer: it implements ipc.Handler.
 type HostFlashDispatcher struct {
 	impl   HostFlashServer
 	access ipc.Access
 }
 
-// NewHostFlashDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewHostFlashDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewHostFlashDispatcher(impl HostFlashServer, opts ...ipc.DispatchOption) *HostFlashDispatcher {
 	return &HostFlashDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -917,14 +932,8 @@ func NewHostFlashDispatcher(impl HostFlashServer, opts ...ipc.DispatchOption) *H
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *HostFlashDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 26 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > HostFlashIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkHostFlashRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -984,11 +993,24 @@ func (s *HostFlashDispatcher) Handle(ctx context.Context, caller ipc.Caller, req
 	return ipc.UnknownOperation
 }
 
-func (s *HostFlashDispatcher) handleReadId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// HostFlashReadIdArgs holds the decoded arguments and leases of op read_id.
+type HostFlashReadIdArgs struct {
+}
+
+// ReadHostFlashReadIdArgs checks and decodes a request's arguments and leases for op
+// read_id (as upstream's read_read_id_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashReadIdArgs(req *ipc.Request) (a HostFlashReadIdArgs, err error) {
 	if len(req.Args) != HostFlashReadIdArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ReadId(ctx, caller)
+	return a, nil
+}
+
+// answerHostFlashReadId fills rep with what a server's result (v, err) for op read_id
+// means, or returns the fault to send instead.
+func answerHostFlashReadId(req *ipc.Request, rep *ipc.Reply, a *HostFlashReadIdArgs, v HfChipId, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1007,11 +1029,33 @@ func (s *HostFlashDispatcher) handleReadId(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleCapacity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashCapacityArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleReadId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashReadIdArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.Capacity(ctx, caller)
+	v, err := s.impl.ReadId(ctx, caller)
+	return answerHostFlashReadId(req, rep, &a, v, err)
+}
+
+// HostFlashCapacityArgs holds the decoded arguments and leases of op capacity.
+type HostFlashCapacityArgs struct {
+}
+
+// ReadHostFlashCapacityArgs checks and decodes a request's arguments and leases for op
+// capacity (as upstream's read_capacity_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashCapacityArgs(req *ipc.Request) (a HostFlashCapacityArgs, err error) {
+	if len(req.Args) != HostFlashCapacityArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashCapacity fills rep with what a server's result (v, err) for op capacity
+// means, or returns the fault to send instead.
+func answerHostFlashCapacity(req *ipc.Request, rep *ipc.Reply, a *HostFlashCapacityArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1030,11 +1074,33 @@ func (s *HostFlashDispatcher) handleCapacity(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleReadStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashReadStatusArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleCapacity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashCapacityArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ReadStatus(ctx, caller)
+	v, err := s.impl.Capacity(ctx, caller)
+	return answerHostFlashCapacity(req, rep, &a, v, err)
+}
+
+// HostFlashReadStatusArgs holds the decoded arguments and leases of op read_status.
+type HostFlashReadStatusArgs struct {
+}
+
+// ReadHostFlashReadStatusArgs checks and decodes a request's arguments and leases for op
+// read_status (as upstream's read_read_status_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashReadStatusArgs(req *ipc.Request) (a HostFlashReadStatusArgs, err error) {
+	if len(req.Args) != HostFlashReadStatusArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashReadStatus fills rep with what a server's result (v, err) for op read_status
+// means, or returns the fault to send instead.
+func answerHostFlashReadStatus(req *ipc.Request, rep *ipc.Reply, a *HostFlashReadStatusArgs, v uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1053,23 +1119,45 @@ func (s *HostFlashDispatcher) handleReadStatus(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleBulkErase(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashBulkEraseArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleReadStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashReadStatusArgs(req)
+	if err != nil {
+		return err
 	}
-	var protect HfProtectMode
+	v, err := s.impl.ReadStatus(ctx, caller)
+	return answerHostFlashReadStatus(req, rep, &a, v, err)
+}
+
+// HostFlashBulkEraseArgs holds the decoded arguments and leases of op bulk_erase.
+type HostFlashBulkEraseArgs struct {
+	Protect HfProtectMode
+}
+
+// ReadHostFlashBulkEraseArgs checks and decodes a request's arguments and leases for op
+// bulk_erase (as upstream's read_bulk_erase_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashBulkEraseArgs(req *ipc.Request) (a HostFlashBulkEraseArgs, err error) {
+	if len(req.Args) != HostFlashBulkEraseArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		protect = HfProtectMode(x)
-		if !protect.Valid() {
+		a.Protect = HfProtectMode(x)
+		if !a.Protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.BulkErase(ctx, caller, protect)
+	return a, nil
+}
+
+// answerHostFlashBulkErase fills rep with what a server's result (v, err) for op bulk_erase
+// means, or returns the fault to send instead.
+func answerHostFlashBulkErase(req *ipc.Request, rep *ipc.Reply, a *HostFlashBulkEraseArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1081,29 +1169,51 @@ func (s *HostFlashDispatcher) handleBulkErase(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handlePageProgram(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashPageProgramArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleBulkErase(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashBulkEraseArgs(req)
+	if err != nil {
+		return err
 	}
-	var address uint32
-	var protect HfProtectMode
+	err = s.impl.BulkErase(ctx, caller, a.Protect)
+	return answerHostFlashBulkErase(req, rep, &a, err)
+}
+
+// HostFlashPageProgramArgs holds the decoded arguments and leases of op page_program.
+type HostFlashPageProgramArgs struct {
+	Address uint32
+	Protect HfProtectMode
+	Data    []byte
+}
+
+// ReadHostFlashPageProgramArgs checks and decodes a request's arguments and leases for op
+// page_program (as upstream's read_page_program_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashPageProgramArgs(req *ipc.Request) (a HostFlashPageProgramArgs, err error) {
+	if len(req.Args) != HostFlashPageProgramArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	address = d.U32()
+	a.Address = d.U32()
 	if x := d.U8(); d.Err() == nil {
-		protect = HfProtectMode(x)
-		if !protect.Valid() {
+		a.Protect = HfProtectMode(x)
+		if !a.Protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, hostFlashPageProgramLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.PageProgram(ctx, caller, address, protect, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashPageProgram fills rep with what a server's result (v, err) for op page_program
+// means, or returns the fault to send instead.
+func answerHostFlashPageProgram(req *ipc.Request, rep *ipc.Reply, a *HostFlashPageProgramArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HfError
@@ -1116,36 +1226,58 @@ func (s *HostFlashDispatcher) handlePageProgram(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handlePageProgramDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashPageProgramDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handlePageProgram(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashPageProgramArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
-	var address uint32
-	var protect HfProtectMode
+	err = s.impl.PageProgram(ctx, caller, a.Address, a.Protect, a.Data)
+	return answerHostFlashPageProgram(req, rep, &a, err)
+}
+
+// HostFlashPageProgramDevArgs holds the decoded arguments and leases of op page_program_dev.
+type HostFlashPageProgramDevArgs struct {
+	Dev     HfDevSelect
+	Address uint32
+	Protect HfProtectMode
+	Data    []byte
+}
+
+// ReadHostFlashPageProgramDevArgs checks and decodes a request's arguments and leases for op
+// page_program_dev (as upstream's read_page_program_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashPageProgramDevArgs(req *ipc.Request) (a HostFlashPageProgramDevArgs, err error) {
+	if len(req.Args) != HostFlashPageProgramDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	address = d.U32()
+	a.Address = d.U32()
 	if x := d.U8(); d.Err() == nil {
-		protect = HfProtectMode(x)
-		if !protect.Valid() {
+		a.Protect = HfProtectMode(x)
+		if !a.Protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, hostFlashPageProgramDevLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.PageProgramDev(ctx, caller, dev, address, protect, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashPageProgramDev fills rep with what a server's result (v, err) for op page_program_dev
+// means, or returns the fault to send instead.
+func answerHostFlashPageProgramDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashPageProgramDevArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HfError
@@ -1158,22 +1290,44 @@ func (s *HostFlashDispatcher) handlePageProgramDev(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashReadArgsSize {
-		return ipc.BadMessageSize
-	}
-	var address uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	address = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, hostFlashReadLeases); err != nil {
+func (s *HostFlashDispatcher) handlePageProgramDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashPageProgramDevArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.Read(ctx, caller, address, data)
+	err = s.impl.PageProgramDev(ctx, caller, a.Dev, a.Address, a.Protect, a.Data)
+	return answerHostFlashPageProgramDev(req, rep, &a, err)
+}
+
+// HostFlashReadArgs holds the decoded arguments and leases of op read.
+type HostFlashReadArgs struct {
+	Address uint32
+	Data    []byte
+}
+
+// ReadHostFlashReadArgs checks and decodes a request's arguments and leases for op
+// read (as upstream's read_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashReadArgs(req *ipc.Request) (a HostFlashReadArgs, err error) {
+	if len(req.Args) != HostFlashReadArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Address = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, hostFlashReadLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashRead fills rep with what a server's result (v, err) for op read
+// means, or returns the fault to send instead.
+func answerHostFlashRead(req *ipc.Request, rep *ipc.Reply, a *HostFlashReadArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HfError
@@ -1186,29 +1340,51 @@ func (s *HostFlashDispatcher) handleRead(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleReadDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashReadDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashReadArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
-	var address uint32
+	err = s.impl.Read(ctx, caller, a.Address, a.Data)
+	return answerHostFlashRead(req, rep, &a, err)
+}
+
+// HostFlashReadDevArgs holds the decoded arguments and leases of op read_dev.
+type HostFlashReadDevArgs struct {
+	Dev     HfDevSelect
+	Address uint32
+	Data    []byte
+}
+
+// ReadHostFlashReadDevArgs checks and decodes a request's arguments and leases for op
+// read_dev (as upstream's read_read_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashReadDevArgs(req *ipc.Request) (a HostFlashReadDevArgs, err error) {
+	if len(req.Args) != HostFlashReadDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	address = d.U32()
+	a.Address = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, hostFlashReadDevLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ReadDev(ctx, caller, dev, address, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashReadDev fills rep with what a server's result (v, err) for op read_dev
+// means, or returns the fault to send instead.
+func answerHostFlashReadDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashReadDevArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HfError
@@ -1221,25 +1397,47 @@ func (s *HostFlashDispatcher) handleReadDev(ctx context.Context, caller ipc.Call
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleSectorErase(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashSectorEraseArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleReadDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashReadDevArgs(req)
+	if err != nil {
+		return err
 	}
-	var address uint32
-	var protect HfProtectMode
+	err = s.impl.ReadDev(ctx, caller, a.Dev, a.Address, a.Data)
+	return answerHostFlashReadDev(req, rep, &a, err)
+}
+
+// HostFlashSectorEraseArgs holds the decoded arguments and leases of op sector_erase.
+type HostFlashSectorEraseArgs struct {
+	Address uint32
+	Protect HfProtectMode
+}
+
+// ReadHostFlashSectorEraseArgs checks and decodes a request's arguments and leases for op
+// sector_erase (as upstream's read_sector_erase_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashSectorEraseArgs(req *ipc.Request) (a HostFlashSectorEraseArgs, err error) {
+	if len(req.Args) != HostFlashSectorEraseArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	address = d.U32()
+	a.Address = d.U32()
 	if x := d.U8(); d.Err() == nil {
-		protect = HfProtectMode(x)
-		if !protect.Valid() {
+		a.Protect = HfProtectMode(x)
+		if !a.Protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SectorErase(ctx, caller, address, protect)
+	return a, nil
+}
+
+// answerHostFlashSectorErase fills rep with what a server's result (v, err) for op sector_erase
+// means, or returns the fault to send instead.
+func answerHostFlashSectorErase(req *ipc.Request, rep *ipc.Reply, a *HostFlashSectorEraseArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1251,32 +1449,54 @@ func (s *HostFlashDispatcher) handleSectorErase(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleSectorEraseDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashSectorEraseDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleSectorErase(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashSectorEraseArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
-	var address uint32
-	var protect HfProtectMode
+	err = s.impl.SectorErase(ctx, caller, a.Address, a.Protect)
+	return answerHostFlashSectorErase(req, rep, &a, err)
+}
+
+// HostFlashSectorEraseDevArgs holds the decoded arguments and leases of op sector_erase_dev.
+type HostFlashSectorEraseDevArgs struct {
+	Dev     HfDevSelect
+	Address uint32
+	Protect HfProtectMode
+}
+
+// ReadHostFlashSectorEraseDevArgs checks and decodes a request's arguments and leases for op
+// sector_erase_dev (as upstream's read_sector_erase_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashSectorEraseDevArgs(req *ipc.Request) (a HostFlashSectorEraseDevArgs, err error) {
+	if len(req.Args) != HostFlashSectorEraseDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
-	address = d.U32()
+	a.Address = d.U32()
 	if x := d.U8(); d.Err() == nil {
-		protect = HfProtectMode(x)
-		if !protect.Valid() {
+		a.Protect = HfProtectMode(x)
+		if !a.Protect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SectorEraseDev(ctx, caller, dev, address, protect)
+	return a, nil
+}
+
+// answerHostFlashSectorEraseDev fills rep with what a server's result (v, err) for op sector_erase_dev
+// means, or returns the fault to send instead.
+func answerHostFlashSectorEraseDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashSectorEraseDevArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1288,11 +1508,33 @@ func (s *HostFlashDispatcher) handleSectorEraseDev(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleGetMux(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashGetMuxArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleSectorEraseDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashSectorEraseDevArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetMux(ctx, caller)
+	err = s.impl.SectorEraseDev(ctx, caller, a.Dev, a.Address, a.Protect)
+	return answerHostFlashSectorEraseDev(req, rep, &a, err)
+}
+
+// HostFlashGetMuxArgs holds the decoded arguments and leases of op get_mux.
+type HostFlashGetMuxArgs struct {
+}
+
+// ReadHostFlashGetMuxArgs checks and decodes a request's arguments and leases for op
+// get_mux (as upstream's read_get_mux_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashGetMuxArgs(req *ipc.Request) (a HostFlashGetMuxArgs, err error) {
+	if len(req.Args) != HostFlashGetMuxArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashGetMux fills rep with what a server's result (v, err) for op get_mux
+// means, or returns the fault to send instead.
+func answerHostFlashGetMux(req *ipc.Request, rep *ipc.Reply, a *HostFlashGetMuxArgs, v HfMuxState, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1311,23 +1553,45 @@ func (s *HostFlashDispatcher) handleGetMux(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleSetMux(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashSetMuxArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleGetMux(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashGetMuxArgs(req)
+	if err != nil {
+		return err
 	}
-	var state HfMuxState
+	v, err := s.impl.GetMux(ctx, caller)
+	return answerHostFlashGetMux(req, rep, &a, v, err)
+}
+
+// HostFlashSetMuxArgs holds the decoded arguments and leases of op set_mux.
+type HostFlashSetMuxArgs struct {
+	State HfMuxState
+}
+
+// ReadHostFlashSetMuxArgs checks and decodes a request's arguments and leases for op
+// set_mux (as upstream's read_set_mux_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashSetMuxArgs(req *ipc.Request) (a HostFlashSetMuxArgs, err error) {
+	if len(req.Args) != HostFlashSetMuxArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		state = HfMuxState(x)
-		if !state.Valid() {
+		a.State = HfMuxState(x)
+		if !a.State.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetMux(ctx, caller, state)
+	return a, nil
+}
+
+// answerHostFlashSetMux fills rep with what a server's result (v, err) for op set_mux
+// means, or returns the fault to send instead.
+func answerHostFlashSetMux(req *ipc.Request, rep *ipc.Reply, a *HostFlashSetMuxArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1339,11 +1603,33 @@ func (s *HostFlashDispatcher) handleSetMux(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleGetDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashGetDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleSetMux(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashSetMuxArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetDev(ctx, caller)
+	err = s.impl.SetMux(ctx, caller, a.State)
+	return answerHostFlashSetMux(req, rep, &a, err)
+}
+
+// HostFlashGetDevArgs holds the decoded arguments and leases of op get_dev.
+type HostFlashGetDevArgs struct {
+}
+
+// ReadHostFlashGetDevArgs checks and decodes a request's arguments and leases for op
+// get_dev (as upstream's read_get_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashGetDevArgs(req *ipc.Request) (a HostFlashGetDevArgs, err error) {
+	if len(req.Args) != HostFlashGetDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashGetDev fills rep with what a server's result (v, err) for op get_dev
+// means, or returns the fault to send instead.
+func answerHostFlashGetDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashGetDevArgs, v HfDevSelect, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1362,23 +1648,45 @@ func (s *HostFlashDispatcher) handleGetDev(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleSetDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashSetDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleGetDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashGetDevArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
+	v, err := s.impl.GetDev(ctx, caller)
+	return answerHostFlashGetDev(req, rep, &a, v, err)
+}
+
+// HostFlashSetDevArgs holds the decoded arguments and leases of op set_dev.
+type HostFlashSetDevArgs struct {
+	Dev HfDevSelect
+}
+
+// ReadHostFlashSetDevArgs checks and decodes a request's arguments and leases for op
+// set_dev (as upstream's read_set_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashSetDevArgs(req *ipc.Request) (a HostFlashSetDevArgs, err error) {
+	if len(req.Args) != HostFlashSetDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetDev(ctx, caller, dev)
+	return a, nil
+}
+
+// answerHostFlashSetDev fills rep with what a server's result (v, err) for op set_dev
+// means, or returns the fault to send instead.
+func answerHostFlashSetDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashSetDevArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1390,23 +1698,45 @@ func (s *HostFlashDispatcher) handleSetDev(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleCheckDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashCheckDevArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleSetDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashSetDevArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
+	err = s.impl.SetDev(ctx, caller, a.Dev)
+	return answerHostFlashSetDev(req, rep, &a, err)
+}
+
+// HostFlashCheckDevArgs holds the decoded arguments and leases of op check_dev.
+type HostFlashCheckDevArgs struct {
+	Dev HfDevSelect
+}
+
+// ReadHostFlashCheckDevArgs checks and decodes a request's arguments and leases for op
+// check_dev (as upstream's read_check_dev_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashCheckDevArgs(req *ipc.Request) (a HostFlashCheckDevArgs, err error) {
+	if len(req.Args) != HostFlashCheckDevArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.CheckDev(ctx, caller, dev)
+	return a, nil
+}
+
+// answerHostFlashCheckDev fills rep with what a server's result (v, err) for op check_dev
+// means, or returns the fault to send instead.
+func answerHostFlashCheckDev(req *ipc.Request, rep *ipc.Reply, a *HostFlashCheckDevArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1418,20 +1748,42 @@ func (s *HostFlashDispatcher) handleCheckDev(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleHash(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashHashArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleCheckDev(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashCheckDevArgs(req)
+	if err != nil {
+		return err
 	}
-	var address uint32
-	var lenArg uint32
+	err = s.impl.CheckDev(ctx, caller, a.Dev)
+	return answerHostFlashCheckDev(req, rep, &a, err)
+}
+
+// HostFlashHashArgs holds the decoded arguments and leases of op hash.
+type HostFlashHashArgs struct {
+	Address uint32
+	Len     uint32
+}
+
+// ReadHostFlashHashArgs checks and decodes a request's arguments and leases for op
+// hash (as upstream's read_hash_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashHashArgs(req *ipc.Request) (a HostFlashHashArgs, err error) {
+	if len(req.Args) != HostFlashHashArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	address = d.U32()
-	lenArg = d.U32()
+	a.Address = d.U32()
+	a.Len = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.Hash(ctx, caller, address, lenArg)
+	return a, nil
+}
+
+// answerHostFlashHash fills rep with what a server's result (v, err) for op hash
+// means, or returns the fault to send instead.
+func answerHostFlashHash(req *ipc.Request, rep *ipc.Reply, a *HostFlashHashArgs, v [32]uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1450,23 +1802,45 @@ func (s *HostFlashDispatcher) handleHash(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleHashSignificantBits(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashHashSignificantBitsArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleHash(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashHashArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
+	v, err := s.impl.Hash(ctx, caller, a.Address, a.Len)
+	return answerHostFlashHash(req, rep, &a, v, err)
+}
+
+// HostFlashHashSignificantBitsArgs holds the decoded arguments and leases of op hash_significant_bits.
+type HostFlashHashSignificantBitsArgs struct {
+	Dev HfDevSelect
+}
+
+// ReadHostFlashHashSignificantBitsArgs checks and decodes a request's arguments and leases for op
+// hash_significant_bits (as upstream's read_hash_significant_bits_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashHashSignificantBitsArgs(req *ipc.Request) (a HostFlashHashSignificantBitsArgs, err error) {
+	if len(req.Args) != HostFlashHashSignificantBitsArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.HashSignificantBits(ctx, caller, dev)
+	return a, nil
+}
+
+// answerHostFlashHashSignificantBits fills rep with what a server's result (v, err) for op hash_significant_bits
+// means, or returns the fault to send instead.
+func answerHostFlashHashSignificantBits(req *ipc.Request, rep *ipc.Reply, a *HostFlashHashSignificantBitsArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1478,23 +1852,45 @@ func (s *HostFlashDispatcher) handleHashSignificantBits(ctx context.Context, cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleGetCachedHash(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashGetCachedHashArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleHashSignificantBits(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashHashSignificantBitsArgs(req)
+	if err != nil {
+		return err
 	}
-	var dev HfDevSelect
+	err = s.impl.HashSignificantBits(ctx, caller, a.Dev)
+	return answerHostFlashHashSignificantBits(req, rep, &a, err)
+}
+
+// HostFlashGetCachedHashArgs holds the decoded arguments and leases of op get_cached_hash.
+type HostFlashGetCachedHashArgs struct {
+	Dev HfDevSelect
+}
+
+// ReadHostFlashGetCachedHashArgs checks and decodes a request's arguments and leases for op
+// get_cached_hash (as upstream's read_get_cached_hash_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashGetCachedHashArgs(req *ipc.Request) (a HostFlashGetCachedHashArgs, err error) {
+	if len(req.Args) != HostFlashGetCachedHashArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		dev = HfDevSelect(x)
-		if !dev.Valid() {
+		a.Dev = HfDevSelect(x)
+		if !a.Dev.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetCachedHash(ctx, caller, dev)
+	return a, nil
+}
+
+// answerHostFlashGetCachedHash fills rep with what a server's result (v, err) for op get_cached_hash
+// means, or returns the fault to send instead.
+func answerHostFlashGetCachedHash(req *ipc.Request, rep *ipc.Reply, a *HostFlashGetCachedHashArgs, v [32]uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1513,11 +1909,30 @@ func (s *HostFlashDispatcher) handleGetCachedHash(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleGetPersistentData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > HostFlashGetPersistentDataArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleGetCachedHash(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashGetCachedHashArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetPersistentData(ctx, caller)
+	v, err := s.impl.GetCachedHash(ctx, caller, a.Dev)
+	return answerHostFlashGetCachedHash(req, rep, &a, v, err)
+}
+
+// HostFlashGetPersistentDataArgs holds the decoded arguments and leases of op get_persistent_data.
+type HostFlashGetPersistentDataArgs struct {
+}
+
+// ReadHostFlashGetPersistentDataArgs checks and decodes a request's arguments and leases for op
+// get_persistent_data (as upstream's read_get_persistent_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashGetPersistentDataArgs(req *ipc.Request) (a HostFlashGetPersistentDataArgs, err error) {
+	return a, nil
+}
+
+// answerHostFlashGetPersistentData fills rep with what a server's result (v, err) for op get_persistent_data
+// means, or returns the fault to send instead.
+func answerHostFlashGetPersistentData(req *ipc.Request, rep *ipc.Reply, a *HostFlashGetPersistentDataArgs, v HfPersistentData, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1536,23 +1951,45 @@ func (s *HostFlashDispatcher) handleGetPersistentData(ctx context.Context, calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleWritePersistentData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashWritePersistentDataArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleGetPersistentData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashGetPersistentDataArgs(req)
+	if err != nil {
+		return err
 	}
-	var devSelect HfDevSelect
+	v, err := s.impl.GetPersistentData(ctx, caller)
+	return answerHostFlashGetPersistentData(req, rep, &a, v, err)
+}
+
+// HostFlashWritePersistentDataArgs holds the decoded arguments and leases of op write_persistent_data.
+type HostFlashWritePersistentDataArgs struct {
+	DevSelect HfDevSelect
+}
+
+// ReadHostFlashWritePersistentDataArgs checks and decodes a request's arguments and leases for op
+// write_persistent_data (as upstream's read_write_persistent_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashWritePersistentDataArgs(req *ipc.Request) (a HostFlashWritePersistentDataArgs, err error) {
+	if len(req.Args) != HostFlashWritePersistentDataArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if x := d.U8(); d.Err() == nil {
-		devSelect = HfDevSelect(x)
-		if !devSelect.Valid() {
+		a.DevSelect = HfDevSelect(x)
+		if !a.DevSelect.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.WritePersistentData(ctx, caller, devSelect)
+	return a, nil
+}
+
+// answerHostFlashWritePersistentData fills rep with what a server's result (v, err) for op write_persistent_data
+// means, or returns the fault to send instead.
+func answerHostFlashWritePersistentData(req *ipc.Request, rep *ipc.Reply, a *HostFlashWritePersistentDataArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce HfError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1564,20 +2001,39 @@ func (s *HostFlashDispatcher) handleWritePersistentData(ctx context.Context, cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobBegin(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > HostFlashApobBeginArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleWritePersistentData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashWritePersistentDataArgs(req)
+	if err != nil {
+		return err
 	}
-	var length uint32
-	var algorithm ApobHash
+	err = s.impl.WritePersistentData(ctx, caller, a.DevSelect)
+	return answerHostFlashWritePersistentData(req, rep, &a, err)
+}
+
+// HostFlashApobBeginArgs holds the decoded arguments and leases of op apob_begin.
+type HostFlashApobBeginArgs struct {
+	Length    uint32
+	Algorithm ApobHash
+}
+
+// ReadHostFlashApobBeginArgs checks and decodes a request's arguments and leases for op
+// apob_begin (as upstream's read_apob_begin_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobBeginArgs(req *ipc.Request) (a HostFlashApobBeginArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	length = d.U32()
-	algorithm.decodeSerde(d)
+	a.Length = d.U32()
+	a.Algorithm.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ApobBegin(ctx, caller, length, algorithm)
+	return a, nil
+}
+
+// answerHostFlashApobBegin fills rep with what a server's result (v, err) for op apob_begin
+// means, or returns the fault to send instead.
+func answerHostFlashApobBegin(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobBeginArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ApobBeginError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1589,22 +2045,44 @@ func (s *HostFlashDispatcher) handleApobBegin(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashApobWriteArgsSize {
-		return ipc.BadMessageSize
-	}
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, hostFlashApobWriteLeases); err != nil {
+func (s *HostFlashDispatcher) handleApobBegin(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobBeginArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ApobWrite(ctx, caller, offset, data)
+	err = s.impl.ApobBegin(ctx, caller, a.Length, a.Algorithm)
+	return answerHostFlashApobBegin(req, rep, &a, err)
+}
+
+// HostFlashApobWriteArgs holds the decoded arguments and leases of op apob_write.
+type HostFlashApobWriteArgs struct {
+	Offset uint32
+	Data   []byte
+}
+
+// ReadHostFlashApobWriteArgs checks and decodes a request's arguments and leases for op
+// apob_write (as upstream's read_apob_write_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobWriteArgs(req *ipc.Request) (a HostFlashApobWriteArgs, err error) {
+	if len(req.Args) != HostFlashApobWriteArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, hostFlashApobWriteLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashApobWrite fills rep with what a server's result (v, err) for op apob_write
+// means, or returns the fault to send instead.
+func answerHostFlashApobWrite(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobWriteArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce ApobWriteError
@@ -1617,11 +2095,33 @@ func (s *HostFlashDispatcher) handleApobWrite(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobCommit(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashApobCommitArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleApobWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobWriteArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.ApobCommit(ctx, caller)
+	err = s.impl.ApobWrite(ctx, caller, a.Offset, a.Data)
+	return answerHostFlashApobWrite(req, rep, &a, err)
+}
+
+// HostFlashApobCommitArgs holds the decoded arguments and leases of op apob_commit.
+type HostFlashApobCommitArgs struct {
+}
+
+// ReadHostFlashApobCommitArgs checks and decodes a request's arguments and leases for op
+// apob_commit (as upstream's read_apob_commit_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobCommitArgs(req *ipc.Request) (a HostFlashApobCommitArgs, err error) {
+	if len(req.Args) != HostFlashApobCommitArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashApobCommit fills rep with what a server's result (v, err) for op apob_commit
+// means, or returns the fault to send instead.
+func answerHostFlashApobCommit(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobCommitArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ApobCommitError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1633,33 +2133,77 @@ func (s *HostFlashDispatcher) handleApobCommit(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashApobLockArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleApobCommit(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobCommitArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.ApobLock(ctx, caller)
+	err = s.impl.ApobCommit(ctx, caller)
+	return answerHostFlashApobCommit(req, rep, &a, err)
+}
+
+// HostFlashApobLockArgs holds the decoded arguments and leases of op apob_lock.
+type HostFlashApobLockArgs struct {
+}
+
+// ReadHostFlashApobLockArgs checks and decodes a request's arguments and leases for op
+// apob_lock (as upstream's read_apob_lock_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobLockArgs(req *ipc.Request) (a HostFlashApobLockArgs, err error) {
+	if len(req.Args) != HostFlashApobLockArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashApobLock fills rep with what a server's result (v, err) for op apob_lock
+// means, or returns the fault to send instead.
+func answerHostFlashApobLock(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobLockArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("HostFlash", "apob_lock", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashApobReadArgsSize {
-		return ipc.BadMessageSize
-	}
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, hostFlashApobReadLeases); err != nil {
+func (s *HostFlashDispatcher) handleApobLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobLockArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.ApobRead(ctx, caller, offset, data)
+	err = s.impl.ApobLock(ctx, caller)
+	return answerHostFlashApobLock(req, rep, &a, err)
+}
+
+// HostFlashApobReadArgs holds the decoded arguments and leases of op apob_read.
+type HostFlashApobReadArgs struct {
+	Offset uint32
+	Data   []byte
+}
+
+// ReadHostFlashApobReadArgs checks and decodes a request's arguments and leases for op
+// apob_read (as upstream's read_apob_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobReadArgs(req *ipc.Request) (a HostFlashApobReadArgs, err error) {
+	if len(req.Args) != HostFlashApobReadArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, hostFlashApobReadLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerHostFlashApobRead fills rep with what a server's result (v, err) for op apob_read
+// means, or returns the fault to send instead.
+func answerHostFlashApobRead(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobReadArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce ApobReadError
@@ -1679,11 +2223,33 @@ func (s *HostFlashDispatcher) handleApobRead(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *HostFlashDispatcher) handleApobClear(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != HostFlashApobClearArgsSize {
-		return ipc.BadMessageSize
+func (s *HostFlashDispatcher) handleApobRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobReadArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.ApobClear(ctx, caller)
+	v, err := s.impl.ApobRead(ctx, caller, a.Offset, a.Data)
+	return answerHostFlashApobRead(req, rep, &a, v, err)
+}
+
+// HostFlashApobClearArgs holds the decoded arguments and leases of op apob_clear.
+type HostFlashApobClearArgs struct {
+}
+
+// ReadHostFlashApobClearArgs checks and decodes a request's arguments and leases for op
+// apob_clear (as upstream's read_apob_clear_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadHostFlashApobClearArgs(req *ipc.Request) (a HostFlashApobClearArgs, err error) {
+	if len(req.Args) != HostFlashApobClearArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerHostFlashApobClear fills rep with what a server's result (v, err) for op apob_clear
+// means, or returns the fault to send instead.
+func answerHostFlashApobClear(req *ipc.Request, rep *ipc.Reply, a *HostFlashApobClearArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce ApobClearError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1693,6 +2259,977 @@ func (s *HostFlashDispatcher) handleApobClear(ctx context.Context, caller ipc.Ca
 		return ipc.ServerError("HostFlash", "apob_clear", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *HostFlashDispatcher) handleApobClear(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadHostFlashApobClearArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.ApobClear(ctx, caller)
+	return answerHostFlashApobClear(req, rep, &a, err)
+}
+
+// HostFlashHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type HostFlashHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// HostFlashPipelinedServer is implemented by a pipelined HostFlash server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as HostFlashServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type HostFlashPipelinedServer interface {
+	// ReadId receives op read_id (1, Zerocopy).
+	ReadId(ctx context.Context, caller ipc.Caller, call *HostFlashReadIdCall)
+	// Capacity receives op capacity (2, Zerocopy).
+	//
+	// Return the flash capacity in bytes.
+	Capacity(ctx context.Context, caller ipc.Caller, call *HostFlashCapacityCall)
+	// ReadStatus receives op read_status (3, Zerocopy).
+	ReadStatus(ctx context.Context, caller ipc.Caller, call *HostFlashReadStatusCall)
+	// BulkErase receives op bulk_erase (4, Zerocopy).
+	BulkErase(ctx context.Context, caller ipc.Caller, call *HostFlashBulkEraseCall, protect HfProtectMode)
+	// PageProgram receives op page_program (5, Zerocopy).
+	PageProgram(ctx context.Context, caller ipc.Caller, call *HostFlashPageProgramCall, address uint32, protect HfProtectMode, data []byte)
+	// PageProgramDev receives op page_program_dev (6, Zerocopy).
+	//
+	// programs a page of flash on the specific dev, restoring the previous dev before returning
+	PageProgramDev(ctx context.Context, caller ipc.Caller, call *HostFlashPageProgramDevCall, dev HfDevSelect, address uint32, protect HfProtectMode, data []byte)
+	// Read receives op read (7, Zerocopy).
+	Read(ctx context.Context, caller ipc.Caller, call *HostFlashReadCall, address uint32, data []byte)
+	// ReadDev receives op read_dev (8, Zerocopy).
+	//
+	// read from the specific dev, restoring the previous dev before returning
+	ReadDev(ctx context.Context, caller ipc.Caller, call *HostFlashReadDevCall, dev HfDevSelect, address uint32, data []byte)
+	// SectorErase receives op sector_erase (9, Zerocopy).
+	SectorErase(ctx context.Context, caller ipc.Caller, call *HostFlashSectorEraseCall, address uint32, protect HfProtectMode)
+	// SectorEraseDev receives op sector_erase_dev (10, Zerocopy).
+	//
+	// erases a sector of flash on the specific dev, restoring the previous dev before returning
+	SectorEraseDev(ctx context.Context, caller ipc.Caller, call *HostFlashSectorEraseDevCall, dev HfDevSelect, address uint32, protect HfProtectMode)
+	// GetMux receives op get_mux (11, Zerocopy).
+	//
+	// Return the state of the mux
+	GetMux(ctx context.Context, caller ipc.Caller, call *HostFlashGetMuxCall)
+	// SetMux receives op set_mux (12, Zerocopy).
+	//
+	// Set the state of the mux
+	SetMux(ctx context.Context, caller ipc.Caller, call *HostFlashSetMuxCall, state HfMuxState)
+	// GetDev receives op get_dev (13, Zerocopy).
+	//
+	// Returns the selected device
+	GetDev(ctx context.Context, caller ipc.Caller, call *HostFlashGetDevCall)
+	// SetDev receives op set_dev (14, Zerocopy).
+	//
+	// Sets the selected device
+	SetDev(ctx context.Context, caller ipc.Caller, call *HostFlashSetDevCall, dev HfDevSelect)
+	// CheckDev receives op check_dev (15, Zerocopy).
+	//
+	// Check whether the given dev is valid
+	CheckDev(ctx context.Context, caller ipc.Caller, call *HostFlashCheckDevCall, dev HfDevSelect)
+	// Hash receives op hash (16, Zerocopy).
+	//
+	// sha256 of the specified flash range
+	Hash(ctx context.Context, caller ipc.Caller, call *HostFlashHashCall, address uint32, lenArg uint32)
+	// HashSignificantBits receives op hash_significant_bits (17, Zerocopy).
+	//
+	// async sha256 of the entire flash chip with sector zero replaced by `0xff`
+	HashSignificantBits(ctx context.Context, caller ipc.Caller, call *HostFlashHashSignificantBitsCall, dev HfDevSelect)
+	// GetCachedHash receives op get_cached_hash (18, Zerocopy).
+	//
+	// sha256 of the entire flash chip with sector zero replaced by `0xff`
+	GetCachedHash(ctx context.Context, caller ipc.Caller, call *HostFlashGetCachedHashCall, dev HfDevSelect)
+	// GetPersistentData receives op get_persistent_data (19, Hubpack).
+	//
+	// looks up persistent configuration data
+	GetPersistentData(ctx context.Context, caller ipc.Caller, call *HostFlashGetPersistentDataCall)
+	// WritePersistentData receives op write_persistent_data (20, Zerocopy).
+	//
+	// stores persistent configuration data to flash
+	WritePersistentData(ctx context.Context, caller ipc.Caller, call *HostFlashWritePersistentDataCall, devSelect HfDevSelect)
+	// ApobBegin receives op apob_begin (21, Hubpack, idempotent).
+	//
+	// begin writing APOB data to bonus flash
+	ApobBegin(ctx context.Context, caller ipc.Caller, call *HostFlashApobBeginCall, length uint32, algorithm ApobHash)
+	// ApobWrite receives op apob_write (22, Zerocopy, idempotent).
+	//
+	// writes to the current APOB slot
+	ApobWrite(ctx context.Context, caller ipc.Caller, call *HostFlashApobWriteCall, offset uint32, data []byte)
+	// ApobCommit receives op apob_commit (23, Zerocopy, idempotent).
+	//
+	// commits the written APOB slot
+	ApobCommit(ctx context.Context, caller ipc.Caller, call *HostFlashApobCommitCall)
+	// ApobLock receives op apob_lock (24, Zerocopy, idempotent).
+	//
+	// locks the APOB state machine
+	ApobLock(ctx context.Context, caller ipc.Caller, call *HostFlashApobLockCall)
+	// ApobRead receives op apob_read (25, Zerocopy, idempotent).
+	//
+	// reads from the current APOB slot
+	ApobRead(ctx context.Context, caller ipc.Caller, call *HostFlashApobReadCall, offset uint32, data []byte)
+	// ApobClear receives op apob_clear (26, Zerocopy, idempotent).
+	//
+	// clears the APOB
+	ApobClear(ctx context.Context, caller ipc.Caller, call *HostFlashApobClearCall)
+}
+
+// HostFlashReadIdCall is a held call of op read_id.
+type HostFlashReadIdCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashReadIdArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashReadIdCall) Reply(v HfChipId) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashReadIdCall) Fail(err error) error {
+	var v HfChipId
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashReadIdCall) Finish(v HfChipId, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashReadId(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashCapacityCall is a held call of op capacity.
+type HostFlashCapacityCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashCapacityArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashCapacityCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashCapacityCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashCapacityCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashCapacity(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashReadStatusCall is a held call of op read_status.
+type HostFlashReadStatusCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashReadStatusArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashReadStatusCall) Reply(v uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashReadStatusCall) Fail(err error) error {
+	var v uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashReadStatusCall) Finish(v uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashReadStatus(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashBulkEraseCall is a held call of op bulk_erase.
+type HostFlashBulkEraseCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashBulkEraseArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashBulkEraseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashBulkEraseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashBulkEraseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashBulkErase(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashPageProgramCall is a held call of op page_program.
+type HostFlashPageProgramCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashPageProgramArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashPageProgramCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashPageProgramCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashPageProgramCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashPageProgram(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashPageProgramDevCall is a held call of op page_program_dev.
+type HostFlashPageProgramDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashPageProgramDevArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashPageProgramDevCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashPageProgramDevCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashPageProgramDevCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashPageProgramDev(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashReadCall is a held call of op read.
+type HostFlashReadCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashReadArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashReadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashReadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashReadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashRead(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashReadDevCall is a held call of op read_dev.
+type HostFlashReadDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashReadDevArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashReadDevCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashReadDevCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashReadDevCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashReadDev(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashSectorEraseCall is a held call of op sector_erase.
+type HostFlashSectorEraseCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashSectorEraseArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashSectorEraseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashSectorEraseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashSectorEraseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashSectorErase(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashSectorEraseDevCall is a held call of op sector_erase_dev.
+type HostFlashSectorEraseDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashSectorEraseDevArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashSectorEraseDevCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashSectorEraseDevCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashSectorEraseDevCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashSectorEraseDev(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashGetMuxCall is a held call of op get_mux.
+type HostFlashGetMuxCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashGetMuxArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashGetMuxCall) Reply(v HfMuxState) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashGetMuxCall) Fail(err error) error {
+	var v HfMuxState
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashGetMuxCall) Finish(v HfMuxState, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashGetMux(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashSetMuxCall is a held call of op set_mux.
+type HostFlashSetMuxCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashSetMuxArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashSetMuxCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashSetMuxCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashSetMuxCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashSetMux(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashGetDevCall is a held call of op get_dev.
+type HostFlashGetDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashGetDevArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashGetDevCall) Reply(v HfDevSelect) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashGetDevCall) Fail(err error) error {
+	var v HfDevSelect
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashGetDevCall) Finish(v HfDevSelect, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashGetDev(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashSetDevCall is a held call of op set_dev.
+type HostFlashSetDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashSetDevArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashSetDevCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashSetDevCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashSetDevCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashSetDev(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashCheckDevCall is a held call of op check_dev.
+type HostFlashCheckDevCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashCheckDevArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashCheckDevCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashCheckDevCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashCheckDevCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashCheckDev(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashHashCall is a held call of op hash.
+type HostFlashHashCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashHashArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashHashCall) Reply(v [32]uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashHashCall) Fail(err error) error {
+	var v [32]uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashHashCall) Finish(v [32]uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashHash(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashHashSignificantBitsCall is a held call of op hash_significant_bits.
+type HostFlashHashSignificantBitsCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashHashSignificantBitsArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashHashSignificantBitsCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashHashSignificantBitsCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashHashSignificantBitsCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashHashSignificantBits(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashGetCachedHashCall is a held call of op get_cached_hash.
+type HostFlashGetCachedHashCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashGetCachedHashArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashGetCachedHashCall) Reply(v [32]uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashGetCachedHashCall) Fail(err error) error {
+	var v [32]uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashGetCachedHashCall) Finish(v [32]uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashGetCachedHash(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashGetPersistentDataCall is a held call of op get_persistent_data.
+type HostFlashGetPersistentDataCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashGetPersistentDataArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashGetPersistentDataCall) Reply(v HfPersistentData) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashGetPersistentDataCall) Fail(err error) error {
+	var v HfPersistentData
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashGetPersistentDataCall) Finish(v HfPersistentData, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashGetPersistentData(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashWritePersistentDataCall is a held call of op write_persistent_data.
+type HostFlashWritePersistentDataCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashWritePersistentDataArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashWritePersistentDataCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashWritePersistentDataCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashWritePersistentDataCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashWritePersistentData(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobBeginCall is a held call of op apob_begin.
+type HostFlashApobBeginCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobBeginArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashApobBeginCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobBeginCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashApobBeginCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobBegin(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobWriteCall is a held call of op apob_write.
+type HostFlashApobWriteCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobWriteArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashApobWriteCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobWriteCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashApobWriteCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobWrite(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobCommitCall is a held call of op apob_commit.
+type HostFlashApobCommitCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobCommitArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashApobCommitCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobCommitCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashApobCommitCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobCommit(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobLockCall is a held call of op apob_lock.
+type HostFlashApobLockCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobLockArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashApobLockCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobLockCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashApobLockCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobLock(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobReadCall is a held call of op apob_read.
+type HostFlashApobReadCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobReadArgs
+}
+
+// Reply answers the call with v.
+func (c *HostFlashApobReadCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobReadCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a HostFlashServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *HostFlashApobReadCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobRead(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashApobClearCall is a held call of op apob_clear.
+type HostFlashApobClearCall struct {
+	held HostFlashHeld
+	req  *ipc.Request
+	args HostFlashApobClearArgs
+}
+
+// Reply answers the call.
+func (c *HostFlashApobClearCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *HostFlashApobClearCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a HostFlashServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *HostFlashApobClearCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerHostFlashApobClear(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// HostFlashPipelined serves held HostFlash requests with a HostFlashPipelinedServer.
+type HostFlashPipelined struct {
+	impl   HostFlashPipelinedServer
+	access ipc.Access
+}
+
+// NewHostFlashPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewHostFlashPipelined(impl HostFlashPipelinedServer, opts ...ipc.DispatchOption) *HostFlashPipelined {
+	return &HostFlashPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as HostFlashDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *HostFlashPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held HostFlashHeld) error {
+	if err := checkHostFlashRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case HostFlashOpReadId:
+		a, err := ReadHostFlashReadIdArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadId(ctx, caller, &HostFlashReadIdCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpCapacity:
+		a, err := ReadHostFlashCapacityArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Capacity(ctx, caller, &HostFlashCapacityCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpReadStatus:
+		a, err := ReadHostFlashReadStatusArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadStatus(ctx, caller, &HostFlashReadStatusCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpBulkErase:
+		a, err := ReadHostFlashBulkEraseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.BulkErase(ctx, caller, &HostFlashBulkEraseCall{held: held, req: req, args: a}, a.Protect)
+		return nil
+	case HostFlashOpPageProgram:
+		a, err := ReadHostFlashPageProgramArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.PageProgram(ctx, caller, &HostFlashPageProgramCall{held: held, req: req, args: a}, a.Address, a.Protect, a.Data)
+		return nil
+	case HostFlashOpPageProgramDev:
+		a, err := ReadHostFlashPageProgramDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.PageProgramDev(ctx, caller, &HostFlashPageProgramDevCall{held: held, req: req, args: a}, a.Dev, a.Address, a.Protect, a.Data)
+		return nil
+	case HostFlashOpRead:
+		a, err := ReadHostFlashReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Read(ctx, caller, &HostFlashReadCall{held: held, req: req, args: a}, a.Address, a.Data)
+		return nil
+	case HostFlashOpReadDev:
+		a, err := ReadHostFlashReadDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadDev(ctx, caller, &HostFlashReadDevCall{held: held, req: req, args: a}, a.Dev, a.Address, a.Data)
+		return nil
+	case HostFlashOpSectorErase:
+		a, err := ReadHostFlashSectorEraseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SectorErase(ctx, caller, &HostFlashSectorEraseCall{held: held, req: req, args: a}, a.Address, a.Protect)
+		return nil
+	case HostFlashOpSectorEraseDev:
+		a, err := ReadHostFlashSectorEraseDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SectorEraseDev(ctx, caller, &HostFlashSectorEraseDevCall{held: held, req: req, args: a}, a.Dev, a.Address, a.Protect)
+		return nil
+	case HostFlashOpGetMux:
+		a, err := ReadHostFlashGetMuxArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetMux(ctx, caller, &HostFlashGetMuxCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpSetMux:
+		a, err := ReadHostFlashSetMuxArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetMux(ctx, caller, &HostFlashSetMuxCall{held: held, req: req, args: a}, a.State)
+		return nil
+	case HostFlashOpGetDev:
+		a, err := ReadHostFlashGetDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetDev(ctx, caller, &HostFlashGetDevCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpSetDev:
+		a, err := ReadHostFlashSetDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetDev(ctx, caller, &HostFlashSetDevCall{held: held, req: req, args: a}, a.Dev)
+		return nil
+	case HostFlashOpCheckDev:
+		a, err := ReadHostFlashCheckDevArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.CheckDev(ctx, caller, &HostFlashCheckDevCall{held: held, req: req, args: a}, a.Dev)
+		return nil
+	case HostFlashOpHash:
+		a, err := ReadHostFlashHashArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Hash(ctx, caller, &HostFlashHashCall{held: held, req: req, args: a}, a.Address, a.Len)
+		return nil
+	case HostFlashOpHashSignificantBits:
+		a, err := ReadHostFlashHashSignificantBitsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.HashSignificantBits(ctx, caller, &HostFlashHashSignificantBitsCall{held: held, req: req, args: a}, a.Dev)
+		return nil
+	case HostFlashOpGetCachedHash:
+		a, err := ReadHostFlashGetCachedHashArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetCachedHash(ctx, caller, &HostFlashGetCachedHashCall{held: held, req: req, args: a}, a.Dev)
+		return nil
+	case HostFlashOpGetPersistentData:
+		a, err := ReadHostFlashGetPersistentDataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetPersistentData(ctx, caller, &HostFlashGetPersistentDataCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpWritePersistentData:
+		a, err := ReadHostFlashWritePersistentDataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.WritePersistentData(ctx, caller, &HostFlashWritePersistentDataCall{held: held, req: req, args: a}, a.DevSelect)
+		return nil
+	case HostFlashOpApobBegin:
+		a, err := ReadHostFlashApobBeginArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobBegin(ctx, caller, &HostFlashApobBeginCall{held: held, req: req, args: a}, a.Length, a.Algorithm)
+		return nil
+	case HostFlashOpApobWrite:
+		a, err := ReadHostFlashApobWriteArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobWrite(ctx, caller, &HostFlashApobWriteCall{held: held, req: req, args: a}, a.Offset, a.Data)
+		return nil
+	case HostFlashOpApobCommit:
+		a, err := ReadHostFlashApobCommitArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobCommit(ctx, caller, &HostFlashApobCommitCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpApobLock:
+		a, err := ReadHostFlashApobLockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobLock(ctx, caller, &HostFlashApobLockCall{held: held, req: req, args: a})
+		return nil
+	case HostFlashOpApobRead:
+		a, err := ReadHostFlashApobReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobRead(ctx, caller, &HostFlashApobReadCall{held: held, req: req, args: a}, a.Offset, a.Data)
+		return nil
+	case HostFlashOpApobClear:
+		a, err := ReadHostFlashApobClearArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ApobClear(ctx, caller, &HostFlashApobClearCall{held: held, req: req, args: a})
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // ApobBeginError is the CLike error ApobBeginError: its code travels as the reply's RC.

@@ -442,14 +442,29 @@ var jefeReadFaultCountsLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: false, Write: true, ElemSize: 48, Slice: false, MaxLen: 0},
 }
 
+// checkJefeRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkJefeRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 13 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > JefeIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // JefeDispatcher serves Jefe requests with a JefeServer: it implements ipc.Handler.
 type JefeDispatcher struct {
 	impl   JefeServer
 	access ipc.Access
 }
 
-// NewJefeDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewJefeDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewJefeDispatcher(impl JefeServer, opts ...ipc.DispatchOption) *JefeDispatcher {
 	return &JefeDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -457,14 +472,8 @@ func NewJefeDispatcher(impl JefeServer, opts ...ipc.DispatchOption) *JefeDispatc
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *JefeDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 13 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > JefeIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkJefeRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -498,11 +507,24 @@ func (s *JefeDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc
 	return ipc.UnknownOperation
 }
 
-func (s *JefeDispatcher) handleGetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// JefeGetStateArgs holds the decoded arguments and leases of op get_state.
+type JefeGetStateArgs struct {
+}
+
+// ReadJefeGetStateArgs checks and decodes a request's arguments and leases for op
+// get_state (as upstream's read_get_state_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeGetStateArgs(req *ipc.Request) (a JefeGetStateArgs, err error) {
 	if len(req.Args) != JefeGetStateArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetState(ctx, caller)
+	return a, nil
+}
+
+// answerJefeGetState fills rep with what a server's result (v, err) for op get_state
+// means, or returns the fault to send instead.
+func answerJefeGetState(req *ipc.Request, rep *ipc.Reply, a *JefeGetStateArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "get_state", err)
 	}
@@ -516,40 +538,103 @@ func (s *JefeDispatcher) handleGetState(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleSetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != JefeSetStateArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleGetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeGetStateArgs(req)
+	if err != nil {
+		return err
 	}
-	var state uint32
+	v, err := s.impl.GetState(ctx, caller)
+	return answerJefeGetState(req, rep, &a, v, err)
+}
+
+// JefeSetStateArgs holds the decoded arguments and leases of op set_state.
+type JefeSetStateArgs struct {
+	State uint32
+}
+
+// ReadJefeSetStateArgs checks and decodes a request's arguments and leases for op
+// set_state (as upstream's read_set_state_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeSetStateArgs(req *ipc.Request) (a JefeSetStateArgs, err error) {
+	if len(req.Args) != JefeSetStateArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	state = d.U32()
+	a.State = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetState(ctx, caller, state)
+	return a, nil
+}
+
+// answerJefeSetState fills rep with what a server's result (v, err) for op set_state
+// means, or returns the fault to send instead.
+func answerJefeSetState(req *ipc.Request, rep *ipc.Reply, a *JefeSetStateArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "set_state", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleRequestReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != JefeRequestResetArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleSetState(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeSetStateArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.RequestReset(ctx, caller)
+	err = s.impl.SetState(ctx, caller, a.State)
+	return answerJefeSetState(req, rep, &a, err)
+}
+
+// JefeRequestResetArgs holds the decoded arguments and leases of op request_reset.
+type JefeRequestResetArgs struct {
+}
+
+// ReadJefeRequestResetArgs checks and decodes a request's arguments and leases for op
+// request_reset (as upstream's read_request_reset_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeRequestResetArgs(req *ipc.Request) (a JefeRequestResetArgs, err error) {
+	if len(req.Args) != JefeRequestResetArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerJefeRequestReset fills rep with what a server's result (v, err) for op request_reset
+// means, or returns the fault to send instead.
+func answerJefeRequestReset(req *ipc.Request, rep *ipc.Reply, a *JefeRequestResetArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "request_reset", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleGetResetReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeGetResetReasonArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleRequestReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeRequestResetArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetResetReason(ctx, caller)
+	err = s.impl.RequestReset(ctx, caller)
+	return answerJefeRequestReset(req, rep, &a, err)
+}
+
+// JefeGetResetReasonArgs holds the decoded arguments and leases of op get_reset_reason.
+type JefeGetResetReasonArgs struct {
+}
+
+// ReadJefeGetResetReasonArgs checks and decodes a request's arguments and leases for op
+// get_reset_reason (as upstream's read_get_reset_reason_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeGetResetReasonArgs(req *ipc.Request) (a JefeGetResetReasonArgs, err error) {
+	return a, nil
+}
+
+// answerJefeGetResetReason fills rep with what a server's result (v, err) for op get_reset_reason
+// means, or returns the fault to send instead.
+func answerJefeGetResetReason(req *ipc.Request, rep *ipc.Reply, a *JefeGetResetReasonArgs, v ResetReason, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "get_reset_reason", err)
 	}
@@ -563,29 +648,67 @@ func (s *JefeDispatcher) handleGetResetReason(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleSetResetReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeSetResetReasonArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleGetResetReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeGetResetReasonArgs(req)
+	if err != nil {
+		return err
 	}
-	var reason ResetReason
+	v, err := s.impl.GetResetReason(ctx, caller)
+	return answerJefeGetResetReason(req, rep, &a, v, err)
+}
+
+// JefeSetResetReasonArgs holds the decoded arguments and leases of op set_reset_reason.
+type JefeSetResetReasonArgs struct {
+	Reason ResetReason
+}
+
+// ReadJefeSetResetReasonArgs checks and decodes a request's arguments and leases for op
+// set_reset_reason (as upstream's read_set_reset_reason_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeSetResetReasonArgs(req *ipc.Request) (a JefeSetResetReasonArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	reason.decodeSerde(d)
+	a.Reason.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetResetReason(ctx, caller, reason)
+	return a, nil
+}
+
+// answerJefeSetResetReason fills rep with what a server's result (v, err) for op set_reset_reason
+// means, or returns the fault to send instead.
+func answerJefeSetResetReason(req *ipc.Request, rep *ipc.Reply, a *JefeSetResetReasonArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "set_reset_reason", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleReinitializeDumpAreas(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeReinitializeDumpAreasArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleSetResetReason(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeSetResetReasonArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.ReinitializeDumpAreas(ctx, caller)
+	err = s.impl.SetResetReason(ctx, caller, a.Reason)
+	return answerJefeSetResetReason(req, rep, &a, err)
+}
+
+// JefeReinitializeDumpAreasArgs holds the decoded arguments and leases of op reinitialize_dump_areas.
+type JefeReinitializeDumpAreasArgs struct {
+}
+
+// ReadJefeReinitializeDumpAreasArgs checks and decodes a request's arguments and leases for op
+// reinitialize_dump_areas (as upstream's read_reinitialize_dump_areas_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeReinitializeDumpAreasArgs(req *ipc.Request) (a JefeReinitializeDumpAreasArgs, err error) {
+	return a, nil
+}
+
+// answerJefeReinitializeDumpAreas fills rep with what a server's result (v, err) for op reinitialize_dump_areas
+// means, or returns the fault to send instead.
+func answerJefeReinitializeDumpAreas(req *ipc.Request, rep *ipc.Reply, a *JefeReinitializeDumpAreasArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -597,18 +720,37 @@ func (s *JefeDispatcher) handleReinitializeDumpAreas(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleGetDumpArea(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeGetDumpAreaArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleReinitializeDumpAreas(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeReinitializeDumpAreasArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint8
+	err = s.impl.ReinitializeDumpAreas(ctx, caller)
+	return answerJefeReinitializeDumpAreas(req, rep, &a, err)
+}
+
+// JefeGetDumpAreaArgs holds the decoded arguments and leases of op get_dump_area.
+type JefeGetDumpAreaArgs struct {
+	Index uint8
+}
+
+// ReadJefeGetDumpAreaArgs checks and decodes a request's arguments and leases for op
+// get_dump_area (as upstream's read_get_dump_area_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeGetDumpAreaArgs(req *ipc.Request) (a JefeGetDumpAreaArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U8()
+	a.Index = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetDumpArea(ctx, caller, index)
+	return a, nil
+}
+
+// answerJefeGetDumpArea fills rep with what a server's result (v, err) for op get_dump_area
+// means, or returns the fault to send instead.
+func answerJefeGetDumpArea(req *ipc.Request, rep *ipc.Reply, a *JefeGetDumpAreaArgs, v DumpArea, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -627,11 +769,30 @@ func (s *JefeDispatcher) handleGetDumpArea(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleClaimDumpArea(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeClaimDumpAreaArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleGetDumpArea(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeGetDumpAreaArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ClaimDumpArea(ctx, caller)
+	v, err := s.impl.GetDumpArea(ctx, caller, a.Index)
+	return answerJefeGetDumpArea(req, rep, &a, v, err)
+}
+
+// JefeClaimDumpAreaArgs holds the decoded arguments and leases of op claim_dump_area.
+type JefeClaimDumpAreaArgs struct {
+}
+
+// ReadJefeClaimDumpAreaArgs checks and decodes a request's arguments and leases for op
+// claim_dump_area (as upstream's read_claim_dump_area_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeClaimDumpAreaArgs(req *ipc.Request) (a JefeClaimDumpAreaArgs, err error) {
+	return a, nil
+}
+
+// answerJefeClaimDumpArea fills rep with what a server's result (v, err) for op claim_dump_area
+// means, or returns the fault to send instead.
+func answerJefeClaimDumpArea(req *ipc.Request, rep *ipc.Reply, a *JefeClaimDumpAreaArgs, v DumpArea, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -650,18 +811,37 @@ func (s *JefeDispatcher) handleClaimDumpArea(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleDumpTask(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeDumpTaskArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleClaimDumpArea(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeClaimDumpAreaArgs(req)
+	if err != nil {
+		return err
 	}
-	var taskIndex uint32
+	v, err := s.impl.ClaimDumpArea(ctx, caller)
+	return answerJefeClaimDumpArea(req, rep, &a, v, err)
+}
+
+// JefeDumpTaskArgs holds the decoded arguments and leases of op dump_task.
+type JefeDumpTaskArgs struct {
+	TaskIndex uint32
+}
+
+// ReadJefeDumpTaskArgs checks and decodes a request's arguments and leases for op
+// dump_task (as upstream's read_dump_task_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeDumpTaskArgs(req *ipc.Request) (a JefeDumpTaskArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	taskIndex = d.U32()
+	a.TaskIndex = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.DumpTask(ctx, caller, taskIndex)
+	return a, nil
+}
+
+// answerJefeDumpTask fills rep with what a server's result (v, err) for op dump_task
+// means, or returns the fault to send instead.
+func answerJefeDumpTask(req *ipc.Request, rep *ipc.Reply, a *JefeDumpTaskArgs, v uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -680,22 +860,41 @@ func (s *JefeDispatcher) handleDumpTask(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleDumpTaskRegion(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeDumpTaskRegionArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleDumpTask(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeDumpTaskArgs(req)
+	if err != nil {
+		return err
 	}
-	var taskIndex uint32
-	var address uint32
-	var length uint32
+	v, err := s.impl.DumpTask(ctx, caller, a.TaskIndex)
+	return answerJefeDumpTask(req, rep, &a, v, err)
+}
+
+// JefeDumpTaskRegionArgs holds the decoded arguments and leases of op dump_task_region.
+type JefeDumpTaskRegionArgs struct {
+	TaskIndex uint32
+	Address   uint32
+	Length    uint32
+}
+
+// ReadJefeDumpTaskRegionArgs checks and decodes a request's arguments and leases for op
+// dump_task_region (as upstream's read_dump_task_region_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeDumpTaskRegionArgs(req *ipc.Request) (a JefeDumpTaskRegionArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	taskIndex = d.U32()
-	address = d.U32()
-	length = d.U32()
+	a.TaskIndex = d.U32()
+	a.Address = d.U32()
+	a.Length = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.DumpTaskRegion(ctx, caller, taskIndex, address, length)
+	return a, nil
+}
+
+// answerJefeDumpTaskRegion fills rep with what a server's result (v, err) for op dump_task_region
+// means, or returns the fault to send instead.
+func answerJefeDumpTaskRegion(req *ipc.Request, rep *ipc.Reply, a *JefeDumpTaskRegionArgs, v uint8, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -714,18 +913,37 @@ func (s *JefeDispatcher) handleDumpTaskRegion(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleReinitializeDumpFrom(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeReinitializeDumpFromArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleDumpTaskRegion(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeDumpTaskRegionArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint8
+	v, err := s.impl.DumpTaskRegion(ctx, caller, a.TaskIndex, a.Address, a.Length)
+	return answerJefeDumpTaskRegion(req, rep, &a, v, err)
+}
+
+// JefeReinitializeDumpFromArgs holds the decoded arguments and leases of op reinitialize_dump_from.
+type JefeReinitializeDumpFromArgs struct {
+	Index uint8
+}
+
+// ReadJefeReinitializeDumpFromArgs checks and decodes a request's arguments and leases for op
+// reinitialize_dump_from (as upstream's read_reinitialize_dump_from_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeReinitializeDumpFromArgs(req *ipc.Request) (a JefeReinitializeDumpFromArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U8()
+	a.Index = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ReinitializeDumpFrom(ctx, caller, index)
+	return a, nil
+}
+
+// answerJefeReinitializeDumpFrom fills rep with what a server's result (v, err) for op reinitialize_dump_from
+// means, or returns the fault to send instead.
+func answerJefeReinitializeDumpFrom(req *ipc.Request, rep *ipc.Reply, a *JefeReinitializeDumpFromArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce DumpAgentError
 		if errors.As(err, &ce) && ce != 0 {
@@ -737,31 +955,72 @@ func (s *JefeDispatcher) handleReinitializeDumpFrom(ctx context.Context, caller 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleRestartMeRaw(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > JefeRestartMeRawArgsSize {
-		return ipc.BadMessageSize
+func (s *JefeDispatcher) handleReinitializeDumpFrom(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeReinitializeDumpFromArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.RestartMeRaw(ctx, caller)
+	err = s.impl.ReinitializeDumpFrom(ctx, caller, a.Index)
+	return answerJefeReinitializeDumpFrom(req, rep, &a, err)
+}
+
+// JefeRestartMeRawArgs holds the decoded arguments and leases of op restart_me_raw.
+type JefeRestartMeRawArgs struct {
+}
+
+// ReadJefeRestartMeRawArgs checks and decodes a request's arguments and leases for op
+// restart_me_raw (as upstream's read_restart_me_raw_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeRestartMeRawArgs(req *ipc.Request) (a JefeRestartMeRawArgs, err error) {
+	return a, nil
+}
+
+// answerJefeRestartMeRaw fills rep with what a server's result (v, err) for op restart_me_raw
+// means, or returns the fault to send instead.
+func answerJefeRestartMeRaw(req *ipc.Request, rep *ipc.Reply, a *JefeRestartMeRawArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Jefe", "restart_me_raw", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *JefeDispatcher) handleReadFaultCounts(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != JefeReadFaultCountsArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, jefeReadFaultCountsLeases); err != nil {
+func (s *JefeDispatcher) handleRestartMeRaw(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeRestartMeRawArgs(req)
+	if err != nil {
 		return err
 	}
-	data := new([12]uint32)
-	err := s.impl.ReadFaultCounts(ctx, caller, data)
+	err = s.impl.RestartMeRaw(ctx, caller)
+	return answerJefeRestartMeRaw(req, rep, &a, err)
+}
+
+// JefeReadFaultCountsArgs holds the decoded arguments and leases of op read_fault_counts.
+type JefeReadFaultCountsArgs struct {
+	Data *[12]uint32
+}
+
+// ReadJefeReadFaultCountsArgs checks and decodes a request's arguments and leases for op
+// read_fault_counts (as upstream's read_read_fault_counts_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadJefeReadFaultCountsArgs(req *ipc.Request) (a JefeReadFaultCountsArgs, err error) {
+	if len(req.Args) != JefeReadFaultCountsArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, jefeReadFaultCountsLeases); err != nil {
+		return a, err
+	}
+	a.Data = new([12]uint32)
+	return a, nil
+}
+
+// answerJefeReadFaultCounts fills rep with what a server's result (v, err) for op read_fault_counts
+// means, or returns the fault to send instead.
+func answerJefeReadFaultCounts(req *ipc.Request, rep *ipc.Reply, a *JefeReadFaultCountsArgs, err error) error {
 	{
 		enc := ipc.NewEncoder(req.Leases[0].Data)
 		e := &enc
-		for i1 := range *data {
-			e.U32((*data)[i1])
+		for i1 := range *a.Data {
+			e.U32((*a.Data)[i1])
 		}
 	}
 	ipc.SetWritten(rep, req.Leases)
@@ -769,6 +1028,513 @@ func (s *JefeDispatcher) handleReadFaultCounts(ctx context.Context, caller ipc.C
 		return ipc.ServerError("Jefe", "read_fault_counts", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *JefeDispatcher) handleReadFaultCounts(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadJefeReadFaultCountsArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.ReadFaultCounts(ctx, caller, a.Data)
+	return answerJefeReadFaultCounts(req, rep, &a, err)
+}
+
+// JefeHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type JefeHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// JefePipelinedServer is implemented by a pipelined Jefe server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as JefeServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type JefePipelinedServer interface {
+	// GetState receives op get_state (1, Zerocopy, idempotent).
+	GetState(ctx context.Context, caller ipc.Caller, call *JefeGetStateCall)
+	// SetState receives op set_state (2, Zerocopy, idempotent).
+	SetState(ctx context.Context, caller ipc.Caller, call *JefeSetStateCall, state uint32)
+	// RequestReset receives op request_reset (3, Zerocopy, idempotent).
+	RequestReset(ctx context.Context, caller ipc.Caller, call *JefeRequestResetCall)
+	// GetResetReason receives op get_reset_reason (4, Ssmarshal, idempotent).
+	//
+	// Get the reason for the most recent reset
+	GetResetReason(ctx context.Context, caller ipc.Caller, call *JefeGetResetReasonCall)
+	// SetResetReason receives op set_reset_reason (5, Ssmarshal, idempotent).
+	//
+	// Set the reason for the most recent reset
+	SetResetReason(ctx context.Context, caller ipc.Caller, call *JefeSetResetReasonCall, reason ResetReason)
+	// ReinitializeDumpAreas receives op reinitialize_dump_areas (6, Hubpack, idempotent).
+	ReinitializeDumpAreas(ctx context.Context, caller ipc.Caller, call *JefeReinitializeDumpAreasCall)
+	// GetDumpArea receives op get_dump_area (7, Hubpack, idempotent).
+	GetDumpArea(ctx context.Context, caller ipc.Caller, call *JefeGetDumpAreaCall, index uint8)
+	// ClaimDumpArea receives op claim_dump_area (8, Hubpack).
+	ClaimDumpArea(ctx context.Context, caller ipc.Caller, call *JefeClaimDumpAreaCall)
+	// DumpTask receives op dump_task (9, Hubpack).
+	//
+	// dumps the specified task
+	DumpTask(ctx context.Context, caller ipc.Caller, call *JefeDumpTaskCall, taskIndex uint32)
+	// DumpTaskRegion receives op dump_task_region (10, Hubpack).
+	//
+	// dumps a subregion of the specified task
+	DumpTaskRegion(ctx context.Context, caller ipc.Caller, call *JefeDumpTaskRegionCall, taskIndex uint32, address uint32, length uint32)
+	// ReinitializeDumpFrom receives op reinitialize_dump_from (11, Hubpack).
+	//
+	// reinitializes the dump memory starting at the given area
+	ReinitializeDumpFrom(ctx context.Context, caller ipc.Caller, call *JefeReinitializeDumpFromCall, index uint8)
+	// RestartMeRaw receives op restart_me_raw (12, Hubpack, idempotent).
+	//
+	// restarts the caller without recording a fault
+	RestartMeRaw(ctx context.Context, caller ipc.Caller, call *JefeRestartMeRawCall)
+	// ReadFaultCounts receives op read_fault_counts (13, Zerocopy, idempotent).
+	//
+	// Reads the total number of times each task has faulted since the system started.
+	ReadFaultCounts(ctx context.Context, caller ipc.Caller, call *JefeReadFaultCountsCall, data *[12]uint32)
+}
+
+// JefeGetStateCall is a held call of op get_state.
+type JefeGetStateCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeGetStateArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeGetStateCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeGetStateCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeGetStateCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeGetState(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeSetStateCall is a held call of op set_state.
+type JefeSetStateCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeSetStateArgs
+}
+
+// Reply answers the call.
+func (c *JefeSetStateCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeSetStateCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeSetStateCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeSetState(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeRequestResetCall is a held call of op request_reset.
+type JefeRequestResetCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeRequestResetArgs
+}
+
+// Reply answers the call.
+func (c *JefeRequestResetCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeRequestResetCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeRequestResetCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeRequestReset(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeGetResetReasonCall is a held call of op get_reset_reason.
+type JefeGetResetReasonCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeGetResetReasonArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeGetResetReasonCall) Reply(v ResetReason) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeGetResetReasonCall) Fail(err error) error {
+	var v ResetReason
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeGetResetReasonCall) Finish(v ResetReason, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeGetResetReason(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeSetResetReasonCall is a held call of op set_reset_reason.
+type JefeSetResetReasonCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeSetResetReasonArgs
+}
+
+// Reply answers the call.
+func (c *JefeSetResetReasonCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeSetResetReasonCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeSetResetReasonCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeSetResetReason(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeReinitializeDumpAreasCall is a held call of op reinitialize_dump_areas.
+type JefeReinitializeDumpAreasCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeReinitializeDumpAreasArgs
+}
+
+// Reply answers the call.
+func (c *JefeReinitializeDumpAreasCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeReinitializeDumpAreasCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeReinitializeDumpAreasCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeReinitializeDumpAreas(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeGetDumpAreaCall is a held call of op get_dump_area.
+type JefeGetDumpAreaCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeGetDumpAreaArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeGetDumpAreaCall) Reply(v DumpArea) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeGetDumpAreaCall) Fail(err error) error {
+	var v DumpArea
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeGetDumpAreaCall) Finish(v DumpArea, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeGetDumpArea(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeClaimDumpAreaCall is a held call of op claim_dump_area.
+type JefeClaimDumpAreaCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeClaimDumpAreaArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeClaimDumpAreaCall) Reply(v DumpArea) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeClaimDumpAreaCall) Fail(err error) error {
+	var v DumpArea
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeClaimDumpAreaCall) Finish(v DumpArea, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeClaimDumpArea(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeDumpTaskCall is a held call of op dump_task.
+type JefeDumpTaskCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeDumpTaskArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeDumpTaskCall) Reply(v uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeDumpTaskCall) Fail(err error) error {
+	var v uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeDumpTaskCall) Finish(v uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeDumpTask(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeDumpTaskRegionCall is a held call of op dump_task_region.
+type JefeDumpTaskRegionCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeDumpTaskRegionArgs
+}
+
+// Reply answers the call with v.
+func (c *JefeDumpTaskRegionCall) Reply(v uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeDumpTaskRegionCall) Fail(err error) error {
+	var v uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a JefeServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *JefeDumpTaskRegionCall) Finish(v uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeDumpTaskRegion(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeReinitializeDumpFromCall is a held call of op reinitialize_dump_from.
+type JefeReinitializeDumpFromCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeReinitializeDumpFromArgs
+}
+
+// Reply answers the call.
+func (c *JefeReinitializeDumpFromCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeReinitializeDumpFromCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeReinitializeDumpFromCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeReinitializeDumpFrom(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeRestartMeRawCall is a held call of op restart_me_raw.
+type JefeRestartMeRawCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeRestartMeRawArgs
+}
+
+// Reply answers the call.
+func (c *JefeRestartMeRawCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeRestartMeRawCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeRestartMeRawCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeRestartMeRaw(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefeReadFaultCountsCall is a held call of op read_fault_counts.
+type JefeReadFaultCountsCall struct {
+	held JefeHeld
+	req  *ipc.Request
+	args JefeReadFaultCountsArgs
+}
+
+// Reply answers the call.
+func (c *JefeReadFaultCountsCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *JefeReadFaultCountsCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a JefeServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *JefeReadFaultCountsCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerJefeReadFaultCounts(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// JefePipelined serves held Jefe requests with a JefePipelinedServer.
+type JefePipelined struct {
+	impl   JefePipelinedServer
+	access ipc.Access
+}
+
+// NewJefePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewJefePipelined(impl JefePipelinedServer, opts ...ipc.DispatchOption) *JefePipelined {
+	return &JefePipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as JefeDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *JefePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held JefeHeld) error {
+	if err := checkJefeRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case JefeOpGetState:
+		a, err := ReadJefeGetStateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetState(ctx, caller, &JefeGetStateCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpSetState:
+		a, err := ReadJefeSetStateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetState(ctx, caller, &JefeSetStateCall{held: held, req: req, args: a}, a.State)
+		return nil
+	case JefeOpRequestReset:
+		a, err := ReadJefeRequestResetArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.RequestReset(ctx, caller, &JefeRequestResetCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpGetResetReason:
+		a, err := ReadJefeGetResetReasonArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetResetReason(ctx, caller, &JefeGetResetReasonCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpSetResetReason:
+		a, err := ReadJefeSetResetReasonArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetResetReason(ctx, caller, &JefeSetResetReasonCall{held: held, req: req, args: a}, a.Reason)
+		return nil
+	case JefeOpReinitializeDumpAreas:
+		a, err := ReadJefeReinitializeDumpAreasArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReinitializeDumpAreas(ctx, caller, &JefeReinitializeDumpAreasCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpGetDumpArea:
+		a, err := ReadJefeGetDumpAreaArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetDumpArea(ctx, caller, &JefeGetDumpAreaCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case JefeOpClaimDumpArea:
+		a, err := ReadJefeClaimDumpAreaArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ClaimDumpArea(ctx, caller, &JefeClaimDumpAreaCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpDumpTask:
+		a, err := ReadJefeDumpTaskArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DumpTask(ctx, caller, &JefeDumpTaskCall{held: held, req: req, args: a}, a.TaskIndex)
+		return nil
+	case JefeOpDumpTaskRegion:
+		a, err := ReadJefeDumpTaskRegionArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DumpTaskRegion(ctx, caller, &JefeDumpTaskRegionCall{held: held, req: req, args: a}, a.TaskIndex, a.Address, a.Length)
+		return nil
+	case JefeOpReinitializeDumpFrom:
+		a, err := ReadJefeReinitializeDumpFromArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReinitializeDumpFrom(ctx, caller, &JefeReinitializeDumpFromCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case JefeOpRestartMeRaw:
+		a, err := ReadJefeRestartMeRawArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.RestartMeRaw(ctx, caller, &JefeRestartMeRawCall{held: held, req: req, args: a})
+		return nil
+	case JefeOpReadFaultCounts:
+		a, err := ReadJefeReadFaultCountsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadFaultCounts(ctx, caller, &JefeReadFaultCountsCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // DumpAgentError is the CLike error DumpAgentError: its code travels as the reply's RC.

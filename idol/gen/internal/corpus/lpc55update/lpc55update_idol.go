@@ -660,14 +660,29 @@ var updateComponentReadRawCabooseLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: false, Write: true, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkUpdateRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkUpdateRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 18 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > UpdateIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // UpdateDispatcher serves Update requests with a UpdateServer: it implements ipc.Handler.
 type UpdateDispatcher struct {
 	impl   UpdateServer
 	access ipc.Access
 }
 
-// NewUpdateDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewUpdateDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUpdateDispatcher(impl UpdateServer, opts ...ipc.DispatchOption) *UpdateDispatcher {
 	return &UpdateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -675,14 +690,8 @@ func NewUpdateDispatcher(impl UpdateServer, opts ...ipc.DispatchOption) *UpdateD
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *UpdateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 18 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > UpdateIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkUpdateRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -726,11 +735,24 @@ func (s *UpdateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *i
 	return ipc.UnknownOperation
 }
 
-func (s *UpdateDispatcher) handleBlockSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// UpdateBlockSizeArgs holds the decoded arguments and leases of op block_size.
+type UpdateBlockSizeArgs struct {
+}
+
+// ReadUpdateBlockSizeArgs checks and decodes a request's arguments and leases for op
+// block_size (as upstream's read_block_size_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateBlockSizeArgs(req *ipc.Request) (a UpdateBlockSizeArgs, err error) {
 	if len(req.Args) != UpdateBlockSizeArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.BlockSize(ctx, caller)
+	return a, nil
+}
+
+// answerUpdateBlockSize fills rep with what a server's result (v, err) for op block_size
+// means, or returns the fault to send instead.
+func answerUpdateBlockSize(req *ipc.Request, rep *ipc.Reply, a *UpdateBlockSizeArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -749,18 +771,37 @@ func (s *UpdateDispatcher) handleBlockSize(ctx context.Context, caller ipc.Calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handlePrepImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdatePrepImageUpdateArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleBlockSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateBlockSizeArgs(req)
+	if err != nil {
+		return err
 	}
-	var imageType UpdateTarget
+	v, err := s.impl.BlockSize(ctx, caller)
+	return answerUpdateBlockSize(req, rep, &a, v, err)
+}
+
+// UpdatePrepImageUpdateArgs holds the decoded arguments and leases of op prep_image_update.
+type UpdatePrepImageUpdateArgs struct {
+	ImageType UpdateTarget
+}
+
+// ReadUpdatePrepImageUpdateArgs checks and decodes a request's arguments and leases for op
+// prep_image_update (as upstream's read_prep_image_update_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdatePrepImageUpdateArgs(req *ipc.Request) (a UpdatePrepImageUpdateArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	imageType.decodeSerde(d)
+	a.ImageType.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.PrepImageUpdate(ctx, caller, imageType)
+	return a, nil
+}
+
+// answerUpdatePrepImageUpdate fills rep with what a server's result (v, err) for op prep_image_update
+// means, or returns the fault to send instead.
+func answerUpdatePrepImageUpdate(req *ipc.Request, rep *ipc.Reply, a *UpdatePrepImageUpdateArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -772,22 +813,44 @@ func (s *UpdateDispatcher) handlePrepImageUpdate(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleWriteOneBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UpdateWriteOneBlockArgsSize {
-		return ipc.BadMessageSize
-	}
-	var blockNum uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	blockNum = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, updateWriteOneBlockLeases); err != nil {
+func (s *UpdateDispatcher) handlePrepImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdatePrepImageUpdateArgs(req)
+	if err != nil {
 		return err
 	}
-	block := req.Leases[0].Data
-	err := s.impl.WriteOneBlock(ctx, caller, blockNum, block)
+	err = s.impl.PrepImageUpdate(ctx, caller, a.ImageType)
+	return answerUpdatePrepImageUpdate(req, rep, &a, err)
+}
+
+// UpdateWriteOneBlockArgs holds the decoded arguments and leases of op write_one_block.
+type UpdateWriteOneBlockArgs struct {
+	BlockNum uint32
+	Block    []byte
+}
+
+// ReadUpdateWriteOneBlockArgs checks and decodes a request's arguments and leases for op
+// write_one_block (as upstream's read_write_one_block_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateWriteOneBlockArgs(req *ipc.Request) (a UpdateWriteOneBlockArgs, err error) {
+	if len(req.Args) != UpdateWriteOneBlockArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.BlockNum = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, updateWriteOneBlockLeases); err != nil {
+		return a, err
+	}
+	a.Block = req.Leases[0].Data
+	return a, nil
+}
+
+// answerUpdateWriteOneBlock fills rep with what a server's result (v, err) for op write_one_block
+// means, or returns the fault to send instead.
+func answerUpdateWriteOneBlock(req *ipc.Request, rep *ipc.Reply, a *UpdateWriteOneBlockArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce UpdateError
@@ -800,11 +863,33 @@ func (s *UpdateDispatcher) handleWriteOneBlock(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleAbortUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UpdateAbortUpdateArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleWriteOneBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateWriteOneBlockArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.AbortUpdate(ctx, caller)
+	err = s.impl.WriteOneBlock(ctx, caller, a.BlockNum, a.Block)
+	return answerUpdateWriteOneBlock(req, rep, &a, err)
+}
+
+// UpdateAbortUpdateArgs holds the decoded arguments and leases of op abort_update.
+type UpdateAbortUpdateArgs struct {
+}
+
+// ReadUpdateAbortUpdateArgs checks and decodes a request's arguments and leases for op
+// abort_update (as upstream's read_abort_update_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateAbortUpdateArgs(req *ipc.Request) (a UpdateAbortUpdateArgs, err error) {
+	if len(req.Args) != UpdateAbortUpdateArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerUpdateAbortUpdate fills rep with what a server's result (v, err) for op abort_update
+// means, or returns the fault to send instead.
+func answerUpdateAbortUpdate(req *ipc.Request, rep *ipc.Reply, a *UpdateAbortUpdateArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -816,11 +901,33 @@ func (s *UpdateDispatcher) handleAbortUpdate(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleFinishImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UpdateFinishImageUpdateArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleAbortUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateAbortUpdateArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.FinishImageUpdate(ctx, caller)
+	err = s.impl.AbortUpdate(ctx, caller)
+	return answerUpdateAbortUpdate(req, rep, &a, err)
+}
+
+// UpdateFinishImageUpdateArgs holds the decoded arguments and leases of op finish_image_update.
+type UpdateFinishImageUpdateArgs struct {
+}
+
+// ReadUpdateFinishImageUpdateArgs checks and decodes a request's arguments and leases for op
+// finish_image_update (as upstream's read_finish_image_update_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateFinishImageUpdateArgs(req *ipc.Request) (a UpdateFinishImageUpdateArgs, err error) {
+	if len(req.Args) != UpdateFinishImageUpdateArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerUpdateFinishImageUpdate fills rep with what a server's result (v, err) for op finish_image_update
+// means, or returns the fault to send instead.
+func answerUpdateFinishImageUpdate(req *ipc.Request, rep *ipc.Reply, a *UpdateFinishImageUpdateArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -832,11 +939,30 @@ func (s *UpdateDispatcher) handleFinishImageUpdate(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleCurrentVersion(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateCurrentVersionArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleFinishImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateFinishImageUpdateArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.CurrentVersion(ctx, caller)
+	err = s.impl.FinishImageUpdate(ctx, caller)
+	return answerUpdateFinishImageUpdate(req, rep, &a, err)
+}
+
+// UpdateCurrentVersionArgs holds the decoded arguments and leases of op current_version.
+type UpdateCurrentVersionArgs struct {
+}
+
+// ReadUpdateCurrentVersionArgs checks and decodes a request's arguments and leases for op
+// current_version (as upstream's read_current_version_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateCurrentVersionArgs(req *ipc.Request) (a UpdateCurrentVersionArgs, err error) {
+	return a, nil
+}
+
+// answerUpdateCurrentVersion fills rep with what a server's result (v, err) for op current_version
+// means, or returns the fault to send instead.
+func answerUpdateCurrentVersion(req *ipc.Request, rep *ipc.Reply, a *UpdateCurrentVersionArgs, v ImageVersion, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Update", "current_version", err)
 	}
@@ -850,11 +976,30 @@ func (s *UpdateDispatcher) handleCurrentVersion(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateStatusArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleCurrentVersion(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateCurrentVersionArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.Status(ctx, caller)
+	v, err := s.impl.CurrentVersion(ctx, caller)
+	return answerUpdateCurrentVersion(req, rep, &a, v, err)
+}
+
+// UpdateStatusArgs holds the decoded arguments and leases of op status.
+type UpdateStatusArgs struct {
+}
+
+// ReadUpdateStatusArgs checks and decodes a request's arguments and leases for op
+// status (as upstream's read_status_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateStatusArgs(req *ipc.Request) (a UpdateStatusArgs, err error) {
+	return a, nil
+}
+
+// answerUpdateStatus fills rep with what a server's result (v, err) for op status
+// means, or returns the fault to send instead.
+func answerUpdateStatus(req *ipc.Request, rep *ipc.Reply, a *UpdateStatusArgs, v RotBootState, err error) error {
+	_ = a
 	if err != nil {
 		var ce HandoffDataLoadError
 		if errors.As(err, &ce) {
@@ -878,11 +1023,30 @@ func (s *UpdateDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleRotBootInfo(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateRotBootInfoArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateStatusArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.RotBootInfo(ctx, caller)
+	v, err := s.impl.Status(ctx, caller)
+	return answerUpdateStatus(req, rep, &a, v, err)
+}
+
+// UpdateRotBootInfoArgs holds the decoded arguments and leases of op rot_boot_info.
+type UpdateRotBootInfoArgs struct {
+}
+
+// ReadUpdateRotBootInfoArgs checks and decodes a request's arguments and leases for op
+// rot_boot_info (as upstream's read_rot_boot_info_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateRotBootInfoArgs(req *ipc.Request) (a UpdateRotBootInfoArgs, err error) {
+	return a, nil
+}
+
+// answerUpdateRotBootInfo fills rep with what a server's result (v, err) for op rot_boot_info
+// means, or returns the fault to send instead.
+func answerUpdateRotBootInfo(req *ipc.Request, rep *ipc.Reply, a *UpdateRotBootInfoArgs, v RotBootInfo, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -901,24 +1065,43 @@ func (s *UpdateDispatcher) handleRotBootInfo(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleReadRawCaboose(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateReadRawCabooseArgsSize {
-		return ipc.BadMessageSize
-	}
-	var slot SlotId
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	slot.decodeSerde(d)
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, updateReadRawCabooseLeases); err != nil {
+func (s *UpdateDispatcher) handleRotBootInfo(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateRotBootInfoArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ReadRawCaboose(ctx, caller, slot, offset, data)
+	v, err := s.impl.RotBootInfo(ctx, caller)
+	return answerUpdateRotBootInfo(req, rep, &a, v, err)
+}
+
+// UpdateReadRawCabooseArgs holds the decoded arguments and leases of op read_raw_caboose.
+type UpdateReadRawCabooseArgs struct {
+	Slot   SlotId
+	Offset uint32
+	Data   []byte
+}
+
+// ReadUpdateReadRawCabooseArgs checks and decodes a request's arguments and leases for op
+// read_raw_caboose (as upstream's read_read_raw_caboose_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateReadRawCabooseArgs(req *ipc.Request) (a UpdateReadRawCabooseArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Slot.decodeSerde(d)
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, updateReadRawCabooseLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerUpdateReadRawCaboose fills rep with what a server's result (v, err) for op read_raw_caboose
+// means, or returns the fault to send instead.
+func answerUpdateReadRawCaboose(req *ipc.Request, rep *ipc.Reply, a *UpdateReadRawCabooseArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce RawCabooseError
@@ -931,18 +1114,37 @@ func (s *UpdateDispatcher) handleReadRawCaboose(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleCabooseSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateCabooseSizeArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleReadRawCaboose(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateReadRawCabooseArgs(req)
+	if err != nil {
+		return err
 	}
-	var slot SlotId
+	err = s.impl.ReadRawCaboose(ctx, caller, a.Slot, a.Offset, a.Data)
+	return answerUpdateReadRawCaboose(req, rep, &a, err)
+}
+
+// UpdateCabooseSizeArgs holds the decoded arguments and leases of op caboose_size.
+type UpdateCabooseSizeArgs struct {
+	Slot SlotId
+}
+
+// ReadUpdateCabooseSizeArgs checks and decodes a request's arguments and leases for op
+// caboose_size (as upstream's read_caboose_size_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateCabooseSizeArgs(req *ipc.Request) (a UpdateCabooseSizeArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	slot.decodeSerde(d)
+	a.Slot.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.CabooseSize(ctx, caller, slot)
+	return a, nil
+}
+
+// answerUpdateCabooseSize fills rep with what a server's result (v, err) for op caboose_size
+// means, or returns the fault to send instead.
+func answerUpdateCabooseSize(req *ipc.Request, rep *ipc.Reply, a *UpdateCabooseSizeArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce RawCabooseError
 		if errors.As(err, &ce) && ce != 0 {
@@ -961,20 +1163,39 @@ func (s *UpdateDispatcher) handleCabooseSize(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleSwitchDefaultImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateSwitchDefaultImageArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleCabooseSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateCabooseSizeArgs(req)
+	if err != nil {
+		return err
 	}
-	var slot SlotId
-	var duration SwitchDuration
+	v, err := s.impl.CabooseSize(ctx, caller, a.Slot)
+	return answerUpdateCabooseSize(req, rep, &a, v, err)
+}
+
+// UpdateSwitchDefaultImageArgs holds the decoded arguments and leases of op switch_default_image.
+type UpdateSwitchDefaultImageArgs struct {
+	Slot     SlotId
+	Duration SwitchDuration
+}
+
+// ReadUpdateSwitchDefaultImageArgs checks and decodes a request's arguments and leases for op
+// switch_default_image (as upstream's read_switch_default_image_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateSwitchDefaultImageArgs(req *ipc.Request) (a UpdateSwitchDefaultImageArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	slot.decodeSerde(d)
-	duration.decodeSerde(d)
+	a.Slot.decodeSerde(d)
+	a.Duration.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SwitchDefaultImage(ctx, caller, slot, duration)
+	return a, nil
+}
+
+// answerUpdateSwitchDefaultImage fills rep with what a server's result (v, err) for op switch_default_image
+// means, or returns the fault to send instead.
+func answerUpdateSwitchDefaultImage(req *ipc.Request, rep *ipc.Reply, a *UpdateSwitchDefaultImageArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -986,11 +1207,30 @@ func (s *UpdateDispatcher) handleSwitchDefaultImage(ctx context.Context, caller 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateResetArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleSwitchDefaultImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateSwitchDefaultImageArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.Reset(ctx, caller)
+	err = s.impl.SwitchDefaultImage(ctx, caller, a.Slot, a.Duration)
+	return answerUpdateSwitchDefaultImage(req, rep, &a, err)
+}
+
+// UpdateResetArgs holds the decoded arguments and leases of op reset.
+type UpdateResetArgs struct {
+}
+
+// ReadUpdateResetArgs checks and decodes a request's arguments and leases for op
+// reset (as upstream's read_reset_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateResetArgs(req *ipc.Request) (a UpdateResetArgs, err error) {
+	return a, nil
+}
+
+// answerUpdateReset fills rep with what a server's result (v, err) for op reset
+// means, or returns the fault to send instead.
+func answerUpdateReset(req *ipc.Request, rep *ipc.Reply, a *UpdateResetArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1002,22 +1242,41 @@ func (s *UpdateDispatcher) handleReset(ctx context.Context, caller ipc.Caller, r
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleReadRotPage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateReadRotPageArgsSize {
-		return ipc.BadMessageSize
-	}
-	var page RotPage
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	page.decodeSerde(d)
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, updateReadRotPageLeases); err != nil {
+func (s *UpdateDispatcher) handleReset(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateResetArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ReadRotPage(ctx, caller, page, data)
+	err = s.impl.Reset(ctx, caller)
+	return answerUpdateReset(req, rep, &a, err)
+}
+
+// UpdateReadRotPageArgs holds the decoded arguments and leases of op read_rot_page.
+type UpdateReadRotPageArgs struct {
+	Page RotPage
+	Data []byte
+}
+
+// ReadUpdateReadRotPageArgs checks and decodes a request's arguments and leases for op
+// read_rot_page (as upstream's read_read_rot_page_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateReadRotPageArgs(req *ipc.Request) (a UpdateReadRotPageArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Page.decodeSerde(d)
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, updateReadRotPageLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerUpdateReadRotPage fills rep with what a server's result (v, err) for op read_rot_page
+// means, or returns the fault to send instead.
+func answerUpdateReadRotPage(req *ipc.Request, rep *ipc.Reply, a *UpdateReadRotPageArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce UpdateError
@@ -1030,20 +1289,39 @@ func (s *UpdateDispatcher) handleReadRotPage(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleComponentCabooseSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateComponentCabooseSizeArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleReadRotPage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateReadRotPageArgs(req)
+	if err != nil {
+		return err
 	}
-	var component RotComponent
-	var slot SlotId
+	err = s.impl.ReadRotPage(ctx, caller, a.Page, a.Data)
+	return answerUpdateReadRotPage(req, rep, &a, err)
+}
+
+// UpdateComponentCabooseSizeArgs holds the decoded arguments and leases of op component_caboose_size.
+type UpdateComponentCabooseSizeArgs struct {
+	Component RotComponent
+	Slot      SlotId
+}
+
+// ReadUpdateComponentCabooseSizeArgs checks and decodes a request's arguments and leases for op
+// component_caboose_size (as upstream's read_component_caboose_size_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateComponentCabooseSizeArgs(req *ipc.Request) (a UpdateComponentCabooseSizeArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	component.decodeSerde(d)
-	slot.decodeSerde(d)
+	a.Component.decodeSerde(d)
+	a.Slot.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ComponentCabooseSize(ctx, caller, component, slot)
+	return a, nil
+}
+
+// answerUpdateComponentCabooseSize fills rep with what a server's result (v, err) for op component_caboose_size
+// means, or returns the fault to send instead.
+func answerUpdateComponentCabooseSize(req *ipc.Request, rep *ipc.Reply, a *UpdateComponentCabooseSizeArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce RawCabooseError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1062,26 +1340,45 @@ func (s *UpdateDispatcher) handleComponentCabooseSize(ctx context.Context, calle
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleComponentReadRawCaboose(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateComponentReadRawCabooseArgsSize {
-		return ipc.BadMessageSize
-	}
-	var component RotComponent
-	var slot SlotId
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	component.decodeSerde(d)
-	slot.decodeSerde(d)
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, updateComponentReadRawCabooseLeases); err != nil {
+func (s *UpdateDispatcher) handleComponentCabooseSize(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateComponentCabooseSizeArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.ComponentReadRawCaboose(ctx, caller, component, slot, offset, data)
+	v, err := s.impl.ComponentCabooseSize(ctx, caller, a.Component, a.Slot)
+	return answerUpdateComponentCabooseSize(req, rep, &a, v, err)
+}
+
+// UpdateComponentReadRawCabooseArgs holds the decoded arguments and leases of op component_read_raw_caboose.
+type UpdateComponentReadRawCabooseArgs struct {
+	Component RotComponent
+	Slot      SlotId
+	Offset    uint32
+	Data      []byte
+}
+
+// ReadUpdateComponentReadRawCabooseArgs checks and decodes a request's arguments and leases for op
+// component_read_raw_caboose (as upstream's read_component_read_raw_caboose_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateComponentReadRawCabooseArgs(req *ipc.Request) (a UpdateComponentReadRawCabooseArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Component.decodeSerde(d)
+	a.Slot.decodeSerde(d)
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, updateComponentReadRawCabooseLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerUpdateComponentReadRawCaboose fills rep with what a server's result (v, err) for op component_read_raw_caboose
+// means, or returns the fault to send instead.
+func answerUpdateComponentReadRawCaboose(req *ipc.Request, rep *ipc.Reply, a *UpdateComponentReadRawCabooseArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce RawCabooseError
@@ -1094,20 +1391,39 @@ func (s *UpdateDispatcher) handleComponentReadRawCaboose(ctx context.Context, ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleComponentPrepImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateComponentPrepImageUpdateArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleComponentReadRawCaboose(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateComponentReadRawCabooseArgs(req)
+	if err != nil {
+		return err
 	}
-	var component RotComponent
-	var slot SlotId
+	err = s.impl.ComponentReadRawCaboose(ctx, caller, a.Component, a.Slot, a.Offset, a.Data)
+	return answerUpdateComponentReadRawCaboose(req, rep, &a, err)
+}
+
+// UpdateComponentPrepImageUpdateArgs holds the decoded arguments and leases of op component_prep_image_update.
+type UpdateComponentPrepImageUpdateArgs struct {
+	Component RotComponent
+	Slot      SlotId
+}
+
+// ReadUpdateComponentPrepImageUpdateArgs checks and decodes a request's arguments and leases for op
+// component_prep_image_update (as upstream's read_component_prep_image_update_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateComponentPrepImageUpdateArgs(req *ipc.Request) (a UpdateComponentPrepImageUpdateArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	component.decodeSerde(d)
-	slot.decodeSerde(d)
+	a.Component.decodeSerde(d)
+	a.Slot.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ComponentPrepImageUpdate(ctx, caller, component, slot)
+	return a, nil
+}
+
+// answerUpdateComponentPrepImageUpdate fills rep with what a server's result (v, err) for op component_prep_image_update
+// means, or returns the fault to send instead.
+func answerUpdateComponentPrepImageUpdate(req *ipc.Request, rep *ipc.Reply, a *UpdateComponentPrepImageUpdateArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1119,22 +1435,41 @@ func (s *UpdateDispatcher) handleComponentPrepImageUpdate(ctx context.Context, c
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleComponentSwitchDefaultImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateComponentSwitchDefaultImageArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleComponentPrepImageUpdate(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateComponentPrepImageUpdateArgs(req)
+	if err != nil {
+		return err
 	}
-	var component RotComponent
-	var slot SlotId
-	var duration SwitchDuration
+	err = s.impl.ComponentPrepImageUpdate(ctx, caller, a.Component, a.Slot)
+	return answerUpdateComponentPrepImageUpdate(req, rep, &a, err)
+}
+
+// UpdateComponentSwitchDefaultImageArgs holds the decoded arguments and leases of op component_switch_default_image.
+type UpdateComponentSwitchDefaultImageArgs struct {
+	Component RotComponent
+	Slot      SlotId
+	Duration  SwitchDuration
+}
+
+// ReadUpdateComponentSwitchDefaultImageArgs checks and decodes a request's arguments and leases for op
+// component_switch_default_image (as upstream's read_component_switch_default_image_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateComponentSwitchDefaultImageArgs(req *ipc.Request) (a UpdateComponentSwitchDefaultImageArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	component.decodeSerde(d)
-	slot.decodeSerde(d)
-	duration.decodeSerde(d)
+	a.Component.decodeSerde(d)
+	a.Slot.decodeSerde(d)
+	a.Duration.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.ComponentSwitchDefaultImage(ctx, caller, component, slot, duration)
+	return a, nil
+}
+
+// answerUpdateComponentSwitchDefaultImage fills rep with what a server's result (v, err) for op component_switch_default_image
+// means, or returns the fault to send instead.
+func answerUpdateComponentSwitchDefaultImage(req *ipc.Request, rep *ipc.Reply, a *UpdateComponentSwitchDefaultImageArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1146,18 +1481,37 @@ func (s *UpdateDispatcher) handleComponentSwitchDefaultImage(ctx context.Context
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UpdateDispatcher) handleVersionedRotBootInfo(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > UpdateVersionedRotBootInfoArgsSize {
-		return ipc.BadMessageSize
+func (s *UpdateDispatcher) handleComponentSwitchDefaultImage(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateComponentSwitchDefaultImageArgs(req)
+	if err != nil {
+		return err
 	}
-	var version uint8
+	err = s.impl.ComponentSwitchDefaultImage(ctx, caller, a.Component, a.Slot, a.Duration)
+	return answerUpdateComponentSwitchDefaultImage(req, rep, &a, err)
+}
+
+// UpdateVersionedRotBootInfoArgs holds the decoded arguments and leases of op versioned_rot_boot_info.
+type UpdateVersionedRotBootInfoArgs struct {
+	Version uint8
+}
+
+// ReadUpdateVersionedRotBootInfoArgs checks and decodes a request's arguments and leases for op
+// versioned_rot_boot_info (as upstream's read_versioned_rot_boot_info_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUpdateVersionedRotBootInfoArgs(req *ipc.Request) (a UpdateVersionedRotBootInfoArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	version = d.U8()
+	a.Version = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.VersionedRotBootInfo(ctx, caller, version)
+	return a, nil
+}
+
+// answerUpdateVersionedRotBootInfo fills rep with what a server's result (v, err) for op versioned_rot_boot_info
+// means, or returns the fault to send instead.
+func answerUpdateVersionedRotBootInfo(req *ipc.Request, rep *ipc.Reply, a *UpdateVersionedRotBootInfoArgs, v VersionedRotBootInfo, err error) error {
+	_ = a
 	if err != nil {
 		var ce UpdateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1174,6 +1528,703 @@ func (s *UpdateDispatcher) handleVersionedRotBootInfo(ctx context.Context, calle
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *UpdateDispatcher) handleVersionedRotBootInfo(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUpdateVersionedRotBootInfoArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.VersionedRotBootInfo(ctx, caller, a.Version)
+	return answerUpdateVersionedRotBootInfo(req, rep, &a, v, err)
+}
+
+// UpdateHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type UpdateHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// UpdatePipelinedServer is implemented by a pipelined Update server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as UpdateServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type UpdatePipelinedServer interface {
+	// BlockSize receives op block_size (1, Zerocopy).
+	//
+	// Get the block size for the update API. This is the length expected for the `write_one_block` call
+	BlockSize(ctx context.Context, caller ipc.Caller, call *UpdateBlockSizeCall)
+	// PrepImageUpdate receives op prep_image_update (2, Hubpack).
+	//
+	// Do any necessary preparation for writing the image. This may include erasing flash and unlocking registers
+	PrepImageUpdate(ctx context.Context, caller ipc.Caller, call *UpdatePrepImageUpdateCall, imageType UpdateTarget)
+	// WriteOneBlock receives op write_one_block (3, Zerocopy).
+	//
+	// Write a single block of an update image to the designated location.
+	WriteOneBlock(ctx context.Context, caller ipc.Caller, call *UpdateWriteOneBlockCall, blockNum uint32, block []byte)
+	// AbortUpdate receives op abort_update (4, Zerocopy).
+	//
+	// Cancel the current update in progress. Must call prep_image_update again before restarting.
+	AbortUpdate(ctx context.Context, caller ipc.Caller, call *UpdateAbortUpdateCall)
+	// FinishImageUpdate receives op finish_image_update (5, Zerocopy).
+	//
+	// Do any necessary work post image write
+	FinishImageUpdate(ctx context.Context, caller ipc.Caller, call *UpdateFinishImageUpdateCall)
+	// CurrentVersion receives op current_version (6, Hubpack, idempotent).
+	//
+	// Get the current image version
+	CurrentVersion(ctx context.Context, caller ipc.Caller, call *UpdateCurrentVersionCall)
+	// Status receives op status (7, Hubpack, idempotent).
+	//
+	// Get info about installed images (deprecated - use rot_boot_info)
+	Status(ctx context.Context, caller ipc.Caller, call *UpdateStatusCall)
+	// RotBootInfo receives op rot_boot_info (8, Hubpack, idempotent).
+	//
+	// RoT Boot selection and preference info
+	RotBootInfo(ctx context.Context, caller ipc.Caller, call *UpdateRotBootInfoCall)
+	// ReadRawCaboose receives op read_raw_caboose (9, Hubpack, idempotent).
+	//
+	// Reads a raw portion of the caboose
+	ReadRawCaboose(ctx context.Context, caller ipc.Caller, call *UpdateReadRawCabooseCall, slot SlotId, offset uint32, data []byte)
+	// CabooseSize receives op caboose_size (10, Hubpack, idempotent).
+	//
+	// Returns the size of the caboose
+	CabooseSize(ctx context.Context, caller ipc.Caller, call *UpdateCabooseSizeCall, slot SlotId)
+	// SwitchDefaultImage receives op switch_default_image (11, Hubpack, idempotent).
+	//
+	// Prefer a specific image slot for one or many boots
+	SwitchDefaultImage(ctx context.Context, caller ipc.Caller, call *UpdateSwitchDefaultImageCall, slot SlotId, duration SwitchDuration)
+	// Reset receives op reset (12, Hubpack, idempotent).
+	//
+	// Reset unless an update is in progress.
+	Reset(ctx context.Context, caller ipc.Caller, call *UpdateResetCall)
+	// ReadRotPage receives op read_rot_page (13, Hubpack, idempotent).
+	//
+	// Read CMPA/CFPA page
+	ReadRotPage(ctx context.Context, caller ipc.Caller, call *UpdateReadRotPageCall, page RotPage, data []byte)
+	// ComponentCabooseSize receives op component_caboose_size (14, Hubpack, idempotent).
+	//
+	// Returns the size of the caboose
+	ComponentCabooseSize(ctx context.Context, caller ipc.Caller, call *UpdateComponentCabooseSizeCall, component RotComponent, slot SlotId)
+	// ComponentReadRawCaboose receives op component_read_raw_caboose (15, Hubpack, idempotent).
+	//
+	// Reads a raw portion of the caboose
+	ComponentReadRawCaboose(ctx context.Context, caller ipc.Caller, call *UpdateComponentReadRawCabooseCall, component RotComponent, slot SlotId, offset uint32, data []byte)
+	// ComponentPrepImageUpdate receives op component_prep_image_update (16, Hubpack).
+	//
+	// Do any necessary preparation for writing the image. This may include erasing flash and unlocking registers
+	ComponentPrepImageUpdate(ctx context.Context, caller ipc.Caller, call *UpdateComponentPrepImageUpdateCall, component RotComponent, slot SlotId)
+	// ComponentSwitchDefaultImage receives op component_switch_default_image (17, Hubpack, idempotent).
+	//
+	// Prefer a specific image slot for one or many boots
+	ComponentSwitchDefaultImage(ctx context.Context, caller ipc.Caller, call *UpdateComponentSwitchDefaultImageCall, component RotComponent, slot SlotId, duration SwitchDuration)
+	// VersionedRotBootInfo receives op versioned_rot_boot_info (18, Hubpack, idempotent).
+	//
+	// RoT Boot selection and preference info
+	VersionedRotBootInfo(ctx context.Context, caller ipc.Caller, call *UpdateVersionedRotBootInfoCall, version uint8)
+}
+
+// UpdateBlockSizeCall is a held call of op block_size.
+type UpdateBlockSizeCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateBlockSizeArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateBlockSizeCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateBlockSizeCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateBlockSizeCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateBlockSize(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdatePrepImageUpdateCall is a held call of op prep_image_update.
+type UpdatePrepImageUpdateCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdatePrepImageUpdateArgs
+}
+
+// Reply answers the call.
+func (c *UpdatePrepImageUpdateCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdatePrepImageUpdateCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdatePrepImageUpdateCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdatePrepImageUpdate(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateWriteOneBlockCall is a held call of op write_one_block.
+type UpdateWriteOneBlockCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateWriteOneBlockArgs
+}
+
+// Reply answers the call.
+func (c *UpdateWriteOneBlockCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateWriteOneBlockCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateWriteOneBlockCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateWriteOneBlock(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateAbortUpdateCall is a held call of op abort_update.
+type UpdateAbortUpdateCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateAbortUpdateArgs
+}
+
+// Reply answers the call.
+func (c *UpdateAbortUpdateCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateAbortUpdateCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateAbortUpdateCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateAbortUpdate(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateFinishImageUpdateCall is a held call of op finish_image_update.
+type UpdateFinishImageUpdateCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateFinishImageUpdateArgs
+}
+
+// Reply answers the call.
+func (c *UpdateFinishImageUpdateCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateFinishImageUpdateCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateFinishImageUpdateCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateFinishImageUpdate(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateCurrentVersionCall is a held call of op current_version.
+type UpdateCurrentVersionCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateCurrentVersionArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateCurrentVersionCall) Reply(v ImageVersion) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateCurrentVersionCall) Fail(err error) error {
+	var v ImageVersion
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateCurrentVersionCall) Finish(v ImageVersion, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateCurrentVersion(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateStatusCall is a held call of op status.
+type UpdateStatusCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateStatusArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateStatusCall) Reply(v RotBootState) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateStatusCall) Fail(err error) error {
+	var v RotBootState
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateStatusCall) Finish(v RotBootState, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateStatus(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateRotBootInfoCall is a held call of op rot_boot_info.
+type UpdateRotBootInfoCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateRotBootInfoArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateRotBootInfoCall) Reply(v RotBootInfo) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateRotBootInfoCall) Fail(err error) error {
+	var v RotBootInfo
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateRotBootInfoCall) Finish(v RotBootInfo, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateRotBootInfo(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateReadRawCabooseCall is a held call of op read_raw_caboose.
+type UpdateReadRawCabooseCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateReadRawCabooseArgs
+}
+
+// Reply answers the call.
+func (c *UpdateReadRawCabooseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateReadRawCabooseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateReadRawCabooseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateReadRawCaboose(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateCabooseSizeCall is a held call of op caboose_size.
+type UpdateCabooseSizeCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateCabooseSizeArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateCabooseSizeCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateCabooseSizeCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateCabooseSizeCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateCabooseSize(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateSwitchDefaultImageCall is a held call of op switch_default_image.
+type UpdateSwitchDefaultImageCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateSwitchDefaultImageArgs
+}
+
+// Reply answers the call.
+func (c *UpdateSwitchDefaultImageCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateSwitchDefaultImageCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateSwitchDefaultImageCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateSwitchDefaultImage(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateResetCall is a held call of op reset.
+type UpdateResetCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateResetArgs
+}
+
+// Reply answers the call.
+func (c *UpdateResetCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateResetCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateResetCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateReset(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateReadRotPageCall is a held call of op read_rot_page.
+type UpdateReadRotPageCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateReadRotPageArgs
+}
+
+// Reply answers the call.
+func (c *UpdateReadRotPageCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateReadRotPageCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateReadRotPageCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateReadRotPage(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateComponentCabooseSizeCall is a held call of op component_caboose_size.
+type UpdateComponentCabooseSizeCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateComponentCabooseSizeArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateComponentCabooseSizeCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateComponentCabooseSizeCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateComponentCabooseSizeCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateComponentCabooseSize(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateComponentReadRawCabooseCall is a held call of op component_read_raw_caboose.
+type UpdateComponentReadRawCabooseCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateComponentReadRawCabooseArgs
+}
+
+// Reply answers the call.
+func (c *UpdateComponentReadRawCabooseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateComponentReadRawCabooseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateComponentReadRawCabooseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateComponentReadRawCaboose(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateComponentPrepImageUpdateCall is a held call of op component_prep_image_update.
+type UpdateComponentPrepImageUpdateCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateComponentPrepImageUpdateArgs
+}
+
+// Reply answers the call.
+func (c *UpdateComponentPrepImageUpdateCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateComponentPrepImageUpdateCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateComponentPrepImageUpdateCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateComponentPrepImageUpdate(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateComponentSwitchDefaultImageCall is a held call of op component_switch_default_image.
+type UpdateComponentSwitchDefaultImageCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateComponentSwitchDefaultImageArgs
+}
+
+// Reply answers the call.
+func (c *UpdateComponentSwitchDefaultImageCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateComponentSwitchDefaultImageCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UpdateServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UpdateComponentSwitchDefaultImageCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateComponentSwitchDefaultImage(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdateVersionedRotBootInfoCall is a held call of op versioned_rot_boot_info.
+type UpdateVersionedRotBootInfoCall struct {
+	held UpdateHeld
+	req  *ipc.Request
+	args UpdateVersionedRotBootInfoArgs
+}
+
+// Reply answers the call with v.
+func (c *UpdateVersionedRotBootInfoCall) Reply(v VersionedRotBootInfo) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UpdateVersionedRotBootInfoCall) Fail(err error) error {
+	var v VersionedRotBootInfo
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a UpdateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *UpdateVersionedRotBootInfoCall) Finish(v VersionedRotBootInfo, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUpdateVersionedRotBootInfo(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UpdatePipelined serves held Update requests with a UpdatePipelinedServer.
+type UpdatePipelined struct {
+	impl   UpdatePipelinedServer
+	access ipc.Access
+}
+
+// NewUpdatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewUpdatePipelined(impl UpdatePipelinedServer, opts ...ipc.DispatchOption) *UpdatePipelined {
+	return &UpdatePipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as UpdateDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *UpdatePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held UpdateHeld) error {
+	if err := checkUpdateRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case UpdateOpBlockSize:
+		a, err := ReadUpdateBlockSizeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.BlockSize(ctx, caller, &UpdateBlockSizeCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpPrepImageUpdate:
+		a, err := ReadUpdatePrepImageUpdateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.PrepImageUpdate(ctx, caller, &UpdatePrepImageUpdateCall{held: held, req: req, args: a}, a.ImageType)
+		return nil
+	case UpdateOpWriteOneBlock:
+		a, err := ReadUpdateWriteOneBlockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.WriteOneBlock(ctx, caller, &UpdateWriteOneBlockCall{held: held, req: req, args: a}, a.BlockNum, a.Block)
+		return nil
+	case UpdateOpAbortUpdate:
+		a, err := ReadUpdateAbortUpdateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.AbortUpdate(ctx, caller, &UpdateAbortUpdateCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpFinishImageUpdate:
+		a, err := ReadUpdateFinishImageUpdateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.FinishImageUpdate(ctx, caller, &UpdateFinishImageUpdateCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpCurrentVersion:
+		a, err := ReadUpdateCurrentVersionArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.CurrentVersion(ctx, caller, &UpdateCurrentVersionCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpStatus:
+		a, err := ReadUpdateStatusArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Status(ctx, caller, &UpdateStatusCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpRotBootInfo:
+		a, err := ReadUpdateRotBootInfoArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.RotBootInfo(ctx, caller, &UpdateRotBootInfoCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpReadRawCaboose:
+		a, err := ReadUpdateReadRawCabooseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadRawCaboose(ctx, caller, &UpdateReadRawCabooseCall{held: held, req: req, args: a}, a.Slot, a.Offset, a.Data)
+		return nil
+	case UpdateOpCabooseSize:
+		a, err := ReadUpdateCabooseSizeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.CabooseSize(ctx, caller, &UpdateCabooseSizeCall{held: held, req: req, args: a}, a.Slot)
+		return nil
+	case UpdateOpSwitchDefaultImage:
+		a, err := ReadUpdateSwitchDefaultImageArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SwitchDefaultImage(ctx, caller, &UpdateSwitchDefaultImageCall{held: held, req: req, args: a}, a.Slot, a.Duration)
+		return nil
+	case UpdateOpReset:
+		a, err := ReadUpdateResetArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Reset(ctx, caller, &UpdateResetCall{held: held, req: req, args: a})
+		return nil
+	case UpdateOpReadRotPage:
+		a, err := ReadUpdateReadRotPageArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadRotPage(ctx, caller, &UpdateReadRotPageCall{held: held, req: req, args: a}, a.Page, a.Data)
+		return nil
+	case UpdateOpComponentCabooseSize:
+		a, err := ReadUpdateComponentCabooseSizeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ComponentCabooseSize(ctx, caller, &UpdateComponentCabooseSizeCall{held: held, req: req, args: a}, a.Component, a.Slot)
+		return nil
+	case UpdateOpComponentReadRawCaboose:
+		a, err := ReadUpdateComponentReadRawCabooseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ComponentReadRawCaboose(ctx, caller, &UpdateComponentReadRawCabooseCall{held: held, req: req, args: a}, a.Component, a.Slot, a.Offset, a.Data)
+		return nil
+	case UpdateOpComponentPrepImageUpdate:
+		a, err := ReadUpdateComponentPrepImageUpdateArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ComponentPrepImageUpdate(ctx, caller, &UpdateComponentPrepImageUpdateCall{held: held, req: req, args: a}, a.Component, a.Slot)
+		return nil
+	case UpdateOpComponentSwitchDefaultImage:
+		a, err := ReadUpdateComponentSwitchDefaultImageArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ComponentSwitchDefaultImage(ctx, caller, &UpdateComponentSwitchDefaultImageCall{held: held, req: req, args: a}, a.Component, a.Slot, a.Duration)
+		return nil
+	case UpdateOpVersionedRotBootInfo:
+		a, err := ReadUpdateVersionedRotBootInfoArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.VersionedRotBootInfo(ctx, caller, &UpdateVersionedRotBootInfoCall{held: held, req: req, args: a}, a.Version)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // HandoffDataLoadError is the enum HandoffDataLoadError: Variant says which variant it holds, and the

@@ -573,14 +573,29 @@ var netSendPacketLeases = []ipc.LeaseSpec{
 	{Name: "payload", Read: true, Write: false, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkNetRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkNetRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 15 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > NetIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // NetDispatcher serves Net requests with a NetServer: it implements ipc.Handler.
 type NetDispatcher struct {
 	impl   NetServer
 	access ipc.Access
 }
 
-// NewNetDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewNetDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewNetDispatcher(impl NetServer, opts ...ipc.DispatchOption) *NetDispatcher {
 	return &NetDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -588,14 +603,8 @@ func NewNetDispatcher(impl NetServer, opts ...ipc.DispatchOption) *NetDispatcher
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *NetDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 15 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > NetIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkNetRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -633,24 +642,34 @@ func (s *NetDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.
 	return ipc.UnknownOperation
 }
 
-func (s *NetDispatcher) handleRecvPacket(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetRecvPacketArgsSize {
-		return ipc.BadMessageSize
-	}
-	var socket SocketName
-	var largePayloadBehavior LargePayloadBehavior
+// NetRecvPacketArgs holds the decoded arguments and leases of op recv_packet.
+type NetRecvPacketArgs struct {
+	Socket               SocketName
+	LargePayloadBehavior LargePayloadBehavior
+	Payload              []byte
+}
+
+// ReadNetRecvPacketArgs checks and decodes a request's arguments and leases for op
+// recv_packet (as upstream's read_recv_packet_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetRecvPacketArgs(req *ipc.Request) (a NetRecvPacketArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	socket.decodeSerde(d)
-	largePayloadBehavior.decodeSerde(d)
+	a.Socket.decodeSerde(d)
+	a.LargePayloadBehavior.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, netRecvPacketLeases); err != nil {
-		return err
+		return a, err
 	}
-	payload := req.Leases[0].Data
-	v, err := s.impl.RecvPacket(ctx, caller, socket, largePayloadBehavior, payload)
+	a.Payload = req.Leases[0].Data
+	return a, nil
+}
+
+// answerNetRecvPacket fills rep with what a server's result (v, err) for op recv_packet
+// means, or returns the fault to send instead.
+func answerNetRecvPacket(req *ipc.Request, rep *ipc.Reply, a *NetRecvPacketArgs, v UdpMetadata, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce RecvError
@@ -670,24 +689,43 @@ func (s *NetDispatcher) handleRecvPacket(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleSendPacket(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetSendPacketArgsSize {
-		return ipc.BadMessageSize
-	}
-	var socket SocketName
-	var metadata UdpMetadata
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	socket.decodeSerde(d)
-	metadata.decodeSerde(d)
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, netSendPacketLeases); err != nil {
+func (s *NetDispatcher) handleRecvPacket(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetRecvPacketArgs(req)
+	if err != nil {
 		return err
 	}
-	payload := req.Leases[0].Data
-	err := s.impl.SendPacket(ctx, caller, socket, metadata, payload)
+	v, err := s.impl.RecvPacket(ctx, caller, a.Socket, a.LargePayloadBehavior, a.Payload)
+	return answerNetRecvPacket(req, rep, &a, v, err)
+}
+
+// NetSendPacketArgs holds the decoded arguments and leases of op send_packet.
+type NetSendPacketArgs struct {
+	Socket   SocketName
+	Metadata UdpMetadata
+	Payload  []byte
+}
+
+// ReadNetSendPacketArgs checks and decodes a request's arguments and leases for op
+// send_packet (as upstream's read_send_packet_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetSendPacketArgs(req *ipc.Request) (a NetSendPacketArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Socket.decodeSerde(d)
+	a.Metadata.decodeSerde(d)
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, netSendPacketLeases); err != nil {
+		return a, err
+	}
+	a.Payload = req.Leases[0].Data
+	return a, nil
+}
+
+// answerNetSendPacket fills rep with what a server's result (v, err) for op send_packet
+// means, or returns the fault to send instead.
+func answerNetSendPacket(req *ipc.Request, rep *ipc.Reply, a *NetSendPacketArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce SendError
@@ -700,20 +738,42 @@ func (s *NetDispatcher) handleSendPacket(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleSmiRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetSmiReadArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleSendPacket(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetSendPacketArgs(req)
+	if err != nil {
+		return err
 	}
-	var phy uint8
-	var register uint8
+	err = s.impl.SendPacket(ctx, caller, a.Socket, a.Metadata, a.Payload)
+	return answerNetSendPacket(req, rep, &a, err)
+}
+
+// NetSmiReadArgs holds the decoded arguments and leases of op smi_read.
+type NetSmiReadArgs struct {
+	Phy      uint8
+	Register uint8
+}
+
+// ReadNetSmiReadArgs checks and decodes a request's arguments and leases for op
+// smi_read (as upstream's read_smi_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetSmiReadArgs(req *ipc.Request) (a NetSmiReadArgs, err error) {
+	if len(req.Args) != NetSmiReadArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	phy = d.U8()
-	register = d.U8()
+	a.Phy = d.U8()
+	a.Register = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.SmiRead(ctx, caller, phy, register)
+	return a, nil
+}
+
+// answerNetSmiRead fills rep with what a server's result (v, err) for op smi_read
+// means, or returns the fault to send instead.
+func answerNetSmiRead(req *ipc.Request, rep *ipc.Reply, a *NetSmiReadArgs, v uint16, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Net", "smi_read", err)
 	}
@@ -727,44 +787,88 @@ func (s *NetDispatcher) handleSmiRead(ctx context.Context, caller ipc.Caller, re
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleSmiWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetSmiWriteArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleSmiRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetSmiReadArgs(req)
+	if err != nil {
+		return err
 	}
-	var phy uint8
-	var register uint8
-	var value uint16
+	v, err := s.impl.SmiRead(ctx, caller, a.Phy, a.Register)
+	return answerNetSmiRead(req, rep, &a, v, err)
+}
+
+// NetSmiWriteArgs holds the decoded arguments and leases of op smi_write.
+type NetSmiWriteArgs struct {
+	Phy      uint8
+	Register uint8
+	Value    uint16
+}
+
+// ReadNetSmiWriteArgs checks and decodes a request's arguments and leases for op
+// smi_write (as upstream's read_smi_write_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetSmiWriteArgs(req *ipc.Request) (a NetSmiWriteArgs, err error) {
+	if len(req.Args) != NetSmiWriteArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	phy = d.U8()
-	register = d.U8()
-	value = d.U16()
+	a.Phy = d.U8()
+	a.Register = d.U8()
+	a.Value = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SmiWrite(ctx, caller, phy, register, value)
+	return a, nil
+}
+
+// answerNetSmiWrite fills rep with what a server's result (v, err) for op smi_write
+// means, or returns the fault to send instead.
+func answerNetSmiWrite(req *ipc.Request, rep *ipc.Reply, a *NetSmiWriteArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Net", "smi_write", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleReadPhyReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetReadPhyRegArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleSmiWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetSmiWriteArgs(req)
+	if err != nil {
+		return err
 	}
-	var port uint8
-	var page uint16
-	var reg uint8
+	err = s.impl.SmiWrite(ctx, caller, a.Phy, a.Register, a.Value)
+	return answerNetSmiWrite(req, rep, &a, err)
+}
+
+// NetReadPhyRegArgs holds the decoded arguments and leases of op read_phy_reg.
+type NetReadPhyRegArgs struct {
+	Port uint8
+	Page uint16
+	Reg  uint8
+}
+
+// ReadNetReadPhyRegArgs checks and decodes a request's arguments and leases for op
+// read_phy_reg (as upstream's read_read_phy_reg_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetReadPhyRegArgs(req *ipc.Request) (a NetReadPhyRegArgs, err error) {
+	if len(req.Args) != NetReadPhyRegArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	port = d.U8()
-	page = d.U16()
-	reg = d.U8()
+	a.Port = d.U8()
+	a.Page = d.U16()
+	a.Reg = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ReadPhyReg(ctx, caller, port, page, reg)
+	return a, nil
+}
+
+// answerNetReadPhyReg fills rep with what a server's result (v, err) for op read_phy_reg
+// means, or returns the fault to send instead.
+func answerNetReadPhyReg(req *ipc.Request, rep *ipc.Reply, a *NetReadPhyRegArgs, v uint16, err error) error {
+	_ = a
 	if err != nil {
 		var ce PhyError
 		if errors.As(err, &ce) && ce != 0 {
@@ -783,24 +887,46 @@ func (s *NetDispatcher) handleReadPhyReg(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleWritePhyReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetWritePhyRegArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleReadPhyReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetReadPhyRegArgs(req)
+	if err != nil {
+		return err
 	}
-	var port uint8
-	var page uint16
-	var reg uint8
-	var value uint16
+	v, err := s.impl.ReadPhyReg(ctx, caller, a.Port, a.Page, a.Reg)
+	return answerNetReadPhyReg(req, rep, &a, v, err)
+}
+
+// NetWritePhyRegArgs holds the decoded arguments and leases of op write_phy_reg.
+type NetWritePhyRegArgs struct {
+	Port  uint8
+	Page  uint16
+	Reg   uint8
+	Value uint16
+}
+
+// ReadNetWritePhyRegArgs checks and decodes a request's arguments and leases for op
+// write_phy_reg (as upstream's read_write_phy_reg_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetWritePhyRegArgs(req *ipc.Request) (a NetWritePhyRegArgs, err error) {
+	if len(req.Args) != NetWritePhyRegArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	port = d.U8()
-	page = d.U16()
-	reg = d.U8()
-	value = d.U16()
+	a.Port = d.U8()
+	a.Page = d.U16()
+	a.Reg = d.U8()
+	a.Value = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.WritePhyReg(ctx, caller, port, page, reg, value)
+	return a, nil
+}
+
+// answerNetWritePhyReg fills rep with what a server's result (v, err) for op write_phy_reg
+// means, or returns the fault to send instead.
+func answerNetWritePhyReg(req *ipc.Request, rep *ipc.Reply, a *NetWritePhyRegArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce PhyError
 		if errors.As(err, &ce) && ce != 0 {
@@ -812,11 +938,33 @@ func (s *NetDispatcher) handleWritePhyReg(ctx context.Context, caller ipc.Caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleReadKsz8463MacCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetReadKsz8463MacCountArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleWritePhyReg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetWritePhyRegArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ReadKsz8463MacCount(ctx, caller)
+	err = s.impl.WritePhyReg(ctx, caller, a.Port, a.Page, a.Reg, a.Value)
+	return answerNetWritePhyReg(req, rep, &a, err)
+}
+
+// NetReadKsz8463MacCountArgs holds the decoded arguments and leases of op read_ksz8463_mac_count.
+type NetReadKsz8463MacCountArgs struct {
+}
+
+// ReadNetReadKsz8463MacCountArgs checks and decodes a request's arguments and leases for op
+// read_ksz8463_mac_count (as upstream's read_read_ksz8463_mac_count_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetReadKsz8463MacCountArgs(req *ipc.Request) (a NetReadKsz8463MacCountArgs, err error) {
+	if len(req.Args) != NetReadKsz8463MacCountArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerNetReadKsz8463MacCount fills rep with what a server's result (v, err) for op read_ksz8463_mac_count
+// means, or returns the fault to send instead.
+func answerNetReadKsz8463MacCount(req *ipc.Request, rep *ipc.Reply, a *NetReadKsz8463MacCountArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		var ce KszError
 		if errors.As(err, &ce) && ce != 0 {
@@ -835,18 +983,40 @@ func (s *NetDispatcher) handleReadKsz8463MacCount(ctx context.Context, caller ip
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleReadKsz8463Mac(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetReadKsz8463MacArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleReadKsz8463MacCount(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetReadKsz8463MacCountArgs(req)
+	if err != nil {
+		return err
 	}
-	var i uint16
+	v, err := s.impl.ReadKsz8463MacCount(ctx, caller)
+	return answerNetReadKsz8463MacCount(req, rep, &a, v, err)
+}
+
+// NetReadKsz8463MacArgs holds the decoded arguments and leases of op read_ksz8463_mac.
+type NetReadKsz8463MacArgs struct {
+	I uint16
+}
+
+// ReadNetReadKsz8463MacArgs checks and decodes a request's arguments and leases for op
+// read_ksz8463_mac (as upstream's read_read_ksz8463_mac_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetReadKsz8463MacArgs(req *ipc.Request) (a NetReadKsz8463MacArgs, err error) {
+	if len(req.Args) != NetReadKsz8463MacArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	i = d.U16()
+	a.I = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ReadKsz8463Mac(ctx, caller, i)
+	return a, nil
+}
+
+// answerNetReadKsz8463Mac fills rep with what a server's result (v, err) for op read_ksz8463_mac
+// means, or returns the fault to send instead.
+func answerNetReadKsz8463Mac(req *ipc.Request, rep *ipc.Reply, a *NetReadKsz8463MacArgs, v KszMacTableEntry, err error) error {
+	_ = a
 	if err != nil {
 		var ce KszError
 		if errors.As(err, &ce) && ce != 0 {
@@ -865,18 +1035,40 @@ func (s *NetDispatcher) handleReadKsz8463Mac(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleReadKsz8463Reg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetReadKsz8463RegArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleReadKsz8463Mac(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetReadKsz8463MacArgs(req)
+	if err != nil {
+		return err
 	}
-	var reg uint16
+	v, err := s.impl.ReadKsz8463Mac(ctx, caller, a.I)
+	return answerNetReadKsz8463Mac(req, rep, &a, v, err)
+}
+
+// NetReadKsz8463RegArgs holds the decoded arguments and leases of op read_ksz8463_reg.
+type NetReadKsz8463RegArgs struct {
+	Reg uint16
+}
+
+// ReadNetReadKsz8463RegArgs checks and decodes a request's arguments and leases for op
+// read_ksz8463_reg (as upstream's read_read_ksz8463_reg_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetReadKsz8463RegArgs(req *ipc.Request) (a NetReadKsz8463RegArgs, err error) {
+	if len(req.Args) != NetReadKsz8463RegArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	reg = d.U16()
+	a.Reg = d.U16()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ReadKsz8463Reg(ctx, caller, reg)
+	return a, nil
+}
+
+// answerNetReadKsz8463Reg fills rep with what a server's result (v, err) for op read_ksz8463_reg
+// means, or returns the fault to send instead.
+func answerNetReadKsz8463Reg(req *ipc.Request, rep *ipc.Reply, a *NetReadKsz8463RegArgs, v uint16, err error) error {
+	_ = a
 	if err != nil {
 		var ce KszError
 		if errors.As(err, &ce) && ce != 0 {
@@ -895,11 +1087,33 @@ func (s *NetDispatcher) handleReadKsz8463Reg(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleGetMacAddress(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetGetMacAddressArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleReadKsz8463Reg(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetReadKsz8463RegArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetMacAddress(ctx, caller)
+	v, err := s.impl.ReadKsz8463Reg(ctx, caller, a.Reg)
+	return answerNetReadKsz8463Reg(req, rep, &a, v, err)
+}
+
+// NetGetMacAddressArgs holds the decoded arguments and leases of op get_mac_address.
+type NetGetMacAddressArgs struct {
+}
+
+// ReadNetGetMacAddressArgs checks and decodes a request's arguments and leases for op
+// get_mac_address (as upstream's read_get_mac_address_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetGetMacAddressArgs(req *ipc.Request) (a NetGetMacAddressArgs, err error) {
+	if len(req.Args) != NetGetMacAddressArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerNetGetMacAddress fills rep with what a server's result (v, err) for op get_mac_address
+// means, or returns the fault to send instead.
+func answerNetGetMacAddress(req *ipc.Request, rep *ipc.Reply, a *NetGetMacAddressArgs, v MacAddress, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Net", "get_mac_address", err)
 	}
@@ -913,11 +1127,33 @@ func (s *NetDispatcher) handleGetMacAddress(ctx context.Context, caller ipc.Call
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleGetSpareMacAddresses(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != NetGetSpareMacAddressesArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleGetMacAddress(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetGetMacAddressArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetSpareMacAddresses(ctx, caller)
+	v, err := s.impl.GetMacAddress(ctx, caller)
+	return answerNetGetMacAddress(req, rep, &a, v, err)
+}
+
+// NetGetSpareMacAddressesArgs holds the decoded arguments and leases of op get_spare_mac_addresses.
+type NetGetSpareMacAddressesArgs struct {
+}
+
+// ReadNetGetSpareMacAddressesArgs checks and decodes a request's arguments and leases for op
+// get_spare_mac_addresses (as upstream's read_get_spare_mac_addresses_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetGetSpareMacAddressesArgs(req *ipc.Request) (a NetGetSpareMacAddressesArgs, err error) {
+	if len(req.Args) != NetGetSpareMacAddressesArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerNetGetSpareMacAddresses fills rep with what a server's result (v, err) for op get_spare_mac_addresses
+// means, or returns the fault to send instead.
+func answerNetGetSpareMacAddresses(req *ipc.Request, rep *ipc.Reply, a *NetGetSpareMacAddressesArgs, v MacAddressBlock, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Net", "get_spare_mac_addresses", err)
 	}
@@ -931,11 +1167,30 @@ func (s *NetDispatcher) handleGetSpareMacAddresses(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleManagementLinkStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetManagementLinkStatusArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleGetSpareMacAddresses(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetGetSpareMacAddressesArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ManagementLinkStatus(ctx, caller)
+	v, err := s.impl.GetSpareMacAddresses(ctx, caller)
+	return answerNetGetSpareMacAddresses(req, rep, &a, v, err)
+}
+
+// NetManagementLinkStatusArgs holds the decoded arguments and leases of op management_link_status.
+type NetManagementLinkStatusArgs struct {
+}
+
+// ReadNetManagementLinkStatusArgs checks and decodes a request's arguments and leases for op
+// management_link_status (as upstream's read_management_link_status_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetManagementLinkStatusArgs(req *ipc.Request) (a NetManagementLinkStatusArgs, err error) {
+	return a, nil
+}
+
+// answerNetManagementLinkStatus fills rep with what a server's result (v, err) for op management_link_status
+// means, or returns the fault to send instead.
+func answerNetManagementLinkStatus(req *ipc.Request, rep *ipc.Reply, a *NetManagementLinkStatusArgs, v ManagementLinkStatus, err error) error {
+	_ = a
 	if err != nil {
 		var ce MgmtError
 		if errors.As(err, &ce) && ce != 0 {
@@ -954,11 +1209,30 @@ func (s *NetDispatcher) handleManagementLinkStatus(ctx context.Context, caller i
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleManagementCounters(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetManagementCountersArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleManagementLinkStatus(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetManagementLinkStatusArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.ManagementCounters(ctx, caller)
+	v, err := s.impl.ManagementLinkStatus(ctx, caller)
+	return answerNetManagementLinkStatus(req, rep, &a, v, err)
+}
+
+// NetManagementCountersArgs holds the decoded arguments and leases of op management_counters.
+type NetManagementCountersArgs struct {
+}
+
+// ReadNetManagementCountersArgs checks and decodes a request's arguments and leases for op
+// management_counters (as upstream's read_management_counters_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetManagementCountersArgs(req *ipc.Request) (a NetManagementCountersArgs, err error) {
+	return a, nil
+}
+
+// answerNetManagementCounters fills rep with what a server's result (v, err) for op management_counters
+// means, or returns the fault to send instead.
+func answerNetManagementCounters(req *ipc.Request, rep *ipc.Reply, a *NetManagementCountersArgs, v ManagementCounters, err error) error {
+	_ = a
 	if err != nil {
 		var ce MgmtError
 		if errors.As(err, &ce) && ce != 0 {
@@ -977,20 +1251,39 @@ func (s *NetDispatcher) handleManagementCounters(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleTrustVlan(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetTrustVlanArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleManagementCounters(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetManagementCountersArgs(req)
+	if err != nil {
+		return err
 	}
-	var vid VLanId
-	var trustUntil uint64
+	v, err := s.impl.ManagementCounters(ctx, caller)
+	return answerNetManagementCounters(req, rep, &a, v, err)
+}
+
+// NetTrustVlanArgs holds the decoded arguments and leases of op trust_vlan.
+type NetTrustVlanArgs struct {
+	Vid        VLanId
+	TrustUntil uint64
+}
+
+// ReadNetTrustVlanArgs checks and decodes a request's arguments and leases for op
+// trust_vlan (as upstream's read_trust_vlan_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetTrustVlanArgs(req *ipc.Request) (a NetTrustVlanArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	vid.decodeSerde(d)
-	trustUntil = d.U64()
+	a.Vid.decodeSerde(d)
+	a.TrustUntil = d.U64()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.TrustVlan(ctx, caller, vid, trustUntil)
+	return a, nil
+}
+
+// answerNetTrustVlan fills rep with what a server's result (v, err) for op trust_vlan
+// means, or returns the fault to send instead.
+func answerNetTrustVlan(req *ipc.Request, rep *ipc.Reply, a *NetTrustVlanArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce TrustError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1002,18 +1295,37 @@ func (s *NetDispatcher) handleTrustVlan(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *NetDispatcher) handleDistrustVlan(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > NetDistrustVlanArgsSize {
-		return ipc.BadMessageSize
+func (s *NetDispatcher) handleTrustVlan(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetTrustVlanArgs(req)
+	if err != nil {
+		return err
 	}
-	var vid VLanId
+	err = s.impl.TrustVlan(ctx, caller, a.Vid, a.TrustUntil)
+	return answerNetTrustVlan(req, rep, &a, err)
+}
+
+// NetDistrustVlanArgs holds the decoded arguments and leases of op distrust_vlan.
+type NetDistrustVlanArgs struct {
+	Vid VLanId
+}
+
+// ReadNetDistrustVlanArgs checks and decodes a request's arguments and leases for op
+// distrust_vlan (as upstream's read_distrust_vlan_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadNetDistrustVlanArgs(req *ipc.Request) (a NetDistrustVlanArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	vid.decodeSerde(d)
+	a.Vid.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.DistrustVlan(ctx, caller, vid)
+	return a, nil
+}
+
+// answerNetDistrustVlan fills rep with what a server's result (v, err) for op distrust_vlan
+// means, or returns the fault to send instead.
+func answerNetDistrustVlan(req *ipc.Request, rep *ipc.Reply, a *NetDistrustVlanArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce TrustError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1023,6 +1335,607 @@ func (s *NetDispatcher) handleDistrustVlan(ctx context.Context, caller ipc.Calle
 		return ipc.ServerError("Net", "distrust_vlan", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *NetDispatcher) handleDistrustVlan(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadNetDistrustVlanArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.DistrustVlan(ctx, caller, a.Vid)
+	return answerNetDistrustVlan(req, rep, &a, err)
+}
+
+// NetHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type NetHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// NetPipelinedServer is implemented by a pipelined Net server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as NetServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type NetPipelinedServer interface {
+	// RecvPacket receives op recv_packet (1, Hubpack).
+	//
+	// Unqueues an incoming packet from a socket.
+	RecvPacket(ctx context.Context, caller ipc.Caller, call *NetRecvPacketCall, socket SocketName, largePayloadBehavior LargePayloadBehavior, payload []byte)
+	// SendPacket receives op send_packet (2, Hubpack).
+	//
+	// Queues an outgoing packet into a socket.
+	SendPacket(ctx context.Context, caller ipc.Caller, call *NetSendPacketCall, socket SocketName, metadata UdpMetadata, payload []byte)
+	// SmiRead receives op smi_read (3, Zerocopy).
+	//
+	// Reads a register from a SMI-attached device.
+	SmiRead(ctx context.Context, caller ipc.Caller, call *NetSmiReadCall, phy uint8, register uint8)
+	// SmiWrite receives op smi_write (4, Zerocopy).
+	//
+	// Writes a register in a SMI-attached device.
+	SmiWrite(ctx context.Context, caller ipc.Caller, call *NetSmiWriteCall, phy uint8, register uint8, value uint16)
+	// ReadPhyReg receives op read_phy_reg (5, Zerocopy).
+	//
+	// Read a register from the PHY associated with a particular port
+	ReadPhyReg(ctx context.Context, caller ipc.Caller, call *NetReadPhyRegCall, port uint8, page uint16, reg uint8)
+	// WritePhyReg receives op write_phy_reg (6, Zerocopy).
+	//
+	// Writes a register in the PHY associated with a particular port
+	WritePhyReg(ctx context.Context, caller ipc.Caller, call *NetWritePhyRegCall, port uint8, page uint16, reg uint8, value uint16)
+	// ReadKsz8463MacCount receives op read_ksz8463_mac_count (7, Zerocopy).
+	//
+	// Returns the number of entries in the KSZ8463 dynamic MAC table
+	ReadKsz8463MacCount(ctx context.Context, caller ipc.Caller, call *NetReadKsz8463MacCountCall)
+	// ReadKsz8463Mac receives op read_ksz8463_mac (8, Zerocopy).
+	//
+	// Reads a particular MAC address from the KSZ8463 dynamic MAC table
+	ReadKsz8463Mac(ctx context.Context, caller ipc.Caller, call *NetReadKsz8463MacCall, i uint16)
+	// ReadKsz8463Reg receives op read_ksz8463_reg (9, Zerocopy).
+	//
+	// Reads a register from the KSZ8463
+	ReadKsz8463Reg(ctx context.Context, caller ipc.Caller, call *NetReadKsz8463RegCall, reg uint16)
+	// GetMacAddress receives op get_mac_address (10, Zerocopy, idempotent).
+	//
+	// Reports the MAC address of port 0
+	GetMacAddress(ctx context.Context, caller ipc.Caller, call *NetGetMacAddressCall)
+	// GetSpareMacAddresses receives op get_spare_mac_addresses (11, Zerocopy, idempotent).
+	//
+	// Reports any remaining MAC addresses after the net task has claimed its own
+	GetSpareMacAddresses(ctx context.Context, caller ipc.Caller, call *NetGetSpareMacAddressesCall)
+	// ManagementLinkStatus receives op management_link_status (12, Hubpack).
+	//
+	// Checks the client side management network status
+	ManagementLinkStatus(ctx context.Context, caller ipc.Caller, call *NetManagementLinkStatusCall)
+	// ManagementCounters receives op management_counters (13, Hubpack).
+	//
+	// Returns management network counters
+	ManagementCounters(ctx context.Context, caller ipc.Caller, call *NetManagementCountersCall)
+	// TrustVlan receives op trust_vlan (14, Hubpack).
+	//
+	// Marks the given VID as trusted for some amount of time
+	TrustVlan(ctx context.Context, caller ipc.Caller, call *NetTrustVlanCall, vid VLanId, trustUntil uint64)
+	// DistrustVlan receives op distrust_vlan (15, Hubpack).
+	//
+	// Marks the given VID as untrusted
+	DistrustVlan(ctx context.Context, caller ipc.Caller, call *NetDistrustVlanCall, vid VLanId)
+}
+
+// NetRecvPacketCall is a held call of op recv_packet.
+type NetRecvPacketCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetRecvPacketArgs
+}
+
+// Reply answers the call with v.
+func (c *NetRecvPacketCall) Reply(v UdpMetadata) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetRecvPacketCall) Fail(err error) error {
+	var v UdpMetadata
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetRecvPacketCall) Finish(v UdpMetadata, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetRecvPacket(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetSendPacketCall is a held call of op send_packet.
+type NetSendPacketCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetSendPacketArgs
+}
+
+// Reply answers the call.
+func (c *NetSendPacketCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetSendPacketCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a NetServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *NetSendPacketCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetSendPacket(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetSmiReadCall is a held call of op smi_read.
+type NetSmiReadCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetSmiReadArgs
+}
+
+// Reply answers the call with v.
+func (c *NetSmiReadCall) Reply(v uint16) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetSmiReadCall) Fail(err error) error {
+	var v uint16
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetSmiReadCall) Finish(v uint16, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetSmiRead(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetSmiWriteCall is a held call of op smi_write.
+type NetSmiWriteCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetSmiWriteArgs
+}
+
+// Reply answers the call.
+func (c *NetSmiWriteCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetSmiWriteCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a NetServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *NetSmiWriteCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetSmiWrite(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetReadPhyRegCall is a held call of op read_phy_reg.
+type NetReadPhyRegCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetReadPhyRegArgs
+}
+
+// Reply answers the call with v.
+func (c *NetReadPhyRegCall) Reply(v uint16) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetReadPhyRegCall) Fail(err error) error {
+	var v uint16
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetReadPhyRegCall) Finish(v uint16, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetReadPhyReg(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetWritePhyRegCall is a held call of op write_phy_reg.
+type NetWritePhyRegCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetWritePhyRegArgs
+}
+
+// Reply answers the call.
+func (c *NetWritePhyRegCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetWritePhyRegCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a NetServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *NetWritePhyRegCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetWritePhyReg(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetReadKsz8463MacCountCall is a held call of op read_ksz8463_mac_count.
+type NetReadKsz8463MacCountCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetReadKsz8463MacCountArgs
+}
+
+// Reply answers the call with v.
+func (c *NetReadKsz8463MacCountCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetReadKsz8463MacCountCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetReadKsz8463MacCountCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetReadKsz8463MacCount(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetReadKsz8463MacCall is a held call of op read_ksz8463_mac.
+type NetReadKsz8463MacCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetReadKsz8463MacArgs
+}
+
+// Reply answers the call with v.
+func (c *NetReadKsz8463MacCall) Reply(v KszMacTableEntry) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetReadKsz8463MacCall) Fail(err error) error {
+	var v KszMacTableEntry
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetReadKsz8463MacCall) Finish(v KszMacTableEntry, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetReadKsz8463Mac(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetReadKsz8463RegCall is a held call of op read_ksz8463_reg.
+type NetReadKsz8463RegCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetReadKsz8463RegArgs
+}
+
+// Reply answers the call with v.
+func (c *NetReadKsz8463RegCall) Reply(v uint16) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetReadKsz8463RegCall) Fail(err error) error {
+	var v uint16
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetReadKsz8463RegCall) Finish(v uint16, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetReadKsz8463Reg(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetGetMacAddressCall is a held call of op get_mac_address.
+type NetGetMacAddressCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetGetMacAddressArgs
+}
+
+// Reply answers the call with v.
+func (c *NetGetMacAddressCall) Reply(v MacAddress) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetGetMacAddressCall) Fail(err error) error {
+	var v MacAddress
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetGetMacAddressCall) Finish(v MacAddress, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetGetMacAddress(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetGetSpareMacAddressesCall is a held call of op get_spare_mac_addresses.
+type NetGetSpareMacAddressesCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetGetSpareMacAddressesArgs
+}
+
+// Reply answers the call with v.
+func (c *NetGetSpareMacAddressesCall) Reply(v MacAddressBlock) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetGetSpareMacAddressesCall) Fail(err error) error {
+	var v MacAddressBlock
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetGetSpareMacAddressesCall) Finish(v MacAddressBlock, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetGetSpareMacAddresses(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetManagementLinkStatusCall is a held call of op management_link_status.
+type NetManagementLinkStatusCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetManagementLinkStatusArgs
+}
+
+// Reply answers the call with v.
+func (c *NetManagementLinkStatusCall) Reply(v ManagementLinkStatus) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetManagementLinkStatusCall) Fail(err error) error {
+	var v ManagementLinkStatus
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetManagementLinkStatusCall) Finish(v ManagementLinkStatus, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetManagementLinkStatus(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetManagementCountersCall is a held call of op management_counters.
+type NetManagementCountersCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetManagementCountersArgs
+}
+
+// Reply answers the call with v.
+func (c *NetManagementCountersCall) Reply(v ManagementCounters) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetManagementCountersCall) Fail(err error) error {
+	var v ManagementCounters
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a NetServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *NetManagementCountersCall) Finish(v ManagementCounters, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetManagementCounters(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetTrustVlanCall is a held call of op trust_vlan.
+type NetTrustVlanCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetTrustVlanArgs
+}
+
+// Reply answers the call.
+func (c *NetTrustVlanCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetTrustVlanCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a NetServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *NetTrustVlanCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetTrustVlan(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetDistrustVlanCall is a held call of op distrust_vlan.
+type NetDistrustVlanCall struct {
+	held NetHeld
+	req  *ipc.Request
+	args NetDistrustVlanArgs
+}
+
+// Reply answers the call.
+func (c *NetDistrustVlanCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *NetDistrustVlanCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a NetServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *NetDistrustVlanCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerNetDistrustVlan(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// NetPipelined serves held Net requests with a NetPipelinedServer.
+type NetPipelined struct {
+	impl   NetPipelinedServer
+	access ipc.Access
+}
+
+// NewNetPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewNetPipelined(impl NetPipelinedServer, opts ...ipc.DispatchOption) *NetPipelined {
+	return &NetPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as NetDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *NetPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held NetHeld) error {
+	if err := checkNetRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case NetOpRecvPacket:
+		a, err := ReadNetRecvPacketArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.RecvPacket(ctx, caller, &NetRecvPacketCall{held: held, req: req, args: a}, a.Socket, a.LargePayloadBehavior, a.Payload)
+		return nil
+	case NetOpSendPacket:
+		a, err := ReadNetSendPacketArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SendPacket(ctx, caller, &NetSendPacketCall{held: held, req: req, args: a}, a.Socket, a.Metadata, a.Payload)
+		return nil
+	case NetOpSmiRead:
+		a, err := ReadNetSmiReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SmiRead(ctx, caller, &NetSmiReadCall{held: held, req: req, args: a}, a.Phy, a.Register)
+		return nil
+	case NetOpSmiWrite:
+		a, err := ReadNetSmiWriteArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SmiWrite(ctx, caller, &NetSmiWriteCall{held: held, req: req, args: a}, a.Phy, a.Register, a.Value)
+		return nil
+	case NetOpReadPhyReg:
+		a, err := ReadNetReadPhyRegArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadPhyReg(ctx, caller, &NetReadPhyRegCall{held: held, req: req, args: a}, a.Port, a.Page, a.Reg)
+		return nil
+	case NetOpWritePhyReg:
+		a, err := ReadNetWritePhyRegArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.WritePhyReg(ctx, caller, &NetWritePhyRegCall{held: held, req: req, args: a}, a.Port, a.Page, a.Reg, a.Value)
+		return nil
+	case NetOpReadKsz8463MacCount:
+		a, err := ReadNetReadKsz8463MacCountArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadKsz8463MacCount(ctx, caller, &NetReadKsz8463MacCountCall{held: held, req: req, args: a})
+		return nil
+	case NetOpReadKsz8463Mac:
+		a, err := ReadNetReadKsz8463MacArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadKsz8463Mac(ctx, caller, &NetReadKsz8463MacCall{held: held, req: req, args: a}, a.I)
+		return nil
+	case NetOpReadKsz8463Reg:
+		a, err := ReadNetReadKsz8463RegArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadKsz8463Reg(ctx, caller, &NetReadKsz8463RegCall{held: held, req: req, args: a}, a.Reg)
+		return nil
+	case NetOpGetMacAddress:
+		a, err := ReadNetGetMacAddressArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetMacAddress(ctx, caller, &NetGetMacAddressCall{held: held, req: req, args: a})
+		return nil
+	case NetOpGetSpareMacAddresses:
+		a, err := ReadNetGetSpareMacAddressesArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetSpareMacAddresses(ctx, caller, &NetGetSpareMacAddressesCall{held: held, req: req, args: a})
+		return nil
+	case NetOpManagementLinkStatus:
+		a, err := ReadNetManagementLinkStatusArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ManagementLinkStatus(ctx, caller, &NetManagementLinkStatusCall{held: held, req: req, args: a})
+		return nil
+	case NetOpManagementCounters:
+		a, err := ReadNetManagementCountersArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ManagementCounters(ctx, caller, &NetManagementCountersCall{held: held, req: req, args: a})
+		return nil
+	case NetOpTrustVlan:
+		a, err := ReadNetTrustVlanArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.TrustVlan(ctx, caller, &NetTrustVlanCall{held: held, req: req, args: a}, a.Vid, a.TrustUntil)
+		return nil
+	case NetOpDistrustVlan:
+		a, err := ReadNetDistrustVlanArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DistrustVlan(ctx, caller, &NetDistrustVlanCall{held: held, req: req, args: a}, a.Vid)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // KszError is the CLike error KszError: its code travels as the reply's RC.

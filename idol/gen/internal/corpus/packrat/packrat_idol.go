@@ -752,14 +752,29 @@ var packratReadHostPanicFragmentLeases = []ipc.LeaseSpec{
 	{Name: "data", Read: false, Write: true, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkPackratRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkPackratRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 18 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > PackratIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // PackratDispatcher serves Packrat requests with a PackratServer: it implements ipc.Handler.
 type PackratDispatcher struct {
 	impl   PackratServer
 	access ipc.Access
 }
 
-// NewPackratDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewPackratDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewPackratDispatcher(impl PackratServer, opts ...ipc.DispatchOption) *PackratDispatcher {
 	return &PackratDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -767,14 +782,8 @@ func NewPackratDispatcher(impl PackratServer, opts ...ipc.DispatchOption) *Packr
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *PackratDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 18 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > PackratIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkPackratRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -818,11 +827,24 @@ func (s *PackratDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *
 	return ipc.UnknownOperation
 }
 
-func (s *PackratDispatcher) handleGetMacAddressBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// PackratGetMacAddressBlockArgs holds the decoded arguments and leases of op get_mac_address_block.
+type PackratGetMacAddressBlockArgs struct {
+}
+
+// ReadPackratGetMacAddressBlockArgs checks and decodes a request's arguments and leases for op
+// get_mac_address_block (as upstream's read_get_mac_address_block_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetMacAddressBlockArgs(req *ipc.Request) (a PackratGetMacAddressBlockArgs, err error) {
 	if len(req.Args) != PackratGetMacAddressBlockArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetMacAddressBlock(ctx, caller)
+	return a, nil
+}
+
+// answerPackratGetMacAddressBlock fills rep with what a server's result (v, err) for op get_mac_address_block
+// means, or returns the fault to send instead.
+func answerPackratGetMacAddressBlock(req *ipc.Request, rep *ipc.Reply, a *PackratGetMacAddressBlockArgs, v MacAddressBlock, err error) error {
+	_ = a
 	if err != nil {
 		var ce CacheGetError
 		if errors.As(err, &ce) && ce != 0 {
@@ -841,18 +863,40 @@ func (s *PackratDispatcher) handleGetMacAddressBlock(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleSetMacAddressBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratSetMacAddressBlockArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleGetMacAddressBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetMacAddressBlockArgs(req)
+	if err != nil {
+		return err
 	}
-	var macs MacAddressBlock
+	v, err := s.impl.GetMacAddressBlock(ctx, caller)
+	return answerPackratGetMacAddressBlock(req, rep, &a, v, err)
+}
+
+// PackratSetMacAddressBlockArgs holds the decoded arguments and leases of op set_mac_address_block.
+type PackratSetMacAddressBlockArgs struct {
+	Macs MacAddressBlock
+}
+
+// ReadPackratSetMacAddressBlockArgs checks and decodes a request's arguments and leases for op
+// set_mac_address_block (as upstream's read_set_mac_address_block_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratSetMacAddressBlockArgs(req *ipc.Request) (a PackratSetMacAddressBlockArgs, err error) {
+	if len(req.Args) != PackratSetMacAddressBlockArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	macs.decodeZerocopy(d)
+	a.Macs.decodeZerocopy(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetMacAddressBlock(ctx, caller, macs)
+	return a, nil
+}
+
+// answerPackratSetMacAddressBlock fills rep with what a server's result (v, err) for op set_mac_address_block
+// means, or returns the fault to send instead.
+func answerPackratSetMacAddressBlock(req *ipc.Request, rep *ipc.Reply, a *PackratSetMacAddressBlockArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce CacheSetError
 		if errors.As(err, &ce) && ce != 0 {
@@ -864,11 +908,33 @@ func (s *PackratDispatcher) handleSetMacAddressBlock(ctx context.Context, caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleGetIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratGetIdentityArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleSetMacAddressBlock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratSetMacAddressBlockArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetIdentity(ctx, caller)
+	err = s.impl.SetMacAddressBlock(ctx, caller, a.Macs)
+	return answerPackratSetMacAddressBlock(req, rep, &a, err)
+}
+
+// PackratGetIdentityArgs holds the decoded arguments and leases of op get_identity.
+type PackratGetIdentityArgs struct {
+}
+
+// ReadPackratGetIdentityArgs checks and decodes a request's arguments and leases for op
+// get_identity (as upstream's read_get_identity_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetIdentityArgs(req *ipc.Request) (a PackratGetIdentityArgs, err error) {
+	if len(req.Args) != PackratGetIdentityArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerPackratGetIdentity fills rep with what a server's result (v, err) for op get_identity
+// means, or returns the fault to send instead.
+func answerPackratGetIdentity(req *ipc.Request, rep *ipc.Reply, a *PackratGetIdentityArgs, v OxideIdentity, err error) error {
+	_ = a
 	if err != nil {
 		var ce CacheGetError
 		if errors.As(err, &ce) && ce != 0 {
@@ -887,18 +953,40 @@ func (s *PackratDispatcher) handleGetIdentity(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleSetIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratSetIdentityArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleGetIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetIdentityArgs(req)
+	if err != nil {
+		return err
 	}
-	var macs OxideIdentity
+	v, err := s.impl.GetIdentity(ctx, caller)
+	return answerPackratGetIdentity(req, rep, &a, v, err)
+}
+
+// PackratSetIdentityArgs holds the decoded arguments and leases of op set_identity.
+type PackratSetIdentityArgs struct {
+	Macs OxideIdentity
+}
+
+// ReadPackratSetIdentityArgs checks and decodes a request's arguments and leases for op
+// set_identity (as upstream's read_set_identity_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratSetIdentityArgs(req *ipc.Request) (a PackratSetIdentityArgs, err error) {
+	if len(req.Args) != PackratSetIdentityArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	macs.decodeZerocopy(d)
+	a.Macs.decodeZerocopy(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetIdentity(ctx, caller, macs)
+	return a, nil
+}
+
+// answerPackratSetIdentity fills rep with what a server's result (v, err) for op set_identity
+// means, or returns the fault to send instead.
+func answerPackratSetIdentity(req *ipc.Request, rep *ipc.Reply, a *PackratSetIdentityArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce CacheSetError
 		if errors.As(err, &ce) && ce != 0 {
@@ -910,11 +998,33 @@ func (s *PackratDispatcher) handleSetIdentity(ctx context.Context, caller ipc.Ca
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleGetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratGetNextBootHostStartupOptionsArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleSetIdentity(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratSetIdentityArgs(req)
+	if err != nil {
+		return err
 	}
-	v, err := s.impl.GetNextBootHostStartupOptions(ctx, caller)
+	err = s.impl.SetIdentity(ctx, caller, a.Macs)
+	return answerPackratSetIdentity(req, rep, &a, err)
+}
+
+// PackratGetNextBootHostStartupOptionsArgs holds the decoded arguments and leases of op get_next_boot_host_startup_options.
+type PackratGetNextBootHostStartupOptionsArgs struct {
+}
+
+// ReadPackratGetNextBootHostStartupOptionsArgs checks and decodes a request's arguments and leases for op
+// get_next_boot_host_startup_options (as upstream's read_get_next_boot_host_startup_options_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetNextBootHostStartupOptionsArgs(req *ipc.Request) (a PackratGetNextBootHostStartupOptionsArgs, err error) {
+	if len(req.Args) != PackratGetNextBootHostStartupOptionsArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerPackratGetNextBootHostStartupOptions fills rep with what a server's result (v, err) for op get_next_boot_host_startup_options
+// means, or returns the fault to send instead.
+func answerPackratGetNextBootHostStartupOptions(req *ipc.Request, rep *ipc.Reply, a *PackratGetNextBootHostStartupOptionsArgs, v HostStartupOptions, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Packrat", "get_next_boot_host_startup_options", err)
 	}
@@ -928,60 +1038,126 @@ func (s *PackratDispatcher) handleGetNextBootHostStartupOptions(ctx context.Cont
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleSetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratSetNextBootHostStartupOptionsArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleGetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetNextBootHostStartupOptionsArgs(req)
+	if err != nil {
+		return err
 	}
-	var startupOptions HostStartupOptions
+	v, err := s.impl.GetNextBootHostStartupOptions(ctx, caller)
+	return answerPackratGetNextBootHostStartupOptions(req, rep, &a, v, err)
+}
+
+// PackratSetNextBootHostStartupOptionsArgs holds the decoded arguments and leases of op set_next_boot_host_startup_options.
+type PackratSetNextBootHostStartupOptionsArgs struct {
+	StartupOptions HostStartupOptions
+}
+
+// ReadPackratSetNextBootHostStartupOptionsArgs checks and decodes a request's arguments and leases for op
+// set_next_boot_host_startup_options (as upstream's read_set_next_boot_host_startup_options_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratSetNextBootHostStartupOptionsArgs(req *ipc.Request) (a PackratSetNextBootHostStartupOptionsArgs, err error) {
+	if len(req.Args) != PackratSetNextBootHostStartupOptionsArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	startupOptions.decodeZerocopy(d)
+	a.StartupOptions.decodeZerocopy(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetNextBootHostStartupOptions(ctx, caller, startupOptions)
+	return a, nil
+}
+
+// answerPackratSetNextBootHostStartupOptions fills rep with what a server's result (v, err) for op set_next_boot_host_startup_options
+// means, or returns the fault to send instead.
+func answerPackratSetNextBootHostStartupOptions(req *ipc.Request, rep *ipc.Reply, a *PackratSetNextBootHostStartupOptionsArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Packrat", "set_next_boot_host_startup_options", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleRemoveSpd(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratRemoveSpdArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleSetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratSetNextBootHostStartupOptionsArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint8
+	err = s.impl.SetNextBootHostStartupOptions(ctx, caller, a.StartupOptions)
+	return answerPackratSetNextBootHostStartupOptions(req, rep, &a, err)
+}
+
+// PackratRemoveSpdArgs holds the decoded arguments and leases of op remove_spd.
+type PackratRemoveSpdArgs struct {
+	Index uint8
+}
+
+// ReadPackratRemoveSpdArgs checks and decodes a request's arguments and leases for op
+// remove_spd (as upstream's read_remove_spd_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratRemoveSpdArgs(req *ipc.Request) (a PackratRemoveSpdArgs, err error) {
+	if len(req.Args) != PackratRemoveSpdArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U8()
+	a.Index = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.RemoveSpd(ctx, caller, index)
+	return a, nil
+}
+
+// answerPackratRemoveSpd fills rep with what a server's result (v, err) for op remove_spd
+// means, or returns the fault to send instead.
+func answerPackratRemoveSpd(req *ipc.Request, rep *ipc.Reply, a *PackratRemoveSpdArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Packrat", "remove_spd", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleSetSpdEeprom(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratSetSpdEepromArgsSize {
-		return ipc.BadMessageSize
-	}
-	var index uint8
-	var offset uint32
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	index = d.U8()
-	offset = d.U32()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, packratSetSpdEepromLeases); err != nil {
+func (s *PackratDispatcher) handleRemoveSpd(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratRemoveSpdArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.SetSpdEeprom(ctx, caller, index, offset, data)
+	err = s.impl.RemoveSpd(ctx, caller, a.Index)
+	return answerPackratRemoveSpd(req, rep, &a, err)
+}
+
+// PackratSetSpdEepromArgs holds the decoded arguments and leases of op set_spd_eeprom.
+type PackratSetSpdEepromArgs struct {
+	Index  uint8
+	Offset uint32
+	Data   []byte
+}
+
+// ReadPackratSetSpdEepromArgs checks and decodes a request's arguments and leases for op
+// set_spd_eeprom (as upstream's read_set_spd_eeprom_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratSetSpdEepromArgs(req *ipc.Request) (a PackratSetSpdEepromArgs, err error) {
+	if len(req.Args) != PackratSetSpdEepromArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Index = d.U8()
+	a.Offset = d.U32()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, packratSetSpdEepromLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratSetSpdEeprom fills rep with what a server's result (v, err) for op set_spd_eeprom
+// means, or returns the fault to send instead.
+func answerPackratSetSpdEeprom(req *ipc.Request, rep *ipc.Reply, a *PackratSetSpdEepromArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		return ipc.ServerError("Packrat", "set_spd_eeprom", err)
@@ -989,18 +1165,40 @@ func (s *PackratDispatcher) handleSetSpdEeprom(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleGetSpdPresent(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratGetSpdPresentArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleSetSpdEeprom(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratSetSpdEepromArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint8
+	err = s.impl.SetSpdEeprom(ctx, caller, a.Index, a.Offset, a.Data)
+	return answerPackratSetSpdEeprom(req, rep, &a, err)
+}
+
+// PackratGetSpdPresentArgs holds the decoded arguments and leases of op get_spd_present.
+type PackratGetSpdPresentArgs struct {
+	Index uint8
+}
+
+// ReadPackratGetSpdPresentArgs checks and decodes a request's arguments and leases for op
+// get_spd_present (as upstream's read_get_spd_present_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetSpdPresentArgs(req *ipc.Request) (a PackratGetSpdPresentArgs, err error) {
+	if len(req.Args) != PackratGetSpdPresentArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U8()
+	a.Index = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetSpdPresent(ctx, caller, index)
+	return a, nil
+}
+
+// answerPackratGetSpdPresent fills rep with what a server's result (v, err) for op get_spd_present
+// means, or returns the fault to send instead.
+func answerPackratGetSpdPresent(req *ipc.Request, rep *ipc.Reply, a *PackratGetSpdPresentArgs, v bool, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Packrat", "get_spd_present", err)
 	}
@@ -1014,20 +1212,42 @@ func (s *PackratDispatcher) handleGetSpdPresent(ctx context.Context, caller ipc.
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleGetSpdData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratGetSpdDataArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleGetSpdPresent(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetSpdPresentArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint8
-	var offset uint32
+	v, err := s.impl.GetSpdPresent(ctx, caller, a.Index)
+	return answerPackratGetSpdPresent(req, rep, &a, v, err)
+}
+
+// PackratGetSpdDataArgs holds the decoded arguments and leases of op get_spd_data.
+type PackratGetSpdDataArgs struct {
+	Index  uint8
+	Offset uint32
+}
+
+// ReadPackratGetSpdDataArgs checks and decodes a request's arguments and leases for op
+// get_spd_data (as upstream's read_get_spd_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetSpdDataArgs(req *ipc.Request) (a PackratGetSpdDataArgs, err error) {
+	if len(req.Args) != PackratGetSpdDataArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U8()
-	offset = d.U32()
+	a.Index = d.U8()
+	a.Offset = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetSpdData(ctx, caller, index, offset)
+	return a, nil
+}
+
+// answerPackratGetSpdData fills rep with what a server's result (v, err) for op get_spd_data
+// means, or returns the fault to send instead.
+func answerPackratGetSpdData(req *ipc.Request, rep *ipc.Reply, a *PackratGetSpdDataArgs, v uint8, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Packrat", "get_spd_data", err)
 	}
@@ -1041,22 +1261,44 @@ func (s *PackratDispatcher) handleGetSpdData(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleGetFullSpdData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratGetFullSpdDataArgsSize {
-		return ipc.BadMessageSize
-	}
-	var index uint8
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	index = d.U8()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, packratGetFullSpdDataLeases); err != nil {
+func (s *PackratDispatcher) handleGetSpdData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetSpdDataArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	err := s.impl.GetFullSpdData(ctx, caller, index, data)
+	v, err := s.impl.GetSpdData(ctx, caller, a.Index, a.Offset)
+	return answerPackratGetSpdData(req, rep, &a, v, err)
+}
+
+// PackratGetFullSpdDataArgs holds the decoded arguments and leases of op get_full_spd_data.
+type PackratGetFullSpdDataArgs struct {
+	Index uint8
+	Data  []byte
+}
+
+// ReadPackratGetFullSpdDataArgs checks and decodes a request's arguments and leases for op
+// get_full_spd_data (as upstream's read_get_full_spd_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratGetFullSpdDataArgs(req *ipc.Request) (a PackratGetFullSpdDataArgs, err error) {
+	if len(req.Args) != PackratGetFullSpdDataArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Index = d.U8()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, packratGetFullSpdDataLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratGetFullSpdData fills rep with what a server's result (v, err) for op get_full_spd_data
+// means, or returns the fault to send instead.
+func answerPackratGetFullSpdData(req *ipc.Request, rep *ipc.Reply, a *PackratGetFullSpdDataArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		return ipc.ServerError("Packrat", "get_full_spd_data", err)
@@ -1064,18 +1306,40 @@ func (s *PackratDispatcher) handleGetFullSpdData(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleSetRestartId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratSetRestartIdArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleGetFullSpdData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratGetFullSpdDataArgs(req)
+	if err != nil {
+		return err
 	}
-	var restartId ipc.U128
+	err = s.impl.GetFullSpdData(ctx, caller, a.Index, a.Data)
+	return answerPackratGetFullSpdData(req, rep, &a, err)
+}
+
+// PackratSetRestartIdArgs holds the decoded arguments and leases of op set_restart_id.
+type PackratSetRestartIdArgs struct {
+	RestartId ipc.U128
+}
+
+// ReadPackratSetRestartIdArgs checks and decodes a request's arguments and leases for op
+// set_restart_id (as upstream's read_set_restart_id_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratSetRestartIdArgs(req *ipc.Request) (a PackratSetRestartIdArgs, err error) {
+	if len(req.Args) != PackratSetRestartIdArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	restartId = d.U128()
+	a.RestartId = d.U128()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.SetRestartId(ctx, caller, restartId)
+	return a, nil
+}
+
+// answerPackratSetRestartId fills rep with what a server's result (v, err) for op set_restart_id
+// means, or returns the fault to send instead.
+func answerPackratSetRestartId(req *ipc.Request, rep *ipc.Reply, a *PackratSetRestartIdArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce CacheSetError
 		if errors.As(err, &ce) && ce != 0 {
@@ -1087,15 +1351,37 @@ func (s *PackratDispatcher) handleSetRestartId(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleDeliverEncodedEreport(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratDeliverEncodedEreportArgsSize {
-		return ipc.BadMessageSize
-	}
-	if err := ipc.CheckLeases(req.Leases, packratDeliverEncodedEreportLeases); err != nil {
+func (s *PackratDispatcher) handleSetRestartId(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratSetRestartIdArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.DeliverEncodedEreport(ctx, caller, data)
+	err = s.impl.SetRestartId(ctx, caller, a.RestartId)
+	return answerPackratSetRestartId(req, rep, &a, err)
+}
+
+// PackratDeliverEncodedEreportArgs holds the decoded arguments and leases of op deliver_encoded_ereport.
+type PackratDeliverEncodedEreportArgs struct {
+	Data []byte
+}
+
+// ReadPackratDeliverEncodedEreportArgs checks and decodes a request's arguments and leases for op
+// deliver_encoded_ereport (as upstream's read_deliver_encoded_ereport_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratDeliverEncodedEreportArgs(req *ipc.Request) (a PackratDeliverEncodedEreportArgs, err error) {
+	if len(req.Args) != PackratDeliverEncodedEreportArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, packratDeliverEncodedEreportLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratDeliverEncodedEreport fills rep with what a server's result (v, err) for op deliver_encoded_ereport
+// means, or returns the fault to send instead.
+func answerPackratDeliverEncodedEreport(req *ipc.Request, rep *ipc.Reply, a *PackratDeliverEncodedEreportArgs, v Ena, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce EreportWriteError
@@ -1115,30 +1401,52 @@ func (s *PackratDispatcher) handleDeliverEncodedEreport(ctx context.Context, cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleReadEreports(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != PackratReadEreportsArgsSize {
-		return ipc.BadMessageSize
-	}
-	var requestId RequestIdV0
-	var restartId RestartId
-	var startEna Ena
-	var limit uint8
-	var committedEna Ena
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	requestId.decodeZerocopy(d)
-	restartId.decodeZerocopy(d)
-	startEna.decodeZerocopy(d)
-	limit = d.U8()
-	committedEna.decodeZerocopy(d)
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, packratReadEreportsLeases); err != nil {
+func (s *PackratDispatcher) handleDeliverEncodedEreport(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratDeliverEncodedEreportArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.ReadEreports(ctx, caller, requestId, restartId, startEna, limit, committedEna, data)
+	v, err := s.impl.DeliverEncodedEreport(ctx, caller, a.Data)
+	return answerPackratDeliverEncodedEreport(req, rep, &a, v, err)
+}
+
+// PackratReadEreportsArgs holds the decoded arguments and leases of op read_ereports.
+type PackratReadEreportsArgs struct {
+	RequestId    RequestIdV0
+	RestartId    RestartId
+	StartEna     Ena
+	Limit        uint8
+	CommittedEna Ena
+	Data         []byte
+}
+
+// ReadPackratReadEreportsArgs checks and decodes a request's arguments and leases for op
+// read_ereports (as upstream's read_read_ereports_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratReadEreportsArgs(req *ipc.Request) (a PackratReadEreportsArgs, err error) {
+	if len(req.Args) != PackratReadEreportsArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.RequestId.decodeZerocopy(d)
+	a.RestartId.decodeZerocopy(d)
+	a.StartEna.decodeZerocopy(d)
+	a.Limit = d.U8()
+	a.CommittedEna.decodeZerocopy(d)
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, packratReadEreportsLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratReadEreports fills rep with what a server's result (v, err) for op read_ereports
+// means, or returns the fault to send instead.
+func answerPackratReadEreports(req *ipc.Request, rep *ipc.Reply, a *PackratReadEreportsArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce EreportReadError
@@ -1158,27 +1466,46 @@ func (s *PackratDispatcher) handleReadEreports(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleWriteHostBootfail(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > PackratWriteHostBootfailArgsSize {
-		return ipc.BadMessageSize
-	}
-	var reason uint8
-	var slot ipc.Option[uint16]
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	reason = d.U8()
-	if d.Tag(2) == 1 {
-		slot.Some = true
-		slot.V = d.U16()
-	}
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, packratWriteHostBootfailLeases); err != nil {
+func (s *PackratDispatcher) handleReadEreports(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratReadEreportsArgs(req)
+	if err != nil {
 		return err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.WriteHostBootfail(ctx, caller, reason, slot, data)
+	v, err := s.impl.ReadEreports(ctx, caller, a.RequestId, a.RestartId, a.StartEna, a.Limit, a.CommittedEna, a.Data)
+	return answerPackratReadEreports(req, rep, &a, v, err)
+}
+
+// PackratWriteHostBootfailArgs holds the decoded arguments and leases of op write_host_bootfail.
+type PackratWriteHostBootfailArgs struct {
+	Reason uint8
+	Slot   ipc.Option[uint16]
+	Data   []byte
+}
+
+// ReadPackratWriteHostBootfailArgs checks and decodes a request's arguments and leases for op
+// write_host_bootfail (as upstream's read_write_host_bootfail_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratWriteHostBootfailArgs(req *ipc.Request) (a PackratWriteHostBootfailArgs, err error) {
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.Reason = d.U8()
+	if d.Tag(2) == 1 {
+		a.Slot.Some = true
+		a.Slot.V = d.U16()
+	}
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, packratWriteHostBootfailLeases); err != nil {
+		return a, err
+	}
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratWriteHostBootfail fills rep with what a server's result (v, err) for op write_host_bootfail
+// means, or returns the fault to send instead.
+func answerPackratWriteHostBootfail(req *ipc.Request, rep *ipc.Reply, a *PackratWriteHostBootfailArgs, v HostInfoWriteOutput, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		return ipc.ServerError("Packrat", "write_host_bootfail", err)
@@ -1193,25 +1520,44 @@ func (s *PackratDispatcher) handleWriteHostBootfail(ctx context.Context, caller 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleReadHostBootfailFragment(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > PackratReadHostBootfailFragmentArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleWriteHostBootfail(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratWriteHostBootfailArgs(req)
+	if err != nil {
+		return err
 	}
-	var request ipc.Option[HostInfoRequest]
+	v, err := s.impl.WriteHostBootfail(ctx, caller, a.Reason, a.Slot, a.Data)
+	return answerPackratWriteHostBootfail(req, rep, &a, v, err)
+}
+
+// PackratReadHostBootfailFragmentArgs holds the decoded arguments and leases of op read_host_bootfail_fragment.
+type PackratReadHostBootfailFragmentArgs struct {
+	Request ipc.Option[HostInfoRequest]
+	Data    []byte
+}
+
+// ReadPackratReadHostBootfailFragmentArgs checks and decodes a request's arguments and leases for op
+// read_host_bootfail_fragment (as upstream's read_read_host_bootfail_fragment_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratReadHostBootfailFragmentArgs(req *ipc.Request) (a PackratReadHostBootfailFragmentArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if d.Tag(2) == 1 {
-		request.Some = true
-		request.V.decodeSerde(d)
+		a.Request.Some = true
+		a.Request.V.decodeSerde(d)
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, packratReadHostBootfailFragmentLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.ReadHostBootfailFragment(ctx, caller, request, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratReadHostBootfailFragment fills rep with what a server's result (v, err) for op read_host_bootfail_fragment
+// means, or returns the fault to send instead.
+func answerPackratReadHostBootfailFragment(req *ipc.Request, rep *ipc.Reply, a *PackratReadHostBootfailFragmentArgs, v HostBootfailReadOutput, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HostInfoReadError
@@ -1231,25 +1577,44 @@ func (s *PackratDispatcher) handleReadHostBootfailFragment(ctx context.Context, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleWriteHostPanic(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > PackratWriteHostPanicArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleReadHostBootfailFragment(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratReadHostBootfailFragmentArgs(req)
+	if err != nil {
+		return err
 	}
-	var slot ipc.Option[uint16]
+	v, err := s.impl.ReadHostBootfailFragment(ctx, caller, a.Request, a.Data)
+	return answerPackratReadHostBootfailFragment(req, rep, &a, v, err)
+}
+
+// PackratWriteHostPanicArgs holds the decoded arguments and leases of op write_host_panic.
+type PackratWriteHostPanicArgs struct {
+	Slot ipc.Option[uint16]
+	Data []byte
+}
+
+// ReadPackratWriteHostPanicArgs checks and decodes a request's arguments and leases for op
+// write_host_panic (as upstream's read_write_host_panic_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratWriteHostPanicArgs(req *ipc.Request) (a PackratWriteHostPanicArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if d.Tag(2) == 1 {
-		slot.Some = true
-		slot.V = d.U16()
+		a.Slot.Some = true
+		a.Slot.V = d.U16()
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, packratWriteHostPanicLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.WriteHostPanic(ctx, caller, slot, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratWriteHostPanic fills rep with what a server's result (v, err) for op write_host_panic
+// means, or returns the fault to send instead.
+func answerPackratWriteHostPanic(req *ipc.Request, rep *ipc.Reply, a *PackratWriteHostPanicArgs, v HostInfoWriteOutput, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		return ipc.ServerError("Packrat", "write_host_panic", err)
@@ -1264,25 +1629,44 @@ func (s *PackratDispatcher) handleWriteHostPanic(ctx context.Context, caller ipc
 	return ipc.FitReply(req, rep)
 }
 
-func (s *PackratDispatcher) handleReadHostPanicFragment(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > PackratReadHostPanicFragmentArgsSize {
-		return ipc.BadMessageSize
+func (s *PackratDispatcher) handleWriteHostPanic(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratWriteHostPanicArgs(req)
+	if err != nil {
+		return err
 	}
-	var request ipc.Option[HostInfoRequest]
+	v, err := s.impl.WriteHostPanic(ctx, caller, a.Slot, a.Data)
+	return answerPackratWriteHostPanic(req, rep, &a, v, err)
+}
+
+// PackratReadHostPanicFragmentArgs holds the decoded arguments and leases of op read_host_panic_fragment.
+type PackratReadHostPanicFragmentArgs struct {
+	Request ipc.Option[HostInfoRequest]
+	Data    []byte
+}
+
+// ReadPackratReadHostPanicFragmentArgs checks and decodes a request's arguments and leases for op
+// read_host_panic_fragment (as upstream's read_read_host_panic_fragment_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadPackratReadHostPanicFragmentArgs(req *ipc.Request) (a PackratReadHostPanicFragmentArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
 	if d.Tag(2) == 1 {
-		request.Some = true
-		request.V.decodeSerde(d)
+		a.Request.Some = true
+		a.Request.V.decodeSerde(d)
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, packratReadHostPanicFragmentLeases); err != nil {
-		return err
+		return a, err
 	}
-	data := req.Leases[0].Data
-	v, err := s.impl.ReadHostPanicFragment(ctx, caller, request, data)
+	a.Data = req.Leases[0].Data
+	return a, nil
+}
+
+// answerPackratReadHostPanicFragment fills rep with what a server's result (v, err) for op read_host_panic_fragment
+// means, or returns the fault to send instead.
+func answerPackratReadHostPanicFragment(req *ipc.Request, rep *ipc.Reply, a *PackratReadHostPanicFragmentArgs, v HostPanicReadOutput, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce HostInfoReadError
@@ -1300,6 +1684,721 @@ func (s *PackratDispatcher) handleReadHostPanicFragment(ctx context.Context, cal
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *PackratDispatcher) handleReadHostPanicFragment(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadPackratReadHostPanicFragmentArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.ReadHostPanicFragment(ctx, caller, a.Request, a.Data)
+	return answerPackratReadHostPanicFragment(req, rep, &a, v, err)
+}
+
+// PackratHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type PackratHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// PackratPipelinedServer is implemented by a pipelined Packrat server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as PackratServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type PackratPipelinedServer interface {
+	// GetMacAddressBlock receives op get_mac_address_block (1, Zerocopy, idempotent).
+	//
+	// Get the cached MAC address block
+	GetMacAddressBlock(ctx context.Context, caller ipc.Caller, call *PackratGetMacAddressBlockCall)
+	// SetMacAddressBlock receives op set_mac_address_block (2, Zerocopy, idempotent).
+	//
+	// Set the cached MAC address block
+	SetMacAddressBlock(ctx context.Context, caller ipc.Caller, call *PackratSetMacAddressBlockCall, macs MacAddressBlock)
+	// GetIdentity receives op get_identity (3, Zerocopy, idempotent).
+	//
+	// Get the cached board identity
+	GetIdentity(ctx context.Context, caller ipc.Caller, call *PackratGetIdentityCall)
+	// SetIdentity receives op set_identity (4, Zerocopy, idempotent).
+	//
+	// Set the cached board identity
+	SetIdentity(ctx context.Context, caller ipc.Caller, call *PackratSetIdentityCall, macs OxideIdentity)
+	// GetNextBootHostStartupOptions receives op get_next_boot_host_startup_options (5, Zerocopy, idempotent).
+	//
+	// Get the value for host OS startup options we will give to the host the next time it requests them from us. This may or may not match the startup options used the most recent time the host OS boots, as the options may have changed in the meantime.
+	GetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, call *PackratGetNextBootHostStartupOptionsCall)
+	// SetNextBootHostStartupOptions receives op set_next_boot_host_startup_options (6, Zerocopy, idempotent).
+	//
+	// Set the value for host OS startup options we will give to the host the next time it requests them from us.
+	SetNextBootHostStartupOptions(ctx context.Context, caller ipc.Caller, call *PackratSetNextBootHostStartupOptionsCall, startupOptions HostStartupOptions)
+	// RemoveSpd receives op remove_spd (7, Zerocopy, idempotent).
+	//
+	// Mark an SPD as absent
+	RemoveSpd(ctx context.Context, caller ipc.Caller, call *PackratRemoveSpdCall, index uint8)
+	// SetSpdEeprom receives op set_spd_eeprom (8, Zerocopy, idempotent).
+	//
+	// Record SPD EEPROM data
+	SetSpdEeprom(ctx context.Context, caller ipc.Caller, call *PackratSetSpdEepromCall, index uint8, offset uint32, data []byte)
+	// GetSpdPresent receives op get_spd_present (9, Zerocopy, idempotent).
+	//
+	// Return whether the device at `index` is present. Return value is dependent on prior calls to `set_spd_eeprom`.
+	GetSpdPresent(ctx context.Context, caller ipc.Caller, call *PackratGetSpdPresentCall, index uint8)
+	// GetSpdData receives op get_spd_data (10, Zerocopy, idempotent).
+	//
+	// Return the value of the SPD data byte from device `index` at offset `offset`. Return value is dependent on prior calls to `set_spd_eeprom`.
+	GetSpdData(ctx context.Context, caller ipc.Caller, call *PackratGetSpdDataCall, index uint8, offset uint32)
+	// GetFullSpdData receives op get_full_spd_data (11, Zerocopy, idempotent).
+	//
+	// Read an entire SPD EEPROM for the given device
+	GetFullSpdData(ctx context.Context, caller ipc.Caller, call *PackratGetFullSpdDataCall, index uint8, data []byte)
+	// SetRestartId receives op set_restart_id (12, Zerocopy, idempotent).
+	//
+	// Set the restart ID for ereports and other APIs
+	SetRestartId(ctx context.Context, caller ipc.Caller, call *PackratSetRestartIdCall, restartId ipc.U128)
+	// DeliverEncodedEreport receives op deliver_encoded_ereport (13, Zerocopy, idempotent).
+	//
+	// Hand an encoded ereport to packrat for buffering.
+	DeliverEncodedEreport(ctx context.Context, caller ipc.Caller, call *PackratDeliverEncodedEreportCall, data []byte)
+	// ReadEreports receives op read_ereports (14, Zerocopy, idempotent).
+	//
+	// Read ereports starting with a watermark (ENA) value
+	ReadEreports(ctx context.Context, caller ipc.Caller, call *PackratReadEreportsCall, requestId RequestIdV0, restartId RestartId, startEna Ena, limit uint8, committedEna Ena, data []byte)
+	// WriteHostBootfail receives op write_host_bootfail (15, Hubpack).
+	//
+	// Write the host's boot failure message and return the index of this failure
+	WriteHostBootfail(ctx context.Context, caller ipc.Caller, call *PackratWriteHostBootfailCall, reason uint8, slot ipc.Option[uint16], data []byte)
+	// ReadHostBootfailFragment receives op read_host_bootfail_fragment (16, Hubpack, idempotent).
+	//
+	// Read a portion of the host's boot failure message
+	ReadHostBootfailFragment(ctx context.Context, caller ipc.Caller, call *PackratReadHostBootfailFragmentCall, request ipc.Option[HostInfoRequest], data []byte)
+	// WriteHostPanic receives op write_host_panic (17, Hubpack).
+	//
+	// Write the host's panic message and return the index of this panic
+	WriteHostPanic(ctx context.Context, caller ipc.Caller, call *PackratWriteHostPanicCall, slot ipc.Option[uint16], data []byte)
+	// ReadHostPanicFragment receives op read_host_panic_fragment (18, Hubpack, idempotent).
+	//
+	// Read a portion of the host's panic message
+	ReadHostPanicFragment(ctx context.Context, caller ipc.Caller, call *PackratReadHostPanicFragmentCall, request ipc.Option[HostInfoRequest], data []byte)
+}
+
+// PackratGetMacAddressBlockCall is a held call of op get_mac_address_block.
+type PackratGetMacAddressBlockCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetMacAddressBlockArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratGetMacAddressBlockCall) Reply(v MacAddressBlock) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetMacAddressBlockCall) Fail(err error) error {
+	var v MacAddressBlock
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratGetMacAddressBlockCall) Finish(v MacAddressBlock, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetMacAddressBlock(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratSetMacAddressBlockCall is a held call of op set_mac_address_block.
+type PackratSetMacAddressBlockCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratSetMacAddressBlockArgs
+}
+
+// Reply answers the call.
+func (c *PackratSetMacAddressBlockCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratSetMacAddressBlockCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratSetMacAddressBlockCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratSetMacAddressBlock(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratGetIdentityCall is a held call of op get_identity.
+type PackratGetIdentityCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetIdentityArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratGetIdentityCall) Reply(v OxideIdentity) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetIdentityCall) Fail(err error) error {
+	var v OxideIdentity
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratGetIdentityCall) Finish(v OxideIdentity, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetIdentity(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratSetIdentityCall is a held call of op set_identity.
+type PackratSetIdentityCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratSetIdentityArgs
+}
+
+// Reply answers the call.
+func (c *PackratSetIdentityCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratSetIdentityCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratSetIdentityCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratSetIdentity(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratGetNextBootHostStartupOptionsCall is a held call of op get_next_boot_host_startup_options.
+type PackratGetNextBootHostStartupOptionsCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetNextBootHostStartupOptionsArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratGetNextBootHostStartupOptionsCall) Reply(v HostStartupOptions) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetNextBootHostStartupOptionsCall) Fail(err error) error {
+	var v HostStartupOptions
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratGetNextBootHostStartupOptionsCall) Finish(v HostStartupOptions, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetNextBootHostStartupOptions(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratSetNextBootHostStartupOptionsCall is a held call of op set_next_boot_host_startup_options.
+type PackratSetNextBootHostStartupOptionsCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratSetNextBootHostStartupOptionsArgs
+}
+
+// Reply answers the call.
+func (c *PackratSetNextBootHostStartupOptionsCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratSetNextBootHostStartupOptionsCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratSetNextBootHostStartupOptionsCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratSetNextBootHostStartupOptions(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratRemoveSpdCall is a held call of op remove_spd.
+type PackratRemoveSpdCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratRemoveSpdArgs
+}
+
+// Reply answers the call.
+func (c *PackratRemoveSpdCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratRemoveSpdCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratRemoveSpdCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratRemoveSpd(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratSetSpdEepromCall is a held call of op set_spd_eeprom.
+type PackratSetSpdEepromCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratSetSpdEepromArgs
+}
+
+// Reply answers the call.
+func (c *PackratSetSpdEepromCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratSetSpdEepromCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratSetSpdEepromCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratSetSpdEeprom(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratGetSpdPresentCall is a held call of op get_spd_present.
+type PackratGetSpdPresentCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetSpdPresentArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratGetSpdPresentCall) Reply(v bool) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetSpdPresentCall) Fail(err error) error {
+	var v bool
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratGetSpdPresentCall) Finish(v bool, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetSpdPresent(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratGetSpdDataCall is a held call of op get_spd_data.
+type PackratGetSpdDataCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetSpdDataArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratGetSpdDataCall) Reply(v uint8) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetSpdDataCall) Fail(err error) error {
+	var v uint8
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratGetSpdDataCall) Finish(v uint8, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetSpdData(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratGetFullSpdDataCall is a held call of op get_full_spd_data.
+type PackratGetFullSpdDataCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratGetFullSpdDataArgs
+}
+
+// Reply answers the call.
+func (c *PackratGetFullSpdDataCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratGetFullSpdDataCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratGetFullSpdDataCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratGetFullSpdData(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratSetRestartIdCall is a held call of op set_restart_id.
+type PackratSetRestartIdCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratSetRestartIdArgs
+}
+
+// Reply answers the call.
+func (c *PackratSetRestartIdCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratSetRestartIdCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a PackratServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *PackratSetRestartIdCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratSetRestartId(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratDeliverEncodedEreportCall is a held call of op deliver_encoded_ereport.
+type PackratDeliverEncodedEreportCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratDeliverEncodedEreportArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratDeliverEncodedEreportCall) Reply(v Ena) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratDeliverEncodedEreportCall) Fail(err error) error {
+	var v Ena
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratDeliverEncodedEreportCall) Finish(v Ena, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratDeliverEncodedEreport(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratReadEreportsCall is a held call of op read_ereports.
+type PackratReadEreportsCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratReadEreportsArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratReadEreportsCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratReadEreportsCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratReadEreportsCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratReadEreports(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratWriteHostBootfailCall is a held call of op write_host_bootfail.
+type PackratWriteHostBootfailCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratWriteHostBootfailArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratWriteHostBootfailCall) Reply(v HostInfoWriteOutput) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratWriteHostBootfailCall) Fail(err error) error {
+	var v HostInfoWriteOutput
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratWriteHostBootfailCall) Finish(v HostInfoWriteOutput, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratWriteHostBootfail(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratReadHostBootfailFragmentCall is a held call of op read_host_bootfail_fragment.
+type PackratReadHostBootfailFragmentCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratReadHostBootfailFragmentArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratReadHostBootfailFragmentCall) Reply(v HostBootfailReadOutput) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratReadHostBootfailFragmentCall) Fail(err error) error {
+	var v HostBootfailReadOutput
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratReadHostBootfailFragmentCall) Finish(v HostBootfailReadOutput, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratReadHostBootfailFragment(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratWriteHostPanicCall is a held call of op write_host_panic.
+type PackratWriteHostPanicCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratWriteHostPanicArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratWriteHostPanicCall) Reply(v HostInfoWriteOutput) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratWriteHostPanicCall) Fail(err error) error {
+	var v HostInfoWriteOutput
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratWriteHostPanicCall) Finish(v HostInfoWriteOutput, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratWriteHostPanic(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratReadHostPanicFragmentCall is a held call of op read_host_panic_fragment.
+type PackratReadHostPanicFragmentCall struct {
+	held PackratHeld
+	req  *ipc.Request
+	args PackratReadHostPanicFragmentArgs
+}
+
+// Reply answers the call with v.
+func (c *PackratReadHostPanicFragmentCall) Reply(v HostPanicReadOutput) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *PackratReadHostPanicFragmentCall) Fail(err error) error {
+	var v HostPanicReadOutput
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a PackratServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *PackratReadHostPanicFragmentCall) Finish(v HostPanicReadOutput, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerPackratReadHostPanicFragment(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// PackratPipelined serves held Packrat requests with a PackratPipelinedServer.
+type PackratPipelined struct {
+	impl   PackratPipelinedServer
+	access ipc.Access
+}
+
+// NewPackratPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewPackratPipelined(impl PackratPipelinedServer, opts ...ipc.DispatchOption) *PackratPipelined {
+	return &PackratPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as PackratDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *PackratPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held PackratHeld) error {
+	if err := checkPackratRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case PackratOpGetMacAddressBlock:
+		a, err := ReadPackratGetMacAddressBlockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetMacAddressBlock(ctx, caller, &PackratGetMacAddressBlockCall{held: held, req: req, args: a})
+		return nil
+	case PackratOpSetMacAddressBlock:
+		a, err := ReadPackratSetMacAddressBlockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetMacAddressBlock(ctx, caller, &PackratSetMacAddressBlockCall{held: held, req: req, args: a}, a.Macs)
+		return nil
+	case PackratOpGetIdentity:
+		a, err := ReadPackratGetIdentityArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetIdentity(ctx, caller, &PackratGetIdentityCall{held: held, req: req, args: a})
+		return nil
+	case PackratOpSetIdentity:
+		a, err := ReadPackratSetIdentityArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetIdentity(ctx, caller, &PackratSetIdentityCall{held: held, req: req, args: a}, a.Macs)
+		return nil
+	case PackratOpGetNextBootHostStartupOptions:
+		a, err := ReadPackratGetNextBootHostStartupOptionsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetNextBootHostStartupOptions(ctx, caller, &PackratGetNextBootHostStartupOptionsCall{held: held, req: req, args: a})
+		return nil
+	case PackratOpSetNextBootHostStartupOptions:
+		a, err := ReadPackratSetNextBootHostStartupOptionsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetNextBootHostStartupOptions(ctx, caller, &PackratSetNextBootHostStartupOptionsCall{held: held, req: req, args: a}, a.StartupOptions)
+		return nil
+	case PackratOpRemoveSpd:
+		a, err := ReadPackratRemoveSpdArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.RemoveSpd(ctx, caller, &PackratRemoveSpdCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case PackratOpSetSpdEeprom:
+		a, err := ReadPackratSetSpdEepromArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetSpdEeprom(ctx, caller, &PackratSetSpdEepromCall{held: held, req: req, args: a}, a.Index, a.Offset, a.Data)
+		return nil
+	case PackratOpGetSpdPresent:
+		a, err := ReadPackratGetSpdPresentArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetSpdPresent(ctx, caller, &PackratGetSpdPresentCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case PackratOpGetSpdData:
+		a, err := ReadPackratGetSpdDataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetSpdData(ctx, caller, &PackratGetSpdDataCall{held: held, req: req, args: a}, a.Index, a.Offset)
+		return nil
+	case PackratOpGetFullSpdData:
+		a, err := ReadPackratGetFullSpdDataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetFullSpdData(ctx, caller, &PackratGetFullSpdDataCall{held: held, req: req, args: a}, a.Index, a.Data)
+		return nil
+	case PackratOpSetRestartId:
+		a, err := ReadPackratSetRestartIdArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.SetRestartId(ctx, caller, &PackratSetRestartIdCall{held: held, req: req, args: a}, a.RestartId)
+		return nil
+	case PackratOpDeliverEncodedEreport:
+		a, err := ReadPackratDeliverEncodedEreportArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.DeliverEncodedEreport(ctx, caller, &PackratDeliverEncodedEreportCall{held: held, req: req, args: a}, a.Data)
+		return nil
+	case PackratOpReadEreports:
+		a, err := ReadPackratReadEreportsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadEreports(ctx, caller, &PackratReadEreportsCall{held: held, req: req, args: a}, a.RequestId, a.RestartId, a.StartEna, a.Limit, a.CommittedEna, a.Data)
+		return nil
+	case PackratOpWriteHostBootfail:
+		a, err := ReadPackratWriteHostBootfailArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.WriteHostBootfail(ctx, caller, &PackratWriteHostBootfailCall{held: held, req: req, args: a}, a.Reason, a.Slot, a.Data)
+		return nil
+	case PackratOpReadHostBootfailFragment:
+		a, err := ReadPackratReadHostBootfailFragmentArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadHostBootfailFragment(ctx, caller, &PackratReadHostBootfailFragmentCall{held: held, req: req, args: a}, a.Request, a.Data)
+		return nil
+	case PackratOpWriteHostPanic:
+		a, err := ReadPackratWriteHostPanicArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.WriteHostPanic(ctx, caller, &PackratWriteHostPanicCall{held: held, req: req, args: a}, a.Slot, a.Data)
+		return nil
+	case PackratOpReadHostPanicFragment:
+		a, err := ReadPackratReadHostPanicFragmentArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ReadHostPanicFragment(ctx, caller, &PackratReadHostPanicFragmentCall{held: held, req: req, args: a}, a.Request, a.Data)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // CacheGetError is the CLike error CacheGetError: its code travels as the reply's RC.

@@ -94,14 +94,29 @@ var rngFillLeases = []ipc.LeaseSpec{
 	{Name: "source", Read: false, Write: true, ElemSize: 1, Slice: true, MaxLen: 0},
 }
 
+// checkRngRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkRngRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 1 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > RngIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // RngDispatcher serves Rng requests with a RngServer: it implements ipc.Handler.
 type RngDispatcher struct {
 	impl   RngServer
 	access ipc.Access
 }
 
-// NewRngDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewRngDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewRngDispatcher(impl RngServer, opts ...ipc.DispatchOption) *RngDispatcher {
 	return &RngDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -109,14 +124,8 @@ func NewRngDispatcher(impl RngServer, opts ...ipc.DispatchOption) *RngDispatcher
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *RngDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 1 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > RngIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkRngRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -126,15 +135,28 @@ func (s *RngDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.
 	return ipc.UnknownOperation
 }
 
-func (s *RngDispatcher) handleFill(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// RngFillArgs holds the decoded arguments and leases of op fill.
+type RngFillArgs struct {
+	Source []byte
+}
+
+// ReadRngFillArgs checks and decodes a request's arguments and leases for op
+// fill (as upstream's read_fill_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadRngFillArgs(req *ipc.Request) (a RngFillArgs, err error) {
 	if len(req.Args) != RngFillArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, rngFillLeases); err != nil {
-		return err
+		return a, err
 	}
-	source := req.Leases[0].Data
-	v, err := s.impl.Fill(ctx, caller, source)
+	a.Source = req.Leases[0].Data
+	return a, nil
+}
+
+// answerRngFill fills rep with what a server's result (v, err) for op fill
+// means, or returns the fault to send instead.
+func answerRngFill(req *ipc.Request, rep *ipc.Reply, a *RngFillArgs, v uint32, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce RngError
@@ -152,6 +174,90 @@ func (s *RngDispatcher) handleFill(ctx context.Context, caller ipc.Caller, req *
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *RngDispatcher) handleFill(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadRngFillArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.Fill(ctx, caller, a.Source)
+	return answerRngFill(req, rep, &a, v, err)
+}
+
+// RngHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type RngHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// RngPipelinedServer is implemented by a pipelined Rng server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as RngServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type RngPipelinedServer interface {
+	// Fill receives op fill (1, Zerocopy).
+	//
+	// Fill buffer with entropy from platform RNG.
+	Fill(ctx context.Context, caller ipc.Caller, call *RngFillCall, source []byte)
+}
+
+// RngFillCall is a held call of op fill.
+type RngFillCall struct {
+	held RngHeld
+	req  *ipc.Request
+	args RngFillArgs
+}
+
+// Reply answers the call with v.
+func (c *RngFillCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *RngFillCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a RngServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *RngFillCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerRngFill(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// RngPipelined serves held Rng requests with a RngPipelinedServer.
+type RngPipelined struct {
+	impl   RngPipelinedServer
+	access ipc.Access
+}
+
+// NewRngPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewRngPipelined(impl RngPipelinedServer, opts ...ipc.DispatchOption) *RngPipelined {
+	return &RngPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as RngDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *RngPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held RngHeld) error {
+	if err := checkRngRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case RngOpFill:
+		a, err := ReadRngFillArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Fill(ctx, caller, &RngFillCall{held: held, req: req, args: a}, a.Source)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // RngError is the CLike error RngError: its code travels as the reply's RC.

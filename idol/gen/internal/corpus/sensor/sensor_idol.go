@@ -413,14 +413,29 @@ type SensorServer interface {
 	GetNerrors(ctx context.Context, caller ipc.Caller, id SensorId) (uint32, error)
 }
 
+// checkSensorRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkSensorRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 10 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > SensorIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // SensorDispatcher serves Sensor requests with a SensorServer: it implements ipc.Handler.
 type SensorDispatcher struct {
 	impl   SensorServer
 	access ipc.Access
 }
 
-// NewSensorDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSensorDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSensorDispatcher(impl SensorServer, opts ...ipc.DispatchOption) *SensorDispatcher {
 	return &SensorDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -428,14 +443,8 @@ func NewSensorDispatcher(impl SensorServer, opts ...ipc.DispatchOption) *SensorD
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SensorDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 10 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > SensorIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkSensorRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -463,18 +472,28 @@ func (s *SensorDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *i
 	return ipc.UnknownOperation
 }
 
-func (s *SensorDispatcher) handleGet(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetArgsSize {
-		return ipc.BadMessageSize
-	}
-	var id SensorId
+// SensorGetArgs holds the decoded arguments and leases of op get.
+type SensorGetArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetArgs checks and decodes a request's arguments and leases for op
+// get (as upstream's read_get_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetArgs(req *ipc.Request) (a SensorGetArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.Get(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGet fills rep with what a server's result (v, err) for op get
+// means, or returns the fault to send instead.
+func answerSensorGet(req *ipc.Request, rep *ipc.Reply, a *SensorGetArgs, v float32, err error) error {
+	_ = a
 	if err != nil {
 		var ce SensorError
 		if errors.As(err, &ce) && ce != 0 {
@@ -493,18 +512,37 @@ func (s *SensorDispatcher) handleGet(ctx context.Context, caller ipc.Caller, req
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetReading(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetReadingArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGet(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.Get(ctx, caller, a.Id)
+	return answerSensorGet(req, rep, &a, v, err)
+}
+
+// SensorGetReadingArgs holds the decoded arguments and leases of op get_reading.
+type SensorGetReadingArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetReadingArgs checks and decodes a request's arguments and leases for op
+// get_reading (as upstream's read_get_reading_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetReadingArgs(req *ipc.Request) (a SensorGetReadingArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetReading(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetReading fills rep with what a server's result (v, err) for op get_reading
+// means, or returns the fault to send instead.
+func answerSensorGetReading(req *ipc.Request, rep *ipc.Reply, a *SensorGetReadingArgs, v Reading, err error) error {
+	_ = a
 	if err != nil {
 		var ce SensorError
 		if errors.As(err, &ce) && ce != 0 {
@@ -523,18 +561,37 @@ func (s *SensorDispatcher) handleGetReading(ctx context.Context, caller ipc.Call
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetRawReading(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetRawReadingArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetReading(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetReadingArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.GetReading(ctx, caller, a.Id)
+	return answerSensorGetReading(req, rep, &a, v, err)
+}
+
+// SensorGetRawReadingArgs holds the decoded arguments and leases of op get_raw_reading.
+type SensorGetRawReadingArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetRawReadingArgs checks and decodes a request's arguments and leases for op
+// get_raw_reading (as upstream's read_get_raw_reading_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetRawReadingArgs(req *ipc.Request) (a SensorGetRawReadingArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetRawReading(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetRawReading fills rep with what a server's result (v, err) for op get_raw_reading
+// means, or returns the fault to send instead.
+func answerSensorGetRawReading(req *ipc.Request, rep *ipc.Reply, a *SensorGetRawReadingArgs, v ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]], err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_raw_reading", err)
 	}
@@ -560,18 +617,37 @@ func (s *SensorDispatcher) handleGetRawReading(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetLastData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetLastDataArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetRawReading(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetRawReadingArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.GetRawReading(ctx, caller, a.Id)
+	return answerSensorGetRawReading(req, rep, &a, v, err)
+}
+
+// SensorGetLastDataArgs holds the decoded arguments and leases of op get_last_data.
+type SensorGetLastDataArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetLastDataArgs checks and decodes a request's arguments and leases for op
+// get_last_data (as upstream's read_get_last_data_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetLastDataArgs(req *ipc.Request) (a SensorGetLastDataArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetLastData(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetLastData fills rep with what a server's result (v, err) for op get_last_data
+// means, or returns the fault to send instead.
+func answerSensorGetLastData(req *ipc.Request, rep *ipc.Reply, a *SensorGetLastDataArgs, v ipc.Option[ipc.Tuple2[float32, uint64]], err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_last_data", err)
 	}
@@ -591,18 +667,37 @@ func (s *SensorDispatcher) handleGetLastData(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetLastNodata(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetLastNodataArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetLastData(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetLastDataArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.GetLastData(ctx, caller, a.Id)
+	return answerSensorGetLastData(req, rep, &a, v, err)
+}
+
+// SensorGetLastNodataArgs holds the decoded arguments and leases of op get_last_nodata.
+type SensorGetLastNodataArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetLastNodataArgs checks and decodes a request's arguments and leases for op
+// get_last_nodata (as upstream's read_get_last_nodata_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetLastNodataArgs(req *ipc.Request) (a SensorGetLastNodataArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetLastNodata(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetLastNodata fills rep with what a server's result (v, err) for op get_last_nodata
+// means, or returns the fault to send instead.
+func answerSensorGetLastNodata(req *ipc.Request, rep *ipc.Reply, a *SensorGetLastNodataArgs, v ipc.Option[ipc.Tuple2[NoData, uint64]], err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_last_nodata", err)
 	}
@@ -622,18 +717,37 @@ func (s *SensorDispatcher) handleGetLastNodata(ctx context.Context, caller ipc.C
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetMin(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetMinArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetLastNodata(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetLastNodataArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.GetLastNodata(ctx, caller, a.Id)
+	return answerSensorGetLastNodata(req, rep, &a, v, err)
+}
+
+// SensorGetMinArgs holds the decoded arguments and leases of op get_min.
+type SensorGetMinArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetMinArgs checks and decodes a request's arguments and leases for op
+// get_min (as upstream's read_get_min_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetMinArgs(req *ipc.Request) (a SensorGetMinArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetMin(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetMin fills rep with what a server's result (v, err) for op get_min
+// means, or returns the fault to send instead.
+func answerSensorGetMin(req *ipc.Request, rep *ipc.Reply, a *SensorGetMinArgs, v ipc.Tuple2[float32, uint64], err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_min", err)
 	}
@@ -648,18 +762,37 @@ func (s *SensorDispatcher) handleGetMin(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetMax(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetMaxArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetMin(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetMinArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	v, err := s.impl.GetMin(ctx, caller, a.Id)
+	return answerSensorGetMin(req, rep, &a, v, err)
+}
+
+// SensorGetMaxArgs holds the decoded arguments and leases of op get_max.
+type SensorGetMaxArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetMaxArgs checks and decodes a request's arguments and leases for op
+// get_max (as upstream's read_get_max_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetMaxArgs(req *ipc.Request) (a SensorGetMaxArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetMax(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetMax fills rep with what a server's result (v, err) for op get_max
+// means, or returns the fault to send instead.
+func answerSensorGetMax(req *ipc.Request, rep *ipc.Reply, a *SensorGetMaxArgs, v ipc.Tuple2[float32, uint64], err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_max", err)
 	}
@@ -674,62 +807,119 @@ func (s *SensorDispatcher) handleGetMax(ctx context.Context, caller ipc.Caller, 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handlePost(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorPostArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleGetMax(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetMaxArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
-	var value float32
-	var timestamp uint64
+	v, err := s.impl.GetMax(ctx, caller, a.Id)
+	return answerSensorGetMax(req, rep, &a, v, err)
+}
+
+// SensorPostArgs holds the decoded arguments and leases of op post.
+type SensorPostArgs struct {
+	Id        SensorId
+	Value     float32
+	Timestamp uint64
+}
+
+// ReadSensorPostArgs checks and decodes a request's arguments and leases for op
+// post (as upstream's read_post_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorPostArgs(req *ipc.Request) (a SensorPostArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
-	value = d.F32()
-	timestamp = d.U64()
+	a.Id.decodeSerde(d)
+	a.Value = d.F32()
+	a.Timestamp = d.U64()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.Post(ctx, caller, id, value, timestamp)
+	return a, nil
+}
+
+// answerSensorPost fills rep with what a server's result (v, err) for op post
+// means, or returns the fault to send instead.
+func answerSensorPost(req *ipc.Request, rep *ipc.Reply, a *SensorPostArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "post", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleNodata(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorNodataArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handlePost(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorPostArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
-	var nodata NoData
-	var timestamp uint64
+	err = s.impl.Post(ctx, caller, a.Id, a.Value, a.Timestamp)
+	return answerSensorPost(req, rep, &a, err)
+}
+
+// SensorNodataArgs holds the decoded arguments and leases of op nodata.
+type SensorNodataArgs struct {
+	Id        SensorId
+	Nodata    NoData
+	Timestamp uint64
+}
+
+// ReadSensorNodataArgs checks and decodes a request's arguments and leases for op
+// nodata (as upstream's read_nodata_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorNodataArgs(req *ipc.Request) (a SensorNodataArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
-	nodata.decodeSerde(d)
-	timestamp = d.U64()
+	a.Id.decodeSerde(d)
+	a.Nodata.decodeSerde(d)
+	a.Timestamp = d.U64()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.Nodata(ctx, caller, id, nodata, timestamp)
+	return a, nil
+}
+
+// answerSensorNodata fills rep with what a server's result (v, err) for op nodata
+// means, or returns the fault to send instead.
+func answerSensorNodata(req *ipc.Request, rep *ipc.Reply, a *SensorNodataArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "nodata", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SensorDispatcher) handleGetNerrors(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) > SensorGetNerrorsArgsSize {
-		return ipc.BadMessageSize
+func (s *SensorDispatcher) handleNodata(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorNodataArgs(req)
+	if err != nil {
+		return err
 	}
-	var id SensorId
+	err = s.impl.Nodata(ctx, caller, a.Id, a.Nodata, a.Timestamp)
+	return answerSensorNodata(req, rep, &a, err)
+}
+
+// SensorGetNerrorsArgs holds the decoded arguments and leases of op get_nerrors.
+type SensorGetNerrorsArgs struct {
+	Id SensorId
+}
+
+// ReadSensorGetNerrorsArgs checks and decodes a request's arguments and leases for op
+// get_nerrors (as upstream's read_get_nerrors_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSensorGetNerrorsArgs(req *ipc.Request) (a SensorGetNerrorsArgs, err error) {
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	id.decodeSerde(d)
+	a.Id.decodeSerde(d)
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.GetNerrors(ctx, caller, id)
+	return a, nil
+}
+
+// answerSensorGetNerrors fills rep with what a server's result (v, err) for op get_nerrors
+// means, or returns the fault to send instead.
+func answerSensorGetNerrors(req *ipc.Request, rep *ipc.Reply, a *SensorGetNerrorsArgs, v uint32, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Sensor", "get_nerrors", err)
 	}
@@ -741,6 +931,422 @@ func (s *SensorDispatcher) handleGetNerrors(ctx context.Context, caller ipc.Call
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *SensorDispatcher) handleGetNerrors(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSensorGetNerrorsArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.GetNerrors(ctx, caller, a.Id)
+	return answerSensorGetNerrors(req, rep, &a, v, err)
+}
+
+// SensorHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type SensorHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// SensorPipelinedServer is implemented by a pipelined Sensor server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as SensorServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type SensorPipelinedServer interface {
+	// Get receives op get (1, Hubpack, idempotent).
+	Get(ctx context.Context, caller ipc.Caller, call *SensorGetCall, id SensorId)
+	// GetReading receives op get_reading (2, Hubpack, idempotent).
+	GetReading(ctx context.Context, caller ipc.Caller, call *SensorGetReadingCall, id SensorId)
+	// GetRawReading receives op get_raw_reading (3, Hubpack, idempotent).
+	//
+	// returns the most recent reading (data or error) and its timestamp
+	GetRawReading(ctx context.Context, caller ipc.Caller, call *SensorGetRawReadingCall, id SensorId)
+	// GetLastData receives op get_last_data (4, Hubpack, idempotent).
+	//
+	// returns the most recent data reading and its timestamp
+	GetLastData(ctx context.Context, caller ipc.Caller, call *SensorGetLastDataCall, id SensorId)
+	// GetLastNodata receives op get_last_nodata (5, Hubpack, idempotent).
+	//
+	// returns the most recent error recorded and its timestamp
+	GetLastNodata(ctx context.Context, caller ipc.Caller, call *SensorGetLastNodataCall, id SensorId)
+	// GetMin receives op get_min (6, Hubpack, idempotent).
+	//
+	// returns the minimum value recorded and its timestamp
+	GetMin(ctx context.Context, caller ipc.Caller, call *SensorGetMinCall, id SensorId)
+	// GetMax receives op get_max (7, Hubpack, idempotent).
+	//
+	// returns the maximum value recorded and its timestamp
+	GetMax(ctx context.Context, caller ipc.Caller, call *SensorGetMaxCall, id SensorId)
+	// Post receives op post (8, Hubpack, idempotent).
+	Post(ctx context.Context, caller ipc.Caller, call *SensorPostCall, id SensorId, value float32, timestamp uint64)
+	// Nodata receives op nodata (9, Hubpack, idempotent).
+	Nodata(ctx context.Context, caller ipc.Caller, call *SensorNodataCall, id SensorId, nodata NoData, timestamp uint64)
+	// GetNerrors receives op get_nerrors (10, Hubpack, idempotent).
+	GetNerrors(ctx context.Context, caller ipc.Caller, call *SensorGetNerrorsCall, id SensorId)
+}
+
+// SensorGetCall is a held call of op get.
+type SensorGetCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetCall) Reply(v float32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetCall) Fail(err error) error {
+	var v float32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetCall) Finish(v float32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGet(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetReadingCall is a held call of op get_reading.
+type SensorGetReadingCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetReadingArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetReadingCall) Reply(v Reading) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetReadingCall) Fail(err error) error {
+	var v Reading
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetReadingCall) Finish(v Reading, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetReading(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetRawReadingCall is a held call of op get_raw_reading.
+type SensorGetRawReadingCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetRawReadingArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetRawReadingCall) Reply(v ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]]) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetRawReadingCall) Fail(err error) error {
+	var v ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]]
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetRawReadingCall) Finish(v ipc.Option[ipc.Tuple2[ipc.Result[float32, NoData], uint64]], err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetRawReading(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetLastDataCall is a held call of op get_last_data.
+type SensorGetLastDataCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetLastDataArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetLastDataCall) Reply(v ipc.Option[ipc.Tuple2[float32, uint64]]) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetLastDataCall) Fail(err error) error {
+	var v ipc.Option[ipc.Tuple2[float32, uint64]]
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetLastDataCall) Finish(v ipc.Option[ipc.Tuple2[float32, uint64]], err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetLastData(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetLastNodataCall is a held call of op get_last_nodata.
+type SensorGetLastNodataCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetLastNodataArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetLastNodataCall) Reply(v ipc.Option[ipc.Tuple2[NoData, uint64]]) error {
+	return c.Finish(v, nil)
+}
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetLastNodataCall) Fail(err error) error {
+	var v ipc.Option[ipc.Tuple2[NoData, uint64]]
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetLastNodataCall) Finish(v ipc.Option[ipc.Tuple2[NoData, uint64]], err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetLastNodata(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetMinCall is a held call of op get_min.
+type SensorGetMinCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetMinArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetMinCall) Reply(v ipc.Tuple2[float32, uint64]) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetMinCall) Fail(err error) error {
+	var v ipc.Tuple2[float32, uint64]
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetMinCall) Finish(v ipc.Tuple2[float32, uint64], err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetMin(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetMaxCall is a held call of op get_max.
+type SensorGetMaxCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetMaxArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetMaxCall) Reply(v ipc.Tuple2[float32, uint64]) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetMaxCall) Fail(err error) error {
+	var v ipc.Tuple2[float32, uint64]
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetMaxCall) Finish(v ipc.Tuple2[float32, uint64], err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetMax(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorPostCall is a held call of op post.
+type SensorPostCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorPostArgs
+}
+
+// Reply answers the call.
+func (c *SensorPostCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorPostCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SensorServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SensorPostCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorPost(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorNodataCall is a held call of op nodata.
+type SensorNodataCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorNodataArgs
+}
+
+// Reply answers the call.
+func (c *SensorNodataCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorNodataCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SensorServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SensorNodataCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorNodata(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorGetNerrorsCall is a held call of op get_nerrors.
+type SensorGetNerrorsCall struct {
+	held SensorHeld
+	req  *ipc.Request
+	args SensorGetNerrorsArgs
+}
+
+// Reply answers the call with v.
+func (c *SensorGetNerrorsCall) Reply(v uint32) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SensorGetNerrorsCall) Fail(err error) error {
+	var v uint32
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a SensorServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *SensorGetNerrorsCall) Finish(v uint32, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSensorGetNerrors(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SensorPipelined serves held Sensor requests with a SensorPipelinedServer.
+type SensorPipelined struct {
+	impl   SensorPipelinedServer
+	access ipc.Access
+}
+
+// NewSensorPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewSensorPipelined(impl SensorPipelinedServer, opts ...ipc.DispatchOption) *SensorPipelined {
+	return &SensorPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as SensorDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *SensorPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SensorHeld) error {
+	if err := checkSensorRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case SensorOpGet:
+		a, err := ReadSensorGetArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Get(ctx, caller, &SensorGetCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetReading:
+		a, err := ReadSensorGetReadingArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetReading(ctx, caller, &SensorGetReadingCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetRawReading:
+		a, err := ReadSensorGetRawReadingArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetRawReading(ctx, caller, &SensorGetRawReadingCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetLastData:
+		a, err := ReadSensorGetLastDataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetLastData(ctx, caller, &SensorGetLastDataCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetLastNodata:
+		a, err := ReadSensorGetLastNodataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetLastNodata(ctx, caller, &SensorGetLastNodataCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetMin:
+		a, err := ReadSensorGetMinArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetMin(ctx, caller, &SensorGetMinCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpGetMax:
+		a, err := ReadSensorGetMaxArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetMax(ctx, caller, &SensorGetMaxCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	case SensorOpPost:
+		a, err := ReadSensorPostArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Post(ctx, caller, &SensorPostCall{held: held, req: req, args: a}, a.Id, a.Value, a.Timestamp)
+		return nil
+	case SensorOpNodata:
+		a, err := ReadSensorNodataArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Nodata(ctx, caller, &SensorNodataCall{held: held, req: req, args: a}, a.Id, a.Nodata, a.Timestamp)
+		return nil
+	case SensorOpGetNerrors:
+		a, err := ReadSensorGetNerrorsArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.GetNerrors(ctx, caller, &SensorGetNerrorsCall{held: held, req: req, args: a}, a.Id)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // NoData is the enum NoData.

@@ -240,14 +240,29 @@ var spiExchangeLeases = []ipc.LeaseSpec{
 	{Name: "sink", Read: false, Write: true, ElemSize: 1, Slice: true, MaxLen: 65535},
 }
 
+// checkSpiRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkSpiRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 5 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > SpiIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // SpiDispatcher serves Spi requests with a SpiServer: it implements ipc.Handler.
 type SpiDispatcher struct {
 	impl   SpiServer
 	access ipc.Access
 }
 
-// NewSpiDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewSpiDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewSpiDispatcher(impl SpiServer, opts ...ipc.DispatchOption) *SpiDispatcher {
 	return &SpiDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -255,14 +270,8 @@ func NewSpiDispatcher(impl SpiServer, opts ...ipc.DispatchOption) *SpiDispatcher
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SpiDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 5 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > SpiIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkSpiRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -280,22 +289,35 @@ func (s *SpiDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.
 	return ipc.UnknownOperation
 }
 
-func (s *SpiDispatcher) handleRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// SpiReadArgs holds the decoded arguments and leases of op read.
+type SpiReadArgs struct {
+	DeviceIndex uint8
+	Sink        []byte
+}
+
+// ReadSpiReadArgs checks and decodes a request's arguments and leases for op
+// read (as upstream's read_read_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSpiReadArgs(req *ipc.Request) (a SpiReadArgs, err error) {
 	if len(req.Args) != SpiReadArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var deviceIndex uint8
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
 	if err := ipc.CheckLeases(req.Leases, spiReadLeases); err != nil {
-		return err
+		return a, err
 	}
-	sink := req.Leases[0].Data
-	err := s.impl.Read(ctx, caller, deviceIndex, sink)
+	a.Sink = req.Leases[0].Data
+	return a, nil
+}
+
+// answerSpiRead fills rep with what a server's result (v, err) for op read
+// means, or returns the fault to send instead.
+func answerSpiRead(req *ipc.Request, rep *ipc.Reply, a *SpiReadArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce SpiError
@@ -308,22 +330,44 @@ func (s *SpiDispatcher) handleRead(ctx context.Context, caller ipc.Caller, req *
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SpiDispatcher) handleWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SpiWriteArgsSize {
-		return ipc.BadMessageSize
-	}
-	var deviceIndex uint8
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	deviceIndex = d.U8()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, spiWriteLeases); err != nil {
+func (s *SpiDispatcher) handleRead(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSpiReadArgs(req)
+	if err != nil {
 		return err
 	}
-	source := req.Leases[0].Data
-	err := s.impl.Write(ctx, caller, deviceIndex, source)
+	err = s.impl.Read(ctx, caller, a.DeviceIndex, a.Sink)
+	return answerSpiRead(req, rep, &a, err)
+}
+
+// SpiWriteArgs holds the decoded arguments and leases of op write.
+type SpiWriteArgs struct {
+	DeviceIndex uint8
+	Source      []byte
+}
+
+// ReadSpiWriteArgs checks and decodes a request's arguments and leases for op
+// write (as upstream's read_write_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSpiWriteArgs(req *ipc.Request) (a SpiWriteArgs, err error) {
+	if len(req.Args) != SpiWriteArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.DeviceIndex = d.U8()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, spiWriteLeases); err != nil {
+		return a, err
+	}
+	a.Source = req.Leases[0].Data
+	return a, nil
+}
+
+// answerSpiWrite fills rep with what a server's result (v, err) for op write
+// means, or returns the fault to send instead.
+func answerSpiWrite(req *ipc.Request, rep *ipc.Reply, a *SpiWriteArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce SpiError
@@ -336,23 +380,46 @@ func (s *SpiDispatcher) handleWrite(ctx context.Context, caller ipc.Caller, req 
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SpiDispatcher) handleExchange(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SpiExchangeArgsSize {
-		return ipc.BadMessageSize
-	}
-	var deviceIndex uint8
-	dec := ipc.NewDecoder(req.Args)
-	d := &dec
-	deviceIndex = d.U8()
-	if d.Err() != nil {
-		return ipc.BadMessageContents
-	}
-	if err := ipc.CheckLeases(req.Leases, spiExchangeLeases); err != nil {
+func (s *SpiDispatcher) handleWrite(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSpiWriteArgs(req)
+	if err != nil {
 		return err
 	}
-	source := req.Leases[0].Data
-	sink := req.Leases[1].Data
-	err := s.impl.Exchange(ctx, caller, deviceIndex, source, sink)
+	err = s.impl.Write(ctx, caller, a.DeviceIndex, a.Source)
+	return answerSpiWrite(req, rep, &a, err)
+}
+
+// SpiExchangeArgs holds the decoded arguments and leases of op exchange.
+type SpiExchangeArgs struct {
+	DeviceIndex uint8
+	Source      []byte
+	Sink        []byte
+}
+
+// ReadSpiExchangeArgs checks and decodes a request's arguments and leases for op
+// exchange (as upstream's read_exchange_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSpiExchangeArgs(req *ipc.Request) (a SpiExchangeArgs, err error) {
+	if len(req.Args) != SpiExchangeArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	dec := ipc.NewDecoder(req.Args)
+	d := &dec
+	a.DeviceIndex = d.U8()
+	if d.Err() != nil {
+		return a, ipc.BadMessageContents
+	}
+	if err := ipc.CheckLeases(req.Leases, spiExchangeLeases); err != nil {
+		return a, err
+	}
+	a.Source = req.Leases[0].Data
+	a.Sink = req.Leases[1].Data
+	return a, nil
+}
+
+// answerSpiExchange fills rep with what a server's result (v, err) for op exchange
+// means, or returns the fault to send instead.
+func answerSpiExchange(req *ipc.Request, rep *ipc.Reply, a *SpiExchangeArgs, err error) error {
 	ipc.SetWritten(rep, req.Leases)
 	if err != nil {
 		var ce SpiError
@@ -365,40 +432,305 @@ func (s *SpiDispatcher) handleExchange(ctx context.Context, caller ipc.Caller, r
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SpiDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SpiLockArgsSize {
-		return ipc.BadMessageSize
+func (s *SpiDispatcher) handleExchange(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSpiExchangeArgs(req)
+	if err != nil {
+		return err
 	}
-	var deviceIndex uint8
-	var csState CsState
+	err = s.impl.Exchange(ctx, caller, a.DeviceIndex, a.Source, a.Sink)
+	return answerSpiExchange(req, rep, &a, err)
+}
+
+// SpiLockArgs holds the decoded arguments and leases of op lock.
+type SpiLockArgs struct {
+	DeviceIndex uint8
+	CsState     CsState
+}
+
+// ReadSpiLockArgs checks and decodes a request's arguments and leases for op
+// lock (as upstream's read_lock_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSpiLockArgs(req *ipc.Request) (a SpiLockArgs, err error) {
+	if len(req.Args) != SpiLockArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	deviceIndex = d.U8()
+	a.DeviceIndex = d.U8()
 	if x := d.U8(); d.Err() == nil {
-		csState = CsState(x)
-		if !csState.Valid() {
+		a.CsState = CsState(x)
+		if !a.CsState.Valid() {
 			d.Invalid(uint64(x))
 		}
 	}
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.Lock(ctx, caller, deviceIndex, csState)
+	return a, nil
+}
+
+// answerSpiLock fills rep with what a server's result (v, err) for op lock
+// means, or returns the fault to send instead.
+func answerSpiLock(req *ipc.Request, rep *ipc.Reply, a *SpiLockArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Spi", "lock", err)
 	}
 	return ipc.FitReply(req, rep)
 }
 
-func (s *SpiDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != SpiReleaseArgsSize {
-		return ipc.BadMessageSize
+func (s *SpiDispatcher) handleLock(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSpiLockArgs(req)
+	if err != nil {
+		return err
 	}
-	err := s.impl.Release(ctx, caller)
+	err = s.impl.Lock(ctx, caller, a.DeviceIndex, a.CsState)
+	return answerSpiLock(req, rep, &a, err)
+}
+
+// SpiReleaseArgs holds the decoded arguments and leases of op release.
+type SpiReleaseArgs struct {
+}
+
+// ReadSpiReleaseArgs checks and decodes a request's arguments and leases for op
+// release (as upstream's read_release_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadSpiReleaseArgs(req *ipc.Request) (a SpiReleaseArgs, err error) {
+	if len(req.Args) != SpiReleaseArgsSize {
+		return a, ipc.BadMessageContents
+	}
+	return a, nil
+}
+
+// answerSpiRelease fills rep with what a server's result (v, err) for op release
+// means, or returns the fault to send instead.
+func answerSpiRelease(req *ipc.Request, rep *ipc.Reply, a *SpiReleaseArgs, err error) error {
+	_ = a
 	if err != nil {
 		return ipc.ServerError("Spi", "release", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *SpiDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadSpiReleaseArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.Release(ctx, caller)
+	return answerSpiRelease(req, rep, &a, err)
+}
+
+// SpiHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type SpiHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// SpiPipelinedServer is implemented by a pipelined Spi server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as SpiServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type SpiPipelinedServer interface {
+	// Read receives op read (1, Zerocopy).
+	//
+	// Read bytes from device `device_index` into `sink`, shifting out 1s.
+	Read(ctx context.Context, caller ipc.Caller, call *SpiReadCall, deviceIndex uint8, sink []byte)
+	// Write receives op write (2, Zerocopy).
+	//
+	// Write bytes from `source` and to device `device_index`, ignoring whatever's sent back.
+	Write(ctx context.Context, caller ipc.Caller, call *SpiWriteCall, deviceIndex uint8, source []byte)
+	// Exchange receives op exchange (3, Zerocopy).
+	//
+	// Simultaneously write bytes from `source` and read bytes into `sink` using device `device_index`.
+	Exchange(ctx context.Context, caller ipc.Caller, call *SpiExchangeCall, deviceIndex uint8, source []byte, sink []byte)
+	// Lock receives op lock (4, Zerocopy).
+	//
+	// Take exclusive control of this SPI controller for talking to device `device_index`.
+	Lock(ctx context.Context, caller ipc.Caller, call *SpiLockCall, deviceIndex uint8, csState CsState)
+	// Release receives op release (5, Zerocopy).
+	//
+	// Release a previously acquired lock.
+	Release(ctx context.Context, caller ipc.Caller, call *SpiReleaseCall)
+}
+
+// SpiReadCall is a held call of op read.
+type SpiReadCall struct {
+	held SpiHeld
+	req  *ipc.Request
+	args SpiReadArgs
+}
+
+// Reply answers the call.
+func (c *SpiReadCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SpiReadCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SpiServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SpiReadCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSpiRead(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SpiWriteCall is a held call of op write.
+type SpiWriteCall struct {
+	held SpiHeld
+	req  *ipc.Request
+	args SpiWriteArgs
+}
+
+// Reply answers the call.
+func (c *SpiWriteCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SpiWriteCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SpiServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SpiWriteCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSpiWrite(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SpiExchangeCall is a held call of op exchange.
+type SpiExchangeCall struct {
+	held SpiHeld
+	req  *ipc.Request
+	args SpiExchangeArgs
+}
+
+// Reply answers the call.
+func (c *SpiExchangeCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SpiExchangeCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SpiServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SpiExchangeCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSpiExchange(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SpiLockCall is a held call of op lock.
+type SpiLockCall struct {
+	held SpiHeld
+	req  *ipc.Request
+	args SpiLockArgs
+}
+
+// Reply answers the call.
+func (c *SpiLockCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SpiLockCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SpiServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SpiLockCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSpiLock(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SpiReleaseCall is a held call of op release.
+type SpiReleaseCall struct {
+	held SpiHeld
+	req  *ipc.Request
+	args SpiReleaseArgs
+}
+
+// Reply answers the call.
+func (c *SpiReleaseCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *SpiReleaseCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a SpiServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *SpiReleaseCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerSpiRelease(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// SpiPipelined serves held Spi requests with a SpiPipelinedServer.
+type SpiPipelined struct {
+	impl   SpiPipelinedServer
+	access ipc.Access
+}
+
+// NewSpiPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewSpiPipelined(impl SpiPipelinedServer, opts ...ipc.DispatchOption) *SpiPipelined {
+	return &SpiPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as SpiDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *SpiPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SpiHeld) error {
+	if err := checkSpiRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case SpiOpRead:
+		a, err := ReadSpiReadArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Read(ctx, caller, &SpiReadCall{held: held, req: req, args: a}, a.DeviceIndex, a.Sink)
+		return nil
+	case SpiOpWrite:
+		a, err := ReadSpiWriteArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Write(ctx, caller, &SpiWriteCall{held: held, req: req, args: a}, a.DeviceIndex, a.Source)
+		return nil
+	case SpiOpExchange:
+		a, err := ReadSpiExchangeArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Exchange(ctx, caller, &SpiExchangeCall{held: held, req: req, args: a}, a.DeviceIndex, a.Source, a.Sink)
+		return nil
+	case SpiOpLock:
+		a, err := ReadSpiLockArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Lock(ctx, caller, &SpiLockCall{held: held, req: req, args: a}, a.DeviceIndex, a.CsState)
+		return nil
+	case SpiOpRelease:
+		a, err := ReadSpiReleaseArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.Release(ctx, caller, &SpiReleaseCall{held: held, req: req, args: a})
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // CsState is the enum CsState.

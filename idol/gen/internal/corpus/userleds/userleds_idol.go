@@ -162,14 +162,29 @@ type UserLedsServer interface {
 	LedBlink(ctx context.Context, caller ipc.Caller, index uint32) error
 }
 
+// checkUserLedsRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkUserLedsRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 4 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > UserLedsIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // UserLedsDispatcher serves UserLeds requests with a UserLedsServer: it implements ipc.Handler.
 type UserLedsDispatcher struct {
 	impl   UserLedsServer
 	access ipc.Access
 }
 
-// NewUserLedsDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewUserLedsDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewUserLedsDispatcher(impl UserLedsServer, opts ...ipc.DispatchOption) *UserLedsDispatcher {
 	return &UserLedsDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -177,14 +192,8 @@ func NewUserLedsDispatcher(impl UserLedsServer, opts ...ipc.DispatchOption) *Use
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *UserLedsDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 4 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > UserLedsIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkUserLedsRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -200,18 +209,31 @@ func (s *UserLedsDispatcher) Handle(ctx context.Context, caller ipc.Caller, req 
 	return ipc.UnknownOperation
 }
 
-func (s *UserLedsDispatcher) handleLedOn(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// UserLedsLedOnArgs holds the decoded arguments and leases of op led_on.
+type UserLedsLedOnArgs struct {
+	Index uint32
+}
+
+// ReadUserLedsLedOnArgs checks and decodes a request's arguments and leases for op
+// led_on (as upstream's read_led_on_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUserLedsLedOnArgs(req *ipc.Request) (a UserLedsLedOnArgs, err error) {
 	if len(req.Args) != UserLedsLedOnArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var index uint32
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.LedOn(ctx, caller, index)
+	return a, nil
+}
+
+// answerUserLedsLedOn fills rep with what a server's result (v, err) for op led_on
+// means, or returns the fault to send instead.
+func answerUserLedsLedOn(req *ipc.Request, rep *ipc.Reply, a *UserLedsLedOnArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce LedError
 		if errors.As(err, &ce) && ce != 0 {
@@ -223,18 +245,40 @@ func (s *UserLedsDispatcher) handleLedOn(ctx context.Context, caller ipc.Caller,
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UserLedsDispatcher) handleLedOff(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UserLedsLedOffArgsSize {
-		return ipc.BadMessageSize
+func (s *UserLedsDispatcher) handleLedOn(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUserLedsLedOnArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	err = s.impl.LedOn(ctx, caller, a.Index)
+	return answerUserLedsLedOn(req, rep, &a, err)
+}
+
+// UserLedsLedOffArgs holds the decoded arguments and leases of op led_off.
+type UserLedsLedOffArgs struct {
+	Index uint32
+}
+
+// ReadUserLedsLedOffArgs checks and decodes a request's arguments and leases for op
+// led_off (as upstream's read_led_off_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUserLedsLedOffArgs(req *ipc.Request) (a UserLedsLedOffArgs, err error) {
+	if len(req.Args) != UserLedsLedOffArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.LedOff(ctx, caller, index)
+	return a, nil
+}
+
+// answerUserLedsLedOff fills rep with what a server's result (v, err) for op led_off
+// means, or returns the fault to send instead.
+func answerUserLedsLedOff(req *ipc.Request, rep *ipc.Reply, a *UserLedsLedOffArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce LedError
 		if errors.As(err, &ce) && ce != 0 {
@@ -246,18 +290,40 @@ func (s *UserLedsDispatcher) handleLedOff(ctx context.Context, caller ipc.Caller
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UserLedsDispatcher) handleLedToggle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UserLedsLedToggleArgsSize {
-		return ipc.BadMessageSize
+func (s *UserLedsDispatcher) handleLedOff(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUserLedsLedOffArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	err = s.impl.LedOff(ctx, caller, a.Index)
+	return answerUserLedsLedOff(req, rep, &a, err)
+}
+
+// UserLedsLedToggleArgs holds the decoded arguments and leases of op led_toggle.
+type UserLedsLedToggleArgs struct {
+	Index uint32
+}
+
+// ReadUserLedsLedToggleArgs checks and decodes a request's arguments and leases for op
+// led_toggle (as upstream's read_led_toggle_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUserLedsLedToggleArgs(req *ipc.Request) (a UserLedsLedToggleArgs, err error) {
+	if len(req.Args) != UserLedsLedToggleArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.LedToggle(ctx, caller, index)
+	return a, nil
+}
+
+// answerUserLedsLedToggle fills rep with what a server's result (v, err) for op led_toggle
+// means, or returns the fault to send instead.
+func answerUserLedsLedToggle(req *ipc.Request, rep *ipc.Reply, a *UserLedsLedToggleArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce LedError
 		if errors.As(err, &ce) && ce != 0 {
@@ -269,18 +335,40 @@ func (s *UserLedsDispatcher) handleLedToggle(ctx context.Context, caller ipc.Cal
 	return ipc.FitReply(req, rep)
 }
 
-func (s *UserLedsDispatcher) handleLedBlink(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if len(req.Args) != UserLedsLedBlinkArgsSize {
-		return ipc.BadMessageSize
+func (s *UserLedsDispatcher) handleLedToggle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUserLedsLedToggleArgs(req)
+	if err != nil {
+		return err
 	}
-	var index uint32
+	err = s.impl.LedToggle(ctx, caller, a.Index)
+	return answerUserLedsLedToggle(req, rep, &a, err)
+}
+
+// UserLedsLedBlinkArgs holds the decoded arguments and leases of op led_blink.
+type UserLedsLedBlinkArgs struct {
+	Index uint32
+}
+
+// ReadUserLedsLedBlinkArgs checks and decodes a request's arguments and leases for op
+// led_blink (as upstream's read_led_blink_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadUserLedsLedBlinkArgs(req *ipc.Request) (a UserLedsLedBlinkArgs, err error) {
+	if len(req.Args) != UserLedsLedBlinkArgsSize {
+		return a, ipc.BadMessageContents
+	}
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	err := s.impl.LedBlink(ctx, caller, index)
+	return a, nil
+}
+
+// answerUserLedsLedBlink fills rep with what a server's result (v, err) for op led_blink
+// means, or returns the fault to send instead.
+func answerUserLedsLedBlink(req *ipc.Request, rep *ipc.Reply, a *UserLedsLedBlinkArgs, err error) error {
+	_ = a
 	if err != nil {
 		var ce LedError
 		if errors.As(err, &ce) && ce != 0 {
@@ -290,6 +378,186 @@ func (s *UserLedsDispatcher) handleLedBlink(ctx context.Context, caller ipc.Call
 		return ipc.ServerError("UserLeds", "led_blink", err)
 	}
 	return ipc.FitReply(req, rep)
+}
+
+func (s *UserLedsDispatcher) handleLedBlink(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadUserLedsLedBlinkArgs(req)
+	if err != nil {
+		return err
+	}
+	err = s.impl.LedBlink(ctx, caller, a.Index)
+	return answerUserLedsLedBlink(req, rep, &a, err)
+}
+
+// UserLedsHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type UserLedsHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// UserLedsPipelinedServer is implemented by a pipelined UserLeds server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as UserLedsServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type UserLedsPipelinedServer interface {
+	// LedOn receives op led_on (1, Zerocopy, idempotent).
+	LedOn(ctx context.Context, caller ipc.Caller, call *UserLedsLedOnCall, index uint32)
+	// LedOff receives op led_off (2, Zerocopy, idempotent).
+	LedOff(ctx context.Context, caller ipc.Caller, call *UserLedsLedOffCall, index uint32)
+	// LedToggle receives op led_toggle (3, Zerocopy, idempotent).
+	LedToggle(ctx context.Context, caller ipc.Caller, call *UserLedsLedToggleCall, index uint32)
+	// LedBlink receives op led_blink (4, Zerocopy, idempotent).
+	//
+	// blinks the LED at a fixed speed
+	LedBlink(ctx context.Context, caller ipc.Caller, call *UserLedsLedBlinkCall, index uint32)
+}
+
+// UserLedsLedOnCall is a held call of op led_on.
+type UserLedsLedOnCall struct {
+	held UserLedsHeld
+	req  *ipc.Request
+	args UserLedsLedOnArgs
+}
+
+// Reply answers the call.
+func (c *UserLedsLedOnCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UserLedsLedOnCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UserLedsServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UserLedsLedOnCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUserLedsLedOn(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UserLedsLedOffCall is a held call of op led_off.
+type UserLedsLedOffCall struct {
+	held UserLedsHeld
+	req  *ipc.Request
+	args UserLedsLedOffArgs
+}
+
+// Reply answers the call.
+func (c *UserLedsLedOffCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UserLedsLedOffCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UserLedsServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UserLedsLedOffCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUserLedsLedOff(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UserLedsLedToggleCall is a held call of op led_toggle.
+type UserLedsLedToggleCall struct {
+	held UserLedsHeld
+	req  *ipc.Request
+	args UserLedsLedToggleArgs
+}
+
+// Reply answers the call.
+func (c *UserLedsLedToggleCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UserLedsLedToggleCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UserLedsServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UserLedsLedToggleCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUserLedsLedToggle(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UserLedsLedBlinkCall is a held call of op led_blink.
+type UserLedsLedBlinkCall struct {
+	held UserLedsHeld
+	req  *ipc.Request
+	args UserLedsLedBlinkArgs
+}
+
+// Reply answers the call.
+func (c *UserLedsLedBlinkCall) Reply() error { return c.Finish(nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *UserLedsLedBlinkCall) Fail(err error) error { return c.Finish(err) }
+
+// Finish answers the call as a UserLedsServer method returning err would:
+// nil, the op's error type, an ipc.Fault, or any other error for a
+// server failure. It returns the held call's Finish error.
+func (c *UserLedsLedBlinkCall) Finish(err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerUserLedsLedBlink(c.req, rep, &c.args, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// UserLedsPipelined serves held UserLeds requests with a UserLedsPipelinedServer.
+type UserLedsPipelined struct {
+	impl   UserLedsPipelinedServer
+	access ipc.Access
+}
+
+// NewUserLedsPipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewUserLedsPipelined(impl UserLedsPipelinedServer, opts ...ipc.DispatchOption) *UserLedsPipelined {
+	return &UserLedsPipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as UserLedsDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *UserLedsPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held UserLedsHeld) error {
+	if err := checkUserLedsRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case UserLedsOpLedOn:
+		a, err := ReadUserLedsLedOnArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LedOn(ctx, caller, &UserLedsLedOnCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case UserLedsOpLedOff:
+		a, err := ReadUserLedsLedOffArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LedOff(ctx, caller, &UserLedsLedOffCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case UserLedsOpLedToggle:
+		a, err := ReadUserLedsLedToggleArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LedToggle(ctx, caller, &UserLedsLedToggleCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	case UserLedsOpLedBlink:
+		a, err := ReadUserLedsLedBlinkArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.LedBlink(ctx, caller, &UserLedsLedBlinkCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // LedError is the CLike error LedError: its code travels as the reply's RC.

@@ -91,14 +91,29 @@ type ValidateServer interface {
 	ValidateI2c(ctx context.Context, caller ipc.Caller, index uint32) (ValidateOk, error)
 }
 
+// checkValidateRequest applies the checks every op shares: unknown op, then
+// access, then the interface's IncomingSize.
+func checkValidateRequest(access *ipc.Access, caller ipc.Caller, req *ipc.Request) error {
+	if req.Op == 0 || req.Op > 1 {
+		return ipc.UnknownOperation
+	}
+	if !access.Allowed(req.Op, caller) {
+		return ipc.AccessViolation
+	}
+	if len(req.Args) > ValidateIncomingSize {
+		return ipc.BadMessageSize
+	}
+	return nil
+}
+
 // ValidateDispatcher serves Validate requests with a ValidateServer: it implements ipc.Handler.
 type ValidateDispatcher struct {
 	impl   ValidateServer
 	access ipc.Access
 }
 
-// NewValidateDispatcher returns a dispatcher calling impl; ipc.Restrict options
-// limit ops to named callers.
+// NewValidateDispatcher returns a dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
 func NewValidateDispatcher(impl ValidateServer, opts ...ipc.DispatchOption) *ValidateDispatcher {
 	return &ValidateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
@@ -106,14 +121,8 @@ func NewValidateDispatcher(impl ValidateServer, opts ...ipc.DispatchOption) *Val
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *ValidateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
-	if req.Op == 0 || req.Op > 1 {
-		return ipc.UnknownOperation
-	}
-	if !s.access.Allowed(req.Op, caller) {
-		return ipc.AccessViolation
-	}
-	if len(req.Args) > ValidateIncomingSize {
-		return ipc.BadMessageSize
+	if err := checkValidateRequest(&s.access, caller, req); err != nil {
+		return err
 	}
 	rep.Reset()
 	switch req.Op {
@@ -123,18 +132,31 @@ func (s *ValidateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req 
 	return ipc.UnknownOperation
 }
 
-func (s *ValidateDispatcher) handleValidateI2c(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+// ValidateValidateI2cArgs holds the decoded arguments and leases of op validate_i2c.
+type ValidateValidateI2cArgs struct {
+	Index uint32
+}
+
+// ReadValidateValidateI2cArgs checks and decodes a request's arguments and leases for op
+// validate_i2c (as upstream's read_validate_i2c_msg), or returns the ipc.Fault that
+// refuses it. It does not check the op code, access or IncomingSize.
+func ReadValidateValidateI2cArgs(req *ipc.Request) (a ValidateValidateI2cArgs, err error) {
 	if len(req.Args) != ValidateValidateI2cArgsSize {
-		return ipc.BadMessageSize
+		return a, ipc.BadMessageContents
 	}
-	var index uint32
 	dec := ipc.NewDecoder(req.Args)
 	d := &dec
-	index = d.U32()
+	a.Index = d.U32()
 	if d.Err() != nil {
-		return ipc.BadMessageContents
+		return a, ipc.BadMessageContents
 	}
-	v, err := s.impl.ValidateI2c(ctx, caller, index)
+	return a, nil
+}
+
+// answerValidateValidateI2c fills rep with what a server's result (v, err) for op validate_i2c
+// means, or returns the fault to send instead.
+func answerValidateValidateI2c(req *ipc.Request, rep *ipc.Reply, a *ValidateValidateI2cArgs, v ValidateOk, err error) error {
+	_ = a
 	if err != nil {
 		var ce ValidateError
 		if errors.As(err, &ce) && ce != 0 {
@@ -151,6 +173,88 @@ func (s *ValidateDispatcher) handleValidateI2c(ctx context.Context, caller ipc.C
 	}
 	rep.Body = e.Bytes()
 	return ipc.FitReply(req, rep)
+}
+
+func (s *ValidateDispatcher) handleValidateI2c(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
+	a, err := ReadValidateValidateI2cArgs(req)
+	if err != nil {
+		return err
+	}
+	v, err := s.impl.ValidateI2c(ctx, caller, a.Index)
+	return answerValidateValidateI2c(req, rep, &a, v, err)
+}
+
+// ValidateHeld is a call a pipelined server holds open until it answers it,
+// exactly once; *switched.Call implements it.
+type ValidateHeld interface {
+	Finish(rep *ipc.Reply, err error) error
+}
+
+// ValidatePipelinedServer is implemented by a pipelined Validate server: a method
+// gets the op's decoded arguments and a call, which it answers exactly
+// once, now or later and from any goroutine, as ValidateServer's method would
+// return. Calls that fail the dispatcher's checks never reach it.
+type ValidatePipelinedServer interface {
+	// ValidateI2c receives op validate_i2c (1, Zerocopy, idempotent).
+	ValidateI2c(ctx context.Context, caller ipc.Caller, call *ValidateValidateI2cCall, index uint32)
+}
+
+// ValidateValidateI2cCall is a held call of op validate_i2c.
+type ValidateValidateI2cCall struct {
+	held ValidateHeld
+	req  *ipc.Request
+	args ValidateValidateI2cArgs
+}
+
+// Reply answers the call with v.
+func (c *ValidateValidateI2cCall) Reply(v ValidateOk) error { return c.Finish(v, nil) }
+
+// Fail answers the call with err, as Finish does.
+func (c *ValidateValidateI2cCall) Fail(err error) error {
+	var v ValidateOk
+	return c.Finish(v, err)
+}
+
+// Finish answers the call as a ValidateServer method returning (v, err) would:
+// the op's error type, an ipc.Fault, or any other error for a server
+// failure. It returns the held call's Finish error.
+func (c *ValidateValidateI2cCall) Finish(v ValidateOk, err error) error {
+	rep := new(ipc.Reply)
+	if ferr := answerValidateValidateI2c(c.req, rep, &c.args, v, err); ferr != nil {
+		return c.held.Finish(nil, ferr)
+	}
+	return c.held.Finish(rep, nil)
+}
+
+// ValidatePipelined serves held Validate requests with a ValidatePipelinedServer.
+type ValidatePipelined struct {
+	impl   ValidatePipelinedServer
+	access ipc.Access
+}
+
+// NewValidatePipelined returns a pipelined dispatcher calling impl; ipc.Restrict options limit ops
+// to named callers.
+func NewValidatePipelined(impl ValidatePipelinedServer, opts ...ipc.DispatchOption) *ValidatePipelined {
+	return &ValidatePipelined{impl: impl, access: ipc.NewAccess(opts)}
+}
+
+// Serve checks and decodes held's request (req) as ValidateDispatcher.Handle
+// does and passes it to impl, or answers held with the fault that refuses
+// it and returns held's Finish error.
+func (s *ValidatePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ValidateHeld) error {
+	if err := checkValidateRequest(&s.access, caller, req); err != nil {
+		return held.Finish(nil, err)
+	}
+	switch req.Op {
+	case ValidateOpValidateI2c:
+		a, err := ReadValidateValidateI2cArgs(req)
+		if err != nil {
+			return held.Finish(nil, err)
+		}
+		s.impl.ValidateI2c(ctx, caller, &ValidateValidateI2cCall{held: held, req: req, args: a}, a.Index)
+		return nil
+	}
+	return held.Finish(nil, ipc.UnknownOperation)
 }
 
 // ValidateError is the CLike error ValidateError: its code travels as the reply's RC.
