@@ -433,9 +433,11 @@ func TestDeadline(t *testing.T) {
 var _ = frame.TC
 
 // TestHostBusy: the camera's guest stops reading; once its socket and its
-// queue in the switch are full, the switch refuses the processor's request
-// frames with Host_busy, and the calls they belong to fail with a
-// *SwitchError instead of waiting.
+// queue in the switch are full, the switch holds the processor's request
+// frames for the camera's hold time, then refuses them with Host_busy, and
+// the calls they belong to fail with a *SwitchError instead of waiting. The
+// processor's node keeps reading its ERRORs meanwhile (its reader never
+// blocks in a write: the outbox), so the switch never stops reading it.
 func TestHostBusy(t *testing.T) {
 	e := startSwitchCfg(t, apidswitch.Config{QueueLen: 8})
 	stalled := e.raw("camera") // connected, never reads

@@ -131,6 +131,7 @@ type Node struct {
 	now   func() time.Time
 
 	g       *apidswitch.Guest
+	out     outbox // what the reader has to write
 	wmu     sync.Mutex
 	started atomic.Bool
 	ready   chan struct{} // closed when the event subscription is acknowledged
@@ -289,6 +290,9 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.g = g
+	n.out.kick = make(chan struct{}, 1)
+	n.tr.wg.Add(1)
+	go n.outLoop()
 	go n.bgLoop()
 	var sub frame.Frame
 	if err := frame.Encode(&sub, frame.Health, n.cfg.APID, apidswitch.APIDEvents, nil); err != nil {
@@ -508,7 +512,8 @@ func (n *Node) drop(k ipcframe.Key, st ipcframe.Status) {
 	}
 }
 
-// answerFault sends a fault reply for call k from the goroutine reading.
+// answerFault sends a fault reply for call k from the goroutine reading
+// (through the outbox: the reader never writes).
 func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 	if int(f) < len(n.st.answered) {
 		n.st.answered[f].Add(1)
@@ -526,9 +531,7 @@ func (n *Node) answerBusy(k ipcframe.Key) {
 }
 
 func (n *Node) sendScratch(k ipcframe.Key) {
-	if err := n.sendReply(n.scratch, k.Src, k.ID); err != nil {
-		n.log.Debug("answer not sent", "err", err)
-	}
+	n.postAnswer(n.tr.newReply(n.scratch, k.Src, k.ID))
 }
 
 // reply delivers a reply (or busy answer) to the call waiting for it.

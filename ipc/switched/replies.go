@@ -178,17 +178,23 @@ func (n *Node) refusal() {
 	t.congested = true
 	t.mu.Unlock()
 	if start {
-		n.sendProbe()
+		n.postProbe() // refusal runs on the reader
 	}
 }
 
 // sendReply writes one reply message's frames (from one of the node's
 // APIDs to dest, call id) and keeps a copy until the switch took it.
 func (n *Node) sendReply(fs []frame.Frame, dest frame.APID, id uint32) error {
-	r := n.tr.get()
+	return n.writeReply(n.tr.newReply(fs, dest, id))
+}
+
+// newReply returns a sentReply holding a copy of fs, one reply message's
+// frames (from one of the node's APIDs to dest, call id).
+func (t *tracker) newReply(fs []frame.Frame, dest frame.APID, id uint32) *sentReply {
+	r := t.get()
 	r.src, r.dest, r.id, r.attempt = fs[0].APID(), dest, id, 0
 	r.frames = slices.Grow(append(r.frames[:0], fs...), 1) // room for a probe
-	return n.writeReply(r)
+	return r
 }
 
 func (n *Node) writeReply(r *sentReply) error {
@@ -275,7 +281,7 @@ func (n *Node) probeAnswer() bool {
 		n.refusedReply(r)
 	}
 	if more {
-		n.sendProbe()
+		n.postProbe() // probeAnswer runs on the reader
 	}
 	if t.onProbe != nil {
 		t.onProbe()
