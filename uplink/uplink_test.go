@@ -300,3 +300,78 @@ func TestServeClosesSocket(t *testing.T) {
 		t.Errorf("socket still open after Serve: write gave %v", err)
 	}
 }
+
+// TestDownlinkForgedSources: over real UDP, the hostile ground's datagrams
+// of issue 14 item 1, each a frame claiming a source that is not the
+// ground's (processor's 0x020, the receiving tenant's own APID, the switch's
+// 0x000 with a fake ERROR, 0x002 with a fake "processor disconnected"
+// event), are refused with Apid_not_allocated and counted; processor
+// receives only the genuine frame from 0x7F0, sent last.
+func TestDownlinkForgedSources(t *testing.T) {
+	sw := startSwitch(t, nil)
+	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- dl.Serve(ctx) }()
+	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+
+	encode := func(ty frame.Type, src frame.APID, payload []byte) frame.Frame {
+		var f frame.Frame
+		if err := frame.Encode(&f, ty, src, 0x020, payload); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	var fakeError frame.Frame
+	victim := encode(frame.TC, 0x020, []byte("a call"))
+	frame.EncodeError(&fakeError, frame.NotPermitted, &victim)
+	fakeEvent := append([]byte{byte(apidswitch.Disconnected), 9, 0x00, 0x10, 0, 0, 0, 1}, "camera\x00\x00\x00"...)
+	frames := []frame.Frame{
+		encode(frame.TC, 0x010, []byte("as camera")),
+		encode(frame.TC, 0x020, []byte("as processor itself")),
+		fakeError,
+		encode(frame.Health, apidswitch.APIDEvents, fakeEvent),
+		encode(frame.TC, 0x7F0, []byte("genuine")),
+	}
+	var pkt [ccsds.MaxPacketSize]byte
+	for i := range frames {
+		n, err := ccsds.Wrap(pkt[:], &frames[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ground.Write(pkt[:n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	var got frame.Frame
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != frames[4] {
+		t.Fatalf("processor got %x, want only the genuine frame", got[:24])
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if s, want := dl.Stats(), (DownlinkStats{Received: 5, Injected: 1, Undeliverable: 4}); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+	g := sw.Ground()
+	if g.Received != 5 || g.Dropped[frame.APIDNotAllocated] != 4 || g.DroppedTotal() != 4 || g.Delivered+g.Queued != 1 {
+		t.Errorf("ground %+v", g)
+	}
+}
