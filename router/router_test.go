@@ -262,24 +262,32 @@ func TestRouteHeaders(t *testing.T) {
 	t.Logf("%d headers checked", n)
 }
 
+// tables compiles the named tests' policies: v0 with and without an
+// uplink, and mixed with one.
+func tables(t *testing.T) (v0, v0NoUplink, mx *Table) {
+	t.Helper()
+	for _, c := range []struct {
+		tb     **Table
+		p      *policy.Policy
+		uplink bool
+	}{{&v0, policy.Default(), true}, {&v0NoUplink, policy.Default(), false}, {&mx, mixed(t), true}} {
+		tb, err := Compile(c.p, c.uplink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*c.tb = tb
+	}
+	return v0, v0NoUplink, mx
+}
+
+func local(i int) Decision            { return Decision{Action: Local, Tenant: i} }
+func drop(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+
 // TestRouteNamed checks named cases of spec section 5 with hand-written
 // expectations, independent of ref.
 func TestRouteNamed(t *testing.T) {
 	const camera, processor, spaceos = 0, 1, 2
-	v0, err := Compile(policy.Default(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v0NoUplink, err := Compile(policy.Default(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := Compile(mixed(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := func(i int) Decision { return Decision{Action: Local, Tenant: i} }
-	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	v0, v0NoUplink, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
 	up := Decision{Action: Uplink, Tenant: -1}
 	tests := []struct {
@@ -341,16 +349,7 @@ func TestRouteNamed(t *testing.T) {
 // APID, the switch's 0x000 (a fake ERROR) and the event APID 0x002 (a fake
 // "processor disconnected").
 func TestRouteFromUplink(t *testing.T) {
-	v0, err := Compile(policy.Default(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := Compile(mixed(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := func(i int) Decision { return Decision{Action: Local, Tenant: i} }
-	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	v0, _, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
 	health := func(src, dest frame.APID) frame.Header {
 		h := valid(src, dest)
@@ -406,20 +405,8 @@ func TestRouteFromUplink(t *testing.T) {
 // TestRouteToGround: tenants reach the ground's APIDs through the uplink,
 // whatever their can_send_to says, and nobody but the ground sends from them.
 func TestRouteToGround(t *testing.T) {
-	v0, err := Compile(policy.Default(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noUp, err := Compile(policy.Default(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := Compile(mixed(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v0, noUp, mx := tables(t)
 	up := Decision{Action: Uplink, Tenant: -1}
-	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
 	for _, tt := range []struct {
 		name   string
 		tb     *Table
