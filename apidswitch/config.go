@@ -27,6 +27,18 @@ type Uplink interface {
 	SendPacket(pkt []byte) error
 }
 
+// FrameUplink takes frames routed to the ground as they are, for a ground
+// link that carries frames itself (the seed's DTN uplink callback, a bundle
+// agent) rather than Space Packets. SendFrame is called as
+// Uplink.SendPacket is: from a reader goroutine, with the switch's uplink
+// mutex held, one frame at a time in the order the switch routed them; f
+// (256 bytes, padding after payload_length zeroed) is only valid during the
+// call. An error counts the frame as dropped with No_route and answers the
+// sender with an ERROR frame.
+type FrameUplink interface {
+	SendFrame(f *frame.Frame) error
+}
+
 // SystemHandler receives the frames sent to system APIDs 0x001-0x00F that
 // the switch does not handle itself (see Config.System). It runs on the
 // sender's reader goroutine: it must not block, and f is only valid during
@@ -42,9 +54,14 @@ type Config struct {
 	QueueLen  int            // bound of each tenant's queue, in frames; 0 means DefaultQueueLen
 	Batch     int            // most frames per read and per write; 0 means DefaultBatch
 
-	// Uplink takes frames routed to the ground; nil means no uplink, and
-	// such frames are refused with No_route.
-	Uplink Uplink
+	// Uplink takes frames routed to the ground (to 0x000, to the ground's
+	// APIDs or to an APID no tenant owns, from a tenant the policy lets use
+	// the uplink) as CCSDS Space Packets. UplinkFrames takes them as raw
+	// frames instead. At most one of the two may be set; with neither,
+	// there is no uplink and such frames are refused with No_route (the
+	// sender gets an ERROR frame, its Dropped[No_route] counts the frame).
+	Uplink       Uplink
+	UplinkFrames FrameUplink
 	// System receives system frames other than the built-in HEALTH
 	// requests; nil means they are logged and counted only.
 	System SystemHandler

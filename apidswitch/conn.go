@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 	"spacenet/router"
@@ -567,24 +566,3 @@ func (t *tenant) enqueueNotice(f *frame.Frame) bool {
 	t.notes.lost.Add(1)
 	return false
 }
-
-// sendUplink wraps f as a Space Packet and gives it to the uplink.
-func (s *Switch) sendUplink(f *frame.Frame) error {
-	if s.cfg.Uplink == nil {
-		return errNoUplink
-	}
-	s.uplinkMu.Lock()
-	defer s.uplinkMu.Unlock()
-	n, err := ccsds.Wrap(s.uplinkPkt[:], f, s.uplinkSeq.Next(f.APID()))
-	if err == nil {
-		err = s.cfg.Uplink.SendPacket(s.uplinkPkt[:n])
-	}
-	if err != nil {
-		if n := s.uplinkFailures.Add(1); n&(n-1) == 0 { // log failures 1, 2, 4, 8, ...
-			s.log.Warn("uplink refused a packet", "apid", f.APID(), "failures", n, "err", err)
-		}
-	}
-	return err
-}
-
-var errNoUplink = errors.New("apidswitch: no uplink configured")

@@ -19,7 +19,7 @@ const NumReasons = int(frame.MaxErrorCode) + 1
 type stats struct {
 	mu              sync.Mutex
 	received        uint64
-	delivered       uint64 // written to a tenant's connection
+	delivered       uint64 // handed to a tenant's socket (the kernel took it; the guest may not have read it)
 	deliveredSystem uint64 // given to the system handler (built-in or Config.System)
 	deliveredUplink uint64 // given to the uplink as a Space Packet
 	queued          uint64 // in a tenant's queue, not yet written
@@ -41,13 +41,27 @@ type notices struct {
 // Counters is a consistent snapshot of one tenant's (or the ground's)
 // counters. As a sender: Received = Delivered + DeliveredSystem +
 // DeliveredUplink + Queued + Held + the sum of Dropped, always.
+//
+// Delivered means handed to the destination guest's socket: the kernel
+// took every byte of the frame. It does not mean the guest read it. A
+// guest that closes its connection with frames unread loses them in its
+// own kernel buffer, and the switch cannot count them: on a Unix socket,
+// SIOCOUTQ gives the memory the peer has not consumed (in buffer sizes,
+// not bytes: 1280 for one 256-byte frame on Linux 6.x) and falls to 0 the
+// moment the peer closes, before the switch can ask, which
+// TestDeliveredMeansHandedToSocket checks.
+//
+// A tenant removed by a reload keeps its counters (Removed set): frames it
+// sent that were still queued for others are delivered and counted there,
+// and if a reload brings its name back it carries on from them.
 type Counters struct {
 	Tenant     string
 	Generation uint64 // connections accepted so far; a new one replaces the old
 	Connected  bool
+	Removed    bool // the tenant is not in the policy in force (a reload removed it)
 
 	Received        uint64             // frames read from this tenant
-	Delivered       uint64             // of those, written to a destination tenant's connection
+	Delivered       uint64             // of those, handed to a destination tenant's socket (not: read by the guest)
 	DeliveredSystem uint64             // given to the system handler (0x001-0x00F)
 	DeliveredUplink uint64             // given to the uplink as Space Packets
 	Queued          uint64             // waiting in a destination's queue

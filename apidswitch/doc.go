@@ -25,5 +25,6 @@
 // Package apidswitch does not decide routes (package router does), parse
 // configuration files (package policy) or encode CCSDS packets (package
 // ccsds); it does not know the UDP uplink either (package uplink implements
-// the Uplink interface).
+// the Uplink interface; Config.UplinkFrames takes raw frames instead, for a
+// link that carries frames itself).
 package apidswitch

@@ -501,6 +501,14 @@ func (q *queue) forward(b []byte, st *stats) (written, queued, full, closed int)
 	return written, queued, full, 0
 }
 
+// reopen lets a queue drain closed take frames again (a removed tenant
+// that a reload brings back).
+func (q *queue) reopen() {
+	q.mu.Lock()
+	q.closed = false
+	q.mu.Unlock()
+}
+
 // len returns how many frames are queued.
 func (q *queue) len() int {
 	q.mu.Lock()

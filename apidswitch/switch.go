@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +29,9 @@ type Switch struct {
 
 	state atomic.Pointer[state]
 
-	mu      sync.Mutex // guards byName, running, the listeners and Reload
+	mu      sync.Mutex // guards byName, removed, running, the listeners and Reload
 	byName  map[string]*tenant
+	removed map[string]*tenant // tenants a reload removed, kept for their counters
 	running bool
 	stopped bool
 	wg      sync.WaitGroup
@@ -49,6 +52,7 @@ type state struct {
 	tenants []*tenant       // by policy index
 	index   map[*tenant]int // the reverse
 	flow    []policy.Flow   // by policy index: each tenant's flow control and rate limit
+	gone    []*tenant       // tenants removed by reloads, by name: their counters stay reported
 }
 
 // tenant is one guest: its listener, its current connection, its queue and
@@ -72,13 +76,17 @@ type tenant struct {
 // listening.
 func New(cfg Config) (*Switch, error) {
 	c := cfg.withDefaults()
+	if c.Uplink != nil && c.UplinkFrames != nil {
+		return nil, errors.New("apidswitch: Config.Uplink and Config.UplinkFrames are both set; give the ground link one of them")
+	}
 	s := &Switch{
-		cfg:    c,
-		log:    c.Logger,
-		start:  time.Now(),
-		ready:  make(chan struct{}),
-		quit:   make(chan struct{}),
-		byName: make(map[string]*tenant),
+		cfg:     c,
+		log:     c.Logger,
+		start:   time.Now(),
+		ready:   make(chan struct{}),
+		quit:    make(chan struct{}),
+		byName:  make(map[string]*tenant),
+		removed: make(map[string]*tenant),
 	}
 	st, _, err := s.compile(c.Policy)
 	if err != nil {
@@ -88,10 +96,11 @@ func New(cfg Config) (*Switch, error) {
 	return s, nil
 }
 
-// compile builds the state of p, reusing the tenants s already has by name.
-// It returns the tenants it created.
+// compile builds the state of p, reusing the tenants s already has by name,
+// and those a reload removed whose name p brings back. It returns the
+// tenants that need a socket: created, or brought back.
 func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
-	tab, err := router.Compile(p, s.cfg.Uplink != nil)
+	tab, err := router.Compile(p, s.cfg.hasUplink())
 	if err != nil {
 		return nil, nil, fmt.Errorf("apidswitch: policy %s: %w", p.Source, err)
 	}
@@ -102,6 +111,10 @@ func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
 	var created []*tenant
 	for i, pt := range p.Tenants {
 		t := s.byName[pt.Name]
+		if t == nil && s.removed[pt.Name] != nil {
+			t = s.removed[pt.Name]
+			created = append(created, t)
+		}
 		if t == nil {
 			t = &tenant{
 				sw:   s,
@@ -161,7 +174,7 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
-	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.Uplink != nil)
+	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.hasUplink())
 	close(s.ready)
 
 	<-ctx.Done()
@@ -304,8 +317,12 @@ func (s *Switch) detach(c *conn) {
 // Reload swaps in policy p without dropping connections: tenants that keep
 // their name keep their connection, queue, generation and counters; new
 // tenants get a socket; tenants p no longer has lose theirs, and the frames
-// waiting for them are counted as dropped with No_route. A p that does not
-// compile is refused and the old policy stays.
+// waiting for them are counted as dropped with No_route. A removed tenant's
+// counters are kept: Counters reports them (Removed set) after the tenants
+// in force, and a later policy that brings the name back gives the tenant
+// its counters and generation again, so that its earlier frames stay
+// accounted for and its generations only grow. A p that does not compile
+// is refused and the old policy stays.
 func (s *Switch) Reload(p *policy.Policy) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -316,11 +333,21 @@ func (s *Switch) Reload(p *policy.Policy) error {
 	if err != nil {
 		return err
 	}
+	var back []*tenant // removed earlier, in p again
+	for _, t := range created {
+		if s.removed[t.name] == t {
+			back = append(back, t)
+			t.setRemoved(false) // its socket may take connections
+		}
+	}
 	if s.running {
 		for i, t := range created {
 			if err := s.listen(t); err != nil {
 				for _, u := range created[:i] {
 					u.closeListener()
+				}
+				for _, u := range back {
+					u.setRemoved(true)
 				}
 				return err
 			}
@@ -331,21 +358,24 @@ func (s *Switch) Reload(p *policy.Policy) error {
 		if _, ok := st.index[t]; !ok {
 			removed = append(removed, t)
 			delete(s.byName, name)
+			s.removed[name] = t
 		}
 	}
 	for _, t := range st.tenants {
 		s.byName[t.name] = t
 	}
+	for _, t := range back {
+		delete(s.removed, t.name)
+		t.q.reopen()
+	}
+	for _, t := range s.removed {
+		st.gone = append(st.gone, t)
+	}
+	slices.SortFunc(st.gone, func(a, b *tenant) int { return strings.Compare(a.name, b.name) })
 	s.state.Store(st)
 	for _, t := range removed {
-		t.mu.Lock()
-		t.removed = true
-		c := t.conn
-		t.mu.Unlock()
+		t.setRemoved(true)
 		t.closeListener()
-		if c != nil {
-			c.close()
-		}
 		for _, from := range t.q.drain() {
 			if from == nil {
 				t.notes.lost.Add(1)
@@ -357,16 +387,35 @@ func (s *Switch) Reload(p *policy.Policy) error {
 			from.mu.Unlock()
 		}
 	}
-	s.log.Info("policy reloaded", "policy", p.Source, "tenants", len(st.tenants), "added", len(created), "removed", len(removed))
+	s.log.Info("policy reloaded", "policy", p.Source, "tenants", len(st.tenants), "added", len(created)-len(back), "back", len(back), "removed", len(removed))
 	return nil
 }
 
+// setRemoved marks t removed (its socket takes no connection, and the one
+// it has is closed) or not.
+func (t *tenant) setRemoved(removed bool) {
+	t.mu.Lock()
+	t.removed = removed
+	c := t.conn
+	t.mu.Unlock()
+	if removed && c != nil {
+		c.close()
+	}
+}
+
 // Inject delivers f from the ground to the tenant owning its destination
-// APID, as the downlink does (router.Table.RouteFromUplink decides). It
-// returns nil once f is queued (or, for a system APID, handed to
-// Config.System as tenant "ground"), or the frame.ErrorCode it was dropped
-// with, counted in Ground: the frame's own decode failure, No_route when no
-// tenant owns the destination, Host_busy when the tenant's queue is full.
+// APID, as the downlink does (router.Table.RouteFromUplink decides). The
+// ground is a sender like a tenant: f's source APID must be one the policy
+// gives the ground (policy.Policy.GroundOwns, 0x7F0 by default), so that
+// the ground can pose neither as a tenant nor as the switch (0x000-0x00F:
+// no forged ERROR, HEALTH reply or event reaches a tenant), and it reaches
+// only the tenants in its can_send_to. It returns nil once f is queued (or,
+// for a system APID, handed to Config.System as tenant "ground"), or the
+// frame.ErrorCode it was dropped with, counted in Ground: the frame's own
+// decode failure, Apid_not_allocated for a source that is not the
+// ground's, Not_permitted for a tenant outside the ground's can_send_to,
+// No_route when no tenant owns the destination, Host_busy when the
+// tenant's queue is full.
 func (s *Switch) Inject(f *frame.Frame) error {
 	st := s.state.Load()
 	g := &s.ground
@@ -420,12 +469,18 @@ func (s *Switch) Ground() Counters {
 }
 
 // Counters returns a snapshot of every tenant's counters, in the order of
-// the policy in force. Each tenant's snapshot is consistent on its own.
+// the policy in force, then those of the tenants reloads removed (Removed
+// set), by name. Each tenant's snapshot is consistent on its own.
 func (s *Switch) Counters() []Counters {
 	st := s.state.Load()
-	out := make([]Counters, len(st.tenants))
+	out := make([]Counters, len(st.tenants)+len(st.gone))
 	for i, t := range st.tenants {
 		t.counters(&out[i])
+	}
+	for i, t := range st.gone {
+		c := &out[len(st.tenants)+i]
+		t.counters(c)
+		c.Removed = true
 	}
 	return out
 }
@@ -444,7 +499,8 @@ func (t *tenant) counters(c *Counters) {
 // SystemUnhandled is how many system frames no handler took (logged).
 func (s *Switch) SystemUnhandled() uint64 { return s.systemOther.Load() }
 
-// UplinkFailures is how many packets the uplink refused.
+// UplinkFailures is how many packets (or frames, with Config.UplinkFrames)
+// the uplink refused.
 func (s *Switch) UplinkFailures() uint64 { return s.uplinkFailures.Load() }
 
 // TenantInfo is a tenant's connection state.

@@ -40,4 +40,9 @@ func ExamplePolicy_WriteTOML() {
 	// owns = ["0x300-0x30F"]
 	// can_send_to = ["0x010-0x01F"]
 	// uplink = false
+	//
+	// # The ground: the source APIDs of frames from the downlink.
+	// [ground]
+	// owns = ["0x7F0"]
+	// # can_send_to left out: the ground may send to every tenant
 }

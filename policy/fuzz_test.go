@@ -21,6 +21,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[[tenant]]\nname = 5\nowns = [16, \"0x800\"]\nuplink = \"yes\"\n[x]\ny = 1\n"))
 	f.Add([]byte("[[tenant]]\nname = \"a\nowns = []\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010\"]\n[ground]\nowns = [\"0x7A0-0x7A3\", \"0x010\"]\ncan_send_to = []\n"))
+	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x7F0\"]\n[ground]\ncan_send_to = [\"a\", \"b\"]\nx = 1\n[[ground]]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.toml", data)
 		if (p == nil) == (err == nil) {
@@ -50,8 +52,8 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("WriteTOML output does not parse: %v\n%s", err, b.String())
 		}
-		if !reflect.DeepEqual(p.Tenants, q.Tenants) {
-			t.Fatalf("round trip changed the policy:\n%+v\n%+v", p.Tenants, q.Tenants)
+		if !reflect.DeepEqual(p.Tenants, q.Tenants) || !reflect.DeepEqual(p.Ground, q.Ground) {
+			t.Fatalf("round trip changed the policy:\n%+v %+v\n%+v %+v", p.Tenants, p.Ground, q.Tenants, q.Ground)
 		}
 	})
 }

@@ -53,9 +53,9 @@ func Parse(name string, data []byte) (*Policy, error) {
 	ps := scan(data)
 	var errs []error
 	for _, k := range sortedKeys(top) {
-		if k != "tenant" {
+		if k != "tenant" && k != "ground" {
 			errs = append(errs, &Error{File: name, Line: ps.keys[k], Field: k,
-				Err: errors.New("unknown key (a policy file holds only [[tenant]] tables)")})
+				Err: errors.New("unknown key (a policy file holds only [[tenant]] tables and one [ground] table)")})
 		}
 	}
 	var tables []map[string]any
@@ -103,6 +103,9 @@ func Parse(name string, data []byte) (*Policy, error) {
 		p.Tenants = append(p.Tenants, t)
 		errs = append(errs, terrs...)
 	}
+	g, gerrs := convertGround(name, top["ground"], ps)
+	p.Ground = g
+	errs = append(errs, gerrs...)
 	if err := p.Validate(); err != nil {
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
@@ -202,6 +205,63 @@ func convert(file string, i int, rt rawTenant, tp *tenantPos) (Tenant, []error) 
 	return t, errs
 }
 
+// groundKeys are the keys the [ground] table may have.
+var groundKeys = map[string]bool{"owns": true, "can_send_to": true}
+
+// convertGround types the [ground] table v (nil when the file has none). It
+// returns the ground, with owns defaulted to DefaultGroundAPID when left
+// out, and the type errors; it fills ps.ground's owns and sendTo lines.
+func convertGround(file string, v any, ps *positions) (Ground, []error) {
+	def := []Range{{DefaultGroundAPID, DefaultGroundAPID}}
+	gp := ps.ground
+	if gp == nil {
+		gp = &tenantPos{fields: map[string]int{}, elems: map[string][]int{}}
+		ps.ground = gp
+	}
+	gp.reported = make(map[string]bool)
+	var m map[string]any
+	switch v := v.(type) {
+	case nil:
+		return Ground{Owns: def}, nil
+	case map[string]any:
+		m = v
+	default:
+		return Ground{Owns: def}, []error{&Error{File: file, Line: ps.keys["ground"], Ground: true,
+			Err: fmt.Errorf("want one [ground] table, got %s", describe(v))}}
+	}
+	var errs []error
+	for _, k := range sortedKeys(m) {
+		if !groundKeys[k] {
+			line := gp.fields[k]
+			if line == 0 {
+				line = ps.keys["ground."+k] // a [ground.k] table
+			}
+			errs = append(errs, &Error{File: file, Line: line, Ground: true, Field: k,
+				Err: errors.New("unknown key (want owns, can_send_to)")})
+		}
+	}
+	// The ground's fields are typed as a tenant's are.
+	t, terrs := convert(file, -1, rawTenant{Owns: m["owns"], CanSendTo: m["can_send_to"]}, gp)
+	for _, e := range terrs {
+		pe := e.(*Error)
+		pe.Number, pe.Ground = 0, true
+	}
+	errs = append(errs, terrs...)
+	g := Ground{Owns: t.Owns, CanSendTo: t.CanSendTo}
+	if _, ok := m["can_send_to"]; ok && g.CanSendTo == nil {
+		g.CanSendTo = []string{} // written, and empty: the ground may reach no tenant
+	}
+	switch _, ok := m["owns"]; {
+	case !ok:
+		g.Owns = def
+	case len(g.Owns) == 0 && !gp.reported["owns"]: // owns = []
+		gp.reported["owns"] = true
+		errs = append(errs, &Error{File: file, Line: gp.fields["owns"], Ground: true, Field: "owns",
+			Err: fmt.Errorf("none: the ground must own at least one APID (leave owns out for the default %v)", DefaultGroundAPID)})
+	}
+	return g, errs
+}
+
 // describe names a TOML value's type and shows it, for type errors.
 func describe(v any) string {
 	switch v := v.(type) {
@@ -217,6 +277,8 @@ func describe(v any) string {
 		return "array"
 	case map[string]any:
 		return "table"
+	case []map[string]any:
+		return "array of tables"
 	default:
 		return fmt.Sprintf("%T", v)
 	}
@@ -243,27 +305,38 @@ func (p *Policy) WriteTOML(w io.Writer) error {
 		b.WriteString(", from " + strconv.Quote(p.Source))
 	}
 	b.WriteString(".\n# Check it with: spacenet config check FILE\n")
-	for _, t := range p.Tenants {
-		b.WriteString("\n[[tenant]]\n")
-		b.WriteString("name = " + quote(t.Name) + "\n")
-		b.WriteString("owns = [")
-		for j, r := range t.Owns {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quote(r.String()))
-		}
-		b.WriteString("]\n")
-		b.WriteString("can_send_to = [")
-		for j, s := range t.CanSendTo {
+	writeList := func(key string, l []string) {
+		b.WriteString(key + " = [")
+		for j, s := range l {
 			if j > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(quote(s))
 		}
 		b.WriteString("]\n")
+	}
+	for _, t := range p.Tenants {
+		b.WriteString("\n[[tenant]]\n")
+		b.WriteString("name = " + quote(t.Name) + "\n")
+		owns := make([]string, 0, len(t.Owns))
+		for _, r := range t.Owns {
+			owns = append(owns, r.String())
+		}
+		writeList("owns", owns)
+		writeList("can_send_to", t.CanSendTo)
 		fmt.Fprintf(&b, "uplink = %v\n", t.Uplink)
 		t.Flow.writeTOML(&b)
+	}
+	b.WriteString("\n# The ground: the source APIDs of frames from the downlink.\n[ground]\n")
+	owns := make([]string, 0, len(p.GroundOwns()))
+	for _, r := range p.GroundOwns() {
+		owns = append(owns, r.String())
+	}
+	writeList("owns", owns)
+	if p.Ground.CanSendTo == nil {
+		b.WriteString("# can_send_to left out: the ground may send to every tenant\n")
+	} else {
+		writeList("can_send_to", p.Ground.CanSendTo)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

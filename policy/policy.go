@@ -1,7 +1,8 @@
 // Package policy is the APID plane's configuration: which tenants (guest VMs)
 // exist, which APID ranges each one owns, to whom each may send, and whether
-// it may send to the ground uplink. It parses and validates the policy file
-// and provides the built-in "v0" topology used when no file is given.
+// it may send to the ground uplink; and which APIDs the ground owns and to
+// whom it may send. It parses and validates the policy file and provides
+// the built-in "v0" topology used when no file is given.
 //
 // It is not the router: package router compiles a validated Policy into the
 // 2048-entry table that the switch consults per frame. Nothing here is on the
@@ -9,7 +10,8 @@
 //
 // # File format
 //
-// A policy file is TOML with one [[tenant]] table per tenant and nothing else:
+// A policy file is TOML with one [[tenant]] table per tenant, at most one
+// [ground] table and nothing else:
 //
 //	# camera owns 0x010-0x01F and may talk to processor and spaceos.
 //	[[tenant]]
@@ -17,6 +19,11 @@
 //	owns = ["0x010-0x01F"]                # at least one range, inside 0x010-0x7FE
 //	can_send_to = ["processor", "spaceos"] # tenant names or APID ranges
 //	uplink = true                         # may send to the ground uplink
+//
+//	# The ground (frames from the downlink, Switch.Inject) sends from 0x7F0.
+//	[ground]
+//	owns = ["0x7F0"]                      # default ["0x7F0"]
+//	can_send_to = ["processor"]           # default: every tenant
 //
 // A range is "FIRST-LAST" (inclusive) or a single APID, each written as a Go
 // integer literal, conventionally three hex digits: "0x010-0x01F", "0x015".
@@ -28,6 +35,22 @@
 // are errors, so a misspelt key never silently changes routing. See
 // testdata/v0.toml for the default topology written out.
 //
+// # The ground
+//
+// [decision, 2026-12] The ground is a sender like a tenant, with its own
+// APIDs: a frame from the ground must carry one of them as its source APID,
+// so the ground cannot pose as a tenant, as the switch (0x000) or as a
+// system APID (0x001-0x00F: only the switch sends from those). Its owns
+// follows the tenants' rules (inside 0x010-0x7FE, owned by no tenant);
+// without a [ground] table, or without owns in it, the ground owns
+// DefaultGroundAPID (0x7F0). Its can_send_to lists, as a tenant's does, the
+// tenants it may reach; left out, the ground may reach every tenant (what
+// the ground could do before it had APIDs of its own), while
+// `can_send_to = []` lets it reach none (only the system APIDs). Tenants
+// send to the ground's APIDs, as to 0x000 and to unowned APIDs, through the
+// uplink (their uplink key decides); their can_send_to plays no part there.
+// "ground" is not a tenant name: it names the ground in counters and logs.
+//
 // # Validation
 //
 // Validate reports every problem at once, each naming the file, the line
@@ -37,9 +60,14 @@
 //
 // Rules (spec section 5): owned ranges lie inside 0x010-0x7FE with
 // FIRST <= LAST, so 0x000 (the switch, "to ground"), 0x001-0x00F (system) and
-// 0x7FF (idle) are owned by nobody; no APID is owned twice; names match
-// [a-z0-9][a-z0-9_-]{0,31} and are unique; every can_send_to entry is an
-// APID range or an existing tenant's name; every tenant owns something.
+// 0x7FF (idle) are owned by nobody; no APID is owned twice (by two tenants,
+// or by a tenant and the ground); names match [a-z0-9][a-z0-9_-]{0,31}, are
+// unique and are not "ground"; every can_send_to entry (the ground's too)
+// is an APID range or an existing tenant's name; every tenant owns
+// something. An APID both the ground and a tenant own is reported at the
+// tenant, naming the ground's line:
+//
+//	cfg.toml:3: tenant "camera": owns: 0x7F0 already owned by the ground (default 0x7F0: a [ground] table can move it)
 //
 // [decision] A can_send_to entry that reads as an APID range is a range;
 // otherwise it is a tenant name. To keep that unambiguous, a tenant name
@@ -124,6 +152,24 @@ func parseAPID(s string) (frame.APID, error) {
 	return frame.APID(v), nil
 }
 
+// DefaultGroundAPID is what the ground owns when the policy does not say.
+const DefaultGroundAPID frame.APID = 0x7F0
+
+// GroundName names the ground where tenants are named (counters, logs,
+// Config.System); no tenant may take it.
+const GroundName = "ground"
+
+// Ground is the ground link as a sender: the APIDs frames from the ground
+// may carry as their source, and the tenants it may send to.
+type Ground struct {
+	// Owns are the ground's APIDs; empty means DefaultGroundAPID.
+	Owns []Range
+	// CanSendTo lists, as written, the tenant names or APID ranges the
+	// ground may send to. nil means every tenant; an empty, non-nil list
+	// means none (the system APIDs stay reachable).
+	CanSendTo []string
+}
+
 // Tenant is one guest VM: its name, the APIDs it owns (and may send from),
 // where it may send, and whether it may use the ground uplink.
 type Tenant struct {
@@ -138,6 +184,7 @@ type Tenant struct {
 // Load or Parse; a Policy built by hand must pass Validate before use.
 type Policy struct {
 	Tenants []Tenant
+	Ground  Ground // the zero Ground: DefaultGroundAPID, may send to every tenant
 	Source  string // file it came from, or "built-in v0"
 
 	pos *positions // where each tenant and field was found in Source, if parsed
@@ -148,7 +195,8 @@ const DefaultSource = "built-in v0"
 
 // Default returns the v0 topology of spec section 5: camera 0x010-0x01F,
 // processor 0x020-0x02F and spaceos 0x100-0x2FF, each allowed to send to the
-// other two.
+// other two, and the ground on DefaultGroundAPID (0x7F0), allowed to send
+// to all three.
 //
 // [decision] All three may use the uplink: the seed forwards every frame
 // whose destination no tenant owns to the DTN uplink callback, with no
@@ -161,7 +209,30 @@ func Default() *Policy {
 			{Name: "processor", Owns: []Range{{0x020, 0x02F}}, CanSendTo: []string{"camera", "spaceos"}, Uplink: true},
 			{Name: "spaceos", Owns: []Range{{0x100, 0x2FF}}, CanSendTo: []string{"camera", "processor"}, Uplink: true},
 		},
+		Ground: Ground{Owns: []Range{{DefaultGroundAPID, DefaultGroundAPID}}},
 	}
+}
+
+// GroundOwns returns the ground's APIDs: p.Ground.Owns, or DefaultGroundAPID
+// when that is empty.
+func (p *Policy) GroundOwns() []Range {
+	if len(p.Ground.Owns) == 0 {
+		return []Range{{DefaultGroundAPID, DefaultGroundAPID}}
+	}
+	return p.Ground.Owns
+}
+
+// GroundSendTo returns the ground's can_send_to resolved to ranges, as
+// SendTo does for a tenant; a nil CanSendTo gives every tenant's Owns.
+func (p *Policy) GroundSendTo() []Range {
+	if p.Ground.CanSendTo == nil {
+		var out []Range
+		for _, t := range p.Tenants {
+			out = append(out, t.Owns...)
+		}
+		return out
+	}
+	return p.resolve(p.Ground.CanSendTo)
 }
 
 // Index returns the index in p.Tenants of the tenant called name.
@@ -195,8 +266,14 @@ func (p *Policy) SendTo(tenant int) []Range {
 	if tenant < 0 || tenant >= len(p.Tenants) {
 		return nil
 	}
+	return p.resolve(p.Tenants[tenant].CanSendTo)
+}
+
+// resolve turns can_send_to entries into ranges: a range as itself, a
+// tenant name as that tenant's Owns; anything else is skipped.
+func (p *Policy) resolve(entries []string) []Range {
 	var out []Range
-	for _, e := range p.Tenants[tenant].CanSendTo {
+	for _, e := range entries {
 		if r, err := ParseRange(e); err == nil {
 			out = append(out, r)
 		} else if i, ok := p.Index(e); ok {

@@ -86,6 +86,9 @@ func TestDefault(t *testing.T) {
 	if !reflect.DeepEqual(p.Tenants, want) {
 		t.Errorf("Default().Tenants = %+v, want %+v", p.Tenants, want)
 	}
+	if g := (Ground{Owns: []Range{{0x7F0, 0x7F0}}}); !reflect.DeepEqual(p.Ground, g) {
+		t.Errorf("Default().Ground = %+v, want %+v (0x7F0, every tenant)", p.Ground, g)
+	}
 	// Each call returns a fresh policy.
 	Default().Tenants[0].Name = "changed"
 	if Default().Tenants[0].Name != "camera" {
@@ -98,8 +101,8 @@ func TestV0FileIsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(p.Tenants, Default().Tenants) {
-		t.Errorf("testdata/v0.toml = %+v, want Default()", p.Tenants)
+	if !reflect.DeepEqual(p.Tenants, Default().Tenants) || !reflect.DeepEqual(p.Ground, Default().Ground) {
+		t.Errorf("testdata/v0.toml = %+v %+v, want Default()", p.Tenants, p.Ground)
 	}
 	if p.Source != "testdata/v0.toml" {
 		t.Errorf("Source = %q", p.Source)
@@ -126,6 +129,11 @@ name = "spaceos"
 owns = ["0x100-0x2FF"]
 can_send_to = ["camera", "processor"]
 uplink = true
+
+# The ground: the source APIDs of frames from the downlink.
+[ground]
+owns = ["0x7F0"]
+# can_send_to left out: the ground may send to every tenant
 `
 
 func TestWriteTOMLRoundTrip(t *testing.T) {
@@ -140,8 +148,8 @@ func TestWriteTOMLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(p.Tenants, Default().Tenants) {
-		t.Errorf("round trip = %+v, want Default()", p.Tenants)
+	if !reflect.DeepEqual(p.Tenants, Default().Tenants) || !reflect.DeepEqual(p.Ground, Default().Ground) {
+		t.Errorf("round trip = %+v %+v, want Default()", p.Tenants, p.Ground)
 	}
 }
 
@@ -229,6 +237,72 @@ owns = ["0x015"]
 		t.Fatalf("Parse error %v is not an *Error", err)
 	}
 	want := Error{File: "cfg.toml", Line: 6, Tenant: "processor", Number: 2, Field: "owns"}
+	got := *pe
+	got.Err = nil
+	if got != want {
+		t.Errorf("*Error = %+v, want %+v", got, want)
+	}
+}
+
+// TestGround checks what Parse makes of the [ground] table, its defaults,
+// GroundOwns and GroundSendTo, and that WriteTOML keeps nil (every tenant)
+// apart from empty (none).
+func TestGround(t *testing.T) {
+	const base = "[[tenant]]\nname = \"a\"\nowns = [\"0x010-0x01F\"]\n[[tenant]]\nname = \"b\"\nowns = [\"0x020-0x02F\", \"0x300\"]\n"
+	def := []Range{{0x7F0, 0x7F0}}
+	every := []Range{{0x010, 0x01F}, {0x020, 0x02F}, {0x300, 0x300}}
+	for _, tt := range []struct {
+		name   string
+		in     string
+		want   Ground
+		sendTo []Range
+	}{
+		{"no [ground]", base, Ground{Owns: def}, every},
+		{"owns only", base + "[ground]\nowns = [\"0x700-0x701\", \"0x7A0\"]\n",
+			Ground{Owns: []Range{{0x700, 0x701}, {0x7A0, 0x7A0}}}, every},
+		{"can_send_to only", base + "[ground]\ncan_send_to = [\"b\", \"0x011\"]\n",
+			Ground{Owns: def, CanSendTo: []string{"b", "0x011"}}, []Range{{0x020, 0x02F}, {0x300, 0x300}, {0x011, 0x011}}},
+		{"can_send_to empty", base + "[ground]\ncan_send_to = []\n", Ground{Owns: def, CanSendTo: []string{}}, nil},
+	} {
+		p, err := Parse("g.toml", []byte(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !reflect.DeepEqual(p.Ground, tt.want) {
+			t.Errorf("%s: Ground = %#v, want %#v", tt.name, p.Ground, tt.want)
+		}
+		if got := p.GroundOwns(); !reflect.DeepEqual(got, tt.want.Owns) {
+			t.Errorf("%s: GroundOwns = %v", tt.name, got)
+		}
+		if got := p.GroundSendTo(); !reflect.DeepEqual(got, tt.sendTo) {
+			t.Errorf("%s: GroundSendTo = %v, want %v", tt.name, got, tt.sendTo)
+		}
+		var b bytes.Buffer
+		if err := p.WriteTOML(&b); err != nil {
+			t.Fatal(err)
+		}
+		q, err := Parse("again.toml", b.Bytes())
+		if err != nil || !reflect.DeepEqual(q.Ground, tt.want) {
+			t.Errorf("%s: written back: %#v, %v\n%s", tt.name, q, err, b.String())
+		}
+	}
+	// A Policy built in Go with no Ground has the default one.
+	p := &Policy{Tenants: []Tenant{{Name: "a", Owns: []Range{{0x010, 0x010}}}}}
+	if got := p.GroundOwns(); !reflect.DeepEqual(got, def) {
+		t.Errorf("zero Ground owns %v, want %v", got, def)
+	}
+	if got := p.GroundSendTo(); !reflect.DeepEqual(got, []Range{{0x010, 0x010}}) {
+		t.Errorf("zero Ground sends to %v, want every tenant", got)
+	}
+}
+
+func TestGroundErrorFields(t *testing.T) {
+	_, err := Parse("cfg.toml", []byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010\"]\n[ground]\ncan_send_to = [\"z\"]\n"))
+	var pe *Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("Parse error %v is not an *Error", err)
+	}
+	want := Error{File: "cfg.toml", Line: 5, Ground: true, Field: "can_send_to"}
 	got := *pe
 	got.Err = nil
 	if got != want {

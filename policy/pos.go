@@ -8,11 +8,12 @@ package policy
 // positions, and errors about it no line.
 type positions struct {
 	tenants []*tenantPos   // one per [[tenant]] header, in order
+	ground  *tenantPos     // the [ground] table, nil if none
 	keys    map[string]int // "table.key" (or "key" at top level) -> line of first occurrence
 }
 
 type tenantPos struct {
-	header int              // line of the [[tenant]] header
+	header int              // line of the [[tenant]] (or [ground]) header
 	fields map[string]int   // key -> line of "key ="
 	elems  map[string][]int // key -> line of each array element, as written
 	owns   []int            // line of each Tenant.Owns entry (set by Parse)
@@ -95,6 +96,10 @@ func scan(data []byte) *positions {
 			if array && unquote(table) == "tenant" {
 				cur = &tenantPos{header: line, fields: make(map[string]int), elems: make(map[string][]int)}
 				ps.tenants = append(ps.tenants, cur)
+			}
+			if !array && unquote(table) == "ground" && ps.ground == nil {
+				cur = &tenantPos{header: line, fields: make(map[string]int), elems: make(map[string][]int)}
+				ps.ground = cur
 			}
 			i = j - 1
 		case c == '[' || c == '{':

@@ -170,11 +170,11 @@ Uplink = false
 [switch]
 socket_dir = "/tmp"
 `, []string{
-			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables)`,
+			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
 			`cfg.toml:5: tenant "a": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
 			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
 			`cfg.toml:12: tenant "b": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
-			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables)`,
+			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
 		}},
 		{"wrong types", `[[tenant]]
 name = 5
@@ -210,7 +210,7 @@ name = "a"
 owns = ["0x010"]
 `, []string{
 			`cfg.toml: no tenants: a policy needs at least one [[tenant]]`,
-			`cfg.toml:1: Tenant: unknown key (a policy file holds only [[tenant]] tables)`,
+			`cfg.toml:1: Tenant: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
 		}},
 		{"inline tables: no lines", `tenant = [
   {name = "a", owns = ["0x010-0x01F"]},
@@ -220,6 +220,109 @@ owns = ["0x010"]
 			`cfg.toml: tenant "b": colour: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
 			`cfg.toml: tenant "b": owns: 0x015 already owned by tenant "a"`,
 		}},
+		{"ground overlaps a tenant", `[[tenant]]
+name = "camera"
+owns = ["0x010-0x01F"]
+[ground]
+owns = [
+  "0x7F0",
+  "0x015-0x020",
+]
+[[tenant]]
+name = "processor"
+owns = ["0x020-0x02F"]
+`, []string{
+			`cfg.toml:3: tenant "camera": owns: 0x015-0x01F already owned by the ground (line 7)`,
+			`cfg.toml:11: tenant "processor": owns: 0x020 already owned by the ground (line 7)`,
+		}},
+		{"default ground APID taken by a tenant", `[[tenant]]
+name = "a"
+owns = ["0x010", "0x7E0-0x7FE"]
+`, []string{
+			`cfg.toml:3: tenant "a": owns: 0x7F0 already owned by the ground (the default ground APID 0x7F0; a [ground] table can move it)`,
+		}},
+		{"ground left out owns: the default, still checked", `[[tenant]]
+name = "a"
+owns = ["0x7F0"]
+[ground]
+can_send_to = ["a"]
+`, []string{
+			`cfg.toml:3: tenant "a": owns: 0x7F0 already owned by the ground (the default ground APID 0x7F0; a [ground] table can move it)`,
+		}},
+		{"ground reserved APIDs and repeats", `[[tenant]]
+name = "a"
+owns = ["0x010"]
+
+[ground]
+owns = ["0x000", "0x002", "0x7FF", "0x7F0-0x7F1", "0x7F1", "0x900"]
+`, []string{
+			`cfg.toml:6: ground: owns: range "0x900": 0x900 exceeds 0x7FF`,
+			`cfg.toml:6: ground: owns: 0x000 includes the switch APID 0x000; the ground may own only 0x010-0x7FE`,
+			`cfg.toml:6: ground: owns: 0x002 includes system APIDs 0x002; the ground may own only 0x010-0x7FE`,
+			`cfg.toml:6: ground: owns: 0x7FF includes the idle APID 0x7FF; the ground may own only 0x010-0x7FE`,
+			`cfg.toml:6: ground: owns: 0x7F1 listed twice (line 6)`,
+		}},
+		{"ground owns nothing", `[[tenant]]
+name = "a"
+owns = ["0x010"]
+[ground]
+owns = []
+`, []string{`cfg.toml:5: ground: owns: none: the ground must own at least one APID (leave owns out for the default 0x7F0)`}},
+		{"ground owns only bad entries: not also none, no default checked", `[[tenant]]
+name = "a"
+owns = ["0x7F0"]
+[ground]
+owns = ["0x800"]
+`, []string{`cfg.toml:5: ground: owns: range "0x800": 0x800 exceeds 0x7FF`}},
+		{"ground types and keys", `[[tenant]]
+name = "a"
+owns = ["0x010"]
+[ground]
+owns = "0x7F0"
+can_send_to = [5, "a"]
+uplink = true
+name = "ground"
+[ground.extra]
+x = 1
+`, []string{
+			`cfg.toml:5: ground: owns: want an array of strings, got string "0x7F0"`,
+			`cfg.toml:6: ground: can_send_to: want a string, got integer 5`,
+			`cfg.toml:7: ground: uplink: unknown key (want owns, can_send_to)`,
+			`cfg.toml:8: ground: name: unknown key (want owns, can_send_to)`,
+			`cfg.toml:9: ground: extra: unknown key (want owns, can_send_to)`,
+		}},
+		{"ground can_send_to", `[[tenant]]
+name = "camera"
+owns = ["0x010"]
+[ground]
+can_send_to = [
+  "camera",
+  "camra",
+  "0x800",
+  "0x000-0x7FF",
+  "ground",
+]
+`, []string{
+			`cfg.toml:7: ground: can_send_to: "camra" is neither a tenant nor an APID range`,
+			`cfg.toml:8: ground: can_send_to: range "0x800": 0x800 exceeds 0x7FF`,
+			`cfg.toml:10: ground: can_send_to: "ground" is neither a tenant nor an APID range`,
+		}},
+		{"ground as an array of tables", `[[tenant]]
+name = "a"
+owns = ["0x010"]
+[[ground]]
+owns = ["0x7F0"]
+`, []string{`cfg.toml:4: ground: want one [ground] table, got array of tables`}},
+		{"no tenant is called ground", `[[tenant]]
+name = "ground"
+owns = ["0x010"]
+`, []string{`cfg.toml:2: tenant "ground": name: "ground" is reserved: it names the ground in counters and logs (the ground is configured by a [ground] table)`}},
+		{"ground moved, the old default free for a tenant", `[[tenant]]
+name = "a"
+owns = ["0x7F0-0x7FE"]
+[ground]
+owns = ["0x700"]
+`, nil},
 		{"quoted keys and table name", `[["tenant"]]
 "name" = "a"
 'owns' = ["0x010"]
@@ -271,6 +374,13 @@ func TestValidateBuilt(t *testing.T) {
 code: tenant #2: owns: 0x01F already owned by tenant "a"` + "\n" +
 			`code: tenant "c": owns: 0x02F already owned by tenant #2`},
 		{"empty", Policy{Source: "code"}, `code: no tenants: a policy needs at least one [[tenant]]`},
+		{"zero ground is the default", Policy{Source: "code", Tenants: []Tenant{{Name: "a", Owns: []Range{{0x7F0, 0x7F0}}}}},
+			`code: tenant "a": owns: 0x7F0 already owned by the ground (the default ground APID 0x7F0; a [ground] table can move it)`},
+		{"ground built in Go", Policy{Source: "code", Tenants: []Tenant{{Name: "a", Owns: []Range{{0x010, 0x01F}}}},
+			Ground: Ground{Owns: []Range{{0x01F, 0x020}, {0x30, 0x20}}, CanSendTo: []string{"b"}}},
+			`code: ground: owns: 0x030-0x020: first 0x030 > last 0x020` + "\n" +
+				`code: tenant "a": owns: 0x01F already owned by the ground` + "\n" +
+				`code: ground: can_send_to: "b" is neither a tenant nor an APID range`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

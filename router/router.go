@@ -1,8 +1,9 @@
 // Package router decides, per frame, where the APID switch sends it: to a
 // local tenant, to the system handler, to the ground uplink, or nowhere (an
 // ERROR frame with a code back to the sender). It compiles a validated
-// policy.Policy into per-sender 2048-entry tables, so that Route is a header
-// check and two array loads, with no allocation.
+// policy.Policy into per-sender 2048-entry tables (one per tenant, one for
+// the ground), so that Route and RouteFromUplink are a header check and two
+// array loads, with no allocation.
 //
 // It is not the switch: it moves no bytes, keeps no counters and knows
 // nothing of sockets or queues. It is not the policy either: what is allowed
@@ -58,7 +59,8 @@ func (d Decision) String() string {
 
 // An entry packs a Decision into 16 bits: the action in the top 4 bits, the
 // tenant index (Local) or error code (Drop) in the low 12. A validated
-// policy has at most 0x7FE-0x010+1 = 2031 tenants, which fit.
+// policy has at most 0x7FE-0x010 = 2030 tenants (the ground owns at least
+// one APID), which fit.
 type entry uint16
 
 const valueMask = 0xFFF
@@ -82,10 +84,16 @@ func (e entry) decision() Decision {
 type Table struct {
 	p      *policy.Policy
 	uplink bool
-	owner  [frame.NumAPIDs]int16   // tenant owning each APID, -1 for none
+	owner  [frame.NumAPIDs]int16   // tenant owning each APID, noOwner or groundOwner
 	dest   [][frame.NumAPIDs]entry // per sender, the decision per destination
-	inject [frame.NumAPIDs]entry   // for frames from the uplink, per destination
+	inject [frame.NumAPIDs]entry   // for frames from the ground, per destination
 }
+
+// Values of Table.owner that are not a tenant index.
+const (
+	noOwner     = -1
+	groundOwner = -2
+)
 
 // Compile validates p and builds its routing table. uplink says whether a
 // ground uplink is configured; without one, frames that would go to it are
@@ -97,7 +105,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 	}
 	t := &Table{p: p, uplink: uplink, dest: make([][frame.NumAPIDs]entry, len(p.Tenants))}
 	for a := range t.owner {
-		t.owner[a] = -1
+		t.owner[a] = noOwner
 	}
 	for i, tn := range p.Tenants {
 		for _, r := range tn.Owns {
@@ -106,13 +114,13 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			}
 		}
 	}
-	for i, tn := range p.Tenants {
-		var allowed [frame.NumAPIDs]bool
-		for _, r := range append(p.SendTo(i), tn.Owns...) {
-			for a := int(r.First); a <= int(r.Last) && a < frame.NumAPIDs; a++ {
-				allowed[a] = true
-			}
+	for _, r := range p.GroundOwns() {
+		for a := int(r.First); a <= int(r.Last); a++ {
+			t.owner[a] = groundOwner
 		}
+	}
+	for i, tn := range p.Tenants {
+		allowed := reachable(append(p.SendTo(i), tn.Owns...))
 		d := &t.dest[i]
 		for a := range d {
 			o := t.owner[a]
@@ -130,18 +138,32 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			}
 		}
 	}
+	allowed := reachable(p.GroundSendTo())
 	for a := range t.inject {
 		o := t.owner[a]
 		switch {
 		case frame.APID(a).System():
 			t.inject[a] = pack(System, 0)
-		case o >= 0:
+		case o >= 0 && allowed[a]:
 			t.inject[a] = pack(Local, int(o))
+		case o >= 0:
+			t.inject[a] = pack(Drop, int(frame.NotPermitted))
 		default:
 			t.inject[a] = pack(Drop, int(frame.NoRoute))
 		}
 	}
 	return t, nil
+}
+
+// reachable marks the APIDs inside rs.
+func reachable(rs []policy.Range) *[frame.NumAPIDs]bool {
+	var allowed [frame.NumAPIDs]bool
+	for _, r := range rs {
+		for a := int(r.First); a <= int(r.Last) && a < frame.NumAPIDs; a++ {
+			allowed[a] = true
+		}
+	}
+	return &allowed
 }
 
 // Route decides what to do with a frame with header h that tenant sender
@@ -153,8 +175,8 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 //  3. destination 0x001-0x00F: System;
 //  4. destination owned by a tenant: Local when it is sender itself or
 //     inside sender's can_send_to, else Not_permitted;
-//  5. otherwise (0x000 included): Uplink when sender may use the uplink and
-//     one is configured, else No_route.
+//  5. otherwise (0x000, the ground's APIDs and unowned APIDs): Uplink when
+//     sender may use the uplink and one is configured, else No_route.
 //
 // It never allocates and never panics.
 func (t *Table) Route(sender int, h frame.Header) Decision {
@@ -167,25 +189,44 @@ func (t *Table) Route(sender int, h frame.Header) Decision {
 	return t.dest[sender][h.Dest&frame.MaxAPID].decision()
 }
 
-// RouteFromUplink decides what to do with a frame injected from the ground
-// (DTN) side, which no tenant sent: after h.Check(), destination 0x001-0x00F
-// is System, an owned destination is Local to its owner, and anything else
-// is dropped with No_route ([decision]: the ground may address any tenant;
-// a frame to nobody is not sent back up).
+// RouteFromUplink decides what to do with a frame from the ground (the
+// downlink, Switch.Inject), checked as a tenant's is, in the same order
+// ([decision, 2026-12]: the ground is a sender with its own APIDs):
+//
+//  1. h.Check(): Unknown_version, Unknown_type, Message_too_large, Malformed;
+//  2. the source APID must be one the ground owns (policy.Policy.GroundOwns),
+//     else Apid_not_allocated: the ground cannot pose as a tenant, as the
+//     switch (0x000) or as a system APID (0x001-0x00F);
+//  3. destination 0x001-0x00F: System;
+//  4. destination owned by a tenant: Local when it is inside the ground's
+//     can_send_to (every tenant when the policy leaves it out), else
+//     Not_permitted;
+//  5. otherwise (0x000, the ground's own APIDs, unowned APIDs): No_route; a
+//     frame from the ground is never sent back up.
+//
+// It never allocates and never panics.
 func (t *Table) RouteFromUplink(h frame.Header) Decision {
 	if c := h.Check(); c != 0 {
 		return Decision{Action: Drop, Tenant: -1, Code: c}
 	}
+	if t.owner[h.APID&frame.MaxAPID] != groundOwner {
+		return Decision{Action: Drop, Tenant: -1, Code: frame.APIDNotAllocated}
+	}
 	return t.inject[h.Dest&frame.MaxAPID].decision()
 }
 
-// Owner returns the index of the tenant owning a, in O(1).
+// Owner returns the index of the tenant owning a, in O(1); the ground's
+// APIDs are no tenant's.
 func (t *Table) Owner(a frame.APID) (tenant int, ok bool) {
-	if !a.Valid() {
+	if !a.Valid() || t.owner[a] < 0 {
 		return -1, false
 	}
-	o := int(t.owner[a])
-	return o, o >= 0
+	return int(t.owner[a]), true
+}
+
+// Ground reports whether the ground owns a, in O(1).
+func (t *Table) Ground(a frame.APID) bool {
+	return a.Valid() && t.owner[a] == groundOwner
 }
 
 // Policy returns the policy the table was compiled from.

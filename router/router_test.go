@@ -65,9 +65,60 @@ func ref(p *policy.Policy, uplink bool, sender int, h frame.Header) Decision {
 	return drop(frame.NoRoute)
 }
 
+// refGround is the reference for frames from the ground, from the text of
+// spec section 2's 2026-12 decision and section 5: the ground is checked as
+// a sender like a tenant, with its own APIDs and can_send_to.
+func refGround(p *policy.Policy, h frame.Header) Decision {
+	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	if d := ref(p, false, 0, h); d.Action == Drop && d.Code != frame.APIDNotAllocated && d.Code != frame.NotPermitted && d.Code != frame.NoRoute {
+		return d // 1. decode, as for a tenant
+	}
+	in := func(rs []policy.Range, a frame.APID) bool {
+		for _, r := range rs {
+			if r.First <= a && a <= r.Last {
+				return true
+			}
+		}
+		return false
+	}
+	groundOwns := p.Ground.Owns
+	if len(groundOwns) == 0 {
+		groundOwns = []policy.Range{{First: 0x7F0, Last: 0x7F0}}
+	}
+	// 2. the source APID is the ground's; 0x000-0x00F never are.
+	if h.APID <= 0x00F || !in(groundOwns, h.APID) {
+		return drop(frame.APIDNotAllocated)
+	}
+	// 3. system
+	if h.Dest >= 0x001 && h.Dest <= 0x00F {
+		return Decision{Action: System, Tenant: -1}
+	}
+	// 4. owned destination: every tenant when can_send_to is left out.
+	for o, t := range p.Tenants {
+		if !in(t.Owns, h.Dest) {
+			continue
+		}
+		if p.Ground.CanSendTo == nil {
+			return Decision{Action: Local, Tenant: o}
+		}
+		for _, e := range p.Ground.CanSendTo {
+			if e == t.Name {
+				return Decision{Action: Local, Tenant: o}
+			}
+			if r, err := policy.ParseRange(e); err == nil && r.First <= h.Dest && h.Dest <= r.Last {
+				return Decision{Action: Local, Tenant: o}
+			}
+		}
+		return drop(frame.NotPermitted)
+	}
+	// 5. nobody's, the ground's own, 0x000: never sent back up.
+	return drop(frame.NoRoute)
+}
+
 // mixed is a policy exercising what v0 does not: can_send_to ranges that
 // cover part of a tenant, a tenant reaching nobody, no uplink for some,
-// several ranges per tenant.
+// several ranges per tenant, a ground with two ranges that may reach part
+// of the tenants.
 func mixed(t testing.TB) *policy.Policy {
 	p, err := policy.Parse("mixed.toml", []byte(`
 [[tenant]]
@@ -90,6 +141,10 @@ name = "spaceos"
 owns = ["0x100-0x2FF"]
 can_send_to = ["0x000-0x7FF"]
 uplink = true
+
+[ground]
+owns = ["0x7A0-0x7A3", "0x050"]
+can_send_to = ["processor", "0x300", "0x2FF"]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +157,9 @@ func valid(src, dest frame.APID) frame.Header {
 }
 
 // TestRouteExhaustive compares Route with ref for every sender (and two
-// that are not tenants), every source APID and every destination APID, on
-// v0 and on the mixed policy, with and without an uplink. Under -race, where
+// that are not tenants), every source APID and every destination APID, and
+// RouteFromUplink with refGround for every source and destination, on v0
+// and on the mixed policy, with and without an uplink. Under -race, where
 // this is slow, every source APID is replaced by one per class: owned by the
 // sender at each end of each of its ranges, owned by another tenant, unowned
 // and reserved.
@@ -146,6 +202,20 @@ func TestRouteExhaustive(t *testing.T) {
 					}
 				}
 			}
+			// The ground as the sender: every source APID, every destination.
+			for s := range frame.NumAPIDs {
+				for d := range frame.NumAPIDs {
+					h := valid(frame.APID(s), frame.APID(d))
+					got, want := tb.RouteFromUplink(h), refGround(pc.p, h)
+					calls++
+					if got != want {
+						bad++
+						if bad <= 10 {
+							t.Errorf("%s uplink=%v: RouteFromUplink(src %v, dest %v) = %v, want %v", pc.name, uplink, frame.APID(s), frame.APID(d), got, want)
+						}
+					}
+				}
+			}
 			if bad > 0 {
 				t.Errorf("%s uplink=%v: %d of %d decisions differ", pc.name, uplink, bad, calls)
 			}
@@ -165,7 +235,7 @@ func TestRouteHeaders(t *testing.T) {
 	versions := []uint8{0, frame.Version, 2, 0xFF}
 	types := []frame.Type{frame.TM, frame.Error, 10, 0xFF}
 	lens := []uint16{0, 248, 249, 0xFFFF}
-	apids := []frame.APID{0x010, 0x020, 0x7FF, 0x800, 0xF810, 0xFFFF}
+	apids := []frame.APID{0x010, 0x020, 0x7F0, 0x7FF, 0x800, 0xF810, 0xFFFF}
 	n := 0
 	for sender := -1; sender <= 3; sender++ {
 		for _, v := range versions {
@@ -177,6 +247,11 @@ func TestRouteHeaders(t *testing.T) {
 							if got, want := tb.Route(sender, h), ref(p, true, sender, h); got != want {
 								t.Errorf("Route(%d, %+v) = %v, want %v", sender, h, got, want)
 							}
+							if sender == 0 {
+								if got, want := tb.RouteFromUplink(h), refGround(p, h); got != want {
+									t.Errorf("RouteFromUplink(%+v) = %v, want %v", h, got, want)
+								}
+							}
 							n++
 						}
 					}
@@ -187,24 +262,32 @@ func TestRouteHeaders(t *testing.T) {
 	t.Logf("%d headers checked", n)
 }
 
+// tables compiles the named tests' policies: v0 with and without an
+// uplink, and mixed with one.
+func tables(t *testing.T) (v0, v0NoUplink, mx *Table) {
+	t.Helper()
+	for _, c := range []struct {
+		tb     **Table
+		p      *policy.Policy
+		uplink bool
+	}{{&v0, policy.Default(), true}, {&v0NoUplink, policy.Default(), false}, {&mx, mixed(t), true}} {
+		tb, err := Compile(c.p, c.uplink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*c.tb = tb
+	}
+	return v0, v0NoUplink, mx
+}
+
+func local(i int) Decision            { return Decision{Action: Local, Tenant: i} }
+func drop(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+
 // TestRouteNamed checks named cases of spec section 5 with hand-written
 // expectations, independent of ref.
 func TestRouteNamed(t *testing.T) {
 	const camera, processor, spaceos = 0, 1, 2
-	v0, err := Compile(policy.Default(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v0NoUplink, err := Compile(policy.Default(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := Compile(mixed(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := func(i int) Decision { return Decision{Action: Local, Tenant: i} }
-	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
+	v0, v0NoUplink, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
 	up := Decision{Action: Uplink, Tenant: -1}
 	tests := []struct {
@@ -260,27 +343,101 @@ func TestRouteNamed(t *testing.T) {
 	}
 }
 
+// TestRouteFromUplink checks named cases for frames from the ground with
+// hand-written expectations, among them every forged source of issue 14
+// item 1: a tenant's APID (0x020, processor), the receiving tenant's own
+// APID, the switch's 0x000 (a fake ERROR) and the event APID 0x002 (a fake
+// "processor disconnected").
 func TestRouteFromUplink(t *testing.T) {
-	tb, err := Compile(policy.Default(), true)
-	if err != nil {
-		t.Fatal(err)
+	v0, _, mx := tables(t)
+	system := Decision{Action: System, Tenant: -1}
+	health := func(src, dest frame.APID) frame.Header {
+		h := valid(src, dest)
+		h.Type = frame.Health
+		return h
+	}
+	errorFrom := func(src, dest frame.APID) frame.Header {
+		h := valid(src, dest)
+		h.Type, h.PayloadLen = frame.Error, 24
+		return h
 	}
 	tests := []struct {
+		name string
+		tb   *Table
 		h    frame.Header
 		want Decision
 	}{
-		{valid(0x7FF, 0x010), Decision{Action: Local, Tenant: 0}},
-		{valid(0x000, 0x02F), Decision{Action: Local, Tenant: 1}},
-		{valid(0x500, 0x2FF), Decision{Action: Local, Tenant: 2}},
-		{valid(0x000, 0x003), Decision{Action: System, Tenant: -1}},
-		{valid(0x000, 0x000), Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}},
-		{valid(0x000, 0x030), Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}},
-		{frame.Header{Version: 1, Type: frame.TM, Dest: 0x810}, Decision{Action: Drop, Tenant: -1, Code: frame.Malformed}},
-		{frame.Header{Version: 3}, Decision{Action: Drop, Tenant: -1, Code: frame.UnknownVersion}},
+		{"ground to camera", v0, valid(0x7F0, 0x010), local(0)},
+		{"ground to processor", v0, valid(0x7F0, 0x02F), local(1)},
+		{"ground to spaceos", v0, valid(0x7F0, 0x2FF), local(2)},
+		{"ground to a system APID", v0, valid(0x7F0, 0x003), system},
+		{"forged: processor's APID", v0, valid(0x020, 0x010), drop(frame.APIDNotAllocated)},
+		{"forged: the receiving tenant's own APID", v0, valid(0x020, 0x020), drop(frame.APIDNotAllocated)},
+		{"forged: switch ERROR from 0x000", v0, errorFrom(0x000, 0x020), drop(frame.APIDNotAllocated)},
+		{"forged: event from 0x002", v0, health(0x002, 0x020), drop(frame.APIDNotAllocated)},
+		{"forged: HEALTH reply from 0x001", v0, health(0x001, 0x020), drop(frame.APIDNotAllocated)},
+		{"forged: 0x00F", v0, valid(0x00F, 0x020), drop(frame.APIDNotAllocated)},
+		{"unowned source", v0, valid(0x500, 0x020), drop(frame.APIDNotAllocated)},
+		{"idle source", v0, valid(0x7FF, 0x010), drop(frame.APIDNotAllocated)},
+		{"next to the ground's APID", v0, valid(0x7F1, 0x010), drop(frame.APIDNotAllocated)},
+		{"ground to 0x000", v0, valid(0x7F0, 0x000), drop(frame.NoRoute)},
+		{"ground to itself", v0, valid(0x7F0, 0x7F0), drop(frame.NoRoute)},
+		{"ground to nobody", v0, valid(0x7F0, 0x030), drop(frame.NoRoute)},
+		{"decode before source", v0, frame.Header{Version: 1, Type: frame.TM, APID: 0x020, Dest: 0x810}, drop(frame.Malformed)},
+		{"version first", v0, frame.Header{Version: 3, APID: 0x002}, drop(frame.UnknownVersion)},
+		{"mixed: second ground range", mx, valid(0x050, 0x020), local(1)},
+		{"mixed: first ground range", mx, valid(0x7A3, 0x02F), local(1)},
+		{"mixed: 0x7F0 is camera's now", mx, valid(0x7F0, 0x020), drop(frame.APIDNotAllocated)},
+		{"mixed: camera not allowed", mx, valid(0x7A0, 0x010), drop(frame.NotPermitted)},
+		{"mixed: loner by range", mx, valid(0x7A0, 0x300), local(2)},
+		{"mixed: loner's other APID not", mx, valid(0x7A0, 0x302), drop(frame.NotPermitted)},
+		{"mixed: one APID of spaceos", mx, valid(0x7A0, 0x2FF), local(3)},
+		{"mixed: rest of spaceos not", mx, valid(0x7A0, 0x2FE), drop(frame.NotPermitted)},
+		{"mixed: system still reachable", mx, valid(0x050, 0x00F), system},
 	}
 	for _, tt := range tests {
-		if got := tb.RouteFromUplink(tt.h); got != tt.want {
-			t.Errorf("RouteFromUplink(%+v) = %v, want %v", tt.h, got, tt.want)
+		if got := tt.tb.RouteFromUplink(tt.h); got != tt.want {
+			t.Errorf("%s: RouteFromUplink(%+v) = %v, want %v", tt.name, tt.h, got, tt.want)
+		}
+	}
+}
+
+// TestRouteToGround: tenants reach the ground's APIDs through the uplink,
+// whatever their can_send_to says, and nobody but the ground sends from them.
+func TestRouteToGround(t *testing.T) {
+	v0, noUp, mx := tables(t)
+	up := Decision{Action: Uplink, Tenant: -1}
+	for _, tt := range []struct {
+		name   string
+		tb     *Table
+		sender int
+		h      frame.Header
+		want   Decision
+	}{
+		{"camera to the ground's APID", v0, 0, valid(0x010, 0x7F0), up},
+		{"no uplink: No_route", noUp, 0, valid(0x010, 0x7F0), drop(frame.NoRoute)},
+		{"camera from the ground's APID", v0, 0, valid(0x7F0, 0x020), drop(frame.APIDNotAllocated)},
+		{"mixed: to the ground's range", mx, 3, valid(0x100, 0x7A2), up},
+		{"mixed: processor may not use the uplink", mx, 1, valid(0x020, 0x050), drop(frame.NoRoute)},
+	} {
+		if got := tt.tb.Route(tt.sender, tt.h); got != tt.want {
+			t.Errorf("%s: Route(%d, %+v) = %v, want %v", tt.name, tt.sender, tt.h, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		tb    *Table
+		a     frame.APID
+		owner int
+		ok    bool
+		grd   bool
+	}{
+		{v0, 0x7F0, -1, false, true}, {v0, 0x7F1, -1, false, false}, {v0, 0x010, 0, true, false},
+		{v0, 0x800, -1, false, false}, {mx, 0x7F0, 0, true, false}, {mx, 0x050, -1, false, true},
+		{mx, 0x7A3, -1, false, true}, {mx, 0x7A4, -1, false, false},
+	} {
+		o, ok := tt.tb.Owner(tt.a)
+		if o != tt.owner || ok != tt.ok || tt.tb.Ground(tt.a) != tt.grd {
+			t.Errorf("Owner(%v) = %d, %v, Ground = %v; want %d, %v, %v", tt.a, o, ok, tt.tb.Ground(tt.a), tt.owner, tt.ok, tt.grd)
 		}
 	}
 }
@@ -313,7 +470,8 @@ func TestCompileInvalid(t *testing.T) {
 }
 
 // TestCompileManyTenants checks the largest possible policy, one tenant per
-// ownable APID, so that tenant indices above 255 survive packing.
+// ownable APID but the ground's, so that tenant indices above 255 survive
+// packing.
 func TestCompileManyTenants(t *testing.T) {
 	p := manyTenants()
 	for i := range p.Tenants {
@@ -324,11 +482,14 @@ func TestCompileManyTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := len(p.Tenants) - 1
-	if got := tb.Route(last, valid(0x7FE, 0x010)); got != (Decision{Action: Local, Tenant: 0}) {
+	if got := tb.Route(last, valid(0x7FD, 0x010)); got != (Decision{Action: Local, Tenant: 0}) {
 		t.Errorf("last to first = %v", got)
 	}
-	if got := tb.Route(0, valid(0x010, 0x7FE)); got != (Decision{Action: Local, Tenant: last}) {
+	if got := tb.Route(0, valid(0x010, 0x7FD)); got != (Decision{Action: Local, Tenant: last}) {
 		t.Errorf("first to last = %v, want Local(%d)", got, last)
+	}
+	if got := tb.RouteFromUplink(valid(0x7FE, 0x7FD)); got != (Decision{Action: Local, Tenant: last}) {
+		t.Errorf("ground to last = %v, want Local(%d)", got, last)
 	}
 	if got := tb.Route(0, valid(0x010, 0x000)); got != (Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}) {
 		t.Errorf("to ground without permission = %v", got)
@@ -382,11 +543,11 @@ func benchHeaders() []frame.Header {
 	}
 }
 
-// manyTenants is the largest policy: one tenant per ownable APID, each
-// allowed to reach all others.
+// manyTenants is the largest policy: one tenant per ownable APID but the
+// last, which is the ground's, each allowed to reach all others.
 func manyTenants() *policy.Policy {
-	p := &policy.Policy{Source: "many"}
-	for a := frame.TenantFirst; a <= frame.TenantLast; a++ {
+	p := &policy.Policy{Source: "many", Ground: policy.Ground{Owns: []policy.Range{{First: frame.TenantLast, Last: frame.TenantLast}}}}
+	for a := frame.TenantFirst; a < frame.TenantLast; a++ {
 		p.Tenants = append(p.Tenants, policy.Tenant{
 			Name:      fmt.Sprintf("t%d", a),
 			Owns:      []policy.Range{{First: a, Last: a}},

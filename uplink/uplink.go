@@ -3,6 +3,9 @@
 // systems such as cFS's CI/TO and Yamcs take CCSDS packets), and Downlink
 // receives datagrams, unwraps each Space Packet into a frame and hands it
 // to the switch for delivery to the tenant owning its destination APID.
+// The switch checks such a frame as it checks a tenant's: its source APID
+// must be one the policy gives the ground (0x7F0 by default), else it is
+// refused (Apid_not_allocated) and counted Undeliverable here.
 //
 // It is not a CCSDS stack (no transfer frames, no segmentation: see package
 // ccsds) and not a DTN bundle agent; it does not route (the switch does).
@@ -88,7 +91,7 @@ type DownlinkStats struct {
 	Injected      uint64 // frames the switch accepted
 	Idle          uint64 // idle packets (APID 0x7FF), skipped
 	Refused       uint64 // datagrams that are not a packet as ccsds.Wrap makes them
-	Undeliverable uint64 // frames the switch refused (No_route, Host_busy, ...)
+	Undeliverable uint64 // frames the switch refused (Apid_not_allocated, No_route, Host_busy, ...)
 }
 
 // Downlink receives Space Packets on a UDP socket and injects the frame of

@@ -120,28 +120,56 @@ func TestUplinkUDP(t *testing.T) {
 	}
 }
 
-// TestDownlinkUDP: Space Packets from the ground are unwrapped and delivered
-// to the tenant owning the destination; idle and broken packets are counted.
-func TestDownlinkUDP(t *testing.T) {
+// groundEnv is a v0 switch with processor connected, a Downlink serving
+// into it and the ground's UDP socket toward the downlink.
+type groundEnv struct {
+	sw     *apidswitch.Switch
+	proc   *apidswitch.Guest
+	dl     *Downlink
+	ground *net.UDPConn
+	stop   func() // ends Serve and checks what it returned
+}
+
+func startGround(t *testing.T, log *slog.Logger) *groundEnv {
+	t.Helper()
 	sw := startSwitch(t, nil)
 	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proc.Close()
-	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { proc.Close() })
+	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- dl.Serve(ctx) }()
-
 	ground, err := net.DialUDP("udp", nil, dl.Addr())
 	if err != nil {
+		cancel()
+		<-served
 		t.Fatal(err)
 	}
-	defer ground.Close()
+	t.Cleanup(func() { ground.Close() })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-served; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &groundEnv{sw: sw, proc: proc, dl: dl, ground: ground, stop: stop}
+}
+
+// TestDownlinkUDP: Space Packets from the ground are unwrapped and delivered
+// to the tenant owning the destination; idle and broken packets are counted.
+func TestDownlinkUDP(t *testing.T) {
+	e := startGround(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sw, proc, dl, ground := e.sw, e.proc, e.dl, e.ground
 	var f frame.Frame
 	frame.Encode(&f, frame.TC, 0x7F0, 0x020, []byte("command from ground"))
 	var pkt [ccsds.MaxPacketSize]byte
@@ -170,10 +198,7 @@ func TestDownlinkUDP(t *testing.T) {
 	if got != f {
 		t.Errorf("processor got %x", got[:32])
 	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	e.stop()
 	// The datagrams are read in order, so the last one delivered means all
 	// four were counted.
 	want := DownlinkStats{Received: 4, Injected: 1, Idle: 1, Refused: 1, Undeliverable: 1}
@@ -216,25 +241,9 @@ func (h *countHandler) WithGroup(string) slog.Handler      { return h }
 // TestDownlinkLogThinned: every bad datagram is counted, but only the 1st,
 // 2nd, 4th, 8th, ... of each kind is logged.
 func TestDownlinkLogThinned(t *testing.T) {
-	sw := startSwitch(t, nil)
-	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Close()
 	h := &countHandler{n: make(map[string]int)}
-	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- dl.Serve(ctx) }()
-	ground, err := net.DialUDP("udp", nil, dl.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ground.Close()
+	e := startGround(t, slog.New(h))
+	proc, dl, ground := e.proc, e.dl, e.ground
 
 	var nobody, good frame.Frame
 	frame.Encode(&nobody, frame.TM, 0x7F0, 0x600, nil)
@@ -269,10 +278,7 @@ func TestDownlinkLogThinned(t *testing.T) {
 	if got != good {
 		t.Errorf("processor got %x", got[:32])
 	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	e.stop()
 	want := DownlinkStats{Received: 14, Injected: 1, Refused: 10, Undeliverable: 3}
 	if s := dl.Stats(); s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
@@ -298,5 +304,61 @@ func TestServeClosesSocket(t *testing.T) {
 	}
 	if _, err := dl.c.Write(nil); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("socket still open after Serve: write gave %v", err)
+	}
+}
+
+// TestDownlinkForgedSources: over real UDP, the hostile ground's datagrams
+// of issue 14 item 1, each a frame claiming a source that is not the
+// ground's (processor's 0x020, the receiving tenant's own APID, the switch's
+// 0x000 with a fake ERROR, 0x002 with a fake "processor disconnected"
+// event), are refused with Apid_not_allocated and counted; processor
+// receives only the genuine frame from 0x7F0, sent last.
+func TestDownlinkForgedSources(t *testing.T) {
+	e := startGround(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sw, proc, dl, ground := e.sw, e.proc, e.dl, e.ground
+
+	encode := func(ty frame.Type, src frame.APID, payload []byte) frame.Frame {
+		var f frame.Frame
+		if err := frame.Encode(&f, ty, src, 0x020, payload); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	var fakeError frame.Frame
+	victim := encode(frame.TC, 0x020, []byte("a call"))
+	frame.EncodeError(&fakeError, frame.NotPermitted, &victim)
+	fakeEvent := append([]byte{byte(apidswitch.Disconnected), 9, 0x00, 0x10, 0, 0, 0, 1}, "camera\x00\x00\x00"...)
+	frames := []frame.Frame{
+		encode(frame.TC, 0x010, []byte("as camera")),
+		encode(frame.TC, 0x020, []byte("as processor itself")),
+		fakeError,
+		encode(frame.Health, apidswitch.APIDEvents, fakeEvent),
+		encode(frame.TC, 0x7F0, []byte("genuine")),
+	}
+	var pkt [ccsds.MaxPacketSize]byte
+	for i := range frames {
+		n, err := ccsds.Wrap(pkt[:], &frames[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ground.Write(pkt[:n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	var got frame.Frame
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != frames[4] {
+		t.Fatalf("processor got %x, want only the genuine frame", got[:24])
+	}
+	e.stop()
+	if s, want := dl.Stats(), (DownlinkStats{Received: 5, Injected: 1, Undeliverable: 4}); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+	g := sw.Ground()
+	if g.Received != 5 || g.Dropped[frame.APIDNotAllocated] != 4 || g.DroppedTotal() != 4 || g.Delivered+g.Queued != 1 {
+		t.Errorf("ground %+v", g)
 	}
 }

@@ -39,9 +39,19 @@ Signals: SIGHUP reloads the policy file without dropping connections (a bad
 file is refused, its errors logged, and the old policy kept); SIGINT or
 SIGTERM stops the switch and prints every tenant's counters.
 
---uplink udp://HOST:PORT sends every frame routed to the ground as one CCSDS
-Space Packet per UDP datagram. --downlink-listen udp://HOST:PORT receives
-Space Packets and delivers each frame to the tenant owning its destination.`,
+--uplink udp://HOST:PORT sends every frame routed to the ground (to 0x000, to
+the ground's APIDs, 0x7F0 unless the policy's [ground] table says otherwise,
+or to an APID no tenant owns, from a tenant with uplink = true) as one CCSDS
+Space Packet per UDP datagram. Without --uplink there is no ground link:
+such frames are refused with No_route, the sender gets an ERROR frame and
+the frame is counted in its DROPPED column (No_route); nothing is queued for
+a later link.
+
+--downlink-listen udp://HOST:PORT receives Space Packets and delivers each
+frame to the tenant owning its destination. The ground is checked like a
+tenant: a frame whose source APID is not the ground's is refused
+(Apid_not_allocated), as is one to a tenant outside the ground's
+can_send_to (Not_permitted); refusals are counted in the "ground" row.`,
 	Args: cobra.NoArgs,
 	RunE: runSwitch,
 }
@@ -236,6 +246,9 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink) {
 	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
 	for _, c := range all {
+		if c.Removed {
+			c.Tenant += " (removed)"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
 			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.DroppedTotal(),
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
