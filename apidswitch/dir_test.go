@@ -483,3 +483,100 @@ func chown(t *testing.T, path string, uid int) {
 		t.Fatal(err)
 	}
 }
+
+// records is a slog.Handler that hands every record to a channel, dropping
+// what does not fit rather than blocking the switch.
+type records chan slog.Record
+
+func (r records) Enabled(context.Context, slog.Level) bool { return true }
+func (r records) WithAttrs([]slog.Attr) slog.Handler      { return r }
+func (r records) WithGroup(string) slog.Handler           { return r }
+func (r records) Handle(_ context.Context, rec slog.Record) error {
+	select {
+	case r <- rec.Clone():
+	default:
+	}
+	return nil
+}
+
+// wait returns the attributes of the next record with message msg.
+func (r records) wait(t *testing.T, msg string) map[string]string {
+	t.Helper()
+	timeout := time.After(testTimeout)
+	for {
+		select {
+		case rec := <-r:
+			if rec.Message != msg {
+				continue
+			}
+			attrs := map[string]string{}
+			rec.Attrs(func(a slog.Attr) bool {
+				attrs[a.Key] = a.Value.String()
+				return true
+			})
+			return attrs
+		case <-timeout:
+			t.Fatalf("no log record %q", msg)
+			return nil
+		}
+	}
+}
+
+// TestSocketReplacementReported: a socket file replaced or removed while
+// the switch runs is reported when it happens (guests can no longer reach
+// the switch through it), not only at stop; the files the switch itself
+// removes (a tenant dropped by a reload, stop) are not reported.
+func TestSocketReplacementReported(t *testing.T) {
+	logs := make(records, 1024)
+	dir := t.TempDir() + "/s"
+	sw, err := New(Config{SocketDir: dir, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runSwitch(t, sw)
+	cam := sw.SocketPath("camera")
+	if err := os.Remove(cam); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.wait(t, "socket file replaced or removed")
+	if want := fmt.Sprintf("socket file %s was removed while the switch listened: guests could not reach it", cam); got["tenant"] != "camera" || got["err"] != want {
+		t.Errorf("got %v, want camera: %s", got, want)
+	}
+	impostor, err := net.ListenUnix("unix", &net.UnixAddr{Name: sw.SocketPath("processor") + ".new", Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impostor.Close()
+	impostor.SetUnlinkOnClose(false)
+	if err := os.Rename(sw.SocketPath("processor")+".new", sw.SocketPath("processor")); err != nil {
+		t.Fatal(err)
+	}
+	got = logs.wait(t, "socket file replaced or removed")
+	if want := fmt.Sprintf("socket file %s was replaced while the switch listened (now a socket owned by uid %d): guests may have connected to another listener; the file is left in place", sw.SocketPath("processor"), os.Geteuid()); got["tenant"] != "processor" || got["err"] != want {
+		t.Errorf("got %v, want processor: %s", got, want)
+	}
+	// A reload that drops spaceos removes its socket: not reported. It
+	// adds logger, whose socket is then removed: reported, after anything
+	// about spaceos would have been (inotify keeps the order).
+	p := restricted()
+	p.Tenants[2].Name = "logger"
+	p.Tenants[1].CanSendTo = []string{"camera", "logger"}
+	if err := sw.Reload(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(sw.SocketPath("logger")); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.wait(t, "socket file replaced or removed"); got["tenant"] != "logger" {
+		t.Errorf("got %v, want logger", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	close(logs)
+	for rec := range logs {
+		if rec.Message == "socket file replaced or removed" {
+			t.Errorf("reported again: %v", rec)
+		}
+	}
+}

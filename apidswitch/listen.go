@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -252,8 +253,10 @@ func (l *dirLock) release() {
 // file it made, so that stop removes that file and no other.
 type listener struct {
 	*net.UnixListener
-	path string
-	file fs.FileInfo // the socket file as created
+	path     string
+	file     fs.FileInfo // the socket file as created
+	closed   atomic.Bool // set by Close before it removes the file
+	reported atomic.Bool // the watch reported the file gone or replaced
 }
 
 // listenUnix listens on path with mode. The caller holds the directory's
@@ -290,6 +293,7 @@ func listenUnix(path string, mode fs.FileMode) (*listener, error) {
 // path is still the one it made. Otherwise it leaves the path alone and
 // says what became of the file: replaced (by whom) or removed.
 func (l *listener) Close() error {
+	l.closed.Store(true)
 	l.UnixListener.Close()
 	if err := l.check(); err != nil {
 		return err

@@ -166,11 +166,13 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
+	stopWatch := s.watchSockets()
 	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.Uplink != nil)
 	close(s.ready)
 
 	<-ctx.Done()
 	close(s.quit)
+	stopWatch()
 
 	s.mu.Lock()
 	s.running = false

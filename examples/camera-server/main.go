@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
 	"spacenet/ipc"
@@ -25,7 +26,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("socket-dir", "/tmp/space-net", "socket directory of the running switch")
+	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
