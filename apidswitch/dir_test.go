@@ -489,8 +489,8 @@ func chown(t *testing.T, path string, uid int) {
 type records chan slog.Record
 
 func (r records) Enabled(context.Context, slog.Level) bool { return true }
-func (r records) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r records) WithGroup(string) slog.Handler           { return r }
+func (r records) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r records) WithGroup(string) slog.Handler            { return r }
 func (r records) Handle(_ context.Context, rec slog.Record) error {
 	select {
 	case r <- rec.Clone():
