@@ -111,6 +111,25 @@ func runSwitch(t *testing.T, sw *Switch) (stop func() error) {
 	return stop
 }
 
+// runRefused runs sw, which should refuse to start, and returns Run's
+// error. A switch that starts instead is stopped at once and the test
+// fails (rather than hanging).
+func runRefused(t *testing.T, sw *Switch) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sw.Run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-sw.Ready():
+		cancel()
+		t.Errorf("the switch started; Run after stop: %v", <-done)
+		return nil
+	}
+}
+
 // socketFiles lists the sockets in dir.
 func socketFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -210,7 +229,7 @@ func TestSocketDirRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = sw.Run(t.Context())
+			err = runRefused(t, sw)
 			if want := tc.want(base); err == nil || err.Error() != want {
 				t.Fatalf("Run: %v\nwant: %s", err, want)
 			}
@@ -291,10 +310,10 @@ func TestSecondSwitchKeepsGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sw2.Run(t.Context())
+	err = runRefused(t, sw2)
 	want := fmt.Sprintf("apidswitch: socket directory %s is in use by another switch (pid %d holds %s/.lock)", h.dir, os.Getpid(), h.dir)
 	if err == nil || err.Error() != want {
-		t.Fatalf("second Run: %v\nwant: %s", err, want)
+		t.Errorf("second Run: %v\nwant: %s", err, want)
 	}
 	// The guest still talks to the first switch on its first connection.
 	if back := barrier(t, cam, 0x010); len(back) != 0 {
@@ -364,7 +383,7 @@ func TestStaleSocketsNotDialled(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("apidswitch: tenant spaceos: %s/spaceos.sock exists and is not a socket", dir)
-	if err := sw.Run(t.Context()); err == nil || err.Error() != want {
+	if err := runRefused(t, sw); err == nil || err.Error() != want {
 		t.Fatalf("Run: %v, want %s", err, want)
 	}
 	if b, err := os.ReadFile(dir + "/spaceos.sock"); err != nil || string(b) != "x" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -26,12 +25,11 @@ func TestBinaryUsageErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			out, err := exec.Command(spacenetBinary(t), tc.args...).CombinedOutput()
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != 2 {
-				t.Fatalf("err %v, want exit status 2; output:\n%s", err, out)
+			out, code := spacenet(t, nil, tc.args...)
+			if code != 2 {
+				t.Fatalf("exit status %d, want 2; output:\n%s", code, out)
 			}
-			if !strings.Contains(string(out), tc.want) {
+			if !strings.Contains(out, tc.want) {
 				t.Errorf("output %q does not say %q", out, tc.want)
 			}
 		})
