@@ -4,9 +4,12 @@
 // interrupted, capture restricted to the processor tenant. Tenant events
 // (other tenants connecting or going away) are logged between calls.
 //
-//	go run ./cmd/spacenet run --socket-dir /tmp/space-net &
-//	go run ./examples/camera-server --socket-dir /tmp/space-net &
-//	go run ./examples/processor --socket-dir /tmp/space-net
+//	go run ./cmd/spacenet run &
+//	go run ./examples/camera-server &
+//	go run ./examples/processor
+//
+// All three default to the same socket directory
+// (apidswitch.DefaultSocketDir); --socket-dir names another.
 package main
 
 import (
