@@ -9,13 +9,13 @@ import (
 	"spacenet/policy"
 )
 
-// Defaults for the zero fields of Config.
+// Defaults for the zero fields of Config (the socket directory's is
+// DefaultSocketDir).
 const (
-	DefaultSocketDir = "/tmp/space-net"
-	DefaultDirMode   = fs.FileMode(0o700)
-	DefaultSockMode  = fs.FileMode(0o600)
-	DefaultQueueLen  = 1024 // frames per destination tenant (256 KiB)
-	DefaultBatch     = 256  // frames per read and per write
+	DefaultDirMode  = fs.FileMode(0o700)
+	DefaultSockMode = fs.FileMode(0o600)
+	DefaultQueueLen = 1024 // frames per destination tenant (256 KiB)
+	DefaultBatch    = 256  // frames per read and per write
 )
 
 // Uplink takes the Space Packets of frames routed to the ground. SendPacket
@@ -48,8 +48,8 @@ type SystemHandler func(tenant string, f *frame.Frame)
 // Config is what New needs. Only Policy is required.
 type Config struct {
 	Policy    *policy.Policy // tenants and routes; nil means policy.Default()
-	SocketDir string         // where <tenant>.sock live; "" means DefaultSocketDir
-	DirMode   fs.FileMode    // mode of a socket directory the switch creates; 0 means 0700
+	SocketDir string         // where <tenant>.sock live; "" means DefaultSocketDir()
+	DirMode   fs.FileMode    // mode of a socket directory the switch creates; 0 means 0700; never writable by group or others
 	SockMode  fs.FileMode    // mode of each socket file; 0 means 0600
 	QueueLen  int            // bound of each tenant's queue, in frames; 0 means DefaultQueueLen
 	Batch     int            // most frames per read and per write; 0 means DefaultBatch
@@ -109,7 +109,7 @@ func (c *Config) withDefaults() Config {
 		o.Policy = policy.Default()
 	}
 	if o.SocketDir == "" {
-		o.SocketDir = DefaultSocketDir
+		o.SocketDir = DefaultSocketDir()
 	}
 	if o.DirMode == 0 {
 		o.DirMode = DefaultDirMode

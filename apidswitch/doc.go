@@ -5,11 +5,13 @@
 //
 // A Switch is built from a policy.Policy with New and runs under a
 // context.Context with Run; cancelling the context stops it cleanly: every
-// goroutine ends, every socket file is removed and the frames still queued
-// stay counted as queued. While it runs, Reload swaps the policy without
-// dropping connections, Inject delivers a frame from the ground, and
-// Counters and Tenants report per-tenant counters, generations and
-// connection state.
+// goroutine ends, every socket file still its own is removed and the frames
+// still queued stay counted as queued. While it runs, Reload swaps the
+// policy without dropping connections, Inject delivers a frame from the
+// ground, and Counters and Tenants report per-tenant counters, generations
+// and connection state. Run refuses a socket directory another user could
+// change and holds a lock on it while it runs (listen.go,
+// docs/apid-switch.md "Socket directory").
 //
 // The data path: each connection has a reader goroutine (one read fills a
 // buffer of many frames; every whole frame is routed; the remainder is kept)

@@ -80,6 +80,14 @@ func startSwitch(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	h.sw = sw
+	runSwitch(t, sw)
+	return h
+}
+
+// runSwitch runs sw until the returned stop is called; stop returns what
+// Run returned.
+func runSwitch(t *testing.T, sw *Switch) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sw.Run(ctx) }()
@@ -89,13 +97,18 @@ func startSwitch(t *testing.T, cfg Config) *harness {
 		cancel()
 		t.Fatalf("Run: %v", err)
 	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return h
+	return stop
 }
 
 // dial connects as tenant name and waits for the switch's Connected or

@@ -66,7 +66,7 @@ type tenant struct {
 	q     *queue
 
 	mu      sync.Mutex
-	ln      *net.UnixListener
+	ln      *listener
 	conn    *conn
 	gen     uint64
 	removed bool
@@ -78,6 +78,9 @@ func New(cfg Config) (*Switch, error) {
 	c := cfg.withDefaults()
 	if c.Uplink != nil && c.UplinkFrames != nil {
 		return nil, errors.New("apidswitch: Config.Uplink and Config.UplinkFrames are both set; give the ground link one of them")
+	}
+	if c.DirMode&0o022 != 0 {
+		return nil, fmt.Errorf("apidswitch: DirMode %#o: group or others could replace the sockets; at most 0755", c.DirMode)
 	}
 	s := &Switch{
 		cfg:     c,
@@ -142,21 +145,25 @@ func (s *Switch) SocketPath(name string) string {
 // Policy returns the policy in force.
 func (s *Switch) Policy() *policy.Policy { return s.state.Load().pol }
 
-// Run creates the socket directory, listens on every tenant's socket and
-// serves until ctx is done. It then closes every listener and connection,
-// removes the socket files, waits for every goroutine it started and
-// returns nil. Frames still queued stay counted as queued. A Switch runs
-// once.
+// Run checks or creates the socket directory and takes its lock (see
+// prepareSocketDir: a directory others could change, or one another switch
+// holds, is refused), listens on every tenant's socket and serves until ctx
+// is done. It then closes every listener and connection, removes the socket
+// files that are still its own, waits for every goroutine it started,
+// releases the lock and returns nil. Frames still queued stay counted as
+// queued. A Switch runs once.
 func (s *Switch) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running || s.stopped {
 		s.mu.Unlock()
 		return errors.New("apidswitch: Run called twice")
 	}
-	if err := makeSocketDir(s.cfg.SocketDir, s.cfg.DirMode); err != nil {
+	lock, err := prepareSocketDir(s.cfg.SocketDir, s.cfg.DirMode)
+	if err != nil {
 		s.mu.Unlock()
 		return err
 	}
+	defer lock.release()
 	st := s.state.Load()
 	for i, t := range st.tenants {
 		if err := s.listen(t); err != nil {
@@ -174,11 +181,13 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
+	stopWatch := s.watchSockets()
 	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.hasUplink())
 	close(s.ready)
 
 	<-ctx.Done()
 	close(s.quit)
+	stopWatch()
 
 	s.mu.Lock()
 	s.running = false
@@ -221,12 +230,15 @@ func (t *tenant) closeListener() {
 	ln := t.ln
 	t.ln = nil
 	t.mu.Unlock()
-	if ln != nil {
-		ln.Close() // also removes the socket file
+	if ln == nil {
+		return
+	}
+	if err := ln.Close(); err != nil { // removes the socket file if still ours
+		t.sw.log.Error("socket file not removed", "tenant", t.name, "err", err)
 	}
 }
 
-func (s *Switch) acceptLoop(t *tenant, ln *net.UnixListener) {
+func (s *Switch) acceptLoop(t *tenant, ln *listener) {
 	defer s.wg.Done()
 	backoff := 5 * time.Millisecond
 	for {

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -445,40 +444,6 @@ func TestSocketFiles(t *testing.T) {
 		if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s mode %v", name, fi.Mode())
 		}
-	}
-}
-
-func TestStaleSocket(t *testing.T) {
-	dir, err := os.MkdirTemp("", "swt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := dir + "/camera.sock"
-
-	// A stale socket file: its listener closed without unlinking it.
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
-	ln2, err := listenUnix(path, 0o600)
-	if err != nil {
-		t.Fatalf("stale socket not replaced: %v", err)
-	}
-	// A live one is not replaced.
-	if _, err := listenUnix(path, 0o600); err == nil {
-		t.Error("replaced a live socket")
-	}
-	ln2.Close()
-	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("socket left after close: %v", err)
-	}
-	// A regular file is never removed.
-	os.WriteFile(path, []byte("x"), 0o600)
-	if _, err := listenUnix(path, 0o600); err == nil {
-		t.Error("replaced a regular file")
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 var demoFlags struct {
 	socketDir string
+	attach    bool
 	config    string
 	timeout   time.Duration
 }
@@ -34,9 +35,10 @@ with capture restricted to the processor; the processor tenant calls it
 (set_mode, capture, read_image through a 64 KiB write lease, status); the
 spaceos tenant tries the restricted capture and is refused.
 
-Without --socket-dir it starts its own switch in a temporary directory. With
---socket-dir it uses the switch already running there (make run, or
-spacenet run): it then connects as camera, processor and spaceos, replacing
+Without --socket-dir or --attach it starts its own switch in a temporary
+directory. With --socket-dir it uses the switch already running there, and
+with --attach the one running in spacenet run's default socket directory
+(make run): it then connects as camera, processor and spaceos, replacing
 any guests connected as those tenants.`,
 	Args: cobra.NoArgs,
 	RunE: runDemo,
@@ -45,6 +47,8 @@ any guests connected as those tenants.`,
 func init() {
 	f := demoCmd.Flags()
 	f.StringVar(&demoFlags.socketDir, "socket-dir", "", "socket directory of a running switch (default: start one)")
+	f.BoolVar(&demoFlags.attach, "attach", false, "use the switch running in the default socket directory "+apidswitch.DefaultSocketDir())
+	demoCmd.MarkFlagsMutuallyExclusive("socket-dir", "attach")
 	f.StringVar(&demoFlags.config, "config", "", "policy file of the running switch (default: the built-in v0 topology)")
 	f.DurationVar(&demoFlags.timeout, "timeout", 10*time.Second, "give up after this long")
 	rootCmd.AddCommand(demoCmd)
@@ -63,6 +67,9 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	dir := demoFlags.socketDir
+	if demoFlags.attach {
+		dir = apidswitch.DefaultSocketDir()
+	}
 	var sw *apidswitch.Switch
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "spacenet-demo")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +23,7 @@ var injectFlags struct {
 	typ, apid, dest     string
 	payload, payloadHex string
 	socket, downlink    string
+	tenant, socketDir   string
 	wait                time.Duration
 }
 
@@ -33,12 +36,14 @@ guest's connection and bumps its generation), sends one frame and, with
 frames decoded, others as header and payload. It exits with status 1 if an
 ERROR frame came back.
 
-With --downlink instead of --socket, the frame comes from the ground: it is
-wrapped as one CCSDS Space Packet (sequence count 0) and sent as one UDP
-datagram to the switch's --downlink-listen address.
+--tenant NAME connects to <socket-dir>/NAME.sock, where --socket-dir has the
+same default as in spacenet run; --socket names a socket file instead.
+With --downlink, the frame comes from the ground: it is wrapped as one CCSDS
+Space Packet (sequence count 0) and sent as one UDP datagram to the
+switch's --downlink-listen address.
 
   spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello \
-      --socket /tmp/space-net/camera.sock --wait 200ms`,
+      --tenant camera --wait 200ms`,
 	Args: cobra.NoArgs,
 	RunE: runInject,
 }
@@ -50,12 +55,14 @@ func init() {
 	f.StringVar(&injectFlags.dest, "dest", "0x000", "destination APID (0x000: to the ground)")
 	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
-	f.StringVar(&injectFlags.socket, "socket", "", "the guest's socket, e.g. /tmp/space-net/camera.sock")
-	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
+	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to <socket-dir>/<tenant>.sock")
+	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
+	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
+	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
 	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --downlink)")
 	injectCmd.MarkFlagRequired("apid")
-	injectCmd.MarkFlagsOneRequired("socket", "downlink")
-	injectCmd.MarkFlagsMutuallyExclusive("socket", "downlink")
+	injectCmd.MarkFlagsOneRequired("tenant", "socket", "downlink")
+	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "downlink")
 	rootCmd.AddCommand(injectCmd)
 }
 
@@ -94,7 +101,17 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		}
 		return injectDownlink(cmd.OutOrStdout(), &f, fl.downlink)
 	}
-	g, err := apidswitch.Dial(fl.socket)
+	if fl.tenant == "" && cmd.Flags().Changed("socket-dir") {
+		return &exitError{code: 2, err: errors.New("--socket-dir goes with --tenant")}
+	}
+	path := fl.socket
+	if fl.tenant != "" {
+		if fl.tenant != filepath.Base(fl.tenant) || strings.HasPrefix(fl.tenant, ".") {
+			return &exitError{code: 2, err: fmt.Errorf("--tenant %q: want a tenant name, not a path", fl.tenant)}
+		}
+		path = filepath.Join(fl.socketDir, fl.tenant+".sock")
+	}
+	g, err := apidswitch.Dial(path)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,16 @@ var runCmd = &cobra.Command{
 	Long: `run starts the APID switch: one Unix socket per tenant in the socket
 directory (<socket-dir>/<tenant>.sock), frames routed by the policy.
 
+The default socket directory is one no other local user can create first:
+$XDG_RUNTIME_DIR/spacenet if XDG_RUNTIME_DIR is a directory of yours, else
+/run/spacenet as root, else /tmp/space-net if it is already yours and
+others cannot write to it, else /tmp/spacenet-<uid>. The switch refuses a
+socket directory that is a symbolic link, is owned by another user or is
+writable by group or others (or lies under a directory another user could
+change), and says how to fix it. It holds <socket-dir>/.lock while it runs:
+a second switch on the same directory fails at once, naming the first's
+pid.
+
 Signals: SIGHUP reloads the policy file without dropping connections (a bad
 file is refused, its errors logged, and the old policy kept); SIGINT or
 SIGTERM stops the switch and prints every tenant's counters.
@@ -59,12 +69,12 @@ can_send_to (Not_permitted); refusals are counted in the "ground" row.`,
 func init() {
 	f := runCmd.Flags()
 	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
-	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir, "directory of the tenants' sockets")
+	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "directory of the tenants' sockets (the default depends on the user: see above)")
 	f.StringVar(&runFlags.uplink, "uplink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT")
 	f.StringVar(&runFlags.downlinkListen, "downlink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT")
 	f.StringVar(&runFlags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&runFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it")
+	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it (at most 0755)")
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
@@ -115,6 +125,9 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	dirMode, err := parseMode("dir-mode", rf.dirMode)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if dirMode&0o022 != 0 {
+		return &exitError{code: 2, err: fmt.Errorf("--dir-mode %q: group or others could replace the sockets; at most 0755", rf.dirMode)}
 	}
 	sockMode, err := parseMode("sock-mode", rf.sockMode)
 	if err != nil {

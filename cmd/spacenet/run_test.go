@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -55,14 +57,22 @@ type switchProc struct {
 
 func startRun(t *testing.T, tenants int, args ...string) *switchProc {
 	t.Helper()
-	bin := spacenetBinary(t)
 	base, err := os.MkdirTemp("", "snrun")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	p := &switchProc{t: t, dir: filepath.Join(base, "s"), lines: make(chan string, 1024), done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, append([]string{"run", "--socket-dir", p.dir}, args...)...)
+	dir := filepath.Join(base, "s")
+	return spawnRun(t, tenants, dir, nil, append([]string{"--socket-dir", dir}, args...)...)
+}
+
+// spawnRun starts `spacenet run args...` with env added to the environment
+// and waits for its tenants' sockets in dir.
+func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...string) *switchProc {
+	t.Helper()
+	p := &switchProc{t: t, dir: dir, lines: make(chan string, 1024), done: make(chan error, 1)}
+	p.cmd = exec.Command(spacenetBinary(t), append([]string{"run"}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = &p.out
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -132,7 +142,20 @@ func (p *switchProc) sock(name string) string { return filepath.Join(p.dir, name
 
 func inject(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	out, err := exec.Command(spacenetBinary(t), append([]string{"inject"}, args...)...).CombinedOutput()
+	return spacenet(t, nil, append([]string{"inject"}, args...)...)
+}
+
+// spacenet runs the binary with args and env added to the environment, and
+// returns its combined output and exit status.
+func spacenet(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	// The timeout is a safety net for a command that should exit at once
+	// but serves instead (a switch that starts where it should refuse).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, spacenetBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -369,5 +392,112 @@ func TestBinaryUplinkDownlink(t *testing.T) {
 	stdout := p.stop(syscall.SIGINT)
 	if !strings.Contains(stdout, "downlink: received=2 injected=2") {
 		t.Errorf("counters:\n%s", stdout)
+	}
+}
+
+// TestBinaryRunRefusesUnsafeDir: `spacenet run` on a socket directory that
+// others may write to, or that is a symbolic link, exits with status 1 and
+// says how to fix it, without making a socket there.
+func TestBinaryRunRefusesUnsafeDir(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(open, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ dir, want string }{
+		{open, "spacenet: apidswitch: socket directory " + open + " has mode 0777: group or others could replace the sockets; fix it: chmod go-w " + open + "\n"},
+		{link, "spacenet: apidswitch: socket directory " + link + " is a symbolic link (to " + open + "), refused: whoever can change the link can redirect the sockets; give the directory itself (--socket-dir " + open + ")\n"},
+	}
+	for _, tc := range tests {
+		out, code := spacenet(t, nil, "run", "--socket-dir", tc.dir, "--log-level", "error")
+		if code != 1 || out != tc.want {
+			t.Errorf("run --socket-dir %s: status %d, output:\n%s\nwant status 1, output:\n%s", tc.dir, code, out, tc.want)
+		}
+	}
+	if ents, err := os.ReadDir(open); err != nil || len(ents) != 0 {
+		t.Errorf("made in the refused directory: %v %v", ents, err)
+	}
+}
+
+// TestBinarySecondRunKeepsGuest: a second `spacenet run` on the directory
+// of a running one exits at once naming the first one's pid, and the
+// first one's guest keeps its connection (generation 1). Before, the second
+// one's liveness check connected to camera.sock, which replaced the guest's
+// connection (generation 2) and gave the guest EOF.
+func TestBinarySecondRunKeepsGuest(t *testing.T) {
+	p := startRun(t, 3)
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	p.waitLog("tenant connected", "tenant=camera")
+
+	out, code := spacenet(t, nil, "run", "--socket-dir", p.dir)
+	want := fmt.Sprintf("spacenet: apidswitch: socket directory %s is in use by another switch (pid %d holds %s/.lock)\n", p.dir, p.cmd.Process.Pid, p.dir)
+	if code != 1 || out != want {
+		t.Errorf("second run: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
+	}
+	// The guest's connection still works: a HEALTH request is answered.
+	var req, got frame.Frame
+	frame.Encode(&req, frame.Health, 0x010, apidswitch.APIDHealth, nil)
+	if err := cam.WriteFrame(&req); err != nil {
+		t.Fatal(err)
+	}
+	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := cam.ReadFrame(&got); err != nil {
+		t.Fatalf("camera after the second run: %v", err)
+	}
+	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
+		t.Fatalf("camera got %x, want a HEALTH reply", got[:16])
+	}
+	stdout := p.stop(syscall.SIGINT)
+	for _, l := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "camera" && (f[1] != "1" || f[2] != "false") {
+			t.Errorf("camera line %q: want generation 1 (disconnected at stop)", l)
+		}
+	}
+	if !strings.Contains(stdout, "camera") {
+		t.Errorf("counters:\n%s", stdout)
+	}
+}
+
+// TestBinaryDefaultSocketDir: without --socket-dir, run and inject --tenant
+// agree on the default directory (here $XDG_RUNTIME_DIR/spacenet), which
+// run creates 0700.
+func TestBinaryDefaultSocketDir(t *testing.T) {
+	xdg := t.TempDir()
+	env := []string{"XDG_RUNTIME_DIR=" + xdg}
+	dir := filepath.Join(xdg, "spacenet")
+	p := spawnRun(t, 3, dir, env)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("default socket directory %s: %v %v", dir, fi, err)
+	}
+	proc, err := apidswitch.Dial(p.sock("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	p.waitLog("tenant connected", "tenant=processor")
+	out, code := spacenet(t, env, "inject", "--type", "TM", "--apid", "0x010", "--dest", "0x020", "--payload", "hi", "--tenant", "camera")
+	if code != 0 || out != "sent TM from 0x010 to 0x020, 2 payload bytes\n" {
+		t.Fatalf("inject --tenant camera: status %d, output %q", code, out)
+	}
+	var want, got frame.Frame
+	frame.Encode(&want, frame.TM, 0x010, 0x020, []byte("hi"))
+	proc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := proc.ReadFrame(&got); err != nil || got != want {
+		t.Fatalf("processor got %x: %v", got[:16], err)
+	}
+	p.stop(syscall.SIGTERM)
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("left in %s after stop: %v %v", dir, ents, err)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -20,15 +19,17 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{[]string{"run", "--queue", "0"}, "--queue 0 and --batch 256: both must be at least 1"},
 		{[]string{"run", "--batch", "-3"}, "both must be at least 1"},
 		{[]string{"inject", "--type", "TM", "--apid", "0x010", "--downlink", "udp://127.0.0.1:9", "--wait", "1s"}, "--wait does not apply to --downlink"},
+		{[]string{"run", "--dir-mode", "0770"}, `--dir-mode "0770": group or others could replace the sockets; at most 0755`},
+		{[]string{"inject", "--apid", "0x010", "--socket", "/nonexistent/camera.sock", "--socket-dir", "/tmp"}, "--socket-dir goes with --tenant"},
+		{[]string{"inject", "--apid", "0x010", "--tenant", "../camera"}, `--tenant "../camera": want a tenant name, not a path`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			out, err := exec.Command(spacenetBinary(t), tc.args...).CombinedOutput()
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != 2 {
-				t.Fatalf("err %v, want exit status 2; output:\n%s", err, out)
+			out, code := spacenet(t, nil, tc.args...)
+			if code != 2 {
+				t.Fatalf("exit status %d, want 2; output:\n%s", code, out)
 			}
-			if !strings.Contains(string(out), tc.want) {
+			if !strings.Contains(out, tc.want) {
 				t.Errorf("output %q does not say %q", out, tc.want)
 			}
 		})

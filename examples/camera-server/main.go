@@ -4,9 +4,12 @@
 // interrupted, capture restricted to the processor tenant. Tenant events
 // (other tenants connecting or going away) are logged between calls.
 //
-//	go run ./cmd/spacenet run --socket-dir /tmp/space-net &
-//	go run ./examples/camera-server --socket-dir /tmp/space-net &
-//	go run ./examples/processor --socket-dir /tmp/space-net
+//	go run ./cmd/spacenet run &
+//	go run ./examples/camera-server &
+//	go run ./examples/processor
+//
+// All three default to the same socket directory
+// (apidswitch.DefaultSocketDir); --socket-dir names another.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
 	"spacenet/ipc"
@@ -25,7 +29,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("socket-dir", "/tmp/space-net", "socket directory of the running switch")
+	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

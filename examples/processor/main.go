@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
 	"spacenet/ipc/switched"
 )
 
 func main() {
-	dir := flag.String("socket-dir", "/tmp/space-net", "socket directory of the running switch")
+	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
 	exposure := flag.Uint("exposure", 2000, "exposure in microseconds")
 	flag.Parse()
 	if err := run(*dir, uint32(*exposure)); err != nil {
