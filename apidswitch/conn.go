@@ -306,7 +306,7 @@ func (r *reader) process(b []byte) {
 		case router.Uplink:
 			ss.deliveredUplink++
 			ss.mu.Unlock()
-			err := s.sendUplink(f)
+			err := s.sendUplink(t.name, f)
 			ss.mu.Lock()
 			if err != nil {
 				ss.deliveredUplink--
@@ -407,20 +407,22 @@ func (t *tenant) enqueueNotice(f *frame.Frame) bool {
 	return false
 }
 
-// sendUplink wraps f as a Space Packet and gives it to the uplink.
-func (s *Switch) sendUplink(f *frame.Frame) error {
+// sendUplink wraps f, sent by tenant from, as a Space Packet and gives it
+// to the uplink.
+func (s *Switch) sendUplink(from string, f *frame.Frame) error {
 	if s.cfg.Uplink == nil {
 		return errNoUplink
 	}
 	s.uplinkMu.Lock()
-	defer s.uplinkMu.Unlock()
 	n, err := ccsds.Wrap(s.uplinkPkt[:], f, s.uplinkSeq.Next(f.APID()))
 	if err == nil {
 		err = s.cfg.Uplink.SendPacket(s.uplinkPkt[:n])
 	}
+	s.uplinkMu.Unlock()
 	if err != nil {
-		if n := s.uplinkFailures.Add(1); n&(n-1) == 0 { // log failures 1, 2, 4, 8, ...
-			s.log.Warn("uplink refused a packet", "apid", f.APID(), "failures", n, "err", err)
+		n := s.uplinkFailures.Add(1)
+		if k, ok := s.logLimit.Allow(from, logUplinkRefused); ok {
+			s.log.Warn("uplink refused a packet", "tenant", from, "apid", f.APID(), "failures", n, "err", err, "suppressed", k)
 		}
 	}
 	return err

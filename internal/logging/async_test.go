@@ -122,8 +122,8 @@ level=INFO msg=line i=3
 // and the goroutine returns once the pipe breaks (goleak checks).
 func TestAsyncStuckPipe(t *testing.T) {
 	const size, lines = 64, 10000
-	w, unstick := logtest.StuckPipe(t)
-	a := NewAsync(slog.NewTextHandler(w, nil), size)
+	p := logtest.StuckPipe(t)
+	a := NewAsync(slog.NewTextHandler(p.W, nil), size)
 	a.Start()
 	log := slog.New(a).With("tenant", "camera")
 	within(t, "logging to a stuck pipe", func() {
@@ -140,7 +140,7 @@ func TestAsyncStuckPipe(t *testing.T) {
 	if err := a.Close(ctx); err != context.Canceled {
 		t.Errorf("Close with the writer stuck = %v, want context.Canceled", err)
 	}
-	unstick()
+	p.Unstick()
 	within(t, "Close after the pipe broke", func() {
 		if err := a.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)

@@ -13,36 +13,58 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// StuckPipe returns the write end of a pipe whose buffer is full and whose
-// read end nobody reads: any write to it blocks. unstick closes the read end,
-// so that blocked and later writes fail at once (EPIPE); it is also
-// registered with t.Cleanup, and later calls do nothing.
-func StuckPipe(t testing.TB) (w *os.File, unstick func()) {
+// Pipe is a pipe whose read end nobody reads.
+type Pipe struct {
+	W *os.File // the write end: writes block once Fill has run
+
+	t    testing.TB
+	r    *os.File
+	once sync.Once
+}
+
+// NewPipe returns an empty pipe nobody reads. Unstick is registered with
+// t.Cleanup, after which the write end is closed.
+func NewPipe(t testing.TB) *Pipe {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := w.SyscallConn()
+	p := &Pipe{W: w, t: t, r: r}
+	t.Cleanup(func() { p.Unstick(); w.Close() })
+	return p
+}
+
+// StuckPipe returns a pipe nobody reads that is already full.
+func StuckPipe(t testing.TB) *Pipe {
+	t.Helper()
+	p := NewPipe(t)
+	p.Fill()
+	return p
+}
+
+// Fill writes until the pipe's buffer is full: from then on any write to W
+// blocks until Unstick.
+func (p *Pipe) Fill() {
+	p.t.Helper()
+	raw, err := p.W.SyscallConn()
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	fill := make([]byte, 64<<10)
 	var werr error
 	// The pipe is in non-blocking mode under Go's poller: write until the
 	// kernel says it is full.
 	err = raw.Control(func(fd uintptr) {
-		for {
-			if _, werr = unix.Write(int(fd), fill); werr != nil {
-				return
-			}
+		for werr == nil {
+			_, werr = unix.Write(int(fd), fill)
 		}
 	})
 	if err != nil || !errors.Is(werr, unix.EAGAIN) {
-		t.Fatalf("filling the pipe: %v, %v", err, werr)
+		p.t.Fatalf("filling the pipe: %v, %v", err, werr)
 	}
-	var once sync.Once
-	unstick = func() { once.Do(func() { r.Close() }) }
-	t.Cleanup(func() { unstick(); w.Close() })
-	return w, unstick
 }
+
+// Unstick closes the read end, so that blocked and later writes fail at
+// once (EPIPE). Calls after the first do nothing.
+func (p *Pipe) Unstick() { p.once.Do(func() { p.r.Close() }) }
