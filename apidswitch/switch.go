@@ -20,14 +20,15 @@ import (
 
 // Switch is the APID switch. Build it with New, start it with Run.
 type Switch struct {
-	cfg      Config
-	log      *slog.Logger     // writes through logs: never blocks the caller
+	cfg   Config
+	log   *slog.Logger // writes through logs: never blocks the caller
+	start time.Time
+	ready chan struct{} // closed when Run listens on every socket
+	quit  chan struct{} // closed when Run starts to stop
+
 	logs     *logging.Async   // Config.Logger's handler behind a bounded buffer
 	ownLogs  bool             // the switch starts and closes logs
 	logLimit *logging.Limiter // thins the per-frame lines
-	start    time.Time
-	ready    chan struct{} // closed when Run listens on every socket
-	quit     chan struct{} // closed when Run starts to stop
 
 	state atomic.Pointer[state]
 
