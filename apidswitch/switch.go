@@ -170,7 +170,7 @@ func (s *Switch) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	if s.ownLogs {
 		s.logs.Start()
-		defer s.closeLogs()
+		defer s.logs.CloseWithin(logFlushTimeout)
 	}
 	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.Uplink != nil)
 	close(s.ready)
@@ -203,14 +203,6 @@ func (s *Switch) Run(ctx context.Context) error {
 // logFlushTimeout bounds how long Run waits, as it stops, for its logs to
 // be written: a log writer nobody drains must not hold up the stop.
 const logFlushTimeout = time.Second
-
-// closeLogs writes what is left of the logs, waiting at most
-// logFlushTimeout.
-func (s *Switch) closeLogs() {
-	ctx, cancel := context.WithTimeout(context.Background(), logFlushTimeout)
-	defer cancel()
-	s.logs.Close(ctx)
-}
 
 // The kinds of the switch's per-frame log lines, thinned per tenant and kind
 // by Switch.logLimit.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultSize is the number of records an Async holds when NewAsync is
@@ -142,6 +143,13 @@ func (a *Async) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// CloseWithin is Close with a context that ends after d.
+func (a *Async) CloseWithin(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return a.Close(ctx)
 }
 
 // Dropped is how many records were dropped, because the buffer was full or

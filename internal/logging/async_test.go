@@ -135,10 +135,8 @@ func TestAsyncStuckPipe(t *testing.T) {
 	if d := a.Dropped(); d != lines-size && d != lines-size-1 {
 		t.Errorf("Dropped = %d, want %d or %d", d, lines-size, lines-size-1)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := a.Close(ctx); err != context.Canceled {
-		t.Errorf("Close with the writer stuck = %v, want context.Canceled", err)
+	if err := a.CloseWithin(0); err != context.DeadlineExceeded {
+		t.Errorf("CloseWithin(0) with the writer stuck = %v, want context.DeadlineExceeded", err)
 	}
 	p.Unstick()
 	within(t, "Close after the pipe broke", func() {
