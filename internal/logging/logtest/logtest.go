@@ -6,6 +6,7 @@ package logtest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -16,9 +17,9 @@ import (
 // Pipe is a pipe whose read end nobody reads.
 type Pipe struct {
 	W *os.File // the write end: writes block once Fill has run
+	R *os.File // the read end: a test may read it before Fill, never after
 
 	t    testing.TB
-	r    *os.File
 	once sync.Once
 }
 
@@ -30,7 +31,7 @@ func NewPipe(t testing.TB) *Pipe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Pipe{W: w, t: t, r: r}
+	p := &Pipe{W: w, R: r, t: t}
 	t.Cleanup(func() { p.Unstick(); w.Close() })
 	return p
 }
@@ -44,27 +45,33 @@ func StuckPipe(t testing.TB) *Pipe {
 }
 
 // Fill writes until the pipe's buffer is full: from then on any write to W
-// blocks until Unstick.
+// blocks until Unstick. It writes through a file description of its own
+// (opened through /proc/self/fd, non-blocking), so that W's mode, which a
+// child process given W shares, stays as it is.
 func (p *Pipe) Fill() {
 	p.t.Helper()
 	raw, err := p.W.SyscallConn()
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	var path string
+	if err := raw.Control(func(fd uintptr) { path = fmt.Sprintf("/proc/self/fd/%d", fd) }); err != nil {
+		p.t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		p.t.Fatalf("filling the pipe: %v", err)
+	}
+	defer unix.Close(fd)
 	fill := make([]byte, 64<<10)
-	var werr error
-	// The pipe is in non-blocking mode under Go's poller: write until the
-	// kernel says it is full.
-	err = raw.Control(func(fd uintptr) {
-		for werr == nil {
-			_, werr = unix.Write(int(fd), fill)
-		}
-	})
-	if err != nil || !errors.Is(werr, unix.EAGAIN) {
-		p.t.Fatalf("filling the pipe: %v, %v", err, werr)
+	for err == nil {
+		_, err = unix.Write(fd, fill)
+	}
+	if !errors.Is(err, unix.EAGAIN) {
+		p.t.Fatalf("filling the pipe: %v", err)
 	}
 }
 
 // Unstick closes the read end, so that blocked and later writes fail at
 // once (EPIPE). Calls after the first do nothing.
-func (p *Pipe) Unstick() { p.once.Do(func() { p.r.Close() }) }
+func (p *Pipe) Unstick() { p.once.Do(func() { p.R.Close() }) }
