@@ -145,7 +145,7 @@ func health(t *testing.T, g *apidswitch.Guest, src frame.APID) {
 	}
 	for {
 		if err := g.ReadFrame(&f); err != nil {
-			t.Fatalf("HEALTH from 0x%03x: %v", src, err)
+			t.Fatalf("HEALTH from %v: %v", src, err)
 		}
 		if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
 			return
@@ -163,9 +163,9 @@ func exchange(t *testing.T, a, b *apidswitch.Guest, src, dst frame.APID, i int) 
 		t.Fatal(err)
 	}
 	if err := b.ReadFrame(&in); err != nil {
-		t.Fatalf("frame %d from 0x%03x: %v", i, src, err)
+		t.Fatalf("frame %d from %v: %v", i, src, err)
 	}
 	if in != out {
-		t.Fatalf("frame %d from 0x%03x: read %x, want %x", i, src, in[:frame.HeaderSize], out[:frame.HeaderSize])
+		t.Fatalf("frame %d from %v: read %x, want %x", i, src, in[:frame.HeaderSize], out[:frame.HeaderSize])
 	}
 }
