@@ -18,6 +18,19 @@ import (
 // instead of hanging it. It is a safety net, not a synchronisation.
 const waitTimeout = 20 * time.Second
 
+// errWithin returns what ch gives, failing the test if it gives nothing in
+// waitTimeout.
+func errWithin(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s did not return", what)
+		return nil
+	}
+}
+
 // TestOneCommandSeedExample is the seed's example with its one-at-a-time
 // loop: a goroutine takes exactly four commands with WaitCommand and
 // processes each with ProcessCommand, while the test sends them; then the
@@ -119,22 +132,12 @@ func TestWaitCommandTimeout(t *testing.T) {
 		waiting <- err
 	}()
 	ns.Close()
-	select {
-	case err := <-waiting:
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("a waiting WaitCommand after Close: %v, want ErrClosed", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("a waiting WaitCommand did not return after Close")
+	if err := errWithin(t, waiting, "a waiting WaitCommand after Close"); !errors.Is(err, ErrClosed) {
+		t.Errorf("a waiting WaitCommand after Close: %v, want ErrClosed", err)
 	}
 	ns.ProcessCommand(q)
-	select {
-	case err := <-answered:
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("a command processed after Close: %v, want ErrClosed", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("a command processed after Close was never answered")
+	if err := errWithin(t, answered, "a command processed after Close"); !errors.Is(err, ErrClosed) {
+		t.Errorf("a command processed after Close: %v, want ErrClosed", err)
 	}
 	if _, err := ns.WaitCommand(0); !errors.Is(err, ErrClosed) {
 		t.Errorf("WaitCommand after Close: %v, want ErrClosed", err)
@@ -244,13 +247,8 @@ func TestUnboundedPipe(t *testing.T) {
 		}
 		sent <- nil
 	}()
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Send blocked on an unbounded pipe")
+	if err := errWithin(t, sent, "Send on an unbounded pipe"); err != nil {
+		t.Fatal(err)
 	}
 	ctx := ctxT(t)
 	next := 0

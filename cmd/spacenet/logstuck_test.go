@@ -95,24 +95,14 @@ func TestBinaryLogStuck(t *testing.T) {
 		exchange(t, proc, sp, 0x020, 0x100, i)
 		exchange(t, sp, proc, 0x100, 0x020, i)
 	}
-	select {
-	case err := <-floodDone:
-		if err != nil {
-			t.Fatalf("flood: %v", err)
-		}
-	case <-time.After(timeout):
-		t.Fatal("the flood never got through")
+	if err := errWithin(t, floodDone, timeout, "the flood"); err != nil {
+		t.Fatalf("flood: %v", err)
 	}
 	health(t, cam, 0x010) // every flood frame has been routed
 
 	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("switch exit: %v", err)
-		}
-	case <-time.After(timeout):
-		t.Fatal("SIGINT did not stop the switch")
+	if err := errWithin(t, done, timeout, "the switch after SIGINT"); err != nil {
+		t.Fatalf("switch exit: %v", err)
 	}
 	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM ...
 	want := map[string]string{
@@ -131,6 +121,19 @@ func TestBinaryLogStuck(t *testing.T) {
 	}
 	if len(want) != 0 || !strings.Contains(stdout.String(), "log: dropped=") {
 		t.Errorf("counters missing %v in:\n%s", want, stdout.String())
+	}
+}
+
+// errWithin returns what ch gives, failing the test if it gives nothing
+// within d.
+func errWithin(t *testing.T, ch <-chan error, d time.Duration, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v", what, d)
+		return nil
 	}
 }
 
