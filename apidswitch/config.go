@@ -69,7 +69,13 @@ type Config struct {
 	// after the switch's own notifications are queued. It runs on the
 	// goroutine that saw the event and must not block.
 	OnEvent func(Event)
-	// Logger receives the switch's logs; nil means slog.Default().
+	// Logger receives the switch's logs; nil means slog.Default(). The
+	// switch never writes to it from a forwarding goroutine: records go
+	// through a bounded buffer (logging.Async) that one goroutine drains,
+	// dropping and counting what does not fit (Switch.LogsDropped), and each
+	// per-frame line is thinned per tenant and kind, with a "suppressed"
+	// count. A Logger that already writes through a logging.Async is used as
+	// it is; its owner starts and closes it.
 	Logger *slog.Logger
 }
 

@@ -352,7 +352,7 @@ func (r *reader) process(b []byte) {
 		case router.Uplink:
 			ss.deliveredUplink++
 			ss.mu.Unlock()
-			err := s.sendUplink(f)
+			err := s.sendUplink(t.name, f)
 			ss.mu.Lock()
 			if err != nil {
 				ss.deliveredUplink--

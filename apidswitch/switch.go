@@ -15,6 +15,7 @@ import (
 
 	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/internal/logging"
 	"spacenet/policy"
 	"spacenet/router"
 )
@@ -22,10 +23,14 @@ import (
 // Switch is the APID switch. Build it with New, start it with Run.
 type Switch struct {
 	cfg   Config
-	log   *slog.Logger
+	log   *slog.Logger // writes through logs: never blocks the caller
 	start time.Time
 	ready chan struct{} // closed when Run listens on every socket
 	quit  chan struct{} // closed when Run starts to stop
+
+	logs     *logging.Async   // Config.Logger's handler behind a bounded buffer
+	ownLogs  bool             // the switch starts and closes logs
+	logLimit *logging.Limiter // thins the per-frame lines
 
 	state atomic.Pointer[state]
 
@@ -82,14 +87,18 @@ func New(cfg Config) (*Switch, error) {
 	if c.DirMode&0o022 != 0 {
 		return nil, fmt.Errorf("apidswitch: DirMode %#o: group or others could replace the sockets; at most 0755", c.DirMode)
 	}
+	log, logs, own := logging.Wrap(c.Logger, 0)
 	s := &Switch{
-		cfg:     c,
-		log:     c.Logger,
-		start:   time.Now(),
-		ready:   make(chan struct{}),
-		quit:    make(chan struct{}),
-		byName:  make(map[string]*tenant),
-		removed: make(map[string]*tenant),
+		cfg:      c,
+		log:      log,
+		logs:     logs,
+		ownLogs:  own,
+		logLimit: logging.NewLimiter(logging.LimitConfig{}),
+		start:    time.Now(),
+		ready:    make(chan struct{}),
+		quit:     make(chan struct{}),
+		byName:   make(map[string]*tenant),
+		removed:  make(map[string]*tenant),
 	}
 	st, _, err := s.compile(c.Policy)
 	if err != nil {
@@ -181,6 +190,10 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
+	if s.ownLogs {
+		s.logs.Start()
+		defer s.logs.CloseWithin(logFlushTimeout)
+	}
 	stopWatch := s.watchSockets()
 	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.hasUplink())
 	close(s.ready)
@@ -210,6 +223,18 @@ func (s *Switch) Run(ctx context.Context) error {
 	s.log.Info("switch stopped", "socket_dir", s.cfg.SocketDir, "frames_left_queued", queued)
 	return nil
 }
+
+// logFlushTimeout bounds how long Run waits, as it stops, for its logs to
+// be written: a log writer nobody drains must not hold up the stop.
+const logFlushTimeout = time.Second
+
+// The kinds of the switch's per-frame log lines, thinned per tenant and kind
+// by Switch.logLimit.
+const (
+	logSystemUnhandled logging.Reason = iota + 1
+	logUplinkRefused
+	logAcceptFailed
+)
 
 // listen opens t's socket and starts its accept loop. s.mu is held.
 func (s *Switch) listen(t *tenant) error {
@@ -248,7 +273,9 @@ func (s *Switch) acceptLoop(t *tenant, ln *listener) {
 				return
 			}
 			// EMFILE and friends: keep serving the others, retry later.
-			s.log.Warn("accept failed", "tenant", t.name, "err", err)
+			if k, ok := s.logLimit.Allow(t.name, logAcceptFailed); ok {
+				s.log.Warn("accept failed", "tenant", t.name, "err", err, "suppressed", k)
+			}
 			select {
 			case <-time.After(backoff):
 			case <-s.quit:
@@ -454,7 +481,9 @@ func (s *Switch) Inject(f *frame.Frame) error {
 			s.cfg.System("ground", f)
 		} else {
 			n := s.systemOther.Add(1)
-			s.log.Info("system frame not handled", "tenant", "ground", "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n)
+			if k, ok := s.logLimit.Allow("ground", logSystemUnhandled); ok {
+				s.log.Info("system frame not handled", "tenant", "ground", "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n, "suppressed", k)
+			}
 		}
 		return nil
 	default:
@@ -510,6 +539,10 @@ func (t *tenant) counters(c *Counters) {
 
 // SystemUnhandled is how many system frames no handler took (logged).
 func (s *Switch) SystemUnhandled() uint64 { return s.systemOther.Load() }
+
+// LogsDropped is how many log records were dropped because the log writer
+// was behind (the switch's log buffer was full) or the switch had stopped.
+func (s *Switch) LogsDropped() uint64 { return s.logs.Dropped() }
 
 // UplinkFailures is how many packets (or frames, with Config.UplinkFrames)
 // the uplink refused.

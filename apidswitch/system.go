@@ -285,7 +285,9 @@ func (s *Switch) system(r *reader, f *frame.Frame) {
 		s.cfg.System(t.name, f)
 	default:
 		n := s.systemOther.Add(1)
-		s.log.Info("system frame not handled", "tenant", t.name, "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "payload_length", f.PayloadLen(), "count", n)
+		if k, ok := s.logLimit.Allow(t.name, logSystemUnhandled); ok {
+			s.log.Info("system frame not handled", "tenant", t.name, "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "payload_length", f.PayloadLen(), "count", n, "suppressed", k)
+		}
 	}
 }
 

@@ -10,14 +10,15 @@ import (
 // hasUplink reports whether cfg configures a ground link.
 func (c *Config) hasUplink() bool { return c.Uplink != nil || c.UplinkFrames != nil }
 
-// sendUplink gives f to the ground link: wrapped as a Space Packet for
-// Config.Uplink, as it is (padding zeroed) for Config.UplinkFrames.
-func (s *Switch) sendUplink(f *frame.Frame) error {
+// sendUplink gives f, sent by tenant from, to the ground link: wrapped as a
+// Space Packet for Config.Uplink, as it is (padding zeroed) for
+// Config.UplinkFrames. A failure is logged (thinned per tenant) after the
+// uplink's lock is released.
+func (s *Switch) sendUplink(from string, f *frame.Frame) error {
 	if !s.cfg.hasUplink() {
 		return errNoUplink
 	}
 	s.uplinkMu.Lock()
-	defer s.uplinkMu.Unlock()
 	var err error
 	if s.cfg.UplinkFrames != nil {
 		f.ZeroPadding()
@@ -29,9 +30,11 @@ func (s *Switch) sendUplink(f *frame.Frame) error {
 			err = s.cfg.Uplink.SendPacket(s.uplinkPkt[:n])
 		}
 	}
+	s.uplinkMu.Unlock()
 	if err != nil {
-		if n := s.uplinkFailures.Add(1); n&(n-1) == 0 { // log failures 1, 2, 4, 8, ...
-			s.log.Warn("uplink refused a frame", "apid", f.APID(), "failures", n, "err", err)
+		n := s.uplinkFailures.Add(1)
+		if k, ok := s.logLimit.Allow(from, logUplinkRefused); ok {
+			s.log.Warn("uplink refused a frame", "tenant", from, "apid", f.APID(), "failures", n, "err", err, "suppressed", k)
 		}
 	}
 	return err

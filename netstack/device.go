@@ -62,6 +62,10 @@ type PipeEnd struct {
 	// TooBig counts packets refused because they exceed the MTU.
 	tooBig atomic.Uint64
 	gso    bool
+
+	// An unbounded pipe's packets that did not fit tx (txOver) or rx
+	// (rxOver, the peer's txOver), in order; nil for a bounded pipe.
+	txOver, rxOver *overflow
 }
 
 // NewPipe returns the two ends of a pipe carrying IP packets of up to mtu
@@ -75,6 +79,123 @@ func NewPipe(mtu, depth int) (a, b *PipeEnd) {
 	a = &PipeEnd{name: "pipe:a", mtu: mtu, tx: ab, rx: ba, done: done, once: once}
 	b = &PipeEnd{name: "pipe:b", mtu: mtu, tx: ba, rx: ab, done: done, once: once}
 	return a, b
+}
+
+// unboundedChan is the channel depth of each direction of an unbounded
+// pipe; packets beyond it wait in the direction's overflow.
+const unboundedChan = 64
+
+// NewUnboundedPipe returns the two ends of a pipe carrying IP packets of up
+// to mtu bytes with no bound on either direction, like the seed's
+// Pipe::unbounded: Send never waits for the peer, and packets the peer has
+// not read are kept in memory without limit. For tests and simple uses
+// only: nothing pushes back on a sender that outruns its peer, so memory
+// grows until the peer reads or the pipe is closed. Use NewPipe for a
+// bounded pipe with backpressure.
+func NewUnboundedPipe(mtu int) (a, b *PipeEnd) {
+	a, b = NewPipe(mtu, unboundedChan)
+	ab, ba := new(overflow), new(overflow)
+	a.txOver, a.rxOver = ab, ba
+	b.txOver, b.rxOver = ba, ab
+	return a, b
+}
+
+// Unbounded reports whether the pipe was made by NewUnboundedPipe.
+func (p *PipeEnd) Unbounded() bool { return p.txOver != nil }
+
+// overflow is one direction of an unbounded pipe beyond its channel: the
+// packets that did not fit, in order. Whenever it holds any, the channel is
+// full: senders append here (not to the channel) while n > 0, and every
+// sender and receiver moves packets from here to the channel as it has
+// room, under mu.
+type overflow struct {
+	n    atomic.Int64 // len(bufs) - head
+	mu   sync.Mutex
+	bufs []buffer.Buffer
+	head int
+}
+
+// push appends b and moves what fits into ch. o.mu is held.
+func (o *overflow) push(b buffer.Buffer, ch chan buffer.Buffer) {
+	o.bufs = append(o.bufs, b)
+	o.n.Add(1)
+	o.fill(ch)
+}
+
+// fill moves packets into ch while it has room and reports whether it
+// moved any. o.mu is held.
+func (o *overflow) fill(ch chan buffer.Buffer) bool {
+	moved := 0
+	for o.head < len(o.bufs) {
+		select {
+		case ch <- o.bufs[o.head]:
+			o.bufs[o.head] = buffer.Buffer{}
+			o.head++
+			moved++
+			continue
+		default:
+		}
+		break
+	}
+	if o.head == len(o.bufs) {
+		o.bufs, o.head = o.bufs[:0], 0
+	} else if o.head > len(o.bufs)/2 {
+		k := copy(o.bufs, o.bufs[o.head:])
+		clear(o.bufs[k:])
+		o.bufs, o.head = o.bufs[:k], 0
+	}
+	o.n.Add(int64(-moved))
+	return moved > 0
+}
+
+// release releases every packet held. o.mu is held.
+func (o *overflow) release() {
+	for i := o.head; i < len(o.bufs); i++ {
+		o.bufs[i].Release()
+	}
+	clear(o.bufs)
+	o.bufs, o.head = nil, 0
+	o.n.Store(0)
+}
+
+// refill moves packets of the unbounded direction p receives from into
+// p.rx after a receive made room, and reports whether it moved any.
+func (p *PipeEnd) refill() bool {
+	o := p.rxOver
+	if o == nil || o.n.Load() == 0 {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fill(p.rx)
+}
+
+// sendUnbounded queues b on an unbounded pipe without waiting.
+func (p *PipeEnd) sendUnbounded(b buffer.Buffer) error {
+	select {
+	case <-p.done:
+		b.Release()
+		return fmt.Errorf("%s: %w", p.name, ErrClosed)
+	default:
+	}
+	o := p.txOver
+	if o.n.Load() == 0 {
+		select {
+		case p.tx <- b:
+			return nil
+		default:
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case <-p.done: // checked under o.mu, which close takes after closing done: b is released here or by close
+		b.Release()
+		return fmt.Errorf("%s: %w", p.name, ErrClosed)
+	default:
+	}
+	o.push(b, p.tx)
+	return nil
 }
 
 // EnableGSO lets the netstack on this end send TCP super-segments of up to
@@ -119,6 +240,9 @@ func (p *PipeEnd) sendBuf(b buffer.Buffer) error {
 		return fmt.Errorf("%s: %w", p.name, ErrClosed)
 	default:
 	}
+	if p.txOver != nil {
+		return p.sendUnbounded(b)
+	}
 	select {
 	case p.tx <- b:
 		return nil
@@ -144,16 +268,24 @@ func (p *PipeEnd) recv(dst []*stack.PacketBuffer, block bool) (int, error) {
 		case b := <-p.rx:
 			dst[n] = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: b})
 			n++
+			continue
 		default:
+		}
+		if !p.refill() {
 			return n, nil
 		}
 	}
+	p.refill()
 	return n, nil
 }
 
 // Send puts one raw IP packet (copied) on the pipe, as if a peer sent it.
+// On an unbounded pipe it never waits.
 func (p *PipeEnd) Send(ctx context.Context, pkt []byte) error {
 	b := buffer.MakeWithData(pkt)
+	if p.txOver != nil {
+		return p.sendUnbounded(b)
+	}
 	select {
 	case p.tx <- b:
 		return nil
@@ -170,6 +302,7 @@ func (p *PipeEnd) Send(ctx context.Context, pkt []byte) error {
 func (p *PipeEnd) Recv(ctx context.Context) ([]byte, error) {
 	select {
 	case b := <-p.rx:
+		p.refill()
 		out := b.Flatten()
 		b.Release()
 		return out, nil
@@ -185,6 +318,13 @@ func (p *PipeEnd) Close() error { return p.close() }
 
 func (p *PipeEnd) close() error {
 	p.once.Do(func() { close(p.done) })
+	for _, o := range []*overflow{p.txOver, p.rxOver} {
+		if o != nil {
+			o.mu.Lock()
+			o.release()
+			o.mu.Unlock()
+		}
+	}
 	for {
 		select {
 		case b := <-p.rx:

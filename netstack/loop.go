@@ -802,17 +802,23 @@ func (ns *Netstack) closeSock(s *sock, reset bool) {
 	s.ep.Close()
 }
 
+// refuse answers ErrClosed to a command taken after Close, unless its
+// caller gave up.
+func (ns *Netstack) refuse(r *request) {
+	if r.state.CompareAndSwap(statePending, stateTaken) {
+		ns.fail(r, ErrInternal, ErrClosed)
+	} else {
+		putReq(r)
+	}
+}
+
 // shutdown runs once the loop has stopped: queued commands fail and every
 // socket is closed.
 func (ns *Netstack) shutdown() {
 	for {
 		select {
 		case r := <-ns.cmds:
-			if r.state.CompareAndSwap(statePending, stateTaken) {
-				ns.fail(r, ErrInternal, ErrClosed)
-			} else {
-				putReq(r)
-			}
+			ns.refuse(r)
 			continue
 		default:
 		}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,9 +333,10 @@ func (ns *Netstack) PollDeviceIO() bool {
 		n, _ := ns.dev.recv(batch[:], false)
 		ns.deliver(batch[:n])
 		room := len(batch)
-		if p, ok := ns.dev.(*PipeEnd); ok {
+		if p, ok := ns.dev.(*PipeEnd); ok && !p.Unbounded() {
 			// Never block the pumping goroutine on a full pipe: the peer
-			// may be pumped by this very goroutine.
+			// may be pumped by this very goroutine. (An unbounded pipe
+			// never blocks.)
 			room = min(room, cap(p.tx)-len(p.tx))
 		}
 		m := ns.ep.pull(batch[:room])
@@ -370,6 +372,77 @@ func (ns *Netstack) Poll() bool {
 			return did
 		}
 		did = true
+	}
+}
+
+// Queued is one command taken off a pumped Netstack's channel by
+// WaitCommand and not yet processed. Give it to ProcessCommand exactly once:
+// its caller waits until then.
+type Queued struct{ r *request }
+
+// Op names the command ("udp-bind", "tcp-recv", ...); "" for the zero
+// Queued.
+func (q Queued) Op() string {
+	if q.r == nil {
+		return ""
+	}
+	return q.r.op.String()
+}
+
+// WaitCommand takes the next queued command, waiting for one at most
+// timeout (0: do not wait; negative: no limit), as the seed's
+// wait_for_cmd_blocking does. It returns os.ErrDeadlineExceeded when the
+// time is up, an error wrapping ErrClosed once the Netstack is closed (also
+// when Close comes while it waits). With ProcessCommand it is for callers
+// that interleave commands with their own work (PollDeviceIO, timers); Poll
+// takes every queued command at once. For pumped mode; do not mix with Run.
+func (ns *Netstack) WaitCommand(timeout time.Duration) (Queued, error) {
+	ns.pumped.Store(true)
+	select {
+	case <-ns.done:
+		return Queued{}, &Error{Kind: ErrInternal, Op: "wait-command", Err: ErrClosed}
+	case r := <-ns.cmds:
+		return Queued{r}, nil
+	default:
+	}
+	if timeout == 0 {
+		return Queued{}, os.ErrDeadlineExceeded
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case r := <-ns.cmds:
+		return Queued{r}, nil
+	case <-ns.done:
+		return Queued{}, &Error{Kind: ErrInternal, Op: "wait-command", Err: ErrClosed}
+	case <-expired:
+		return Queued{}, os.ErrDeadlineExceeded
+	}
+}
+
+// ProcessCommand processes q, one command taken by WaitCommand, as the
+// seed's process_one_cmd does: it is answered, or parked on its socket if
+// it must wait (a Recv with no data yet). It then retries the parked
+// commands whose sockets became ready, as Poll does, so that parked
+// commands progress with the new ones. After Close, q fails with
+// ErrClosed. Like Poll, it must not run concurrently with Poll, another
+// ProcessCommand or Close. The zero Queued does nothing.
+func (ns *Netstack) ProcessCommand(q Queued) {
+	if q.r == nil {
+		return
+	}
+	select {
+	case <-ns.done:
+		ns.refuse(q.r)
+		return
+	default:
+	}
+	ns.handle(q.r)
+	for ns.runReady() {
 	}
 }
 

@@ -145,9 +145,12 @@ func (ns *Netstack) submitCh(req *request, cancel <-chan struct{}) (abandoned, c
 		}
 	case <-ns.finished:
 	}
-	// The loop is gone: requests it never saw are abandoned here.
+	// The loop is gone: requests it never saw are abandoned here. Once
+	// abandoned, req is not ours to read (a ProcessCommand holding it
+	// after Close recycles it): take its op name first.
+	name := req.op.String()
 	if req.state.CompareAndSwap(statePending, stateCancelled) {
-		return true, false, &Error{Kind: ErrInternal, Op: req.op.String(), Err: ErrClosed}
+		return true, false, &Error{Kind: ErrInternal, Op: name, Err: ErrClosed}
 	}
 	<-req.done
 	if req.err == errCancelled {

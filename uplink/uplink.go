@@ -20,9 +20,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/internal/logging"
 )
 
 // ParseURL parses "udp://host:port" (host an IP literal or a name) into a
@@ -99,13 +101,21 @@ type DownlinkStats struct {
 type Downlink struct {
 	c      *net.UDPConn
 	inject Injector
-	log    *slog.Logger
+	log    *slog.Logger // writes through logs: never blocks Serve
+
+	logs     *logging.Async // the caller's handler behind a bounded buffer
+	ownLogs  bool           // Serve starts and closes logs
+	logLimit *logging.Limiter
 
 	injected, idle, refused, undeliverable atomic.Uint64
 }
 
 // ListenDownlink listens on url ("udp://host:port"; port 0 picks one).
-// Packets are handed to inject once Serve runs.
+// Packets are handed to inject once Serve runs. log (nil means
+// slog.Default()) is written through a bounded buffer (logging.Async) that
+// Serve drains, so that a log writer nobody reads cannot stall the
+// downlink; one that already writes through a logging.Async is used as it
+// is.
 func ListenDownlink(url string, inject Injector, log *slog.Logger) (*Downlink, error) {
 	a, err := ParseURL(url)
 	if err != nil {
@@ -115,10 +125,9 @@ func ListenDownlink(url string, inject Injector, log *slog.Logger) (*Downlink, e
 	if err != nil {
 		return nil, fmt.Errorf("uplink: downlink listen %s: %w", url, err)
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Downlink{c: c, inject: inject, log: log}, nil
+	log, logs, own := logging.Wrap(log, 0)
+	return &Downlink{c: c, inject: inject, log: log, logs: logs, ownLogs: own,
+		logLimit: logging.NewLimiter(logging.LimitConfig{})}, nil
 }
 
 // Addr is the address the downlink listens on.
@@ -127,10 +136,16 @@ func (d *Downlink) Addr() *net.UDPAddr { return d.c.LocalAddr().(*net.UDPAddr) }
 // Serve reads datagrams until ctx is done and closes the socket when it
 // returns, whether ctx ended or a read failed. Each datagram must be
 // exactly one Space Packet; anything else is counted and logged, never
-// fatal. Logs of refusals are thinned (the 1st, 2nd, 4th, 8th, ... of each
-// kind, with its count), so that a flood of bad datagrams cannot flood the
-// log; the counters count every one.
+// fatal. Logs of refusals are thinned (logging.Limiter's default: a few a
+// second of each kind, each with the count so far and the number of lines
+// suppressed since the last), so that a flood of bad datagrams cannot flood
+// the log; the counters count every one. Serve writes what is left of the
+// log as it returns, waiting at most a second for a stuck writer.
 func (d *Downlink) Serve(ctx context.Context) error {
+	if d.ownLogs {
+		d.logs.Start()
+		defer d.logs.CloseWithin(time.Second)
+	}
 	defer d.c.Close()
 	stop := context.AfterFunc(ctx, func() { d.c.Close() })
 	defer stop()
@@ -149,14 +164,16 @@ func (d *Downlink) Serve(ctx context.Context) error {
 				d.idle.Add(1)
 				continue
 			}
-			if k := d.refused.Add(1); logThis(k) {
-				d.log.Warn("downlink packet refused", "from", from, "octets", n, "count", k, "err", err)
+			k := d.refused.Add(1)
+			if s, ok := d.logLimit.Allow("ground", logRefused); ok {
+				d.log.Warn("downlink packet refused", "from", from, "octets", n, "count", k, "err", err, "suppressed", s)
 			}
 			continue
 		}
 		if err := d.inject(&f); err != nil {
-			if k := d.undeliverable.Add(1); logThis(k) {
-				d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "count", k, "err", err)
+			k := d.undeliverable.Add(1)
+			if s, ok := d.logLimit.Allow("ground", logUndeliverable); ok {
+				d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "count", k, "err", err, "suppressed", s)
 			}
 			continue
 		}
@@ -164,9 +181,16 @@ func (d *Downlink) Serve(ctx context.Context) error {
 	}
 }
 
-// logThis reports whether the k-th event of a kind is logged: k a power of
-// two.
-func logThis(k uint64) bool { return k&(k-1) == 0 }
+// The kinds of the downlink's per-datagram log lines, thinned by
+// Downlink.logLimit.
+const (
+	logRefused logging.Reason = iota + 1
+	logUndeliverable
+)
+
+// LogsDropped is how many log records were dropped because the log writer
+// was behind.
+func (d *Downlink) LogsDropped() uint64 { return d.logs.Dropped() }
 
 // Stats returns the downlink's counters.
 func (d *Downlink) Stats() DownlinkStats {

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"spacenet/apidswitch"
 	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/internal/logging"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -222,28 +225,61 @@ func TestSendError(t *testing.T) {
 	}
 }
 
-// countHandler counts the log records by message.
+// countHandler records, per message, the "suppressed" attribute of each
+// log record.
 type countHandler struct {
 	mu sync.Mutex
-	n  map[string]int
+	n  map[string][]uint64
 }
 
 func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	var s uint64
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "suppressed" {
+			s = a.Value.Uint64()
+		}
+		return true
+	})
 	h.mu.Lock()
-	h.n[r.Message]++
+	h.n[r.Message] = append(h.n[r.Message], s)
 	h.mu.Unlock()
 	return nil
 }
 func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countHandler) WithGroup(string) slog.Handler      { return h }
 
-// TestDownlinkLogThinned: every bad datagram is counted, but only the 1st,
-// 2nd, 4th, 8th, ... of each kind is logged.
+// fakeClock is a clock the test moves by hand, read by Serve's goroutine.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// TestDownlinkLogThinned: every bad datagram is counted, but only Burst of
+// each kind are logged per window; the first line of the next window says
+// how many were suppressed.
 func TestDownlinkLogThinned(t *testing.T) {
-	h := &countHandler{n: make(map[string]int)}
-	e := startGround(t, slog.New(h))
-	proc, dl, ground := e.proc, e.dl, e.ground
+	sw := startSwitch(t, nil)
+	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	h := &countHandler{n: make(map[string][]uint64)}
+	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{}
+	dl.logLimit = logging.NewLimiter(logging.LimitConfig{Every: time.Second, Burst: 2, Now: clock.now})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- dl.Serve(ctx) }()
+	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
 
 	var nobody, good frame.Frame
 	frame.Encode(&nobody, frame.TM, 0x7F0, 0x600, nil)
@@ -265,28 +301,41 @@ func TestDownlinkLogThinned(t *testing.T) {
 		dgrams = append(dgrams, pn[:nn])
 	}
 	dgrams = append(dgrams, pg[:ng])
-	for _, d := range dgrams {
-		if _, err := ground.Write(d); err != nil {
+	// send writes ds and waits until processor has the good frame that ends
+	// them: Serve has then handled every one.
+	send := func(ds [][]byte) {
+		t.Helper()
+		for _, d := range ds {
+			if _, err := ground.Write(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		proc.SetReadDeadline(time.Now().Add(timeout))
+		var got frame.Frame
+		if err := proc.ReadFrame(&got); err != nil {
 			t.Fatal(err)
 		}
+		if got != good {
+			t.Errorf("processor got %x", got[:32])
+		}
 	}
-	proc.SetReadDeadline(time.Now().Add(timeout))
-	var got frame.Frame
-	if err := proc.ReadFrame(&got); err != nil {
+	send(dgrams)
+	clock.advance(time.Second) // a new window: one more of each is logged with its suppressed count
+	send([][]byte{{0x00, 0x01}, pn[:nn], pg[:ng]})
+	cancel()
+	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	if got != good {
-		t.Errorf("processor got %x", got[:32])
-	}
-	e.stop()
-	want := DownlinkStats{Received: 14, Injected: 1, Refused: 10, Undeliverable: 3}
+	want := DownlinkStats{Received: 17, Injected: 2, Refused: 11, Undeliverable: 4}
 	if s := dl.Stats(); s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if r, u := h.n["downlink packet refused"], h.n["downlink frame not delivered"]; r != 4 || u != 2 {
-		t.Errorf("logged %d refusals (want 4: the 1st, 2nd, 4th, 8th of 10) and %d undeliverable (want 2 of 3)", r, u)
+	// Logged: 2 of the first 10 refusals, then the 11th saying 8 were
+	// suppressed; 2 of the first 3 undeliverable, then the 4th saying 1.
+	if r, u := h.n["downlink packet refused"], h.n["downlink frame not delivered"]; !slices.Equal(r, []uint64{0, 0, 8}) || !slices.Equal(u, []uint64{0, 0, 1}) {
+		t.Errorf("suppressed counts of the lines logged: refusals %v (want [0 0 8]), undeliverable %v (want [0 0 1])", r, u)
 	}
 }
 

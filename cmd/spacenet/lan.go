@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -102,11 +101,11 @@ func lanConfig() (*lan.Config, error) {
 }
 
 func runLAN(cmd *cobra.Command, _ []string) error {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(lanFlags.logLevel)); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--log-level %q: %w", lanFlags.logLevel, err)}
+	log, logs, err := newLogger(cmd.ErrOrStderr(), "text", lanFlags.logLevel)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lv}))
+	defer logs.CloseWithin(logFlushTimeout)
 	c, err := lanConfig()
 	if err != nil {
 		return err

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
 	"spacenet/frame"
+	"spacenet/internal/logging"
 	"spacenet/policy"
 	"spacenet/uplink"
 )
@@ -81,19 +83,24 @@ func init() {
 	rootCmd.AddCommand(runCmd)
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+// logFlushTimeout bounds how long a command waits, as it exits, for its
+// last log lines to be written: a stderr nobody reads must not hold it up.
+const logFlushTimeout = time.Second
+
+// newLogger builds the logger of every long-running command: format and
+// level as the --log-format and --log-level flags say, written to w through
+// a bounded buffer (logging.Async, started here) so that a stderr nobody
+// reads cannot stall the command or the switch. The caller closes the
+// Async with CloseWithin(logFlushTimeout) as it exits.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, *logging.Async, error) {
+	h, err := logging.NewHandler(w, format, level)
+	if err != nil {
+		// err names the field ("level ..." or "format ..."): name the flag.
+		return nil, nil, &exitError{code: 2, err: fmt.Errorf("--log-%w", err)}
 	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	logs := logging.NewAsync(h, 0)
+	logs.Start()
+	return slog.New(logs), logs, nil
 }
 
 func parseMode(flag, s string) (fs.FileMode, error) {
@@ -118,10 +125,11 @@ func loadPolicy(path string) (*policy.Policy, error) {
 
 func runSwitch(cmd *cobra.Command, _ []string) error {
 	rf := runFlags
-	log, err := newLogger(cmd.ErrOrStderr(), rf.logFormat, rf.logLevel)
+	log, logs, err := newLogger(cmd.ErrOrStderr(), rf.logFormat, rf.logLevel)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
+	defer logs.CloseWithin(logFlushTimeout)
 	dirMode, err := parseMode("dir-mode", rf.dirMode)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -213,7 +221,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 					log.Error("downlink", "err", e)
 				}
 			}
-			printCounters(cmd.OutOrStdout(), sw, dl)
+			printCounters(cmd.OutOrStdout(), sw, dl, logs)
 			return err
 		case err := <-runErr:
 			return err
@@ -221,7 +229,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			// The downlink socket failed: stop the switch rather than run half.
 			cancel()
 			<-runErr
-			printCounters(cmd.OutOrStdout(), sw, dl)
+			printCounters(cmd.OutOrStdout(), sw, dl, logs)
 			return err
 		}
 	}
@@ -253,8 +261,9 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 	log.Info("policy reloaded", "file", path, "tenants", len(p.Tenants))
 }
 
-// printCounters prints one line per tenant, then the ground's.
-func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink) {
+// printCounters prints one line per tenant, then the ground's, the
+// downlink's counters if there is one, and the log records dropped.
+func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink, logs *logging.Async) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
@@ -272,6 +281,7 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink) {
 		fmt.Fprintf(w, "downlink: received=%d injected=%d idle=%d refused=%d undeliverable=%d\n",
 			s.Received, s.Injected, s.Idle, s.Refused, s.Undeliverable)
 	}
+	fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 }
 
 func reasons(c *apidswitch.Counters) string {
