@@ -19,6 +19,9 @@ const (
 	DefaultMACTableSize = 4096
 	DefaultQueueDepth   = 256
 	DefaultBatch        = 64
+	// DefaultMACLimit is the most source MACs a port without sticky MAC
+	// may have in the table.
+	DefaultMACLimit = 256
 )
 
 // Options configures a Switch. The zero value is a learning switch with
@@ -31,9 +34,17 @@ type Options struct {
 	Ageing time.Duration
 	// MACTableSize bounds the number of learned MACs; when the table is
 	// full (after removing expired entries) new MACs are not learned, their
-	// frames are flooded, and Stats.LearnFull counts them. 0 means
-	// DefaultMACTableSize.
+	// frames are flooded, and Stats.LearnFull counts them. Locked and
+	// sticky addresses (one per port at most) are kept apart from this
+	// bound, so a full table never keeps a port from locking its address.
+	// 0 means DefaultMACTableSize.
 	MACTableSize int
+	// MACLimit is the default PortConfig.MACLimit; 0 means
+	// DefaultMACLimit, negative no limit.
+	MACLimit int
+	// Storm is the default storm control of ports; zero fields mean
+	// DefaultStormRate and DefaultStormBurst, a negative rate no limit.
+	Storm StormControl
 	// FloodOnly turns learning off: every frame goes to every other port
 	// its tenant may reach, as in mirage-vnetif.
 	FloodOnly bool
@@ -107,6 +118,11 @@ func New(opts Options) *Switch {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
+	if opts.MACLimit == 0 {
+		opts.MACLimit = DefaultMACLimit
+	}
+	opts.Storm = opts.Storm.withDefaults(StormControl{
+		Broadcast: DefaultStormRate, Multicast: DefaultStormRate, UnknownUnicast: DefaultStormRate, Burst: DefaultStormBurst})
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -184,10 +200,32 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 	if pc.LockMAC && pc.MAC.IsMulticast() {
 		return nil, fmt.Errorf("lan: attach %q: cannot lock to group address %v", pc.Name, pc.MAC)
 	}
+	if pc.LockMAC {
+		for _, q := range s.ports {
+			if q.g.lockMAC && q.g.mac == pc.MAC {
+				return nil, fmt.Errorf("lan: attach %q: MAC %v is locked to port %q already", pc.Name, pc.MAC, q.name)
+			}
+		}
+	}
 	for _, a := range pc.IPs {
 		if !a.IsValid() || a.IsUnspecified() || a.Zone() != "" {
 			return nil, fmt.Errorf("lan: attach %q: IP %v: want a unicast address without zone", pc.Name, a)
 		}
+	}
+	storm := pc.Storm.withDefaults(s.opts.Storm)
+	if err := storm.check(); err != nil {
+		return nil, fmt.Errorf("lan: attach %q: %w", pc.Name, err)
+	}
+	if pc.WhenFull > WhenFullWait || pc.Hold < 0 || pc.Flush < 0 {
+		return nil, fmt.Errorf("lan: attach %q: WhenFull %d, Hold %v, Flush %v: want drop or wait and durations >= 0", pc.Name, pc.WhenFull, pc.Hold, pc.Flush)
+	}
+	hold := pc.Hold
+	if hold == 0 {
+		hold = DefaultHold
+	}
+	limit := pc.MACLimit
+	if limit == 0 {
+		limit = s.opts.MACLimit
 	}
 	depth := pc.QueueDepth
 	if depth <= 0 {
@@ -209,8 +247,23 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 		g:       guard{lockMAC: pc.LockMAC, mac: pc.MAC, ips: ips},
 		frames:  make([][]byte, s.opts.Batch),
 		pending: make([]MAC, 0, s.opts.Batch),
+		wait:    pc.WhenFull == WhenFullWait, hold: hold, flush: pc.Flush,
+		sticky: !pc.NoSticky && !pc.LockMAC, macLimit: limit,
 	}
+	p.storm[stormBroadcast] = newBucket(storm.Broadcast, storm.Burst)
+	p.storm[stormMulticast] = newBucket(storm.Multicast, storm.Burst)
+	p.storm[stormUnknown] = newBucket(storm.UnknownUnicast, storm.Burst)
 	return p, nil
+}
+
+// plug puts p, made by newPort and given its queue, into the switch: a
+// locked MAC is installed in the table, the topology rebuilt. s.mu held.
+func (s *Switch) plug(p *port) {
+	if p.g.lockMAC {
+		s.macs.lock(p, p.g.mac, s.clock.Now().UnixNano())
+	}
+	s.ports[p.name] = p
+	s.rebuild()
 }
 
 // Attach plugs n into a new port and starts forwarding. The switch owns n
@@ -233,8 +286,8 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 	} else {
 		p.q = newQueue(p.depth, p.size)
 	}
-	s.ports[p.name] = p
-	s.rebuild()
+	p.writerDone = make(chan struct{})
+	s.plug(p)
 	p.wg.Add(2)
 	go p.readLoop()
 	go p.writeLoop()
@@ -259,8 +312,7 @@ func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
 		return nil, err
 	}
 	p.q = newQueue(p.depth, p.size)
-	s.ports[p.name] = p
-	s.rebuild()
+	s.plug(p)
 	return &MemNIC{p: p, errClosed: fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)}, nil
 }
 
@@ -386,10 +438,7 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	s.macs.mu.RUnlock()
 	in.st.rxFrames.Add(uint64(len(frames)))
 	in.st.rxBytes.Add(bytes)
-	if len(pending) > 0 {
-		s.macs.learn(in, pending, now)
-	}
-	in.pending = pending[:0]
+	s.afterBatch(in, pending, now)
 }
 
 // forward decides where f goes and queues it there; it returns the reason
@@ -425,34 +474,38 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 			return r
 		}
 	}
+	if r := s.admit(in, src, now, pending); r != NumReasons {
+		return r
+	}
 	dst := MAC(f[0:6])
-	if !s.opts.FloodOnly {
-		m := s.macs.m
-		if e := m[src]; e != nil && e.port == in {
-			if e.seen.Load() != now {
-				e.seen.Store(now)
+	class := stormBroadcast
+	switch {
+	case dst == broadcastMAC:
+	case dst.IsMulticast():
+		class = stormMulticast
+	case s.opts.FloodOnly:
+		class = numStormClasses // not limited
+	default:
+		if e := s.macs.m[dst]; e != nil && s.macs.live(e, now) {
+			switch {
+			case e.port == in:
+				return ReasonLocal
+			case !t.reaches(in, e.port):
+				return ReasonIsolated
 			}
-		} else if len(*pending) < cap(*pending) {
-			*pending = append(*pending, src)
-		}
-		if !dst.IsMulticast() {
-			if e := m[dst]; e != nil && s.macs.live(e, now) {
-				switch {
-				case e.port == in:
-					return ReasonLocal
-				case !t.reaches(in, e.port):
-					return ReasonIsolated
-				}
-				if hdr != nil && e.port.vn != nil && wire <= e.port.size {
-					// Both ports pass headers: header and frame are
-					// contiguous, send them as they came.
-					e.port.sendDirect(hdr[:nic.VnetHdrLen+len(f)])
-					return NumReasons
-				}
-				e.port.deliver(in, f, hdr, ref, wire)
+			if hdr != nil && e.port.vn != nil && wire <= e.port.size {
+				// Both ports pass headers: header and frame are
+				// contiguous, send them as they came.
+				e.port.sendDirect(in, hdr[:nic.VnetHdrLen+len(f)])
 				return NumReasons
 			}
+			e.port.deliver(in, f, hdr, ref, wire)
+			return NumReasons
 		}
+		class = stormUnknown
+	}
+	if class < numStormClasses && !in.storm[class].take(now) {
+		return stormReasons[class]
 	}
 	delivered, isolated := 0, 0
 	for _, p := range t.ports {
@@ -473,6 +526,59 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 		return ReasonIsolated
 	}
 	return ReasonNoPort
+}
+
+var broadcastMAC = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// admit applies the MAC rules to a frame from in with source src: a MAC
+// locked to another port is refused (ReasonMACTaken); a sticky port
+// accepts only its locked address, or before it has one, the first
+// source of the batch (ReasonSpoofedMAC); another port accepts a new
+// source while it has fewer than its MAC limit (ReasonMACLimit). New
+// sources go to pending, learnt after the batch. A known source on its
+// own port is refreshed. The MAC table's read lock is held.
+func (s *Switch) admit(in *port, src MAC, now int64, pending *[]MAC) Reason {
+	e := s.macs.m[src]
+	switch {
+	case e != nil && e.port == in:
+		if e.seen.Load() != now {
+			e.seen.Store(now)
+		}
+		return NumReasons
+	case e != nil && e.pinned:
+		return ReasonMACTaken
+	case in.sticky:
+		switch {
+		case in.stuck || (in.hasTentative && in.tentative != src):
+			return ReasonSpoofedMAC
+		case !in.hasTentative:
+			in.tentative, in.hasTentative = src, true
+			*pending = append(*pending, src)
+		}
+		return NumReasons
+	case s.opts.FloodOnly || slices.Contains(*pending, src):
+		return NumReasons
+	case in.macLimit > 0 && in.macs+len(*pending) >= in.macLimit:
+		in.limitHit = true
+		return ReasonMACLimit
+	}
+	if len(*pending) < cap(*pending) {
+		*pending = append(*pending, src)
+	}
+	return NumReasons
+}
+
+// afterBatch learns what in's batch admitted and resets its scratch.
+func (s *Switch) afterBatch(in *port, pending []MAC, now int64) {
+	if len(pending) > 0 {
+		s.macs.learn(in, pending, now)
+	}
+	if in.limitHit {
+		// Expired entries may be what keeps in at its limit.
+		s.macs.sweepIfDue(now)
+	}
+	in.pending = pending[:0]
+	in.hasTentative, in.limitHit = false, false
 }
 
 // vnReadBatch bounds the reader's batch on a pass-through port: each
