@@ -326,7 +326,10 @@ func (s *Switch) newMemPort(pc PortConfig) (*port, error) {
 }
 
 // Detach unplugs the named port: frames to it are dropped from now on,
-// the MACs behind it are forgotten, its NIC is closed.
+// the MACs behind it are forgotten, its NIC is closed. If the port has a
+// Flush time, what it has queued is sent first (by its writer, or for an
+// in-process port handed out by Recv, which someone must keep calling)
+// for up to that time; the rest is dropped (ReasonDown).
 func (s *Switch) Detach(name string) error {
 	s.mu.Lock()
 	p, ok := s.ports[name]
@@ -337,15 +340,55 @@ func (s *Switch) Detach(name string) error {
 	delete(s.ports, name)
 	s.rebuild()
 	s.mu.Unlock()
+	p.unlink()
+	p.drain(time.Now().Add(p.flush))
 	s.unplug(p)
 	return nil
 }
 
-// unplug stops a port removed from the topology.
-func (s *Switch) unplug(p *port) {
+// Unstick forgets the sticky address of the named port (after its guest
+// changed its MAC): the next source MAC the port sends is locked.
+func (s *Switch) Unstick(name string) error {
+	s.mu.Lock()
+	p, ok := s.ports[name]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("lan: unstick %q: no such port", name)
+	}
+	s.macs.unstick(p)
+	return nil
+}
+
+// unlink begins removing a port already out of the topology: it learns
+// nothing more, its MACs are forgotten and its queue takes no more
+// frames (ReasonDown) but can still be drained.
+func (p *port) unlink() {
 	p.closing.Store(true) // before forget: learn skips closing ports
-	s.macs.forget(p)
+	p.sw.macs.forget(p)
 	p.q.close()
+}
+
+// drain waits until p's queue is drained (by its writer, or the Recv of
+// an in-process port), or until deadline.
+func (p *port) drain(deadline time.Time) {
+	if p.flush <= 0 {
+		return
+	}
+	done := p.q.drained
+	if p.writerDone != nil {
+		done = p.writerDone
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// unplug stops a port after unlink: what is still queued is dropped
+// (ReasonDown), the NIC closed, its goroutines waited for.
+func (s *Switch) unplug(p *port) {
 	if n := p.q.discard(); n > 0 {
 		p.st.txDrops[ReasonDown].Add(uint64(n))
 	}
@@ -355,7 +398,8 @@ func (s *Switch) unplug(p *port) {
 	p.wg.Wait()
 }
 
-// Close detaches every port and refuses new ones.
+// Close detaches every port (flushing those with a Flush time, all at
+// once) and refuses new ones.
 func (s *Switch) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -363,6 +407,13 @@ func (s *Switch) Close() error {
 	s.ports = map[string]*port{}
 	s.rebuild()
 	s.mu.Unlock()
+	start := time.Now()
+	for _, p := range ports {
+		p.unlink()
+	}
+	for _, p := range ports {
+		p.drain(start.Add(p.flush))
+	}
 	for _, p := range ports {
 		s.unplug(p)
 	}
@@ -640,6 +691,7 @@ func (p *port) readLoop() {
 // writeLoop sends what the port's queue holds out of its NIC.
 func (p *port) writeLoop() {
 	defer p.wg.Done()
+	defer close(p.writerDone)
 	s := p.sw
 	slot, send, hdrLen := p.size, p.nic.Send, 0
 	if p.vn != nil {
