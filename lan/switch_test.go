@@ -14,7 +14,9 @@ import (
 func pc(name, tenant string) PortConfig { return PortConfig{Name: name, Tenant: tenant} }
 
 // dyn is pc without sticky MAC: a port whose MACs are learnt, age and move.
-func dyn(name, tenant string) PortConfig { return PortConfig{Name: name, Tenant: tenant, NoSticky: true} }
+func dyn(name, tenant string) PortConfig {
+	return PortConfig{Name: name, Tenant: tenant, NoSticky: true}
+}
 
 // TestLearning: unknown unicast floods, a reply is sent only where its
 // destination was learned, and the MAC table says where each MAC lives.
