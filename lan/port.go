@@ -175,6 +175,7 @@ type port struct {
 
 type portCounters struct {
 	rxFrames, rxBytes, txFrames, txBytes atomic.Uint64
+	held                                 atomic.Uint64
 	rxDrops, txDrops                     [NumReasons]atomic.Uint64
 }
 
@@ -192,6 +193,9 @@ type PortStats struct {
 	TxFrames, TxBytes uint64 // handed to the NIC and accepted
 	RxDrops           [NumReasons]uint64
 	TxDrops           [NumReasons]uint64
+	// Held counts frames for this port whose sender waited for room
+	// (WhenFullWait), sent in the end or dropped (ReasonHoldExpired).
+	Held uint64
 
 	// NICStats are the counters of the NIC behind the port (behind its
 	// fault injectors), if it reports any: what it refused before the
@@ -233,6 +237,7 @@ func (p *port) stats() PortStats {
 	p.q.mu.Lock()
 	s.Queued = p.q.n
 	s.TxFrames, s.TxBytes = p.st.txFrames.Load(), p.st.txBytes.Load()
+	s.Held = p.st.held.Load()
 	for r := range NumReasons {
 		s.TxDrops[r] = p.st.txDrops[r].Load()
 	}
@@ -289,7 +294,7 @@ func (p *port) holdFor(in *port, vnet bool, hdr, f []byte, ref Ref) Reason {
 	}
 	mu := &p.sw.macs.mu
 	mu.RUnlock()
-	r := p.q.addHeld(vnet, hdr, f, ref, in.holdTimer.C)
+	r := p.q.addHeld(vnet, hdr, f, ref, in.holdTimer.C, &p.st.held)
 	in.holdTimer.Stop()
 	mu.RLock()
 	return r

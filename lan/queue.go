@@ -2,6 +2,7 @@ package lan
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"spacenet/nic"
@@ -93,13 +94,15 @@ func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
 // the queue full: unless the queue is stalled (an earlier hold expired
 // and the consumer has taken nothing since: ReasonHoldExpired at once),
 // it waits for room until expired fires, then stalls the queue and
-// returns ReasonHoldExpired. No lock is held while it waits.
-func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.Time) Reason {
+// returns ReasonHoldExpired. It counts in held a frame that waits. No
+// lock is held while it waits.
+func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.Time, held *atomic.Uint64) Reason {
 	q.mu.Lock()
 	if q.stalled {
 		q.mu.Unlock()
 		return ReasonHoldExpired
 	}
+	held.Add(1)
 	q.holders++
 	for {
 		r := q.addLocked(vnet, hdr, f, ref)

@@ -116,8 +116,8 @@ func TestWhenFullHoldExpires(t *testing.T) {
 			t.Errorf("the sender was held %v; want one hold, 50ms", d)
 		}
 		sb, _ := s.Port("b")
-		if sb.Queued != 4 || sb.TxDrops[ReasonHoldExpired] != 6 {
-			t.Errorf("b: queued %d hold_expired %d; want 4, 6", sb.Queued, sb.TxDrops[ReasonHoldExpired])
+		if sb.Queued != 4 || sb.TxDrops[ReasonHoldExpired] != 6 || sb.Held != 1 {
+			t.Errorf("b: queued %d hold_expired %d held %d; want 4, 6, 1 (one hold, then at once)", sb.Queued, sb.TxDrops[ReasonHoldExpired], sb.Held)
 		}
 		// Taking a frame ends the stall. Then a and c both wait for room.
 		drain(t, b, 4)
