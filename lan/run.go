@@ -217,6 +217,9 @@ func dropString(p PortStats) string {
 			fmt.Fprintf(&b, ", tx drop %s %d", r, n)
 		}
 	}
+	if p.Held > 0 {
+		fmt.Fprintf(&b, ", held %d", p.Held)
+	}
 	if p.Failed {
 		b.WriteString(", FAILED")
 	}
