@@ -20,30 +20,35 @@ var (
 	macOS   = LocalMAC(0x05)
 )
 
-// victims attaches camera, processor and spaceos ports with cfg.
-func victims(t *testing.T, s *Switch, cfg func(PortConfig) PortConfig) (cam, proc, os *MemNIC) {
+// tenantLAN is a switch on a fake clock with camera, processor and
+// spaceos ports in the default configuration; speakers of them (by index)
+// have sent a broadcast from their MAC (as ARP would), drained from the
+// others, and a second has passed, which fills the storm buckets again.
+func tenantLAN(t *testing.T, speakers ...int) (clk *fakeClock, s *Switch, all []*MemNIC) {
 	t.Helper()
-	ps := memPorts(t, s, cfg(pc("camera", "camera")), cfg(pc("processor", "processor")), cfg(pc("spaceos", "spaceos")))
-	return ps[0], ps[1], ps[2]
+	clk = newFakeClock()
+	s = New(Options{Clock: clk})
+	t.Cleanup(func() { s.Close() })
+	all = memPorts(t, s, pc("camera", "camera"), pc("processor", "processor"), pc("spaceos", "spaceos"))
+	hellos(t, clk, all, speakers...)
+	return clk, s, all
 }
 
-// hellos has each of ports send a broadcast from its MAC (as ARP would),
-// drained from the other ports of all; then a second passes on clk,
-// which fills the storm buckets again.
-func hellos(t *testing.T, clk *fakeClock, all []*MemNIC, ports []*MemNIC, macs []MAC) {
+// hellos: each port of all named by speakers sends a broadcast from its
+// MAC, drained from the others; then a second passes on clk.
+func hellos(t *testing.T, clk *fakeClock, all []*MemNIC, speakers ...int) {
 	t.Helper()
-	for i, p := range ports {
-		send(t, p, eth(bcast, macs[i], 0x0806, nil, 60))
+	macs := []MAC{macCam, macProc, macOS}
+	for _, i := range speakers {
+		send(t, all[i], eth(bcast, macs[i], 0x0806, nil, 60))
 		for _, q := range all {
-			if q != p {
+			if q != all[i] {
 				drain(t, q, 1)
 			}
 		}
 	}
 	clk.Advance(time.Second)
 }
-
-func same(c PortConfig) PortConfig { return c }
 
 // exchange sends n frames each way between processor and spaceos in
 // batches of 50, draining as it goes, and returns how many frames the
@@ -82,12 +87,8 @@ func TestAttackBroadcastStorm(t *testing.T) {
 		{"unknown unicast", macX, ReasonStormUnknown},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newFakeClock()
-			s := New(Options{Clock: clk})
-			defer s.Close()
-			cam, proc, os := victims(t, s, same)
-			all := []*MemNIC{cam, proc, os}
-			hellos(t, clk, all, all, []MAC{macCam, macProc, macOS})
+			_, s, all := tenantLAN(t, 0, 1, 2)
+			cam, proc, os := all[0], all[1], all[2]
 			storm := make([][]byte, 10_000)
 			for i := range storm {
 				storm[i] = eth(tt.dst, macCam, 0x88b5, nil, 60)
@@ -122,12 +123,8 @@ func TestAttackBroadcastStorm(t *testing.T) {
 // cannot fill the table: processor <-> spaceos unicast is never seen by
 // the camera.
 func TestAttackMACFlood(t *testing.T) {
-	clk := newFakeClock()
-	s := New(Options{Clock: clk})
-	defer s.Close()
-	cam, proc, os := victims(t, s, same)
-	all := []*MemNIC{cam, proc, os}
-	hellos(t, clk, all, all[:1], []MAC{macCam})
+	clk, s, all := tenantLAN(t, 0)
+	cam, proc, os := all[0], all[1], all[2]
 	rng := rand.New(rand.NewPCG(1, 2))
 	batch := make([][]byte, 64)
 	for i := range batch {
@@ -156,7 +153,7 @@ func TestAttackMACFlood(t *testing.T) {
 	for _, v := range []*MemNIC{proc, os} {
 		drain(t, v, queued(t, s, v.p.name)[0])
 	}
-	hellos(t, clk, all, all[1:], []MAC{macProc, macOS})
+	hellos(t, clk, all, 1, 2)
 	if seen := exchange(t, s, proc, os, 10_000); seen != 0 {
 		t.Errorf("camera was given %d of the 20,000 processor <-> spaceos frames; want 0", seen)
 	}
@@ -172,12 +169,8 @@ func TestAttackMACFlood(t *testing.T) {
 // TestAttackMACSpoof: the camera sends with processor's MAC between each
 // of 4000 frames spaceos sends to processor: it hijacks none of them.
 func TestAttackMACSpoof(t *testing.T) {
-	clk := newFakeClock()
-	s := New(Options{Clock: clk})
-	defer s.Close()
-	cam, proc, os := victims(t, s, same)
-	all := []*MemNIC{cam, proc, os}
-	hellos(t, clk, all, all, []MAC{macCam, macProc, macOS})
+	_, s, all := tenantLAN(t, 0, 1, 2)
+	cam, proc, os := all[0], all[1], all[2]
 	const n = 4000
 	got := 0
 	for i := range n {

@@ -79,15 +79,22 @@ const minSlot = 2048
 func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
 	q.mu.Lock()
 	r := q.addLocked(vnet, hdr, f, ref)
-	w := r == NumReasons && q.waiting
-	if w {
-		q.waiting = false
-	}
+	w := q.wakes(r)
 	q.mu.Unlock()
 	if w {
 		signal(q.wake)
 	}
 	return r
+}
+
+// wakes reports, lock held, whether adding with result r must wake a
+// consumer waiting on q.wake (it then no longer counts as waiting).
+func (q *queue) wakes(r Reason) bool {
+	w := r == NumReasons && q.waiting
+	if w {
+		q.waiting = false
+	}
+	return w
 }
 
 // addHeld is add for a port that waits when full, called after add found
@@ -111,10 +118,7 @@ func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.T
 			// Pass the turn on: another holder may fit too, or must
 			// see the queue closed.
 			next := q.holders > 0 && (q.closed || q.n < len(q.slots))
-			w := r == NumReasons && q.waiting
-			if w {
-				q.waiting = false
-			}
+			w := q.wakes(r)
 			q.mu.Unlock()
 			if next {
 				signal(q.room)
