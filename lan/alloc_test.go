@@ -3,6 +3,7 @@ package lan
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"spacenet/nic"
 )
@@ -118,4 +119,84 @@ func TestForwardAllocs(t *testing.T) {
 	if avg := testing.AllocsPerRun(100, step); avg != 0 {
 		t.Errorf("NIC-backed ports: %v allocations per 64 frames; want 0", avg)
 	}
+}
+
+// TestDefenceAllocs: refusing frames allocates nothing: a sticky port's
+// other sources (spoofed_mac), a locked MAC claimed by another port
+// (mac_taken), a port at its MAC limit (mac_limit), storm control
+// (storm_broadcast); nor does a sender that waits for a full port
+// (when_full wait) while another goroutine receives.
+func TestDefenceAllocs(t *testing.T) {
+	s := New(Options{Clock: newFakeClock()})
+	defer s.Close()
+	ps := memPorts(t, s, PortConfig{Name: "sticky", Tenant: "t", Storm: StormControl{Broadcast: 1, Burst: 1}},
+		PortConfig{Name: "free", Tenant: "t", NoSticky: true, MACLimit: 1},
+		PortConfig{Name: "b", Tenant: "t", QueueDepth: 8, WhenFull: WhenFullWait, Hold: time.Minute})
+	sticky, free, b := ps[0], ps[1], ps[2]
+	send(t, sticky, eth(macB, macA, 0x88b5, nil, 60))
+	send(t, free, eth(macB, macC, 0x88b5, nil, 60))
+	send(t, b, eth(macA, macB, 0x88b5, nil, 60))
+	drain(t, b, 2)
+	drain(t, sticky, 1)
+	var refused [][]byte
+	for range 16 {
+		refused = append(refused, eth(macB, macX, 0x88b5, nil, 60), eth(bcast, macA, 0x88b5, nil, 60))
+	}
+	var claims [][]byte
+	for i := range 32 {
+		claims = append(claims, eth(macB, macA, 0x88b5, nil, 60), eth(macB, LocalMAC(uint32(300+i)), 0x88b5, nil, 60))
+	}
+	step := func() {
+		send(t, sticky, refused...) // spoofed_mac, storm_broadcast
+		send(t, free, claims...)    // mac_taken, mac_limit
+	}
+	step() // one broadcast passes (burst 1), to free and b
+	for _, m := range []*MemNIC{free, b} {
+		drain(t, m, 1)
+	}
+	if avg := testing.AllocsPerRun(100, step); avg != 0 {
+		t.Errorf("refusing 96 frames: %v allocations; want 0", avg)
+	}
+	st, _ := s.Port("sticky")
+	sf, _ := s.Port("free")
+	if st.RxDrops[ReasonSpoofedMAC] == 0 || st.RxDrops[ReasonStormBroadcast] == 0 || sf.RxDrops[ReasonMACTaken] == 0 || sf.RxDrops[ReasonMACLimit] == 0 || queued(t, s, "b")[0] != 0 {
+		t.Fatalf("not the refusals measured: sticky %v free %v", st.RxDrops, sf.RxDrops)
+	}
+
+	// sticky sends 64 frames to b, whose queue holds 8: the sender waits
+	// for the receiver whenever it is full (PortStats.Held).
+	frames := make([][]byte, 64)
+	for i := range frames {
+		frames[i] = eth(macB, macA, 0x88b5, nil, 60)
+	}
+	got := make(chan int)
+	go func() {
+		bufs, sizes := make([][]byte, 8), make([]int, 8)
+		for i := range bufs {
+			bufs[i] = make([]byte, 1514)
+		}
+		n := 0
+		for {
+			k, err := b.Recv(bufs, sizes)
+			if err != nil {
+				return
+			}
+			if n += k; n >= 64 {
+				got <- n
+				n -= 64
+			}
+		}
+	}()
+	wait := func() {
+		send(t, sticky, frames...)
+		<-got
+	}
+	wait()
+	if avg := testing.AllocsPerRun(100, wait); avg != 0 {
+		t.Errorf("64 frames into an 8-frame waiting port: %v allocations; want 0", avg)
+	}
+	if sb, _ := s.Port("b"); sb.TxDrops[ReasonHoldExpired] != 0 || sb.TxDrops[ReasonQueueFull] != 0 || sb.Held == 0 {
+		t.Errorf("b dropped %v, held %d; want no drops, some holds", sb.TxDrops, sb.Held)
+	}
+	b.Close()
 }

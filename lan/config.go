@@ -3,6 +3,7 @@ package lan
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/netip"
 	"os"
@@ -37,6 +38,8 @@ const DefaultDir = "/tmp/space-lan"
 //	queue_depth = 256          # default per-port queue depth (frames)
 //	pcap = "/tmp/lan.pcap"     # capture every frame entering the switch
 //	policy = "policy.toml"     # optional: reach from the APID policy's can_send_to
+//	socket_mode = "0600"       # mode of the qemu-* sockets (default 0600)
+//	dir_mode = "0700"          # mode of a socket directory the LAN creates (default 0700)
 //
 //	[[tenant]]                 # optional; without tenants (and policy) all reach all
 //	name = "camera"
@@ -53,6 +56,16 @@ const DefaultDir = "/tmp/space-lan"
 //	ips = ["10.0.0.2"]         # locks the port to these source IPs
 //	mtu = 1500                 # 0: the NIC's
 //	queue_depth = 0
+//	sticky_mac = true          # default true, false for kind packet: lock the first source MAC
+//	mac_limit = 256            # without sticky_mac: most source MACs (-1: no limit)
+//	when_full = "drop"         # or "wait": hold the sender up to hold, then drop
+//	hold = "100ms"
+//	flush = "0s"               # on detach/stop: time to send what is queued
+//	[port.storm]               # frames flooded per second from this port (-1: no limit)
+//	broadcast = 1000
+//	multicast = 1000
+//	unknown_unicast = 1000
+//	burst = 100
 //	[port.fault]               # faults on frames the switch sends out of this port
 //	loss = 0.01
 //	corrupt = 0.0
@@ -74,7 +87,9 @@ type Config struct {
 	FloodOnly    bool
 	QueueDepth   int
 	Pcap         string
-	Policy       string // path of the APID policy file reach came from, if any
+	Policy       string      // path of the APID policy file reach came from, if any
+	SocketMode   fs.FileMode // of qemu-* sockets; 0 means DefaultSocketMode
+	DirMode      fs.FileMode // of socket directories the LAN creates; 0 means DefaultDirMode
 
 	Tenants map[string][]string // can_reach by tenant; nil: all reach all
 	Ports   []PortSpec
@@ -89,6 +104,23 @@ type PortSpec struct {
 	MTU, QueueDepth    int
 	Fault              *fault.Config
 	FaultSeed          uint64
+
+	StickyMAC *bool // nil: on, except for kind packet (see PortConfig.NoSticky)
+	MACLimit  int
+	Storm     StormControl
+	WhenFull  WhenFull
+	Hold      time.Duration
+	Flush     time.Duration
+}
+
+// Sticky reports whether the port locks the first source MAC it sends:
+// as configured, else on for every kind but packet (an AF_PACKET port on
+// an existing interface usually faces a network of many hosts).
+func (p *PortSpec) Sticky() bool {
+	if p.StickyMAC != nil {
+		return *p.StickyMAC
+	}
+	return p.Kind != KindPacket
 }
 
 // Reach returns the tenant policy of c (nil: all reach all).
@@ -101,7 +133,8 @@ func (c *Config) Reach() *Reach {
 
 // PortConfig returns the switch port configuration of p.
 func (p *PortSpec) PortConfig() PortConfig {
-	pc := PortConfig{Name: p.Name, Tenant: p.Tenant, MTU: p.MTU, IPs: p.IPs, QueueDepth: p.QueueDepth}
+	pc := PortConfig{Name: p.Name, Tenant: p.Tenant, MTU: p.MTU, IPs: p.IPs, QueueDepth: p.QueueDepth,
+		NoSticky: !p.Sticky(), MACLimit: p.MACLimit, Storm: p.Storm, WhenFull: p.WhenFull, Hold: p.Hold, Flush: p.Flush}
 	if p.MAC != nil {
 		pc.LockMAC, pc.MAC = true, *p.MAC
 	}
@@ -135,6 +168,8 @@ type rawConfig struct {
 	QueueDepth   int         `toml:"queue_depth"`
 	Pcap         string      `toml:"pcap"`
 	Policy       string      `toml:"policy"`
+	SocketMode   string      `toml:"socket_mode"`
+	DirMode      string      `toml:"dir_mode"`
 	Tenant       []rawTenant `toml:"tenant"`
 	Port         []rawPort   `toml:"port"`
 }
@@ -155,7 +190,20 @@ type rawPort struct {
 	IPs        []string  `toml:"ips"`
 	MTU        int       `toml:"mtu"`
 	QueueDepth int       `toml:"queue_depth"`
+	StickyMAC  *bool     `toml:"sticky_mac"`
+	MACLimit   int       `toml:"mac_limit"`
+	WhenFull   string    `toml:"when_full"`
+	Hold       string    `toml:"hold"`
+	Flush      string    `toml:"flush"`
+	Storm      *rawStorm `toml:"storm"`
 	Fault      *rawFault `toml:"fault"`
+}
+
+type rawStorm struct {
+	Broadcast      int `toml:"broadcast"`
+	Multicast      int `toml:"multicast"`
+	UnknownUnicast int `toml:"unknown_unicast"`
+	Burst          int `toml:"burst"`
 }
 
 type rawFault struct {
@@ -177,6 +225,9 @@ type rawWindow struct {
 // configKeys are the key paths a file may hold (array indices dropped).
 var configKeys = map[string]bool{
 	"ageing": true, "mac_table_size": true, "flood_only": true, "queue_depth": true, "pcap": true, "policy": true,
+	"socket_mode": true, "dir_mode": true,
+	"port.sticky_mac": true, "port.mac_limit": true, "port.when_full": true, "port.hold": true, "port.flush": true,
+	"port.storm": true, "port.storm.broadcast": true, "port.storm.multicast": true, "port.storm.unknown_unicast": true, "port.storm.burst": true,
 	"tenant": true, "tenant.name": true, "tenant.can_reach": true,
 	"port": true, "port.name": true, "port.tenant": true, "port.kind": true, "port.path": true, "port.peer": true,
 	"port.ifname": true, "port.mac": true, "port.ips": true, "port.mtu": true, "port.queue_depth": true,
@@ -215,6 +266,17 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return d
 	}
 	c.Ageing = dur("ageing", raw.Ageing, DefaultAgeing)
+	mode := func(field, s string) fs.FileMode {
+		if s == "" {
+			return 0
+		}
+		m, err := ParseMode(s)
+		if err != nil {
+			fail("%s: %w", field, err)
+		}
+		return m
+	}
+	c.SocketMode, c.DirMode = mode("socket_mode", raw.SocketMode), mode("dir_mode", raw.DirMode)
 	if raw.MACTableSize < 0 || raw.QueueDepth < 0 {
 		fail("mac_table_size %d, queue_depth %d: want >= 0", raw.MACTableSize, raw.QueueDepth)
 	}
@@ -263,6 +325,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		}
 	}
 	names := map[string]bool{}
+	locked := map[MAC]string{}
 	for i, rp := range raw.Port {
 		p := PortSpec{Name: rp.Name, Tenant: rp.Tenant, Kind: rp.Kind, Path: rp.Path, Peer: rp.Peer, Ifname: rp.Ifname, MTU: rp.MTU, QueueDepth: rp.QueueDepth}
 		where := fmt.Sprintf("port %d (%q)", i+1, rp.Name)
@@ -303,7 +366,10 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				fail("%s: %w", where, err)
 			} else if m.IsMulticast() {
 				fail("%s: mac %v is a group address", where, m)
+			} else if other, dup := locked[m]; dup {
+				fail("%s: mac %v is locked to port %q already", where, m, other)
 			}
+			locked[m] = rp.Name
 			p.MAC = &m
 		}
 		for _, s := range rp.IPs {
@@ -316,6 +382,22 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		}
 		if rp.MTU < 0 || rp.MTU > 65535 || rp.QueueDepth < 0 {
 			fail("%s: mtu %d, queue_depth %d out of range", where, rp.MTU, rp.QueueDepth)
+		}
+		p.StickyMAC, p.MACLimit = rp.StickyMAC, rp.MACLimit
+		switch rp.WhenFull {
+		case "", "drop":
+		case "wait":
+			p.WhenFull = WhenFullWait
+		default:
+			fail("%s: when_full %q: want \"drop\" or \"wait\"", where, rp.WhenFull)
+		}
+		p.Hold = dur(where+": hold", rp.Hold, 0)
+		p.Flush = dur(where+": flush", rp.Flush, 0)
+		if st := rp.Storm; st != nil {
+			p.Storm = StormControl{Broadcast: st.Broadcast, Multicast: st.Multicast, UnknownUnicast: st.UnknownUnicast, Burst: st.Burst}
+			if err := p.Storm.check(); err != nil {
+				fail("%s: %w", where, err)
+			}
 		}
 		if f := rp.Fault; f != nil {
 			fc := &fault.Config{Loss: f.Loss, Corrupt: f.Corrupt, Duplicate: f.Duplicate, Reorder: f.Reorder, MTU: f.MTU,
@@ -353,6 +435,12 @@ func (c *Config) String() string {
 	if c.Pcap != "" {
 		fmt.Fprintf(&b, "pcap = %q\n", c.Pcap)
 	}
+	if c.SocketMode != 0 {
+		fmt.Fprintf(&b, "socket_mode = \"%04o\"\n", uint32(c.SocketMode))
+	}
+	if c.DirMode != 0 {
+		fmt.Fprintf(&b, "dir_mode = \"%04o\"\n", uint32(c.DirMode))
+	}
 	if c.Policy != "" {
 		fmt.Fprintf(&b, "policy = %q\n", c.Policy)
 	} else {
@@ -387,6 +475,7 @@ func (c *Config) String() string {
 		if p.QueueDepth != 0 {
 			fmt.Fprintf(&b, "queue_depth = %d\n", p.QueueDepth)
 		}
+		writePortSecurity(&b, &p)
 		if f := p.Fault; f != nil {
 			fmt.Fprintf(&b, "[port.fault]\nloss = %v\ncorrupt = %v\nduplicate = %v\nreorder = %v\ndelay = %q\nmtu = %d\nseed = %d\n",
 				f.Loss, f.Corrupt, f.Duplicate, f.Reorder, f.Delay.String(), f.MTU, p.FaultSeed)
@@ -396,6 +485,30 @@ func (c *Config) String() string {
 		}
 	}
 	return b.String()
+}
+
+// writePortSecurity writes the sticky MAC, MAC limit, when-full, flush
+// and storm settings of p that are not defaults.
+func writePortSecurity(b *strings.Builder, p *PortSpec) {
+	if p.StickyMAC != nil {
+		fmt.Fprintf(b, "sticky_mac = %v\n", *p.StickyMAC)
+	}
+	if p.MACLimit != 0 {
+		fmt.Fprintf(b, "mac_limit = %d\n", p.MACLimit)
+	}
+	if p.WhenFull != WhenFullDrop {
+		fmt.Fprintf(b, "when_full = %q\n", p.WhenFull.String())
+	}
+	if p.Hold != 0 {
+		fmt.Fprintf(b, "hold = %q\n", p.Hold.String())
+	}
+	if p.Flush != 0 {
+		fmt.Fprintf(b, "flush = %q\n", p.Flush.String())
+	}
+	if s := p.Storm; s != (StormControl{}) {
+		fmt.Fprintf(b, "[port.storm]\nbroadcast = %d\nmulticast = %d\nunknown_unicast = %d\nburst = %d\n",
+			s.Broadcast, s.Multicast, s.UnknownUnicast, s.Burst)
+	}
 }
 
 func quoteList(s []string) string {

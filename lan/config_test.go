@@ -16,6 +16,8 @@ const fullConfig = `
 ageing = "60s"
 mac_table_size = 100
 queue_depth = 32
+socket_mode = "0660"
+dir_mode = "0750"
 
 [[tenant]]
 name = "camera"
@@ -31,6 +33,15 @@ path = "DIR/cam.sock"
 mac = "52:54:00:12:34:56"
 ips = ["10.0.0.2", "fe80::5054:ff:fe12:3456"]
 mtu = 1400
+sticky_mac = false
+mac_limit = 8
+when_full = "wait"
+hold = "20ms"
+flush = "1s"
+[port.storm]
+broadcast = 50
+unknown_unicast = -1
+burst = 10
 [port.fault]
 loss = 0.01
 delay = "5ms"
@@ -65,6 +76,17 @@ func TestParseConfig(t *testing.T) {
 	if p.Fault == nil || p.Fault.Loss != want.Loss || p.Fault.Delay != want.Delay || len(p.Fault.Outages) != 1 || p.Fault.Outages[0] != want.Outages[0] || p.FaultSeed != 7 {
 		t.Errorf("fault %+v seed %d", p.Fault, p.FaultSeed)
 	}
+	if c.SocketMode != 0o660 || c.DirMode != 0o750 {
+		t.Errorf("modes %04o %04o", c.SocketMode, c.DirMode)
+	}
+	pcam, pproc := c.Ports[0].PortConfig(), c.Ports[1].PortConfig()
+	if !pcam.NoSticky || pcam.MACLimit != 8 || pcam.WhenFull != WhenFullWait || pcam.Hold != 20*time.Millisecond || pcam.Flush != time.Second ||
+		pcam.Storm != (StormControl{Broadcast: 50, UnknownUnicast: -1, Burst: 10}) {
+		t.Errorf("cam port config %+v", pcam)
+	}
+	if pproc.NoSticky || pproc.WhenFull != WhenFullDrop || pproc.Storm != (StormControl{}) {
+		t.Errorf("proc port config %+v; want the defaults (sticky, drop)", pproc)
+	}
 	r := c.Reach()
 	if !r.Allows("camera", "processor") || r.Allows("processor", "camera") {
 		t.Errorf("reach %v", r)
@@ -78,6 +100,8 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("round trip differs:\n%s\n---\n%s", c.String(), c2.String())
 	}
 }
+
+const tapPort = "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"tap\"\nifname = \"x\"\n"
 
 func TestParseConfigErrors(t *testing.T) {
 	tests := []struct{ name, file, want string }{
@@ -96,6 +120,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ip", "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"tap\"\nifname = \"x\"\nips = [\"0.0.0.0\"]", "not a unicast IP"},
 		{"fault", "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"tap\"\nifname = \"x\"\n[port.fault]\nloss = 2.0", "loss 2 not in [0, 1]"},
 		{"both", "policy = \"p.toml\"\n[[tenant]]\nname = \"a\"", "choose one"},
+		{"when_full", tapPort + "when_full = \"sometimes\"", `port 1 ("a"): when_full "sometimes"`},
+		{"hold", tapPort + "hold = \"-1s\"", `hold "-1s"`},
+		{"burst", tapPort + "[port.storm]\nburst = -2", `port 1 ("a"): storm burst -2`},
+		{"storm key", tapPort + "[port.storm]\nrate = 2", `unknown key "port.storm.rate"`},
+		{"socket_mode", `socket_mode = "0644x"`, `socket_mode: mode "0644x"`},
+		{"dir_mode", `dir_mode = "0070"`, `dir_mode: mode "0070": the owner needs read and write`},
+		{"locked twice", tapPort + "mac = \"02:00:00:00:00:01\"\n[[port]]\nname = \"b\"\ntenant = \"t\"\nkind = \"tap\"\nifname = \"y\"\nmac = \"02:00:00:00:00:01\"", `port 2 ("b"): mac 02:00:00:00:00:01 is locked to port "a" already`},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig("t.toml", []byte(tt.file))
@@ -107,6 +138,14 @@ func TestParseConfigErrors(t *testing.T) {
 
 func TestDefaultConfigAndPolicy(t *testing.T) {
 	c := DefaultConfig("/tmp/x")
+	for _, p := range c.Ports {
+		if pc := p.PortConfig(); pc.NoSticky || pc.WhenFull != WhenFullDrop {
+			t.Errorf("default port %s: %+v; want sticky, drop", p.Name, pc)
+		}
+	}
+	if (&PortSpec{Kind: KindPacket}).Sticky() || !(&PortSpec{Kind: KindTAP}).Sticky() {
+		t.Error("sticky by default: want every kind but packet")
+	}
 	if len(c.Ports) != 3 || c.Ports[1].Path != "/tmp/x/processor.sock" || c.Ports[1].Tenant != "processor" || c.Reach() != nil {
 		t.Errorf("default %+v", c)
 	}

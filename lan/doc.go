@@ -11,7 +11,14 @@
 // others. Ports have an MTU (oversized frames are dropped and counted, never
 // truncated), may be locked to a MAC and to source IPs (ARP, NDP, IPv4 and
 // IPv6 source checks), and belong to tenants whose reachability is policy
-// (Reach, the same tenant names as the APID plane's policy). Every frame a
+// (Reach, the same tenant names as the APID plane's policy). Against hostile
+// tenants, ports are sticky by default (the first source MAC a port sends is
+// locked to it), ports without sticky MAC have a MAC limit, locked addresses
+// never age or move and do not count against the table's bound, and each
+// port's broadcast, multicast and unknown-unicast floods are rate-limited
+// (storm control). A port whose queue is full drops (the default) or holds
+// its senders for a bounded time (WhenFullWait); a detached port may flush
+// its queue first. Every frame a
 // port receives is forwarded or counted under one reason; every frame it
 // should send is sent or counted under one reason (PortStats). A Monitor
 // sees every frame in both directions; PcapWriter is one that writes pcap.

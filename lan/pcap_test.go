@@ -43,7 +43,7 @@ func TestPcap(t *testing.T) {
 			t.Fatal(err)
 		}
 		pw.Both = both
-		s := New(Options{Monitor: pw.Monitor})
+		s := New(Options{Monitor: pw.Monitor, Storm: StormControl{Broadcast: -1}}) // 137 broadcasts at once
 		ps := memPorts(t, s, pc("a", "t"), pc("b", "t"), PortConfig{Name: "c", Tenant: "t", LockMAC: true, MAC: macC})
 		const n = 137
 		for i := range n {

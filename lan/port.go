@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"spacenet/nic"
 )
@@ -30,6 +31,63 @@ type PortConfig struct {
 	// QueueDepth is the number of frames the port's outbound queue holds;
 	// zero means the switch's default.
 	QueueDepth int
+
+	// NoSticky turns sticky MAC off. By default a port is sticky, as port
+	// security on real switches: the first source MAC the port sends is
+	// locked to it (it never ages); frames from the port with another
+	// source MAC are dropped (ReasonSpoofedMAC), and frames from another
+	// port with that MAC too (ReasonMACTaken). Turn it off for a port with
+	// several hosts behind it (a bridge, a real network); the port then
+	// learns up to MACLimit addresses, which may move between ports. A
+	// port with LockMAC is locked to MAC from the start.
+	NoSticky bool
+	// MACLimit bounds the source MACs a port without sticky MAC may have
+	// in the table; a frame from a further one is dropped
+	// (ReasonMACLimit) and its MAC not learnt. Zero means the switch's
+	// default (Options.MACLimit), negative means no limit.
+	MACLimit int
+	// Storm limits the frames from this port that the switch floods (see
+	// StormControl); zero fields take the switch's defaults.
+	Storm StormControl
+	// WhenFull says what happens to a frame for this port when its queue
+	// is full: WhenFullDrop (the default) drops it at once
+	// (ReasonQueueFull); WhenFullWait holds its sender for up to Hold,
+	// then drops it (ReasonHoldExpired).
+	WhenFull WhenFull
+	// Hold bounds a wait (WhenFullWait); zero means DefaultHold.
+	Hold time.Duration
+	// Flush is how long Detach (and Close) lets the port send what it has
+	// queued before the rest is discarded (ReasonDown): its writer sends
+	// it, or for an in-process port Recv hands it out. Zero discards at
+	// once.
+	Flush time.Duration
+}
+
+// WhenFull is a port's choice when its queue is full.
+type WhenFull uint8
+
+const (
+	// WhenFullDrop drops the frame at once (ReasonQueueFull): freshest
+	// data wins, and no sender ever waits for this port.
+	WhenFullDrop WhenFull = iota
+	// WhenFullWait holds the sender until the queue has room, for up to
+	// the port's hold time; then the frame is dropped (ReasonHoldExpired)
+	// and, until the port's consumer takes a frame, later frames for it
+	// are dropped at once: a dead receiver costs its senders one hold,
+	// not one per frame.
+	WhenFullWait
+)
+
+// DefaultHold is how long a sender waits for a full port that waits when
+// full (the APID plane's default).
+const DefaultHold = 100 * time.Millisecond
+
+// String returns "drop" or "wait".
+func (w WhenFull) String() string {
+	if w == WhenFullWait {
+		return "wait"
+	}
+	return "drop"
 }
 
 // Direction says which way a frame crosses a port.
@@ -58,21 +116,32 @@ type Monitor func(port string, dir Direction, frame []byte)
 
 // port is one switch port.
 type port struct {
-	sw       *Switch
-	name     string
-	tenant   string
-	tid      int // index of tenant in the switch's tenant table
-	mtu      int
-	size     int // mtu + nic.HeaderLen: a queue slot
-	g        guard
-	q        *queue
-	nic      nic.NIC // nil for in-process ports
-	depth    int     // queue depth (frames)
-	byRef    bool    // an in-process port passing frames by reference (AttachRef)
-	closing  atomic.Bool
-	failed   atomic.Bool
-	txLogged atomic.Bool // a send error was logged
-	wg       sync.WaitGroup
+	sw         *Switch
+	name       string
+	tenant     string
+	tid        int // index of tenant in the switch's tenant table
+	mtu        int
+	size       int // mtu + nic.HeaderLen: a queue slot
+	g          guard
+	q          *queue
+	nic        nic.NIC // nil for in-process ports
+	depth      int     // queue depth (frames)
+	byRef      bool    // an in-process port passing frames by reference (AttachRef)
+	closing    atomic.Bool
+	failed     atomic.Bool
+	txLogged   atomic.Bool // a send error was logged
+	wg         sync.WaitGroup
+	writerDone chan struct{} // closed when the writer returns (NIC-backed ports)
+	wait       bool          // WhenFullWait
+	hold       time.Duration // for wait
+	flush      time.Duration // PortConfig.Flush
+	sticky     bool          // sticky MAC (not with LockMAC)
+	macLimit   int           // <= 0: none
+
+	// Guarded by the MAC table's lock (written with its write lock).
+	macs      int  // dynamic entries behind this port
+	stuck     bool // sticky: stickyMAC is locked to the port
+	stickyMAC MAC
 
 	// vn is set when the NIC passes frames with their virtio-net header
 	// (nic.VnetNIC) and the switch has no Monitor: the reader receives
@@ -93,12 +162,20 @@ type port struct {
 	segBuf  []byte        // one segment (vn ports; nic.MaxSuperFrame)
 	head    []byte        // the start of a Ref frame (by-reference ports; refHeadLen)
 	whole   []byte        // a whole Ref frame (by-reference ports with a Monitor or port security; size)
+	storm   [numStormClasses]bucket
+	// tentative is the source MAC a sticky port not yet stuck sent in
+	// the current batch (hasTentative): the only one learn may lock.
+	tentative    MAC
+	hasTentative bool
+	limitHit     bool        // a frame of the batch hit the MAC limit
+	holdTimer    *time.Timer // times this port's waits for full ports (made on first use)
 
 	st portCounters
 }
 
 type portCounters struct {
 	rxFrames, rxBytes, txFrames, txBytes atomic.Uint64
+	held                                 atomic.Uint64
 	rxDrops, txDrops                     [NumReasons]atomic.Uint64
 }
 
@@ -116,6 +193,9 @@ type PortStats struct {
 	TxFrames, TxBytes uint64 // handed to the NIC and accepted
 	RxDrops           [NumReasons]uint64
 	TxDrops           [NumReasons]uint64
+	// Held counts frames for this port whose sender waited for room
+	// (WhenFullWait), sent in the end or dropped (ReasonHoldExpired).
+	Held uint64
 
 	// NICStats are the counters of the NIC behind the port (behind its
 	// fault injectors), if it reports any: what it refused before the
@@ -157,6 +237,7 @@ func (p *port) stats() PortStats {
 	p.q.mu.Lock()
 	s.Queued = p.q.n
 	s.TxFrames, s.TxBytes = p.st.txFrames.Load(), p.st.txBytes.Load()
+	s.Held = p.st.held.Load()
 	for r := range NumReasons {
 		s.TxDrops[r] = p.st.txDrops[r].Load()
 	}
@@ -178,21 +259,45 @@ func (p *port) deliver(in *port, f, hdr []byte, ref Ref, wire int) {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
 	}
-	var r Reason
 	switch {
 	case p.vn != nil:
-		r = p.q.putVnet(hdr, f, ref)
+		p.enqueue(in, true, hdr, f, ref)
 	case ref != nil:
-		r = p.q.putRef(ref)
+		p.enqueue(in, false, nil, nil, ref)
 	case hdr != nil && nic.VnetOffload(hdr):
 		in.segment(p, f, hdr)
-		return
 	default:
-		r = p.q.put(f)
+		p.enqueue(in, false, nil, f, nil)
+	}
+}
+
+// enqueue queues a frame on p (see queue.add) or counts why not. If p
+// waits when full, the sender (in's ingress) waits for room for up to p's
+// hold time, with the MAC table's read lock, which its caller holds,
+// released meanwhile.
+func (p *port) enqueue(in *port, vnet bool, hdr, f []byte, ref Ref) {
+	r := p.q.add(vnet, hdr, f, ref)
+	if r == ReasonQueueFull && p.wait {
+		r = p.holdFor(in, vnet, hdr, f, ref)
 	}
 	if r != NumReasons {
 		p.st.txDrops[r].Add(1)
 	}
+}
+
+// holdFor waits for room in p's queue (see queue.addHeld) on in's timer.
+func (p *port) holdFor(in *port, vnet bool, hdr, f []byte, ref Ref) Reason {
+	if in.holdTimer == nil {
+		in.holdTimer = time.NewTimer(p.hold)
+	} else {
+		in.holdTimer.Reset(p.hold)
+	}
+	mu := &p.sw.macs.mu
+	mu.RUnlock()
+	r := p.q.addHeld(vnet, hdr, f, ref, in.holdTimer.C, &p.st.held)
+	in.holdTimer.Stop()
+	mu.RLock()
+	return r
 }
 
 // segment cuts f (a GSO super-frame, or a frame whose checksum is left to
@@ -212,9 +317,7 @@ func (in *port) segment(p *port, f, hdr []byte) {
 			p.st.txDrops[ReasonMTU].Add(1)
 			continue
 		}
-		if r := p.q.put(in.segBuf[:n]); r != NumReasons {
-			p.st.txDrops[r].Add(1)
-		}
+		p.enqueue(in, false, nil, in.segBuf[:n], nil)
 	}
 }
 
@@ -224,7 +327,7 @@ func (in *port) segment(p *port, f, hdr []byte) {
 // never waits for the device. Otherwise it queues raw behind the frames
 // already waiting (order is kept: the writer holds sendMu from taking
 // frames off the queue until they are sent).
-func (p *port) sendDirect(raw []byte) {
+func (p *port) sendDirect(in *port, raw []byte) {
 	if p.sendMu.TryLock() {
 		if p.q.idle() {
 			sent, err := p.vn.TrySendVnet(raw)
@@ -248,9 +351,7 @@ func (p *port) sendDirect(raw []byte) {
 			p.sendMu.Unlock()
 		}
 	}
-	if r := p.q.put(raw); r != NumReasons {
-		p.st.txDrops[r].Add(1)
-	}
+	p.enqueue(in, false, nil, raw, nil)
 }
 
 // logTxError logs the first send error of the port.

@@ -2,6 +2,8 @@ package lan
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"spacenet/nic"
 )
@@ -25,10 +27,23 @@ type queue struct {
 	closed  bool
 	waiting bool          // the consumer is (about to be) blocked on wake
 	wake    chan struct{} // capacity 1
+
+	// Ports that wait when full (addHeld): holders wait on room (capacity
+	// 1), which the consumer signals when it makes room and each holder
+	// that leaves passes on. stalled is set when a hold expires and
+	// cleared when the consumer takes a frame.
+	holders int
+	stalled bool
+	room    chan struct{}
+	// drained is closed when the queue is closed and its consumer has
+	// found it empty (a flushing Detach waits for it).
+	drained     chan struct{}
+	drainedDone bool
 }
 
 func newQueue(depth, size int) *queue {
-	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), size: size, wake: make(chan struct{}, 1)}
+	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), size: size}
+	q.chans()
 	mem := make([]byte, depth*size)
 	for i := range q.slots {
 		q.slots[i] = mem[i*size : (i+1)*size : (i+1)*size]
@@ -39,40 +54,108 @@ func newQueue(depth, size int) *queue {
 // newRefQueue returns the queue of a by-reference port: depth entries of
 // frames up to size bytes, no slot memory until a copied frame needs it.
 func newRefQueue(depth, size int) *queue {
-	return &queue{
-		slots: make([][]byte, depth), lens: make([]int, depth), refs: make([]Ref, depth),
-		size: size, wake: make(chan struct{}, 1),
-	}
+	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), refs: make([]Ref, depth), size: size}
+	q.chans()
+	return q
+}
+
+func (q *queue) chans() {
+	q.wake = make(chan struct{}, 1)
+	q.room = make(chan struct{}, 1)
+	q.drained = make(chan struct{})
 }
 
 // minSlot is the smallest slot a by-reference port's queue allocates.
 const minSlot = 2048
 
-// put copies f into the queue; it returns NumReasons, or ReasonQueueFull
-// or ReasonDown (closed) when it refuses f. The caller has checked that f
+// add queues a frame; it returns NumReasons, or ReasonQueueFull or
+// ReasonDown (closed) when it refuses it. The frame is f (copied), or,
+// if ref is not nil, the frame ref refers to: another reference to it
+// (ref.Clone) on a by-reference port's queue, else a copy in a slot; the
+// caller keeps its own reference. With vnet, a virtio-net header (hdr,
+// or an all-zero one if hdr is nil) goes before the frame in the slot,
+// for a port that sends with SendVnet. The caller has checked that it
 // fits a slot.
-func (q *queue) put(f []byte) Reason { return q.add(false, nil, f, nil) }
-
-// putRef queues the frame ref refers to: another reference to it
-// (ref.Clone) on a by-reference port, else a copy in a slot. The caller
-// keeps its own reference and has checked that the frame fits a slot.
-func (q *queue) putRef(ref Ref) Reason { return q.add(false, nil, nil, ref) }
-
-// putVnet copies a virtio-net header (hdr, or an all-zero one if hdr is
-// nil) and f (or the frame ref refers to, if ref is not nil) into one
-// slot, for a port that sends with SendVnet; the caller has checked that
-// they fit.
-func (q *queue) putVnet(hdr, f []byte, ref Ref) Reason { return q.add(true, hdr, f, ref) }
-
-// add is put (vnet false), putRef and putVnet (vnet true).
 func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
 	q.mu.Lock()
-	if q.closed {
+	r := q.addLocked(vnet, hdr, f, ref)
+	w := q.wakes(r)
+	q.mu.Unlock()
+	if w {
+		signal(q.wake)
+	}
+	return r
+}
+
+// wakes reports, lock held, whether adding with result r must wake a
+// consumer waiting on q.wake (it then no longer counts as waiting).
+func (q *queue) wakes(r Reason) bool {
+	w := r == NumReasons && q.waiting
+	if w {
+		q.waiting = false
+	}
+	return w
+}
+
+// addHeld is add for a port that waits when full, called after add found
+// the queue full: unless the queue is stalled (an earlier hold expired
+// and the consumer has taken nothing since: ReasonHoldExpired at once),
+// it waits for room until expired fires, then stalls the queue and
+// returns ReasonHoldExpired. It counts in held a frame that waits. No
+// lock is held while it waits.
+func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.Time, held *atomic.Uint64) Reason {
+	q.mu.Lock()
+	if q.stalled {
 		q.mu.Unlock()
+		return ReasonHoldExpired
+	}
+	held.Add(1)
+	q.holders++
+	for {
+		r := q.addLocked(vnet, hdr, f, ref)
+		if r != ReasonQueueFull {
+			q.holders--
+			// Pass the turn on: another holder may fit too, or must
+			// see the queue closed.
+			next := q.holders > 0 && (q.closed || q.n < len(q.slots))
+			w := q.wakes(r)
+			q.mu.Unlock()
+			if next {
+				signal(q.room)
+			}
+			if w {
+				signal(q.wake)
+			}
+			return r
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.room:
+		case <-expired:
+			q.mu.Lock()
+			q.holders--
+			q.stalled = true
+			q.mu.Unlock()
+			return ReasonHoldExpired
+		}
+		q.mu.Lock()
+	}
+}
+
+// signal wakes whoever waits on c (capacity 1) without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// addLocked is add with the lock held.
+func (q *queue) addLocked(vnet bool, hdr, f []byte, ref Ref) Reason {
+	if q.closed {
 		return ReasonDown
 	}
 	if q.n == len(q.slots) {
-		q.mu.Unlock()
 		return ReasonQueueFull
 	}
 	i := q.head + q.n
@@ -106,16 +189,18 @@ func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
 		}
 	}
 	q.n++
-	w := q.waiting
-	q.waiting = false
-	q.mu.Unlock()
-	if w {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
-	}
 	return NumReasons
+}
+
+// took is called, lock held, after the consumer took k > 0 entries: the
+// queue is no longer stalled, and it reports whether a holder waits for
+// the room (the caller signals q.room after unlocking).
+func (q *queue) tookLocked(k int) bool {
+	if k == 0 {
+		return false
+	}
+	q.stalled = false
+	return q.holders > 0
 }
 
 // idle reports whether the queue is open and empty.
@@ -136,6 +221,7 @@ func (q *queue) wait() bool {
 			return true
 		}
 		if q.closed {
+			q.drainedLocked()
 			q.mu.Unlock()
 			return false
 		}
@@ -166,8 +252,21 @@ func (q *queue) swap(dst [][]byte) int {
 		q.head -= len(q.slots)
 	}
 	q.n -= k
+	room := q.tookLocked(k)
 	q.mu.Unlock()
+	if room {
+		signal(q.room)
+	}
 	return k
+}
+
+// drainedLocked closes drained if the queue is closed and empty. The
+// lock is held.
+func (q *queue) drainedLocked() {
+	if q.closed && q.n == 0 && !q.drainedDone {
+		q.drainedDone = true
+		close(q.drained)
+	}
 }
 
 // take copies up to min(len(bufs), len(sizes)) queued frames into bufs. A
@@ -207,7 +306,12 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 		q.pop()
 	}
 	st.took(n, bytes, tooBig)
+	room := q.tookLocked(n + tooBig)
+	q.drainedLocked()
 	q.mu.Unlock()
+	if room {
+		signal(q.room)
+	}
 	return n, tooBig
 }
 
@@ -240,7 +344,12 @@ func (q *queue) takeRefs(refs []Ref, bufs [][]byte, sizes []int, st *portCounter
 		q.pop()
 	}
 	st.took(n, bytes, tooBig)
+	room := q.tookLocked(n + tooBig)
+	q.drainedLocked()
 	q.mu.Unlock()
+	if room {
+		signal(q.room)
+	}
 	return n, tooBig
 }
 
@@ -269,11 +378,10 @@ func (q *queue) close() int {
 	q.mu.Lock()
 	q.closed = true
 	n := q.n
+	q.drainedLocked()
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	signal(q.wake)
+	signal(q.room) // holders see it closed
 	return n
 }
 
@@ -292,6 +400,7 @@ func (q *queue) discard() int {
 		}
 	}
 	q.head, q.n = 0, 0
+	q.drainedLocked()
 	q.mu.Unlock()
 	return n
 }

@@ -25,6 +25,22 @@ const (
 	// GSO super-frame cannot be segmented or whose checksum request lies
 	// outside the frame.
 	ReasonBadGSO
+	// ReasonStormBroadcast, ReasonStormMulticast, ReasonStormUnknown
+	// (ingress): the port's storm control bucket for broadcast, multicast
+	// or unknown unicast frames was empty (PortConfig.Storm).
+	ReasonStormBroadcast
+	ReasonStormMulticast
+	ReasonStormUnknown
+	// ReasonMACLimit (ingress): a new source MAC on a port that has
+	// learnt its MAC limit already (PortConfig.MACLimit); not learnt.
+	ReasonMACLimit
+	// ReasonMACTaken (ingress): the source MAC is locked to another port
+	// (a locked or sticky address); not learnt.
+	ReasonMACTaken
+	// ReasonHoldExpired (egress): the port waits when full
+	// (PortConfig.WhenFull) and its queue stayed full for the hold time,
+	// or was already stalled by an earlier expiry and not read since.
+	ReasonHoldExpired
 	// NumReasons is the number of reasons.
 	NumReasons
 )
@@ -42,6 +58,13 @@ var reasonNames = [NumReasons]string{
 	ReasonTxError:    "tx_error",
 	ReasonDown:       "down",
 	ReasonBadGSO:     "bad_gso",
+
+	ReasonStormBroadcast: "storm_broadcast",
+	ReasonStormMulticast: "storm_multicast",
+	ReasonStormUnknown:   "storm_unknown",
+	ReasonMACLimit:       "mac_limit",
+	ReasonMACTaken:       "mac_taken",
+	ReasonHoldExpired:    "hold_expired",
 }
 
 // String returns the reason's name as counters print it ("queue_full").

@@ -75,8 +75,7 @@ func (s *Switch) AttachRef(pc PortConfig) (*RefNIC, error) {
 		r.mon = make([]byte, p.size)
 	}
 	r.errClosed = fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)
-	s.ports[p.name] = p
-	s.rebuild()
+	s.plug(p)
 	return r, nil
 }
 
@@ -180,10 +179,7 @@ func (s *Switch) ingressRefs(in *port, refs []Ref) {
 	s.macs.mu.RUnlock()
 	in.st.rxFrames.Add(frames)
 	in.st.rxBytes.Add(bytes)
-	if len(pending) > 0 {
-		s.macs.learn(in, pending, now)
-	}
-	in.pending = pending[:0]
+	s.afterBatch(in, pending, now)
 }
 
 // ndpFrame reports whether f, the start of a frame, is an IPv6 neighbour

@@ -40,8 +40,14 @@ func Open(c *Config, pcapPath string, log *slog.Logger) (*LAN, error) {
 	}
 	opts := Options{Ageing: c.Ageing, MACTableSize: c.MACTableSize, FloodOnly: c.FloodOnly, QueueDepth: c.QueueDepth, Reach: c.Reach(), Logger: log}
 	if pcapPath != "" {
-		f, err := os.Create(pcapPath)
+		f, err := os.OpenFile(pcapPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, pcapMode)
+		if err == nil {
+			err = f.Chmod(pcapMode) // an existing file keeps its mode otherwise
+		}
 		if err != nil {
+			if f != nil {
+				f.Close()
+			}
 			return nil, fmt.Errorf("lan: pcap: %w", err)
 		}
 		pw, err := NewPcapWriter(f, nil)
@@ -54,7 +60,7 @@ func Open(c *Config, pcapPath string, log *slog.Logger) (*LAN, error) {
 	}
 	l.Switch = New(opts)
 	for i := range c.Ports {
-		if err := l.attach(&c.Ports[i]); err != nil {
+		if err := l.attach(c, &c.Ports[i]); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -62,20 +68,34 @@ func Open(c *Config, pcapPath string, log *slog.Logger) (*LAN, error) {
 	return l, nil
 }
 
-// OpenNIC opens the NIC a port spec describes, wrapped in its faults.
-func OpenNIC(p *PortSpec) (nic.NIC, error) {
+// OpenNIC opens the NIC a port spec of c describes, wrapped in its
+// faults. A qemu-* socket gets c's socket mode (its directory, if made,
+// c's directory mode), whatever the umask.
+func (c *Config) OpenNIC(p *PortSpec) (nic.NIC, error) {
 	var n nic.NIC
 	var err error
 	qopts := nic.QEMUOptions{MTU: p.MTU}
 	switch p.Kind {
 	case KindQEMUStream, KindQEMUDgram:
-		if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
+		dirMode, sockMode := c.DirMode, c.SocketMode
+		if dirMode == 0 {
+			dirMode = DefaultDirMode
+		}
+		if sockMode == 0 {
+			sockMode = DefaultSocketMode
+		}
+		if err := makeSocketDir(filepath.Dir(p.Path), dirMode); err != nil {
 			return nil, fmt.Errorf("lan: port %s: %w", p.Name, err)
 		}
 		if p.Kind == KindQEMUStream {
 			n, err = nic.ListenQEMUStream(p.Path, qopts)
 		} else {
 			n, err = nic.ListenQEMUDgram(p.Path, p.Peer, qopts)
+		}
+		if err == nil {
+			if err = chmodSocket(p.Path, sockMode); err != nil {
+				n.Close()
+			}
 		}
 	case KindTAP:
 		n, err = nic.OpenTAP(p.Ifname, nic.TAPOptions{MTU: p.MTU, Up: true, PassThrough: true})
@@ -93,8 +113,8 @@ func OpenNIC(p *PortSpec) (nic.NIC, error) {
 	return n, nil
 }
 
-func (l *LAN) attach(p *PortSpec) error {
-	n, err := OpenNIC(p)
+func (l *LAN) attach(c *Config, p *PortSpec) error {
+	n, err := c.OpenNIC(p)
 	if err != nil {
 		return err
 	}
@@ -150,7 +170,7 @@ func (l *LAN) Reload(c *Config) (notes []string, err error) {
 		if q, ok := was[p.Name]; ok && reflect.DeepEqual(p, q) {
 			continue
 		}
-		if err := l.attach(p); err != nil {
+		if err := l.attach(c, p); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -196,6 +216,9 @@ func dropString(p PortStats) string {
 		if n := p.TxDrops[r]; n > 0 {
 			fmt.Fprintf(&b, ", tx drop %s %d", r, n)
 		}
+	}
+	if p.Held > 0 {
+		fmt.Fprintf(&b, ", held %d", p.Held)
 	}
 	if p.Failed {
 		b.WriteString(", FAILED")

@@ -19,6 +19,9 @@ const (
 	DefaultMACTableSize = 4096
 	DefaultQueueDepth   = 256
 	DefaultBatch        = 64
+	// DefaultMACLimit is the most source MACs a port without sticky MAC
+	// may have in the table.
+	DefaultMACLimit = 256
 )
 
 // Options configures a Switch. The zero value is a learning switch with
@@ -31,9 +34,17 @@ type Options struct {
 	Ageing time.Duration
 	// MACTableSize bounds the number of learned MACs; when the table is
 	// full (after removing expired entries) new MACs are not learned, their
-	// frames are flooded, and Stats.LearnFull counts them. 0 means
-	// DefaultMACTableSize.
+	// frames are flooded, and Stats.LearnFull counts them. Locked and
+	// sticky addresses (one per port at most) are kept apart from this
+	// bound, so a full table never keeps a port from locking its address.
+	// 0 means DefaultMACTableSize.
 	MACTableSize int
+	// MACLimit is the default PortConfig.MACLimit; 0 means
+	// DefaultMACLimit, negative no limit.
+	MACLimit int
+	// Storm is the default storm control of ports; zero fields mean
+	// DefaultStormRate and DefaultStormBurst, a negative rate no limit.
+	Storm StormControl
 	// FloodOnly turns learning off: every frame goes to every other port
 	// its tenant may reach, as in mirage-vnetif.
 	FloodOnly bool
@@ -107,6 +118,11 @@ func New(opts Options) *Switch {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
+	if opts.MACLimit == 0 {
+		opts.MACLimit = DefaultMACLimit
+	}
+	opts.Storm = opts.Storm.withDefaults(StormControl{
+		Broadcast: DefaultStormRate, Multicast: DefaultStormRate, UnknownUnicast: DefaultStormRate, Burst: DefaultStormBurst})
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -184,10 +200,32 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 	if pc.LockMAC && pc.MAC.IsMulticast() {
 		return nil, fmt.Errorf("lan: attach %q: cannot lock to group address %v", pc.Name, pc.MAC)
 	}
+	if pc.LockMAC {
+		for _, q := range s.ports {
+			if q.g.lockMAC && q.g.mac == pc.MAC {
+				return nil, fmt.Errorf("lan: attach %q: MAC %v is locked to port %q already", pc.Name, pc.MAC, q.name)
+			}
+		}
+	}
 	for _, a := range pc.IPs {
 		if !a.IsValid() || a.IsUnspecified() || a.Zone() != "" {
 			return nil, fmt.Errorf("lan: attach %q: IP %v: want a unicast address without zone", pc.Name, a)
 		}
+	}
+	storm := pc.Storm.withDefaults(s.opts.Storm)
+	if err := storm.check(); err != nil {
+		return nil, fmt.Errorf("lan: attach %q: %w", pc.Name, err)
+	}
+	if pc.WhenFull > WhenFullWait || pc.Hold < 0 || pc.Flush < 0 {
+		return nil, fmt.Errorf("lan: attach %q: WhenFull %d, Hold %v, Flush %v: want drop or wait and durations >= 0", pc.Name, pc.WhenFull, pc.Hold, pc.Flush)
+	}
+	hold := pc.Hold
+	if hold == 0 {
+		hold = DefaultHold
+	}
+	limit := pc.MACLimit
+	if limit == 0 {
+		limit = s.opts.MACLimit
 	}
 	depth := pc.QueueDepth
 	if depth <= 0 {
@@ -209,8 +247,23 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 		g:       guard{lockMAC: pc.LockMAC, mac: pc.MAC, ips: ips},
 		frames:  make([][]byte, s.opts.Batch),
 		pending: make([]MAC, 0, s.opts.Batch),
+		wait:    pc.WhenFull == WhenFullWait, hold: hold, flush: pc.Flush,
+		sticky: !pc.NoSticky && !pc.LockMAC, macLimit: limit,
 	}
+	p.storm[stormBroadcast] = newBucket(storm.Broadcast, storm.Burst)
+	p.storm[stormMulticast] = newBucket(storm.Multicast, storm.Burst)
+	p.storm[stormUnknown] = newBucket(storm.UnknownUnicast, storm.Burst)
 	return p, nil
+}
+
+// plug puts p, made by newPort and given its queue, into the switch: a
+// locked MAC is installed in the table, the topology rebuilt. s.mu held.
+func (s *Switch) plug(p *port) {
+	if p.g.lockMAC {
+		s.macs.lock(p, p.g.mac, s.clock.Now().UnixNano())
+	}
+	s.ports[p.name] = p
+	s.rebuild()
 }
 
 // Attach plugs n into a new port and starts forwarding. The switch owns n
@@ -233,8 +286,8 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 	} else {
 		p.q = newQueue(p.depth, p.size)
 	}
-	s.ports[p.name] = p
-	s.rebuild()
+	p.writerDone = make(chan struct{})
+	s.plug(p)
 	p.wg.Add(2)
 	go p.readLoop()
 	go p.writeLoop()
@@ -259,8 +312,7 @@ func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
 		return nil, err
 	}
 	p.q = newQueue(p.depth, p.size)
-	s.ports[p.name] = p
-	s.rebuild()
+	s.plug(p)
 	return &MemNIC{p: p, errClosed: fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)}, nil
 }
 
@@ -274,7 +326,10 @@ func (s *Switch) newMemPort(pc PortConfig) (*port, error) {
 }
 
 // Detach unplugs the named port: frames to it are dropped from now on,
-// the MACs behind it are forgotten, its NIC is closed.
+// the MACs behind it are forgotten, its NIC is closed. If the port has a
+// Flush time, what it has queued is sent first (by its writer, or for an
+// in-process port handed out by Recv, which someone must keep calling)
+// for up to that time; the rest is dropped (ReasonDown).
 func (s *Switch) Detach(name string) error {
 	s.mu.Lock()
 	p, ok := s.ports[name]
@@ -285,15 +340,55 @@ func (s *Switch) Detach(name string) error {
 	delete(s.ports, name)
 	s.rebuild()
 	s.mu.Unlock()
+	p.unlink()
+	p.drain(time.Now().Add(p.flush))
 	s.unplug(p)
 	return nil
 }
 
-// unplug stops a port removed from the topology.
-func (s *Switch) unplug(p *port) {
+// Unstick forgets the sticky address of the named port (after its guest
+// changed its MAC): the next source MAC the port sends is locked.
+func (s *Switch) Unstick(name string) error {
+	s.mu.Lock()
+	p, ok := s.ports[name]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("lan: unstick %q: no such port", name)
+	}
+	s.macs.unstick(p)
+	return nil
+}
+
+// unlink begins removing a port already out of the topology: it learns
+// nothing more, its MACs are forgotten and its queue takes no more
+// frames (ReasonDown) but can still be drained.
+func (p *port) unlink() {
 	p.closing.Store(true) // before forget: learn skips closing ports
-	s.macs.forget(p)
+	p.sw.macs.forget(p)
 	p.q.close()
+}
+
+// drain waits until p's queue is drained (by its writer, or the Recv of
+// an in-process port), or until deadline.
+func (p *port) drain(deadline time.Time) {
+	if p.flush <= 0 {
+		return
+	}
+	done := p.q.drained
+	if p.writerDone != nil {
+		done = p.writerDone
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// unplug stops a port after unlink: what is still queued is dropped
+// (ReasonDown), the NIC closed, its goroutines waited for.
+func (s *Switch) unplug(p *port) {
 	if n := p.q.discard(); n > 0 {
 		p.st.txDrops[ReasonDown].Add(uint64(n))
 	}
@@ -303,7 +398,8 @@ func (s *Switch) unplug(p *port) {
 	p.wg.Wait()
 }
 
-// Close detaches every port and refuses new ones.
+// Close detaches every port (flushing those with a Flush time, all at
+// once) and refuses new ones.
 func (s *Switch) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -311,6 +407,13 @@ func (s *Switch) Close() error {
 	s.ports = map[string]*port{}
 	s.rebuild()
 	s.mu.Unlock()
+	start := time.Now()
+	for _, p := range ports {
+		p.unlink()
+	}
+	for _, p := range ports {
+		p.drain(start.Add(p.flush))
+	}
 	for _, p := range ports {
 		s.unplug(p)
 	}
@@ -386,10 +489,7 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	s.macs.mu.RUnlock()
 	in.st.rxFrames.Add(uint64(len(frames)))
 	in.st.rxBytes.Add(bytes)
-	if len(pending) > 0 {
-		s.macs.learn(in, pending, now)
-	}
-	in.pending = pending[:0]
+	s.afterBatch(in, pending, now)
 }
 
 // forward decides where f goes and queues it there; it returns the reason
@@ -425,34 +525,38 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 			return r
 		}
 	}
+	if r := s.admit(in, src, now, pending); r != NumReasons {
+		return r
+	}
 	dst := MAC(f[0:6])
-	if !s.opts.FloodOnly {
-		m := s.macs.m
-		if e := m[src]; e != nil && e.port == in {
-			if e.seen.Load() != now {
-				e.seen.Store(now)
+	class := stormBroadcast
+	switch {
+	case dst == broadcastMAC:
+	case dst.IsMulticast():
+		class = stormMulticast
+	case s.opts.FloodOnly:
+		class = numStormClasses // not limited
+	default:
+		if e := s.macs.m[dst]; e != nil && s.macs.live(e, now) {
+			switch {
+			case e.port == in:
+				return ReasonLocal
+			case !t.reaches(in, e.port):
+				return ReasonIsolated
 			}
-		} else if len(*pending) < cap(*pending) {
-			*pending = append(*pending, src)
-		}
-		if !dst.IsMulticast() {
-			if e := m[dst]; e != nil && s.macs.live(e, now) {
-				switch {
-				case e.port == in:
-					return ReasonLocal
-				case !t.reaches(in, e.port):
-					return ReasonIsolated
-				}
-				if hdr != nil && e.port.vn != nil && wire <= e.port.size {
-					// Both ports pass headers: header and frame are
-					// contiguous, send them as they came.
-					e.port.sendDirect(hdr[:nic.VnetHdrLen+len(f)])
-					return NumReasons
-				}
-				e.port.deliver(in, f, hdr, ref, wire)
+			if hdr != nil && e.port.vn != nil && wire <= e.port.size {
+				// Both ports pass headers: header and frame are
+				// contiguous, send them as they came.
+				e.port.sendDirect(in, hdr[:nic.VnetHdrLen+len(f)])
 				return NumReasons
 			}
+			e.port.deliver(in, f, hdr, ref, wire)
+			return NumReasons
 		}
+		class = stormUnknown
+	}
+	if class < numStormClasses && !in.storm[class].take(now) {
+		return stormReasons[class]
 	}
 	delivered, isolated := 0, 0
 	for _, p := range t.ports {
@@ -473,6 +577,59 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 		return ReasonIsolated
 	}
 	return ReasonNoPort
+}
+
+var broadcastMAC = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// admit applies the MAC rules to a frame from in with source src: a MAC
+// locked to another port is refused (ReasonMACTaken); a sticky port
+// accepts only its locked address, or before it has one, the first
+// source of the batch (ReasonSpoofedMAC); another port accepts a new
+// source while it has fewer than its MAC limit (ReasonMACLimit). New
+// sources go to pending, learnt after the batch. A known source on its
+// own port is refreshed. The MAC table's read lock is held.
+func (s *Switch) admit(in *port, src MAC, now int64, pending *[]MAC) Reason {
+	e := s.macs.m[src]
+	switch {
+	case e != nil && e.port == in:
+		if e.seen.Load() != now {
+			e.seen.Store(now)
+		}
+		return NumReasons
+	case e != nil && e.pinned:
+		return ReasonMACTaken
+	case in.sticky:
+		switch {
+		case in.stuck || (in.hasTentative && in.tentative != src):
+			return ReasonSpoofedMAC
+		case !in.hasTentative:
+			in.tentative, in.hasTentative = src, true
+			*pending = append(*pending, src)
+		}
+		return NumReasons
+	case s.opts.FloodOnly || slices.Contains(*pending, src):
+		return NumReasons
+	case in.macLimit > 0 && in.macs+len(*pending) >= in.macLimit:
+		in.limitHit = true
+		return ReasonMACLimit
+	}
+	if len(*pending) < cap(*pending) {
+		*pending = append(*pending, src)
+	}
+	return NumReasons
+}
+
+// afterBatch learns what in's batch admitted and resets its scratch.
+func (s *Switch) afterBatch(in *port, pending []MAC, now int64) {
+	if len(pending) > 0 {
+		s.macs.learn(in, pending, now)
+	}
+	if in.limitHit {
+		// Expired entries may be what keeps in at its limit.
+		s.macs.sweepIfDue(now)
+	}
+	in.pending = pending[:0]
+	in.hasTentative, in.limitHit = false, false
 }
 
 // vnReadBatch bounds the reader's batch on a pass-through port: each
@@ -534,6 +691,7 @@ func (p *port) readLoop() {
 // writeLoop sends what the port's queue holds out of its NIC.
 func (p *port) writeLoop() {
 	defer p.wg.Done()
+	defer close(p.writerDone)
 	s := p.sw
 	slot, send, hdrLen := p.size, p.nic.Send, 0
 	if p.vn != nil {

@@ -13,12 +13,17 @@ import (
 
 func pc(name, tenant string) PortConfig { return PortConfig{Name: name, Tenant: tenant} }
 
+// dyn is pc without sticky MAC: a port whose MACs are learnt, age and move.
+func dyn(name, tenant string) PortConfig {
+	return PortConfig{Name: name, Tenant: tenant, NoSticky: true}
+}
+
 // TestLearning: unknown unicast floods, a reply is sent only where its
 // destination was learned, and the MAC table says where each MAC lives.
 func TestLearning(t *testing.T) {
 	s := New(Options{Clock: newFakeClock()})
 	defer s.Close()
-	ps := memPorts(t, s, pc("a", "t"), pc("b", "t"), pc("c", "t"))
+	ps := memPorts(t, s, dyn("a", "t"), dyn("b", "t"), dyn("c", "t"))
 	a, b, c := ps[0], ps[1], ps[2]
 
 	f1 := eth(macB, macA, 0x88b5, []byte("hello b"), 60)
@@ -80,7 +85,7 @@ func TestAgeing(t *testing.T) {
 	clk := newFakeClock()
 	s := New(Options{Clock: clk, MACTableSize: 2})
 	defer s.Close()
-	ps := memPorts(t, s, pc("a", "t"), pc("b", "t"), pc("c", "t"))
+	ps := memPorts(t, s, dyn("a", "t"), dyn("b", "t"), dyn("c", "t"))
 	a, b, c := ps[0], ps[1], ps[2]
 
 	send(t, a, eth(bcast, macA, 0x88b5, nil, 60))
@@ -148,8 +153,10 @@ func TestFlood(t *testing.T) {
 		if got := queued(t, s, "a", "b", "c", "d"); !slices.Equal(got, want) {
 			t.Errorf("floodOnly=%v: queued %v; want %v", floodOnly, got, want)
 		}
-		if st := s.Stats(); floodOnly && st.MACs != 0 {
-			t.Errorf("flood-only switch learned %d MACs", st.MACs)
+		for _, e := range s.MACs() {
+			if floodOnly && !e.Locked {
+				t.Errorf("flood-only switch learned %v on %s (only sticky addresses are kept)", e.MAC, e.Port)
+			}
 		}
 		s.Close()
 	}
@@ -272,7 +279,7 @@ func TestSpoofing(t *testing.T) {
 	defer s.Close()
 	ps := memPorts(t, s,
 		PortConfig{Name: "locked", Tenant: "t", LockMAC: true, MAC: macA, IPs: []netip.Addr{ip4, ip6}},
-		PortConfig{Name: "maconly", Tenant: "t", LockMAC: true, MAC: macA},
+		PortConfig{Name: "maconly", Tenant: "t", LockMAC: true, MAC: macC}, // one MAC is locked to one port
 		pc("peer", "t"))
 	locked, maconly, peer := ps[0], ps[1], ps[2]
 	for _, tt := range tests {
@@ -295,7 +302,7 @@ func TestSpoofing(t *testing.T) {
 		drain(t, maconly, queued(t, s, "maconly")[0])
 	}
 	// A MAC-only lock does not look at IPs, only at MACs.
-	send(t, maconly, eth(bcast, macA, 0x0800, ipv4Pkt(other4, ip4), 60), eth(bcast, macB, 0x0800, ipv4Pkt(ip4, other4), 60))
+	send(t, maconly, eth(bcast, macC, 0x0800, ipv4Pkt(other4, ip4), 60), eth(bcast, macB, 0x0800, ipv4Pkt(ip4, other4), 60))
 	if sm, _ := s.Port("maconly"); sm.RxDrops[ReasonSpoofedMAC] != 1 || sm.Forwarded() != 1 {
 		t.Errorf("maconly: spoofed_mac %d forwarded %d; want 1, 1", sm.RxDrops[ReasonSpoofedMAC], sm.Forwarded())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 var lanFlags struct {
 	config, dir, pcap    string
 	tap, tapTenant       string
+	sockMode, dirMode    string
 	logLevel             string
 	printConfig, checkOK bool
 }
@@ -40,7 +42,13 @@ spaceos) in --dir, the three tenants reaching each other. Start a guest with
       -device virtio-net-pci,netdev=n0
 
 --tap IFNAME adds a TAP port to the host (tenant --tap-tenant); --pcap FILE
-writes every frame entering the switch to a pcap file.
+writes every frame entering the switch to a pcap file (mode 0600).
+
+Defaults that defend the tenants from each other (docs/lan.md): every port
+but a packet one is sticky (the first source MAC it sends is locked to it),
+every port floods at most 1000 broadcast, multicast and unknown-unicast
+frames a second (bursts of 100), sockets are 0600 in a 0700 directory, and
+a socket directory that another user owns or may write to is refused.
 
 Signals: SIGINT or SIGTERM stops the switch and prints every port's counters;
 SIGHUP re-reads --config and applies port and tenant changes (a bad file is
@@ -71,6 +79,8 @@ func init() {
 	f.StringVar(&lanFlags.pcap, "pcap", "", "write every frame entering the switch to this pcap file")
 	f.StringVar(&lanFlags.tap, "tap", "", "add a TAP port to the host with this interface name")
 	f.StringVar(&lanFlags.tapTenant, "tap-tenant", "host", "tenant of the --tap port")
+	f.StringVar(&lanFlags.sockMode, "sock-mode", "", "octal mode of the qemu-* sockets (default: the file's socket_mode, else 0600)")
+	f.StringVar(&lanFlags.dirMode, "dir-mode", "", "octal mode of a socket directory the LAN creates (default: the file's dir_mode, else 0700)")
 	f.StringVar(&lanFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
@@ -84,6 +94,18 @@ func lanConfig() (*lan.Config, error) {
 		var err error
 		if c, err = lan.LoadConfig(lanFlags.config); err != nil {
 			return nil, err
+		}
+	}
+	for _, m := range []struct {
+		flag, value string
+		mode        *fs.FileMode
+	}{{"sock-mode", lanFlags.sockMode, &c.SocketMode}, {"dir-mode", lanFlags.dirMode, &c.DirMode}} {
+		if m.value != "" {
+			v, err := parseMode(m.flag, m.value)
+			if err != nil {
+				return nil, err
+			}
+			*m.mode = v
 		}
 	}
 	if lanFlags.tap != "" {
