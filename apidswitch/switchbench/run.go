@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"spacenet/apidswitch"
 	"spacenet/frame"
@@ -339,6 +339,29 @@ func RunProcesses(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
-// idle is how long a sink waits for a frame before it decides the rest
-// were lost.
-var _ = time.Second
+// quiet is the logger of the switches the bench starts: their logs would
+// only blur the figures.
+var quiet = slog.New(slog.DiscardHandler)
+
+// Start makes an APID switch with cfg (logging nowhere unless cfg.Logger
+// says otherwise), runs it until ctx ends or stop is called, and returns
+// once it is ready. stop ends the switch and waits for its Run to return.
+func Start(ctx context.Context, cfg apidswitch.Config) (sw *apidswitch.Switch, stop func(), err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	sw, err = apidswitch.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sw.Run(ctx) }()
+	select {
+	case <-sw.Ready():
+		return sw, func() { cancel(); <-done }, nil
+	case err := <-done:
+		cancel()
+		return nil, nil, err
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -17,17 +18,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
+	"spacenet/apidswitch/switchbench"
 	"spacenet/frame"
 	"spacenet/internal/benchstat"
 )
 
 var benchSwitchFlags struct {
-	frames  int
-	batches string
-	window  int
-	pings   int
-	rounds  int
-	cpuprof string
+	frames    int
+	batches   string
+	window    int
+	pings     int
+	rounds    int
+	cpuprof   string
+	processes bool
 }
 
 var benchSwitchCmd = &cobra.Command{
@@ -44,7 +47,14 @@ keeps at most --window frames in flight so that no frame is refused
 (Host_busy), and the run checks that none was. Latency: one frame
 ping-pong camera -> processor -> camera, through the switch and through the
 relay. Each figure is the median of --rounds rounds, the switch and the
-relay alternating.`,
+relay alternating.
+
+With --processes, every guest is a process of its own, as real guests
+(VMs) are: this program started again in a role. The sender writes flat
+out, with no window: the switch's flow control holds it back when the
+receiver is behind, as the relay's blocking write does, and the table
+shows the frames each lost (the switch must lose none). Ping-pong runs
+between two processes as well.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchSwitch,
 }
@@ -57,7 +67,42 @@ func init() {
 	f.IntVar(&benchSwitchFlags.pings, "pings", 5000, "round trips per latency round")
 	f.IntVar(&benchSwitchFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
 	f.StringVar(&benchSwitchFlags.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.BoolVar(&benchSwitchFlags.processes, "processes", false, "run every guest as a separate process, writing flat out (no --window)")
 	benchCmd.AddCommand(benchSwitchCmd)
+	benchCmd.AddCommand(benchRoleCmd)
+}
+
+// benchRoleCmd is what --processes starts: one guest of the benchmark.
+var benchRoleCmd = &cobra.Command{
+	Use:                "role",
+	Short:              "play one guest of bench switch --processes (internal)",
+	Hidden:             true,
+	DisableFlagParsing: true,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		return switchbench.RunRole(args, cmd.OutOrStdout())
+	},
+}
+
+// runBenchProcesses is bench switch --processes.
+func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fl := benchSwitchFlags
+	_, err = switchbench.RunProcesses(cmd.Context(), switchbench.Config{
+		Launcher: func(args []string) *exec.Cmd { return exec.Command(self, append([]string{"bench", "role"}, args...)...) },
+		Frames:   fl.frames,
+		Batches:  batches,
+		Pings:    fl.pings,
+		Rounds:   fl.rounds,
+		Dir:      base,
+		Out:      cmd.OutOrStdout(),
+		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
+			return startSwitch(cmd.Context(), apidswitch.Config{SocketDir: dir, Logger: quietLog})
+		},
+	})
+	return err
 }
 
 // benchPair is a sender and a receiver connection, through the switch or
@@ -74,8 +119,8 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	var batches []int
 	for _, s := range strings.Split(fl.batches, ",") {
 		b, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || b < 1 || b > fl.window {
-			return &exitError{code: 2, err: fmt.Errorf("--batches: %q: want 1..--window", s)}
+		if err != nil || b < 1 || (b > fl.window && !fl.processes) || b > apidswitch.DefaultBatch {
+			return &exitError{code: 2, err: fmt.Errorf("--batches: %q: want 1..%d (and at most --window without --processes)", s, apidswitch.DefaultBatch)}
 		}
 		batches = append(batches, b)
 	}
@@ -101,6 +146,9 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer os.RemoveAll(base)
+	if fl.processes {
+		return runBenchProcesses(cmd, batches, base)
+	}
 
 	sw, stopSwitch, err := startSwitch(context.Background(), apidswitch.Config{SocketDir: filepath.Join(base, "switch"), Logger: quietLog})
 	if err != nil {
