@@ -91,13 +91,15 @@ func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
 	}
 	fl := benchSwitchFlags
 	_, err = switchbench.RunProcesses(cmd.Context(), switchbench.Config{
-		Launcher: func(args []string) *exec.Cmd { return exec.Command(self, append([]string{"bench", "role"}, args...)...) },
-		Frames:   fl.frames,
-		Batches:  batches,
-		Pings:    fl.pings,
-		Rounds:   fl.rounds,
-		Dir:      base,
-		Out:      cmd.OutOrStdout(),
+		Launcher: func(args []string) *exec.Cmd {
+			return exec.Command(self, append([]string{"bench", "role"}, args...)...)
+		},
+		Frames:  fl.frames,
+		Batches: batches,
+		Pings:   fl.pings,
+		Rounds:  fl.rounds,
+		Dir:     base,
+		Out:     cmd.OutOrStdout(),
 		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
 			return startSwitch(cmd.Context(), apidswitch.Config{SocketDir: dir, Logger: quietLog})
 		},
