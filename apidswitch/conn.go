@@ -355,9 +355,13 @@ func (r *reader) process(b []byte) {
 			err := s.sendUplink(t.name, f)
 			ss.mu.Lock()
 			if err != nil {
+				code := frame.LinkFailed // the link could not send it
+				if errors.Is(err, errNoUplink) {
+					code = frame.NoRoute
+				}
 				ss.deliveredUplink--
-				ss.dropped[frame.NoRoute]++
-				r.notice(frame.NoRoute, f)
+				ss.dropped[code]++
+				r.notice(code, f)
 			}
 		default:
 			code := d.Code

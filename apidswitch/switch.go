@@ -47,6 +47,9 @@ type Switch struct {
 	uplinkSeq      ccsds.Counter
 	uplinkPkt      [ccsds.MaxPacketSize]byte
 	uplinkFailures atomic.Uint64
+	// uplinkRefusedUnknown counts refusals of the ground UplinkRefused
+	// could not attribute.
+	uplinkRefusedUnknown atomic.Uint64
 }
 
 // state is one policy compiled: swapped whole by Reload, read by every

@@ -41,3 +41,42 @@ func (s *Switch) sendUplink(from string, f *frame.Frame) error {
 }
 
 var errNoUplink = errors.New("apidswitch: no uplink configured")
+
+// UplinkRefused takes back a packet the ground link had sent but the ground
+// refused afterwards (uplink.UDP learns of it from an ICMP error): its
+// frame moves from its sender's DeliveredUplink to Dropped[Link_failed],
+// and the sender is answered with an ERROR naming it. pkt is the Space
+// Packet as sent. A packet that is not one of the switch's, or whose sender
+// no tenant in force owns, is counted in UplinkRefusedUnknown.
+func (s *Switch) UplinkRefused(pkt []byte) {
+	var f frame.Frame
+	if _, err := ccsds.Unwrap(&f, pkt); err != nil {
+		s.uplinkRefusedUnknown.Add(1)
+		return
+	}
+	st := s.state.Load()
+	i, ok := st.pol.Owner(f.APID())
+	if !ok {
+		s.uplinkRefusedUnknown.Add(1)
+		return
+	}
+	t := st.tenants[i]
+	t.st.mu.Lock()
+	if t.st.deliveredUplink == 0 {
+		t.st.mu.Unlock()
+		s.uplinkRefusedUnknown.Add(1)
+		return
+	}
+	t.st.deliveredUplink--
+	t.st.dropped[frame.LinkFailed]++
+	t.st.mu.Unlock()
+	var e frame.Frame
+	frame.EncodeError(&e, frame.LinkFailed, &f)
+	if t.enqueueNotice(&e) {
+		t.q.signal()
+	}
+}
+
+// UplinkRefusedUnknown is how many refusals UplinkRefused could not
+// attribute to a frame of a tenant in force.
+func (s *Switch) UplinkRefusedUnknown() uint64 { return s.uplinkRefusedUnknown.Load() }

@@ -20,7 +20,10 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"spacenet/ccsds"
 	"spacenet/frame"
@@ -46,12 +49,27 @@ func ParseURL(s string) (*net.UDPAddr, error) {
 
 // UDP sends Space Packets as UDP datagrams to one address. It implements
 // apidswitch.Uplink.
+//
+// A ground station that is not listening answers a datagram with an ICMP
+// error (port unreachable). On a connected UDP socket Linux reports it as
+// the error of the next send, which is then not sent: every other packet
+// would be lost, and each failure blamed on the wrong frame. So UDP asks
+// the kernel (IP_RECVERR, IPV6_RECVERR) to queue every such error with the
+// datagram it is about; a goroutine reads that queue and hands each refused
+// packet to the function SetRefused gave (the switch answers its sender
+// with Link_failed), and a send that meets a pending error is tried again,
+// since the error was about an earlier datagram.
 type UDP struct {
-	c    *net.UDPConn
-	sent atomic.Uint64
+	c       *net.UDPConn
+	raw     syscall.RawConn
+	sent    atomic.Uint64
+	refused atomic.Uint64
+	onRef   atomic.Pointer[func(pkt []byte)]
+	done    chan struct{}
 }
 
-// Dial opens a UDP uplink to url ("udp://host:port").
+// Dial opens a UDP uplink to url ("udp://host:port") and starts reading
+// the refusals of the ground; Close ends that.
 func Dial(url string) (*UDP, error) {
 	a, err := ParseURL(url)
 	if err != nil {
@@ -61,26 +79,115 @@ func Dial(url string) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uplink: dial %s: %w", url, err)
 	}
-	return &UDP{c: c}, nil
+	raw, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("uplink: dial %s: %w", url, err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		if a.IP.To4() != nil {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+		} else {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+		}
+	}); err != nil || serr != nil {
+		c.Close()
+		return nil, fmt.Errorf("uplink: dial %s: asking for ICMP errors: %w", url, errors.Join(err, serr))
+	}
+	u := &UDP{c: c, raw: raw, done: make(chan struct{})}
+	go u.readRefusals()
+	return u, nil
 }
 
-// SendPacket sends pkt as one datagram.
+// SetRefused makes fn take every packet the ground refused after it was
+// sent (fn runs on the uplink's own goroutine; pkt is valid during the
+// call). Without it, refusals are only counted (Refused).
+func (u *UDP) SetRefused(fn func(pkt []byte)) { u.onRef.Store(&fn) }
+
+// SendPacket sends pkt as one datagram. A send that fails with the error
+// the ground gave an earlier datagram (ECONNREFUSED and the like: that
+// datagram is accounted for by its own refusal) is tried again.
 func (u *UDP) SendPacket(pkt []byte) error {
-	if _, err := u.c.Write(pkt); err != nil {
+	// Counted first: its refusal may be read before Write returns.
+	u.sent.Add(1)
+	_, err := u.c.Write(pkt)
+	// Each failed Write takes one pending error; reading the error queue
+	// may set the next one, so a burst of refusals can fail a few tries.
+	for try := 0; err != nil && pendingICMP(err) && try < maxPendingTries; try++ {
+		_, err = u.c.Write(pkt)
+	}
+	if err != nil {
+		u.sent.Add(^uint64(0))
 		return fmt.Errorf("uplink: send %d-octet packet: %w", len(pkt), err)
 	}
-	u.sent.Add(1)
 	return nil
+}
+
+// maxPendingTries bounds the sends of one packet that meet errors about
+// earlier ones.
+const maxPendingTries = 16
+
+// pendingICMP reports whether err is an ICMP error the kernel kept for the
+// socket (about an earlier datagram), not a failure of this send.
+func pendingICMP(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN)
+}
+
+// readRefusals reads the socket's error queue until the socket closes:
+// each entry is a datagram the ground (or the network) refused.
+func (u *UDP) readRefusals() {
+	defer close(u.done)
+	buf := make([]byte, ccsds.MaxPacketSize+64)
+	oob := make([]byte, 256)
+	for {
+		var failed error
+		err := u.raw.Read(func(fd uintptr) bool {
+			for {
+				n, _, _, _, err := unix.Recvmsg(int(fd), buf, oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+				switch {
+				case err == unix.EINTR:
+					continue
+				case err == unix.EAGAIN:
+					// Datagrams the ground sent to this port are not
+					// for us: read and dropped, so they do not wake us.
+					if _, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT); err == nil {
+						continue
+					}
+					return false
+				case err != nil:
+					failed = err
+					return true
+				}
+				u.refused.Add(1)
+				if fn := u.onRef.Load(); fn != nil {
+					(*fn)(buf[:n])
+				}
+			}
+		})
+		if err != nil || failed != nil {
+			return // closed, or the error queue cannot be read
+		}
+	}
 }
 
 // Sent is how many packets were sent.
 func (u *UDP) Sent() uint64 { return u.sent.Load() }
 
+// Refused is how many of them the ground refused after they were sent (an
+// ICMP error came back).
+func (u *UDP) Refused() uint64 { return u.refused.Load() }
+
 // LocalAddr is the address packets are sent from.
 func (u *UDP) LocalAddr() net.Addr { return u.c.LocalAddr() }
 
-// Close closes the socket.
-func (u *UDP) Close() error { return u.c.Close() }
+// Close closes the socket and waits for the goroutine reading refusals.
+func (u *UDP) Close() error {
+	err := u.c.Close()
+	<-u.done
+	return err
+}
 
 // Injector takes a frame from the ground: apidswitch.Switch.Inject.
 type Injector func(f *frame.Frame) error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -409,5 +410,73 @@ func TestDownlinkForgedSources(t *testing.T) {
 	g := sw.Ground()
 	if g.Received != 5 || g.Dropped[frame.APIDNotAllocated] != 4 || g.DroppedTotal() != 4 || g.Delivered+g.Queued != 1 {
 		t.Errorf("ground %+v", g)
+	}
+}
+
+// TestGroundNotListening (issue 13): a ground station that is not
+// listening refuses every datagram with an ICMP error. Before, each refusal
+// failed the next send (that packet was not sent) and was blamed on it:
+// every other packet was lost, under No_route. Now every packet is sent,
+// each refusal is matched to its own packet, and its sender gets a
+// Link_failed ERROR naming exactly that frame; the counters move each
+// refused frame from DeliveredUplink to Dropped[Link_failed].
+func TestGroundNotListening(t *testing.T) {
+	// A port nobody listens on: bound, then closed.
+	l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.LocalAddr().String()
+	l.Close()
+	u, err := Dial("udp://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	sw := startSwitch(t, u)
+	u.SetRefused(sw.UplinkRefused)
+	g, err := apidswitch.Dial(sw.SocketPath("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	const n = 20
+	sent := map[frame.Frame]bool{}
+	for i := range n {
+		var f frame.Frame
+		frame.Encode(&f, frame.TM, 0x010, 0x000, []byte(fmt.Sprintf("to ground %02d", i)))
+		sent[f] = true
+		if err := g.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.SetReadDeadline(time.Now().Add(timeout))
+	for range n {
+		var e frame.Frame
+		if err := g.ReadFrame(&e); err != nil {
+			t.Fatal(err)
+		}
+		p, err := frame.ParseErrorPayload(e.Payload())
+		if e.Type() != frame.Error || err != nil || p.Code != frame.LinkFailed {
+			t.Fatalf("got %x, want a Link_failed ERROR", e[:24])
+		}
+		var named frame.Frame
+		frame.Encode(&named, frame.TM, 0x010, 0x000, p.Echo[:p.OffendingPayLen])
+		if !sent[named] {
+			t.Fatalf("ERROR names %q, not a frame sent, or one named twice", p.Echo)
+		}
+		delete(sent, named)
+	}
+	if u.Sent() != n || u.Refused() != n || sw.UplinkFailures() != 0 || sw.UplinkRefusedUnknown() != 0 {
+		t.Errorf("uplink sent %d refused %d; switch send failures %d unattributed %d; want %d, %d, 0, 0",
+			u.Sent(), u.Refused(), sw.UplinkFailures(), sw.UplinkRefusedUnknown(), n, n)
+	}
+	for _, c := range sw.Counters() {
+		if c.Tenant != "camera" {
+			continue
+		}
+		if c.Received != n || c.DeliveredUplink != 0 || c.Dropped[frame.LinkFailed] != n || !c.Balanced() {
+			t.Errorf("camera counters %+v", c)
+		}
 	}
 }

@@ -157,18 +157,22 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		Batch:     rf.batch,
 		Logger:    log,
 	}
+	var up *uplink.UDP
 	if rf.uplink != "" {
 		u, err := uplink.Dial(rf.uplink)
 		if err != nil {
 			return err
 		}
 		defer u.Close()
-		cfg.Uplink = u
+		cfg.Uplink, up = u, u
 		log.Info("uplink", "to", rf.uplink, "from", u.LocalAddr().String())
 	}
 	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		return err
+	}
+	if up != nil {
+		up.SetRefused(sw.UplinkRefused) // the ground refused a packet: answer its sender
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -221,7 +225,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 					log.Error("downlink", "err", e)
 				}
 			}
-			printCounters(cmd.OutOrStdout(), sw, dl, logs)
+			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
 			return err
 		case err := <-runErr:
 			return err
@@ -229,7 +233,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			// The downlink socket failed: stop the switch rather than run half.
 			cancel()
 			<-runErr
-			printCounters(cmd.OutOrStdout(), sw, dl, logs)
+			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
 			return err
 		}
 	}
@@ -263,19 +267,23 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 
 // printCounters prints one line per tenant, then the ground's, the
 // downlink's counters if there is one, and the log records dropped.
-func printCounters(w io.Writer, sw *apidswitch.Switch, dl *uplink.Downlink, logs *logging.Async) {
+func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplink.Downlink, logs *logging.Async) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
+	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
 	for _, c := range all {
 		if c.Removed {
 			c.Tenant += " (removed)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
-			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.DroppedTotal(),
+		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
+			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.Held, c.DroppedTotal(),
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
 	}
 	tw.Flush()
+	if up != nil {
+		fmt.Fprintf(w, "uplink: sent=%d refused_by_ground=%d send_failures=%d unattributed=%d\n",
+			up.Sent(), up.Refused(), sw.UplinkFailures(), sw.UplinkRefusedUnknown())
+	}
 	if dl != nil {
 		s := dl.Stats()
 		fmt.Fprintf(w, "downlink: received=%d injected=%d idle=%d refused=%d undeliverable=%d\n",
