@@ -16,14 +16,60 @@ type routeFixture struct {
 }
 
 func newRouteFixture(t testing.TB) *routeFixture {
-	sw, err := New(Config{Policy: restricted(), SocketDir: t.TempDir(), Logger: quietLogger()})
+	return newRouteFixtureCfg(t, Config{})
+}
+
+func newRouteFixtureCfg(t testing.TB, cfg Config) *routeFixture {
+	cfg.Policy, cfg.SocketDir, cfg.Logger = restricted(), t.TempDir(), quietLogger()
+	sw, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := sw.state.Load()
 	fx := &routeFixture{sw: sw, cam: st.tenants[0], proc: st.tenants[1], from: make([]*stats, DefaultBatch)}
-	fx.r = &reader{c: &conn{sw: sw, t: fx.cam}, touched: make([]*queue, 0, 8)}
+	fx.r = newReader(&conn{sw: sw, t: fx.cam})
 	return fx
+}
+
+// TestHeldPathAllocs: a batch four times what the destination's queue
+// holds, so that the reader waits for room (flow control) again and again
+// while another goroutine plays the destination's writer: no allocation.
+func TestHeldPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	fx := newRouteFixtureCfg(t, Config{QueueLen: 16}) // 14 slots for tenants' frames
+	b := batchOf(t, 64, nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	q := fx.proc.q
+	go func() { // the writer: drain what comes, as writeLoop does
+		defer close(done)
+		from := make([]*stats, 16)
+		for {
+			p := q.peek(len(from))
+			if p == nil {
+				select {
+				case <-q.wake:
+				case <-stop:
+					return
+				}
+				continue
+			}
+			credit(from[:q.commit(len(p), from)], &fx.proc.notes)
+		}
+	}()
+	allocs := testing.AllocsPerRun(200, func() { fx.r.process(b) })
+	close(stop)
+	<-done
+	if allocs != 0 {
+		t.Errorf("%v allocations per batch of 64 frames through a 14-frame queue, want 0", allocs)
+	}
+	var c Counters
+	fx.cam.st.snapshot(&c)
+	if !c.Balanced() || c.DroppedTotal() != 0 || c.Received != 201*64 {
+		t.Errorf("camera %+v: want every frame of 201 batches carried", c)
+	}
 }
 
 // drain plays the writer of t's queue: it takes everything queued as if

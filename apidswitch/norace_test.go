@@ -1,0 +1,5 @@
+//go:build !race
+
+package apidswitch
+
+const raceEnabled = false
