@@ -93,6 +93,13 @@ type OpNamer interface {
 	OpNames() []string
 }
 
+// Restricter is implemented by a handler that holds access rules of its
+// own (a generated dispatcher built with Restrict options): a server
+// runtime checks them at start as it checks its own (Access.Check).
+type Restricter interface {
+	Restrictions() *Access
+}
+
 // Check checks the restrictions against what exists, so that a typo fails
 // at server start instead of silently locking an op for everyone (a
 // misspelt tenant) or restricting nothing (an unknown op code): every

@@ -389,6 +389,17 @@ func NewCameraDispatcher(impl CameraServer, opts ...ipc.DispatchOption) *CameraD
 	return &CameraDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *CameraDispatcher) OpNames() []string {
+	return []string{"capture", "read_image", "status", "set_mode", "configure", "upload_calibration", "histogram", "reset"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewCameraDispatcher, which a server runtime checks at start.
+func (s *CameraDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *CameraDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1063,6 +1074,17 @@ type CameraPipelined struct {
 func NewCameraPipelined(impl CameraPipelinedServer, opts ...ipc.DispatchOption) *CameraPipelined {
 	return &CameraPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *CameraPipelined) OpNames() []string {
+	return []string{"capture", "read_image", "status", "set_mode", "configure", "upload_calibration", "histogram", "reset"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewCameraPipelined, which a server runtime checks at start.
+func (s *CameraPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as CameraDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	goformat "go/format"
 	"sort"
+	"strconv"
 	"strings"
 
 	"spacenet/idol"
@@ -774,6 +775,21 @@ func (g *generator) emitDispatcherType(typeName, implName, doc, what string) {
 	w.p("func New%s(impl %s, opts ...ipc.DispatchOption) *%s {", typeName, implName, typeName)
 	w.p("return &%s{impl: impl, access: ipc.NewAccess(opts)}", typeName)
 	w.p("}")
+	w.p("")
+	w.p("// OpNames implements ipc.OpNamer: the interface's ops in op-code order")
+	w.p("// (op code i+1 is OpNames()[i]), for a server runtime's check of the")
+	w.p("// restrictions at start.")
+	w.p("func (s *%s) OpNames() []string {", typeName)
+	names := make([]string, len(g.ops))
+	for i, oi := range g.ops {
+		names[i] = strconv.Quote(oi.op.Name)
+	}
+	w.p("return []string{%s}", strings.Join(names, ", "))
+	w.p("}")
+	w.p("")
+	w.p("// Restrictions implements ipc.Restricter: the access rules given to")
+	w.p("// New%s, which a server runtime checks at start.", typeName)
+	w.p("func (s *%s) Restrictions() *ipc.Access { return &s.access }", typeName)
 	w.p("")
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"spacenet/apidswitch"
 	"spacenet/policy"
 	"sync"
@@ -210,10 +211,6 @@ func TestLeaseMaxLen(t *testing.T) {
 }
 
 // namedCamera is Camera's dispatcher naming its ops (ipc.OpNamer).
-type namedCamera struct{ *cameraipc.CameraDispatcher }
-
-func (namedCamera) OpNames() []string { return cameraOps }
-
 // TestRestrictChecked: Serve refuses restrictions naming a tenant the
 // policy does not have or an op the interface does not have, naming them
 // (issue 21: a misspelt tenant locked the op for everyone, an unknown op
@@ -226,6 +223,9 @@ func TestRestrictChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	disp := cameraipc.NewCameraDispatcher(&camsim.Camera{})
+	if got := disp.OpNames(); !slices.Equal(got, cameraOps) {
+		t.Fatalf("generated OpNames = %q, want %q", got, cameraOps)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  ServerConfig
@@ -237,13 +237,19 @@ func TestRestrictChecked(t *testing.T) {
 		{"unknown op, ops from ServerConfig.Ops", ServerConfig{Handler: disp, Ops: cameraOps,
 			Restrict: []ipc.DispatchOption{ipc.Restrict(9, "processor")}},
 			`switched: server on 0x010: ipc: Restrict(9): no op 9 (the interface has ops 1-8)`},
-		{"unknown op, ops from the handler", ServerConfig{Handler: namedCamera{disp},
+		{"unknown op, ops from the generated dispatcher", ServerConfig{Handler: disp,
 			Restrict: []ipc.DispatchOption{ipc.Restrict(12, "processor")}},
 			`switched: server on 0x010: ipc: Restrict(12): no op 12 (the interface has ops 1-8)`},
 		{"pipelined", ServerConfig{Pipelined: func(context.Context, *Call) {}, Ops: cameraOps,
 			Restrict: []ipc.DispatchOption{ipc.Restrict(2, "spaceOS")}},
 			`switched: server on 0x010: ipc: Restrict(2 read_image, "spaceOS"): no tenant "spaceOS" in the policy (did you mean "spaceos"?)`},
-		{"valid", ServerConfig{Handler: namedCamera{disp},
+		{"dispatcher's own options, misspelt tenant", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{},
+			ipc.Restrict(cameraipc.CameraOpReset, "spaceso"))},
+			`switched: server on 0x010: dispatcher: ipc: Restrict(8 reset, "spaceso"): no tenant "spaceso" in the policy (did you mean "spaceos"?)`},
+		{"dispatcher's own options, unknown op", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{},
+			ipc.Restrict(42, "processor"))},
+			`switched: server on 0x010: dispatcher: ipc: Restrict(42): no op 42 (the interface has ops 1-8)`},
+		{"valid", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{}, ipc.Restrict(cameraipc.CameraOpReset, "spaceos")),
 			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "processor", "spaceos")}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -156,6 +156,12 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	if err := access.Check(n.opsOf(cfg), n.tenantNames()); err != nil {
 		return nil, fmt.Errorf("switched: server on %v: %w", cfg.APID, err)
 	}
+	if r, ok := cfg.Handler.(ipc.Restricter); ok {
+		// A generated dispatcher's own Restrict options.
+		if err := r.Restrictions().Check(n.opsOf(cfg), n.tenantNames()); err != nil {
+			return nil, fmt.Errorf("switched: server on %v: dispatcher: %w", cfg.APID, err)
+		}
+	}
 	s := &Server{
 		n:      n,
 		cfg:    cfg,

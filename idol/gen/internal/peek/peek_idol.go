@@ -113,6 +113,17 @@ func NewPeekDispatcher(impl PeekServer, opts ...ipc.DispatchOption) *PeekDispatc
 	return &PeekDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *PeekDispatcher) OpNames() []string {
+	return []string{"peek16", "poke16"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewPeekDispatcher, which a server runtime checks at start.
+func (s *PeekDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *PeekDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -297,6 +308,17 @@ type PeekPipelined struct {
 func NewPeekPipelined(impl PeekPipelinedServer, opts ...ipc.DispatchOption) *PeekPipelined {
 	return &PeekPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *PeekPipelined) OpNames() []string {
+	return []string{"peek16", "poke16"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewPeekPipelined, which a server runtime checks at start.
+func (s *PeekPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as PeekDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -342,6 +342,17 @@ func NewIdolTestDispatcher(impl IdolTestServer, opts ...ipc.DispatchOption) *Ido
 	return &IdolTestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *IdolTestDispatcher) OpNames() []string {
+	return []string{"increment", "maybe_increment", "return_err_if_true", "bool_not", "bool_xor", "fancy_increment", "extract_vid", "extract_vid_enum"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewIdolTestDispatcher, which a server runtime checks at start.
+func (s *IdolTestDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *IdolTestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1031,6 +1042,17 @@ type IdolTestPipelined struct {
 func NewIdolTestPipelined(impl IdolTestPipelinedServer, opts ...ipc.DispatchOption) *IdolTestPipelined {
 	return &IdolTestPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *IdolTestPipelined) OpNames() []string {
+	return []string{"increment", "maybe_increment", "return_err_if_true", "bool_not", "bool_xor", "fancy_increment", "extract_vid", "extract_vid_enum"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewIdolTestPipelined, which a server runtime checks at start.
+func (s *IdolTestPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as IdolTestDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -742,6 +742,17 @@ func NewAttestDispatcher(impl AttestServer, opts ...ipc.DispatchOption) *AttestD
 	return &AttestDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *AttestDispatcher) OpNames() []string {
+	return []string{"cert_chain_len", "cert", "cert_len", "record", "log", "log_len", "attest", "attest_len", "tq_cert_chain_len", "tq_cert", "tq_cert_len", "tq_sign", "tq_sign_len", "reset", "reset_and_record"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewAttestDispatcher, which a server runtime checks at start.
+func (s *AttestDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *AttestDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1990,6 +2001,17 @@ type AttestPipelined struct {
 func NewAttestPipelined(impl AttestPipelinedServer, opts ...ipc.DispatchOption) *AttestPipelined {
 	return &AttestPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *AttestPipelined) OpNames() []string {
+	return []string{"cert_chain_len", "cert", "cert_len", "record", "log", "log_len", "attest", "attest_len", "tq_cert_chain_len", "tq_cert", "tq_cert_len", "tq_sign", "tq_sign_len", "reset", "reset_and_record"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewAttestPipelined, which a server runtime checks at start.
+func (s *AttestPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as AttestDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -438,6 +438,17 @@ func NewControlPlaneAgentDispatcher(impl ControlPlaneAgentServer, opts ...ipc.Di
 	return &ControlPlaneAgentDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *ControlPlaneAgentDispatcher) OpNames() []string {
+	return []string{"fetch_host_phase2_data", "get_host_phase2_data", "get_startup_options", "set_startup_options", "identity", "get_uart_client", "get_installinator_image_id", "set_humility_uart_client", "uart_read", "uart_write"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewControlPlaneAgentDispatcher, which a server runtime checks at start.
+func (s *ControlPlaneAgentDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *ControlPlaneAgentDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1259,6 +1270,17 @@ type ControlPlaneAgentPipelined struct {
 func NewControlPlaneAgentPipelined(impl ControlPlaneAgentPipelinedServer, opts ...ipc.DispatchOption) *ControlPlaneAgentPipelined {
 	return &ControlPlaneAgentPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *ControlPlaneAgentPipelined) OpNames() []string {
+	return []string{"fetch_host_phase2_data", "get_host_phase2_data", "get_startup_options", "set_startup_options", "identity", "get_uart_client", "get_installinator_image_id", "set_humility_uart_client", "uart_read", "uart_write"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewControlPlaneAgentPipelined, which a server runtime checks at start.
+func (s *ControlPlaneAgentPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as ControlPlaneAgentDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

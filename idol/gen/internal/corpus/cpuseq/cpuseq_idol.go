@@ -463,6 +463,17 @@ func NewSequencerDispatcher(impl SequencerServer, opts ...ipc.DispatchOption) *S
 	return &SequencerDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SequencerDispatcher) OpNames() []string {
+	return []string{"get_state", "set_state", "set_state_with_reason", "send_hardware_nmi", "read_fpga_regs", "last_post_code", "post_code_buffer_len", "get_post_code", "gpio_edge_count", "gpio_cycle_count", "enable_console_redirect", "disable_console_redirect"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSequencerDispatcher, which a server runtime checks at start.
+func (s *SequencerDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SequencerDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1393,6 +1404,17 @@ type SequencerPipelined struct {
 func NewSequencerPipelined(impl SequencerPipelinedServer, opts ...ipc.DispatchOption) *SequencerPipelined {
 	return &SequencerPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SequencerPipelined) OpNames() []string {
+	return []string{"get_state", "set_state", "set_state_with_reason", "send_hardware_nmi", "read_fpga_regs", "last_post_code", "post_code_buffer_len", "get_post_code", "gpio_edge_count", "gpio_cycle_count", "enable_console_redirect", "disable_console_redirect"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSequencerPipelined, which a server runtime checks at start.
+func (s *SequencerPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SequencerDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -107,6 +107,17 @@ func NewDumperDispatcher(impl DumperServer, opts ...ipc.DispatchOption) *DumperD
 	return &DumperDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *DumperDispatcher) OpNames() []string {
+	return []string{"dump"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewDumperDispatcher, which a server runtime checks at start.
+func (s *DumperDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *DumperDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -216,6 +227,17 @@ type DumperPipelined struct {
 func NewDumperPipelined(impl DumperPipelinedServer, opts ...ipc.DispatchOption) *DumperPipelined {
 	return &DumperPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *DumperPipelined) OpNames() []string {
+	return []string{"dump"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewDumperPipelined, which a server runtime checks at start.
+func (s *DumperPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as DumperDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -653,6 +653,17 @@ func NewFpgaDispatcher(impl FpgaServer, opts ...ipc.DispatchOption) *FpgaDispatc
 	return &FpgaDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *FpgaDispatcher) OpNames() []string {
+	return []string{"device_enabled", "set_device_enabled", "reset_device", "device_state", "device_id", "start_bitstream_load", "continue_bitstream_load", "finish_bitstream_load", "user_design_enabled", "set_user_design_enabled", "reset_user_design", "user_design_read", "user_design_write", "user_design_read_reg", "user_design_write_reg", "lock", "release"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewFpgaDispatcher, which a server runtime checks at start.
+func (s *FpgaDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *FpgaDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -2050,6 +2061,17 @@ type FpgaPipelined struct {
 func NewFpgaPipelined(impl FpgaPipelinedServer, opts ...ipc.DispatchOption) *FpgaPipelined {
 	return &FpgaPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *FpgaPipelined) OpNames() []string {
+	return []string{"device_enabled", "set_device_enabled", "reset_device", "device_state", "device_id", "start_bitstream_load", "continue_bitstream_load", "finish_bitstream_load", "user_design_enabled", "set_user_design_enabled", "reset_user_design", "user_design_read", "user_design_write", "user_design_read_reg", "user_design_write_reg", "lock", "release"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewFpgaPipelined, which a server runtime checks at start.
+func (s *FpgaPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as FpgaDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

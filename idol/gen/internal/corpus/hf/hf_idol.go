@@ -929,6 +929,17 @@ func NewHostFlashDispatcher(impl HostFlashServer, opts ...ipc.DispatchOption) *H
 	return &HostFlashDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *HostFlashDispatcher) OpNames() []string {
+	return []string{"read_id", "capacity", "read_status", "bulk_erase", "page_program", "page_program_dev", "read", "read_dev", "sector_erase", "sector_erase_dev", "get_mux", "set_mux", "get_dev", "set_dev", "check_dev", "hash", "hash_significant_bits", "get_cached_hash", "get_persistent_data", "write_persistent_data", "apob_begin", "apob_write", "apob_commit", "apob_lock", "apob_read", "apob_clear"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewHostFlashDispatcher, which a server runtime checks at start.
+func (s *HostFlashDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *HostFlashDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -3037,6 +3048,17 @@ type HostFlashPipelined struct {
 func NewHostFlashPipelined(impl HostFlashPipelinedServer, opts ...ipc.DispatchOption) *HostFlashPipelined {
 	return &HostFlashPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *HostFlashPipelined) OpNames() []string {
+	return []string{"read_id", "capacity", "read_status", "bulk_erase", "page_program", "page_program_dev", "read", "read_dev", "sector_erase", "sector_erase_dev", "get_mux", "set_mux", "get_dev", "set_dev", "check_dev", "hash", "hash_significant_bits", "get_cached_hash", "get_persistent_data", "write_persistent_data", "apob_begin", "apob_write", "apob_commit", "apob_lock", "apob_read", "apob_clear"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewHostFlashPipelined, which a server runtime checks at start.
+func (s *HostFlashPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as HostFlashDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -469,6 +469,17 @@ func NewJefeDispatcher(impl JefeServer, opts ...ipc.DispatchOption) *JefeDispatc
 	return &JefeDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *JefeDispatcher) OpNames() []string {
+	return []string{"get_state", "set_state", "request_reset", "get_reset_reason", "set_reset_reason", "reinitialize_dump_areas", "get_dump_area", "claim_dump_area", "dump_task", "dump_task_region", "reinitialize_dump_from", "restart_me_raw", "read_fault_counts"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewJefeDispatcher, which a server runtime checks at start.
+func (s *JefeDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *JefeDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1433,6 +1444,17 @@ type JefePipelined struct {
 func NewJefePipelined(impl JefePipelinedServer, opts ...ipc.DispatchOption) *JefePipelined {
 	return &JefePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *JefePipelined) OpNames() []string {
+	return []string{"get_state", "set_state", "request_reset", "get_reset_reason", "set_reset_reason", "reinitialize_dump_areas", "get_dump_area", "claim_dump_area", "dump_task", "dump_task_region", "reinitialize_dump_from", "restart_me_raw", "read_fault_counts"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewJefePipelined, which a server runtime checks at start.
+func (s *JefePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as JefeDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

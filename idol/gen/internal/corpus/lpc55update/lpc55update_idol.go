@@ -687,6 +687,17 @@ func NewUpdateDispatcher(impl UpdateServer, opts ...ipc.DispatchOption) *UpdateD
 	return &UpdateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *UpdateDispatcher) OpNames() []string {
+	return []string{"block_size", "prep_image_update", "write_one_block", "abort_update", "finish_image_update", "current_version", "status", "rot_boot_info", "read_raw_caboose", "caboose_size", "switch_default_image", "reset", "read_rot_page", "component_caboose_size", "component_read_raw_caboose", "component_prep_image_update", "component_switch_default_image", "versioned_rot_boot_info"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewUpdateDispatcher, which a server runtime checks at start.
+func (s *UpdateDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *UpdateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -2088,6 +2099,17 @@ type UpdatePipelined struct {
 func NewUpdatePipelined(impl UpdatePipelinedServer, opts ...ipc.DispatchOption) *UpdatePipelined {
 	return &UpdatePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *UpdatePipelined) OpNames() []string {
+	return []string{"block_size", "prep_image_update", "write_one_block", "abort_update", "finish_image_update", "current_version", "status", "rot_boot_info", "read_raw_caboose", "caboose_size", "switch_default_image", "reset", "read_rot_page", "component_caboose_size", "component_read_raw_caboose", "component_prep_image_update", "component_switch_default_image", "versioned_rot_boot_info"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewUpdatePipelined, which a server runtime checks at start.
+func (s *UpdatePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as UpdateDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

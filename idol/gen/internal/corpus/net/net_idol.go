@@ -600,6 +600,17 @@ func NewNetDispatcher(impl NetServer, opts ...ipc.DispatchOption) *NetDispatcher
 	return &NetDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *NetDispatcher) OpNames() []string {
+	return []string{"recv_packet", "send_packet", "smi_read", "smi_write", "read_phy_reg", "write_phy_reg", "read_ksz8463_mac_count", "read_ksz8463_mac", "read_ksz8463_reg", "get_mac_address", "get_spare_mac_addresses", "management_link_status", "management_counters", "trust_vlan", "distrust_vlan"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewNetDispatcher, which a server runtime checks at start.
+func (s *NetDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *NetDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1820,6 +1831,17 @@ type NetPipelined struct {
 func NewNetPipelined(impl NetPipelinedServer, opts ...ipc.DispatchOption) *NetPipelined {
 	return &NetPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *NetPipelined) OpNames() []string {
+	return []string{"recv_packet", "send_packet", "smi_read", "smi_write", "read_phy_reg", "write_phy_reg", "read_ksz8463_mac_count", "read_ksz8463_mac", "read_ksz8463_reg", "get_mac_address", "get_spare_mac_addresses", "management_link_status", "management_counters", "trust_vlan", "distrust_vlan"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewNetPipelined, which a server runtime checks at start.
+func (s *NetPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as NetDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

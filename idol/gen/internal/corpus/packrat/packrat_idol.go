@@ -779,6 +779,17 @@ func NewPackratDispatcher(impl PackratServer, opts ...ipc.DispatchOption) *Packr
 	return &PackratDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *PackratDispatcher) OpNames() []string {
+	return []string{"get_mac_address_block", "set_mac_address_block", "get_identity", "set_identity", "get_next_boot_host_startup_options", "set_next_boot_host_startup_options", "remove_spd", "set_spd_eeprom", "get_spd_present", "get_spd_data", "get_full_spd_data", "set_restart_id", "deliver_encoded_ereport", "read_ereports", "write_host_bootfail", "read_host_bootfail_fragment", "write_host_panic", "read_host_panic_fragment"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewPackratDispatcher, which a server runtime checks at start.
+func (s *PackratDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *PackratDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -2262,6 +2273,17 @@ type PackratPipelined struct {
 func NewPackratPipelined(impl PackratPipelinedServer, opts ...ipc.DispatchOption) *PackratPipelined {
 	return &PackratPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *PackratPipelined) OpNames() []string {
+	return []string{"get_mac_address_block", "set_mac_address_block", "get_identity", "set_identity", "get_next_boot_host_startup_options", "set_next_boot_host_startup_options", "remove_spd", "set_spd_eeprom", "get_spd_present", "get_spd_data", "get_full_spd_data", "set_restart_id", "deliver_encoded_ereport", "read_ereports", "write_host_bootfail", "read_host_bootfail_fragment", "write_host_panic", "read_host_panic_fragment"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewPackratPipelined, which a server runtime checks at start.
+func (s *PackratPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as PackratDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

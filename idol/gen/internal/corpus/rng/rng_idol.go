@@ -121,6 +121,17 @@ func NewRngDispatcher(impl RngServer, opts ...ipc.DispatchOption) *RngDispatcher
 	return &RngDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *RngDispatcher) OpNames() []string {
+	return []string{"fill"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewRngDispatcher, which a server runtime checks at start.
+func (s *RngDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *RngDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -240,6 +251,17 @@ type RngPipelined struct {
 func NewRngPipelined(impl RngPipelinedServer, opts ...ipc.DispatchOption) *RngPipelined {
 	return &RngPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *RngPipelined) OpNames() []string {
+	return []string{"fill"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewRngPipelined, which a server runtime checks at start.
+func (s *RngPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as RngDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

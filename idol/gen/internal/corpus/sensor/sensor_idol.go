@@ -440,6 +440,17 @@ func NewSensorDispatcher(impl SensorServer, opts ...ipc.DispatchOption) *SensorD
 	return &SensorDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SensorDispatcher) OpNames() []string {
+	return []string{"get", "get_reading", "get_raw_reading", "get_last_data", "get_last_nodata", "get_min", "get_max", "post", "nodata", "get_nerrors"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSensorDispatcher, which a server runtime checks at start.
+func (s *SensorDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SensorDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -1266,6 +1277,17 @@ type SensorPipelined struct {
 func NewSensorPipelined(impl SensorPipelinedServer, opts ...ipc.DispatchOption) *SensorPipelined {
 	return &SensorPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SensorPipelined) OpNames() []string {
+	return []string{"get", "get_reading", "get_raw_reading", "get_last_data", "get_last_nodata", "get_min", "get_max", "post", "nodata", "get_nerrors"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSensorPipelined, which a server runtime checks at start.
+func (s *SensorPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SensorDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

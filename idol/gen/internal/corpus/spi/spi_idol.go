@@ -267,6 +267,17 @@ func NewSpiDispatcher(impl SpiServer, opts ...ipc.DispatchOption) *SpiDispatcher
 	return &SpiDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SpiDispatcher) OpNames() []string {
+	return []string{"read", "write", "exchange", "lock", "release"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSpiDispatcher, which a server runtime checks at start.
+func (s *SpiDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *SpiDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -685,6 +696,17 @@ type SpiPipelined struct {
 func NewSpiPipelined(impl SpiPipelinedServer, opts ...ipc.DispatchOption) *SpiPipelined {
 	return &SpiPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *SpiPipelined) OpNames() []string {
+	return []string{"read", "write", "exchange", "lock", "release"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewSpiPipelined, which a server runtime checks at start.
+func (s *SpiPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SpiDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

@@ -189,6 +189,17 @@ func NewUserLedsDispatcher(impl UserLedsServer, opts ...ipc.DispatchOption) *Use
 	return &UserLedsDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *UserLedsDispatcher) OpNames() []string {
+	return []string{"led_on", "led_off", "led_toggle", "led_blink"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewUserLedsDispatcher, which a server runtime checks at start.
+func (s *UserLedsDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *UserLedsDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -519,6 +530,17 @@ type UserLedsPipelined struct {
 func NewUserLedsPipelined(impl UserLedsPipelinedServer, opts ...ipc.DispatchOption) *UserLedsPipelined {
 	return &UserLedsPipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *UserLedsPipelined) OpNames() []string {
+	return []string{"led_on", "led_off", "led_toggle", "led_blink"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewUserLedsPipelined, which a server runtime checks at start.
+func (s *UserLedsPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as UserLedsDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses

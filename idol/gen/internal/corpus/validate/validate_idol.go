@@ -118,6 +118,17 @@ func NewValidateDispatcher(impl ValidateServer, opts ...ipc.DispatchOption) *Val
 	return &ValidateDispatcher{impl: impl, access: ipc.NewAccess(opts)}
 }
 
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *ValidateDispatcher) OpNames() []string {
+	return []string{"validate_i2c"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewValidateDispatcher, which a server runtime checks at start.
+func (s *ValidateDispatcher) Restrictions() *ipc.Access { return &s.access }
+
 // Handle implements ipc.Handler: unknown op, then access, then the op's
 // argument size and contents and its leases, in that order.
 func (s *ValidateDispatcher) Handle(ctx context.Context, caller ipc.Caller, req *ipc.Request, rep *ipc.Reply) error {
@@ -237,6 +248,17 @@ type ValidatePipelined struct {
 func NewValidatePipelined(impl ValidatePipelinedServer, opts ...ipc.DispatchOption) *ValidatePipelined {
 	return &ValidatePipelined{impl: impl, access: ipc.NewAccess(opts)}
 }
+
+// OpNames implements ipc.OpNamer: the interface's ops in op-code order
+// (op code i+1 is OpNames()[i]), for a server runtime's check of the
+// restrictions at start.
+func (s *ValidatePipelined) OpNames() []string {
+	return []string{"validate_i2c"}
+}
+
+// Restrictions implements ipc.Restricter: the access rules given to
+// NewValidatePipelined, which a server runtime checks at start.
+func (s *ValidatePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as ValidateDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
