@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"spacenet/frame"
 )
@@ -13,6 +14,7 @@ import (
 // events that follow start with their EventKind.
 func TestSubscribeAck(t *testing.T) {
 	h := startSwitch(t, Config{})
+	started := time.Now()
 	cam := h.dial("camera")
 	// A generation past 2^16, as after many restarts.
 	st := h.sw.state.Load()
@@ -28,11 +30,18 @@ func TestSubscribeAck(t *testing.T) {
 		t.Fatalf("ack header %+v", ack.Header())
 	}
 	want := []byte{
-		SubscribeAckKind, 3, 0, 3, 0, 0, 0, 0, // kind, 3 entries of 3 tenants, uptime 0 s
+		SubscribeAckKind, 3, 0, 3, 0, 0, 0, 0, // kind, 3 entries of 3 tenants, uptime (below)
 		0x00, 0x10, 1, 0, 0x00, 0x01, 0x23, 0x45, // camera: connected, generation 0x12345
 		0x00, 0x20, 0, 0, 0, 0, 0, 0, // processor: never connected
 		0x01, 0x00, 1, 0, 0, 0, 0, 1, // spaceos: connected, generation 1
 	}
+	// The uptime in whole seconds: at most the time since the switch
+	// started (a loaded machine may take over a second to get here).
+	up := binary.BigEndian.Uint32(ack.Payload()[4:])
+	if max := time.Since(started) + time.Second; time.Duration(up)*time.Second > max {
+		t.Errorf("uptime %d s, more than %v since the switch started", up, max)
+	}
+	binary.BigEndian.PutUint32(want[4:], up)
 	if got := ack.Payload(); !bytes.Equal(got, want) {
 		t.Fatalf("ack payload\n got % x\nwant % x", got, want)
 	}

