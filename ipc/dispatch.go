@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"spacenet/internal/suggest"
 )
 
 // LeaseSpec is what an op declares about one lease; generated dispatchers
@@ -126,7 +128,7 @@ func (a *Access) Check(ops, tenants []string) error {
 		}
 		for _, t := range slices.Sorted(maps.Keys(a.allow[op])) {
 			if !known[t] {
-				errs = append(errs, &RestrictError{Op: op, OpName: name, Ops: len(ops), Tenant: t, Suggest: closest(t, tenants)})
+				errs = append(errs, &RestrictError{Op: op, OpName: name, Ops: len(ops), Tenant: t, Suggest: suggest.Closest(t, tenants)})
 			}
 		}
 	}
@@ -162,39 +164,6 @@ func (e *RestrictError) Error() string {
 		msg += fmt.Sprintf(" (did you mean %q?)", e.Suggest)
 	}
 	return msg
-}
-
-// closest returns the name in names nearest to s in edit distance, if it
-// is near: at most 2 edits, and fewer than half of s's length.
-func closest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD && 2*d < len(s) {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Allowed reports whether caller may call op.

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -179,12 +177,27 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 				return nil
 			}}, nil
 	}
+	relays := 0
 	relayPair := func() (*benchPair, error) {
-		r, err := startRelay(filepath.Join(base, "relay"))
+		relays++
+		r, err := switchbench.StartRelay(filepath.Join(base, fmt.Sprint("relay", relays)))
 		if err != nil {
 			return nil, err
 		}
-		return &benchPair{tx: r.a, rx: r.b, src: 0x010, dst: 0x020, close: r.close, checkDrops: func() error { return nil }}, nil
+		tx, err := apidswitch.Dial(r.A)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		rx, err := apidswitch.Dial(r.B)
+		if err != nil {
+			tx.Close()
+			r.Close()
+			return nil, err
+		}
+		return &benchPair{tx: tx, rx: rx, src: 0x010, dst: 0x020,
+			close:      func() { tx.Close(); rx.Close(); r.Close() },
+			checkDrops: func() error { return nil }}, nil
 	}
 
 	out := cmd.OutOrStdout()
@@ -349,79 +362,3 @@ func pingPong(p *benchPair, pings int) (benchstat.Latency, error) {
 	return benchstat.Latencies(rtt), nil
 }
 
-// relay is the baseline: two Unix sockets, a.sock and b.sock, each accepting
-// one connection, and a goroutine per direction copying whole frames with
-// the switch's batching (one read of up to 256 frames, one write of the
-// whole frames read) and nothing else.
-type relay struct {
-	a, b  *apidswitch.Guest
-	conns [2]net.Conn
-	wg    sync.WaitGroup
-}
-
-func startRelay(dir string) (*relay, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	var lns [2]*net.UnixListener
-	for i, name := range []string{"a.sock", "b.sock"} {
-		path := filepath.Join(dir, name)
-		os.Remove(path)
-		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		lns[i] = ln
-	}
-	r := &relay{}
-	var err error
-	for i, g := range []**apidswitch.Guest{&r.a, &r.b} {
-		if *g, err = apidswitch.Dial(lns[i].Addr().String()); err != nil {
-			r.close()
-			return nil, err
-		}
-		if r.conns[i], err = lns[i].Accept(); err != nil {
-			r.close()
-			return nil, err
-		}
-	}
-	r.wg.Add(2)
-	go r.copy(r.conns[0], r.conns[1])
-	go r.copy(r.conns[1], r.conns[0])
-	return r, nil
-}
-
-func (r *relay) copy(src, dst net.Conn) {
-	defer r.wg.Done()
-	buf := make([]byte, apidswitch.DefaultBatch*frame.Size)
-	rem := 0
-	for {
-		n, err := src.Read(buf[rem:])
-		total := rem + n
-		whole := total - total%frame.Size
-		if whole > 0 {
-			if _, werr := dst.Write(buf[:whole]); werr != nil {
-				return
-			}
-		}
-		rem = copy(buf, buf[whole:total])
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (r *relay) close() {
-	for _, g := range []*apidswitch.Guest{r.a, r.b} {
-		if g != nil {
-			g.Close()
-		}
-	}
-	for _, c := range r.conns {
-		if c != nil {
-			c.Close()
-		}
-	}
-	r.wg.Wait()
-}
