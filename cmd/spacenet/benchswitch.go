@@ -361,4 +361,3 @@ func pingPong(p *benchPair, pings int) (benchstat.Latency, error) {
 	}
 	return benchstat.Latencies(rtt), nil
 }
-
