@@ -40,6 +40,9 @@ directory. With --socket-dir it uses the switch already running there, and
 with --attach the one running in spacenet run's default socket directory
 (make run): it then connects as camera, processor and spaceos, replacing
 any guests connected as those tenants.`,
+	Example: `  spacenet demo                          # its own switch in a temporary directory
+  spacenet demo --attach                 # the switch of make run (replaces its guests)
+  spacenet demo --socket-dir /tmp/sn --config policy/testdata/v0.toml`,
 	Args: cobra.NoArgs,
 	RunE: runDemo,
 }

@@ -43,7 +43,7 @@ connection on the socket, and refuses with status 5 if one does, unless
 connects in between is still replaced. There is no read-only monitor: the
 switch offers no way to watch a tenant's traffic without becoming it.
 
---tenant NAME connects to <socket-dir>/NAME.sock, where --socket-dir has the
+--tenant NAME connects to SOCKET-DIR/NAME.sock, where --socket-dir has the
 same default as in spacenet run; --socket names a socket file instead.
 With --downlink, the frame comes from the ground: it is wrapped as one CCSDS
 Space Packet (sequence count 0) and sent as one UDP datagram to the
@@ -74,7 +74,7 @@ func init() {
 	f.StringVar(&injectFlags.dest, "dest", "0x000", "destination APID (0x000: to the ground)")
 	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
-	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to <socket-dir>/<tenant>.sock")
+	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to SOCKET-DIR/TENANT.sock")
 	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
 	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")

@@ -16,13 +16,16 @@ import (
 var lanFlags struct {
 	config, dir, pcap    string
 	tap, tapTenant       string
-	logLevel             string
+	logFormat, logLevel  string
+	dirMode, sockMode    string
 	printConfig, checkOK bool
 }
 
 var lanCmd = &cobra.Command{
 	Use:   "lan",
 	Short: "The virtual LAN: a learning switch for QEMU guests, TAPs and netstacks",
+	Example: `  spacenet lan run
+  spacenet lan check lan.toml`,
 }
 
 var lanRunCmd = &cobra.Command{
@@ -34,7 +37,7 @@ each frame; -netdev dgram: one datagram per frame), TAP devices or AF_PACKET
 sockets, as the configuration file says (see docs/lan.md for its format).
 
 Without --config: one qemu-stream socket per v0 tenant (camera, processor,
-spaceos) in --dir, the three tenants reaching each other. Start a guest with
+spaceos) in --socket-dir, the three tenants reaching each other. Start a guest with
 
   qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/space-lan/camera.sock \
       -device virtio-net-pci,netdev=n0
@@ -44,7 +47,18 @@ writes every frame entering the switch to a pcap file.
 
 Signals: SIGINT or SIGTERM stops the switch and prints every port's counters;
 SIGHUP re-reads --config and applies port and tenant changes (a bad file is
-refused, its errors logged, the old configuration kept).`,
+refused, its errors logged, the old configuration kept).
+
+The flags are those of spacenet run where they mean the same: --config,
+--socket-dir (--dir is its old name), --log-format, --log-level,
+--dir-mode (applied if the switch creates --socket-dir) and --sock-mode
+(each qemu-* socket), each applied only if given. Exit status: 0 stopped
+by a signal; 1 failed (a configuration refused included); 2 usage error.`,
+	Example: `  spacenet lan run                               # camera/processor/spaceos sockets in /tmp/space-lan
+  spacenet lan run --socket-dir /run/space-lan --sock-mode 0660
+  spacenet lan run --config lan.toml --log-format json
+  spacenet lan run --print-config                # the configuration in force, then exit
+  spacenet lan run --tap sn0 --pcap /tmp/lan.pcap`,
 	Args: cobra.NoArgs,
 	RunE: runLAN,
 }
@@ -52,7 +66,12 @@ refused, its errors logged, the old configuration kept).`,
 var lanCheckCmd = &cobra.Command{
 	Use:   "check FILE",
 	Short: "Check a virtual LAN configuration file and print it as understood",
-	Args:  cobra.ExactArgs(1),
+	Long: `check parses FILE (format in docs/lan.md) and prints it as understood, or
+every problem found, one per line, as FILE:LINE: port N ("NAME"): FIELD:
+problem. Exits 1 if the file has a problem.`,
+	Example: `  spacenet lan check lan.toml
+  spacenet lan run --print-config > lan.toml && spacenet lan check lan.toml`,
+	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		c, err := lan.LoadConfig(args[0])
 		if err != nil {
@@ -67,11 +86,15 @@ var lanCheckCmd = &cobra.Command{
 func init() {
 	f := lanRunCmd.Flags()
 	f.StringVar(&lanFlags.config, "config", "", "LAN configuration file (TOML); default: one qemu-stream port per v0 tenant")
-	f.StringVar(&lanFlags.dir, "dir", lan.DefaultDir, "socket directory of the default configuration")
+	f.StringVar(&lanFlags.dir, "socket-dir", lan.DefaultDir, "socket directory of the default configuration")
+	f.StringVar(&lanFlags.dir, "dir", lan.DefaultDir, "old name of --socket-dir")
+	f.MarkDeprecated("dir", "use --socket-dir")
+	f.StringVar(&lanFlags.dirMode, "dir-mode", "0755", "mode of --socket-dir, if the switch creates it (at most 0755)")
+	f.StringVar(&lanFlags.sockMode, "sock-mode", "0755", "mode of each qemu-* socket file (connecting needs write permission)")
 	f.StringVar(&lanFlags.pcap, "pcap", "", "write every frame entering the switch to this pcap file")
 	f.StringVar(&lanFlags.tap, "tap", "", "add a TAP port to the host with this interface name")
 	f.StringVar(&lanFlags.tapTenant, "tap-tenant", "host", "tenant of the --tap port")
-	f.StringVar(&lanFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addLogFlags(lanRunCmd, &lanFlags.logFormat, &lanFlags.logLevel)
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
 	rootCmd.AddCommand(lanCmd)
@@ -100,12 +123,40 @@ func lanConfig() (*lan.Config, error) {
 	return c, nil
 }
 
+// setSocketModes gives each qemu-* socket of c sockMode and, if the switch
+// created it (created), the socket directory dirMode; a zero mode is left
+// as the umask made it. Modes are only
+// tightened from the umask's or loosened after the socket exists: a socket
+// others may not write cannot be connected to by them in between.
+func setSocketModes(c *lan.Config, dir string, created bool, dirMode, sockMode os.FileMode) error {
+	if dirMode != 0 && created && lanFlags.config == "" {
+		if err := os.Chmod(dir, dirMode); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Ports {
+		if sockMode == 0 {
+			break
+		}
+		if p.Kind == lan.KindQEMUStream || p.Kind == lan.KindQEMUDgram {
+			if err := os.Chmod(p.Path, sockMode); err != nil {
+				return fmt.Errorf("port %s: %w", p.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 func runLAN(cmd *cobra.Command, _ []string) error {
-	log, logs, err := newLogger(cmd.ErrOrStderr(), "text", lanFlags.logLevel)
+	log, logs, err := newLogger(cmd.ErrOrStderr(), lanFlags.logFormat, lanFlags.logLevel)
 	if err != nil {
 		return err
 	}
 	defer logs.CloseWithin(logFlushTimeout)
+	dirMode, sockMode, err := parseModes(lanFlags.dirMode, lanFlags.sockMode)
+	if err != nil {
+		return err
+	}
 	c, err := lanConfig()
 	if err != nil {
 		return err
@@ -114,8 +165,20 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		fmt.Fprint(cmd.OutOrStdout(), c.String())
 		return nil
 	}
+	_, statErr := os.Stat(lanFlags.dir)
 	l, err := lan.Open(c, lanFlags.pcap, log)
 	if err != nil {
+		return err
+	}
+	fl := cmd.Flags()
+	if !fl.Changed("dir-mode") {
+		dirMode = 0
+	}
+	if !fl.Changed("sock-mode") {
+		sockMode = 0
+	}
+	if err := setSocketModes(c, lanFlags.dir, os.IsNotExist(statErr), dirMode, sockMode); err != nil {
+		l.Close()
 		return err
 	}
 	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())

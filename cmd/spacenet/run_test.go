@@ -189,9 +189,11 @@ func TestBinaryRunInject(t *testing.T) {
 		t.Fatalf("processor got %x", got[:16])
 	}
 
-	// A spoofed source is refused and the ERROR printed; exit status 1.
+	// A spoofed source is refused and the ERROR printed; exit status 4
+	// (exitRefused), the code named in the last line.
 	out, code = inject(t, "--type", "TM", "--apid", "0x020", "--dest", "0x100", "--payload", "x", "--socket", p.sock("camera"), "--wait", "2s")
-	if code != 1 || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1") {
+	if code != exitRefused || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1\n") ||
+		!strings.HasSuffix(out, "\nspacenet: the switch refused the frame: Apid_not_allocated (0x04)\n") {
 		t.Fatalf("spoofed inject: %d %s", code, out)
 	}
 	// Every refusal, from spaceos, over the built binary's socket.
