@@ -70,8 +70,20 @@ func startRun(t *testing.T, tenants int, args ...string) *switchProc {
 // and waits for its tenants' sockets in dir.
 func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...string) *switchProc {
 	t.Helper()
-	p := &switchProc{t: t, dir: dir, lines: make(chan string, 1024), done: make(chan error, 1)}
-	p.cmd = exec.Command(spacenetBinary(t), append([]string{"run"}, args...)...)
+	p := spawnProc(t, append([]string{"run"}, args...), env)
+	p.dir = dir
+	for range tenants {
+		p.waitLog("tenant socket")
+	}
+	return p
+}
+
+// spawnProc starts the binary with args and env added to the environment,
+// its standard error read line by line for waitLog.
+func spawnProc(t *testing.T, args, env []string) *switchProc {
+	t.Helper()
+	p := &switchProc{t: t, lines: make(chan string, 1024), done: make(chan error, 1)}
+	p.cmd = exec.Command(spacenetBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = &p.out
 	stderr, err := p.cmd.StderrPipe()
@@ -97,9 +109,6 @@ func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...strin
 			<-p.done
 		}
 	})
-	for range tenants {
-		p.waitLog("tenant socket")
-	}
 	return p
 }
 
