@@ -302,3 +302,22 @@ func spawnLAN(t *testing.T, args ...string) *switchProc {
 	t.Helper()
 	return spawnProc(t, append([]string{"lan", "run"}, args...), nil)
 }
+
+// TestBinaryLANCheckLines: lan check reports each problem of a LAN
+// configuration at its file:line, naming the port and the field, and
+// exits 1, as config check does for policy files.
+func TestBinaryLANCheckLines(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "lan.toml")
+	body := "[[port]]\nname = \"cam\"\ntenant = \"camera\"\nkind = \"usb\"\n\n[[port]]\nname = \"cam\"\ntenant = \"camera\"\nkind = \"tap\"\nifname = \"t0\"\nmtu = 70000\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := spacenet(t, nil, "lan", "check", file)
+	want := file + `:4: port 1 ("cam"): kind "usb": want qemu-stream, qemu-dgram, tap or packet` + "\n" +
+		file + `:7: port 2 ("cam"): name used twice` + "\n" +
+		file + `:11: port 2 ("cam"): mtu 70000, queue_depth 0 out of range` + "\n" +
+		"spacenet: configuration refused\n"
+	if code != exitFailure || out != want {
+		t.Errorf("lan check: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
+	}
+}

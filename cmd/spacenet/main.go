@@ -5,10 +5,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses, the same for every subcommand (listed in the root
@@ -68,8 +70,27 @@ var argsAccepted bool
 
 func init() {
 	rootCmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitError{code: exitUsage, err: err}
+		return &exitError{code: exitUsage, err: plainFlagError(err)}
 	})
+}
+
+// plainFlagError rewords a flag value the flag package refused, whose
+// message would end in Go's parser error ("strconv.ParseInt: parsing
+// ..."), to say what the flag wants.
+func plainFlagError(err error) error {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) {
+		return err
+	}
+	want := map[string]string{
+		"int": "a whole number", "uint": "a whole number", "uint32": "a whole number", "uint64": "a whole number",
+		"int64": "a whole number", "bool": "true or false", "duration": "a duration such as 200ms, 5s or 1m",
+		"float64": "a number",
+	}[ive.GetFlag().Value.Type()]
+	if want == "" {
+		want = "a " + ive.GetFlag().Value.Type()
+	}
+	return fmt.Errorf("--%s %q: want %s", ive.GetFlag().Name, ive.GetValue(), want)
 }
 
 func main() {

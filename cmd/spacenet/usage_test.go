@@ -15,6 +15,9 @@ func TestBinaryUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"run", "--queue", "abc"}, `spacenet: --queue "abc": want a whole number` + "\n"},
+		{[]string{"inject", "--wait", "soon"}, `spacenet: --wait "soon": want a duration such as 200ms, 5s or 1m` + "\n"},
+		{[]string{"iperf", "--quiet=maybe"}, `spacenet: --quiet "maybe": want true or false` + "\n"},
 		{[]string{"nosuch"}, `spacenet: unknown command "nosuch" for "spacenet"` + "\n"},
 		{[]string{"run", "--bogus"}, "spacenet: unknown flag: --bogus\n"},
 		{[]string{"run", "extra"}, `spacenet: unknown command "extra" for "spacenet run"` + "\n"},
