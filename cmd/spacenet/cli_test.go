@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -119,12 +118,7 @@ func TestGuestsConnected(t *testing.T) {
 // inject replaced the guest silently.
 func TestBinaryInjectKeepsGuest(t *testing.T) {
 	p := startRun(t, 3)
-	cam, err := apidswitch.Dial(p.sock("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	p.waitLog("tenant connected", "tenant=camera")
+	cam := p.connect("camera")
 
 	args := []string{"--type", "TM", "--apid", "0x010", "--dest", "0x020", "--payload", "x", "--tenant", "camera", "--socket-dir", p.dir}
 	out, code := inject(t, args...)
@@ -133,19 +127,7 @@ func TestBinaryInjectKeepsGuest(t *testing.T) {
 		t.Fatalf("inject over a connected guest: status %d, output:\n%s\nwant status %d, output:\n%s", code, out, exitConnected, want)
 	}
 	// The guest still has its connection: HEALTH says generation 1.
-	var req, got frame.Frame
-	frame.Encode(&req, frame.Health, 0x010, apidswitch.APIDHealth, nil)
-	if err := cam.WriteFrame(&req); err != nil {
-		t.Fatal(err)
-	}
-	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if err := cam.ReadFrame(&got); err != nil {
-		t.Fatalf("camera after the refused inject: %v", err)
-	}
-	h, err := apidswitch.ParseHealth(got.Payload())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := askHealth(t, cam, 0x010)
 	if i := slices.IndexFunc(h.Tenants, func(t apidswitch.HealthTenant) bool { return t.FirstAPID == 0x010 }); i < 0 || h.Tenants[i].Generation != 1 || !h.Tenants[i].Connected {
 		t.Fatalf("camera's health after the refused inject: %+v", h.Tenants)
 	}
@@ -155,6 +137,7 @@ func TestBinaryInjectKeepsGuest(t *testing.T) {
 		t.Fatalf("inject --replace: status %d, output:\n%s", code, out)
 	}
 	// The guest was dropped: EOF.
+	var got frame.Frame
 	if err := cam.ReadFrame(&got); err == nil {
 		t.Fatalf("the replaced guest still reads: %x", got[:16])
 	}

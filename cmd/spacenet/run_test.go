@@ -147,6 +147,42 @@ func (p *switchProc) stop(sig os.Signal) string {
 	return p.out.String()
 }
 
+// connect connects to tenant's socket as its guest, closed at the end of
+// the test, and waits until the switch has logged the connection.
+func (p *switchProc) connect(tenant string) *apidswitch.Guest {
+	p.t.Helper()
+	g, err := apidswitch.Dial(p.sock(tenant))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { g.Close() })
+	p.waitLog("tenant connected", "tenant="+tenant)
+	return g
+}
+
+// askHealth sends a HEALTH request from apid through g and returns the
+// switch's answer, the first frame g reads.
+func askHealth(t *testing.T, g *apidswitch.Guest, apid frame.APID) apidswitch.Health {
+	t.Helper()
+	var req, got frame.Frame
+	frame.Encode(&req, frame.Health, apid, apidswitch.APIDHealth, nil)
+	if err := g.WriteFrame(&req); err != nil {
+		t.Fatal(err)
+	}
+	g.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := g.ReadFrame(&got); err != nil {
+		t.Fatalf("HEALTH request: %v", err)
+	}
+	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
+		t.Fatalf("got %x, want a HEALTH reply", got[:16])
+	}
+	h, err := apidswitch.ParseHealth(got.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func (p *switchProc) sock(name string) string { return filepath.Join(p.dir, name+".sock") }
 
 func inject(t *testing.T, args ...string) (string, int) {
@@ -444,12 +480,7 @@ func TestBinaryRunRefusesUnsafeDir(t *testing.T) {
 // connection (generation 2) and gave the guest EOF.
 func TestBinarySecondRunKeepsGuest(t *testing.T) {
 	p := startRun(t, 3)
-	cam, err := apidswitch.Dial(p.sock("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	p.waitLog("tenant connected", "tenant=camera")
+	cam := p.connect("camera")
 
 	out, code := spacenet(t, nil, "run", "--socket-dir", p.dir)
 	want := fmt.Sprintf("spacenet: apidswitch: socket directory %s is in use by another switch (pid %d holds %s/.lock)\n", p.dir, p.cmd.Process.Pid, p.dir)
@@ -457,18 +488,7 @@ func TestBinarySecondRunKeepsGuest(t *testing.T) {
 		t.Errorf("second run: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
 	}
 	// The guest's connection still works: a HEALTH request is answered.
-	var req, got frame.Frame
-	frame.Encode(&req, frame.Health, 0x010, apidswitch.APIDHealth, nil)
-	if err := cam.WriteFrame(&req); err != nil {
-		t.Fatal(err)
-	}
-	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if err := cam.ReadFrame(&got); err != nil {
-		t.Fatalf("camera after the second run: %v", err)
-	}
-	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
-		t.Fatalf("camera got %x, want a HEALTH reply", got[:16])
-	}
+	askHealth(t, cam, 0x010)
 	stdout := p.stop(syscall.SIGINT)
 	for _, l := range strings.Split(stdout, "\n") {
 		if f := strings.Fields(l); len(f) > 2 && f[0] == "camera" && (f[1] != "1" || f[2] != "false") {
