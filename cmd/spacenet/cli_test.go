@@ -176,6 +176,12 @@ func TestBinaryNoSwitch(t *testing.T) {
 			t.Errorf("inject %v: status %d, output:\n%s\nwant status %d, output:\n%s", tc.args, code, out, exitNoSwitch, tc.want)
 		}
 	}
+	out, code := spacenet(t, nil, "demo", "--socket-dir", filepath.Join(dir, "none"))
+	want := "switch:    using the switch running in " + dir + "/none\n" +
+		"spacenet: cannot reach the switch at " + dir + "/none/camera.sock: no socket there; is the switch running? spacenet run --socket-dir " + dir + "/none\n"
+	if code != exitNoSwitch || out != want {
+		t.Errorf("demo: status %d, output:\n%s\nwant status %d, output:\n%s", code, out, exitNoSwitch, want)
+	}
 }
 
 // TestBinaryCompletion: the shell completion offers the values of --type,

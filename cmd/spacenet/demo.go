@@ -92,6 +92,11 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(out, "switch:    using the switch running in %s\n", dir)
 	}
 	sock := func(t string) string { return filepath.Join(dir, t+".sock") }
+	if sw == nil {
+		if _, err := os.Stat(sock("camera")); err != nil {
+			return unreachable(sock("camera"), err)
+		}
+	}
 
 	// camera: serve Camera on 0x010 (register before connecting).
 	camNode, err := switched.NewNode(switched.Config{Socket: sock("camera"), Tenant: "camera", Policy: pol, Logger: quiet})

@@ -106,6 +106,12 @@ func addLogFlags(cmd *cobra.Command, format, level *string) {
 	cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions(logLevels, cobra.ShellCompDirectiveNoFileComp))
 }
 
+// urlUsage is the usage error for a udp://HOST:PORT flag that
+// uplink.ParseURL refused, naming the flag instead of the package.
+func urlUsage(flag string, err error) error {
+	return usageError("--%s %s", flag, strings.TrimPrefix(err.Error(), "uplink: "))
+}
+
 // errnoText is the system's words for err's errno ("no such file or
 // directory"), without Go's wrapping (dial unix ...: connect: ...).
 func errnoText(err error) string {

@@ -217,7 +217,7 @@ func printFrame(w io.Writer, f *frame.Frame) {
 func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
 	addr, err := uplink.ParseURL(url)
 	if err != nil {
-		return usageError("--downlink: %v", err)
+		return urlUsage("downlink", err)
 	}
 	var pkt [ccsds.MaxPacketSize]byte
 	n, err := ccsds.Wrap(pkt[:], f, 0)

@@ -157,6 +157,11 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	if rf.queue < 1 || rf.batch < 1 {
 		return &exitError{code: 2, err: fmt.Errorf("--queue %d and --batch %d: both must be at least 1", rf.queue, rf.batch)}
 	}
+	for flag, url := range map[string]string{"uplink": rf.uplink, "downlink-listen": rf.downlinkListen} {
+		if _, err := uplink.ParseURL(url); url != "" && err != nil {
+			return urlUsage(flag, err)
+		}
+	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{[]string{"run", "--queue", "abc"}, `spacenet: --queue "abc": want a whole number` + "\n"},
 		{[]string{"inject", "--wait", "soon"}, `spacenet: --wait "soon": want a duration such as 200ms, 5s or 1m` + "\n"},
 		{[]string{"iperf", "--quiet=maybe"}, `spacenet: --quiet "maybe": want true or false` + "\n"},
+		{[]string{"run", "--uplink", "foo"}, `spacenet: --uplink "foo": want udp://host:port` + "\n"},
+		{[]string{"inject", "--apid", "16", "--downlink", "tcp://127.0.0.1:9"}, `spacenet: --downlink "tcp://127.0.0.1:9": want udp://host:port` + "\n"},
 		{[]string{"nosuch"}, `spacenet: unknown command "nosuch" for "spacenet"` + "\n"},
 		{[]string{"run", "--bogus"}, "spacenet: unknown flag: --bogus\n"},
 		{[]string{"run", "extra"}, `spacenet: unknown command "extra" for "spacenet run"` + "\n"},
