@@ -4,13 +4,18 @@ GO ?= go
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: run test deps vet staticcheck unit bench fuzz build
+.PHONY: run test deps vet staticcheck unit bench fuzz build man
 
 run:
 	$(GO) run ./cmd/spacenet run
 
 build:
 	$(GO) build -o bin/spacenet ./cmd/spacenet
+
+# Man pages of every command, from the cobra tree (the same text as --help),
+# written to bin/man/man1: read one with `man -l bin/man/man1/spacenet-inject.1`.
+man:
+	$(GO) run ./cmd/spacenet man bin/man/man1
 
 test: deps vet staticcheck unit
 

@@ -243,11 +243,23 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
-		return nil, fmt.Errorf("lan: config %s: %w", name, err)
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var errs []error
+	lines := configLines(data)
+	// Each error is FILE:LINE: what (port N ("NAME"): FIELD ...), the line
+	// found from what the message names (configpos.go).
 	fail := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("lan: config %s: "+format, append([]any{name}, a...)...))
+		err := fmt.Errorf(format, a...)
+		if l := lineOf(lines, err.Error()); l > 0 {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, l, err))
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
 	for _, k := range md.Keys() {
 		if !configKeys[k.String()] {

@@ -107,7 +107,7 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct{ name, file, want string }{
 		{"unknown key", `colour = "blue"`, `unknown key "colour"`},
 		{"case", "[[port]]\nName = \"x\"", `unknown key "port.Name"`},
-		{"syntax", `ageing = `, "lan: config t.toml"},
+		{"syntax", `ageing = `, "t.toml:1: unexpected EOF; expected value"},
 		{"bad ageing", `ageing = "soon"`, `ageing "soon"`},
 		{"kind", "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"usb\"", `kind "usb"`},
 		{"no path", "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"qemu-stream\"", "needs path"},

@@ -11,6 +11,9 @@ var benchCmd = &cobra.Command{
 stacks and, in the same run, a baseline doing the same job without spacenet
 (a plain relay, bare gVisor, kernel loopback, ...). It prints both figures and
 their ratio, so results from different machines can be compared by ratio.`,
+	Example: `  spacenet bench switch
+  spacenet bench ipc
+  spacenet bench lan`,
 }
 
 func init() { rootCmd.AddCommand(benchCmd) }

@@ -36,6 +36,8 @@ baseline measured in the same run:
           switch: the ceiling of any TAP read/write forwarder)
 
 Each measurement lasts --duration.`,
+	Example: `  spacenet bench lan
+  sudo spacenet bench lan --kernel --duration 5s`,
 	Args: cobra.NoArgs,
 	RunE: runBenchLAN,
 }

@@ -41,6 +41,9 @@ measured in the same run:
                baseline: the same with 1 frame per call
 
 At most 512 frames are in flight, so that no kernel buffer overflows.`,
+	Example: `  spacenet bench nic
+  spacenet bench nic --size 64 --batch 1
+  sudo spacenet bench nic --veth`,
 	Args: cobra.NoArgs,
 	RunE: runBenchNIC,
 }

@@ -74,6 +74,7 @@ func init() {
 var benchRoleCmd = &cobra.Command{
 	Use:                "role",
 	Short:              "play one guest of bench switch --processes (internal)",
+	Example:            `  spacenet bench role -role sink -socket /tmp/spacenet-0/processor.sock -frames 1000 -src 32 -dst 16`,
 	Hidden:             true,
 	DisableFlagParsing: true,
 	RunE: func(cmd *cobra.Command, args []string) error {

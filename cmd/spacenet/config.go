@@ -16,12 +16,15 @@ var configCmd = &cobra.Command{
 	Long: `A policy file says which tenants (guest VMs) exist, which APIDs each owns,
 to whom each may send and whether it may use the ground uplink. Without one,
 the switch runs the built-in v0 topology that "config default" prints.`,
+	Example: `  spacenet config default > policy.toml
+  spacenet config check policy.toml`,
 }
 
 var configDefaultCmd = &cobra.Command{
-	Use:   "default",
-	Short: "Print the built-in v0 policy as TOML",
-	Args:  cobra.NoArgs,
+	Use:     "default",
+	Short:   "Print the built-in v0 policy as TOML",
+	Example: `  spacenet config default > policy.toml`,
+	Args:    cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		return policy.Default().WriteTOML(cmd.OutOrStdout())
 	},
@@ -33,6 +36,8 @@ var configCheckCmd = &cobra.Command{
 	Long: `Validate each policy file and print "FILE: ok" or every problem found, one
 per line, as FILE:LINE: tenant "NAME": FIELD: problem. Exits 1 if any file
 has a problem.`,
+	Example: `  spacenet config check policy.toml
+  spacenet config default | spacenet config check /dev/stdin`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		return configCheck(cmd.OutOrStdout(), args)

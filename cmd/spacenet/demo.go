@@ -40,6 +40,9 @@ directory. With --socket-dir it uses the switch already running there, and
 with --attach the one running in spacenet run's default socket directory
 (make run): it then connects as camera, processor and spaceos, replacing
 any guests connected as those tenants.`,
+	Example: `  spacenet demo                          # its own switch in a temporary directory
+  spacenet demo --attach                 # the switch of make run (replaces its guests)
+  spacenet demo --socket-dir /tmp/sn --config policy/testdata/v0.toml`,
 	Args: cobra.NoArgs,
 	RunE: runDemo,
 }
@@ -89,6 +92,11 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(out, "switch:    using the switch running in %s\n", dir)
 	}
 	sock := func(t string) string { return filepath.Join(dir, t+".sock") }
+	if sw == nil {
+		if _, err := os.Stat(sock("camera")); err != nil {
+			return unreachable(sock("camera"), err)
+		}
+	}
 
 	// camera: serve Camera on 0x010 (register before connecting).
 	camNode, err := switched.NewNode(switched.Config{Socket: sock("camera"), Tenant: "camera", Policy: pol, Logger: quiet})

@@ -18,6 +18,9 @@ var idlCmd = &cobra.Command{
 an .idol file is a RON value naming an interface and its operations.
 These subcommands parse such files, check them the way upstream idol does,
 and print the model as JSON.`,
+	Example: `  spacenet idl check idol/testdata/corpus/*.idol
+  spacenet idl dump idl/camera.idol
+  spacenet idl gen --go --package cameraipc --types idl/types.toml idl/camera.idol -o camera_idol.go`,
 }
 
 var idlCheckTypes string

@@ -25,25 +25,44 @@ var injectFlags struct {
 	socket, downlink    string
 	tenant, socketDir   string
 	wait                time.Duration
+	replace             bool
 }
 
 var injectCmd = &cobra.Command{
 	Use:   "inject",
 	Short: "Send one frame to the switch as a guest and print what comes back",
-	Long: `inject connects to a tenant's socket as that guest (which replaces the
-guest's connection and bumps its generation), sends one frame and, with
---wait, prints every frame the switch sends back within that time: ERROR
-frames decoded, others as header and payload. It exits with status 1 if an
-ERROR frame came back.
+	Long: `inject connects to a tenant's socket as that guest, sends one frame and,
+with --wait, prints every frame the switch sends back within that time:
+ERROR frames decoded, others as header and payload.
 
---tenant NAME connects to <socket-dir>/NAME.sock, where --socket-dir has the
+Connecting as a tenant replaces that tenant's connection: the switch drops
+the guest that was connected (its server exits, its callers hang). So
+inject first asks the kernel (not the switch) whether a guest holds a live
+connection on the socket, and refuses with status 5 if one does, unless
+--replace is given. The check and the connect are two steps: a guest that
+connects in between is still replaced. There is no read-only monitor: the
+switch offers no way to watch a tenant's traffic without becoming it.
+
+--tenant NAME connects to SOCKET-DIR/NAME.sock, where --socket-dir has the
 same default as in spacenet run; --socket names a socket file instead.
 With --downlink, the frame comes from the ground: it is wrapped as one CCSDS
 Space Packet (sequence count 0) and sent as one UDP datagram to the
-switch's --downlink-listen address.
+switch's --downlink-listen address (UDP: nothing says whether it arrived).
 
-  spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello \
-      --tenant camera --wait 200ms`,
+APIDs are hex with 0x (0x010) or decimal (16); a leading 0 is refused
+(is 010 octal, decimal or hex?).
+
+Exit status: 0 sent (and, with --wait, no ERROR back); 2 usage error;
+3 cannot reach the switch; 4 the switch refused the frame (the ERROR code is
+printed); 5 the tenant's guest is connected and --replace was not given.`,
+	Example: `  # as the camera, a TM frame to the processor; print what comes back
+  spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello --tenant camera --wait 200ms
+
+  # ask the switch's health service (every tenant's connected flag)
+  spacenet inject --type HEALTH --apid 0x020 --dest 0x001 --tenant processor --wait 200ms
+
+  # from the ground, to a switch run with --downlink-listen udp://127.0.0.1:10001
+  spacenet inject --type TC --apid 0x7F0 --dest 0x020 --payload "from ground" --downlink udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runInject,
 }
@@ -55,11 +74,14 @@ func init() {
 	f.StringVar(&injectFlags.dest, "dest", "0x000", "destination APID (0x000: to the ground)")
 	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
-	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to <socket-dir>/<tenant>.sock")
+	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to SOCKET-DIR/TENANT.sock")
 	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
 	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
 	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --downlink)")
+	f.BoolVar(&injectFlags.replace, "replace", false, "connect even if the tenant's guest is connected (the switch drops that guest)")
+	injectCmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(frameTypeNames(), cobra.ShellCompDirectiveNoFileComp))
+	injectCmd.RegisterFlagCompletionFunc("tenant", completeTenants)
 	injectCmd.MarkFlagRequired("apid")
 	injectCmd.MarkFlagsOneRequired("tenant", "socket", "downlink")
 	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "downlink")
@@ -68,56 +90,65 @@ func init() {
 
 func runInject(cmd *cobra.Command, _ []string) error {
 	fl := injectFlags
-	typ, err := frame.ParseType(fl.typ)
+	typ, err := parseTypeFlag(fl.typ)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
-	src, err := frame.ParseAPID(fl.apid)
+	src, err := parseAPIDFlag("apid", fl.apid)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--apid: %w", err)}
+		return err
 	}
-	dst, err := frame.ParseAPID(fl.dest)
+	dst, err := parseAPIDFlag("dest", fl.dest)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--dest: %w", err)}
+		return err
 	}
 	payload := []byte(fl.payload)
 	if fl.payloadHex != "" {
 		if fl.payload != "" {
-			return &exitError{code: 2, err: errors.New("give --payload or --payload-hex, not both")}
+			return usageError("give --payload or --payload-hex, not both")
 		}
 		if payload, err = hex.DecodeString(fl.payloadHex); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--payload-hex: %w", err)}
+			return usageError("--payload-hex %q: want pairs of hex digits such as 68656c6c6f", fl.payloadHex)
 		}
 	}
 	var f frame.Frame
 	if err := frame.Encode(&f, typ, src, dst, payload); err != nil {
-		return &exitError{code: 2, err: err}
+		if len(payload) > frame.MaxPayload {
+			return usageError("payload of %d bytes: a frame holds at most %d", len(payload), frame.MaxPayload)
+		}
+		return &exitError{code: exitUsage, err: err}
 	}
 	if fl.downlink != "" {
 		if fl.wait > 0 {
 			// The ground gets nothing back through the downlink: an ERROR
 			// for a refused injection is counted by the switch, not sent.
-			return &exitError{code: 2, err: fmt.Errorf("--wait does not apply to --downlink: the switch answers the ground with counters, not frames")}
+			return usageError("--wait does not apply to --downlink: the switch answers the ground with counters, not frames")
+		}
+		if fl.replace {
+			return usageError("--replace does not apply to --downlink: the ground replaces no guest")
 		}
 		return injectDownlink(cmd.OutOrStdout(), &f, fl.downlink)
 	}
 	if fl.tenant == "" && cmd.Flags().Changed("socket-dir") {
-		return &exitError{code: 2, err: errors.New("--socket-dir goes with --tenant")}
+		return usageError("--socket-dir goes with --tenant")
 	}
 	path := fl.socket
 	if fl.tenant != "" {
 		if fl.tenant != filepath.Base(fl.tenant) || strings.HasPrefix(fl.tenant, ".") {
-			return &exitError{code: 2, err: fmt.Errorf("--tenant %q: want a tenant name, not a path", fl.tenant)}
+			return usageError("--tenant %q: want a tenant name, not a path", fl.tenant)
 		}
 		path = filepath.Join(fl.socketDir, fl.tenant+".sock")
 	}
+	if err := checkNoGuest(path, fl.replace); err != nil {
+		return err
+	}
 	g, err := apidswitch.Dial(path)
 	if err != nil {
-		return err
+		return unreachable(path, err)
 	}
 	defer g.Close()
 	if err := g.WriteFrame(&f); err != nil {
-		return fmt.Errorf("send: %w", err)
+		return fmt.Errorf("send to %s: %v", path, errnoText(err))
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "sent %s from %v to %v, %d payload bytes\n", typ, src, dst, len(payload))
@@ -125,13 +156,15 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		return nil
 	}
 	g.SetReadDeadline(time.Now().Add(fl.wait))
-	sawError := false
+	var refused []string
 	var in [16]frame.Frame
 	for {
 		n, err := g.ReadFrames(in[:])
 		for i := range in[:n] {
 			printFrame(out, &in[i])
-			sawError = sawError || in[i].Type() == frame.Error
+			if in[i].Type() == frame.Error {
+				refused = append(refused, errorCodeOf(&in[i]))
+			}
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -141,13 +174,22 @@ func runInject(cmd *cobra.Command, _ []string) error {
 				fmt.Fprintln(out, "switch closed the connection")
 				break
 			}
-			return fmt.Errorf("receive: %w", err)
+			return fmt.Errorf("receive from %s: %v", path, errnoText(err))
 		}
 	}
-	if sawError {
-		return &exitError{code: 1, err: errors.New("the switch refused the frame")}
+	if len(refused) > 0 {
+		return &exitError{code: exitRefused, err: fmt.Errorf("the switch refused the frame: %s", strings.Join(refused, ", "))}
 	}
 	return nil
+}
+
+// errorCodeOf names the code of an ERROR frame: "Not_permitted (0x03)".
+func errorCodeOf(f *frame.Frame) string {
+	p, err := frame.ParseErrorPayload(f.Payload())
+	if err != nil {
+		return "malformed ERROR frame"
+	}
+	return fmt.Sprintf("%s (0x%02X)", p.Code.String(), uint8(p.Code))
 }
 
 func printFrame(w io.Writer, f *frame.Frame) {
@@ -175,7 +217,7 @@ func printFrame(w io.Writer, f *frame.Frame) {
 func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
 	addr, err := uplink.ParseURL(url)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return urlUsage("downlink", err)
 	}
 	var pkt [ccsds.MaxPacketSize]byte
 	n, err := ccsds.Wrap(pkt[:], f, 0)
@@ -184,11 +226,11 @@ func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
 	}
 	c, err := net.DialUDP("udp", nil, addr)
 	if err != nil {
-		return err
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's downlink at %s: %v", url, errnoText(err))}
 	}
 	defer c.Close()
 	if _, err := c.Write(pkt[:n]); err != nil {
-		return fmt.Errorf("send to %s: %w", url, err)
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's downlink at %s: %v", url, errnoText(err))}
 	}
 	fmt.Fprintf(w, "sent %s from %v to %v as a %d-octet CCSDS packet to %s\n", f.Type(), f.APID(), f.Dest(), n, addr)
 	return nil

@@ -77,6 +77,7 @@ the receiver's rate every second and a summary, like mirage-vnetif's iperf_self.
 	cmd.Flags().IntVar(&mtu, "mtu", 1500, "link MTU (IP packet size), 1280..65000")
 	cmd.Flags().StringVar(&via, "via", "pipe", "what joins the netstacks: pipe, lan or tap")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "print only the summary")
+	cmd.RegisterFlagCompletionFunc("via", cobra.FixedCompletions([]string{"pipe", "lan", "tap"}, cobra.ShellCompDirectiveNoFileComp))
 	rootCmd.AddCommand(cmd)
 }
 

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,14 +17,16 @@ import (
 var lanFlags struct {
 	config, dir, pcap    string
 	tap, tapTenant       string
-	sockMode, dirMode    string
-	logLevel             string
+	logFormat, logLevel  string
+	dirMode, sockMode    string
 	printConfig, checkOK bool
 }
 
 var lanCmd = &cobra.Command{
 	Use:   "lan",
 	Short: "The virtual LAN: a learning switch for QEMU guests, TAPs and netstacks",
+	Example: `  spacenet lan run
+  spacenet lan check lan.toml`,
 }
 
 var lanRunCmd = &cobra.Command{
@@ -36,7 +38,7 @@ each frame; -netdev dgram: one datagram per frame), TAP devices or AF_PACKET
 sockets, as the configuration file says (see docs/lan.md for its format).
 
 Without --config: one qemu-stream socket per v0 tenant (camera, processor,
-spaceos) in --dir, the three tenants reaching each other. Start a guest with
+spaceos) in --socket-dir, the three tenants reaching each other. Start a guest with
 
   qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/space-lan/camera.sock \
       -device virtio-net-pci,netdev=n0
@@ -52,7 +54,19 @@ a socket directory that another user owns or may write to is refused.
 
 Signals: SIGINT or SIGTERM stops the switch and prints every port's counters;
 SIGHUP re-reads --config and applies port and tenant changes (a bad file is
-refused, its errors logged, the old configuration kept).`,
+refused, its errors logged, the old configuration kept).
+
+The flags are those of spacenet run where they mean the same: --config,
+--socket-dir (--dir is its old name), --log-format, --log-level,
+--dir-mode (a socket directory the LAN creates; default the file's dir_mode,
+else 0700) and --sock-mode (each qemu-* socket; default the file's
+socket_mode, else 0600). Exit status: 0 stopped
+by a signal; 1 failed (a configuration refused included); 2 usage error.`,
+	Example: `  spacenet lan run                               # camera/processor/spaceos sockets in /tmp/space-lan
+  spacenet lan run --socket-dir /run/space-lan --sock-mode 0660
+  spacenet lan run --config lan.toml --log-format json
+  spacenet lan run --print-config                # the configuration in force, then exit
+  spacenet lan run --tap sn0 --pcap /tmp/lan.pcap`,
 	Args: cobra.NoArgs,
 	RunE: runLAN,
 }
@@ -60,7 +74,12 @@ refused, its errors logged, the old configuration kept).`,
 var lanCheckCmd = &cobra.Command{
 	Use:   "check FILE",
 	Short: "Check a virtual LAN configuration file and print it as understood",
-	Args:  cobra.ExactArgs(1),
+	Long: `check parses FILE (format in docs/lan.md) and prints it as understood, or
+every problem found, one per line, as FILE:LINE: port N ("NAME"): FIELD:
+problem. Exits 1 if the file has a problem.`,
+	Example: `  spacenet lan check lan.toml
+  spacenet lan run --print-config > lan.toml && spacenet lan check lan.toml`,
+	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		c, err := lan.LoadConfig(args[0])
 		if err != nil {
@@ -75,13 +94,15 @@ var lanCheckCmd = &cobra.Command{
 func init() {
 	f := lanRunCmd.Flags()
 	f.StringVar(&lanFlags.config, "config", "", "LAN configuration file (TOML); default: one qemu-stream port per v0 tenant")
-	f.StringVar(&lanFlags.dir, "dir", lan.DefaultDir, "socket directory of the default configuration")
+	f.StringVar(&lanFlags.dir, "socket-dir", lan.DefaultDir, "socket directory of the default configuration")
+	f.StringVar(&lanFlags.dir, "dir", lan.DefaultDir, "old name of --socket-dir")
+	f.MarkDeprecated("dir", "use --socket-dir")
 	f.StringVar(&lanFlags.pcap, "pcap", "", "write every frame entering the switch to this pcap file")
 	f.StringVar(&lanFlags.tap, "tap", "", "add a TAP port to the host with this interface name")
 	f.StringVar(&lanFlags.tapTenant, "tap-tenant", "host", "tenant of the --tap port")
 	f.StringVar(&lanFlags.sockMode, "sock-mode", "", "octal mode of the qemu-* sockets (default: the file's socket_mode, else 0600)")
 	f.StringVar(&lanFlags.dirMode, "dir-mode", "", "octal mode of a socket directory the LAN creates (default: the file's dir_mode, else 0700)")
-	f.StringVar(&lanFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addLogFlags(lanRunCmd, &lanFlags.logFormat, &lanFlags.logLevel)
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
 	rootCmd.AddCommand(lanCmd)
@@ -96,17 +117,18 @@ func lanConfig() (*lan.Config, error) {
 			return nil, err
 		}
 	}
-	for _, m := range []struct {
-		flag, value string
-		mode        *fs.FileMode
-	}{{"sock-mode", lanFlags.sockMode, &c.SocketMode}, {"dir-mode", lanFlags.dirMode, &c.DirMode}} {
-		if m.value != "" {
-			v, err := parseMode(m.flag, m.value)
-			if err != nil {
-				return nil, err
-			}
-			*m.mode = v
-		}
+	// The modes as spacenet run checks them (a usage error if bad), each
+	// applied only if given.
+	dir, sock := lanFlags.dirMode, lanFlags.sockMode
+	dirMode, sockMode, err := parseModes(cmp.Or(dir, "0700"), cmp.Or(sock, "0600"))
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		c.DirMode = dirMode
+	}
+	if sock != "" {
+		c.SocketMode = sockMode
 	}
 	if lanFlags.tap != "" {
 		if err := lan.CheckTenant(lanFlags.tapTenant); err != nil {
@@ -123,7 +145,7 @@ func lanConfig() (*lan.Config, error) {
 }
 
 func runLAN(cmd *cobra.Command, _ []string) error {
-	log, logs, err := newLogger(cmd.ErrOrStderr(), "text", lanFlags.logLevel)
+	log, logs, err := newLogger(cmd.ErrOrStderr(), lanFlags.logFormat, lanFlags.logLevel)
 	if err != nil {
 		return err
 	}

@@ -15,18 +15,7 @@ import (
 // expanded as a shell would; an output under /tmp goes to a temporary
 // directory instead.
 func TestReadmeIdlCommands(t *testing.T) {
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("no git")
-	}
-	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Skipf("not in a git checkout: %v", err)
-	}
-	clone := filepath.Join(t.TempDir(), "clone")
-	if out, err := exec.Command(git, "clone", "-q", "--no-hardlinks", strings.TrimSpace(string(top)), clone).CombinedOutput(); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	clone := freshClone(t)
 	cmds := readmeIdlCommands(t, filepath.Join(clone, "README.md"))
 	if len(cmds) < 3 {
 		t.Fatalf("README has %d idl commands, want at least 3 (check, dump, gen)", len(cmds))
@@ -59,6 +48,25 @@ func TestReadmeIdlCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "camera_idol.go")); err != nil {
 		t.Errorf("idl gen wrote nothing: %v", err)
 	}
+}
+
+// freshClone clones the committed tree of this repository into a
+// temporary directory and returns its path.
+func freshClone(t *testing.T) string {
+	t.Helper()
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	clone := filepath.Join(t.TempDir(), "clone")
+	if out, err := exec.Command(git, "clone", "-q", "--no-hardlinks", strings.TrimSpace(string(top)), clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	return clone
 }
 
 // readmeIdlCommands returns what follows "go run ./cmd/spacenet " on each

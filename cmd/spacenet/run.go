@@ -35,15 +35,15 @@ var runCmd = &cobra.Command{
 	Use:   "run",
 	Short: "Run the APID switch (the default v0 topology unless --config is given)",
 	Long: `run starts the APID switch: one Unix socket per tenant in the socket
-directory (<socket-dir>/<tenant>.sock), frames routed by the policy.
+directory (SOCKET-DIR/TENANT.sock), frames routed by the policy.
 
 The default socket directory is one no other local user can create first:
 $XDG_RUNTIME_DIR/spacenet if XDG_RUNTIME_DIR is a directory of yours, else
 /run/spacenet as root, else /tmp/space-net if it is already yours and
-others cannot write to it, else /tmp/spacenet-<uid>. The switch refuses a
+others cannot write to it, else /tmp/spacenet-UID. The switch refuses a
 socket directory that is a symbolic link, is owned by another user or is
 writable by group or others (or lies under a directory another user could
-change), and says how to fix it. It holds <socket-dir>/.lock while it runs:
+change), and says how to fix it. It holds SOCKET-DIR/.lock while it runs:
 a second switch on the same directory fails at once, naming the first's
 pid.
 
@@ -63,7 +63,13 @@ a later link.
 frame to the tenant owning its destination. The ground is checked like a
 tenant: a frame whose source APID is not the ground's is refused
 (Apid_not_allocated), as is one to a tenant outside the ground's
-can_send_to (Not_permitted); refusals are counted in the "ground" row.`,
+can_send_to (Not_permitted); refusals are counted in the "ground" row.
+
+Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
+socket directory included); 2 usage error.`,
+	Example: `  spacenet run                                        # built-in v0 topology, default socket directory
+  spacenet run --socket-dir /tmp/sn --config policy/testdata/v0.toml --log-format json
+  spacenet run --uplink udp://127.0.0.1:10000 --downlink-listen udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runSwitch,
 }
@@ -74,8 +80,7 @@ func init() {
 	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "directory of the tenants' sockets (the default depends on the user: see above)")
 	f.StringVar(&runFlags.uplink, "uplink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT")
 	f.StringVar(&runFlags.downlinkListen, "downlink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT")
-	f.StringVar(&runFlags.logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&runFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addLogFlags(runCmd, &runFlags.logFormat, &runFlags.logLevel)
 	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it (at most 0755)")
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
@@ -116,6 +121,21 @@ func parseMode(flag, s string) (fs.FileMode, error) {
 	return fs.FileMode(v), nil
 }
 
+// parseModes reads --dir-mode and --sock-mode, the same on both switches
+// (a usage error if bad).
+func parseModes(dir, sock string) (dirMode, sockMode fs.FileMode, err error) {
+	if dirMode, err = parseMode("dir-mode", dir); err != nil {
+		return 0, 0, &exitError{code: exitUsage, err: err}
+	}
+	if dirMode&0o022 != 0 {
+		return 0, 0, usageError("--dir-mode %q: group or others could replace the sockets; at most 0755", dir)
+	}
+	if sockMode, err = parseMode("sock-mode", sock); err != nil {
+		return 0, 0, &exitError{code: exitUsage, err: err}
+	}
+	return dirMode, sockMode, nil
+}
+
 func loadPolicy(path string) (*policy.Policy, error) {
 	if path == "" {
 		return policy.Default(), nil
@@ -130,19 +150,17 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer logs.CloseWithin(logFlushTimeout)
-	dirMode, err := parseMode("dir-mode", rf.dirMode)
+	dirMode, sockMode, err := parseModes(rf.dirMode, rf.sockMode)
 	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if dirMode&0o022 != 0 {
-		return &exitError{code: 2, err: fmt.Errorf("--dir-mode %q: group or others could replace the sockets; at most 0755", rf.dirMode)}
-	}
-	sockMode, err := parseMode("sock-mode", rf.sockMode)
-	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
 	if rf.queue < 1 || rf.batch < 1 {
 		return &exitError{code: 2, err: fmt.Errorf("--queue %d and --batch %d: both must be at least 1", rf.queue, rf.batch)}
+	}
+	for flag, url := range map[string]string{"uplink": rf.uplink, "downlink-listen": rf.downlinkListen} {
+		if _, err := uplink.ParseURL(url); url != "" && err != nil {
+			return urlUsage(flag, err)
+		}
 	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {

@@ -70,8 +70,20 @@ func startRun(t *testing.T, tenants int, args ...string) *switchProc {
 // and waits for its tenants' sockets in dir.
 func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...string) *switchProc {
 	t.Helper()
-	p := &switchProc{t: t, dir: dir, lines: make(chan string, 1024), done: make(chan error, 1)}
-	p.cmd = exec.Command(spacenetBinary(t), append([]string{"run"}, args...)...)
+	p := spawnProc(t, append([]string{"run"}, args...), env)
+	p.dir = dir
+	for range tenants {
+		p.waitLog("tenant socket")
+	}
+	return p
+}
+
+// spawnProc starts the binary with args and env added to the environment,
+// its standard error read line by line for waitLog.
+func spawnProc(t *testing.T, args, env []string) *switchProc {
+	t.Helper()
+	p := &switchProc{t: t, lines: make(chan string, 1024), done: make(chan error, 1)}
+	p.cmd = exec.Command(spacenetBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = &p.out
 	stderr, err := p.cmd.StderrPipe()
@@ -97,9 +109,6 @@ func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...strin
 			<-p.done
 		}
 	})
-	for range tenants {
-		p.waitLog("tenant socket")
-	}
 	return p
 }
 
@@ -136,6 +145,42 @@ func (p *switchProc) stop(sig os.Signal) string {
 		p.t.Fatalf("switch exit: %v", err)
 	}
 	return p.out.String()
+}
+
+// connect connects to tenant's socket as its guest, closed at the end of
+// the test, and waits until the switch has logged the connection.
+func (p *switchProc) connect(tenant string) *apidswitch.Guest {
+	p.t.Helper()
+	g, err := apidswitch.Dial(p.sock(tenant))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { g.Close() })
+	p.waitLog("tenant connected", "tenant="+tenant)
+	return g
+}
+
+// askHealth sends a HEALTH request from apid through g and returns the
+// switch's answer, the first frame g reads.
+func askHealth(t *testing.T, g *apidswitch.Guest, apid frame.APID) apidswitch.Health {
+	t.Helper()
+	var req, got frame.Frame
+	frame.Encode(&req, frame.Health, apid, apidswitch.APIDHealth, nil)
+	if err := g.WriteFrame(&req); err != nil {
+		t.Fatal(err)
+	}
+	g.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := g.ReadFrame(&got); err != nil {
+		t.Fatalf("HEALTH request: %v", err)
+	}
+	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
+		t.Fatalf("got %x, want a HEALTH reply", got[:16])
+	}
+	h, err := apidswitch.ParseHealth(got.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func (p *switchProc) sock(name string) string { return filepath.Join(p.dir, name+".sock") }
@@ -189,9 +234,11 @@ func TestBinaryRunInject(t *testing.T) {
 		t.Fatalf("processor got %x", got[:16])
 	}
 
-	// A spoofed source is refused and the ERROR printed; exit status 1.
+	// A spoofed source is refused and the ERROR printed; exit status 4
+	// (exitRefused), the code named in the last line.
 	out, code = inject(t, "--type", "TM", "--apid", "0x020", "--dest", "0x100", "--payload", "x", "--socket", p.sock("camera"), "--wait", "2s")
-	if code != 1 || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1") {
+	if code != exitRefused || !strings.Contains(out, "ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 1\n") ||
+		!strings.HasSuffix(out, "\nspacenet: the switch refused the frame: Apid_not_allocated (0x04)\n") {
 		t.Fatalf("spoofed inject: %d %s", code, out)
 	}
 	// Every refusal, from spaceos, over the built binary's socket.
@@ -433,12 +480,7 @@ func TestBinaryRunRefusesUnsafeDir(t *testing.T) {
 // connection (generation 2) and gave the guest EOF.
 func TestBinarySecondRunKeepsGuest(t *testing.T) {
 	p := startRun(t, 3)
-	cam, err := apidswitch.Dial(p.sock("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	p.waitLog("tenant connected", "tenant=camera")
+	cam := p.connect("camera")
 
 	out, code := spacenet(t, nil, "run", "--socket-dir", p.dir)
 	want := fmt.Sprintf("spacenet: apidswitch: socket directory %s is in use by another switch (pid %d holds %s/.lock)\n", p.dir, p.cmd.Process.Pid, p.dir)
@@ -446,18 +488,7 @@ func TestBinarySecondRunKeepsGuest(t *testing.T) {
 		t.Errorf("second run: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
 	}
 	// The guest's connection still works: a HEALTH request is answered.
-	var req, got frame.Frame
-	frame.Encode(&req, frame.Health, 0x010, apidswitch.APIDHealth, nil)
-	if err := cam.WriteFrame(&req); err != nil {
-		t.Fatal(err)
-	}
-	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if err := cam.ReadFrame(&got); err != nil {
-		t.Fatalf("camera after the second run: %v", err)
-	}
-	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
-		t.Fatalf("camera got %x, want a HEALTH reply", got[:16])
-	}
+	askHealth(t, cam, 0x010)
 	stdout := p.stop(syscall.SIGINT)
 	for _, l := range strings.Split(stdout, "\n") {
 		if f := strings.Fields(l); len(f) > 2 && f[0] == "camera" && (f[1] != "1" || f[2] != "false") {

@@ -6,13 +6,40 @@ import (
 )
 
 // TestBinaryUsageErrors: flags that cannot work are refused with exit
-// status 2 and a message naming the flag, instead of silently meaning a
-// default.
+// status 2 (exitUsage) and a message naming the flag, in plain words (no
+// Go error chains such as "strconv.ParseUint: ..."), instead of silently
+// meaning a default. Unknown commands and flags, missing arguments and
+// required flags are usage errors too (they were status 1).
 func TestBinaryUsageErrors(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"run", "--queue", "abc"}, `spacenet: --queue "abc": want a whole number` + "\n"},
+		{[]string{"inject", "--wait", "soon"}, `spacenet: --wait "soon": want a duration such as 200ms, 5s or 1m` + "\n"},
+		{[]string{"iperf", "--quiet=maybe"}, `spacenet: --quiet "maybe": want true or false` + "\n"},
+		{[]string{"run", "--uplink", "foo"}, `spacenet: --uplink "foo": want udp://host:port` + "\n"},
+		{[]string{"inject", "--apid", "16", "--downlink", "tcp://127.0.0.1:9"}, `spacenet: --downlink "tcp://127.0.0.1:9": want udp://host:port` + "\n"},
+		{[]string{"nosuch"}, `spacenet: unknown command "nosuch" for "spacenet"` + "\n"},
+		{[]string{"run", "--bogus"}, "spacenet: unknown flag: --bogus\n"},
+		{[]string{"run", "extra"}, `spacenet: unknown command "extra" for "spacenet run"` + "\n"},
+		{[]string{"config", "check"}, "spacenet: requires at least 1 arg(s), only received 0\n"},
+		{[]string{"inject", "--tenant", "camera"}, `spacenet: required flag(s) "apid" not set` + "\n"},
+		{[]string{"inject", "--apid", "0x010"}, "spacenet: at least one of the flags in the group [tenant socket downlink] is required\n"},
+		{[]string{"inject", "--apid", "010", "--tenant", "camera"}, `spacenet: --apid "010": a leading 0 is ambiguous (octal?): write 0x10 for hex or 10 for decimal` + "\n"},
+		{[]string{"inject", "--apid", "0x010", "--dest", "0800", "--tenant", "camera"}, `spacenet: --dest "0800": a leading 0 is ambiguous (octal?): write 0x800 for hex or 800 for decimal` + "\n"},
+		{[]string{"inject", "--apid", "0x800", "--tenant", "camera"}, `spacenet: --apid "0x800": above the largest, 0x7FF` + "\n"},
+		{[]string{"inject", "--apid", "2048", "--tenant", "camera"}, `spacenet: --apid "2048": above the largest, 2047 (0x7FF)` + "\n"},
+		{[]string{"inject", "--apid", "cam", "--tenant", "camera"}, `spacenet: --apid "cam": want hex with 0x (0x010) or decimal (16)` + "\n"},
+		{[]string{"inject", "--apid", "0x", "--tenant", "camera"}, `spacenet: --apid "0x": want hex digits after 0x` + "\n"},
+		{[]string{"inject", "--apid", "16", "--type", "FOO", "--tenant", "camera"}, `spacenet: --type "FOO": want one of TM, TC, EVR, PRM_GET, PRM_SET, PRM_RSP, DP, HEALTH, LOG, ERROR, or a number 0 to 9` + "\n"},
+		{[]string{"inject", "--apid", "16", "--type", "10", "--tenant", "camera"}, `spacenet: --type "10": above the largest, 9 (0x9)` + "\n"},
+		{[]string{"inject", "--apid", "16", "--payload-hex", "zz", "--tenant", "camera"}, `spacenet: --payload-hex "zz": want pairs of hex digits such as 68656c6c6f` + "\n"},
+		{[]string{"inject", "--apid", "16", "--replace", "--downlink", "udp://127.0.0.1:9"}, "spacenet: --replace does not apply to --downlink: the ground replaces no guest\n"},
+		{[]string{"run", "--log-format", "xml"}, "spacenet: --log-format"},
+		{[]string{"lan", "run", "--log-format", "xml"}, "spacenet: --log-format"},
+		{[]string{"lan", "run", "--sock-mode", "0400"}, `spacenet: --sock-mode "0400": the owner needs read and write (0600 at least)` + "\n"},
+		{[]string{"lan", "run", "--dir-mode", "0777"}, `spacenet: --dir-mode "0777": group or others could replace the sockets; at most 0755` + "\n"},
 		{[]string{"run", "--dir-mode", "0"}, `--dir-mode "0": the owner needs read and write`},
 		{[]string{"run", "--sock-mode", "0400"}, `--sock-mode "0400": the owner needs read and write`},
 		{[]string{"run", "--dir-mode", "rwx"}, `--dir-mode "rwx": want an octal mode`},
