@@ -503,6 +503,7 @@ func FuzzProcess(f *testing.F) {
 		payload string
 	}{
 		{frame.TM, 0x100, "to spaceos"},
+		{frame.TM, 0x017, "to itself"},
 		{frame.TM, 0x300, "to vault: not permitted"},
 		{frame.TM, 0x7F0, "to the ground"},
 		{frame.TM, 0x000, "\xEE refused by the uplink"},
