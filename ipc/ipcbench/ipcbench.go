@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -132,6 +133,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	sockDir := filepath.Join(dir, "s")
 
 	var procs procSet
+	// A cancelled ctx kills every process, which ends any wait for one
+	// (stop's too: this is deferred first, so it ends last).
+	defer context.AfterFunc(ctx, procs.kill)()
 	defer func() { err = errors.Join(err, procs.stop()) }()
 	if err := procs.startSwitch(cfg.Switch(sockDir, polFile), len(Policy().Tenants)); err != nil {
 		return nil, err
@@ -267,10 +271,12 @@ func (p *peer) command(line string) (Result, error) {
 
 // procSet is every process Run started, stopped in reverse order.
 type procSet struct {
-	peers []*peer
-	sw     *exec.Cmd
-	swErr  *tail
-	swDone chan struct{} // closed when the switch's stderr is read to its end
+	mu      sync.Mutex // guards started against kill
+	started []*exec.Cmd
+	peers   []*peer
+	sw      *exec.Cmd
+	swErr   *tail
+	swDone  chan struct{} // closed when the switch's stderr is read to its end
 }
 
 func (s *procSet) startPeer(cmd *exec.Cmd, name string, extra *os.File) (*peer, error) {
@@ -291,6 +297,7 @@ func (s *procSet) startPeer(cmd *exec.Cmd, name string, extra *os.File) (*peer, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ipcbench: start %s: %w", name, err)
 	}
+	s.add(cmd)
 	if extra != nil {
 		extra.Close() // the child holds its own copy
 	}
@@ -312,6 +319,7 @@ func (s *procSet) startSwitch(cmd *exec.Cmd, tenants int) error {
 		return fmt.Errorf("ipcbench: start switch: %w", err)
 	}
 	s.sw = cmd
+	s.add(cmd)
 	sc := bufio.NewScanner(stderr)
 	for seen := 0; seen < tenants; {
 		if !sc.Scan() {
@@ -328,6 +336,22 @@ func (s *procSet) startSwitch(cmd *exec.Cmd, tenants int) error {
 		_, _ = io.Copy(s.swErr, stderr)
 	}()
 	return nil
+}
+
+func (s *procSet) add(cmd *exec.Cmd) {
+	s.mu.Lock()
+	s.started = append(s.started, cmd)
+	s.mu.Unlock()
+}
+
+// kill kills every process started.
+func (s *procSet) kill() {
+	s.mu.Lock()
+	started := slices.Clone(s.started)
+	s.mu.Unlock()
+	for _, c := range started {
+		_ = c.Process.Kill()
+	}
 }
 
 // stop closes every peer's stdin (a peer ends when it does), waits for
