@@ -151,7 +151,7 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	grpcB, err := newIPCBenchGRPC(filepath.Join(dir, "grpc.sock"), repMsg)
+	grpcB, err := newIPCBenchGRPC(filepath.Join(dir, "grpc.sock"))
 	if err != nil {
 		raw.close()
 		return err
@@ -366,51 +366,25 @@ func (b *ipcBenchIPC) close() {
 	}
 }
 
-// ipcBenchCodec is a gRPC codec passing []byte through untouched: the
-// baseline pays for gRPC's transport, not for protobuf.
-type ipcBenchCodec struct{}
-
-func (ipcBenchCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (ipcBenchCodec) Unmarshal(data []byte, v any) error {
-	p := v.(*[]byte)
-	*p = append((*p)[:0], data...)
-	return nil
-}
-func (ipcBenchCodec) Name() string { return "spacenet-raw" }
-
 type ipcBenchGRPC struct {
 	srv  *grpc.Server
 	conn *grpc.ClientConn
 	done chan error
-	resp []byte
 }
 
-func newIPCBenchGRPC(path string, reply []byte) (*ipcBenchGRPC, error) {
+// newIPCBenchGRPC serves ipcbench's Camera.Status on a Unix socket at path
+// (replies as long as the IPC reply) and connects a client to it.
+func newIPCBenchGRPC(path string) (*ipcBenchGRPC, error) {
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err
 	}
-	b := &ipcBenchGRPC{srv: grpc.NewServer(grpc.ForceServerCodec(ipcBenchCodec{})), done: make(chan error, 1)}
-	desc := grpc.ServiceDesc{
-		ServiceName: "spacenet.bench.Camera",
-		HandlerType: (*any)(nil),
-		Methods: []grpc.MethodDesc{{
-			MethodName: "Status",
-			Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-				var in []byte
-				if err := dec(&in); err != nil {
-					return nil, err
-				}
-				out := reply
-				return &out, nil
-			},
-		}},
-	}
-	b.srv.RegisterService(&desc, struct{}{})
+	b := &ipcBenchGRPC{srv: grpc.NewServer(grpc.ForceServerCodec(ipcbench.RawCodec{})), done: make(chan error, 1)}
+	ipcbench.RegisterStatus(b.srv)
 	go func() { b.done <- b.srv.Serve(ln) }()
 	b.conn, err = grpc.NewClient("unix://"+path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(ipcBenchCodec{})))
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(ipcbench.RawCodec{})))
 	if err != nil {
 		b.srv.Stop()
 		<-b.done
@@ -421,10 +395,10 @@ func newIPCBenchGRPC(path string, reply []byte) (*ipcBenchGRPC, error) {
 
 func (b *ipcBenchGRPC) call(req []byte) error {
 	var resp []byte
-	if err := b.conn.Invoke(context.Background(), "/spacenet.bench.Camera/Status", &req, &resp); err != nil {
+	if err := b.conn.Invoke(context.Background(), ipcbench.StatusMethod, &req, &resp); err != nil {
 		return err
 	}
-	if len(resp) != len(b.resp) && b.resp != nil {
+	if len(resp) != ipcbench.ReplyLen {
 		return fmt.Errorf("grpc: %d-byte response", len(resp))
 	}
 	return nil

@@ -16,31 +16,32 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// rawCodec is a gRPC codec passing []byte through untouched: the baseline
-// pays for gRPC's transport (and TLS), not for protobuf.
-type rawCodec struct{}
+// RawCodec is a gRPC codec passing *[]byte through untouched: a baseline
+// using it pays for gRPC's transport (and TLS), not for protobuf.
+type RawCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(data []byte, v any) error {
+// Marshal returns the bytes v (a *[]byte) points to.
+func (RawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+
+// Unmarshal copies data into v, a *[]byte.
+func (RawCodec) Unmarshal(data []byte, v any) error {
 	p := v.(*[]byte)
 	*p = append((*p)[:0], data...)
 	return nil
 }
-func (rawCodec) Name() string { return "spacenet-raw" }
 
-const grpcMethod = "/spacenet.bench.Camera/Status"
+// Name is the codec's name.
+func (RawCodec) Name() string { return "spacenet-raw" }
 
-// serveGRPC serves Camera.Status twice, on grpc.sock in plaintext and on
-// grpc-tls.sock with mutual TLS (the certificates in dir): each reply is
-// the IPC reply's size and starts with the request's first 8 bytes.
-func serveGRPC(ctx context.Context, dir string, ready func() error) error {
-	tlsCfg, err := serverTLS(dir)
-	if err != nil {
-		return err
-	}
-	plain := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}))
-	secure := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.Creds(credentials.NewTLS(tlsCfg)))
-	desc := grpc.ServiceDesc{
+// StatusMethod is the full name of the gRPC Camera.Status that
+// RegisterStatus serves.
+const StatusMethod = "/spacenet.bench.Camera/Status"
+
+// RegisterStatus registers on s (whose codec must be RawCodec) a
+// hand-written Camera.Status service, no protoc: each reply is ReplyLen
+// bytes and starts with the request's first 8 bytes.
+func RegisterStatus(s *grpc.Server) {
+	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "spacenet.bench.Camera",
 		HandlerType: (*any)(nil),
 		Methods: []grpc.MethodDesc{{
@@ -55,9 +56,21 @@ func serveGRPC(ctx context.Context, dir string, ready func() error) error {
 				return &out, nil
 			},
 		}},
+	}, struct{}{})
+}
+
+// serveGRPC serves Camera.Status twice, on grpc.sock in plaintext and on
+// grpc-tls.sock with mutual TLS (the certificates in dir): each reply is
+// the IPC reply's size and starts with the request's first 8 bytes.
+func serveGRPC(ctx context.Context, dir string, ready func() error) error {
+	tlsCfg, err := serverTLS(dir)
+	if err != nil {
+		return err
 	}
-	plain.RegisterService(&desc, struct{}{})
-	secure.RegisterService(&desc, struct{}{})
+	plain := grpc.NewServer(grpc.ForceServerCodec(RawCodec{}))
+	secure := grpc.NewServer(grpc.ForceServerCodec(RawCodec{}), grpc.Creds(credentials.NewTLS(tlsCfg)))
+	RegisterStatus(plain)
+	RegisterStatus(secure)
 	done := make(chan error, 2)
 	for _, s := range []struct {
 		srv  *grpc.Server
@@ -98,7 +111,7 @@ func dialGRPC(dir string, secure bool) (conn, error) {
 	}
 	c, err := grpc.NewClient("unix://"+filepath.Join(dir, name),
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(RawCodec{})))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +123,7 @@ func (g *grpcConn) caller(int) func(uint64) error {
 	var resp []byte
 	return func(k uint64) error {
 		binary.BigEndian.PutUint64(req, k)
-		if err := g.conn.Invoke(context.Background(), grpcMethod, &req, &resp); err != nil {
+		if err := g.conn.Invoke(context.Background(), StatusMethod, &req, &resp); err != nil {
 			return err
 		}
 		if len(resp) != ReplyLen || binary.BigEndian.Uint64(resp) != k {
