@@ -34,6 +34,7 @@ var benchIPCFlags struct {
 	rounds    int
 	parallel  int
 	processes bool
+	chunks    int
 }
 
 var benchIPCCmd = &cobra.Command{
@@ -62,7 +63,9 @@ client and server are two processes too, in plaintext and with mutual
 TLS 1.3 (certificates made for the run). It prints, per path, calls/s and
 p50/p99/p99.9 of sequential calls, the calls/s of --parallel callers, the
 floors (a socketpair between two processes, one raw frame through the
-switch) and the goals' ratios of each round (package ipc/ipcbench).`,
+switch) and the goals' ratios of each round (package ipc/ipcbench). Each
+round's calls are made in --chunks chunks, the paths taking turns, so that
+a change in the machine's load falls on every path alike.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchIPC,
 }
@@ -85,6 +88,7 @@ func init() {
 	f.IntVar(&benchIPCFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
 	f.IntVar(&benchIPCFlags.parallel, "parallel", 8, "goroutines for the parallel throughput figure (0 skips it)")
 	f.BoolVar(&benchIPCFlags.processes, "processes", false, "every party in its own process, against gRPC with and without mutual TLS")
+	f.IntVar(&benchIPCFlags.chunks, "chunks", 10, "with --processes: chunks per round, the paths alternating between chunks")
 	benchCmd.AddCommand(benchIPCCmd, benchIPCPeerCmd)
 }
 
@@ -100,7 +104,7 @@ func runBenchIPCProcesses(cmd *cobra.Command) error {
 		Switch: func(socketDir, policyFile string) *exec.Cmd {
 			return exec.Command(self, "run", "--socket-dir", socketDir, "--config", policyFile)
 		},
-		Calls: benchIPCFlags.calls, Rounds: benchIPCFlags.rounds, Parallel: benchIPCFlags.parallel,
+		Calls: benchIPCFlags.calls, Chunks: benchIPCFlags.chunks, Rounds: benchIPCFlags.rounds, Parallel: benchIPCFlags.parallel,
 		Progress: cmd.ErrOrStderr(),
 	})
 	if err != nil {

@@ -93,26 +93,30 @@ type Config struct {
 	// containing "tenant socket" on stderr for each tenant once it is
 	// ready (as `spacenet run` does) and stop on SIGTERM.
 	Switch func(socketDir, policyFile string) *exec.Cmd
-	// Calls per measurement, Rounds of every measurement (the paths
-	// alternating), Parallel concurrent callers (0: none).
-	Calls, Rounds, Parallel int
+	// Calls per measurement, made in Chunks chunks (0 or 1: one) with
+	// the paths alternating from chunk to chunk, so that a change in the
+	// machine's load falls on every path alike; Rounds of every
+	// measurement; Parallel concurrent callers (0: none).
+	Calls, Chunks, Rounds, Parallel int
 	// Progress, if not nil, gets a line per round.
 	Progress io.Writer
 }
 
 // Report holds every round of every measurement.
 type Report struct {
-	Calls, Rounds, Parallel int
-	Seq, Par                map[Path][]Result
+	Calls, Chunks, Rounds, Parallel int
+	Seq, Par                        map[Path][]Result
 }
 
 // Run starts the switch, the servers and one caller process per path in a
 // fresh 0700 temporary directory, measures cfg.Rounds rounds, stops every
 // process it started and removes the directory.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
-	if cfg.Calls < 1 || cfg.Rounds < 1 || cfg.Parallel < 0 || (cfg.Parallel > 0 && cfg.Calls < cfg.Parallel) {
-		return nil, fmt.Errorf("ipcbench: calls %d, rounds %d, parallel %d: want calls >= 1 and >= parallel >= 0, rounds >= 1",
-			cfg.Calls, cfg.Rounds, cfg.Parallel)
+	cfg.Chunks = max(cfg.Chunks, 1)
+	chunk := cfg.Calls / cfg.Chunks
+	if chunk < 1 || cfg.Rounds < 1 || cfg.Parallel < 0 || chunk < cfg.Parallel {
+		return nil, fmt.Errorf("ipcbench: calls %d, chunks %d, rounds %d, parallel %d: want calls/chunks >= 1 and >= parallel >= 0, rounds >= 1",
+			cfg.Calls, cfg.Chunks, cfg.Rounds, cfg.Parallel)
 	}
 	dir, err := os.MkdirTemp("", "spacenet-ipcbench")
 	if err != nil {
@@ -171,35 +175,73 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		callers[p] = c
 	}
 
-	rep = &Report{Calls: cfg.Calls, Rounds: cfg.Rounds, Parallel: cfg.Parallel, Seq: map[Path][]Result{}, Par: map[Path][]Result{}}
+	rep = &Report{Calls: chunk * cfg.Chunks, Chunks: cfg.Chunks, Rounds: cfg.Rounds, Parallel: cfg.Parallel, Seq: map[Path][]Result{}, Par: map[Path][]Result{}}
 	for _, p := range Paths { // warm every path up
 		if _, err := callers[p].command(fmt.Sprintf("seq %d", min(cfg.Calls, 1000))); err != nil {
 			return nil, err
 		}
+		if _, err := callers[p].command("flush"); err != nil {
+			return nil, err
+		}
 	}
 	for round := range cfg.Rounds {
+		for range cfg.Chunks {
+			for _, p := range Paths {
+				if _, err := callers[p].command(fmt.Sprintf("seq %d", chunk)); err != nil {
+					return nil, err
+				}
+			}
+		}
 		for _, p := range Paths {
-			r, err := callers[p].command(fmt.Sprintf("seq %d", cfg.Calls))
+			r, err := callers[p].command("flush")
 			if err != nil {
 				return nil, err
 			}
 			rep.Seq[p] = append(rep.Seq[p], r)
 		}
-		for _, p := range Paths {
-			if cfg.Parallel == 0 || !p.Parallel() {
-				continue
+		if cfg.Parallel > 0 {
+			par := make(map[Path]*parTotal)
+			for range cfg.Chunks {
+				for _, p := range Paths {
+					if !p.Parallel() {
+						continue
+					}
+					r, err := callers[p].command(fmt.Sprintf("par %d %d", cfg.Parallel, chunk))
+					if err != nil {
+						return nil, err
+					}
+					if par[p] == nil {
+						par[p] = &parTotal{}
+					}
+					par[p].add(r)
+				}
 			}
-			r, err := callers[p].command(fmt.Sprintf("par %d %d", cfg.Parallel, cfg.Calls))
-			if err != nil {
-				return nil, err
+			for _, p := range Paths {
+				if t := par[p]; t != nil {
+					rep.Par[p] = append(rep.Par[p], t.result())
+				}
 			}
-			rep.Par[p] = append(rep.Par[p], r)
 		}
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "round %d/%d done\n", round+1, cfg.Rounds)
 		}
 	}
 	return rep, nil
+}
+
+// parTotal adds up the chunks of a concurrent measurement.
+type parTotal struct {
+	calls   int
+	seconds float64
+}
+
+func (t *parTotal) add(r Result) {
+	t.calls += r.Calls
+	t.seconds += float64(r.Calls) / r.Rate
+}
+
+func (t *parTotal) result() Result {
+	return Result{Calls: t.calls, Rate: float64(t.calls) / t.seconds}
 }
 
 // socketpairs returns the two ends of a Unix stream socketpair as files.

@@ -14,13 +14,13 @@ import (
 func TestProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const calls, rounds, parallel = 200, 2, 8
+	const calls, chunks, rounds, parallel = 320, 2, 2, 8
 	rep, err := Run(ctx, Config{
 		Peer: func(role string, args ...string) *exec.Cmd { return testCommand(append([]string{role}, args...)...) },
 		Switch: func(socketDir, policyFile string) *exec.Cmd {
 			return testCommand("switch", socketDir, policyFile)
 		},
-		Calls: calls, Rounds: rounds, Parallel: parallel,
+		Calls: calls, Chunks: chunks, Rounds: rounds, Parallel: parallel,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -38,21 +38,49 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// measureSeq makes n sequential calls, timing each.
-func measureSeq(n int, call func(uint64) error) (Result, error) {
-	lat := make([]time.Duration, n)
+// samples accumulates the latencies of sequential calls, made in chunks
+// between which other paths run, until flushed.
+type samples struct {
+	lat   []time.Duration
+	total time.Duration // the time the chunks took
+}
+
+// seq makes n sequential calls, timing each; their numbers continue from
+// the last chunk's.
+func (s *samples) seq(n int, call func(uint64) error) error {
 	start := time.Now()
-	for i := range lat {
+	defer func() { s.total += time.Since(start) }()
+	for range n {
+		k := len(s.lat)
 		t0 := time.Now()
-		if err := call(uint64(i)); err != nil {
-			return Result{Calls: i}, fmt.Errorf("call %d: %w", i, err)
+		if err := call(uint64(k)); err != nil {
+			return fmt.Errorf("call %d: %w", k, err)
 		}
-		lat[i] = time.Since(t0)
+		s.lat = append(s.lat, time.Since(t0))
 	}
-	total := time.Since(start)
-	slices.Sort(lat)
-	return Result{Calls: n, Rate: benchstat.PerSecond(n, total),
-		P50: quantile(lat, 0.50), P99: quantile(lat, 0.99), P999: quantile(lat, 0.999)}, nil
+	return nil
+}
+
+// flush returns the rate and percentiles of every call since the last
+// flush and forgets them.
+func (s *samples) flush() Result {
+	n := len(s.lat)
+	if n == 0 {
+		return Result{}
+	}
+	slices.Sort(s.lat)
+	r := Result{Calls: n, Rate: benchstat.PerSecond(n, s.total),
+		P50: quantile(s.lat, 0.50), P99: quantile(s.lat, 0.99), P999: quantile(s.lat, 0.999)}
+	s.lat, s.total = s.lat[:0], 0
+	return r
+}
+
+// measureSeq makes n sequential calls in one chunk and returns their
+// figures (the calls made before an error, with it).
+func measureSeq(n int, call func(uint64) error) (Result, error) {
+	var s samples
+	err := s.seq(n, call)
+	return s.flush(), err
 }
 
 // measurePar runs every caller at once, each making n/len(callers) calls,

@@ -170,9 +170,11 @@ func serveCamera(ctx context.Context, dir string, ready func() error) error {
 }
 
 // runCaller connects to path's server and then, for each command line
-// read from in ("seq N" or "par WORKERS N"), makes the calls and writes one
-// Result line to out. Every reply is checked; the first wrong one ends the
-// command with an error line.
+// read from in, writes one Result line to out: "seq N" makes N sequential
+// calls and keeps their latencies (the Result has only the count),
+// "flush" returns the figures of every call since the last flush, "par
+// WORKERS N" makes N calls from WORKERS goroutines at once. Every reply is
+// checked; the first wrong one ends the command with an error line.
 func runCaller(ctx context.Context, path Path, dir string, in io.Reader, out io.Writer) error {
 	c, err := dialPath(ctx, path, dir)
 	if err != nil {
@@ -182,6 +184,7 @@ func runCaller(ctx context.Context, path Path, dir string, in io.Reader, out io.
 	if _, err := fmt.Fprintln(out, readyLine); err != nil {
 		return err
 	}
+	var acc samples
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -192,10 +195,12 @@ func runCaller(ctx context.Context, path Path, dir string, in io.Reader, out io.
 			if err != nil || n < 1 {
 				return fmt.Errorf("ipcbench: caller: bad command %q", sc.Text())
 			}
-			r, err = measureSeq(n, c.caller(0))
-			if err != nil {
+			r.Calls = n
+			if err := acc.seq(n, c.caller(0)); err != nil {
 				r.Err = err.Error()
 			}
+		case len(f) == 1 && f[0] == "flush":
+			r = acc.flush()
 		case len(f) == 3 && f[0] == "par":
 			w, err1 := strconv.Atoi(f[1])
 			n, err2 := strconv.Atoi(f[2])

@@ -35,8 +35,8 @@ func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/1e3) 
 // round (taken within the round: the machine's load changes between
 // rounds) and every round's p50.
 func (r *Report) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "cross-process: %d sequential calls x %d rounds (median), %d concurrent callers; request %d bytes, reply %d bytes\n",
-		r.Calls, r.Rounds, r.Parallel, RequestLen, ReplyLen)
+	fmt.Fprintf(w, "cross-process: %d sequential calls (%d chunks, paths alternating) x %d rounds (median), %d concurrent callers; request %d bytes, reply %d bytes\n",
+		r.Calls, r.Chunks, r.Rounds, r.Parallel, RequestLen, ReplyLen)
 	fmt.Fprintf(w, "%-38s %10s %9s %9s %9s %14s\n", "", "calls/s", "p50", "p99", "p99.9", fmt.Sprintf("%d callers/s", r.Parallel))
 	for _, p := range Paths {
 		m := Median(r.Seq[p])
