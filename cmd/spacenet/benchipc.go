@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -22,15 +23,18 @@ import (
 	"spacenet/frame"
 	"spacenet/internal/benchstat"
 	"spacenet/ipc"
+	"spacenet/ipc/ipcbench"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
 	"spacenet/policy"
 )
 
 var benchIPCFlags struct {
-	calls    int
-	rounds   int
-	parallel int
+	calls     int
+	rounds    int
+	parallel  int
+	processes bool
+	chunks    int
 }
 
 var benchIPCCmd = &cobra.Command{
@@ -50,9 +54,32 @@ to ask the camera tenant for its status from the processor tenant:
 It prints calls per second and p50/p99 latency of each (the median over
 --rounds rounds, the three alternating), their ratios, and the throughput
 of --parallel goroutines calling at once through one IPC client and one
-gRPC connection.`,
+gRPC connection.
+
+With --processes every party is its own process, as guests are: the
+switch is "spacenet run" in a fresh 0700 temporary socket directory, the
+camera server and the callers are this binary re-executed, and gRPC's
+client and server are two processes too, in plaintext and with mutual
+TLS 1.3 (certificates made for the run). It prints, per path, calls/s and
+p50/p99/p99.9 of sequential calls, the calls/s of --parallel callers, the
+floors (a socketpair between two processes, one raw frame through the
+switch) and the goals' ratios of each round (package ipc/ipcbench). Each
+round's calls are made in --chunks chunks, the paths taking turns, so that
+a change in the machine's load falls on every path alike.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchIPC,
+}
+
+// benchIPCPeerCmd is a peer process of bench ipc --processes.
+var benchIPCPeerCmd = &cobra.Command{
+	Use:                "ipc-peer ROLE ARGS...",
+	Short:              "A process of bench ipc --processes (started by it)",
+	Hidden:             true,
+	DisableFlagParsing: true,
+	Args:               cobra.MinimumNArgs(1),
+	RunE: func(cmd *cobra.Command, args []string) error {
+		return ipcbench.Peer(cmd.Context(), args[0], args[1:], cmd.InOrStdin(), cmd.OutOrStdout())
+	},
 }
 
 func init() {
@@ -60,13 +87,40 @@ func init() {
 	f.IntVar(&benchIPCFlags.calls, "calls", 20000, "round trips per round")
 	f.IntVar(&benchIPCFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
 	f.IntVar(&benchIPCFlags.parallel, "parallel", 8, "goroutines for the parallel throughput figure (0 skips it)")
-	benchCmd.AddCommand(benchIPCCmd)
+	f.BoolVar(&benchIPCFlags.processes, "processes", false, "every party in its own process, against gRPC with and without mutual TLS")
+	f.IntVar(&benchIPCFlags.chunks, "chunks", 10, "with --processes: chunks per round, the paths alternating between chunks")
+	benchCmd.AddCommand(benchIPCCmd, benchIPCPeerCmd)
+}
+
+func runBenchIPCProcesses(cmd *cobra.Command) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rep, err := ipcbench.Run(cmd.Context(), ipcbench.Config{
+		Peer: func(role string, args ...string) *exec.Cmd {
+			return exec.Command(self, append([]string{"bench", "ipc-peer", role}, args...)...)
+		},
+		Switch: func(socketDir, policyFile string) *exec.Cmd {
+			return exec.Command(self, "run", "--socket-dir", socketDir, "--config", policyFile)
+		},
+		Calls: benchIPCFlags.calls, Chunks: benchIPCFlags.chunks, Rounds: benchIPCFlags.rounds, Parallel: benchIPCFlags.parallel,
+		Progress: cmd.ErrOrStderr(),
+	})
+	if err != nil {
+		return err
+	}
+	rep.WriteTable(cmd.OutOrStdout())
+	return nil
 }
 
 func runBenchIPC(cmd *cobra.Command, _ []string) error {
 	n, rounds := benchIPCFlags.calls, benchIPCFlags.rounds
 	if n < 100 || rounds < 1 {
 		return errors.New("bench ipc: --calls must be at least 100 and --rounds at least 1")
+	}
+	if benchIPCFlags.processes {
+		return runBenchIPCProcesses(cmd)
 	}
 	out := cmd.OutOrStdout()
 	dir, err := os.MkdirTemp("", "spacenet-bench-ipc")
@@ -101,7 +155,7 @@ func runBenchIPC(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	grpcB, err := newIPCBenchGRPC(filepath.Join(dir, "grpc.sock"), repMsg)
+	grpcB, err := newIPCBenchGRPC(filepath.Join(dir, "grpc.sock"))
 	if err != nil {
 		raw.close()
 		return err
@@ -316,51 +370,25 @@ func (b *ipcBenchIPC) close() {
 	}
 }
 
-// ipcBenchCodec is a gRPC codec passing []byte through untouched: the
-// baseline pays for gRPC's transport, not for protobuf.
-type ipcBenchCodec struct{}
-
-func (ipcBenchCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (ipcBenchCodec) Unmarshal(data []byte, v any) error {
-	p := v.(*[]byte)
-	*p = append((*p)[:0], data...)
-	return nil
-}
-func (ipcBenchCodec) Name() string { return "spacenet-raw" }
-
 type ipcBenchGRPC struct {
 	srv  *grpc.Server
 	conn *grpc.ClientConn
 	done chan error
-	resp []byte
 }
 
-func newIPCBenchGRPC(path string, reply []byte) (*ipcBenchGRPC, error) {
+// newIPCBenchGRPC serves ipcbench's Camera.Status on a Unix socket at path
+// (replies as long as the IPC reply) and connects a client to it.
+func newIPCBenchGRPC(path string) (*ipcBenchGRPC, error) {
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err
 	}
-	b := &ipcBenchGRPC{srv: grpc.NewServer(grpc.ForceServerCodec(ipcBenchCodec{})), done: make(chan error, 1)}
-	desc := grpc.ServiceDesc{
-		ServiceName: "spacenet.bench.Camera",
-		HandlerType: (*any)(nil),
-		Methods: []grpc.MethodDesc{{
-			MethodName: "Status",
-			Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-				var in []byte
-				if err := dec(&in); err != nil {
-					return nil, err
-				}
-				out := reply
-				return &out, nil
-			},
-		}},
-	}
-	b.srv.RegisterService(&desc, struct{}{})
+	b := &ipcBenchGRPC{srv: grpc.NewServer(grpc.ForceServerCodec(ipcbench.RawCodec{})), done: make(chan error, 1)}
+	ipcbench.RegisterStatus(b.srv)
 	go func() { b.done <- b.srv.Serve(ln) }()
 	b.conn, err = grpc.NewClient("unix://"+path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(ipcBenchCodec{})))
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(ipcbench.RawCodec{})))
 	if err != nil {
 		b.srv.Stop()
 		<-b.done
@@ -371,10 +399,10 @@ func newIPCBenchGRPC(path string, reply []byte) (*ipcBenchGRPC, error) {
 
 func (b *ipcBenchGRPC) call(req []byte) error {
 	var resp []byte
-	if err := b.conn.Invoke(context.Background(), "/spacenet.bench.Camera/Status", &req, &resp); err != nil {
+	if err := b.conn.Invoke(context.Background(), ipcbench.StatusMethod, &req, &resp); err != nil {
 		return err
 	}
-	if len(resp) != len(b.resp) && b.resp != nil {
+	if len(resp) != ipcbench.ReplyLen {
 		return fmt.Errorf("grpc: %d-byte response", len(resp))
 	}
 	return nil
