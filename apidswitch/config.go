@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 )
@@ -62,6 +64,11 @@ type Config struct {
 	// sender gets an ERROR frame, its Dropped[No_route] counts the frame).
 	Uplink       Uplink
 	UplinkFrames FrameUplink
+	// Layout is how Uplink's packets lay frames out (ccsds.Layout; the
+	// zero value is ccsds.Plain). The sequence count is kept per APID.
+	Layout ccsds.Layout
+	// Clock gives the time of ccsds.CFS telemetry; nil means time.Now.
+	Clock func() time.Time
 	// System receives system frames other than the built-in HEALTH
 	// requests; nil means they are logged and counted only.
 	System SystemHandler
@@ -128,6 +135,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -45,7 +45,7 @@ type Switch struct {
 	systemOther    atomic.Uint64
 	uplinkMu       sync.Mutex
 	uplinkSeq      ccsds.Counter
-	uplinkPkt      [ccsds.MaxPacketSize]byte
+	uplinkPkt      [ccsds.MaxLayoutPacketSize]byte
 	uplinkFailures atomic.Uint64
 	// uplinkRefusedUnknown counts refusals of the ground UplinkRefused
 	// could not attribute.
@@ -86,6 +86,9 @@ func New(cfg Config) (*Switch, error) {
 	c := cfg.withDefaults()
 	if c.Uplink != nil && c.UplinkFrames != nil {
 		return nil, errors.New("apidswitch: Config.Uplink and Config.UplinkFrames are both set; give the ground link one of them")
+	}
+	if c.Layout > ccsds.Spacenet {
+		return nil, fmt.Errorf("apidswitch: Config.Layout %v: want ccsds.Plain, CFS or Spacenet", c.Layout)
 	}
 	if c.DirMode&0o022 != 0 {
 		return nil, fmt.Errorf("apidswitch: DirMode %#o: group or others could replace the sockets; at most 0755", c.DirMode)
@@ -576,3 +579,10 @@ func (s *Switch) Uptime() time.Duration { return time.Since(s.start) }
 
 // SocketDir is the directory of the tenants' sockets.
 func (s *Switch) SocketDir() string { return s.cfg.SocketDir }
+
+// GroundAPID is the source APID of the commands the ground sends in the
+// ccsds.Plain and ccsds.CFS layouts (which carry none): the first APID the
+// policy in force gives the ground.
+func (s *Switch) GroundAPID() frame.APID {
+	return s.state.Load().pol.GroundOwns()[0].First
+}

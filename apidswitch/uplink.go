@@ -11,7 +11,7 @@ import (
 func (c *Config) hasUplink() bool { return c.Uplink != nil || c.UplinkFrames != nil }
 
 // sendUplink gives f, sent by tenant from, to the ground link: wrapped as a
-// Space Packet for Config.Uplink, as it is (padding zeroed) for
+// Space Packet of Config.Layout for Config.Uplink, as it is (padding zeroed) for
 // Config.UplinkFrames. A failure is logged (thinned per tenant) after the
 // uplink's lock is released.
 func (s *Switch) sendUplink(from string, f *frame.Frame) error {
@@ -24,8 +24,12 @@ func (s *Switch) sendUplink(from string, f *frame.Frame) error {
 		f.ZeroPadding()
 		err = s.cfg.UplinkFrames.SendFrame(f)
 	} else {
+		var t ccsds.CFSTime
+		if s.cfg.Layout == ccsds.CFS {
+			t = ccsds.CFSTimeOf(s.cfg.Clock())
+		}
 		var n int
-		n, err = ccsds.Wrap(s.uplinkPkt[:], f, s.uplinkSeq.Next(f.APID()))
+		n, err = s.cfg.Layout.WrapDown(s.uplinkPkt[:], f, s.uplinkSeq.Next(f.APID()), t)
 		if err == nil {
 			err = s.cfg.Uplink.SendPacket(s.uplinkPkt[:n])
 		}
@@ -50,7 +54,7 @@ var errNoUplink = errors.New("apidswitch: no uplink configured")
 // no tenant in force owns, is counted in UplinkRefusedUnknown.
 func (s *Switch) UplinkRefused(pkt []byte) {
 	var f frame.Frame
-	if _, err := ccsds.Unwrap(&f, pkt); err != nil {
+	if _, err := s.cfg.Layout.UnwrapDown(&f, pkt); err != nil {
 		s.uplinkRefusedUnknown.Add(1)
 		return
 	}

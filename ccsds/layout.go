@@ -113,6 +113,10 @@ var (
 	ErrTooLarge = errors.New("ccsds: data field larger than a frame's payload")
 )
 
+// MaxLayoutPacketSize is the largest packet of any layout: CFS telemetry
+// with a full payload.
+const MaxLayoutPacketSize = CFSTMHeaderSize + frame.MaxPayload
+
 // MinDataField is the fewest octets a packet's data field holds (CCSDS
 // 133.0-B-2: data length is the count minus one). Plain puts one zero
 // octet in the data field of a frame with no payload.
