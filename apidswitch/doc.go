@@ -26,7 +26,7 @@
 //
 // Package apidswitch does not decide routes (package router does), parse
 // configuration files (package policy) or encode CCSDS packets (package
-// ccsds); it does not know the UDP uplink either (package uplink implements
-// the Uplink interface; Config.UplinkFrames takes raw frames instead, for a
+// ccsds); it does not know the UDP ground link either (package uplink implements
+// the Downlink interface; Config.DownlinkFrames takes raw frames instead, for a
 // link that carries frames itself).
 package apidswitch

@@ -580,7 +580,7 @@ func TestUplinkWrap(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.layout.String(), func(t *testing.T) {
 			u := &fakeUplink{pkts: make(chan []byte, 4)}
-			h := startSwitch(t, Config{Uplink: u, Layout: tc.layout, Clock: clock})
+			h := startSwitch(t, Config{Downlink: u, Layout: tc.layout, Clock: clock})
 			cam := h.dial("camera")
 			f := mkFrame(t, frame.TM, 0x011, 0x000, "down")
 			cam.WriteFrames([]frame.Frame{f, f})
@@ -589,7 +589,7 @@ func TestUplinkWrap(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("packets %s\nwant    %s", got, tc.want)
 			}
-			if c := h.counters("camera"); c.DeliveredUplink != 2 {
+			if c := h.counters("camera"); c.DeliveredGround != 2 {
 				t.Errorf("camera %+v", c)
 			}
 		})

@@ -249,6 +249,45 @@ func (l Layout) UnwrapUp(f *frame.Frame, pkt []byte, ground frame.APID) (Header,
 	return h, nil
 }
 
+// WrapUp writes f as the command packet of layout l that the ground would
+// send for it, with sequence count seq, and returns its length: what
+// UnwrapUp reads back into f (with the ground's APID as source). Plain: a
+// TC packet with APID f's destination and f's payload as data; CFS: the
+// same with cFE's command secondary header, the function code taken from
+// the payload's first octet (f must carry one), the checksum computed;
+// Spacenet: Wrap. It is for tools and tests that play the ground; the
+// switch does not send commands.
+func (l Layout) WrapUp(dst []byte, f *frame.Frame, seq uint16) (int, error) {
+	if l == Spacenet {
+		return Wrap(dst, f, seq)
+	}
+	p := f.Payload()
+	head := HeaderSize
+	if l == CFS {
+		if len(p) == 0 {
+			return 0, fmt.Errorf("ccsds: cfs command to %v: no payload octet for the function code: %w", f.Dest(), ErrDataField)
+		}
+		head = CFSTCHeaderSize - 1 // the function code is the payload's first octet
+	}
+	n := head + max(len(p), MinDataField)
+	switch {
+	case seq > SeqCountMask:
+		return 0, fmt.Errorf("ccsds: wrap: sequence count %d: %w", seq, ErrSeqCount)
+	case f.Dest() > frame.MaxAPID || f.Dest() == frame.APIDIdle:
+		return 0, fmt.Errorf("ccsds: wrap: command to APID %v: %w", f.Dest(), ErrField)
+	case len(dst) < n:
+		return 0, fmt.Errorf("ccsds: wrap: buffer of %d octets, %v command needs %d: %w", len(dst), l, n, ErrBuffer)
+	}
+	Header{Type: TC, SecondaryHeader: l == CFS, APID: f.Dest(), SeqFlags: Unsegmented, SeqCount: seq, DataLen: uint16(n - HeaderSize - 1)}.put(dst)
+	dst[head] = 0
+	copy(dst[head:n], p)
+	if l == CFS {
+		dst[CFSFunctionCodeOff], dst[CFSChecksumOff] = p[0], 0
+		dst[CFSChecksumOff] = CFSChecksum(dst[:n])
+	}
+	return n, nil
+}
+
 // check checks pkt's primary header for layout l (Plain or CFS) and a
 // packet of type want, and returns it with the data field.
 func (l Layout) check(pkt []byte, want PacketType) (Header, []byte, error) {

@@ -124,6 +124,37 @@ func TestUnwrapUpGolden(t *testing.T) {
 	}
 }
 
+// TestWrapUpGolden: WrapUp makes exactly the golden commands (the
+// spacenet one from its frame; plain and cfs from the frame UnwrapUp gave).
+func TestWrapUpGolden(t *testing.T) {
+	for _, g := range goldenUp {
+		if g.name == "cfs TC reserved bit" {
+			continue // the reserved bit does not reach the frame
+		}
+		t.Run(g.name, func(t *testing.T) {
+			var f frame.Frame
+			copy(f[:], unhex(t, g.frame))
+			seq := uint16(0)
+			if g.name == "plain TC one octet" {
+				seq = 0x7B
+			}
+			var buf [MaxLayoutPacketSize]byte
+			n, err := g.layout.WrapUp(buf[:], &f, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := unhex(t, g.pkt); !bytes.Equal(buf[:n], want) {
+				t.Fatalf("WrapUp = % X\nwant     % X", buf[:n], want)
+			}
+		})
+	}
+	empty := mustEncode(t, frame.TC, 0x7F0, 0x011, nil)
+	var buf [MaxLayoutPacketSize]byte
+	if _, err := CFS.WrapUp(buf[:], empty, 0); !errors.Is(err, ErrDataField) {
+		t.Errorf("cfs command without a function code: %v", err)
+	}
+}
+
 func TestCFSChecksum(t *testing.T) {
 	pkt := unhex(t, "1811 C000 0003 | 03 00 | 6162")
 	if c := CFSChecksum(pkt); c != 0x35 {

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/internal/logging"
 	"spacenet/policy"
@@ -25,7 +26,8 @@ import (
 
 var runFlags struct {
 	config, socketDir      string
-	uplink, downlinkListen string
+	downlink, uplinkListen string
+	layout                 string
 	logFormat, logLevel    string
 	dirMode, sockMode      string
 	queue, batch           int
@@ -51,19 +53,29 @@ Signals: SIGHUP reloads the policy file without dropping connections (a bad
 file is refused, its errors logged, and the old policy kept); SIGINT or
 SIGTERM stops the switch and prints every tenant's counters.
 
---uplink udp://HOST:PORT sends every frame routed to the ground (to 0x000, to
-the ground's APIDs, 0x7F0 unless the policy's [ground] table says otherwise,
-or to an APID no tenant owns, from a tenant with uplink = true) as one CCSDS
-Space Packet per UDP datagram. Without --uplink there is no ground link:
+--downlink udp://HOST:PORT (space to ground) sends every frame routed to the
+ground (to 0x000, to the ground's APIDs, 0x7F0 unless the policy's [ground]
+table says otherwise, or to an APID no tenant owns, from a tenant with
+uplink = true) as one CCSDS Space Packet per UDP datagram. Without
+--downlink there is no ground link:
 such frames are refused with No_route, the sender gets an ERROR frame and
 the frame is counted in its DROPPED column (No_route); nothing is queued for
 a later link.
 
---downlink-listen udp://HOST:PORT receives Space Packets and delivers each
-frame to the tenant owning its destination. The ground is checked like a
-tenant: a frame whose source APID is not the ground's is refused
+--uplink-listen udp://HOST:PORT (ground to space) receives Space Packets and
+delivers each command to the tenant owning its APID. The ground is checked
+like a tenant: a frame whose source APID is not the ground's is refused
 (Apid_not_allocated), as is one to a tenant outside the ground's
-can_send_to (Not_permitted); refusals are counted in the "ground" row.`,
+can_send_to (Not_permitted); refusals are counted in the "ground" row.
+
+--layout says how packets carry frames, both ways (docs/ground.md):
+  plain     telemetry from APID A is a TM packet with APID A and the frame's
+            payload as data; a TC packet with APID B is a command to B's
+            owner from the ground's APID (0x7F0), payload = its data
+  cfs       as plain, with cFE's secondary headers: TM time (seconds since
+            1980-001, subseconds), TC function code and checksum (checked;
+            the frame's payload is the function code, then the data)
+  spacenet  the frame's own 8-byte header inside (switch to switch)`,
 	Args: cobra.NoArgs,
 	RunE: runSwitch,
 }
@@ -72,8 +84,9 @@ func init() {
 	f := runCmd.Flags()
 	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
 	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "directory of the tenants' sockets (the default depends on the user: see above)")
-	f.StringVar(&runFlags.uplink, "uplink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT")
-	f.StringVar(&runFlags.downlinkListen, "downlink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT")
+	f.StringVar(&runFlags.downlink, "downlink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT (space to ground)")
+	f.StringVar(&runFlags.uplinkListen, "uplink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT (ground to space)")
+	f.StringVar(&runFlags.layout, "layout", "plain", "CCSDS packet layout of the ground link: plain, cfs or spacenet")
 	f.StringVar(&runFlags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&runFlags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it (at most 0755)")
@@ -148,6 +161,10 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	layout, err := ccsds.ParseLayout(rf.layout)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--layout: %w", err)}
+	}
 	cfg := apidswitch.Config{
 		Policy:    pol,
 		SocketDir: rf.socketDir,
@@ -156,23 +173,24 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		QueueLen:  rf.queue,
 		Batch:     rf.batch,
 		Logger:    log,
+		Layout:    layout,
 	}
 	var up *uplink.UDP
-	if rf.uplink != "" {
-		u, err := uplink.Dial(rf.uplink)
+	if rf.downlink != "" {
+		u, err := uplink.Dial(rf.downlink)
 		if err != nil {
 			return err
 		}
 		defer u.Close()
-		cfg.Uplink, up = u, u
-		log.Info("uplink", "to", rf.uplink, "from", u.LocalAddr().String())
+		cfg.Downlink, up = u, u
+		log.Info("ground downlink", "to", rf.downlink, "from", u.LocalAddr().String(), "layout", layout.String())
 	}
 	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		return err
 	}
 	if up != nil {
-		up.SetRefused(sw.UplinkRefused) // the ground refused a packet: answer its sender
+		up.SetRefused(sw.DownlinkRefused) // the ground refused a packet: answer its sender
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -184,16 +202,16 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- sw.Run(ctx) }()
 
-	var dl *uplink.Downlink
+	var dl *uplink.Listener
 	dlErr := make(chan error, 1)
-	if rf.downlinkListen != "" {
-		dl, err = uplink.ListenDownlink(rf.downlinkListen, sw.Inject, log)
+	if rf.uplinkListen != "" {
+		dl, err = uplink.Listen(rf.uplinkListen, uplink.ListenConfig{Layout: layout, Ground: sw.GroundAPID, Inject: sw.Inject, Logger: log})
 		if err != nil {
 			cancel()
 			<-runErr
 			return err
 		}
-		log.Info("downlink listening", "addr", dl.Addr().String())
+		log.Info("ground uplink listening", "addr", dl.Addr().String(), "layout", layout.String())
 		go func() { dlErr <- dl.Serve(ctx) }()
 	}
 
@@ -222,7 +240,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			err := <-runErr
 			if dl != nil {
 				if e := <-dlErr; e != nil {
-					log.Error("downlink", "err", e)
+					log.Error("ground uplink", "err", e)
 				}
 			}
 			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
@@ -230,7 +248,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		case err := <-runErr:
 			return err
 		case err := <-dlErr:
-			// The downlink socket failed: stop the switch rather than run half.
+			// The uplink socket failed: stop the switch rather than run half.
 			cancel()
 			<-runErr
 			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
@@ -265,29 +283,29 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 	log.Info("policy reloaded", "file", path, "tenants", len(p.Tenants))
 }
 
-// printCounters prints one line per tenant, then the ground's, the
-// downlink's counters if there is one, and the log records dropped.
-func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplink.Downlink, logs *logging.Async) {
+// printCounters prints one line per tenant, then the ground's, the ground
+// links' counters if there are any, and the log records dropped.
+func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplink.Listener, logs *logging.Async) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
+	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
 	for _, c := range all {
 		if c.Removed {
 			c.Tenant += " (removed)"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
-			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.Held, c.DroppedTotal(),
+			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredGround, c.Queued, c.Held, c.DroppedTotal(),
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
 	}
 	tw.Flush()
 	if up != nil {
-		fmt.Fprintf(w, "uplink: sent=%d refused_by_ground=%d send_failures=%d unattributed=%d\n",
-			up.Sent(), up.Refused(), sw.UplinkFailures(), sw.UplinkRefusedUnknown())
+		fmt.Fprintf(w, "downlink: sent=%d refused_by_ground=%d send_failures=%d unattributed=%d\n",
+			up.Sent(), up.Refused(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
 	}
 	if dl != nil {
 		s := dl.Stats()
-		fmt.Fprintf(w, "downlink: received=%d injected=%d idle=%d refused=%d undeliverable=%d\n",
-			s.Received, s.Injected, s.Idle, s.Refused, s.Undeliverable)
+		fmt.Fprintf(w, "uplink: received=%d injected=%d idle=%d refused=%d bad_checksum=%d undeliverable=%d\n",
+			s.Received, s.Injected, s.Idle, s.Refused, s.Checksum, s.Undeliverable)
 	}
 	fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 }

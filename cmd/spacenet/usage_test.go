@@ -18,7 +18,7 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{[]string{"run", "--dir-mode", "rwx"}, `--dir-mode "rwx": want an octal mode`},
 		{[]string{"run", "--queue", "0"}, "--queue 0 and --batch 256: both must be at least 1"},
 		{[]string{"run", "--batch", "-3"}, "both must be at least 1"},
-		{[]string{"inject", "--type", "TM", "--apid", "0x010", "--downlink", "udp://127.0.0.1:9", "--wait", "1s"}, "--wait does not apply to --downlink"},
+		{[]string{"inject", "--type", "TM", "--apid", "0x010", "--uplink", "udp://127.0.0.1:9", "--wait", "1s"}, "--wait does not apply to --uplink"},
 		{[]string{"run", "--dir-mode", "0770"}, `--dir-mode "0770": group or others could replace the sockets; at most 0755`},
 		{[]string{"inject", "--apid", "0x010", "--socket", "/nonexistent/camera.sock", "--socket-dir", "/tmp"}, "--socket-dir goes with --tenant"},
 		{[]string{"inject", "--apid", "0x010", "--tenant", "../camera"}, `--tenant "../camera": want a tenant name, not a path`},
