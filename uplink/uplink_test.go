@@ -52,15 +52,15 @@ func TestParseURL(t *testing.T) {
 }
 
 // startSwitch runs a v0 switch with the ground link u (nil for none) in
-// the plain layout.
-func startSwitch(t *testing.T, u apidswitch.Downlink) *apidswitch.Switch {
+// layout.
+func startSwitch(t *testing.T, u apidswitch.Downlink, layout ccsds.Layout) *apidswitch.Switch {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "upl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: dir, Downlink: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	sw, err := apidswitch.New(apidswitch.Config{SocketDir: dir, Downlink: u, Layout: layout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestDownlinkUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	sw := startSwitch(t, u)
+	sw := startSwitch(t, u, ccsds.Plain)
 	g, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ type groundEnv struct {
 
 func startGround(t *testing.T, layout ccsds.Layout, log *slog.Logger) *groundEnv {
 	t.Helper()
-	sw := startSwitch(t, nil)
+	sw := startSwitch(t, nil, ccsds.Plain)
 	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // each kind are logged per window; the first line of the next window says
 // how many were suppressed.
 func TestListenerLogThinned(t *testing.T) {
-	sw := startSwitch(t, nil)
+	sw := startSwitch(t, nil, ccsds.Plain)
 	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
@@ -415,11 +415,18 @@ func TestListenerForgedSources(t *testing.T) {
 // TestGroundNotListening (issue 13): a ground station that is not
 // listening refuses every datagram with an ICMP error. Before, each refusal
 // failed the next send (that packet was not sent) and was blamed on it:
-// every other packet was lost, under No_route. Now every packet is sent,
+// every other packet was lost, under No_route. Now every packet is sent
+// (in each layout),
 // each refusal is matched to its own packet, and its sender gets a
 // Link_failed ERROR naming exactly that frame; the counters move each
 // refused frame from DeliveredGround to Dropped[Link_failed].
 func TestGroundNotListening(t *testing.T) {
+	for _, l := range []ccsds.Layout{ccsds.Plain, ccsds.CFS, ccsds.Spacenet} {
+		t.Run(l.String(), func(t *testing.T) { groundNotListening(t, l) })
+	}
+}
+
+func groundNotListening(t *testing.T, layout ccsds.Layout) {
 	// A port nobody listens on: bound, then closed.
 	l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -432,7 +439,7 @@ func TestGroundNotListening(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	sw := startSwitch(t, u)
+	sw := startSwitch(t, u, layout)
 	u.SetRefused(sw.DownlinkRefused)
 	g, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
