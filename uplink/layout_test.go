@@ -3,6 +3,7 @@ package uplink
 import (
 	"io"
 	"log/slog"
+	"net"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -79,7 +80,7 @@ data = b"reboot camera"
 pkt = struct.pack(">HHH", 0x1000 | 0x020, 0xC000 | 5, len(data) - 1) + data
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(pkt, ("127.0.0.1", int(sys.argv[1])))
 `
-	if out, err := exec.Command(py, "-c", script, strconv.Itoa(e.dl.Addr().Port)).CombinedOutput(); err != nil {
+	if out, err := exec.Command(py, "-c", script, strconv.Itoa(e.dl.Addr().(*net.UDPAddr).Port)).CombinedOutput(); err != nil {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
 	var got, want frame.Frame

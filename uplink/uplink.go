@@ -193,6 +193,29 @@ func (u *UDP) Close() error {
 	return err
 }
 
+// Summary is the counters as "name=value" pairs, for a log or a report.
+func (u *UDP) Summary() string {
+	return fmt.Sprintf("sent=%d refused_by_ground=%d", u.Sent(), u.Refused())
+}
+
+// GroundDownlink is a downlink OpenDownlink opens: UDP or TCP.
+type GroundDownlink interface {
+	SendPacket(pkt []byte) error    // apidswitch.Downlink
+	SetRefused(fn func(pkt []byte)) // packets the ground refused after they were sent (UDP)
+	Summary() string                // the counters, "name=value ..."
+	Close() error
+}
+
+// OpenDownlink opens the downlink url names: "udp://host:port" (Dial),
+// "tcp://host:port" or "tcp-listen://host:port" (DialTCP, with the default
+// queue).
+func OpenDownlink(url string) (GroundDownlink, error) {
+	if strings.HasPrefix(url, "tcp://") || strings.HasPrefix(url, "tcp-listen://") {
+		return DialTCP(url, 0)
+	}
+	return Dial(url)
+}
+
 // Injector takes a frame from the ground: apidswitch.Switch.Inject.
 type Injector func(f *frame.Frame) error
 
@@ -229,7 +252,8 @@ type ListenConfig struct {
 // Listener receives Space Packets from the ground on a UDP socket (the
 // uplink: ground to space) and injects the frame of each into the switch.
 type Listener struct {
-	c   *net.UDPConn
+	c   *net.UDPConn // a UDP listener's socket, or nil
+	ln  net.Listener // a TCP listener's, or nil
 	cfg ListenConfig
 	log *slog.Logger // writes through logs: never blocks Serve
 
@@ -240,8 +264,10 @@ type Listener struct {
 	injected, idle, refused, checksum, undeliverable atomic.Uint64
 }
 
-// Listen listens on url ("udp://host:port"; port 0 picks one). Packets are
-// handed to cfg.Inject once Serve runs.
+// Listen listens on url: "udp://host:port" takes one packet per datagram,
+// "tcp://host:port" accepts ground connections, each carrying packets back
+// to back (port 0 picks one). Packets are handed to cfg.Inject once Serve
+// runs.
 func Listen(url string, cfg ListenConfig) (*Listener, error) {
 	if cfg.Inject == nil {
 		return nil, errors.New("uplink: ListenConfig.Inject is nil")
@@ -249,21 +275,34 @@ func Listen(url string, cfg ListenConfig) (*Listener, error) {
 	if cfg.Ground == nil {
 		cfg.Ground = func() frame.APID { return policy.DefaultGroundAPID }
 	}
+	log, logs, own := logging.Wrap(cfg.Logger, 0)
+	d := &Listener{cfg: cfg, log: log, logs: logs, ownLogs: own,
+		logLimit: logging.NewLimiter(logging.LimitConfig{})}
+	if rest, ok := strings.CutPrefix(url, "tcp://"); ok {
+		ln, err := net.Listen("tcp", rest)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: listen %s: %w", url, err)
+		}
+		d.ln = ln
+		return d, nil
+	}
 	a, err := ParseURL(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (or tcp://host:port)", err)
 	}
-	c, err := net.ListenUDP("udp", a)
-	if err != nil {
+	if d.c, err = net.ListenUDP("udp", a); err != nil {
 		return nil, fmt.Errorf("uplink: listen %s: %w", url, err)
 	}
-	log, logs, own := logging.Wrap(cfg.Logger, 0)
-	return &Listener{c: c, cfg: cfg, log: log, logs: logs, ownLogs: own,
-		logLimit: logging.NewLimiter(logging.LimitConfig{})}, nil
+	return d, nil
 }
 
 // Addr is the address the listener listens on.
-func (d *Listener) Addr() *net.UDPAddr { return d.c.LocalAddr().(*net.UDPAddr) }
+func (d *Listener) Addr() net.Addr {
+	if d.ln != nil {
+		return d.ln.Addr()
+	}
+	return d.c.LocalAddr()
+}
 
 // Serve reads datagrams until ctx is done and closes the socket when it
 // returns, whether ctx ended or a read failed. Each datagram must be
@@ -278,6 +317,9 @@ func (d *Listener) Serve(ctx context.Context) error {
 	if d.ownLogs {
 		d.logs.Start()
 		defer d.logs.CloseWithin(time.Second)
+	}
+	if d.ln != nil {
+		return d.serveTCP(ctx)
 	}
 	defer d.c.Close()
 	stop := context.AfterFunc(ctx, func() { d.c.Close() })
@@ -346,4 +388,12 @@ func (d *Listener) Stats() ListenerStats {
 	}
 	s.Received = s.Injected + s.Idle + s.Refused + s.Undeliverable
 	return s
+}
+
+// addrPortOf is a's address and port, or the zero value.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }

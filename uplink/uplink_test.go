@@ -147,7 +147,7 @@ func startGround(t *testing.T, layout ccsds.Layout, log *slog.Logger) *groundEnv
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- dl.Serve(ctx) }()
-	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	ground, err := net.DialUDP("udp", nil, dl.Addr().(*net.UDPAddr))
 	if err != nil {
 		cancel()
 		<-served
@@ -275,7 +275,7 @@ func TestListenerLogThinned(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- dl.Serve(ctx) }()
-	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	ground, err := net.DialUDP("udp", nil, dl.Addr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}

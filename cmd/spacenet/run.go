@@ -56,14 +56,19 @@ SIGTERM stops the switch and prints every tenant's counters.
 --downlink udp://HOST:PORT (space to ground) sends every frame routed to the
 ground (to 0x000, to the ground's APIDs, 0x7F0 unless the policy's [ground]
 table says otherwise, or to an APID no tenant owns, from a tenant with
-uplink = true) as one CCSDS Space Packet per UDP datagram. Without
---downlink there is no ground link:
+uplink = true) as one CCSDS Space Packet per UDP datagram. --downlink
+tcp://HOST:PORT connects to the ground and sends the packets back to back
+(tcp-listen://HOST:PORT waits for the ground to connect), reconnecting when
+the connection ends and holding up to 256 packets meanwhile; what does not
+fit is refused to its sender (Link_failed). Without --downlink there is no
+ground link:
 such frames are refused with No_route, the sender gets an ERROR frame and
 the frame is counted in its DROPPED column (No_route); nothing is queued for
 a later link.
 
 --uplink-listen udp://HOST:PORT (ground to space) receives Space Packets and
-delivers each command to the tenant owning its APID. The ground is checked
+delivers each command to the tenant owning its APID (tcp://HOST:PORT:
+ground connections carrying packets back to back). The ground is checked
 like a tenant: a frame whose source APID is not the ground's is refused
 (Apid_not_allocated), as is one to a tenant outside the ground's
 can_send_to (Not_permitted); refusals are counted in the "ground" row.
@@ -175,15 +180,15 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		Logger:    log,
 		Layout:    layout,
 	}
-	var up *uplink.UDP
+	var up uplink.GroundDownlink
 	if rf.downlink != "" {
-		u, err := uplink.Dial(rf.downlink)
+		u, err := uplink.OpenDownlink(rf.downlink)
 		if err != nil {
 			return err
 		}
 		defer u.Close()
 		cfg.Downlink, up = u, u
-		log.Info("ground downlink", "to", rf.downlink, "from", u.LocalAddr().String(), "layout", layout.String())
+		log.Info("ground downlink", "to", rf.downlink, "layout", layout.String())
 	}
 	sw, err := apidswitch.New(cfg)
 	if err != nil {
@@ -285,7 +290,7 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 
 // printCounters prints one line per tenant, then the ground's, the ground
 // links' counters if there are any, and the log records dropped.
-func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplink.Listener, logs *logging.Async) {
+func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink, dl *uplink.Listener, logs *logging.Async) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
@@ -299,8 +304,8 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplin
 	}
 	tw.Flush()
 	if up != nil {
-		fmt.Fprintf(w, "downlink: sent=%d refused_by_ground=%d send_failures=%d unattributed=%d\n",
-			up.Sent(), up.Refused(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
+		fmt.Fprintf(w, "downlink: %s send_failures=%d unattributed=%d\n",
+			up.Summary(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
 	}
 	if dl != nil {
 		s := dl.Stats()
