@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -432,6 +433,66 @@ func TestBinaryGroundLink(t *testing.T) {
 				t.Errorf("counters:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// TestBinaryGroundTCP: the built binary with TCP ground links both ways:
+// telemetry arrives at a TCP ground, a command over a TCP connection (hand
+// bytes) reaches camera, and the counters say so.
+func TestBinaryGroundTCP(t *testing.T) {
+	ground, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ground.Close()
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAddr := probe.Addr().String()
+	probe.Close()
+	p := startRun(t, 3, "--downlink", "tcp://"+ground.Addr().String(), "--uplink-listen", "tcp://"+upAddr)
+	g, err := ground.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	p.waitLog("tenant connected", "tenant=camera")
+	var tm frame.Frame
+	frame.Encode(&tm, frame.TM, 0x012, 0x000, []byte("tm"))
+	cam.WriteFrame(&tm)
+	g.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(g, buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hex.EncodeToString(buf), "0012c0000001"+hex.EncodeToString([]byte("tm")); got != want {
+		t.Fatalf("telemetry %s, want %s", got, want)
+	}
+	c, err := net.Dial("tcp", upAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0x10, 0x11, 0xC0, 0x00, 0x00, 0x01, 'g', 'o'})
+	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got, want frame.Frame
+	if err := cam.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	frame.Encode(&want, frame.TC, 0x7F0, 0x011, []byte("go"))
+	if got != want {
+		t.Fatalf("camera got %x", got[:16])
+	}
+	stdout := p.stop(syscall.SIGINT)
+	if !strings.Contains(stdout, "downlink: sent=1 queued=0 queue_full=0 reconnects=0 send_failures=0") ||
+		!strings.Contains(stdout, "uplink: received=1 injected=1") {
+		t.Errorf("counters:\n%s", stdout)
 	}
 }
 
