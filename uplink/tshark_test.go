@@ -22,6 +22,7 @@ import (
 	"spacenet/apidswitch"
 	"spacenet/ccsds"
 	"spacenet/frame"
+	"spacenet/ipc/ipcframe"
 )
 
 // tsharkPath returns tshark's path, or skips the test (scripts/deps.sh
@@ -240,4 +241,143 @@ func unhexT(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// writeFramePcap writes each record (one or more whole frames) into a
+// capture of link type USER0 (DLT 147), as frames on a tenant's socket.
+func writeFramePcap(t *testing.T, path string, records [][]byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65536, layers.LinkType(147)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for i, r := range records {
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Second), CaptureLength: len(r), Length: len(r)}
+		if err := w.WritePacket(ci, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tsharkLua runs tshark with contrib/wireshark/spacenet.lua on the capture
+// and returns one line per packet of the fields, "|" between fields and ","
+// between occurrences.
+func tsharkLua(t *testing.T, path string, extra []string, fields ...string) []string {
+	t.Helper()
+	lua, err := filepath.Abs("../contrib/wireshark/spacenet.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-X", "lua_script:" + lua, "-r", path}, extra...)
+	args = append(args, "-T", "fields", "-E", "separator=|", "-E", "aggregator=,")
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	cmd := exec.Command(tsharkPath(t), args...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || strings.Contains(stderr.String(), "Lua") {
+		t.Fatalf("tshark %v: %v\n%s", args, err, stderr.String())
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestLuaDissector: contrib/wireshark/spacenet.lua decodes (1) the
+// spacenet layout's packets, as the switch sent them over real UDP, with
+// the inner frame and an IPC sub-header, and (2) frames as a tenant's
+// socket carries them (two frames in one record, an ERROR the switch sent
+// with its echo, the switch's HEALTH reply), every field as sent.
+func TestLuaDissector(t *testing.T) {
+	tsharkPath(t)
+	var tm, ipcReq frame.Frame
+	frame.Encode(&tm, frame.TM, 0x010, 0x000, []byte("hello"))
+	fs, err := ipcframe.Append(nil, ipcframe.Request, 0x011, 0x7F0, 7, []byte("ping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipcReq = fs[0]
+	pkts := groundCapture(t, ccsds.Spacenet, nil, []frame.Frame{tm, ipcReq})
+	path := filepath.Join(t.TempDir(), "spacenet.pcap")
+	writePcap(t, path, []datagram{{pcapGroundPort, pkts[0]}, {pcapGroundPort, pkts[1]}})
+	got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("udp.port==%d,spacenet", pcapGroundPort)},
+		"spacenet.ccsds.type", "spacenet.ccsds.apid", "spacenet.ccsds.seq", "spacenet.ccsds.length",
+		"spacenet.version", "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest", "spacenet.payload",
+		"spacenet.ipc.version", "spacenet.ipc.kind", "spacenet.ipc.id", "spacenet.ipc.total", "spacenet.ipc.offset", "spacenet.ipc.data")
+	checkLines(t, got, []string{
+		"0|0x0010|0|12|0x01|0x00|0x0010|5|0x0000|" + hex.EncodeToString([]byte("hello")) + "||||||",
+		"1|0x0011|0|25|0x01|0x01|0x0011|18|0x07f0|d1" + "11" + "00000007" + "00000004" + "00000000" + hex.EncodeToString([]byte("ping")) +
+			"|1|1|7|4|0|" + hex.EncodeToString([]byte("ping")),
+	})
+
+	// Frames on camera's socket: what it sent (two in one write) and what
+	// the switch answered: an ERROR for a frame from an APID not camera's,
+	// the HEALTH reply.
+	var forged, ask frame.Frame
+	frame.Encode(&forged, frame.TM, 0x020, 0x011, []byte("not camera's APID"))
+	frame.Encode(&ask, frame.Health, 0x010, 0x001, nil)
+	replies := switchReplies(t, []frame.Frame{forged, ask})
+	health, err := apidswitch.ParseHealth(replies[1].Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "frames.pcap")
+	writeFramePcap(t, path, [][]byte{append(forged[:], ask[:]...), replies[0][:], replies[1][:]})
+	got = tsharkLua(t, path, nil, "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest",
+		"spacenet.error.code", "spacenet.error.type", "spacenet.error.apid", "spacenet.error.len", "spacenet.error.echo",
+		"spacenet.health.format", "spacenet.health.count", "spacenet.health.uptime", "spacenet.health.apid",
+		"spacenet.health.generation", "spacenet.health.connected", "spacenet.health.queue")
+	checkLines(t, got, []string{
+		"0x00,0x07|0x0020,0x0010|17,0|0x0011,0x0001||||||||||||",
+		"0x09|0x0000|24|0x0020|0x04|0x00|0x0020|17|" + hex.EncodeToString([]byte("not camera's API")) + "|||||||",
+		fmt.Sprintf("0x07|0x0001|32|0x0010||||||1|3|%d|%s", int(health.Uptime.Seconds()), healthFields(health)),
+	})
+}
+
+// switchReplies runs a v0 switch, has camera send frames and returns the
+// frames the switch sends back to camera, one per frame sent.
+func switchReplies(t *testing.T, frames []frame.Frame) []frame.Frame {
+	t.Helper()
+	sw := startSwitch(t, nil, ccsds.Plain)
+	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	if err := cam.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	cam.SetReadDeadline(time.Now().Add(timeout))
+	out := make([]frame.Frame, len(frames))
+	for i := range out {
+		if err := cam.ReadFrame(&out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// healthFields is what the dissector should show of h's tenants (decoded
+// by apidswitch.ParseHealth): first APIDs, generations, connected flags,
+// queue lengths.
+func healthFields(h apidswitch.Health) string {
+	var apids, gens, conns, queues []string
+	for _, e := range h.Tenants {
+		apids = append(apids, fmt.Sprintf("0x%04x", uint16(e.FirstAPID)))
+		gens = append(gens, fmt.Sprint(e.Generation))
+		c := "0"
+		if e.Connected {
+			c = "1"
+		}
+		conns = append(conns, c)
+		queues = append(queues, fmt.Sprint(e.QueueLen))
+	}
+	return strings.Join([]string{strings.Join(apids, ","), strings.Join(gens, ","), strings.Join(conns, ","), strings.Join(queues, ",")}, "|")
 }
