@@ -104,11 +104,11 @@ func TestBinaryLogStuck(t *testing.T) {
 	if err := errWithin(t, done, timeout, "the switch after SIGINT"); err != nil {
 		t.Fatalf("switch exit: %v", err)
 	}
-	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM ...
+	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM GROUND QUEUED HELD DROPPED NOTICES NOTICES_LOST ...
 	want := map[string]string{
-		"camera":    "camera 1 false 5001 0 5001 0 0 0 1 0 -",
-		"processor": "processor 1 false 100 100 0 0 0 0 0 0 -",
-		"spaceos":   "spaceos 1 false 101 100 1 0 0 0 1 0 -",
+		"camera":    "camera 1 false 5001 0 5001 0 0 0 0 1 0 -",
+		"processor": "processor 1 false 100 100 0 0 0 0 0 0 0 -",
+		"spaceos":   "spaceos 1 false 101 100 1 0 0 0 0 1 0 -",
 	}
 	for _, l := range strings.Split(stdout.String(), "\n") {
 		f := strings.Fields(l)

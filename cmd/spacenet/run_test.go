@@ -252,8 +252,8 @@ func TestBinaryRunInject(t *testing.T) {
 	}
 	// camera: 2 received, 1 delivered, 1 dropped.
 	for _, l := range strings.Split(stdout, "\n") {
-		if f := strings.Fields(l); len(f) > 8 && f[0] == "camera" {
-			if f[1] != "2" || f[3] != "2" || f[4] != "1" || f[8] != "1" {
+		if f := strings.Fields(l); len(f) > 9 && f[0] == "camera" {
+			if f[1] != "2" || f[3] != "2" || f[4] != "1" || f[9] != "1" { // f[9]: DROPPED, after HELD
 				t.Errorf("camera line %q", l)
 			}
 		}
