@@ -145,14 +145,8 @@ func (l Layout) WrapDown(dst []byte, f *frame.Frame, seq uint16, t CFSTime) (int
 	if l == Spacenet {
 		return Wrap(dst, f, seq)
 	}
-	if c := f.Check(); c != 0 {
-		return 0, fmt.Errorf("ccsds: wrap: frame from APID %v type %v payload_length %d: %w: %w", f.APID(), f.Type(), f.PayloadLen(), ErrFrame, c)
-	}
-	if f.APID() == frame.APIDIdle {
-		return 0, fmt.Errorf("ccsds: wrap: source APID %v: %w", f.APID(), ErrIdleAPID)
-	}
-	if seq > SeqCountMask {
-		return 0, fmt.Errorf("ccsds: wrap: sequence count %d: %w", seq, ErrSeqCount)
+	if err := checkWrap(f, seq); err != nil {
+		return 0, err
 	}
 	n := l.DownLen(f)
 	if len(dst) < n {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -64,16 +63,7 @@ func TestTCPGroundRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: filepath.Join(t.TempDir(), "s"), Downlink: d,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-sw.Ready()
+	sw := startSwitch(t, d, ccsds.Plain)
 	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package uplink
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -54,16 +51,7 @@ type datagram struct {
 // second apart from a fixed start.
 func writePcap(t *testing.T, path string, ds []datagram) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	w, start := newPcap(t, path, layers.LinkTypeEthernet)
 	for i, d := range ds {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(127, 0, 0, 1), DstIP: net.IPv4(127, 0, 0, 1)}
@@ -117,35 +105,9 @@ var primaryFields = []string{"ccsds.version", "ccsds.type", "ccsds.secheader", "
 // what the ground received, in order.
 func groundCapture(t *testing.T, l ccsds.Layout, clock func() time.Time, frames []frame.Frame) [][]byte {
 	t.Helper()
-	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ground.Close()
-	u, err := Dial("udp://" + ground.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	dir := t.TempDir()
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: filepath.Join(dir, "s"), Downlink: u, Layout: l, Clock: clock,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-sw.Ready()
-	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	if err := cam.WriteFrames(frames); err != nil {
-		t.Fatal(err)
-	}
+	ground, u := udpGround(t)
+	sw := startSwitchCfg(t, apidswitch.Config{Downlink: u, Layout: l, Clock: clock})
+	sendAs(t, sw, "camera", frames)
 	var got [][]byte
 	buf := make([]byte, 2048)
 	ground.SetReadDeadline(time.Now().Add(timeout))
@@ -247,16 +209,7 @@ func unhexT(t *testing.T, s string) []byte {
 // capture of link type USER0 (DLT 147), as frames on a tenant's socket.
 func writeFramePcap(t *testing.T, path string, records [][]byte) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65536, layers.LinkType(147)); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	w, start := newPcap(t, path, layers.LinkType(147))
 	for i, r := range records {
 		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Second), CaptureLength: len(r), Length: len(r)}
 		if err := w.WritePacket(ci, r); err != nil {
@@ -346,14 +299,7 @@ func TestLuaDissector(t *testing.T) {
 func switchReplies(t *testing.T, frames []frame.Frame) []frame.Frame {
 	t.Helper()
 	sw := startSwitch(t, nil, ccsds.Plain)
-	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	if err := cam.WriteFrames(frames); err != nil {
-		t.Fatal(err)
-	}
+	cam := sendAs(t, sw, "camera", frames)
 	cam.SetReadDeadline(time.Now().Add(timeout))
 	out := make([]frame.Frame, len(frames))
 	for i := range out {
@@ -380,4 +326,20 @@ func healthFields(h apidswitch.Health) string {
 		queues = append(queues, fmt.Sprint(e.QueueLen))
 	}
 	return strings.Join([]string{strings.Join(apids, ","), strings.Join(gens, ","), strings.Join(conns, ","), strings.Join(queues, ",")}, "|")
+}
+
+// newPcap creates a capture file at path of link type lt, closed when the
+// test ends, and returns its writer and the time of its first record.
+func newPcap(t *testing.T, path string, lt layers.LinkType) (*pcapgo.Writer, time.Time) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65536, lt); err != nil {
+		t.Fatal(err)
+	}
+	return w, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 }

@@ -55,12 +55,20 @@ func TestParseURL(t *testing.T) {
 // layout.
 func startSwitch(t *testing.T, u apidswitch.Downlink, layout ccsds.Layout) *apidswitch.Switch {
 	t.Helper()
+	return startSwitchCfg(t, apidswitch.Config{Downlink: u, Layout: layout})
+}
+
+// startSwitchCfg runs a switch of cfg in a fresh socket directory, logging
+// nowhere, until the test ends.
+func startSwitchCfg(t *testing.T, cfg apidswitch.Config) *apidswitch.Switch {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "upl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: dir, Downlink: u, Layout: layout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.SocketDir, cfg.Logger = dir, slog.New(slog.NewTextHandler(io.Discard, nil))
+	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,16 +84,7 @@ func startSwitch(t *testing.T, u apidswitch.Downlink, layout ccsds.Layout) *apid
 // as one plain CCSDS packet each in one UDP datagram, byte-exact, with
 // per-APID sequence counts.
 func TestDownlinkUDP(t *testing.T) {
-	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ground.Close()
-	u, err := Dial("udp://" + ground.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	ground, u := udpGround(t)
 	sw := startSwitch(t, u, ccsds.Plain)
 	g, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
@@ -485,4 +484,36 @@ func groundNotListening(t *testing.T, layout ccsds.Layout) {
 			t.Errorf("camera counters %+v", c)
 		}
 	}
+}
+
+// udpGround is a ground's UDP socket on loopback and a UDP downlink to it,
+// both closed when the test ends.
+func udpGround(t *testing.T) (*net.UDPConn, *UDP) {
+	t.Helper()
+	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ground.Close() })
+	u, err := Dial("udp://" + ground.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return ground, u
+}
+
+// sendAs dials the switch as tenant and writes frames; the guest is closed
+// when the test ends.
+func sendAs(t *testing.T, sw *apidswitch.Switch, tenant string, frames []frame.Frame) *apidswitch.Guest {
+	t.Helper()
+	g, err := apidswitch.Dial(sw.SocketPath(tenant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if err := g.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -369,16 +369,8 @@ func TestBinaryGroundLink(t *testing.T) {
 			probe.Close()
 			p := startRun(t, 3, "--downlink", "udp://"+ground.LocalAddr().String(), "--uplink-listen", "udp://"+upAddr, "--layout", tc.layout)
 
-			cam, err := apidswitch.Dial(p.sock("camera"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cam.Close()
-			p.waitLog("tenant connected", "tenant=camera")
-			var tm frame.Frame
-			frame.Encode(&tm, frame.TM, 0x012, 0x000, []byte("telemetry to ground"))
 			before := ccsds.CFSTimeOf(time.Now())
-			cam.WriteFrame(&tm)
+			cam := cameraSends(t, p, "telemetry to ground")
 			buf := make([]byte, 1024)
 			ground.SetReadDeadline(time.Now().Add(10 * time.Second))
 			n, err := ground.Read(buf)
@@ -457,15 +449,7 @@ func TestBinaryGroundTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	cam, err := apidswitch.Dial(p.sock("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	p.waitLog("tenant connected", "tenant=camera")
-	var tm frame.Frame
-	frame.Encode(&tm, frame.TM, 0x012, 0x000, []byte("tm"))
-	cam.WriteFrame(&tm)
+	cam := cameraSends(t, p, "tm")
 	g.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 8)
 	if _, err := io.ReadFull(g, buf); err != nil {
@@ -494,6 +478,24 @@ func TestBinaryGroundTCP(t *testing.T) {
 		!strings.Contains(stdout, "uplink: received=1 injected=1") {
 		t.Errorf("counters:\n%s", stdout)
 	}
+}
+
+// cameraSends connects to p as camera and sends payload to the ground from
+// APID 0x012; camera is closed when the test ends.
+func cameraSends(t *testing.T, p *switchProc, payload string) *apidswitch.Guest {
+	t.Helper()
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	p.waitLog("tenant connected", "tenant=camera")
+	var tm frame.Frame
+	frame.Encode(&tm, frame.TM, 0x012, 0x000, []byte(payload))
+	if err := cam.WriteFrame(&tm); err != nil {
+		t.Fatal(err)
+	}
+	return cam
 }
 
 // TestBinaryRunRefusesUnsafeDir: `spacenet run` on a socket directory that
