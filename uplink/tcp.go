@@ -65,7 +65,8 @@ type TCP struct {
 // DialTCP opens a TCP downlink: "tcp://host:port" connects to the ground
 // (and again, after a short wait, whenever the connection ends);
 // "tcp-listen://host:port" listens and takes one ground connection at a
-// time (a new one replaces the old). queue is the bound of packets held
+// time (the next is accepted when the current one ends). queue is the
+// bound of packets held
 // while the ground is away (0 means DefaultTCPQueue).
 func DialTCP(url string, queue int) (*TCP, error) {
 	if queue <= 0 {
@@ -263,6 +264,11 @@ func readPacket(r io.Reader, buf []byte) ([]byte, error) {
 
 var errTooLong = errors.New("packet too long")
 
+// MaxTCPGrounds bounds the ground connections a TCP listener serves at
+// once; one more is closed at once, counted (ListenerStats.ConnsRefused)
+// and logged, so that a hostile ground cannot open goroutines without end.
+const MaxTCPGrounds = 8
+
 // serveTCP accepts ground connections on ln and takes the packets of each
 // until ctx is done.
 func (d *Listener) serveTCP(ctx context.Context) error {
@@ -271,6 +277,7 @@ func (d *Listener) serveTCP(ctx context.Context) error {
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	slots := make(chan struct{}, MaxTCPGrounds)
 	for {
 		c, err := d.ln.Accept()
 		if err != nil {
@@ -279,8 +286,19 @@ func (d *Listener) serveTCP(ctx context.Context) error {
 			}
 			return fmt.Errorf("uplink: accept on %s: %w", d.ln.Addr(), err)
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			k := d.connsRefused.Add(1)
+			if s, ok := d.logLimit.Allow("ground", logConnRefused); ok {
+				d.log.Warn("ground connection refused: too many", "from", c.RemoteAddr().String(), "max", MaxTCPGrounds, "count", k, "suppressed", s)
+			}
+			c.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
+			defer func() { <-slots }()
 			defer wg.Done()
 			defer c.Close()
 			stop := context.AfterFunc(ctx, func() { c.Close() })

@@ -3,10 +3,12 @@ package uplink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -248,3 +250,50 @@ var (
 	_ GroundDownlink      = (*UDP)(nil)
 	_ apidswitch.Downlink = (*TCP)(nil)
 )
+
+// TestTCPUplinkConnLimit: with MaxTCPGrounds ground connections open, one
+// more is closed at once and counted; the others still carry commands.
+func TestTCPUplinkConnLimit(t *testing.T) {
+	sw := startSwitch(t, nil, ccsds.Plain)
+	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Ground: sw.GroundAPID, Inject: sw.Inject,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- l.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	var conns []net.Conn
+	for range MaxTCPGrounds + 1 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	extra := conns[MaxTCPGrounds]
+	extra.SetReadDeadline(time.Now().Add(timeout))
+	if n, err := extra.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection over the limit: read %d, %v; want it closed", n, err)
+	}
+	conns[0].Write([]byte{0x10, 0x20, 0xC0, 0x00, 0x00, 0x01, 'o', 'k'})
+	var got, want frame.Frame
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	if err := proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	frame.Encode(&want, frame.TC, 0x7F0, 0x020, []byte("ok"))
+	if got != want {
+		t.Fatalf("processor got %x", got[:16])
+	}
+	if s, w := l.Stats(), (ListenerStats{Received: 1, Injected: 1, ConnsRefused: 1}); s != w {
+		t.Errorf("stats %+v, want %+v", s, w)
+	}
+}

@@ -229,6 +229,7 @@ type ListenerStats struct {
 	Refused       uint64 // datagrams that are not a command in the listener's layout
 	Checksum      uint64 // of Refused: cFS commands whose checksum is wrong
 	Undeliverable uint64 // frames the switch refused (Apid_not_allocated, No_route, Host_busy, ...)
+	ConnsRefused  uint64 // TCP: ground connections closed at once, MaxTCPGrounds being served (not in Received)
 }
 
 // ListenConfig is what Listen needs besides the address.
@@ -261,7 +262,7 @@ type Listener struct {
 	ownLogs  bool           // Serve starts and closes logs
 	logLimit *logging.Limiter
 
-	injected, idle, refused, checksum, undeliverable atomic.Uint64
+	injected, idle, refused, checksum, undeliverable, connsRefused atomic.Uint64
 }
 
 // Listen listens on url: "udp://host:port" takes one packet per datagram,
@@ -370,6 +371,7 @@ func (d *Listener) take(f *frame.Frame, pkt []byte, from netip.AddrPort) {
 const (
 	logRefused logging.Reason = iota + 1
 	logUndeliverable
+	logConnRefused
 )
 
 // LogsDropped is how many log records were dropped because the log writer
@@ -385,6 +387,7 @@ func (d *Listener) Stats() ListenerStats {
 		Idle:          d.idle.Load(),
 		Refused:       d.refused.Load(),
 		Undeliverable: d.undeliverable.Load(),
+		ConnsRefused:  d.connsRefused.Load(),
 	}
 	s.Received = s.Injected + s.Idle + s.Refused + s.Undeliverable
 	return s
