@@ -309,8 +309,8 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink,
 	}
 	if dl != nil {
 		s := dl.Stats()
-		fmt.Fprintf(w, "uplink: received=%d injected=%d idle=%d refused=%d bad_checksum=%d undeliverable=%d\n",
-			s.Received, s.Injected, s.Idle, s.Refused, s.Checksum, s.Undeliverable)
+		fmt.Fprintf(w, "uplink: received=%d injected=%d idle=%d refused=%d bad_checksum=%d undeliverable=%d conns_refused=%d\n",
+			s.Received, s.Injected, s.Idle, s.Refused, s.Checksum, s.Undeliverable, s.ConnsRefused)
 	}
 	fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 }
