@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 )
@@ -311,5 +312,12 @@ func TestDeliveredMeansHandedToSocket(t *testing.T) {
 	var b [1]byte
 	if _, err := syscall.Read(sw, b[:]); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read after the guest closed with data unread: %v, want ECONNRESET", err)
+	}
+}
+
+func TestLayoutInvalid(t *testing.T) {
+	_, err := New(Config{Layout: ccsds.Spacenet + 1})
+	if err == nil || err.Error() != "apidswitch: Config.Layout Layout(3): want ccsds.Plain, CFS or Spacenet" {
+		t.Errorf("New with layout 3: %v", err)
 	}
 }

@@ -22,6 +22,8 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{[]string{"run", "--dir-mode", "0770"}, `--dir-mode "0770": group or others could replace the sockets; at most 0755`},
 		{[]string{"inject", "--apid", "0x010", "--socket", "/nonexistent/camera.sock", "--socket-dir", "/tmp"}, "--socket-dir goes with --tenant"},
 		{[]string{"inject", "--apid", "0x010", "--tenant", "../camera"}, `--tenant "../camera": want a tenant name, not a path`},
+		{[]string{"run", "--layout", "ccsds"}, `--layout: ccsds: layout "ccsds": want plain, cfs or spacenet`},
+		{[]string{"inject", "--apid", "0x7F0", "--uplink", "udp://127.0.0.1:9", "--layout", "raw"}, `--layout: ccsds: layout "raw": want plain, cfs or spacenet`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
