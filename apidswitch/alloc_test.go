@@ -3,6 +3,7 @@ package apidswitch
 import (
 	"testing"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 )
 
@@ -219,5 +220,40 @@ func TestRouteCache(t *testing.T) {
 	want := [NumReasons]uint64{frame.MessageTooLarge: 1, frame.APIDNotAllocated: 1}
 	if c.Queued != 2 || c.Dropped != want {
 		t.Errorf("queued %d dropped %v, want 2 %v", c.Queued, c.Dropped, want)
+	}
+}
+
+// nopDownlink takes packets and counts them.
+type nopDownlink struct{ n int }
+
+func (d *nopDownlink) SendPacket([]byte) error { d.n++; return nil }
+
+// TestGroundPathAllocs: frames to the ground, wrapped in each layout (cfs
+// reads the clock), allocate nothing.
+func TestGroundPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted without -race")
+	}
+	for _, l := range []ccsds.Layout{ccsds.Plain, ccsds.CFS, ccsds.Spacenet} {
+		t.Run(l.String(), func(t *testing.T) {
+			d := &nopDownlink{}
+			p := restricted()
+			p.Tenants[0].Uplink = true
+			sw, err := New(Config{Policy: p, SocketDir: t.TempDir(), Logger: quietLogger(), Downlink: d, Layout: l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cam := sw.state.Load().tenants[0]
+			r := newReader(&conn{sw: sw, t: cam})
+			b := batchOf(t, 64, func(i int, f *frame.Frame) { f.SetDest(0x000) })
+			if a := testing.AllocsPerRun(100, func() { r.process(b) }); a != 0 {
+				t.Errorf("%v allocations per batch of 64 frames to the ground", a)
+			}
+			var c Counters
+			cam.st.snapshot(&c)
+			if c.DeliveredGround == 0 || uint64(d.n) != c.DeliveredGround || !c.Balanced() {
+				t.Errorf("downlink took %d, counters %+v", d.n, c)
+			}
+		})
 	}
 }

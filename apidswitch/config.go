@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 )
@@ -18,24 +20,24 @@ const (
 	DefaultBatch    = 256  // frames per read and per write
 )
 
-// Uplink takes the Space Packets of frames routed to the ground. SendPacket
-// is called from a reader goroutine with the switch's uplink mutex held, one
+// Downlink takes the Space Packets of frames routed to the ground. SendPacket
+// is called from a reader goroutine with the switch's downlink mutex held, one
 // packet at a time in sequence-count order; pkt is only valid during the
-// call. An error counts the frame as dropped with No_route and answers the
+// call. An error counts the frame as dropped with Link_failed and answers the
 // sender with an ERROR frame.
-type Uplink interface {
+type Downlink interface {
 	SendPacket(pkt []byte) error
 }
 
-// FrameUplink takes frames routed to the ground as they are, for a ground
+// FrameDownlink takes frames routed to the ground as they are, for a ground
 // link that carries frames itself (the seed's DTN uplink callback, a bundle
 // agent) rather than Space Packets. SendFrame is called as
-// Uplink.SendPacket is: from a reader goroutine, with the switch's uplink
+// Downlink.SendPacket is: from a reader goroutine, with the switch's downlink
 // mutex held, one frame at a time in the order the switch routed them; f
 // (256 bytes, padding after payload_length zeroed) is only valid during the
-// call. An error counts the frame as dropped with No_route and answers the
+// call. An error counts the frame as dropped with Link_failed and answers the
 // sender with an ERROR frame.
-type FrameUplink interface {
+type FrameDownlink interface {
 	SendFrame(f *frame.Frame) error
 }
 
@@ -54,14 +56,19 @@ type Config struct {
 	QueueLen  int            // bound of each tenant's queue, in frames; 0 means DefaultQueueLen
 	Batch     int            // most frames per read and per write; 0 means DefaultBatch
 
-	// Uplink takes frames routed to the ground (to 0x000, to the ground's
+	// Downlink takes frames routed to the ground (to 0x000, to the ground's
 	// APIDs or to an APID no tenant owns, from a tenant the policy lets use
-	// the uplink) as CCSDS Space Packets. UplinkFrames takes them as raw
+	// the ground link) as CCSDS Space Packets. DownlinkFrames takes them as raw
 	// frames instead. At most one of the two may be set; with neither,
-	// there is no uplink and such frames are refused with No_route (the
+	// there is no ground link and such frames are refused with No_route (the
 	// sender gets an ERROR frame, its Dropped[No_route] counts the frame).
-	Uplink       Uplink
-	UplinkFrames FrameUplink
+	Downlink       Downlink
+	DownlinkFrames FrameDownlink
+	// Layout is how Downlink's packets lay frames out (ccsds.Layout; the
+	// zero value is ccsds.Plain). The sequence count is kept per APID.
+	Layout ccsds.Layout
+	// Clock gives the time of ccsds.CFS telemetry; nil means time.Now.
+	Clock func() time.Time
 	// System receives system frames other than the built-in HEALTH
 	// requests; nil means they are logged and counted only.
 	System SystemHandler
@@ -128,6 +135,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -322,7 +322,7 @@ func (r *reader) process(b []byte) {
 		// The rate limit counts what the tenant puts on the bus: frames
 		// for other tenants and the ground, not its requests to the switch
 		// nor what the switch refuses.
-		if limit != nil && (d.Action == router.Local || d.Action == router.Uplink) && !ss.rate.take(now, limit.Rate, limit.BurstSize()) {
+		if limit != nil && (d.Action == router.Local || d.Action == router.Ground) && !ss.rate.take(now, limit.Rate, limit.BurstSize()) {
 			r.forward(run, runIdx, b[runStart:off])
 			run = nil
 			if limit.WhenOverRate == policy.Drop {
@@ -349,17 +349,17 @@ func (r *reader) process(b []byte) {
 			ss.mu.Unlock()
 			s.system(r, f)
 			ss.mu.Lock()
-		case router.Uplink:
-			ss.deliveredUplink++
+		case router.Ground:
+			ss.deliveredGround++
 			ss.mu.Unlock()
-			err := s.sendUplink(t.name, f)
+			err := s.sendGround(t.name, f)
 			ss.mu.Lock()
 			if err != nil {
 				code := frame.LinkFailed // the link could not send it
-				if errors.Is(err, errNoUplink) {
+				if errors.Is(err, errNoDownlink) {
 					code = frame.NoRoute
 				}
-				ss.deliveredUplink--
+				ss.deliveredGround--
 				ss.dropped[code]++
 				r.notice(code, f)
 			}

@@ -26,7 +26,8 @@
 //
 // Package apidswitch does not decide routes (package router does), parse
 // configuration files (package policy) or encode CCSDS packets (package
-// ccsds); it does not know the UDP uplink either (package uplink implements
-// the Uplink interface; Config.UplinkFrames takes raw frames instead, for a
-// link that carries frames itself).
+// ccsds: Config.Layout picks plain, cfs or spacenet); it does not know the
+// UDP or TCP ground link either (package uplink implements the Downlink
+// interface; Config.DownlinkFrames takes raw frames instead, for a link that
+// carries frames itself).
 package apidswitch

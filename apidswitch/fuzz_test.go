@@ -144,10 +144,10 @@ func newFuzzSwitch() (h *fuzzSwitch, err error) {
 		}
 	}()
 	sw, err := New(Config{
-		Policy:       fuzzPolicy(),
-		SocketDir:    dir + "/s",
-		Logger:       quietLogger(),
-		UplinkFrames: fuzzUplink{h},
+		Policy:         fuzzPolicy(),
+		SocketDir:      dir + "/s",
+		Logger:         quietLogger(),
+		DownlinkFrames: fuzzUplink{h},
 		System: func(_ string, f *frame.Frame) {
 			h.mu.Lock()
 			h.system = append(h.system, *f)
@@ -450,7 +450,7 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 	got := counts{
 		local:  after.Delivered + after.Queued - before.Delivered - before.Queued,
 		system: after.DeliveredSystem - before.DeliveredSystem - barriers,
-		uplink: after.DeliveredUplink - before.DeliveredUplink,
+		uplink: after.DeliveredGround - before.DeliveredGround,
 	}
 	for i := range got.dropped {
 		got.dropped[i] = after.Dropped[i] - before.Dropped[i]

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 )
@@ -119,7 +120,7 @@ func TestInjectGroundPolicy(t *testing.T) {
 // ground's APID.
 func TestTenantToGroundAPID(t *testing.T) {
 	fu := &frameUplink{}
-	h := startSwitch(t, Config{UplinkFrames: fu})
+	h := startSwitch(t, Config{DownlinkFrames: fu})
 	cam := h.dial("camera")
 	up := mkFrame(t, frame.TM, 0x010, policy.DefaultGroundAPID, "to the ground")
 	spoof := mkFrame(t, frame.TM, policy.DefaultGroundAPID, 0x020, "as the ground")
@@ -140,7 +141,7 @@ func TestTenantToGroundAPID(t *testing.T) {
 	}
 }
 
-// frameUplink is a Config.UplinkFrames that keeps copies of what it took
+// frameUplink is a Config.DownlinkFrames that keeps copies of what it took
 // and refuses every frame whose payload starts with "refuse".
 type frameUplink struct {
 	mu     sync.Mutex
@@ -163,12 +164,12 @@ func (u *frameUplink) taken() []frame.Frame {
 	return append([]frame.Frame(nil), u.frames...)
 }
 
-// TestUplinkFrames: Config.UplinkFrames takes ground-bound frames raw, in
+// TestUplinkFrames: Config.DownlinkFrames takes ground-bound frames raw, in
 // order, with the padding zeroed; a refusal is counted and answered as one
-// of Config.Uplink is.
+// of Config.Downlink is.
 func TestUplinkFrames(t *testing.T) {
 	fu := &frameUplink{}
-	h := startSwitch(t, Config{UplinkFrames: fu})
+	h := startSwitch(t, Config{DownlinkFrames: fu})
 	cam := h.dial("camera")
 	a := mkFrame(t, frame.TM, 0x011, 0x000, "first")
 	b := mkFrame(t, frame.TC, 0x012, 0x500, "second, to nobody")
@@ -188,14 +189,14 @@ func TestUplinkFrames(t *testing.T) {
 		t.Fatalf("uplink took %d frames: %x", len(got), got)
 	}
 	c := h.counters("camera")
-	if c.Received != 3 || c.DeliveredUplink != 2 || c.Dropped[frame.LinkFailed] != 1 || h.sw.UplinkFailures() != 1 {
-		t.Errorf("camera %+v, uplink failures %d", c, h.sw.UplinkFailures())
+	if c.Received != 3 || c.DeliveredGround != 2 || c.Dropped[frame.LinkFailed] != 1 || h.sw.DownlinkFailures() != 1 {
+		t.Errorf("camera %+v, uplink failures %d", c, h.sw.DownlinkFailures())
 	}
 }
 
 func TestUplinkBothSet(t *testing.T) {
-	_, err := New(Config{Uplink: &fakeUplink{}, UplinkFrames: &frameUplink{}})
-	if err == nil || err.Error() != "apidswitch: Config.Uplink and Config.UplinkFrames are both set; give the ground link one of them" {
+	_, err := New(Config{Downlink: &fakeUplink{}, DownlinkFrames: &frameUplink{}})
+	if err == nil || err.Error() != "apidswitch: Config.Downlink and Config.DownlinkFrames are both set; give the ground link one of them" {
 		t.Errorf("New with both uplinks: %v", err)
 	}
 }
@@ -311,5 +312,12 @@ func TestDeliveredMeansHandedToSocket(t *testing.T) {
 	var b [1]byte
 	if _, err := syscall.Read(sw, b[:]); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read after the guest closed with data unread: %v, want ECONNRESET", err)
+	}
+}
+
+func TestLayoutInvalid(t *testing.T) {
+	_, err := New(Config{Layout: ccsds.Spacenet + 1})
+	if err == nil || err.Error() != "apidswitch: Config.Layout Layout(3): want ccsds.Plain, CFS or Spacenet" {
+		t.Errorf("New with layout 3: %v", err)
 	}
 }

@@ -128,8 +128,8 @@ func TestSoak(t *testing.T) {
 		if c.Received != perTenant+healthSent[i] {
 			t.Errorf("%s: received %d, sent %d", tt.name, c.Received, perTenant+healthSent[i])
 		}
-		if c.DeliveredSystem != healthSent[i] || c.DeliveredUplink != 0 {
-			t.Errorf("%s: system %d uplink %d", tt.name, c.DeliveredSystem, c.DeliveredUplink)
+		if c.DeliveredSystem != healthSent[i] || c.DeliveredGround != 0 {
+			t.Errorf("%s: system %d uplink %d", tt.name, c.DeliveredSystem, c.DeliveredGround)
 		}
 		var other uint64
 		for code, n := range c.Dropped {

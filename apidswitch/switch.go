@@ -41,15 +41,15 @@ type Switch struct {
 	stopped bool
 	wg      sync.WaitGroup
 
-	ground         stats // frames injected from the ground (Inject, downlink)
-	systemOther    atomic.Uint64
-	uplinkMu       sync.Mutex
-	uplinkSeq      ccsds.Counter
-	uplinkPkt      [ccsds.MaxPacketSize]byte
-	uplinkFailures atomic.Uint64
-	// uplinkRefusedUnknown counts refusals of the ground UplinkRefused
+	ground           stats // frames injected from the ground (Inject, downlink)
+	systemOther      atomic.Uint64
+	downlinkMu       sync.Mutex
+	downlinkSeq      ccsds.Counter
+	downlinkPkt      [ccsds.MaxLayoutPacketSize]byte
+	downlinkFailures atomic.Uint64
+	// downlinkRefusedUnknown counts refusals of the ground DownlinkRefused
 	// could not attribute.
-	uplinkRefusedUnknown atomic.Uint64
+	downlinkRefusedUnknown atomic.Uint64
 }
 
 // state is one policy compiled: swapped whole by Reload, read by every
@@ -84,8 +84,11 @@ type tenant struct {
 // listening.
 func New(cfg Config) (*Switch, error) {
 	c := cfg.withDefaults()
-	if c.Uplink != nil && c.UplinkFrames != nil {
-		return nil, errors.New("apidswitch: Config.Uplink and Config.UplinkFrames are both set; give the ground link one of them")
+	if c.Downlink != nil && c.DownlinkFrames != nil {
+		return nil, errors.New("apidswitch: Config.Downlink and Config.DownlinkFrames are both set; give the ground link one of them")
+	}
+	if c.Layout > ccsds.Spacenet {
+		return nil, fmt.Errorf("apidswitch: Config.Layout %v: want ccsds.Plain, CFS or Spacenet", c.Layout)
 	}
 	if c.DirMode&0o022 != 0 {
 		return nil, fmt.Errorf("apidswitch: DirMode %#o: group or others could replace the sockets; at most 0755", c.DirMode)
@@ -115,7 +118,7 @@ func New(cfg Config) (*Switch, error) {
 // and those a reload removed whose name p brings back. It returns the
 // tenants that need a socket: created, or brought back.
 func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
-	tab, err := router.Compile(p, s.cfg.hasUplink())
+	tab, err := router.Compile(p, s.cfg.hasDownlink())
 	if err != nil {
 		return nil, nil, fmt.Errorf("apidswitch: policy %s: %w", p.Source, err)
 	}
@@ -198,7 +201,7 @@ func (s *Switch) Run(ctx context.Context) error {
 		defer s.logs.CloseWithin(logFlushTimeout)
 	}
 	stopWatch := s.watchSockets()
-	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "uplink", s.cfg.hasUplink())
+	s.log.Info("switch listening", "socket_dir", s.cfg.SocketDir, "tenants", len(st.tenants), "policy", st.pol.Source, "ground_link", s.cfg.hasDownlink())
 	close(s.ready)
 
 	<-ctx.Done()
@@ -235,7 +238,7 @@ const logFlushTimeout = time.Second
 // by Switch.logLimit.
 const (
 	logSystemUnhandled logging.Reason = iota + 1
-	logUplinkRefused
+	logDownlinkRefused
 	logAcceptFailed
 )
 
@@ -446,7 +449,7 @@ func (t *tenant) setRemoved(removed bool) {
 }
 
 // Inject delivers f from the ground to the tenant owning its destination
-// APID, as the downlink does (router.Table.RouteFromUplink decides). The
+// APID, as the downlink does (router.Table.RouteFromGround decides). The
 // ground is a sender like a tenant: f's source APID must be one the policy
 // gives the ground (policy.Policy.GroundOwns, 0x7F0 by default), so that
 // the ground can pose neither as a tenant nor as the switch (0x000-0x00F:
@@ -463,7 +466,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 	g := &s.ground
 	g.mu.Lock()
 	g.received++
-	d := st.table.RouteFromUplink(f.Header())
+	d := st.table.RouteFromGround(f.Header())
 	var dst *tenant
 	code := d.Code
 	switch d.Action {
@@ -547,9 +550,9 @@ func (s *Switch) SystemUnhandled() uint64 { return s.systemOther.Load() }
 // was behind (the switch's log buffer was full) or the switch had stopped.
 func (s *Switch) LogsDropped() uint64 { return s.logs.Dropped() }
 
-// UplinkFailures is how many packets (or frames, with Config.UplinkFrames)
-// the uplink refused.
-func (s *Switch) UplinkFailures() uint64 { return s.uplinkFailures.Load() }
+// DownlinkFailures is how many packets (or frames, with Config.DownlinkFrames)
+// the ground link refused.
+func (s *Switch) DownlinkFailures() uint64 { return s.downlinkFailures.Load() }
 
 // TenantInfo is a tenant's connection state.
 type TenantInfo struct {
@@ -576,3 +579,10 @@ func (s *Switch) Uptime() time.Duration { return time.Since(s.start) }
 
 // SocketDir is the directory of the tenants' sockets.
 func (s *Switch) SocketDir() string { return s.cfg.SocketDir }
+
+// GroundAPID is the source APID of the commands the ground sends in the
+// ccsds.Plain and ccsds.CFS layouts (which carry none): the first APID the
+// policy in force gives the ground.
+func (s *Switch) GroundAPID() frame.APID {
+	return s.state.Load().pol.GroundOwns()[0].First
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/policy"
 )
@@ -562,20 +564,35 @@ func (u *fakeUplink) SendPacket(p []byte) error {
 	return nil
 }
 
+// TestUplinkWrap: a frame to the ground leaves in the configured layout,
+// byte-exact (golden bytes worked by hand), the sequence count per APID.
 func TestUplinkWrap(t *testing.T) {
-	u := &fakeUplink{pkts: make(chan []byte, 4)}
-	h := startSwitch(t, Config{Uplink: u})
-	cam := h.dial("camera")
-	f := mkFrame(t, frame.TM, 0x011, 0x000, "down")
-	cam.WriteFrame(&f)
-	barrier(t, cam, 0x010)
-	p := <-u.pkts
-	want := append([]byte{0x00, 0x11, 0xC0, 0x00, 0x00, 8 + 4 - 1}, f[:8+4]...)
-	if !bytes.Equal(p, want) {
-		t.Errorf("packet %x, want %x", p, want)
+	// 2000-01-01T00:00:00.5Z: 631152000 s (0x259E9D80) after cFE's epoch.
+	clock := func() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 500_000_000, time.UTC) }
+	tests := []struct {
+		layout ccsds.Layout
+		want   string // hex of the two packets (seq 0, then 1)
+	}{
+		{ccsds.Plain, "0011C0000003646F776E 0011C0010003646F776E"},
+		{ccsds.CFS, "0811C000000D259E9D80800000000000646F776E 0811C001000D259E9D80800000000000646F776E"},
+		{ccsds.Spacenet, "0011C000000B0100001100040000646F776E 0011C001000B0100001100040000646F776E"},
 	}
-	if c := h.counters("camera"); c.DeliveredUplink != 1 {
-		t.Errorf("camera %+v", c)
+	for _, tc := range tests {
+		t.Run(tc.layout.String(), func(t *testing.T) {
+			u := &fakeUplink{pkts: make(chan []byte, 4)}
+			h := startSwitch(t, Config{Downlink: u, Layout: tc.layout, Clock: clock})
+			cam := h.dial("camera")
+			f := mkFrame(t, frame.TM, 0x011, 0x000, "down")
+			cam.WriteFrames([]frame.Frame{f, f})
+			barrier(t, cam, 0x010)
+			got := fmt.Sprintf("%X %X", <-u.pkts, <-u.pkts)
+			if got != tc.want {
+				t.Errorf("packets %s\nwant    %s", got, tc.want)
+			}
+			if c := h.counters("camera"); c.DeliveredGround != 2 {
+				t.Errorf("camera %+v", c)
+			}
+		})
 	}
 }
 

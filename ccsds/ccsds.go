@@ -1,14 +1,17 @@
 // Package ccsds is the CCSDS Space Packet primary header (CCSDS 133.0-B-2)
-// and the wrapping of frames as Space Packets for the uplink (spec
-// apid-plane.md section 4).
+// and the layouts in which a ground link carries frames as Space Packets
+// (Layout, docs/ground.md): Plain (the frame's payload as user data),
+// CFS (cFE's telemetry and command secondary headers, the command checksum
+// checked) and Spacenet (the frame's own 8-octet header inside: Wrap,
+// Unwrap; spec apid-plane.md section 4).
 //
 // Like package frame it works on caller-owned buffers and does not allocate
 // on its success paths: Wrap writes into a caller's []byte, Unwrap into a
 // caller's *frame.Frame.
 //
-// It is not a CCSDS stack: no secondary headers, no segmentation, no
-// transfer frames. It carries exactly one whole frame per packet, as the
-// spec decides, and refuses anything else with a distinct error.
+// It is not a CCSDS stack: no segmentation, no transfer frames, no
+// secondary headers but cFE's. It carries exactly one whole frame per
+// packet and refuses anything else with a distinct error.
 package ccsds
 
 import (

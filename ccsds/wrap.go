@@ -60,14 +60,8 @@ func WrappedLen(f *frame.Frame) int { return HeaderSize + frame.HeaderSize + len
 // ground, so Unwrap(Wrap(f)) is exact for every frame Wrap accepts. No
 // tenant may own 0x7FF (spec section 5), so the switch never meets it.
 func Wrap(dst []byte, f *frame.Frame, seq uint16) (n int, err error) {
-	if c := f.Check(); c != 0 {
-		return 0, fmt.Errorf("ccsds: wrap: frame from APID %v type %v payload_length %d: %w: %w", f.APID(), f.Type(), f.PayloadLen(), ErrFrame, c)
-	}
-	if f.APID() == frame.APIDIdle {
-		return 0, fmt.Errorf("ccsds: wrap: source APID %v: %w", f.APID(), ErrIdleAPID)
-	}
-	if seq > SeqCountMask {
-		return 0, fmt.Errorf("ccsds: wrap: sequence count %d: %w", seq, ErrSeqCount)
+	if err := checkWrap(f, seq); err != nil {
+		return 0, err
 	}
 	data := frame.HeaderSize + int(f.PayloadLen())
 	n = HeaderSize + data
@@ -151,4 +145,19 @@ func Unwrap(f *frame.Frame, pkt []byte) (Header, error) {
 	n := copy(f[:], data)
 	clear(f[n:])
 	return h, nil
+}
+
+// checkWrap refuses, for every layout, a frame that is invalid, one from
+// APID 0x7FF and a sequence count above 14 bits.
+func checkWrap(f *frame.Frame, seq uint16) error {
+	if c := f.Check(); c != 0 {
+		return fmt.Errorf("ccsds: wrap: frame from APID %v type %v payload_length %d: %w: %w", f.APID(), f.Type(), f.PayloadLen(), ErrFrame, c)
+	}
+	if f.APID() == frame.APIDIdle {
+		return fmt.Errorf("ccsds: wrap: source APID %v: %w", f.APID(), ErrIdleAPID)
+	}
+	if seq > SeqCountMask {
+		return fmt.Errorf("ccsds: wrap: sequence count %d: %w", seq, ErrSeqCount)
+	}
+	return nil
 }

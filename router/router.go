@@ -2,7 +2,7 @@
 // local tenant, to the system handler, to the ground uplink, or nowhere (an
 // ERROR frame with a code back to the sender). It compiles a validated
 // policy.Policy into per-sender 2048-entry tables (one per tenant, one for
-// the ground), so that Route and RouteFromUplink are a header check and two
+// the ground), so that Route and RouteFromGround are a header check and two
 // array loads, with no allocation.
 //
 // It is not the switch: it moves no bytes, keeps no counters and knows
@@ -25,10 +25,10 @@ const (
 	Drop   Action = iota // refuse; answer the sender with an ERROR frame carrying Decision.Code
 	Local                // deliver to tenant Decision.Tenant
 	System               // hand to the system handler (destination 0x001-0x00F)
-	Uplink               // send to the ground uplink
+	Ground               // send to the ground (the downlink)
 )
 
-var actionNames = [...]string{"Drop", "Local", "System", "Uplink"}
+var actionNames = [...]string{"Drop", "Local", "System", "Ground"}
 
 // String returns the action's name, "Local".
 func (a Action) String() string {
@@ -46,7 +46,7 @@ type Decision struct {
 }
 
 // String formats d as "Local(1)", "Drop(Not_permitted)", "System" or
-// "Uplink", for logs and test failures.
+// "Ground", for logs and test failures.
 func (d Decision) String() string {
 	switch d.Action {
 	case Local:
@@ -132,7 +132,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			case o >= 0:
 				d[a] = pack(Drop, int(frame.NotPermitted))
 			case uplink && tn.Uplink:
-				d[a] = pack(Uplink, 0)
+				d[a] = pack(Ground, 0)
 			default:
 				d[a] = pack(Drop, int(frame.NoRoute))
 			}
@@ -175,7 +175,7 @@ func reachable(rs []policy.Range) *[frame.NumAPIDs]bool {
 //  3. destination 0x001-0x00F: System;
 //  4. destination owned by a tenant: Local when it is sender itself or
 //     inside sender's can_send_to, else Not_permitted;
-//  5. otherwise (0x000, the ground's APIDs and unowned APIDs): Uplink when
+//  5. otherwise (0x000, the ground's APIDs and unowned APIDs): Ground when
 //     sender may use the uplink and one is configured, else No_route.
 //
 // It never allocates and never panics.
@@ -189,7 +189,7 @@ func (t *Table) Route(sender int, h frame.Header) Decision {
 	return t.dest[sender][h.Dest&frame.MaxAPID].decision()
 }
 
-// RouteFromUplink decides what to do with a frame from the ground (the
+// RouteFromGround decides what to do with a frame from the ground (the
 // downlink, Switch.Inject), checked as a tenant's is, in the same order
 // ([decision, 2026-12]: the ground is a sender with its own APIDs):
 //
@@ -205,7 +205,7 @@ func (t *Table) Route(sender int, h frame.Header) Decision {
 //     frame from the ground is never sent back up.
 //
 // It never allocates and never panics.
-func (t *Table) RouteFromUplink(h frame.Header) Decision {
+func (t *Table) RouteFromGround(h frame.Header) Decision {
 	if c := h.Check(); c != 0 {
 		return Decision{Action: Drop, Tenant: -1, Code: c}
 	}
@@ -232,5 +232,5 @@ func (t *Table) Ground(a frame.APID) bool {
 // Policy returns the policy the table was compiled from.
 func (t *Table) Policy() *policy.Policy { return t.p }
 
-// UplinkConfigured reports whether the table was compiled with an uplink.
-func (t *Table) UplinkConfigured() bool { return t.uplink }
+// GroundConfigured reports whether the table was compiled with an uplink.
+func (t *Table) GroundConfigured() bool { return t.uplink }

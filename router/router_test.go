@@ -60,7 +60,7 @@ func ref(p *policy.Policy, uplink bool, sender int, h frame.Header) Decision {
 	}
 	// 5. everything else, 0x000 included
 	if uplink && p.Tenants[sender].Uplink {
-		return Decision{Action: Uplink, Tenant: -1}
+		return Decision{Action: Ground, Tenant: -1}
 	}
 	return drop(frame.NoRoute)
 }
@@ -158,7 +158,7 @@ func valid(src, dest frame.APID) frame.Header {
 
 // TestRouteExhaustive compares Route with ref for every sender (and two
 // that are not tenants), every source APID and every destination APID, and
-// RouteFromUplink with refGround for every source and destination, on v0
+// RouteFromGround with refGround for every source and destination, on v0
 // and on the mixed policy, with and without an uplink. Under -race, where
 // this is slow, every source APID is replaced by one per class: owned by the
 // sender at each end of each of its ranges, owned by another tenant, unowned
@@ -206,12 +206,12 @@ func TestRouteExhaustive(t *testing.T) {
 			for s := range frame.NumAPIDs {
 				for d := range frame.NumAPIDs {
 					h := valid(frame.APID(s), frame.APID(d))
-					got, want := tb.RouteFromUplink(h), refGround(pc.p, h)
+					got, want := tb.RouteFromGround(h), refGround(pc.p, h)
 					calls++
 					if got != want {
 						bad++
 						if bad <= 10 {
-							t.Errorf("%s uplink=%v: RouteFromUplink(src %v, dest %v) = %v, want %v", pc.name, uplink, frame.APID(s), frame.APID(d), got, want)
+							t.Errorf("%s uplink=%v: RouteFromGround(src %v, dest %v) = %v, want %v", pc.name, uplink, frame.APID(s), frame.APID(d), got, want)
 						}
 					}
 				}
@@ -248,8 +248,8 @@ func TestRouteHeaders(t *testing.T) {
 								t.Errorf("Route(%d, %+v) = %v, want %v", sender, h, got, want)
 							}
 							if sender == 0 {
-								if got, want := tb.RouteFromUplink(h), refGround(p, h); got != want {
-									t.Errorf("RouteFromUplink(%+v) = %v, want %v", h, got, want)
+								if got, want := tb.RouteFromGround(h), refGround(p, h); got != want {
+									t.Errorf("RouteFromGround(%+v) = %v, want %v", h, got, want)
 								}
 							}
 							n++
@@ -289,7 +289,7 @@ func TestRouteNamed(t *testing.T) {
 	const camera, processor, spaceos = 0, 1, 2
 	v0, v0NoUplink, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
-	up := Decision{Action: Uplink, Tenant: -1}
+	up := Decision{Action: Ground, Tenant: -1}
 	tests := []struct {
 		name   string
 		tb     *Table
@@ -343,12 +343,12 @@ func TestRouteNamed(t *testing.T) {
 	}
 }
 
-// TestRouteFromUplink checks named cases for frames from the ground with
+// TestRouteFromGround checks named cases for frames from the ground with
 // hand-written expectations, among them every forged source of issue 14
 // item 1: a tenant's APID (0x020, processor), the receiving tenant's own
 // APID, the switch's 0x000 (a fake ERROR) and the event APID 0x002 (a fake
 // "processor disconnected").
-func TestRouteFromUplink(t *testing.T) {
+func TestRouteFromGround(t *testing.T) {
 	v0, _, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
 	health := func(src, dest frame.APID) frame.Header {
@@ -396,8 +396,8 @@ func TestRouteFromUplink(t *testing.T) {
 		{"mixed: system still reachable", mx, valid(0x050, 0x00F), system},
 	}
 	for _, tt := range tests {
-		if got := tt.tb.RouteFromUplink(tt.h); got != tt.want {
-			t.Errorf("%s: RouteFromUplink(%+v) = %v, want %v", tt.name, tt.h, got, tt.want)
+		if got := tt.tb.RouteFromGround(tt.h); got != tt.want {
+			t.Errorf("%s: RouteFromGround(%+v) = %v, want %v", tt.name, tt.h, got, tt.want)
 		}
 	}
 }
@@ -406,7 +406,7 @@ func TestRouteFromUplink(t *testing.T) {
 // whatever their can_send_to says, and nobody but the ground sends from them.
 func TestRouteToGround(t *testing.T) {
 	v0, noUp, mx := tables(t)
-	up := Decision{Action: Uplink, Tenant: -1}
+	up := Decision{Action: Ground, Tenant: -1}
 	for _, tt := range []struct {
 		name   string
 		tb     *Table
@@ -448,8 +448,8 @@ func TestOwnerAndAccessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tb.Policy() != p || tb.UplinkConfigured() {
-		t.Error("Policy() or UplinkConfigured() wrong")
+	if tb.Policy() != p || tb.GroundConfigured() {
+		t.Error("Policy() or GroundConfigured() wrong")
 	}
 	for a := range frame.APID(0x900) {
 		wi, wok := p.Owner(a)
@@ -488,7 +488,7 @@ func TestCompileManyTenants(t *testing.T) {
 	if got := tb.Route(0, valid(0x010, 0x7FD)); got != (Decision{Action: Local, Tenant: last}) {
 		t.Errorf("first to last = %v, want Local(%d)", got, last)
 	}
-	if got := tb.RouteFromUplink(valid(0x7FE, 0x7FD)); got != (Decision{Action: Local, Tenant: last}) {
+	if got := tb.RouteFromGround(valid(0x7FE, 0x7FD)); got != (Decision{Action: Local, Tenant: last}) {
 		t.Errorf("ground to last = %v, want Local(%d)", got, last)
 	}
 	if got := tb.Route(0, valid(0x010, 0x000)); got != (Decision{Action: Drop, Tenant: -1, Code: frame.NoRoute}) {
@@ -500,11 +500,11 @@ func TestStrings(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
-		{Drop.String(), "Drop"}, {Local.String(), "Local"}, {System.String(), "System"}, {Uplink.String(), "Uplink"},
+		{Drop.String(), "Drop"}, {Local.String(), "Local"}, {System.String(), "System"}, {Ground.String(), "Ground"},
 		{Action(9).String(), "Action(9)"},
 		{Decision{Action: Local, Tenant: 2}.String(), "Local(2)"},
 		{Decision{Action: Drop, Tenant: -1, Code: frame.NotPermitted}.String(), "Drop(Not_permitted)"},
-		{Decision{Action: Uplink, Tenant: -1}.String(), "Uplink"},
+		{Decision{Action: Ground, Tenant: -1}.String(), "Ground"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -523,7 +523,7 @@ func TestRouteAllocs(t *testing.T) {
 	var sink, sinkUp Decision
 	allocs := testing.AllocsPerRun(1000, func() {
 		sink = tb.Route(i%4, hs[i%len(hs)])
-		sinkUp = tb.RouteFromUplink(hs[i%len(hs)])
+		sinkUp = tb.RouteFromGround(hs[i%len(hs)])
 		i++
 	})
 	if allocs != 0 {

@@ -1,10 +1,15 @@
 package uplink
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"spacenet/ccsds"
 )
 
 // FuzzParseURL: any string either parses to a UDP address or is refused
@@ -39,6 +44,36 @@ func FuzzParseURL(f *testing.F) {
 		a, err := ParseURL(s)
 		if err == nil && (a.Port < 0 || a.Port > 65535) {
 			t.Fatalf("%q: port %d", s, a.Port)
+		}
+	})
+}
+
+// FuzzReadPacket: a TCP byte stream, cut into packets by readPacket, never
+// panics; every packet returned is as long as its header says, and the
+// stream is consumed in step (what was read adds up to the input).
+func FuzzReadPacket(f *testing.F) {
+	f.Add([]byte{0x10, 0x20, 0xC0, 0x00, 0x00, 0x01, 'h', 'i', 0x10, 0x20, 0xC0, 0x01, 0x00})
+	f.Add(append([]byte{0x10, 0x20, 0xC0, 0x00, 0x01, 0x2B}, make([]byte, 300)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		buf := make([]byte, ccsds.MaxLayoutPacketSize)
+		read := 0
+		for {
+			p, err := readPacket(r, buf)
+			if err != nil && !errors.Is(err, errTooLong) {
+				return
+			}
+			if err == nil {
+				if len(p) != ccsds.HeaderSize+int(binary.BigEndian.Uint16(p[4:]))+1 {
+					t.Fatalf("packet of %d octets, header says otherwise: % X", len(p), p[:6])
+				}
+				read += len(p)
+			}
+			if consumed := len(b) - r.Len(); err == nil && consumed != read {
+				t.Fatalf("consumed %d, packets %d", consumed, read)
+			} else if err != nil {
+				read = consumed
+			}
 		}
 	})
 }

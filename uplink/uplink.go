@@ -1,11 +1,14 @@
-// Package uplink carries the APID switch's ground link over UDP: UDP sends
-// each CCSDS Space Packet the switch gives it as one datagram (how ground
-// systems such as cFS's CI/TO and Yamcs take CCSDS packets), and Downlink
-// receives datagrams, unwraps each Space Packet into a frame and hands it
-// to the switch for delivery to the tenant owning its destination APID.
-// The switch checks such a frame as it checks a tenant's: its source APID
-// must be one the policy gives the ground (0x7F0 by default), else it is
-// refused (Apid_not_allocated) and counted Undeliverable here.
+// Package uplink carries the APID switch's ground link over UDP, in both
+// directions as space engineers name them: UDP is the downlink (space to
+// ground), sending each Space Packet the switch gives it as one datagram
+// (how ground systems such as cFS's CI/TO, Yamcs and COSMOS take CCSDS
+// packets); Listener is the uplink (ground to space), receiving datagrams,
+// unwrapping each command in its layout (ccsds.Layout: plain, cfs or
+// spacenet) into a frame and handing it to the switch for delivery to the
+// tenant owning its destination APID. The switch checks such a frame as it
+// checks a tenant's: its source APID must be one the policy gives the
+// ground (0x7F0 by default), else it is refused (Apid_not_allocated) and
+// counted Undeliverable here.
 //
 // It is not a CCSDS stack (no transfer frames, no segmentation: see package
 // ccsds) and not a DTN bundle agent; it does not route (the switch does).
@@ -28,6 +31,7 @@ import (
 	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/internal/logging"
+	"spacenet/policy"
 )
 
 // ParseURL parses "udp://host:port" (host an IP literal or a name) into a
@@ -48,7 +52,7 @@ func ParseURL(s string) (*net.UDPAddr, error) {
 }
 
 // UDP sends Space Packets as UDP datagrams to one address. It implements
-// apidswitch.Uplink.
+// apidswitch.Downlink.
 //
 // A ground station that is not listening answers a datagram with an ICMP
 // error (port unreachable). On a connected UDP socket Linux reports it as
@@ -189,69 +193,134 @@ func (u *UDP) Close() error {
 	return err
 }
 
+// Summary is the counters as "name=value" pairs, for a log or a report.
+func (u *UDP) Summary() string {
+	return fmt.Sprintf("sent=%d refused_by_ground=%d", u.Sent(), u.Refused())
+}
+
+// GroundDownlink is a downlink OpenDownlink opens: UDP or TCP.
+type GroundDownlink interface {
+	SendPacket(pkt []byte) error    // apidswitch.Downlink
+	SetRefused(fn func(pkt []byte)) // packets the ground refused after they were sent (UDP)
+	Summary() string                // the counters, "name=value ..."
+	Close() error
+}
+
+// OpenDownlink opens the downlink url names: "udp://host:port" (Dial),
+// "tcp://host:port" or "tcp-listen://host:port" (DialTCP, with the default
+// queue).
+func OpenDownlink(url string) (GroundDownlink, error) {
+	if strings.HasPrefix(url, "tcp://") || strings.HasPrefix(url, "tcp-listen://") {
+		return DialTCP(url, 0)
+	}
+	return Dial(url)
+}
+
 // Injector takes a frame from the ground: apidswitch.Switch.Inject.
 type Injector func(f *frame.Frame) error
 
-// DownlinkStats counts what a Downlink did with the datagrams it received.
+// ListenerStats counts what a Listener did with the datagrams it received.
 // Received = Injected + Idle + Refused + Undeliverable in every snapshot: a
 // datagram is counted once its fate is known.
-type DownlinkStats struct {
+type ListenerStats struct {
 	Received      uint64 // datagrams
 	Injected      uint64 // frames the switch accepted
 	Idle          uint64 // idle packets (APID 0x7FF), skipped
-	Refused       uint64 // datagrams that are not a packet as ccsds.Wrap makes them
+	Refused       uint64 // datagrams that are not a command in the listener's layout
+	Checksum      uint64 // of Refused: cFS commands whose checksum is wrong
 	Undeliverable uint64 // frames the switch refused (Apid_not_allocated, No_route, Host_busy, ...)
+	ConnsRefused  uint64 // TCP: ground connections closed at once, MaxTCPGrounds being served (not in Received)
 }
 
-// Downlink receives Space Packets on a UDP socket and injects the frame of
-// each into the switch.
-type Downlink struct {
-	c      *net.UDPConn
-	inject Injector
-	log    *slog.Logger // writes through logs: never blocks Serve
+// ListenConfig is what Listen needs besides the address.
+type ListenConfig struct {
+	// Layout is how commands from the ground are laid out (the zero value
+	// is ccsds.Plain).
+	Layout ccsds.Layout
+	// Ground gives the source APID of the frames of ccsds.Plain and
+	// ccsds.CFS commands, which carry none (Switch.GroundAPID); nil means
+	// policy.DefaultGroundAPID. It is called once per datagram.
+	Ground func() frame.APID
+	// Inject takes each command's frame; required.
+	Inject Injector
+	// Logger: nil means slog.Default(). It is written through a bounded
+	// buffer (logging.Async) that Serve drains, so that a log writer nobody
+	// reads cannot stall the listener; one that already writes through a
+	// logging.Async is used as it is.
+	Logger *slog.Logger
+}
+
+// Listener receives Space Packets from the ground on a UDP socket (the
+// uplink: ground to space) and injects the frame of each into the switch.
+type Listener struct {
+	c   *net.UDPConn // a UDP listener's socket, or nil
+	ln  net.Listener // a TCP listener's, or nil
+	cfg ListenConfig
+	log *slog.Logger // writes through logs: never blocks Serve
 
 	logs     *logging.Async // the caller's handler behind a bounded buffer
 	ownLogs  bool           // Serve starts and closes logs
 	logLimit *logging.Limiter
 
-	injected, idle, refused, undeliverable atomic.Uint64
+	injected, idle, refused, checksum, undeliverable, connsRefused atomic.Uint64
 }
 
-// ListenDownlink listens on url ("udp://host:port"; port 0 picks one).
-// Packets are handed to inject once Serve runs. log (nil means
-// slog.Default()) is written through a bounded buffer (logging.Async) that
-// Serve drains, so that a log writer nobody reads cannot stall the
-// downlink; one that already writes through a logging.Async is used as it
-// is.
-func ListenDownlink(url string, inject Injector, log *slog.Logger) (*Downlink, error) {
+// Listen listens on url: "udp://host:port" takes one packet per datagram,
+// "tcp://host:port" accepts ground connections, each carrying packets back
+// to back (port 0 picks one). Packets are handed to cfg.Inject once Serve
+// runs.
+func Listen(url string, cfg ListenConfig) (*Listener, error) {
+	if cfg.Inject == nil {
+		return nil, errors.New("uplink: ListenConfig.Inject is nil")
+	}
+	if cfg.Ground == nil {
+		cfg.Ground = func() frame.APID { return policy.DefaultGroundAPID }
+	}
+	log, logs, own := logging.Wrap(cfg.Logger, 0)
+	d := &Listener{cfg: cfg, log: log, logs: logs, ownLogs: own,
+		logLimit: logging.NewLimiter(logging.LimitConfig{})}
+	if rest, ok := strings.CutPrefix(url, "tcp://"); ok {
+		ln, err := net.Listen("tcp", rest)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: listen %s: %w", url, err)
+		}
+		d.ln = ln
+		return d, nil
+	}
 	a, err := ParseURL(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (or tcp://host:port)", err)
 	}
-	c, err := net.ListenUDP("udp", a)
-	if err != nil {
-		return nil, fmt.Errorf("uplink: downlink listen %s: %w", url, err)
+	if d.c, err = net.ListenUDP("udp", a); err != nil {
+		return nil, fmt.Errorf("uplink: listen %s: %w", url, err)
 	}
-	log, logs, own := logging.Wrap(log, 0)
-	return &Downlink{c: c, inject: inject, log: log, logs: logs, ownLogs: own,
-		logLimit: logging.NewLimiter(logging.LimitConfig{})}, nil
+	return d, nil
 }
 
-// Addr is the address the downlink listens on.
-func (d *Downlink) Addr() *net.UDPAddr { return d.c.LocalAddr().(*net.UDPAddr) }
+// Addr is the address the listener listens on.
+func (d *Listener) Addr() net.Addr {
+	if d.ln != nil {
+		return d.ln.Addr()
+	}
+	return d.c.LocalAddr()
+}
 
 // Serve reads datagrams until ctx is done and closes the socket when it
 // returns, whether ctx ended or a read failed. Each datagram must be
-// exactly one Space Packet; anything else is counted and logged, never
-// fatal. Logs of refusals are thinned (logging.Limiter's default: a few a
-// second of each kind, each with the count so far and the number of lines
-// suppressed since the last), so that a flood of bad datagrams cannot flood
-// the log; the counters count every one. Serve writes what is left of the
-// log as it returns, waiting at most a second for a stuck writer.
-func (d *Downlink) Serve(ctx context.Context) error {
+// exactly one Space Packet in the listener's layout; anything else is
+// counted and logged, never fatal. Logs of refusals are thinned
+// (logging.Limiter's default: a few a second of each kind, each with the
+// count so far and the number of lines suppressed since the last), so that
+// a flood of bad datagrams cannot flood the log; the counters count every
+// one. Serve writes what is left of the log as it returns, waiting at most
+// a second for a stuck writer.
+func (d *Listener) Serve(ctx context.Context) error {
 	if d.ownLogs {
 		d.logs.Start()
 		defer d.logs.CloseWithin(time.Second)
+	}
+	if d.ln != nil {
+		return d.serveTCP(ctx)
 	}
 	defer d.c.Close()
 	stop := context.AfterFunc(ctx, func() { d.c.Close() })
@@ -264,49 +333,70 @@ func (d *Downlink) Serve(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("uplink: downlink read on %s: %w", d.c.LocalAddr(), err)
+			return fmt.Errorf("uplink: read on %s: %w", d.c.LocalAddr(), err)
 		}
-		if _, err := ccsds.Unwrap(&f, buf[:n]); err != nil {
-			if errors.Is(err, ccsds.ErrIdle) {
-				d.idle.Add(1)
-				continue
-			}
-			k := d.refused.Add(1)
-			if s, ok := d.logLimit.Allow("ground", logRefused); ok {
-				d.log.Warn("downlink packet refused", "from", from, "octets", n, "count", k, "err", err, "suppressed", s)
-			}
-			continue
-		}
-		if err := d.inject(&f); err != nil {
-			k := d.undeliverable.Add(1)
-			if s, ok := d.logLimit.Allow("ground", logUndeliverable); ok {
-				d.log.Warn("downlink frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "count", k, "err", err, "suppressed", s)
-			}
-			continue
-		}
-		d.injected.Add(1)
+		d.take(&f, buf[:n], from)
 	}
 }
 
-// The kinds of the downlink's per-datagram log lines, thinned by
-// Downlink.logLimit.
+// take unwraps one packet from the ground and injects its frame, counting
+// and logging its fate.
+func (d *Listener) take(f *frame.Frame, pkt []byte, from netip.AddrPort) {
+	if _, err := d.cfg.Layout.UnwrapUp(f, pkt, d.cfg.Ground()); err != nil {
+		if errors.Is(err, ccsds.ErrIdle) {
+			d.idle.Add(1)
+			return
+		}
+		k := d.refused.Add(1)
+		if errors.Is(err, ccsds.ErrChecksum) {
+			d.checksum.Add(1) // after refused: a snapshot never sees more
+		}
+		if s, ok := d.logLimit.Allow("ground", logRefused); ok {
+			d.log.Warn("ground packet refused", "from", from, "layout", d.cfg.Layout.String(), "octets", len(pkt), "count", k, "err", err, "suppressed", s)
+		}
+		return
+	}
+	if err := d.cfg.Inject(f); err != nil {
+		k := d.undeliverable.Add(1)
+		if s, ok := d.logLimit.Allow("ground", logUndeliverable); ok {
+			d.log.Warn("ground frame not delivered", "from", from, "apid", f.APID(), "dest", f.Dest(), "count", k, "err", err, "suppressed", s)
+		}
+		return
+	}
+	d.injected.Add(1)
+}
+
+// The kinds of the listener's per-datagram log lines, thinned by
+// Listener.logLimit.
 const (
 	logRefused logging.Reason = iota + 1
 	logUndeliverable
+	logConnRefused
 )
 
 // LogsDropped is how many log records were dropped because the log writer
 // was behind.
-func (d *Downlink) LogsDropped() uint64 { return d.logs.Dropped() }
+func (d *Listener) LogsDropped() uint64 { return d.logs.Dropped() }
 
-// Stats returns the downlink's counters.
-func (d *Downlink) Stats() DownlinkStats {
-	s := DownlinkStats{
+// Stats returns the listener's counters.
+func (d *Listener) Stats() ListenerStats {
+	s := ListenerStats{Checksum: d.checksum.Load()} // before Refused
+	s = ListenerStats{
+		Checksum:      s.Checksum,
 		Injected:      d.injected.Load(),
 		Idle:          d.idle.Load(),
 		Refused:       d.refused.Load(),
 		Undeliverable: d.undeliverable.Load(),
+		ConnsRefused:  d.connsRefused.Load(),
 	}
 	s.Received = s.Injected + s.Idle + s.Refused + s.Undeliverable
 	return s
+}
+
+// addrPortOf is a's address and port, or the zero value.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }

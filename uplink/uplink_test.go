@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,15 +51,24 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// startSwitch runs a v0 switch with the UDP uplink u (nil for none).
-func startSwitch(t *testing.T, u apidswitch.Uplink) *apidswitch.Switch {
+// startSwitch runs a v0 switch with the ground link u (nil for none) in
+// layout.
+func startSwitch(t *testing.T, u apidswitch.Downlink, layout ccsds.Layout) *apidswitch.Switch {
+	t.Helper()
+	return startSwitchCfg(t, apidswitch.Config{Downlink: u, Layout: layout})
+}
+
+// startSwitchCfg runs a switch of cfg in a fresh socket directory, logging
+// nowhere, until the test ends.
+func startSwitchCfg(t *testing.T, cfg apidswitch.Config) *apidswitch.Switch {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "upl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: dir, Uplink: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.SocketDir, cfg.Logger = dir, slog.New(slog.NewTextHandler(io.Discard, nil))
+	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +80,12 @@ func startSwitch(t *testing.T, u apidswitch.Uplink) *apidswitch.Switch {
 	return sw
 }
 
-// TestUplinkUDP: a frame to an APID nobody owns leaves as one CCSDS packet
-// in one UDP datagram, byte-exact, with per-APID sequence counts.
-func TestUplinkUDP(t *testing.T) {
-	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ground.Close()
-	u, err := Dial("udp://" + ground.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	sw := startSwitch(t, u)
+// TestDownlinkUDP: frames to the ground and to an APID nobody owns leave
+// as one plain CCSDS packet each in one UDP datagram, byte-exact, with
+// per-APID sequence counts.
+func TestDownlinkUDP(t *testing.T) {
+	ground, u := udpGround(t)
+	sw := startSwitch(t, u, ccsds.Plain)
 	g, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,13 @@ func TestUplinkUDP(t *testing.T) {
 	if err := g.WriteFrames(frames); err != nil {
 		t.Fatal(err)
 	}
-	wantSeq := []uint16{0, 1, 0}
+	// Plain packets, by hand: TM, APID, sequence count per APID, the payload
+	// (one zero octet for none).
+	want := []string{
+		"0010C0000008" + fmt.Sprintf("%X", "to ground"),
+		"0010C0010010" + fmt.Sprintf("%X", "nobody owns 0x500"),
+		"0011C000000000",
+	}
 	buf := make([]byte, 2048)
 	ground.SetReadDeadline(time.Now().Add(timeout))
 	for i := range frames {
@@ -106,17 +112,8 @@ func TestUplinkUDP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want [ccsds.MaxPacketSize]byte
-		m, err := ccsds.Wrap(want[:], &frames[i], wantSeq[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(buf[:n], want[:m]) {
-			t.Errorf("datagram %d: %x, want %x", i, buf[:n], want[:m])
-		}
-		var back frame.Frame
-		if _, err := ccsds.Unwrap(&back, buf[:n]); err != nil || back != frames[i] {
-			t.Errorf("datagram %d does not unwrap to the frame: %v", i, err)
+		if got := fmt.Sprintf("%X", buf[:n]); got != want[i] {
+			t.Errorf("datagram %d: %s, want %s", i, got, want[i])
 		}
 	}
 	if u.Sent() != 3 {
@@ -124,32 +121,32 @@ func TestUplinkUDP(t *testing.T) {
 	}
 }
 
-// groundEnv is a v0 switch with processor connected, a Downlink serving
-// into it and the ground's UDP socket toward the downlink.
+// groundEnv is a v0 switch with processor connected, a Listener serving
+// into it and the ground's UDP socket toward the listener.
 type groundEnv struct {
 	sw     *apidswitch.Switch
 	proc   *apidswitch.Guest
-	dl     *Downlink
+	dl     *Listener
 	ground *net.UDPConn
 	stop   func() // ends Serve and checks what it returned
 }
 
-func startGround(t *testing.T, log *slog.Logger) *groundEnv {
+func startGround(t *testing.T, layout ccsds.Layout, log *slog.Logger) *groundEnv {
 	t.Helper()
-	sw := startSwitch(t, nil)
+	sw := startSwitch(t, nil, ccsds.Plain)
 	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proc.Close() })
-	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, log)
+	dl, err := Listen("udp://127.0.0.1:0", ListenConfig{Layout: layout, Ground: sw.GroundAPID, Inject: sw.Inject, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- dl.Serve(ctx) }()
-	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	ground, err := net.DialUDP("udp", nil, dl.Addr().(*net.UDPAddr))
 	if err != nil {
 		cancel()
 		<-served
@@ -169,10 +166,11 @@ func startGround(t *testing.T, log *slog.Logger) *groundEnv {
 	return &groundEnv{sw: sw, proc: proc, dl: dl, ground: ground, stop: stop}
 }
 
-// TestDownlinkUDP: Space Packets from the ground are unwrapped and delivered
-// to the tenant owning the destination; idle and broken packets are counted.
-func TestDownlinkUDP(t *testing.T) {
-	e := startGround(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+// TestListenerSpacenet: Space Packets of the spacenet layout from the
+// ground are unwrapped and delivered to the tenant owning the destination;
+// idle and broken packets are counted.
+func TestListenerSpacenet(t *testing.T) {
+	e := startGround(t, ccsds.Spacenet, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sw, proc, dl, ground := e.sw, e.proc, e.dl, e.ground
 	var f frame.Frame
 	frame.Encode(&f, frame.TC, 0x7F0, 0x020, []byte("command from ground"))
@@ -205,7 +203,7 @@ func TestDownlinkUDP(t *testing.T) {
 	e.stop()
 	// The datagrams are read in order, so the last one delivered means all
 	// four were counted.
-	want := DownlinkStats{Received: 4, Injected: 1, Idle: 1, Refused: 1, Undeliverable: 1}
+	want := ListenerStats{Received: 4, Injected: 1, Idle: 1, Refused: 1, Undeliverable: 1}
 	if s := dl.Stats(); s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
 	}
@@ -256,18 +254,18 @@ type fakeClock struct{ ns atomic.Int64 }
 func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// TestDownlinkLogThinned: every bad datagram is counted, but only Burst of
+// TestListenerLogThinned: every bad datagram is counted, but only Burst of
 // each kind are logged per window; the first line of the next window says
 // how many were suppressed.
-func TestDownlinkLogThinned(t *testing.T) {
-	sw := startSwitch(t, nil)
+func TestListenerLogThinned(t *testing.T) {
+	sw := startSwitch(t, nil, ccsds.Plain)
 	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proc.Close()
 	h := &countHandler{n: make(map[string][]uint64)}
-	dl, err := ListenDownlink("udp://127.0.0.1:0", sw.Inject, slog.New(h))
+	dl, err := Listen("udp://127.0.0.1:0", ListenConfig{Layout: ccsds.Spacenet, Inject: sw.Inject, Logger: slog.New(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +274,7 @@ func TestDownlinkLogThinned(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- dl.Serve(ctx) }()
-	ground, err := net.DialUDP("udp", nil, dl.Addr())
+	ground, err := net.DialUDP("udp", nil, dl.Addr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +325,7 @@ func TestDownlinkLogThinned(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	want := DownlinkStats{Received: 17, Injected: 2, Refused: 11, Undeliverable: 4}
+	want := ListenerStats{Received: 17, Injected: 2, Refused: 11, Undeliverable: 4}
 	if s := dl.Stats(); s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
 	}
@@ -335,7 +333,7 @@ func TestDownlinkLogThinned(t *testing.T) {
 	defer h.mu.Unlock()
 	// Logged: 2 of the first 10 refusals, then the 11th saying 8 were
 	// suppressed; 2 of the first 3 undeliverable, then the 4th saying 1.
-	if r, u := h.n["downlink packet refused"], h.n["downlink frame not delivered"]; !slices.Equal(r, []uint64{0, 0, 8}) || !slices.Equal(u, []uint64{0, 0, 1}) {
+	if r, u := h.n["ground packet refused"], h.n["ground frame not delivered"]; !slices.Equal(r, []uint64{0, 0, 8}) || !slices.Equal(u, []uint64{0, 0, 1}) {
 		t.Errorf("suppressed counts of the lines logged: refusals %v (want [0 0 8]), undeliverable %v (want [0 0 1])", r, u)
 	}
 }
@@ -343,7 +341,7 @@ func TestDownlinkLogThinned(t *testing.T) {
 // TestServeClosesSocket: once Serve returns, the downlink's socket is
 // closed, so its port is free again.
 func TestServeClosesSocket(t *testing.T) {
-	dl, err := ListenDownlink("udp://127.0.0.1:0", func(*frame.Frame) error { return nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dl, err := Listen("udp://127.0.0.1:0", ListenConfig{Layout: ccsds.Spacenet, Inject: func(*frame.Frame) error { return nil }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,14 +355,14 @@ func TestServeClosesSocket(t *testing.T) {
 	}
 }
 
-// TestDownlinkForgedSources: over real UDP, the hostile ground's datagrams
+// TestListenerForgedSources: over real UDP, the hostile ground's datagrams
 // of issue 14 item 1, each a frame claiming a source that is not the
 // ground's (processor's 0x020, the receiving tenant's own APID, the switch's
 // 0x000 with a fake ERROR, 0x002 with a fake "processor disconnected"
 // event), are refused with Apid_not_allocated and counted; processor
 // receives only the genuine frame from 0x7F0, sent last.
-func TestDownlinkForgedSources(t *testing.T) {
-	e := startGround(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+func TestListenerForgedSources(t *testing.T) {
+	e := startGround(t, ccsds.Spacenet, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sw, proc, dl, ground := e.sw, e.proc, e.dl, e.ground
 
 	encode := func(ty frame.Type, src frame.APID, payload []byte) frame.Frame {
@@ -404,7 +402,7 @@ func TestDownlinkForgedSources(t *testing.T) {
 		t.Fatalf("processor got %x, want only the genuine frame", got[:24])
 	}
 	e.stop()
-	if s, want := dl.Stats(), (DownlinkStats{Received: 5, Injected: 1, Undeliverable: 4}); s != want {
+	if s, want := dl.Stats(), (ListenerStats{Received: 5, Injected: 1, Undeliverable: 4}); s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
 	}
 	g := sw.Ground()
@@ -416,11 +414,18 @@ func TestDownlinkForgedSources(t *testing.T) {
 // TestGroundNotListening (issue 13): a ground station that is not
 // listening refuses every datagram with an ICMP error. Before, each refusal
 // failed the next send (that packet was not sent) and was blamed on it:
-// every other packet was lost, under No_route. Now every packet is sent,
+// every other packet was lost, under No_route. Now every packet is sent
+// (in each layout),
 // each refusal is matched to its own packet, and its sender gets a
 // Link_failed ERROR naming exactly that frame; the counters move each
-// refused frame from DeliveredUplink to Dropped[Link_failed].
+// refused frame from DeliveredGround to Dropped[Link_failed].
 func TestGroundNotListening(t *testing.T) {
+	for _, l := range []ccsds.Layout{ccsds.Plain, ccsds.CFS, ccsds.Spacenet} {
+		t.Run(l.String(), func(t *testing.T) { groundNotListening(t, l) })
+	}
+}
+
+func groundNotListening(t *testing.T, layout ccsds.Layout) {
 	// A port nobody listens on: bound, then closed.
 	l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -433,8 +438,8 @@ func TestGroundNotListening(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	sw := startSwitch(t, u)
-	u.SetRefused(sw.UplinkRefused)
+	sw := startSwitch(t, u, layout)
+	u.SetRefused(sw.DownlinkRefused)
 	g, err := apidswitch.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
@@ -467,16 +472,48 @@ func TestGroundNotListening(t *testing.T) {
 		}
 		delete(sent, named)
 	}
-	if u.Sent() != n || u.Refused() != n || sw.UplinkFailures() != 0 || sw.UplinkRefusedUnknown() != 0 {
+	if u.Sent() != n || u.Refused() != n || sw.DownlinkFailures() != 0 || sw.DownlinkRefusedUnknown() != 0 {
 		t.Errorf("uplink sent %d refused %d; switch send failures %d unattributed %d; want %d, %d, 0, 0",
-			u.Sent(), u.Refused(), sw.UplinkFailures(), sw.UplinkRefusedUnknown(), n, n)
+			u.Sent(), u.Refused(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown(), n, n)
 	}
 	for _, c := range sw.Counters() {
 		if c.Tenant != "camera" {
 			continue
 		}
-		if c.Received != n || c.DeliveredUplink != 0 || c.Dropped[frame.LinkFailed] != n || !c.Balanced() {
+		if c.Received != n || c.DeliveredGround != 0 || c.Dropped[frame.LinkFailed] != n || !c.Balanced() {
 			t.Errorf("camera counters %+v", c)
 		}
 	}
+}
+
+// udpGround is a ground's UDP socket on loopback and a UDP downlink to it,
+// both closed when the test ends.
+func udpGround(t *testing.T) (*net.UDPConn, *UDP) {
+	t.Helper()
+	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ground.Close() })
+	u, err := Dial("udp://" + ground.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return ground, u
+}
+
+// sendAs dials the switch as tenant and writes frames; the guest is closed
+// when the test ends.
+func sendAs(t *testing.T, sw *apidswitch.Switch, tenant string, frames []frame.Frame) *apidswitch.Guest {
+	t.Helper()
+	g, err := apidswitch.Dial(sw.SocketPath(tenant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if err := g.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -22,7 +22,8 @@ import (
 var injectFlags struct {
 	typ, apid, dest     string
 	payload, payloadHex string
-	socket, downlink    string
+	socket, uplink      string
+	layout              string
 	tenant, socketDir   string
 	wait                time.Duration
 	replace             bool
@@ -45,9 +46,12 @@ switch offers no way to watch a tenant's traffic without becoming it.
 
 --tenant NAME connects to SOCKET-DIR/NAME.sock, where --socket-dir has the
 same default as in spacenet run; --socket names a socket file instead.
-With --downlink, the frame comes from the ground: it is wrapped as one CCSDS
-Space Packet (sequence count 0) and sent as one UDP datagram to the
-switch's --downlink-listen address (UDP: nothing says whether it arrived).
+With --uplink, the frame comes from the ground: it is sent as one CCSDS
+Space Packet (sequence count 0) in one UDP datagram to the switch's
+--uplink-listen address, in the --layout the switch uses (plain: a TC
+packet to --dest carrying the payload; cfs: the same with cFE's secondary
+header, the function code being the payload's first byte; spacenet: the
+whole frame).
 
 APIDs are hex with 0x (0x010) or decimal (16); a leading 0 is refused
 (is 010 octal, decimal or hex?).
@@ -77,14 +81,15 @@ func init() {
 	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to SOCKET-DIR/TENANT.sock")
 	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
-	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
-	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --downlink)")
+	f.StringVar(&injectFlags.uplink, "uplink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --uplink-listen udp://HOST:PORT")
+	f.StringVar(&injectFlags.layout, "layout", "plain", "with --uplink: the packet layout, plain, cfs or spacenet (as the switch's --layout)")
+	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --uplink)")
 	f.BoolVar(&injectFlags.replace, "replace", false, "connect even if the tenant's guest is connected (the switch drops that guest)")
 	injectCmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(frameTypeNames(), cobra.ShellCompDirectiveNoFileComp))
 	injectCmd.RegisterFlagCompletionFunc("tenant", completeTenants)
 	injectCmd.MarkFlagRequired("apid")
-	injectCmd.MarkFlagsOneRequired("tenant", "socket", "downlink")
-	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "downlink")
+	injectCmd.MarkFlagsOneRequired("tenant", "socket", "uplink")
+	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "uplink")
 	rootCmd.AddCommand(injectCmd)
 }
 
@@ -118,16 +123,20 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		}
 		return &exitError{code: exitUsage, err: err}
 	}
-	if fl.downlink != "" {
+	if fl.uplink != "" {
 		if fl.wait > 0 {
-			// The ground gets nothing back through the downlink: an ERROR
+			// The ground gets nothing back through the uplink: an ERROR
 			// for a refused injection is counted by the switch, not sent.
-			return usageError("--wait does not apply to --downlink: the switch answers the ground with counters, not frames")
+			return usageError("--wait does not apply to --uplink: the switch answers the ground with counters, not frames")
 		}
 		if fl.replace {
-			return usageError("--replace does not apply to --downlink: the ground replaces no guest")
+			return usageError("--replace does not apply to --uplink: the ground replaces no guest")
 		}
-		return injectDownlink(cmd.OutOrStdout(), &f, fl.downlink)
+		layout, err := ccsds.ParseLayout(fl.layout)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--layout: %w", err)}
+		}
+		return injectUplink(cmd.OutOrStdout(), &f, layout, fl.uplink)
 	}
 	if fl.tenant == "" && cmd.Flags().Changed("socket-dir") {
 		return usageError("--socket-dir goes with --tenant")
@@ -213,14 +222,14 @@ func printFrame(w io.Writer, f *frame.Frame) {
 	fmt.Fprintf(w, "%s from %v to %v, %d bytes: %q\n", f.Type(), f.APID(), f.Dest(), f.PayloadLen(), f.Payload())
 }
 
-// injectDownlink sends f from the ground to a switch's downlink listener.
-func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
+// injectUplink sends f from the ground to a switch's uplink listener.
+func injectUplink(w io.Writer, f *frame.Frame, layout ccsds.Layout, url string) error {
 	addr, err := uplink.ParseURL(url)
 	if err != nil {
-		return urlUsage("downlink", err)
+		return urlUsage("uplink", err)
 	}
-	var pkt [ccsds.MaxPacketSize]byte
-	n, err := ccsds.Wrap(pkt[:], f, 0)
+	var pkt [ccsds.MaxLayoutPacketSize]byte
+	n, err := layout.WrapUp(pkt[:], f, 0)
 	if err != nil {
 		return err
 	}
@@ -232,6 +241,6 @@ func injectDownlink(w io.Writer, f *frame.Frame, url string) error {
 	if _, err := c.Write(pkt[:n]); err != nil {
 		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's downlink at %s: %v", url, errnoText(err))}
 	}
-	fmt.Fprintf(w, "sent %s from %v to %v as a %d-octet CCSDS packet to %s\n", f.Type(), f.APID(), f.Dest(), n, addr)
+	fmt.Fprintf(w, "sent %s from %v to %v as a %d-octet %v CCSDS packet to %s\n", f.Type(), f.APID(), f.Dest(), n, layout, addr)
 	return nil
 }

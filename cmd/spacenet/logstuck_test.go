@@ -104,7 +104,7 @@ func TestBinaryLogStuck(t *testing.T) {
 	if err := errWithin(t, done, timeout, "the switch after SIGINT"); err != nil {
 		t.Fatalf("switch exit: %v", err)
 	}
-	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM UPLINK QUEUED HELD DROPPED ...
+	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM GROUND QUEUED HELD DROPPED NOTICES NOTICES_LOST ...
 	want := map[string]string{
 		"camera":    "camera 1 false 5001 0 5001 0 0 0 0 1 0 -",
 		"processor": "processor 1 false 100 100 0 0 0 0 0 0 0 -",

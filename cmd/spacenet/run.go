@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
+	"spacenet/ccsds"
 	"spacenet/frame"
 	"spacenet/internal/logging"
 	"spacenet/policy"
@@ -25,7 +27,8 @@ import (
 
 var runFlags struct {
 	config, socketDir      string
-	uplink, downlinkListen string
+	downlink, uplinkListen string
+	layout                 string
 	logFormat, logLevel    string
 	dirMode, sockMode      string
 	queue, batch           int
@@ -51,25 +54,40 @@ Signals: SIGHUP reloads the policy file without dropping connections (a bad
 file is refused, its errors logged, and the old policy kept); SIGINT or
 SIGTERM stops the switch and prints every tenant's counters.
 
---uplink udp://HOST:PORT sends every frame routed to the ground (to 0x000, to
-the ground's APIDs, 0x7F0 unless the policy's [ground] table says otherwise,
-or to an APID no tenant owns, from a tenant with uplink = true) as one CCSDS
-Space Packet per UDP datagram. Without --uplink there is no ground link:
+--downlink udp://HOST:PORT (space to ground) sends every frame routed to the
+ground (to 0x000, to the ground's APIDs, 0x7F0 unless the policy's [ground]
+table says otherwise, or to an APID no tenant owns, from a tenant with
+uplink = true) as one CCSDS Space Packet per UDP datagram. --downlink
+tcp://HOST:PORT connects to the ground and sends the packets back to back
+(tcp-listen://HOST:PORT waits for the ground to connect), reconnecting when
+the connection ends and holding up to 256 packets meanwhile; what does not
+fit is refused to its sender (Link_failed). Without --downlink there is no
+ground link:
 such frames are refused with No_route, the sender gets an ERROR frame and
 the frame is counted in its DROPPED column (No_route); nothing is queued for
 a later link.
 
---downlink-listen udp://HOST:PORT receives Space Packets and delivers each
-frame to the tenant owning its destination. The ground is checked like a
-tenant: a frame whose source APID is not the ground's is refused
+--uplink-listen udp://HOST:PORT (ground to space) receives Space Packets and
+delivers each command to the tenant owning its APID (tcp://HOST:PORT:
+ground connections carrying packets back to back). The ground is checked
+like a tenant: a frame whose source APID is not the ground's is refused
 (Apid_not_allocated), as is one to a tenant outside the ground's
 can_send_to (Not_permitted); refusals are counted in the "ground" row.
+
+--layout says how packets carry frames, both ways (docs/ground.md):
+  plain     telemetry from APID A is a TM packet with APID A and the frame's
+            payload as data; a TC packet with APID B is a command to B's
+            owner from the ground's APID (0x7F0), payload = its data
+  cfs       as plain, with cFE's secondary headers: TM time (seconds since
+            1980-001, subseconds), TC function code and checksum (checked;
+            the frame's payload is the function code, then the data)
+  spacenet  the frame's own 8-byte header inside (switch to switch)
 
 Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
 socket directory included); 2 usage error.`,
 	Example: `  spacenet run                                        # built-in v0 topology, default socket directory
   spacenet run --socket-dir /tmp/sn --config policy/testdata/v0.toml --log-format json
-  spacenet run --uplink udp://127.0.0.1:10000 --downlink-listen udp://127.0.0.1:10001`,
+  spacenet run --downlink udp://127.0.0.1:10000 --uplink-listen udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runSwitch,
 }
@@ -78,8 +96,9 @@ func init() {
 	f := runCmd.Flags()
 	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
 	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "directory of the tenants' sockets (the default depends on the user: see above)")
-	f.StringVar(&runFlags.uplink, "uplink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT")
-	f.StringVar(&runFlags.downlinkListen, "downlink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT")
+	f.StringVar(&runFlags.downlink, "downlink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT (space to ground)")
+	f.StringVar(&runFlags.uplinkListen, "uplink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT (ground to space)")
+	f.StringVar(&runFlags.layout, "layout", "plain", "CCSDS packet layout of the ground link: plain, cfs or spacenet")
 	addLogFlags(runCmd, &runFlags.logFormat, &runFlags.logLevel)
 	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it (at most 0755)")
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
@@ -157,14 +176,18 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	if rf.queue < 1 || rf.batch < 1 {
 		return &exitError{code: 2, err: fmt.Errorf("--queue %d and --batch %d: both must be at least 1", rf.queue, rf.batch)}
 	}
-	for flag, url := range map[string]string{"uplink": rf.uplink, "downlink-listen": rf.downlinkListen} {
-		if _, err := uplink.ParseURL(url); url != "" && err != nil {
+	for flag, url := range map[string]string{"downlink": rf.downlink, "uplink-listen": rf.uplinkListen} {
+		if err := checkGroundURL(url); url != "" && err != nil {
 			return urlUsage(flag, err)
 		}
 	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {
 		return err
+	}
+	layout, err := ccsds.ParseLayout(rf.layout)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--layout: %w", err)}
 	}
 	cfg := apidswitch.Config{
 		Policy:    pol,
@@ -174,23 +197,24 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		QueueLen:  rf.queue,
 		Batch:     rf.batch,
 		Logger:    log,
+		Layout:    layout,
 	}
-	var up *uplink.UDP
-	if rf.uplink != "" {
-		u, err := uplink.Dial(rf.uplink)
+	var up uplink.GroundDownlink
+	if rf.downlink != "" {
+		u, err := uplink.OpenDownlink(rf.downlink)
 		if err != nil {
 			return err
 		}
 		defer u.Close()
-		cfg.Uplink, up = u, u
-		log.Info("uplink", "to", rf.uplink, "from", u.LocalAddr().String())
+		cfg.Downlink, up = u, u
+		log.Info("ground downlink", "to", rf.downlink, "layout", layout.String())
 	}
 	sw, err := apidswitch.New(cfg)
 	if err != nil {
 		return err
 	}
 	if up != nil {
-		up.SetRefused(sw.UplinkRefused) // the ground refused a packet: answer its sender
+		up.SetRefused(sw.DownlinkRefused) // the ground refused a packet: answer its sender
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -202,16 +226,16 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- sw.Run(ctx) }()
 
-	var dl *uplink.Downlink
+	var dl *uplink.Listener
 	dlErr := make(chan error, 1)
-	if rf.downlinkListen != "" {
-		dl, err = uplink.ListenDownlink(rf.downlinkListen, sw.Inject, log)
+	if rf.uplinkListen != "" {
+		dl, err = uplink.Listen(rf.uplinkListen, uplink.ListenConfig{Layout: layout, Ground: sw.GroundAPID, Inject: sw.Inject, Logger: log})
 		if err != nil {
 			cancel()
 			<-runErr
 			return err
 		}
-		log.Info("downlink listening", "addr", dl.Addr().String())
+		log.Info("ground uplink listening", "addr", dl.Addr().String(), "layout", layout.String())
 		go func() { dlErr <- dl.Serve(ctx) }()
 	}
 
@@ -240,7 +264,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			err := <-runErr
 			if dl != nil {
 				if e := <-dlErr; e != nil {
-					log.Error("downlink", "err", e)
+					log.Error("ground uplink", "err", e)
 				}
 			}
 			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
@@ -248,7 +272,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		case err := <-runErr:
 			return err
 		case err := <-dlErr:
-			// The downlink socket failed: stop the switch rather than run half.
+			// The uplink socket failed: stop the switch rather than run half.
 			cancel()
 			<-runErr
 			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
@@ -283,29 +307,29 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 	log.Info("policy reloaded", "file", path, "tenants", len(p.Tenants))
 }
 
-// printCounters prints one line per tenant, then the ground's, the
-// downlink's counters if there is one, and the log records dropped.
-func printCounters(w io.Writer, sw *apidswitch.Switch, up *uplink.UDP, dl *uplink.Downlink, logs *logging.Async) {
+// printCounters prints one line per tenant, then the ground's, the ground
+// links' counters if there are any, and the log records dropped.
+func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink, dl *uplink.Listener, logs *logging.Async) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tUPLINK\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
+	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
 	for _, c := range all {
 		if c.Removed {
 			c.Tenant += " (removed)"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
-			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredUplink, c.Queued, c.Held, c.DroppedTotal(),
+			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredGround, c.Queued, c.Held, c.DroppedTotal(),
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
 	}
 	tw.Flush()
 	if up != nil {
-		fmt.Fprintf(w, "uplink: sent=%d refused_by_ground=%d send_failures=%d unattributed=%d\n",
-			up.Sent(), up.Refused(), sw.UplinkFailures(), sw.UplinkRefusedUnknown())
+		fmt.Fprintf(w, "downlink: %s send_failures=%d unattributed=%d\n",
+			up.Summary(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
 	}
 	if dl != nil {
 		s := dl.Stats()
-		fmt.Fprintf(w, "downlink: received=%d injected=%d idle=%d refused=%d undeliverable=%d\n",
-			s.Received, s.Injected, s.Idle, s.Refused, s.Undeliverable)
+		fmt.Fprintf(w, "uplink: received=%d injected=%d idle=%d refused=%d bad_checksum=%d undeliverable=%d conns_refused=%d\n",
+			s.Received, s.Injected, s.Idle, s.Refused, s.Checksum, s.Undeliverable, s.ConnsRefused)
 	}
 	fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 }
@@ -321,4 +345,21 @@ func reasons(c *apidswitch.Counters) string {
 		return "-"
 	}
 	return strings.Join(parts, ",")
+}
+
+// checkGroundURL checks a ground link's address: udp://HOST:PORT, or for
+// TCP tcp://HOST:PORT or tcp-listen://HOST:PORT.
+func checkGroundURL(url string) error {
+	for _, scheme := range []string{"tcp://", "tcp-listen://"} {
+		if rest, ok := strings.CutPrefix(url, scheme); ok {
+			if _, _, err := net.SplitHostPort(rest); err != nil {
+				return fmt.Errorf("%q: want %sHOST:PORT", url, scheme)
+			}
+			return nil
+		}
+	}
+	if _, err := uplink.ParseURL(url); err != nil {
+		return fmt.Errorf("%q: want udp://HOST:PORT, tcp://HOST:PORT or tcp-listen://HOST:PORT", url)
+	}
+	return nil
 }

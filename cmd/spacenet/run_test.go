@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -373,73 +376,173 @@ func TestBinarySIGHUP(t *testing.T) {
 	}
 }
 
-// TestBinaryUplinkDownlink: the built binary with --uplink and
-// --downlink-listen over real UDP sockets.
-func TestBinaryUplinkDownlink(t *testing.T) {
-	ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+// TestBinaryGroundLink: the built binary with --downlink and
+// --uplink-listen over real UDP sockets, in each --layout: telemetry leaves
+// byte-exact (cfs: with a time within the test's span), a command built by
+// hand and one sent by `spacenet inject --uplink` reach camera, and the
+// counters say so.
+func TestBinaryGroundLink(t *testing.T) {
+	tests := []struct {
+		layout string
+		down   string // the telemetry packet, hex; cfs: the time octets are checked apart
+		up     string // a command to 0x011 worked by hand
+		inject []string
+		want   string // camera's frame's payload
+	}{
+		{"plain", "0012C0000012" + hex.EncodeToString([]byte("telemetry to ground")),
+			"1011C0000006" + hex.EncodeToString([]byte("command")),
+			[]string{"--payload", "command"}, "command"},
+		// The function code 0x05 and the checksum: 0xFF^18^11^C0^00^00^02^05^63 ("c") = 0x52.
+		{"cfs", "0812C000001C" + "TTTTTTTTTTTT" + "00000000" + hex.EncodeToString([]byte("telemetry to ground")),
+			"1811C0000002" + "05" + "52" + "63",
+			[]string{"--payload-hex", "0563"}, "\x05c"},
+		{"spacenet", "0012C000001A" + "010000120013" + "0000" + hex.EncodeToString([]byte("telemetry to ground")),
+			"17F0C000000E" + "010107F000070011" + hex.EncodeToString([]byte("command")),
+			[]string{"--payload", "command"}, "command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.layout, func(t *testing.T) {
+			ground, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ground.Close()
+			// A free port for the uplink: bind, note, release.
+			probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			upAddr := probe.LocalAddr().String()
+			probe.Close()
+			p := startRun(t, 3, "--downlink", "udp://"+ground.LocalAddr().String(), "--uplink-listen", "udp://"+upAddr, "--layout", tc.layout)
+
+			before := ccsds.CFSTimeOf(time.Now())
+			cam := cameraSends(t, p, "telemetry to ground")
+			buf := make([]byte, 1024)
+			ground.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := ground.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := ccsds.CFSTimeOf(time.Now())
+			got := hex.EncodeToString(buf[:n])
+			if i := strings.Index(tc.down, "T"); i >= 0 && len(got) == len(tc.down) {
+				sec := binary.BigEndian.Uint32(buf[ccsds.CFSTimeSecondsOff:])
+				if sec < before.Seconds || sec > after.Seconds {
+					t.Errorf("cfs time %d s, want %d..%d", sec, before.Seconds, after.Seconds)
+				}
+				got = got[:i] + strings.Repeat("t", 12) + got[i+12:]
+			}
+			if got != strings.ToLower(tc.down) {
+				t.Fatalf("telemetry %s\nwant      %s", got, strings.ToLower(tc.down))
+			}
+
+			up, err := hex.DecodeString(tc.up)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("udp", upAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(up)
+			cam.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var cmd frame.Frame
+			if err := cam.ReadFrame(&cmd); err != nil {
+				t.Fatal(err)
+			}
+			var want frame.Frame
+			frame.Encode(&want, frame.TC, 0x7F0, 0x011, []byte(tc.want))
+			if cmd != want {
+				t.Fatalf("camera got %x, want %x", cmd[:16], want[:16])
+			}
+			// The same through `spacenet inject --uplink`.
+			args := append([]string{"--type", "TC", "--apid", "0x7F0", "--dest", "0x011", "--uplink", "udp://" + upAddr, "--layout", tc.layout}, tc.inject...)
+			out, code := inject(t, args...)
+			if code != 0 {
+				t.Fatalf("inject --uplink: %d %s", code, out)
+			}
+			if err := cam.ReadFrame(&cmd); err != nil || cmd != want {
+				t.Fatalf("camera got %x: %v", cmd[:16], err)
+			}
+			stdout := p.stop(syscall.SIGINT)
+			if !strings.Contains(stdout, "uplink: received=2 injected=2 idle=0 refused=0 bad_checksum=0 undeliverable=0") ||
+				!strings.Contains(stdout, "downlink: sent=1 refused_by_ground=0") {
+				t.Errorf("counters:\n%s", stdout)
+			}
+		})
+	}
+}
+
+// TestBinaryGroundTCP: the built binary with TCP ground links both ways:
+// telemetry arrives at a TCP ground, a command over a TCP connection (hand
+// bytes) reaches camera, and the counters say so.
+func TestBinaryGroundTCP(t *testing.T) {
+	ground, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ground.Close()
-	// A free port for the downlink: bind, note, release.
-	probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlAddr := probe.LocalAddr().String()
+	upAddr := probe.Addr().String()
 	probe.Close()
-	p := startRun(t, 3, "--uplink", "udp://"+ground.LocalAddr().String(), "--downlink-listen", "udp://"+dlAddr)
-
-	cam, err := apidswitch.Dial(p.sock("camera"))
+	p := startRun(t, 3, "--downlink", "tcp://"+ground.Addr().String(), "--uplink-listen", "tcp://"+upAddr)
+	g, err := ground.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cam.Close()
-	p.waitLog("tenant connected", "tenant=camera")
-	var up frame.Frame
-	frame.Encode(&up, frame.TM, 0x012, 0x000, []byte("telemetry to ground"))
-	cam.WriteFrame(&up)
-	buf := make([]byte, 1024)
-	ground.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := ground.Read(buf)
-	if err != nil {
+	defer g.Close()
+	cam := cameraSends(t, p, "tm")
+	g.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(g, buf); err != nil {
 		t.Fatal(err)
 	}
-	var back frame.Frame
-	if _, err := ccsds.Unwrap(&back, buf[:n]); err != nil || back != up {
-		t.Fatalf("uplinked packet %x: %v", buf[:n], err)
+	if got, want := hex.EncodeToString(buf), "0012c0000001"+hex.EncodeToString([]byte("tm")); got != want {
+		t.Fatalf("telemetry %s, want %s", got, want)
 	}
-
-	var down frame.Frame
-	frame.Encode(&down, frame.TC, 0x7F0, 0x011, []byte("command"))
-	var pkt [ccsds.MaxPacketSize]byte
-	m, _ := ccsds.Wrap(pkt[:], &down, 0)
-	c, err := net.Dial("udp", dlAddr)
+	c, err := net.Dial("tcp", upAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write(pkt[:m])
+	c.Write([]byte{0x10, 0x11, 0xC0, 0x00, 0x00, 0x01, 'g', 'o'})
 	cam.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var got frame.Frame
+	var got, want frame.Frame
 	if err := cam.ReadFrame(&got); err != nil {
 		t.Fatal(err)
 	}
-	if got != down {
+	frame.Encode(&want, frame.TC, 0x7F0, 0x011, []byte("go"))
+	if got != want {
 		t.Fatalf("camera got %x", got[:16])
 	}
-	// The same through `spacenet inject --downlink`.
-	out, code := inject(t, "--type", "TC", "--apid", "0x7F0", "--dest", "0x011", "--payload", "command", "--downlink", "udp://"+dlAddr)
-	if code != 0 {
-		t.Fatalf("inject --downlink: %d %s", code, out)
-	}
-	if err := cam.ReadFrame(&got); err != nil || got != down {
-		t.Fatalf("camera got %x: %v", got[:16], err)
-	}
 	stdout := p.stop(syscall.SIGINT)
-	if !strings.Contains(stdout, "downlink: received=2 injected=2") {
+	if !strings.Contains(stdout, "downlink: sent=1 queued=0 queue_full=0 reconnects=0 send_failures=0") ||
+		!strings.Contains(stdout, "uplink: received=1 injected=1") {
 		t.Errorf("counters:\n%s", stdout)
 	}
+}
+
+// cameraSends connects to p as camera and sends payload to the ground from
+// APID 0x012; camera is closed when the test ends.
+func cameraSends(t *testing.T, p *switchProc, payload string) *apidswitch.Guest {
+	t.Helper()
+	cam, err := apidswitch.Dial(p.sock("camera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	p.waitLog("tenant connected", "tenant=camera")
+	var tm frame.Frame
+	frame.Encode(&tm, frame.TM, 0x012, 0x000, []byte(payload))
+	if err := cam.WriteFrame(&tm); err != nil {
+		t.Fatal(err)
+	}
+	return cam
 }
 
 // TestBinaryRunRefusesUnsafeDir: `spacenet run` on a socket directory that

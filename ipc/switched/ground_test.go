@@ -17,7 +17,7 @@ import (
 	"spacenet/policy"
 )
 
-// groundLink is Config.UplinkFrames for these tests: what the switch sends
+// groundLink is Config.DownlinkFrames for these tests: what the switch sends
 // to the ground, one frame at a time.
 type groundLink chan frame.Frame
 
@@ -54,7 +54,7 @@ func injectCall(t *testing.T, sw *apidswitch.Switch, src frame.APID, id uint32, 
 // caller not allowed, while an unrestricted op works.
 func TestGroundRestrictedOp(t *testing.T) {
 	down := make(groundLink, 16)
-	e := startSwitchCfg(t, apidswitch.Config{UplinkFrames: down})
+	e := startSwitchCfg(t, apidswitch.Config{DownlinkFrames: down})
 	cam := &camsim.Camera{}
 	var mu sync.Mutex
 	ops := map[string]int{}

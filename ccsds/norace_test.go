@@ -1,0 +1,5 @@
+//go:build !race
+
+package ccsds
+
+const raceEnabled = false
