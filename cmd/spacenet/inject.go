@@ -23,6 +23,7 @@ var injectFlags struct {
 	typ, apid, dest     string
 	payload, payloadHex string
 	socket, downlink    string
+	device              string
 	tenant, socketDir   string
 	wait                time.Duration
 }
@@ -38,6 +39,8 @@ ERROR frame came back.
 
 --tenant NAME connects to <socket-dir>/NAME.sock, where --socket-dir has the
 same default as in spacenet run; --socket names a socket file instead.
+Inside a guest VM, --device names the virtio-serial port (or serial tty,
+put in raw mode) that QEMU carries to the tenant's socket.
 With --downlink, the frame comes from the ground: it is wrapped as one CCSDS
 Space Packet (sequence count 0) and sent as one UDP datagram to the
 switch's --downlink-listen address.
@@ -59,10 +62,11 @@ func init() {
 	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
 	f.StringVar(&injectFlags.downlink, "downlink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --downlink-listen udp://HOST:PORT")
+	f.StringVar(&injectFlags.device, "device", "", "inside a guest VM, instead of --tenant: its virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --downlink)")
 	injectCmd.MarkFlagRequired("apid")
-	injectCmd.MarkFlagsOneRequired("tenant", "socket", "downlink")
-	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "downlink")
+	injectCmd.MarkFlagsOneRequired("tenant", "socket", "downlink", "device")
+	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "downlink", "device")
 	rootCmd.AddCommand(injectCmd)
 }
 
@@ -111,7 +115,12 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		}
 		path = filepath.Join(fl.socketDir, fl.tenant+".sock")
 	}
-	g, err := apidswitch.Dial(path)
+	var g *apidswitch.Guest
+	if fl.device != "" {
+		g, err = apidswitch.OpenDevice(fl.device)
+	} else {
+		g, err = apidswitch.Dial(path)
+	}
 	if err != nil {
 		return err
 	}
