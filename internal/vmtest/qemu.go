@@ -28,6 +28,8 @@ type VMConfig struct {
 	// Console receives the guest's serial console (kernel and /init
 	// messages, the run script's output); nil discards it.
 	Console io.Writer
+	// Append is more kernel command line, e.g. "ipv6.disable=1".
+	Append string
 	// Extra are more QEMU arguments.
 	Extra []string
 }
@@ -55,6 +57,9 @@ func (cfg *VMConfig) Args() []string {
 	app := "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off"
 	if len(cfg.Ports) > 0 {
 		app += " spacenet.port=" + cfg.Ports[0].Name
+	}
+	if cfg.Append != "" {
+		app += " " + cfg.Append
 	}
 	if cfg.Run != "" {
 		app += " spacenet.run=" + base64.StdEncoding.EncodeToString([]byte(cfg.Run))
