@@ -3,12 +3,14 @@ package vmtest_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"spacenet/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/examples/camsim"
+	"spacenet/frame"
 	"spacenet/internal/vmtest"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
@@ -26,22 +28,48 @@ const cameraAPID = 0x010
 // status (idempotent) and a new capture on the new camera succeed.
 func TestCameraGuest(t *testing.T) {
 	needQEMU(t)
-	img := image(t, map[string]string{"camera-server": "spacenet/examples/camera-server"})
+	img := image(t, map[string]string{
+		"camera-server": "spacenet/examples/camera-server",
+		"spacenet":      "spacenet/cmd/spacenet",
+	})
 	e := startSwitch(t)
 	cfg := vmtest.VMConfig{
 		Image: img,
 		Run:   "camera-server --device /dev/virtio-ports/spacenet",
 		Ports: []vmtest.Port{{Name: "spacenet", Socket: e.sw.SocketPath("camera")}},
 	}
+	// The first guest runs spacenet inject first, as the README shows: a
+	// TM frame to the processor, then one from the processor's APID,
+	// refused.
+	first := cfg
+	first.Run = `dev=/dev/virtio-ports/spacenet
+spacenet inject --device $dev --type TM --apid 0x010 --dest 0x020 --payload hello; echo "inject 1: exit $?"
+spacenet inject --device $dev --type TM --apid 0x020 --dest 0x100 --payload spoof --wait 1s; echo "inject 2: exit $?"
+` + cfg.Run
+	con1 := &console{}
+	first.Console = con1
 	ctx, cancel := context.WithTimeout(context.Background(), 3*testTimeout)
 	defer cancel()
 
 	boot := time.Now()
-	vm1 := startVM(t, "camera 1", cfg)
+	vm1 := startVM(t, "camera 1", first)
 	if ev := e.waitEvent(t, "camera", apidswitch.Connected); ev.Generation != 1 {
 		t.Fatalf("QEMU's connection: generation %d, want 1", ev.Generation)
 	}
-	proc, err := switched.Dial(ctx, switched.Config{Socket: e.sw.SocketPath("processor"), Tenant: "processor", Logger: quietLog()})
+	// Only one program has the port open at a time, and what arrives
+	// while one has it is lost if it does not read it: so the first call
+	// waits until camera-server's node has subscribed to events (a frame
+	// to a system APID), after the injects.
+	waitFor(t, "camera-server's subscription", func() bool { return e.counters(t, "camera").DeliveredSystem > 0 })
+	other := make(chan frame.Frame, 4)
+	proc, err := switched.Dial(ctx, switched.Config{Socket: e.sw.SocketPath("processor"), Tenant: "processor", Logger: quietLog(),
+		Other: func(f *frame.Frame) {
+			select {
+			case other <- *f:
+			default:
+				t.Errorf("unexpected frame %v", f.Type())
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +85,28 @@ func TestCameraGuest(t *testing.T) {
 	t.Logf("guest 1 serving after %v", time.Since(boot).Round(time.Millisecond))
 	if want := (cameraipc.CameraStatus{Mode: cameraipc.CameraModeOff, TemperatureMc: -12500}); st != want {
 		t.Fatalf("status of a new camera: %+v, want %+v", st, want)
+	}
+	// camera-server started after the injects: their output is there.
+	var want frame.Frame
+	if err := frame.Encode(&want, frame.TM, 0x010, 0x020, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f := <-other:
+		if f != want {
+			t.Fatalf("the injected frame arrived as\n%x\nwant\n%x", f[:], want[:])
+		}
+	case <-ctx.Done():
+		t.Fatal("the injected frame did not arrive")
+	}
+	for _, line := range []string{
+		"sent TM from 0x010 to 0x020, 5 payload bytes\r\ninject 1: exit 0\r\n",
+		"ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 5\r\n",
+		"inject 2: exit 1\r\n",
+	} {
+		if !strings.Contains(con1.String(), line) {
+			t.Errorf("the guest's console lacks %q", line)
+		}
 	}
 	if err := cam.SetMode(ctx, cameraipc.CameraModeScience); err != nil {
 		t.Fatalf("set_mode: %v", err)
@@ -81,7 +131,7 @@ func TestCameraGuest(t *testing.T) {
 		_, err := cam.Capture(ctx, 300)
 		capRes <- err
 	}()
-	e.waitDelivered(t, "processor", before, 1) // in the frozen guest's socket
+	waitFor(t, "the capture in the frozen guest's socket", func() bool { return e.counters(t, "processor").Delivered > before })
 	vm1.Kill()
 	e.waitEvent(t, "camera", apidswitch.Disconnected)
 	if err := <-capRes; !errors.Is(err, ipc.ServerDeath) {

@@ -65,8 +65,11 @@ func (c *console) String() string {
 // test fails.
 func startVM(t *testing.T, name string, cfg vmtest.VMConfig) *vmtest.VM {
 	t.Helper()
-	con := &console{}
-	cfg.Console = con
+	con, ok := cfg.Console.(*console)
+	if !ok {
+		con = &console{}
+		cfg.Console = con
+	}
 	v, err := vmtest.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -152,19 +155,19 @@ func (e *switchEnv) counters(t *testing.T, tenant string) apidswitch.Counters {
 	return apidswitch.Counters{}
 }
 
-// waitDelivered waits until the switch has handed n more frames from
-// tenant to their destinations' sockets than before: a condition on the
-// switch's counters, checked every millisecond, not a fixed sleep.
-func (e *switchEnv) waitDelivered(t *testing.T, tenant string, before uint64, n uint64) {
+// waitFor waits until cond holds: a condition on counters the switch
+// exposes, checked every millisecond (not a fixed sleep), failing after
+// testTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(testTimeout)
-	for e.counters(t, tenant).Delivered < before+n {
+	for !cond() {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("%s: %d frames delivered, want %d", tenant, e.counters(t, tenant).Delivered, before+n)
+			t.Fatalf("%s: not within %v", what, testTimeout)
 		}
 	}
 }
