@@ -3,8 +3,8 @@
 # busybox initramfs with static spacenet, camera-server and processor,
 # cached under $SPACENET_VM_CACHE (default ~/.cache/spacenet-vm) keyed by
 # the sha256 of every input. Prints KERNEL=... and INITRD=...; with
-# --socket SOCK [--run CMD] prints the QEMU command of a guest whose
-# virtio-serial port "spacenet" is carried to the tenant socket SOCK.
+# --boot (or --print) it boots (prints the QEMU command of) a guest; see
+# internal/vmtest/mkguest for its flags (--tenant, --lan, --ip, --run).
 # Needs linux-image-amd64, busybox-static and qemu-system-x86
 # (scripts/deps.sh installs them).
 set -euo pipefail
