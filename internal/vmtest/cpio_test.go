@@ -2,10 +2,14 @@ package vmtest
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCPIOReadByCpio: GNU cpio lists and extracts what cpioWriter wrote:
@@ -104,5 +108,41 @@ func TestVersionLess(t *testing.T) {
 	want := []string{"/boot/vmlinuz-5.10.0-30-amd64", "/boot/vmlinuz-6.1.0-9-amd64", "/boot/vmlinuz-6.1.0-10-amd64"}
 	if !slices.Equal(ks, want) {
 		t.Fatalf("sorted %q, want %q", ks, want)
+	}
+}
+
+// TestPrune: the least recently used images beyond keep are removed; other
+// files and directories in the cache are left alone.
+func TestPrune(t *testing.T) {
+	cache := t.TempDir()
+	var keys []string
+	for i := range 4 {
+		k := fmt.Sprintf("%024x", i)
+		keys = append(keys, k)
+		if err := os.MkdirAll(filepath.Join(cache, k), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cache, k, "initrd.cpio"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		used := time.Unix(int64(1000+i), 0) // key 3 the most recent
+		if err := os.Chtimes(filepath.Join(cache, k), used, used); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(cache, "not-a-key"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prune(cache, 2)
+	es, err := os.ReadDir(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range es {
+		left = append(left, e.Name())
+	}
+	if want := []string{keys[2], keys[3], "not-a-key"}; !slices.Equal(left, want) {
+		t.Fatalf("left %q, want %q", left, want)
 	}
 }

@@ -9,7 +9,7 @@
 // and their dependencies from modules.dep), an /init and the programs,
 // built with CGO_ENABLED=0. Images are cached under a directory keyed by
 // the sha256 of every input, so a second build of the same inputs only
-// hashes them.
+// hashes them; the KeepImages most recently used are kept.
 //
 // It is not a VM manager for production (no disk images, no restart
 // policy): `spacenet up` is meant to be that.
@@ -30,6 +30,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Spec is what goes into an image. The zero value is the host's newest
@@ -177,6 +178,8 @@ func Build(ctx context.Context, spec Spec) (*Image, error) {
 	img.Initrd = filepath.Join(dir, "initrd.cpio")
 	if _, err := os.Stat(img.Initrd); err == nil {
 		img.Cached = true
+		now := time.Now()
+		os.Chtimes(dir, now, now) // most recently used: pruned last
 		return img, nil
 	}
 
@@ -213,7 +216,42 @@ func Build(ctx context.Context, spec Spec) (*Image, error) {
 	if err := os.Rename(part, img.Initrd); err != nil {
 		return nil, err
 	}
+	prune(spec.CacheDir, KeepImages)
 	return img, nil
+}
+
+// KeepImages is how many images the cache keeps: after a build, the least
+// recently used beyond it are removed (every code change makes a new one).
+const KeepImages = 6
+
+// prune removes the image directories of cache beyond the keep most
+// recently used. Only directories named as keys (24 hex digits) holding
+// nothing but an image are removed.
+func prune(cache string, keep int) {
+	es, err := os.ReadDir(cache)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		path string
+		used time.Time
+	}
+	var imgs []entry
+	for _, e := range es {
+		if !e.IsDir() || len(e.Name()) != 24 || strings.Trim(e.Name(), "0123456789abcdef") != "" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		imgs = append(imgs, entry{filepath.Join(cache, e.Name()), info.ModTime()})
+	}
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].used.After(imgs[j].used) })
+	for _, e := range imgs[min(keep, len(imgs)):] {
+		os.Remove(filepath.Join(e.path, "initrd.cpio"))
+		os.Remove(e.path) // fails, leaving it, if anything else is in it
+	}
 }
 
 // buildPrograms builds spec.Programs static into tmp and returns their bytes.
