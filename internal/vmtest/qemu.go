@@ -101,6 +101,9 @@ type VM struct {
 func Start(ctx context.Context, cfg VMConfig) (*VM, error) {
 	cmd := exec.CommandContext(ctx, QEMU, cfg.Args()...)
 	cmd.Stdin = nil
+	// QEMU dies with us: a test binary killed by its timeout leaves no
+	// guest running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if cfg.Console != nil {
 		cmd.Stdout, cmd.Stderr = cfg.Console, cfg.Console
 	}
