@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 	"unsafe"
 
@@ -15,10 +16,32 @@ import (
 // test, a tool, the typed IPC layer) uses to talk to the switch. It reads and
 // writes whole frames, many per system call. A Guest is safe for one reader
 // and one writer at a time.
+//
+// A Guest is made by Dial (a tenant's Unix socket, on the host or in a test)
+// or by OpenDevice (a virtio-serial port or serial tty inside a VM whose
+// QEMU carries the port to the tenant's socket): the frames are the same.
 type Guest struct {
-	c     *net.UnixConn
-	part  frame.Frame // a frame split across reads
+	c     *net.UnixConn // the socket, or nil
+	f     *os.File      // or the device, opened for polling
+	part  frame.Frame   // a frame split across reads
 	npart int
+}
+
+// The methods below call c or f, not an interface holding either: a slice
+// passed through an interface escapes, and the callers' frames with it.
+
+func (g *Guest) write(b []byte) (int, error) {
+	if g.c != nil {
+		return g.c.Write(b)
+	}
+	return g.f.Write(b)
+}
+
+func (g *Guest) read(b []byte) (int, error) {
+	if g.c != nil {
+		return g.c.Read(b)
+	}
+	return g.f.Read(b)
 }
 
 // Dial connects to a tenant's socket, <socket_dir>/<tenant>.sock. The switch
@@ -43,18 +66,18 @@ func frameBytes(fs []frame.Frame) []byte {
 // WriteFrames writes fs in one write (the kernel may split it; the stream
 // stays whole frames).
 func (g *Guest) WriteFrames(fs []frame.Frame) error {
-	_, err := g.c.Write(frameBytes(fs))
+	_, err := g.write(frameBytes(fs))
 	return err
 }
 
 // WriteFrame writes one frame.
 func (g *Guest) WriteFrame(f *frame.Frame) error {
-	_, err := g.c.Write(f[:])
+	_, err := g.write(f[:])
 	return err
 }
 
 // Write writes raw bytes: a test's way to send partial or malformed frames.
-func (g *Guest) Write(b []byte) (int, error) { return g.c.Write(b) }
+func (g *Guest) Write(b []byte) (int, error) { return g.write(b) }
 
 // ReadFrames blocks until at least one whole frame has arrived and reads as
 // many whole frames as are available, up to len(fs), in one read where it
@@ -70,7 +93,7 @@ func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
 	have := copy(buf, g.part[:g.npart])
 	g.npart = 0
 	for have < frame.Size {
-		n, err := g.c.Read(buf[have:])
+		n, err := g.read(buf[have:])
 		have += n
 		if err != nil {
 			if have >= frame.Size {
@@ -101,20 +124,46 @@ func (g *Guest) ReadFrame(f *frame.Frame) error {
 }
 
 // SetDeadline sets the connection's read and write deadlines.
-func (g *Guest) SetDeadline(t time.Time) error { return g.c.SetDeadline(t) }
+func (g *Guest) SetDeadline(t time.Time) error {
+	if g.c != nil {
+		return g.c.SetDeadline(t)
+	}
+	return g.f.SetDeadline(t)
+}
 
 // SetReadDeadline sets the read deadline.
-func (g *Guest) SetReadDeadline(t time.Time) error { return g.c.SetReadDeadline(t) }
+func (g *Guest) SetReadDeadline(t time.Time) error {
+	if g.c != nil {
+		return g.c.SetReadDeadline(t)
+	}
+	return g.f.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the write deadline.
-func (g *Guest) SetWriteDeadline(t time.Time) error { return g.c.SetWriteDeadline(t) }
+func (g *Guest) SetWriteDeadline(t time.Time) error {
+	if g.c != nil {
+		return g.c.SetWriteDeadline(t)
+	}
+	return g.f.SetWriteDeadline(t)
+}
 
 // CloseWrite shuts the sending side: the switch sees the end of the stream
-// (and refuses a partial frame left in it) but may still write.
-func (g *Guest) CloseWrite() error { return g.c.CloseWrite() }
+// (and refuses a partial frame left in it) but may still write. A device
+// has no half-close: it returns ErrNotSocket.
+func (g *Guest) CloseWrite() error {
+	if g.c == nil {
+		return ErrNotSocket
+	}
+	return g.c.CloseWrite()
+}
 
 // Close closes the connection.
-func (g *Guest) Close() error { return g.c.Close() }
+func (g *Guest) Close() error {
+	if g.c != nil {
+		return g.c.Close()
+	}
+	return g.f.Close()
+}
 
-// Conn returns the underlying connection.
+// Conn returns the underlying connection, nil for a device.
 func (g *Guest) Conn() *net.UnixConn { return g.c }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use when they are missing: tshark
 # (reads our pcaps), iproute2 (namespaces, veth, bridges), iputils-ping,
-# iperf3, socat and QEMU with its network-boot firmware (real peers). Needs root; without root it says what is
-# missing and the tests that need those tools skip with a message.
+# iperf3, socat and QEMU with its network-boot firmware (real peers), and what
+# guest VMs boot from (internal/vmtest, scripts/guest-image.sh): a Debian
+# kernel (linux-image-amd64) and a static busybox (busybox-static). Needs
+# root; without root it says what is missing and the tests that need those
+# tools skip with a message.
 set -euo pipefail
 need=()
 command -v tshark >/dev/null || need+=(tshark)
@@ -11,6 +14,9 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v socat >/dev/null || need+=(socat)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86 ipxe-qemu seabios)
+[ -e /usr/share/qemu/qboot.rom ] || need+=(qemu-system-data)
+compgen -G '/boot/vmlinuz-*' >/dev/null || need+=(linux-image-amd64)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "deps: not root, cannot install: ${need[*]}" >&2

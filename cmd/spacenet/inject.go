@@ -24,6 +24,7 @@ var injectFlags struct {
 	payload, payloadHex string
 	socket, uplink      string
 	layout              string
+	device              string
 	tenant, socketDir   string
 	wait                time.Duration
 	replace             bool
@@ -52,6 +53,8 @@ Space Packet (sequence count 0) in one UDP datagram to the switch's
 packet to --dest carrying the payload; cfs: the same with cFE's secondary
 header, the function code being the payload's first byte; spacenet: the
 whole frame).
+Inside a guest VM, --device names the virtio-serial port (or serial tty,
+put in raw mode) that QEMU carries to the tenant's socket.
 
 APIDs are hex with 0x (0x010) or decimal (16); a leading 0 is refused
 (is 010 octal, decimal or hex?).
@@ -83,13 +86,14 @@ func init() {
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
 	f.StringVar(&injectFlags.uplink, "uplink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --uplink-listen udp://HOST:PORT")
 	f.StringVar(&injectFlags.layout, "layout", "plain", "with --uplink: the packet layout, plain, cfs or spacenet (as the switch's --layout)")
+	f.StringVar(&injectFlags.device, "device", "", "inside a guest VM, instead of --tenant: its virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	f.DurationVar(&injectFlags.wait, "wait", 0, "how long to wait for frames back (0: do not wait; not with --uplink)")
 	f.BoolVar(&injectFlags.replace, "replace", false, "connect even if the tenant's guest is connected (the switch drops that guest)")
 	injectCmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(frameTypeNames(), cobra.ShellCompDirectiveNoFileComp))
 	injectCmd.RegisterFlagCompletionFunc("tenant", completeTenants)
 	injectCmd.MarkFlagRequired("apid")
-	injectCmd.MarkFlagsOneRequired("tenant", "socket", "uplink")
-	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "uplink")
+	injectCmd.MarkFlagsOneRequired("tenant", "socket", "uplink", "device")
+	injectCmd.MarkFlagsMutuallyExclusive("tenant", "socket", "uplink", "device")
 	rootCmd.AddCommand(injectCmd)
 }
 
@@ -148,10 +152,15 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		}
 		path = filepath.Join(fl.socketDir, fl.tenant+".sock")
 	}
-	if err := checkNoGuest(path, fl.replace); err != nil {
-		return err
+	var g *apidswitch.Guest
+	if fl.device != "" {
+		g, err = apidswitch.OpenDevice(fl.device)
+	} else {
+		if err := checkNoGuest(path, fl.replace); err != nil {
+			return err
+		}
+		g, err = apidswitch.Dial(path)
 	}
-	g, err := apidswitch.Dial(path)
 	if err != nil {
 		return unreachable(path, err)
 	}

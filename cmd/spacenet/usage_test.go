@@ -26,7 +26,7 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{[]string{"run", "extra"}, `spacenet: unknown command "extra" for "spacenet run"` + "\n"},
 		{[]string{"config", "check"}, "spacenet: requires at least 1 arg(s), only received 0\n"},
 		{[]string{"inject", "--tenant", "camera"}, `spacenet: required flag(s) "apid" not set` + "\n"},
-		{[]string{"inject", "--apid", "0x010"}, "spacenet: at least one of the flags in the group [tenant socket uplink] is required\n"},
+		{[]string{"inject", "--apid", "0x010"}, "spacenet: at least one of the flags in the group [tenant socket uplink device] is required\n"},
 		{[]string{"inject", "--apid", "010", "--tenant", "camera"}, `spacenet: --apid "010": a leading 0 is ambiguous (octal?): write 0x10 for hex or 10 for decimal` + "\n"},
 		{[]string{"inject", "--apid", "0x010", "--dest", "0800", "--tenant", "camera"}, `spacenet: --dest "0800": a leading 0 is ambiguous (octal?): write 0x800 for hex or 800 for decimal` + "\n"},
 		{[]string{"inject", "--apid", "0x800", "--tenant", "camera"}, `spacenet: --apid "0x800": above the largest, 0x7FF` + "\n"},

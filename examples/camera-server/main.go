@@ -9,7 +9,11 @@
 //	go run ./examples/processor
 //
 // All three default to the same socket directory
-// (apidswitch.DefaultSocketDir); --socket-dir names another.
+// (apidswitch.DefaultSocketDir); --socket-dir names another. Inside a guest
+// VM, --device names the virtio-serial port (or serial tty) that QEMU
+// carries to the camera's socket instead:
+//
+//	camera-server --device /dev/virtio-ports/spacenet
 package main
 
 import (
@@ -30,12 +34,17 @@ import (
 
 func main() {
 	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
+	device := flag.String("device", "", "instead of the socket: the guest VM's virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	node, err := switched.NewNode(switched.Config{Socket: filepath.Join(*dir, "camera.sock"), Tenant: "camera", Logger: log})
+	cfg := switched.Config{Socket: filepath.Join(*dir, "camera.sock"), Tenant: "camera", Logger: log}
+	if *device != "" {
+		cfg.Socket, cfg.Device = "", *device
+	}
+	node, err := switched.NewNode(cfg)
 	if err != nil {
 		log.Error("node", "err", err)
 		os.Exit(1)

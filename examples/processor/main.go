@@ -1,7 +1,9 @@
 // Command processor is the processor tenant as its own process: it
 // connects to a running APID switch as tenant "processor", takes a picture
 // with the camera tenant's Camera interface and reads it out through 64 KiB
-// write leases, checking every byte. See examples/camera-server.
+// write leases, checking every byte. See examples/camera-server. Inside a
+// guest VM, --device names the virtio-serial port (or serial tty) that QEMU
+// carries to the processor's socket.
 package main
 
 import (
@@ -21,17 +23,22 @@ import (
 func main() {
 	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
 	exposure := flag.Uint("exposure", 2000, "exposure in microseconds")
+	device := flag.String("device", "", "instead of the socket: the guest VM's virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	flag.Parse()
-	if err := run(*dir, uint32(*exposure)); err != nil {
+	cfg := switched.Config{Socket: filepath.Join(*dir, "processor.sock"), Tenant: "processor"}
+	if *device != "" {
+		cfg.Socket, cfg.Device = "", *device
+	}
+	if err := run(cfg, uint32(*exposure)); err != nil {
 		fmt.Fprintln(os.Stderr, "processor:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, exposure uint32) error {
+func run(cfg switched.Config, exposure uint32) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	node, err := switched.Dial(ctx, switched.Config{Socket: filepath.Join(dir, "processor.sock"), Tenant: "processor"})
+	node, err := switched.Dial(ctx, cfg)
 	if err != nil {
 		return err
 	}

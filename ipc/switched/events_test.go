@@ -120,3 +120,23 @@ func TestAckGenerations(t *testing.T) {
 		t.Error("the call bound to generation 0x12345 survived its disconnection")
 	}
 }
+
+// TestNewNodeSocketOrDevice: a Config names exactly one of Socket and
+// Device.
+func TestNewNodeSocketOrDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		socket, device string
+		ok             bool
+	}{
+		{"neither", "", "", false},
+		{"both", "/run/spacenet/camera.sock", "/dev/virtio-ports/spacenet", false},
+		{"socket", "/run/spacenet/camera.sock", "", true},
+		{"device", "", "/dev/virtio-ports/spacenet", true},
+	} {
+		_, err := NewNode(Config{Socket: tc.socket, Device: tc.device, Tenant: "camera", Logger: quiet()})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: NewNode: %v", tc.name, err)
+		}
+	}
+}

@@ -58,9 +58,14 @@ import (
 	"spacenet/policy"
 )
 
-// Config is what NewNode needs. Socket and Tenant are required.
+// Config is what NewNode needs. Tenant and one of Socket and Device are
+// required.
 type Config struct {
-	Socket string         // the tenant's socket, <socket_dir>/<tenant>.sock
+	Socket string // the tenant's socket, <socket_dir>/<tenant>.sock
+	// Device, instead of Socket, is the character device of a guest VM
+	// that QEMU carries to the tenant's socket: a virtio-serial port
+	// (/dev/virtio-ports/NAME) or a serial tty (apidswitch.OpenDevice).
+	Device string
 	Tenant string         // the tenant this connection is
 	Policy *policy.Policy // who owns which APID; nil means policy.Default()
 	// APID is the source APID of this node's calls (and its event
@@ -204,6 +209,9 @@ func NewNode(cfg Config) (*Node, error) {
 		pending: make(map[uint32]*pending),
 		tenants: make([]tenantState, len(cfg.Policy.Tenants)),
 	}
+	if (cfg.Socket == "") == (cfg.Device == "") {
+		return nil, errors.New("switched: Config: give one of Socket and Device")
+	}
 	self, ok := n.pol.Index(cfg.Tenant)
 	if !ok {
 		return nil, fmt.Errorf("switched: tenant %q is not in policy %s", cfg.Tenant, n.pol.Source)
@@ -278,13 +286,19 @@ func (n *Node) APID() frame.APID { return n.cfg.APID }
 func (n *Node) Tenant() string { return n.cfg.Tenant }
 
 // Start connects to the switch (the switch counts a new generation of the
-// tenant), subscribes to tenant events and returns once the switch has
+// tenant; through a Device, QEMU's connection already counted it), subscribes to tenant events and returns once the switch has
 // acknowledged the subscription, or ctx is done.
 func (n *Node) Start(ctx context.Context) error {
 	if !n.started.CompareAndSwap(false, true) {
 		return errors.New("switched: Start called twice")
 	}
-	g, err := apidswitch.Dial(n.cfg.Socket)
+	var g *apidswitch.Guest
+	var err error
+	if n.cfg.Device != "" {
+		g, err = apidswitch.OpenDevice(n.cfg.Device)
+	} else {
+		g, err = apidswitch.Dial(n.cfg.Socket)
+	}
 	if err != nil {
 		close(n.done)
 		return err
