@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -342,4 +343,86 @@ func newPcap(t *testing.T, path string, lt layers.LinkType) (*pcapgo.Writer, tim
 		t.Fatal(err)
 	}
 	return w, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+}
+
+// TestTsharkTCP: what the switch's TCP downlink sent (plain layout, over a
+// real TCP connection) is written to a capture as TCP segments cut so that
+// one packet spans two segments, and Wireshark's own CCSDS dissector reads
+// every packet, its primary header fields and user data as sent, through
+// contrib/wireshark/spacenet.lua's ccsds_tcp reassembly (Wireshark's CCSDS
+// dissector registers on UDP ports only).
+func TestTsharkTCP(t *testing.T) {
+	tsharkPath(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d, err := DialTCP("tcp://"+ln.Addr().String(), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sw := startSwitch(t, d, ccsds.Plain)
+	var frames [3]frame.Frame
+	frame.Encode(&frames[0], frame.TM, 0x010, 0x000, []byte("first over tcp"))
+	frame.Encode(&frames[1], frame.EVR, 0x012, 0x7F0, []byte("second, split across segments"))
+	frame.Encode(&frames[2], frame.TM, 0x01F, 0x500, []byte("the third one")) // >= 10 octets: see TestTsharkPlain
+	g, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sendAs(t, sw, "camera", frames[:])
+	// The stream: 3 packets of 6 + payload octets.
+	size := 0
+	for i := range frames {
+		size += 6 + int(frames[i].PayloadLen())
+	}
+	stream := make([]byte, size)
+	g.SetReadDeadline(time.Now().Add(timeout))
+	if _, err := io.ReadFull(g, stream); err != nil {
+		t.Fatal(err)
+	}
+	first := 6 + int(frames[0].PayloadLen())
+	cut := first + 10 // inside the second packet
+	path := filepath.Join(t.TempDir(), "tcp.pcap")
+	writeTCPPcap(t, path, [][]byte{stream[:cut], stream[cut:]})
+	got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("tcp.port==%d,ccsds_tcp", pcapGroundPort)},
+		append(primaryFields, "ccsds.user_data")...)
+	// One line per TCP segment; the second carries the reassembled second
+	// packet and the third, aggregated with ",".
+	want := []string{
+		"0|0|0|16|3|0|13|" + hex.EncodeToString([]byte("first over tcp")),
+		"0,0|0,0|0,0|18,31|3,3|0,0|28,12|" + hex.EncodeToString([]byte("second, split across segments")) + "," + hex.EncodeToString([]byte("the third one")),
+	}
+	checkLines(t, got, want)
+}
+
+// writeTCPPcap writes segs as the consecutive segments of one TCP stream
+// to the ground's port (no handshake: tshark reassembles by sequence
+// number).
+func writeTCPPcap(t *testing.T, path string, segs [][]byte) {
+	t.Helper()
+	w, start := newPcap(t, path, layers.LinkTypeEthernet)
+	seq := uint32(1000)
+	for i, seg := range segs {
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IPv4(127, 0, 0, 1), DstIP: net.IPv4(127, 0, 0, 1)}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(pcapGroundPort), Seq: seq, Ack: 1, ACK: true, PSH: true, Window: 65535}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+		if err := gopacket.SerializeLayers(buf, opts, eth, ip, tcp, gopacket.Payload(seg)); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Second), CaptureLength: len(b), Length: len(b)}
+		if err := w.WritePacket(ci, b); err != nil {
+			t.Fatal(err)
+		}
+		seq += uint32(len(seg))
+	}
 }

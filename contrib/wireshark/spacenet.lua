@@ -8,6 +8,11 @@
 --   spacenet        a CCSDS Space Packet in the ground link's `spacenet` layout (the frame's
 --                   8-byte header and payload inside; docs/ground.md). Not registered on a
 --                   port: use "Decode As... UDP port -> SPACENET" or tshark -d udp.port==N,spacenet.
+--   ccsds_tcp       CCSDS Space Packets back to back on a TCP stream (the ground link's tcp://
+--                   and tcp-listen:// links), reassembled across segments and each handed to
+--                   Wireshark's own CCSDS dissector (which registers on UDP only); for the
+--                   spacenet layout set the preference ccsds_tcp.inner to spacenet. Not
+--                   registered on a port: tshark -d tcp.port==N,ccsds_tcp.
 --
 -- Install: copy this file into Wireshark's personal plugins folder
 -- (~/.local/lib/wireshark/plugins/ on Linux; Help > About > Folders shows it), or load it
@@ -164,3 +169,28 @@ end
 
 DissectorTable.get("wtap_encap"):add((wtap_encaps or wtap).USER0, pf)
 DissectorTable.get("udp.port"):add_for_decode_as(pp)
+
+-- CCSDS over TCP: each packet's length is its primary header's data length
+-- field + 1 + 6.
+local tp = Proto("ccsds_tcp", "CCSDS Space Packets over TCP")
+tp.prefs.inner = Pref.enum("Layout", 1, "how to decode each packet",
+  { { 1, "ccsds", 1 }, { 2, "spacenet", 2 } }, false)
+local ccsds = Dissector.get("ccsds")
+
+local function ccsds_pdu_len(tvb, pinfo, offset)
+  return tvb(offset + 4, 2):uint() + 7
+end
+
+local function ccsds_pdu(tvb, pinfo, tree)
+  if tp.prefs.inner == 2 then
+    return pp.dissector(tvb, pinfo, tree)
+  end
+  return ccsds:call(tvb, pinfo, tree)
+end
+
+function tp.dissector(tvb, pinfo, tree)
+  dissect_tcp_pdus(tvb, tree, 6, ccsds_pdu_len, ccsds_pdu)
+  return tvb:len()
+end
+
+DissectorTable.get("tcp.port"):add_for_decode_as(tp)
