@@ -345,58 +345,73 @@ func newPcap(t *testing.T, path string, lt layers.LinkType) (*pcapgo.Writer, tim
 	return w, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 }
 
-// TestTsharkTCP: what the switch's TCP downlink sent (plain layout, over a
-// real TCP connection) is written to a capture as TCP segments cut so that
-// one packet spans two segments, and Wireshark's own CCSDS dissector reads
-// every packet, its primary header fields and user data as sent, through
-// contrib/wireshark/spacenet.lua's ccsds_tcp reassembly (Wireshark's CCSDS
-// dissector registers on UDP ports only).
+// TestTsharkTCP: what the switch's TCP downlink sent (plain and cfs
+// layouts, over a real TCP connection) is written to a capture as TCP
+// segments cut so that one packet spans two segments, and Wireshark's own
+// CCSDS dissector reads every packet, its primary header fields (and cfs's
+// time) and user data as sent, through contrib/wireshark/spacenet.lua's
+// ccsds_tcp reassembly (Wireshark's CCSDS dissector registers on UDP ports
+// only).
 func TestTsharkTCP(t *testing.T) {
 	tsharkPath(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	d, err := DialTCP("tcp://"+ln.Addr().String(), 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	sw := startSwitch(t, d, ccsds.Plain)
+	// 2000-01-01T00:00:00.75Z: 631152000 s after cFE's epoch, 0xC000 subseconds.
+	clock := func() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 750_000_000, time.UTC) }
 	var frames [3]frame.Frame
 	frame.Encode(&frames[0], frame.TM, 0x010, 0x000, []byte("first over tcp"))
 	frame.Encode(&frames[1], frame.EVR, 0x012, 0x7F0, []byte("second, split across segments"))
 	frame.Encode(&frames[2], frame.TM, 0x01F, 0x500, []byte("the third one")) // >= 10 octets: see TestTsharkPlain
-	g, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
+	hexOf := func(s string) string { return hex.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		layout ccsds.Layout
+		header int      // octets before the user data
+		fields []string // after the primary header's
+		want   []string // one line per TCP segment; the second carries two packets, aggregated with ","
+	}{
+		{ccsds.Plain, 6, []string{"ccsds.user_data"}, []string{
+			"0|0|0|16|3|0|13|" + hexOf("first over tcp"),
+			"0,0|0,0|0,0|18,31|3,3|0,0|28,12|" + hexOf("second, split across segments") + "," + hexOf("the third one"),
+		}},
+		{ccsds.CFS, 16, []string{"ccsds.coarse_time", "ccsds.fine_time", "ccsds.user_data"}, []string{
+			"0|0|1|16|3|0|23|631152000|192|" + hexOf("first over tcp"),
+			"0,0|0,0|1,1|18,31|3,3|0,0|38,22|631152000,631152000|192,192|" + hexOf("second, split across segments") + "," + hexOf("the third one"),
+		}},
+	} {
+		t.Run(tc.layout.String(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			d, err := DialTCP("tcp://"+ln.Addr().String(), 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			sw := startSwitchCfg(t, apidswitch.Config{Downlink: d, Layout: tc.layout, Clock: clock})
+			g, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			sendAs(t, sw, "camera", frames[:])
+			size := 0
+			for i := range frames {
+				size += tc.header + int(frames[i].PayloadLen())
+			}
+			stream := make([]byte, size)
+			g.SetReadDeadline(time.Now().Add(timeout))
+			if _, err := io.ReadFull(g, stream); err != nil {
+				t.Fatal(err)
+			}
+			cut := tc.header + int(frames[0].PayloadLen()) + 10 // inside the second packet
+			path := filepath.Join(t.TempDir(), "tcp.pcap")
+			writeTCPPcap(t, path, [][]byte{stream[:cut], stream[cut:]})
+			got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("tcp.port==%d,ccsds_tcp", pcapGroundPort),
+				"-o", "ccsds.global_pref_checkword:Override header flag to be false"},
+				append(primaryFields, tc.fields...)...)
+			checkLines(t, got, tc.want)
+		})
 	}
-	defer g.Close()
-	sendAs(t, sw, "camera", frames[:])
-	// The stream: 3 packets of 6 + payload octets.
-	size := 0
-	for i := range frames {
-		size += 6 + int(frames[i].PayloadLen())
-	}
-	stream := make([]byte, size)
-	g.SetReadDeadline(time.Now().Add(timeout))
-	if _, err := io.ReadFull(g, stream); err != nil {
-		t.Fatal(err)
-	}
-	first := 6 + int(frames[0].PayloadLen())
-	cut := first + 10 // inside the second packet
-	path := filepath.Join(t.TempDir(), "tcp.pcap")
-	writeTCPPcap(t, path, [][]byte{stream[:cut], stream[cut:]})
-	got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("tcp.port==%d,ccsds_tcp", pcapGroundPort)},
-		append(primaryFields, "ccsds.user_data")...)
-	// One line per TCP segment; the second carries the reassembled second
-	// packet and the third, aggregated with ",".
-	want := []string{
-		"0|0|0|16|3|0|13|" + hex.EncodeToString([]byte("first over tcp")),
-		"0,0|0,0|0,0|18,31|3,3|0,0|28,12|" + hex.EncodeToString([]byte("second, split across segments")) + "," + hex.EncodeToString([]byte("the third one")),
-	}
-	checkLines(t, got, want)
 }
 
 // writeTCPPcap writes segs as the consecutive segments of one TCP stream
