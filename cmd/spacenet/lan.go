@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/lan"
+	"spacenet/observe"
 )
 
 var lanFlags struct {
@@ -20,6 +21,7 @@ var lanFlags struct {
 	logFormat, logLevel  string
 	dirMode, sockMode    string
 	printConfig, checkOK bool
+	metricsListen        string
 }
 
 var lanCmd = &cobra.Command{
@@ -103,6 +105,7 @@ func init() {
 	f.StringVar(&lanFlags.sockMode, "sock-mode", "", "octal mode of the qemu-* sockets (default: the file's socket_mode, else 0600)")
 	f.StringVar(&lanFlags.dirMode, "dir-mode", "", "octal mode of a socket directory the LAN creates (default: the file's dir_mode, else 0700)")
 	addLogFlags(lanRunCmd, &lanFlags.logFormat, &lanFlags.logLevel)
+	f.StringVar(&lanFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics on HOST:PORT (/metrics); the control socket is SOCKET-DIR/.control")
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
 	rootCmd.AddCommand(lanCmd)
@@ -162,6 +165,12 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	views, err := observe.LAN(l, lanFlags.dir, lanFlags.metricsListen, log)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer views.Close()
 	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

@@ -17,8 +17,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apidswitch"
+	"spacenet/control"
 	"spacenet/frame"
 	"spacenet/internal/logging"
+	"spacenet/observe"
 	"spacenet/policy"
 	"spacenet/uplink"
 )
@@ -29,6 +31,7 @@ var runFlags struct {
 	logFormat, logLevel    string
 	dirMode, sockMode      string
 	queue, batch           int
+	metricsListen          string
 }
 
 var runCmd = &cobra.Command{
@@ -85,6 +88,7 @@ func init() {
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
+	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics on HOST:PORT (/metrics); see spacenet status for the control socket")
 	rootCmd.AddCommand(runCmd)
 }
 
@@ -217,6 +221,16 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 
 	select {
 	case <-sw.Ready():
+		views, err := observe.APID(&control.APIDSource{Switch: sw, Uplink: up, Downlink: dl}, rf.metricsListen, log)
+		if err != nil {
+			cancel()
+			<-runErr
+			if dl != nil {
+				<-dlErr
+			}
+			return err
+		}
+		defer views.Close()
 		for _, t := range sw.Tenants() {
 			log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
 		}
