@@ -1,0 +1,124 @@
+package topology_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"spacenet/policy"
+	"spacenet/topology"
+)
+
+// A policy with every kind of edge: whole tenants, part of one (a range
+// entry), one without uplink, and a ground restricted to one tenant.
+const testPolicy = `
+[[tenant]]
+name = "camera"
+owns = ["0x010-0x01F"]
+can_send_to = ["processor", "0x100-0x10F"]
+uplink = true
+
+[[tenant]]
+name = "processor"
+owns = ["0x020-0x02F"]
+can_send_to = ["camera"]
+
+[[tenant]]
+name = "spaceos"
+owns = ["0x100-0x2FF"]
+can_send_to = ["camera", "processor"]
+uplink = true
+
+[ground]
+owns = ["0x7F0"]
+can_send_to = ["spaceos"]
+`
+
+func load(t *testing.T) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse("test.toml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEdges(t *testing.T) {
+	var got []string
+	for _, e := range topology.Edges(load(t)) {
+		got = append(got, fmt.Sprintf("%s->%s %s %v", e.From, e.To, e.Kind, e.Ranges))
+	}
+	want := []string{
+		"camera->processor route []",
+		"camera->spaceos route [0x100-0x10F]",
+		"camera->ground uplink []",
+		"processor->camera route []",
+		"spaceos->camera route []",
+		"spaceos->processor route []",
+		"spaceos->ground uplink []",
+		"ground->spaceos downlink []",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("edges:\n got %q\nwant %q", got, want)
+	}
+}
+
+// svgGraph is what a Graphviz SVG names: nodes and edges, by title.
+type svgGraph struct {
+	Groups []struct {
+		Class string   `xml:"class,attr"`
+		Title string   `xml:"title"`
+		Texts []string `xml:"text"`
+	} `xml:"g>g"`
+}
+
+// TestSVG: the SVG rendered by dot names every tenant (with its APIDs), the
+// ground and every edge, and nothing else.
+func TestSVG(t *testing.T) {
+	if _, err := exec.LookPath("dot"); err != nil {
+		t.Skip("Graphviz's dot not installed (scripts/deps.sh installs graphviz)")
+	}
+	p := load(t)
+	var dot bytes.Buffer
+	if err := topology.WriteDOT(&dot, p); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := topology.SVG(dot.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g svgGraph
+	if err := xml.Unmarshal(svg, &g); err != nil {
+		t.Fatalf("%v\n%s", err, svg)
+	}
+	var nodes, edges []string
+	for _, x := range g.Groups {
+		switch x.Class {
+		case "node":
+			nodes = append(nodes, x.Title+" "+strings.Join(x.Texts, " "))
+		case "edge":
+			edges = append(edges, x.Title+" "+strings.Join(x.Texts, " "))
+		}
+	}
+	wantNodes := []string{"camera camera 0x010-0x01F", "processor processor 0x020-0x02F", "spaceos spaceos 0x100-0x2FF", "ground ground 0x7F0"}
+	wantEdges := []string{"camera->processor ", "camera->spaceos 0x100-0x10F", "camera->ground uplink", "processor->camera ",
+		"spaceos->camera ", "spaceos->processor ", "spaceos->ground uplink", "ground->spaceos "}
+	if !slices.Equal(nodes, wantNodes) || !slices.Equal(edges, wantEdges) {
+		t.Errorf("SVG:\nnodes %q\nwant  %q\nedges %q\nwant  %q", nodes, wantNodes, edges, wantEdges)
+	}
+}
+
+// TestQuote: a source with quotes and backslashes stays one DOT string.
+func TestQuote(t *testing.T) {
+	p := load(t)
+	p.Source = `a "b" \c`
+	var dot bytes.Buffer
+	topology.WriteDOT(&dot, p)
+	if !strings.Contains(dot.String(), `label="APID policy: a \"b\" \\c";`) {
+		t.Errorf("%s", dot.String())
+	}
+}
