@@ -8,6 +8,7 @@ package observe
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"spacenet/control"
@@ -23,10 +24,10 @@ type Views struct {
 
 // APID opens the control socket of src's switch in its socket directory
 // (which the switch holds locked) and, if metricsAddr is not empty, serves
-// its metrics there.
+// its metrics there, with the status page (APIDPage) at /.
 func APID(src *control.APIDSource, metricsAddr string, log *slog.Logger) (*Views, error) {
 	return start(control.Path(src.Switch.SocketDir()), func() any { return src.Snapshot() },
-		metricsAddr, metrics.NewAPID(src.Snapshot), log)
+		metricsAddr, metrics.NewAPID(src.Snapshot), APIDPage(src.Snapshot), log)
 }
 
 // LAN opens the control socket of l in dir (created 0700 if missing) and, if metricsAddr is not
@@ -36,10 +37,10 @@ func LAN(l *lan.LAN, dir, metricsAddr string, log *slog.Logger) (*Views, error) 
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	snap := func() *control.LAN { return control.LANSnapshot(l) }
-	return start(control.Path(dir), func() any { return snap() }, metricsAddr, metrics.NewLAN(snap), log)
+	return start(control.Path(dir), func() any { return snap() }, metricsAddr, metrics.NewLAN(snap), nil, log)
 }
 
-func start(path string, snapshot func() any, metricsAddr string, c metrics.Collector, log *slog.Logger) (*Views, error) {
+func start(path string, snapshot func() any, metricsAddr string, c metrics.Collector, page http.Handler, log *slog.Logger) (*Views, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -50,7 +51,7 @@ func start(path string, snapshot func() any, metricsAddr string, c metrics.Colle
 	v := &Views{ctl: ctl}
 	log.Info("control socket", "path", path)
 	if metricsAddr != "" {
-		if v.met, err = metrics.Listen(metricsAddr, c, nil, log); err != nil {
+		if v.met, err = metrics.Listen(metricsAddr, c, page, log); err != nil {
 			ctl.Close()
 			return nil, err
 		}
