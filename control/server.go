@@ -25,6 +25,9 @@ const (
 	MaxDocument  = 16 << 20        // the most a client reads
 )
 
+// ErrNoServer is the error of Fetch when nothing listens at the path.
+var ErrNoServer = errors.New("no switch answers")
+
 // Path is the control socket of the switch whose sockets are in dir.
 func Path(dir string) string { return filepath.Join(dir, SocketName) }
 
@@ -190,7 +193,7 @@ func (s *Server) Close() error {
 func Fetch(path string, v any) error {
 	c, err := net.DialTimeout("unix", path, WriteTimeout)
 	if err != nil {
-		return fmt.Errorf("control socket: %w (is the switch running with this --socket-dir?)", err)
+		return fmt.Errorf("%w on %s: %v (is the switch running with this --socket-dir?)", ErrNoServer, path, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * WriteTimeout))

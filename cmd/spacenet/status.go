@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -46,7 +47,8 @@ receiver: a tenant's OUT/s is what it sent that left the switch.
 --json prints one snapshot as JSON (every counter; no rates) and exits.
 --watch redraws every --interval like top (plain blocks of lines, one per
 interval, when standard output is not a terminal) until interrupted or
---count views. Exit status: 0 shown; 1 no switch answered; 2 usage error.`,
+--count views. Exit status: 0 shown; 1 failed; 2 usage error; 3 no switch
+answers on SOCKET-DIR/.control.`,
 	Example: `  spacenet status
   spacenet status --socket-dir /tmp/sn --json | jq '.tenants[] | {name, received, dropped_total}'
   spacenet status --watch`,
@@ -102,7 +104,12 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 	}
 	path := control.Path(dir)
 	w := cmd.OutOrStdout()
-	fail := func(err error) error { return &exitError{code: 1, err: err} }
+	fail := func(err error) error {
+		if errors.Is(err, control.ErrNoServer) {
+			return &exitError{code: exitNoSwitch, err: err}
+		}
+		return &exitError{code: exitFailure, err: err}
+	}
 	if sf.json {
 		_, err := render(w, path, nil, true)
 		if err != nil {

@@ -163,11 +163,11 @@ func TestBinaryStatusWatch(t *testing.T) {
 	}
 }
 
-// TestBinaryStatusNoSwitch: status says which socket it tried, exit 1.
+// TestBinaryStatusNoSwitch: status says which socket it tried, exit 3.
 func TestBinaryStatusNoSwitch(t *testing.T) {
 	dir := t.TempDir()
 	out, code := spacenet(t, nil, "status", "--socket-dir", dir)
-	if code != 1 || !strings.Contains(out, filepath.Join(dir, ".control")) || !strings.Contains(out, "is the switch running") {
+	if code != exitNoSwitch || !strings.Contains(out, filepath.Join(dir, ".control")) || !strings.Contains(out, "is the switch running") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 	out, code = spacenet(t, nil, "status", "--socket-dir", dir, "--interval", "1ns")
