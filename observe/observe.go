@@ -60,6 +60,14 @@ func start(path string, snapshot func() any, metricsAddr string, c metrics.Colle
 	return v, nil
 }
 
+// MetricsAddr is the metrics server's address ("" without one).
+func (v *Views) MetricsAddr() string {
+	if v.met == nil {
+		return ""
+	}
+	return v.met.Addr().String()
+}
+
 // Close stops serving both.
 func (v *Views) Close() error {
 	if v.met != nil {

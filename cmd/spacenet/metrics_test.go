@@ -194,3 +194,21 @@ func query(t *testing.T, web, q string) map[string]float64 {
 	}
 	return out
 }
+
+// TestBinaryBenchMetrics: bench switch --metrics runs both sides, scraping
+// during every "on" round (a failed scrape fails the run), and prints a
+// ratio per batch size. The figures themselves are not asserted: this
+// machine is shared.
+func TestBinaryBenchMetrics(t *testing.T) {
+	out, code := spacenet(t, nil, "bench", "switch", "--metrics", "--frames", "20000", "--rounds", "1", "--batches", "16,256", "--scrape", "1ms")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 5 || !strings.HasPrefix(lines[0], "APID switch, Prometheus endpoint off vs on (GET /metrics every 1ms)") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for i, b := range []string{"16", "256"} {
+		f := strings.Fields(lines[3+i])
+		if len(f) != 4 || f[0] != b || f[1] == "0" || f[2] == "0" {
+			t.Errorf("line %q", lines[3+i])
+		}
+	}
+}
