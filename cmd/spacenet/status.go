@@ -24,8 +24,9 @@ import (
 )
 
 var statusFlags struct {
-	socketDir string
-	json      bool
+	socketDir    string // status
+	lanSocketDir string // lan status
+	json         bool
 	watch     bool
 	count     int
 	interval  time.Duration
@@ -72,23 +73,20 @@ it. --json, --watch and --count as for spacenet status.`,
   spacenet lan status --watch`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
-		return showStatus(cmd, statusFlags.socketDir, renderLAN)
+		return showStatus(cmd, statusFlags.lanSocketDir, renderLAN)
 	},
 }
 
 func init() {
 	for _, c := range []*cobra.Command{statusCmd, lanStatusCmd} {
 		f := c.Flags()
-		def := apidswitch.DefaultSocketDir()
-		if c == lanStatusCmd {
-			def = lan.DefaultDir
-		}
-		f.StringVar(&statusFlags.socketDir, "socket-dir", def, "the switch's socket directory, as given to run")
 		f.BoolVar(&statusFlags.json, "json", false, "print one snapshot as JSON and exit")
 		f.BoolVar(&statusFlags.watch, "watch", false, "redraw every --interval until interrupted")
 		f.IntVar(&statusFlags.count, "count", 0, "with --watch: stop after this many views (0: until interrupted)")
 		f.DurationVar(&statusFlags.interval, "interval", time.Second, "time between the two snapshots a rate is computed from")
 	}
+	statusCmd.Flags().StringVar(&statusFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "the switch's socket directory, as given to run")
+	lanStatusCmd.Flags().StringVar(&statusFlags.lanSocketDir, "socket-dir", lan.DefaultDir, "the LAN's socket directory, as given to lan run")
 	rootCmd.AddCommand(statusCmd)
 	lanCmd.AddCommand(lanStatusCmd)
 }
