@@ -27,9 +27,9 @@ var statusFlags struct {
 	socketDir    string // status
 	lanSocketDir string // lan status
 	json         bool
-	watch     bool
-	count     int
-	interval  time.Duration
+	watch        bool
+	count        int
+	interval     time.Duration
 }
 
 var statusCmd = &cobra.Command{
