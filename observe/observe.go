@@ -24,40 +24,66 @@ type Views struct {
 
 // APID opens the control socket of src's switch in its socket directory
 // (which the switch holds locked) and, if metricsAddr is not empty, serves
-// its metrics there, with the status page (APIDPage) at /.
+// its metrics there, with the status page (APIDPage) at /. Either failing
+// is an error.
 func APID(src *control.APIDSource, metricsAddr string, log *slog.Logger) (*Views, error) {
-	return start(control.Path(src.Switch.SocketDir()), func() any { return src.Snapshot() },
-		metricsAddr, metrics.NewAPID(src.Snapshot), APIDPage(src.Snapshot), log)
-}
-
-// LAN opens the control socket of l in dir (created 0700 if missing) and, if metricsAddr is not
-// empty, serves its metrics there.
-func LAN(l *lan.LAN, dir, metricsAddr string, log *slog.Logger) (*Views, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	snap := func() *control.LAN { return control.LANSnapshot(l) }
-	return start(control.Path(dir), func() any { return snap() }, metricsAddr, metrics.NewLAN(snap), nil, log)
-}
-
-func start(path string, snapshot func() any, metricsAddr string, c metrics.Collector, page http.Handler, log *slog.Logger) (*Views, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	ctl, err := control.Listen(path, snapshot, log)
+	path := control.Path(src.Switch.SocketDir())
+	ctl, err := control.Listen(path, func() any { return src.Snapshot() }, log)
 	if err != nil {
 		return nil, err
 	}
-	v := &Views{ctl: ctl}
 	log.Info("control socket", "path", path)
-	if metricsAddr != "" {
-		if v.met, err = metrics.Listen(metricsAddr, c, page, log); err != nil {
-			ctl.Close()
-			return nil, err
-		}
-		log.Info("metrics listening", "addr", v.met.Addr().String())
+	v := &Views{ctl: ctl}
+	if err := v.serveMetrics(metricsAddr, metrics.NewAPID(src.Snapshot), APIDPage(src.Snapshot), log); err != nil {
+		ctl.Close()
+		return nil, err
 	}
 	return v, nil
+}
+
+// LAN opens the control socket of l in dir (created 0700 if missing) and,
+// if metricsAddr is not empty, serves its metrics there. The LAN's ports
+// need not be in dir (a configuration file puts them anywhere), so a
+// control socket that cannot be opened there is logged as an error and the
+// LAN runs without one; the metrics server failing is an error.
+func LAN(l *lan.LAN, dir, metricsAddr string, log *slog.Logger) (*Views, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	snap := func() *control.LAN { return control.LANSnapshot(l) }
+	v := &Views{}
+	path := control.Path(dir)
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		v.ctl, err = control.Listen(path, func() any { return snap() }, log)
+	}
+	if err != nil {
+		log.Error("lan: no control socket: lan status cannot reach this LAN", "path", path, "err", err)
+	} else {
+		log.Info("control socket", "path", path)
+	}
+	if err := v.serveMetrics(metricsAddr, metrics.NewLAN(snap), nil, log); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// serveMetrics starts the metrics server on addr, if not empty.
+func (v *Views) serveMetrics(addr string, c metrics.Collector, page http.Handler, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	m, err := metrics.Listen(addr, c, page, log)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	v.met = m
+	log.Info("metrics listening", "addr", m.Addr().String())
+	return nil
 }
 
 // MetricsAddr is the metrics server's address ("" without one).
@@ -72,6 +98,9 @@ func (v *Views) MetricsAddr() string {
 func (v *Views) Close() error {
 	if v.met != nil {
 		v.met.Close()
+	}
+	if v.ctl == nil {
+		return nil
 	}
 	return v.ctl.Close()
 }
