@@ -161,6 +161,32 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
+// fetchSnapshot reads the snapshot at path into v, refusing one of
+// another plane than plane (other is the command for that one); with
+// asJSON it writes v to w and reports that it is done.
+func fetchSnapshot(w io.Writer, path, plane, other string, v any, asJSON bool) (done bool, err error) {
+	var raw json.RawMessage
+	if err := control.Fetch(path, &raw); err != nil {
+		return false, err
+	}
+	var head struct {
+		Plane string `json:"plane"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return false, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if head.Plane != plane {
+		return false, fmt.Errorf("%s is the control socket of a %q switch: use %s", path, head.Plane, other)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if asJSON {
+		return true, writeJSON(w, v)
+	}
+	return false, nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -181,14 +207,8 @@ func rate(now, before uint64, dt time.Duration, have bool) string {
 
 func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 	var s control.APID
-	if err := control.Fetch(path, &s); err != nil {
-		return nil, err
-	}
-	if s.Plane != "apid" {
-		return nil, fmt.Errorf("%s is the control socket of a %q switch: use spacenet lan status", path, s.Plane)
-	}
-	if asJSON {
-		return &s, writeJSON(w, &s)
+	if done, err := fetchSnapshot(w, path, "apid", "spacenet lan status", &s, asJSON); done || err != nil {
+		return &s, err
 	}
 	p, _ := prev.(*control.APID)
 	before := map[string]*control.Tenant{}
@@ -237,14 +257,8 @@ func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 
 func renderLAN(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 	var s control.LAN
-	if err := control.Fetch(path, &s); err != nil {
-		return nil, err
-	}
-	if s.Plane != "lan" {
-		return nil, fmt.Errorf("%s is the control socket of a %q switch: use spacenet status", path, s.Plane)
-	}
-	if asJSON {
-		return &s, writeJSON(w, &s)
+	if done, err := fetchSnapshot(w, path, "lan", "spacenet status", &s, asJSON); done || err != nil {
+		return &s, err
 	}
 	p, _ := prev.(*control.LAN)
 	before := map[string]*control.Port{}
