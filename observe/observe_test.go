@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,32 @@ func TestLANViewsWithoutControlSocket(t *testing.T) {
 	}
 	if _, err := os.Lstat(control.Path(open)); !os.IsNotExist(err) {
 		t.Errorf("control socket in a 0777 directory: %v", err)
+	}
+}
+
+// BenchmarkScrape is the cost of one Prometheus scrape of a v0 switch
+// (snapshot, encoding, HTTP on loopback): what --metrics-listen costs per
+// scrape interval; the switch does nothing per frame for it.
+func BenchmarkScrape(b *testing.B) {
+	sw, stop, err := switchbench.Start(context.Background(), apidswitch.Config{SocketDir: b.TempDir(), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	v, err := observe.APID(&control.APIDSource{Switch: sw}, "127.0.0.1:0", quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	url := "http://" + v.MetricsAddr() + "/metrics"
+	for b.Loop() {
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }
