@@ -24,10 +24,11 @@ func ethFrame(src byte) []byte {
 // TestBinaryLANStatus: camera's guest sends three frames from its MAC and
 // one from another (sticky port: spoofed_mac); lan status --json shows the
 // exact counts, the port's locks and the MAC table, and the table view
-// shows the entry as bridge fdb does.
+// shows the entry as bridge fdb does; --metrics-listen has the same counts.
 func TestBinaryLANStatus(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "lan")
-	p := spawnLAN(t, "--socket-dir", dir)
+	p := spawnLAN(t, "--socket-dir", dir, "--metrics-listen", "127.0.0.1:0")
+	_, metricsAddr, _ := strings.Cut(p.waitLog("metrics listening"), "addr=")
 	p.waitLog("lan: running")
 	c, err := net.Dial("unix", filepath.Join(dir, "camera.sock"))
 	if err != nil {
@@ -85,6 +86,17 @@ func TestBinaryLANStatus(t *testing.T) {
 	lines := strings.Split(out, "\n")
 	if len(lines) < 3 || strings.Join(strings.Fields(lines[2]), " ") != "camera camera qemu-stream:"+filepath.Join(dir, "camera.sock")+" sticky 0 0 4 240 0 0 0 0 rx:spoofed_mac=1" {
 		t.Errorf("camera's line: %q", lines[2])
+	}
+	metrics := string(httpGet(t, "http://"+strings.TrimSpace(metricsAddr)+"/metrics"))
+	for _, want := range []string{
+		`spacenet_lan_frames_total{direction="in",port="camera",tenant="camera"} 4`,
+		`spacenet_lan_bytes_total{direction="in",port="camera",tenant="camera"} 240`,
+		`spacenet_lan_dropped_total{direction="in",port="camera",reason="spoofed_mac",tenant="camera"} 1`,
+		`spacenet_lan_mac_table_entries 1`,
+	} {
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("lan run --metrics-listen: no %q in\n%s", want, metrics)
+		}
 	}
 	out, code = spacenet(t, nil, "status", "--socket-dir", dir)
 	if code != 1 || !strings.Contains(out, "use spacenet lan status") {
