@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -208,5 +210,46 @@ func TestListenRefuses(t *testing.T) {
 	}
 	if err := control.Fetch(filepath.Join(dir, "none"), &n); err == nil || !strings.Contains(err.Error(), "is the switch running") {
 		t.Errorf("Fetch without a server: %v", err)
+	}
+}
+
+// TestOtherUserGetsNothing: even with the socket file opened to everyone
+// (a mode mistake), a peer of another uid gets no answer (SO_PEERCRED).
+// Needs root (to run the client as nobody) and socat.
+func TestOtherUserGetsNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a client as another user")
+	}
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		t.Skip("socat not installed (scripts/deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	// t.TempDir is DIR/NNN in a per-test DIR, both 0700: let nobody through.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	path := control.Path(dir)
+	srv, err := control.Listen(path, func() any { return "secret" }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	client := func(uid uint32) string {
+		cmd := exec.Command(socat, "-u", "UNIX-CONNECT:"+path, "-")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("socat as uid %d: %v\n%s", uid, err, out)
+		}
+		return string(out)
+	}
+	if got := client(65534); got != "" {
+		t.Errorf("uid 65534 got %q", got)
+	}
+	if got := client(0); got != "\"secret\"\n" {
+		t.Errorf("root got %q", got)
 	}
 }
