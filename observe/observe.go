@@ -45,7 +45,8 @@ func APID(src *control.APIDSource, metricsAddr string, log *slog.Logger) (*Views
 }
 
 // LAN opens the control socket of l in dir (created 0700 if missing) and,
-// if metricsAddr is not empty, serves its metrics there. The LAN's ports
+// if metricsAddr is not empty, serves its metrics there, with the status
+// page (LANPage) at /. The LAN's ports
 // need not be in dir (a configuration file puts them anywhere), so a
 // control socket that cannot be opened there is logged as an error and the
 // LAN runs without one; the metrics server failing is an error.
@@ -65,7 +66,7 @@ func LAN(l *lan.LAN, dir, metricsAddr string, log *slog.Logger) (*Views, error) 
 	} else {
 		log.Info("control socket", "path", path)
 	}
-	if err := v.serveMetrics(metricsAddr, metrics.NewLAN(snap), nil, log); err != nil {
+	if err := v.serveMetrics(metricsAddr, metrics.NewLAN(snap), LANPage(snap), log); err != nil {
 		v.Close()
 		return nil, err
 	}

@@ -9,15 +9,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"spacenet/control"
 )
 
-//go:embed page.html
-var pageHTML string
+var (
+	//go:embed page.html
+	apidHTML string
+	//go:embed lanpage.html
+	lanHTML string
 
-var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	apidTemplate = template.Must(template.New("apid").Parse(apidHTML))
+	lanTemplate  = template.Must(template.New("lan").Parse(lanHTML))
+)
 
 // pageRow is one tenant's line as the page first shows it.
 type pageRow struct {
@@ -31,19 +35,12 @@ type pageRow struct {
 // refreshes every second from GET /status.json (the control socket's
 // snapshot).
 func APIDPage(snapshot func() *control.APID) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		json.NewEncoder(w).Encode(snapshot())
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		s := snapshot()
+	return page(func() any { return snapshot() }, apidTemplate, func(v any) any {
+		s := v.(*control.APID)
 		data := struct {
-			SocketDir, Policy string
-			Time              time.Time
-			Rows              []pageRow
-		}{SocketDir: s.SocketDir, Policy: s.Policy, Time: s.Time}
+			*control.APID
+			Rows []pageRow
+		}{APID: s}
 		for _, t := range s.Tenants {
 			conn := "no"
 			if t.Connected {
@@ -52,11 +49,80 @@ func APIDPage(snapshot func() *control.APID) http.Handler {
 			data.Rows = append(data.Rows, row(&t, conn, formatUint(t.Generation), formatUint(uint64(t.QueueLen)), formatUint(t.NoticesLost)))
 		}
 		data.Rows = append(data.Rows, row(&s.Ground, "-", "-", "-", "-"))
+		return data
+	})
+}
+
+// LANPage is the LAN's status page: its ports and MAC table, refreshed as
+// APIDPage's.
+func LANPage(snapshot func() *control.LAN) http.Handler {
+	return page(func() any { return snapshot() }, lanTemplate, func(v any) any {
+		s := v.(*control.LAN)
+		type portRow struct {
+			control.Port
+			Locks, Drops string
+		}
+		type fdbRow struct{ MAC, Port, State string }
+		data := struct {
+			*control.LAN
+			Rows []portRow
+			FDB  []fdbRow
+		}{LAN: s}
+		for _, p := range s.Ports {
+			var locks []string
+			if p.LockedMAC != "" {
+				locks = append(locks, "mac="+p.LockedMAC)
+			}
+			if len(p.LockedIPs) > 0 {
+				locks = append(locks, "ip="+strings.Join(p.LockedIPs, ","))
+			}
+			if p.Sticky {
+				locks = append(locks, "sticky")
+			}
+			drops := strings.Join(append(nonZero("rx:", p.RxDrops), nonZero("tx:", p.TxDrops)...), ", ")
+			if p.Failed {
+				drops += " FAILED"
+			}
+			data.Rows = append(data.Rows, portRow{Port: p, Locks: orDash(strings.Join(locks, " ")), Drops: orDash(drops)})
+		}
+		for _, e := range s.MACs {
+			state := "used " + strconv.FormatFloat(e.AgeSeconds, 'f', 0, 64)
+			if e.Locked {
+				state = "permanent"
+			}
+			data.FDB = append(data.FDB, fdbRow{MAC: e.MAC, Port: e.Port, State: state})
+		}
+		return data
+	})
+}
+
+// page serves GET / (tmpl executed on data(snapshot())) and GET
+// /status.json (the snapshot).
+func page(snapshot func() any, tmpl *template.Template, data func(any) any) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(snapshot())
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		d := data(snapshot())
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-		pageTemplate.Execute(w, data)
+		tmpl.Execute(w, d)
 	})
 	return mux
+}
+
+// nonZero lists the non-zero counts of m as PREFIXNAME=N, sorted by name.
+func nonZero(prefix string, m map[string]uint64) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] > 0 {
+			out = append(out, prefix+k+"="+formatUint(m[k]))
+		}
+	}
+	return out
 }
 
 func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
@@ -64,12 +130,7 @@ func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
 	if t.Removed {
 		name += " (removed)"
 	}
-	var reasons []string
-	for _, k := range slices.Sorted(maps.Keys(t.Dropped)) {
-		if t.Dropped[k] > 0 {
-			reasons = append(reasons, k+"="+formatUint(t.Dropped[k]))
-		}
-	}
+	reasons := nonZero("", t.Dropped)
 	return pageRow{Name: name, APIDs: strings.Join(t.APIDs, ", "), Connected: conn, Generation: gen, Queue: queue,
 		Received: t.Received, Forwarded: t.Forwarded(), Held: t.Held, Dropped: t.DroppedTotal, NoticesLost: lost,
 		Reasons: orDash(strings.Join(reasons, ", "))}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +25,8 @@ func ethFrame(src byte) []byte {
 // TestBinaryLANStatus: camera's guest sends three frames from its MAC and
 // one from another (sticky port: spoofed_mac); lan status --json shows the
 // exact counts, the port's locks and the MAC table, and the table view
-// shows the entry as bridge fdb does; --metrics-listen has the same counts.
+// shows the entry as bridge fdb does; --metrics-listen has the same counts,
+// and so has its status page in headless Chromium (when installed).
 func TestBinaryLANStatus(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "lan")
 	p := spawnLAN(t, "--socket-dir", dir, "--metrics-listen", "127.0.0.1:0")
@@ -96,6 +98,16 @@ func TestBinaryLANStatus(t *testing.T) {
 	} {
 		if !strings.Contains(metrics, "\n"+want+"\n") {
 			t.Errorf("lan run --metrics-listen: no %q in\n%s", want, metrics)
+		}
+	}
+	if _, err := exec.LookPath("chromium"); err == nil {
+		// The status page as its script redraws it (rx/s is "-" as served).
+		dom := string(chromium(t, "http://"+strings.TrimSpace(metricsAddr)+"/", "--virtual-time-budget=2500", "--dump-dom"))
+		wantRow := `<tr id="port-camera"><td>camera</td><td class="text">camera</td><td class="text">qemu-stream:` + filepath.Join(dir, "camera.sock") +
+			`</td><td class="text">sticky</td><td>0</td><td>0</td><td>4</td><td>240</td><td>0</td><td>0</td><td>0</td><td>0</td><td class="text">rx:spoofed_mac=1</td></tr>`
+		wantFDB := `<tr><td>02:00:00:00:00:01</td><td class="text">camera</td><td class="text">permanent</td></tr>`
+		if !strings.Contains(dom, wantRow) || !strings.Contains(dom, wantFDB) || !strings.Contains(dom, `<p id="refresh">refreshed `) {
+			t.Errorf("LAN status page: want\n%s\n%s\nin\n%s", wantRow, wantFDB, dom)
 		}
 	}
 	out, code = spacenet(t, nil, "status", "--socket-dir", dir)
