@@ -54,6 +54,11 @@ every port floods at most 1000 broadcast, multicast and unknown-unicast
 frames a second (bursts of 100), sockets are 0600 in a 0700 directory, and
 a socket directory that another user owns or may write to is refused.
 
+While it runs, spacenet lan status reads its counters and MAC table from
+SOCKET-DIR/.control (mode 0600; not made if the directory is another
+user's or open to others: logged); --metrics-listen HOST:PORT serves them
+to Prometheus (/metrics) and as a status page (/).
+
 Signals: SIGINT or SIGTERM stops the switch and prints every port's counters;
 SIGHUP re-reads --config and applies port and tenant changes (a bad file is
 refused, its errors logged, the old configuration kept).
@@ -105,7 +110,7 @@ func init() {
 	f.StringVar(&lanFlags.sockMode, "sock-mode", "", "octal mode of the qemu-* sockets (default: the file's socket_mode, else 0600)")
 	f.StringVar(&lanFlags.dirMode, "dir-mode", "", "octal mode of a socket directory the LAN creates (default: the file's dir_mode, else 0700)")
 	addLogFlags(lanRunCmd, &lanFlags.logFormat, &lanFlags.logLevel)
-	f.StringVar(&lanFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics on HOST:PORT (/metrics); the control socket is SOCKET-DIR/.control")
+	f.StringVar(&lanFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet lan status reads SOCKET-DIR/.control")
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
 	rootCmd.AddCommand(lanCmd)

@@ -88,7 +88,7 @@ func init() {
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
-	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics on HOST:PORT (/metrics); see spacenet status for the control socket")
+	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet status reads SOCKET-DIR/.control")
 	rootCmd.AddCommand(runCmd)
 }
 
