@@ -1,6 +1,7 @@
 package control
 
 import (
+	"fmt"
 	"time"
 
 	"spacenet/apidswitch"
@@ -141,4 +142,38 @@ func ranges(rs []policy.Range) []string {
 		out[i] = r.String()
 	}
 	return out
+}
+
+// PolicyInForce rebuilds, from the snapshot, the policy the switch had in
+// force: its tenants (removed ones aside) with their APIDs, can_send_to and
+// uplink, and the ground's APIDs and can_send_to. Flow control is not in a
+// snapshot and is left at its defaults.
+func (s *APID) PolicyInForce() (*policy.Policy, error) {
+	p := &policy.Policy{Source: s.Policy}
+	parse := func(who string, rs []string) ([]policy.Range, error) {
+		out := make([]policy.Range, len(rs))
+		for i, r := range rs {
+			var err error
+			if out[i], err = policy.ParseRange(r); err != nil {
+				return nil, fmt.Errorf("snapshot: %s: apids: %w", who, err)
+			}
+		}
+		return out, nil
+	}
+	for _, t := range s.Tenants {
+		if t.Removed {
+			continue
+		}
+		owns, err := parse(t.Name, t.APIDs)
+		if err != nil {
+			return nil, err
+		}
+		p.Tenants = append(p.Tenants, policy.Tenant{Name: t.Name, Owns: owns, CanSendTo: t.CanSendTo, Uplink: t.MayUplink})
+	}
+	owns, err := parse("ground", s.Ground.APIDs)
+	if err != nil {
+		return nil, err
+	}
+	p.Ground = policy.Ground{Owns: owns, CanSendTo: s.Ground.CanSendTo}
+	return p, nil
 }

@@ -3,7 +3,7 @@
 // edge for each "may send to": tenant to tenant (can_send_to), tenant to
 // ground (uplink = true), ground to tenant (the ground's can_send_to). It
 // draws what the policy permits, not what flowed: the switch counts per
-// sender, not per pair, so edges carry no rates. SVG comes from Graphviz's
+// sender, not per pair, so edges carry no rates (nodes may: see WriteDOT). SVG comes from Graphviz's
 // dot program.
 package topology
 
@@ -75,15 +75,17 @@ func reach(p *policy.Policy, from string, to []policy.Range, kind string) []Edge
 	return out
 }
 
-// WriteDOT writes p as a Graphviz digraph.
-func WriteDOT(w io.Writer, p *policy.Policy) error {
+// WriteDOT writes p as a Graphviz digraph. notes, if not nil, adds a line
+// to the label of each node it names (tenants by name, the ground as
+// Ground): spacenet topology --live puts rates there.
+func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph spacenet {\n  label=%s;\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
 		quote("APID policy: "+p.Source))
 	for _, t := range p.Tenants {
-		fmt.Fprintf(&b, "  %s [id=%s, label=%s];\n", quote(t.Name), quote("tenant-"+t.Name), quote(t.Name+"\n"+ranges(t.Owns)))
+		fmt.Fprintf(&b, "  %s [id=%s, label=%s];\n", quote(t.Name), quote("tenant-"+t.Name), quote(label(t.Name, ranges(t.Owns), notes)))
 	}
-	fmt.Fprintf(&b, "  %s [id=%s, shape=ellipse, label=%s];\n", quote(Ground), quote("ground"), quote("ground\n"+ranges(p.GroundOwns())))
+	fmt.Fprintf(&b, "  %s [id=%s, shape=ellipse, label=%s];\n", quote(Ground), quote("ground"), quote(label(Ground, ranges(p.GroundOwns()), notes)))
 	for _, e := range Edges(p) {
 		attrs := fmt.Sprintf("id=%s", quote(e.From+"->"+e.To))
 		if e.Ranges != nil {
@@ -100,6 +102,14 @@ func WriteDOT(w io.Writer, p *policy.Policy) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func label(name, apids string, notes map[string]string) string {
+	l := name + "\n" + apids
+	if n := notes[name]; n != "" {
+		l += "\n" + n
+	}
+	return l
 }
 
 func ranges(rs []policy.Range) string {

@@ -84,7 +84,7 @@ func TestSVG(t *testing.T) {
 	}
 	p := load(t)
 	var dot bytes.Buffer
-	if err := topology.WriteDOT(&dot, p); err != nil {
+	if err := topology.WriteDOT(&dot, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	svg, err := topology.SVG(dot.Bytes())
@@ -117,8 +117,19 @@ func TestQuote(t *testing.T) {
 	p := load(t)
 	p.Source = `a "b" \c`
 	var dot bytes.Buffer
-	topology.WriteDOT(&dot, p)
+	topology.WriteDOT(&dot, p, nil)
 	if !strings.Contains(dot.String(), `label="APID policy: a \"b\" \\c";`) {
 		t.Errorf("%s", dot.String())
+	}
+}
+
+// TestNotes: a note goes on its node's label, after the APIDs.
+func TestNotes(t *testing.T) {
+	var dot bytes.Buffer
+	topology.WriteDOT(&dot, load(t), map[string]string{"camera": "in 5/s", topology.Ground: "in 1/s"})
+	for _, want := range []string{`label="camera\n0x010-0x01F\nin 5/s"`, `label="ground\n0x7F0\nin 1/s"`, `label="processor\n0x020-0x02F"`} {
+		if !strings.Contains(dot.String(), want) {
+			t.Errorf("no %s in\n%s", want, dot.String())
+		}
 	}
 }

@@ -25,3 +25,40 @@ func TestBinaryTopology(t *testing.T) {
 		t.Errorf("topology --format svg: exit %d\n%s", code, out)
 	}
 }
+
+// TestBinaryTopologyLive: --live draws the running switch's policy (the
+// same edges as the file's) with each node's rates and drops.
+func TestBinaryTopologyLive(t *testing.T) {
+	p := startRunPattern(t)
+	out, code := spacenet(t, nil, "topology", "--live", "--socket-dir", p.dir, "--interval", "20ms")
+	file, _ := spacenet(t, nil, "topology")
+	if code != 0 {
+		t.Fatalf("topology --live: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		`"camera" [id="tenant-camera", label="camera\n0x010-0x01F\nin 0/s, out 0/s, dropped 3"];`,
+		`"processor" [id="tenant-processor", label="processor\n0x020-0x02F\nin 0/s, out 0/s, dropped 0"];`,
+		`"ground" [id="ground", shape=ellipse, label="ground\n0x7F0\nin 0/s, out 0/s, dropped 0"];`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in\n%s", want, out)
+		}
+	}
+	edges := func(dot string) (e []string) {
+		for _, l := range strings.Split(dot, "\n") {
+			if strings.Contains(l, " -> ") {
+				e = append(e, l)
+			}
+		}
+		return e
+	}
+	if a, b := strings.Join(edges(out), "\n"), strings.Join(edges(file), "\n"); a != b || a == "" {
+		t.Errorf("--live edges:\n%s\nthe built-in policy's:\n%s", a, b)
+	}
+	if out, code := spacenet(t, nil, "topology", "--live", "--config", "x.toml"); code != exitUsage {
+		t.Errorf("--live --config: exit %d\n%s", code, out)
+	}
+	if out, code := spacenet(t, nil, "topology", "--live", "--socket-dir", t.TempDir()); code != exitNoSwitch {
+		t.Errorf("--live without a switch: exit %d\n%s", code, out)
+	}
+}
