@@ -1,4 +1,5 @@
-// Package topology draws an APID policy as a Graphviz graph: one node per
+// Package topology draws an APID policy (and a LAN configuration, see
+// WriteLANDOT) as a Graphviz graph: one node per
 // tenant with the APID ranges it owns, the ground with its APIDs, and an
 // edge for each "may send to": tenant to tenant (can_send_to), tenant to
 // ground (uplink = true), ground to tenant (the ground's can_send_to). It

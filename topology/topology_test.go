@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"spacenet/lan"
 	"spacenet/policy"
 	"spacenet/topology"
 )
@@ -131,5 +132,44 @@ func TestNotes(t *testing.T) {
 		if !strings.Contains(dot.String(), want) {
 			t.Errorf("no %s in\n%s", want, dot.String())
 		}
+	}
+}
+
+// TestLANSVG: a LAN with a tenants table: every port with its tenant and
+// locks, and only the reach the table gives.
+func TestLANSVG(t *testing.T) {
+	if _, err := exec.LookPath("dot"); err != nil {
+		t.Skip("Graphviz's dot not installed (scripts/deps.sh installs graphviz)")
+	}
+	c := lan.DefaultConfig("/run/lan")
+	c.Tenants = map[string][]string{"camera": {"processor"}, "processor": {"camera", "spaceos"}, "spaceos": nil}
+	var dot bytes.Buffer
+	if err := topology.WriteLANDOT(&dot, c); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := topology.SVG(dot.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g svgGraph
+	if err := xml.Unmarshal(svg, &g); err != nil {
+		t.Fatal(err)
+	}
+	var nodes, edges []string
+	for _, x := range g.Groups {
+		switch x.Class {
+		case "node":
+			nodes = append(nodes, strings.Join(x.Texts, " "))
+		case "edge":
+			edges = append(edges, x.Title)
+		}
+	}
+	wantNodes := []string{"camera", "processor", "spaceos",
+		"camera qemu-stream /run/lan/camera.sock sticky", "processor qemu-stream /run/lan/processor.sock sticky", "spaceos qemu-stream /run/lan/spaceos.sock sticky"}
+	wantEdges := []string{"port:camera->tenant:camera", "port:processor->tenant:processor", "port:spaceos->tenant:spaceos",
+		"tenant:camera->tenant:processor", "tenant:processor->tenant:camera", "tenant:processor->tenant:spaceos"}
+	slices.Sort(edges) // dot writes them in its own order
+	if !slices.Equal(nodes, wantNodes) || !slices.Equal(edges, wantEdges) {
+		t.Errorf("SVG:\nnodes %q\nwant  %q\nedges %q\nwant  %q", nodes, wantNodes, edges, wantEdges)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"spacenet/apidswitch"
 	"spacenet/control"
+	"spacenet/lan"
 	"spacenet/policy"
 	"spacenet/topology"
 )
@@ -110,18 +111,59 @@ and no switch answers.`,
 		}
 		var b bytes.Buffer
 		topology.WriteDOT(&b, pol, notes)
-		out := b.Bytes()
-		if tf.format == "svg" {
-			if out, err = topology.SVG(out); err != nil {
+		return writeGraph(cmd, b.Bytes(), tf.format, tf.output)
+	},
+}
+
+var lanTopologyFlags struct {
+	config, socketDir, format, output string
+}
+
+var lanTopologyCmd = &cobra.Command{
+	Use:   "topology",
+	Short: "Draw the virtual LAN's configuration as a Graphviz graph (DOT, or SVG through dot)",
+	Long: `topology draws the LAN configuration (--config, or the default one for
+--socket-dir): an ellipse per tenant, a box per port (its kind, its socket or
+interface, its locks: MAC, IPs, sticky) tied to its tenant, and an arrow for
+each tenant that may send frames to another (the tenants table; without
+one, every tenant reaches every other). --format and -o as for spacenet
+topology.`,
+	Example: `  spacenet lan topology --format svg -o lan.svg
+  spacenet lan topology --config lan.toml | dot -Tpng > lan.png`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		tf := lanTopologyFlags
+		if tf.format != "dot" && tf.format != "svg" {
+			return usageError("--format %q: want dot or svg", tf.format)
+		}
+		c := lan.DefaultConfig(tf.socketDir)
+		if tf.config != "" {
+			var err error
+			if c, err = lan.LoadConfig(tf.config); err != nil {
 				return err
 			}
 		}
-		if tf.output == "" || tf.output == "-" {
-			_, err = cmd.OutOrStdout().Write(out)
+		var b bytes.Buffer
+		topology.WriteLANDOT(&b, c)
+		return writeGraph(cmd, b.Bytes(), tf.format, tf.output)
+	},
+}
+
+// writeGraph writes dot, or its SVG, to output (standard output if "" or
+// "-").
+func writeGraph(cmd *cobra.Command, dot []byte, format, output string) error {
+	out := dot
+	if format == "svg" {
+		var err error
+		if out, err = topology.SVG(dot); err != nil {
 			return err
 		}
-		return os.WriteFile(tf.output, out, 0o644)
-	},
+	}
+	if output == "" || output == "-" {
+		_, err := cmd.OutOrStdout().Write(out)
+		return err
+	}
+	return os.WriteFile(output, out, 0o644)
 }
 
 func init() {
@@ -133,4 +175,11 @@ func init() {
 	f.StringVar(&topologyFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --live: the switch's socket directory, as given to run")
 	f.DurationVar(&topologyFlags.interval, "interval", time.Second, "with --live: time between the two snapshots the rates come from")
 	rootCmd.AddCommand(topologyCmd)
+
+	f = lanTopologyCmd.Flags()
+	f.StringVar(&lanTopologyFlags.config, "config", "", "LAN configuration file (TOML); default: one qemu-stream port per v0 tenant")
+	f.StringVar(&lanTopologyFlags.socketDir, "socket-dir", lan.DefaultDir, "socket directory of the default configuration")
+	f.StringVar(&lanTopologyFlags.format, "format", "dot", "dot or svg")
+	f.StringVarP(&lanTopologyFlags.output, "output", "o", "", "write to this file instead of standard output")
+	lanCmd.AddCommand(lanTopologyCmd)
 }

@@ -62,3 +62,21 @@ func TestBinaryTopologyLive(t *testing.T) {
 		t.Errorf("--live without a switch: exit %d\n%s", code, out)
 	}
 }
+
+// TestBinaryLANTopology: the default LAN's ports and reach, and a refused
+// configuration file.
+func TestBinaryLANTopology(t *testing.T) {
+	out, code := spacenet(t, nil, "lan", "topology", "--socket-dir", "/run/x")
+	for _, want := range []string{
+		`"port:camera" [id="port-camera", shape=box, label="camera\nqemu-stream /run/x/camera.sock\nsticky"];`,
+		`"port:camera" -> "tenant:camera" [id="camera--camera", dir=none, style=dotted];`,
+		`"tenant:camera" -> "tenant:spaceos" [id="camera->spaceos"];`,
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("lan topology: exit %d: no %s in\n%s", code, want, out)
+		}
+	}
+	if out, code := spacenet(t, nil, "lan", "topology", "--config", "/nonexistent.toml"); code != exitFailure {
+		t.Errorf("a missing file: exit %d\n%s", code, out)
+	}
+}
