@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,9 @@ rates come from two snapshots --interval apart. The ground's row counts the
 frames injected from the ground. The switch counts per sender, not per
 receiver: a tenant's OUT/s is what it sent that left the switch.
 
---json prints one snapshot as JSON (every counter; no rates) and exits.
+--json prints one snapshot as JSON (every counter; no rates) and exits;
+with --watch, one snapshot per line (JSON Lines) at once and then every
+--interval.
 --watch redraws every --interval like top (plain blocks of lines, one per
 interval, when standard output is not a terminal) until interrupted or
 --count views. Exit status: 0 shown; 1 failed; 2 usage error; 3 no switch
@@ -80,7 +83,7 @@ it. --json, --watch and --count as for spacenet status.`,
 func init() {
 	for _, c := range []*cobra.Command{statusCmd, lanStatusCmd} {
 		f := c.Flags()
-		f.BoolVar(&statusFlags.json, "json", false, "print one snapshot as JSON and exit")
+		f.BoolVar(&statusFlags.json, "json", false, "print one snapshot as JSON and exit (with --watch: one per line, every --interval)")
 		f.BoolVar(&statusFlags.watch, "watch", false, "redraw every --interval until interrupted")
 		f.IntVar(&statusFlags.count, "count", 0, "with --watch: stop after this many views (0: until interrupted)")
 		f.DurationVar(&statusFlags.interval, "interval", time.Second, "time between the two snapshots a rate is computed from")
@@ -108,7 +111,7 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 		}
 		return &exitError{code: exitFailure, err: err}
 	}
-	if sf.json {
+	if sf.json && !sf.watch {
 		_, err := render(w, path, nil, true)
 		if err != nil {
 			return fail(err)
@@ -117,6 +120,12 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if sf.json {
+		if err := watchJSON(ctx, w, path, render, sf.interval, sf.count); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
 	prev, err := render(io.Discard, path, nil, false)
 	if err != nil {
 		return fail(err)
@@ -147,6 +156,34 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 		}
 		if sf.count > 0 && n >= sf.count {
 			return nil
+		}
+	}
+}
+
+// watchJSON writes a snapshot as one line of JSON at once and then every
+// interval, until ctx ends or count lines (0: no limit).
+func watchJSON(ctx context.Context, w io.Writer, path string, render renderer, interval time.Duration, count int) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		var doc, line bytes.Buffer
+		if _, err := render(&doc, path, nil, true); err != nil {
+			return err
+		}
+		if err := json.Compact(&line, doc.Bytes()); err != nil {
+			return err
+		}
+		line.WriteByte('\n')
+		if _, err := w.Write(line.Bytes()); err != nil {
+			return err
+		}
+		if count > 0 && n >= count {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
 		}
 	}
 }

@@ -123,7 +123,8 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 }
 
 // TestBinaryStatusWatch: in a terminal, --watch redraws in place (home,
-// clear, the table) each interval; into a pipe it writes plain blocks.
+// clear, the table) each interval; into a pipe it writes plain blocks; with
+// --json, one snapshot per line.
 func TestBinaryStatusWatch(t *testing.T) {
 	p := startRunPattern(t)
 	const clear = "\x1b[H\x1b[2J"
@@ -160,6 +161,22 @@ func TestBinaryStatusWatch(t *testing.T) {
 	}
 	if strings.Contains(string(out), "\x1b") || strings.Count(string(out), "APID switch ") != 3 || strings.Count(string(out), "\ncamera ") != 3 {
 		t.Errorf("into a pipe, want 3 plain views:\n%q", out)
+	}
+
+	// --json --watch: JSON Lines, each a whole snapshot.
+	out, err = exec.Command(spacenetBinary(t), append(args, "--json")...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("--json --watch --count 3: %d lines:\n%s", len(lines), out)
+	}
+	for i, l := range lines {
+		var s control.APID
+		if err := json.Unmarshal([]byte(l), &s); err != nil || len(s.Tenants) != 3 || s.Tenants[0].Received != controltest.Sent+controltest.Spoofed+controltest.Healths {
+			t.Errorf("line %d: %v %q", i+1, err, l)
+		}
 	}
 }
 
