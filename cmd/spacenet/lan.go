@@ -158,6 +158,9 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer logs.CloseWithin(logFlushTimeout)
+	if err := listenAddrUsage("metrics-listen", lanFlags.metricsListen); err != nil {
+		return err
+	}
 	c, err := lanConfig()
 	if err != nil {
 		return err

@@ -212,3 +212,32 @@ func TestBinaryBenchMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryMetricsListenUsage: a --metrics-listen that is not HOST:PORT
+// is a usage error naming the flag, on both switches, before anything
+// starts; an address in use fails the run (status 1).
+func TestBinaryMetricsListenUsage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	for _, args := range [][]string{
+		{"run", "--socket-dir", dir, "--metrics-listen", "9464"},
+		{"run", "--socket-dir", dir, "--metrics-listen", "127.0.0.1:99999"},
+		{"lan", "run", "--socket-dir", dir, "--metrics-listen", "localhost:http"},
+	} {
+		out, code := spacenet(t, nil, args...)
+		if code != exitUsage || !strings.Contains(out, "--metrics-listen ") || !strings.Contains(out, "want HOST:PORT") {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a usage error made the socket directory: %v", err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	out, code := spacenet(t, nil, "run", "--socket-dir", dir, "--metrics-listen", busy.Addr().String())
+	if code != exitFailure || !strings.Contains(out, "--metrics-listen "+busy.Addr().String()) {
+		t.Errorf("address in use: exit %d\n%s", code, out)
+	}
+}

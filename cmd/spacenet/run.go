@@ -166,6 +166,9 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			return urlUsage(flag, err)
 		}
 	}
+	if err := listenAddrUsage("metrics-listen", rf.metricsListen); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {
 		return err

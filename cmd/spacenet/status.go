@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -92,6 +94,25 @@ func init() {
 	lanStatusCmd.Flags().StringVar(&statusFlags.lanSocketDir, "socket-dir", lan.DefaultDir, "the LAN's socket directory, as given to lan run")
 	rootCmd.AddCommand(statusCmd)
 	lanCmd.AddCommand(lanStatusCmd)
+}
+
+// listenAddrUsage checks a HOST:PORT flag value ("" is off): a usage
+// error naming the flag if it is not one.
+func listenAddrUsage(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var p uint64
+		if p, err = strconv.ParseUint(port, 10, 16); err == nil && p == 0 && port != "0" {
+			err = errors.New("bad port")
+		}
+	}
+	if err != nil {
+		return usageError("--%s %q: want HOST:PORT, such as 127.0.0.1:9464 (port 0: any free port)", flag, addr)
+	}
+	return nil
 }
 
 // A renderer fetches a snapshot from the control socket at path and writes
