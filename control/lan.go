@@ -2,7 +2,10 @@ package control
 
 import (
 	"cmp"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"spacenet/lan"
@@ -84,5 +87,39 @@ func LANSnapshot(l *lan.LAN) *LAN {
 		out.MACs = append(out.MACs, FDB{MAC: e.MAC.String(), Port: e.Port, AgeSeconds: e.Age.Seconds(), Locked: e.Locked})
 	}
 	slices.SortFunc(out.MACs, func(a, b FDB) int { return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.MAC, b.MAC)) })
+	return out
+}
+
+// Locks lists the port's locks as "mac=M", "ip=A,B", "sticky" (those it
+// has).
+func (p *Port) Locks() []string {
+	var out []string
+	if p.LockedMAC != "" {
+		out = append(out, "mac="+p.LockedMAC)
+	}
+	if len(p.LockedIPs) > 0 {
+		out = append(out, "ip="+strings.Join(p.LockedIPs, ","))
+	}
+	if p.Sticky {
+		out = append(out, "sticky")
+	}
+	return out
+}
+
+// Drops lists the port's non-zero drops as "rx:REASON=N", then
+// "tx:REASON=N", each sorted by reason.
+func (p *Port) Drops() []string {
+	return append(NonZero("rx:", p.RxDrops), NonZero("tx:", p.TxDrops)...)
+}
+
+// NonZero lists the non-zero counts of m as PREFIX+NAME=N, sorted by name
+// (the drops of a Tenant or a Port by reason).
+func NonZero(prefix string, m map[string]uint64) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] > 0 {
+			out = append(out, prefix+k+"="+strconv.FormatUint(m[k], 10))
+		}
+	}
 	return out
 }

@@ -4,9 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"html/template"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -18,9 +16,11 @@ var (
 	apidHTML string
 	//go:embed lanpage.html
 	lanHTML string
+	//go:embed common.js.tmpl
+	commonJS string // the pages' shared script: {{define "common"}}
 
-	apidTemplate = template.Must(template.New("apid").Parse(apidHTML))
-	lanTemplate  = template.Must(template.New("lan").Parse(lanHTML))
+	apidTemplate = template.Must(template.Must(template.New("apid").Parse(apidHTML)).Parse(commonJS))
+	lanTemplate  = template.Must(template.Must(template.New("lan").Parse(lanHTML)).Parse(commonJS))
 )
 
 // pageRow is one tenant's line as the page first shows it.
@@ -69,21 +69,11 @@ func LANPage(snapshot func() *control.LAN) http.Handler {
 			FDB  []fdbRow
 		}{LAN: s}
 		for _, p := range s.Ports {
-			var locks []string
-			if p.LockedMAC != "" {
-				locks = append(locks, "mac="+p.LockedMAC)
-			}
-			if len(p.LockedIPs) > 0 {
-				locks = append(locks, "ip="+strings.Join(p.LockedIPs, ","))
-			}
-			if p.Sticky {
-				locks = append(locks, "sticky")
-			}
-			drops := strings.Join(append(nonZero("rx:", p.RxDrops), nonZero("tx:", p.TxDrops)...), ", ")
+			drops := strings.Join(p.Drops(), ", ")
 			if p.Failed {
 				drops += " FAILED"
 			}
-			data.Rows = append(data.Rows, portRow{Port: p, Locks: orDash(strings.Join(locks, " ")), Drops: orDash(drops)})
+			data.Rows = append(data.Rows, portRow{Port: p, Locks: orDash(strings.Join(p.Locks(), " ")), Drops: orDash(drops)})
 		}
 		for _, e := range s.MACs {
 			state := "used " + strconv.FormatFloat(e.AgeSeconds, 'f', 0, 64)
@@ -114,23 +104,12 @@ func page(snapshot func() any, tmpl *template.Template, data func(any) any) http
 	return mux
 }
 
-// nonZero lists the non-zero counts of m as PREFIXNAME=N, sorted by name.
-func nonZero(prefix string, m map[string]uint64) []string {
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if m[k] > 0 {
-			out = append(out, prefix+k+"="+formatUint(m[k]))
-		}
-	}
-	return out
-}
-
 func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
 	name := t.Name
 	if t.Removed {
 		name += " (removed)"
 	}
-	reasons := nonZero("", t.Dropped)
+	reasons := control.NonZero("", t.Dropped)
 	return pageRow{Name: name, APIDs: strings.Join(t.APIDs, ", "), Connected: conn, Generation: gen, Queue: queue,
 		Received: t.Received, Forwarded: t.Forwarded(), Held: t.Held, Dropped: t.DroppedTotal, NoticesLost: lost,
 		Reasons: orDash(strings.Join(reasons, ", "))}

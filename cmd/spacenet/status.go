@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -336,22 +335,11 @@ func renderLAN(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 		if b == nil {
 			b = &control.Port{}
 		}
-		var locks []string
-		if q.LockedMAC != "" {
-			locks = append(locks, "mac="+q.LockedMAC)
-		}
-		if len(q.LockedIPs) > 0 {
-			locks = append(locks, "ip="+strings.Join(q.LockedIPs, ","))
-		}
-		if q.Sticky {
-			locks = append(locks, "sticky")
-		}
-		drops := byReasonPrefixed("rx:", q.RxDrops) + "," + byReasonPrefixed("tx:", q.TxDrops)
-		drops = strings.Trim(drops, ",")
+		drops := strings.Join(q.Drops(), ",")
 		if q.Failed {
 			drops += " FAILED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", q.Name, q.Tenant, q.NIC, orDash(strings.Join(locks, " ")),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", q.Name, q.Tenant, q.NIC, orDash(strings.Join(q.Locks(), " ")),
 			rate(q.RxFrames, b.RxFrames, dt, have), rate(q.TxFrames, b.TxFrames, dt, have),
 			q.RxFrames, q.RxBytes, q.TxFrames, q.TxBytes, q.Queued, q.Held, orDash(strings.TrimSpace(drops)))
 	}
@@ -376,14 +364,4 @@ func orDash(s string) string {
 
 // byReason lists the non-zero counts of m as NAME=N, sorted by name; "-"
 // if none.
-func byReason(m map[string]uint64) string { return orDash(byReasonPrefixed("", m)) }
-
-func byReasonPrefixed(prefix string, m map[string]uint64) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s%s=%d", prefix, k, m[k]))
-		}
-	}
-	return strings.Join(parts, ",")
-}
+func byReason(m map[string]uint64) string { return orDash(strings.Join(control.NonZero("", m), ",")) }
