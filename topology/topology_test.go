@@ -77,15 +77,16 @@ type svgGraph struct {
 	} `xml:"g>g"`
 }
 
-// TestSVG: the SVG rendered by dot names every tenant (with its APIDs), the
-// ground and every edge, and nothing else.
-func TestSVG(t *testing.T) {
+// render runs dot on a graph write writes and returns what the SVG names:
+// each node's and each edge's title and texts, in dot's order. It skips
+// the test without Graphviz.
+func render(t *testing.T, write func(*bytes.Buffer) error) (nodes, edges [][]string) {
+	t.Helper()
 	if _, err := exec.LookPath("dot"); err != nil {
 		t.Skip("Graphviz's dot not installed (scripts/deps.sh installs graphviz)")
 	}
-	p := load(t)
 	var dot bytes.Buffer
-	if err := topology.WriteDOT(&dot, p, nil); err != nil {
+	if err := write(&dot); err != nil {
 		t.Fatal(err)
 	}
 	svg, err := topology.SVG(dot.Bytes())
@@ -96,18 +97,35 @@ func TestSVG(t *testing.T) {
 	if err := xml.Unmarshal(svg, &g); err != nil {
 		t.Fatalf("%v\n%s", err, svg)
 	}
-	var nodes, edges []string
 	for _, x := range g.Groups {
 		switch x.Class {
 		case "node":
-			nodes = append(nodes, x.Title+" "+strings.Join(x.Texts, " "))
+			nodes = append(nodes, append([]string{x.Title}, x.Texts...))
 		case "edge":
-			edges = append(edges, x.Title+" "+strings.Join(x.Texts, " "))
+			edges = append(edges, append([]string{x.Title}, x.Texts...))
 		}
 	}
+	return nodes, edges
+}
+
+// joined joins each entry's strings with sep.
+func joined(entries [][]string, sep string) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = strings.Join(e, sep)
+	}
+	return out
+}
+
+// TestSVG: the SVG rendered by dot names every tenant (with its APIDs), the
+// ground and every edge, and nothing else.
+func TestSVG(t *testing.T) {
+	p := load(t)
+	n, e := render(t, func(b *bytes.Buffer) error { return topology.WriteDOT(b, p, nil) })
+	nodes, edges := joined(n, " "), joined(e, " ")
 	wantNodes := []string{"camera camera 0x010-0x01F", "processor processor 0x020-0x02F", "spaceos spaceos 0x100-0x2FF", "ground ground 0x7F0"}
-	wantEdges := []string{"camera->processor ", "camera->spaceos 0x100-0x10F", "camera->ground uplink", "processor->camera ",
-		"spaceos->camera ", "spaceos->processor ", "spaceos->ground uplink", "ground->spaceos "}
+	wantEdges := []string{"camera->processor", "camera->spaceos 0x100-0x10F", "camera->ground uplink", "processor->camera",
+		"spaceos->camera", "spaceos->processor", "spaceos->ground uplink", "ground->spaceos"}
 	if !slices.Equal(nodes, wantNodes) || !slices.Equal(edges, wantEdges) {
 		t.Errorf("SVG:\nnodes %q\nwant  %q\nedges %q\nwant  %q", nodes, wantNodes, edges, wantEdges)
 	}
@@ -138,31 +156,15 @@ func TestNotes(t *testing.T) {
 // TestLANSVG: a LAN with a tenants table: every port with its tenant and
 // locks, and only the reach the table gives.
 func TestLANSVG(t *testing.T) {
-	if _, err := exec.LookPath("dot"); err != nil {
-		t.Skip("Graphviz's dot not installed (scripts/deps.sh installs graphviz)")
-	}
 	c := lan.DefaultConfig("/run/lan")
 	c.Tenants = map[string][]string{"camera": {"processor"}, "processor": {"camera", "spaceos"}, "spaceos": nil}
-	var dot bytes.Buffer
-	if err := topology.WriteLANDOT(&dot, c); err != nil {
-		t.Fatal(err)
-	}
-	svg, err := topology.SVG(dot.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g svgGraph
-	if err := xml.Unmarshal(svg, &g); err != nil {
-		t.Fatal(err)
-	}
+	n, e := render(t, func(b *bytes.Buffer) error { return topology.WriteLANDOT(b, c) })
 	var nodes, edges []string
-	for _, x := range g.Groups {
-		switch x.Class {
-		case "node":
-			nodes = append(nodes, strings.Join(x.Texts, " "))
-		case "edge":
-			edges = append(edges, x.Title)
-		}
+	for i := range n {
+		nodes = append(nodes, strings.Join(n[i][1:], " "))
+	}
+	for i := range e {
+		edges = append(edges, e[i][0])
 	}
 	wantNodes := []string{"camera", "processor", "spaceos",
 		"camera qemu-stream /run/lan/camera.sock sticky", "processor qemu-stream /run/lan/processor.sock sticky", "spaceos qemu-stream /run/lan/spaceos.sock sticky"}
