@@ -10,7 +10,7 @@ run:
 	$(GO) run ./cmd/spacenet run
 
 build:
-	$(GO) build -o bin/spacenet ./cmd/spacenet
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/spacenet ./cmd/spacenet
 
 # Man pages of every command, from the cobra tree (the same text as --help),
 # written to bin/man/man1: read one with `man -l bin/man/man1/spacenet-inject.1`.

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use when they are missing: tshark
 # (reads our pcaps), iproute2 (namespaces, veth, bridges), iputils-ping,
-# iperf3, socat and QEMU with its network-boot firmware (real peers), and what
-# guest VMs boot from (internal/vmtest, scripts/guest-image.sh): a Debian
-# kernel (linux-image-amd64) and a static busybox (busybox-static). Needs
-# root; without root it says what is missing and the tests that need those
-# tools skip with a message.
+# iperf3, socat, prometheus (with promtool), graphviz, chromium (headless, for
+# the status page's test) and QEMU with its network-boot firmware (real
+# peers), and what guest VMs boot from (internal/vmtest,
+# scripts/guest-image.sh): a Debian kernel (linux-image-amd64) and a static
+# busybox (busybox-static). Needs root; without root it says what is missing
+# and the tests that need those tools skip with a message.
 set -euo pipefail
 need=()
 command -v tshark >/dev/null || need+=(tshark)
@@ -13,6 +14,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v socat >/dev/null || need+=(socat)
+command -v prometheus >/dev/null || need+=(prometheus) # and promtool: spacenet run --metrics-listen tests
+command -v dot >/dev/null || need+=(graphviz)          # spacenet topology --svg tests
+command -v chromium >/dev/null || need+=(chromium)     # the status page in a headless browser
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86 ipxe-qemu seabios)
 [ -e /usr/share/qemu/qboot.rom ] || need+=(qemu-system-data)
 compgen -G '/boot/vmlinuz-*' >/dev/null || need+=(linux-image-amd64)

@@ -29,6 +29,8 @@ var benchSwitchFlags struct {
 	rounds    int
 	cpuprof   string
 	processes bool
+	metrics   bool
+	scrape    time.Duration
 }
 
 var benchSwitchCmd = &cobra.Command{
@@ -52,7 +54,11 @@ With --processes, every guest is a process of its own, as real guests
 out, with no window: the switch's flow control holds it back when the
 receiver is behind, as the relay's blocking write does, and the table
 shows the frames each lost (the switch must lose none). Ping-pong runs
-between two processes as well.`,
+between two processes as well.
+
+With --metrics, the throughput rounds compare the switch with its
+Prometheus endpoint on (a loopback --metrics-listen, GET /metrics every
+--scrape) against the same switch with it off, rounds alternating.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchSwitch,
 }
@@ -66,6 +72,8 @@ func init() {
 	f.IntVar(&benchSwitchFlags.rounds, "rounds", 3, "rounds per figure (the median is printed)")
 	f.StringVar(&benchSwitchFlags.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.BoolVar(&benchSwitchFlags.processes, "processes", false, "run every guest as a separate process, writing flat out (no --window)")
+	f.BoolVar(&benchSwitchFlags.metrics, "metrics", false, "compare the switch with its Prometheus endpoint scraped every --scrape against the switch unobserved")
+	f.DurationVar(&benchSwitchFlags.scrape, "scrape", 100*time.Millisecond, "with --metrics: time between scrapes")
 	benchCmd.AddCommand(benchSwitchCmd)
 	benchCmd.AddCommand(benchRoleCmd)
 }
@@ -149,6 +157,9 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	defer os.RemoveAll(base)
 	if fl.processes {
 		return runBenchProcesses(cmd, batches, base)
+	}
+	if fl.metrics {
+		return runBenchMetrics(cmd, batches, base)
 	}
 
 	sw, stopSwitch, err := startSwitch(context.Background(), apidswitch.Config{SocketDir: filepath.Join(base, "switch"), Logger: quietLog})

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/lan"
+	"spacenet/observe"
 )
 
 var lanFlags struct {
@@ -20,6 +21,7 @@ var lanFlags struct {
 	logFormat, logLevel  string
 	dirMode, sockMode    string
 	printConfig, checkOK bool
+	metricsListen        string
 }
 
 var lanCmd = &cobra.Command{
@@ -51,6 +53,11 @@ but a packet one is sticky (the first source MAC it sends is locked to it),
 every port floods at most 1000 broadcast, multicast and unknown-unicast
 frames a second (bursts of 100), sockets are 0600 in a 0700 directory, and
 a socket directory that another user owns or may write to is refused.
+
+While it runs, spacenet lan status reads its counters and MAC table from
+SOCKET-DIR/.control (mode 0600; not made if the directory is another
+user's or open to others: logged); --metrics-listen HOST:PORT serves them
+to Prometheus (/metrics) and as a status page (/).
 
 Signals: SIGINT or SIGTERM stops the switch and prints every port's counters;
 SIGHUP re-reads --config and applies port and tenant changes (a bad file is
@@ -103,6 +110,7 @@ func init() {
 	f.StringVar(&lanFlags.sockMode, "sock-mode", "", "octal mode of the qemu-* sockets (default: the file's socket_mode, else 0600)")
 	f.StringVar(&lanFlags.dirMode, "dir-mode", "", "octal mode of a socket directory the LAN creates (default: the file's dir_mode, else 0700)")
 	addLogFlags(lanRunCmd, &lanFlags.logFormat, &lanFlags.logLevel)
+	f.StringVar(&lanFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet lan status reads SOCKET-DIR/.control")
 	f.BoolVar(&lanFlags.printConfig, "print-config", false, "print the configuration in force and exit")
 	lanCmd.AddCommand(lanRunCmd, lanCheckCmd)
 	rootCmd.AddCommand(lanCmd)
@@ -150,6 +158,9 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer logs.CloseWithin(logFlushTimeout)
+	if err := listenAddrUsage("metrics-listen", lanFlags.metricsListen); err != nil {
+		return err
+	}
 	c, err := lanConfig()
 	if err != nil {
 		return err
@@ -162,6 +173,12 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	views, err := observe.LAN(l, lanFlags.dir, lanFlags.metricsListen, log)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer views.Close()
 	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

@@ -126,8 +126,9 @@ func serves(args []string) bool {
 // directory) and the commands after them use it, each with the exit status
 // the README announces; `lan run` starts the virtual LAN; a serving command
 // is stopped with SIGTERM when the next one starts. A file under /tmp is
-// made in a temporary directory instead, `lan run` gets --socket-dir in
-// one (/tmp/space-lan is shared by every user of the machine). Not run:
+// made in a temporary directory instead, `lan run` and `lan status` get
+// --socket-dir in one (/tmp/space-lan is shared by every user of the
+// machine). Not run:
 // the qemu line, and the bench lines (measurements of seconds to minutes
 // each, on a machine that others share) unless SPACENET_README_BENCH=1.
 func TestReadmeCommands(t *testing.T) {
@@ -164,6 +165,9 @@ func TestReadmeCommands(t *testing.T) {
 			c.stages[i] = readmeArgs(t, stage, tmp)
 		}
 		args = c.stages[0]
+		if len(args) > 1 && args[0] == "lan" && args[1] == "status" {
+			c.stages[0] = append(args, "--socket-dir", filepath.Join(tmp, "lan")) // the one lan run got
+		}
 		if serves(args) {
 			stop()
 			if args[0] == "lan" {

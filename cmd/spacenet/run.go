@@ -19,8 +19,10 @@ import (
 
 	"spacenet/apidswitch"
 	"spacenet/ccsds"
+	"spacenet/control"
 	"spacenet/frame"
 	"spacenet/internal/logging"
+	"spacenet/observe"
 	"spacenet/policy"
 	"spacenet/uplink"
 )
@@ -32,6 +34,7 @@ var runFlags struct {
 	logFormat, logLevel    string
 	dirMode, sockMode      string
 	queue, batch           int
+	metricsListen          string
 }
 
 var runCmd = &cobra.Command{
@@ -104,6 +107,7 @@ func init() {
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
+	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet status reads SOCKET-DIR/.control")
 	rootCmd.AddCommand(runCmd)
 }
 
@@ -181,6 +185,9 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			return urlUsage(flag, err)
 		}
 	}
+	if err := listenAddrUsage("metrics-listen", rf.metricsListen); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(rf.config)
 	if err != nil {
 		return err
@@ -241,6 +248,16 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 
 	select {
 	case <-sw.Ready():
+		views, err := observe.APID(&control.APIDSource{Switch: sw, Downlink: up, Uplink: dl}, rf.metricsListen, log)
+		if err != nil {
+			cancel()
+			<-runErr
+			if dl != nil {
+				<-dlErr
+			}
+			return err
+		}
+		defer views.Close()
 		for _, t := range sw.Tenants() {
 			log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
 		}
