@@ -511,12 +511,16 @@ func (r *reader) send(f *frame.Frame) {
 
 // payNotices queues the notices owed to the reader's own guest, waiting for
 // its queue to have room: only the guest can make room, by reading, and
-// until it does its socket is not read. Only the connection or the switch
-// going away ends the wait; what is still owed then is counted lost.
+// until it does its socket is not read. Only the connection being replaced
+// or closed, or the switch stopping, ends the wait; what is still owed then
+// is counted lost. A replaced connection's reader, draining what its guest
+// wrote before, never waits here: otherwise a guest that reconnects without
+// reading would keep every replaced connection (a goroutine, its buffers)
+// alive, one per connect (issue 14's churn attack: 235 MB).
 func (r *reader) payNotices() {
 	t := r.c.t
 	for len(r.owed) > 0 {
-		if !t.q.waitNoticeRoom(r.wait, r.c.closed, r.c.sw.quit) {
+		if !t.q.waitNoticeRoom(r.wait, r.c.done, r.c.sw.quit) {
 			t.notes.lost.Add(uint64(len(r.owed)))
 			r.owed = r.owed[:0]
 			return
