@@ -172,7 +172,13 @@ func (c *conn) writeLoop(prev *conn) {
 			credit(from[:k], &c.t.notes)
 		}
 		if err != nil {
-			c.close()
+			// The guest is gone (or replaced, or past its flush time):
+			// stop writing, but leave the socket to the reader, which
+			// still takes in what the guest wrote before it went. Closing
+			// it here lost those frames uncounted whenever the switch was
+			// writing to a guest as it closed (the last pong of a
+			// ping-pong, under a flood to the guest).
+			c.stop()
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package apidswitch
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -510,5 +511,59 @@ func TestChurnWithUnreadNotices(t *testing.T) {
 	}
 	if c := h.counters("camera"); c.NoticesLost == 0 || !c.Balanced() {
 		t.Errorf("camera %+v: want the ERRORs owed by replaced connections counted lost", c)
+	}
+}
+
+// TestLastFramesBeforeClose: a guest that writes and then closes while the
+// switch is writing to it (here: its ERRORs, which it never reads) has every
+// frame it wrote taken in and accounted for. Before, the writer's failed
+// write (the guest gone) closed the socket at once, and the frames still in
+// it were never read, counted nowhere: under a flood to the echo of a
+// ping-pong, its last pong was lost that way (the attack suite's "ping 1099:
+// i/o timeout").
+func TestLastFramesBeforeClose(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16, Policy: restricted()}) // camera may not send to spaceos
+	tenant := h.sw.byName["camera"]
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.sw.SocketPath("camera"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("camera", Connected)
+	const n = 20_000 // far more ERRORs than the queue and the socket hold
+	out := seqFrames(n, 0x010, 0x100, 0)
+	wrote := make(chan int, 1)
+	go func() {
+		total := 0
+		for k := 0; k < n; k += 256 {
+			w, err := c.Write(frameBytes(out[k:min(n, k+256)]))
+			total += w
+			if err != nil {
+				break
+			}
+		}
+		wrote <- total
+	}()
+	// A bounded wait for a state of the switch, not a sleep: the reader
+	// has stopped reading (it owes ERRORs) and the writer is stuck on the
+	// guest's full socket.
+	deadline := time.Now().Add(testTimeout)
+	for {
+		tenant.q.mu.Lock()
+		waiting := tenant.q.noticeWait != nil
+		tenant.q.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never waited for notice room")
+		}
+		runtime.Gosched()
+	}
+	c.Close()
+	total := <-wrote
+	h.waitEvent("camera", Disconnected)
+	want := uint64((total + frame.Size - 1) / frame.Size) // a partial last frame counts too
+	if got := h.counters("camera"); got.Received != want || !got.Balanced() {
+		t.Errorf("camera wrote %d bytes (%d frames) and closed; the switch received %d: %+v", total, want, got.Received, got)
 	}
 }

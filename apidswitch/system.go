@@ -279,8 +279,7 @@ func (s *Switch) system(r *reader, f *frame.Frame) {
 		reply.SetAPID(f.Dest())
 		reply.SetDest(f.APID())
 		reply.SetPayloadLen(uint16(n))
-		r.send(&reply)
-		r.flush()
+		r.send(&reply) // the writer is woken once, at the end of the read batch
 	case s.cfg.System != nil:
 		s.cfg.System(t.name, f)
 	default:

@@ -26,15 +26,12 @@ import (
 //   - ground: UDP datagrams to the downlink at -socket (HOST:PORT): Space
 //     Packets claiming another's source (a tenant's, 0x000, 0x002),
 //     malformed packets, and valid packets from -src to -dst.
-//   - burn: no socket at all; spins the CPU as a flooding attacker does
-//     (the suite's floor: what the victims lose to the machine alone).
 func init() {
 	roles["malformed"] = guestAttack(malformedFrame)
 	roles["system"] = guestAttack(systemFrame)
 	roles["valid"] = guestAttack(validFrame)
 	roles["churn"] = churn
 	roles["ground"] = ground
-	roles["burn"] = burn
 }
 
 // attackClock is the end of an attack: -for from now, or its stop.
@@ -285,24 +282,5 @@ func ground(a RoleArgs, ready func(), stop <-chan struct{}) (Result, error) {
 		}
 	}
 	r.Elapsed = time.Since(start)
-	return r, nil
-}
-
-// burn spins until the clock says stop, checking it every a.Batch
-// rounds: the CPU a flooding attacker takes, without the switch.
-func burn(a RoleArgs, ready func(), stop <-chan struct{}) (Result, error) {
-	clock := newAttackClock(a, stop)
-	ready()
-	var r Result
-	start := time.Now()
-	x := uint64(1)
-	for !clock.over() {
-		for range a.Batch * 1000 {
-			x = x*6364136223846793005 + 1442695040888963407
-		}
-		r.Frames++
-	}
-	r.Elapsed = time.Since(start)
-	r.Extra = map[string]int64{"x": int64(x & 1)}
 	return r, nil
 }

@@ -272,12 +272,13 @@ func sink(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 }
 
 // echo answers each of a.Frames frames from a.Dst with one from a.Src to
-// a.Dst. Frames from anyone else (an attacker flooding this tenant) are
-// read and counted in Extra["ignored"], not answered.
+// a.Dst carrying the same sequence number (ping's). Frames from anyone else
+// (an attacker flooding this tenant) are read and counted in
+// Extra["ignored"], not answered; a sequence number that is not the next
+// is counted in OutOfSeq.
 func echo(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 	r := Result{Extra: map[string]int64{}}
 	var pong frame.Frame
-	frame.Encode(&pong, frame.TM, a.Src, a.Dst, []byte("pong"))
 	in := make([]frame.Frame, 64)
 	for r.Frames < a.Frames {
 		g.SetReadDeadline(time.Now().Add(a.readTimeout()))
@@ -287,6 +288,11 @@ func echo(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 				r.Extra["ignored"]++
 				continue
 			}
+			seq := binary.BigEndian.Uint32(in[i].Payload())
+			if seq != uint32(r.Frames) {
+				r.OutOfSeq++
+			}
+			seqFrame(&pong, a.Src, a.Dst, seq)
 			if err := g.WriteFrame(&pong); err != nil {
 				return r, err
 			}
@@ -305,17 +311,20 @@ func echo(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 func ping(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 	var r Result
 	var f, p frame.Frame
-	frame.Encode(&p, frame.TM, a.Src, a.Dst, []byte("ping"))
 	warm := a.Frames / 10
 	r.RTT = make([]time.Duration, 0, a.Frames)
 	start := time.Now()
 	for i := range warm + a.Frames {
 		t0 := time.Now()
+		seqFrame(&p, a.Src, a.Dst, uint32(i))
 		if err := g.WriteFrame(&p); err != nil {
 			return r, err
 		}
 		if err := readPong(g, &f, a); err != nil {
 			return r, fmt.Errorf("ping %d: %w", i, err)
+		}
+		if seq := binary.BigEndian.Uint32(f.Payload()); seq != uint32(i) {
+			return r, fmt.Errorf("ping %d: answer to ping %d", i, seq)
 		}
 		if i >= warm {
 			r.RTT = append(r.RTT, time.Since(t0))

@@ -104,6 +104,13 @@ func (r *Role) Stop() (Result, error) {
 	return r.c.wait()
 }
 
+// Kill ends the role's process (a role that waits for frames that will not
+// come) and waits for it.
+func (r *Role) Kill() {
+	r.c.cmd.Process.Kill()
+	r.c.wait()
+}
+
 // Wait waits for the role to end by itself and returns its Result.
 func (r *Role) Wait() (Result, error) { return r.c.wait() }
 
@@ -175,7 +182,10 @@ func PingPongRoles(l Launcher, t Target, pings int, pinger, echoer string, timeo
 		return benchstat.Latency{}, err
 	}
 	rp, perr := pc.wait()
-	_, eerr := ec.wait()
+	re, eerr := ec.wait()
+	if eerr == nil && re.OutOfSeq > 0 {
+		eerr = fmt.Errorf("switchbench: %s: %d pings out of sequence (duplicated or lost)", echoer, re.OutOfSeq)
+	}
 	if err := errors.Join(perr, eerr); err != nil {
 		return benchstat.Latency{}, err
 	}

@@ -21,9 +21,21 @@ import (
 // `spacenet lan run`) as one process, every attacker and every victim a
 // process of its own (`spacenet bench role`), over unix sockets and
 // loopback UDP only. Per case: the victims lose nothing, their ping-pong
-// p99 under attack stays within attackP99Factor of what they measured
-// without the attacker in the same test, and the switch's memory stays
-// under its bound. Every attack is bounded in frames and time.
+// p99 under attack stays within attackP99Factor of their reference, and the
+// switch's memory stays under its bound. Every attack is bounded in frames
+// and time.
+//
+// The reference is the larger of two p99s measured in the same test: the
+// victims alone (the baseline), and the victims while the same attacker
+// attacks a twin switch, a second process of the same binary that the
+// victims do not use (the floor). On this machine's 2 cores the attacker
+// alone (a writer and a reader thread flat out) and the switch's work on its
+// frames take the CPU the victims need: the floor measures what that costs
+// them, whatever switch it is. The p99 under attack is then bounded by what
+// attacking the victims' own switch adds: shared locks, queues, unfair
+// scheduling (a switch defect), not the machine. Measured on 2 cores: the
+// floor's p99 is 2-20x the baseline's depending on the attack and on the
+// machine's other load; see docs/threat-model.md.
 
 const (
 	// attackPings is the round trips per ping-pong round.
@@ -40,7 +52,7 @@ const (
 	attackFor    = 15 * time.Second
 	// pingTimeout: a victim's frame not answered within it counts as lost
 	// (the round fails at once instead of waiting for the role's default).
-	pingTimeout = 2 * time.Second
+	pingTimeout = 10 * time.Second
 	// switchMemLimit bounds the switch process's peak resident memory
 	// (VmHWM) over the whole suite, in kB. Issue 14 measured under 40 MB
 	// for the black-box attacks; the queues are bounded (3 tenants x 1024
@@ -82,12 +94,6 @@ func memKB(t *testing.T, pid int) (rss, hwm int64) {
 	return rss, hwm
 }
 
-// attackCase is one attacker, and how the victims ping.
-type attackCase struct {
-	name     string
-	attacker switchbench.RoleArgs
-}
-
 // victims measures the ping-pong of one pair of victims.
 type victims struct {
 	launcher       switchbench.Launcher
@@ -99,19 +105,40 @@ func (v victims) pingPong() (benchstat.Latency, error) {
 	return switchbench.PingPongRoles(v.launcher, v.target, attackPings, v.pinger, v.echoer, pingTimeout)
 }
 
-// attackResult is what one case measured.
+// attackResult is what one case measured: medians over the rounds.
 type attackResult struct {
-	base, attacked benchstat.Latency // medians over the rounds
-	attacker       switchbench.Result
+	base     benchstat.Latency // the victims alone
+	floor    benchstat.Latency // the same attack on the twin switch
+	attacked benchstat.Latency // the attack on the victims' switch
+	attacker switchbench.Result
 }
 
-// runAttack measures v's ping-pong attackRounds times without an attacker
-// and attackRounds times with attacker a running (started before the round,
-// stopped after it), alternating; a round that fails (a victim's frame lost
-// or refused) fails the test.
-func runAttack(t *testing.T, l switchbench.Launcher, v victims, a switchbench.RoleArgs) attackResult {
+// measureWith runs the victims' ping-pong while role a runs (started before,
+// stopped after), and returns their latency and a's Result. A victim's
+// frame lost or refused fails the test.
+func measureWith(t *testing.T, l switchbench.Launcher, v victims, a switchbench.RoleArgs) (benchstat.Latency, switchbench.Result) {
 	t.Helper()
-	var base, attacked []benchstat.Latency
+	r, err := switchbench.StartRole(l, a)
+	if err != nil {
+		t.Fatalf("%s: %v", a.Role, err)
+	}
+	lat, err := v.pingPong()
+	res, rerr := r.Stop()
+	if err != nil {
+		t.Fatalf("victims with %s running: a frame lost or refused: %v", a.Role, err)
+	}
+	if rerr != nil {
+		t.Fatalf("%s: %v", a.Role, rerr)
+	}
+	return lat, res
+}
+
+// runAttack measures v's ping-pong attackRounds times in three settings,
+// one after the other in each round: alone (the baseline), with twin (the
+// attack aimed at the twin switch: the floor), and with attack.
+func runAttack(t *testing.T, l switchbench.Launcher, v victims, attack, twin switchbench.RoleArgs) attackResult {
+	t.Helper()
+	var base, floor, attacked []benchstat.Latency
 	var res attackResult
 	for round := range attackRounds {
 		lat, err := v.pingPong()
@@ -119,18 +146,9 @@ func runAttack(t *testing.T, l switchbench.Launcher, v victims, a switchbench.Ro
 			t.Fatalf("baseline round %d: %v", round, err)
 		}
 		base = append(base, lat)
-		att, err := switchbench.StartRole(l, a)
-		if err != nil {
-			t.Fatalf("attacker: %v", err)
-		}
-		lat, err = v.pingPong()
-		r, aerr := att.Stop()
-		if err != nil {
-			t.Fatalf("round %d under attack: the victims lost a frame: %v", round, err)
-		}
-		if aerr != nil {
-			t.Fatalf("attacker: %v", aerr)
-		}
+		lat, _ = measureWith(t, l, v, twin)
+		floor = append(floor, lat)
+		lat, r := measureWith(t, l, v, attack)
 		attacked = append(attacked, lat)
 		res.attacker.Frames += r.Frames
 		res.attacker.Elapsed += r.Elapsed
@@ -141,22 +159,25 @@ func runAttack(t *testing.T, l switchbench.Launcher, v victims, a switchbench.Ro
 			res.attacker.Errors[k] += n
 		}
 	}
-	res.base, res.attacked = benchstat.MedianLatency(base), benchstat.MedianLatency(attacked)
+	res.base, res.floor, res.attacked = benchstat.MedianLatency(base), benchstat.MedianLatency(floor), benchstat.MedianLatency(attacked)
 	return res
 }
 
-// checkAttack applies the suite's bounds to what a case measured.
+// checkAttack applies the suite's bounds to what a case measured: the
+// victims' p99 under attack at most attackP99Factor times the larger of
+// their baseline and the floor.
 func checkAttack(t *testing.T, name string, r attackResult) {
 	t.Helper()
+	ref := max(r.base.P99, r.floor.P99)
 	rate := float64(r.attacker.Frames) / max(r.attacker.Elapsed.Seconds(), 1e-9)
-	t.Logf("%s: baseline p50 %v p99 %v; attacked p50 %v p99 %v (%.2fx); attacker wrote %d in %v (%.0f/s), answers %v",
-		name, r.base.P50, r.base.P99, r.attacked.P50, r.attacked.P99, float64(r.attacked.P99)/float64(r.base.P99),
+	t.Logf("%s: p50/p99 baseline %v/%v, floor %v/%v, attacked %v/%v (%.2fx the reference %v); attacker wrote %d in %v (%.0f/s), answers %v",
+		name, r.base.P50, r.base.P99, r.floor.P50, r.floor.P99, r.attacked.P50, r.attacked.P99, float64(r.attacked.P99)/float64(ref), ref,
 		r.attacker.Frames, r.attacker.Elapsed.Round(time.Millisecond), rate, r.attacker.Errors)
 	if r.attacker.Frames == 0 {
 		t.Errorf("%s: the attacker wrote nothing", name)
 	}
-	if limit := time.Duration(attackP99Factor * float64(r.base.P99)); r.attacked.P99 > limit {
-		t.Errorf("%s: victims' p99 %v under attack, over %.1fx their baseline %v", name, r.attacked.P99, attackP99Factor, r.base.P99)
+	if limit := time.Duration(attackP99Factor * float64(ref)); r.attacked.P99 > limit {
+		t.Errorf("%s: victims' p99 %v under attack, over %.1fx the larger of their baseline %v and the floor %v", name, r.attacked.P99, attackP99Factor, r.base.P99, r.floor.P99)
 	}
 }
 
@@ -199,28 +220,39 @@ func (p *switchProc) drainLog() {
 // table at the end); victims' p99 within attackP99Factor of their
 // baseline; the switch's VmHWM under switchMemLimit.
 func TestAttackSwitch(t *testing.T) {
-	dl := freeUDP(t)
+	dl, twinDL := freeUDP(t), freeUDP(t)
 	p := startRun(t, 3, "--downlink-listen", "udp://"+dl)
 	p.drainLog()
+	twin := startRun(t, 3, "--downlink-listen", "udp://"+twinDL)
+	twin.drainLog()
 	pid := p.cmd.Process.Pid
 	l := roleLauncher(t)
 	v := victims{launcher: l, pinger: "ping", echoer: "echo",
 		target: switchbench.Target{Sender: p.sock("camera"), Receiver: p.sock("processor"), Src: 0x010, Dst: 0x020}}
-	spaceos := func(role string, batch int) switchbench.RoleArgs {
-		return switchbench.RoleArgs{Role: role, Socket: p.sock("spaceos"), Frames: attackFrames, For: attackFor, Batch: batch, Src: 0x100, Dst: 0x020}
+	// The twin's processor reads (and answers nothing), as the victims'
+	// echo does, so that the valid flood costs the twin what it costs p.
+	twinSink, err := switchbench.StartRole(l, switchbench.RoleArgs{Role: "echo", Socket: twin.sock("processor"), Frames: 1, Src: 0x020, Dst: 0x7FF, Timeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
 	}
-	cases := []attackCase{
+	defer twinSink.Kill()
+	cases := []struct {
+		name     string
+		attacker func(sw *switchProc, downlink string) switchbench.RoleArgs
+	}{
 		{"malformed", spaceos("malformed", 64)},
 		{"system", spaceos("system", 64)},
 		{"valid", spaceos("valid", 64)},
 		{"churn", spaceos("churn", 1)},
-		{"ground", switchbench.RoleArgs{Role: "ground", Socket: dl, Frames: attackFrames, For: attackFor, Batch: 64, Src: 0x7F0, Dst: 0x020}},
+		{"ground", func(_ *switchProc, downlink string) switchbench.RoleArgs {
+			return switchbench.RoleArgs{Role: "ground", Socket: downlink, Frames: attackFrames, For: attackFor, Batch: 64, Src: 0x7F0, Dst: 0x020}
+		}},
 	}
 	rss0, hwm0 := memKB(t, pid)
 	t.Logf("switch memory at start: VmRSS %d kB, VmHWM %d kB", rss0, hwm0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := runAttack(t, l, v, c.attacker)
+			r := runAttack(t, l, v, c.attacker(p, dl), c.attacker(twin, twinDL))
 			checkAttack(t, c.name, r)
 			rss, hwm := memKB(t, pid)
 			t.Logf("switch memory after %s: VmRSS %d kB, VmHWM %d kB", c.name, rss, hwm)
@@ -236,6 +268,14 @@ func TestAttackSwitch(t *testing.T) {
 		}
 	}
 	t.Logf("the switch's table:\n%s", table)
+}
+
+// spaceos returns the attack role played by spaceos against sw's processor
+// (0x020), batch frames per write.
+func spaceos(role string, batch int) func(*switchProc, string) switchbench.RoleArgs {
+	return func(sw *switchProc, _ string) switchbench.RoleArgs {
+		return switchbench.RoleArgs{Role: role, Socket: sw.sock("spaceos"), Frames: attackFrames, For: attackFor, Batch: batch, Src: 0x100, Dst: 0x020}
+	}
 }
 
 // droppedOf returns the DROPPED column of tenant's row in the table
@@ -326,13 +366,15 @@ func (p *lanProc) sock(name string) string { return filepath.Join(p.dir, name+".
 // (Storm control passes 1000 broadcasts a second to the victims; they read
 // and skip them.)
 func TestAttackLANStorm(t *testing.T) {
-	p := startLAN(t)
+	p, twin := startLAN(t), startLAN(t)
 	pid := p.cmd.Process.Pid
 	l := roleLauncher(t)
 	v := victims{launcher: l, pinger: "lanping", echoer: "lanecho",
 		target: switchbench.Target{Sender: p.sock("processor"), Receiver: p.sock("spaceos"), Src: 0x020, Dst: 0x030}}
-	storm := switchbench.RoleArgs{Role: "lanstorm", Socket: p.sock("camera"), Frames: attackFrames, For: attackFor, Batch: 64, Src: 0x010}
-	r := runAttack(t, l, v, storm)
+	storm := func(lp *lanProc) switchbench.RoleArgs {
+		return switchbench.RoleArgs{Role: "lanstorm", Socket: lp.sock("camera"), Frames: attackFrames, For: attackFor, Batch: 64, Src: 0x010}
+	}
+	r := runAttack(t, l, v, storm(p), storm(twin))
 	checkAttack(t, "storm", r)
 	rss, hwm := memKB(t, pid)
 	t.Logf("LAN memory after the storm: VmRSS %d kB, VmHWM %d kB", rss, hwm)
