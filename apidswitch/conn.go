@@ -263,6 +263,15 @@ type reader struct {
 	lastKey uint64
 	lastOK  bool
 	last    router.Decision
+
+	// The payload of the last HEALTH answer (sysPayload), for sysDest,
+	// made at sysAt from state sysSt after sysChanges tenant events.
+	sysCache   [frame.MaxPayload]byte
+	sysN       int
+	sysDest    frame.APID
+	sysSt      *state
+	sysChanges uint64
+	sysAt      time.Time
 }
 
 func newReader(c *conn) *reader {

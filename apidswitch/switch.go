@@ -43,6 +43,7 @@ type Switch struct {
 
 	ground         stats // frames injected from the ground (Inject, downlink)
 	systemOther    atomic.Uint64
+	changes        atomic.Uint64 // tenant events so far: see reader.sysChanges
 	uplinkMu       sync.Mutex
 	uplinkSeq      ccsds.Counter
 	uplinkPkt      [ccsds.MaxPacketSize]byte
