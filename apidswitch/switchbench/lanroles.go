@@ -23,8 +23,8 @@ import (
 //   - lanstorm: broadcast frames flat out, -batch per write (an attack:
 //     stops as the others do), reading and discarding what comes back.
 //   - lanping: -frames round trips of a unicast frame to -dst's MAC (plus
-//     a tenth as warm-up), frames from others skipped; no answer within
-//     -timeout ends it with an error.
+//     a tenth as warm-up), each with its sequence number, frames from
+//     others skipped; no answer within -timeout ends it with an error.
 //   - lanecho: answers -frames frames from -dst's MAC, skips the rest.
 func init() {
 	roles["lanstorm"] = lanStorm
@@ -158,7 +158,10 @@ func lanStorm(a RoleArgs, ready func(), stop <-chan struct{}) (Result, error) {
 	return r, nil
 }
 
-// lanPing is ping over the LAN.
+// lanPing is ping over the LAN. The first ping is sent again every
+// lanHello until answered: the LAN may not have taken the echo's connection
+// yet when it floods that ping (a QEMU stream port drops what it sends
+// without a peer), and it is not timed.
 func lanPing(l *lanConn, a RoleArgs) (Result, error) {
 	var r Result
 	src, dst := lanMAC(uint16(a.Src)), lanMAC(uint16(a.Dst))
@@ -169,11 +172,21 @@ func lanPing(l *lanConn, a RoleArgs) (Result, error) {
 	for i := range warm + a.Frames {
 		t0 := time.Now()
 		n := putFrame(buf, src, dst, uint32(i))
-		if _, err := l.c.Write(buf[:n]); err != nil {
-			return r, err
-		}
-		if err := l.readFrom(dst, a.readTimeout()); err != nil {
-			return r, fmt.Errorf("ping %d: %w", i, err)
+		for try := 0; ; try++ {
+			if _, err := l.c.Write(buf[:n]); err != nil {
+				return r, err
+			}
+			wait := a.readTimeout()
+			if i == 0 && try < int(wait/lanHello) {
+				wait = lanHello
+			}
+			err := l.readPong(dst, uint32(i), wait)
+			if err == nil {
+				break
+			}
+			if i > 0 || !errors.Is(err, os.ErrDeadlineExceeded) || wait != lanHello {
+				return r, fmt.Errorf("ping %d: %w", i, err)
+			}
 		}
 		if i >= warm {
 			r.RTT = append(r.RTT, time.Since(t0))
@@ -185,21 +198,35 @@ func lanPing(l *lanConn, a RoleArgs) (Result, error) {
 	return r, nil
 }
 
-// readFrom reads until a frame of the roles from mac arrives.
-func (l *lanConn) readFrom(mac wire.MAC, timeout time.Duration) error {
+// lanHello is how often lanPing sends its first ping until answered.
+const lanHello = 50 * time.Millisecond
+
+// readPong reads until the answer to ping seq from mac arrives; answers
+// to earlier pings (the first one's repeats) and others' frames are
+// skipped, an answer to a later ping is an error.
+func (l *lanConn) readPong(mac wire.MAC, seq uint32, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		e, err := l.read(time.Until(deadline))
 		if err != nil {
 			return err
 		}
-		if e.Src() == mac && e.EtherType() == lanEtherType {
+		if e.Src() != mac || e.EtherType() != lanEtherType {
+			continue
+		}
+		switch got := binary.BigEndian.Uint32(e.Payload()); {
+		case got == seq:
 			return nil
+		case got > seq:
+			return fmt.Errorf("answer to ping %d", got)
 		}
 	}
 }
 
-// lanEcho is echo over the LAN.
+// lanEcho is echo over the LAN: it answers every frame from -dst's MAC
+// with one carrying the same sequence number, and counts those with the
+// next number (a repeat of an earlier one is answered, not counted; a
+// later one is counted in OutOfSeq too).
 func lanEcho(l *lanConn, a RoleArgs) (Result, error) {
 	r := Result{Extra: map[string]int64{}}
 	src, dst := lanMAC(uint16(a.Src)), lanMAC(uint16(a.Dst))
@@ -213,9 +240,17 @@ func lanEcho(l *lanConn, a RoleArgs) (Result, error) {
 			r.Extra["ignored"]++
 			continue
 		}
-		n := putFrame(buf, src, dst, uint32(r.Frames))
+		seq := binary.BigEndian.Uint32(e.Payload())
+		n := putFrame(buf, src, dst, seq)
 		if _, err := l.c.Write(buf[:n]); err != nil {
 			return r, err
+		}
+		switch {
+		case seq < uint32(r.Frames):
+			r.Extra["repeated"]++
+			continue
+		case seq > uint32(r.Frames):
+			r.OutOfSeq++
 		}
 		r.Frames++
 	}
