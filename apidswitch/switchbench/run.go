@@ -163,23 +163,28 @@ func Throughput(l Launcher, t Target, frames, batch int) (Flow, error) {
 // times, the pinger and the echoer each a process, and returns the round
 // trips' latency.
 func PingPong(l Launcher, t Target, pings int) (benchstat.Latency, error) {
-	return PingPongRoles(l, t, pings, "ping", "echo", 0)
+	rtt, err := PingPongRoles(l, t, pings, "ping", "echo", 0)
+	if err != nil {
+		return benchstat.Latency{}, err
+	}
+	return benchstat.Latencies(rtt), nil
 }
 
 // PingPongRoles is PingPong with the given pinger and echoer roles (ping
 // and echo, or lanping and lanecho) and read timeout (0: the roles'
-// default): a frame lost fails the run after timeout.
-func PingPongRoles(l Launcher, t Target, pings int, pinger, echoer string, timeout time.Duration) (benchstat.Latency, error) {
+// default; a frame lost fails the run after it), returning every round
+// trip, sorted.
+func PingPongRoles(l Launcher, t Target, pings int, pinger, echoer string, timeout time.Duration) ([]time.Duration, error) {
 	warm := pings / 10
 	ec, err := startRole(l, RoleArgs{Role: echoer, Socket: t.Receiver, Frames: warm + pings, Src: t.Dst, Dst: t.Src, Timeout: timeout})
 	if err != nil {
-		return benchstat.Latency{}, err
+		return nil, err
 	}
 	pc, err := startRole(l, RoleArgs{Role: pinger, Socket: t.Sender, Frames: pings, Src: t.Src, Dst: t.Dst, Timeout: timeout})
 	if err != nil {
 		ec.cmd.Process.Kill()
 		ec.wait()
-		return benchstat.Latency{}, err
+		return nil, err
 	}
 	rp, perr := pc.wait()
 	re, eerr := ec.wait()
@@ -187,9 +192,12 @@ func PingPongRoles(l Launcher, t Target, pings int, pinger, echoer string, timeo
 		eerr = fmt.Errorf("switchbench: %s: %d pings out of sequence (duplicated or lost)", echoer, re.OutOfSeq)
 	}
 	if err := errors.Join(perr, eerr); err != nil {
-		return benchstat.Latency{}, err
+		return nil, err
 	}
-	return benchstat.Latencies(rp.RTT), nil
+	if len(rp.RTT) != pings {
+		return nil, fmt.Errorf("switchbench: %s: %d round trips, want %d", pinger, len(rp.RTT), pings)
+	}
+	return rp.RTT, nil
 }
 
 // Relay is the baseline: two Unix sockets, a.sock and b.sock, each taking

@@ -123,6 +123,7 @@ func lanConfig() (*lan.Config, error) {
 }
 
 func runLAN(cmd *cobra.Command, _ []string) error {
+	ensureProcs()
 	log, logs, err := newLogger(cmd.ErrOrStderr(), "text", lanFlags.logLevel)
 	if err != nil {
 		return err
