@@ -5,14 +5,18 @@
 //
 // A guest here is a role (RunRole) that a child process plays: flood (write
 // frames as fast as the socket takes them, counting the ERRORs that come
-// back), sink (read frames, checking their order), echo (answer every frame)
-// and ping (one frame round trips). Each prints one JSON Result line on its
-// standard output. Run starts the children through a Launcher, which says
+// back), sink (read frames, checking their order), echo (answer every frame
+// of its peer, with its sequence number) and ping (one frame round trips);
+// the attack roles of attack.go (malformed, system, valid, churn, ground)
+// and the LAN roles of lanroles.go (lanstorm, lanping, lanecho), which the
+// attack suite in cmd/spacenet plays against the built binary. Each prints
+// one JSON Result line on its standard output. Run starts the children through a Launcher, which says
 // how to start the current program in a role (the spacenet binary's hidden
 // `bench role` command, or a test binary re-executing itself).
 //
 // It is not a test of the switch's rules: it measures and counts. The
-// switch's promises under load are tested in package apidswitch.
+// switch's promises under load are tested in package apidswitch, and under
+// attack in cmd/spacenet (attack_test.go).
 package switchbench
 
 import (
