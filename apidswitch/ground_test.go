@@ -180,15 +180,15 @@ func TestUplinkFrames(t *testing.T) {
 	if err := cam.WriteFrames(sent); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := readFrame(t, cam), errorFrame(frame.NoRoute, &refused); got != want {
-		t.Fatalf("got %x, want No_route for the refused frame", got[:24])
+	if got, want := readFrame(t, cam), errorFrame(frame.LinkFailed, &refused); got != want {
+		t.Fatalf("got %x, want Link_failed for the refused frame", got[:24])
 	}
 	got := fu.taken()
 	if len(got) != 2 || got[0] != a || got[1] != b {
 		t.Fatalf("uplink took %d frames: %x", len(got), got)
 	}
 	c := h.counters("camera")
-	if c.Received != 3 || c.DeliveredUplink != 2 || c.Dropped[frame.NoRoute] != 1 || h.sw.UplinkFailures() != 1 {
+	if c.Received != 3 || c.DeliveredUplink != 2 || c.Dropped[frame.LinkFailed] != 1 || h.sw.UplinkFailures() != 1 {
 		t.Errorf("camera %+v, uplink failures %d", c, h.sw.UplinkFailures())
 	}
 }
