@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -258,7 +259,10 @@ func (d *Downlink) Serve(ctx context.Context) error {
 	defer stop()
 	buf := make([]byte, 64*1024)
 	var f frame.Frame
-	for {
+	for read := 1; ; read++ {
+		if read%downlinkYield == 0 {
+			runtime.Gosched()
+		}
 		n, from, err := d.c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
@@ -287,6 +291,12 @@ func (d *Downlink) Serve(ctx context.Context) error {
 		d.injected.Add(1)
 	}
 }
+
+// downlinkYield is how many datagrams the downlink reads before it yields:
+// a read that finds one does not block, so a ground sending flat out would
+// keep the goroutine on its processor and the tenants' goroutines waiting
+// (cmd/spacenet's attack suite, case ground).
+const downlinkYield = 64
 
 // The kinds of the downlink's per-datagram log lines, thinned by
 // Downlink.logLimit.
