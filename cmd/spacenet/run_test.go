@@ -247,10 +247,10 @@ func TestBinaryRunInject(t *testing.T) {
 			t.Errorf("counters output lacks %q:\n%s", w, stdout)
 		}
 	}
-	// camera: 2 received, 1 delivered, 1 dropped.
+	// camera: 2 received, 1 delivered, 0 held, 1 dropped.
 	for _, l := range strings.Split(stdout, "\n") {
 		if f := strings.Fields(l); len(f) > 8 && f[0] == "camera" {
-			if f[1] != "2" || f[3] != "2" || f[4] != "1" || f[8] != "1" {
+			if f[1] != "2" || f[3] != "2" || f[4] != "1" || f[9] != "1" { // f[8] is HELD
 				t.Errorf("camera line %q", l)
 			}
 		}
