@@ -106,9 +106,9 @@ func TestBinaryLogStuck(t *testing.T) {
 	}
 	// TENANT GEN CONNECTED RECEIVED DELIVERED SYSTEM ...
 	want := map[string]string{
-		"camera":    "camera 1 false 5001 0 5001 0 0 0 1 0 -",
-		"processor": "processor 1 false 100 100 0 0 0 0 0 0 -",
-		"spaceos":   "spaceos 1 false 101 100 1 0 0 0 1 0 -",
+		"camera":    "camera 1 false 5001 0 5001 0 0 0 0 1 0 -",
+		"processor": "processor 1 false 100 100 0 0 0 0 0 0 0 -",
+		"spaceos":   "spaceos 1 false 101 100 1 0 0 0 0 1 0 -",
 	}
 	for _, l := range strings.Split(stdout.String(), "\n") {
 		f := strings.Fields(l)
