@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sort"
 	"time"
 
 	"spacenet/wire"
@@ -192,9 +191,7 @@ func lanPing(l *lanConn, a RoleArgs) (Result, error) {
 			r.RTT = append(r.RTT, time.Since(t0))
 		}
 	}
-	r.Elapsed = time.Since(start)
-	r.Frames = warm + a.Frames
-	sort.Slice(r.RTT, func(i, j int) bool { return r.RTT[i] < r.RTT[j] })
+	r.pinged(start, warm+a.Frames)
 	return r, nil
 }
 

@@ -195,26 +195,7 @@ func seqFrame(f *frame.Frame, src, dst frame.APID, seq uint32) {
 func flood(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 	r := Result{Errors: map[string]int{}}
 	errs := make(chan map[string]int, 1)
-	go func() {
-		got := map[string]int{}
-		in := make([]frame.Frame, 64)
-		for {
-			g.SetReadDeadline(time.Now().Add(roleTimeout))
-			k, err := g.ReadFrames(in)
-			for i := range in[:k] {
-				if in[i].Type() == frame.Error {
-					p, _ := frame.ParseErrorPayload(in[i].Payload())
-					got[p.Code.String()]++
-				} else {
-					got["not an ERROR"]++
-				}
-			}
-			if err != nil {
-				errs <- got
-				return
-			}
-		}
-	}()
+	go func() { errs <- countAnswers(g) }()
 	out := make([]frame.Frame, a.Batch)
 	start := time.Now()
 	for sent := 0; sent < a.Frames; sent += a.Batch {
@@ -334,10 +315,16 @@ func ping(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 			r.RTT = append(r.RTT, time.Since(t0))
 		}
 	}
-	r.Elapsed = time.Since(start)
-	r.Frames = warm + a.Frames
-	sort.Slice(r.RTT, func(i, j int) bool { return r.RTT[i] < r.RTT[j] })
+	r.pinged(start, warm+a.Frames)
 	return r, nil
+}
+
+// pinged completes a pinger's Result: n round trips since start, the
+// timed ones sorted.
+func (r *Result) pinged(start time.Time, n int) {
+	r.Elapsed = time.Since(start)
+	r.Frames = n
+	sort.Slice(r.RTT, func(i, j int) bool { return r.RTT[i] < r.RTT[j] })
 }
 
 // readPong reads into f until a frame from a.Dst arrives; an ERROR is an
