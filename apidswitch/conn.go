@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -172,9 +173,16 @@ func (c *conn) writeLoop(prev *conn) {
 			credit(from[:k], &c.t.notes)
 		}
 		if err != nil {
-			c.close()
+			// The guest is gone (or replaced, or past its flush time):
+			// stop writing, but leave the socket to the reader, which
+			// still takes in what the guest wrote before it went. Closing
+			// it here lost those frames uncounted whenever the switch was
+			// writing to a guest as it closed (the last pong of a
+			// ping-pong, under a flood to the guest).
+			c.stop()
 			return
 		}
+		runtime.Gosched() // as the reader does: see readLoop
 	}
 }
 
@@ -201,6 +209,13 @@ func (c *conn) readLoop() {
 		if err != nil {
 			break
 		}
+		// A read that finds data does not block, so a guest writing flat
+		// out would keep this goroutine on its processor until the
+		// runtime preempts it (10 ms): the other tenants' goroutines,
+		// woken by their sockets, would wait that long. Yield after each
+		// batch (issue 14: a HEALTH flood raised two other tenants' p99
+		// round trip 8x; the same flood on another switch process, 1.3x).
+		runtime.Gosched()
 	}
 	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		rem, err = c.drain(r, buf, rem)
@@ -248,6 +263,15 @@ type reader struct {
 	lastKey uint64
 	lastOK  bool
 	last    router.Decision
+
+	// The payload of the last HEALTH answer (sysPayload), for sysDest,
+	// made at sysAt from state sysSt after sysChanges tenant events.
+	sysCache   [frame.MaxPayload]byte
+	sysN       int
+	sysDest    frame.APID
+	sysSt      *state
+	sysChanges uint64
+	sysAt      time.Time
 }
 
 func newReader(c *conn) *reader {
@@ -511,12 +535,16 @@ func (r *reader) send(f *frame.Frame) {
 
 // payNotices queues the notices owed to the reader's own guest, waiting for
 // its queue to have room: only the guest can make room, by reading, and
-// until it does its socket is not read. Only the connection or the switch
-// going away ends the wait; what is still owed then is counted lost.
+// until it does its socket is not read. Only the connection being replaced
+// or closed, or the switch stopping, ends the wait; what is still owed then
+// is counted lost. A replaced connection's reader, draining what its guest
+// wrote before, never waits here: otherwise a guest that reconnects without
+// reading would keep every replaced connection (a goroutine, its buffers)
+// alive, one per connect (issue 14's churn attack: 235 MB).
 func (r *reader) payNotices() {
 	t := r.c.t
 	for len(r.owed) > 0 {
-		if !t.q.waitNoticeRoom(r.wait, r.c.closed, r.c.sw.quit) {
+		if !t.q.waitNoticeRoom(r.wait, r.c.done, r.c.sw.quit) {
 			t.notes.lost.Add(uint64(len(r.owed)))
 			r.owed = r.owed[:0]
 			return

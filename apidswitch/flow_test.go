@@ -3,6 +3,8 @@ package apidswitch
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -469,5 +471,119 @@ func TestRateLimitDrop(t *testing.T) {
 		if p, _ := frame.ParseErrorPayload(e.Payload()); p.Code != frame.RateLimited {
 			t.Fatalf("ERROR %v, want Rate_limited", p.Code)
 		}
+	}
+}
+
+// TestChurnWithUnreadNotices: a guest that never reads its ERRORs and
+// reconnects again and again (issue 14's churn attack) does not keep its
+// replaced connections alive. Each connection writes far more refused
+// frames than its queue and socket hold ERRORs for, so its reader stops
+// reading and waits for notice room; then the next connection replaces it.
+// The replaced connection's reader ends (what it still owes is counted
+// NOTICES_LOST) instead of waiting for a guest that is gone: before, every
+// replaced connection kept a goroutine and its 64 KiB buffer until the
+// switch stopped (235 MB after 200,000 connects).
+func TestChurnWithUnreadNotices(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16, Policy: restricted()}) // camera may not send to spaceos
+	tenant := h.sw.byName["camera"]
+	current := func() *conn {
+		tenant.mu.Lock()
+		defer tenant.mu.Unlock()
+		return tenant.conn
+	}
+	// noticeWaiter is the waiter of the reader waiting for notice room.
+	noticeWaiter := func() *waiter {
+		tenant.q.mu.Lock()
+		defer tenant.q.mu.Unlock()
+		return tenant.q.noticeWait
+	}
+	const n = 20_000
+	out := seqFrames(n, 0x010, 0x100, 0)
+	var conns []*conn
+	var prev *waiter
+	for i := range 5 {
+		g := h.dial("camera")
+		conns = append(conns, current())
+		go func() {
+			for k := 0; k < n; k += 256 {
+				if g.WriteFrames(out[k:min(n, k+256)]) != nil {
+					return // replaced, or the test's end
+				}
+			}
+		}()
+		// A bounded wait for a state of the switch, not a sleep: this
+		// connection's reader waits for notice room.
+		deadline := time.Now().Add(testTimeout)
+		for w := noticeWaiter(); w == nil || w == prev; w = noticeWaiter() {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d: its reader never waited for notice room", i+1)
+			}
+			runtime.Gosched()
+		}
+		prev = noticeWaiter()
+	}
+	for i, c := range conns[:len(conns)-1] {
+		select {
+		case <-c.closed:
+		case <-time.After(testTimeout):
+			t.Fatalf("replaced connection %d still open after %v: its reader waits for a guest that is gone", i+1, testTimeout)
+		}
+	}
+	if c := h.counters("camera"); c.NoticesLost == 0 || !c.Balanced() {
+		t.Errorf("camera %+v: want the ERRORs owed by replaced connections counted lost", c)
+	}
+}
+
+// TestLastFramesBeforeClose: a guest that writes and then closes while the
+// switch is writing to it (here: its ERRORs, which it never reads) has every
+// frame it wrote taken in and accounted for. Before, the writer's failed
+// write (the guest gone) closed the socket at once, and the frames still in
+// it were never read, counted nowhere: under a flood to the echo of a
+// ping-pong, its last pong was lost that way (the attack suite's "ping 1099:
+// i/o timeout").
+func TestLastFramesBeforeClose(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16, Policy: restricted()}) // camera may not send to spaceos
+	tenant := h.sw.byName["camera"]
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.sw.SocketPath("camera"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("camera", Connected)
+	const n = 20_000 // far more ERRORs than the queue and the socket hold
+	out := seqFrames(n, 0x010, 0x100, 0)
+	wrote := make(chan int, 1)
+	go func() {
+		total := 0
+		for k := 0; k < n; k += 256 {
+			w, err := c.Write(frameBytes(out[k:min(n, k+256)]))
+			total += w
+			if err != nil {
+				break
+			}
+		}
+		wrote <- total
+	}()
+	// A bounded wait for a state of the switch, not a sleep: the reader
+	// has stopped reading (it owes ERRORs) and the writer is stuck on the
+	// guest's full socket.
+	deadline := time.Now().Add(testTimeout)
+	for {
+		tenant.q.mu.Lock()
+		waiting := tenant.q.noticeWait != nil
+		tenant.q.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never waited for notice room")
+		}
+		runtime.Gosched()
+	}
+	c.Close()
+	total := <-wrote
+	h.waitEvent("camera", Disconnected)
+	want := uint64((total + frame.Size - 1) / frame.Size) // a partial last frame counts too
+	if got := h.counters("camera"); got.Received != want || !got.Balanced() {
+		t.Errorf("camera wrote %d bytes (%d frames) and closed; the switch received %d: %+v", total, want, got.Received, got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"spacenet/frame"
 )
@@ -68,5 +69,39 @@ func TestReplacedConnectionDrained(t *testing.T) {
 				t.Errorf("camera received %d, delivered %d, want %d each", c.Received, c.Delivered, n)
 			}
 		})
+	}
+}
+
+// TestConnectionChurnLimited: a guest reconnecting as fast as it can (issue
+// 14's churn attack) is accepted acceptBurst times at once, then acceptRate
+// times a second: acceptBurst + acceptRate/2 connects take at least half a
+// second to be accepted (before, 10,000 a second were), and none is refused
+// or lost; another tenant's frames flow meanwhile.
+func TestConnectionChurnLimited(t *testing.T) {
+	h := startSwitch(t, Config{})
+	proc := h.dial("processor")
+	spaceos := h.dial("spaceos")
+	const n = acceptBurst + acceptRate/2
+	start := time.Now()
+	for range n {
+		c, err := net.Dial("unix", h.sw.SocketPath("camera"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	for {
+		if e := h.waitEvent("camera", Connected, Replaced); e.Generation == n {
+			break
+		}
+		// Meanwhile spaceos -> processor is not held up by the churn.
+		f := mkFrame(t, frame.TM, 0x100, 0x020, "meanwhile")
+		spaceos.WriteFrame(&f)
+		if got := readFrame(t, proc); got != f {
+			t.Fatalf("processor got %x", got[:16])
+		}
+	}
+	if el, least := time.Since(start), time.Second/2; el < least*9/10 {
+		t.Errorf("%d connects accepted in %v: want at least %v at %d a second after a burst of %d", n, el, least, acceptRate, acceptBurst)
 	}
 }

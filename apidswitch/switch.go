@@ -43,6 +43,7 @@ type Switch struct {
 
 	ground           stats // frames injected from the ground (Inject, downlink)
 	systemOther      atomic.Uint64
+	changes          atomic.Uint64 // tenant events so far: see reader.sysChanges
 	downlinkMu       sync.Mutex
 	downlinkSeq      ccsds.Counter
 	downlinkPkt      [ccsds.MaxLayoutPacketSize]byte
@@ -272,7 +273,15 @@ func (t *tenant) closeListener() {
 func (s *Switch) acceptLoop(t *tenant, ln *listener) {
 	defer s.wg.Done()
 	backoff := 5 * time.Millisecond
+	var conns bucket // connection churn: see acceptRate
 	for {
+		for !conns.take(time.Now(), acceptRate, acceptBurst) {
+			select {
+			case <-time.After(conns.wait(acceptRate)):
+			case <-s.quit:
+				return
+			}
+		}
 		uc, err := ln.AcceptUnix()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -294,6 +303,18 @@ func (s *Switch) acceptLoop(t *tenant, ln *listener) {
 		s.attach(t, uc)
 	}
 }
+
+// acceptRate and acceptBurst limit how fast a tenant's connections are
+// accepted: acceptBurst at once, then acceptRate a second. A guest connects
+// once per start; one that reconnects faster (issue 14's churn attack:
+// 10,000 connects a second cost the switch 270 MB of garbage to collect and
+// the other tenants' round trips 86 ms at p99) waits in its own socket's
+// listen backlog, and its connects there block or fail (EAGAIN). Each tenant
+// has its own accept loop, so nobody else waits.
+const (
+	acceptRate  = 128
+	acceptBurst = 128
+)
 
 // attach makes uc the tenant's connection, replacing (and closing) any
 // previous one, and starts its reader and writer.

@@ -729,3 +729,57 @@ func TestRunRefusesLiveSocket(t *testing.T) {
 	}
 	h.dial("spaceos") // the first switch still serves
 }
+
+// TestHealthFloodTakesNoLocks: HEALTH requests answered from the reader's
+// cache do not take the other tenants' locks (issue 14's HEALTH flood took
+// them millions of times a second from the tenants forwarding through
+// them), and a tenant connecting ends the cache at once. With the
+// processor's tenant and queue locks held by the test, a second request
+// is answered all the same; before, it waited for the locks.
+func TestHealthFloodTakesNoLocks(t *testing.T) {
+	old := sysCacheTime
+	sysCacheTime = time.Hour // the cache's age plays no part here
+	t.Cleanup(func() { sysCacheTime = old })
+	h := startSwitch(t, Config{})
+	cam := h.dial("camera")
+	req := mkFrame(t, frame.Health, 0x013, APIDHealth, "")
+	health := func() Health {
+		t.Helper()
+		cam.WriteFrame(&req)
+		f := readFrame(t, cam)
+		hl, err := ParseHealth(f.Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hl
+	}
+	if hl := health(); hl.Tenants[1].Connected {
+		t.Fatalf("processor connected before it was: %+v", hl.Tenants)
+	}
+	proc := h.sw.byName["processor"]
+	proc.mu.Lock()
+	proc.q.mu.Lock()
+	answered := make(chan Health, 1)
+	go func() {
+		cam.WriteFrame(&req)
+		var f frame.Frame
+		cam.SetReadDeadline(time.Now().Add(2 * testTimeout))
+		cam.ReadFrame(&f)
+		hl, _ := ParseHealth(f.Payload())
+		answered <- hl
+	}()
+	select {
+	case hl := <-answered:
+		answered <- hl
+	case <-time.After(testTimeout):
+		t.Error("a HEALTH request waited for another tenant's locks")
+	}
+	proc.q.mu.Unlock()
+	proc.mu.Unlock()
+	<-answered
+	// An event ends the cache: the next answer shows the processor.
+	h.dial("processor")
+	if hl := health(); !hl.Tenants[1].Connected || hl.Tenants[1].Generation != 1 {
+		t.Errorf("after the processor connected: %+v", hl.Tenants)
+	}
+}

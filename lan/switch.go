@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -685,6 +686,12 @@ func (p *port) readLoop() {
 			}
 			return
 		}
+		// A receive that finds frames does not block: a port storming
+		// flat out would keep this goroutine on its processor until the
+		// runtime preempts it (10 ms), and the other ports' goroutines
+		// would wait that long. Yield after each batch (the attack suite's
+		// storm: cmd/spacenet TestAttackLANStorm).
+		runtime.Gosched()
 	}
 }
 

@@ -374,7 +374,16 @@ func (s *QEMUStream) Send(frames [][]byte) (int, error) {
 		if s.closed.Load() {
 			return 0, fmt.Errorf("nic: %s: %w", s.name, ErrClosed)
 		}
-		s.dropPeer(gen)
+		if s.ln != nil {
+			// The listener's peer is gone (or stopped reading for good):
+			// send nothing more to it, but leave the connection to Recv,
+			// which still takes in the frames the peer sent before it
+			// went, then drops the peer at the end of its stream.
+			// Dropping it here lost those frames, uncounted.
+			c.CloseWrite()
+		} else {
+			s.dropPeer(gen)
+		}
 		if s.ln == nil {
 			s.st.txErrors.Add(uint64(len(frames)))
 			return 0, fmt.Errorf("nic: %s: send: peer disconnected: %w", s.name, err)

@@ -261,3 +261,58 @@ func TestQEMUStreamCloseUnblocks(t *testing.T) {
 		t.Errorf("Dial nowhere = %v", err)
 	}
 }
+
+// TestQEMUStreamLastFramesBeforeClose: a peer that sends frames and closes
+// while the listener is sending to it (and it does not read) has all its
+// frames received. Before, the failed send closed the connection at once,
+// and the frames still in it were lost uncounted: the last pong of a
+// ping-pong through the LAN under a broadcast storm (cmd/spacenet
+// TestAttackLANStorm: "ping 1099: i/o timeout").
+func TestQEMUStreamLastFramesBeforeClose(t *testing.T) {
+	l, path := listenStream(t)
+	peer := dialRaw(t, path)
+	hello := frameOf(60, 0)
+	if _, err := peer.Write(framed(hello)); err != nil {
+		t.Fatal(err)
+	}
+	sameFrames(t, recvN(t, l, 1, 1514), [][]byte{hello}) // the listener has the peer
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		batch := [][]byte{frameOf(1500, 1), frameOf(1500, 2), frameOf(1500, 3), frameOf(1500, 4)}
+		for l.Stats().TxErrors == 0 {
+			l.Send(batch) // blocks once the peer's buffer is full; fails once it closed
+		}
+	}()
+	var want [][]byte
+	for i := range 10 {
+		want = append(want, frameOf(60, byte(i+1)))
+	}
+	if _, err := peer.Write(framed(want...)); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+	<-sent
+	got := make(chan [][]byte, 1)
+	go func() {
+		bufs, sizes := makeBufs(len(want), 1514)
+		var fs [][]byte
+		for len(fs) < len(want) {
+			k, err := l.Recv(bufs[:len(want)-len(fs)], sizes)
+			if err != nil {
+				break
+			}
+			for i := range k {
+				fs = append(fs, bytes.Clone(bufs[i][:sizes[i]]))
+			}
+		}
+		got <- fs
+	}()
+	select {
+	case fs := <-got:
+		sameFrames(t, fs, want)
+	case <-time.After(5 * time.Second):
+		l.Close() // ends the Recv above
+		t.Fatalf("the frames the peer sent before closing were lost: %d of %d received", len(<-got), len(want))
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -327,7 +328,10 @@ func (d *Listener) Serve(ctx context.Context) error {
 	defer stop()
 	buf := make([]byte, 64*1024)
 	var f frame.Frame
-	for {
+	for read := 1; ; read++ {
+		if read%listenerYield == 0 {
+			runtime.Gosched()
+		}
 		n, from, err := d.c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
@@ -368,6 +372,12 @@ func (d *Listener) take(f *frame.Frame, pkt []byte, from netip.AddrPort) {
 
 // The kinds of the listener's per-datagram log lines, thinned by
 // Listener.logLimit.
+// listenerYield is how many datagrams the uplink listener reads before it
+// yields: a read that finds one does not block, so a ground sending flat
+// out would keep the goroutine on its processor and the tenants'
+// goroutines waiting (cmd/spacenet's attack suite, case ground).
+const listenerYield = 64
+
 const (
 	logRefused logging.Reason = iota + 1
 	logUndeliverable

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"spacenet/apidswitch"
 	"spacenet/frame"
@@ -28,6 +29,7 @@ type Launcher func(roleArgs []string) *exec.Cmd
 // child is a role running in a process of its own.
 type child struct {
 	cmd    *exec.Cmd
+	stdin  io.WriteCloser // closing it stops an attack role
 	stderr bytes.Buffer
 	done   chan childResult
 }
@@ -45,12 +47,16 @@ func startRole(l Launcher, a RoleArgs) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("switchbench: starting %s: %w", a.Role, err)
 	}
 	br := bufio.NewReader(out)
 	line, err := br.ReadString('\n')
 	if strings.TrimSpace(line) != "ready" {
+		c.stdin.Close()
 		c.cmd.Wait()
 		return nil, fmt.Errorf("switchbench: %s did not connect (%q, %v): %s", a.Role, line, err, strings.TrimSpace(c.stderr.String()))
 	}
@@ -71,8 +77,42 @@ func startRole(l Launcher, a RoleArgs) (*child, error) {
 
 func (c *child) wait() (Result, error) {
 	res := <-c.done
+	c.stdin.Close()
 	return res.r, res.err
 }
+
+// Role is a role playing in a process of its own (StartRole).
+type Role struct{ c *child }
+
+// StartRole starts a in a process of its own through l and returns once
+// the role is connected.
+func StartRole(l Launcher, a RoleArgs) (*Role, error) {
+	c, err := startRole(l, a)
+	if err != nil {
+		return nil, err
+	}
+	return &Role{c: c}, nil
+}
+
+// Pid is the role's process id.
+func (r *Role) Pid() int { return r.c.cmd.Process.Pid }
+
+// Stop closes the role's standard input (an attack role stops at that)
+// and waits for its Result.
+func (r *Role) Stop() (Result, error) {
+	r.c.stdin.Close()
+	return r.c.wait()
+}
+
+// Kill ends the role's process (a role that waits for frames that will not
+// come) and waits for it.
+func (r *Role) Kill() {
+	r.c.cmd.Process.Kill()
+	r.c.wait()
+}
+
+// Wait waits for the role to end by itself and returns its Result.
+func (r *Role) Wait() (Result, error) { return r.c.wait() }
 
 // Target is a pair of sockets a sender and a receiver connect to: two
 // tenants' sockets on a switch, or a relay's two ends.
@@ -123,23 +163,41 @@ func Throughput(l Launcher, t Target, frames, batch int) (Flow, error) {
 // times, the pinger and the echoer each a process, and returns the round
 // trips' latency.
 func PingPong(l Launcher, t Target, pings int) (benchstat.Latency, error) {
-	warm := pings / 10
-	ec, err := startRole(l, RoleArgs{Role: "echo", Socket: t.Receiver, Frames: warm + pings, Src: t.Dst, Dst: t.Src})
+	rtt, err := PingPongRoles(l, t, pings, "ping", "echo", 0)
 	if err != nil {
 		return benchstat.Latency{}, err
 	}
-	pc, err := startRole(l, RoleArgs{Role: "ping", Socket: t.Sender, Frames: pings, Src: t.Src, Dst: t.Dst})
+	return benchstat.Latencies(rtt), nil
+}
+
+// PingPongRoles is PingPong with the given pinger and echoer roles (ping
+// and echo, or lanping and lanecho) and read timeout (0: the roles'
+// default; a frame lost fails the run after it), returning every round
+// trip, sorted.
+func PingPongRoles(l Launcher, t Target, pings int, pinger, echoer string, timeout time.Duration) ([]time.Duration, error) {
+	warm := pings / 10
+	ec, err := startRole(l, RoleArgs{Role: echoer, Socket: t.Receiver, Frames: warm + pings, Src: t.Dst, Dst: t.Src, Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	pc, err := startRole(l, RoleArgs{Role: pinger, Socket: t.Sender, Frames: pings, Src: t.Src, Dst: t.Dst, Timeout: timeout})
 	if err != nil {
 		ec.cmd.Process.Kill()
 		ec.wait()
-		return benchstat.Latency{}, err
+		return nil, err
 	}
 	rp, perr := pc.wait()
-	_, eerr := ec.wait()
-	if err := errors.Join(perr, eerr); err != nil {
-		return benchstat.Latency{}, err
+	re, eerr := ec.wait()
+	if eerr == nil && re.OutOfSeq > 0 {
+		eerr = fmt.Errorf("switchbench: %s: %d pings out of sequence (duplicated or lost)", echoer, re.OutOfSeq)
 	}
-	return benchstat.Latencies(rp.RTT), nil
+	if err := errors.Join(perr, eerr); err != nil {
+		return nil, err
+	}
+	if len(rp.RTT) != pings {
+		return nil, fmt.Errorf("switchbench: %s: %d round trips, want %d", pinger, len(rp.RTT), pings)
+	}
+	return rp.RTT, nil
 }
 
 // Relay is the baseline: two Unix sockets, a.sock and b.sock, each taking

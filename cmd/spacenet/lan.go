@@ -153,6 +153,7 @@ func lanConfig() (*lan.Config, error) {
 }
 
 func runLAN(cmd *cobra.Command, _ []string) error {
+	ensureProcs()
 	log, logs, err := newLogger(cmd.ErrOrStderr(), lanFlags.logFormat, lanFlags.logLevel)
 	if err != nil {
 		return err

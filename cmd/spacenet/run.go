@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,6 +112,26 @@ func init() {
 	rootCmd.AddCommand(runCmd)
 }
 
+// minProcs is the fewest Go processors (GOMAXPROCS) the switches run with,
+// whatever the number of cores, unless the GOMAXPROCS variable says
+// otherwise. The runtime looks for goroutines woken by their sockets only
+// when a processor has nothing else to run: with as many processors as
+// cores (2), a tenant flooding the switch keeps them all busy, and another
+// tenant's woken goroutine waits for the runtime's 10 ms poll (issue 14's
+// attack suite: a HEALTH flood raised two other tenants' p99 round trip
+// 4-15x, the same flood on another switch process about 1.5x). With idle
+// processors to spare, a woken goroutine runs at once, on a thread of its
+// own, and the kernel shares the cores among the threads as it does among
+// processes. It costs a few idle threads.
+const minProcs = 8
+
+// ensureProcs raises GOMAXPROCS to minProcs unless the environment sets it.
+func ensureProcs() {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
+		runtime.GOMAXPROCS(minProcs)
+	}
+}
+
 // logFlushTimeout bounds how long a command waits, as it exits, for its
 // last log lines to be written: a stderr nobody reads must not hold it up.
 const logFlushTimeout = time.Second
@@ -167,6 +188,7 @@ func loadPolicy(path string) (*policy.Policy, error) {
 }
 
 func runSwitch(cmd *cobra.Command, _ []string) error {
+	ensureProcs()
 	rf := runFlags
 	log, logs, err := newLogger(cmd.ErrOrStderr(), rf.logFormat, rf.logLevel)
 	if err != nil {
