@@ -137,7 +137,7 @@ peer = "` + dir + `/spaceos-vm.sock"
 	}
 	var rep bytes.Buffer
 	l.Report(&rep)
-	for _, want := range []string{"port camera", "rx drop spoofed_mac 1", "switch: 3 MACs", "pcap: "} {
+	for _, want := range []string{"PORT ", "\ncamera ", "rx:spoofed_mac=1", "switch: 3 MACs", "pcap: "} {
 		if !bytes.Contains(rep.Bytes(), []byte(want)) {
 			t.Errorf("report lacks %q:\n%s", want, rep.String())
 		}

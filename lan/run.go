@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"text/tabwriter"
 
 	"spacenet/lan/fault"
 	"spacenet/nic"
@@ -185,19 +186,27 @@ func (l *LAN) Reload(c *Config) (notes []string, err error) {
 func (l *LAN) Report(w io.Writer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, p := range l.Switch.Ports() {
-		fmt.Fprintf(w, "port %-12s tenant %-10s rx %d frames %d bytes, tx %d frames %d bytes%s\n",
-			p.Name, p.Tenant, p.RxFrames, p.RxBytes, p.TxFrames, p.TxBytes, dropString(p))
+	// One table, as spacenet run prints the APID switch's counters: a
+	// line per port, drops by reason in the last column.
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tTENANT\tRX_FRAMES\tRX_BYTES\tTX_FRAMES\tTX_BYTES\tHELD\tDROPPED_BY_REASON")
+	ports := l.Switch.Ports()
+	for _, p := range ports {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n",
+			p.Name, p.Tenant, p.RxFrames, p.RxBytes, p.TxFrames, p.TxBytes, p.Held, dropString(p))
+	}
+	tw.Flush()
+	for _, p := range ports {
 		if n := p.NICStats; p.HasNICStats {
 			if d := n.RxTooBig + n.RxFraming + n.RxBadCsum + n.RxGSO + n.TxTooBig + n.TxErrors + n.TxNoPeer; d > 0 {
-				fmt.Fprintf(w, "  nic %s: rx too_big %d framing %d bad_csum %d gso %d, tx too_big %d errors %d no_peer %d\n",
-					p.NIC, n.RxTooBig, n.RxFraming, n.RxBadCsum, n.RxGSO, n.TxTooBig, n.TxErrors, n.TxNoPeer)
+				fmt.Fprintf(w, "port %s nic %s: rx too_big %d framing %d bad_csum %d gso %d, tx too_big %d errors %d no_peer %d\n",
+					p.Name, p.NIC, n.RxTooBig, n.RxFraming, n.RxBadCsum, n.RxGSO, n.TxTooBig, n.TxErrors, n.TxNoPeer)
 			}
 		}
 		if f := l.faults[p.Name]; f != nil {
 			s := f.Stats()
-			fmt.Fprintf(w, "  faults: sent %d delivered %d lost %d outage %d mtu %d corrupted %d duplicated %d reordered %d delayed %d\n",
-				s.Sent, s.Delivered, s.Lost, s.Outage, s.MTU, s.Corrupted, s.Duplicated, s.Reordered, s.Delayed)
+			fmt.Fprintf(w, "port %s faults: sent %d delivered %d lost %d outage %d mtu %d corrupted %d duplicated %d reordered %d delayed %d\n",
+				p.Name, s.Sent, s.Delivered, s.Lost, s.Outage, s.MTU, s.Corrupted, s.Duplicated, s.Reordered, s.Delayed)
 		}
 	}
 	st := l.Switch.Stats()
@@ -207,23 +216,25 @@ func (l *LAN) Report(w io.Writer) {
 	}
 }
 
+// dropString is a port's drops as "rx:REASON=N,tx:REASON=N", "-" when
+// none, and FAILED for a port whose NIC failed.
 func dropString(p PortStats) string {
-	var b strings.Builder
+	var parts []string
 	for r := range NumReasons {
 		if n := p.RxDrops[r]; n > 0 {
-			fmt.Fprintf(&b, ", rx drop %s %d", r, n)
+			parts = append(parts, fmt.Sprintf("rx:%s=%d", r, n))
 		}
 		if n := p.TxDrops[r]; n > 0 {
-			fmt.Fprintf(&b, ", tx drop %s %d", r, n)
+			parts = append(parts, fmt.Sprintf("tx:%s=%d", r, n))
 		}
 	}
-	if p.Held > 0 {
-		fmt.Fprintf(&b, ", held %d", p.Held)
-	}
 	if p.Failed {
-		b.WriteString(", FAILED")
+		parts = append(parts, "FAILED")
 	}
-	return b.String()
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
 }
 
 // Flush writes out the pcap buffer, if capturing.
