@@ -180,10 +180,12 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer views.Close()
-	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
+	// Signals are caught before "running" is logged: a supervisor that
+	// stops the LAN as soon as it reads that line must not kill it.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
 	sweep := time.NewTicker(30 * time.Second)
 	defer sweep.Stop()
 	for {
