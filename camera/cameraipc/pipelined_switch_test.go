@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
 )

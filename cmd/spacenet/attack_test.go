@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch/switchbench"
+	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/internal/benchstat"
 )
 

@@ -17,16 +17,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/internal/benchstat"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcbench"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 var benchIPCFlags struct {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/lan"
-	"spacenet/lan/lanbench"
+	"spacenet/ip/lan"
+	"spacenet/ip/lan/lanbench"
 )
 
 var benchLANFlags struct {

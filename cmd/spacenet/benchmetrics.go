@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/control"
+	"spacenet/apid/apidswitch"
+	"spacenet/ops/control"
 	"spacenet/internal/benchstat"
-	"spacenet/observe"
+	"spacenet/ops/observe"
 )
 
 // runBenchMetrics is bench switch --metrics: the switch's throughput with

@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"spacenet/internal/benchstat"
-	"spacenet/nic"
+	"spacenet/ip/nic"
 )
 
 var benchNICFlags struct {

@@ -15,9 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/apidswitch/switchbench"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/apidswitch/switchbench"
+	"spacenet/apid/frame"
 	"spacenet/internal/benchstat"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 )
 
 func TestParseNumber(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // configCmd is `spacenet config`: print and check APID plane policy files.

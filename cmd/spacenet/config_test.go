@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 const twoOwners = `[[tenant]]

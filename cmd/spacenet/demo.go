@@ -10,13 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
+	"spacenet/camera/camsim"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 var demoFlags struct {
@@ -42,7 +42,7 @@ with --attach the one running in spacenet run's default socket directory
 any guests connected as those tenants.`,
 	Example: `  spacenet demo                          # its own switch in a temporary directory
   spacenet demo --attach                 # the switch of make run (replaces its guests)
-  spacenet demo --socket-dir /tmp/sn --config policy/testdata/v0.toml`,
+  spacenet demo --socket-dir /tmp/sn --config apid/policy/testdata/v0.toml`,
 	Args: cobra.NoArgs,
 	RunE: runDemo,
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 )
 
 // parseNumber reads a whole number written in hex with 0x ("0x010") or in

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/idol"
-	"spacenet/idol/gen"
+	"spacenet/ipc/idol"
+	"spacenet/ipc/idol/gen"
 )
 
 // idlCmd is the parent of every `spacenet idl X`: check and dump live here,
@@ -18,7 +18,7 @@ var idlCmd = &cobra.Command{
 an .idol file is a RON value naming an interface and its operations.
 These subcommands parse such files, check them the way upstream idol does,
 and print the model as JSON.`,
-	Example: `  spacenet idl check idol/testdata/corpus/*.idol
+	Example: `  spacenet idl check ipc/idol/testdata/corpus/*.idol
   spacenet idl dump idl/camera.idol
   spacenet idl gen --go --package cameraipc --types idl/types.toml idl/camera.idol -o camera_idol.go`,
 }
@@ -38,7 +38,7 @@ upstream ignores; it exits with status 1 if any file failed.
 With --types, it also resolves every type the files name against the types
 file, as 'idl gen' would, and reports an unknown one at its file:line:col
 with the closest name ("did you mean ...?").`,
-	Example: `  spacenet idl check idol/testdata/corpus/*.idol
+	Example: `  spacenet idl check ipc/idol/testdata/corpus/*.idol
   spacenet idl check --types idl/types.toml idl/camera.idol`,
 	Args: usageArgs(cobra.MinimumNArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,7 +79,7 @@ var idlDumpCmd = &cobra.Command{
 	Short: "Print the checked interface of an .idol file as JSON",
 	Long: `dump parses and checks an .idol file as 'idl check' does and prints its
 model as JSON on standard output; warnings go to standard error.`,
-	Example: `  spacenet idl dump idol/testdata/corpus/spi.idol`,
+	Example: `  spacenet idl dump ipc/idol/testdata/corpus/spi.idol`,
 	Args:    usageArgs(cobra.ExactArgs(1)),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		f, err := idol.LoadFile(args[0])

@@ -26,7 +26,7 @@ func runIdl(t *testing.T, args ...string) (string, string, error) {
 }
 
 func TestIdlCheckCorpus(t *testing.T) {
-	files, err := filepath.Glob("../../idol/testdata/corpus/*.idol")
+	files, err := filepath.Glob("../../ipc/idol/testdata/corpus/*.idol")
 	if err != nil || len(files) != 16 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
 	}
@@ -47,7 +47,7 @@ func TestIdlCheckErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.idol")
 	syntax := filepath.Join(dir, "syntax.idol")
-	good := "../../idol/testdata/corpus/rng.idol"
+	good := "../../ipc/idol/testdata/corpus/rng.idol"
 	if err := os.WriteFile(bad, []byte("Interface(\n  name: \"T\",\n  ops: {\n    \"a\": (reply: Simple(\"u8\")),\n    \"b\": (leases: {\"l\": (type: \"[u8]\")}, reply: Simple(\"u8\"), idempotent: true),\n  },\n)\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,11 @@ func TestIdlCheckErrors(t *testing.T) {
 }
 
 func TestIdlDump(t *testing.T) {
-	out, errOut, err := runIdl(t, "dump", "../../idol/testdata/corpus/spi.idol")
+	out, errOut, err := runIdl(t, "dump", "../../ipc/idol/testdata/corpus/spi.idol")
 	if err != nil || errOut != "" {
 		t.Fatalf("dump: %v %s", err, errOut)
 	}
-	want, err := os.ReadFile("../../idol/testdata/golden/spi.json")
+	want, err := os.ReadFile("../../ipc/idol/testdata/golden/spi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestIdlDump(t *testing.T) {
 // and dumps (upstream parses it); idl gen generates the server, no client
 // for that op, and says why.
 func TestIdlCheckClientOnly(t *testing.T) {
-	const peek = "../../idol/testdata/clientonly/peek.idol"
+	const peek = "../../ipc/idol/testdata/clientonly/peek.idol"
 	out, errOut, err := runIdl(t, "check", peek)
 	if err != nil || errOut != "" || out != peek+": ok\n" {
 		t.Fatalf("check: %v %q %q", err, out, errOut)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/idol"
-	"spacenet/idol/gen"
+	"spacenet/ipc/idol"
+	"spacenet/ipc/idol/gen"
 )
 
 var idlGenFlags struct {

@@ -26,11 +26,11 @@ func runIdlGen(t *testing.T, args ...string) (string, string, error) {
 }
 
 func TestIdlGen(t *testing.T) {
-	golden, err := os.ReadFile("../../idol/gen/testdata/golden/spi.go.golden")
+	golden, err := os.ReadFile("../../ipc/idol/gen/testdata/golden/spi.go.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--go", "--package", "spi", "--types", "../../idol/gen/testdata/types.toml", "../../idol/testdata/corpus/spi.idol"}
+	args := []string{"--go", "--package", "spi", "--types", "../../ipc/idol/gen/testdata/types.toml", "../../ipc/idol/testdata/corpus/spi.idol"}
 
 	// To standard output.
 	out, errOut, err := runIdlGen(t, args...)
@@ -52,12 +52,12 @@ func TestIdlGen(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"no --go", []string{"--package", "spi", "../../idol/testdata/corpus/spi.idol"}, 2, "--go is required"},
-		{"no --package", []string{"--go", "../../idol/testdata/corpus/spi.idol"}, 2, "--package is required"},
+		{"no --go", []string{"--package", "spi", "../../ipc/idol/testdata/corpus/spi.idol"}, 2, "--go is required"},
+		{"no --package", []string{"--go", "../../ipc/idol/testdata/corpus/spi.idol"}, 2, "--package is required"},
 		{"no file", []string{"--go", "--package", "spi"}, 2, "accepts 1 arg"},
-		{"unknown type", []string{"--go", "--package", "spi", "../../idol/testdata/corpus/spi.idol"}, 1,
+		{"unknown type", []string{"--go", "--package", "spi", "../../ipc/idol/testdata/corpus/spi.idol"}, 1,
 			`spi.idol: cannot generate`},
-		{"missing types file", []string{"--go", "--package", "spi", "--types", "nope.toml", "../../idol/testdata/corpus/spi.idol"}, 1, "nope.toml"},
+		{"missing types file", []string{"--go", "--package", "spi", "--types", "nope.toml", "../../ipc/idol/testdata/corpus/spi.idol"}, 1, "nope.toml"},
 	}
 	for _, tt := range tests {
 		_, _, err := runIdlGen(t, tt.args...)
@@ -70,11 +70,11 @@ func TestIdlGen(t *testing.T) {
 // TestIdlGenUnknownTypePositioned: gen names an unknown type at the
 // file:line:col where the .idol file writes it.
 func TestIdlGenUnknownTypePositioned(t *testing.T) {
-	_, errOut, err := runIdlGen(t, "--go", "--package", "spi", "../../idol/testdata/corpus/spi.idol")
+	_, errOut, err := runIdlGen(t, "--go", "--package", "spi", "../../ipc/idol/testdata/corpus/spi.idol")
 	if exitCode(err) != 1 {
 		t.Fatalf("err %v", err)
 	}
-	want := `../../idol/testdata/corpus/spi.idol:15:20: op read: error type: unknown type "drv_spi_api::SpiError" (not in the types file)`
+	want := `../../ipc/idol/testdata/corpus/spi.idol:15:20: op read: error type: unknown type "drv_spi_api::SpiError" (not in the types file)`
 	if !strings.HasPrefix(errOut, want+"\n") {
 		t.Errorf("stderr\n%s\nwant first line\n%s", errOut, want)
 	}

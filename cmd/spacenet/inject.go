@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/ccsds"
-	"spacenet/frame"
-	"spacenet/uplink"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/ccsds"
+	"spacenet/apid/frame"
+	"spacenet/apid/uplink"
 )
 
 var injectFlags struct {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/netstack/nsbench"
+	"spacenet/ip/netstack/nsbench"
 )
 
 func init() {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/lan"
-	"spacenet/observe"
+	"spacenet/ip/lan"
+	"spacenet/ops/observe"
 )
 
 var lanFlags struct {

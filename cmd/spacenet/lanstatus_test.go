@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/control"
+	"spacenet/ops/control"
 )
 
 // ethFrame is a 60-byte broadcast frame from src in QEMU's stream framing

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/internal/logging/logtest"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 )
 
 // manCmd writes the man pages of the whole command tree (`make man`). It

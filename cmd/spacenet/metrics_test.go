@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/control/controltest"
+	"spacenet/ops/control/controltest"
 )
 
 // startRunMetrics starts `spacenet run --metrics-listen 127.0.0.1:0`, plays

@@ -18,14 +18,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/ccsds"
-	"spacenet/control"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/ccsds"
+	"spacenet/ops/control"
+	"spacenet/apid/frame"
 	"spacenet/internal/logging"
-	"spacenet/observe"
-	"spacenet/policy"
-	"spacenet/uplink"
+	"spacenet/ops/observe"
+	"spacenet/apid/policy"
+	"spacenet/apid/uplink"
 )
 
 var runFlags struct {
@@ -90,7 +90,7 @@ can_send_to (Not_permitted); refusals are counted in the "ground" row.
 Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
 socket directory included); 2 usage error.`,
 	Example: `  spacenet run                                        # built-in v0 topology, default socket directory
-  spacenet run --socket-dir /tmp/sn --config policy/testdata/v0.toml --log-format json
+  spacenet run --socket-dir /tmp/sn --config apid/policy/testdata/v0.toml --log-format json
   spacenet run --downlink udp://127.0.0.1:10000 --uplink-listen udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runSwitch,

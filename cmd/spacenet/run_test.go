@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/ccsds"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/ccsds"
+	"spacenet/apid/frame"
 )
 
 var (

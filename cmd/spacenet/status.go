@@ -20,9 +20,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"spacenet/apidswitch"
-	"spacenet/control"
-	"spacenet/lan"
+	"spacenet/apid/apidswitch"
+	"spacenet/ops/control"
+	"spacenet/ip/lan"
 )
 
 var statusFlags struct {

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"spacenet/control"
-	"spacenet/control/controltest"
+	"spacenet/ops/control"
+	"spacenet/ops/control/controltest"
 )
 
 // startRunPattern starts `spacenet run` with args and plays the known

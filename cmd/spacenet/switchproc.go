@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 
-	"spacenet/apidswitch"
-	"spacenet/apidswitch/switchbench"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/apidswitch/switchbench"
 )
 
 // quietLog is the logger of the in-process switches and IPC nodes that the

@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apidswitch"
-	"spacenet/control"
-	"spacenet/lan"
-	"spacenet/policy"
-	"spacenet/topology"
+	"spacenet/apid/apidswitch"
+	"spacenet/ops/control"
+	"spacenet/ip/lan"
+	"spacenet/apid/policy"
+	"spacenet/ops/topology"
 )
 
 // livePolicy reads the running switch's policy from its control socket at
@@ -87,7 +87,7 @@ adds to each node its frames per second in and out (from two snapshots
 drawn; 1 the policy file was refused or dot failed; 2 usage error; 3 --live
 and no switch answers.`,
 	Example: `  spacenet topology | dot -Tpng > policy.png
-  spacenet topology --config policy/testdata/v0.toml --format svg -o policy.svg
+  spacenet topology --config apid/policy/testdata/v0.toml --format svg -o policy.svg
   spacenet topology --live --format svg -o now.svg`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {

@@ -25,9 +25,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
+	"spacenet/camera/camsim"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
 )

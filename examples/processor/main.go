@@ -14,9 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
+	"spacenet/camera/camsim"
 	"spacenet/ipc/switched"
 )
 

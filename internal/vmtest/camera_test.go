@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/internal/vmtest"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"spacenet/internal/vmtest"
-	"spacenet/lan"
+	"spacenet/ip/lan"
 )
 
 // lanGuest is a guest on the LAN driven through its control port.

@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/internal/vmtest"
 )
 

@@ -29,10 +29,10 @@ import (
 	"syscall"
 
 	"spacenet/camera/cameraipc"
-	"spacenet/frame"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // Path is one way of making the call.

@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"spacenet/apidswitch"
-	"spacenet/policy"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/policy"
 )
 
 // peerEnv, when set, makes the test binary a peer process of the harness:

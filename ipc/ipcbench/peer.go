@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
 )

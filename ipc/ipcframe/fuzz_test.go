@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 )
 

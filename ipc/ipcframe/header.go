@@ -36,7 +36,7 @@ import (
 	"fmt"
 	"slices"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 )
 
 // Sub-header constants.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

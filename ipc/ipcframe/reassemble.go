@@ -3,7 +3,7 @@ package ipcframe
 import (
 	"time"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 )
 
 // Limits bound what a Reassembler holds, so that a peer that sends half a

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )

@@ -6,15 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"spacenet/apidswitch"
-	"spacenet/policy"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/policy"
 	"sync"
 	"testing"
 	"time"
 
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 )
 

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 )
 

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // groundLink is Config.DownlinkFrames for these tests: what the switch sends

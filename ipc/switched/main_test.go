@@ -11,13 +11,13 @@ import (
 
 	"go.uber.org/goleak"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

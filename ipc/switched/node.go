@@ -51,11 +51,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // Config is what NewNode needs. Tenant and one of Socket and Device are

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // noteLog records what a server did, in order: calls and notifications.

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/policy"
+	"spacenet/apid/policy"
 )
 
 // fillQueueOf floods to's queue in the switch from the raw guest from (whose

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 )
 
 // Refused frames.

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/frame"
+	"spacenet/apid/frame"
 )
 
 // The reader role (leader/follower).

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/apidswitch"
-	"spacenet/frame"
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )

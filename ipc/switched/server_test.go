@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
-	"spacenet/examples/camsim"
-	"spacenet/frame"
+	"spacenet/camera/camsim"
+	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"syscall"
 
-	"spacenet/apidswitch"
+	"spacenet/apid/apidswitch"
 	"spacenet/internal/vmtest"
 )
 

@@ -1,0 +1,125 @@
+package observe
+
+import (
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"spacenet/ops/control"
+)
+
+var (
+	//go:embed page.html
+	apidHTML string
+	//go:embed lanpage.html
+	lanHTML string
+	//go:embed common.js.tmpl
+	commonJS string // the pages' shared script: {{define "common"}}
+
+	apidTemplate = template.Must(template.Must(template.New("apid").Parse(apidHTML)).Parse(commonJS))
+	lanTemplate  = template.Must(template.Must(template.New("lan").Parse(lanHTML)).Parse(commonJS))
+)
+
+// pageRow is one tenant's line as the page first shows it.
+type pageRow struct {
+	Name, APIDs, Connected, Generation, Queue, Reasons string
+	Received, Forwarded, Held, Dropped                 uint64
+	NoticesLost                                        string
+}
+
+// APIDPage is the status page of the metrics address: GET / is an HTML
+// page (no external assets) with every tenant's counters, which its script
+// refreshes every second from GET /status.json (the control socket's
+// snapshot).
+func APIDPage(snapshot func() *control.APID) http.Handler {
+	return page(func() any { return snapshot() }, apidTemplate, func(v any) any {
+		s := v.(*control.APID)
+		data := struct {
+			*control.APID
+			Rows []pageRow
+		}{APID: s}
+		for _, t := range s.Tenants {
+			conn := "no"
+			if t.Connected {
+				conn = "yes"
+			}
+			data.Rows = append(data.Rows, row(&t, conn, formatUint(t.Generation), formatUint(uint64(t.QueueLen)), formatUint(t.NoticesLost)))
+		}
+		data.Rows = append(data.Rows, row(&s.Ground, "-", "-", "-", "-"))
+		return data
+	})
+}
+
+// LANPage is the LAN's status page: its ports and MAC table, refreshed as
+// APIDPage's.
+func LANPage(snapshot func() *control.LAN) http.Handler {
+	return page(func() any { return snapshot() }, lanTemplate, func(v any) any {
+		s := v.(*control.LAN)
+		type portRow struct {
+			control.Port
+			Locks, Drops string
+		}
+		type fdbRow struct{ MAC, Port, State string }
+		data := struct {
+			*control.LAN
+			Rows []portRow
+			FDB  []fdbRow
+		}{LAN: s}
+		for _, p := range s.Ports {
+			drops := strings.Join(p.Drops(), ", ")
+			if p.Failed {
+				drops += " FAILED"
+			}
+			data.Rows = append(data.Rows, portRow{Port: p, Locks: orDash(strings.Join(p.Locks(), " ")), Drops: orDash(drops)})
+		}
+		for _, e := range s.MACs {
+			state := "used " + strconv.FormatFloat(e.AgeSeconds, 'f', 0, 64)
+			if e.Locked {
+				state = "permanent"
+			}
+			data.FDB = append(data.FDB, fdbRow{MAC: e.MAC, Port: e.Port, State: state})
+		}
+		return data
+	})
+}
+
+// page serves GET / (tmpl executed on data(snapshot())) and GET
+// /status.json (the snapshot).
+func page(snapshot func() any, tmpl *template.Template, data func(any) any) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(snapshot())
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		d := data(snapshot())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+		tmpl.Execute(w, d)
+	})
+	return mux
+}
+
+func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
+	name := t.Name
+	if t.Removed {
+		name += " (removed)"
+	}
+	reasons := control.NonZero("", t.Dropped)
+	return pageRow{Name: name, APIDs: strings.Join(t.APIDs, ", "), Connected: conn, Generation: gen, Queue: queue,
+		Received: t.Received, Forwarded: t.Forwarded(), Held: t.Held, Dropped: t.DroppedTotal, NoticesLost: lost,
+		Reasons: orDash(strings.Join(reasons, ", "))}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatUint(v uint64) string { return strconv.FormatUint(v, 10) }

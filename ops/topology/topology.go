@@ -1,0 +1,142 @@
+// Package topology draws an APID policy (and a LAN configuration, see
+// WriteLANDOT) as a Graphviz graph: one node per
+// tenant with the APID ranges it owns, the ground with its APIDs, and an
+// edge for each "may send to": tenant to tenant (can_send_to), tenant to
+// ground (uplink = true), ground to tenant (the ground's can_send_to). It
+// draws what the policy permits, not what flowed: the switch counts per
+// sender, not per pair, so edges carry no rates (nodes may: see WriteDOT). SVG comes from Graphviz's
+// dot program.
+package topology
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+
+	"spacenet/apid/policy"
+)
+
+// Ground is the ground's node name (never a tenant's: policy refuses it).
+const Ground = "ground"
+
+// Edge is one "may send to".
+type Edge struct {
+	From, To string
+	Kind     string         // "route" (tenant to tenant), "downlink" (to the ground: space to ground), "uplink" (from it)
+	Ranges   []policy.Range // the destination's APIDs the sender may reach; nil: all of them
+}
+
+// Edges lists p's edges: each tenant's in policy order (routes to tenants
+// in policy order, then its downlink), then the ground's.
+func Edges(p *policy.Policy) []Edge {
+	var out []Edge
+	for i := range p.Tenants {
+		from := p.Tenants[i].Name
+		out = append(out, reach(p, from, p.SendTo(i), "route")...)
+		if p.Tenants[i].Uplink {
+			out = append(out, Edge{From: from, To: Ground, Kind: "downlink"})
+		}
+	}
+	return append(out, reach(p, Ground, p.GroundSendTo(), "uplink")...)
+}
+
+// reach gives an edge from from to every other tenant that owns an APID in
+// to, with the ranges it reaches (nil when it reaches all it owns).
+func reach(p *policy.Policy, from string, to []policy.Range, kind string) []Edge {
+	var out []Edge
+	for j := range p.Tenants {
+		dst := &p.Tenants[j]
+		if dst.Name == from {
+			continue
+		}
+		var got []policy.Range
+		all := true
+		for _, own := range dst.Owns {
+			n := 0
+			for _, r := range to {
+				if lo, hi := max(own.First, r.First), min(own.Last, r.Last); lo <= hi {
+					got = append(got, policy.Range{First: lo, Last: hi})
+					n += policy.Range{First: lo, Last: hi}.Len()
+				}
+			}
+			all = all && n >= own.Len()
+		}
+		if len(got) == 0 {
+			continue
+		}
+		if all {
+			got = nil
+		}
+		out = append(out, Edge{From: from, To: dst.Name, Kind: kind, Ranges: got})
+	}
+	return out
+}
+
+// WriteDOT writes p as a Graphviz digraph. notes, if not nil, adds a line
+// to the label of each node it names (tenants by name, the ground as
+// Ground): spacenet topology --live puts rates there.
+func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "digraph spacenet {\n  label=%s;\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+		quote("APID policy: "+p.Source))
+	for _, t := range p.Tenants {
+		fmt.Fprintf(&b, "  %s [id=%s, label=%s];\n", quote(t.Name), quote("tenant-"+t.Name), quote(label(t.Name, ranges(t.Owns), notes)))
+	}
+	fmt.Fprintf(&b, "  %s [id=%s, shape=ellipse, label=%s];\n", quote(Ground), quote("ground"), quote(label(Ground, ranges(p.GroundOwns()), notes)))
+	for _, e := range Edges(p) {
+		attrs := fmt.Sprintf("id=%s", quote(e.From+"->"+e.To))
+		if e.Ranges != nil {
+			attrs += ", label=" + quote(ranges(e.Ranges))
+		}
+		switch e.Kind {
+		case "downlink":
+			attrs += ", style=dashed, label=\"downlink\""
+		case "uplink":
+			attrs += ", style=dashed"
+		}
+		fmt.Fprintf(&b, "  %s -> %s [%s];\n", quote(e.From), quote(e.To), attrs)
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func label(name, apids string, notes map[string]string) string {
+	l := name + "\n" + apids
+	if n := notes[name]; n != "" {
+		l += "\n" + n
+	}
+	return l
+}
+
+func ranges(rs []policy.Range) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// quote makes s a DOT string.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// SVG renders dot with Graphviz's dot program (within 30 s).
+func SVG(dot []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "dot", "-Tsvg")
+	cmd.Stdin = bytes.NewReader(dot)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("dot -Tsvg: %v: %s (is Graphviz installed? apt install graphviz)", err, strings.TrimSpace(stderr.String()))
+	}
+	return out.Bytes(), nil
+}
