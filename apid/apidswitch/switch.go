@@ -15,9 +15,9 @@ import (
 
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
-	"spacenet/internal/logging"
 	"spacenet/apid/policy"
 	"spacenet/apid/router"
+	"spacenet/internal/logging"
 )
 
 // Switch is the APID switch. Build it with New, start it with Run.

@@ -31,8 +31,8 @@ import (
 
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
-	"spacenet/internal/logging"
 	"spacenet/apid/policy"
+	"spacenet/internal/logging"
 )
 
 // ParseURL parses "udp://host:port" (host an IP literal or a name) into a

@@ -18,15 +18,15 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/internal/benchstat"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcbench"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
-	"spacenet/apid/policy"
 )
 
 var benchIPCFlags struct {

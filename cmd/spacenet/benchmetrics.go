@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
-	"spacenet/ops/control"
 	"spacenet/internal/benchstat"
+	"spacenet/ops/control"
 	"spacenet/ops/observe"
 )
 

@@ -11,12 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 	"spacenet/ipc/switched"
-	"spacenet/apid/policy"
 )
 
 var demoFlags struct {

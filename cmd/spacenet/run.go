@@ -20,12 +20,12 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
-	"spacenet/ops/control"
 	"spacenet/apid/frame"
-	"spacenet/internal/logging"
-	"spacenet/ops/observe"
 	"spacenet/apid/policy"
 	"spacenet/apid/uplink"
+	"spacenet/internal/logging"
+	"spacenet/ops/control"
+	"spacenet/ops/observe"
 )
 
 var runFlags struct {

@@ -21,8 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"spacenet/apid/apidswitch"
-	"spacenet/ops/control"
 	"spacenet/ip/lan"
+	"spacenet/ops/control"
 )
 
 var statusFlags struct {

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
-	"spacenet/ops/control"
-	"spacenet/ip/lan"
 	"spacenet/apid/policy"
+	"spacenet/ip/lan"
+	"spacenet/ops/control"
 	"spacenet/ops/topology"
 )
 

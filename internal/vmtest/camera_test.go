@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/internal/vmtest"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"

@@ -14,8 +14,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"spacenet/ip/lan/fault"
 	"spacenet/apid/policy"
+	"spacenet/ip/lan/fault"
 )
 
 // Port kinds a Config can open.

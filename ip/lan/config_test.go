@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/ip/lan/fault"
 	"spacenet/apid/policy"
+	"spacenet/ip/lan/fault"
 )
 
 const fullConfig = `

@@ -28,11 +28,11 @@ import (
 	"sync"
 	"syscall"
 
-	"spacenet/camera/cameraipc"
 	"spacenet/apid/frame"
+	"spacenet/apid/policy"
+	"spacenet/camera/cameraipc"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/apid/policy"
 )
 
 // Path is one way of making the call.

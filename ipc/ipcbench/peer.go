@@ -15,9 +15,9 @@ import (
 	"strings"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
 )

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 )
 

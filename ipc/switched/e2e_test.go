@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/apid/frame"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 )
 

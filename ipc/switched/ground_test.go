@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/apid/policy"
 )
 
 // groundLink is Config.DownlinkFrames for these tests: what the switch sends

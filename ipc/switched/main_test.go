@@ -12,12 +12,12 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/apid/policy"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

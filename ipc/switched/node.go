@@ -53,9 +53,9 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/apid/policy"
 )
 
 // Config is what NewNode needs. Tenant and one of Socket and Device are

@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
-	"spacenet/apid/policy"
 )
 
 // noteLog records what a server did, in order: calls and notifications.

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
-	"spacenet/apid/policy"
 )
 
 // fillQueueOf floods to's queue in the switch from the raw guest from (whose

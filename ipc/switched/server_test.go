@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )

@@ -10,9 +10,9 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/ccsds"
-	"spacenet/ops/control"
 	"spacenet/apid/frame"
 	"spacenet/apid/uplink"
+	"spacenet/ops/control"
 )
 
 // TestSnapshotGroundLink: with both ends of a ground link, one frame up

@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"os"
 
-	"spacenet/ops/control"
 	"spacenet/ip/lan"
+	"spacenet/ops/control"
 	"spacenet/ops/metrics"
 )
 

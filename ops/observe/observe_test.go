@@ -15,8 +15,8 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
-	"spacenet/ops/control"
 	"spacenet/ip/lan"
+	"spacenet/ops/control"
 	"spacenet/ops/observe"
 )
 

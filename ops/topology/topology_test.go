@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"spacenet/ip/lan"
 	"spacenet/apid/policy"
+	"spacenet/ip/lan"
 	"spacenet/ops/topology"
 )
 

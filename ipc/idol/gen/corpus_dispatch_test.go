@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"spacenet/ipc"
 	"spacenet/ipc/idol"
 	"spacenet/ipc/idol/gen/internal/corpus/api"
 	"spacenet/ipc/idol/gen/internal/corpus/attest"
@@ -26,7 +27,6 @@ import (
 	"spacenet/ipc/idol/gen/internal/corpus/spi"
 	"spacenet/ipc/idol/gen/internal/corpus/userleds"
 	"spacenet/ipc/idol/gen/internal/corpus/validate"
-	"spacenet/ipc"
 )
 
 var errReached = errors.New("dispatcher reached the server")

@@ -8,11 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"spacenet/ipc"
 	"spacenet/ipc/idol"
 	"spacenet/ipc/idol/gen"
 	"spacenet/ipc/idol/gen/internal/fixture"
 	"spacenet/ipc/idol/gen/internal/peek"
-	"spacenet/ipc"
 )
 
 // fixtureServer records what the generated dispatcher handed it.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"testing"
 
+	"spacenet/ipc"
 	"spacenet/ipc/idol/gen/internal/corpus/api"
 	"spacenet/ipc/idol/gen/internal/corpus/controlplaneagent"
 	"spacenet/ipc/idol/gen/internal/corpus/cpuseq"
@@ -17,7 +18,6 @@ import (
 	"spacenet/ipc/idol/gen/internal/corpus/packrat"
 	"spacenet/ipc/idol/gen/internal/corpus/sensor"
 	"spacenet/ipc/idol/gen/internal/corpus/userleds"
-	"spacenet/ipc"
 )
 
 // recorder is a Transport that keeps the last request and answers with a
