@@ -73,8 +73,10 @@ type Config struct {
 	// requests; nil means they are logged and counted only.
 	System SystemHandler
 	// OnEvent is called when a tenant connects, is replaced or goes away,
-	// after the switch's own notifications are queued. It runs on the
-	// goroutine that saw the event and must not block.
+	// after the switch's own notifications are queued, one event at a time
+	// and in the order the connections changed. It runs on the goroutine
+	// that saw the event, must not block, and must not wait for another
+	// connection to change.
 	OnEvent func(Event)
 	// Logger receives the switch's logs; nil means slog.Default(). The
 	// switch never writes to it from a forwarding goroutine: records go

@@ -421,6 +421,16 @@ func (q *queue) waitNoticeRoom(w *waiter, stop, quit <-chan struct{}) bool {
 		q.mu.Unlock()
 		return true
 	}
+	select {
+	case <-stop:
+		// A replaced connection's reader (its stop is closed before its
+		// successor's reader starts) never takes the one waiting place:
+		// it would push out the successor's waiter, which would then wait
+		// for room nobody tells it of.
+		q.mu.Unlock()
+		return false
+	default:
+	}
 	q.noticeWait = w
 	w.waiting = true
 	q.mu.Unlock()
@@ -437,7 +447,12 @@ func (q *queue) waitNoticeRoom(w *waiter, stop, quit <-chan struct{}) bool {
 		return true
 	}
 	w.waiting = false
-	q.noticeWait = nil
+	if q.noticeWait == w {
+		// Only this wait's own registration: a new connection's reader may
+		// already wait here, and clearing its waiter would leave it
+		// waiting for room nobody tells it of.
+		q.noticeWait = nil
+	}
 	return false
 }
 

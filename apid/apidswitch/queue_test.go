@@ -1,7 +1,9 @@
 package apidswitch
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"spacenet/apid/frame"
 )
@@ -73,5 +75,69 @@ func TestQueuePartialWrites(t *testing.T) {
 	q.commit(len(b), from)
 	if q.peek(8) != nil || !q.waiting {
 		t.Fatal("empty queue not waiting")
+	}
+}
+
+// TestNoticeWaitOfSuccessorKept: a replaced connection's reader, whether it
+// stops waiting for notice room or comes to wait after its successor
+// (still draining), leaves the new connection's reader registered. Before,
+// it took the one waiting place and then cleared it, and the new reader
+// waited for room nobody told it of: its guest was never read again
+// (TestChurnWithUnreadNotices saw a reader that "never waited", under load).
+func TestNoticeWaitOfSuccessorKept(t *testing.T) {
+	q := newQueue(4)
+	var f frame.Frame
+	frame.Encode(&f, frame.TM, 0x010, 0x020, nil)
+	for q.push(&f, nil) == pushed {
+	}
+	registered := func(w *waiter) bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.noticeWait == w
+	}
+	wait := func(w *waiter, stop chan struct{}) chan bool {
+		done := make(chan bool, 1)
+		go func() { done <- q.waitNoticeRoom(w, stop, nil) }()
+		// A bounded wait for the queue's state, not a sleep.
+		deadline := time.Now().Add(testTimeout)
+		for !registered(w) {
+			if time.Now().After(deadline) {
+				t.Fatal("the waiter never registered")
+			}
+			runtime.Gosched()
+		}
+		return done
+	}
+	oldStop, newStop := make(chan struct{}), make(chan struct{})
+	defer close(newStop)
+	old, successor := newWaiter(), newWaiter()
+	oldDone := wait(old, oldStop)
+	newDone := wait(successor, newStop)
+	close(oldStop) // the replaced connection's reader stops
+	if <-oldDone {
+		t.Fatal("the stopped wait reported room")
+	}
+	if !registered(successor) {
+		t.Fatal("the stopped wait cleared the new reader's registration")
+	}
+	// A replaced reader that comes to wait after its successor (it was
+	// still draining) returns at once and leaves the successor in place.
+	if q.waitNoticeRoom(newWaiter(), oldStop, nil) {
+		t.Fatal("a stopped reader's wait reported room")
+	}
+	if !registered(successor) {
+		t.Fatal("a stopped reader's wait took the new reader's place")
+	}
+	if b := q.peek(1); len(b) != frame.Size {
+		t.Fatalf("peek: %d bytes", len(b))
+	}
+	q.commit(frame.Size, make([]*stats, 1)) // the guest read one frame: room
+	select {
+	case ok := <-newDone:
+		if !ok {
+			t.Fatal("the new reader's wait failed")
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the new reader was never told of the room")
 	}
 }

@@ -41,9 +41,15 @@ type Switch struct {
 	stopped bool
 	wg      sync.WaitGroup
 
-	ground           stats // frames injected from the ground (Inject, downlink)
-	systemOther      atomic.Uint64
-	changes          atomic.Uint64 // tenant events so far: see reader.sysChanges
+	ground      stats // frames injected from the ground (Inject, downlink)
+	systemOther atomic.Uint64
+	changes     atomic.Uint64 // tenant events so far: see reader.sysChanges
+
+	// eventOrder is held from a change of a tenant's connection to the end
+	// of its event, so that subscribers and OnEvent see the events in the
+	// order the changes happened: never a guest's "disconnected" after
+	// its successor's "connected".
+	eventOrder       sync.Mutex
 	downlinkMu       sync.Mutex
 	downlinkSeq      ccsds.Counter
 	downlinkPkt      [ccsds.MaxLayoutPacketSize]byte
@@ -336,6 +342,8 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 		writerDone: make(chan struct{}),
 	}
 	c.directFn = c.directWrite
+	s.lockEvents()
+	defer s.eventOrder.Unlock()
 	s.mu.Lock()
 	t.mu.Lock()
 	if !s.running || t.removed {
@@ -362,11 +370,38 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 	s.event(Event{Kind: kind, Tenant: t.name, Generation: c.gen})
 	go c.writeLoop(old)
 	go c.readLoop()
+	if h := testHooks.Load(); h != nil {
+		h.attached(s, t.name)
+	}
 }
+
+// lockEvents takes eventOrder (telling a test hook when it must wait).
+func (s *Switch) lockEvents() {
+	if s.eventOrder.TryLock() {
+		return
+	}
+	if h := testHooks.Load(); h != nil {
+		h.eventsBusy(s)
+	}
+	s.eventOrder.Lock()
+}
+
+// eventHooks are test hooks: a connection went away and its event is
+// about to be sent (detached), a connection was attached and announced
+// (attached), a change waits for an earlier change's event (eventsBusy).
+type eventHooks struct {
+	detached, attached func(s *Switch, tenant string)
+	eventsBusy         func(s *Switch)
+}
+
+// testHooks is nil outside tests.
+var testHooks atomic.Pointer[eventHooks]
 
 // detach is called by c's reader when it ends.
 func (s *Switch) detach(c *conn) {
 	t := c.t
+	s.lockEvents()
+	defer s.eventOrder.Unlock()
 	t.mu.Lock()
 	gone := t.conn == c
 	if gone {
@@ -374,6 +409,9 @@ func (s *Switch) detach(c *conn) {
 	}
 	gen := t.gen
 	t.mu.Unlock()
+	if h := testHooks.Load(); gone && h != nil {
+		h.detached(s, t.name)
+	}
 	if gone {
 		s.log.Info("tenant disconnected", "tenant", t.name, "generation", gen)
 		s.event(Event{Kind: Disconnected, Tenant: t.name, Generation: gen})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -781,5 +782,90 @@ func TestHealthFloodTakesNoLocks(t *testing.T) {
 	h.dial("processor")
 	if hl := health(); !hl.Tenants[1].Connected || hl.Tenants[1].Generation != 1 {
 		t.Errorf("after the processor connected: %+v", hl.Tenants)
+	}
+}
+
+// TestEventOrderOnReconnect: a guest that goes away and comes straight back
+// is announced "disconnected" before its successor's "connected", to
+// subscribers and to OnEvent alike. Before events were ordered, the new
+// connection could be attached and announced while the old one's
+// "disconnected" was still on its way, which then reached subscribers
+// last: the guest looked gone while it was up (and FuzzProcess found the
+// late notice in a later input). The hooks hold the old connection's event
+// until the new connection is either announced (the defect) or waits for
+// it (the order kept).
+func TestEventOrderOnReconnect(t *testing.T) {
+	var order []Event // every event OnEvent saw, in order
+	var orderMu sync.Mutex
+	var hp atomic.Pointer[harness]
+	h := startSwitch(t, Config{OnEvent: func(e Event) {
+		orderMu.Lock()
+		order = append(order, e)
+		orderMu.Unlock()
+		hp.Load().onEvent(e)
+	}})
+	hp.Store(h)
+	spos := h.dial("spaceos")
+	sub := mkFrame(t, frame.Health, 0x100, APIDEvents, "")
+	spos.WriteFrame(&sub)
+	readFrame(t, spos) // the subscription's ack
+	cam := h.dial("camera")
+
+	detached := make(chan struct{}, 1)
+	attached := make(chan struct{}, 1)
+	waiting := make(chan struct{}, 1)
+	hooks := &eventHooks{}
+	hooks.detached = func(s *Switch, tenant string) {
+		if s != h.sw || tenant != "camera" {
+			return
+		}
+		detached <- struct{}{}
+		select {
+		case <-attached: // announced before this event: out of order
+		case <-waiting:
+		case <-time.After(testTimeout):
+		}
+	}
+	hooks.attached = func(s *Switch, tenant string) {
+		if s == h.sw && tenant == "camera" {
+			attached <- struct{}{}
+		}
+	}
+	hooks.eventsBusy = func(s *Switch) {
+		if s == h.sw {
+			select {
+			case waiting <- struct{}{}:
+			default:
+			}
+		}
+	}
+	testHooks.Store(hooks)
+	t.Cleanup(func() { testHooks.Store(nil) })
+
+	cam.Close()
+	select {
+	case <-detached:
+	case <-time.After(testTimeout):
+		t.Fatal("camera's connection never ended")
+	}
+	h.dial("camera")
+
+	want := []EventNotice{
+		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+	}
+	for i, w := range want {
+		f := readFrame(t, spos)
+		e, err := ParseEventNotice(f.Payload())
+		if err != nil || e != w {
+			t.Errorf("notice %d to spaceos: %+v (%v), want %+v", i, e, err, w)
+		}
+	}
+	orderMu.Lock()
+	got := order
+	orderMu.Unlock()
+	if n := len(got); n < 2 || got[n-2] != (Event{Kind: Disconnected, Tenant: "camera", Generation: 1}) || got[n-1] != (Event{Kind: Connected, Tenant: "camera", Generation: 2}) {
+		t.Errorf("OnEvent's last events: %+v, want camera disconnected (1) then connected (2)", got)
 	}
 }
