@@ -33,6 +33,10 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, *logging.Async,
 	return slog.New(logs), logs, nil
 }
 
+// quietLog is the logger of the in-process switch and IPC nodes that
+// spacenet demo starts: their logs would only blur its transcript.
+var quietLog = slog.New(slog.DiscardHandler)
+
 // service is what `spacenet run` and `spacenet lan run` supervise, each
 // its switch: one lifecycle for both.
 type service struct {
