@@ -142,13 +142,12 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer os.RemoveAll(base)
+	o := switchbench.InProcess{Frames: fl.frames, Batches: batches, Window: fl.window, Pings: fl.pings, Rounds: fl.rounds, Dir: base, Out: cmd.OutOrStdout()}
 	switch {
 	case fl.processes:
 		return runBenchProcesses(cmd, batches, base)
 	case fl.metrics:
-		return metricsbench.Run(cmd.Context(), metricsbench.Options{Frames: fl.frames, Batches: batches, Window: fl.window,
-			Rounds: fl.rounds, Scrape: fl.scrape, Dir: base, Out: cmd.OutOrStdout()})
+		return metricsbench.Run(cmd.Context(), metricsbench.Options{InProcess: o, Scrape: fl.scrape})
 	}
-	return switchbench.RunInProcess(cmd.Context(), switchbench.InProcess{Frames: fl.frames, Batches: batches, Window: fl.window,
-		Pings: fl.pings, Rounds: fl.rounds, Dir: base, Out: cmd.OutOrStdout()})
+	return switchbench.RunInProcess(cmd.Context(), o)
 }

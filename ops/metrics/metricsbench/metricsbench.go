@@ -22,15 +22,12 @@ import (
 	"spacenet/ops/observe"
 )
 
-// Options is a Run.
+// Options is a Run: the in-process switch bench's numbers (Pings unused:
+// no latency is measured) and the time between scrapes in the "on"
+// rounds.
 type Options struct {
-	Frames  int           // frames per throughput round
-	Batches []int         // frames per write
-	Window  int           // most frames in flight
-	Rounds  int           // rounds per figure; medians are printed
-	Scrape  time.Duration // time between scrapes in the "on" rounds
-	Dir     string
-	Out     io.Writer
+	switchbench.InProcess
+	Scrape time.Duration
 }
 
 // quiet is the logger of the metrics server: its logs would only blur

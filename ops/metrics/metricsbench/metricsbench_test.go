@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // row per batch carries both figures and their ratio.
 func TestRunSmoke(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), Options{Frames: 4000, Batches: []int{16, 256}, Window: 512, Rounds: 1, Scrape: time.Millisecond, Dir: t.TempDir(), Out: &out})
+	err := Run(context.Background(), Options{InProcess: switchbench.InProcess{Frames: 4000, Batches: []int{16, 256}, Window: 512, Rounds: 1, Dir: t.TempDir(), Out: &out}, Scrape: time.Millisecond})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
