@@ -6,34 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServeSignals: serve calls up once the service is ready, reload on
 // SIGHUP (the service keeps running), and on SIGTERM logs "stopping",
 // cancels run and returns its result, the service counted up.
 func TestServeSignals(t *testing.T) {
-	var logs syncBuffer
+	var logs bytes.Buffer // written by serve's goroutine only, read after it returned
 	ready, isUp, reloaded := make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 	stopped := errors.New("run's own result")
 	result := make(chan error, 1)
