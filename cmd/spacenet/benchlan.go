@@ -2,12 +2,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"spacenet/ip/lan"
 	"spacenet/ip/lan/lanbench"
 )
 
@@ -54,43 +52,5 @@ func runBenchLAN(cmd *cobra.Command, _ []string) error {
 	if d <= 0 || d > 5*time.Minute {
 		return &exitError{code: 2, err: errors.New("want 0 < --duration <= 5m")}
 	}
-	out := cmd.OutOrStdout()
-	for _, size := range []int{64, 1500} {
-		sw, err := lanbench.Mem(size, d)
-		if err != nil {
-			return err
-		}
-		base, err := lanbench.PipeBaseline(size, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "mem %4d B   switch %6.2f Mframes/s %6.2f Gbit/s   bare pipe %6.2f Mframes/s   ratio %.2f\n",
-			size, sw.FPS()/1e6, sw.Gbps(), base.FPS()/1e6, sw.FPS()/base.FPS())
-	}
-	if !benchLANFlags.kernel {
-		return nil
-	}
-	ours, err := lanbench.Ours(d)
-	if err != nil {
-		return fmt.Errorf("kernel path through our switch: %w", err)
-	}
-	relay, err := lanbench.Relay(d)
-	if err != nil {
-		return fmt.Errorf("kernel path through a bare TAP relay: %w", err)
-	}
-	br, err := lanbench.Bridge(d)
-	if err != nil {
-		return fmt.Errorf("kernel path through a Linux bridge: %w", err)
-	}
-	fmt.Fprintf(out, "tcp          switch %6.2f Gbit/s   bare TAP relay %6.2f Gbit/s   linux bridge %6.2f Gbit/s   switch/bridge %.2f  relay/bridge %.2f  switch/relay %.2f\n",
-		ours.TCPGbps, relay.TCPGbps, br.TCPGbps, ours.TCPGbps/br.TCPGbps, relay.TCPGbps/br.TCPGbps, ours.TCPGbps/relay.TCPGbps)
-	fmt.Fprintf(out, "udp   64 B   switch %6.0f kframes/s (%4.1f%% lost)   bare TAP relay %6.0f kframes/s (%4.1f%% lost)   linux bridge %6.0f kframes/s (%4.1f%% lost)   switch/bridge %.2f  relay/bridge %.2f  switch/relay %.2f\n",
-		ours.UDPpps/1e3, 100*ours.UDPLoss, relay.UDPpps/1e3, 100*relay.UDPLoss, br.UDPpps/1e3, 100*br.UDPLoss,
-		ours.UDPpps/br.UDPpps, relay.UDPpps/br.UDPpps, ours.UDPpps/relay.UDPpps)
-	fmt.Fprintf(out, "udp   64 B at 100 kframes/s offered: switch %.2f%% lost, bare TAP relay %.2f%% lost, linux bridge %.2f%% lost\n",
-		100*ours.UDPLoss100k, 100*relay.UDPLoss100k, 100*br.UDPLoss100k)
-	for _, p := range ours.Ports {
-		fmt.Fprintf(out, "  switch port %s: rx %d tx %d frames, queue_full %d\n", p.Name, p.RxFrames, p.TxFrames, p.TxDrops[lan.ReasonQueueFull])
-	}
-	return nil
+	return lanbench.Report(cmd.OutOrStdout(), d, benchLANFlags.kernel)
 }

@@ -1,24 +1,20 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
-	"spacenet/apid/frame"
-	"spacenet/internal/benchstat"
+	"spacenet/ops/metrics/metricsbench"
 )
 
 var benchSwitchFlags struct {
@@ -108,19 +104,10 @@ func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
 		Dir:     base,
 		Out:     cmd.OutOrStdout(),
 		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
-			return startSwitch(cmd.Context(), apidswitch.Config{SocketDir: dir, Logger: quietLog})
+			return switchbench.Start(cmd.Context(), apidswitch.Config{SocketDir: dir})
 		},
 	})
 	return err
-}
-
-// benchPair is a sender and a receiver connection, through the switch or
-// through the relay.
-type benchPair struct {
-	tx, rx     *apidswitch.Guest
-	src, dst   frame.APID
-	close      func()
-	checkDrops func() error
 }
 
 func runBenchSwitch(cmd *cobra.Command, _ []string) error {
@@ -155,221 +142,12 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer os.RemoveAll(base)
-	if fl.processes {
+	o := switchbench.InProcess{Frames: fl.frames, Batches: batches, Window: fl.window, Pings: fl.pings, Rounds: fl.rounds, Dir: base, Out: cmd.OutOrStdout()}
+	switch {
+	case fl.processes:
 		return runBenchProcesses(cmd, batches, base)
+	case fl.metrics:
+		return metricsbench.Run(cmd.Context(), metricsbench.Options{InProcess: o, Scrape: fl.scrape})
 	}
-	if fl.metrics {
-		return runBenchMetrics(cmd, batches, base)
-	}
-
-	sw, stopSwitch, err := startSwitch(context.Background(), apidswitch.Config{SocketDir: filepath.Join(base, "switch"), Logger: quietLog})
-	if err != nil {
-		return err
-	}
-	defer stopSwitch()
-	switchPair := func() (*benchPair, error) {
-		tx, err := apidswitch.Dial(sw.SocketPath("camera"))
-		if err != nil {
-			return nil, err
-		}
-		rx, err := apidswitch.Dial(sw.SocketPath("processor"))
-		if err != nil {
-			tx.Close()
-			return nil, err
-		}
-		before := sw.Counters()
-		return &benchPair{tx: tx, rx: rx, src: 0x010, dst: 0x020,
-			close: func() { tx.Close(); rx.Close() },
-			checkDrops: func() error {
-				for i, c := range sw.Counters() {
-					if d := c.DroppedTotal() - before[i].DroppedTotal(); d != 0 {
-						return fmt.Errorf("switch dropped %d frames of %s: %v", d, c.Tenant, c.Dropped)
-					}
-				}
-				return nil
-			}}, nil
-	}
-	relays := 0
-	relayPair := func() (*benchPair, error) {
-		relays++
-		r, err := switchbench.StartRelay(filepath.Join(base, fmt.Sprint("relay", relays)))
-		if err != nil {
-			return nil, err
-		}
-		tx, err := apidswitch.Dial(r.A)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		rx, err := apidswitch.Dial(r.B)
-		if err != nil {
-			tx.Close()
-			r.Close()
-			return nil, err
-		}
-		return &benchPair{tx: tx, rx: rx, src: 0x010, dst: 0x020,
-			close:      func() { tx.Close(); rx.Close(); r.Close() },
-			checkDrops: func() error { return nil }}, nil
-	}
-
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "APID switch vs plain relay, Unix sockets, %d frames per round, window %d, median of %d rounds\n\n", fl.frames, fl.window, fl.rounds)
-	fmt.Fprintf(out, "%-8s %14s %14s %8s\n", "batch", "switch fr/s", "relay fr/s", "ratio")
-	for _, b := range batches {
-		sws, rls, err := alternate(fl.rounds, switchPair, relayPair, func(which string, p *benchPair) (float64, error) {
-			fps, err := throughput(p, b, fl.frames, fl.window)
-			if err == nil {
-				err = p.checkDrops()
-			}
-			if err != nil {
-				return 0, fmt.Errorf("%s, batch %d: %w", which, b, err)
-			}
-			return fps, nil
-		})
-		if err != nil {
-			return err
-		}
-		s, r := benchstat.Median(sws), benchstat.Median(rls)
-		fmt.Fprintf(out, "%-8d %14.0f %14.0f %8.2f\n", b, s, r, s/r)
-	}
-
-	swl, rll, err := alternate(fl.rounds, switchPair, relayPair, func(which string, p *benchPair) (benchstat.Latency, error) {
-		l, err := pingPong(p, fl.pings)
-		if err != nil {
-			return l, fmt.Errorf("%s ping-pong: %w", which, err)
-		}
-		return l, nil
-	})
-	if err != nil {
-		return err
-	}
-	sl, rl := benchstat.MedianLatency(swl), benchstat.MedianLatency(rll)
-	fmt.Fprintf(out, "\nround trip, one frame ping-pong (%d pings per round)\n", fl.pings)
-	fmt.Fprintf(out, "%-8s %12s %12s\n", "", "p50", "p99")
-	fmt.Fprintf(out, "%-8s %12v %12v\n", "switch", sl.P50, sl.P99)
-	fmt.Fprintf(out, "%-8s %12v %12v\n", "relay", rl.P50, rl.P99)
-	return nil
-}
-
-// alternate measures rounds times a new pair through the switch, then a
-// new pair through the relay, closing each pair after measure, and returns
-// the figures of each side in round order. which is "switch" or "relay".
-func alternate[T any](rounds int, switchPair, relayPair func() (*benchPair, error), measure func(which string, p *benchPair) (T, error)) (sw, rl []T, err error) {
-	for range rounds {
-		for _, which := range []string{"switch", "relay"} {
-			mk := switchPair
-			if which == "relay" {
-				mk = relayPair
-			}
-			p, err := mk()
-			if err != nil {
-				return nil, nil, err
-			}
-			v, err := measure(which, p)
-			p.close()
-			if err != nil {
-				return nil, nil, err
-			}
-			if which == "switch" {
-				sw = append(sw, v)
-			} else {
-				rl = append(rl, v)
-			}
-		}
-	}
-	return sw, rl, nil
-}
-
-// throughput sends n frames from p.tx to p.rx in writes of batch frames,
-// at most window in flight, and returns frames per second at the receiver.
-func throughput(p *benchPair, batch, n, window int) (float64, error) {
-	n -= n % batch
-	var received atomic.Int64
-	progress := make(chan struct{}, 1)
-	rxErr := make(chan error, 1)
-	out := make([]frame.Frame, batch)
-	for i := range out {
-		frame.Encode(&out[i], frame.TM, p.src, p.dst, []byte("bench payload"))
-	}
-	p.rx.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	start := time.Now()
-	go func() {
-		in := make([]frame.Frame, 256)
-		for received.Load() < int64(n) {
-			k, err := p.rx.ReadFrames(in)
-			if err != nil {
-				rxErr <- err
-				return
-			}
-			received.Add(int64(k))
-			select {
-			case progress <- struct{}{}:
-			default:
-			}
-		}
-		rxErr <- nil
-	}()
-	for sent := 0; sent < n; sent += batch {
-		for sent+batch-int(received.Load()) > window {
-			select {
-			case <-progress:
-			case err := <-rxErr:
-				return 0, fmt.Errorf("receiver stopped after %d of %d frames: %v", received.Load(), n, err)
-			}
-		}
-		if err := p.tx.WriteFrames(out); err != nil {
-			return 0, err
-		}
-	}
-	if err := <-rxErr; err != nil {
-		return 0, err
-	}
-	return benchstat.PerSecond(n, time.Since(start)), nil
-}
-
-// pingPong bounces one frame p.tx -> p.rx -> p.tx, pings times, and returns
-// the round trip's p50 and p99.
-func pingPong(p *benchPair, pings int) (benchstat.Latency, error) {
-	var ping, pong frame.Frame
-	frame.Encode(&ping, frame.TM, p.src, p.dst, []byte("ping"))
-	frame.Encode(&pong, frame.TM, p.dst, p.src, []byte("pong"))
-	echoErr := make(chan error, 1)
-	warm := pings / 10
-	p.rx.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	p.tx.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	go func() {
-		var f frame.Frame
-		for range warm + pings {
-			if err := p.rx.ReadFrame(&f); err != nil {
-				echoErr <- err
-				return
-			}
-			if err := p.rx.WriteFrame(&pong); err != nil {
-				echoErr <- err
-				return
-			}
-		}
-		echoErr <- nil
-	}()
-	rtt := make([]time.Duration, 0, pings)
-	var f frame.Frame
-	for i := range warm + pings {
-		t0 := time.Now()
-		if err := p.tx.WriteFrame(&ping); err != nil {
-			return benchstat.Latency{}, err
-		}
-		if err := p.tx.ReadFrame(&f); err != nil {
-			return benchstat.Latency{}, err
-		}
-		if f != pong {
-			return benchstat.Latency{}, fmt.Errorf("ping %d: got %x, want the pong", i, f[:16])
-		}
-		if i >= warm {
-			rtt = append(rtt, time.Since(t0))
-		}
-	}
-	if err := <-echoErr; err != nil {
-		return benchstat.Latency{}, err
-	}
-	return benchstat.Latencies(rtt), nil
+	return switchbench.RunInProcess(cmd.Context(), o)
 }

@@ -56,7 +56,7 @@ func configCheck(w io.Writer, files []string) error {
 	for _, f := range files {
 		if _, err := policy.Load(f); err != nil {
 			bad++
-			for _, e := range unjoin(err) {
+			for _, e := range flatten(err) {
 				fmt.Fprintln(w, e)
 			}
 			continue
@@ -67,16 +67,4 @@ func configCheck(w io.Writer, files []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("config check: %d of %d files have problems", bad, len(files))}
 	}
 	return nil
-}
-
-// unjoin flattens an errors.Join tree into its leaves.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
@@ -82,7 +83,7 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "s")
 		var stopSwitch func()
-		sw, stopSwitch, err = startSwitch(context.Background(), apidswitch.Config{Policy: pol, SocketDir: dir, Logger: quiet})
+		sw, stopSwitch, err = switchbench.Start(context.Background(), apidswitch.Config{Policy: pol, SocketDir: dir, Logger: quiet})
 		if err != nil {
 			return err
 		}

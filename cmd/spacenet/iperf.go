@@ -39,36 +39,12 @@ the receiver's rate every second and a summary, like mirage-vnetif's iperf_self.
 			if mtu < 1280 || mtu > 65000 {
 				return &exitError{code: 2, err: fmt.Errorf("--mtu %d: want 1280..65000", mtu)}
 			}
-			run := map[string]func(nsbench.Options) (nsbench.Result, error){
-				"pipe": nsbench.Netstack, "lan": nsbench.NetstackLAN, "tap": nsbench.NetstackTAP}[via]
-			if run == nil {
+			if nsbench.Vias[via] == nil {
 				return &exitError{code: 2, err: fmt.Errorf("--via %q: want pipe, lan or tap", via)}
 			}
-			out := cmd.OutOrStdout()
-			o := nsbench.Options{MTU: mtu, Bytes: n, Duration: dur}
-			what := fmt.Sprintf("%d MiB", n>>20)
-			if dur > 0 {
-				what = dur.String()
+			if err := nsbench.Iperf(via, nsbench.Options{MTU: mtu, Bytes: n, Duration: dur}, quiet, cmd.OutOrStdout()); err != nil {
+				return &exitError{code: exitFailure, err: err}
 			}
-			fmt.Fprintf(out, "iperf: two netstacks via %s, mtu %d, one TCP flow, %s\n", via, mtu, what)
-			var last int64
-			var lastT time.Duration
-			if !quiet {
-				o.Progress = func(got int64, el time.Duration) {
-					rate := float64(got-last) * 8 / (el - lastT).Seconds() / 1e9
-					line := fmt.Sprintf("[%5.1fs] %7.2f Gbit/s  %8d MiB", el.Seconds(), rate, got>>20)
-					if dur == 0 && n > 0 {
-						line += fmt.Sprintf("  %3d%%", got*100/n)
-					}
-					fmt.Fprintln(out, line)
-					last, lastT = got, el
-				}
-			}
-			r, err := run(o)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("iperf: %w", err)}
-			}
-			fmt.Fprintf(out, "summary: %d bytes in %v: %.2f Gbit/s\n", r.Bytes, r.Elapsed.Round(time.Millisecond), r.Gbps())
 			return nil
 		},
 	}

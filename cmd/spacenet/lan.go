@@ -2,12 +2,10 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -174,51 +172,46 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	views, err := observe.LAN(l, lanFlags.dir, lanFlags.metricsListen, log)
-	if err != nil {
-		l.Close()
-		return err
-	}
-	defer views.Close()
-	// Signals are caught before "running" is logged: a supervisor that
-	// stops the LAN as soon as it reads that line must not kill it.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
-	sweep := time.NewTicker(30 * time.Second)
-	defer sweep.Stop()
-	for {
-		select {
-		case <-sweep.C:
-			if n := l.Switch.Sweep(); n > 0 {
-				log.Debug("lan: aged out MACs", "n", n)
-			}
-			if err := l.Flush(); err != nil {
-				log.Error("lan: pcap", "err", err)
-			}
-		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
-				log.Info("lan: stopping", "signal", sig.String())
-				l.Report(cmd.OutOrStdout())
-				return l.Close()
-			}
-			if lanFlags.config == "" {
-				log.Info("lan: SIGHUP: no --config to reload")
-				continue
-			}
-			nc, err := lanConfig()
-			if err != nil {
-				log.Error("lan: reload refused, old configuration kept", "err", err)
-				continue
-			}
-			notes, err := l.Reload(nc)
-			for _, n := range notes {
-				log.Info("lan: reload: " + n)
-			}
-			if err != nil {
-				log.Error("lan: reload: some ports failed", "err", err)
-			}
+	var views *observe.Views
+	defer func() {
+		if views != nil {
+			views.Close()
 		}
+	}()
+	up, err := service{log: log, prefix: "lan: ", run: l.Run,
+		up: func() error {
+			var err error
+			if views, err = observe.LAN(l, lanFlags.dir, lanFlags.metricsListen, log); err != nil {
+				return err
+			}
+			log.Info("lan: running", "config", c.Source, "ports", len(c.Ports), "reach", c.Reach().String())
+			return nil
+		},
+		reload: func() { reloadLAN(l, log) },
+	}.serve(context.Background())
+	if up {
+		l.Report(cmd.OutOrStdout())
+	}
+	return errors.Join(err, l.Close())
+}
+
+// reloadLAN reads --config again and applies it; a bad file is refused and
+// the old configuration kept.
+func reloadLAN(l *lan.LAN, log *slog.Logger) {
+	if lanFlags.config == "" {
+		log.Info("lan: SIGHUP: no --config to reload")
+		return
+	}
+	nc, err := lanConfig()
+	if err != nil {
+		log.Error("lan: reload refused, old configuration kept", "err", err)
+		return
+	}
+	notes, err := l.Reload(nc)
+	for _, n := range notes {
+		log.Info("lan: reload: " + n)
+	}
+	if err != nil {
+		log.Error("lan: reload: some ports failed", "err", err)
 	}
 }

@@ -3,27 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
-	"spacenet/apid/frame"
+	"spacenet/apid/plane"
 	"spacenet/apid/policy"
 	"spacenet/apid/uplink"
-	"spacenet/internal/logging"
 	"spacenet/ops/control"
 	"spacenet/ops/observe"
 )
@@ -132,26 +126,6 @@ func ensureProcs() {
 	}
 }
 
-// logFlushTimeout bounds how long a command waits, as it exits, for its
-// last log lines to be written: a stderr nobody reads must not hold it up.
-const logFlushTimeout = time.Second
-
-// newLogger builds the logger of every long-running command: format and
-// level as the --log-format and --log-level flags say, written to w through
-// a bounded buffer (logging.Async, started here) so that a stderr nobody
-// reads cannot stall the command or the switch. The caller closes the
-// Async with CloseWithin(logFlushTimeout) as it exits.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, *logging.Async, error) {
-	h, err := logging.NewHandler(w, format, level)
-	if err != nil {
-		// err names the field ("level ..." or "format ..."): name the flag.
-		return nil, nil, &exitError{code: 2, err: fmt.Errorf("--log-%w", err)}
-	}
-	logs := logging.NewAsync(h, 0)
-	logs.Start()
-	return slog.New(logs), logs, nil
-}
-
 func parseMode(flag, s string) (fs.FileMode, error) {
 	v, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || v > 0o777 {
@@ -218,106 +192,49 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--layout: %w", err)}
 	}
-	cfg := apidswitch.Config{
-		Policy:    pol,
-		SocketDir: rf.socketDir,
-		DirMode:   dirMode,
-		SockMode:  sockMode,
-		QueueLen:  rf.queue,
-		Batch:     rf.batch,
-		Logger:    log,
-		Layout:    layout,
-	}
-	var up uplink.GroundDownlink
-	if rf.downlink != "" {
-		u, err := uplink.OpenDownlink(rf.downlink)
-		if err != nil {
-			return err
-		}
-		defer u.Close()
-		cfg.Downlink, up = u, u
-		log.Info("ground downlink", "to", rf.downlink, "layout", layout.String())
-	}
-	sw, err := apidswitch.New(cfg)
+	p, err := plane.Open(plane.Config{
+		Switch: apidswitch.Config{
+			Policy:    pol,
+			SocketDir: rf.socketDir,
+			DirMode:   dirMode,
+			SockMode:  sockMode,
+			QueueLen:  rf.queue,
+			Batch:     rf.batch,
+			Logger:    log,
+			Layout:    layout,
+		},
+		Downlink:     rf.downlink,
+		UplinkListen: rf.uplinkListen,
+	})
 	if err != nil {
 		return err
 	}
-	if up != nil {
-		up.SetRefused(sw.DownlinkRefused) // the ground refused a packet: answer its sender
-	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sw.Run(ctx) }()
-
-	var dl *uplink.Listener
-	dlErr := make(chan error, 1)
-	if rf.uplinkListen != "" {
-		dl, err = uplink.Listen(rf.uplinkListen, uplink.ListenConfig{Layout: layout, Ground: sw.GroundAPID, Inject: sw.Inject, Logger: log})
-		if err != nil {
-			cancel()
-			<-runErr
-			return err
+	defer p.Close()
+	var views *observe.Views
+	defer func() {
+		if views != nil {
+			views.Close()
 		}
-		log.Info("ground uplink listening", "addr", dl.Addr().String(), "layout", layout.String())
-		go func() { dlErr <- dl.Serve(ctx) }()
-	}
-
-	select {
-	case <-sw.Ready():
-		views, err := observe.APID(&control.APIDSource{Switch: sw, Downlink: up, Uplink: dl}, rf.metricsListen, log)
-		if err != nil {
-			cancel()
-			<-runErr
-			if dl != nil {
-				<-dlErr
+	}()
+	up, err := service{log: log, run: p.Run, ready: p.Ready(),
+		up: func() error {
+			var err error
+			views, err = observe.APID(&control.APIDSource{Switch: p.Switch, Downlink: p.Downlink, Uplink: p.Uplink}, rf.metricsListen, log)
+			if err != nil {
+				return err
 			}
-			return err
-		}
-		defer views.Close()
-		for _, t := range sw.Tenants() {
-			log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
-		}
-	case err := <-runErr:
-		cancel()
-		if dl != nil {
-			<-dlErr
-		}
-		return err
-	}
-
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				reload(sw, rf.config, log)
-				continue
+			for _, t := range p.Switch.Tenants() {
+				log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
 			}
-			log.Info("stopping", "signal", sig.String())
-			cancel()
-			err := <-runErr
-			if dl != nil {
-				if e := <-dlErr; e != nil {
-					log.Error("ground uplink", "err", e)
-				}
-			}
-			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
-			return err
-		case err := <-runErr:
-			return err
-		case err := <-dlErr:
-			// The uplink socket failed: stop the switch rather than run half.
-			cancel()
-			<-runErr
-			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
-			return err
-		}
+			return nil
+		},
+		reload: func() { reload(p.Switch, rf.config, log) },
+	}.serve(context.Background())
+	if up {
+		p.Report(cmd.OutOrStdout())
+		fmt.Fprintf(cmd.OutOrStdout(), "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 	}
+	return err
 }
 
 // reload loads the policy file again and swaps it in; a bad file is refused
@@ -332,58 +249,12 @@ func reload(sw *apidswitch.Switch, path string, log *slog.Logger) {
 		err = sw.Reload(p)
 	}
 	if err != nil {
-		var errs []error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		} else {
-			errs = []error{err}
-		}
-		for _, e := range errs {
+		for _, e := range flatten(err) {
 			log.Error("policy reload refused; old policy kept", "file", path, "err", e)
 		}
 		return
 	}
 	log.Info("policy reloaded", "file", path, "tenants", len(p.Tenants))
-}
-
-// printCounters prints one line per tenant, then the ground's, the ground
-// links' counters if there are any, and the log records dropped.
-func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink, dl *uplink.Listener, logs *logging.Async) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
-	all := append(sw.Counters(), sw.Ground())
-	for _, c := range all {
-		if c.Removed {
-			c.Tenant += " (removed)"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Tenant, c.Generation, c.Connected,
-			c.Received, c.Delivered, c.DeliveredSystem, c.DeliveredGround, c.Queued, c.Held, c.DroppedTotal(),
-			c.NoticesQueued, c.NoticesLost, reasons(&c))
-	}
-	tw.Flush()
-	if up != nil {
-		fmt.Fprintf(w, "downlink: %s send_failures=%d unattributed=%d\n",
-			up.Summary(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
-	}
-	if dl != nil {
-		s := dl.Stats()
-		fmt.Fprintf(w, "uplink: received=%d injected=%d idle=%d refused=%d bad_checksum=%d undeliverable=%d conns_refused=%d\n",
-			s.Received, s.Injected, s.Idle, s.Refused, s.Checksum, s.Undeliverable, s.ConnsRefused)
-	}
-	fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
-}
-
-func reasons(c *apidswitch.Counters) string {
-	var parts []string
-	for code, n := range c.Dropped {
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", frame.ErrorCode(code).String(), n))
-		}
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ",")
 }
 
 // checkGroundURL checks a ground link's address: udp://HOST:PORT, or for

@@ -1,0 +1,129 @@
+package nsbench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Compare is a RunCompare run.
+type Compare struct {
+	Bytes    int64 // per transfer
+	Runs     int   // transfers per path and MTU; the median is printed
+	MTUs     []int
+	Requests int // Nop requests for the command round trip
+	Out      io.Writer
+}
+
+// path is one way of joining two stacks that RunCompare measures.
+type path struct {
+	name string
+	run  func(Options) (Result, error)
+	gso  bool
+}
+
+// RunCompare measures, at each MTU, one TCP flow between two netstacks on
+// a Pipe and on the LAN switch (by reference and copying), between two
+// bare gVisor stacks and over the kernel's loopback (and with GSO, below
+// 32 KiB MTUs, on both in-memory paths), runs interleaved across paths;
+// it prints each path's median Gbit/s and the ratios, then the command
+// round trip, to c.Out (what `spacenet bench netstack` prints).
+func RunCompare(c Compare) error {
+	out := c.Out
+	fmt.Fprintf(out, "netstack bench: %d MiB per transfer, median of %d, GOMAXPROCS=%d\n", c.Bytes>>20, c.Runs, runtime.GOMAXPROCS(0))
+	for _, mtu := range c.MTUs {
+		paths := []path{
+			{"netstack pipe", Netstack, false},
+			{"netstack lan", NetstackLAN, false},
+			{"netstack lan copy", NetstackLANCopy, false},
+			{"bare gVisor channel", Bare, false},
+			{"kernel loopback", Kernel, false},
+		}
+		if mtu < 32<<10 {
+			// 32 KiB GSO super-segments on both in-memory paths.
+			paths = append(paths, path{"netstack pipe gso", Netstack, true}, path{"bare gVisor gso", Bare, true})
+		}
+		// Runs are interleaved across paths (run 1 of every path, then
+		// run 2, ...) so that load from elsewhere on the machine falls on
+		// all of them alike.
+		all := make([][]float64, len(paths))
+		for range c.Runs {
+			for j, p := range paths {
+				r, err := p.run(Options{MTU: mtu, Bytes: c.Bytes, GSO: p.gso})
+				if err != nil {
+					return fmt.Errorf("%s mtu %d: %w", p.name, mtu, err)
+				}
+				all[j] = append(all[j], r.Gbps())
+			}
+		}
+		gbps := map[string]float64{}
+		for j, p := range paths {
+			rs := all[j]
+			sort.Float64s(rs)
+			gbps[p.name] = rs[len(rs)/2]
+			fmt.Fprintf(out, "mtu %5d  %-20s %7.2f Gbit/s  (runs %s)\n", mtu, p.name, gbps[p.name], formatRuns(rs))
+		}
+		bare, kern := gbps["bare gVisor channel"], gbps["kernel loopback"]
+		fmt.Fprintf(out, "mtu %5d  ratios: pipe/bare %.2f  lan/bare %.2f  lan copy/bare %.2f  pipe/kernel %.2f  lan/kernel %.2f\n",
+			mtu, gbps["netstack pipe"]/bare, gbps["netstack lan"]/bare, gbps["netstack lan copy"]/bare, gbps["netstack pipe"]/kern, gbps["netstack lan"]/kern)
+		if g := gbps["bare gVisor gso"]; g > 0 {
+			fmt.Fprintf(out, "mtu %5d  ratio with GSO: pipe gso/bare gso %.2f\n", mtu, gbps["netstack pipe gso"]/g)
+		}
+	}
+	d, err := RoundTrip(c.Requests)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "command round trip (Nop): %d ns (%d requests)\n", d/time.Nanosecond, c.Requests)
+	return nil
+}
+
+// formatRuns is the figures of every run, two decimals each.
+func formatRuns(rs []float64) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(s, " ")
+}
+
+// Vias are the ways Iperf joins its two netstacks, by name.
+var Vias = map[string]func(Options) (Result, error){"pipe": Netstack, "lan": NetstackLAN, "tap": NetstackTAP}
+
+// Iperf sends o.Bytes (or for o.Duration) over one TCP flow between two
+// netstacks joined as via says (a key of Vias), printing to out the
+// receiver's rate about every second unless quiet, then a summary, like
+// mirage-vnetif's iperf_self (what `spacenet iperf` prints).
+func Iperf(via string, o Options, quiet bool, out io.Writer) error {
+	run := Vias[via]
+	if run == nil {
+		return fmt.Errorf("via %q: want pipe, lan or tap", via)
+	}
+	what := fmt.Sprintf("%d MiB", o.Bytes>>20)
+	if o.Duration > 0 {
+		what = o.Duration.String()
+	}
+	fmt.Fprintf(out, "iperf: two netstacks via %s, mtu %d, one TCP flow, %s\n", via, o.MTU, what)
+	var last int64
+	var lastT time.Duration
+	if !quiet {
+		o.Progress = func(got int64, el time.Duration) {
+			rate := float64(got-last) * 8 / (el - lastT).Seconds() / 1e9
+			line := fmt.Sprintf("[%5.1fs] %7.2f Gbit/s  %8d MiB", el.Seconds(), rate, got>>20)
+			if o.Duration == 0 && o.Bytes > 0 {
+				line += fmt.Sprintf("  %3d%%", got*100/o.Bytes)
+			}
+			fmt.Fprintln(out, line)
+			last, lastT = got, el
+		}
+	}
+	r, err := run(o)
+	if err != nil {
+		return fmt.Errorf("iperf: %w", err)
+	}
+	fmt.Fprintf(out, "summary: %d bytes in %v: %.2f Gbit/s\n", r.Bytes, r.Elapsed.Round(time.Millisecond), r.Gbps())
+	return nil
+}
