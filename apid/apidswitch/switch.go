@@ -17,6 +17,7 @@ import (
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
 	"spacenet/apid/router"
+	"spacenet/apid/sysmsg"
 	"spacenet/internal/logging"
 )
 
@@ -351,9 +352,9 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 	t.mu.Unlock()
 	s.wg.Add(2)
 	s.mu.Unlock()
-	kind := Connected
+	kind := sysmsg.Connected
 	if old != nil {
-		kind = Replaced
+		kind = sysmsg.Replaced
 		old.retire()
 	}
 	// Announce before the reader starts: otherwise a guest that connects and
@@ -376,7 +377,7 @@ func (s *Switch) detach(c *conn) {
 	t.mu.Unlock()
 	if gone {
 		s.log.Info("tenant disconnected", "tenant", t.name, "generation", gen)
-		s.event(Event{Kind: Disconnected, Tenant: t.name, Generation: gen})
+		s.event(Event{Kind: sysmsg.Disconnected, Tenant: t.name, Generation: gen})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
@@ -265,18 +266,18 @@ func ipcBenchParallel(workers, n int, call func() error) (float64, error) {
 // ipcBenchRaw is the floor: tenant ping writes one TC frame to tenant
 // pong, whose guest echoes a TM frame back, both by hand.
 type ipcBenchRaw struct {
-	cam, proc *apidswitch.Guest
+	cam, proc *guest.Conn
 	req, rep  frame.Frame
 	in        frame.Frame
 	done      chan struct{}
 }
 
 func newIPCBenchRaw(sw *apidswitch.Switch, reqLen, repLen int) (*ipcBenchRaw, error) {
-	cam, err := apidswitch.Dial(sw.SocketPath("pong"))
+	cam, err := guest.Dial(sw.SocketPath("pong"))
 	if err != nil {
 		return nil, err
 	}
-	proc, err := apidswitch.Dial(sw.SocketPath("ping"))
+	proc, err := guest.Dial(sw.SocketPath("ping"))
 	if err != nil {
 		cam.Close()
 		return nil, err

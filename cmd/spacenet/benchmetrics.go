@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/guest"
 	"spacenet/internal/benchstat"
 	"spacenet/ops/control"
 	"spacenet/ops/observe"
@@ -35,12 +36,12 @@ func runBenchMetrics(cmd *cobra.Command, batches []int, base string) error {
 					return nil, err
 				}
 			}
-			tx, err := apidswitch.Dial(sw.SocketPath("camera"))
+			tx, err := guest.Dial(sw.SocketPath("camera"))
 			if err != nil {
 				stop()
 				return nil, err
 			}
-			rx, err := apidswitch.Dial(sw.SocketPath("processor"))
+			rx, err := guest.Dial(sw.SocketPath("processor"))
 			if err != nil {
 				tx.Close()
 				stop()

@@ -18,6 +18,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/internal/benchstat"
 )
 
@@ -117,7 +118,7 @@ func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
 // benchPair is a sender and a receiver connection, through the switch or
 // through the relay.
 type benchPair struct {
-	tx, rx     *apidswitch.Guest
+	tx, rx     *guest.Conn
 	src, dst   frame.APID
 	close      func()
 	checkDrops func() error
@@ -168,11 +169,11 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	}
 	defer stopSwitch()
 	switchPair := func() (*benchPair, error) {
-		tx, err := apidswitch.Dial(sw.SocketPath("camera"))
+		tx, err := guest.Dial(sw.SocketPath("camera"))
 		if err != nil {
 			return nil, err
 		}
-		rx, err := apidswitch.Dial(sw.SocketPath("processor"))
+		rx, err := guest.Dial(sw.SocketPath("processor"))
 		if err != nil {
 			tx.Close()
 			return nil, err
@@ -196,12 +197,12 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 		if err != nil {
 			return nil, err
 		}
-		tx, err := apidswitch.Dial(r.A)
+		tx, err := guest.Dial(r.A)
 		if err != nil {
 			r.Close()
 			return nil, err
 		}
-		rx, err := apidswitch.Dial(r.B)
+		rx, err := guest.Dial(r.B)
 		if err != nil {
 			tx.Close()
 			r.Close()

@@ -17,7 +17,7 @@
 // reads its own reply and an idle server loop reads its own calls: no
 // frame is handed from one goroutine to another on the common path.
 //
-// The Node subscribes to the switch's tenant events (apidswitch.APIDEvents):
+// The Node subscribes to the switch's tenant events (sysmsg.APIDEvents):
 // a call in flight to a tenant whose connection goes away or is replaced
 // (its generation changes) fails with ipc.ServerDeath, which generated
 // clients retry for idempotent ops; servers receive the events as
@@ -30,7 +30,7 @@
 // The switch answers a frame it refuses with an ERROR that names the
 // frame's type, source APID and length but not its call. The Node keeps its
 // replies for a while; after an ERROR it probes (HEALTH frames to
-// apidswitch.APIDHealth, which the switch answers in order) to learn which
+// sysmsg.APIDHealth, which the switch answers in order) to learn which
 // of them were refused: a reply refused Host_busy (the caller's queue was
 // full) is sent again with backoff, one refused for good is logged,
 // counted and dropped. A refused request fails the oldest call in flight it
@@ -51,9 +51,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )
@@ -64,7 +65,7 @@ type Config struct {
 	Socket string // the tenant's socket, <socket_dir>/<tenant>.sock
 	// Device, instead of Socket, is the character device of a guest VM
 	// that QEMU carries to the tenant's socket: a virtio-serial port
-	// (/dev/virtio-ports/NAME) or a serial tty (apidswitch.OpenDevice).
+	// (/dev/virtio-ports/NAME) or a serial tty (guest.OpenDevice).
 	Device string
 	Tenant string         // the tenant this connection is
 	Policy *policy.Policy // who owns which APID; nil means policy.Default()
@@ -135,7 +136,7 @@ type Node struct {
 	owner [frame.NumAPIDs]int16 // APID -> tenant index, -1 for none
 	now   func() time.Time
 
-	g       *apidswitch.Guest
+	g       *guest.Conn
 	out     outbox // what the reader has to write
 	wmu     sync.Mutex
 	started atomic.Bool
@@ -292,12 +293,12 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.started.CompareAndSwap(false, true) {
 		return errors.New("switched: Start called twice")
 	}
-	var g *apidswitch.Guest
+	var g *guest.Conn
 	var err error
 	if n.cfg.Device != "" {
-		g, err = apidswitch.OpenDevice(n.cfg.Device)
+		g, err = guest.OpenDevice(n.cfg.Device)
 	} else {
-		g, err = apidswitch.Dial(n.cfg.Socket)
+		g, err = guest.Dial(n.cfg.Socket)
 	}
 	if err != nil {
 		close(n.done)
@@ -309,7 +310,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.outLoop()
 	go n.bgLoop()
 	var sub frame.Frame
-	if err := frame.Encode(&sub, frame.Health, n.cfg.APID, apidswitch.APIDEvents, nil); err != nil {
+	if err := frame.Encode(&sub, frame.Health, n.cfg.APID, sysmsg.APIDEvents, nil); err != nil {
 		panic(err) // the APIDs are valid by construction
 	}
 	if err := n.writeFrame(&sub); err != nil {
@@ -383,10 +384,10 @@ func (n *Node) handle(f *frame.Frame) {
 	case f.Type() == frame.Error && f.APID() == frame.APIDSwitch:
 		n.switchError(f)
 		return
-	case f.Type() == frame.Health && f.APID() == apidswitch.APIDEvents:
+	case f.Type() == frame.Health && f.APID() == sysmsg.APIDEvents:
 		n.eventFrame(f)
 		return
-	case f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth && n.probeAnswer():
+	case f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth && n.probeAnswer():
 		return
 	}
 	p := f.Payload()
@@ -622,12 +623,12 @@ func (n *Node) switchError(f *frame.Frame) {
 }
 
 // eventFrame handles a HEALTH frame from APIDEvents: the acknowledgement
-// of the subscription (first byte apidswitch.SubscribeAckKind) or an event
+// of the subscription (first byte sysmsg.SubscribeAckKind) or an event
 // (first byte its EventKind).
 func (n *Node) eventFrame(f *frame.Frame) {
 	p := f.Payload()
-	if apidswitch.PayloadKind(p) == apidswitch.SubscribeAckKind {
-		a, err := apidswitch.ParseSubscribeAck(p)
+	if sysmsg.PayloadKind(p) == sysmsg.SubscribeAckKind {
+		a, err := sysmsg.ParseSubscribeAck(p)
 		if err != nil {
 			n.log.Warn("bad event acknowledgement", "err", err)
 			return
@@ -648,7 +649,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 		}
 		return
 	}
-	e, err := apidswitch.ParseEventNotice(p)
+	e, err := sysmsg.ParseEventNotice(p)
 	if err != nil {
 		n.log.Warn("bad event", "err", err)
 		return
@@ -669,17 +670,17 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	// even its end) reached us. Acting on it would kill calls bound to a
 	// newer generation.
 	ts := n.tenants[ti]
-	if gen < ts.gen || (gen == ts.gen && (e.Kind != apidswitch.Disconnected || !ts.connected)) {
+	if gen < ts.gen || (gen == ts.gen && (e.Kind != sysmsg.Disconnected || !ts.connected)) {
 		n.mu.Unlock()
 		n.st.staleEvents.Add(1)
 		return
 	}
-	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != apidswitch.Disconnected}
+	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != sysmsg.Disconnected}
 	for id, p := range n.pending {
 		if p.tenant != ti {
 			continue
 		}
-		if (e.Kind == apidswitch.Disconnected && gen == p.bound) || (e.Kind != apidswitch.Disconnected && gen != p.bound) {
+		if (e.Kind == sysmsg.Disconnected && gen == p.bound) || (e.Kind != sysmsg.Disconnected && gen != p.bound) {
 			delete(n.pending, id)
 			dead = append(dead, p)
 		}
@@ -688,7 +689,7 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	for _, p := range dead {
 		p.finish(ipc.ServerDeath)
 	}
-	if e.Kind != apidswitch.Connected && ti != n.self {
+	if e.Kind != sysmsg.Connected && ti != n.self {
 		n.rmu.Lock()
 		n.rs.DropPeer(func(a frame.APID) bool { return n.tenantOf(a) == ti })
 		n.rmu.Unlock()
@@ -721,7 +722,7 @@ type Stats struct {
 	// RefusedUnmatched counts ERRORs about this node's frames that matched
 	// no call and no reply kept.
 	RefusedUnmatched uint64
-	Probes           uint64 // probes sent (HEALTH frames to apidswitch.APIDHealth), only after ERRORs
+	Probes           uint64 // probes sent (HEALTH frames to sysmsg.APIDHealth), only after ERRORs
 	// SelfRead counts the replies read by their caller itself (it held
 	// the reader role), which no goroutine had to hand over.
 	SelfRead uint64

@@ -10,6 +10,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -32,12 +33,12 @@ func fillQueueOf(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16,
 			t.Fatal(err)
 		}
 	}
-	frame.Encode(&fs[chunk], frame.Health, src, apidswitch.APIDHealth, nil)
+	frame.Encode(&fs[chunk], frame.Health, src, sysmsg.APIDHealth, nil)
 	from.g.SetReadDeadline(time.Now().Add(testTimeout))
 	for range 10000 { // 80 000 frames: far more than a socket buffer holds
 		from.send(fs)
 		busy := 0
-		var h apidswitch.Health
+		var h sysmsg.Health
 		for {
 			var f frame.Frame
 			if err := from.g.ReadFrame(&f); err != nil {
@@ -49,9 +50,9 @@ func fillQueueOf(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16,
 				}
 				continue
 			}
-			if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
+			if f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth {
 				var err error
-				if h, err = apidswitch.ParseHealth(f.Payload()); err != nil {
+				if h, err = sysmsg.ParseHealth(f.Payload()); err != nil {
 					t.Fatal(err)
 				}
 				break

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 )
 
 // Refused frames.
@@ -15,7 +15,7 @@ import (
 // type, source APID and payload length, and says nothing about the frames it
 // takes. The switch processes one connection's frames in order and queues
 // its ERRORs and HEALTH answers for the node in that same order, so a
-// HEALTH frame to apidswitch.APIDHealth (a probe) marks a point: when its
+// HEALTH frame to sysmsg.APIDHealth (a probe) marks a point: when its
 // answer arrives, every ERROR about the frames written before it has
 // arrived too. A reply to one of the node's calls marks the same point for
 // everything written before that call.
@@ -121,7 +121,7 @@ type tracker struct {
 
 func (n *Node) initTracker() {
 	n.tr.retrying = make(map[*sentReply]struct{})
-	if err := frame.Encode(&n.tr.probe, frame.Health, n.cfg.APID, apidswitch.APIDHealth, nil); err != nil {
+	if err := frame.Encode(&n.tr.probe, frame.Health, n.cfg.APID, sysmsg.APIDHealth, nil); err != nil {
 		panic(err) // the APIDs are valid by construction
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )
@@ -35,9 +35,9 @@ const (
 // its handlers runs.
 type Notification struct {
 	Kind  NoteKind
-	Event apidswitch.EventNotice // TenantEvent
-	Bits  uint32                 // Posted
-	At    time.Time              // when it was raised (Posted: when the first of its bits came)
+	Event sysmsg.EventNotice // TenantEvent
+	Bits  uint32             // Posted
+	At    time.Time          // when it was raised (Posted: when the first of its bits came)
 }
 
 // ServerConfig is what Node.Serve needs: APID and one of Handler or
@@ -275,7 +275,7 @@ func (s *Server) notify(note Notification) {
 	s.notes = append(s.notes, note)
 	// Closed RECV from a tenant that went away would make every other
 	// caller wait forever: open it again (the server hears why).
-	if note.Kind == TenantEvent && note.Event.Kind == apidswitch.Disconnected && s.only == note.Event.Tenant {
+	if note.Kind == TenantEvent && note.Event.Kind == sysmsg.Disconnected && s.only == note.Event.Tenant {
 		s.only = ""
 	}
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
-package apidswitch
+package guest
 
 import (
 	"errors"
