@@ -52,18 +52,18 @@ func TestEventGenerations(t *testing.T) {
 			t.Fatal(err)
 		}
 		n.tenants[0] = tc.state
-		p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: tc.state.gen}
+		p := &pending{outcome: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: tc.state.gen}
 		if !tc.state.connected {
 			p.bound++
 		}
-		n.pending[1] = p
+		n.calls[1] = p
 		for _, e := range tc.events {
 			n.handle(eventFrame(e.kind, "camera", 0x010, e.gen))
 		}
 		n.handle(eventFrame(sysmsg.Disconnected, "spaceos", 0x100, 9)) // never concerns the call
 		var got error
 		select {
-		case got = <-p.ch:
+		case got = <-p.outcome:
 		default:
 		}
 		if dead := got == ipc.ServerDeath; dead != tc.dead || (got != nil && !dead) {
@@ -108,11 +108,11 @@ func TestAckGenerations(t *testing.T) {
 	if s := n.Stats(); s.Events != 0 || s.StaleEvents != 0 {
 		t.Errorf("the ack was taken for an event: %+v", s)
 	}
-	p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: 0x12345}
-	n.pending[1] = p
+	p := &pending{outcome: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: 0x12345}
+	n.calls[1] = p
 	n.handle(eventFrame(sysmsg.Disconnected, "camera", 0x010, 0x12345))
 	select {
-	case err := <-p.ch:
+	case err := <-p.outcome:
 		if err != ipc.ServerDeath {
 			t.Errorf("call ended with %v", err)
 		}

@@ -108,11 +108,11 @@ type Server struct {
 	stopped atomic.Bool
 	onQueue func(queued int) // tests: called by the reader after queueing a call
 	onPost  func()           // tests: called by the reader after merging a post
-	rep     ipc.Reply        // InOrder reply, reused
-	req     ipc.Request      // InOrder request, reused (valid during Handle only)
-	out     []byte
-	frames  []frame.Frame
-	st      serverStats
+	reply   ipc.Reply        // InOrder reply, reused
+	request ipc.Request      // InOrder request, reused (valid during Handle only)
+	encoded []byte           // InOrder reply message, reused
+	frames  []frame.Frame    // InOrder reply frames, reused
+	stats   serverStats
 }
 
 type serverStats struct {
@@ -172,8 +172,8 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	}
 	s.timer = time.AfterFunc(time.Hour, func() { s.notify(Notification{Kind: Timer, At: time.Now()}) })
 	s.timer.Stop()
-	n.srvMu.Lock()
-	defer n.srvMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	old := *n.servers.Load()
 	if o := old[cfg.APID]; o != nil && !o.stopped.Load() {
 		return nil, fmt.Errorf("switched: APID %v already served", cfg.APID)
@@ -216,7 +216,7 @@ func (s *Server) signal() {
 	s.n.kick(s)
 }
 
-// offer wakes the server's loop: it holds the reader role now (role.mu
+// offer wakes the server's loop: it holds the reader role now (reader.mu
 // held), or has something to do.
 func (s *Server) offer() {
 	select {
@@ -244,7 +244,7 @@ func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte, owned b
 	}
 	if len(s.queue) >= s.cfg.MaxQueued {
 		s.mu.Unlock()
-		s.st.busy.Add(1)
+		s.stats.busy.Add(1)
 		s.n.answerBusy(k)
 		putIncoming(in)
 		return
@@ -269,7 +269,7 @@ func (s *Server) notify(note Notification) {
 	s.mu.Lock()
 	if len(s.notes) >= MaxNotes {
 		s.mu.Unlock()
-		s.st.notesDropped.Add(1)
+		s.stats.notesDropped.Add(1)
 		return
 	}
 	s.notes = append(s.notes, note)
@@ -296,7 +296,7 @@ func (s *Server) post(bits uint32, now func() time.Time) bool {
 	s.posted |= bits
 	deliver := s.posted&s.mask != 0
 	s.mu.Unlock()
-	s.st.posts.Add(1)
+	s.stats.posts.Add(1)
 	if deliver {
 		s.signal()
 	}
@@ -369,7 +369,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopKick()
 	n := s.n
 	for {
-		kicks := n.rd.kicks.Load()
+		kicks := n.reader.kicks.Load()
 		s.mu.Lock()
 		if len(s.notes) > 0 {
 			note := s.notes[0]
@@ -387,7 +387,7 @@ func (s *Server) Run(ctx context.Context) error {
 			s.posted &^= bits
 			s.mu.Unlock()
 			n.withdraw(s)
-			s.st.postNotes.Add(1)
+			s.stats.postNotes.Add(1)
 			if s.cfg.Notify != nil {
 				s.cfg.Notify(ctx, note)
 			}
@@ -449,7 +449,7 @@ func (s *Server) stop() error {
 	}
 	e := &UnansweredError{APID: s.cfg.APID}
 	for _, oc := range open {
-		s.st.unanswered.Add(1)
+		s.stats.unanswered.Add(1)
 		e.Calls = append(e.Calls, UnansweredCall{Caller: oc.caller, Op: oc.op, ID: oc.id})
 		s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	}
@@ -482,10 +482,10 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 	if s.cfg.Pipelined != nil {
 		req, err = ipc.ParseRequest(in.msg) // the Call keeps it until answered
 	} else {
-		req, err = &s.req, ipc.ParseRequestInto(in.msg, &s.req)
+		req, err = &s.request, ipc.ParseRequestInto(in.msg, &s.request)
 	}
 	if err != nil {
-		s.st.parseErrors.Add(1)
+		s.stats.parseErrors.Add(1)
 		s.sendFault(in.src, in.id, ipc.BadMessageContents)
 		putIncoming(in)
 		return
@@ -502,10 +502,10 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 		s.cfg.Pipelined(ctx, c)
 		return
 	}
-	s.rep.Reset()
-	err = s.cfg.Handler.Handle(ctx, in.caller, req, &s.rep)
-	s.out = s.encode(s.out[:0], req, &s.rep, err)
-	s.frames = s.send(s.frames[:0], in.src, in.id, s.out)
+	s.reply.Reset()
+	err = s.cfg.Handler.Handle(ctx, in.caller, req, &s.reply)
+	s.encoded = s.encode(s.encoded[:0], req, &s.reply, err)
+	s.frames = s.send(s.frames[:0], in.src, in.id, s.encoded)
 	putIncoming(in)
 }
 
@@ -519,16 +519,16 @@ func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) [
 	if err == nil {
 		out, merr := ipc.AppendReply(b, rep)
 		if merr == nil {
-			s.st.served.Add(1)
+			s.stats.served.Add(1)
 			return out
 		}
 		err = merr
 	}
 	if f, ok := ipc.AsFault(err); ok {
-		s.st.faults.Add(1)
+		s.stats.faults.Add(1)
 		return ipc.AppendFault(b[:0], f)
 	}
-	s.st.failures.Add(1)
+	s.stats.failures.Add(1)
 	s.n.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
 	return ipc.AppendFault(b[:0], ipc.ServerDeath)
 }
@@ -563,7 +563,7 @@ func (s *Server) leaked(key uint64) {
 	if !ok {
 		return
 	}
-	s.st.unanswered.Add(1)
+	s.stats.unanswered.Add(1)
 	s.n.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
 	s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	s.signal()
@@ -636,9 +636,9 @@ func (s *Server) Stats() ServerStats {
 	q, o, p := len(s.queue), len(s.open), s.posted
 	s.mu.Unlock()
 	return ServerStats{
-		Served: s.st.served.Load(), Faults: s.st.faults.Load(), Failures: s.st.failures.Load(),
-		ParseErrors: s.st.parseErrors.Load(), Denied: s.st.denied.Load(), Busy: s.st.busy.Load(),
-		NotesDropped: s.st.notesDropped.Load(), Unanswered: s.st.unanswered.Load(),
-		Posts: s.st.posts.Load(), PostNotes: s.st.postNotes.Load(), Queued: q, Open: o, Pending: p,
+		Served: s.stats.served.Load(), Faults: s.stats.faults.Load(), Failures: s.stats.failures.Load(),
+		ParseErrors: s.stats.parseErrors.Load(), Denied: s.stats.denied.Load(), Busy: s.stats.busy.Load(),
+		NotesDropped: s.stats.notesDropped.Load(), Unanswered: s.stats.unanswered.Load(),
+		Posts: s.stats.posts.Load(), PostNotes: s.stats.postNotes.Load(), Queued: q, Open: o, Pending: p,
 	}
 }
