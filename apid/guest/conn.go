@@ -14,8 +14,11 @@ import (
 
 // Conn is a guest's connection to the switch: what a guest VM (or a test, a
 // tool, the typed IPC layer) uses to talk to it. It reads and writes whole
-// frames, many per system call. A Conn is safe for one reader and one
-// writer at a time.
+// frames, many per system call. One goroutine at a time may read; any
+// number may write at once: each WriteFrames (WriteFrame, Write) is one
+// write that the runtime's per-file write lock keeps whole, never
+// interleaved with another goroutine's, even when the kernel takes it in
+// parts (TestConcurrentWritesStayWhole).
 //
 // A Conn is made by Dial (a tenant's Unix socket, on the host or in a test)
 // or by OpenDevice (a virtio-serial port or serial tty inside a VM whose

@@ -38,7 +38,7 @@ func (p *pending) offer() { p.roleOffer <- struct{}{} }
 // switch. Many goroutines may call through one Client at once; calls in
 // flight are limited by Config.MaxInFlight.
 type Client struct {
-	n      *Node
+	node   *Node
 	dest   frame.APID
 	tenant int
 }
@@ -49,7 +49,7 @@ func (n *Node) Client(dest frame.APID) *Client {
 	if dest.Valid() {
 		t = int(n.owner[dest])
 	}
-	return &Client{n: n, dest: dest, tenant: t}
+	return &Client{node: n, dest: dest, tenant: t}
 }
 
 // Dest is the server APID the client calls.
@@ -65,7 +65,7 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n := c.n
+	n := c.node
 	if c.tenant < 0 {
 		return fmt.Errorf("switched: no tenant owns APID %v: %w", c.dest, ipc.WentAway)
 	}

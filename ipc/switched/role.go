@@ -85,7 +85,7 @@ type readerRole struct {
 	grace            *time.Timer
 	wake             chan struct{} // the background goroutine's
 	bgDone           chan struct{}
-	bg               bgReader
+	background       bgReader
 	watches          map[<-chan struct{}]*watch // callers' contexts, by Done channel
 
 	frames []frame.Frame // the holder's read buffer
@@ -96,23 +96,23 @@ type readerRole struct {
 }
 
 // bgReader is the node's background goroutine as a waiter.
-type bgReader struct{ n *Node }
+type bgReader struct{ node *Node }
 
 func (b *bgReader) offer() {
 	select {
-	case b.n.reader.wake <- struct{}{}:
+	case b.node.reader.wake <- struct{}{}:
 	default:
 	}
 }
 
 func (r *readerRole) init(n *Node) {
-	r.bg.n = n
+	r.background.node = n
 	r.wake = make(chan struct{}, 1)
 	r.bgDone = make(chan struct{})
 	r.frames = make([]frame.Frame, 64)
 	r.grace = time.NewTimer(time.Hour)
 	r.grace.Stop()
-	r.holder = &r.bg // the background goroutine reads first (the subscription's answer)
+	r.holder = &r.background // the background goroutine reads first (the subscription's answer)
 }
 
 // acquire makes w the holder if the role is parked (or w's already) and
@@ -139,7 +139,7 @@ func (n *Node) acquire(w waiter) bool {
 			r.onWait(w)
 		}
 	}
-	if r.holder == waiter(&r.bg) && r.bgYields() {
+	if r.holder == waiter(&r.background) && r.bgYields() {
 		n.interruptLocked()
 	}
 	return false
@@ -195,7 +195,7 @@ func (n *Node) withdraw(w waiter) {
 	switch {
 	case r.holder == w:
 		n.passLocked()
-	case r.holder == waiter(&r.bg) && r.bgYields():
+	case r.holder == waiter(&r.background) && r.bgYields():
 		n.interruptLocked() // one caller left: it reads for itself
 	}
 	r.mu.Unlock()
@@ -210,17 +210,17 @@ func (n *Node) handToBG(w waiter) {
 	r.mu.Lock()
 	r.dropWaiter(w)
 	switch r.holder {
-	case waiter(&r.bg):
+	case waiter(&r.background):
 		r.busy = true // it reads already: let it go on for the burst
 	case w:
 		if len(r.waiters) == 0 && r.err == nil {
 			r.busy = true
-			r.holder = &r.bg
+			r.holder = &r.background
 			n.stats.handovers.Add(1)
 			if r.onPass != nil {
-				r.onPass(&r.bg)
+				r.onPass(&r.background)
 			}
-			r.bg.offer()
+			r.background.offer()
 		} else {
 			n.passLocked()
 		}
@@ -235,7 +235,7 @@ func (n *Node) passLocked() {
 		r.holder = nil
 		return
 	}
-	bg := waiter(&r.bg)
+	bg := waiter(&r.background)
 	// The first waiter, leaving out callers whose outcome has come (they
 	// are about to withdraw); a caller only if it is the only one, else
 	// the background goroutine reads for all of them (bgYields).
@@ -321,7 +321,7 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 		r.mu.Unlock()
 		return r.err
 	}
-	if w == waiter(&r.bg) {
+	if w == waiter(&r.background) {
 		if r.bgYields() {
 			r.mu.Unlock()
 			return errKicked
@@ -373,7 +373,7 @@ func (n *Node) fail(err error) {
 	n.readErr = err
 	n.shutdown(err)
 	close(n.done)
-	r.bg.offer()
+	r.background.offer()
 }
 
 // bgLoop is the node's background goroutine: it reads when nobody else
@@ -381,7 +381,7 @@ func (n *Node) fail(err error) {
 func (n *Node) bgLoop() {
 	r := &n.reader
 	defer close(r.bgDone)
-	bg := waiter(&r.bg)
+	bg := waiter(&r.background)
 	mine := true // initRole: it reads the subscription's answer
 	for {
 		if mine {
@@ -432,7 +432,7 @@ func (n *Node) closeRole() {
 	r.mu.Lock()
 	r.closing = true
 	r.mu.Unlock()
-	r.bg.offer()
+	r.background.offer()
 	<-r.bgDone
 }
 

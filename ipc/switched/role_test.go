@@ -349,7 +349,7 @@ func TestBusyServer(t *testing.T) {
 	cam.reader.mu.Lock()
 	holder := cam.reader.holder
 	cam.reader.mu.Unlock()
-	if holder != waiter(&cam.reader.bg) {
+	if holder != waiter(&cam.reader.background) {
 		t.Fatalf("reader role held by %T, want the background goroutine", holder)
 	}
 	for len(loopReads) > 0 {

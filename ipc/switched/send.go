@@ -96,7 +96,7 @@ type sentReply struct {
 	kind      ipcframe.Kind
 	id, total uint32 // call id, message length: with src and kind, what an ERROR's echo names
 	frames    []frame.Frame
-	at        time.Time // when it was written
+	written   time.Time // when it was written
 	attempt   int       // retries so far
 	timer     *time.Timer
 	writing   int  // writes in progress (keptReplies.mu): frames in use
@@ -196,17 +196,17 @@ func (k *keptReplies) add(r *sentReply, now time.Time) (early int) {
 	if k.ring == nil {
 		k.ring = make([]*sentReply, maxKeptReplyFrames)
 	}
-	r.at = now
+	r.written = now
 	for k.count > 0 {
 		old := k.ring[k.head]
-		if old != nil && k.count < len(k.ring) && k.frames+len(r.frames) <= maxKeptReplyFrames && now.Sub(old.at) <= keepReplies {
+		if old != nil && k.count < len(k.ring) && k.frames+len(r.frames) <= maxKeptReplyFrames && now.Sub(old.written) <= keepReplies {
 			break
 		}
 		k.ring[k.head] = nil
 		k.head = (k.head + 1) & (len(k.ring) - 1)
 		k.count--
 		if old != nil {
-			if now.Sub(old.at) <= keepReplies {
+			if now.Sub(old.written) <= keepReplies {
 				early++
 			}
 			k.frames -= len(old.frames)

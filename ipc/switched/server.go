@@ -88,7 +88,7 @@ const MaxNotes = 64
 // Server serves one interface on one APID. Build it with Node.Serve and run
 // it with Run.
 type Server struct {
-	n      *Node
+	node   *Node
 	cfg    ServerConfig
 	access ipc.Access
 	wake   chan struct{}
@@ -163,7 +163,7 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	s := &Server{
-		n:      n,
+		node:   n,
 		cfg:    cfg,
 		access: access,
 		wake:   make(chan struct{}, 1),
@@ -213,7 +213,7 @@ func (s *Server) APID() frame.APID { return s.cfg.APID }
 // signal wakes the server's loop, interrupting its read if it reads.
 func (s *Server) signal() {
 	s.offer()
-	s.n.kick(s)
+	s.node.kick(s)
 }
 
 // offer wakes the server's loop: it holds the reader role now (reader.mu
@@ -238,14 +238,14 @@ func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte, owned b
 	s.mu.Lock()
 	if s.stopped.Load() {
 		s.mu.Unlock()
-		s.n.answerFault(k, ipc.WentAway)
+		s.node.answerFault(k, ipc.WentAway)
 		putIncoming(in)
 		return
 	}
 	if len(s.queue) >= s.cfg.MaxQueued {
 		s.mu.Unlock()
 		s.stats.busy.Add(1)
-		s.n.answerBusy(k)
+		s.node.answerBusy(k)
 		putIncoming(in)
 		return
 	}
@@ -367,7 +367,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.timer.Stop()
 	stopKick := context.AfterFunc(ctx, s.signal)
 	defer stopKick()
-	n := s.n
+	n := s.node
 	for {
 		kicks := n.reader.kicks.Load()
 		s.mu.Lock()
@@ -433,7 +433,7 @@ func (s *Server) Run(ctx context.Context) error {
 // stop unregisters the server and settles what is left.
 func (s *Server) stop() error {
 	s.stopped.Store(true)
-	s.n.withdraw(s)
+	s.node.withdraw(s)
 	s.mu.Lock()
 	q := s.queue
 	s.queue = nil
@@ -453,7 +453,7 @@ func (s *Server) stop() error {
 		e.Calls = append(e.Calls, UnansweredCall{Caller: oc.caller, Op: oc.op, ID: oc.id})
 		s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	}
-	s.n.log.Error("pipelined server stopped with calls unanswered", "apid", s.cfg.APID, "calls", len(e.Calls))
+	s.node.log.Error("pipelined server stopped with calls unanswered", "apid", s.cfg.APID, "calls", len(e.Calls))
 	return e
 }
 
@@ -491,7 +491,7 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 		return
 	}
 	if s.cfg.Pipelined != nil {
-		c := &Call{Caller: in.caller, Request: req, s: s, src: in.src, id: in.id}
+		c := &Call{Caller: in.caller, Request: req, server: s, src: in.src, id: in.id}
 		s.mu.Lock()
 		s.openSeq++
 		c.key = s.openSeq
@@ -529,17 +529,17 @@ func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) [
 		return ipc.AppendFault(b[:0], f)
 	}
 	s.stats.failures.Add(1)
-	s.n.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
+	s.node.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
 	return ipc.AppendFault(b[:0], ipc.ServerDeath)
 }
 
 func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) []frame.Frame {
 	fs, err := ipcframe.Append(fs, ipcframe.Reply, s.cfg.APID, dest, id, msg)
 	if err == nil {
-		err = s.n.sendReply(fs, dest, id)
+		err = s.node.sendReply(fs, dest, id)
 	}
 	if err != nil {
-		s.n.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
+		s.node.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
 	}
 	if cap(fs) > maxKeptFrames {
 		return nil
@@ -564,7 +564,7 @@ func (s *Server) leaked(key uint64) {
 		return
 	}
 	s.stats.unanswered.Add(1)
-	s.n.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
+	s.node.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
 	s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	s.signal()
 }
@@ -574,7 +574,7 @@ func (s *Server) leaked(key uint64) {
 type Call struct {
 	Caller  ipc.Caller
 	Request *ipc.Request
-	s       *Server
+	server  *Server
 	src     frame.APID
 	id      uint32
 	key     uint64
@@ -593,7 +593,7 @@ func (c *Call) Fail(err error) error { return c.Finish(nil, err) }
 // Finish answers the call with what a Handler would have returned: rep
 // when err is nil, else err.
 func (c *Call) Finish(rep *ipc.Reply, err error) error {
-	s := c.s
+	s := c.server
 	s.mu.Lock()
 	_, ok := s.open[c.key]
 	atBound := len(s.open) >= s.cfg.MaxOpen
