@@ -11,10 +11,10 @@ import (
 	"spacenet/apid/frame"
 )
 
-// TestReadFramesKeepsSplitFrame: a read interrupted by its deadline after
-// part of a frame arrived keeps that part; the next read returns the whole
-// frame, and the frame after it is whole too.
-func TestReadFramesKeepsSplitFrame(t *testing.T) {
+// dialPair is a Conn dialled to a listener of the test's and the
+// listener's side of it, both closed at the test's end.
+func dialPair(t *testing.T) (*Conn, *net.UnixConn) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -25,12 +25,20 @@ func TestReadFramesKeepsSplitFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
+	t.Cleanup(func() { g.Close() })
 	peer, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
+	return g, peer.(*net.UnixConn)
+}
+
+// TestReadFramesKeepsSplitFrame: a read interrupted by its deadline after
+// part of a frame arrived keeps that part; the next read returns the whole
+// frame, and the frame after it is whole too.
+func TestReadFramesKeepsSplitFrame(t *testing.T) {
+	g, peer := dialPair(t)
 	var want, next frame.Frame
 	if err := frame.Encode(&want, frame.TM, 0x010, 0x020, []byte("split across two reads")); err != nil {
 		t.Fatal(err)
@@ -71,23 +79,8 @@ func TestReadFramesKeepsSplitFrame(t *testing.T) {
 // reader gets every batch whole and contiguous, never interleaved with
 // another's (what ipc/switched relies on to write without a lock).
 func TestConcurrentWritesStayWhole(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	g, err := Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	in := &Conn{c: peer.(*net.UnixConn)} // the switch's side, read as a Conn
+	g, peer := dialPair(t)
+	in := &Conn{c: peer} // the switch's side, read as a Conn
 
 	const writers, batches, batch = 4, 50, 1024 // 256 KiB per write
 	done := make(chan error, writers)

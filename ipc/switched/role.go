@@ -60,7 +60,7 @@ var errKicked = errors.New("switched: read interrupted")
 // caller), *Server (a server loop) or *bgReader.
 type waiter interface {
 	// offer tells the waiter it holds the role now; it must not block
-	// (it runs with role.mu held).
+	// (it runs with reader.mu held).
 	offer()
 }
 

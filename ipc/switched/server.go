@@ -370,47 +370,25 @@ func (s *Server) Run(ctx context.Context) error {
 	n := s.node
 	for {
 		kicks := n.reader.kicks.Load()
-		s.mu.Lock()
-		if len(s.notes) > 0 {
-			note := s.notes[0]
-			copy(s.notes, s.notes[1:])
-			s.notes = s.notes[:len(s.notes)-1]
-			s.mu.Unlock()
+		w := s.next()
+		switch {
+		case w.noted:
 			n.withdraw(s) // nobody waits for the socket while the server's code runs
 			if s.cfg.Notify != nil {
-				s.cfg.Notify(ctx, note)
+				s.cfg.Notify(ctx, w.note)
 			}
 			continue
-		}
-		if bits := s.posted & s.mask; bits != 0 {
-			note := Notification{Kind: Posted, Bits: bits, At: s.postAt}
-			s.posted &^= bits
-			s.mu.Unlock()
-			n.withdraw(s)
-			s.stats.postNotes.Add(1)
-			if s.cfg.Notify != nil {
-				s.cfg.Notify(ctx, note)
-			}
-			continue
-		}
-		var in *incoming
-		if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
-			in = s.take()
-		}
-		more := len(s.queue) > 0
-		s.mu.Unlock()
-		if in != nil {
-			if more {
+		case w.call != nil:
+			if w.more {
 				// Busy: the background goroutine reads while the calls
 				// queued run, as a second reader on another core.
 				n.handToBG(s)
 			} else {
 				n.withdraw(s)
 			}
-			s.dispatch(ctx, in)
+			s.dispatch(ctx, w.call)
 			continue
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return s.stop()
 		}
 		// Idle: read the socket while nobody else does (role.go).
@@ -428,6 +406,40 @@ func (s *Server) Run(ctx context.Context) error {
 			return s.stop()
 		}
 	}
+}
+
+// work is what the server's loop does next: a notification (noted), or a
+// call (with more queued behind it), or nothing (it reads or waits).
+type work struct {
+	note  Notification
+	noted bool
+	call  *incoming
+	more  bool
+}
+
+// next takes the server loop's next work, in this order: a notification,
+// the posted bits (as a Posted notification), a call the receive accepts
+// (unless a pipelined server is at MaxOpen).
+func (s *Server) next() work {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.notes) > 0 {
+		w := work{note: s.notes[0], noted: true}
+		copy(s.notes, s.notes[1:])
+		s.notes = s.notes[:len(s.notes)-1]
+		return w
+	}
+	if bits := s.posted & s.mask; bits != 0 {
+		s.posted &^= bits
+		s.stats.postNotes.Add(1)
+		return work{note: Notification{Kind: Posted, Bits: bits, At: s.postAt}, noted: true}
+	}
+	var w work
+	if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
+		w.call = s.take()
+	}
+	w.more = len(s.queue) > 0
+	return w
 }
 
 // stop unregisters the server and settles what is left.
