@@ -69,56 +69,72 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 	if c.tenant < 0 {
 		return fmt.Errorf("switched: no tenant owns APID %v: %w", c.dest, ipc.WentAway)
 	}
-	p := pendingPool.Get().(*pending)
-	var err error
-	p.request, err = ipc.AppendRequest(p.request[:0], req)
+	p, err := c.newCall(req)
 	if err != nil {
-		pendingPool.Put(p)
-		return fmt.Errorf("switched: request: %w", err)
-	}
-	id := n.newID()
-	p.frames, err = ipcframe.Append(p.frames[:0], ipcframe.Request, n.cfg.APID, c.dest, id, p.request)
-	if err != nil {
-		pendingPool.Put(p)
 		return err
 	}
-	p.dest, p.id, p.tenant = c.dest, id, c.tenant
 	if err := n.register(p); err != nil {
 		pendingPool.Put(p)
 		return err
 	}
 	n.stats.calls.Add(1)
 	if err := n.conn.WriteFrames(p.frames); err != nil {
-		if n.unregister(id) {
+		if n.unregister(p.id) {
 			pendingPool.Put(p)
 		}
 		// Else the reader already failed it; drop p rather than race.
 		return fmt.Errorf("switched: sending call: %w: %w", ErrClosed, err)
 	}
-
 	var ended bool
 	if ended, err = n.await(ctx, p); ended {
-		if n.unregister(id) {
+		if n.unregister(p.id) {
 			pendingPool.Put(p)
 			return err
 		}
 		err = <-p.outcome // the answer is being delivered right now
 	}
 	if err == nil {
-		if len(p.reply) > ipcframe.MaxData {
-			err = ipc.ParseReplyOwned(p.reply, rep) // reassembled: nobody else has it (receive.go)
-		} else {
-			err = ipc.ParseReply(p.reply, rep) // p.replyBuf, reused by the next reply
-		}
-		if err != nil && errors.Is(err, ipc.ErrMalformed) {
-			err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
-		}
+		err = p.parseReply(req, rep)
 	}
 	p.reply = nil
 	if cap(p.request) > 1<<16 {
 		p.request, p.frames = nil, nil
 	}
 	pendingPool.Put(p)
+	return err
+}
+
+// newCall returns a call of req to the client's server, its frames made,
+// with a new id.
+func (c *Client) newCall(req *ipc.Request) (*pending, error) {
+	n := c.node
+	p := pendingPool.Get().(*pending)
+	var err error
+	p.request, err = ipc.AppendRequest(p.request[:0], req)
+	if err != nil {
+		pendingPool.Put(p)
+		return nil, fmt.Errorf("switched: request: %w", err)
+	}
+	p.dest, p.id, p.tenant = c.dest, n.newID(), c.tenant
+	p.frames, err = ipcframe.Append(p.frames[:0], ipcframe.Request, n.cfg.APID, c.dest, p.id, p.request)
+	if err != nil {
+		pendingPool.Put(p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseReply decodes the reply p received into rep.
+func (p *pending) parseReply(req *ipc.Request, rep *ipc.Reply) error {
+	var err error
+	if len(p.reply) > ipcframe.MaxData {
+		err = ipc.ParseReplyOwned(p.reply, rep) // reassembled: nobody else has it (receive.go)
+	} else {
+		err = ipc.ParseReply(p.reply, rep) // p.replyBuf, reused by the next reply
+	}
+	if err != nil && errors.Is(err, ipc.ErrMalformed) {
+		err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
+	}
 	return err
 }
 

@@ -228,18 +228,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("switched: tenant %q is not in policy %s", cfg.Tenant, n.pol.Source)
 	}
 	n.self = self
-	for i := range n.owner {
-		n.owner[i] = -1
-	}
-	for ti, t := range n.pol.Tenants {
-		for _, r := range t.Owns {
-			for a := r.First; a <= r.Last && a <= frame.MaxAPID; a++ {
-				if n.owner[a] == -1 {
-					n.owner[a] = int16(ti)
-				}
-			}
-		}
-	}
+	n.mapOwners()
 	if n.cfg.APID == 0 {
 		owns := n.pol.Tenants[self].Owns
 		if len(owns) == 0 {
@@ -276,6 +265,23 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// mapOwners fills owner from the policy: the first tenant owning an APID
+// owns it.
+func (n *Node) mapOwners() {
+	for i := range n.owner {
+		n.owner[i] = -1
+	}
+	for ti, t := range n.pol.Tenants {
+		for _, r := range t.Owns {
+			for a := r.First; a <= r.Last && a <= frame.MaxAPID; a++ {
+				if n.owner[a] == -1 {
+					n.owner[a] = int16(ti)
+				}
+			}
+		}
+	}
 }
 
 // tenantOf is the index of the tenant owning a, -1 for none.

@@ -254,25 +254,7 @@ func refusalError(code frame.ErrorCode) error {
 func (n *Node) eventFrame(f *frame.Frame) {
 	p := f.Payload()
 	if sysmsg.PayloadKind(p) == sysmsg.SubscribeAckKind {
-		a, err := sysmsg.ParseSubscribeAck(p)
-		if err != nil {
-			n.log.Warn("bad event acknowledgement", "err", err)
-			return
-		}
-		n.mu.Lock()
-		for _, t := range a.Tenants {
-			if t.FirstAPID.Valid() {
-				if i := n.owner[t.FirstAPID]; i >= 0 && t.Generation >= n.tenants[i].gen {
-					n.tenants[i] = tenantState{gen: t.Generation, connected: t.Connected}
-				}
-			}
-		}
-		n.mu.Unlock()
-		select {
-		case <-n.ready:
-		default:
-			close(n.ready)
-		}
+		n.subscribed(p)
 		return
 	}
 	e, err := sysmsg.ParseEventNotice(p)
@@ -285,33 +267,12 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	if !ok {
 		return
 	}
-	gen := e.Generation
-	var dead []*pending
-	n.mu.Lock()
-	n.log.Debug("tenant event", "kind", e.Kind, "of", e.Tenant, "generation", e.Generation, "calls", len(n.calls))
-	// Generations only grow. An event older than what the node knows, or
-	// a connection of the generation it already knows (connected, or gone
-	// since), arrived late: the switch announces a connection from its
-	// accept goroutine, which can run after the connection's traffic (and
-	// even its end) reached us. Acting on it would kill calls bound to a
-	// newer generation.
-	ts := n.tenants[ti]
-	if gen < ts.gen || (gen == ts.gen && (e.Kind != sysmsg.Disconnected || !ts.connected)) {
-		n.mu.Unlock()
+	n.log.Debug("tenant event", "kind", e.Kind, "of", e.Tenant, "generation", e.Generation)
+	dead, fresh := n.tenantChanged(ti, e)
+	if !fresh {
 		n.stats.staleEvents.Add(1)
 		return
 	}
-	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != sysmsg.Disconnected}
-	for id, p := range n.calls {
-		if p.tenant != ti {
-			continue
-		}
-		if (e.Kind == sysmsg.Disconnected && gen == p.bound) || (e.Kind != sysmsg.Disconnected && gen != p.bound) {
-			delete(n.calls, id)
-			dead = append(dead, p)
-		}
-	}
-	n.mu.Unlock()
 	for _, p := range dead {
 		p.finish(ipc.ServerDeath)
 	}
@@ -323,4 +284,59 @@ func (n *Node) eventFrame(f *frame.Frame) {
 	for _, s := range *n.servers.Load() {
 		s.notify(Notification{Kind: TenantEvent, Event: e, At: n.now()})
 	}
+}
+
+// subscribed takes the tenants' state from the subscription's
+// acknowledgement (payload p) and marks the node ready.
+func (n *Node) subscribed(p []byte) {
+	a, err := sysmsg.ParseSubscribeAck(p)
+	if err != nil {
+		n.log.Warn("bad event acknowledgement", "err", err)
+		return
+	}
+	n.mu.Lock()
+	for _, t := range a.Tenants {
+		if t.FirstAPID.Valid() {
+			if i := n.owner[t.FirstAPID]; i >= 0 && t.Generation >= n.tenants[i].gen {
+				n.tenants[i] = tenantState{gen: t.Generation, connected: t.Connected}
+			}
+		}
+	}
+	n.mu.Unlock()
+	select {
+	case <-n.ready:
+	default:
+		close(n.ready)
+	}
+}
+
+// tenantChanged records event e of tenant ti and takes out the calls it
+// ends: those bound to the generation that went away, or to another than
+// the one that connected. fresh is false for a late event, which changes
+// nothing.
+func (n *Node) tenantChanged(ti int, e sysmsg.EventNotice) (dead []*pending, fresh bool) {
+	gen := e.Generation
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// Generations only grow. An event older than what the node knows, or
+	// a connection of the generation it already knows (connected, or gone
+	// since), arrived late: the switch announces a connection from its
+	// accept goroutine, which can run after the connection's traffic (and
+	// even its end) reached us. Acting on it would kill calls bound to a
+	// newer generation.
+	ts := n.tenants[ti]
+	if gen < ts.gen || (gen == ts.gen && (e.Kind != sysmsg.Disconnected || !ts.connected)) {
+		return nil, false
+	}
+	n.tenants[ti] = tenantState{gen: gen, connected: e.Kind != sysmsg.Disconnected}
+	for id, p := range n.calls {
+		if p.tenant != ti {
+			continue
+		}
+		if (e.Kind == sysmsg.Disconnected && gen == p.bound) || (e.Kind != sysmsg.Disconnected && gen != p.bound) {
+			delete(n.calls, id)
+			dead = append(dead, p)
+		}
+	}
+	return dead, true
 }
