@@ -107,8 +107,8 @@ type sentReply struct {
 // write order, for the ERRORs that may name them; mu guards every field.
 type keptReplies struct {
 	mu       sync.Mutex
-	ring     []*sentReply // allocated on first use; nil entries were settled
-	head     int
+	ring     []*sentReply            // allocated on first use; nil entries were settled
+	head     int                     // the oldest entry's index in ring
 	count    int                     // entries in ring, settled ones included
 	frames   int                     // frames of the replies in ring
 	free     []*sentReply            // recycled
@@ -133,6 +133,12 @@ func (n *Node) writeReply(r *sentReply) error {
 		n.stats.repliesUnconfirmed.Add(uint64(early))
 	}
 	err := n.conn.WriteFrames(r.frames)
+	k.wrote(r)
+	return err
+}
+
+// wrote ends a write of r: released meanwhile, it is recycled now.
+func (k *keptReplies) wrote(r *sentReply) {
 	k.mu.Lock()
 	r.writing--
 	if r.writing == 0 && r.released {
@@ -140,7 +146,6 @@ func (n *Node) writeReply(r *sentReply) error {
 		k.put(r)
 	}
 	k.mu.Unlock()
-	return err
 }
 
 // newReply returns a sentReply holding a copy of fs, one message's frames
