@@ -20,10 +20,10 @@ func (f fakeDir) ModTime() time.Time { return time.Time{} }
 func (f fakeDir) IsDir() bool        { return f.mode.IsDir() }
 func (f fakeDir) Sys() any           { return &syscall.Stat_t{Uid: f.uid} }
 
-// TestDefault: the default is a directory no other local user can
+// TestDefaultSocketDir: the default is a directory no other local user can
 // create first, chosen from the environment, the effective uid and what
 // exists, all injected.
-func TestDefault(t *testing.T) {
+func TestDefaultSocketDir(t *testing.T) {
 	const xdg = "/run/user/1000"
 	tests := []struct {
 		name  string
