@@ -5,6 +5,7 @@ import (
 
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 )
 
 // routeFixture is a switch that is not running and a reader for camera,
@@ -110,7 +111,7 @@ func TestForwardingPathAllocs(t *testing.T) {
 			f.SetDest(0x100) // Not_permitted: an ERROR back to camera
 		case 2:
 			f.SetType(frame.Health) // HEALTH request: a reply to camera
-			f.SetDest(APIDHealth)
+			f.SetDest(sysmsg.APIDHealth)
 			f.SetPayloadLen(0)
 		}
 	})

@@ -1,7 +1,6 @@
 package apidswitch
 
 import (
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"time"
@@ -9,10 +8,12 @@ import (
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sockdir"
+	"spacenet/apid/sysmsg"
 )
 
 // Defaults for the zero fields of Config (the socket directory's is
-// DefaultSocketDir).
+// sockdir.Default).
 const (
 	DefaultDirMode  = fs.FileMode(0o700)
 	DefaultSockMode = fs.FileMode(0o600)
@@ -50,7 +51,7 @@ type SystemHandler func(tenant string, f *frame.Frame)
 // Config is what New needs. Only Policy is required.
 type Config struct {
 	Policy    *policy.Policy // tenants and routes; nil means policy.Default()
-	SocketDir string         // where <tenant>.sock live; "" means DefaultSocketDir()
+	SocketDir string         // where <tenant>.sock live; "" means sockdir.Default()
 	DirMode   fs.FileMode    // mode of a socket directory the switch creates; 0 means 0700; never writable by group or others
 	SockMode  fs.FileMode    // mode of each socket file; 0 means 0600
 	QueueLen  int            // bound of each tenant's queue, in frames; 0 means DefaultQueueLen
@@ -88,32 +89,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// EventKind says what happened to a tenant's connection.
-type EventKind uint8
-
-// The event kinds, also the first payload byte of an event notification.
-const (
-	Connected    EventKind = 1 // a first connection, or one after the tenant went away
-	Replaced     EventKind = 2 // a new connection replaced a live one (a restarted guest)
-	Disconnected EventKind = 3 // the connection ended and none replaced it
-)
-
-// String returns "connected", "replaced" or "disconnected".
-func (k EventKind) String() string {
-	switch k {
-	case Connected:
-		return "connected"
-	case Replaced:
-		return "replaced"
-	case Disconnected:
-		return "disconnected"
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
-
 // Event is a change of a tenant's connection.
 type Event struct {
-	Kind       EventKind
+	Kind       sysmsg.EventKind
 	Tenant     string
 	Generation uint64 // the tenant's generation after the event
 }
@@ -124,7 +102,7 @@ func (c *Config) withDefaults() Config {
 		o.Policy = policy.Default()
 	}
 	if o.SocketDir == "" {
-		o.SocketDir = DefaultSocketDir()
+		o.SocketDir = sockdir.Default()
 	}
 	if o.DirMode == 0 {
 		o.DirMode = DefaultDirMode

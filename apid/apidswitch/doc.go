@@ -21,8 +21,11 @@
 // slow guest except that guest's own writer. The forwarding path does not
 // allocate.
 //
-// The client side is Dial: a Guest reads and writes frames in batches and is
-// what `spacenet inject`, the benchmarks and the typed IPC layer use.
+// The client side is not here: a guest program never imports this package.
+// It uses package guest (a Conn reads and writes frames in batches, over the
+// tenant's socket or a VM's device), package sysmsg (the system APIDs and
+// the HEALTH, subscription and event payloads, which this package encodes)
+// and package sockdir (the default socket directory).
 //
 // Package apidswitch does not decide routes (package router does), parse
 // configuration files (package policy) or encode CCSDS packets (package

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 // flowPolicy is the v0 topology with each tenant's Flow set by flows (by
@@ -41,7 +43,7 @@ func seqOf(f *frame.Frame) uint32 { return binary.BigEndian.Uint32(f.Payload()) 
 
 // collect reads frames from g in a goroutine until it has n of them or the
 // connection fails; the channel then yields them all.
-func collect(t *testing.T, g *Guest, n int) <-chan []frame.Frame {
+func collect(t *testing.T, g *guest.Conn, n int) <-chan []frame.Frame {
 	t.Helper()
 	out := make(chan []frame.Frame, 1)
 	g.SetReadDeadline(time.Now().Add(testTimeout))
@@ -62,7 +64,7 @@ func collect(t *testing.T, g *Guest, n int) <-chan []frame.Frame {
 
 // watchErrors reads g until it closes or fails, and returns the ERROR
 // frames it saw once it has.
-func watchErrors(g *Guest) <-chan []frame.Frame {
+func watchErrors(g *guest.Conn) <-chan []frame.Frame {
 	out := make(chan []frame.Frame, 1)
 	go func() {
 		var errs []frame.Frame
@@ -288,7 +290,7 @@ func TestFairShare(t *testing.T) {
 	const total, skip = 82_000, 2000
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	guests := make([]*Guest, len(senders))
+	guests := make([]*guest.Conn, len(senders))
 	for i, s := range senders {
 		guests[i] = h.dial(s.name)
 		out := seqFrames(16, s.src, 0x020, 0)
@@ -447,7 +449,7 @@ func TestRateLimitDrop(t *testing.T) {
 		}
 	}
 	tick.Stop()
-	hf := mkFrame(t, frame.Health, 0x010, APIDHealth, "")
+	hf := mkFrame(t, frame.Health, 0x010, sysmsg.APIDHealth, "")
 	cam.WriteFrame(&hf)
 	errs := <-camErrs
 	elapsed := time.Since(start)
@@ -548,7 +550,7 @@ func TestLastFramesBeforeClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitEvent("camera", Connected)
+	h.waitEvent("camera", sysmsg.Connected)
 	const n = 20_000 // far more ERRORs than the queue and the socket hold
 	out := seqFrames(n, 0x010, 0x100, 0)
 	wrote := make(chan int, 1)
@@ -581,7 +583,7 @@ func TestLastFramesBeforeClose(t *testing.T) {
 	}
 	c.Close()
 	total := <-wrote
-	h.waitEvent("camera", Disconnected)
+	h.waitEvent("camera", sysmsg.Disconnected)
 	want := uint64((total + frame.Size - 1) / frame.Size) // a partial last frame counts too
 	if got := h.counters("camera"); got.Received != want || !got.Balanced() {
 		t.Errorf("camera wrote %d bytes (%d frames) and closed; the switch received %d: %+v", total, want, got.Received, got)

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 // The fuzzed switch's barrier APIDs: each guest's last APID. A HEALTH
@@ -65,7 +67,7 @@ type fuzzSwitch struct {
 // guestStream reads one guest's frames one at a time, keeping the rest of
 // a batch read for the next call.
 type guestStream struct {
-	g    *Guest
+	g    *guest.Conn
 	buf  [64]frame.Frame
 	i, n int
 }
@@ -97,7 +99,7 @@ func (s *guestStream) readTo(dst frame.APID, out []frame.Frame, toEOF bool) ([]f
 		if err != nil {
 			return out, fmt.Errorf("reading to the barrier to %v: %w", dst, err)
 		}
-		if f.Type() == frame.Health && f.APID() == APIDHealth && f.Dest() == dst {
+		if f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth && f.Dest() == dst {
 			if seen {
 				return out, fmt.Errorf("a second barrier reply to %v", dst)
 			}
@@ -114,7 +116,7 @@ func (s *guestStream) readTo(dst frame.APID, out []frame.Frame, toEOF bool) ([]f
 // barrier writes a HEALTH request to 0x001 from src.
 func (s *guestStream) barrier(src frame.APID) error {
 	var f frame.Frame
-	frame.Encode(&f, frame.Health, src, APIDHealth, nil)
+	frame.Encode(&f, frame.Health, src, sysmsg.APIDHealth, nil)
 	return s.g.WriteFrame(&f)
 }
 
@@ -187,7 +189,7 @@ func newFuzzSwitch() (h *fuzzSwitch, err error) {
 // dial connects as tenant name and waits until the switch reports the
 // connection.
 func (h *fuzzSwitch) dial(name string) (*guestStream, error) {
-	g, err := Dial(h.sw.SocketPath(name))
+	g, err := guest.Dial(h.sw.SocketPath(name))
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +197,7 @@ func (h *fuzzSwitch) dial(name string) (*guestStream, error) {
 	for {
 		select {
 		case e := <-h.events:
-			if e.Tenant == name && (e.Kind == Connected || e.Kind == Replaced) {
+			if e.Tenant == name && (e.Kind == sysmsg.Connected || e.Kind == sysmsg.Replaced) {
 				return &guestStream{g: g}, nil
 			}
 		case <-timeout:
@@ -388,11 +390,11 @@ func isReplyTo(r, f *frame.Frame) bool {
 		return false
 	}
 	switch f.Dest() {
-	case APIDHealth:
-		_, err := ParseHealth(r.Payload())
+	case sysmsg.APIDHealth:
+		_, err := sysmsg.ParseHealth(r.Payload())
 		return err == nil
-	case APIDEvents:
-		_, err := ParseSubscribeAck(r.Payload())
+	case sysmsg.APIDEvents:
+		_, err := sysmsg.ParseSubscribeAck(r.Payload())
 		return err == nil
 	}
 	return false
@@ -407,12 +409,12 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 	for i := range frames {
 		f := &frames[i]
 		copy(f[:], data[i*frame.Size:])
-		if f.Type() == frame.Health && f.Dest() == APIDHealth && f.APID() == barrierCamera {
+		if f.Type() == frame.Health && f.Dest() == sysmsg.APIDHealth && f.APID() == barrierCamera {
 			f.SetAPID(barrierOther)
 		}
 	}
 	var b frame.Frame
-	frame.Encode(&b, frame.Health, barrierCamera, APIDHealth, nil)
+	frame.Encode(&b, frame.Health, barrierCamera, sysmsg.APIDHealth, nil)
 	h.in = append(append(append(h.in[:0], frameBytes(frames)...), b[:]...), data[whole:]...)
 	if tail {
 		var f frame.Frame
@@ -493,7 +495,7 @@ func FuzzProcess(f *testing.F) {
 	f.Add(bad[:])
 	health := ok
 	health.SetType(frame.Health)
-	health.SetDest(APIDHealth)
+	health.SetDest(sysmsg.APIDHealth)
 	f.Add(health[:])
 	f.Add([]byte{1, 0, 0, 0x10})
 	var seq []byte
@@ -508,8 +510,8 @@ func FuzzProcess(f *testing.F) {
 		{frame.TM, 0x7F0, "to the ground"},
 		{frame.TM, 0x000, "\xEE refused by the uplink"},
 		{frame.TC, 0x005, "a system frame"},
-		{frame.Health, APIDEvents, ""},
-		{frame.Health, APIDHealth, ""},
+		{frame.Health, sysmsg.APIDEvents, ""},
+		{frame.Health, sysmsg.APIDHealth, ""},
 	} {
 		var g frame.Frame
 		frame.Encode(&g, s.typ, 0x011, s.dst, []byte(s.payload))
@@ -562,34 +564,4 @@ func TestProcessFlood(t *testing.T) {
 	}
 	h.run(t, flood)
 	h.run(t, append(flood, 1, 0)) // and with a partial tail
-}
-
-func FuzzParseHealth(f *testing.F) {
-	f.Add([]byte{HealthFormat, 1, 0, 0, 0, 0, 0, 5, 0, 0x10, 0, 1, 1, 0, 0, 3})
-	f.Add([]byte{HealthFormat, 30})
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, p []byte) {
-		h, err := ParseHealth(p)
-		if err != nil {
-			return
-		}
-		if len(h.Tenants) != int(p[1]) {
-			t.Fatalf("%d tenants, header says %d", len(h.Tenants), p[1])
-		}
-	})
-}
-
-func FuzzParseEventNotice(f *testing.F) {
-	f.Add([]byte{1, 6, 0, 0x10, 0, 0, 0, 1, 'c', 'a', 'm', 'e', 'r', 'a'})
-	f.Add([]byte{3, 40, 0, 0, 0, 0, 0, 0})
-	f.Add([]byte{9})
-	f.Fuzz(func(t *testing.T, p []byte) {
-		e, err := ParseEventNotice(p)
-		if err != nil {
-			return
-		}
-		if len(e.Tenant) != int(p[1]) || e.Kind < Connected || e.Kind > Disconnected {
-			t.Fatalf("%+v from %x", e, p)
-		}
-	})
 }

@@ -1,7 +1,6 @@
 package apidswitch
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 // forged returns the frames of issue 14 item 1 that a hostile ground
@@ -26,13 +26,10 @@ func forged(t testing.TB) []struct {
 	victim := mkFrame(t, frame.TC, 0x010, 0x020, "call")
 	frame.EncodeError(&fakeError, frame.NotPermitted, &victim)
 	fakeError.SetDest(0x010)
-	event := make([]byte, eventHeader+len("processor"))
-	event[0], event[1] = byte(Disconnected), byte(len("processor"))
-	binary.BigEndian.PutUint16(event[2:], 0x020)
-	binary.BigEndian.PutUint32(event[4:], 1)
-	copy(event[eventHeader:], "processor")
+	event := make([]byte, frame.MaxPayload)
+	event = event[:sysmsg.PutEventNotice(event, sysmsg.EventNotice{Kind: sysmsg.Disconnected, Tenant: "processor", FirstAPID: 0x020, Generation: 1})]
 	var fakeEvent frame.Frame
-	if err := frame.Encode(&fakeEvent, frame.Health, APIDEvents, 0x010, event); err != nil {
+	if err := frame.Encode(&fakeEvent, frame.Health, sysmsg.APIDEvents, 0x010, event); err != nil {
 		t.Fatal(err)
 	}
 	return []struct {
@@ -43,7 +40,7 @@ func forged(t testing.TB) []struct {
 		{"the receiving tenant's own APID", mkFrame(t, frame.TC, 0x010, 0x010, "as camera itself")},
 		{"a switch ERROR from 0x000", fakeError},
 		{"a processor-disconnected event from 0x002", fakeEvent},
-		{"a HEALTH reply from 0x001", mkFrame(t, frame.Health, APIDHealth, 0x010, "\x01\x00")},
+		{"a HEALTH reply from 0x001", mkFrame(t, frame.Health, sysmsg.APIDHealth, 0x010, "\x01\x00")},
 		{"system APID 0x00F", mkFrame(t, frame.TM, 0x00F, 0x010, "")},
 		{"an APID nobody owns", mkFrame(t, frame.TM, 0x500, 0x010, "")},
 		{"the idle APID", mkFrame(t, frame.TM, 0x7FF, 0x010, "")},
@@ -225,7 +222,7 @@ func TestReloadKeepsRemovedCounters(t *testing.T) {
 	if err := h.sw.Reload(without); err != nil {
 		t.Fatal(err)
 	}
-	h.waitEvent("camera", Disconnected)
+	h.waitEvent("camera", sysmsg.Disconnected)
 	cs := h.sw.Counters()
 	if len(cs) != 3 || cs[2].Tenant != "camera" || !cs[2].Removed || cs[0].Removed || cs[1].Removed {
 		t.Fatalf("counters after removal: %+v", cs)
@@ -286,7 +283,7 @@ func TestDeliveredMeansHandedToSocket(t *testing.T) {
 	// The guest stops sending: the switch writes what is queued for it,
 	// then ends the connection; the guest never reads and closes.
 	proc.CloseWrite()
-	h.waitEvent("processor", Disconnected)
+	h.waitEvent("processor", sysmsg.Disconnected)
 	proc.Close()
 	if c := h.counters("camera"); c.Delivered != 3 || c.Queued != 0 {
 		t.Errorf("camera %+v: the 3 unread frames count as Delivered", c)

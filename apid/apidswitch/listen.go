@@ -15,89 +15,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-)
 
-// legacySocketDir was the default before the default became per user; it
-// is still the default for a user who owns it (see DefaultSocketDir).
-const legacySocketDir = "/tmp/space-net"
+	"spacenet/apid/sockdir"
+)
 
 // lockName is the lock file a running switch holds in its socket directory.
 const lockName = ".lock"
-
-// DefaultSocketDir returns the socket directory of a switch whose
-// Config.SocketDir is "", which is also where `spacenet inject` and the
-// examples look. It is a directory no other local user can create first:
-//
-//   - $XDG_RUNTIME_DIR/spacenet when XDG_RUNTIME_DIR names a directory
-//     owned by this process's effective uid and not writable by others;
-//   - /run/spacenet when the effective uid is root;
-//   - /tmp/space-net (the old default) when it already exists as a
-//     directory of ours that others cannot write to;
-//   - else /tmp/spacenet-<euid>.
-//
-// The choice does not make the directory safe by itself: Run checks the
-// directory it uses whichever it is.
-func DefaultSocketDir() string {
-	return defaultSocketDir(host{getenv: os.Getenv, euid: os.Geteuid(), lstat: os.Lstat})
-}
-
-// host is what DefaultSocketDir looks at, injected in tests.
-type host struct {
-	getenv func(string) string
-	euid   int
-	lstat  func(string) (fs.FileInfo, error)
-}
-
-func defaultSocketDir(h host) string {
-	if x := h.getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) && ownDir(h, x) == nil {
-		return filepath.Join(x, "spacenet")
-	}
-	if h.euid == 0 {
-		return "/run/spacenet"
-	}
-	if ownDir(h, legacySocketDir) == nil {
-		return legacySocketDir
-	}
-	return "/tmp/spacenet-" + strconv.Itoa(h.euid)
-}
-
-// ownDir says why dir is not a directory that only h.euid can change: it
-// is missing, a symbolic link, not a directory, owned by someone else or
-// writable by group or others.
-func ownDir(h host, dir string) error {
-	fi, err := h.lstat(dir)
-	if err != nil {
-		return fmt.Errorf("apidswitch: socket directory: %w", err)
-	}
-	return checkOwnDir(dir, fi, h.euid)
-}
-
-// checkOwnDir is ownDir on what Lstat returned for dir. Each error says how
-// to fix it.
-func checkOwnDir(dir string, fi fs.FileInfo, euid int) error {
-	if fi.Mode().Type() == fs.ModeSymlink {
-		to, _ := os.Readlink(dir)
-		return fmt.Errorf("apidswitch: socket directory %s is a symbolic link (to %s), refused: whoever can change the link can redirect the sockets; give the directory itself (--socket-dir %s)", dir, to, to)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("apidswitch: socket directory %s is not a directory", dir)
-	}
-	if uid := owner(fi); uid != euid {
-		return fmt.Errorf("apidswitch: socket directory %s is owned by uid %d, not by this switch's uid %d: that user could replace the sockets; use a directory of your own, or take it over: chown %d %s", dir, uid, euid, euid, dir)
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("apidswitch: socket directory %s has mode %#o: group or others could replace the sockets; fix it: chmod go-w %s", dir, perm, dir)
-	}
-	return nil
-}
-
-// owner is the uid owning fi's file.
-func owner(fi fs.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
-	}
-	return -1
-}
 
 // prepareSocketDir makes dir a directory that only this process's uid (and
 // root) can change, creating it with mode (and any missing parents) if it
@@ -128,8 +51,8 @@ func prepareSocketDir(dir string, mode fs.FileMode) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apidswitch: socket directory: %w", err)
 	}
-	if err := checkOwnDir(dir, fi, euid); err != nil {
-		return nil, err
+	if err := sockdir.Check(dir, fi, euid); err != nil {
+		return nil, fmt.Errorf("apidswitch: %w", err)
 	}
 	return lockDir(dir)
 }
@@ -153,7 +76,7 @@ func checkParents(dir string, euid int) error {
 			if err != nil {
 				return fmt.Errorf("apidswitch: socket directory %s: %w", dir, err)
 			}
-			if uid := owner(fi); uid != 0 && uid != euid {
+			if uid := sockdir.Owner(fi); uid != 0 && uid != euid {
 				return fmt.Errorf("apidswitch: socket directory %s: the directory above it, %s, is owned by uid %d: that user could replace it; use a directory under one owned by root or by uid %d", dir, d, uid, euid)
 			}
 			if m := fi.Mode(); m.Perm()&0o022 != 0 && m&fs.ModeSticky == 0 {
@@ -315,7 +238,7 @@ func (l *listener) check() error {
 		return err
 	}
 	if !os.SameFile(fi, l.file) {
-		return fmt.Errorf("socket file %s was replaced while the switch listened (now a %s owned by uid %d): guests may have connected to another listener; the file is left in place", l.path, kind(fi.Mode()), owner(fi))
+		return fmt.Errorf("socket file %s was replaced while the switch listened (now a %s owned by uid %d): guests may have connected to another listener; the file is left in place", l.path, kind(fi.Mode()), sockdir.Owner(fi))
 	}
 	return nil
 }

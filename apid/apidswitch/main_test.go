@@ -12,7 +12,9 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,7 +30,7 @@ type harness struct {
 	dir string
 
 	// The switch's events, in order, none lost: a test that makes many
-	// connections (hundreds of Replaced events) must still see the one it
+	// connections (hundreds of sysmsg.Replaced events) must still see the one it
 	// waits for. eventKick wakes waitEvent after an append.
 	eventMu   sync.Mutex
 	events    []Event
@@ -111,20 +113,20 @@ func runSwitch(t *testing.T, sw *Switch) (stop func() error) {
 	return stop
 }
 
-// dial connects as tenant name and waits for the switch's Connected or
-// Replaced event, so that the connection is live when it returns.
-func (h *harness) dial(name string) *Guest {
+// dial connects as tenant name and waits for the switch's sysmsg.Connected or
+// sysmsg.Replaced event, so that the connection is live when it returns.
+func (h *harness) dial(name string) *guest.Conn {
 	h.t.Helper()
-	g, err := Dial(h.sw.SocketPath(name))
+	g, err := guest.Dial(h.sw.SocketPath(name))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { g.Close() })
-	h.waitEvent(name, Connected, Replaced)
+	h.waitEvent(name, sysmsg.Connected, sysmsg.Replaced)
 	return g
 }
 
-func (h *harness) waitEvent(name string, kinds ...EventKind) Event {
+func (h *harness) waitEvent(name string, kinds ...sysmsg.EventKind) Event {
 	h.t.Helper()
 	timeout := time.After(testTimeout)
 	for {
@@ -173,7 +175,7 @@ func mkFrame(t testing.TB, typ frame.Type, src, dst frame.APID, payload string) 
 }
 
 // readFrame reads one frame with the test timeout.
-func readFrame(t testing.TB, g *Guest) frame.Frame {
+func readFrame(t testing.TB, g *guest.Conn) frame.Frame {
 	t.Helper()
 	g.SetReadDeadline(time.Now().Add(testTimeout))
 	var f frame.Frame
@@ -186,16 +188,16 @@ func readFrame(t testing.TB, g *Guest) frame.Frame {
 // barrier sends a HEALTH request to 0x001 from src and reads until the reply
 // comes back: every frame g sent before it has then been routed. It returns
 // the frames read before the reply.
-func barrier(t testing.TB, g *Guest, src frame.APID) []frame.Frame {
+func barrier(t testing.TB, g *guest.Conn, src frame.APID) []frame.Frame {
 	t.Helper()
-	f := mkFrame(t, frame.Health, src, APIDHealth, "")
+	f := mkFrame(t, frame.Health, src, sysmsg.APIDHealth, "")
 	if err := g.WriteFrame(&f); err != nil {
 		t.Fatal(err)
 	}
 	var before []frame.Frame
 	for {
 		r := readFrame(t, g)
-		if r.Type() == frame.Health && r.APID() == APIDHealth {
+		if r.Type() == frame.Health && r.APID() == sysmsg.APIDHealth {
 			return before
 		}
 		before = append(before, r)
@@ -220,4 +222,13 @@ func restricted() *policy.Policy {
 
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
+}
+
+// frameBytes is fs as one []byte, for a test writing raw bytes.
+func frameBytes(fs []frame.Frame) []byte {
+	b := make([]byte, 0, len(fs)*frame.Size)
+	for i := range fs {
+		b = append(b, fs[i][:]...)
+	}
+	return b
 }

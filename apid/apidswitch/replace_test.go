@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 )
 
 // TestReplacedConnectionDrained: a guest that writes frames and closes, then
@@ -91,7 +92,7 @@ func TestConnectionChurnLimited(t *testing.T) {
 		c.Close()
 	}
 	for {
-		if e := h.waitEvent("camera", Connected, Replaced); e.Generation == n {
+		if e := h.waitEvent("camera", sysmsg.Connected, sysmsg.Replaced); e.Generation == n {
 			break
 		}
 		// Meanwhile spaceos -> processor is not held up by the churn.

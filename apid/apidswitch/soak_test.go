@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sysmsg"
 )
 
 // TestSoak: the three v0 tenants send flat out to each other (a fixed number
@@ -29,7 +31,7 @@ func TestSoak(t *testing.T) {
 		{"processor", 0x020, [2]frame.APID{0x010, 0x100}},
 		{"spaceos", 0x100, [2]frame.APID{0x010, 0x020}},
 	}
-	guests := make([]*Guest, len(tenants))
+	guests := make([]*guest.Conn, len(tenants))
 	for i, tt := range tenants {
 		guests[i] = h.dial(tt.name)
 	}
@@ -98,7 +100,7 @@ func TestSoak(t *testing.T) {
 	// is full, so the request is repeated until one arrives.
 	for i, g := range guests {
 		var hf frame.Frame
-		frame.Encode(&hf, frame.Health, tenants[i].apid, APIDHealth, nil)
+		frame.Encode(&hf, frame.Health, tenants[i].apid, sysmsg.APIDHealth, nil)
 		deadline := time.After(testTimeout)
 	wait:
 		for {

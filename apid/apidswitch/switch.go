@@ -17,6 +17,7 @@ import (
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
 	"spacenet/apid/router"
+	"spacenet/apid/sysmsg"
 	"spacenet/internal/logging"
 )
 
@@ -359,9 +360,9 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 	t.mu.Unlock()
 	s.wg.Add(2)
 	s.mu.Unlock()
-	kind := Connected
+	kind := sysmsg.Connected
 	if old != nil {
-		kind = Replaced
+		kind = sysmsg.Replaced
 		old.retire()
 	}
 	// Announce before the reader starts: otherwise a guest that connects and
@@ -414,7 +415,7 @@ func (s *Switch) detach(c *conn) {
 	}
 	if gone {
 		s.log.Info("tenant disconnected", "tenant", t.name, "generation", gen)
-		s.event(Event{Kind: Disconnected, Tenant: t.name, Generation: gen})
+		s.event(Event{Kind: sysmsg.Disconnected, Tenant: t.name, Generation: gen})
 	}
 }
 

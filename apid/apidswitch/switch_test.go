@@ -15,7 +15,9 @@ import (
 
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 func TestDeliverByteExact(t *testing.T) {
@@ -142,7 +144,7 @@ func TestPartialFrame(t *testing.T) {
 	if got, want := readFrame(t, cam), errorFrame(frame.Malformed, &partial); got != want {
 		t.Fatalf("got %x, want Malformed ERROR %x", got[:16], want[:16])
 	}
-	h.waitEvent("camera", Disconnected)
+	h.waitEvent("camera", sysmsg.Disconnected)
 	c := h.counters("camera")
 	if c.Received != 2 || c.Delivered != 1 || c.Dropped[frame.Malformed] != 1 || c.Connected {
 		t.Errorf("camera counters %+v", c)
@@ -242,7 +244,7 @@ func TestStalledReceiver(t *testing.T) {
 			t.Fatalf("spaceos got %x", g[:16])
 		}
 	}
-	hf := mkFrame(t, frame.Health, 0x010, APIDHealth, "")
+	hf := mkFrame(t, frame.Health, 0x010, sysmsg.APIDHealth, "")
 	cam.WriteFrame(&hf)
 	for {
 		g := next()
@@ -278,7 +280,7 @@ func TestReconnectKeepsQueued(t *testing.T) {
 		t.Fatalf("generation %d", e.Generation)
 	}
 	proc.Close()
-	h.waitEvent("processor", Disconnected)
+	h.waitEvent("processor", sysmsg.Disconnected)
 
 	var sent []frame.Frame
 	for i := range 5 {
@@ -311,12 +313,12 @@ func TestReconnectKeepsQueued(t *testing.T) {
 func TestReplaceConnection(t *testing.T) {
 	h := startSwitch(t, Config{})
 	old := h.dial("processor")
-	neu, err := Dial(h.sw.SocketPath("processor"))
+	neu, err := guest.Dial(h.sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer neu.Close()
-	e := h.waitEvent("processor", Replaced)
+	e := h.waitEvent("processor", sysmsg.Replaced)
 	if e.Generation != 2 {
 		t.Errorf("generation %d, want 2", e.Generation)
 	}
@@ -340,17 +342,17 @@ func TestReplaceConnection(t *testing.T) {
 func TestHealth(t *testing.T) {
 	h := startSwitch(t, Config{})
 	cam := h.dial("camera")
-	req := mkFrame(t, frame.Health, 0x013, APIDHealth, "")
+	req := mkFrame(t, frame.Health, 0x013, sysmsg.APIDHealth, "")
 	cam.WriteFrame(&req)
 	r := readFrame(t, cam)
-	if r.Type() != frame.Health || r.APID() != APIDHealth || r.Dest() != 0x013 {
+	if r.Type() != frame.Health || r.APID() != sysmsg.APIDHealth || r.Dest() != 0x013 {
 		t.Fatalf("reply header %+v", r.Header())
 	}
-	hl, err := ParseHealth(r.Payload())
+	hl, err := sysmsg.ParseHealth(r.Payload())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []HealthTenant{
+	want := []sysmsg.HealthTenant{
 		{FirstAPID: 0x010, Generation: 1, Connected: true},
 		{FirstAPID: 0x020},
 		{FirstAPID: 0x100},
@@ -396,31 +398,31 @@ func TestSystemHandler(t *testing.T) {
 func TestEventSubscription(t *testing.T) {
 	h := startSwitch(t, Config{})
 	spos := h.dial("spaceos")
-	sub := mkFrame(t, frame.Health, 0x100, APIDEvents, "")
+	sub := mkFrame(t, frame.Health, 0x100, sysmsg.APIDEvents, "")
 	spos.WriteFrame(&sub)
-	if ack := readFrame(t, spos); ack.APID() != APIDEvents || ack.Dest() != 0x100 || ack.Type() != frame.Health {
+	if ack := readFrame(t, spos); ack.APID() != sysmsg.APIDEvents || ack.Dest() != 0x100 || ack.Type() != frame.Health {
 		t.Fatalf("ack %+v", ack.Header())
 	}
 	cam := h.dial("camera")
-	cam2, err := Dial(h.sw.SocketPath("camera")) // a restarted camera
+	cam2, err := guest.Dial(h.sw.SocketPath("camera")) // a restarted camera
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitEvent("camera", Replaced)
+	h.waitEvent("camera", sysmsg.Replaced)
 	cam2.Close()
-	h.waitEvent("camera", Disconnected)
+	h.waitEvent("camera", sysmsg.Disconnected)
 	_ = cam
-	want := []EventNotice{
-		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
-		{Kind: Replaced, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
-		{Kind: Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+	want := []sysmsg.EventNotice{
+		{Kind: sysmsg.Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: sysmsg.Replaced, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+		{Kind: sysmsg.Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
 	}
 	for i, w := range want {
 		f := readFrame(t, spos)
-		if f.APID() != APIDEvents || f.Dest() != 0x100 {
+		if f.APID() != sysmsg.APIDEvents || f.Dest() != 0x100 {
 			t.Fatalf("event %d header %+v", i, f.Header())
 		}
-		e, err := ParseEventNotice(f.Payload())
+		e, err := sysmsg.ParseEventNotice(f.Payload())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +466,7 @@ func TestStopRemovesSockets(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sw.Run(ctx) }()
 	<-sw.Ready()
-	g, err := Dial(sw.SocketPath("processor"))
+	g, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -743,12 +745,12 @@ func TestHealthFloodTakesNoLocks(t *testing.T) {
 	t.Cleanup(func() { sysCacheTime = old })
 	h := startSwitch(t, Config{})
 	cam := h.dial("camera")
-	req := mkFrame(t, frame.Health, 0x013, APIDHealth, "")
-	health := func() Health {
+	req := mkFrame(t, frame.Health, 0x013, sysmsg.APIDHealth, "")
+	health := func() sysmsg.Health {
 		t.Helper()
 		cam.WriteFrame(&req)
 		f := readFrame(t, cam)
-		hl, err := ParseHealth(f.Payload())
+		hl, err := sysmsg.ParseHealth(f.Payload())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -760,13 +762,13 @@ func TestHealthFloodTakesNoLocks(t *testing.T) {
 	proc := h.sw.byName["processor"]
 	proc.mu.Lock()
 	proc.q.mu.Lock()
-	answered := make(chan Health, 1)
+	answered := make(chan sysmsg.Health, 1)
 	go func() {
 		cam.WriteFrame(&req)
 		var f frame.Frame
 		cam.SetReadDeadline(time.Now().Add(2 * testTimeout))
 		cam.ReadFrame(&f)
-		hl, _ := ParseHealth(f.Payload())
+		hl, _ := sysmsg.ParseHealth(f.Payload())
 		answered <- hl
 	}()
 	select {
@@ -806,7 +808,7 @@ func TestEventOrderOnReconnect(t *testing.T) {
 	}})
 	hp.Store(h)
 	spos := h.dial("spaceos")
-	sub := mkFrame(t, frame.Health, 0x100, APIDEvents, "")
+	sub := mkFrame(t, frame.Health, 0x100, sysmsg.APIDEvents, "")
 	spos.WriteFrame(&sub)
 	readFrame(t, spos) // the subscription's ack
 	cam := h.dial("camera")
@@ -850,14 +852,14 @@ func TestEventOrderOnReconnect(t *testing.T) {
 	}
 	h.dial("camera")
 
-	want := []EventNotice{
-		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
-		{Kind: Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
-		{Kind: Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
+	want := []sysmsg.EventNotice{
+		{Kind: sysmsg.Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: sysmsg.Disconnected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
+		{Kind: sysmsg.Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 2},
 	}
 	for i, w := range want {
 		f := readFrame(t, spos)
-		e, err := ParseEventNotice(f.Payload())
+		e, err := sysmsg.ParseEventNotice(f.Payload())
 		if err != nil || e != w {
 			t.Errorf("notice %d to spaceos: %+v (%v), want %+v", i, e, err, w)
 		}
@@ -865,7 +867,7 @@ func TestEventOrderOnReconnect(t *testing.T) {
 	orderMu.Lock()
 	got := order
 	orderMu.Unlock()
-	if n := len(got); n < 2 || got[n-2] != (Event{Kind: Disconnected, Tenant: "camera", Generation: 1}) || got[n-1] != (Event{Kind: Connected, Tenant: "camera", Generation: 2}) {
+	if n := len(got); n < 2 || got[n-2] != (Event{Kind: sysmsg.Disconnected, Tenant: "camera", Generation: 1}) || got[n-1] != (Event{Kind: sysmsg.Connected, Tenant: "camera", Generation: 2}) {
 		t.Errorf("OnEvent's last events: %+v, want camera disconnected (1) then connected (2)", got)
 	}
 }

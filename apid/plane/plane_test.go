@@ -15,6 +15,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/plane"
 )
 
@@ -47,12 +48,12 @@ func TestPlaneGroundLinks(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	<-p.Ready()
 
-	cam, err := apidswitch.Dial(p.Switch.SocketPath("camera"))
+	cam, err := guest.Dial(p.Switch.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cam.Close()
-	proc, err := apidswitch.Dial(p.Switch.SocketPath("processor"))
+	proc, err := guest.Dial(p.Switch.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 )
 
 // waitConnected waits until the TCP downlink's connected state is want.
@@ -66,7 +67,7 @@ func TestTCPGroundRestart(t *testing.T) {
 	}
 	defer d.Close()
 	sw := startSwitch(t, d, ccsds.Plain)
-	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
+	cam, err := guest.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestTCPListen(t *testing.T) {
 // stream goes on; a stream cut inside a packet counts it refused.
 func TestTCPUplink(t *testing.T) {
 	sw := startSwitch(t, nil, ccsds.Plain)
-	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	proc, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ var (
 // more is closed at once and counted; the others still carry commands.
 func TestTCPUplinkConnLimit(t *testing.T) {
 	sw := startSwitch(t, nil, ccsds.Plain)
-	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	proc, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}

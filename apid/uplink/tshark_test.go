@@ -20,6 +20,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/ipc/ipcframe"
 )
 
@@ -278,7 +279,7 @@ func TestLuaDissector(t *testing.T) {
 	frame.Encode(&forged, frame.TM, 0x020, 0x011, []byte("not camera's APID"))
 	frame.Encode(&ask, frame.Health, 0x010, 0x001, nil)
 	replies := switchReplies(t, []frame.Frame{forged, ask})
-	health, err := apidswitch.ParseHealth(replies[1].Payload())
+	health, err := sysmsg.ParseHealth(replies[1].Payload())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,9 +313,9 @@ func switchReplies(t *testing.T, frames []frame.Frame) []frame.Frame {
 }
 
 // healthFields is what the dissector should show of h's tenants (decoded
-// by apidswitch.ParseHealth): first APIDs, generations, connected flags,
+// by sysmsg.ParseHealth): first APIDs, generations, connected flags,
 // queue lengths.
-func healthFields(h apidswitch.Health) string {
+func healthFields(h sysmsg.Health) string {
 	var apids, gens, conns, queues []string
 	for _, e := range h.Tenants {
 		apids = append(apids, fmt.Sprintf("0x%04x", uint16(e.FirstAPID)))

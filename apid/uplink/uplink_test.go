@@ -19,6 +19,8 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sysmsg"
 	"spacenet/internal/logging"
 )
 
@@ -86,7 +88,7 @@ func startSwitchCfg(t *testing.T, cfg apidswitch.Config) *apidswitch.Switch {
 func TestDownlinkUDP(t *testing.T) {
 	ground, u := udpGround(t)
 	sw := startSwitch(t, u, ccsds.Plain)
-	g, err := apidswitch.Dial(sw.SocketPath("camera"))
+	g, err := guest.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestDownlinkUDP(t *testing.T) {
 // into it and the ground's UDP socket toward the listener.
 type groundEnv struct {
 	sw     *apidswitch.Switch
-	proc   *apidswitch.Guest
+	proc   *guest.Conn
 	dl     *Listener
 	ground *net.UDPConn
 	stop   func() // ends Serve and checks what it returned
@@ -134,7 +136,7 @@ type groundEnv struct {
 func startGround(t *testing.T, layout ccsds.Layout, log *slog.Logger) *groundEnv {
 	t.Helper()
 	sw := startSwitch(t, nil, ccsds.Plain)
-	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	proc, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // how many were suppressed.
 func TestListenerLogThinned(t *testing.T) {
 	sw := startSwitch(t, nil, ccsds.Plain)
-	proc, err := apidswitch.Dial(sw.SocketPath("processor"))
+	proc, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,12 +377,12 @@ func TestListenerForgedSources(t *testing.T) {
 	var fakeError frame.Frame
 	victim := encode(frame.TC, 0x020, []byte("a call"))
 	frame.EncodeError(&fakeError, frame.NotPermitted, &victim)
-	fakeEvent := append([]byte{byte(apidswitch.Disconnected), 9, 0x00, 0x10, 0, 0, 0, 1}, "camera\x00\x00\x00"...)
+	fakeEvent := append([]byte{byte(sysmsg.Disconnected), 9, 0x00, 0x10, 0, 0, 0, 1}, "camera\x00\x00\x00"...)
 	frames := []frame.Frame{
 		encode(frame.TC, 0x010, []byte("as camera")),
 		encode(frame.TC, 0x020, []byte("as processor itself")),
 		fakeError,
-		encode(frame.Health, apidswitch.APIDEvents, fakeEvent),
+		encode(frame.Health, sysmsg.APIDEvents, fakeEvent),
 		encode(frame.TC, 0x7F0, []byte("genuine")),
 	}
 	var pkt [ccsds.MaxPacketSize]byte
@@ -440,7 +442,7 @@ func groundNotListening(t *testing.T, layout ccsds.Layout) {
 	defer u.Close()
 	sw := startSwitch(t, u, layout)
 	u.SetRefused(sw.DownlinkRefused)
-	g, err := apidswitch.Dial(sw.SocketPath("camera"))
+	g, err := guest.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,9 +507,9 @@ func udpGround(t *testing.T) (*net.UDPConn, *UDP) {
 
 // sendAs dials the switch as tenant and writes frames; the guest is closed
 // when the test ends.
-func sendAs(t *testing.T, sw *apidswitch.Switch, tenant string, frames []frame.Frame) *apidswitch.Guest {
+func sendAs(t *testing.T, sw *apidswitch.Switch, tenant string, frames []frame.Frame) *guest.Conn {
 	t.Helper()
-	g, err := apidswitch.Dial(sw.SocketPath(tenant))
+	g, err := guest.Dial(sw.SocketPath(tenant))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 )
 
 func TestParseNumber(t *testing.T) {
@@ -128,7 +128,7 @@ func TestBinaryInjectKeepsGuest(t *testing.T) {
 	}
 	// The guest still has its connection: HEALTH says generation 1.
 	h := askHealth(t, cam, 0x010)
-	if i := slices.IndexFunc(h.Tenants, func(t apidswitch.HealthTenant) bool { return t.FirstAPID == 0x010 }); i < 0 || h.Tenants[i].Generation != 1 || !h.Tenants[i].Connected {
+	if i := slices.IndexFunc(h.Tenants, func(t sysmsg.HealthTenant) bool { return t.FirstAPID == 0x010 }); i < 0 || h.Tenants[i].Generation != 1 || !h.Tenants[i].Connected {
 		t.Fatalf("camera's health after the refused inject: %+v", h.Tenants)
 	}
 

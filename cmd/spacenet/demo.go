@@ -13,6 +13,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/policy"
+	"spacenet/apid/sockdir"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -51,7 +52,7 @@ any guests connected as those tenants.`,
 func init() {
 	f := demoCmd.Flags()
 	f.StringVar(&demoFlags.socketDir, "socket-dir", "", "socket directory of a running switch (default: start one)")
-	f.BoolVar(&demoFlags.attach, "attach", false, "use the switch running in the default socket directory "+apidswitch.DefaultSocketDir())
+	f.BoolVar(&demoFlags.attach, "attach", false, "use the switch running in the default socket directory "+sockdir.Default())
 	demoCmd.MarkFlagsMutuallyExclusive("socket-dir", "attach")
 	f.StringVar(&demoFlags.config, "config", "", "policy file of the running switch (default: the built-in v0 topology)")
 	f.DurationVar(&demoFlags.timeout, "timeout", 10*time.Second, "give up after this long")
@@ -72,7 +73,7 @@ func runDemo(cmd *cobra.Command, _ []string) error {
 	}
 	dir := demoFlags.socketDir
 	if demoFlags.attach {
-		dir = apidswitch.DefaultSocketDir()
+		dir = sockdir.Default()
 	}
 	var sw *apidswitch.Switch
 	if dir == "" {

@@ -13,9 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sockdir"
+	"spacenet/apid/sysmsg"
 	"spacenet/apid/uplink"
 )
 
@@ -82,7 +84,7 @@ func init() {
 	f.StringVar(&injectFlags.payload, "payload", "", "payload text")
 	f.StringVar(&injectFlags.payloadHex, "payload-hex", "", "payload as hex bytes (instead of --payload)")
 	f.StringVar(&injectFlags.tenant, "tenant", "", "connect as this tenant, to SOCKET-DIR/TENANT.sock")
-	f.StringVar(&injectFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the switch's socket directory (the default of spacenet run)")
+	f.StringVar(&injectFlags.socketDir, "socket-dir", sockdir.Default(), "with --tenant: the switch's socket directory (the default of spacenet run)")
 	f.StringVar(&injectFlags.socket, "socket", "", "instead of --tenant: the guest's socket file, e.g. /run/spacenet/camera.sock")
 	f.StringVar(&injectFlags.uplink, "uplink", "", "instead of --tenant or --socket: send the frame from the ground, as one CCSDS packet to the switch's --uplink-listen udp://HOST:PORT")
 	f.StringVar(&injectFlags.layout, "layout", "plain", "with --uplink: the packet layout, plain, cfs or spacenet (as the switch's --layout)")
@@ -152,14 +154,14 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		}
 		path = filepath.Join(fl.socketDir, fl.tenant+".sock")
 	}
-	var g *apidswitch.Guest
+	var g *guest.Conn
 	if fl.device != "" {
-		g, err = apidswitch.OpenDevice(fl.device)
+		g, err = guest.OpenDevice(fl.device)
 	} else {
 		if err := checkNoGuest(path, fl.replace); err != nil {
 			return err
 		}
-		g, err = apidswitch.Dial(path)
+		g, err = guest.Dial(path)
 	}
 	if err != nil {
 		return unreachable(path, err)
@@ -218,8 +220,8 @@ func printFrame(w io.Writer, f *frame.Frame) {
 			return
 		}
 	}
-	if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
-		if h, err := apidswitch.ParseHealth(f.Payload()); err == nil {
+	if f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth {
+		if h, err := sysmsg.ParseHealth(f.Payload()); err == nil {
 			fmt.Fprintf(w, "HEALTH from %v: uptime %v", f.APID(), h.Uptime)
 			for _, t := range h.Tenants {
 				fmt.Fprintf(w, ", [%v gen %d connected %v queue %d]", t.FirstAPID, t.Generation, t.Connected, t.QueueLen)

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sysmsg"
 	"spacenet/internal/logging/logtest"
 )
 
@@ -64,9 +65,9 @@ func TestBinaryLogStuck(t *testing.T) {
 	for range 3 {
 		waitLog("tenant socket")
 	}
-	dial := func(name string) *apidswitch.Guest {
+	dial := func(name string) *guest.Conn {
 		t.Helper()
-		g, err := apidswitch.Dial(sock(name))
+		g, err := guest.Dial(sock(name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,10 +140,10 @@ func errWithin(t *testing.T, ch <-chan error, d time.Duration, what string) erro
 
 // health sends a HEALTH request from src and reads until the reply: every
 // frame g sent before it has then been routed.
-func health(t *testing.T, g *apidswitch.Guest, src frame.APID) {
+func health(t *testing.T, g *guest.Conn, src frame.APID) {
 	t.Helper()
 	var f frame.Frame
-	frame.Encode(&f, frame.Health, src, apidswitch.APIDHealth, nil)
+	frame.Encode(&f, frame.Health, src, sysmsg.APIDHealth, nil)
 	if err := g.WriteFrame(&f); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func health(t *testing.T, g *apidswitch.Guest, src frame.APID) {
 		if err := g.ReadFrame(&f); err != nil {
 			t.Fatalf("HEALTH from %v: %v", src, err)
 		}
-		if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
+		if f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth {
 			return
 		}
 	}
@@ -158,7 +159,7 @@ func health(t *testing.T, g *apidswitch.Guest, src frame.APID) {
 
 // exchange sends frame i from src on a to dst on b and checks that b reads
 // it byte for byte.
-func exchange(t *testing.T, a, b *apidswitch.Guest, src, dst frame.APID, i int) {
+func exchange(t *testing.T, a, b *guest.Conn, src, dst frame.APID, i int) {
 	t.Helper()
 	var out, in frame.Frame
 	frame.Encode(&out, frame.TM, src, dst, []byte{byte(i)})

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"spacenet/apid/apidswitch"
+	"spacenet/apid/sockdir"
 )
 
 // manCmd writes the man pages of the whole command tree (`make man`). It
@@ -39,7 +39,7 @@ var manCmd = &cobra.Command{
 // default that depends on who runs the command (the socket directory) by
 // a description, so that pages do not depend on who made them.
 func userDefaults(cmd *cobra.Command) {
-	if f := cmd.Flags().Lookup("socket-dir"); f != nil && f.DefValue == apidswitch.DefaultSocketDir() {
+	if f := cmd.Flags().Lookup("socket-dir"); f != nil && f.DefValue == sockdir.Default() {
 		f.DefValue = "$XDG_RUNTIME_DIR/spacenet, /run/spacenet for root, else /tmp/spacenet-UID"
 	}
 	for _, c := range cmd.Commands() {

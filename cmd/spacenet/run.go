@@ -17,6 +17,7 @@ import (
 	"spacenet/apid/ccsds"
 	"spacenet/apid/plane"
 	"spacenet/apid/policy"
+	"spacenet/apid/sockdir"
 	"spacenet/apid/uplink"
 	"spacenet/ops/control"
 	"spacenet/ops/observe"
@@ -93,7 +94,7 @@ socket directory included); 2 usage error.`,
 func init() {
 	f := runCmd.Flags()
 	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
-	f.StringVar(&runFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "directory of the tenants' sockets (the default depends on the user: see above)")
+	f.StringVar(&runFlags.socketDir, "socket-dir", sockdir.Default(), "directory of the tenants' sockets (the default depends on the user: see above)")
 	f.StringVar(&runFlags.downlink, "downlink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT (space to ground)")
 	f.StringVar(&runFlags.uplinkListen, "uplink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT (ground to space)")
 	f.StringVar(&runFlags.layout, "layout", "plain", "CCSDS packet layout of the ground link: plain, cfs or spacenet")

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sysmsg"
 )
 
 var (
@@ -152,9 +153,9 @@ func (p *switchProc) stop(sig os.Signal) string {
 
 // connect connects to tenant's socket as its guest, closed at the end of
 // the test, and waits until the switch has logged the connection.
-func (p *switchProc) connect(tenant string) *apidswitch.Guest {
+func (p *switchProc) connect(tenant string) *guest.Conn {
 	p.t.Helper()
-	g, err := apidswitch.Dial(p.sock(tenant))
+	g, err := guest.Dial(p.sock(tenant))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -165,10 +166,10 @@ func (p *switchProc) connect(tenant string) *apidswitch.Guest {
 
 // askHealth sends a HEALTH request from apid through g and returns the
 // switch's answer, the first frame g reads.
-func askHealth(t *testing.T, g *apidswitch.Guest, apid frame.APID) apidswitch.Health {
+func askHealth(t *testing.T, g *guest.Conn, apid frame.APID) sysmsg.Health {
 	t.Helper()
 	var req, got frame.Frame
-	frame.Encode(&req, frame.Health, apid, apidswitch.APIDHealth, nil)
+	frame.Encode(&req, frame.Health, apid, sysmsg.APIDHealth, nil)
 	if err := g.WriteFrame(&req); err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +177,10 @@ func askHealth(t *testing.T, g *apidswitch.Guest, apid frame.APID) apidswitch.He
 	if err := g.ReadFrame(&got); err != nil {
 		t.Fatalf("HEALTH request: %v", err)
 	}
-	if got.Type() != frame.Health || got.APID() != apidswitch.APIDHealth {
+	if got.Type() != frame.Health || got.APID() != sysmsg.APIDHealth {
 		t.Fatalf("got %x, want a HEALTH reply", got[:16])
 	}
-	h, err := apidswitch.ParseHealth(got.Payload())
+	h, err := sysmsg.ParseHealth(got.Payload())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func spacenet(t *testing.T, env []string, args ...string) (string, int) {
 
 func TestBinaryRunInject(t *testing.T) {
 	p := startRun(t, 3)
-	proc, err := apidswitch.Dial(p.sock("processor"))
+	proc, err := guest.Dial(p.sock("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestBinaryRunInject(t *testing.T) {
 		t.Fatalf("spoofed inject: %d %s", code, out)
 	}
 	// Every refusal, from spaceos, over the built binary's socket.
-	spos, err := apidswitch.Dial(p.sock("spaceos"))
+	spos, err := guest.Dial(p.sock("spaceos"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestBinarySIGHUP(t *testing.T) {
 	os.WriteFile(cfg, []byte(twoTenants), 0o600)
 	p := startRun(t, 2, "--config", cfg, "--log-format", "json")
 	_ = p
-	cam, err := apidswitch.Dial(p.sock("camera"))
+	cam, err := guest.Dial(p.sock("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +353,7 @@ func TestBinarySIGHUP(t *testing.T) {
 	os.WriteFile(cfg, []byte(threeTenants), 0o600)
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.waitLog(`"policy reloaded"`, `"tenants":3`, cfg)
-	lg, err := apidswitch.Dial(p.sock("logger"))
+	lg, err := guest.Dial(p.sock("logger"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,9 +530,9 @@ func TestBinaryGroundTCP(t *testing.T) {
 
 // cameraSends connects to p as camera and sends payload to the ground from
 // APID 0x012; camera is closed when the test ends.
-func cameraSends(t *testing.T, p *switchProc, payload string) *apidswitch.Guest {
+func cameraSends(t *testing.T, p *switchProc, payload string) *guest.Conn {
 	t.Helper()
-	cam, err := apidswitch.Dial(p.sock("camera"))
+	cam, err := guest.Dial(p.sock("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +615,7 @@ func TestBinaryDefaultSocketDir(t *testing.T) {
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("default socket directory %s: %v %v", dir, fi, err)
 	}
-	proc, err := apidswitch.Dial(p.sock("processor"))
+	proc, err := guest.Dial(p.sock("processor"))
 	if err != nil {
 		t.Fatal(err)
 	}

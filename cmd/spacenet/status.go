@@ -20,7 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"spacenet/apid/apidswitch"
+	"spacenet/apid/sockdir"
 	"spacenet/ip/lan"
 	"spacenet/ops/control"
 )
@@ -89,7 +89,7 @@ func init() {
 		f.IntVar(&statusFlags.count, "count", 0, "with --watch: stop after this many views (0: until interrupted)")
 		f.DurationVar(&statusFlags.interval, "interval", time.Second, "time between the two snapshots a rate is computed from")
 	}
-	statusCmd.Flags().StringVar(&statusFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "the switch's socket directory, as given to run")
+	statusCmd.Flags().StringVar(&statusFlags.socketDir, "socket-dir", sockdir.Default(), "the switch's socket directory, as given to run")
 	lanStatusCmd.Flags().StringVar(&statusFlags.lanSocketDir, "socket-dir", lan.DefaultDir, "the LAN's socket directory, as given to lan run")
 	rootCmd.AddCommand(statusCmd)
 	lanCmd.AddCommand(lanStatusCmd)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/policy"
+	"spacenet/apid/sockdir"
 	"spacenet/ip/lan"
 	"spacenet/ops/control"
 	"spacenet/ops/topology"
@@ -172,7 +172,7 @@ func init() {
 	f.StringVar(&topologyFlags.format, "format", "dot", "dot or svg")
 	f.StringVarP(&topologyFlags.output, "output", "o", "", "write to this file instead of standard output")
 	f.BoolVar(&topologyFlags.live, "live", false, "draw the running switch's policy, each node with its frames/s in and out")
-	f.StringVar(&topologyFlags.socketDir, "socket-dir", apidswitch.DefaultSocketDir(), "with --live: the switch's socket directory, as given to run")
+	f.StringVar(&topologyFlags.socketDir, "socket-dir", sockdir.Default(), "with --live: the switch's socket directory, as given to run")
 	f.DurationVar(&topologyFlags.interval, "interval", time.Second, "with --live: time between the two snapshots the rates come from")
 	rootCmd.AddCommand(topologyCmd)
 

@@ -9,7 +9,7 @@
 //	go run ./examples/processor
 //
 // All three default to the same socket directory
-// (apidswitch.DefaultSocketDir); --socket-dir names another. Inside a guest
+// (sockdir.Default); --socket-dir names another. Inside a guest
 // VM, --device names the virtio-serial port (or serial tty) that QEMU
 // carries to the camera's socket instead:
 //
@@ -25,7 +25,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"spacenet/apid/apidswitch"
+	"spacenet/apid/sockdir"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -33,7 +33,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
+	dir := flag.String("socket-dir", sockdir.Default(), "socket directory of the running switch (default: spacenet run's)")
 	device := flag.String("device", "", "instead of the socket: the guest VM's virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -14,14 +14,14 @@ import (
 	"path/filepath"
 	"time"
 
-	"spacenet/apid/apidswitch"
+	"spacenet/apid/sockdir"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc/switched"
 )
 
 func main() {
-	dir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "socket directory of the running switch (default: spacenet run's)")
+	dir := flag.String("socket-dir", sockdir.Default(), "socket directory of the running switch (default: spacenet run's)")
 	exposure := flag.Uint("exposure", 2000, "exposure in microseconds")
 	device := flag.String("device", "", "instead of the socket: the guest VM's virtio-serial port or serial tty, e.g. /dev/virtio-ports/spacenet")
 	flag.Parse()

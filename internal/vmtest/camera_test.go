@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/internal/vmtest"
@@ -53,7 +53,7 @@ spacenet inject --device $dev --type TM --apid 0x020 --dest 0x100 --payload spoo
 
 	boot := time.Now()
 	vm1 := startVM(t, "camera 1", first)
-	if ev := e.waitEvent(t, "camera", apidswitch.Connected); ev.Generation != 1 {
+	if ev := e.waitEvent(t, "camera", sysmsg.Connected); ev.Generation != 1 {
 		t.Fatalf("QEMU's connection: generation %d, want 1", ev.Generation)
 	}
 	// Only one program has the port open at a time, and what arrives
@@ -133,14 +133,14 @@ spacenet inject --device $dev --type TM --apid 0x020 --dest 0x100 --payload spoo
 	}()
 	waitFor(t, "the capture in the frozen guest's socket", func() bool { return e.counters(t, "processor").Delivered > before })
 	vm1.Kill()
-	e.waitEvent(t, "camera", apidswitch.Disconnected)
+	e.waitEvent(t, "camera", sysmsg.Disconnected)
 	if err := <-capRes; !errors.Is(err, ipc.ServerDeath) {
 		t.Fatalf("capture across the guest's death: %v, want ServerDeath", err)
 	}
 
 	boot = time.Now()
 	startVM(t, "camera 2", cfg)
-	if ev := e.waitEvent(t, "camera", apidswitch.Connected); ev.Generation != 2 {
+	if ev := e.waitEvent(t, "camera", sysmsg.Connected); ev.Generation != 2 {
 		t.Fatalf("the new guest's connection: generation %d, want 2", ev.Generation)
 	}
 	st, err = cam.Status(ctx)

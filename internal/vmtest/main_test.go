@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/sysmsg"
 	"spacenet/internal/vmtest"
 )
 
@@ -128,7 +129,7 @@ func startSwitch(t *testing.T) *switchEnv {
 }
 
 // waitEvent waits for the event of tenant of kind kind.
-func (e *switchEnv) waitEvent(t *testing.T, tenant string, kind apidswitch.EventKind) apidswitch.Event {
+func (e *switchEnv) waitEvent(t *testing.T, tenant string, kind sysmsg.EventKind) apidswitch.Event {
 	t.Helper()
 	deadline := time.After(testTimeout)
 	for {

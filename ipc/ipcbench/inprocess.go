@@ -17,6 +17,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/internal/benchstat"
@@ -177,18 +178,18 @@ func parallelRate(workers, n int, call func() error) (float64, error) {
 // pong, whose guest echoes a TM frame back, both by hand, as long as the
 // IPC call's frames.
 type inProcessRaw struct {
-	pong, ping *apidswitch.Guest
+	pong, ping *guest.Conn
 	req, rep   frame.Frame
 	in         frame.Frame
 	done       chan struct{}
 }
 
 func newInProcessRaw(sw *apidswitch.Switch) (*inProcessRaw, error) {
-	pong, err := apidswitch.Dial(sw.SocketPath("pong"))
+	pong, err := guest.Dial(sw.SocketPath("pong"))
 	if err != nil {
 		return nil, err
 	}
-	ping, err := apidswitch.Dial(sw.SocketPath("ping"))
+	ping, err := guest.Dial(sw.SocketPath("ping"))
 	if err != nil {
 		pong.Close()
 		return nil, err

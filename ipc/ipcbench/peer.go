@@ -14,8 +14,8 @@ import (
 	"strconv"
 	"strings"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -121,7 +121,7 @@ func quietEnd(ctx context.Context, err error) error {
 func socketPath(dir, tenant string) string { return filepath.Join(dir, tenant+".sock") }
 
 func servePong(ctx context.Context, dir string, ready func() error) error {
-	g, err := apidswitch.Dial(socketPath(dir, "pong"))
+	g, err := guest.Dial(socketPath(dir, "pong"))
 	if err != nil {
 		return err
 	}
@@ -288,13 +288,13 @@ func (s *socketpairConn) parallel() bool { return false }
 func (s *socketpairConn) close()         { s.c.Close() }
 
 type rawConn struct {
-	g       *apidswitch.Guest
+	g       *guest.Conn
 	req, in frame.Frame
 	payload []byte
 }
 
 func dialRaw(dir string) (conn, error) {
-	g, err := apidswitch.Dial(socketPath(dir, "ping"))
+	g, err := guest.Dial(socketPath(dir, "ping"))
 	if err != nil {
 		return nil, err
 	}

@@ -177,6 +177,27 @@ func (r Reason) Error() string { return "ipcframe: " + r.String() }
 // what can be checked on one frame: magic, version, kind, frame type,
 // segment bounds. It never allocates.
 func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
+	h, why := parseFields(t, payload)
+	if why != OK {
+		return h, why
+	}
+	n := uint64(len(payload) - HeaderSize)
+	if (n == 0 && h.Total != 0) || uint64(h.Offset)+n > uint64(h.Total) {
+		return h, BadSegment
+	}
+	switch {
+	case (h.Kind == Busy || h.Kind == PostRefused) && h.Total != 0:
+		return h, BadSegment
+	case h.Kind == Post && (h.Total != PostSize || n != PostSize):
+		return h, BadSegment
+	}
+	return h, OK
+}
+
+// parseFields decodes the sub-header at the start of payload and checks
+// what does not depend on the segment's data: magic, version, kind, frame
+// type.
+func parseFields(t frame.Type, payload []byte) (Header, Reason) {
 	if !IsIPC(payload) {
 		return Header{}, NotIPC
 	}
@@ -195,17 +216,18 @@ func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
 	if t != h.Kind.FrameType() {
 		return h, WrongType
 	}
-	n := uint64(len(payload) - HeaderSize)
-	if (n == 0 && h.Total != 0) || uint64(h.Offset)+n > uint64(h.Total) {
-		return h, BadSegment
-	}
-	switch {
-	case (h.Kind == Busy || h.Kind == PostRefused) && h.Total != 0:
-		return h, BadSegment
-	case h.Kind == Post && (h.Total != PostSize || n != PostSize):
-		return h, BadSegment
-	}
 	return h, OK
+}
+
+// ParseEcho decodes the sub-header of a frame the switch refused, from the
+// echo of its first payload bytes that the ERROR carries
+// (frame.ErrorPayload.Echo, spec apid-plane.md section 2); t is the ERROR's
+// offending type. It checks magic, version, kind and frame type; the
+// segment's data is not in the echo, so its bounds are not checked. A
+// frame that was not IPC, or an ERROR of the 8-byte form (its echo all
+// zero), gives NotIPC. It never allocates.
+func ParseEcho(t frame.Type, echo []byte) (Header, Reason) {
+	return parseFields(t, echo)
 }
 
 // Segments returns how many frames a message of n bytes takes (one for an

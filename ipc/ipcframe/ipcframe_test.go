@@ -466,3 +466,66 @@ func BenchmarkCopy64K(b *testing.B) {
 		copy(dst, msg)
 	}
 }
+
+// TestParseEcho: the sub-header of a refused frame, read back from the
+// ERROR the switch answers it with (frame.EncodeError's echo), for every
+// kind; a frame that is not IPC and the 8-byte ERROR form give NotIPC.
+func TestParseEcho(t *testing.T) {
+	long := make([]byte, 3*MaxData+5)
+	for _, tc := range []struct {
+		kind Kind
+		msg  []byte
+		seg  int // which frame of the message is refused
+	}{
+		{Request, []byte("status"), 0},
+		{Request, long, 2},
+		{Reply, long, 1},
+		{Busy, nil, 0},
+		{Post, []byte{0, 0, 0, 1}, 0},
+		{PostRefused, nil, 0},
+	} {
+		fs, err := Append(nil, tc.kind, 0x020, 0x010, 0xCAFE0001, tc.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e frame.Frame
+		frame.EncodeError(&e, frame.HostBusy, &fs[tc.seg])
+		ep, err := frame.ParseErrorPayload(e.Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, why := ParseEcho(frame.Type(ep.OffendingType), ep.Echo[:])
+		want := Header{Kind: tc.kind, ID: 0xCAFE0001, Total: uint32(len(tc.msg)), Offset: uint32(tc.seg * MaxData)}
+		if why != OK || h != want {
+			t.Errorf("%v frame %d: ParseEcho = %+v, %v; want %+v", tc.kind, tc.seg, h, why, want)
+		}
+		if _, why := ParseEcho(frame.TM+frame.TC-frame.Type(ep.OffendingType), ep.Echo[:]); why != WrongType {
+			t.Errorf("%v with the other frame type: %v, want WrongType", tc.kind, why)
+		}
+	}
+	var plain, e frame.Frame
+	frame.Encode(&plain, frame.TM, 0x020, 0x010, []byte("not IPC"))
+	frame.EncodeError(&e, frame.NotPermitted, &plain)
+	ep, _ := frame.ParseErrorPayload(e.Payload())
+	if _, why := ParseEcho(frame.TM, ep.Echo[:]); why != NotIPC {
+		t.Errorf("a plain frame's echo: %v, want NotIPC", why)
+	}
+	short, _ := frame.ParseErrorPayload(e.Payload()[:frame.ErrorPayloadSize])
+	if _, why := ParseEcho(frame.TM, short.Echo[:]); why != NotIPC {
+		t.Errorf("the 8-byte form: %v, want NotIPC", why)
+	}
+}
+
+// FuzzParseEcho: any echo decodes or is refused, never panics, and what
+// decodes has a known kind travelling in the frame type given.
+func FuzzParseEcho(f *testing.F) {
+	f.Add(uint8(frame.TC), []byte{Magic, Version<<4 | byte(Request), 0, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 's', 't'})
+	f.Add(uint8(frame.TM), []byte{Magic, Version<<4 | byte(Busy), 0, 0, 0, 1})
+	f.Add(uint8(frame.TM), make([]byte, frame.ErrorEchoSize))
+	f.Fuzz(func(t *testing.T, typ uint8, echo []byte) {
+		h, why := ParseEcho(frame.Type(typ), echo)
+		if why == OK && (h.Kind < Request || h.Kind > PostRefused || h.Kind.FrameType() != frame.Type(typ) || len(echo) < HeaderSize) {
+			t.Fatalf("ParseEcho(%d, %x) = %+v, OK", typ, echo, h)
+		}
+	})
+}

@@ -11,8 +11,8 @@ import (
 // TestServerPathAllocs: a small call through the switch, both tenants in
 // this process: the InOrder server decodes into a reused ipc.Request
 // (ipc.ParseRequestInto), and the whole round trip (client, switch,
-// server, generated dispatcher, probes) allocates nothing once the pools
-// are warm.
+// server, generated dispatcher, replies kept for a retry) allocates
+// nothing once the pools are warm.
 func TestServerPathAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts need a build without -race (sync.Pool drops objects under the race detector)")
@@ -39,18 +39,18 @@ func TestServerPathAllocs(t *testing.T) {
 }
 
 // frozenClock stops the camera node's clock, so that the replies it keeps
-// unconfirmed (replies.go) are bounded by their number (maxSentFrames)
-// and not by their age (keepSent, 100 ms).
+// for a retry (send.go) are bounded by their number (maxKeptReplyFrames)
+// and not by their age (keepReplies, 1 s).
 //
 // With the real clock, how many replies the node keeps is how many it wrote
-// in the last 100 ms: a rate. The sentReplys (and their frames) are
-// recycled through the tracker's free list, so the node allocates only
+// in the last second: a rate. The sentReplys (and their frames) are
+// recycled through the keptReplies' free list, so the node allocates only
 // when the number kept passes its previous high-water mark, 3 allocations
 // per new one. A warm-up that ran slower than the measurement (a loaded
 // machine: 2 cores shared) left a lower high-water mark, and the
 // measurement allocated to reach the new one: about 1 run in 10 showed
 // 1.00 allocation per call pair. With the clock stopped, the warm-up
-// (more than maxSentFrames replies) fills the ring to its bound, the most
+// (more than maxKeptReplyFrames replies) fills the ring to its bound, the most
 // any rate can keep, so the measurement is exact whatever the machine's
 // load.
 func frozenClock(c *Config) {
@@ -62,16 +62,16 @@ func frozenClock(c *Config) {
 // replies (every reply here is one frame): the measurement then recycles.
 func wantKeptFull(t *testing.T, n *Node) {
 	t.Helper()
-	n.tr.mu.Lock()
-	kept := n.tr.nframes
-	n.tr.mu.Unlock()
-	if kept != maxSentFrames {
-		t.Fatalf("after the warm-up the camera node keeps %d reply frames, want %d", kept, maxSentFrames)
+	n.kept.mu.Lock()
+	kept := n.kept.frames
+	n.kept.mu.Unlock()
+	if kept != maxKeptReplyFrames {
+		t.Fatalf("after the warm-up the camera node keeps %d reply frames, want %d", kept, maxKeptReplyFrames)
 	}
 }
 
 // maxRoundTripAllocs: none (ParseRequest allocated 2 before
-// ParseRequestInto; appending a probe to a full frame slice 1 more).
+// ParseRequestInto).
 const maxRoundTripAllocs = 0
 
 // TestGeneratedClientAllocs: the same round trip through the generated

@@ -6,6 +6,7 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -75,11 +76,11 @@ func BenchmarkReadImage64K(b *testing.B) {
 // switch, echoed by hand.
 func BenchmarkRawPingPong(b *testing.B) {
 	e := startSwitchB(b)
-	echo, err := apidswitch.Dial(e.SocketPath("camera"))
+	echo, err := guest.Dial(e.SocketPath("camera"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ping, err := apidswitch.Dial(e.SocketPath("processor"))
+	ping, err := guest.Dial(e.SocketPath("processor"))
 	if err != nil {
 		b.Fatal(err)
 	}

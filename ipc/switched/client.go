@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"spacenet/apid/frame"
@@ -14,35 +13,32 @@ import (
 
 // pending is one call waiting for its reply. It is reused through a pool.
 type pending struct {
-	ch     chan error    // capacity 1: the reader never blocks on it
-	role   chan struct{} // capacity 1: the reader role is offered (role.go)
-	dest   frame.APID
-	id     uint32
-	tenant int
-	bound  uint32    // the generation of the server tenant that gets the request
-	lens   frameLens // the request's frames not refused yet, by payload length
-	seq    uint64    // write order of the node's calls
-	epoch  uint64    // probes the node sent before the request was written
-	buf    []byte    // storage for one-frame replies
-	data   []byte    // the reply's bytes (buf, or a reassembled message), the caller's once ch fires
-	out    []byte    // the request's bytes
-	frames []frame.Frame
+	outcome   chan error    // capacity 1: the reader never blocks on it
+	roleOffer chan struct{} // capacity 1: the reader role is offered (role.go)
+	dest      frame.APID
+	id        uint32
+	tenant    int
+	bound     uint32        // the generation of the server tenant that gets the request
+	replyBuf  []byte        // storage for one-frame replies
+	reply     []byte        // the reply's bytes (replyBuf, or a reassembled message), the caller's once outcome fires
+	request   []byte        // the request's bytes
+	frames    []frame.Frame // the request's frames
 }
 
 var pendingPool = sync.Pool{New: func() any {
-	return &pending{ch: make(chan error, 1), role: make(chan struct{}, 1)}
+	return &pending{outcome: make(chan error, 1), roleOffer: make(chan struct{}, 1)}
 }}
 
-func (p *pending) finish(err error) { p.ch <- err }
+func (p *pending) finish(err error) { p.outcome <- err }
 
-// offer hands the caller the reader role (role.mu held).
-func (p *pending) offer() { p.role <- struct{}{} }
+// offer hands the caller the reader role (reader.mu held).
+func (p *pending) offer() { p.roleOffer <- struct{}{} }
 
 // Client is an ipc.Transport calling the server on one APID through the
 // switch. Many goroutines may call through one Client at once; calls in
 // flight are limited by Config.MaxInFlight.
 type Client struct {
-	n      *Node
+	node   *Node
 	dest   frame.APID
 	tenant int
 }
@@ -53,7 +49,7 @@ func (n *Node) Client(dest frame.APID) *Client {
 	if dest.Valid() {
 		t = int(n.owner[dest])
 	}
-	return &Client{n: n, dest: dest, tenant: t}
+	return &Client{node: n, dest: dest, tenant: t}
 }
 
 // Dest is the server APID the client calls.
@@ -69,89 +65,76 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n := c.n
+	n := c.node
 	if c.tenant < 0 {
 		return fmt.Errorf("switched: no tenant owns APID %v: %w", c.dest, ipc.WentAway)
 	}
-	p := pendingPool.Get().(*pending)
-	var err error
-	p.out, err = ipc.AppendRequest(p.out[:0], req)
+	p, err := c.newCall(req)
 	if err != nil {
-		pendingPool.Put(p)
-		return fmt.Errorf("switched: request: %w", err)
+		return err
 	}
-	id := n.newID()
-	p.frames, err = ipcframe.Append(p.frames[:0], ipcframe.Request, n.cfg.APID, c.dest, id, p.out)
-	if err != nil {
+	if err := n.register(p); err != nil {
 		pendingPool.Put(p)
 		return err
 	}
-	p.frames = slices.Grow(p.frames, 1) // room for a probe (writeTracked)
-	p.dest, p.id, p.tenant = c.dest, id, c.tenant
-	p.lens = lensOf(p.frames)
-
-	// Registered and written under the write lock, so that write order is
-	// seq order and epoch is the probes sent before this write.
-	n.wmu.Lock()
-	n.mu.Lock()
-	switch {
-	case n.closed:
-		n.mu.Unlock()
-		n.wmu.Unlock()
-		pendingPool.Put(p)
-		return fmt.Errorf("switched: call: %w", ErrClosed)
-	case len(n.pending) >= n.cfg.MaxInFlight:
-		n.mu.Unlock()
-		n.wmu.Unlock()
-		pendingPool.Put(p)
-		return fmt.Errorf("switched: %d calls in flight: %w", n.cfg.MaxInFlight, ErrServerBusy)
-	}
-	n.wseq++
-	p.seq = n.wseq
-	n.tr.mu.Lock()
-	p.epoch = n.tr.probes
-	n.tr.mu.Unlock()
-	ts := n.tenants[c.tenant]
-	p.bound = ts.gen
-	if !ts.connected {
-		p.bound++ // the request waits in the switch for the next connection
-	}
-	n.pending[id] = p
-	n.mu.Unlock()
-	n.st.calls.Add(1)
-	_, err = n.writeTracked(p.frames, nil)
-	n.wmu.Unlock()
-	if err != nil {
-		if n.unregister(id) {
+	n.stats.calls.Add(1)
+	if err := n.conn.WriteFrames(p.frames); err != nil {
+		if n.unregister(p.id) {
 			pendingPool.Put(p)
 		}
 		// Else the reader already failed it; drop p rather than race.
 		return fmt.Errorf("switched: sending call: %w: %w", ErrClosed, err)
 	}
-
 	var ended bool
 	if ended, err = n.await(ctx, p); ended {
-		if n.unregister(id) {
+		if n.unregister(p.id) {
 			pendingPool.Put(p)
 			return err
 		}
-		err = <-p.ch // the answer is being delivered right now
+		err = <-p.outcome // the answer is being delivered right now
 	}
 	if err == nil {
-		if len(p.data) > ipcframe.MaxData {
-			err = ipc.ParseReplyOwned(p.data, rep) // reassembled: nobody else has it (node.go)
-		} else {
-			err = ipc.ParseReply(p.data, rep) // p.buf, reused by the next reply
-		}
-		if err != nil && errors.Is(err, ipc.ErrMalformed) {
-			err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
-		}
+		err = p.parseReply(req, rep)
 	}
-	p.data = nil
-	if cap(p.out) > 1<<16 {
-		p.out, p.frames = nil, nil
+	p.reply = nil
+	if cap(p.request) > 1<<16 {
+		p.request, p.frames = nil, nil
 	}
 	pendingPool.Put(p)
+	return err
+}
+
+// newCall returns a call of req to the client's server, its frames made,
+// with a new id.
+func (c *Client) newCall(req *ipc.Request) (*pending, error) {
+	n := c.node
+	p := pendingPool.Get().(*pending)
+	var err error
+	p.request, err = ipc.AppendRequest(p.request[:0], req)
+	if err != nil {
+		pendingPool.Put(p)
+		return nil, fmt.Errorf("switched: request: %w", err)
+	}
+	p.dest, p.id, p.tenant = c.dest, n.newID(), c.tenant
+	p.frames, err = ipcframe.Append(p.frames[:0], ipcframe.Request, n.cfg.APID, c.dest, p.id, p.request)
+	if err != nil {
+		pendingPool.Put(p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseReply decodes the reply p received into rep.
+func (p *pending) parseReply(req *ipc.Request, rep *ipc.Reply) error {
+	var err error
+	if len(p.reply) > ipcframe.MaxData {
+		err = ipc.ParseReplyOwned(p.reply, rep) // reassembled: nobody else has it (receive.go)
+	} else {
+		err = ipc.ParseReply(p.reply, rep) // p.replyBuf, reused by the next reply
+	}
+	if err != nil && errors.Is(err, ipc.ErrMalformed) {
+		err = &ipc.BadReplyError{Interface: "switched", Op: fmt.Sprint(req.Op), Err: err}
+	}
 	return err
 }
 
@@ -168,9 +151,9 @@ func (n *Node) await(ctx context.Context, p *pending) (ended bool, err error) {
 	}()
 	n.enter() // withdraw, on every way out, counts it out
 	for {
-		kicks := n.rd.kicks.Load()
+		kicks := n.reader.kicks.Load()
 		select {
-		case err = <-p.ch:
+		case err = <-p.outcome:
 			n.withdraw(p)
 			return false, err
 		default:
@@ -185,144 +168,47 @@ func (n *Node) await(ctx context.Context, p *pending) (ended bool, err error) {
 				watched = true
 				continue // ctx may have ended before the watch
 			}
-			n.readBatch(p, kicks) // the connection's end fails p: its outcome comes on p.ch
+			n.readBatch(p, kicks) // the connection's end fails p: its outcome comes on p.outcome
 			continue
 		}
 		select {
-		case err = <-p.ch:
+		case err = <-p.outcome:
 			n.withdraw(p)
 			return false, err
-		case <-p.role:
+		case <-p.roleOffer:
 		case <-done:
 		}
 	}
+}
+
+// register puts p among the calls in flight, with the generation of the
+// server's tenant that will get it (bound).
+func (n *Node) register(p *pending) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.closed:
+		return fmt.Errorf("switched: call: %w", ErrClosed)
+	case len(n.calls) >= n.cfg.MaxInFlight:
+		return fmt.Errorf("switched: %d calls in flight: %w", n.cfg.MaxInFlight, ErrServerBusy)
+	}
+	ts := n.tenants[p.tenant]
+	p.bound = ts.gen
+	if !ts.connected {
+		p.bound++ // the request waits in the switch for the next connection
+	}
+	n.calls[p.id] = p
+	return nil
 }
 
 // unregister removes call id; false means the reader took it first and
 // will send (or has sent) its outcome on the channel.
 func (n *Node) unregister(id uint32) bool {
 	n.mu.Lock()
-	_, ok := n.pending[id]
-	delete(n.pending, id)
+	_, ok := n.calls[id]
+	delete(n.calls, id)
 	n.mu.Unlock()
 	return ok
 }
 
 var _ ipc.Transport = (*Client)(nil)
-
-// frameLens counts a message's frames by payload length: every frame of an
-// ipcframe message is full (MaxPayload) but the last, so two lengths do.
-type frameLens struct {
-	full  uint32 // frames of frame.MaxPayload bytes
-	other uint16 // the last frame's length when it is shorter, 0 for none
-}
-
-func lensOf(fs []frame.Frame) frameLens {
-	var l frameLens
-	for i := range fs {
-		if pl := fs[i].PayloadLen(); pl == frame.MaxPayload {
-			l.full++
-		} else {
-			l.other = pl
-		}
-	}
-	return l
-}
-
-// take removes one frame of payload length pl, if there is one.
-func (l *frameLens) take(pl uint16) bool {
-	switch {
-	case pl == frame.MaxPayload && l.full > 0:
-		l.full--
-	case pl != frame.MaxPayload && pl != 0 && l.other == pl:
-		l.other = 0
-	default:
-		return false
-	}
-	return true
-}
-
-func (l frameLens) empty() bool { return l.full == 0 && l.other == 0 }
-
-// tomb is a call an ERROR already failed whose other frames may be refused
-// too: their ERRORs are its, not another call's.
-type tomb struct {
-	seq, epoch uint64
-	lens       frameLens
-}
-
-// maxTombs bounds the failed calls remembered; the oldest is forgotten.
-const maxTombs = 256
-
-// callRefused handles an ERROR about one of the node's request frames. The
-// switch processes the node's frames in write order and answers refusals in
-// that order, so the ERROR is about the oldest call (write order) that still
-// has an unrefused frame of that payload length and is not known to have
-// been taken whole (a probe answered, or a later call got its reply, after
-// it was written: see replies.go). That call fails at once; a call of several frames may be
-// named by several ERRORs: the later ones are absorbed by its tomb.
-func (n *Node) callRefused(code frame.ErrorCode, pl uint16) {
-	var cause error
-	switch code {
-	case frame.NotPermitted:
-		cause = ipc.AccessViolation
-	case frame.NoRoute:
-		cause = ipc.WentAway
-	default:
-		cause = &SwitchError{Code: code}
-	}
-	defer n.refusal()
-	n.tr.mu.Lock()
-	answered := n.tr.answered
-	n.tr.mu.Unlock()
-	n.mu.Lock()
-	// A call written before a probe that was answered, or before a call
-	// that got its reply, was processed whole: all its ERRORs came.
-	taken := func(seq, epoch uint64) bool { return epoch < answered || seq < n.replied }
-	k := 0
-	for _, t := range n.tombs {
-		if !taken(t.seq, t.epoch) && !t.lens.empty() {
-			n.tombs[k] = t
-			k++
-		}
-	}
-	n.tombs = n.tombs[:k]
-	var hit *pending
-	var hitID uint32
-	for id, p := range n.pending {
-		if taken(p.seq, p.epoch) || (hit != nil && p.seq > hit.seq) {
-			continue
-		}
-		l := p.lens
-		if l.take(pl) {
-			hit, hitID = p, id
-		}
-	}
-	ti := -1
-	for i := range n.tombs {
-		l := n.tombs[i].lens
-		if (hit == nil || n.tombs[i].seq < hit.seq) && (ti < 0 || n.tombs[i].seq < n.tombs[ti].seq) && l.take(pl) {
-			ti = i
-		}
-	}
-	if ti >= 0 {
-		n.tombs[ti].lens.take(pl)
-		n.mu.Unlock()
-		return
-	}
-	if hit == nil {
-		n.mu.Unlock()
-		n.st.refusedUnmatched.Add(1)
-		return
-	}
-	delete(n.pending, hitID)
-	hit.lens.take(pl)
-	if !hit.lens.empty() {
-		if len(n.tombs) >= maxTombs {
-			n.tombs = append(n.tombs[:0], n.tombs[1:]...)
-		}
-		n.tombs = append(n.tombs, tomb{seq: hit.seq, epoch: hit.epoch, lens: hit.lens})
-	}
-	n.mu.Unlock()
-	hit.finish(cause)
-}

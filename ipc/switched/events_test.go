@@ -4,19 +4,19 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/ipc"
 )
 
-func eventFrame(kind apidswitch.EventKind, tenant string, first frame.APID, gen uint32) *frame.Frame {
+func eventFrame(kind sysmsg.EventKind, tenant string, first frame.APID, gen uint32) *frame.Frame {
 	p := make([]byte, 8+len(tenant))
 	p[0], p[1] = byte(kind), byte(len(tenant))
 	binary.BigEndian.PutUint16(p[2:], uint16(first))
 	binary.BigEndian.PutUint32(p[4:], gen)
 	copy(p[8:], tenant)
 	var f frame.Frame
-	frame.Encode(&f, frame.Health, apidswitch.APIDEvents, 0x020, p)
+	frame.Encode(&f, frame.Health, sysmsg.APIDEvents, 0x020, p)
 	return &f
 }
 
@@ -24,7 +24,7 @@ func eventFrame(kind apidswitch.EventKind, tenant string, first frame.APID, gen 
 // the camera, and which are late and ignored.
 func TestEventGenerations(t *testing.T) {
 	type ev struct {
-		kind apidswitch.EventKind
+		kind sysmsg.EventKind
 		gen  uint32
 	}
 	for _, tc := range []struct {
@@ -36,15 +36,15 @@ func TestEventGenerations(t *testing.T) {
 		finalGen  uint32
 		finalConn bool
 	}{
-		{"server goes away", tenantState{1, true}, []ev{{apidswitch.Disconnected, 1}}, true, 0, 1, false},
-		{"server replaced", tenantState{1, true}, []ev{{apidswitch.Replaced, 2}}, true, 0, 2, true},
-		{"sent while down, server comes back", tenantState{1, false}, []ev{{apidswitch.Connected, 2}}, false, 0, 2, true},
-		{"sent while down, comes back twice", tenantState{1, false}, []ev{{apidswitch.Connected, 2}, {apidswitch.Replaced, 3}}, true, 0, 3, true},
-		{"late connect of the dead generation", tenantState{1, false}, []ev{{apidswitch.Connected, 1}, {apidswitch.Connected, 2}}, false, 1, 2, true},
-		{"late connect of the live generation", tenantState{3, true}, []ev{{apidswitch.Connected, 3}}, false, 1, 3, true},
-		{"older generation", tenantState{5, true}, []ev{{apidswitch.Disconnected, 4}, {apidswitch.Replaced, 2}}, false, 2, 5, true},
-		{"generations pass 2^16", tenantState{0xFFFF, true}, []ev{{apidswitch.Replaced, 0x10000}}, true, 0, 0x10000, true},
-		{"late event after 2^16", tenantState{0x10001, true}, []ev{{apidswitch.Disconnected, 0x0001}}, false, 1, 0x10001, true},
+		{"server goes away", tenantState{1, true}, []ev{{sysmsg.Disconnected, 1}}, true, 0, 1, false},
+		{"server replaced", tenantState{1, true}, []ev{{sysmsg.Replaced, 2}}, true, 0, 2, true},
+		{"sent while down, server comes back", tenantState{1, false}, []ev{{sysmsg.Connected, 2}}, false, 0, 2, true},
+		{"sent while down, comes back twice", tenantState{1, false}, []ev{{sysmsg.Connected, 2}, {sysmsg.Replaced, 3}}, true, 0, 3, true},
+		{"late connect of the dead generation", tenantState{1, false}, []ev{{sysmsg.Connected, 1}, {sysmsg.Connected, 2}}, false, 1, 2, true},
+		{"late connect of the live generation", tenantState{3, true}, []ev{{sysmsg.Connected, 3}}, false, 1, 3, true},
+		{"older generation", tenantState{5, true}, []ev{{sysmsg.Disconnected, 4}, {sysmsg.Replaced, 2}}, false, 2, 5, true},
+		{"generations pass 2^16", tenantState{0xFFFF, true}, []ev{{sysmsg.Replaced, 0x10000}}, true, 0, 0x10000, true},
+		{"late event after 2^16", tenantState{0x10001, true}, []ev{{sysmsg.Disconnected, 0x0001}}, false, 1, 0x10001, true},
 		{"other tenant", tenantState{1, true}, nil, false, 0, 1, true},
 	} {
 		n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
@@ -52,18 +52,18 @@ func TestEventGenerations(t *testing.T) {
 			t.Fatal(err)
 		}
 		n.tenants[0] = tc.state
-		p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: tc.state.gen}
+		p := &pending{outcome: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: tc.state.gen}
 		if !tc.state.connected {
 			p.bound++
 		}
-		n.pending[1] = p
+		n.calls[1] = p
 		for _, e := range tc.events {
 			n.handle(eventFrame(e.kind, "camera", 0x010, e.gen))
 		}
-		n.handle(eventFrame(apidswitch.Disconnected, "spaceos", 0x100, 9)) // never concerns the call
+		n.handle(eventFrame(sysmsg.Disconnected, "spaceos", 0x100, 9)) // never concerns the call
 		var got error
 		select {
-		case got = <-p.ch:
+		case got = <-p.outcome:
 		default:
 		}
 		if dead := got == ipc.ServerDeath; dead != tc.dead || (got != nil && !dead) {
@@ -87,12 +87,12 @@ func TestAckGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	ack := []byte{
-		apidswitch.SubscribeAckKind, 2, 0, 3, 0, 0, 0, 9,
+		sysmsg.SubscribeAckKind, 2, 0, 3, 0, 0, 0, 9,
 		0x00, 0x10, 1, 0, 0x00, 0x01, 0x23, 0x45, // camera, connected, generation 0x12345
 		0x01, 0x00, 0, 0, 0x00, 0x02, 0x00, 0x00, // spaceos, down, generation 0x20000
 	}
 	var f frame.Frame
-	frame.Encode(&f, frame.Health, apidswitch.APIDEvents, 0x020, ack)
+	frame.Encode(&f, frame.Health, sysmsg.APIDEvents, 0x020, ack)
 	n.handle(&f)
 	select {
 	case <-n.ready:
@@ -108,11 +108,11 @@ func TestAckGenerations(t *testing.T) {
 	if s := n.Stats(); s.Events != 0 || s.StaleEvents != 0 {
 		t.Errorf("the ack was taken for an event: %+v", s)
 	}
-	p := &pending{ch: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: 0x12345}
-	n.pending[1] = p
-	n.handle(eventFrame(apidswitch.Disconnected, "camera", 0x010, 0x12345))
+	p := &pending{outcome: make(chan error, 1), tenant: 0, dest: cameraAPID, bound: 0x12345}
+	n.calls[1] = p
+	n.handle(eventFrame(sysmsg.Disconnected, "camera", 0x010, 0x12345))
 	select {
-	case err := <-p.ch:
+	case err := <-p.outcome:
 		if err != ipc.ServerDeath {
 			t.Errorf("call ended with %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -157,12 +158,12 @@ func TestForgedEventFromGround(t *testing.T) {
 	<-entered // the call is in flight, bound to the camera's generation
 
 	p := make([]byte, 8+len("camera"))
-	p[0], p[1] = byte(apidswitch.Disconnected), byte(len("camera"))
+	p[0], p[1] = byte(sysmsg.Disconnected), byte(len("camera"))
 	binary.BigEndian.PutUint16(p[2:], uint16(cameraAPID))
 	binary.BigEndian.PutUint32(p[4:], gen)
 	copy(p[8:], "camera")
 	var forged frame.Frame
-	if err := frame.Encode(&forged, frame.Health, apidswitch.APIDEvents, proc.APID(), p); err != nil {
+	if err := frame.Encode(&forged, frame.Health, sysmsg.APIDEvents, proc.APID(), p); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.sw.Inject(&forged); !errors.Is(err, frame.APIDNotAllocated) {

@@ -13,6 +13,7 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
@@ -139,12 +140,12 @@ func ctxT(t *testing.T) context.Context {
 // rawGuest is a tenant speaking frames by hand (a hostile or a test peer).
 type rawGuest struct {
 	t *testing.T
-	g *apidswitch.Guest
+	g *guest.Conn
 }
 
 func (e *env) raw(tenant string) *rawGuest {
 	e.t.Helper()
-	g, err := apidswitch.Dial(e.sw.SocketPath(tenant))
+	g, err := guest.Dial(e.sw.SocketPath(tenant))
 	if err != nil {
 		e.t.Fatal(err)
 	}

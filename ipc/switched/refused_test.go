@@ -3,13 +3,13 @@ package switched
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -32,12 +32,12 @@ func fillQueueOf(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16,
 			t.Fatal(err)
 		}
 	}
-	frame.Encode(&fs[chunk], frame.Health, src, apidswitch.APIDHealth, nil)
+	frame.Encode(&fs[chunk], frame.Health, src, sysmsg.APIDHealth, nil)
 	from.g.SetReadDeadline(time.Now().Add(testTimeout))
 	for range 10000 { // 80 000 frames: far more than a socket buffer holds
 		from.send(fs)
 		busy := 0
-		var h apidswitch.Health
+		var h sysmsg.Health
 		for {
 			var f frame.Frame
 			if err := from.g.ReadFrame(&f); err != nil {
@@ -49,9 +49,9 @@ func fillQueueOf(t *testing.T, from *rawGuest, src, to frame.APID, bound uint16,
 				}
 				continue
 			}
-			if f.Type() == frame.Health && f.APID() == apidswitch.APIDHealth {
+			if f.Type() == frame.Health && f.APID() == sysmsg.APIDHealth {
 				var err error
-				if h, err = apidswitch.ParseHealth(f.Payload()); err != nil {
+				if h, err = sysmsg.ParseHealth(f.Payload()); err != nil {
 					t.Fatal(err)
 				}
 				break
@@ -79,7 +79,7 @@ type settled struct {
 
 func onSettle(ch chan settled) func(*Node) {
 	return func(n *Node) {
-		n.tr.onSettle = func(code frame.ErrorCode, retried bool) { ch <- settled{code, retried} }
+		n.kept.onSettle = func(code frame.ErrorCode, retried bool) { ch <- settled{code, retried} }
 	}
 }
 
@@ -139,7 +139,7 @@ func TestReplyRetriedAfterHostBusy(t *testing.T) {
 	if err := ipc.ParseReply(msg, &rep); err != nil || rep.RC != 0 || string(rep.Body) != "pong" {
 		t.Fatalf("reply: rc %d body %q, %v", rep.RC, rep.Body, err)
 	}
-	if st := cam.Stats(); st.RepliesRefused == 0 || st.RepliesRetried == 0 || st.RepliesDropped != 0 || st.Probes == 0 {
+	if st := cam.Stats(); st.RepliesRefused == 0 || st.RepliesRetried == 0 || st.RepliesDropped != 0 {
 		t.Fatalf("camera node stats %+v", st)
 	}
 }
@@ -178,27 +178,37 @@ func TestReplyRefusedForGood(t *testing.T) {
 }
 
 // TestCallRefusedOldestOnly: two calls of the same size in flight; the
-// first was taken by the switch (known because a later call to another
-// server got its reply), the second, to a tenant the policy does not let
-// the processor call, is refused (Not_permitted). Only the second fails;
-// the first still gets its answer. (Before, every call in flight with a
-// frame of that length failed.)
-func TestCallRefusedOldestOnly(t *testing.T) {
+// first was taken by the switch (and a later call to another server got
+// its reply), the second, to a tenant the policy does not let the
+// processor call, is refused (Not_permitted). Only the second fails; the
+// first still gets its answer. (Before the echo, every call in flight with
+// a frame of that length failed; then the oldest not known to be taken.)
+func TestCallRefusedOldestOnly(t *testing.T) { refusedBesideTaken(t, true) }
+
+// refusedBesideTaken runs two calls of the same size from the processor:
+// A to the camera (a raw guest that takes it and holds it), then B to an
+// outsider the policy does not let the processor call (Not_permitted).
+// With callBetween, a call to spaceos's server gets its reply between the
+// two. B must fail AccessViolation, at once; A must still be in flight and
+// get the camera's answer; the one ERROR matched.
+func refusedBesideTaken(t *testing.T, callBetween bool) {
 	pol := policy.Default()
 	pol.Tenants = append(pol.Tenants, policy.Tenant{Name: "outsider", Owns: []policy.Range{{First: 0x300, Last: 0x30F}}})
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	e := startSwitch(t, pol)
-	var echo *Server
-	e.node("spaceos", func(n *Node) {
-		var err error
-		echo, err = n.Serve(ServerConfig{APID: 0x100, Handler: ipc.HandlerFunc(func(context.Context, ipc.Caller, *ipc.Request, *ipc.Reply) error { return nil })})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	run(t, echo, nil)
+	if callBetween {
+		var echo *Server
+		e.node("spaceos", func(n *Node) {
+			var err error
+			echo, err = n.Serve(ServerConfig{APID: 0x100, Handler: ipc.HandlerFunc(func(context.Context, ipc.Caller, *ipc.Request, *ipc.Reply) error { return nil })})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		run(t, echo, nil)
+	}
 	proc := e.node("processor", nil)
 	cam := e.raw("camera") // answers by hand
 	ctx := ctxT(t)
@@ -208,13 +218,14 @@ func TestCallRefusedOldestOnly(t *testing.T) {
 	go func() { var rep ipc.Reply; errA <- proc.Client(cameraAPID).Call(ctx, req, &rep) }()
 	h, _ := readRequest(t, cam) // A's request got through
 	var rep ipc.Reply
-	if err := proc.Client(0x100).Call(ctx, &ipc.Request{Op: 1}, &rep); err != nil {
-		t.Fatalf("call to spaceos: %v", err)
+	if callBetween {
+		if err := proc.Client(0x100).Call(ctx, &ipc.Request{Op: 1}, &rep); err != nil {
+			t.Fatalf("call to spaceos: %v", err)
+		}
 	}
-	if st := proc.Stats(); st.Probes != 0 {
-		t.Fatalf("%d probes sent without any ERROR", st.Probes)
-	}
-	errB := proc.Client(0x300).Call(ctx, req, &rep) // same request, same frame length
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	errB := proc.Client(0x300).Call(short, req, &rep) // same request, same frame length
 	if !errors.Is(errB, ipc.AccessViolation) {
 		t.Fatalf("call B = %v, want AccessViolation (Not_permitted)", errB)
 	}
@@ -260,95 +271,124 @@ func mustFrames(t *testing.T, k ipcframe.Kind, src, dest frame.APID, id uint32, 
 	return fs
 }
 
-// errFrame is the switch's ERROR about a frame of the given type, source
-// and payload length, as the node receives it.
-func errFrame(code frame.ErrorCode, typ frame.Type, src frame.APID, plen uint16) *frame.Frame {
-	var rejected frame.Frame
-	frame.Encode(&rejected, typ, src, cameraAPID, make([]byte, plen))
+// refusalOf is the switch's ERROR about segment seg of a message of kind k
+// and n bytes, call id, from src, as the node receives it (frame.EncodeError,
+// the switch's own encoder, with the echo of the frame's sub-header).
+func refusalOf(t *testing.T, code frame.ErrorCode, k ipcframe.Kind, src frame.APID, id uint32, n, seg int) *frame.Frame {
+	t.Helper()
+	fs := mustFrames(t, k, src, cameraAPID, id, make([]byte, n))
 	var f frame.Frame
-	frame.EncodeError(&f, code, &rejected)
+	frame.EncodeError(&f, code, &fs[seg])
 	return &f
 }
 
-// TestCallRefusedMatching: which calls in flight an ERROR about a request
-// frame fails (no connection: the node's state is set by hand).
+// TestCallRefusedMatching: which call in flight an ERROR about a request
+// frame fails (no connection: the node's calls are set by hand). The ERROR
+// names the call by the id in its echo, whatever its size or age.
 func TestCallRefusedMatching(t *testing.T) {
-	type call struct {
-		seq, epoch uint64
-		lens       frameLens
-	}
 	type refusal struct {
 		code frame.ErrorCode
-		plen uint16
+		kind ipcframe.Kind
+		src  frame.APID
+		id   uint32
+		n    int // message bytes
+		seg  int // the refused frame
+	}
+	req := func(code frame.ErrorCode, id uint32, n, seg int) refusal {
+		return refusal{code, ipcframe.Request, 0x020, id, n, seg}
 	}
 	for _, tc := range []struct {
-		name     string
-		answered uint64 // probes answered
-		calls    []call
-		errors   []refusal
-		failed   []uint64 // seqs failed, in order
-		want     []error
-		unmatch  uint64
+		name      string
+		calls     []uint32 // ids in flight
+		errors    []refusal
+		failed    []uint32 // ids failed
+		want      []error
+		unmatched uint64
+		posts     uint64
 	}{
-		{"two of the same size: the oldest only", 0,
-			[]call{{2, 0, frameLens{other: 23}}, {1, 0, frameLens{other: 23}}},
-			[]refusal{{frame.HostBusy, 23}}, []uint64{1}, []error{frame.HostBusy}, 0},
-		{"the oldest was taken (probe answered): the newer", 1,
-			[]call{{1, 0, frameLens{other: 23}}, {2, 1, frameLens{other: 23}}},
-			[]refusal{{frame.HostBusy, 23}}, []uint64{2}, []error{frame.HostBusy}, 0},
-		{"a later call was answered: the newer", 0,
-			[]call{{1, 0, frameLens{other: 23}}, {3, 0, frameLens{other: 23}}},
-			[]refusal{{frame.HostBusy, 23}}, []uint64{3}, []error{frame.HostBusy}, 0},
-		{"another size does not match", 0,
-			[]call{{1, 0, frameLens{other: 23}}, {2, 0, frameLens{other: 40}}},
-			[]refusal{{frame.NotPermitted, 40}}, []uint64{2}, []error{ipc.AccessViolation}, 0},
-		{"several frames of one call: one failure, the rest absorbed", 0,
-			[]call{{1, 0, frameLens{full: 2, other: 30}}, {2, 0, frameLens{full: 1}}},
-			[]refusal{{frame.HostBusy, 248}, {frame.HostBusy, 248}, {frame.HostBusy, 30}}, []uint64{1}, []error{frame.HostBusy}, 0},
-		{"then the next call's frame", 0,
-			[]call{{1, 0, frameLens{full: 2, other: 30}}, {2, 0, frameLens{full: 1}}},
-			[]refusal{{frame.NoRoute, 248}, {frame.NoRoute, 248}, {frame.NoRoute, 248}}, []uint64{1, 2}, []error{ipc.WentAway, ipc.WentAway}, 0},
-		{"no call of that size", 0,
-			[]call{{1, 0, frameLens{other: 23}}},
-			[]refusal{{frame.HostBusy, 24}}, nil, nil, 1},
+		{"two of the same size: the one named", []uint32{1, 2},
+			[]refusal{req(frame.HostBusy, 2, 9, 0)}, []uint32{2}, []error{frame.HostBusy}, 0, 0},
+		{"Not_permitted and No_route as faults", []uint32{1, 2, 3},
+			[]refusal{req(frame.NotPermitted, 1, 9, 0), req(frame.NoRoute, 3, 9, 0)}, []uint32{1, 3}, []error{ipc.AccessViolation, ipc.WentAway}, 0, 0},
+		{"several frames of one call: one failure, the rest absorbed", []uint32{1, 2},
+			[]refusal{req(frame.HostBusy, 1, 500, 0), req(frame.HostBusy, 1, 500, 1), req(frame.HostBusy, 1, 500, 2)}, []uint32{1}, []error{frame.HostBusy}, 0, 0},
+		{"a later frame refused, the first taken", []uint32{1},
+			[]refusal{req(frame.NoRoute, 1, 500, 1)}, []uint32{1}, []error{ipc.WentAway}, 0, 0},
+		{"no call of that id", []uint32{1},
+			[]refusal{req(frame.HostBusy, 7, 9, 0)}, nil, nil, 1, 0},
+		{"a request from another of the tenant's APIDs", []uint32{1},
+			[]refusal{{frame.HostBusy, ipcframe.Request, 0x021, 1, 9, 0}}, nil, nil, 1, 0},
+		{"a frame from an APID not the tenant's", []uint32{1},
+			[]refusal{{frame.HostBusy, ipcframe.Request, 0x100, 1, 9, 0}}, nil, nil, 1, 0},
+		{"a post: counted, no call fails", []uint32{1},
+			[]refusal{{frame.NotPermitted, ipcframe.Post, 0x020, 1, ipcframe.PostSize, 0}}, nil, nil, 0, 1},
 	} {
 		n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.tr.probes, n.tr.answered = tc.answered, tc.answered
-		if strings.HasPrefix(tc.name, "a later call was answered") {
-			n.replied = 2
-		}
-		ps := map[uint64]*pending{}
-		for i, c := range tc.calls {
-			p := &pending{ch: make(chan error, 1), seq: c.seq, epoch: c.epoch, lens: c.lens}
-			n.pending[uint32(i+1)] = p
-			ps[c.seq] = p
+		calls := map[uint32]*pending{}
+		for _, id := range tc.calls {
+			p := &pending{outcome: make(chan error, 1), id: id, dest: cameraAPID}
+			n.calls[id] = p
+			calls[id] = p
 		}
 		for _, r := range tc.errors {
-			n.handle(errFrame(r.code, frame.TC, 0x020, r.plen))
+			n.handle(refusalOf(t, r.code, r.kind, r.src, r.id, r.n, r.seg))
 		}
-		for i, seq := range tc.failed {
+		for i, id := range tc.failed {
 			select {
-			case err := <-ps[seq].ch:
+			case err := <-calls[id].outcome:
 				if !errors.Is(err, tc.want[i]) {
-					t.Errorf("%s: call %d failed with %v, want %v", tc.name, seq, err, tc.want[i])
+					t.Errorf("%s: call %d failed with %v, want %v", tc.name, id, err, tc.want[i])
 				}
-				delete(ps, seq)
+				delete(calls, id)
 			default:
-				t.Errorf("%s: call %d did not fail", tc.name, seq)
+				t.Errorf("%s: call %d did not fail", tc.name, id)
 			}
 		}
-		for seq, p := range ps {
+		for id, p := range calls {
 			select {
-			case err := <-p.ch:
-				t.Errorf("%s: call %d failed with %v", tc.name, seq, err)
+			case err := <-p.outcome:
+				t.Errorf("%s: call %d failed with %v", tc.name, id, err)
 			default:
 			}
 		}
-		if u := n.Stats().RefusedUnmatched; u != tc.unmatch {
-			t.Errorf("%s: %d unmatched, want %d", tc.name, u, tc.unmatch)
+		st := n.Stats()
+		if st.RefusedUnmatched != tc.unmatched || st.ErrorsIn != uint64(len(tc.errors)) || uint64(len(st.PostsRefused)) != tc.posts {
+			t.Errorf("%s: %d unmatched, %d ERRORs in, posts refused %v; want %d, %d, %d", tc.name, st.RefusedUnmatched, st.ErrorsIn, st.PostsRefused, tc.unmatched, len(tc.errors), tc.posts)
 		}
 	}
 }
+
+// TestRefusalWithoutEcho: an ERROR of the 8-byte form (a switch before the
+// echo) names no message: no call fails, it is counted unmatched.
+func TestRefusalWithoutEcho(t *testing.T) {
+	n, err := NewNode(Config{Socket: "/nonexistent", Tenant: "processor", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pending{outcome: make(chan error, 1), id: 1, dest: cameraAPID}
+	n.calls[1] = p
+	f := refusalOf(t, frame.NotPermitted, ipcframe.Request, 0x020, 1, 9, 0)
+	clear(f.Payload()[frame.ErrorPayloadSize:])
+	f.SetPayloadLen(frame.ErrorPayloadSize)
+	n.handle(f)
+	select {
+	case err := <-p.outcome:
+		t.Fatalf("call failed with %v", err)
+	default:
+	}
+	if st := n.Stats(); st.RefusedUnmatched != 1 || st.ErrorsIn != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestRefusalNamesItsCall: two calls of the same size in flight, the first
+// taken by the switch (the camera holds it, unanswered), the second refused
+// Not_permitted. Only the second fails, at once; the first still gets its
+// answer. Nothing tells the node that the first was taken but the ERROR's
+// echo. (Before it, the ERROR failed the oldest call of that size not
+// known to be taken: the first, with the wrong error, while the second
+// hung until its deadline.)
+func TestRefusalNamesItsCall(t *testing.T) { refusedBesideTaken(t, false) }

@@ -60,31 +60,35 @@ var errKicked = errors.New("switched: read interrupted")
 // caller), *Server (a server loop) or *bgReader.
 type waiter interface {
 	// offer tells the waiter it holds the role now; it must not block
-	// (it runs with role.mu held).
+	// (it runs with reader.mu held).
 	offer()
 }
 
-// role is the reader role's state.
-type role struct {
-	mu          sync.Mutex
-	holder      waiter // nil: parked
-	inRead      bool   // the holder is in (or about to enter) read(2)
-	interrupted bool   // the read deadline is in the past
-	waiters     []waiter
-	acq         uint64 // acquisitions from parked
-	seenAcq     uint64 // acq when the grace timer last fired
-	armed       bool   // the grace timer runs
-	callers     int    // callers waiting for their outcome (enter to withdraw)
-	busy        bool   // a server loop with calls queued handed the role to the background goroutine
-	closing     bool
-	err         error // the connection ended: nobody reads again
-	kicks       atomic.Uint64
-	timer       *time.Timer
-	wake        chan struct{} // the background goroutine's
-	bgDone      chan struct{}
-	bg          bgReader
+// readerRole is the reader role's state; mu guards every field but kicks
+// (atomic) and frames (the holder's), and the callers' context watches.
+// Under mu the read deadline may be set (the runtime's poller, not a
+// system call); the read itself is done without it.
+type readerRole struct {
+	mu               sync.Mutex
+	holder           waiter // nil: parked
+	inRead           bool   // the holder is in (or about to enter) read(2)
+	interrupted      bool   // the read deadline is in the past
+	waiters          []waiter
+	acquisitions     uint64 // acquisitions from parked
+	acquisitionsSeen uint64 // acquisitions when the grace timer last fired
+	graceArmed       bool   // the grace timer runs
+	callers          int    // callers waiting for their outcome (enter to withdraw)
+	busy             bool   // a server loop with calls queued handed the role to the background goroutine
+	closing          bool
+	err              error // the connection ended: nobody reads again
+	kicks            atomic.Uint64
+	grace            *time.Timer
+	wake             chan struct{} // the background goroutine's
+	bgDone           chan struct{}
+	background       bgReader
+	watches          map[<-chan struct{}]*watch // callers' contexts, by Done channel
 
-	buf []frame.Frame // the holder's read buffer
+	frames []frame.Frame // the holder's read buffer
 
 	onPass func(to waiter) // tests: the role was handed to a waiter (mu held)
 	onRead func(w waiter)  // tests: the holder w enters read(2) (mu held)
@@ -92,24 +96,23 @@ type role struct {
 }
 
 // bgReader is the node's background goroutine as a waiter.
-type bgReader struct{ n *Node }
+type bgReader struct{ node *Node }
 
 func (b *bgReader) offer() {
 	select {
-	case b.n.rd.wake <- struct{}{}:
+	case b.node.reader.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (n *Node) initRole() {
-	r := &n.rd
-	r.bg.n = n
+func (r *readerRole) init(n *Node) {
+	r.background.node = n
 	r.wake = make(chan struct{}, 1)
 	r.bgDone = make(chan struct{})
-	r.buf = make([]frame.Frame, 64)
-	r.timer = time.NewTimer(time.Hour)
-	r.timer.Stop()
-	r.holder = &r.bg // the background goroutine reads first (the subscription's answer)
+	r.frames = make([]frame.Frame, 64)
+	r.grace = time.NewTimer(time.Hour)
+	r.grace.Stop()
+	r.holder = &r.background // the background goroutine reads first (the subscription's answer)
 }
 
 // acquire makes w the holder if the role is parked (or w's already) and
@@ -117,7 +120,7 @@ func (n *Node) initRole() {
 // background goroutine, if it reads, is interrupted to hand it over when
 // bgYields.
 func (n *Node) acquire(w waiter) bool {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -127,7 +130,7 @@ func (n *Node) acquire(w waiter) bool {
 		return true
 	case r.holder == nil:
 		r.holder = w
-		r.acq++
+		r.acquisitions++
 		return true
 	}
 	if !slices.Contains(r.waiters, w) {
@@ -136,7 +139,7 @@ func (n *Node) acquire(w waiter) bool {
 			r.onWait(w)
 		}
 	}
-	if r.holder == waiter(&r.bg) && r.bgYields() {
+	if r.holder == waiter(&r.background) && r.bgYields() {
 		n.interruptLocked()
 	}
 	return false
@@ -148,10 +151,10 @@ func (n *Node) acquire(w waiter) bool {
 // goroutine reading for all of them (the background one) delivers the
 // replies; handing the role from caller to caller would add a wake-up to
 // every call.
-func (r *role) bgYields() bool {
+func (r *readerRole) bgYields() bool {
 	for _, w := range r.waiters {
 		p, ok := w.(*pending)
-		if (!ok && !r.busy) || (ok && r.callers <= 1 && len(p.ch) == 0) {
+		if (!ok && !r.busy) || (ok && r.callers <= 1 && len(p.outcome) == 0) {
 			return true
 		}
 	}
@@ -159,7 +162,7 @@ func (r *role) bgYields() bool {
 }
 
 // dropWaiter removes w from the waiters, if it is one (mu held).
-func (r *role) dropWaiter(w waiter) {
+func (r *readerRole) dropWaiter(w waiter) {
 	if i := slices.Index(r.waiters, w); i >= 0 {
 		r.waiters = slices.Delete(r.waiters, i, i+1)
 	}
@@ -167,7 +170,7 @@ func (r *role) dropWaiter(w waiter) {
 
 // enter counts a caller waiting for its outcome (until withdraw).
 func (n *Node) enter() {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	r.callers++
 	r.mu.Unlock()
@@ -176,7 +179,7 @@ func (n *Node) enter() {
 // withdraw gives up the role, or the wait for it: w no longer wants to
 // read. The role goes to the next waiter or is parked.
 func (n *Node) withdraw(w waiter) {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	r.dropWaiter(w)
 	if _, ok := w.(*Server); ok {
@@ -185,14 +188,14 @@ func (n *Node) withdraw(w waiter) {
 	if p, ok := w.(*pending); ok {
 		r.callers--
 		select {
-		case <-p.role: // offered, not taken up (or a stale offer after the connection ended)
+		case <-p.roleOffer: // offered, not taken up (or a stale offer after the connection ended)
 		default:
 		}
 	}
 	switch {
 	case r.holder == w:
 		n.passLocked()
-	case r.holder == waiter(&r.bg) && r.bgYields():
+	case r.holder == waiter(&r.background) && r.bgYields():
 		n.interruptLocked() // one caller left: it reads for itself
 	}
 	r.mu.Unlock()
@@ -203,21 +206,21 @@ func (n *Node) withdraw(w waiter) {
 // for it, and the background goroutine, reading, keeps it (busy) until a
 // server loop takes a call with none queued behind it.
 func (n *Node) handToBG(w waiter) {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	r.dropWaiter(w)
 	switch r.holder {
-	case waiter(&r.bg):
+	case waiter(&r.background):
 		r.busy = true // it reads already: let it go on for the burst
 	case w:
 		if len(r.waiters) == 0 && r.err == nil {
 			r.busy = true
-			r.holder = &r.bg
-			n.st.handovers.Add(1)
+			r.holder = &r.background
+			n.stats.handovers.Add(1)
 			if r.onPass != nil {
-				r.onPass(&r.bg)
+				r.onPass(&r.background)
 			}
-			r.bg.offer()
+			r.background.offer()
 		} else {
 			n.passLocked()
 		}
@@ -227,19 +230,19 @@ func (n *Node) handToBG(w waiter) {
 
 // passLocked hands the role to the first waiter or parks it (mu held).
 func (n *Node) passLocked() {
-	r := &n.rd
+	r := &n.reader
 	if r.err != nil {
 		r.holder = nil
 		return
 	}
-	bg := waiter(&r.bg)
+	bg := waiter(&r.background)
 	// The first waiter, leaving out callers whose outcome has come (they
 	// are about to withdraw); a caller only if it is the only one, else
 	// the background goroutine reads for all of them (bgYields).
 	var next waiter
 	i := slices.IndexFunc(r.waiters, func(w waiter) bool {
 		p, ok := w.(*pending)
-		return !ok || len(p.ch) == 0
+		return !ok || len(p.outcome) == 0
 	})
 	switch {
 	case i < 0:
@@ -259,7 +262,7 @@ func (n *Node) passLocked() {
 			r.waiters = slices.Delete(r.waiters, i, i+1)
 		}
 		r.holder = next
-		n.st.handovers.Add(1)
+		n.stats.handovers.Add(1)
 		if r.onPass != nil {
 			r.onPass(next)
 		}
@@ -267,25 +270,25 @@ func (n *Node) passLocked() {
 		return
 	}
 	r.holder = nil
-	if r.err == nil && !r.armed {
-		r.armed = true
-		r.timer.Reset(readerGrace)
+	if r.err == nil && !r.graceArmed {
+		r.graceArmed = true
+		r.grace.Reset(readerGrace)
 	}
 }
 
 // interruptLocked makes a read in progress return (mu held).
 func (n *Node) interruptLocked() {
-	r := &n.rd
+	r := &n.reader
 	if r.inRead && !r.interrupted {
 		r.interrupted = true
-		n.g.SetReadDeadline(past)
+		n.conn.SetReadDeadline(past)
 	}
 }
 
 // kick asks w, if it holds the role, to stop reading and look at its state
 // again (its readBatch returns errKicked).
 func (n *Node) kick(w waiter) {
-	r := &n.rd
+	r := &n.reader
 	r.kicks.Add(1)
 	r.mu.Lock()
 	if r.holder == w {
@@ -297,7 +300,7 @@ func (n *Node) kick(w waiter) {
 // kickCaller interrupts the holder if it is a caller: some caller's
 // context ended.
 func (n *Node) kickCaller() {
-	r := &n.rd
+	r := &n.reader
 	r.kicks.Add(1)
 	r.mu.Lock()
 	if _, ok := r.holder.(*pending); ok {
@@ -312,13 +315,13 @@ func (n *Node) kickCaller() {
 // for the role), and when the read was interrupted; the connection's end
 // otherwise (the node is shut down then).
 func (n *Node) readBatch(w waiter, kicks uint64) error {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	if r.err != nil {
 		r.mu.Unlock()
 		return r.err
 	}
-	if w == waiter(&r.bg) {
+	if w == waiter(&r.background) {
 		if r.bgYields() {
 			r.mu.Unlock()
 			return errKicked
@@ -332,12 +335,12 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 		r.onRead(w)
 	}
 	r.mu.Unlock()
-	k, err := n.g.ReadFrames(r.buf) // an interrupted read keeps a split frame for the next
+	k, err := n.conn.ReadFrames(r.frames) // an interrupted read keeps a split frame for the next
 	r.mu.Lock()
 	r.inRead = false
 	if r.interrupted {
 		r.interrupted = false
-		n.g.SetReadDeadline(time.Time{})
+		n.conn.SetReadDeadline(time.Time{})
 	}
 	r.mu.Unlock()
 	if err != nil {
@@ -347,8 +350,8 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 		n.fail(err)
 		return err
 	}
-	for i := 0; i < k; i++ {
-		n.handle(&r.buf[i])
+	for i := range k {
+		n.handle(&r.frames[i])
 	}
 	return nil
 }
@@ -356,7 +359,7 @@ func (n *Node) readBatch(w waiter, kicks uint64) error {
 // fail ends the node once its connection ended: every call fails, Done
 // closes, the background goroutine ends.
 func (n *Node) fail(err error) {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	if r.err != nil {
 		r.mu.Unlock()
@@ -365,20 +368,20 @@ func (n *Node) fail(err error) {
 	r.err = err
 	r.holder = nil
 	r.waiters = nil
-	r.timer.Stop()
+	r.grace.Stop()
 	r.mu.Unlock()
 	n.readErr = err
 	n.shutdown(err)
 	close(n.done)
-	r.bg.offer()
+	r.background.offer()
 }
 
 // bgLoop is the node's background goroutine: it reads when nobody else
 // does (see role).
 func (n *Node) bgLoop() {
-	r := &n.rd
+	r := &n.reader
 	defer close(r.bgDone)
-	bg := waiter(&r.bg)
+	bg := waiter(&r.background)
 	mine := true // initRole: it reads the subscription's answer
 	for {
 		if mine {
@@ -395,16 +398,16 @@ func (n *Node) bgLoop() {
 			}
 		}
 		select {
-		case <-r.timer.C:
+		case <-r.grace.C:
 			r.mu.Lock()
-			r.armed = false
+			r.graceArmed = false
 			if r.holder == nil && r.err == nil {
-				if r.acq == r.seenAcq {
+				if r.acquisitions == r.acquisitionsSeen {
 					r.holder = bg // parked for a whole grace
 				} else {
-					r.seenAcq = r.acq
-					r.armed = true
-					r.timer.Reset(readerGrace)
+					r.acquisitionsSeen = r.acquisitions
+					r.graceArmed = true
+					r.grace.Reset(readerGrace)
 				}
 			}
 			r.mu.Unlock()
@@ -425,23 +428,19 @@ func (n *Node) bgLoop() {
 
 // closeRole makes sure someone reads the connection's end after Close.
 func (n *Node) closeRole() {
-	r := &n.rd
+	r := &n.reader
 	r.mu.Lock()
 	r.closing = true
 	r.mu.Unlock()
-	r.bg.offer()
+	r.background.offer()
 	<-r.bgDone
 }
 
-// watches are the contexts of calls in flight whose end interrupts a
-// caller reading: one context.AfterFunc per context (keyed by its Done
-// channel) shared by the calls using it, kept while unused up to
-// maxWatchedIdle contexts so that a caller reusing one context allocates
-// nothing per call.
-type watches struct {
-	mu sync.Mutex
-	m  map[<-chan struct{}]*watch
-}
+// The callers' context watches: a caller reading for its reply must stop
+// when its context ends, so each context of a call in flight has one
+// context.AfterFunc (keyed by its Done channel), shared by the calls using
+// it and kept while unused up to maxWatchedIdle contexts, so that a caller
+// reusing one context allocates nothing per call. reader.mu guards them.
 
 type watch struct {
 	refs int
@@ -453,54 +452,54 @@ const maxWatchedIdle = 16
 // watch registers a call using ctx (ctx.Done() != nil).
 func (n *Node) watch(ctx context.Context) {
 	done := ctx.Done()
-	w := &n.ws
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if e, ok := w.m[done]; ok {
+	r := &n.reader
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.watches[done]; ok {
 		e.refs++
 		return
 	}
-	if w.m == nil {
-		w.m = make(map[<-chan struct{}]*watch)
+	if r.watches == nil {
+		r.watches = make(map[<-chan struct{}]*watch)
 	}
-	if len(w.m) >= maxWatchedIdle {
-		for k, e := range w.m {
+	if len(r.watches) >= maxWatchedIdle {
+		for k, e := range r.watches {
 			if e.refs == 0 {
 				e.stop()
-				delete(w.m, k)
+				delete(r.watches, k)
 				break
 			}
 		}
 	}
 	e := &watch{refs: 1}
 	e.stop = context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		if w.m[done] == e {
-			delete(w.m, done)
+		r.mu.Lock()
+		if r.watches[done] == e {
+			delete(r.watches, done)
 		}
-		w.mu.Unlock()
+		r.mu.Unlock()
 		n.kickCaller()
 	})
-	w.m[done] = e
+	r.watches[done] = e
 }
 
 // unwatch ends watch's registration.
 func (n *Node) unwatch(ctx context.Context) {
-	w := &n.ws
-	w.mu.Lock()
-	if e, ok := w.m[ctx.Done()]; ok {
+	r := &n.reader
+	r.mu.Lock()
+	if e, ok := r.watches[ctx.Done()]; ok {
 		e.refs--
 	}
-	w.mu.Unlock()
+	r.mu.Unlock()
 }
 
 // stopWatches ends every registration (Close).
 func (n *Node) stopWatches() {
-	w := &n.ws
-	w.mu.Lock()
-	for k, e := range w.m {
+	r := &n.reader
+	r.mu.Lock()
+	for k, e := range r.watches {
 		e.stop()
-		delete(w.m, k)
+		delete(r.watches, k)
 	}
-	w.mu.Unlock()
+	r.mu.Unlock()
 }

@@ -34,7 +34,7 @@ func startRoleEnv(t *testing.T) *roleEnv {
 	})
 	run(t, srv, nil)
 	re.proc = e.node("processor", func(n *Node) {
-		n.rd.onRead = func(w waiter) {
+		n.reader.onRead = func(w waiter) {
 			var id uint32
 			if p, ok := w.(*pending); ok {
 				id = p.id
@@ -44,7 +44,7 @@ func startRoleEnv(t *testing.T) *roleEnv {
 			default:
 			}
 		}
-		n.rd.onWait = func(w waiter) {
+		n.reader.onWait = func(w waiter) {
 			if p, ok := w.(*pending); ok {
 				select {
 				case re.waits <- p.id:
@@ -78,7 +78,7 @@ func (re *roleEnv) waitRead(t *testing.T, ids ...uint32) uint32 {
 // holderID is the call whose caller holds the processor's reader role (0:
 // another goroutine, or none).
 func (re *roleEnv) holderID() uint32 {
-	r := &re.proc.rd
+	r := &re.proc.reader
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p, ok := r.holder.(*pending); ok {
@@ -247,7 +247,7 @@ func TestServerLoopReads(t *testing.T) {
 			rep.Body = append(rep.Body, req.Args...)
 			return nil
 		}))
-		n.rd.onRead = func(w waiter) {
+		n.reader.onRead = func(w waiter) {
 			if w == waiter(srv) {
 				select {
 				case loopRead <- struct{}{}:
@@ -316,7 +316,7 @@ func TestBusyServer(t *testing.T) {
 			return nil
 		}))
 		srv.onQueue = func(q int) { queued <- q }
-		n.rd.onRead = func(w waiter) {
+		n.reader.onRead = func(w waiter) {
 			if w == waiter(srv) {
 				select {
 				case loopReads <- struct{}{}:
@@ -346,10 +346,10 @@ func TestBusyServer(t *testing.T) {
 			t.Fatal("calls 2 and 3 were not queued")
 		}
 	}
-	cam.rd.mu.Lock()
-	holder := cam.rd.holder
-	cam.rd.mu.Unlock()
-	if holder != waiter(&cam.rd.bg) {
+	cam.reader.mu.Lock()
+	holder := cam.reader.holder
+	cam.reader.mu.Unlock()
+	if holder != waiter(&cam.reader.background) {
 		t.Fatalf("reader role held by %T, want the background goroutine", holder)
 	}
 	for len(loopReads) > 0 {

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )
@@ -35,9 +35,9 @@ const (
 // its handlers runs.
 type Notification struct {
 	Kind  NoteKind
-	Event apidswitch.EventNotice // TenantEvent
-	Bits  uint32                 // Posted
-	At    time.Time              // when it was raised (Posted: when the first of its bits came)
+	Event sysmsg.EventNotice // TenantEvent
+	Bits  uint32             // Posted
+	At    time.Time          // when it was raised (Posted: when the first of its bits came)
 }
 
 // ServerConfig is what Node.Serve needs: APID and one of Handler or
@@ -88,7 +88,7 @@ const MaxNotes = 64
 // Server serves one interface on one APID. Build it with Node.Serve and run
 // it with Run.
 type Server struct {
-	n      *Node
+	node   *Node
 	cfg    ServerConfig
 	access ipc.Access
 	wake   chan struct{}
@@ -108,11 +108,11 @@ type Server struct {
 	stopped atomic.Bool
 	onQueue func(queued int) // tests: called by the reader after queueing a call
 	onPost  func()           // tests: called by the reader after merging a post
-	rep     ipc.Reply        // InOrder reply, reused
-	req     ipc.Request      // InOrder request, reused (valid during Handle only)
-	out     []byte
-	frames  []frame.Frame
-	st      serverStats
+	reply   ipc.Reply        // InOrder reply, reused
+	request ipc.Request      // InOrder request, reused (valid during Handle only)
+	encoded []byte           // InOrder reply message, reused
+	frames  []frame.Frame    // InOrder reply frames, reused
+	stats   serverStats
 }
 
 type serverStats struct {
@@ -163,7 +163,7 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	s := &Server{
-		n:      n,
+		node:   n,
 		cfg:    cfg,
 		access: access,
 		wake:   make(chan struct{}, 1),
@@ -172,8 +172,8 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	}
 	s.timer = time.AfterFunc(time.Hour, func() { s.notify(Notification{Kind: Timer, At: time.Now()}) })
 	s.timer.Stop()
-	n.srvMu.Lock()
-	defer n.srvMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	old := *n.servers.Load()
 	if o := old[cfg.APID]; o != nil && !o.stopped.Load() {
 		return nil, fmt.Errorf("switched: APID %v already served", cfg.APID)
@@ -213,10 +213,10 @@ func (s *Server) APID() frame.APID { return s.cfg.APID }
 // signal wakes the server's loop, interrupting its read if it reads.
 func (s *Server) signal() {
 	s.offer()
-	s.n.kick(s)
+	s.node.kick(s)
 }
 
-// offer wakes the server's loop: it holds the reader role now (role.mu
+// offer wakes the server's loop: it holds the reader role now (reader.mu
 // held), or has something to do.
 func (s *Server) offer() {
 	select {
@@ -238,14 +238,14 @@ func (s *Server) enqueue(caller ipc.Caller, k ipcframe.Key, data []byte, owned b
 	s.mu.Lock()
 	if s.stopped.Load() {
 		s.mu.Unlock()
-		s.n.answerFault(k, ipc.WentAway)
+		s.node.answerFault(k, ipc.WentAway)
 		putIncoming(in)
 		return
 	}
 	if len(s.queue) >= s.cfg.MaxQueued {
 		s.mu.Unlock()
-		s.st.busy.Add(1)
-		s.n.answerBusy(k)
+		s.stats.busy.Add(1)
+		s.node.answerBusy(k)
 		putIncoming(in)
 		return
 	}
@@ -269,13 +269,13 @@ func (s *Server) notify(note Notification) {
 	s.mu.Lock()
 	if len(s.notes) >= MaxNotes {
 		s.mu.Unlock()
-		s.st.notesDropped.Add(1)
+		s.stats.notesDropped.Add(1)
 		return
 	}
 	s.notes = append(s.notes, note)
 	// Closed RECV from a tenant that went away would make every other
 	// caller wait forever: open it again (the server hears why).
-	if note.Kind == TenantEvent && note.Event.Kind == apidswitch.Disconnected && s.only == note.Event.Tenant {
+	if note.Kind == TenantEvent && note.Event.Kind == sysmsg.Disconnected && s.only == note.Event.Tenant {
 		s.only = ""
 	}
 	s.mu.Unlock()
@@ -296,7 +296,7 @@ func (s *Server) post(bits uint32, now func() time.Time) bool {
 	s.posted |= bits
 	deliver := s.posted&s.mask != 0
 	s.mu.Unlock()
-	s.st.posts.Add(1)
+	s.stats.posts.Add(1)
 	if deliver {
 		s.signal()
 	}
@@ -367,50 +367,28 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.timer.Stop()
 	stopKick := context.AfterFunc(ctx, s.signal)
 	defer stopKick()
-	n := s.n
+	n := s.node
 	for {
-		kicks := n.rd.kicks.Load()
-		s.mu.Lock()
-		if len(s.notes) > 0 {
-			note := s.notes[0]
-			copy(s.notes, s.notes[1:])
-			s.notes = s.notes[:len(s.notes)-1]
-			s.mu.Unlock()
+		kicks := n.reader.kicks.Load()
+		w := s.next()
+		switch {
+		case w.noted:
 			n.withdraw(s) // nobody waits for the socket while the server's code runs
 			if s.cfg.Notify != nil {
-				s.cfg.Notify(ctx, note)
+				s.cfg.Notify(ctx, w.note)
 			}
 			continue
-		}
-		if bits := s.posted & s.mask; bits != 0 {
-			note := Notification{Kind: Posted, Bits: bits, At: s.postAt}
-			s.posted &^= bits
-			s.mu.Unlock()
-			n.withdraw(s)
-			s.st.postNotes.Add(1)
-			if s.cfg.Notify != nil {
-				s.cfg.Notify(ctx, note)
-			}
-			continue
-		}
-		var in *incoming
-		if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
-			in = s.take()
-		}
-		more := len(s.queue) > 0
-		s.mu.Unlock()
-		if in != nil {
-			if more {
+		case w.call != nil:
+			if w.more {
 				// Busy: the background goroutine reads while the calls
 				// queued run, as a second reader on another core.
 				n.handToBG(s)
 			} else {
 				n.withdraw(s)
 			}
-			s.dispatch(ctx, in)
+			s.dispatch(ctx, w.call)
 			continue
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return s.stop()
 		}
 		// Idle: read the socket while nobody else does (role.go).
@@ -430,10 +408,44 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
+// work is what the server's loop does next: a notification (noted), or a
+// call (with more queued behind it), or nothing (it reads or waits).
+type work struct {
+	note  Notification
+	noted bool
+	call  *incoming
+	more  bool
+}
+
+// next takes the server loop's next work, in this order: a notification,
+// the posted bits (as a Posted notification), a call the receive accepts
+// (unless a pipelined server is at MaxOpen).
+func (s *Server) next() work {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.notes) > 0 {
+		w := work{note: s.notes[0], noted: true}
+		copy(s.notes, s.notes[1:])
+		s.notes = s.notes[:len(s.notes)-1]
+		return w
+	}
+	if bits := s.posted & s.mask; bits != 0 {
+		s.posted &^= bits
+		s.stats.postNotes.Add(1)
+		return work{note: Notification{Kind: Posted, Bits: bits, At: s.postAt}, noted: true}
+	}
+	var w work
+	if s.cfg.Pipelined == nil || len(s.open) < s.cfg.MaxOpen {
+		w.call = s.take()
+	}
+	w.more = len(s.queue) > 0
+	return w
+}
+
 // stop unregisters the server and settles what is left.
 func (s *Server) stop() error {
 	s.stopped.Store(true)
-	s.n.withdraw(s)
+	s.node.withdraw(s)
 	s.mu.Lock()
 	q := s.queue
 	s.queue = nil
@@ -449,11 +461,11 @@ func (s *Server) stop() error {
 	}
 	e := &UnansweredError{APID: s.cfg.APID}
 	for _, oc := range open {
-		s.st.unanswered.Add(1)
+		s.stats.unanswered.Add(1)
 		e.Calls = append(e.Calls, UnansweredCall{Caller: oc.caller, Op: oc.op, ID: oc.id})
 		s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	}
-	s.n.log.Error("pipelined server stopped with calls unanswered", "apid", s.cfg.APID, "calls", len(e.Calls))
+	s.node.log.Error("pipelined server stopped with calls unanswered", "apid", s.cfg.APID, "calls", len(e.Calls))
 	return e
 }
 
@@ -482,16 +494,16 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 	if s.cfg.Pipelined != nil {
 		req, err = ipc.ParseRequest(in.msg) // the Call keeps it until answered
 	} else {
-		req, err = &s.req, ipc.ParseRequestInto(in.msg, &s.req)
+		req, err = &s.request, ipc.ParseRequestInto(in.msg, &s.request)
 	}
 	if err != nil {
-		s.st.parseErrors.Add(1)
+		s.stats.parseErrors.Add(1)
 		s.sendFault(in.src, in.id, ipc.BadMessageContents)
 		putIncoming(in)
 		return
 	}
 	if s.cfg.Pipelined != nil {
-		c := &Call{Caller: in.caller, Request: req, s: s, src: in.src, id: in.id}
+		c := &Call{Caller: in.caller, Request: req, server: s, src: in.src, id: in.id}
 		s.mu.Lock()
 		s.openSeq++
 		c.key = s.openSeq
@@ -502,10 +514,10 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 		s.cfg.Pipelined(ctx, c)
 		return
 	}
-	s.rep.Reset()
-	err = s.cfg.Handler.Handle(ctx, in.caller, req, &s.rep)
-	s.out = s.encode(s.out[:0], req, &s.rep, err)
-	s.frames = s.send(s.frames[:0], in.src, in.id, s.out)
+	s.reply.Reset()
+	err = s.cfg.Handler.Handle(ctx, in.caller, req, &s.reply)
+	s.encoded = s.encode(s.encoded[:0], req, &s.reply, err)
+	s.frames = s.send(s.frames[:0], in.src, in.id, s.encoded)
 	putIncoming(in)
 }
 
@@ -519,27 +531,27 @@ func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) [
 	if err == nil {
 		out, merr := ipc.AppendReply(b, rep)
 		if merr == nil {
-			s.st.served.Add(1)
+			s.stats.served.Add(1)
 			return out
 		}
 		err = merr
 	}
 	if f, ok := ipc.AsFault(err); ok {
-		s.st.faults.Add(1)
+		s.stats.faults.Add(1)
 		return ipc.AppendFault(b[:0], f)
 	}
-	s.st.failures.Add(1)
-	s.n.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
+	s.stats.failures.Add(1)
+	s.node.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
 	return ipc.AppendFault(b[:0], ipc.ServerDeath)
 }
 
 func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) []frame.Frame {
 	fs, err := ipcframe.Append(fs, ipcframe.Reply, s.cfg.APID, dest, id, msg)
 	if err == nil {
-		err = s.n.sendReply(fs, dest, id)
+		err = s.node.sendReply(fs, dest, id)
 	}
 	if err != nil {
-		s.n.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
+		s.node.log.Debug("reply not sent", "apid", s.cfg.APID, "err", err)
 	}
 	if cap(fs) > maxKeptFrames {
 		return nil
@@ -563,8 +575,8 @@ func (s *Server) leaked(key uint64) {
 	if !ok {
 		return
 	}
-	s.st.unanswered.Add(1)
-	s.n.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
+	s.stats.unanswered.Add(1)
+	s.node.log.Error("pipelined call dropped without an answer", "apid", s.cfg.APID, "op", oc.op, "caller", oc.caller.Tenant, "id", oc.id)
 	s.sendFault(oc.src, oc.id, ipc.ServerDeath)
 	s.signal()
 }
@@ -574,7 +586,7 @@ func (s *Server) leaked(key uint64) {
 type Call struct {
 	Caller  ipc.Caller
 	Request *ipc.Request
-	s       *Server
+	server  *Server
 	src     frame.APID
 	id      uint32
 	key     uint64
@@ -593,7 +605,7 @@ func (c *Call) Fail(err error) error { return c.Finish(nil, err) }
 // Finish answers the call with what a Handler would have returned: rep
 // when err is nil, else err.
 func (c *Call) Finish(rep *ipc.Reply, err error) error {
-	s := c.s
+	s := c.server
 	s.mu.Lock()
 	_, ok := s.open[c.key]
 	atBound := len(s.open) >= s.cfg.MaxOpen
@@ -636,9 +648,9 @@ func (s *Server) Stats() ServerStats {
 	q, o, p := len(s.queue), len(s.open), s.posted
 	s.mu.Unlock()
 	return ServerStats{
-		Served: s.st.served.Load(), Faults: s.st.faults.Load(), Failures: s.st.failures.Load(),
-		ParseErrors: s.st.parseErrors.Load(), Denied: s.st.denied.Load(), Busy: s.st.busy.Load(),
-		NotesDropped: s.st.notesDropped.Load(), Unanswered: s.st.unanswered.Load(),
-		Posts: s.st.posts.Load(), PostNotes: s.st.postNotes.Load(), Queued: q, Open: o, Pending: p,
+		Served: s.stats.served.Load(), Faults: s.stats.faults.Load(), Failures: s.stats.failures.Load(),
+		ParseErrors: s.stats.parseErrors.Load(), Denied: s.stats.denied.Load(), Busy: s.stats.busy.Load(),
+		NotesDropped: s.stats.notesDropped.Load(), Unanswered: s.stats.unanswered.Load(),
+		Posts: s.stats.posts.Load(), PostNotes: s.stats.postNotes.Load(), Queued: q, Open: o, Pending: p,
 	}
 }

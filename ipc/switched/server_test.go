@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc"
@@ -517,7 +517,7 @@ func TestNotifications(t *testing.T) {
 		})
 	})
 	run(t, srv, nil)
-	next := func(kind NoteKind, tenant string, ek apidswitch.EventKind) Notification {
+	next := func(kind NoteKind, tenant string, ek sysmsg.EventKind) Notification {
 		t.Helper()
 		timeout := time.After(testTimeout)
 		for {
@@ -532,7 +532,7 @@ func TestNotifications(t *testing.T) {
 		}
 	}
 	proc := e.node("processor", nil)
-	next(TenantEvent, "processor", apidswitch.Connected)
+	next(TenantEvent, "processor", sysmsg.Connected)
 	client := cameraipc.NewCameraClient(proc.Client(cameraAPID))
 	if _, err := client.Status(ctxT(t)); err != nil {
 		t.Fatal(err)
@@ -540,9 +540,9 @@ func TestNotifications(t *testing.T) {
 	srv.SetTimer(time.Millisecond)
 	next(Timer, "", 0)
 	sp := e.node("spaceos", nil)
-	next(TenantEvent, "spaceos", apidswitch.Connected)
+	next(TenantEvent, "spaceos", sysmsg.Connected)
 	sp.Close()
-	n := next(TenantEvent, "spaceos", apidswitch.Disconnected)
+	n := next(TenantEvent, "spaceos", sysmsg.Disconnected)
 	if n.Event.FirstAPID != 0x100 || n.Event.Generation != 1 {
 		t.Fatalf("event %+v", n.Event)
 	}

@@ -11,6 +11,7 @@ import (
 	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/uplink"
 	"spacenet/ops/control"
 )
@@ -46,7 +47,7 @@ func TestSnapshotGroundLink(t *testing.T) {
 	stopDownlink := sync.OnceFunc(func() { cancel(); <-served })
 	defer stopDownlink()
 
-	cam, err := apidswitch.Dial(sw.SocketPath("camera"))
+	cam, err := guest.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		t.Fatal(err)
 	}

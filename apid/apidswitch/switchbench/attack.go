@@ -7,9 +7,9 @@ import (
 	"os"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 )
 
 // The attack roles, for the attack suite (cmd/spacenet's attack_test.go):
@@ -66,7 +66,7 @@ type gen func(f *frame.Frame, a RoleArgs, i int)
 // back.
 func guestAttack(g gen) func(RoleArgs, func(), <-chan struct{}) (Result, error) {
 	return func(a RoleArgs, ready func(), stop <-chan struct{}) (Result, error) {
-		c, err := apidswitch.Dial(a.Socket)
+		c, err := guest.Dial(a.Socket)
 		if err != nil {
 			return Result{}, err
 		}
@@ -79,7 +79,7 @@ func guestAttack(g gen) func(RoleArgs, func(), <-chan struct{}) (Result, error) 
 // attackStream writes g's frames to c until clock says stop or a.Frames
 // are written, then shuts its sending side and reads the rest of the
 // answers.
-func attackStream(c *apidswitch.Guest, a RoleArgs, g gen, clock attackClock) (Result, error) {
+func attackStream(c *guest.Conn, a RoleArgs, g gen, clock attackClock) (Result, error) {
 	r := Result{Errors: map[string]int{}}
 	answers := make(chan map[string]int, 1)
 	go func() { answers <- countAnswers(c) }()
@@ -120,7 +120,7 @@ func attackStream(c *apidswitch.Guest, a RoleArgs, g gen, clock attackClock) (Re
 
 // countAnswers reads c until it ends, counting ERRORs by code and the rest
 // as "not an ERROR".
-func countAnswers(c *apidswitch.Guest) map[string]int {
+func countAnswers(c *guest.Conn) map[string]int {
 	got := map[string]int{}
 	in := make([]frame.Frame, 64)
 	for {
@@ -201,7 +201,7 @@ func churn(a RoleArgs, ready func(), stop <-chan struct{}) (Result, error) {
 	var f frame.Frame
 	start := time.Now()
 	for r.Frames < a.Frames && !clock.over() {
-		c, err := apidswitch.Dial(a.Socket)
+		c, err := guest.Dial(a.Socket)
 		if err != nil {
 			r.Extra["dial failed"]++
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/internal/benchstat"
 )
 
@@ -27,7 +28,7 @@ type InProcess struct {
 // Pair is a sender and a receiver connection, through the switch or
 // through a relay, as Alternate hands them to a measure.
 type Pair struct {
-	Tx, Rx   *apidswitch.Guest
+	Tx, Rx   *guest.Conn
 	Src, Dst frame.APID
 	// Close closes the pair (and what it alone used, a relay).
 	Close func()
@@ -39,11 +40,11 @@ type Pair struct {
 // SwitchPair connects camera (sender, 0x010) and processor (receiver,
 // 0x020) to sw; CheckDrops reports any frame sw drops meanwhile.
 func SwitchPair(sw *apidswitch.Switch) (*Pair, error) {
-	tx, err := apidswitch.Dial(sw.SocketPath("camera"))
+	tx, err := guest.Dial(sw.SocketPath("camera"))
 	if err != nil {
 		return nil, err
 	}
-	rx, err := apidswitch.Dial(sw.SocketPath("processor"))
+	rx, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		tx.Close()
 		return nil, err
@@ -68,12 +69,12 @@ func RelayPair(dir string) (*Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := apidswitch.Dial(r.A)
+	tx, err := guest.Dial(r.A)
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
-	rx, err := apidswitch.Dial(r.B)
+	rx, err := guest.Dial(r.B)
 	if err != nil {
 		tx.Close()
 		r.Close()

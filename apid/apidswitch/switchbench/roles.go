@@ -31,8 +31,8 @@ import (
 	"strings"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 )
 
 // Result is what a role reports, as one JSON line.
@@ -104,9 +104,9 @@ func RoleNames() []string {
 
 // guestRole makes a role of f: connect to a.Socket as a guest of the APID
 // switch, then play f.
-func guestRole(f func(*apidswitch.Guest, RoleArgs) (Result, error)) func(RoleArgs, func(), <-chan struct{}) (Result, error) {
+func guestRole(f func(*guest.Conn, RoleArgs) (Result, error)) func(RoleArgs, func(), <-chan struct{}) (Result, error) {
 	return func(a RoleArgs, ready func(), _ <-chan struct{}) (Result, error) {
-		g, err := apidswitch.Dial(a.Socket)
+		g, err := guest.Dial(a.Socket)
 		if err != nil {
 			return Result{}, err
 		}
@@ -192,7 +192,7 @@ func seqFrame(f *frame.Frame, src, dst frame.APID, seq uint32) {
 // takes them, while a goroutine reads what comes back (ERRORs) until the
 // connection ends. It closes its sending side when done, then waits for the
 // switch to close (every ERROR read).
-func flood(g *apidswitch.Guest, a RoleArgs) (Result, error) {
+func flood(g *guest.Conn, a RoleArgs) (Result, error) {
 	r := Result{Errors: map[string]int{}}
 	errs := make(chan map[string]int, 1)
 	go func() { errs <- countAnswers(g) }()
@@ -215,7 +215,7 @@ func flood(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 
 // sink reads a.Frames frames, checking that their sequence numbers follow
 // each other from 0.
-func sink(g *apidswitch.Guest, a RoleArgs) (Result, error) {
+func sink(g *guest.Conn, a RoleArgs) (Result, error) {
 	var r Result
 	in := make([]frame.Frame, 256)
 	var start time.Time
@@ -261,7 +261,7 @@ func sink(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 // (an attacker flooding this tenant) are read and counted in
 // Extra["ignored"], not answered; a sequence number that is not the next
 // is counted in OutOfSeq.
-func echo(g *apidswitch.Guest, a RoleArgs) (Result, error) {
+func echo(g *guest.Conn, a RoleArgs) (Result, error) {
 	r := Result{Extra: map[string]int64{}}
 	var pong frame.Frame
 	in := make([]frame.Frame, 64)
@@ -293,7 +293,7 @@ func echo(g *apidswitch.Guest, a RoleArgs) (Result, error) {
 // ping sends a frame and waits for the answer, a.Frames times (plus a
 // tenth as warm-up, not timed). An ERROR, or no answer within the read
 // timeout, ends it with an error: the victims of an attack lose nothing.
-func ping(g *apidswitch.Guest, a RoleArgs) (Result, error) {
+func ping(g *guest.Conn, a RoleArgs) (Result, error) {
 	var r Result
 	var f, p frame.Frame
 	warm := a.Frames / 10
@@ -329,7 +329,7 @@ func (r *Result) pinged(start time.Time, n int) {
 
 // readPong reads into f until a frame from a.Dst arrives; an ERROR is an
 // error, anything else from another source is skipped.
-func readPong(g *apidswitch.Guest, f *frame.Frame, a RoleArgs) error {
+func readPong(g *guest.Conn, f *frame.Frame, a RoleArgs) error {
 	g.SetReadDeadline(time.Now().Add(a.readTimeout()))
 	for {
 		if err := g.ReadFrame(f); err != nil {

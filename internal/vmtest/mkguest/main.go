@@ -19,7 +19,7 @@ import (
 	"strings"
 	"syscall"
 
-	"spacenet/apid/apidswitch"
+	"spacenet/apid/sockdir"
 	"spacenet/internal/vmtest"
 )
 
@@ -27,7 +27,7 @@ func main() {
 	boot := flag.Bool("boot", false, "boot the guest (QEMU replaces this program)")
 	printCmd := flag.Bool("print", false, "print the guest's QEMU command")
 	tenant := flag.String("tenant", "", "the guest's virtio-serial port \"spacenet\" is carried to <socket-dir>/<tenant>.sock")
-	socketDir := flag.String("socket-dir", apidswitch.DefaultSocketDir(), "with --tenant: the APID switch's socket directory (spacenet run's default)")
+	socketDir := flag.String("socket-dir", sockdir.Default(), "with --tenant: the APID switch's socket directory (spacenet run's default)")
 	lanSock := flag.String("lan", "", "a virtio NIC on this `spacenet lan run` socket, e.g. /tmp/space-lan/camera.sock")
 	mac := flag.String("mac", "52:54:00:00:00:01", "with --lan: the NIC's MAC (give each guest its own)")
 	ip := flag.String("ip", "", "with --lan: the guest's IPv4 address on eth0, a /24")

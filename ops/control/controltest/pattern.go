@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
+	"spacenet/apid/sysmsg"
 )
 
 // The pattern, as guests of the v0 policy: camera (0x010) sends Sent data
@@ -28,7 +29,7 @@ const (
 )
 
 // Guests are the pattern's two guests; Close closes them.
-type Guests struct{ Camera, Processor *apidswitch.Guest }
+type Guests struct{ Camera, Processor *guest.Conn }
 
 // Close closes both connections.
 func (g *Guests) Close() {
@@ -40,11 +41,11 @@ func (g *Guests) Close() {
 // and plays the pattern. The guests stay connected (so the counters show
 // them connected) until the caller closes them.
 func Run(dir string) (*Guests, error) {
-	cam, err := apidswitch.Dial(filepath.Join(dir, "camera.sock"))
+	cam, err := guest.Dial(filepath.Join(dir, "camera.sock"))
 	if err != nil {
 		return nil, err
 	}
-	proc, err := apidswitch.Dial(filepath.Join(dir, "processor.sock"))
+	proc, err := guest.Dial(filepath.Join(dir, "processor.sock"))
 	if err != nil {
 		cam.Close()
 		return nil, err
@@ -92,7 +93,7 @@ func (g *Guests) play() error {
 		}
 	}
 	for _, c := range []struct {
-		g    *apidswitch.Guest
+		g    *guest.Conn
 		apid frame.APID
 	}{{g.Camera, 0x010}, {g.Processor, 0x020}} {
 		for range Healths {
@@ -104,9 +105,9 @@ func (g *Guests) play() error {
 	return nil
 }
 
-func health(g *apidswitch.Guest, apid frame.APID) error {
+func health(g *guest.Conn, apid frame.APID) error {
 	var req, got frame.Frame
-	frame.Encode(&req, frame.Health, apid, apidswitch.APIDHealth, nil)
+	frame.Encode(&req, frame.Health, apid, sysmsg.APIDHealth, nil)
 	if err := g.WriteFrame(&req); err != nil {
 		return err
 	}

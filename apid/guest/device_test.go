@@ -1,4 +1,4 @@
-package apidswitch
+package guest
 
 import (
 	"errors"
@@ -72,8 +72,8 @@ func TestDeviceGuestTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if g.Conn() != nil {
-		t.Fatal("Conn of a device is not nil")
+	if g.UnixConn() != nil {
+		t.Fatal("UnixConn of a device is not nil")
 	}
 	if err := g.CloseWrite(); !errors.Is(err, ErrNotSocket) {
 		t.Fatalf("CloseWrite on a device: %v, want ErrNotSocket", err)

@@ -1,4 +1,4 @@
-package apidswitch
+package guest
 
 import (
 	"errors"
@@ -12,15 +12,18 @@ import (
 	"spacenet/apid/frame"
 )
 
-// Guest is the client side of a tenant's socket: what a guest VM (or a
-// test, a tool, the typed IPC layer) uses to talk to the switch. It reads and
-// writes whole frames, many per system call. A Guest is safe for one reader
-// and one writer at a time.
+// Conn is a guest's connection to the switch: what a guest VM (or a test, a
+// tool, the typed IPC layer) uses to talk to it. It reads and writes whole
+// frames, many per system call. One goroutine at a time may read; any
+// number may write at once: each WriteFrames (WriteFrame, Write) is one
+// write that the runtime's per-file write lock keeps whole, never
+// interleaved with another goroutine's, even when the kernel takes it in
+// parts (TestConcurrentWritesStayWhole).
 //
-// A Guest is made by Dial (a tenant's Unix socket, on the host or in a test)
+// A Conn is made by Dial (a tenant's Unix socket, on the host or in a test)
 // or by OpenDevice (a virtio-serial port or serial tty inside a VM whose
 // QEMU carries the port to the tenant's socket): the frames are the same.
-type Guest struct {
+type Conn struct {
 	c     *net.UnixConn // the socket, or nil
 	f     *os.File      // or the device, opened for polling
 	part  frame.Frame   // a frame split across reads
@@ -30,14 +33,14 @@ type Guest struct {
 // The methods below call c or f, not an interface holding either: a slice
 // passed through an interface escapes, and the callers' frames with it.
 
-func (g *Guest) write(b []byte) (int, error) {
+func (g *Conn) write(b []byte) (int, error) {
 	if g.c != nil {
 		return g.c.Write(b)
 	}
 	return g.f.Write(b)
 }
 
-func (g *Guest) read(b []byte) (int, error) {
+func (g *Conn) read(b []byte) (int, error) {
 	if g.c != nil {
 		return g.c.Read(b)
 	}
@@ -47,12 +50,12 @@ func (g *Guest) read(b []byte) (int, error) {
 // Dial connects to a tenant's socket, <socket_dir>/<tenant>.sock. The switch
 // counts it as a new generation of that tenant, replacing any previous
 // connection.
-func Dial(socketPath string) (*Guest, error) {
+func Dial(socketPath string) (*Conn, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("apidswitch: dial %s: %w", socketPath, err)
+		return nil, fmt.Errorf("guest: dial %s: %w", socketPath, err)
 	}
-	return &Guest{c: c}, nil
+	return &Conn{c: c}, nil
 }
 
 // frameBytes views fs as one contiguous []byte, without copying.
@@ -65,19 +68,19 @@ func frameBytes(fs []frame.Frame) []byte {
 
 // WriteFrames writes fs in one write (the kernel may split it; the stream
 // stays whole frames).
-func (g *Guest) WriteFrames(fs []frame.Frame) error {
+func (g *Conn) WriteFrames(fs []frame.Frame) error {
 	_, err := g.write(frameBytes(fs))
 	return err
 }
 
 // WriteFrame writes one frame.
-func (g *Guest) WriteFrame(f *frame.Frame) error {
+func (g *Conn) WriteFrame(f *frame.Frame) error {
 	_, err := g.write(f[:])
 	return err
 }
 
 // Write writes raw bytes: a test's way to send partial or malformed frames.
-func (g *Guest) Write(b []byte) (int, error) { return g.write(b) }
+func (g *Conn) Write(b []byte) (int, error) { return g.write(b) }
 
 // ReadFrames blocks until at least one whole frame has arrived and reads as
 // many whole frames as are available, up to len(fs), in one read where it
@@ -85,7 +88,7 @@ func (g *Guest) Write(b []byte) (int, error) { return g.write(b) }
 // deadline passed) keeps the part of a frame that had arrived: the next
 // ReadFrames goes on from it, so a reader may be interrupted at any time
 // without losing a byte.
-func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
+func (g *Conn) ReadFrames(fs []frame.Frame) (int, error) {
 	if len(fs) == 0 {
 		return 0, nil
 	}
@@ -114,7 +117,7 @@ func (g *Guest) ReadFrames(fs []frame.Frame) (int, error) {
 }
 
 // ReadFrame reads one frame into f.
-func (g *Guest) ReadFrame(f *frame.Frame) error {
+func (g *Conn) ReadFrame(f *frame.Frame) error {
 	var one [1]frame.Frame
 	if _, err := g.ReadFrames(one[:]); err != nil {
 		return err
@@ -124,7 +127,7 @@ func (g *Guest) ReadFrame(f *frame.Frame) error {
 }
 
 // SetDeadline sets the connection's read and write deadlines.
-func (g *Guest) SetDeadline(t time.Time) error {
+func (g *Conn) SetDeadline(t time.Time) error {
 	if g.c != nil {
 		return g.c.SetDeadline(t)
 	}
@@ -132,7 +135,7 @@ func (g *Guest) SetDeadline(t time.Time) error {
 }
 
 // SetReadDeadline sets the read deadline.
-func (g *Guest) SetReadDeadline(t time.Time) error {
+func (g *Conn) SetReadDeadline(t time.Time) error {
 	if g.c != nil {
 		return g.c.SetReadDeadline(t)
 	}
@@ -140,7 +143,7 @@ func (g *Guest) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets the write deadline.
-func (g *Guest) SetWriteDeadline(t time.Time) error {
+func (g *Conn) SetWriteDeadline(t time.Time) error {
 	if g.c != nil {
 		return g.c.SetWriteDeadline(t)
 	}
@@ -150,7 +153,7 @@ func (g *Guest) SetWriteDeadline(t time.Time) error {
 // CloseWrite shuts the sending side: the switch sees the end of the stream
 // (and refuses a partial frame left in it) but may still write. A device
 // has no half-close: it returns ErrNotSocket.
-func (g *Guest) CloseWrite() error {
+func (g *Conn) CloseWrite() error {
 	if g.c == nil {
 		return ErrNotSocket
 	}
@@ -158,12 +161,12 @@ func (g *Guest) CloseWrite() error {
 }
 
 // Close closes the connection.
-func (g *Guest) Close() error {
+func (g *Conn) Close() error {
 	if g.c != nil {
 		return g.c.Close()
 	}
 	return g.f.Close()
 }
 
-// Conn returns the underlying connection, nil for a device.
-func (g *Guest) Conn() *net.UnixConn { return g.c }
+// UnixConn returns the underlying socket, nil for a device.
+func (g *Conn) UnixConn() *net.UnixConn { return g.c }
