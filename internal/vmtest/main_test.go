@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/policy"
 	"spacenet/internal/vmtest"
 )
 
@@ -90,10 +91,14 @@ type switchEnv struct {
 	events chan apidswitch.Event
 }
 
-func startSwitch(t *testing.T) *switchEnv {
+func startSwitch(t *testing.T) *switchEnv { return startSwitchPolicy(t, nil) }
+
+// startSwitchPolicy is startSwitch with policy p (nil: the v0 policy).
+func startSwitchPolicy(t *testing.T, p *policy.Policy) *switchEnv {
 	t.Helper()
 	e := &switchEnv{events: make(chan apidswitch.Event, 64)}
 	sw, err := apidswitch.New(apidswitch.Config{
+		Policy:    p,
 		SocketDir: t.TempDir() + "/s",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnEvent: func(ev apidswitch.Event) {
