@@ -44,6 +44,15 @@ func image(t *testing.T, programs map[string]string) *vmtest.Image {
 	return img
 }
 
+// cameraImage is the image of TestCameraGuest, TestUp and TestSerialGuest
+// (one cache entry): camera-server and spacenet.
+func cameraImage(t *testing.T) *vmtest.Image {
+	return image(t, map[string]string{
+		"camera-server": "spacenet/examples/camera-server",
+		"spacenet":      "spacenet/cmd/spacenet",
+	})
+}
+
 // console collects a guest's console, logged when the test fails.
 type console struct {
 	mu  sync.Mutex

@@ -29,10 +29,7 @@ const noise = "noise before the program opens the port"
 // refused: apidswitch's TestResyncExact, "resync off".)
 func TestSerialGuest(t *testing.T) {
 	needQEMU(t)
-	img := image(t, map[string]string{
-		"camera-server": "spacenet/examples/camera-server",
-		"spacenet":      "spacenet/cmd/spacenet",
-	})
+	img := cameraImage(t)
 	p := policy.Default()
 	p.Tenants[0].Flow.Resync = true // camera
 	e := startSwitchPolicy(t, p)

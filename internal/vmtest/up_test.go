@@ -78,10 +78,7 @@ func guestPID(t *testing.T, log *console, n int) int {
 // both switches' counters, and no process and no socket of it is left.
 func TestUp(t *testing.T) {
 	needQEMU(t)
-	img := image(t, map[string]string{
-		"camera-server": "spacenet/examples/camera-server",
-		"spacenet":      "spacenet/cmd/spacenet",
-	})
+	img := cameraImage(t)
 	bin := hostSpacenet(t)
 	dir := t.TempDir()
 	sys := fmt.Sprintf(`socket_dir = "s"

@@ -163,14 +163,7 @@ initrd = "/i"
 port = "serial"
 lan_port = "none"
 `)
-	c, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Resolve(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, path)
 	cam, proc := s.Guests[0], s.Guests[1]
 	if cam.APIDSocket != "/run/sn/camera.sock" || cam.LANSocket != "/run/lan/camera.sock" {
 		t.Errorf("camera placed on %q, %q", cam.APIDSocket, cam.LANSocket)
@@ -195,6 +188,20 @@ lan_port = "none"
 	if b.String() != want {
 		t.Errorf("commands:\n%s\nwant:\n%s", b.String(), want)
 	}
+}
+
+// resolve loads and resolves the system file at path.
+func resolve(t *testing.T, path string) *System {
+	t.Helper()
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestResolveErrors(t *testing.T) {
@@ -277,14 +284,8 @@ name = "camera"
 kernel = "vmlinuz"
 initrd = "initrd"
 `)
-			c, err := Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := Resolve(c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := resolve(t, path)
+			c := s.Config
 			g := s.Guests[0]
 			type start struct {
 				pid     int
