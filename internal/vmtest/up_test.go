@@ -2,6 +2,7 @@ package vmtest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"spacenet/camera/cameraipc"
+	"spacenet/ipc"
 	"spacenet/ipc/switched"
 	"spacenet/ops/control"
 )
@@ -73,8 +75,9 @@ func guestPID(t *testing.T, log *console, n int) int {
 // guest running camera-server on its virtio-serial port, its NIC on the
 // LAN with the address the file gives, its console in the log directory.
 // The processor on the host calls the camera through the switch. The
-// guest's QEMU is killed: up starts it again (generation 2) and the caller
-// is served by the new camera. SIGINT stops it all: up exits 0 printing
+// guest's QEMU is killed with a call in flight: the call fails with
+// ServerDeath, up starts the guest again (generation 2) and the caller is
+// served by the new camera. SIGINT stops it all: up exits 0 printing
 // both switches' counters, and no process and no socket of it is left.
 func TestUp(t *testing.T) {
 	needQEMU(t)
@@ -145,15 +148,40 @@ camera-server --device /dev/virtio-ports/spacenet
 		t.Fatalf("the console log lacks eth0's address: %v\n%s", err, con)
 	}
 
-	// The guest dies; up starts it again.
-	syscall.Kill(first, syscall.SIGKILL)
-	second := guestPID(t, log, 2)
-	var snap control.APID
-	waitFor(t, "camera's second connection", func() bool {
-		if err := control.Fetch(control.Path(filepath.Join(dir, "s")), &snap); err != nil {
-			return false
+	// The guest dies with a call in flight (QEMU frozen first, so that
+	// the call is certainly in it): ServerDeath. up starts it again.
+	ctl := control.Path(filepath.Join(dir, "s"))
+	tenant := func(name string) control.Tenant {
+		var snap control.APID
+		if err := control.Fetch(ctl, &snap); err != nil {
+			t.Fatal(err)
 		}
-		return snap.Tenants[0].Name == "camera" && snap.Tenants[0].Generation == 2 && snap.Tenants[0].Connected
+		for _, c := range snap.Tenants {
+			if c.Name == name {
+				return c
+			}
+		}
+		t.Fatalf("no tenant %s in the snapshot", name)
+		return control.Tenant{}
+	}
+	if err := syscall.Kill(first, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	before := tenant("processor").Delivered
+	capRes := make(chan error, 1)
+	go func() {
+		_, err := cam.Capture(ctx, 300)
+		capRes <- err
+	}()
+	waitFor(t, "the capture in the frozen guest's socket", func() bool { return tenant("processor").Delivered > before })
+	syscall.Kill(first, syscall.SIGKILL)
+	if err := <-capRes; !errors.Is(err, ipc.ServerDeath) {
+		t.Fatalf("capture across the guest's death: %v, want ServerDeath", err)
+	}
+	second := guestPID(t, log, 2)
+	waitFor(t, "camera's second connection", func() bool {
+		c := tenant("camera")
+		return c.Generation == 2 && c.Connected
 	})
 	if err := cam.SetMode(ctx, cameraipc.CameraModeScience); err != nil {
 		t.Fatalf("set_mode on the new guest: %v", err)
