@@ -18,8 +18,9 @@ const noise = "noise before the program opens the port"
 
 // TestSerialGuest: a 16550 serial port (the guest's /dev/ttyS1, which
 // QEMU carries to the switch's camera socket) under the guest library,
-// which puts it in raw mode. First a round trip: spacenet inject sends a
-// HEALTH request and prints the switch's reply. Then 39 bytes of text reach
+// which puts it in raw mode. First two round trips: spacenet inject sends a
+// HEALTH request and prints the switch's reply, then a "ping" to the
+// processor on the host, which answers "pong" through the UART. Then 39 bytes of text reach
 // the line before the next program opens the port, and three frames
 // follow ("one", "two", "three", one inject each): the switch (camera has
 // resync set) refuses the first misaligned frame (the noise and the start
@@ -45,12 +46,13 @@ func TestSerialGuest(t *testing.T) {
 		Console: con,
 		Run: `tty=/dev/ttyS1
 spacenet inject --device $tty --type HEALTH --apid 0x010 --dest 0x001 --wait 2s; echo "health: exit $?"
+spacenet inject --device $tty --type TM --apid 0x010 --dest 0x020 --payload ping --wait 5s; echo "ping: exit $?"
 printf '` + noise + `' > $tty
 for p in one two three; do spacenet inject --device $tty --type TM --apid 0x010 --dest 0x020 --payload $p; done
 echo "serial: done"
 `,
 	})
-	for _, want := range []string{"two", "three"} {
+	for _, want := range []string{"ping", "two", "three"} {
 		proc.SetReadDeadline(time.Now().Add(testTimeout))
 		var f frame.Frame
 		if err := proc.ReadFrame(&f); err != nil {
@@ -61,12 +63,19 @@ echo "serial: done"
 		if f != w {
 			t.Fatalf("processor got %s %v->%v %q, want %q", f.Type(), f.APID(), f.Dest(), f.Payload(), want)
 		}
+		if want == "ping" { // answered through the guest's UART
+			frame.Encode(&w, frame.TM, 0x020, 0x010, []byte("pong"))
+			if err := proc.WriteFrame(&w); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := vm.Wait(); err != nil {
 		t.Fatalf("guest: %v", err)
 	}
 	out := con.String()
-	for _, line := range []string{"HEALTH from 0x001: uptime ", "[0x010 gen 1 connected true", "health: exit 0", "serial: done"} {
+	for _, line := range []string{"HEALTH from 0x001: uptime ", "[0x010 gen 1 connected true", "health: exit 0",
+		`TM from 0x020 to 0x010, 4 bytes: "pong"`, "ping: exit 0", "serial: done"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("the guest's console lacks %q", line)
 		}
@@ -74,7 +83,7 @@ echo "serial: done"
 	c := e.counters(t, "camera")
 	var want apidswitch.Counters
 	want.Tenant, want.Generation = "camera", 1
-	want.Received, want.DeliveredSystem, want.Delivered = 4, 1, 2
+	want.Received, want.DeliveredSystem, want.Delivered = 5, 1, 3
 	want.Dropped[frame.UnknownVersion] = 1
 	want.Resyncs, want.SkippedBytes = 1, uint64(len(noise))
 	// Notices: the HEALTH reply and the ERROR for the refused frame
@@ -85,7 +94,7 @@ echo "serial: done"
 	if c != want {
 		t.Errorf("camera's counters %+v\nwant %+v", c, want)
 	}
-	if n := e.counters(t, "processor").NoticesLost; n != 0 {
-		t.Errorf("processor: %d notices lost", n)
+	if c := e.counters(t, "processor"); c.Received != 1 || c.Delivered != 1 || c.NoticesLost != 0 {
+		t.Errorf("processor's counters %+v: want its pong delivered", c)
 	}
 }
