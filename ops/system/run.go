@@ -40,12 +40,22 @@ type Options struct {
 // started again.
 const maxRestartDelay = 30 * time.Second
 
-// Check reports what would stop s from running here: the emulator, its
-// qboot firmware, and every guest's kernel and initramfs.
+// qbootROM is the firmware every guest boots with (-bios qboot.rom), where
+// Debian's qemu-system-data puts it.
+const qbootROM = "/usr/share/qemu/qboot.rom"
+
+// Check reports what would stop s from running here: the emulator (qemu,
+// "" for QEMU in PATH), its qboot firmware (for QEMU itself), and every
+// guest's kernel and initramfs.
 func (s *System) Check(qemu string) error {
 	var errs []error
 	if _, err := exec.LookPath(cmpOr(qemu, QEMU)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: not found (install qemu-system-x86: scripts/deps.sh)", cmpOr(qemu, QEMU)))
+	}
+	if qemu == "" {
+		if _, err := os.Stat(qbootROM); err != nil {
+			errs = append(errs, fmt.Errorf("%s: not found: QEMU boots guests with it (install qemu-system-data: scripts/deps.sh)", qbootROM))
+		}
 	}
 	for _, g := range s.Guests {
 		for _, f := range []struct{ field, path string }{{"kernel", g.Kernel}, {"initrd", g.Initrd}} {
@@ -164,10 +174,8 @@ func (s *System) supervise(ctx context.Context, g *Placed, opts *Options, log *s
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(began) < maxRestartDelay {
-			delay = min(2*delay, maxRestartDelay)
-		} else {
-			delay = s.Config.RestartDelay
+		if time.Since(began) >= maxRestartDelay {
+			delay = s.Config.RestartDelay // it ran a while: not a crash loop
 		}
 		log.Warn("up: guest exited; starting it again", "guest", g.Name, "start", start, "err", err, "ran", time.Since(began).Round(time.Millisecond), "after", delay)
 		timer.Reset(delay)
@@ -176,6 +184,7 @@ func (s *System) supervise(ctx context.Context, g *Placed, opts *Options, log *s
 		case <-ctx.Done():
 			return
 		}
+		delay = min(2*delay, maxRestartDelay) // if it dies again soon
 	}
 }
 
