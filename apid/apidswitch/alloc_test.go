@@ -22,7 +22,10 @@ func newRouteFixture(t testing.TB) *routeFixture {
 }
 
 func newRouteFixtureCfg(t testing.TB, cfg Config) *routeFixture {
-	cfg.Policy, cfg.SocketDir, cfg.Logger = restricted(), t.TempDir(), quietLogger()
+	if cfg.Policy == nil {
+		cfg.Policy = restricted()
+	}
+	cfg.SocketDir, cfg.Logger = t.TempDir(), quietLogger()
 	sw, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

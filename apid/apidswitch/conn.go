@@ -128,12 +128,7 @@ func (c *conn) drain(r *reader, buf []byte, rem int) (int, error) {
 		case n == 0:
 			return rem, io.EOF
 		}
-		total := rem + n
-		whole := total - total%frame.Size
-		if whole > 0 {
-			r.process(buf[:whole])
-		}
-		rem = copy(buf, buf[whole:total])
+		rem = r.consume(buf, rem+n)
 	}
 }
 
@@ -200,12 +195,7 @@ func (c *conn) readLoop() {
 	for {
 		var n int
 		n, err = c.uc.Read(buf[rem:])
-		total := rem + n
-		whole := total - total%frame.Size
-		if whole > 0 {
-			r.process(buf[:whole])
-		}
-		rem = copy(buf, buf[whole:total])
+		rem = r.consume(buf, rem+n)
 		if err != nil {
 			break
 		}
@@ -220,7 +210,7 @@ func (c *conn) readLoop() {
 	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		rem, err = c.drain(r, buf, rem)
 	}
-	if rem > 0 {
+	if rem > 0 && !r.endOfStream(rem) {
 		// Answered only at a clean end of stream: after any other error
 		// the connection is gone (reset, replaced, switch stopping).
 		r.partial(buf[:rem], errors.Is(err, io.EOF))
@@ -272,6 +262,8 @@ type reader struct {
 	sysSt      *state
 	sysChanges uint64
 	sysAt      time.Time
+
+	sync frameSync // for a tenant whose stream may lose bytes (sync.go)
 }
 
 func newReader(c *conn) *reader {
@@ -312,14 +304,7 @@ func (r *reader) process(b []byte) {
 	c := r.c
 	s := c.sw
 	t := c.t
-	if st := s.state.Load(); st != r.st {
-		r.st = st
-		r.lastOK = false
-		r.idx = -1
-		if i, ok := st.index[t]; ok {
-			r.idx = i
-		}
-	}
+	r.refresh()
 	st := r.st
 	ss := &t.st
 	var limit *policy.Flow
@@ -392,6 +377,11 @@ func (r *reader) process(b []byte) {
 			if !code.Known() {
 				code = frame.Malformed
 			}
+			if r.misaligned(code, ss.received, off) {
+				ss.received-- // not a frame: consume hunts in its bytes
+				b = b[:off]
+				continue
+			}
 			ss.dropped[code]++
 			r.notice(code, f)
 		}
@@ -400,6 +390,18 @@ func (r *reader) process(b []byte) {
 	ss.mu.Unlock()
 	r.flush()
 	r.payNotices()
+}
+
+// refresh takes up the switch's state in force, if it changed.
+func (r *reader) refresh() {
+	if st := r.c.sw.state.Load(); st != r.st {
+		r.st = st
+		r.lastOK = false
+		r.idx = -1
+		if i, ok := st.index[r.c.t]; ok {
+			r.idx = i
+		}
+	}
 }
 
 // awaitToken waits, with the sender's lock released, until the sender's

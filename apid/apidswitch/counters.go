@@ -25,6 +25,8 @@ type stats struct {
 	queued          uint64 // in a tenant's queue, not yet written
 	held            uint64 // read, and waiting for room in a destination's queue (or for the rate limit)
 	dropped         [NumReasons]uint64
+	skipped         uint64 // bytes passed over to find a frame header again (Flow.Resync), not frames
+	resyncs         uint64 // times the sender's stream was found misaligned
 
 	rate bucket // the sender's rate limit, when its policy sets one
 }
@@ -68,6 +70,13 @@ type Counters struct {
 	Held            uint64             // read and held by flow control: the destination's queue is full (or the rate limit waits)
 	Dropped         [NumReasons]uint64 // refused, by the ERROR code answered
 
+	// A tenant whose policy sets resync (a byte stream that may lose
+	// bytes): how many times its stream was found misaligned, and the bytes
+	// passed over to find the next header it owns. Skipped bytes are not
+	// frames and are not in Received.
+	Resyncs      uint64
+	SkippedBytes uint64
+
 	// As a recipient: frames the switch made for this tenant.
 	NoticesQueued    uint64 // ERROR frames, HEALTH replies and events queued
 	NoticesLost      uint64 // not queued because this tenant's queue was full
@@ -98,6 +107,8 @@ func (st *stats) snapshot(c *Counters) {
 	c.Queued = st.queued
 	c.Held = st.held
 	c.Dropped = st.dropped
+	c.Resyncs = st.resyncs
+	c.SkippedBytes = st.skipped
 	st.mu.Unlock()
 }
 

@@ -19,7 +19,10 @@
 // write of up to Config.Batch frames, straight from the queue's ring). A
 // full queue answers the sender with Host_busy; nothing ever waits on a
 // slow guest except that guest's own writer. The forwarding path does not
-// allocate.
+// allocate. A tenant whose policy sets resync (a serial line that may lose
+// bytes) has its stream resynchronised after a run of frames that fail to
+// decode: the reader skips to the next header the tenant owns, counting
+// the bytes (sync.go, Counters.SkippedBytes).
 //
 // The client side is not here: a guest program never imports this package.
 // It uses package guest (a Conn reads and writes frames in batches, over the

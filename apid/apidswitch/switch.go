@@ -248,6 +248,7 @@ const (
 	logSystemUnhandled logging.Reason = iota + 1
 	logDownlinkRefused
 	logAcceptFailed
+	logResync
 )
 
 // listen opens t's socket and starts its accept loop. s.mu is held.

@@ -15,7 +15,8 @@ const switchPkg = "spacenet/apid/apidswitch"
 
 // guestSide are the packages a guest program is built from (their non-test
 // code): the client side of the APID plane, the typed IPC layer over it,
-// the camera's IPC and simulator, the examples and the VM test's guest.
+// the camera's IPC and simulator, the examples. (mkguest, which builds
+// the VM tests' guest image on the host, is not one.)
 // (The benchmark harnesses, ipcbench and switchbench, start switches of
 // their own and are not guests, though guests run their roles.)
 var guestSide = []string{
@@ -27,7 +28,6 @@ var guestSide = []string{
 	"spacenet/camera/camsim",
 	"spacenet/examples/camera-server",
 	"spacenet/examples/processor",
-	"spacenet/internal/vmtest/mkguest",
 	"spacenet/ops/control/controltest",
 }
 

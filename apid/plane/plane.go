@@ -169,6 +169,9 @@ func reasons(c *apidswitch.Counters) string {
 			parts = append(parts, fmt.Sprintf("%s=%d", frame.ErrorCode(code).String(), n))
 		}
 	}
+	if c.SkippedBytes > 0 { // resync: bytes, not frames
+		parts = append(parts, fmt.Sprintf("skipped_bytes=%d", c.SkippedBytes))
+	}
 	if len(parts) == 0 {
 		return "-"
 	}

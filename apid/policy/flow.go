@@ -18,6 +18,7 @@ import (
 //	rate = 2000              # frames per second the tenant may send; default: no limit
 //	burst = 200              # frames above rate it may send at once; default rate/10 (at least 1)
 //	when_over_rate = "wait"  # or "drop"; default "wait"
+//	resync = true            # the tenant's link may lose bytes (a UART); default false
 type Flow struct {
 	// WhenFull says what happens to a frame for this tenant when its
 	// queue is full. Wait (the default): the frame is held and its sender
@@ -40,6 +41,13 @@ type Flow struct {
 	// tenant's socket is read no faster than Rate (its writes block).
 	// Drop: the frame is refused with Rate_limited.
 	WhenOverRate Overflow
+	// Resync says the tenant's byte stream may lose bytes (a 16550 serial
+	// line behind QEMU's chardev): after a run of frames that fail to
+	// decode, the switch looks for the next valid header the tenant owns
+	// and reads frames from there, counting the bytes it skipped. Off (the
+	// default), every 256 bytes are a frame, refused one by one if bad:
+	// a Unix socket or a virtio-serial port never loses bytes.
+	Resync bool
 }
 
 // Overflow is what the switch does with a frame that cannot go on at once.
@@ -95,7 +103,7 @@ func (f Flow) BurstSize() int {
 }
 
 // flowKeys are the [[tenant]] keys that make up a Flow.
-var flowKeys = []string{"when_full", "hold", "rate", "burst", "when_over_rate"}
+var flowKeys = []string{"when_full", "hold", "rate", "burst", "when_over_rate", "resync"}
 
 // convertFlow types the flow keys of one [[tenant]] table. fail records a
 // type or value error for a field at its line.
@@ -146,6 +154,13 @@ func convertFlow(m map[string]any, line func(string) int, fail func(line int, fi
 	default:
 		fail(line("rate"), "rate", fmt.Errorf("want frames per second, got %s", describe(v)))
 	}
+	switch v := m["resync"].(type) {
+	case nil:
+	case bool:
+		f.Resync = v
+	default:
+		fail(line("resync"), "resync", fmt.Errorf("want true or false, got %s", describe(v)))
+	}
 	switch v := m["burst"].(type) {
 	case nil:
 	case int64:
@@ -192,6 +207,9 @@ func (f Flow) writeTOML(b *strings.Builder) {
 	}
 	if f.Hold != 0 {
 		fmt.Fprintf(b, "hold = %q\n", f.Hold.String())
+	}
+	if f.Resync {
+		b.WriteString("resync = true\n")
 	}
 	if f.Rate != 0 {
 		fmt.Fprintf(b, "rate = %v\n", f.Rate)

@@ -23,6 +23,8 @@ hold = "250ms"`, Flow{Hold: 250 * time.Millisecond}},
 		{"rate, float, burst, drop", `rate = 0.5
 burst = 3
 when_over_rate = "drop"`, Flow{Rate: 0.5, Burst: 3, WhenOverRate: Drop}},
+		{"resync", `resync = true`, Flow{Resync: true}},
+		{"resync off", `resync = false`, Flow{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,8 +68,9 @@ func TestParseFlowErrors(t *testing.T) {
 		{"rate type", `rate = "fast"`, []string{`cfg.toml:4: tenant "a": rate: want frames per second, got string "fast"`}},
 		{"burst without rate", `burst = 10`, []string{`cfg.toml:4: tenant "a": burst: set without rate`}},
 		{"burst zero", "rate = 10\nburst = 0", []string{`cfg.toml:5: tenant "a": burst: 0: want 1 to 1073741824 frames`}},
+		{"resync type", `resync = "yes"`, []string{`cfg.toml:4: tenant "a": resync: want true or false, got string "yes"`}},
 		{"over rate without rate", `when_over_rate = "drop"`, []string{`cfg.toml:4: tenant "a": when_over_rate: set without rate`}},
-		{"misspelt", `when-full = "drop"`, []string{`cfg.toml:4: tenant "a": when-full: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`}},
+		{"misspelt", `when-full = "drop"`, []string{`cfg.toml:4: tenant "a": when-full: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

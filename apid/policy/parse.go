@@ -20,7 +20,7 @@ type rawTenant struct {
 
 // tenantKeys are the keys a [[tenant]] table may have.
 var tenantKeys = map[string]bool{"name": true, "owns": true, "can_send_to": true, "uplink": true,
-	"when_full": true, "hold": true, "rate": true, "burst": true, "when_over_rate": true}
+	"when_full": true, "hold": true, "rate": true, "burst": true, "when_over_rate": true, "resync": true}
 
 // Load reads the policy file at path and parses it with Parse. "/dev/stdin"
 // works.

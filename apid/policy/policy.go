@@ -29,7 +29,7 @@
 // integer literal, conventionally three hex digits: "0x010-0x01F", "0x015".
 // owns and name are required; can_send_to defaults to empty (the tenant can
 // still reach itself and the system APIDs) and uplink to false. The optional
-// keys when_full, hold, rate, burst and when_over_rate set the tenant's Flow
+// keys when_full, hold, rate, burst, when_over_rate and resync set the tenant's Flow
 // (see Flow: by default the switch holds a frame for a full queue up to
 // 100 ms rather than refuse it, and no rate limit applies). Unknown keys
 // are errors, so a misspelt key never silently changes routing. See

@@ -171,9 +171,9 @@ Uplink = false
 socket_dir = "/tmp"
 `, []string{
 			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
-			`cfg.toml:5: tenant "a": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
-			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
-			`cfg.toml:12: tenant "b": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
+			`cfg.toml:5: tenant "a": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml:12: tenant "b": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
 		}},
 		{"wrong types", `[[tenant]]
@@ -217,7 +217,7 @@ owns = ["0x010"]
   {name = "b", owns = ["0x015"], colour = 1},
 ]
 `, []string{
-			`cfg.toml: tenant "b": colour: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate)`,
+			`cfg.toml: tenant "b": colour: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml: tenant "b": owns: 0x015 already owned by tenant "a"`,
 		}},
 		{"ground overlaps a tenant", `[[tenant]]

@@ -28,10 +28,7 @@ const cameraAPID = 0x010
 // status (idempotent) and a new capture on the new camera succeed.
 func TestCameraGuest(t *testing.T) {
 	needQEMU(t)
-	img := image(t, map[string]string{
-		"camera-server": "spacenet/examples/camera-server",
-		"spacenet":      "spacenet/cmd/spacenet",
-	})
+	img := cameraImage(t)
 	e := startSwitch(t)
 	cfg := vmtest.VMConfig{
 		Image: img,

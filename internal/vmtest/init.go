@@ -1,7 +1,8 @@
 package vmtest
 
 // initScript is the guest's /init (busybox sh): mounts, modules, the
-// /dev/virtio-ports/NAME links udev would make, lo up, then the script
+// /dev/virtio-ports/NAME links udev would make, lo up, eth0's address if
+// spacenet.ip= gives one (ops/system does for a guest with ip), then the script
 // given base64-encoded as spacenet.run= on the kernel command line, then
 // reboot (QEMU runs with -no-reboot: the guest's end is QEMU's). Its
 // messages start "spacenet-init:" on the console.
@@ -16,10 +17,12 @@ done
 ip link set lo up
 port=""
 run=""
+addr=""
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	spacenet.port=*) port="${w#spacenet.port=}" ;;
 	spacenet.run=*) run="${w#spacenet.run=}" ;;
+	spacenet.ip=*) addr="${w#spacenet.ip=}" ;;
 	esac
 done
 # Ports are announced by the host after the driver is up: wait for the one
@@ -37,6 +40,9 @@ while :; do
 	[ $i -ge 100 ] && { echo "spacenet-init: no virtio-serial port $port"; break; }
 	sleep 0.1
 done
+if [ -n "$addr" ]; then
+	ip addr add "$addr" dev eth0 && ip link set eth0 up || echo "spacenet-init: eth0 $addr failed"
+fi
 echo "spacenet-init: up $(cut -d' ' -f1 /proc/uptime)"
 if [ -n "$run" ]; then
 	echo "$run" | base64 -d > /run.sh

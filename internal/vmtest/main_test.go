@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/policy"
 	"spacenet/apid/sysmsg"
 	"spacenet/internal/vmtest"
 )
@@ -42,6 +43,15 @@ func image(t *testing.T, programs map[string]string) *vmtest.Image {
 	}
 	t.Logf("image %s (cached %v) in %v", img.Initrd, img.Cached, time.Since(start).Round(time.Millisecond))
 	return img
+}
+
+// cameraImage is the image of TestCameraGuest, TestUp and TestSerialGuest
+// (one cache entry): camera-server and spacenet.
+func cameraImage(t *testing.T) *vmtest.Image {
+	return image(t, map[string]string{
+		"camera-server": "spacenet/examples/camera-server",
+		"spacenet":      "spacenet/cmd/spacenet",
+	})
 }
 
 // console collects a guest's console, logged when the test fails.
@@ -91,10 +101,14 @@ type switchEnv struct {
 	events chan apidswitch.Event
 }
 
-func startSwitch(t *testing.T) *switchEnv {
+func startSwitch(t *testing.T) *switchEnv { return startSwitchPolicy(t, nil) }
+
+// startSwitchPolicy is startSwitch with policy p (nil: the v0 policy).
+func startSwitchPolicy(t *testing.T, p *policy.Policy) *switchEnv {
 	t.Helper()
 	e := &switchEnv{events: make(chan apidswitch.Event, 64)}
 	sw, err := apidswitch.New(apidswitch.Config{
+		Policy:    p,
 		SocketDir: t.TempDir() + "/s",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnEvent: func(ev apidswitch.Event) {

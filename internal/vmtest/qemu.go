@@ -2,7 +2,6 @@ package vmtest
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"spacenet/ops/system"
 )
 
 // VMConfig is one guest.
@@ -22,6 +23,9 @@ type VMConfig struct {
 	// tenant's socket of the APID switch). The first one is waited for
 	// at boot.
 	Ports []Port
+	// Serial, if set, is the Unix socket the guest's second 16550 serial
+	// port (/dev/ttyS1) is carried to.
+	Serial string
 	// NIC, if set, is a virtio NIC on a `spacenet lan run` socket
 	// (-netdev stream); MAC is its address.
 	NIC *NIC
@@ -35,59 +39,22 @@ type VMConfig struct {
 }
 
 // Port is a virtio-serial port carried to a Unix socket.
-type Port struct {
-	Name, Socket string
-}
+type Port = system.Port
 
 // NIC is a guest NIC on a LAN stream socket.
-type NIC struct {
-	Socket string
-	MAC    string // e.g. 52:54:00:00:00:01; every QEMU NIC defaults to the same one
-}
+type NIC = system.NIC
 
 // QEMU is the emulator's name.
-const QEMU = "qemu-system-x86_64"
+const QEMU = system.QEMU
+
+// Machine is cfg's QEMU guest.
+func (cfg *VMConfig) Machine() *system.Machine {
+	return &system.Machine{Kernel: cfg.Image.Kernel, Initrd: cfg.Image.Initrd, Memory: cfg.Memory, Append: cfg.Append,
+		Run: cfg.Run, Ports: cfg.Ports, Serial: cfg.Serial, NIC: cfg.NIC, Extra: cfg.Extra}
+}
 
 // Args returns QEMU's arguments for cfg.
-func (cfg *VMConfig) Args() []string {
-	mem := cfg.Memory
-	if mem == 0 {
-		mem = 256
-	}
-	app := "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off"
-	if len(cfg.Ports) > 0 {
-		app += " spacenet.port=" + cfg.Ports[0].Name
-	}
-	if cfg.Append != "" {
-		app += " " + cfg.Append
-	}
-	if cfg.Run != "" {
-		app += " spacenet.run=" + base64.StdEncoding.EncodeToString([]byte(cfg.Run))
-	}
-	args := []string{
-		"-nodefaults", "-no-user-config", "-no-reboot", "-nographic",
-		"-machine", "q35,accel=tcg", "-bios", "qboot.rom",
-		"-cpu", "max", "-smp", "1", "-m", fmt.Sprint(mem),
-		"-kernel", cfg.Image.Kernel, "-initrd", cfg.Image.Initrd, "-append", app,
-		"-serial", "stdio", "-monitor", "none",
-	}
-	if len(cfg.Ports) > 0 {
-		args = append(args, "-device", "virtio-serial-pci,id=vser0")
-		for i, p := range cfg.Ports {
-			// reconnect=1: QEMU waits for a switch not yet listening
-			// instead of exiting.
-			args = append(args,
-				"-chardev", fmt.Sprintf("socket,id=c%d,path=%s,reconnect=1", i, p.Socket),
-				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=c%d,name=%s", i, p.Name))
-		}
-	}
-	if cfg.NIC != nil {
-		args = append(args,
-			"-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path="+cfg.NIC.Socket,
-			"-device", "virtio-net-pci,netdev=n0,mac="+cfg.NIC.MAC)
-	}
-	return append(args, cfg.Extra...)
-}
+func (cfg *VMConfig) Args() []string { return cfg.Machine().Args() }
 
 // VM is a running guest.
 type VM struct {

@@ -50,6 +50,11 @@ type Tenant struct {
 	Dropped         map[string]uint64 `json:"dropped"` // by ERROR code name, every code
 	DroppedTotal    uint64            `json:"dropped_total"`
 
+	// A tenant whose policy sets resync: times its stream was found
+	// misaligned, and the bytes skipped to find a header again.
+	Resyncs      uint64 `json:"resyncs"`
+	SkippedBytes uint64 `json:"skipped_bytes"`
+
 	NoticesQueued    uint64 `json:"notices_queued"`
 	NoticesLost      uint64 `json:"notices_lost"`
 	NoticesDelivered uint64 `json:"notices_delivered"`
@@ -140,7 +145,7 @@ func tenantOf(c *apidswitch.Counters) Tenant {
 		DeliveredGround: c.DeliveredGround, Queued: c.Queued, Held: c.Held,
 		Dropped: make(map[string]uint64, len(c.Dropped)), DroppedTotal: c.DroppedTotal(),
 		NoticesQueued: c.NoticesQueued, NoticesLost: c.NoticesLost, NoticesDelivered: c.NoticesDelivered,
-		QueueLen: c.QueueLen,
+		QueueLen: c.QueueLen, Resyncs: c.Resyncs, SkippedBytes: c.SkippedBytes,
 	}
 	for code := 1; code < len(c.Dropped); code++ {
 		t.Dropped[frame.ErrorCode(code).String()] = c.Dropped[code]

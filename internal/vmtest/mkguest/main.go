@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"spacenet/apid/sockdir"
@@ -57,18 +56,11 @@ func main() {
 			cfg.Run = fmt.Sprintf("ip addr add %s/24 dev eth0 && ip link set eth0 up\n%s", *ip, cfg.Run)
 		}
 	}
-	args := cfg.Args()
 	if *printCmd {
-		q := make([]string, len(args))
-		for i, a := range args {
-			q[i] = a
-			if strings.ContainsAny(a, " '\"$;&|<>") {
-				q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-			}
-		}
-		fmt.Println(vmtest.QEMU + " " + strings.Join(q, " "))
+		fmt.Println(cfg.Machine().Command())
 		return
 	}
+	args := cfg.Args()
 	path, err := exec.LookPath(vmtest.QEMU)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkguest:", err)
