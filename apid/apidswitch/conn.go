@@ -322,6 +322,7 @@ func (r *reader) process(b []byte) {
 	}
 	st := r.st
 	ss := &t.st
+	s.tapFrames(t.name, false, b)
 	var limit *policy.Flow
 	if r.idx >= 0 && st.flow[r.idx].Rate > 0 {
 		limit = &st.flow[r.idx]
@@ -495,6 +496,7 @@ func (r *reader) refuse(code frame.ErrorCode, b []byte) {
 func (r *reader) partial(b []byte, answer bool) {
 	var f frame.Frame
 	copy(f[:], b)
+	r.c.sw.tapFrames(r.c.t.name, false, f[:])
 	ss := &r.c.t.st
 	ss.mu.Lock()
 	ss.received++
