@@ -83,3 +83,7 @@ func jsonLine(req Request) ([]byte, error) {
 	}
 	return append(line, '\n'), nil
 }
+
+// Buffered is how many bytes of records have arrived and not been read:
+// 0 when Next would wait for the switch.
+func (c *Client) Buffered() int { return c.r.Buffered() }
