@@ -447,6 +447,7 @@ func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 		written, queued, full, closed := dst.q.forward(b, ss)
 		ss.delivered += uint64(written)
 		ss.queued += uint64(queued)
+		ss.countTo(dst, written+queued)
 		if queued > 0 {
 			r.touch(dst.q)
 		}

@@ -499,6 +499,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 		switch dst.q.push(f, g) {
 		case pushed:
 			g.queued++
+			g.countTo(dst, 1)
 		case pushFull:
 			code = frame.HostBusy
 		case pushClosed:
