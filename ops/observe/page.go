@@ -142,10 +142,10 @@ func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
 // pictures renders a policy's picture for the page, once per policy: the
 // last one is kept.
 type pictures struct {
-	mu   sync.Mutex
-	dot  string
+	mu      sync.Mutex
+	dot     string
 	svgHTML template.HTML
-	err  error
+	err     error
 }
 
 // svg is pol's picture as inline SVG: every node and edge with a last
