@@ -200,7 +200,7 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		case sig := <-sigs:
 			if sig != syscall.SIGHUP {
 				log.Info("lan: stopping", "signal", sig.String())
-				l.Report(cmd.OutOrStdout())
+				stopLANCounters(cmd.OutOrStdout(), lanFlags.logFormat, l, logs)
 				return l.Close()
 			}
 			if lanFlags.config == "" {

@@ -306,7 +306,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 					log.Error("ground uplink", "err", e)
 				}
 			}
-			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
+			stopCounters(cmd.OutOrStdout(), rf.logFormat, sw, up, dl, logs)
 			return err
 		case err := <-runErr:
 			return err
@@ -314,7 +314,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 			// The uplink socket failed: stop the switch rather than run half.
 			cancel()
 			<-runErr
-			printCounters(cmd.OutOrStdout(), sw, up, dl, logs)
+			stopCounters(cmd.OutOrStdout(), rf.logFormat, sw, up, dl, logs)
 			return err
 		}
 	}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/uplink"
+	"spacenet/internal/logging"
+	"spacenet/ip/lan"
+	"spacenet/ops/control"
+)
+
+// logCounters are the command's own log counters at stop.
+type logCounters struct {
+	Dropped uint64 `json:"dropped"` // records dropped: the log writer was behind
+	Failed  uint64 `json:"failed"`  // records the writer failed to write
+}
+
+// finalAPID is the APID switch's counters at stop with --log-format json:
+// the document spacenet status --json prints, and the log's counters.
+type finalAPID struct {
+	*control.APID
+	Final bool        `json:"final"` // true: written as the switch stopped
+	Log   logCounters `json:"log"`
+}
+
+// finalLAN is the LAN's, as spacenet lan status --json prints it.
+type finalLAN struct {
+	*control.LAN
+	Final bool        `json:"final"`
+	Log   logCounters `json:"log"`
+}
+
+// stopCounters writes the APID switch's counters as it stops: a table
+// (printCounters), or with --log-format json one JSON record on one line,
+// so that whatever reads the JSON log reads the end too.
+func stopCounters(w io.Writer, format string, sw *apidswitch.Switch, up uplink.GroundDownlink, dl *uplink.Listener, logs *logging.Async) {
+	if format != "json" {
+		printCounters(w, sw, up, dl, logs)
+		return
+	}
+	src := &control.APIDSource{Switch: sw, Downlink: up, Uplink: dl}
+	writeJSONLine(w, finalAPID{APID: src.Snapshot(), Final: true, Log: logCounters{logs.Dropped(), logs.Failed()}})
+}
+
+// stopLANCounters is stopCounters for the LAN (lan.LAN.Report as text).
+func stopLANCounters(w io.Writer, format string, l *lan.LAN, logs *logging.Async) {
+	if format != "json" {
+		l.Report(w)
+		return
+	}
+	writeJSONLine(w, finalLAN{LAN: control.LANSnapshot(l), Final: true, Log: logCounters{logs.Dropped(), logs.Failed()}})
+}
+
+func writeJSONLine(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	w.Write(append(b, '\n'))
+}
