@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/apidswitch/switchbench"
 	"spacenet/internal/benchstat"
 	"spacenet/ops/control"
 	"spacenet/ops/observe"
@@ -76,6 +79,32 @@ func runBenchMetrics(cmd *cobra.Command, batches []int, base string) error {
 		fmt.Fprintf(out, "%-8d %16.0f %16.0f %8.3f\n", b, off, on, on/off)
 	}
 	return nil
+}
+
+// runBenchMetricsProcesses is bench switch --processes --metrics: off, on,
+// off flows on one switch, every guest a process (switchbench.ComparePaired).
+func runBenchMetricsProcesses(cmd *cobra.Command, batches []int, base string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fl := benchSwitchFlags
+	_, err = switchbench.ComparePaired(cmd.Context(), switchbench.PairedConfig{
+		Launcher: func(args []string) *exec.Cmd {
+			return exec.Command(self, append([]string{"bench", "role"}, args...)...)
+		},
+		Frames:  fl.frames,
+		Batches: batches,
+		Rounds:  fl.rounds,
+		Dir:     base,
+		Out:     cmd.OutOrStdout(),
+		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
+			return startSwitch(cmd.Context(), apidswitch.Config{SocketDir: dir, Logger: quietLog})
+		},
+		On:   func(sw *apidswitch.Switch) (func() error, error) { return startScraper(sw, fl.scrape) },
+		What: fmt.Sprintf("its Prometheus endpoint scraped every %v", fl.scrape),
+	})
+	return err
 }
 
 // startScraper serves sw's metrics on a loopback port and scrapes them

@@ -58,7 +58,10 @@ between two processes as well.
 
 With --metrics, the throughput rounds compare the switch with its
 Prometheus endpoint on (a loopback --metrics-listen, GET /metrics every
---scrape) against the same switch with it off, rounds alternating.`,
+--scrape) against the same switch with it off, rounds alternating. With
+--processes --metrics, every round runs three flows on one switch, off,
+on, off, each guest a process: the on/off ratio against the two offs
+around it, and the off/off ratio (the machine's noise), as quartiles.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchSwitch,
 }
@@ -155,6 +158,9 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer os.RemoveAll(base)
+	if fl.processes && fl.metrics {
+		return runBenchMetricsProcesses(cmd, batches, base)
+	}
 	if fl.processes {
 		return runBenchProcesses(cmd, batches, base)
 	}
