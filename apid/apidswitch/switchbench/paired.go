@@ -7,8 +7,10 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
 )
 
 // PairedConfig is a ComparePaired run: the same switch with a variant off
@@ -78,15 +80,15 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 	fmt.Fprintf(out, "APID switch with %s vs without, every guest a separate process writing flat out,\n", cfg.What)
 	fmt.Fprintf(out, "%d frames per flow; each of %d rounds runs off, on, off on the same switch\n\n", cfg.Frames, cfg.Rounds)
 	fmt.Fprintf(out, "%-6s %13s %13s %24s %24s %6s %8s\n", "batch", "off fr/s", "on fr/s", "on/off q1 median q3", "off/off q1 median q3", "lost", "dropped")
-	dropped := func() uint64 {
-		for _, c := range sw.Counters() {
+	camera := func() (c apidswitch.Counters) {
+		for _, c = range sw.Counters() {
 			if c.Tenant == "camera" {
-				return c.DroppedTotal()
+				return c
 			}
 		}
-		return 0
+		return c
 	}
-	dropped0 := dropped()
+	before := camera()
 	var res []PairedResult
 	for _, b := range cfg.Batches {
 		r := PairedResult{Batch: b}
@@ -117,14 +119,21 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 			r.OnOff = append(r.OnOff, fps[1]/off)
 			r.AA = append(r.AA, fps[2]/fps[0])
 		}
-		d := dropped()
-		r.Dropped, dropped0 = d-dropped0, d
+		now := camera()
+		r.Dropped = now.DroppedTotal() - before.DroppedTotal()
+		var reasons []string
+		for code := range now.Dropped {
+			if n := now.Dropped[code] - before.Dropped[code]; n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s=%d", frame.ErrorCode(code).String(), n))
+			}
+		}
+		before = now
 		res = append(res, r)
 		q1, m, q3 := Quartiles(r.OnOff)
 		a1, am, a3 := Quartiles(r.AA)
 		_, off, _ := Quartiles(r.OffFPS)
 		_, on, _ := Quartiles(r.On)
-		fmt.Fprintf(out, "%-6d %13.0f %13.0f %8.3f %6.3f %8.3f %8.3f %6.3f %8.3f %6d %8d\n", b, off, on, q1, m, q3, a1, am, a3, r.Lost, r.Dropped)
+		fmt.Fprintf(out, "%-6d %13.0f %13.0f %8.3f %6.3f %8.3f %8.3f %6.3f %8.3f %6d %8d %s\n", b, off, on, q1, m, q3, a1, am, a3, r.Lost, r.Dropped, strings.Join(reasons, ","))
 	}
 	return res, nil
 }
