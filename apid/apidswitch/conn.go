@@ -512,6 +512,7 @@ func (r *reader) partial(b []byte, answer bool) {
 
 // notice answers the rejected frame with an ERROR to its sender.
 func (r *reader) notice(code frame.ErrorCode, rejected *frame.Frame) {
+	r.c.sw.logRefused(r.c.t.name, code, rejected)
 	frame.EncodeError(&r.scratch, code, rejected)
 	r.send(&r.scratch)
 }

@@ -527,6 +527,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 	}
 	g.mu.Unlock()
 	if code != 0 {
+		s.logRefused(GroundPeer, code, f)
 		return code
 	}
 	dst.q.signal()
