@@ -1,36 +1,17 @@
 package apidswitch
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"spacenet/apid/frame"
 	"spacenet/internal/logging"
+	"spacenet/internal/logging/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the log writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRefusalLogged: at debug level every refused frame is logged as
 // "frame refused" (tenant, reason, type, apid, dest), thinned per tenant
@@ -40,7 +21,7 @@ func (s *syncBuffer) String() string {
 func TestRefusalLogged(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(1e9)
-	var buf syncBuffer
+	var buf logtest.Buffer
 	sw, err := New(Config{Policy: restricted(), SocketDir: t.TempDir() + "/s",
 		Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

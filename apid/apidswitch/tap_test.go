@@ -27,6 +27,21 @@ func readAll(t *testing.T, tp *Tap) ([]TapRecord, TapStats) {
 	}
 }
 
+// dialPair connects camera and processor to sw, closed at the test's end.
+func dialPair(t *testing.T, sw *Switch) (cam, proc *Guest) {
+	t.Helper()
+	var err error
+	if cam, err = Dial(sw.SocketPath("camera")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	if proc, err = Dial(sw.SocketPath("processor")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Close() })
+	return cam, proc
+}
+
 // seqFrame is camera's i-th data frame to processor: its payload is i.
 func seqFrame(t testing.TB, i int) frame.Frame {
 	var p [4]byte
@@ -95,16 +110,7 @@ func TestTapExact(t *testing.T) {
 		}
 	}
 
-	cam, err := Dial(sw.SocketPath("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	proc, err := Dial(sw.SocketPath("processor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Close()
+	cam, proc := dialPair(t, sw)
 	playTapPattern(t, cam, proc)
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -229,16 +235,7 @@ func TestTapLossyReader(t *testing.T) {
 			}
 		}
 	}()
-	cam, err := Dial(sw.SocketPath("camera"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	proc, err := Dial(sw.SocketPath("processor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Close()
+	cam, proc := dialPair(t, sw)
 	const total = 5000
 	go func() {
 		fs := make([]frame.Frame, 50)

@@ -148,17 +148,29 @@ func removeStale(path, what string) error {
 // Path is the socket's path.
 func (s *Server) Path() string { return s.path }
 
+// Accept returns the next connection on ln, retrying after any error but
+// ln's closing (EMFILE and the like: logged, then a short pause so as not
+// to spin), or nil once ln is closed.
+func Accept(ln *net.UnixListener, log *slog.Logger, what string) *net.UnixConn {
+	for {
+		c, err := ln.AcceptUnix()
+		if err == nil {
+			return c
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		log.Warn(what+": accept", "err", err)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	for {
-		c, err := s.ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("control socket: accept", "err", err)
-			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
-			continue
+		c := Accept(s.ln, s.log, "control socket")
+		if c == nil {
+			return
 		}
 		select {
 		case s.slots <- struct{}{}:

@@ -40,11 +40,12 @@ func Dial(path string, req Request) (*Client, error) {
 	c := conn.(*net.UnixConn)
 	cl := &Client{c: c, r: bufio.NewReaderSize(c, 64<<10)}
 	c.SetDeadline(time.Now().Add(2 * RequestTimeout))
-	if _, err := c.Write(line); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("monitor socket %s: %w", path, err)
-	}
+	_, werr := c.Write(line) // a server refusing at once (busy) may have closed already
 	e, err := ReadEvent(cl.r)
+	if werr != nil && (err != nil || e.Kind != KindError) {
+		c.Close()
+		return nil, fmt.Errorf("monitor socket %s: %w", path, werr)
+	}
 	c.SetDeadline(time.Time{})
 	switch {
 	case err != nil:

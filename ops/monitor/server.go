@@ -77,14 +77,9 @@ func (s *Server) Path() string { return s.path }
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	for {
-		c, err := s.ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("monitor socket: accept", "err", err)
-			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
-			continue
+		c := control.Accept(s.ln, s.log, "monitor socket")
+		if c == nil {
+			return
 		}
 		if !control.Trusted(c) {
 			c.Close()
@@ -129,15 +124,22 @@ func (s *Server) remove(cl *client) {
 // serve reads cl's request, opens its tap and streams the tap's records
 // until the tap closes (the client went away, or Close).
 func (s *Server) serve(cl *client) {
-	defer func() { <-s.slots; s.wg.Done() }()
-	defer s.remove(cl)
-	defer cl.c.Close()
 	c := cl.c
+	defer s.wg.Done()
+	defer c.Close()
+	// The slot is given back before the client can see the end (an Error
+	// record, or EOF): a client that saw its monitor end may start another.
+	release := sync.OnceFunc(func() { s.remove(cl); <-s.slots })
+	defer release()
+	refuse := func(msg string) {
+		release()
+		s.refuse(c, msg)
+	}
 	c.SetReadDeadline(time.Now().Add(RequestTimeout))
 	br := bufio.NewReaderSize(io.LimitReader(c, MaxRequest), MaxRequest)
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		s.refuse(c, "monitor: no request line (a JSON object and a newline, at most 4096 bytes)")
+		refuse("monitor: no request line (a JSON object and a newline, at most 4096 bytes)")
 		return
 	}
 	req, err := ParseRequest(line)
@@ -150,12 +152,12 @@ func (s *Server) serve(cl *client) {
 		err = s.checkPeers(filter.Tenants)
 	}
 	if err != nil {
-		s.refuse(c, err.Error())
+		refuse(err.Error())
 		return
 	}
 	tap, err := s.sw.Tap(filter, size)
 	if err != nil {
-		s.refuse(c, err.Error())
+		refuse(err.Error())
 		return
 	}
 	defer tap.Close()
