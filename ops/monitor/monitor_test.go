@@ -317,6 +317,7 @@ func TestMonitorRefused(t *testing.T) {
 		`{"buffer":70000}` + "\n":          "buffer 70000",
 		`{"tenants":["../x"]}` + "\n":      "not a tenant name",
 		`{} {}` + "\n":                     "more than one",
+		"{}\n{}\n":                         "bytes after the request line",
 		strings.Repeat(" ", MaxRequest+10): "no request line",
 	} {
 		if got := raw(line); !strings.Contains(got, want) {
@@ -344,9 +345,9 @@ func TestMonitorRefused(t *testing.T) {
 	}
 }
 
-// TestMonitorClientDone: a client that says it is done (CloseWrite) gets
-// the last Stats record and EOF, and its tap is closed: the switch has
-// room for MaxTaps taps again.
+// TestMonitorClientDone: a client that says it is done (CloseWrite), or
+// writes anything after its request, gets the last Stats record and EOF,
+// and its tap is closed: the switch has room for MaxTaps taps again.
 func TestMonitorClientDone(t *testing.T) {
 	r := newRig(t)
 	var clients []*Client
@@ -360,8 +361,12 @@ func TestMonitorClientDone(t *testing.T) {
 	if _, err := r.sw.Tap(apidswitch.TapFilter{}, 1); !errors.Is(err, apidswitch.ErrTapsBusy) {
 		t.Fatalf("tap beside %d monitors: %v", MaxClients, err)
 	}
-	for _, c := range clients {
-		c.CloseWrite()
+	for i, c := range clients {
+		if i%2 == 0 {
+			c.CloseWrite()
+		} else {
+			c.c.Write([]byte("x"))
+		}
 		res := <-collect(c)
 		if res.err != nil || len(res.frames) != 0 || len(res.stats) != 1 || res.stats[0] != (apidswitch.TapStats{}) {
 			t.Errorf("after CloseWrite: %+v", res)

@@ -142,6 +142,10 @@ func (s *Server) serve(cl *client) {
 		refuse("monitor: no request line (a JSON object and a newline, at most 4096 bytes)")
 		return
 	}
+	if br.Buffered() > 0 {
+		refuse("monitor: bytes after the request line: a monitor writes one line, then only reads")
+		return
+	}
 	req, err := ParseRequest(line)
 	var filter apidswitch.TapFilter
 	size := 0
@@ -169,12 +173,13 @@ func (s *Server) serve(cl *client) {
 		tap.Close()
 	}
 	c.SetReadDeadline(time.Time{})
-	// The client only reads from now on: its end (or anything it writes)
+	// The client only reads from now on: its end, or any byte it writes,
 	// closes the tap, which ends the stream below.
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		io.Copy(io.Discard, c)
+		var b [1]byte
+		c.Read(b[:])
 		tap.Close()
 	}()
 	s.stream(c, tap)
