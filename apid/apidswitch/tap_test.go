@@ -344,3 +344,36 @@ func TestTapPathAllocs(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkRouteDirectTapped is BenchmarkRouteDirect with a monitor
+// open on every frame both ways, its reader taking the records as they
+// come (what a frame costs the switch while someone watches).
+func BenchmarkRouteDirectTapped(b *testing.B) {
+	fx := newRouteFixture(b)
+	fx.sinkProc()
+	tp, err := fx.sw.Tap(TapFilter{}, 4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		recs := make([]TapRecord, 256)
+		for {
+			if _, _, err := tp.Read(recs, nil); err != nil {
+				return
+			}
+		}
+	}()
+	batch := batchOf(b, DefaultBatch, nil)
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		fx.r.process(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*DefaultBatch), "ns/frame")
+	tp.Close()
+	<-done
+	st := tp.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(max(1, st.Passed)), "dropped/passed")
+}

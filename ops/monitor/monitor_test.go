@@ -407,3 +407,44 @@ func TestMonitorSocket(t *testing.T) {
 		t.Error("listening in a missing directory")
 	}
 }
+
+// TestMonitorStuckNeverStalls: a monitor that never reads what it asked
+// for does not hold up the switch: camera's 20000 frames all reach
+// processor, the switch refuses none, and the tap counts what it could
+// not keep. (The stuck client's stream ends at Close, after
+// FinishTimeout.)
+func TestMonitorStuckNeverStalls(t *testing.T) {
+	r := newRig(t)
+	stuck, err := Dial(Path(r.dir), Request{Buffer: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	cam, proc := r.guest("camera"), r.guest("processor")
+	const total = 20000
+	go func() {
+		fs := make([]frame.Frame, 100)
+		for i := 0; i < total; i += len(fs) {
+			for j := range fs {
+				fs[j] = mk(t, frame.TM, 0x010, 0x020, []byte{byte(j)})
+			}
+			if cam.WriteFrames(fs) != nil {
+				return
+			}
+		}
+	}()
+	proc.SetReadDeadline(time.Now().Add(testTimeout))
+	buf := make([]frame.Frame, 64)
+	for got := 0; got < total; {
+		n, err := proc.ReadFrames(buf)
+		if err != nil {
+			t.Fatalf("after %d frames: %v", got, err)
+		}
+		got += n
+	}
+	for _, c := range r.sw.Counters() {
+		if c.Tenant == "camera" && (c.Received != total || c.Delivered != total || c.DroppedTotal() != 0) {
+			t.Errorf("camera %+v", c)
+		}
+	}
+}
