@@ -84,6 +84,10 @@ func init() {
 	f.StringVarP(&monitorFlags.write, "write", "w", "", "write a pcapng capture to this file instead of lines")
 	f.IntVarP(&monitorFlags.count, "count", "c", 0, "stop after this many frames (0: until interrupted)")
 	f.IntVar(&monitorFlags.buffer, "buffer", monitor.DefaultBuffer, fmt.Sprintf("frames the switch holds for this monitor before it drops (1 to %d)", apidswitch.MaxTapCapacity))
+	monitorCmd.RegisterFlagCompletionFunc("tenant", func(cmd *cobra.Command, args []string, s string) ([]string, cobra.ShellCompDirective) {
+		names, d := completeTenants(cmd, args, s)
+		return append(names, apidswitch.GroundPeer), d
+	})
 	monitorCmd.RegisterFlagCompletionFunc("direction", cobra.FixedCompletions([]string{"in", "out", "both"}, cobra.ShellCompDirectiveNoFileComp))
 	rootCmd.AddCommand(monitorCmd)
 }
