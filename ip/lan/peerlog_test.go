@@ -16,8 +16,8 @@ import (
 type chanHandler struct{ ch chan string }
 
 func (h chanHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h chanHandler) WithGroup(string) slog.Handler             { return h }
+func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h chanHandler) WithGroup(string) slog.Handler            { return h }
 func (h chanHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Message)
