@@ -307,6 +307,7 @@ func (r *reader) process(b []byte) {
 	r.refresh()
 	st := r.st
 	ss := &t.st
+	s.tapFrames(t.name, false, b)
 	var limit *policy.Flow
 	if r.idx >= 0 && st.flow[r.idx].Rate > 0 {
 		limit = &st.flow[r.idx]
@@ -448,6 +449,7 @@ func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 		written, queued, full, closed := dst.q.forward(b, ss)
 		ss.delivered += uint64(written)
 		ss.queued += uint64(queued)
+		ss.countTo(dst, written+queued)
 		if queued > 0 {
 			r.touch(dst.q)
 		}
@@ -497,6 +499,7 @@ func (r *reader) refuse(code frame.ErrorCode, b []byte) {
 func (r *reader) partial(b []byte, answer bool) {
 	var f frame.Frame
 	copy(f[:], b)
+	r.c.sw.tapFrames(r.c.t.name, false, f[:])
 	ss := &r.c.t.st
 	ss.mu.Lock()
 	ss.received++
@@ -511,6 +514,7 @@ func (r *reader) partial(b []byte, answer bool) {
 
 // notice answers the rejected frame with an ERROR to its sender.
 func (r *reader) notice(code frame.ErrorCode, rejected *frame.Frame) {
+	r.c.sw.logRefused(r.c.t.name, code, rejected)
 	frame.EncodeError(&r.scratch, code, rejected)
 	r.send(&r.scratch)
 }

@@ -1,6 +1,8 @@
 package apidswitch
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -27,6 +29,9 @@ type stats struct {
 	dropped         [NumReasons]uint64
 	skipped         uint64 // bytes passed over to find a frame header again (Flow.Resync), not frames
 	resyncs         uint64 // times the sender's stream was found misaligned
+	// sentTo counts, per destination tenant, the frames forwarded to it:
+	// written to its socket or put in its queue (the policy's edges).
+	sentTo map[*tenant]uint64
 
 	rate bucket // the sender's rate limit, when its policy sets one
 }
@@ -112,6 +117,17 @@ func (st *stats) snapshot(c *Counters) {
 	st.mu.Unlock()
 }
 
+// countTo adds n frames forwarded to dst. st.mu is held.
+func (st *stats) countTo(dst *tenant, n int) {
+	if n == 0 {
+		return
+	}
+	if st.sentTo == nil {
+		st.sentTo = make(map[*tenant]uint64)
+	}
+	st.sentTo[dst] += uint64(n)
+}
+
 func (n *notices) snapshot(c *Counters) {
 	c.NoticesQueued = n.queued.Load()
 	c.NoticesLost = n.lost.Load()
@@ -138,4 +154,39 @@ func credit(from []*stats, n *notices) {
 		clear(from[i:j])
 		i = j
 	}
+}
+
+// EdgeCount is the traffic on one edge: frames sender From (a tenant, or
+// "ground") had forwarded to tenant To, written to its socket or put in
+// its queue.
+type EdgeCount struct {
+	From, To string
+	Frames   uint64
+}
+
+// Edges returns the frames forwarded from each sender to each tenant so
+// far, senders in the order of Counters (the ground last), destinations
+// by name; pairs that carried nothing are left out. Frames to the system
+// handler and to the ground link are each sender's DeliveredSystem and
+// DeliveredGround. Each sender's counts are consistent on their own.
+func (s *Switch) Edges() []EdgeCount {
+	st := s.state.Load()
+	var out []EdgeCount
+	add := func(from string, ss *stats) {
+		ss.mu.Lock()
+		k := len(out)
+		for t, n := range ss.sentTo {
+			out = append(out, EdgeCount{From: from, To: t.name, Frames: n})
+		}
+		ss.mu.Unlock()
+		slices.SortFunc(out[k:], func(a, b EdgeCount) int { return strings.Compare(a.To, b.To) })
+	}
+	for _, t := range st.tenants {
+		add(t.name, &t.st)
+	}
+	for _, t := range st.gone {
+		add(t.name, &t.st)
+	}
+	add(GroundPeer, &s.ground)
+	return out
 }

@@ -35,6 +35,9 @@ func (s *Switch) sendGround(from string, f *frame.Frame) error {
 		}
 	}
 	s.downlinkMu.Unlock()
+	if err == nil {
+		s.tapFrames(GroundPeer, true, f[:])
+	}
 	if err != nil {
 		n := s.downlinkFailures.Add(1)
 		if k, ok := s.logLimit.Allow(from, logDownlinkRefused); ok {

@@ -45,6 +45,7 @@ type queue struct {
 	waiting bool     // the writer is idle and waits on wake
 	closed  bool     // the tenant was removed: push refuses
 	direct  *conn    // the connection whose writer runs, for writeDirect; nil if none
+	owner   *tenant  // the tenant it queues for (taps name it)
 	wake    chan struct{}
 
 	limit      int         // slots tenants' frames may fill (7/8 of cap); the rest is for notices
@@ -231,6 +232,7 @@ func (q *queue) commit(nbytes int, from []*stats) int {
 	k := total / frame.Size
 	q.off = total % frame.Size
 	copy(from[:k], q.from[q.head:q.head+k])
+	q.tapOut(q.buf[q.head*frame.Size : (q.head+k)*frame.Size])
 	if len(q.contenders) > 0 {
 		q.uncount(from[:k])
 	}
@@ -492,6 +494,7 @@ func (q *queue) forward(b []byte, st *stats) (written, queued, full, closed int)
 	if q.n == 0 && !q.congested && q.direct != nil {
 		n := q.direct.writeDirect(b)
 		written = n / frame.Size
+		q.tapOut(b[:written*frame.Size])
 		partial = n % frame.Size
 		b = b[written*frame.Size:]
 	}

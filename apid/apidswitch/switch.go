@@ -34,6 +34,7 @@ type Switch struct {
 	logLimit *logging.Limiter // thins the per-frame lines
 
 	state atomic.Pointer[state]
+	taps  tapSet // monitors' copies of the frames: tap.go
 
 	mu      sync.Mutex // guards byName, removed, running, the listeners and Reload
 	byName  map[string]*tenant
@@ -148,6 +149,7 @@ func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
 				path: filepath.Join(s.cfg.SocketDir, pt.Name+".sock"),
 				q:    newQueue(s.cfg.QueueLen),
 			}
+			t.q.owner = t
 			created = append(created, t)
 		}
 		st.tenants = append(st.tenants, t)
@@ -523,6 +525,7 @@ func (t *tenant) setRemoved(removed bool) {
 // No_route when no tenant owns the destination, Host_busy when the
 // tenant's queue is full.
 func (s *Switch) Inject(f *frame.Frame) error {
+	s.tapFrames(GroundPeer, false, f[:])
 	st := s.state.Load()
 	g := &s.ground
 	g.mu.Lock()
@@ -536,6 +539,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 		switch dst.q.push(f, g) {
 		case pushed:
 			g.queued++
+			g.countTo(dst, 1)
 		case pushFull:
 			code = frame.HostBusy
 		case pushClosed:
@@ -563,6 +567,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 	}
 	g.mu.Unlock()
 	if code != 0 {
+		s.logRefused(GroundPeer, code, f)
 		return code
 	}
 	dst.q.signal()

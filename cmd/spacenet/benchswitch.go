@@ -54,7 +54,10 @@ between two processes as well.
 
 With --metrics, the throughput rounds compare the switch with its
 Prometheus endpoint on (a loopback --metrics-listen, GET /metrics every
---scrape) against the same switch with it off, rounds alternating.`,
+--scrape) against the same switch with it off, rounds alternating. With
+--processes --metrics, every round runs three flows on one switch, off,
+on, off, each guest a process: the on/off ratio against the two offs
+around it, and the off/off ratio (the machine's noise), as quartiles.`,
 	Args: cobra.NoArgs,
 	RunE: runBenchSwitch,
 }
@@ -86,23 +89,26 @@ var benchRoleCmd = &cobra.Command{
 	},
 }
 
-// runBenchProcesses is bench switch --processes.
-func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
+// selfLauncher starts a bench role in a process of this binary.
+func selfLauncher(args []string) *exec.Cmd {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		self = os.Args[0]
 	}
+	return exec.Command(self, append([]string{"bench", "role"}, args...)...)
+}
+
+// runBenchProcesses is bench switch --processes.
+func runBenchProcesses(cmd *cobra.Command, batches []int, base string) error {
 	fl := benchSwitchFlags
-	_, err = switchbench.RunProcesses(cmd.Context(), switchbench.Config{
-		Launcher: func(args []string) *exec.Cmd {
-			return exec.Command(self, append([]string{"bench", "role"}, args...)...)
-		},
-		Frames:  fl.frames,
-		Batches: batches,
-		Pings:   fl.pings,
-		Rounds:  fl.rounds,
-		Dir:     base,
-		Out:     cmd.OutOrStdout(),
+	_, err := switchbench.RunProcesses(cmd.Context(), switchbench.Config{
+		Launcher: selfLauncher,
+		Frames:   fl.frames,
+		Batches:  batches,
+		Pings:    fl.pings,
+		Rounds:   fl.rounds,
+		Dir:      base,
+		Out:      cmd.OutOrStdout(),
 		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
 			return switchbench.Start(cmd.Context(), apidswitch.Config{SocketDir: dir})
 		},
@@ -144,6 +150,9 @@ func runBenchSwitch(cmd *cobra.Command, _ []string) error {
 	defer os.RemoveAll(base)
 	o := switchbench.InProcess{Frames: fl.frames, Batches: batches, Window: fl.window, Pings: fl.pings, Rounds: fl.rounds, Dir: base, Out: cmd.OutOrStdout()}
 	switch {
+	case fl.processes && fl.metrics:
+		return metricsbench.RunProcesses(cmd.Context(), metricsbench.ProcessOptions{Launch: selfLauncher, Frames: fl.frames,
+			Batches: batches, Rounds: fl.rounds, Scrape: fl.scrape, Dir: base, Out: cmd.OutOrStdout()})
 	case fl.processes:
 		return runBenchProcesses(cmd, batches, base)
 	case fl.metrics:

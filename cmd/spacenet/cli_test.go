@@ -185,7 +185,7 @@ func TestBinaryNoSwitch(t *testing.T) {
 }
 
 // TestBinaryCompletion: the shell completion offers the values of --type,
-// --via, --log-format and --log-level.
+// --via, --log-format, --log-level and monitor's --direction and --tenant.
 func TestBinaryCompletion(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -196,6 +196,8 @@ func TestBinaryCompletion(t *testing.T) {
 		{[]string{"run", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"lan", "run", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"lan", "run", "--log-level", ""}, []string{"debug", "info", "warn", "error"}},
+		{[]string{"monitor", "--direction", ""}, []string{"in", "out", "both"}},
+		{[]string{"monitor", "--socket-dir", "/nonexistent", "--tenant", ""}, []string{"ground"}},
 	}
 	for _, tc := range tests {
 		out, code := spacenet(t, nil, append([]string{cobra.ShellCompRequestCmd}, tc.args...)...)

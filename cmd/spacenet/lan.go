@@ -190,7 +190,7 @@ func runLAN(cmd *cobra.Command, _ []string) error {
 		reload: func() { reloadLAN(l, log) },
 	}.serve(context.Background())
 	if up {
-		l.Report(cmd.OutOrStdout())
+		stopLANCounters(cmd.OutOrStdout(), lanFlags.logFormat, l, logs)
 	}
 	return errors.Join(err, l.Close())
 }

@@ -68,6 +68,7 @@ var theMetrics = map[string]float64{
 	`spacenet_apid_connected{tenant="spaceos"}`:                                   0,
 	`spacenet_apid_connections_total{tenant="camera"}`:                            1,
 	`spacenet_apid_frames_total{direction="in",tenant="ground"}`:                  0,
+	`spacenet_apid_edge_frames_total{from="camera",to="processor"}`:               controltest.Sent,
 }
 
 // TestBinaryMetricsText: /metrics has the pattern's values, and promtool

@@ -33,8 +33,10 @@ func chromium(t *testing.T, url string, extra ...string) []byte {
 // TestBinaryStatusPage: the status page on --metrics-listen, loaded in
 // headless Chromium after the known pattern, shows every tenant and its
 // counters as its script redraws them from status.json (the in/s cells
-// say "-" as served, a number once the script has run), and a screenshot
-// is written.
+// say "-" as served, a number once the script has run), every edge of the
+// policy with the frames it carried, and the policy's picture (inline SVG
+// from dot) whose node and edge labels the script rewrote with rates; and
+// a screenshot is written.
 func TestBinaryStatusPage(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Skip("chromium not installed (Debian package chromium)")
@@ -68,8 +70,54 @@ func TestBinaryStatusPage(t *testing.T) {
 		}
 	}
 
+	edgeRows := regexp.MustCompile(`<tr id="edge-([^"]*)">(.*?)</tr>`).FindAllStringSubmatch(dom, -1)
+	var edges []string
+	for _, r := range edgeRows {
+		var got []string
+		for _, c := range cells.FindAllStringSubmatch(r[2], -1) {
+			got = append(got, c[1])
+		}
+		edges = append(edges, strings.ReplaceAll(r[1], "&gt;", ">")+" "+strings.Join(got, "|"))
+	}
+	wantEdges := []string{"camera->processor camera|processor|0|7", "camera->spaceos camera|spaceos|0|0", "camera->ground camera|ground|0|0",
+		"processor->camera processor|camera|0|0", "processor->spaceos processor|spaceos|0|0", "processor->ground processor|ground|0|0",
+		"spaceos->camera spaceos|camera|0|0", "spaceos->processor spaceos|processor|0|0", "spaceos->ground spaceos|ground|0|0",
+		"ground->camera ground|camera|0|0", "ground->processor ground|processor|0|0", "ground->spaceos ground|spaceos|0|0"}
+	if strings.Join(edges, "\n") != strings.Join(wantEdges, "\n") {
+		t.Errorf("edges:\n%s\nwant\n%s", strings.Join(edges, "\n"), strings.Join(wantEdges, "\n"))
+	}
+	if _, err := exec.LookPath("dot"); err == nil {
+		// The picture: a node per tenant and the ground, an edge per edge,
+		// each with its rate as the script wrote it.
+		texts := func(id string) []string {
+			g := regexp.MustCompile(`(?s)<g id="pic-` + regexp.QuoteMeta(id) + `" class="(?:node|edge)">(.*?)</g>`).FindStringSubmatch(dom)
+			if g == nil {
+				t.Errorf("no %s in the picture", id)
+				return nil
+			}
+			var out []string
+			for _, m := range regexp.MustCompile(`<text[^>]*>([^<]*)</text>`).FindAllStringSubmatch(g[1], -1) {
+				out = append(out, m[1])
+			}
+			return out
+		}
+		for id, want := range map[string]string{
+			"tenant-camera":        "camera|0x010-0x01F|in 0 /s, out 0 /s",
+			"ground":               "ground|0x7F0|in 0 /s, out 0 /s",
+			"camera-&gt;processor": "0 /s",
+			"camera-&gt;ground":    "downlink|0 /s",
+			"ground-&gt;spaceos":   "0 /s",
+		} {
+			if got := strings.Join(texts(id), "|"); got != want {
+				t.Errorf("picture %s: %q, want %q", id, got, want)
+			}
+		}
+	} else {
+		t.Log("dot not installed: the picture is not checked (scripts/deps.sh installs graphviz)")
+	}
+
 	shot := filepath.Join(t.TempDir(), "status.png")
-	chromium(t, url, "--virtual-time-budget=1500", "--window-size=1280,400", "--screenshot="+shot)
+	chromium(t, url, "--virtual-time-budget=1500", "--window-size=1280,1100", "--screenshot="+shot)
 	b, err := os.ReadFile(shot)
 	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n")) || len(b) < 1000 {
 		t.Fatalf("screenshot %s: %d bytes, %v", shot, len(b), err)

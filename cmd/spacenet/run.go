@@ -232,8 +232,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		reload: func() { reload(p.Switch, rf.config, log) },
 	}.serve(context.Background())
 	if up {
-		p.Report(cmd.OutOrStdout())
-		fmt.Fprintf(cmd.OutOrStdout(), "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
+		stopCounters(cmd.OutOrStdout(), rf.logFormat, p, logs)
 	}
 	return err
 }

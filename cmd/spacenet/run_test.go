@@ -371,8 +371,8 @@ func TestBinarySIGHUP(t *testing.T) {
 	if e, _ := frame.ParseErrorPayload(got.Payload()); got.Type() != frame.Error || e.Code != frame.NotPermitted {
 		t.Errorf("got %x, want Not_permitted", got[:16])
 	}
-	stdout := p.stop(syscall.SIGTERM)
-	if !strings.Contains(stdout, "logger") || !strings.Contains(stdout, "Not_permitted=1") {
+	stdout := p.stop(syscall.SIGTERM) // one JSON record (--log-format json)
+	if !strings.Contains(stdout, `"name":"logger"`) || !strings.Contains(stdout, `"Not_permitted":1`) {
 		t.Errorf("counters:\n%s", stdout)
 	}
 }

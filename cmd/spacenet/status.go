@@ -303,6 +303,7 @@ func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 			t.Received, t.Forwarded(), t.Queued, t.Held, t.DroppedTotal, t.NoticesLost, byReason(t.Dropped))
 	}
 	tw.Flush()
+	writeEdges(w, &s, p)
 	if d := s.Downlink; d != nil {
 		fmt.Fprintf(w, "downlink: sent=%d refused_by_ground=%d queue_full=%d send_failures=%d unattributed=%d\n", d.Sent, d.RefusedByGround, d.QueueFull, d.SendFailures, d.Unattributed)
 	}

@@ -82,7 +82,7 @@ func TestBinaryStatusTable(t *testing.T) {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 6 || !strings.HasPrefix(lines[0], "APID switch "+p.dir+"  policy built-in v0") {
+	if len(lines) != 6+13 || !strings.HasPrefix(lines[0], "APID switch "+p.dir+"  policy built-in v0") {
 		t.Fatalf("status:\n%s", out)
 	}
 	want := [][]string{
@@ -91,6 +91,20 @@ func TestBinaryStatusTable(t *testing.T) {
 		{"processor", "0x020-0x02F", "yes", "1", "0", "0", "0", "2", "2", "0", "0", "0", "0", "-"},
 		{"spaceos", "0x100-0x2FF", "no", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-"},
 		{"ground", "0x7F0", "-", "-", "-", "0", "0", "0", "0", "0", "0", "0", "0", "-"},
+		// Every edge of the policy, with the frames it carried.
+		{"EDGE", "FRAMES/s", "FRAMES"},
+		{"camera", "->", "processor", "0", "7"},
+		{"camera", "->", "spaceos", "0", "0"},
+		{"camera", "->", "ground", "0", "0"},
+		{"processor", "->", "camera", "0", "0"},
+		{"processor", "->", "spaceos", "0", "0"},
+		{"processor", "->", "ground", "0", "0"},
+		{"spaceos", "->", "camera", "0", "0"},
+		{"spaceos", "->", "processor", "0", "0"},
+		{"spaceos", "->", "ground", "0", "0"},
+		{"ground", "->", "camera", "0", "0"},
+		{"ground", "->", "processor", "0", "0"},
+		{"ground", "->", "spaceos", "0", "0"},
 	}
 	for i, w := range want {
 		if got := strings.Fields(lines[i+1]); strings.Join(got, " ") != strings.Join(w, " ") {
@@ -159,7 +173,7 @@ func TestBinaryStatusWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(out), "\x1b") || strings.Count(string(out), "APID switch ") != 3 || strings.Count(string(out), "\ncamera ") != 3 {
+	if strings.Contains(string(out), "\x1b") || strings.Count(string(out), "APID switch ") != 3 || strings.Count(string(out), "\ncamera  ") != 3 {
 		t.Errorf("into a pipe, want 3 plain views:\n%q", out)
 	}
 

@@ -59,6 +59,7 @@ func livePolicy(path string, interval time.Duration) (*policy.Policy, map[string
 		}
 		notes[t.Name] = fmt.Sprintf("in %s/s, out %s/s, dropped %d", rate(t.Received, p.Received, dt, have), rate(t.Forwarded(), p.Forwarded(), dt, have), t.DroppedTotal)
 	}
+	edgeNotes(notes, b, a)
 	return pol, notes, nil
 }
 

@@ -27,7 +27,8 @@ func TestBinaryTopology(t *testing.T) {
 }
 
 // TestBinaryTopologyLive: --live draws the running switch's policy (the
-// same edges as the file's) with each node's rates and drops.
+// same edges as the file's) with each node's rates and drops, and each
+// edge's rate last on its label.
 func TestBinaryTopologyLive(t *testing.T) {
 	p := startRunPattern(t)
 	out, code := spacenet(t, nil, "topology", "--live", "--socket-dir", p.dir, "--interval", "20ms")
@@ -44,13 +45,25 @@ func TestBinaryTopologyLive(t *testing.T) {
 			t.Errorf("no %s in\n%s", want, out)
 		}
 	}
+	live := strings.Contains(out, " -> ")
 	edges := func(dot string) (e []string) {
 		for _, l := range strings.Split(dot, "\n") {
-			if strings.Contains(l, " -> ") {
-				e = append(e, l)
+			if !strings.Contains(l, " -> ") {
+				continue
 			}
+			if live {
+				// The edge's own label, without the rate line --live adds.
+				l = strings.NewReplacer(`\n0/s"`, `"`, `, label="0/s"`, "").Replace(l)
+			}
+			e = append(e, l)
 		}
 		return e
+	}
+	for _, want := range []string{`"camera" -> "processor" [id="camera->processor", label="0/s"];`,
+		`"camera" -> "ground" [id="camera->ground", style=dashed, label="downlink\n0/s"];`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in\n%s", want, out)
+		}
 	}
 	if a, b := strings.Join(edges(out), "\n"), strings.Join(edges(file), "\n"); a != b || a == "" {
 		t.Errorf("--live edges:\n%s\nthe built-in policy's:\n%s", a, b)

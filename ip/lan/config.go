@@ -82,6 +82,10 @@ const DefaultDir = "/tmp/space-lan"
 type Config struct {
 	Source string // file name, or "built-in default"
 
+	// onPeer, set by LAN.attach, hears the qemu-stream ports' peers come
+	// and go (OpenNIC passes it to nic.QEMUOptions.OnPeer).
+	onPeer func(port, tenant, event string, generation uint64)
+
 	Ageing       time.Duration
 	MACTableSize int
 	FloodOnly    bool

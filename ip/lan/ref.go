@@ -174,6 +174,7 @@ func (s *Switch) ingressRefs(in *port, refs []Ref) {
 		}
 		if r := s.forward(in, t, f, nil, ref, size, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
+			s.logRefused(in, r)
 		}
 	}
 	s.macs.mu.RUnlock()

@@ -76,6 +76,10 @@ func (c *Config) OpenNIC(p *PortSpec) (nic.NIC, error) {
 	var n nic.NIC
 	var err error
 	qopts := nic.QEMUOptions{MTU: p.MTU}
+	if c.onPeer != nil {
+		port, tenant, hook := p.Name, p.Tenant, c.onPeer
+		qopts.OnPeer = func(event string, gen uint64) { hook(port, tenant, event, gen) }
+	}
 	switch p.Kind {
 	case KindQEMUStream, KindQEMUDgram:
 		dirMode, sockMode := c.DirMode, c.SocketMode
@@ -115,6 +119,7 @@ func (c *Config) OpenNIC(p *PortSpec) (nic.NIC, error) {
 }
 
 func (l *LAN) attach(c *Config, p *PortSpec) error {
+	c.onPeer = l.peerEvent
 	n, err := c.OpenNIC(p)
 	if err != nil {
 		return err
@@ -128,6 +133,13 @@ func (l *LAN) attach(c *Config, p *PortSpec) error {
 	}
 	l.log.Info("lan: port up", "port", p.Name, "tenant", p.Tenant, "kind", p.Kind, "nic", n.Name())
 	return nil
+}
+
+// peerEvent logs a qemu-stream port's peer connecting, being replaced or
+// going, in the APID switch's shape ("tenant connected", tenant,
+// generation) with the port.
+func (l *LAN) peerEvent(port, tenant, event string, gen uint64) {
+	l.log.Info("tenant "+event, "tenant", tenant, "port", port, "generation", gen)
 }
 
 // Config returns the configuration in force.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"spacenet/internal/logging"
 	"spacenet/ip/nic"
 )
 
@@ -76,6 +77,8 @@ type Switch struct {
 	log   *slog.Logger
 	macs  *macTable
 
+	refusals *logging.Limiter // thins the debug lines of dropped frames (refusallog.go)
+
 	mu      sync.Mutex // guards the fields below and topology changes
 	ports   map[string]*port
 	tenants map[string]int
@@ -136,6 +139,7 @@ func New(opts Options) *Switch {
 		tenants: map[string]int{},
 		reach:   opts.Reach,
 	}
+	s.refusals = logging.NewLimiter(logging.LimitConfig{})
 	s.topo.Store(&topology{reach: opts.Reach})
 	return s
 }
@@ -485,6 +489,7 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 		}
 		if r := s.forward(in, t, f, hdr, nil, len(f), now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
+			s.logRefused(in, r)
 		}
 	}
 	s.macs.mu.RUnlock()

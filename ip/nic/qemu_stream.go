@@ -19,6 +19,11 @@ type QEMUOptions struct {
 	// MTU is the largest payload carried; 0 means DefaultMTU. A stream
 	// length prefix or a datagram above MTU+HeaderLen is refused.
 	MTU int
+	// OnPeer, if set, is called when a listening stream's peer connects
+	// ("connected"; "replaced" when it replaces a peer) or goes
+	// ("disconnected"), with the peer's generation, outside any lock. It
+	// must not block (log through an asynchronous handler).
+	OnPeer func(event string, generation uint64)
 }
 
 func qemuMTU(opts []QEMUOptions) (int, error) {
@@ -62,6 +67,8 @@ type QEMUStream struct {
 	ln   *net.UnixListener // nil when dialled
 	wg   sync.WaitGroup    // the accept loop
 
+	onPeer func(event string, generation uint64) // QEMUOptions.OnPeer
+
 	mu     sync.Mutex
 	conn   *net.UnixConn // current peer, nil if none
 	gen    uint64        // incremented on every change of peer
@@ -101,6 +108,9 @@ func ListenQEMUStream(path string, opts ...QEMUOptions) (*QEMUStream, error) {
 	}
 	s := newQEMUStream("qemu-stream:"+path, mtu)
 	s.ln = ln
+	if len(opts) > 0 {
+		s.onPeer = opts[0].OnPeer
+	}
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -168,11 +178,15 @@ func (s *QEMUStream) acceptLoop() {
 		old := s.conn
 		s.conn = c
 		s.gen++
+		gen := s.gen
 		close(s.peerCh)
 		s.peerCh = make(chan struct{})
 		s.mu.Unlock()
 		if old != nil {
 			old.Close() // the new peer replaces the old one
+		}
+		if s.onPeer != nil {
+			s.onPeer(map[bool]string{false: "connected", true: "replaced"}[old != nil], gen)
 		}
 	}
 }
@@ -242,6 +256,9 @@ func (s *QEMUStream) dropPeer(gen uint64) {
 	}
 	s.mu.Unlock()
 	c.Close()
+	if s.onPeer != nil {
+		s.onPeer("disconnected", gen)
+	}
 }
 
 // Recv implements NIC: it reads as much as the socket has (up to its

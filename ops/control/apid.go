@@ -23,6 +23,11 @@ type APID struct {
 	// Ground: the frames injected from the ground (the downlink).
 	Ground Tenant `json:"ground"`
 
+	// Edges: the frames each sender forwarded to each tenant (written to
+	// its socket or queued for it) and to the ground link, pairs that
+	// carried nothing left out (apidswitch.Switch.Edges).
+	Edges []Edge `json:"edges"`
+
 	Downlink        *Downlink `json:"downlink,omitempty"` // space to ground: only with --downlink
 	Uplink          *Uplink   `json:"uplink,omitempty"`   // ground to space: only with --uplink-listen
 	SystemUnhandled uint64    `json:"system_unhandled"`
@@ -59,6 +64,24 @@ type Tenant struct {
 	NoticesLost      uint64 `json:"notices_lost"`
 	NoticesDelivered uint64 `json:"notices_delivered"`
 	QueueLen         int    `json:"queue_len"` // frames now in its queue, from every sender
+}
+
+// Edge is the traffic on one edge of the policy: frames From (a tenant or
+// "ground") forwarded to To (a tenant or "ground").
+type Edge struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Frames uint64 `json:"frames"`
+}
+
+// EdgeFrames is the frames on the edge from from to to (0 when none).
+func (s *APID) EdgeFrames(from, to string) uint64 {
+	for _, e := range s.Edges {
+		if e.From == from && e.To == to {
+			return e.Frames
+		}
+	}
+	return 0
 }
 
 // Forwarded is how many of the tenant's frames left the switch: to a
@@ -114,6 +137,23 @@ func (src *APIDSource) Snapshot() *APID {
 			t.APIDs, t.CanSendTo, t.MayUplink = ranges(pt.Owns), pt.CanSendTo, pt.Uplink
 		}
 		out.Tenants = append(out.Tenants, t)
+	}
+	// Tenants' edges to tenants, their downlinks, then the ground's.
+	edges := sw.Edges()
+	out.Edges = []Edge{}
+	for _, fromGround := range []bool{false, true} {
+		if fromGround {
+			for _, t := range out.Tenants {
+				if t.DeliveredGround > 0 {
+					out.Edges = append(out.Edges, Edge{From: t.Name, To: apidswitch.GroundPeer, Frames: t.DeliveredGround})
+				}
+			}
+		}
+		for _, e := range edges {
+			if (e.From == apidswitch.GroundPeer) == fromGround {
+				out.Edges = append(out.Edges, Edge{From: e.From, To: e.To, Frames: e.Frames})
+			}
+		}
 	}
 	g := sw.Ground()
 	out.Ground = tenantOf(&g)

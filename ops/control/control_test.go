@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -102,6 +103,10 @@ func TestSnapshotCounts(t *testing.T) {
 	}
 	if s.Uplink != nil || s.Downlink != nil {
 		t.Errorf("no ground link, yet uplink %+v downlink %+v", s.Uplink, s.Downlink)
+	}
+	wantEdges := []control.Edge{{From: "camera", To: "processor", Frames: controltest.Sent}}
+	if fmt.Sprint(s.Edges) != fmt.Sprint(wantEdges) || s.EdgeFrames("camera", "processor") != controltest.Sent || s.EdgeFrames("processor", "camera") != 0 {
+		t.Errorf("edges %v, want %v", s.Edges, wantEdges)
 	}
 }
 

@@ -50,71 +50,97 @@ func Listen(path string, snapshot func() any, log *slog.Logger) (*Server, error)
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := checkDir(filepath.Dir(path)); err != nil {
+	ln, fi, err := ListenSocket(path, "control socket")
+	if err != nil {
 		return nil, err
 	}
-	if err := removeStale(path); err != nil {
-		return nil, err
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	ln.SetUnlinkOnClose(false)
-	s := &Server{ln: ln, path: path, snapshot: snapshot, log: log, slots: make(chan struct{}, MaxClients)}
-	if err = os.Chmod(path, 0o600); err == nil {
-		s.file, err = os.Lstat(path)
-	}
-	if err != nil {
-		ln.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
+	s := &Server{ln: ln, path: path, file: fi, snapshot: snapshot, log: log, slots: make(chan struct{}, MaxClients)}
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
 }
 
+// ListenSocket opens an operator's Unix socket at path (mode 0600), as the
+// control socket and the monitor socket (package monitor) are opened: the
+// directory is checked (checkDir), a socket file already at path is
+// removed if no server answers on it, and a live one, or a file that is not
+// a socket, is an error. what names the socket in errors. It returns the
+// listener (which leaves the file when closed) and the file's identity,
+// for RemoveSocket.
+func ListenSocket(path, what string) (*net.UnixListener, fs.FileInfo, error) {
+	if err := checkDir(filepath.Dir(path), what); err != nil {
+		return nil, nil, err
+	}
+	if err := removeStale(path, what); err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ln.SetUnlinkOnClose(false)
+	var fi fs.FileInfo
+	if err = os.Chmod(path, 0o600); err == nil {
+		fi, err = os.Lstat(path)
+	}
+	if err != nil {
+		ln.Close()
+		os.Remove(path)
+		return nil, nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return ln, fi, nil
+}
+
+// RemoveSocket removes the socket file at path if it is still fi, the one
+// ListenSocket made; one removed or replaced by someone else is left.
+func RemoveSocket(path string, fi fs.FileInfo) error {
+	cur, err := os.Lstat(path)
+	if err != nil || !os.SameFile(cur, fi) {
+		return nil
+	}
+	return os.Remove(path)
+}
+
 // checkDir refuses a directory another user could put a socket of their
 // own in, or replace ours: a symbolic link, one owned by another uid than
 // ours or root, or one writable by group or others without the sticky bit.
-func checkDir(dir string) error {
+func checkDir(dir, what string) error {
 	fi, err := os.Lstat(dir)
 	switch {
 	case err != nil:
-		return fmt.Errorf("control socket: directory: %w", err)
+		return fmt.Errorf("%s: directory: %w", what, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("control socket: directory %s is a symbolic link", dir)
+		return fmt.Errorf("%s: directory %s is a symbolic link", what, dir)
 	case !fi.IsDir():
-		return fmt.Errorf("control socket: %s is not a directory", dir)
+		return fmt.Errorf("%s: %s is not a directory", what, dir)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Geteuid()) && st.Uid != 0 {
-		return fmt.Errorf("control socket: directory %s belongs to uid %d, not us", dir, st.Uid)
+		return fmt.Errorf("%s: directory %s belongs to uid %d, not us", what, dir, st.Uid)
 	}
 	if p := fi.Mode().Perm(); p&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-		return fmt.Errorf("control socket: directory %s is writable by others (mode %04o) without the sticky bit", dir, p)
+		return fmt.Errorf("%s: directory %s is writable by others (mode %04o) without the sticky bit", what, dir, p)
 	}
 	return nil
 }
 
-// removeStale removes a control socket left by a server that is gone.
-func removeStale(path string) error {
+// removeStale removes a socket left by a server that is gone.
+func removeStale(path, what string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("control socket %s exists and is not a socket", path)
+		return fmt.Errorf("%s %s exists and is not a socket", what, path)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return fmt.Errorf("control socket %s: another switch answers on it", path)
+		return fmt.Errorf("%s %s: another switch answers on it", what, path)
 	}
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("control socket: removing stale %s: %w", path, err)
+		return fmt.Errorf("%s: removing stale %s: %w", what, path, err)
 	}
 	return nil
 }
@@ -122,17 +148,29 @@ func removeStale(path string) error {
 // Path is the socket's path.
 func (s *Server) Path() string { return s.path }
 
+// Accept returns the next connection on ln, retrying after any error but
+// ln's closing (EMFILE and the like: logged, then a short pause so as not
+// to spin), or nil once ln is closed.
+func Accept(ln *net.UnixListener, log *slog.Logger, what string) *net.UnixConn {
+	for {
+		c, err := ln.AcceptUnix()
+		if err == nil {
+			return c
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		log.Warn(what+": accept", "err", err)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	for {
-		c, err := s.ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("control socket: accept", "err", err)
-			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
-			continue
+		c := Accept(s.ln, s.log, "control socket")
+		if c == nil {
+			return
 		}
 		select {
 		case s.slots <- struct{}{}:
@@ -148,7 +186,7 @@ func (s *Server) acceptLoop() {
 func (s *Server) serve(c *net.UnixConn) {
 	defer func() { <-s.slots; s.wg.Done() }()
 	defer c.Close()
-	if !trusted(c) {
+	if !Trusted(c) {
 		return
 	}
 	b, err := json.Marshal(s.snapshot())
@@ -160,8 +198,9 @@ func (s *Server) serve(c *net.UnixConn) {
 	c.Write(append(b, '\n'))
 }
 
-// trusted reports whether c's peer is root or of this process's uid.
-func trusted(c *net.UnixConn) bool {
+// Trusted reports whether c's peer is root or of this process's uid
+// (SO_PEERCRED).
+func Trusted(c *net.UnixConn) bool {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return false
@@ -182,11 +221,7 @@ func trusted(c *net.UnixConn) bool {
 func (s *Server) Close() error {
 	s.ln.Close()
 	s.wg.Wait()
-	fi, err := os.Lstat(s.path)
-	if err != nil || !os.SameFile(fi, s.file) {
-		return nil // removed or replaced by someone else: leave it
-	}
-	return os.Remove(s.path)
+	return RemoveSocket(s.path, s.file)
 }
 
 // Fetch reads one snapshot from the control socket at path into v.

@@ -25,6 +25,9 @@ var (
 	apidNotices = desc("spacenet_apid_notices_total",
 		"Frames the switch made for a tenant (ERROR, HEALTH replies, events): queued, lost (queue full) or delivered.",
 		"tenant", "outcome")
+	apidEdges = desc("spacenet_apid_edge_frames_total",
+		"Frames a sender (tenant, or ground) forwarded to a tenant (written to its socket or queued for it) or to the ground link: the traffic on each edge of the policy.",
+		"from", "to")
 	apidQueueLen = desc("spacenet_apid_queue_length",
 		"Frames now in a tenant's queue, from every sender.", "tenant")
 	apidQueued = desc("spacenet_apid_sender_queued",
@@ -53,7 +56,7 @@ func NewAPID(snapshot func() *control.APID) *APID { return &APID{snapshot: snaps
 
 // Describe implements prometheus.Collector.
 func (c *APID) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{apidFrames, apidForwarded, apidDropped, apidNotices, apidQueueLen,
+	for _, d := range []*prometheus.Desc{apidFrames, apidForwarded, apidEdges, apidDropped, apidNotices, apidQueueLen,
 		apidQueued, apidHeld, apidConnected, apidConnections, apidSystemUnhandled, apidLogsDropped,
 		uplinkPackets, downlinkPackets} {
 		ch <- d
@@ -67,6 +70,9 @@ func (c *APID) Collect(ch chan<- prometheus.Metric) {
 		tenant(ch, &s.Tenants[i], true)
 	}
 	tenant(ch, &s.Ground, false)
+	for _, e := range s.Edges {
+		counter(ch, apidEdges, e.Frames, e.From, e.To)
+	}
 	counter(ch, apidSystemUnhandled, s.SystemUnhandled)
 	counter(ch, apidLogsDropped, s.LogsDropped)
 	if d := s.Downlink; d != nil {

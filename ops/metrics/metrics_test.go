@@ -19,6 +19,7 @@ func apidSnapshot() *control.APID {
 		Tenants: []control.Tenant{{Name: "camera", Received: 9, Delivered: 5, DeliveredSystem: 1, DeliveredGround: 1,
 			Dropped: drops, NoticesQueued: 2, NoticesDelivered: 2, QueueLen: 3, Connected: true, Generation: 4}},
 		Ground:   control.Tenant{Name: "ground", Received: 1, Delivered: 1, Dropped: map[string]uint64{"No_route": 0}},
+		Edges:    []control.Edge{{From: "camera", To: "processor", Frames: 5}, {From: "camera", To: "ground", Frames: 1}},
 		Downlink: &control.Downlink{Sent: 1, RefusedByGround: 1},
 		Uplink:   &control.Uplink{Received: 1, Injected: 1},
 	}
@@ -47,6 +48,10 @@ spacenet_apid_queue_length{tenant="camera"} 3
 # HELP spacenet_apid_connections_total Connections accepted for a tenant (its generation).
 # TYPE spacenet_apid_connections_total counter
 spacenet_apid_connections_total{tenant="camera"} 4
+# HELP spacenet_apid_edge_frames_total Frames a sender (tenant, or ground) forwarded to a tenant (written to its socket or queued for it) or to the ground link: the traffic on each edge of the policy.
+# TYPE spacenet_apid_edge_frames_total counter
+spacenet_apid_edge_frames_total{from="camera",to="ground"} 1
+spacenet_apid_edge_frames_total{from="camera",to="processor"} 5
 # HELP spacenet_downlink_packets_total Space Packets to the ground (space to ground): sent, refused_by_ground, queue_full, send_failed, refused_unattributed.
 # TYPE spacenet_downlink_packets_total counter
 spacenet_downlink_packets_total{outcome="queue_full"} 0
@@ -56,7 +61,7 @@ spacenet_downlink_packets_total{outcome="send_failed"} 0
 spacenet_downlink_packets_total{outcome="sent"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "spacenet_apid_frames_total", "spacenet_apid_dropped_total",
-		"spacenet_apid_queue_length", "spacenet_apid_connections_total", "spacenet_downlink_packets_total"); err != nil {
+		"spacenet_apid_queue_length", "spacenet_apid_connections_total", "spacenet_apid_edge_frames_total", "spacenet_downlink_packets_total"); err != nil {
 		t.Error(err)
 	}
 }

@@ -14,18 +14,21 @@ import (
 	"spacenet/ip/lan"
 	"spacenet/ops/control"
 	"spacenet/ops/metrics"
+	"spacenet/ops/monitor"
 )
 
-// Views are a running switch's control socket and metrics server.
+// Views are a running switch's control socket, monitor socket (the APID
+// switch's) and metrics server.
 type Views struct {
 	ctl *control.Server
+	mon *monitor.Server
 	met *metrics.Server
 }
 
-// APID opens the control socket of src's switch in its socket directory
-// (which the switch holds locked) and, if metricsAddr is not empty, serves
-// its metrics there, with the status page (APIDPage) at /. Either failing
-// is an error.
+// APID opens the control socket and the monitor socket (package monitor)
+// of src's switch in its socket directory (which the switch holds locked)
+// and, if metricsAddr is not empty, serves its metrics there, with the
+// status page (APIDPage) at /. Any of them failing is an error.
 func APID(src *control.APIDSource, metricsAddr string, log *slog.Logger) (*Views, error) {
 	if log == nil {
 		log = slog.Default()
@@ -37,8 +40,14 @@ func APID(src *control.APIDSource, metricsAddr string, log *slog.Logger) (*Views
 	}
 	log.Info("control socket", "path", path)
 	v := &Views{ctl: ctl}
-	if err := v.serveMetrics(metricsAddr, metrics.NewAPID(src.Snapshot), APIDPage(src.Snapshot), log); err != nil {
+	mpath := monitor.Path(src.Switch.SocketDir())
+	if v.mon, err = monitor.Listen(mpath, src.Switch, log); err != nil {
 		ctl.Close()
+		return nil, err
+	}
+	log.Info("monitor socket", "path", mpath)
+	if err := v.serveMetrics(metricsAddr, metrics.NewAPID(src.Snapshot), APIDPage(src.Snapshot), log); err != nil {
+		v.Close()
 		return nil, err
 	}
 	return v, nil
@@ -95,10 +104,13 @@ func (v *Views) MetricsAddr() string {
 	return v.met.Addr().String()
 }
 
-// Close stops serving both.
+// Close stops serving them all; monitors get what their taps still hold.
 func (v *Views) Close() error {
 	if v.met != nil {
 		v.met.Close()
+	}
+	if v.mon != nil {
+		v.mon.Close()
 	}
 	if v.ctl == nil {
 		return nil

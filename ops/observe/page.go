@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
+	"spacenet/apid/policy"
 	"spacenet/ops/control"
+	"spacenet/ops/topology"
 )
 
 var (
@@ -30,17 +33,38 @@ type pageRow struct {
 	NoticesLost                                        string
 }
 
+// pageEdge is one edge's line as the page first shows it.
+type pageEdge struct {
+	Key, From, To string
+	Frames        uint64
+}
+
 // APIDPage is the status page of the metrics address: GET / is an HTML
-// page (no external assets) with every tenant's counters, which its script
+// page (no external assets) with every tenant's counters, every edge of
+// the policy in force with the frames it carried, and the policy's picture
+// (package topology, rendered by Graphviz's dot, inline), which its script
 // refreshes every second from GET /status.json (the control socket's
-// snapshot).
+// snapshot): rates on the tables, and on the picture's nodes and edges.
 func APIDPage(snapshot func() *control.APID) http.Handler {
+	var pics pictures
 	return page(func() any { return snapshot() }, apidTemplate, func(v any) any {
 		s := v.(*control.APID)
 		data := struct {
 			*control.APID
-			Rows []pageRow
+			Rows         []pageRow
+			Edges        []pageEdge
+			Picture      template.HTML
+			PictureError string
 		}{APID: s}
+		if pol, err := s.PolicyInForce(); err == nil {
+			for _, e := range topology.Edges(pol) {
+				data.Edges = append(data.Edges, pageEdge{Key: topology.EdgeKey(e.From, e.To), From: e.From, To: e.To, Frames: s.EdgeFrames(e.From, e.To)})
+			}
+			data.Picture, err = pics.svg(pol)
+			if err != nil {
+				data.PictureError = err.Error()
+			}
+		}
 		for _, t := range s.Tenants {
 			conn := "no"
 			if t.Connected {
@@ -113,6 +137,46 @@ func row(t *control.Tenant, conn, gen, queue, lost string) pageRow {
 	return pageRow{Name: name, APIDs: strings.Join(t.APIDs, ", "), Connected: conn, Generation: gen, Queue: queue,
 		Received: t.Received, Forwarded: t.Forwarded(), Held: t.Held, Dropped: t.DroppedTotal, NoticesLost: lost,
 		Reasons: orDash(strings.Join(reasons, ", "))}
+}
+
+// pictures renders a policy's picture for the page, once per policy: the
+// last one is kept.
+type pictures struct {
+	mu      sync.Mutex
+	dot     string
+	svgHTML template.HTML
+	err     error
+}
+
+// svg is pol's picture as inline SVG: every node and edge with a last
+// label line the page's script rewrites with its rates, every id
+// prefixed "pic-" (the tables' rows have ids too).
+func (p *pictures) svg(pol *policy.Policy) (template.HTML, error) {
+	notes := map[string]string{topology.Ground: "in - /s, out - /s"}
+	for _, t := range pol.Tenants {
+		notes[t.Name] = "in - /s, out - /s"
+	}
+	for _, e := range topology.Edges(pol) {
+		notes[topology.EdgeKey(e.From, e.To)] = "- /s"
+	}
+	var dot strings.Builder
+	topology.WriteDOT(&dot, pol, notes)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if dot.String() == p.dot {
+		return p.svgHTML, p.err
+	}
+	out, err := topology.SVG([]byte(dot.String()))
+	p.dot, p.svgHTML, p.err = dot.String(), "", err
+	if err == nil {
+		svg := string(out)
+		if i := strings.Index(svg, "<svg"); i >= 0 {
+			svg = svg[i:] // without the XML declaration and DOCTYPE
+		}
+		// The SVG is dot's, from names the policy validated: inline it.
+		p.svgHTML = template.HTML(strings.ReplaceAll(svg, ` id="`, ` id="pic-`))
+	}
+	return p.svgHTML, p.err
 }
 
 func orDash(s string) string {

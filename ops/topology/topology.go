@@ -3,9 +3,9 @@
 // tenant with the APID ranges it owns, the ground with its APIDs, and an
 // edge for each "may send to": tenant to tenant (can_send_to), tenant to
 // ground (uplink = true), ground to tenant (the ground's can_send_to). It
-// draws what the policy permits, not what flowed: the switch counts per
-// sender, not per pair, so edges carry no rates (nodes may: see WriteDOT). SVG comes from Graphviz's
-// dot program.
+// draws what the policy permits; rates of what flowed (the switch counts
+// per pair: apidswitch.Switch.Edges) go on nodes and edges as notes (see
+// WriteDOT). SVG comes from Graphviz's dot program.
 package topology
 
 import (
@@ -78,7 +78,10 @@ func reach(p *policy.Policy, from string, to []policy.Range, kind string) []Edge
 
 // WriteDOT writes p as a Graphviz digraph. notes, if not nil, adds a line
 // to the label of each node it names (tenants by name, the ground as
-// Ground): spacenet topology --live puts rates there.
+// Ground) and of each edge it names (by EdgeKey), after the edge's own:
+// spacenet topology --live and the status page put rates there. Each edge
+// has the id EdgeKey(from, to) and each node "tenant-NAME" (the ground's
+// "ground") in the SVG.
 func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph spacenet {\n  label=%s;\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
@@ -88,15 +91,24 @@ func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	}
 	fmt.Fprintf(&b, "  %s [id=%s, shape=ellipse, label=%s];\n", quote(Ground), quote("ground"), quote(label(Ground, ranges(p.GroundOwns()), notes)))
 	for _, e := range Edges(p) {
-		attrs := fmt.Sprintf("id=%s", quote(e.From+"->"+e.To))
-		if e.Ranges != nil {
-			attrs += ", label=" + quote(ranges(e.Ranges))
-		}
+		key := EdgeKey(e.From, e.To)
+		attrs := fmt.Sprintf("id=%s", quote(key))
+		var lines []string
 		switch e.Kind {
 		case "downlink":
-			attrs += ", style=dashed, label=\"downlink\""
+			attrs += ", style=dashed"
+			lines = append(lines, "downlink")
 		case "uplink":
 			attrs += ", style=dashed"
+		}
+		if e.Ranges != nil {
+			lines = append(lines, ranges(e.Ranges))
+		}
+		if n := notes[key]; n != "" {
+			lines = append(lines, n)
+		}
+		if len(lines) > 0 {
+			attrs += ", label=" + quote(strings.Join(lines, "\n"))
 		}
 		fmt.Fprintf(&b, "  %s -> %s [%s];\n", quote(e.From), quote(e.To), attrs)
 	}
@@ -104,6 +116,9 @@ func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// EdgeKey names the edge from from to to in notes and SVG ids: "from->to".
+func EdgeKey(from, to string) string { return from + "->" + to }
 
 func label(name, apids string, notes map[string]string) string {
 	l := name + "\n" + apids

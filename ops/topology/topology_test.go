@@ -175,3 +175,18 @@ func TestLANSVG(t *testing.T) {
 		t.Errorf("SVG:\nnodes %q\nwant  %q\nedges %q\nwant  %q", nodes, wantNodes, edges, wantEdges)
 	}
 }
+
+// TestEdgeNotes: an edge's note goes on its label after the edge's own
+// (the ranges it reaches, "downlink"), and the SVG shows it.
+func TestEdgeNotes(t *testing.T) {
+	p := load(t)
+	notes := map[string]string{topology.EdgeKey("camera", "processor"): "12/s", topology.EdgeKey("camera", "spaceos"): "3/s",
+		topology.EdgeKey("camera", topology.Ground): "1/s"}
+	_, e := render(t, func(b *bytes.Buffer) error { return topology.WriteDOT(b, p, notes) })
+	edges := joined(e, " ")
+	want := []string{"camera->processor 12/s", "camera->spaceos 0x100-0x10F 3/s", "camera->ground downlink 1/s", "processor->camera",
+		"spaceos->camera", "spaceos->processor", "spaceos->ground downlink", "ground->spaceos"}
+	if !slices.Equal(edges, want) {
+		t.Errorf("edges %q\nwant  %q", edges, want)
+	}
+}

@@ -5,6 +5,7 @@
 package logtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -75,3 +76,23 @@ func (p *Pipe) Fill() {
 // Unstick closes the read end, so that blocked and later writes fail at
 // once (EPIPE). Calls after the first do nothing.
 func (p *Pipe) Unstick() { p.once.Do(func() { p.R.Close() }) }
+
+// Buffer is a bytes.Buffer a log writer and a test may use at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -146,3 +146,37 @@ func StartScraper(sw *apidswitch.Switch, interval time.Duration) (stop func() er
 		return err
 	}, nil
 }
+
+// ProcessOptions is a RunProcesses: every guest a process that launch
+// starts (`spacenet bench role ...`), Frames per flow for each batch size,
+// Rounds of off, on, off flows on one switch in Dir.
+type ProcessOptions struct {
+	Launch  switchbench.Launcher
+	Frames  int
+	Batches []int
+	Rounds  int
+	Scrape  time.Duration
+	Dir     string
+	Out     io.Writer
+}
+
+// RunProcesses measures the endpoint's cost as guests see it: each round
+// runs three flows on one switch, off, on, off, and prints the on/off ratio
+// against the two offs around it and the off/off ratio (the machine's
+// noise) as quartiles (switchbench.ComparePaired).
+func RunProcesses(ctx context.Context, o ProcessOptions) error {
+	_, err := switchbench.ComparePaired(ctx, switchbench.PairedConfig{
+		Launcher: o.Launch,
+		Frames:   o.Frames,
+		Batches:  o.Batches,
+		Rounds:   o.Rounds,
+		Dir:      o.Dir,
+		Out:      o.Out,
+		Switch: func(dir string) (*apidswitch.Switch, func(), error) {
+			return switchbench.Start(ctx, apidswitch.Config{SocketDir: dir, Logger: quiet})
+		},
+		On:   func(sw *apidswitch.Switch) (func() error, error) { return StartScraper(sw, o.Scrape) },
+		What: fmt.Sprintf("its Prometheus endpoint scraped every %v", o.Scrape),
+	})
+	return err
+}

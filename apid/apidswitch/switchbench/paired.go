@@ -1,0 +1,139 @@
+package switchbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"spacenet/apid/apidswitch"
+	"spacenet/apid/frame"
+)
+
+// PairedConfig is a ComparePaired run: the same switch with a variant off
+// and on (its metrics endpoint scraped, say), every guest a process.
+type PairedConfig struct {
+	Launcher Launcher
+	Frames   int   // frames per flow
+	Batches  []int // frames per write
+	Rounds   int
+	Dir      string
+	Out      io.Writer
+	// Switch makes the switch under dir, running until stop is called.
+	Switch func(dir string) (*apidswitch.Switch, func(), error)
+	// On turns the variant on for one flow on sw; stop turns it off and
+	// reports the variant's failure, if any.
+	On func(sw *apidswitch.Switch) (stop func() error, err error)
+	// What names the variant in the table.
+	What string
+}
+
+// PairedResult is one batch size's figures: per round the on/off ratio
+// (on against the mean of the two off flows around it) and the off/off
+// ratio of those two (the noise of the machine, measured the same way).
+type PairedResult struct {
+	Batch      int
+	OnOff, AA  []float64 // per round
+	OffFPS, On []float64 // per round: mean of the two offs, and on
+	Lost       int       // frames the sink did not read, over every flow
+	// Dropped is what the switch refused of the sender's frames over every
+	// flow (its own counters): 0 with Lost > 0 means the sink gave up
+	// waiting (a process starved of the CPU for its idle time), not that
+	// the switch lost frames.
+	Dropped uint64
+}
+
+// Quartiles returns the 25th, 50th and 75th percentiles of v.
+func Quartiles(v []float64) (q1, median, q3 float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	at := func(p float64) float64 {
+		if len(s) == 0 {
+			return 0
+		}
+		x := p * float64(len(s)-1)
+		i := int(x)
+		if i+1 >= len(s) {
+			return s[len(s)-1]
+		}
+		return s[i] + (x-float64(i))*(s[i+1]-s[i])
+	}
+	return at(0.25), at(0.5), at(0.75)
+}
+
+// ComparePaired measures, round after round in one run on one switch,
+// three flows of cfg.Frames frames: off, on, off, so that on is compared
+// with the flows just before and after it (a drift of the machine's load
+// cancels) and the two offs with each other (the noise floor). It prints
+// the medians and quartiles of both ratios per batch size.
+func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error) {
+	sw, stop, err := cfg.Switch(filepath.Join(cfg.Dir, "switch"))
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	t := Target{Sender: sw.SocketPath("camera"), Receiver: sw.SocketPath("processor"), Src: 0x010, Dst: 0x020}
+	out := cfg.Out
+	fmt.Fprintf(out, "APID switch with %s vs without, every guest a separate process writing flat out,\n", cfg.What)
+	fmt.Fprintf(out, "%d frames per flow; each of %d rounds runs off, on, off on the same switch\n\n", cfg.Frames, cfg.Rounds)
+	fmt.Fprintf(out, "%-6s %13s %13s %24s %24s %6s %8s\n", "batch", "off fr/s", "on fr/s", "on/off q1 median q3", "off/off q1 median q3", "lost", "dropped")
+	camera := func() (c apidswitch.Counters) {
+		for _, c = range sw.Counters() {
+			if c.Tenant == "camera" {
+				return c
+			}
+		}
+		return c
+	}
+	before := camera()
+	var res []PairedResult
+	for _, b := range cfg.Batches {
+		r := PairedResult{Batch: b}
+		for range cfg.Rounds {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			var fps [3]float64
+			for i := range fps {
+				var stopOn func() error
+				if i == 1 {
+					if stopOn, err = cfg.On(sw); err != nil {
+						return res, err
+					}
+				}
+				f, ferr := Throughput(cfg.Launcher, t, cfg.Frames, b)
+				if stopOn != nil {
+					ferr = errors.Join(ferr, stopOn())
+				}
+				if ferr != nil {
+					return res, fmt.Errorf("batch %d: %w", b, ferr)
+				}
+				r.Lost += f.Lost()
+				fps[i] = f.FPS
+			}
+			off := (fps[0] + fps[2]) / 2
+			r.OffFPS, r.On = append(r.OffFPS, off), append(r.On, fps[1])
+			r.OnOff = append(r.OnOff, fps[1]/off)
+			r.AA = append(r.AA, fps[2]/fps[0])
+		}
+		now := camera()
+		r.Dropped = now.DroppedTotal() - before.DroppedTotal()
+		var reasons []string
+		for code := range now.Dropped {
+			if n := now.Dropped[code] - before.Dropped[code]; n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s=%d", frame.ErrorCode(code).String(), n))
+			}
+		}
+		before = now
+		res = append(res, r)
+		q1, m, q3 := Quartiles(r.OnOff)
+		a1, am, a3 := Quartiles(r.AA)
+		_, off, _ := Quartiles(r.OffFPS)
+		_, on, _ := Quartiles(r.On)
+		fmt.Fprintf(out, "%-6d %13.0f %13.0f %8.3f %6.3f %8.3f %8.3f %6.3f %8.3f %6d %8d %s\n", b, off, on, q1, m, q3, a1, am, a3, r.Lost, r.Dropped, strings.Join(reasons, ","))
+	}
+	return res, nil
+}
