@@ -59,6 +59,7 @@ type Conn struct {
 	rcvNxtOff   int64
 	granted     int64 // the application accepts offsets below this
 	rcvScale    uint8
+	rcvMSS      int // the MSS we announce: Config.MSS, less 20 for IPv6
 	lastAdvWnd  int64
 	ooo         [maxOOO]span
 	nooo        int
@@ -136,6 +137,10 @@ func (c *Conn) reset(local, remote netip.AddrPort, app App, l *Listener, now int
 	c.recover = c.iss
 	c.rto = InitialRTO
 	c.sndMSS = 536
+	c.rcvMSS = t.cfg.MSS
+	if remote.Addr().Is6() && !remote.Addr().Is4In6() {
+		c.rcvMSS -= 20
+	}
 	c.granted = int64(app.Grant)
 	c.ssthresh = 1 << 30
 	c.synPending = true
@@ -199,7 +204,7 @@ func (c *Conn) Grant(n int) {
 		return
 	}
 	w := c.rcvWnd()
-	mss := int64(c.table.cfg.MSS)
+	mss := int64(c.rcvMSS)
 	if w >= c.lastAdvWnd+2*mss || (c.lastAdvWnd < mss && w >= mss) {
 		c.ackNow = true
 		c.table.wake(c)
@@ -300,7 +305,7 @@ func (c *Conn) synIn(seg *Segment, now int64) {
 	if o.HasMSS && o.MSS > 0 {
 		c.sndMSS = int(o.MSS)
 	}
-	c.sndMSS = min(c.sndMSS, c.table.cfg.MSS)
+	c.sndMSS = min(c.sndMSS, c.rcvMSS)
 	c.wsOK = c.wsOK && o.HasWindowScale
 	if c.wsOK {
 		c.sndScale = min(o.WindowScale, 14)

@@ -179,7 +179,7 @@ func (c *Conn) header(b []byte, seq uint32, flags uint16, now int64) int {
 	var o wire.TCPOptions
 	syn := flags&wire.TCPFlagSYN != 0
 	if syn {
-		o.HasMSS, o.MSS = true, uint16(c.table.cfg.MSS)
+		o.HasMSS, o.MSS = true, uint16(c.rcvMSS)
 		o.SACKPermitted = c.sackOK
 		o.HasWindowScale, o.WindowScale = c.wsOK, c.rcvScale
 	}

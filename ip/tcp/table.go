@@ -17,8 +17,9 @@ type Config struct {
 	Conns int
 	// Listeners is the number of listening ports; 0 means 8.
 	Listeners int
-	// MSS is the largest segment payload this side receives (the MTU less
-	// the IP and TCP headers, 1460 for IPv4 over Ethernet).
+	// MSS is the largest segment payload this side receives over IPv4
+	// (the MTU less 40 bytes of IPv4 and TCP headers, 1460 for
+	// Ethernet); IPv6 connections announce 20 bytes less.
 	MSS int
 	// MSL is the maximum segment lifetime (TIME-WAIT lasts 2*MSL); 0
 	// means DefaultMSL.
