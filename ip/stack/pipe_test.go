@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -101,7 +102,12 @@ func stream(t *testing.T, p *pair, remote netip.AddrPort, size int64) (client, s
 	return client, server
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(peerEnv); spec != "" {
+		os.Exit(kernelPeer(spec))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestPipeTransfer(t *testing.T) {
 	for _, remote := range []string{"10.9.0.2:80", "[fd00:9::2]:80"} {

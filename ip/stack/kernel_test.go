@@ -1,0 +1,342 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"spacenet/internal/netnstest"
+	"spacenet/ip/nic"
+	"spacenet/ip/tcp"
+)
+
+// The kernel tests: our stack on a TAP whose netdev lives in a fresh
+// network namespace, and the Linux kernel's TCP there (this test binary,
+// re-executed inside the namespace as a peer). Each connection carries
+// size bytes each way at once; both sides hash what they receive.
+
+// peerEnv makes this test binary a kernel TCP peer (see TestMain):
+// "listen ADDR SIZE" or "dial ADDR SIZE".
+const peerEnv = "SPACENET_STACK_PEER"
+
+// kernelSide is one test network.
+type kernelSide struct {
+	ns       string
+	ifname   string
+	kernel4  netip.Addr
+	kernel6  netip.Addr
+	our4     netip.Prefix
+	our6     netip.Prefix
+	stack    *Stack
+	tap      *nic.TAP
+	nextPort uint16
+}
+
+func newKernelSide(t *testing.T, net byte, cfg func(*Config)) *kernelSide {
+	t.Helper()
+	ns := netnstest.NewNetns(t, "sn-st-")
+	tap, err := nic.OpenTAP(netnstest.UniqueName("sntc"), nic.TAPOptions{})
+	netnstest.SkipIfNoTAP(t, err)
+	k := &kernelSide{ns: ns, ifname: tap.Name(), tap: tap, nextPort: 5002,
+		kernel4: netip.AddrFrom4([4]byte{10, 234, net, 1}),
+		our4:    netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 234, net, 2}), 24),
+		kernel6: netip.AddrFrom16([16]byte{0xfd, 0x53, 0xef, net, 15: 1}),
+		our6:    netip.PrefixFrom(netip.AddrFrom16([16]byte{0xfd, 0x53, 0xef, net, 15: 2}), 64),
+	}
+	netnstest.Run(t, "ip", "link", "set", tap.Name(), "netns", ns)
+	netnstest.In(t, ns, "sysctl", "-qw", "net.ipv6.conf."+k.ifname+".accept_dad=0")
+	netnstest.Run(t, "ip", "-n", ns, "addr", "add", k.kernel4.String()+"/24", "dev", k.ifname)
+	netnstest.Run(t, "ip", "-n", ns, "addr", "add", k.kernel6.String()+"/64", "dev", k.ifname, "nodad")
+	netnstest.SetUpAndWait(t, ns, k.ifname, "lo")
+	c := Config{MAC: macA, IPv4: k.our4, IPv6: k.our6, Hold: 4,
+		TCP: tcp.Config{Conns: 8, MSL: int64(50 * time.Millisecond)}}
+	if cfg != nil {
+		cfg(&c)
+	}
+	s, err := New(tap, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.stack = s
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return k
+}
+
+// peerResult is what the kernel peer printed.
+type peerResult struct {
+	received int64
+	sum      string
+	ss       string
+	options  uint8 // tcpi_options: TCPI_OPT_TIMESTAMPS 1, SACK 2, WSCALE 4
+	retrans  int   // tcpi_total_retrans halfway through
+}
+
+// startPeer runs the kernel peer in the namespace; for "listen" it
+// returns once the peer listens.
+func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, size int64) <-chan peerResult {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", k.ns, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", peerEnv, mode, addr, size))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	res := make(chan peerResult, 1)
+	if mode == "listen" {
+		select {
+		case l := <-lines:
+			if l != "listening" {
+				t.Fatalf("peer: %q", l)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("peer did not listen")
+		}
+	}
+	go func() {
+		var r peerResult
+		var ss strings.Builder
+		for l := range lines {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "tcpinfo" {
+				o, _ := strconv.Atoi(f[1])
+				r.options = uint8(o)
+				r.retrans, _ = strconv.Atoi(f[2])
+			} else if len(f) == 4 && f[0] == "received" {
+				r.received, _ = strconv.ParseInt(f[1], 10, 64)
+				r.sum = f[3]
+			} else {
+				ss.WriteString(l + "\n")
+			}
+		}
+		cmd.Wait()
+		r.ss = ss.String()
+		res <- r
+	}()
+	return res
+}
+
+// kernelPeer is the peer's main: it connects or accepts, sends size
+// bytes of the stream while it hashes what it receives, prints the
+// kernel's view of the connection (ss -tin) and the result.
+func kernelPeer(spec string) int {
+	f := strings.Fields(spec)
+	if len(f) != 3 {
+		fmt.Println("bad spec", spec)
+		return 2
+	}
+	size, _ := strconv.ParseInt(f[2], 10, 64)
+	var c net.Conn
+	var err error
+	if f[0] == "listen" {
+		var l net.Listener
+		if l, err = net.Listen("tcp", f[1]); err != nil {
+			fmt.Println("listen:", err)
+			return 1
+		}
+		fmt.Println("listening")
+		c, err = l.Accept()
+		l.Close()
+	} else {
+		c, err = net.DialTimeout("tcp", f[1], 20*time.Second)
+	}
+	if err != nil {
+		fmt.Println("connect:", err)
+		return 1
+	}
+	c.SetDeadline(time.Now().Add(120 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1<<16)
+		var err error
+		for off := int64(0); off < size && err == nil; {
+			n := min(int64(len(buf)), size-off)
+			streamSource{}.ReadAt(buf[:n], off)
+			_, err = c.Write(buf[:n])
+			off += n
+		}
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		werr <- err
+	}()
+	// Halfway through, the kernel's view of the connection (ss -tin):
+	// the options negotiated, retransmissions.
+	h := sha256.New()
+	buf := make([]byte, 1<<16)
+	var n int64
+	shown := false
+	for {
+		k, err := c.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		if !shown && n >= size/2 {
+			shown = true
+			fmt.Print(ssInfo(c))
+			fmt.Println(tcpInfo(c))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Println("read:", err)
+			break
+		}
+	}
+	if err := <-werr; err != nil {
+		fmt.Println("write:", err)
+	}
+	fmt.Print(ssInfo(c))
+	c.Close()
+	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(h.Sum(nil)))
+	return 0
+}
+
+// tcpInfo returns the kernel's TCP_INFO of c as a line "tcpinfo
+// OPTIONS TOTAL_RETRANS".
+func tcpInfo(c net.Conn) string {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err.Error()
+	}
+	var info *unix.TCPInfo
+	raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("tcpinfo %d %d", info.Options, info.Total_retrans)
+}
+
+// ssInfo returns ss -tin's lines about c.
+func ssInfo(c net.Conn) string {
+	dst := c.RemoteAddr().(*net.TCPAddr)
+	out, err := exec.Command("ss", "-tin", "dst", netip.AddrPortFrom(netip.MustParseAddr(dst.IP.String()), uint16(dst.Port)).String()).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("ss: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// kernelStream runs one connection between our stack and the kernel,
+// opened by us (ourClient) or by the kernel, size bytes each way.
+func kernelStream(t *testing.T, k *kernelSide, v6, ourClient bool, size int64) (*streamApp, peerResult, time.Duration) {
+	t.Helper()
+	app := newStreamApp(size, 1<<20)
+	kaddr, our := k.kernel4, k.our4.Addr()
+	if v6 {
+		kaddr, our = k.kernel6, k.our6.Addr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var res <-chan peerResult
+	start := time.Now()
+	if ourClient {
+		res = k.startPeer(t, "listen", netip.AddrPortFrom(kaddr, 5001), size)
+		start = time.Now()
+		var err error
+		if derr := k.stack.Do(ctx, func() {
+			var c *tcp.Conn
+			if c, err = k.stack.Dial(41000, netip.AddrPortFrom(kaddr, 5001), app.App()); err == nil {
+				c.Push(int(size))
+			}
+		}); derr != nil || err != nil {
+			t.Fatal(derr, err)
+		}
+	} else {
+		var err error
+		port := k.nextPort
+		k.nextPort++
+		if derr := k.stack.Do(ctx, func() {
+			err = k.stack.Table().Listen(tcp.Listener{Port: port, Quota: 2, Accept: func(l, r netip.AddrPort) (tcp.App, bool) {
+				return app.App(), true
+			}})
+		}); derr != nil || err != nil {
+			t.Fatal(derr, err)
+		}
+		res = k.startPeer(t, "dial", netip.AddrPortFrom(our, port), size)
+	}
+	var r peerResult
+	select {
+	case r = <-res:
+	case <-ctx.Done():
+		t.Fatalf("kernel peer did not finish: %+v", k.stack.Stats())
+	}
+	select {
+	case <-app.done:
+	case <-ctx.Done():
+		t.Fatalf("our side did not finish: %+v", k.stack.Stats())
+	}
+	el := time.Since(start)
+	want := streamSum(size)
+	if r.received != size || r.sum != want {
+		t.Errorf("kernel received %d bytes, sum %s; want %d, %s\n%s", r.received, r.sum, size, want, r.ss)
+	}
+	if app.err != nil || app.consumed != size || app.Sum() != want {
+		t.Errorf("we received %d bytes (err %v), sum %s; want %d, %s", app.consumed, app.err, app.Sum(), size, want)
+	}
+	return app, r, el
+}
+
+// kernelSize is the bytes each way of the kernel transfers: 100 MiB, 8
+// under the race detector (which slows the stack tenfold).
+var kernelSize = func() int64 {
+	if raceEnabled {
+		return 8 << 20
+	}
+	return 100 << 20
+}()
+
+func TestKernelTCP(t *testing.T) {
+	k := newKernelSide(t, 1, nil)
+	for _, v6 := range []bool{false, true} {
+		for _, ourClient := range []bool{true, false} {
+			name := fmt.Sprintf("v6=%v/ourClient=%v", v6, ourClient)
+			t.Run(name, func(t *testing.T) {
+				app, r, el := kernelStream(t, k, v6, ourClient, kernelSize)
+				t.Logf("%d MiB each way in %v: %.0f MB/s each way; ours %+v", kernelSize>>20, el.Round(time.Millisecond),
+					float64(kernelSize)/el.Seconds()/1e6, app.info)
+				// The kernel's view: the options we negotiated
+				// (TCP_INFO), and our window scale in ss.
+				if r.options&7 != 7 {
+					t.Errorf("kernel's tcpi_options = %#x, want timestamps, SACK and window scaling (7)", r.options)
+				}
+				if !strings.Contains(r.ss, "wscale:7,") {
+					t.Errorf("ss -tin does not show our window scale 7:\n%s", r.ss)
+				}
+				t.Logf("kernel: %s", strings.TrimSpace(r.ss))
+			})
+		}
+	}
+	t.Logf("stack %+v", k.stack.Stats())
+}
