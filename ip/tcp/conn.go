@@ -23,7 +23,11 @@ type span struct{ start, end int64 }
 const maxSACK = 4
 
 // maxOOO is the number of out-of-order ranges a connection tracks.
-const maxOOO = 4
+const maxOOO = 32
+
+// maxCwnd bounds the congestion window (the largest scaled window is
+// just under 1 GiB).
+const maxCwnd = 1 << 30
 
 // maxDupAcksOwed bounds the duplicate ACKs owed after one batch.
 const maxDupAcksOwed = 8
@@ -720,13 +724,13 @@ func (c *Conn) congestionAck(acked uint32) {
 	if c.cwnd < c.ssthresh {
 		// RFC 3465 without its limit L: a stack that acknowledges a
 		// batch at a time sends stretch ACKs.
-		c.cwnd += acked
+		c.cwnd = min(c.cwnd+acked, maxCwnd)
 		return
 	}
 	c.caAcked += acked
 	if c.caAcked >= c.cwnd {
 		c.caAcked -= c.cwnd
-		c.cwnd += mss
+		c.cwnd = min(c.cwnd+mss, maxCwnd)
 	}
 }
 
@@ -813,44 +817,37 @@ func (c *Conn) data(seg *Segment, now int64) {
 // newEndIs reports whether the FIN that follows offset end is in order.
 func newEndIs(c *Conn, end int64) bool { return c.rcvNxtOff == end && c.nooo == 0 }
 
-// addOOO records an out-of-order range, merging neighbours; when the list
-// is full the highest range is forgotten (its data is sent again).
+// addOOO records an out-of-order range, merging neighbours, and moves it
+// first: the ranges are kept most recently updated first, the order SACK
+// blocks report them in (RFC 2018 4). When the list is full the least
+// recent range is forgotten (its data is written already; the peer sends
+// it again).
 func (c *Conn) addOOO(r span) {
+	k := -1
 	for i := 0; i < c.nooo; i++ {
 		o := &c.ooo[i]
 		if r.start <= o.end && r.end >= o.start {
 			o.start, o.end = min(o.start, r.start), max(o.end, r.end)
-			c.compactOOO()
-			return
+			r = *o
+			k = i
+			break
 		}
 	}
-	if c.nooo < maxOOO {
-		c.ooo[c.nooo] = r
-		c.nooo++
-		return
+	if k < 0 {
+		if c.nooo < maxOOO {
+			c.nooo++
+		}
+		k = c.nooo - 1
 	}
-	hi := 0
+	copy(c.ooo[1:k+1], c.ooo[:k])
+	c.ooo[0] = r
+	// The grown range may now touch others.
 	for i := 1; i < c.nooo; i++ {
-		if c.ooo[i].start > c.ooo[hi].start {
-			hi = i
-		}
-	}
-	if r.start < c.ooo[hi].start {
-		c.ooo[hi] = r
-	}
-}
-
-// compactOOO merges overlapping ranges after one grew.
-func (c *Conn) compactOOO() {
-	for i := 0; i < c.nooo; i++ {
-		for j := i + 1; j < c.nooo; j++ {
-			a, b := &c.ooo[i], c.ooo[j]
-			if b.start <= a.end && b.end >= a.start {
-				a.start, a.end = min(a.start, b.start), max(a.end, b.end)
-				c.ooo[j] = c.ooo[c.nooo-1]
-				c.nooo--
-				j = i
-			}
+		if o := c.ooo[i]; o.start <= c.ooo[0].end && o.end >= c.ooo[0].start {
+			c.ooo[0].start, c.ooo[0].end = min(o.start, c.ooo[0].start), max(o.end, c.ooo[0].end)
+			copy(c.ooo[i:], c.ooo[i+1:c.nooo])
+			c.nooo--
+			i--
 		}
 	}
 }
@@ -863,7 +860,7 @@ func (c *Conn) mergeOOO(end int64) int64 {
 		for i := 0; i < c.nooo; i++ {
 			if o := c.ooo[i]; o.start <= end {
 				end = max(end, o.end)
-				c.ooo[i] = c.ooo[c.nooo-1]
+				copy(c.ooo[i:], c.ooo[i+1:c.nooo])
 				c.nooo--
 				again = true
 				break
