@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"math/rand/v2"
+	"time"
 
 	"spacenet/ip/tcp"
 )
@@ -79,6 +80,9 @@ type streamApp struct {
 	finished bool
 	err      error
 	info     tcp.Info
+	started  time.Time
+	sent     time.Duration // from the first event until all we sent was acked
+	received time.Duration // until the peer's FIN
 }
 
 func newStreamApp(size int64, ring int) *streamApp {
@@ -91,6 +95,9 @@ func (a *streamApp) App() tcp.App {
 
 func (a *streamApp) Event(c *tcp.Conn, ev tcp.Event) {
 	a.conn = c
+	if a.started.IsZero() {
+		a.started = time.Now()
+	}
 	switch ev {
 	case tcp.Connected:
 		if c.Pushed() == 0 && a.size > 0 {
@@ -110,6 +117,7 @@ func (a *streamApp) Event(c *tcp.Conn, ev tcp.Event) {
 		c.Grant(int(end - start))
 	case tcp.PeerClosed:
 		a.peerDone = true
+		a.received = time.Since(a.started)
 		a.maybeClose(c)
 	case tcp.Gone:
 		a.err = c.Err()
@@ -119,6 +127,7 @@ func (a *streamApp) Event(c *tcp.Conn, ev tcp.Event) {
 
 func (a *streamApp) maybeClose(c *tcp.Conn) {
 	if !a.closed && c.Pushed() == a.size && c.Acked() == a.size {
+		a.sent = time.Since(a.started)
 		a.closed = true
 		c.Close()
 	}

@@ -314,11 +314,13 @@ func (s *Stack) Run(ctx context.Context) error {
 			return nil
 		}
 		now := s.now()
-		next := s.tcp.Tick(now)
-		if d := s.neighTick(now); d != 0 && (next == 0 || d < next) {
+		s.tcp.Tick(now)
+		next := s.neighTick(now)
+		s.flush(now)
+		// Output arms timers: the deadline is read after it.
+		if d := s.tcp.Deadline(); d != 0 && (next == 0 || d < next) {
 			next = d
 		}
-		s.flush(now)
 		if err := s.send(); err != nil {
 			if ctx.Err() != nil {
 				return nil

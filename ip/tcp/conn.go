@@ -529,7 +529,12 @@ func (c *Conn) sample(r int64) {
 		c.rttvar = (3*c.rttvar + d) / 4
 		c.srtt = (7*c.srtt + r) / 8
 	}
-	c.rto = min(max(c.srtt+max(ms, 4*c.rttvar), c.table.cfg.MinRTO), MaxRTO)
+	c.rto = c.baseRTO()
+}
+
+// baseRTO is RFC 6298's RTO from the estimate, without backoff.
+func (c *Conn) baseRTO() int64 {
+	return min(max(c.srtt+max(ms, 4*c.rttvar), c.table.cfg.MinRTO), MaxRTO)
 }
 
 // ack processes the acknowledgment field (RFC 9293 3.10.7.4 fifth); false
@@ -582,6 +587,11 @@ func (c *Conn) ack(seg *Segment, now int64) bool {
 	}
 	c.retries = 0
 	c.probe = false
+	if c.srtt != 0 {
+		// New data acknowledged: the path works, the backoff ends
+		// (as Linux does), even before Karn's rule allows a sample.
+		c.rto = c.baseRTO()
+	}
 	c.congestionAck(acked)
 	if c.sndUna == c.sndMax {
 		c.rtoAt = 0

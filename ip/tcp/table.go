@@ -437,5 +437,19 @@ func (t *Table) Tick(now int64) int64 {
 	return next
 }
 
+// Deadline returns the earliest timer deadline of any connection (0 if
+// none): call it after draining output, which may arm timers.
+func (t *Table) Deadline() int64 {
+	var next int64
+	for i := range t.conns {
+		if c := &t.conns[i]; c.inUse {
+			if d := c.deadline(); d != 0 && (next == 0 || d < next) {
+				next = d
+			}
+		}
+	}
+	return next
+}
+
 // Conns returns the number of slots in use.
 func (t *Table) Conns() int { return len(t.conns) - len(t.free) }
