@@ -349,8 +349,20 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 	if c.state == SynSent {
 		return c.inputSynSent(seg, now)
 	}
-	f := seg.Flags
 	t := c.table
+	if f := seg.Flags; c.state == SynReceived && f&(wire.TCPFlagSYN|wire.TCPFlagACK|wire.TCPFlagRST) == wire.TCPFlagSYN|wire.TCPFlagACK &&
+		seg.Seq == c.irs && seg.Ack == c.sndNxt && len(seg.Payload) == 0 {
+		// Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK
+		// repeats its SYN and acknowledges ours. Its sequence number
+		// lies before rcvNxt, so the normal check would refuse it:
+		// it is taken as the ACK that follows (the caller's Segment
+		// is changed).
+		seg.Seq++
+		seg.Flags &^= wire.TCPFlagSYN
+		c.ackNow = true
+		t.wake(c)
+	}
+	f := seg.Flags
 	// 1. Sequence number check (RFC 9293 3.10.7.4), and PAWS (RFC 7323 5).
 	if !c.acceptable(seg) {
 		t.stats.Refused[Unacceptable]++
