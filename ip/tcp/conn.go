@@ -967,6 +967,9 @@ func (c *Conn) timeout(now int64) {
 	c.recover = c.sndMax
 	c.inRecovery = false
 	c.dupAcks = 0
+	// A window probe in flight is sent again even though the window is
+	// still closed.
+	c.probe = c.sndWnd == 0
 	c.info.RTOs++
 	t.stats.RTOs++
 	t.wake(c)
