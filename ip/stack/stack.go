@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"spacenet/ip/endpoint"
@@ -135,7 +134,6 @@ type Stack struct {
 	mu    sync.Mutex // guards snap
 	snap  Stats
 	stats Stats // owned by Run's goroutine
-	dead  atomic.Bool
 }
 
 type rxBatch struct {

@@ -193,7 +193,6 @@ func in(flags string, seq, ack uint32, n int) *cseg {
 func out(flags string, seq, ack uint32, n int) cseg {
 	return cseg{flags: flags, seq: seq, ack: ack, n: n}
 }
-func none() []cseg { return nil }
 
 func errIs(want error) func(*Conn) string {
 	return func(c *Conn) string {

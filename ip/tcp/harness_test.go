@@ -109,7 +109,6 @@ type sim struct {
 	sent   int
 	trace  bool
 	buf    []byte
-	opts   wire.TCPOptions
 	rstOut int
 }
 

@@ -17,7 +17,9 @@ func TestSYNFloodQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accept := func(l, r netip.AddrPort) (App, bool) { return App{Source: genSource{}, Sink: &checkSink{}, Grant: 1000}, true }
+	accept := func(l, r netip.AddrPort) (App, bool) {
+		return App{Source: genSource{}, Sink: &checkSink{}, Grant: 1000}, true
+	}
 	if err := tab.Listen(Listener{Port: 80, Quota: 4, Accept: accept}); err != nil {
 		t.Fatal(err)
 	}
