@@ -51,20 +51,7 @@ func TestKernelThroughputVsGVisor(t *testing.T) {
 	}
 	defer c.Close()
 	werr := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 1<<16)
-		var err error
-		for off := int64(0); off < size && err == nil; {
-			n := min(int64(len(buf)), size-off)
-			streamSource{}.ReadAt(buf[:n], off)
-			_, err = c.Write(buf[:n])
-			off += n
-		}
-		if err == nil {
-			err = c.CloseWrite()
-		}
-		werr <- err
-	}()
+	go func() { werr <- writeStream(c, size) }()
 	h := sha256.New()
 	n, err := io.Copy(h, c)
 	if err != nil {

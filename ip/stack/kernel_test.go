@@ -182,20 +182,7 @@ func kernelPeer(spec string) int {
 	}
 	c.SetDeadline(time.Now().Add(120 * time.Second))
 	werr := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 1<<16)
-		var err error
-		for off := int64(0); off < size && err == nil; {
-			n := min(int64(len(buf)), size-off)
-			streamSource{}.ReadAt(buf[:n], off)
-			_, err = c.Write(buf[:n])
-			off += n
-		}
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		werr <- err
-	}()
+	go func() { werr <- writeStream(c.(*net.TCPConn), size) }()
 	// Halfway through, the kernel's view of the connection (ss -tin):
 	// the options negotiated, retransmissions.
 	h := sha256.New()
@@ -241,6 +228,24 @@ func tcpInfo(c net.Conn) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("tcpinfo %d %d", info.Options, info.Total_retrans)
+}
+
+// writeStream writes the first size bytes of the test stream to c and
+// half-closes it.
+func writeStream(c interface {
+	io.Writer
+	CloseWrite() error
+}, size int64) error {
+	buf := make([]byte, 1<<16)
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		streamSource{}.ReadAt(buf[:n], off)
+		if _, err := c.Write(buf[:n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return c.CloseWrite()
 }
 
 // ssInfo returns ss -tin's lines about c.
