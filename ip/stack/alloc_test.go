@@ -26,9 +26,14 @@ type bench struct {
 	drop func(from *Stack, frame []byte) bool
 }
 
-func newBench(t testing.TB) *bench {
+func newBench(t testing.TB) *bench { return newBenchWith(t, nil) }
+
+func newBenchWith(t testing.TB, set func(*Config)) *bench {
 	cfg := Config{MAC: macA, IPv4: netip.MustParsePrefix("10.9.0.1/24"), IPv6: netip.MustParsePrefix("fd00:9::1/64"),
 		TCP: tcp.Config{Conns: 4}}
+	if set != nil {
+		set(&cfg)
+	}
 	a, err := New(stubNIC{}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +52,7 @@ func (w *bench) step() {
 		for _, p := range [2][2]*Stack{{w.a, w.b}, {w.b, w.a}} {
 			from, to := p[0], p[1]
 			from.tcp.Tick(w.now)
+			from.neighTick(w.now)
 			from.flush(w.now)
 			n := from.txN
 			from.txN = 0
