@@ -96,6 +96,8 @@ type Conn struct {
 	dupAcksOwed int
 	unacked     int
 	fastRexmit  bool
+	holeRexmit  bool   // in recovery: resend the next hole below SACKed data
+	rexmitNext  uint32 // in recovery: where the next hole search starts
 	probe       bool
 	keepProbe   bool
 	rstPending  bool
@@ -695,6 +697,40 @@ func (c *Conn) nextSACKed(seq, limit uint32) uint32 {
 	return limit
 }
 
+// nextHole returns the start and end of the next range to resend in SACK
+// recovery: from rexmitNext (or sndUna), past SACKed blocks, below the
+// highest SACKed sequence number, at most one segment.
+func (c *Conn) nextHole() (start, end uint32, ok bool) {
+	if c.nsacked == 0 {
+		return 0, 0, false
+	}
+	high := c.sacked[0].right
+	for i := 1; i < c.nsacked; i++ {
+		if seqGT(c.sacked[i].right, high) {
+			high = c.sacked[i].right
+		}
+	}
+	s := c.rexmitNext
+	if seqLT(s, c.sndUna) {
+		s = c.sndUna
+	}
+	for {
+		e, in := c.sackedEnd(s)
+		if !in {
+			break
+		}
+		s = e
+	}
+	if !seqLT(s, high) {
+		return 0, 0, false
+	}
+	e := c.nextSACKed(s, high)
+	if e-s > uint32(c.sndMSS) {
+		e = s + uint32(c.sndMSS)
+	}
+	return s, e, true
+}
+
 // dupAck counts a duplicate ACK (RFC 5681 3.2, RFC 6582 3.2).
 func (c *Conn) dupAck() {
 	c.dupAcks++
@@ -702,6 +738,7 @@ func (c *Conn) dupAck() {
 	mss := uint32(c.sndMSS)
 	if c.inRecovery {
 		c.cwnd += mss
+		c.holeRexmit = c.nsacked > 0
 		c.table.wake(c)
 		return
 	}
@@ -713,6 +750,7 @@ func (c *Conn) dupAck() {
 	c.cwnd = c.ssthresh + 3*mss
 	c.inRecovery = true
 	c.fastRexmit = true
+	c.rexmitNext = c.sndUna
 	c.rttOn = false
 	c.info.FastRetransmits++
 	c.table.stats.FastRetransmits++
@@ -730,8 +768,13 @@ func (c *Conn) congestionAck(acked uint32) {
 			c.dupAcks = 0
 			return
 		}
-		// Partial acknowledgment: retransmit the next hole.
-		c.fastRexmit = true
+		// Partial acknowledgment: retransmit the next hole, unless
+		// SACK recovery has resent it already.
+		if c.nsacked > 0 && seqLT(c.sndUna, c.rexmitNext) {
+			c.holeRexmit = true
+		} else {
+			c.fastRexmit = true
+		}
 		if acked >= c.cwnd {
 			c.cwnd = mss
 		} else {
@@ -966,6 +1009,7 @@ func (c *Conn) timeout(now int64) {
 	c.sndNxt = c.sndUna
 	c.recover = c.sndMax
 	c.inRecovery = false
+	c.holeRexmit = false
 	c.dupAcks = 0
 	// A window probe in flight is sent again even though the window is
 	// still closed.

@@ -37,7 +37,26 @@ func (c *Conn) Output(now int64, b []byte) int {
 	if c.fastRexmit {
 		c.fastRexmit = false
 		if seqLT(c.sndUna, c.sndMax) {
-			return c.segment(b, c.sndUna, c.nextSACKed(c.sndUna, c.sndMax), now, true)
+			limit := c.nextSACKed(c.sndUna, c.sndMax)
+			if n := c.segment(b, c.sndUna, limit, now, true); n > 0 {
+				if seqGT(c.sndUna+uint32(c.sndMSS), limit) {
+					c.rexmitNext = limit
+				} else {
+					c.rexmitNext = c.sndUna + uint32(c.sndMSS)
+				}
+				return n
+			}
+		}
+	}
+	if c.holeRexmit {
+		// SACK recovery: one hole resent per ACK that arrives in
+		// recovery (RFC 6675's NextSeg, rule 1, clocked by ACKs).
+		c.holeRexmit = false
+		if start, end, ok := c.nextHole(); ok {
+			if n := c.segment(b, start, end, now, true); n > 0 {
+				c.rexmitNext = end
+				return n
+			}
 		}
 	}
 	// Data the peer already holds (SACK) is not sent again.
