@@ -50,9 +50,14 @@ type kernelSide struct {
 }
 
 func newKernelSide(t *testing.T, net byte, wrap func(nic.NIC) nic.NIC) *kernelSide {
+	return newKernelSideMTU(t, net, 0, wrap)
+}
+
+// newKernelSideMTU is newKernelSide with the TAP's MTU (0: 1500).
+func newKernelSideMTU(t *testing.T, net byte, mtu int, wrap func(nic.NIC) nic.NIC) *kernelSide {
 	t.Helper()
 	ns := netnstest.NewNetns(t, "sn-st-")
-	tap, err := nic.OpenTAP(netnstest.UniqueName("sntc"), nic.TAPOptions{})
+	tap, err := nic.OpenTAP(netnstest.UniqueName("sntc"), nic.TAPOptions{MTU: mtu})
 	netnstest.SkipIfNoTAP(t, err)
 	k := &kernelSide{ns: ns, ifname: tap.Name(), tap: tap, nextPort: 5002,
 		kernel4: netip.AddrFrom4([4]byte{10, 234, net, 1}),
@@ -329,6 +334,15 @@ var kernelSize = func() int64 {
 
 func TestKernelTCP(t *testing.T) {
 	k := newKernelSide(t, 1, nil)
+	// The answering layer: the kernel resolves us and pings us.
+	if _, err := exec.LookPath("ping"); err == nil {
+		for _, a := range []netip.Addr{k.our4.Addr(), k.our6.Addr()} {
+			out := netnstest.In(t, k.ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", a.String())
+			if !strings.Contains(out, "2 packets transmitted, 2 received") {
+				t.Errorf("ping %v: %s", a, out)
+			}
+		}
+	}
 	for _, v6 := range []bool{false, true} {
 		for _, ourClient := range []bool{true, false} {
 			name := fmt.Sprintf("v6=%v/ourClient=%v", v6, ourClient)
@@ -387,6 +401,18 @@ func (r *recvLoss) Recv(bufs [][]byte, sizes []int) (int, error) {
 		if k > 0 || err != nil {
 			return k, err
 		}
+	}
+}
+
+// TestKernelTCPJumbo is TestKernelTCP's IPv4 transfer at MTU 9000 (MSS
+// 8960), our client.
+func TestKernelTCPJumbo(t *testing.T) {
+	k := newKernelSideMTU(t, 5, 9000, nil)
+	app, r, el := kernelStream(t, k, false, true, kernelSize)
+	t.Logf("MTU 9000: %d MiB each way in %v: %.0f MB/s each way; ours %+v", kernelSize>>20, el.Round(time.Millisecond),
+		float64(kernelSize)/el.Seconds()/1e6, app.info)
+	if app.info.SndMSS != 8960-12 || r.options&7 != 7 {
+		t.Errorf("send MSS %d (want 8948: 8960 less timestamps), kernel options %#x", app.info.SndMSS, r.options)
 	}
 }
 

@@ -107,6 +107,7 @@ type Conn struct {
 	keepIdle, keepIntvl           int64
 	keepCount, keepSent           int
 	lastIn                        int64
+	oowAckAt                      int64 // no ACK for an unacceptable pure ACK before
 
 	info Info
 }
@@ -368,7 +369,7 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 	// 1. Sequence number check (RFC 9293 3.10.7.4), and PAWS (RFC 7323 5).
 	if !c.acceptable(seg) {
 		t.stats.Refused[Unacceptable]++
-		if f&wire.TCPFlagRST == 0 {
+		if f&wire.TCPFlagRST == 0 && c.oowAckAllowed(seg, now) {
 			c.ackNow = true
 			if c.state == TimeWait && f&wire.TCPFlagFIN != 0 {
 				c.twAt = now + 2*t.cfg.MSL
@@ -451,6 +452,25 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 		}
 	}
 	return false
+}
+
+// oowAckInterval is the least time between two ACKs answering
+// unacceptable segments without data (Linux's tcp_invalid_ratelimit):
+// two stacks that disagree on the windows cannot start an ACK war.
+const oowAckInterval = 500 * ms
+
+// oowAckAllowed reports whether an unacceptable segment may be answered
+// with an ACK now: always when it carries data or a FIN (the peer needs
+// the ACK to resynchronize), at most every oowAckInterval otherwise.
+func (c *Conn) oowAckAllowed(seg *Segment, now int64) bool {
+	if len(seg.Payload) > 0 || seg.Flags&(wire.TCPFlagFIN|wire.TCPFlagSYN) != 0 {
+		return true
+	}
+	if now < c.oowAckAt {
+		return false
+	}
+	c.oowAckAt = now + oowAckInterval
+	return true
 }
 
 // acceptable is the table of RFC 9293 3.10.7.4. A segment with data and a

@@ -15,7 +15,7 @@ func (c *Conn) Output(now int64, b []byte) int {
 		return 0
 	}
 	if c.rstPending {
-		n := c.header(b, c.sndNxt, wire.TCPFlagRST|wire.TCPFlagACK, now)
+		n := c.header(b, c.sndMax, wire.TCPFlagRST|wire.TCPFlagACK, now)
 		err := c.err
 		if err == nil {
 			err = ErrAborted
@@ -97,7 +97,11 @@ func (c *Conn) Output(now int64, b []byte) int {
 		if c.dupAcksOwed > 0 {
 			c.dupAcksOwed--
 		}
-		return c.header(b, c.sndNxt, wire.TCPFlagACK, now)
+		// A pure ACK carries the highest sequence number sent, not
+		// sndNxt, which goes back after an RTO: below the peer's
+		// RCV.NXT it would be unacceptable there, and two stacks that
+		// both went back would answer each other's ACKs for ever.
+		return c.header(b, c.sndMax, wire.TCPFlagACK, now)
 	}
 	return 0
 }

@@ -84,3 +84,42 @@ func TestTransferLossy(t *testing.T) {
 		}
 	}
 }
+
+// TestNoACKWar: both sides send at once and every pure ACK of the first
+// flights is lost, so each side holds the other's data while its own
+// is unacknowledged; both time out and go back to SND.UNA. A pure ACK
+// sent with the go-back pointer lay below the peer's RCV.NXT: each side
+// found the other's ACKs unacceptable (their ACK fields never processed)
+// and answered them, an endless ACK war (633 320 unacceptable segments a
+// side in one run of TestPipeTransfer under -race). Both streams must
+// complete with a bounded number of segments.
+func TestNoACKWar(t *testing.T) {
+	n := newSim(t, defaultConfig(), defaultConfig())
+	n.delay = ms
+	lose := false
+	n.drop = func(from *Table, seg *Segment, i int) bool {
+		return lose && len(seg.Payload) == 0 && seg.Flags == wire.TCPFlagACK
+	}
+	const size = 16 * 1448
+	ca, cb := &app{regrant: true, total: size, closeWhen: true}, &app{regrant: true, total: size, closeWhen: true}
+	n.b.Listen(Listener{Port: addrB.Port(), Quota: 1, Accept: func(l, r netip.AddrPort) (App, bool) { return cb.App(1 << 20), true }})
+	c, _ := n.a.Dial(addrA, addrB, ca.App(1<<20), n.now)
+	for cb.conn == nil || c.State() != Established {
+		n.step()
+	}
+	n.run(n.now + 10*ms) // quiet
+	lose = true
+	c.Push(size)
+	cb.conn.Push(size)
+	n.run(n.now + 100*ms) // the flights cross; their ACKs are lost
+	lose = false
+	sent := n.sent
+	n.run(n.now + 300*s)
+	if ca.granted != size || cb.granted != size || ca.events[Gone] != 1 || cb.events[Gone] != 1 {
+		t.Errorf("A read %d, B read %d of %d each; A %v, B %v", ca.granted, cb.granted, size, c.State(), cb.conn.State())
+	}
+	if extra := n.sent - sent; extra > 500 {
+		t.Errorf("%d segments after the loss for %d bytes each way: an ACK war", extra, size)
+	}
+	t.Logf("%d segments; A %+v", n.sent-sent, n.a.Stats())
+}
