@@ -9,7 +9,8 @@
 // held while a neighbour is resolved, the connection table. Nothing
 // allocates per frame. One goroutine (Run) owns the stack: the
 // application's tcp.Handler runs on it, and other goroutines reach the
-// stack only through Do.
+// stack only through Do, or through the net.Conn adapter (DialConn,
+// ListenConn), which allocates the rings its users size.
 //
 // Package stack does not reassemble fragments, forward packets, or
 // discover path MTUs; it has one IPv4 and one IPv6 address. Every frame it
@@ -130,6 +131,7 @@ type Stack struct {
 	txN   int
 	out   [][]byte // the batch handed to Send
 	calls chan func()
+	kicks chan *Conn // Conns with work from Read, Write, Close
 
 	mu    sync.Mutex // guards snap
 	snap  Stats
@@ -175,7 +177,7 @@ func New(n nic.NIC, c Config) (*Stack, error) {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
 	s := &Stack{nic: n, mac: c.MAC, pfx4: c.IPv4, pfx6: c.IPv6, mtu: mtu, routes: c.Routes, tcp: t, answer: ans,
-		start: time.Now(), calls: make(chan func(), 16)}
+		start: time.Now(), calls: make(chan func(), 16), kicks: make(chan *Conn, c.TCP.Conns)}
 	if c.IPv4.IsValid() {
 		s.ip4 = c.IPv4.Addr()
 	}
@@ -307,6 +309,8 @@ func (s *Stack) Run(ctx context.Context) error {
 			free <- b
 		case fn := <-s.calls:
 			fn()
+		case c := <-s.kicks:
+			c.sync()
 		case <-timer.C:
 		case <-ctx.Done():
 			return nil

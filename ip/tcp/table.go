@@ -164,7 +164,7 @@ func (t *Table) Listen(l Listener) error {
 				return fmt.Errorf("tcp: port %d: already listening", l.Port)
 			}
 			total += t.listeners[i].Quota
-		} else if slot < 0 {
+		} else if slot < 0 && t.listeners[i].used == 0 {
 			slot = i
 		}
 	}
@@ -177,6 +177,17 @@ func (t *Table) Listen(l Listener) error {
 	l.on, l.used = true, 0
 	t.listeners[slot] = l
 	return nil
+}
+
+// Unlisten stops the listener on port: new SYNs are answered with RST.
+// Its connections live on (and keep counting against its quota until
+// they end, so the listener's slot is not reused before).
+func (t *Table) Unlisten(port uint16) {
+	for i := range t.listeners {
+		if l := &t.listeners[i]; l.on && l.Port == port {
+			l.on = false
+		}
+	}
 }
 
 // reserved returns the slots promised to listeners but not used.
