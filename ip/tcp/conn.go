@@ -25,6 +25,9 @@ const maxSACK = 4
 // maxOOO is the number of out-of-order ranges a connection tracks.
 const maxOOO = 32
 
+// minMSS is the least MSS we send with, whatever the peer announces.
+const minMSS = 64
+
 // maxCwnd bounds the congestion window (the largest scaled window is
 // just under 1 GiB).
 const maxCwnd = 1 << 30
@@ -312,7 +315,9 @@ func (c *Conn) synIn(seg *Segment, now int64) {
 	if o.HasMSS && o.MSS > 0 {
 		c.sndMSS = int(o.MSS)
 	}
-	c.sndMSS = min(c.sndMSS, c.rcvMSS)
+	// A peer's MSS below 64 is raised to 64 (Linux's floor is 48): a
+	// segment must have room for data after the timestamps.
+	c.sndMSS = min(max(c.sndMSS, minMSS), c.rcvMSS)
 	c.wsOK = c.wsOK && o.HasWindowScale
 	if c.wsOK {
 		c.sndScale = min(o.WindowScale, 14)

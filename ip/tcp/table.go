@@ -44,7 +44,8 @@ type Listener struct {
 	// slots of other listeners and of active opens are never taken.
 	Quota int
 	// Accept gives each new connection its App, at the SYN; returning
-	// false refuses the connection (RST).
+	// false, or an App without Source or Sink, refuses the connection
+	// (RST).
 	Accept func(local, remote netip.AddrPort) (App, bool)
 
 	used int
@@ -205,12 +206,17 @@ func (t *Table) reserved() int {
 // quotas.
 var ErrFull = errors.New("tcp: connection table full")
 
+var errNoApp = errors.New("tcp: App needs a Source and a Sink")
+
 // ErrInUse is returned by Dial for a 4-tuple already in the table.
 var ErrInUse = errors.New("tcp: address pair in use")
 
 // Dial starts an active open from local to remote; the SYN is the
 // connection's first output. now is the current time.
 func (t *Table) Dial(local, remote netip.AddrPort, app App, now int64) (*Conn, error) {
+	if app.Source == nil || app.Sink == nil {
+		return nil, errNoApp
+	}
 	if t.lookup(local, remote) != nil {
 		return nil, ErrInUse
 	}
@@ -388,7 +394,7 @@ func (t *Table) listen(seg *Segment, now int64) bool {
 		return true
 	}
 	app, ok := l.Accept(seg.Local, seg.Remote)
-	if !ok {
+	if !ok || app.Source == nil || app.Sink == nil {
 		t.stats.Refused[NotAccepted]++
 		return true
 	}
