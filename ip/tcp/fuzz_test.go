@@ -47,7 +47,7 @@ func FuzzSegmentInput(f *testing.F) {
 		ol := s.opts.Encode(b[20:])
 		wire.TCP(b).Encode(&wire.TCPFields{SrcPort: 80, DstPort: 40000, Seq: s.seq, Ack: s.ack, Flags: s.flags,
 			Window: 1000, Options: b[20 : 20+ol]})
-		for st := range 5 {
+		for st := range 6 {
 			f.Add(uint8(st), b[:20+ol+s.n])
 		}
 	}
@@ -62,7 +62,11 @@ func FuzzSegmentInput(f *testing.F) {
 		}
 		d := newDuo(t)
 		target, tab, local, remote := d.ca, d.a, addrA, addrB
-		switch which % 5 {
+		if which%6 == 5 {
+			fuzzSYN(t, d, h, &opts)
+			return
+		}
+		switch which % 6 {
 		case 1: // FIN-WAIT-1 with data lost in flight
 			d.ca.Push(5000)
 			d.pump()
@@ -131,4 +135,38 @@ func FuzzSegmentInput(f *testing.F) {
 			tab.Tick(d.now)
 		}
 	})
+}
+
+// fuzzSYN opens a passive connection with the fuzzed segment's options
+// (as a SYN), completes the handshake and sends data: the negotiated
+// MSS, window scale and timestamps drive the output.
+func fuzzSYN(t *testing.T, d *duo, h wire.TCP, opts *wire.TCPOptions) {
+	remote := netip.MustParseAddrPort("10.0.0.5:1234")
+	seg := &Segment{Remote: remote, Local: addrB, Seq: h.Seq(), Flags: wire.TCPFlagSYN, Window: h.Window(), Options: opts}
+	d.b.Input(seg, d.now)
+	c := d.b.lookup(addrB, remote)
+	if c == nil {
+		return
+	}
+	for k := c.Output(d.now, d.buf); k > 0; k = c.Output(d.now, d.buf) {
+	}
+	ack := &Segment{Remote: remote, Local: addrB, Seq: h.Seq() + 1, Ack: c.iss + 1, Flags: wire.TCPFlagACK,
+		Window: h.Window(), Options: &wire.TCPOptions{HasTimestamps: opts.HasTimestamps, TSVal: opts.TSVal, TSEcr: c.tsRecent}}
+	d.b.Input(ack, d.now)
+	c.Push(20000)
+	for i := 0; i < 50; i++ {
+		k := c.Output(d.now, d.buf)
+		if k == 0 {
+			d.now += InitialRTO << i
+			d.b.Tick(d.now)
+			continue
+		}
+		p, err := wire.ParseTCP(d.buf[:k])
+		if err != nil {
+			t.Fatalf("wrote a bad segment: %v", err)
+		}
+		if len(p.Payload()) > c.sndMSS || c.sndMSS < minMSS-12 {
+			t.Fatalf("segment of %d bytes, send MSS %d", len(p.Payload()), c.sndMSS)
+		}
+	}
 }
