@@ -60,14 +60,20 @@ func (s *Stack) send() error {
 // flush collects the TCP table's output into send buffers.
 func (s *Stack) flush(now int64) {
 	for c := s.tcp.Next(); c != nil; c = s.tcp.Next() {
-		hdr := wire.EthernetSize + ipHeaderLen(c.Remote().Addr())
+		// The addresses are read first: a RST ends the connection in
+		// Output, and its handler may reuse the slot at once.
+		local, remote := c.Local(), c.Remote()
+		hdr := wire.EthernetSize + ipHeaderLen(remote.Addr())
 		for {
 			buf := s.txSlot()
 			n := c.Output(now, buf[hdr:])
 			if n == 0 {
 				break
 			}
-			s.finishTCP(buf, hdr, n, c.Local(), c.Remote(), now)
+			s.finishTCP(buf, hdr, n, local, remote, now)
+			if c.Local() != local || c.Remote() != remote {
+				break // the slot was reused: its output comes with its own wake
+			}
 		}
 	}
 }

@@ -137,7 +137,9 @@ type Info struct {
 
 func (c *Conn) reset(local, remote netip.AddrPort, app App, l *Listener, now int64) {
 	t := c.table
-	*c = Conn{table: t, slot: c.slot, inUse: true, local: local, remote: remote, app: app, listener: l}
+	// queued survives: a slot still in the output ring must not be
+	// queued twice.
+	*c = Conn{table: t, slot: c.slot, queued: c.queued, inUse: true, local: local, remote: remote, app: app, listener: l}
 	c.iss = t.isn(local, remote, now)
 	c.tsOffset = t.isn(remote, local, now) * 2654435761
 	c.rexmitTS = c.tsNow(now)
