@@ -125,7 +125,7 @@ func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, s
 		close(lines)
 	}()
 	res := make(chan peerResult, 1)
-	if mode == "listen" {
+	if mode == "listen" || mode == "echo" {
 		select {
 		case l := <-lines:
 			if l != "listening" {
@@ -169,6 +169,9 @@ func kernelPeer(spec string) int {
 	size, _ := strconv.ParseInt(f[2], 10, 64)
 	var c net.Conn
 	var err error
+	if f[0] == "echo" {
+		return echoPeer(f[1])
+	}
 	if f[0] == "listen" {
 		var l net.Listener
 		if l, err = net.Listen("tcp", f[1]); err != nil {
@@ -217,6 +220,31 @@ func kernelPeer(spec string) int {
 	fmt.Print(ssInfo(c))
 	c.Close()
 	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(h.Sum(nil)))
+	return 0
+}
+
+// echoPeer accepts one connection and sends back what it reads until
+// EOF.
+func echoPeer(addr string) int {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	fmt.Println("listening")
+	c, err := l.Accept()
+	l.Close()
+	if err != nil {
+		fmt.Println("accept:", err)
+		return 1
+	}
+	defer c.Close()
+	n, err := io.Copy(c, c)
+	fmt.Printf("received %d sha256 -\n", n)
+	if err != nil {
+		fmt.Println("echo:", err)
+		return 1
+	}
 	return 0
 }
 
