@@ -226,7 +226,8 @@ func TestConformance(t *testing.T) {
 		{"active open (fig. 7)", true, established},
 		{"passive open (fig. 7, B)", false, []cstep{
 			{name: "SYN", in: in("S", 0, 0, 0), state: SynReceived, out: []cseg{out("S.", 0, 1, 0)}},
-			{name: "ACK", in: in(".", 1, 1, 0), state: Established},
+			// The ACK of the SYN grows no window: IW stays 4 MSS.
+			{name: "ACK", in: in(".", 1, 1, 0), state: Established, check: cc(4000, 1<<30, 0)},
 		}},
 		{"simultaneous open (fig. 8)", true, []cstep{
 			{name: "dial", state: SynSent, out: []cseg{out("S", 0, 0, 0)}},

@@ -84,6 +84,7 @@ type Conn struct {
 	rttSeq            uint32
 	rttAt             int64
 	rexmitTS          uint32 // our timestamp at the last retransmission
+	synLost           bool   // the SYN or SYN-ACK was sent again
 	retries           int
 
 	// Congestion control (RFC 5681, 6582), in bytes.
@@ -427,7 +428,8 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 	if c.tsOK && o.HasTimestamps && seqGEQ(o.TSVal, c.tsRecent) && seqLEQ(seg.Seq, c.lastAckSent) {
 		c.tsRecent = o.TSVal
 	}
-	if c.state == SynReceived {
+	opened := c.state == SynReceived
+	if opened {
 		if !seqGT(seg.Ack, c.sndUna) || seqGT(seg.Ack, c.sndMax) {
 			t.stats.Refused[Unacceptable]++
 			return true
@@ -445,6 +447,9 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 	}
 	if !c.ack(seg, now) || !c.inUse {
 		return false
+	}
+	if opened {
+		c.synLostRTO()
 	}
 	// 7. Data, 8. FIN.
 	switch c.state {
@@ -549,10 +554,22 @@ func (c *Conn) inputSynSent(seg *Segment, now int64) bool {
 	} else if c.retries == 0 {
 		c.sample(now - c.rttAt) // Karn: only an unrepeated SYN
 	}
+	c.synLostRTO()
 	c.rttOn, c.retries, c.rtoAt = false, 0, 0
 	c.state = Established
 	c.event(Connected)
 	return false
+}
+
+// synLostRTO is RFC 6298 5.7 and RFC 5681 3.1: when a SYN (or SYN-ACK)
+// had to be sent again, data transmission starts with an RTO of at
+// least 3 s and an initial window of one segment.
+func (c *Conn) synLostRTO() {
+	if !c.synLost {
+		return
+	}
+	c.rto = max(c.rto, 3*s)
+	c.cwnd = uint32(c.sndMSS)
 }
 
 // sample updates the RTT estimate with one measurement (RFC 6298 2).
@@ -633,7 +650,13 @@ func (c *Conn) ack(seg *Segment, now int64) bool {
 		// (as Linux does), even before Karn's rule allows a sample.
 		c.rto = c.baseRTO()
 	}
-	c.congestionAck(acked)
+	data := acked
+	if c.sndUnaOff-int64(acked) < 0 {
+		data-- // the SYN is not data: it grows no window
+	}
+	if data > 0 {
+		c.congestionAck(data)
+	}
 	if c.sndUna == c.sndMax {
 		c.rtoAt = 0
 	} else {

@@ -71,3 +71,23 @@ func TestCongestionEvolution(t *testing.T) {
 		{name: "ACK all", in: in(".", 1, 10001, 0), state: Established, check: cc(2000, 2000, 0)},
 	})
 }
+
+// TestRTOAfterSYNLoss: the SYN was lost once, so data transmission
+// starts with an RTO of 3 s (RFC 6298 5.7; no sample: Karn) and an
+// initial window of one segment (RFC 5681 3.1), active and passive.
+func TestRTOAfterSYNLoss(t *testing.T) {
+	k := newConformance(t, true, plainConfig())
+	k.run([]cstep{
+		{name: "dial", state: SynSent, out: []cseg{out("S", 0, 0, 0)}},
+		{name: "SYN again", wait: InitialRTO, state: SynSent, out: []cseg{out("S", 0, 0, 0)}},
+		{name: "SYN-ACK", in: in("S.", 0, 1, 0), state: Established, out: []cseg{out(".", 1, 1, 0)},
+			check: cc(1000, 1<<30, 3*s)},
+	})
+	k = newConformance(t, false, plainConfig())
+	k.conn = nil
+	k.run([]cstep{
+		{name: "SYN", in: in("S", 0, 0, 0), state: SynReceived, out: []cseg{out("S.", 0, 1, 0)}},
+		{name: "SYN-ACK again", wait: InitialRTO, state: SynReceived, out: []cseg{out("S.", 0, 1, 0)}},
+		{name: "ACK", in: in(".", 1, 1, 0), state: Established, check: cc(1000, 1<<30, 3*s)},
+	})
+}

@@ -124,6 +124,7 @@ func (c *Conn) outputSyn(b []byte, now int64) int {
 		c.info.Retransmits++
 		c.table.stats.Retransmits++
 		c.rexmitTS = c.tsNow(now)
+		c.synLost = true
 	} else {
 		c.rttAt = now
 	}
