@@ -21,7 +21,9 @@ func TestRetransmitAfterSilence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		na, nb := nic.NewPipe(1500, 64)
 		lossy := fault.Wrap(na, fault.Config{Outages: []fault.Window{{Start: 2 * time.Second, Len: time.Hour}}}, 1)
-		cfg := Config{MAC: macA, IPv4: netip.MustParsePrefix("10.9.0.1/24"), TCP: tcp.Config{Conns: 2}}
+		// Hold: the SYN waits for ARP instead of being lost (a lost SYN
+		// would start data with a 3 s RTO, RFC 6298 5.7).
+		cfg := Config{MAC: macA, IPv4: netip.MustParsePrefix("10.9.0.1/24"), TCP: tcp.Config{Conns: 2}, Hold: 2}
 		a, err := New(lossy, cfg)
 		if err != nil {
 			t.Fatal(err)
