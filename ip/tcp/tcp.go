@@ -22,14 +22,16 @@
 //
 // Implemented: active, passive and simultaneous open and close, RST
 // processing with RFC 5961 challenge ACKs, MSS, window scaling,
-// timestamps (RTT measurement, PAWS), SACK-permitted and received SACK
-// blocks (used to skip data the peer holds when retransmitting), RTO per
-// RFC 6298 with Karn's rule, NewReno (RFC 5681, 6582), delayed ACKs,
-// zero-window probes, keepalive, TIME-WAIT, ISNs per RFC 6528, listener
-// quotas against SYN floods. Not implemented: urgent data (the pointer is
-// ignored), sending SACK blocks, ECN, Nagle's algorithm (every push is
-// sent at once), path MTU discovery, TCP-AO/MD5. A Table is not safe for
-// concurrent use: one goroutine (the stack's) drives it.
+// timestamps (RTT measurement, PAWS), SACK (blocks sent for the
+// out-of-order ranges held; blocks received steer retransmissions, one
+// hole resent per ACK in recovery), RTO per RFC 6298 with Karn's rule,
+// NewReno (RFC 5681, 6582), delayed ACKs, zero-window probes,
+// keepalive, TIME-WAIT, ISNs per RFC 6528, listener quotas against SYN
+// floods. Not implemented: urgent data (the pointer is ignored), the
+// rest of RFC 6675, RACK, ECN, Nagle's algorithm (every push is sent at
+// once), path MTU discovery, TCP-AO/MD5, SYN cookies (see docs/tcp.md).
+// A Table is not safe for concurrent use: one goroutine (the stack's)
+// drives it.
 package tcp
 
 import (
@@ -96,6 +98,7 @@ type Handler interface {
 }
 
 // Segment is one received segment, as the stack hands it to Table.Input.
+// Options must not be nil; Payload is only read during Input.
 type Segment struct {
 	Remote, Local netip.AddrPort
 	Seq, Ack      uint32
