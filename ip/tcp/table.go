@@ -353,12 +353,18 @@ func (t *Table) Next() *Conn {
 	return nil
 }
 
+// noOptions stands in for a Segment's missing options (read only).
+var noOptions wire.TCPOptions
+
 // Input processes one received segment addressed to us (the stack has
 // checked its checksum). It returns true when the segment is to be
 // answered with a RST (see Reset); a connection's own answers come from
 // its Output.
 func (t *Table) Input(seg *Segment, now int64) (rst bool) {
 	t.stats.SegsIn++
+	if seg.Options == nil {
+		seg.Options = &noOptions
+	}
 	if c := t.lookup(seg.Local, seg.Remote); c != nil {
 		return c.input(seg, now)
 	}

@@ -98,7 +98,7 @@ type Handler interface {
 }
 
 // Segment is one received segment, as the stack hands it to Table.Input.
-// Options must not be nil; Payload is only read during Input.
+// Options nil means none; Payload is only read during Input.
 type Segment struct {
 	Remote, Local netip.AddrPort
 	Seq, Ack      uint32
