@@ -355,3 +355,35 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestPAWS: with timestamps, a segment whose TSval is older than
+// TS.Recent is refused and answered with an ACK (RFC 7323 5.3 R1); one
+// with a newer TSval is taken and updates TS.Recent (R3).
+func TestPAWS(t *testing.T) {
+	cfg := plainConfig()
+	cfg.NoTimestamps = false
+	k := newConformance(t, true, cfg)
+	k.run([]cstep{{name: "dial", state: SynSent, out: []cseg{out("S", 0, 0, 0)}}})
+	c := k.conn
+	ts := func(s *Segment, val uint32) *Segment {
+		s.Options.HasTimestamps, s.Options.TSVal, s.Options.TSEcr = true, val, c.tsNow(k.now)
+		return s
+	}
+	synack := ts(k.rel(cseg{flags: "S.", seq: 0, ack: 1}), 100)
+	k.tab.Input(synack, k.now)
+	k.drain()
+	if c.State() != Established || !c.tsOK || c.tsRecent != 100 {
+		t.Fatalf("state %v, timestamps %v, TS.Recent %d", c.State(), c.tsOK, c.tsRecent)
+	}
+	k.tab.Input(ts(k.rel(cseg{flags: ".", seq: 1, ack: 1, n: 100}), 200), k.now)
+	if c.Readable() != 100 || c.tsRecent != 200 {
+		t.Errorf("newer TSval: read %d, TS.Recent %d; want 100, 200", c.Readable(), c.tsRecent)
+	}
+	k.drain()
+	refused := k.tab.Stats().Refused[Unacceptable]
+	k.tab.Input(ts(k.rel(cseg{flags: ".", seq: 101, ack: 1, n: 100}), 150), k.now)
+	got := k.drain()
+	if c.Readable() != 100 || k.tab.Stats().Refused[Unacceptable] != refused+1 || fmt.Sprint(got) != fmt.Sprint([]cseg{out(".", 1, 101, 0)}) {
+		t.Errorf("older TSval: read %d, refused %d, sent %v; want 100, %d, an ACK", c.Readable(), k.tab.Stats().Refused[Unacceptable], got, refused+1)
+	}
+}
