@@ -81,8 +81,8 @@ func (c *Conn) app() tcp.App {
 	return tcp.App{Source: (*connSource)(c), Sink: (*connSink)(c), Grant: len(c.rbuf), Handler: c}
 }
 
-// DialConn opens a connection to remote from localPort and waits until
-// it is established.
+// DialConn opens a connection to remote from localPort (0: an ephemeral
+// port) and waits until it is established.
 func (s *Stack) DialConn(ctx context.Context, localPort uint16, remote netip.AddrPort, cfg ConnConfig) (*Conn, error) {
 	c := s.newConn(cfg)
 	var err error

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -88,11 +89,14 @@ func TestConnDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c, err := p.a.DialConn(ctx, 9001, netip.MustParseAddrPort("10.9.0.2:8081"), ConnConfig{})
+	c, err := p.a.DialConn(ctx, 0, netip.MustParseAddrPort("10.9.0.2:8081"), ConnConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if port := c.LocalAddr().(*net.TCPAddr).Port; port < 49152 {
+		t.Errorf("ephemeral port %d", port)
+	}
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, err := c.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("Read: %v, want os.ErrDeadlineExceeded", err)

@@ -109,19 +109,20 @@ type Stats struct {
 
 // Stack is one host on a NIC.
 type Stack struct {
-	nic    nic.NIC
-	mac    wire.MAC
-	ip4    netip.Addr
-	ip6    netip.Addr
-	pfx4   netip.Prefix
-	pfx6   netip.Prefix
-	mtu    int
-	routes []Route
-	tcp    *tcp.Table
-	answer *endpoint.Endpoint
-	neigh  neighbours
-	start  time.Time
-	ipID   uint16
+	nic      nic.NIC
+	mac      wire.MAC
+	ip4      netip.Addr
+	ip6      netip.Addr
+	pfx4     netip.Prefix
+	pfx6     netip.Prefix
+	mtu      int
+	routes   []Route
+	tcp      *tcp.Table
+	answer   *endpoint.Endpoint
+	neigh    neighbours
+	start    time.Time
+	ipID     uint16
+	nextPort int // the last ephemeral port offset Dial tried
 
 	rx    [2]rxBatch
 	pkt   wire.Packet
@@ -184,6 +185,7 @@ func New(n nic.NIC, c Config) (*Stack, error) {
 	if c.IPv6.IsValid() {
 		s.ip6 = c.IPv6.Addr()
 	}
+	s.nextPort = int(s.start.UnixNano() % (65536 - 49152))
 	size := mtu + wire.EthernetSize + wire.MaxVLANTags*wire.VLANSize
 	for i := range s.rx {
 		s.rx[i] = rxBatch{bufs: frames(c.Batch, size), sizes: make([]int, c.Batch)}
@@ -215,7 +217,8 @@ func (s *Stack) Table() *tcp.Table { return s.tcp }
 func (s *Stack) Now() int64 { return s.now() }
 
 // Dial opens a connection to remote from our address of its family and
-// the given local port. Call it on Run's goroutine (through Do).
+// the given local port; port 0 picks a free one in the ephemeral range
+// (49152-65535, RFC 6335). Call it on Run's goroutine (through Do).
 func (s *Stack) Dial(localPort uint16, remote netip.AddrPort, app tcp.App) (*tcp.Conn, error) {
 	local := s.ip4
 	if remote.Addr().Is6() {
@@ -224,7 +227,18 @@ func (s *Stack) Dial(localPort uint16, remote netip.AddrPort, app tcp.App) (*tcp
 	if !local.IsValid() {
 		return nil, fmt.Errorf("stack: dial %v: no address of that family", remote)
 	}
-	return s.tcp.Dial(netip.AddrPortFrom(local, localPort), remote, app, s.now())
+	if localPort != 0 {
+		return s.tcp.Dial(netip.AddrPortFrom(local, localPort), remote, app, s.now())
+	}
+	const first, n = 49152, 65536 - 49152
+	for range n {
+		s.nextPort = (s.nextPort + 1) % n
+		c, err := s.tcp.Dial(netip.AddrPortFrom(local, uint16(first+s.nextPort)), remote, app, s.now())
+		if !errors.Is(err, tcp.ErrInUse) {
+			return c, err
+		}
+	}
+	return nil, fmt.Errorf("stack: dial %v: every ephemeral port in use", remote)
 }
 
 // ErrStopped is returned by Do once Run has returned.
