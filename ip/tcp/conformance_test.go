@@ -387,3 +387,22 @@ func TestPAWS(t *testing.T) {
 		t.Errorf("older TSval: read %d, refused %d, sent %v; want 100, %d, an ACK", c.Readable(), k.tab.Stats().Refused[Unacceptable], got, refused+1)
 	}
 }
+
+// TestSYNWindowUnscaled: the window of a SYN-ACK is not scaled (RFC 7323
+// 2.2), even when both sides scale; the next ACK's is.
+func TestSYNWindowUnscaled(t *testing.T) {
+	cfg := plainConfig()
+	cfg.WindowScale = 7
+	k := newConformance(t, true, cfg)
+	k.run([]cstep{{name: "dial", state: SynSent, out: []cseg{out("S", 0, 0, 0)}}})
+	synack := k.rel(cseg{flags: "S.", seq: 0, ack: 1, win: 1000})
+	synack.Options.HasWindowScale, synack.Options.WindowScale = true, 3
+	k.tab.Input(synack, k.now)
+	if c := k.conn; c.State() != Established || c.sndScale != 3 || c.sndWnd != 1000 {
+		t.Fatalf("state %v, scale %d, window %d; want ESTABLISHED, 3, 1000", c.State(), c.sndScale, c.sndWnd)
+	}
+	k.tab.Input(k.rel(cseg{flags: ".", seq: 1, ack: 1, win: 1000}), k.now)
+	if c := k.conn; c.sndWnd != 8000 {
+		t.Errorf("window after an ACK %d, want 8000", c.sndWnd)
+	}
+}

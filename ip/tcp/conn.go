@@ -361,6 +361,7 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 		return c.inputSynSent(seg, now)
 	}
 	t := c.table
+	synAck := false
 	if f := seg.Flags; c.state == SynReceived && f&(wire.TCPFlagSYN|wire.TCPFlagACK|wire.TCPFlagRST) == wire.TCPFlagSYN|wire.TCPFlagACK &&
 		seg.Seq == c.irs && seg.Ack == c.sndNxt && len(seg.Payload) == 0 {
 		// Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK
@@ -372,6 +373,7 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 		seg.Flags &^= wire.TCPFlagSYN
 		c.ackNow = true
 		t.wake(c)
+		synAck = true
 	}
 	f := seg.Flags
 	// 1. Sequence number check (RFC 9293 3.10.7.4), and PAWS (RFC 7323 5).
@@ -436,6 +438,9 @@ func (c *Conn) input(seg *Segment, now int64) bool {
 		}
 		c.state = Established
 		c.sndWnd = uint32(seg.Window) << c.sndScale
+		if synAck {
+			c.sndWnd = uint32(seg.Window) // a SYN's window is never scaled
+		}
 		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
 		if c.finOff >= 0 {
 			c.state = FinWait1
@@ -546,7 +551,7 @@ func (c *Conn) inputSynSent(seg *Segment, now int64) bool {
 	c.sndUnaOff = 0
 	c.sndNxt = c.sndUna
 	c.synPending = false
-	c.sndWnd = uint32(seg.Window) << c.sndScale
+	c.sndWnd = uint32(seg.Window) // a SYN's window is never scaled (RFC 7323 2.2)
 	if c.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
 		if seqGEQ(seg.Options.TSEcr, c.rexmitTS) {
 			c.sample(int64(c.tsNow(now)-seg.Options.TSEcr) * ms)
