@@ -619,6 +619,7 @@ func (c *Conn) ack(seg *Segment, now int64) bool {
 		return true // an old duplicate: its data may still be new
 	}
 	win := uint32(seg.Window) << c.sndScale
+	prevWnd := c.sndWnd
 	if seqLT(c.sndWl1, seg.Seq) || (c.sndWl1 == seg.Seq && seqLEQ(c.sndWl2, a)) {
 		if win > c.sndWnd {
 			t.wake(c)
@@ -627,7 +628,9 @@ func (c *Conn) ack(seg *Segment, now int64) bool {
 		c.sndWl1, c.sndWl2 = seg.Seq, a
 	}
 	if a == c.sndUna {
-		if len(seg.Payload) == 0 && seg.Flags&wire.TCPFlagFIN == 0 && c.flight() > 0 && win == c.sndWnd {
+		// A duplicate ACK (RFC 5681 2): no data, no FIN, data
+		// outstanding, the window unchanged (a window update is not one).
+		if len(seg.Payload) == 0 && seg.Flags&wire.TCPFlagFIN == 0 && c.flight() > 0 && win == prevWnd {
 			c.dupAck()
 		}
 		return true
