@@ -15,8 +15,13 @@ import (
 	"spacenet/ip/tcp"
 )
 
-// gvisorDuplex sends the test stream over c and hashes what it reads.
-func gvisorDuplex(c *netstack.Conn, size int64) (int64, string, error) {
+// duplexStream sends the test stream over c (then half-closes it) while
+// it hashes what it reads until EOF; it returns the bytes read and their
+// sha256.
+func duplexStream(c interface {
+	io.ReadWriter
+	CloseWrite() error
+}, size int64) (int64, string, error) {
 	werr := make(chan error, 1)
 	go func() { werr <- writeStream(c, size) }()
 	h := sha256.New()
@@ -90,7 +95,7 @@ func TestLANWithGVisor(t *testing.T) {
 					return
 				}
 				defer c.Close()
-				n, sum, err := gvisorDuplex(c.(*netstack.Conn), size)
+				n, sum, err := duplexStream(c.(*netstack.Conn), size)
 				res <- result{n, sum, err}
 			}()
 			app := newStreamApp(size, 1<<20)
@@ -134,7 +139,7 @@ func TestLANWithGVisor(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			n, sum, err := gvisorDuplex(c, size)
+			n, sum, err := duplexStream(c, size)
 			select {
 			case <-app.done:
 			case <-ctx.Done():

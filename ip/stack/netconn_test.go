@@ -2,8 +2,6 @@ package stack
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -33,14 +31,8 @@ func TestConnAdapter(t *testing.T) {
 		err error
 	}
 	duplex := func(c *Conn) result {
-		werr := make(chan error, 1)
-		go func() { werr <- writeStream(c, size) }()
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		if e := <-werr; err == nil {
-			err = e
-		}
-		return result{n, hex.EncodeToString(h.Sum(nil)), err}
+		n, sum, err := duplexStream(c, size)
+		return result{n, sum, err}
 	}
 	server := make(chan result, 1)
 	go func() {
