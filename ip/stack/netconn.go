@@ -248,7 +248,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case err != nil:
 			return 0, err
 		}
-		if err := c.rdl.wait(c.canRead); err != nil {
+		if err := c.rdl.wait(c.canRead, c.s.stopped); err != nil {
 			return 0, err
 		}
 	}
@@ -277,7 +277,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			continue
 		}
 		c.mu.Unlock()
-		if err := c.wdl.wait(c.canWrite); err != nil {
+		if err := c.wdl.wait(c.canWrite, c.s.stopped); err != nil {
 			return done, err
 		}
 	}
@@ -342,26 +342,29 @@ func (d *deadline) set(t time.Time, wake chan struct{}) {
 	signal(wake) // a waiter re-reads the deadline
 }
 
-// wait blocks until ch is signalled or the deadline passes.
-func (d *deadline) wait(ch chan struct{}) error {
+// wait blocks until ch is signalled, the deadline passes or the stack
+// stops (net.ErrClosed).
+func (d *deadline) wait(ch, stopped chan struct{}) error {
 	d.mu.Lock()
 	t := d.t
 	d.mu.Unlock()
-	if t.IsZero() {
-		<-ch
-		return nil
+	var expired <-chan time.Time
+	if !t.IsZero() {
+		left := time.Until(t)
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		timer := time.NewTimer(left)
+		defer timer.Stop()
+		expired = timer.C
 	}
-	left := time.Until(t)
-	if left <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	timer := time.NewTimer(left)
-	defer timer.Stop()
 	select {
 	case <-ch:
 		return nil
-	case <-timer.C:
+	case <-expired:
 		return os.ErrDeadlineExceeded
+	case <-stopped:
+		return net.ErrClosed
 	}
 }
 

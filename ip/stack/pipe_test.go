@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"testing"
@@ -120,5 +121,28 @@ func TestPipeTransfer(t *testing.T) {
 			t.Logf("%d MiB each way in %v (%.0f MB/s each way); client %+v", size>>20, el, float64(size)/el.Seconds()/1e6, c.info)
 			t.Logf("A %+v", p.a.Stats())
 		})
+	}
+}
+
+// TestDoAfterRun: once Run has returned, Do says so at once.
+func TestDoAfterRun(t *testing.T) {
+	na, nb := nic.NewPipe(1500, 4)
+	defer nb.Close()
+	s, err := New(na, Config{MAC: macA, IPv4: netip.MustParsePrefix("10.9.0.1/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	if err := s.Do(context.Background(), func() {}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Do(context.Background(), func() { t.Error("ran after Run returned") }); !errors.Is(err, ErrStopped) {
+		t.Errorf("Do after Run: %v, want ErrStopped", err)
 	}
 }

@@ -124,15 +124,16 @@ type Stack struct {
 	ipID     uint16
 	nextPort int // the last ephemeral port offset Dial tried
 
-	rx    [2]rxBatch
-	pkt   wire.Packet
-	seg   tcp.Segment
-	tx    [][]byte // send buffers
-	txLen []int
-	txN   int
-	out   [][]byte // the batch handed to Send
-	calls chan func()
-	kicks chan *Conn // Conns with work from Read, Write, Close
+	rx      [2]rxBatch
+	pkt     wire.Packet
+	seg     tcp.Segment
+	tx      [][]byte // send buffers
+	txLen   []int
+	txN     int
+	out     [][]byte // the batch handed to Send
+	calls   chan func()
+	stopped chan struct{} // closed when Run returns
+	kicks   chan *Conn    // Conns with work from Read, Write, Close
 
 	mu    sync.Mutex // guards snap
 	snap  Stats
@@ -178,7 +179,7 @@ func New(n nic.NIC, c Config) (*Stack, error) {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
 	s := &Stack{nic: n, mac: c.MAC, pfx4: c.IPv4, pfx6: c.IPv6, mtu: mtu, routes: c.Routes, tcp: t, answer: ans,
-		start: time.Now(), calls: make(chan func(), 16), kicks: make(chan *Conn, c.TCP.Conns)}
+		start: time.Now(), calls: make(chan func(), 16), kicks: make(chan *Conn, c.TCP.Conns), stopped: make(chan struct{})}
 	if c.IPv4.IsValid() {
 		s.ip4 = c.IPv4.Addr()
 	}
@@ -245,19 +246,29 @@ func (s *Stack) Dial(localPort uint16, remote netip.AddrPort, app tcp.App) (*tcp
 var ErrStopped = errors.New("stack: not running")
 
 // Do runs fn on Run's goroutine and waits for it. It allocates: it is for
-// setup (Dial, Listen), not for every segment.
+// setup (Dial, Listen), not for every segment. Before Run starts, Do
+// waits for it (or for ctx); after Run returned, it returns ErrStopped.
 func (s *Stack) Do(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
 	case s.calls <- func() { fn(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.stopped:
+		return ErrStopped
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.stopped:
+		select {
+		case <-done: // ran in Run's last iteration
+			return nil
+		default:
+			return ErrStopped
+		}
 	}
 }
 
@@ -304,6 +315,7 @@ func (s *Stack) Run(ctx context.Context) error {
 		close(free)
 		wg.Wait()
 		s.publish()
+		close(s.stopped)
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
