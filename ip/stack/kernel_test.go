@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"spacenet/internal/netnstest"
+	"spacenet/ip/lan"
 	"spacenet/ip/lan/fault"
 	"spacenet/ip/nic"
 	"spacenet/ip/tcp"
@@ -509,5 +510,34 @@ func TestKernelTCPFaults(t *testing.T) {
 	}
 	if netem {
 		t.Logf("kernel's netem: %s", netnstest.In(t, k.ns, "tc", "-s", "qdisc", "show", "dev", k.ifname))
+	}
+}
+
+// TestKernelTCPOverLAN: the kernel's TAP and our stack on two ports of
+// the virtual LAN (package lan), the stream both ways, both opens.
+func TestKernelTCPOverLAN(t *testing.T) {
+	sw := lan.New(lan.Options{})
+	t.Cleanup(func() { sw.Close() })
+	k := newKernelSide(t, 6, func(tap nic.NIC) nic.NIC {
+		if err := sw.Attach(tap, lan.PortConfig{Name: "kernel", Tenant: "processor"}); err != nil {
+			t.Fatal(err)
+		}
+		ours, err := sw.AttachPipe("ours", "camera")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ours
+	})
+	size := kernelSize / 4
+	for _, ourClient := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ourClient=%v", ourClient), func(t *testing.T) {
+			app, r, el := kernelStream(t, k, false, ourClient, size)
+			t.Logf("over the LAN: %d MiB each way in %v: %.0f MB/s each way; kernel retransmitted %d by halfway; ours %d",
+				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.retrans, app.info.Retransmits)
+		})
+	}
+	for _, name := range []string{"kernel", "ours"} {
+		st, _ := sw.Port(name)
+		t.Logf("switch port %s: %+v", name, st)
 	}
 }
