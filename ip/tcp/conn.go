@@ -629,8 +629,12 @@ func (c *Conn) ack(seg *Segment, now int64) bool {
 	}
 	if a == c.sndUna {
 		// A duplicate ACK (RFC 5681 2): no data, no FIN, data
-		// outstanding, the window unchanged (a window update is not one).
-		if len(seg.Payload) == 0 && seg.Flags&wire.TCPFlagFIN == 0 && c.flight() > 0 && win == prevWnd {
+		// outstanding, the window unchanged (a window update is not
+		// one), or SACK blocks (RFC 6675 2: the peer reports data
+		// beyond a hole; a receiver whose queue waits on the hole
+		// changes its window with every such ACK).
+		if len(seg.Payload) == 0 && seg.Flags&wire.TCPFlagFIN == 0 && c.flight() > 0 &&
+			(win == prevWnd || c.sackOK && o.NumSACK > 0) {
 			c.dupAck()
 		}
 		return true

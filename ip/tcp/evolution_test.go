@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"fmt"
+	"spacenet/ip/wire"
 	"testing"
 )
 
@@ -90,4 +91,40 @@ func TestRTOAfterSYNLoss(t *testing.T) {
 		{name: "SYN-ACK again", wait: InitialRTO, state: SynReceived, out: []cseg{out("S.", 0, 1, 0)}},
 		{name: "ACK", in: in(".", 1, 1, 0), state: Established, check: cc(1000, 1<<30, 3*s)},
 	})
+}
+
+// TestSACKDupAcksWithChangingWindow: ACKs that carry SACK blocks count as
+// duplicates even when their window changes (a receiver holding data
+// beyond a hole shrinks its window with each): the third triggers fast
+// retransmit. Counting them out (a window update is no duplicate, RFC
+// 5681) left loss to the RTO: 30 RTOs instead of 8 in
+// TestKernelTCPFaults.
+func TestSACKDupAcksWithChangingWindow(t *testing.T) {
+	cfg := plainConfig()
+	cfg.NoSACK = false
+	k := newConformance(t, true, cfg)
+	k.run([]cstep{{name: "dial", state: SynSent, out: []cseg{out("S", 0, 0, 0)}}})
+	synack := k.rel(cseg{flags: "S.", seq: 0, ack: 1})
+	synack.Options.SACKPermitted = true
+	k.tab.Input(synack, k.now)
+	k.drain()
+	c := k.conn
+	if !c.sackOK {
+		t.Fatal("SACK not negotiated")
+	}
+	c.Push(4000)
+	if got := len(k.drain()); got != 4 {
+		t.Fatalf("%d segments sent, want 4", got)
+	}
+	var sent []cseg
+	for i, win := range []uint16{60000, 59000, 58000} {
+		ack := k.rel(cseg{flags: ".", seq: 1, ack: 1, win: win})
+		ack.Options.NumSACK = 1
+		ack.Options.SACK[0] = wire.SACKBlock{Left: c.iss + 1001, Right: c.iss + 1001 + uint32(1000*(i+1))}
+		k.tab.Input(ack, k.now)
+		sent = append(sent, k.drain()...)
+	}
+	if c.info.FastRetransmits != 1 || fmt.Sprint(sent) != fmt.Sprint([]cseg{out(".", 1, 1, 1000)}) {
+		t.Errorf("fast retransmits %d, sent %v; want 1 and the first segment again", c.info.FastRetransmits, sent)
+	}
 }
