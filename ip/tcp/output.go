@@ -76,11 +76,19 @@ func (c *Conn) Output(now int64, b []byte) int {
 	if win > used {
 		usable = win - used
 	}
-	if c.probe && usable == 0 {
-		usable = 1
-	}
+	probe := c.probe
 	c.probe = false
 	if c.sendable() > 0 {
+		if usable == 0 && probe {
+			// A zero-window probe, as Linux sends it: one sequence
+			// number the peer has seen, which it answers with its
+			// window. (A byte beyond the window, RFC 9293 3.8.6.1,
+			// would put SND.MAX outside it, and the pure ACKs that
+			// carry SND.MAX would be refused.)
+			c.info.Retransmits++
+			c.table.stats.Retransmits++
+			return c.header(b, c.sndUna-1, wire.TCPFlagACK, now)
+		}
 		if usable > 0 {
 			limit := c.sndNxt + usable
 			if seqLT(c.sndNxt, c.sndMax) {

@@ -97,7 +97,8 @@ func TestKeepalive(t *testing.T) {
 }
 
 // TestZeroWindowProbe: with the peer's window closed, the persist timer
-// sends one byte beyond it, backing off, until the window opens.
+// sends a probe (SEG.SEQ = SND.UNA-1, no data, as Linux), backing off,
+// until the window opens; then the data goes.
 func TestZeroWindowProbe(t *testing.T) {
 	k := newConformance(t, true, plainConfig())
 	k.run(established)
@@ -106,48 +107,34 @@ func TestZeroWindowProbe(t *testing.T) {
 		seg.Window = 0
 		k.tab.Input(seg, k.now)
 	}
+	probe := []cseg{out(".", 0, 1, 0)}
 	k.run([]cstep{
 		{name: "window closes", do: closeWindow, state: Established},
 		{name: "push", do: func(c *Conn) { c.Push(100) }, state: Established},
-		{name: "persist", wait: InitialRTO, state: Established, out: []cseg{out(".", 1, 1, 1)}},
-		{name: "probe refused", do: closeWindow, state: Established},
-		{name: "persist backs off", wait: 2 * InitialRTO, state: Established, out: []cseg{out(".", 1, 1, 1)}},
-		{name: "window opens", in: in(".", 1, 1, 0), state: Established, out: []cseg{out("P.", 2, 1, 99)}},
+		// RTO 200 ms (the floor, after a near-zero RTT sample).
+		{name: "persist", wait: 200 * ms, state: Established, out: probe},
+		{name: "probe answered: still closed", do: closeWindow, state: Established},
+		{name: "persist backs off", wait: 400*ms - 1, state: Established},
+		{name: "400 ms", wait: 1, state: Established, out: probe},
+		{name: "window opens", in: in(".", 1, 1, 0), state: Established, out: []cseg{out("P.", 1, 1, 100)}},
 		{name: "all acked", in: in(".", 1, 101, 0), state: Established},
 	})
 }
 
-// TestTinyMSS: a peer announcing an MSS of 1 gets segments of 64 bytes
-// less the timestamps (it got segment lengths of -11 before: a panic).
-func TestTinyMSS(t *testing.T) {
-	n := newSim(t, defaultConfig(), defaultConfig())
-	ca := &app{regrant: true}
-	n.b.Listen(Listener{Port: addrB.Port(), Quota: 1, Accept: func(l, r netip.AddrPort) (App, bool) { return ca.App(1 << 16), true }})
-	tab := n.b
-	seg := &Segment{Remote: addrA, Local: addrB, Seq: 100, Flags: wire.TCPFlagSYN, Window: 65535,
-		Options: &wire.TCPOptions{HasMSS: true, MSS: 1, HasTimestamps: true, TSVal: 1}}
-	tab.Input(seg, n.now)
-	seg = &Segment{Remote: addrA, Local: addrB, Seq: 101, Flags: wire.TCPFlagACK, Window: 65535,
-		Options: &wire.TCPOptions{HasTimestamps: true, TSVal: 2}}
-	c := tab.Next()
-	c.Output(n.now, n.buf)
-	seg.Ack = c.iss + 1
-	seg.Options.TSEcr = c.tsRecent
-	tab.Input(seg, n.now)
-	if c.State() != Established {
-		t.Fatalf("state %v", c.State())
-	}
-	c.Push(1000)
-	k := c.Output(n.now, n.buf)
-	if h := wire.TCP(n.buf[:k]); len(h.Payload()) != minMSS-12 {
-		t.Errorf("segment of %d bytes, want %d", len(h.Payload()), minMSS-12)
-	}
-}
-
-// TestDialNeedsApp: an App without Source or Sink is refused.
-func TestDialNeedsApp(t *testing.T) {
-	tab, _ := NewTable(Config{Conns: 1, MSS: 1460})
-	if _, err := tab.Dial(addrA, addrB, App{Source: genSource{}}, 1); err == nil {
-		t.Error("Dial without a Sink accepted")
-	}
+// TestZeroWindowAfterRTO: the window closes while data is in flight and
+// lost: the RTO fires, and with the window closed the connection probes
+// instead of resending.
+func TestZeroWindowAfterRTO(t *testing.T) {
+	k := newConformance(t, true, plainConfig())
+	k.run(established)
+	k.run([]cstep{
+		{name: "push", do: func(c *Conn) { c.Push(500) }, state: Established, out: []cseg{out("P.", 1, 1, 500)}},
+		{name: "window closes, data unacked", do: func(c *Conn) {
+			seg := k.rel(cseg{flags: ".", seq: 1, ack: 1})
+			seg.Window = 0
+			k.tab.Input(seg, k.now)
+		}, state: Established},
+		{name: "RTO: a probe", wait: InitialRTO, state: Established, out: []cseg{out(".", 0, 1, 0)}},
+		{name: "window opens", in: in(".", 1, 1, 0), state: Established, out: []cseg{out("P.", 1, 1, 500)}},
+	})
 }
