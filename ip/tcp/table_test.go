@@ -138,3 +138,38 @@ func TestZeroWindowAfterRTO(t *testing.T) {
 		{name: "window opens", in: in(".", 1, 1, 0), state: Established, out: []cseg{out("P.", 1, 1, 500)}},
 	})
 }
+
+// TestTinyMSS: a peer announcing an MSS of 1 gets segments of 64 bytes
+// less the timestamps (it got segment lengths of -11 before: a panic).
+func TestTinyMSS(t *testing.T) {
+	n := newSim(t, defaultConfig(), defaultConfig())
+	ca := &app{regrant: true}
+	n.b.Listen(Listener{Port: addrB.Port(), Quota: 1, Accept: func(l, r netip.AddrPort) (App, bool) { return ca.App(1 << 16), true }})
+	tab := n.b
+	seg := &Segment{Remote: addrA, Local: addrB, Seq: 100, Flags: wire.TCPFlagSYN, Window: 65535,
+		Options: &wire.TCPOptions{HasMSS: true, MSS: 1, HasTimestamps: true, TSVal: 1}}
+	tab.Input(seg, n.now)
+	seg = &Segment{Remote: addrA, Local: addrB, Seq: 101, Flags: wire.TCPFlagACK, Window: 65535,
+		Options: &wire.TCPOptions{HasTimestamps: true, TSVal: 2}}
+	c := tab.Next()
+	c.Output(n.now, n.buf)
+	seg.Ack = c.iss + 1
+	seg.Options.TSEcr = c.tsRecent
+	tab.Input(seg, n.now)
+	if c.State() != Established {
+		t.Fatalf("state %v", c.State())
+	}
+	c.Push(1000)
+	k := c.Output(n.now, n.buf)
+	if h := wire.TCP(n.buf[:k]); len(h.Payload()) != minMSS-12 {
+		t.Errorf("segment of %d bytes, want %d", len(h.Payload()), minMSS-12)
+	}
+}
+
+// TestDialNeedsApp: an App without Source or Sink is refused.
+func TestDialNeedsApp(t *testing.T) {
+	tab, _ := NewTable(Config{Conns: 1, MSS: 1460})
+	if _, err := tab.Dial(addrA, addrB, App{Source: genSource{}}, 1); err == nil {
+		t.Error("Dial without a Sink accepted")
+	}
+}
