@@ -323,8 +323,8 @@ func (s *Stack) Run(ctx context.Context) error {
 		select {
 		case b := <-full:
 			if b.err != nil {
-				if ctx.Err() != nil || errors.Is(b.err, nic.ErrClosed) && ctx.Err() != nil {
-					return nil
+				if ctx.Err() != nil {
+					return nil // the NIC was closed because ctx is done
 				}
 				return fmt.Errorf("stack: %w", b.err)
 			}
