@@ -467,7 +467,7 @@ func TestKernelTCPJumbo(t *testing.T) {
 }
 
 // TestKernelTCPFaults injects faults both ways: package fault on what we
-// send (loss, duplication; not its reordering, which holds a frame until
+// send (loss, duplication, 1 ms delay; not its reordering, which holds a frame until
 // the next one is sent, a stall of one RTO whenever that frame is the
 // last of a flight), random loss and reordering on what we receive,
 // and the kernel's own netem on its side where the kernel has it. Both
@@ -475,7 +475,7 @@ func TestKernelTCPJumbo(t *testing.T) {
 func TestKernelTCPFaults(t *testing.T) {
 	var ours *recvLoss
 	k := newKernelSide(t, 2, func(n nic.NIC) nic.NIC {
-		ours = &recvLoss{NIC: fault.Wrap(n, fault.Config{Loss: 0.01, Duplicate: 0.01}, 9293),
+		ours = &recvLoss{NIC: fault.Wrap(n, fault.Config{Loss: 0.01, Duplicate: 0.01, Delay: time.Millisecond}, 9293),
 			rng: rand.New(rand.NewPCG(9293, 1)), p: 0.01}
 		return ours
 	})
