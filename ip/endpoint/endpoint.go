@@ -12,7 +12,10 @@
 // An Endpoint is not a TCP/IP stack: it keeps no connections, no neighbour
 // cache and no routes; it answers the sender of each request, at the
 // sender's MAC address. It does not reassemble fragments (they are refused
-// and counted) and sends nothing on its own.
+// and counted) and sends nothing on its own. Package stack, which does
+// keep connections, neighbours and routes, uses an Endpoint made by
+// NewAnswerer as its answering layer: the frames its own layers do not
+// take go to Answer.
 package endpoint
 
 import (
@@ -114,6 +117,36 @@ type Endpoint struct {
 // New makes an Endpoint on n. It allocates every buffer the endpoint will
 // use: Batch buffers of MTU + 14 + 8 bytes (two VLAN tags).
 func New(n nic.NIC, c Config) (*Endpoint, error) {
+	if c.Batch < 0 {
+		return nil, fmt.Errorf("endpoint: batch %d < 0", c.Batch)
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	e, err := makeEndpoint(n.Name(), n.MTU(), c)
+	if err != nil {
+		return nil, err
+	}
+	e.nic = n
+	size := e.mtu + wire.EthernetSize + wire.MaxVLANTags*wire.VLANSize
+	mem := make([]byte, size*c.Batch)
+	e.rx = make([][]byte, c.Batch)
+	for i := range e.rx {
+		e.rx[i] = mem[i*size : (i+1)*size : (i+1)*size]
+	}
+	e.sizes = make([]int, c.Batch)
+	e.tx = make([][]byte, 0, c.Batch)
+	return e, nil
+}
+
+// NewAnswerer makes an Endpoint without a NIC or buffers of its own, for a
+// caller that receives frames itself and passes them to Answer (Run must
+// not be called). mtu is the largest IP packet answered.
+func NewAnswerer(mtu int, c Config) (*Endpoint, error) {
+	return makeEndpoint("answerer", mtu, c)
+}
+
+func makeEndpoint(name string, mtu int, c Config) (*Endpoint, error) {
 	if c.MAC.IsMulticast() || c.MAC == (wire.MAC{}) {
 		return nil, fmt.Errorf("endpoint: MAC %v is not a unicast address", c.MAC)
 	}
@@ -126,17 +159,10 @@ func New(n nic.NIC, c Config) (*Endpoint, error) {
 	if !c.IPv4.IsValid() && !c.IPv6.IsValid() {
 		return nil, errors.New("endpoint: neither an IPv4 nor an IPv6 address")
 	}
-	if c.Batch < 0 {
-		return nil, fmt.Errorf("endpoint: batch %d < 0", c.Batch)
-	}
-	if c.Batch == 0 {
-		c.Batch = DefaultBatch
-	}
-	mtu := n.MTU()
 	if mtu < 1280 {
-		return nil, fmt.Errorf("endpoint: %s: MTU %d below IPv6's minimum 1280", n.Name(), mtu)
+		return nil, fmt.Errorf("endpoint: %s: MTU %d below IPv6's minimum 1280", name, mtu)
 	}
-	e := &Endpoint{nic: n, mac: c.MAC, udp: c.UDP, queue: c.Queue, mtu: mtu}
+	e := &Endpoint{mac: c.MAC, udp: c.UDP, queue: c.Queue, mtu: mtu}
 	if e.queue == nil {
 		e.queue = DropNewest{}
 	}
@@ -148,14 +174,6 @@ func New(n nic.NIC, c Config) (*Endpoint, error) {
 		e.sn6 = wire.SolicitedNode(e.ip6)
 		e.snMAC = wire.IPv6MulticastMAC(e.sn6)
 	}
-	size := mtu + wire.EthernetSize + wire.MaxVLANTags*wire.VLANSize
-	mem := make([]byte, size*c.Batch)
-	e.rx = make([][]byte, c.Batch)
-	for i := range e.rx {
-		e.rx[i] = mem[i*size : (i+1)*size : (i+1)*size]
-	}
-	e.sizes = make([]int, c.Batch)
-	e.tx = make([][]byte, 0, c.Batch)
 	return e, nil
 }
 

@@ -113,6 +113,27 @@ func TestNewRefuses(t *testing.T) {
 		if _, err := New(c.n, c.c); err == nil {
 			t.Errorf("%s: New succeeded", c.name)
 		}
+		// NewAnswerer checks the same, but the batch (it has none).
+		if _, err := NewAnswerer(c.n.MTU(), c.c); err == nil && c.name != "batch" {
+			t.Errorf("%s: NewAnswerer succeeded", c.name)
+		}
+	}
+}
+
+// TestNewAnswerer: an Endpoint without a NIC answers frames handed to
+// Answer, as package stack uses it.
+func TestNewAnswerer(t *testing.T) {
+	e, err := NewAnswerer(1500, Config{MAC: usMAC, IPv4: us4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1514)
+	req := wire.Ethernet(b)
+	req.Encode(&wire.EthernetFields{Dst: wire.Broadcast, Src: wire.MAC{2, 0, 0, 0, 0, 9}, EtherType: wire.EtherTypeARP})
+	wire.ARP(b[14:]).Encode(&wire.ARPFields{Op: wire.ARPRequest, SenderMAC: wire.MAC{2, 0, 0, 0, 0, 9},
+		SenderIP: netip.MustParseAddr("192.0.2.9"), TargetIP: us4.Addr()})
+	if n := e.Answer(b, 14+wire.ARPSize); n != 60 || wire.ARP(b[14:]).Op() != wire.ARPReply || e.Stats().ARP != 1 {
+		t.Errorf("answer of %d bytes, op %d, stats %+v", n, wire.ARP(b[14:]).Op(), e.Stats())
 	}
 }
 
