@@ -184,8 +184,9 @@ type Tenant struct {
 // Load or Parse; a Policy built by hand must pass Validate before use.
 type Policy struct {
 	Tenants []Tenant
-	Ground  Ground // the zero Ground: DefaultGroundAPID, may send to every tenant
-	Source  string // file it came from, or "built-in v0"
+	Ground  Ground   // the zero Ground: DefaultGroundAPID, may send to every tenant
+	Remotes []Remote // APID ranges served by other switches through DTN (see Remote)
+	Source  string   // file it came from, or "built-in v0"
 
 	pos *positions // where each tenant and field was found in Source, if parsed
 }
@@ -278,6 +279,8 @@ func (p *Policy) resolve(entries []string) []Range {
 			out = append(out, r)
 		} else if i, ok := p.Index(e); ok {
 			out = append(out, p.Tenants[i].Owns...)
+		} else if i, ok := p.RemoteIndex(e); ok {
+			out = append(out, p.Remotes[i].Owns...)
 		}
 	}
 	return out
