@@ -1,6 +1,7 @@
 package dtn
 
 import (
+	"context"
 	"time"
 
 	"spacenet/apid/frame"
@@ -40,6 +41,7 @@ func (l *Link) deliverLoop(in <-chan Bundle) {
 			l.arrive(streams, b)
 		case <-timer.C:
 			l.skipGaps(streams, time.Now())
+			l.settled()
 		}
 	}
 }
@@ -85,6 +87,7 @@ func (l *Link) arrive(streams map[int]*inStream, b Bundle) {
 	l.deliver(remote, b.Payload)
 	s.next++
 	l.drain(remote, s)
+	l.settled()
 }
 
 // drain delivers the held-back bundles that are now next.
@@ -164,15 +167,14 @@ func (l *Link) deliver(remote int, payload []byte) {
 // Stats is a snapshot of a Link's counters.
 type Stats struct {
 	Connects        uint64 // registrations with dtnd
-	BundlesSent     uint64 // bundles handed to dtnd
-	FramesSent      uint64 // frames in them
+	BundlesSent     uint64 // bundles handed to dtnd, copies included
+	FramesSent      uint64 // frames in batches made (each counted once, however many copies)
+	Copies          uint64 // bundles sent again because their report was late
 	Delivered       uint64 // bundles reported delivered by the remote's dtnd
 	FramesDelivered uint64
 	Expired         uint64 // bundles not reported delivered within lifetime + ReportGrace
 	FramesExpired   uint64 // their frames, given back to the switch (Link_failed)
-	Deleted         uint64 // bundles a dtnd reported deleted (frames given back)
-	Failed          uint64 // bundles dtnd did not take (connection failed)
-	FramesFailed    uint64
+	Deleted         uint64 // copies a dtnd reported deleted (other copies may still arrive)
 	LateReports     uint64 // delivery reports for bundles already given back
 	Refused         uint64 // frames SendRemote refused (queue full for Hold, or stopped)
 	Reports         uint64 // status reports received
@@ -182,22 +184,51 @@ type Stats struct {
 	Gaps            uint64 // stream positions given up (their bundles expired on the way)
 	Malformed       uint64 // bundles or reports that did not decode
 	UnknownSource   uint64 // bundles from an endpoint no remote has
-	InFlight        int    // bundles sent and not yet reported delivered
+	InFlight        int    // batches sent and not yet reported delivered
 }
 
 // Stats returns a snapshot of the link's counters.
 func (l *Link) Stats() Stats {
 	s := &l.stats
 	l.mu.Lock()
-	n := len(l.inflight)
+	n := len(l.window)
 	l.mu.Unlock()
 	return Stats{
 		Connects: s.connect.Load(), BundlesSent: s.bundlesSent.Load(), FramesSent: s.framesSent.Load(),
 		Delivered: s.delivered.Load(), FramesDelivered: s.framesDelivered.Load(),
 		Expired: s.expired.Load(), FramesExpired: s.framesExpired.Load(), Deleted: s.deleted.Load(),
-		Failed: s.failed.Load(), FramesFailed: s.framesFailed.Load(), LateReports: s.lateReports.Load(),
+		Copies: s.copies.Load(), LateReports: s.lateReports.Load(),
 		Refused: s.refused.Load(), Reports: s.reports.Load(), BundlesIn: s.bundlesIn.Load(),
 		FramesIn: s.framesIn.Load(), Duplicates: s.duplicates.Load(), Gaps: s.gaps.Load(),
 		Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load(), InFlight: n,
+	}
+}
+
+// settled wakes WaitStats: a bundle was sent, reported, given back or
+// received.
+func (l *Link) settled() {
+	l.mu.Lock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// WaitStats waits until cond holds for the link's Stats (checked after
+// every bundle sent, reported delivered, given back or received) or ctx
+// is done, and returns the last Stats and ctx's error if it ended first.
+func (l *Link) WaitStats(ctx context.Context, cond func(Stats) bool) (Stats, error) {
+	for {
+		l.mu.Lock()
+		ch := l.changed
+		l.mu.Unlock()
+		st := l.Stats()
+		if cond(st) {
+			return st, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return l.Stats(), ctx.Err()
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package dtn
 
 import (
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -43,6 +42,16 @@ type LinkConfig struct {
 	// waits for its delivery report before it gives its frames back to the
 	// switch as undelivered (Link_failed); 0 means 2s.
 	ReportGrace time.Duration
+	// Window is the most batches in flight (sent, not yet reported
+	// delivered); 0 means 32. While it is full no new bundle is made and
+	// the queue fills.
+	Window int
+	// Retry is how long the link waits for a batch's delivery report
+	// before it sends the batch again, as a new bundle with the same
+	// stream position; it doubles for each copy, up to MaxRetry. 0 means
+	// 1s. dtnd (v0.9.1) loses a bundle now and then under load ("Transaction
+	// Conflict" in its store): the copy makes up for it.
+	Retry time.Duration
 	// Redial is the pause between attempts to reach dtnd; 0 means 200ms.
 	Redial time.Duration
 	Logger *slog.Logger // nil means slog.Default()
@@ -64,17 +73,17 @@ type Link struct {
 	quit  chan struct{}
 	done  chan struct{}
 
-	mu          sync.Mutex       // guards inflight, expiry, lastCreated and agent
-	inflight    map[uint64]*sent // by creation time
-	lastCreated uint64
-	expiry      expiryHeap
-	agent       *Agent
+	mu          sync.Mutex       // guards inflight, window and lastCreated
+	inflight    map[uint64]*sent // by the creation time of each copy sent
+	window      []*sent          // the batches in flight, in the order first sent
+	lastCreated uint64           // creation time of the last bundle made
 	sw          Switch
 
 	wake     chan struct{}     // the sender's expiry timer must be recomputed
 	position map[string]uint64 // per remote endpoint, the next bundle's stream position (sendLoop's)
 
-	stats linkStats
+	stats   linkStats
+	changed chan struct{} // closed and replaced (under mu) when a bundle is settled: see WaitStats
 }
 
 // item is one frame waiting to be bundled.
@@ -83,20 +92,12 @@ type item struct {
 	f      frame.Frame
 }
 
-// sent is a bundle handed to dtnd and not yet reported delivered.
-type sent struct {
-	created  uint64 // creation time: the bundle's identity (see nextCreated)
-	deadline time.Time
-	frames   []byte // the batch payload
-	index    int    // in the expiry heap
-}
-
 type linkStats struct {
 	bundlesSent, framesSent         atomic.Uint64
 	delivered, framesDelivered      atomic.Uint64
 	expired, framesExpired          atomic.Uint64
 	deleted                         atomic.Uint64
-	failed, framesFailed            atomic.Uint64
+	copies                          atomic.Uint64
 	lateReports                     atomic.Uint64
 	refused                         atomic.Uint64
 	bundlesIn, framesIn             atomic.Uint64
@@ -128,6 +129,12 @@ func NewLink(cfg LinkConfig) (*Link, error) {
 	if cfg.ReportGrace <= 0 {
 		cfg.ReportGrace = 2 * time.Second
 	}
+	if cfg.Window <= 0 {
+		cfg.Window = 32
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
 	if cfg.Redial <= 0 {
 		cfg.Redial = 200 * time.Millisecond
 	}
@@ -147,6 +154,7 @@ func NewLink(cfg LinkConfig) (*Link, error) {
 		inflight: make(map[uint64]*sent),
 		wake:     make(chan struct{}, 1),
 		position: make(map[string]uint64),
+		changed:  make(chan struct{}),
 	}, nil
 }
 
@@ -210,9 +218,7 @@ func (l *Link) Run(ctx context.Context, sw Switch) {
 		}
 		l.stats.connect.Add(1)
 		l.log.Info("dtn: registered with dtnd", "agent", l.cfg.Agent, "endpoint", l.cfg.Endpoint)
-		l.mu.Lock()
-		l.agent = a
-		l.mu.Unlock()
+		l.settled()
 		readDone := make(chan struct{})
 		go func() {
 			defer close(readDone)
@@ -221,175 +227,6 @@ func (l *Link) Run(ctx context.Context, sw Switch) {
 		l.sendLoop(ctx, a, readDone)
 		a.Close()
 		<-readDone
-		l.mu.Lock()
-		l.agent = nil
-		l.mu.Unlock()
-	}
-}
-
-// sendLoop bundles queued frames and sends them through a, and gives back
-// the frames of bundles whose time is up, until ctx is done or the
-// connection fails.
-func (l *Link) sendLoop(ctx context.Context, a *Agent, readDone <-chan struct{}) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var pending *item // the first frame of the next bundle, taken from the queue
-	buf := make([]byte, 0, batchHeader+l.cfg.Batch*frame.Size)
-	for {
-		l.armExpiry(timer)
-		if pending == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-readDone:
-				return
-			case <-timer.C:
-				l.expire(time.Now())
-				continue
-			case <-l.wake:
-				continue
-			case it := <-l.queue:
-				pending = &it
-			}
-		}
-		// Take what else is waiting for the same remote, up to a batch.
-		remote := pending.remote
-		rm, ok := l.remote(remote)
-		if !ok {
-			l.sw.RemoteUndelivered(&pending.f, frame.NoRoute)
-			pending = nil
-			continue
-		}
-		pos := l.position[rm.Endpoint]
-		buf = AppendBatch(buf[:0], l.stream, pos)
-		buf = AppendFrame(buf, &pending.f)
-		pending = nil
-	fill:
-		for n := 1; n < l.cfg.Batch; n++ {
-			select {
-			case it := <-l.queue:
-				if it.remote != remote {
-					pending = &it
-					break fill
-				}
-				buf = AppendFrame(buf, &it.f)
-			default:
-				break fill
-			}
-		}
-		if err := l.send(a, rm, buf); err != nil {
-			// The position is used again: the bundle did not reach dtnd
-			// (if it did, the receiver takes the next with the same
-			// position for a duplicate: see docs/dtn.md).
-			l.log.Warn("dtn: send to dtnd failed", "err", err)
-			return
-		}
-		l.position[rm.Endpoint] = pos + 1
-	}
-}
-
-// remote returns remote i of the policy in force.
-func (l *Link) remote(i int) (policy.Remote, bool) {
-	rs := l.sw.Policy().Remotes
-	if i < 0 || i >= len(rs) {
-		return policy.Remote{}, false
-	}
-	return rs[i], true
-}
-
-// send makes one bundle of batch for remote rm and gives it to dtnd. A
-// failure gives the frames back to the switch as Link_failed.
-func (l *Link) send(a *Agent, rm policy.Remote, batch []byte) error {
-	now := time.Now()
-	lifetime := rm.BundleLifetime()
-	s := &sent{
-		deadline: now.Add(lifetime + l.cfg.ReportGrace),
-		frames:   append([]byte(nil), batch...),
-	}
-	l.mu.Lock()
-	s.created = max(DTNTime(now), l.lastCreated+1)
-	l.lastCreated = s.created
-	l.inflight[s.created] = s
-	heap.Push(&l.expiry, s)
-	l.mu.Unlock()
-	b := Bundle{
-		Flags:       FlagMustNotFragment | FlagReportDelivery | FlagReportDeletion,
-		Destination: rm.Endpoint,
-		Source:      l.cfg.Endpoint,
-		ReportTo:    l.cfg.Endpoint,
-		Created:     s.created,
-		Seq:         0,
-		Lifetime:    uint64(lifetime / time.Millisecond),
-		Payload:     batch,
-	}
-	n := uint64(binary.BigEndian.Uint16(batch[2:]))
-	if err := a.Send(&b); err != nil {
-		if l.take(s.created) != nil {
-			l.stats.failed.Add(1)
-			l.stats.framesFailed.Add(n)
-			l.giveBack(s.frames, frame.LinkFailed)
-		}
-		return err
-	}
-	l.stats.bundlesSent.Add(1)
-	l.stats.framesSent.Add(n)
-	return nil
-}
-
-// take removes the bundle created at created from those in flight and
-// returns it, or nil.
-//
-// A bundle's identity is its source, creation time and sequence number.
-// dtnd numbers the bundles an application gives it itself (0 for the
-// first with a given source and creation time, then 1, 2, ...: its
-// IdKeeper), whatever number they carry; so the link gives each bundle a
-// creation time of its own (a millisecond after the last at least), and
-// dtnd's number is then always 0: the creation time alone names the bundle
-// in reports.
-func (l *Link) take(created uint64) *sent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.inflight[created]
-	if s == nil {
-		return nil
-	}
-	delete(l.inflight, created)
-	heap.Remove(&l.expiry, s.index)
-	return s
-}
-
-// giveBack hands every frame of batch back to the switch as undelivered.
-func (l *Link) giveBack(batch []byte, code frame.ErrorCode) {
-	_, _ = DecodeBatch(batch, func(f *frame.Frame) { l.sw.RemoteUndelivered(f, code) })
-}
-
-// armExpiry sets timer to the earliest deadline of the bundles in flight.
-func (l *Link) armExpiry(timer *time.Timer) {
-	l.mu.Lock()
-	d := time.Hour
-	if len(l.expiry) > 0 {
-		d = max(0, time.Until(l.expiry[0].deadline))
-	}
-	l.mu.Unlock()
-	timer.Reset(d)
-}
-
-// expire gives back the frames of every bundle whose deadline is past.
-func (l *Link) expire(now time.Time) {
-	for {
-		l.mu.Lock()
-		if len(l.expiry) == 0 || l.expiry[0].deadline.After(now) {
-			l.mu.Unlock()
-			return
-		}
-		s := heap.Pop(&l.expiry).(*sent)
-		delete(l.inflight, s.created)
-		l.mu.Unlock()
-		n := uint64(binary.BigEndian.Uint16(s.frames[2:]))
-		l.stats.expired.Add(1)
-		l.stats.framesExpired.Add(n)
-		l.log.Warn("dtn: bundle not reported delivered within its lifetime", "created", s.created, "frames", n)
-		l.giveBack(s.frames, frame.LinkFailed)
 	}
 }
 
@@ -426,6 +263,7 @@ func (l *Link) readLoop(a *Agent, in chan<- Bundle) {
 
 // report handles a status report about a bundle this link sent.
 func (l *Link) report(b *Bundle) {
+	defer l.settled()
 	l.stats.reports.Add(1)
 	r, err := DecodeStatusReport(b.Payload)
 	if err != nil || r.Bundle.Source != l.cfg.Endpoint {
@@ -436,18 +274,16 @@ func (l *Link) report(b *Bundle) {
 	case r.Delivered:
 		s := l.take(r.Bundle.Created)
 		if s == nil {
-			l.stats.lateReports.Add(1) // already given back as expired (or not ours)
+			l.stats.lateReports.Add(1) // another copy's report came first, or it was given back
 			return
 		}
 		l.stats.delivered.Add(1)
-		l.stats.framesDelivered.Add(uint64(binary.BigEndian.Uint16(s.frames[2:])))
+		l.stats.framesDelivered.Add(s.count())
 	case r.Deleted:
-		s := l.take(r.Bundle.Created)
-		if s == nil {
-			return
-		}
+		// One copy was deleted (its lifetime ended on the way): the
+		// others may still arrive, and expiry gives the frames back if
+		// none does.
 		l.stats.deleted.Add(1)
-		l.giveBack(s.frames, frame.LinkFailed)
 	}
 	select {
 	case l.wake <- struct{}{}:
@@ -457,24 +293,3 @@ func (l *Link) report(b *Bundle) {
 
 // Done is closed when Run has returned.
 func (l *Link) Done() <-chan struct{} { return l.done }
-
-// expiryHeap orders bundles in flight by deadline.
-type expiryHeap []*sent
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *expiryHeap) Push(x any) {
-	s := x.(*sent)
-	s.index = len(*h)
-	*h = append(*h, s)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return s
-}
