@@ -48,8 +48,9 @@ type LinkConfig struct {
 	Window int
 	// Retry is how long the link waits for a batch's delivery report
 	// before it sends the batch again, as a new bundle with the same
-	// stream position; it doubles for each copy, up to MaxRetry. 0 means
-	// 1s. dtnd (v0.9.1) loses a bundle now and then under load ("Transaction
+	// stream position, at least: the link waits four times the smoothed
+	// report round trip if that is longer. The wait doubles for each copy,
+	// up to MaxRetry. 0 means 1s. dtnd (v0.9.1) loses a bundle now and then under load ("Transaction
 	// Conflict" in its store): the copy makes up for it.
 	Retry time.Duration
 	// Redial is the pause between attempts to reach dtnd; 0 means 200ms.
@@ -77,6 +78,7 @@ type Link struct {
 	inflight    map[uint64]*sent // by the creation time of each copy sent
 	window      []*sent          // the batches in flight, in the order first sent
 	lastCreated uint64           // creation time of the last bundle made
+	srtt        time.Duration    // smoothed report round trip (see retryAfter)
 	sw          Switch
 
 	wake     chan struct{}     // the sender's expiry timer must be recomputed

@@ -226,3 +226,127 @@ func TestPairInOrder(t *testing.T) {
 		t.Errorf("link B: %+v", lb)
 	}
 }
+
+// outage takes A's end of the link between the hosts down (as a cable
+// pulled) and returns the function that brings it back.
+func (p *pair) outage(t *testing.T) (restore func()) {
+	t.Helper()
+	netnstest.In(t, p.a.ns, "ip", "link", "set", "vethA", "down")
+	return func() {
+		t.Helper()
+		netnstest.SetUpAndWait(t, p.a.ns, "vethA")
+	}
+}
+
+func send(t *testing.T, g *apidswitch.Guest, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		f := numbered(i)
+		if err := g.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPairOutage: 500 frames through, then the link between the hosts goes
+// down (ip link set down) for 3 seconds while camera sends 500 more: they
+// wait in A's dtnd and arrive afterwards, in order; nothing is lost or
+// refused, and both switches count all 1000.
+func TestPairOutage(t *testing.T) {
+	p := newPair(t, "1m")
+	cam := dial(t, &p.a, "camera")
+	proc := dial(t, &p.b, "processor")
+	send(t, cam, 0, 500)
+	readNumbered(t, proc, 0, 500, 20*time.Second, p)
+	restore := p.outage(t)
+	send(t, cam, 500, 500)
+	// Every frame is in a bundle in A's dtnd before the link comes back.
+	waitLink(t, p.a.link, 20*time.Second, "frames handed to dtnd", func(s dtn.Stats) bool { return s.FramesSent == 1000 })
+	// The outage lasts 3s of wall time: it is the scenario, not a wait
+	// for something to happen.
+	<-time.After(3 * time.Second)
+	if got := p.b.sw.RemoteCounters()[0].Received; got != 500 {
+		t.Fatalf("during the outage B received %d frames from A, want 500", got)
+	}
+	back := time.Now()
+	restore()
+	readNumbered(t, proc, 500, 500, 60*time.Second, p)
+	t.Logf("the 500 frames sent during the outage arrived %v after the link came back", time.Since(back))
+	st := waitLink(t, p.a.link, 30*time.Second, "delivery reports", func(s dtn.Stats) bool { return s.FramesDelivered == 1000 })
+	t.Logf("link A: %+v", st)
+	if st.FramesExpired != 0 || st.Refused != 0 {
+		t.Errorf("link A: %+v", st)
+	}
+	ca := p.a.sw.Counters()[0]
+	if ca.Received != 1000 || ca.DeliveredRemote != 1000 || ca.DroppedTotal() != 0 || !ca.Balanced() {
+		t.Errorf("switch A camera: %+v", ca)
+	}
+	rb := p.b.sw.RemoteCounters()[0]
+	if rb.Received != 1000 || rb.Delivered != 1000 || rb.DroppedTotal() != 0 || !rb.Balanced() {
+		t.Errorf("switch B remote flight: %+v", rb)
+	}
+}
+
+// TestPairExpiry: with a 2s lifetime, frames sent while the link is down
+// for longer are not delivered: each is counted Link_failed on A and its
+// sender gets an ERROR naming it (Link_failed, the frame's first payload
+// bytes echoed), in order; B never delivers them, and the next frame after
+// the link is back arrives once B gives up waiting for the expired
+// bundles (Gaps).
+func TestPairExpiry(t *testing.T) {
+	p := newPair(t, "2s")
+	cam := dial(t, &p.a, "camera")
+	proc := dial(t, &p.b, "processor")
+	restore := p.outage(t)
+	const n = 10
+	send(t, cam, 0, n)
+	_ = cam.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i := range n {
+		var e frame.Frame
+		if err := cam.ReadFrame(&e); err != nil {
+			t.Fatalf("ERROR %d: %v; link A %+v", i, err, p.a.link.Stats())
+		}
+		ep, err := frame.ParseErrorPayload(e.Payload())
+		f := numbered(i)
+		var echo [frame.ErrorEchoSize]byte
+		copy(echo[:], f.Payload())
+		if e.Type() != frame.Error || e.APID() != frame.APIDSwitch || e.Dest() != camAPID || err != nil ||
+			ep.Code != frame.LinkFailed || ep.OffendingAPID != uint16(camAPID) || ep.Echo != echo {
+			t.Fatalf("notice %d: type %v apid %v dest %v payload %+v (%v), want Link_failed echoing %x", i, e.Type(), e.APID(), e.Dest(), ep, err, echo)
+		}
+	}
+	st := p.a.link.Stats()
+	if st.FramesExpired != n || st.FramesDelivered != 0 {
+		t.Errorf("link A: %+v", st)
+	}
+	ca := p.a.sw.Counters()[0]
+	if ca.Received != n || ca.DeliveredRemote != 0 || ca.Dropped[frame.LinkFailed] != n || !ca.Balanced() || ca.NoticesQueued != n {
+		t.Errorf("switch A camera: %+v", ca)
+	}
+	restore()
+	// After the link is back, A's dtnd reconnects to B's within its own
+	// retry time (10s), which may outlast a 2s lifetime: send a new frame
+	// every 3s until one arrives. The first to arrive must be one of
+	// these: none of the expired ones ever does.
+	var got frame.Frame
+	for i := n; ; i++ {
+		if i == n+20 {
+			t.Fatalf("no frame reached B within 60s of the link coming back; link A %+v", p.a.link.Stats())
+		}
+		send(t, cam, i, 1)
+		_ = proc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if err := proc.ReadFrame(&got); err == nil {
+			break
+		}
+	}
+	first := int(binary.BigEndian.Uint32(got.Payload()[5:]))
+	if first < n || got != numbered(first) {
+		t.Fatalf("first frame at B: %x, want one sent after the link came back (>= %d)", got.Payload(), n)
+	}
+	lb := p.b.link.Stats()
+	rb := p.b.sw.RemoteCounters()[0]
+	if rb.Received != 1 || rb.Delivered != 1 || lb.Gaps == 0 {
+		t.Errorf("B: remote %+v, link %+v", rb, lb)
+	}
+	t.Logf("link A: %+v\nlink B: %+v", st, lb)
+}

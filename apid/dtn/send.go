@@ -97,7 +97,7 @@ func (l *Link) sendLoop(ctx context.Context, a *Agent, readDone <-chan struct{})
 			frames:   append([]byte(nil), buf...),
 			first:    now,
 			deadline: now.Add(rm.BundleLifetime() + l.cfg.ReportGrace),
-			backoff:  l.cfg.Retry,
+			backoff:  l.retryAfter(),
 		}
 		l.mu.Lock()
 		l.window = append(l.window, s)
@@ -161,6 +161,30 @@ func (l *Link) sendCopy(a *Agent, s *sent, now time.Time) bool {
 	return true
 }
 
+// retryAfter is how long to wait for a new batch's report before sending
+// a copy: four times the smoothed report round trip (as TCP's
+// retransmission timeout), at least Retry.
+func (l *Link) retryAfter() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return min(max(l.cfg.Retry, 4*l.srtt), MaxRetry)
+}
+
+// sample takes the report round trip of batch s, if it has one copy (the
+// round trip of a batch sent twice is ambiguous, as TCP's Karn rule says).
+// l.mu is held.
+func (l *Link) sample(s *sent, now time.Time) {
+	if len(s.copies) != 1 {
+		return
+	}
+	rtt := now.Sub(s.first)
+	if l.srtt == 0 {
+		l.srtt = rtt
+	} else {
+		l.srtt += (rtt - l.srtt) / 8
+	}
+}
+
 // MaxRetry bounds the wait between two copies of a batch.
 const MaxRetry = 30 * time.Second
 
@@ -201,6 +225,7 @@ func (l *Link) take(created uint64) *sent {
 	if s == nil {
 		return nil
 	}
+	l.sample(s, time.Now())
 	l.forget(s)
 	return s
 }
