@@ -255,7 +255,11 @@ func (p *Policy) validateRemotes(all []owned, add func(owned), fail func(i int, 
 			fail(i, "lifetime", rp.fields["lifetime"], "%v: want 1ms to %v", r.Lifetime, MaxLifetime)
 		}
 		if len(r.Owns) == 0 && !rp.reported["owns"] {
-			fail(i, "owns", rp.fields["owns"], "none: a remote must own at least one APID range")
+			oline := rp.fields["owns"]
+			if oline == 0 {
+				oline = rp.header
+			}
+			fail(i, "owns", oline, "none: a remote must own at least one APID range")
 		}
 		for j, rg := range r.Owns {
 			oline := rp.fields["owns"]

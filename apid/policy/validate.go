@@ -228,8 +228,11 @@ func (p *Policy) checkOwned(r Range, all []owned, owner, line int, fail func(for
 	}
 	if len(bad) > 0 {
 		who := "a tenant"
-		if owner == groundIndex {
+		switch {
+		case owner == groundIndex:
 			who = "the ground"
+		case owner <= remoteIndex(0):
+			who = "a remote"
 		}
 		fail("%v includes %s; %s may own only %v", r, strings.Join(bad, " and "), who, Range{frame.TenantFirst, frame.TenantLast})
 		return true
