@@ -11,7 +11,8 @@
 // # File format
 //
 // A policy file is TOML with one [[tenant]] table per tenant, at most one
-// [ground] table and nothing else:
+// [ground] table, [[remote]] tables for APIDs other switches serve through
+// DTN (see Remote) and nothing else:
 //
 //	# camera owns 0x010-0x01F and may talk to processor and spaceos.
 //	[[tenant]]
