@@ -155,11 +155,7 @@ func (s *Switch) InjectRemote(remote int, f *frame.Frame) error {
 	case router.System:
 		g.deliveredSystem++
 		g.mu.Unlock()
-		if s.cfg.System != nil {
-			s.cfg.System(rm.name, f)
-		} else {
-			s.systemOther.Add(1)
-		}
+		s.systemFrom(rm.name, f)
 		return nil
 	default:
 		if !code.Known() {
@@ -180,6 +176,19 @@ func (s *Switch) InjectRemote(remote int, f *frame.Frame) error {
 	}
 	dst.q.signal()
 	return nil
+}
+
+// systemFrom hands a system frame from sender name (the ground, a remote)
+// to Config.System, or logs and counts it when there is none.
+func (s *Switch) systemFrom(name string, f *frame.Frame) {
+	if s.cfg.System != nil {
+		s.cfg.System(name, f)
+		return
+	}
+	n := s.systemOther.Add(1)
+	if k, ok := s.logLimit.Allow(name, logSystemUnhandled); ok {
+		s.log.Info("system frame not handled", "tenant", name, "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n, "suppressed", k)
+	}
 }
 
 // injectWait queues f for dst, waiting for room up to hold; rm.st is

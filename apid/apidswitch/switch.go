@@ -508,14 +508,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 	case router.System:
 		g.deliveredSystem++
 		g.mu.Unlock()
-		if s.cfg.System != nil {
-			s.cfg.System("ground", f)
-		} else {
-			n := s.systemOther.Add(1)
-			if k, ok := s.logLimit.Allow("ground", logSystemUnhandled); ok {
-				s.log.Info("system frame not handled", "tenant", "ground", "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n, "suppressed", k)
-			}
-		}
+		s.systemFrom("ground", f)
 		return nil
 	default:
 		if !code.Known() {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 )
 
 // Remotes (policy.Remote): APIDs served by another switch through DTN. In
@@ -25,20 +26,26 @@ func (t *Table) compileRemotes() {
 	}
 	t.remote = make([][frame.NumAPIDs]entry, len(p.Remotes))
 	for i := range p.Remotes {
-		allowed := reachable(p.RemoteSendTo(i))
-		d := &t.remote[i]
-		for a := range d {
-			o := t.owner[a]
-			switch {
-			case frame.APID(a).System():
-				d[a] = pack(System, 0)
-			case o >= 0 && allowed[a]:
-				d[a] = pack(Local, int(o))
-			case o >= 0:
-				d[a] = pack(Drop, int(frame.NotPermitted))
-			default:
-				d[a] = pack(Drop, int(frame.NoRoute))
-			}
+		t.inbound(&t.remote[i], p.RemoteSendTo(i))
+	}
+}
+
+// inbound fills d, the table of a sender from outside (the ground, a
+// remote) that may reach the tenants in sendTo: system APIDs, those
+// tenants, Not_permitted for other tenants, No_route for anything else.
+func (t *Table) inbound(d *[frame.NumAPIDs]entry, sendTo []policy.Range) {
+	allowed := reachable(sendTo)
+	for a := range d {
+		o := t.owner[a]
+		switch {
+		case frame.APID(a).System():
+			d[a] = pack(System, 0)
+		case o >= 0 && allowed[a]:
+			d[a] = pack(Local, int(o))
+		case o >= 0:
+			d[a] = pack(Drop, int(frame.NotPermitted))
+		default:
+			d[a] = pack(Drop, int(frame.NoRoute))
 		}
 	}
 }

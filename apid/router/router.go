@@ -151,20 +151,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			}
 		}
 	}
-	allowed := reachable(p.GroundSendTo())
-	for a := range t.inject {
-		o := t.owner[a]
-		switch {
-		case frame.APID(a).System():
-			t.inject[a] = pack(System, 0)
-		case o >= 0 && allowed[a]:
-			t.inject[a] = pack(Local, int(o))
-		case o >= 0:
-			t.inject[a] = pack(Drop, int(frame.NotPermitted))
-		default:
-			t.inject[a] = pack(Drop, int(frame.NoRoute))
-		}
-	}
+	t.inbound(&t.inject, p.GroundSendTo())
 	return t, nil
 }
 
