@@ -15,13 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"spacenet/internal/netnstest"
 )
 
 // Binary returns the path of dtnd: $SPACENET_DTND, else
@@ -150,42 +149,8 @@ func (n *Node) Stop() {
 	<-n.done
 }
 
-// InNetNS runs fn on a thread inside network namespace ns ("" for the
-// caller's): sockets fn creates belong to ns and stay usable from any
-// thread afterwards.
-func InNetNS(ns string, fn func() error) error {
-	if ns == "" {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked: if switching back failed it must
-		// not run other goroutines, and the runtime ends it.
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// InNetNS runs fn inside network namespace ns (netnstest.Do).
+func InNetNS(ns string, fn func() error) error { return netnstest.Do(ns, fn) }
 
 // DialIn returns a dial function for dtn.LinkConfig.Dial that dials from
 // inside namespace ns.
