@@ -44,7 +44,11 @@ const (
 	procAPID frame.APID = 0x020
 )
 
-func newPair(t *testing.T, lifetime string) *pair {
+func newPair(t *testing.T, lifetime string) *pair { return newPairCapture(t, lifetime, nil) }
+
+// newPairCapture is newPair that calls capture with B's namespace once the
+// link between the hosts is up and before the dtnds start.
+func newPairCapture(t *testing.T, lifetime string, capture func(nsB string)) *pair {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -59,6 +63,9 @@ func newPair(t *testing.T, lifetime string) *pair {
 	netnstest.In(t, p.b.ns, "ip", "link", "set", "vethB", "up") // a veth is up only when both ends are
 	netnstest.SetUpAndWait(t, p.a.ns, "lo", "vethA")
 	netnstest.SetUpAndWait(t, p.b.ns, "lo", "vethB")
+	if capture != nil {
+		capture(p.b.ns)
+	}
 	p.b.node = dtntest.Start(t, dtntest.Options{NodeID: "dtn://b/", NetNS: p.b.ns, Listen: "0.0.0.0:4556"})
 	p.a.node = dtntest.Start(t, dtntest.Options{NodeID: "dtn://a/", NetNS: p.a.ns, Listen: "0.0.0.0:4556", Peers: []string{"10.77.0.2:4556"}})
 
