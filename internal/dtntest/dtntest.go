@@ -23,13 +23,18 @@ import (
 	"spacenet/internal/netnstest"
 )
 
-// Binary returns the path of dtnd: $SPACENET_DTND, else
-// ~/.cache/spacenet-dtnd/dtnd (where scripts/dtnd.sh builds it), else dtnd
-// on $PATH. It skips the test when there is none.
+// Binary returns the path of dtnd: $SPACENET_DTND, else dtnd in
+// $SPACENET_DTND_DIR or ~/.cache/spacenet-dtnd (where scripts/dtnd.sh
+// builds it), else dtnd on $PATH. It skips the test when there is none.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SPACENET_DTND"); p != "" {
 		return p
+	}
+	if d := os.Getenv("SPACENET_DTND_DIR"); d != "" {
+		if p := filepath.Join(d, "dtnd"); fileExists(p) {
+			return p
+		}
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		p := filepath.Join(home, ".cache", "spacenet-dtnd", "dtnd")
@@ -190,4 +195,9 @@ func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
