@@ -87,6 +87,12 @@ can_send_to (Not_permitted); refusals are counted in the "ground" row.
             the frame's payload is the function code, then the data)
   spacenet  the frame's own 8-byte header inside (switch to switch)
 
+--dtn-agent HOST:PORT --dtn-endpoint dtn://NODE/spacenet join switches on
+other computers through a local dtnd (dtn7-go, its web agent): frames for
+the APIDs of the policy's [[remote]] tables travel as bundles to the
+remote's endpoint, and frames from it are checked like a tenant's
+(docs/dtn.md). Without them, frames for remotes are refused (No_route).
+
 Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
 socket directory included); 2 usage error.`,
 	Example: `  spacenet run                                        # built-in v0 topology, default socket directory
@@ -108,6 +114,7 @@ func init() {
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
+	addDTNFlags(f)
 	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet status reads SOCKET-DIR/.control")
 	rootCmd.AddCommand(runCmd)
 }
@@ -228,6 +235,13 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		Logger:    log,
 		Layout:    layout,
 	}
+	link, err := newDTNLink(pol, log)
+	if err != nil {
+		return err
+	}
+	if link != nil {
+		cfg.Remote = link
+	}
 	var up uplink.GroundDownlink
 	if rf.downlink != "" {
 		u, err := uplink.OpenDownlink(rf.downlink)
@@ -254,6 +268,8 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sw.Run(ctx) }()
+	stopDTN := func() {}
+	defer func() { stopDTN() }()
 
 	var dl *uplink.Listener
 	dlErr := make(chan error, 1)
@@ -283,6 +299,7 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 		for _, t := range sw.Tenants() {
 			log.Info("tenant socket", "tenant", t.Name, "path", t.Socket)
 		}
+		stopDTN = startDTN(ctx, link, sw, log)
 	case err := <-runErr:
 		cancel()
 		if dl != nil {

@@ -82,7 +82,7 @@ func Start(t testing.TB, o Options) *Node {
 		if o.NetNS != "" {
 			o.Agent = "127.0.0.1:8080"
 		} else {
-			o.Agent = freePort(t)
+			o.Agent = FreePort(t)
 		}
 	}
 	var c strings.Builder
@@ -171,7 +171,8 @@ func DialIn[A any](ns string, dial func(ctx context.Context, addr, endpoint stri
 	}
 }
 
-func freePort(t testing.TB) string {
+// FreePort returns 127.0.0.1:PORT with a TCP port free a moment ago.
+func FreePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/spf13/pflag"
+
+	"spacenet/apid/dtn"
+	"spacenet/apid/policy"
+)
+
+// The DTN link of `spacenet run` (docs/dtn.md): frames for the policy's
+// remotes go as bundles through a local dtnd.
+var dtnFlags struct {
+	agent, endpoint string
+}
+
+func addDTNFlags(f *pflag.FlagSet) {
+	f.StringVar(&dtnFlags.agent, "dtn-agent", "", "dtnd's web agent, HOST:PORT: frames for the policy's [[remote]] APIDs travel as bundles through it")
+	f.StringVar(&dtnFlags.endpoint, "dtn-endpoint", "", "this switch's DTN endpoint ID (dtn://NODE/spacenet), registered with --dtn-agent")
+}
+
+// newDTNLink returns the link the flags ask for, nil without --dtn-agent.
+func newDTNLink(pol *policy.Policy, log *slog.Logger) (*dtn.Link, error) {
+	switch {
+	case dtnFlags.agent == "" && dtnFlags.endpoint == "":
+		if len(pol.Remotes) > 0 {
+			log.Warn("the policy has remotes but no --dtn-agent: frames for them are refused (No_route)")
+		}
+		return nil, nil
+	case dtnFlags.agent == "" || dtnFlags.endpoint == "":
+		return nil, usageError("--dtn-agent and --dtn-endpoint go together")
+	}
+	if err := listenAddrUsage("dtn-agent", dtnFlags.agent); err != nil {
+		return nil, err
+	}
+	if err := dtn.ValidEID(dtnFlags.endpoint); err != nil {
+		return nil, usageError("--dtn-endpoint: %v", err)
+	}
+	return dtn.NewLink(dtn.LinkConfig{Agent: dtnFlags.agent, Endpoint: dtnFlags.endpoint, Logger: log})
+}
+
+// startDTN runs link (if any) for sw until the returned stop is called or
+// ctx ends; stop waits for it and logs its counters.
+func startDTN(ctx context.Context, link *dtn.Link, sw dtn.Switch, log *slog.Logger) (stop func()) {
+	if link == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go link.Run(ctx, sw)
+	log.Info("dtn link", "agent", dtnFlags.agent, "endpoint", dtnFlags.endpoint, "remotes", len(sw.Policy().Remotes))
+	return func() {
+		cancel()
+		<-link.Done()
+		st := link.Stats()
+		log.Info("dtn link stopped", "bundles_sent", st.BundlesSent, "frames_sent", st.FramesSent, "copies", st.Copies,
+			"frames_delivered", st.FramesDelivered, "frames_expired", st.FramesExpired, "refused", st.Refused,
+			"frames_in", st.FramesIn, "duplicates", st.Duplicates, "gaps", st.Gaps, "malformed", st.Malformed, "in_flight", st.InFlight)
+	}
+}
