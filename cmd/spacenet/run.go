@@ -369,6 +369,11 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink,
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
+	remotes := sw.RemoteCounters()
+	for i := range remotes {
+		remotes[i].Tenant += " (remote)"
+	}
+	all = append(all, remotes...)
 	for _, c := range all {
 		if c.Removed {
 			c.Tenant += " (removed)"
@@ -378,6 +383,7 @@ func printCounters(w io.Writer, sw *apidswitch.Switch, up uplink.GroundDownlink,
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
 	}
 	tw.Flush()
+	printDeliveredRemote(w, all)
 	if up != nil {
 		fmt.Fprintf(w, "downlink: %s send_failures=%d unattributed=%d\n",
 			up.Summary(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())

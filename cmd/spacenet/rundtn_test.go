@@ -75,7 +75,9 @@ endpoint = "dtn://a/spacenet"
 	if l := a.waitLog("dtn link stopped"); !strings.Contains(l, "frames_sent=1") {
 		t.Fatalf("stop log: %q", l)
 	}
-	a.stop(syscall.SIGINT)
+	if stdout := a.stop(syscall.SIGINT); !strings.Contains(stdout, "delivered_remote: camera=1") || !strings.Contains(stdout, "payload (remote)") {
+		t.Fatalf("counters:\n%s", stdout)
+	}
 	b.stop(syscall.SIGINT)
 	usage, code := spacenet(t, nil, "run", "--dtn-agent", "127.0.0.1:1")
 	if code != 2 || !strings.Contains(usage, "--dtn-agent and --dtn-endpoint go together") {
