@@ -237,8 +237,23 @@ func (s *Switch) remoteNotice(st *state, f *frame.Frame) error {
 // reported it deleted. The frame moves from its sender's DeliveredRemote
 // to Dropped[code] and the sender is answered with an ERROR naming it. A
 // frame whose sender no tenant in force owns (a remote switch's own ERROR,
-// a tenant removed since) is counted in RemoteUndeliveredUnknown.
+// a tenant removed since) is counted in RemoteStats.UndeliveredUnknown.
 func (s *Switch) RemoteUndelivered(f *frame.Frame, code frame.ErrorCode) {
+	s.takeBack(f, code, func(st *stats) *uint64 { return &st.deliveredRemote })
+}
+
+// GroundUndelivered is RemoteUndelivered for a frame that a FrameDownlink
+// (Config.DownlinkFrames) had taken but could not deliver to the ground,
+// such as package apid/dtn's Link when the ground is a DTN node: the frame
+// moves from its sender's DeliveredGround to Dropped[code], and the sender
+// is answered.
+func (s *Switch) GroundUndelivered(f *frame.Frame, code frame.ErrorCode) {
+	s.takeBack(f, code, func(st *stats) *uint64 { return &st.deliveredGround })
+}
+
+// takeBack moves f from the bucket of its sender's counters that bucket
+// names to Dropped[code], and answers the sender.
+func (s *Switch) takeBack(f *frame.Frame, code frame.ErrorCode, bucket func(*stats) *uint64) {
 	st := s.state.Load()
 	i, ok := st.table.Owner(f.APID())
 	if !ok {
@@ -247,12 +262,13 @@ func (s *Switch) RemoteUndelivered(f *frame.Frame, code frame.ErrorCode) {
 	}
 	t := st.tenants[i]
 	t.st.mu.Lock()
-	if t.st.deliveredRemote == 0 {
+	b := bucket(&t.st)
+	if *b == 0 {
 		t.st.mu.Unlock()
 		s.rmt.undeliveredUnknown.Add(1)
 		return
 	}
-	t.st.deliveredRemote--
+	*b--
 	t.st.dropped[code]++
 	t.st.mu.Unlock()
 	var e frame.Frame
@@ -281,7 +297,7 @@ type RemoteStats struct {
 	Notices            uint64 // ERRORs from remote switches passed to local tenants
 	NoticesLost        uint64 // such ERRORs for an APID no local tenant owns
 	AnswersLost        uint64 // ERRORs for refused remote frames the link did not take
-	UndeliveredUnknown uint64 // RemoteUndelivered calls no tenant's counters could take
+	UndeliveredUnknown uint64 // RemoteUndelivered and GroundUndelivered calls no tenant's counters could take
 	UnknownRemote      uint64 // InjectRemote calls with no such remote
 }
 

@@ -49,6 +49,9 @@ func (l *Link) deliverLoop(in <-chan Bundle) {
 // arrive takes bundle b from a remote.
 func (l *Link) arrive(streams map[int]*inStream, b Bundle) {
 	remote, ok := l.sw.Policy().RemoteByEndpoint(b.Source)
+	if !ok && l.cfg.Ground != "" && b.Source == l.cfg.Ground {
+		remote, ok = groundRemote, true
+	}
 	if !ok {
 		l.stats.unknownSource.Add(1)
 		l.log.Warn("dtn: bundle from an endpoint no remote has", "source", b.Source)
@@ -160,6 +163,10 @@ func (l *Link) skipGaps(streams map[int]*inStream, now time.Time) {
 func (l *Link) deliver(remote int, payload []byte) {
 	_, _ = DecodeBatch(payload, func(f *frame.Frame) {
 		l.stats.framesIn.Add(1)
+		if remote == groundRemote {
+			_ = l.sw.Inject(f) // refusals are counted by the switch under "ground"
+			return
+		}
 		_ = l.sw.InjectRemote(remote, f) // refusals are counted and answered by the switch
 	})
 }

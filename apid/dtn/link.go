@@ -22,6 +22,10 @@ type Switch interface {
 	Policy() *policy.Policy
 	InjectRemote(remote int, f *frame.Frame) error
 	RemoteUndelivered(f *frame.Frame, code frame.ErrorCode)
+	// For the ground (LinkConfig.Ground): frames from the ground's
+	// endpoint, and frames for it not delivered.
+	Inject(f *frame.Frame) error
+	GroundUndelivered(f *frame.Frame, code frame.ErrorCode)
 }
 
 // LinkConfig configures a Link. Agent and Endpoint are required.
@@ -53,6 +57,13 @@ type LinkConfig struct {
 	// up to MaxRetry. 0 means 1s. dtnd (v0.9.1) loses a bundle now and then under load ("Transaction
 	// Conflict" in its store): the copy makes up for it.
 	Retry time.Duration
+	// Ground, if set, is the endpoint ID of a ground station reached
+	// through DTN: the link is then also the switch's ground link
+	// (apidswitch.Config.DownlinkFrames): frames routed to the ground go
+	// to it as bundles (GroundLifetime, 0 meaning 1h), and frames in
+	// bundles from it are injected as the ground's (Switch.Inject).
+	Ground         string
+	GroundLifetime time.Duration
 	// Redial is the pause between attempts to reach dtnd; 0 means 200ms.
 	Redial time.Duration
 	Logger *slog.Logger // nil means slog.Default()
@@ -114,6 +125,11 @@ func NewLink(cfg LinkConfig) (*Link, error) {
 	}
 	if err := ValidEID(cfg.Endpoint); err != nil {
 		return nil, errors.New("dtn: LinkConfig.Endpoint: " + err.Error())
+	}
+	if cfg.Ground != "" {
+		if err := ValidEID(cfg.Ground); err != nil {
+			return nil, errors.New("dtn: LinkConfig.Ground: " + err.Error())
+		}
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = Dial
@@ -184,6 +200,19 @@ func (l *Link) SendRemote(remote int, f *frame.Frame) error {
 		l.stats.refused.Add(1)
 		return frame.HostBusy
 	}
+}
+
+// groundRemote stands for the ground (LinkConfig.Ground) where remotes are
+// indexed.
+const groundRemote = -1
+
+// SendFrame queues f for the ground (LinkConfig.Ground), as SendRemote
+// does for a remote. It implements apidswitch.FrameDownlink.
+func (l *Link) SendFrame(f *frame.Frame) error {
+	if l.cfg.Ground == "" {
+		return frame.NoRoute
+	}
+	return l.SendRemote(groundRemote, f)
 }
 
 // Run connects to dtnd (again whenever the connection fails), sends what

@@ -44,11 +44,23 @@ const (
 	procAPID frame.APID = 0x020
 )
 
-func newPair(t *testing.T, lifetime string) *pair { return newPairCapture(t, lifetime, nil) }
+func newPair(t *testing.T, lifetime string) *pair { return newPairOpts(t, lifetime, pairOpts{}) }
 
-// newPairCapture is newPair that calls capture with B's namespace once the
-// link between the hosts is up and before the dtnds start.
+// pairOpts are newPairOpts's options.
+type pairOpts struct {
+	// capture is called with B's namespace once the link between the
+	// hosts is up and before the dtnds start.
+	capture func(nsB string)
+	// ground, if set, is the endpoint of a ground station (on B's node):
+	// A's link is also A's ground link, and camera may use it.
+	ground string
+}
+
 func newPairCapture(t *testing.T, lifetime string, capture func(nsB string)) *pair {
+	return newPairOpts(t, lifetime, pairOpts{capture: capture})
+}
+
+func newPairOpts(t *testing.T, lifetime string, o pairOpts) *pair {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -63,8 +75,8 @@ func newPairCapture(t *testing.T, lifetime string, capture func(nsB string)) *pa
 	netnstest.In(t, p.b.ns, "ip", "link", "set", "vethB", "up") // a veth is up only when both ends are
 	netnstest.SetUpAndWait(t, p.a.ns, "lo", "vethA")
 	netnstest.SetUpAndWait(t, p.b.ns, "lo", "vethB")
-	if capture != nil {
-		capture(p.b.ns)
+	if o.capture != nil {
+		o.capture(p.b.ns)
 	}
 	p.b.node = dtntest.Start(t, dtntest.Options{NodeID: "dtn://b/", NetNS: p.b.ns, Listen: "0.0.0.0:4556"})
 	p.a.node = dtntest.Start(t, dtntest.Options{NodeID: "dtn://a/", NetNS: p.a.ns, Listen: "0.0.0.0:4556", Peers: []string{"10.77.0.2:4556"}})
@@ -77,13 +89,14 @@ func newPairCapture(t *testing.T, lifetime string, capture func(nsB string)) *pa
 name = "camera"
 owns = ["0x010-0x01F"]
 can_send_to = ["payload"]
+uplink = true
 
 [[remote]]
 name = "payload"
 owns = ["0x020-0x02F"]
 endpoint = "dtn://b/spacenet"
 lifetime = %q
-`, lifetime), "dtn://a/spacenet")
+`, lifetime), "dtn://a/spacenet", o.ground)
 	p.b.start(t, ctx, &p.wg, fmt.Sprintf(`
 [[tenant]]
 name = "processor"
@@ -95,11 +108,11 @@ name = "flight"
 owns = ["0x010-0x01F"]
 endpoint = "dtn://a/spacenet"
 lifetime = %q
-`, lifetime), "dtn://b/spacenet")
+`, lifetime), "dtn://b/spacenet", "")
 	return p
 }
 
-func (h *host) start(t *testing.T, ctx context.Context, wg *sync.WaitGroup, pol, endpoint string) {
+func (h *host) start(t *testing.T, ctx context.Context, wg *sync.WaitGroup, pol, endpoint, ground string) {
 	t.Helper()
 	pl, err := policy.Parse("policy.toml", []byte(pol))
 	if err != nil {
@@ -109,12 +122,17 @@ func (h *host) start(t *testing.T, ctx context.Context, wg *sync.WaitGroup, pol,
 		Agent: h.node.Agent, Endpoint: endpoint,
 		Dial:        dtntest.DialIn(h.ns, dtn.Dial),
 		ReportGrace: 500 * time.Millisecond,
+		Ground:      ground,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "s")
-	h.sw, err = apidswitch.New(apidswitch.Config{Policy: pl, SocketDir: dir, Remote: h.link})
+	cfg := apidswitch.Config{Policy: pl, SocketDir: dir, Remote: h.link}
+	if ground != "" {
+		cfg.DownlinkFrames = h.link
+	}
+	h.sw, err = apidswitch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

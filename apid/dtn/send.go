@@ -17,6 +17,7 @@ import (
 // sent is a batch handed to dtnd and not yet reported delivered.
 type sent struct {
 	remote   policy.Remote
+	ground   bool      // the batch goes to the ground, not a remote
 	frames   []byte    // the batch payload (its stream position included)
 	first    time.Time // when the first copy was sent
 	deadline time.Time // first + lifetime + ReportGrace: the frames are given back then
@@ -69,7 +70,7 @@ func (l *Link) sendLoop(ctx context.Context, a *Agent, readDone <-chan struct{})
 		remote := pending.remote
 		rm, ok := l.remote(remote)
 		if !ok {
-			l.sw.RemoteUndelivered(&pending.f, frame.NoRoute)
+			l.undelivered(remote == groundRemote, &pending.f, frame.NoRoute)
 			pending = nil
 			continue
 		}
@@ -94,6 +95,7 @@ func (l *Link) sendLoop(ctx context.Context, a *Agent, readDone <-chan struct{})
 		now := time.Now()
 		s := &sent{
 			remote:   rm,
+			ground:   remote == groundRemote,
 			frames:   append([]byte(nil), buf...),
 			first:    now,
 			deadline: now.Add(rm.BundleLifetime() + l.cfg.ReportGrace),
@@ -243,9 +245,17 @@ func (l *Link) forget(s *sent) {
 	}
 }
 
-// giveBack hands every frame of batch back to the switch as undelivered.
-func (l *Link) giveBack(batch []byte, code frame.ErrorCode) {
-	_, _ = DecodeBatch(batch, func(f *frame.Frame) { l.sw.RemoteUndelivered(f, code) })
+// giveBack hands every frame of s back to the switch as undelivered.
+func (l *Link) giveBack(s *sent, code frame.ErrorCode) {
+	_, _ = DecodeBatch(s.frames, func(f *frame.Frame) { l.undelivered(s.ground, f, code) })
+}
+
+func (l *Link) undelivered(ground bool, f *frame.Frame, code frame.ErrorCode) {
+	if ground {
+		l.sw.GroundUndelivered(f, code)
+	} else {
+		l.sw.RemoteUndelivered(f, code)
+	}
 }
 
 // expire gives back the frames of every batch whose deadline is past.
@@ -265,15 +275,18 @@ func (l *Link) expire(now time.Time) {
 		l.stats.expired.Add(1)
 		l.stats.framesExpired.Add(s.count())
 		l.log.Warn("dtn: batch not reported delivered within its lifetime", "remote", s.remote.Name, "frames", s.count(), "copies", len(s.copies))
-		l.giveBack(s.frames, frame.LinkFailed)
+		l.giveBack(s, frame.LinkFailed)
 	}
 	if len(gone) > 0 {
 		l.settled()
 	}
 }
 
-// remote returns remote i of the policy in force.
+// remote returns remote i of the policy in force, or the ground.
 func (l *Link) remote(i int) (policy.Remote, bool) {
+	if i == groundRemote {
+		return policy.Remote{Name: policy.GroundName, Endpoint: l.cfg.Ground, Lifetime: l.cfg.GroundLifetime}, l.cfg.Ground != ""
+	}
 	rs := l.sw.Policy().Remotes
 	if i < 0 || i >= len(rs) {
 		return policy.Remote{}, false
