@@ -92,6 +92,8 @@ other computers through a local dtnd (dtn7-go, its web agent): frames for
 the APIDs of the policy's [[remote]] tables travel as bundles to the
 remote's endpoint, and frames from it are checked like a tenant's
 (docs/dtn.md). Without them, frames for remotes are refused (No_route).
+--dtn-ground EID makes the ground link go the same way, to a ground
+station's endpoint, instead of --downlink.
 
 Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
 socket directory included); 2 usage error.`,
@@ -241,6 +243,12 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	}
 	if link != nil {
 		cfg.Remote = link
+		if dtnFlags.ground != "" {
+			if rf.downlink != "" {
+				return usageError("--dtn-ground and --downlink: the ground link is one or the other")
+			}
+			cfg.DownlinkFrames = link
+		}
 	}
 	var up uplink.GroundDownlink
 	if rf.downlink != "" {

@@ -17,17 +17,20 @@ import (
 // The DTN link of `spacenet run` (docs/dtn.md): frames for the policy's
 // remotes go as bundles through a local dtnd.
 var dtnFlags struct {
-	agent, endpoint string
+	agent, endpoint, ground string
 }
 
 func addDTNFlags(f *pflag.FlagSet) {
 	f.StringVar(&dtnFlags.agent, "dtn-agent", "", "dtnd's web agent, HOST:PORT: frames for the policy's [[remote]] APIDs travel as bundles through it")
 	f.StringVar(&dtnFlags.endpoint, "dtn-endpoint", "", "this switch's DTN endpoint ID (dtn://NODE/spacenet), registered with --dtn-agent")
+	f.StringVar(&dtnFlags.ground, "dtn-ground", "", "a ground station's DTN endpoint ID: the ground link goes as bundles through --dtn-agent (instead of --downlink)")
 }
 
 // newDTNLink returns the link the flags ask for, nil without --dtn-agent.
 func newDTNLink(pol *policy.Policy, log *slog.Logger) (*dtn.Link, error) {
 	switch {
+	case dtnFlags.agent == "" && dtnFlags.endpoint == "" && dtnFlags.ground != "":
+		return nil, usageError("--dtn-ground needs --dtn-agent and --dtn-endpoint")
 	case dtnFlags.agent == "" && dtnFlags.endpoint == "":
 		if len(pol.Remotes) > 0 {
 			log.Warn("the policy has remotes but no --dtn-agent: frames for them are refused (No_route)")
@@ -42,7 +45,12 @@ func newDTNLink(pol *policy.Policy, log *slog.Logger) (*dtn.Link, error) {
 	if err := dtn.ValidEID(dtnFlags.endpoint); err != nil {
 		return nil, usageError("--dtn-endpoint: %v", err)
 	}
-	return dtn.NewLink(dtn.LinkConfig{Agent: dtnFlags.agent, Endpoint: dtnFlags.endpoint, Logger: log})
+	if dtnFlags.ground != "" {
+		if err := dtn.ValidEID(dtnFlags.ground); err != nil {
+			return nil, usageError("--dtn-ground: %v", err)
+		}
+	}
+	return dtn.NewLink(dtn.LinkConfig{Agent: dtnFlags.agent, Endpoint: dtnFlags.endpoint, Ground: dtnFlags.ground, Logger: log})
 }
 
 // startDTN runs link (if any) for sw until the returned stop is called or

@@ -79,8 +79,19 @@ endpoint = "dtn://a/spacenet"
 		t.Fatalf("counters:\n%s", stdout)
 	}
 	b.stop(syscall.SIGINT)
-	usage, code := spacenet(t, nil, "run", "--dtn-agent", "127.0.0.1:1")
-	if code != 2 || !strings.Contains(usage, "--dtn-agent and --dtn-endpoint go together") {
-		t.Fatalf("one flag without the other: %d %s", code, usage)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dtn-agent", "127.0.0.1:1"}, "--dtn-agent and --dtn-endpoint go together"},
+		{[]string{"--dtn-ground", "dtn://g/x"}, "--dtn-ground needs --dtn-agent and --dtn-endpoint"},
+		{[]string{"--dtn-agent", "127.0.0.1:1", "--dtn-endpoint", "dtn://a"}, "--dtn-endpoint: endpoint \"dtn://a\": want dtn://NODE/DEMUX"},
+		{[]string{"--dtn-agent", "127.0.0.1:1", "--dtn-endpoint", "dtn://a/s", "--dtn-ground", "dtn://g/x", "--downlink", "udp://127.0.0.1:9"},
+			"--dtn-ground and --downlink: the ground link is one or the other"},
+	} {
+		usage, code := spacenet(t, nil, append([]string{"run", "--socket-dir", filepath.Join(dir, "never")}, tc.args...)...)
+		if code != 2 || !strings.Contains(usage, tc.want) {
+			t.Errorf("%v: exit %d: %s, want %q", tc.args, code, usage, tc.want)
+		}
 	}
 }
