@@ -181,11 +181,14 @@ func NewLink(cfg LinkConfig) (*Link, error) {
 // It implements apidswitch.RemoteLink.
 func (l *Link) SendRemote(remote int, f *frame.Frame) error {
 	select {
-	case l.queue <- item{remote, *f}:
-		return nil
 	case <-l.quit:
 		l.stats.refused.Add(1)
 		return frame.LinkFailed
+	default:
+	}
+	select {
+	case l.queue <- item{remote, *f}:
+		return nil
 	default:
 	}
 	t := time.NewTimer(l.cfg.Hold)
