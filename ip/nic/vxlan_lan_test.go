@@ -18,13 +18,18 @@ import (
 	"spacenet/ip/nic"
 )
 
-// lanWithStack is a LAN switch with a netstack (MAC 02:00:00:00:77:01,
+// lanWithStack is a LAN switch with a netstack (MAC 02:00:00:00:77:mac,
 // address addr/24) on an in-process port of tenant t.
 func lanWithStack(t *testing.T, addr netip.Addr, mac byte, opts lan.Options) (*lan.Switch, *netstack.Netstack) {
+	return lanWithTenant(t, "t", addr, mac, opts)
+}
+
+// lanWithTenant is lanWithStack with the netstack's port in tenant.
+func lanWithTenant(t *testing.T, tenant string, addr netip.Addr, mac byte, opts lan.Options) (*lan.Switch, *netstack.Netstack) {
 	t.Helper()
 	sw := lan.New(opts)
 	t.Cleanup(func() { sw.Close() })
-	m, err := sw.AttachMem(lan.PortConfig{Name: "stack", Tenant: "t", MTU: nic.DefaultVXLANMTU, QueueDepth: 1024})
+	m, err := sw.AttachMem(lan.PortConfig{Name: "stack", Tenant: tenant, MTU: nic.DefaultVXLANMTU, QueueDepth: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,5 +217,47 @@ func TestVXLANJoinsSwitches(t *testing.T) {
 	}
 	if got := a.VXLANStats().WrongVNI; got != 3 || leaked.Load() {
 		t.Fatalf("A: WrongVNI %d (want 3), a frame of VNI 43 delivered: %v", got, leaked.Load())
+	}
+}
+
+// TestVXLANPolicyApart: a pair the policy forbids stays apart across hosts.
+// A VXLAN port stands for the tenant group behind it (one VNI per group):
+// on host A the port towards B's spaceos is in tenant spaceos, on B the
+// port towards A's camera in tenant camera. With camera and spaceos unable
+// to reach each other (the LAN's Reach, as the APID policy's can_send_to),
+// camera@A cannot reach spaceos@B: its ARP never leaves A (the VXLAN port
+// sends nothing, A's switch counts the flood with nowhere to go), and the
+// TCP connection fails.
+func TestVXLANPolicyApart(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	ns := netnstest.NewNetns(t, "vxp")
+	netnstest.SetUpAndWait(t, ns, "lo")
+	reach := lan.NewReach(map[string][]string{"camera": {"processor"}, "processor": {"camera"}, "spaceos": nil})
+	a := openIn(t, ns, nic.VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:4789"), Peer: netip.MustParseAddrPort("127.0.0.2:4789"), VNI: 44})
+	b := openIn(t, ns, nic.VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.2:4789"), Peer: netip.MustParseAddrPort("127.0.0.1:4789"), VNI: 44})
+	swA, camera := lanWithTenant(t, "camera", netip.MustParseAddr("192.168.79.1"), 1, lan.Options{Reach: reach})
+	swB, spaceos := lanWithTenant(t, "spaceos", netip.MustParseAddr("192.168.79.2"), 2, lan.Options{Reach: reach})
+	if err := swA.Attach(a, lan.PortConfig{Name: "to-b", Tenant: "spaceos", NoSticky: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := swB.Attach(b, lan.PortConfig{Name: "to-a", Tenant: "camera", NoSticky: true}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := spaceos.ListenTCP(netip.MustParseAddrPort("192.168.79.2:5001"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if c, err := camera.DialTCP(ctx, netip.AddrPort{}, netip.MustParseAddrPort("192.168.79.2:5001")); err == nil {
+		c.Close()
+		t.Fatal("camera@A reached spaceos@B across VXLAN")
+	}
+	st, _ := swA.Port("stack")
+	if a.Stats().TxFrames != 0 || b.Stats().RxFrames != 0 || st.RxDrops[lan.ReasonNoPort]+st.RxDrops[lan.ReasonIsolated] == 0 {
+		t.Fatalf("VXLAN A sent %d, B received %d; camera's port drops %v", a.Stats().TxFrames, b.Stats().RxFrames, st.RxDrops)
 	}
 }
