@@ -39,7 +39,9 @@ func (s *fakeSwitch) RemoteUndelivered(f *frame.Frame, code frame.ErrorCode) {
 	defer s.mu.Unlock()
 	s.back = append(s.back, code)
 }
-func (s *fakeSwitch) GroundUndelivered(f *frame.Frame, code frame.ErrorCode) { s.RemoteUndelivered(f, code) }
+func (s *fakeSwitch) GroundUndelivered(f *frame.Frame, code frame.ErrorCode) {
+	s.RemoteUndelivered(f, code)
+}
 
 func testLink(t *testing.T) (*Link, *fakeSwitch) {
 	t.Helper()

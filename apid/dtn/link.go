@@ -205,6 +205,13 @@ func (l *Link) SendRemote(remote int, f *frame.Frame) error {
 	}
 }
 
+// dialTimeout bounds one attempt to reach dtnd and register; dialLogEvery
+// thins the log of failed attempts (one in that many).
+const (
+	dialTimeout  = 5 * time.Second
+	dialLogEvery = 300
+)
+
 // groundRemote stands for the ground (LinkConfig.Ground) where remotes are
 // indexed.
 const groundRemote = -1
@@ -238,10 +245,17 @@ func (l *Link) Run(ctx context.Context, sw Switch) {
 		close(in)
 		wg.Wait()
 	}()
+	failures := 0
 	for ctx.Err() == nil {
-		a, err := l.cfg.Dial(ctx, l.cfg.Agent, l.cfg.Endpoint)
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		a, err := l.cfg.Dial(dctx, l.cfg.Agent, l.cfg.Endpoint)
+		cancel()
 		if err != nil {
-			l.log.Warn("dtn: cannot reach dtnd", "agent", l.cfg.Agent, "err", err)
+			// Logged at the first failure, then once a minute or so.
+			if failures%dialLogEvery == 0 {
+				l.log.Warn("dtn: cannot reach dtnd", "agent", l.cfg.Agent, "err", err, "attempts", failures+1)
+			}
+			failures++
 			t := time.NewTimer(l.cfg.Redial)
 			select {
 			case <-ctx.Done():
@@ -250,6 +264,7 @@ func (l *Link) Run(ctx context.Context, sw Switch) {
 			t.Stop()
 			continue
 		}
+		failures = 0
 		l.stats.connect.Add(1)
 		l.log.Info("dtn: registered with dtnd", "agent", l.cfg.Agent, "endpoint", l.cfg.Endpoint)
 		l.settled()
