@@ -377,3 +377,4 @@ func TestPairExpiry(t *testing.T) {
 	}
 	t.Logf("link A: %+v\nlink B: %+v", st, lb)
 }
+
