@@ -377,4 +377,3 @@ func TestPairExpiry(t *testing.T) {
 	}
 	t.Logf("link A: %+v\nlink B: %+v", st, lb)
 }
-
