@@ -6,8 +6,11 @@
 # peers), and what guest VMs boot from (internal/vmtest,
 # scripts/guest-image.sh): a Debian kernel (linux-image-amd64) and a static
 # busybox (busybox-static). Needs root; without root it says what is missing
-# and the tests that need those tools skip with a message.
+# and the tests that need those tools skip with a message. It also builds
+# dtn7-go's dtnd (scripts/dtnd.sh, cached in ~/.cache/spacenet-dtnd) for the
+# DTN tests, as any user.
 set -euo pipefail
+"$(dirname "$0")/dtnd.sh" || echo "deps: could not build dtnd; the DTN tests will skip" >&2
 need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v ip >/dev/null || need+=(iproute2)

@@ -65,6 +65,9 @@ type Config struct {
 	// sender gets an ERROR frame, its Dropped[No_route] counts the frame).
 	Downlink       Downlink
 	DownlinkFrames FrameDownlink
+	// Remote takes frames routed to a remote switch (policy.Remote), as
+	// package apid/dtn's Link does; nil refuses them with No_route.
+	Remote RemoteLink
 	// Layout is how Downlink's packets lay frames out (ccsds.Layout; the
 	// zero value is ccsds.Plain). The sequence count is kept per APID.
 	Layout ccsds.Layout

@@ -332,7 +332,7 @@ func (r *reader) process(b []byte) {
 		// The rate limit counts what the tenant puts on the bus: frames
 		// for other tenants and the ground, not its requests to the switch
 		// nor what the switch refuses.
-		if limit != nil && (d.Action == router.Local || d.Action == router.Ground) && !ss.rate.take(now, limit.Rate, limit.BurstSize()) {
+		if limit != nil && (d.Action == router.Local || d.Action == router.Ground || d.Action == router.Remote) && !ss.rate.take(now, limit.Rate, limit.BurstSize()) {
 			r.forward(run, runIdx, b[runStart:off])
 			run = nil
 			if limit.WhenOverRate == policy.Drop {
@@ -373,6 +373,8 @@ func (r *reader) process(b []byte) {
 				ss.dropped[code]++
 				r.notice(code, f)
 			}
+		case router.Remote:
+			r.routeRemote(ss, d, f)
 		default:
 			code := d.Code
 			if !code.Known() {

@@ -24,6 +24,7 @@ type stats struct {
 	delivered       uint64 // handed to a tenant's socket (the kernel took it; the guest may not have read it)
 	deliveredSystem uint64 // given to the system handler (built-in or Config.System)
 	deliveredGround uint64 // given to the ground link (the downlink)
+	deliveredRemote uint64 // given to the remote link (Config.Remote)
 	queued          uint64 // in a tenant's queue, not yet written
 	held            uint64 // read, and waiting for room in a destination's queue (or for the rate limit)
 	dropped         [NumReasons]uint64
@@ -47,7 +48,8 @@ type notices struct {
 
 // Counters is a consistent snapshot of one tenant's (or the ground's)
 // counters. As a sender: Received = Delivered + DeliveredSystem +
-// DeliveredGround + Queued + Held + the sum of Dropped, always.
+// DeliveredGround + DeliveredRemote + Queued + Held + the sum of Dropped,
+// always.
 //
 // Delivered means handed to the destination guest's socket: the kernel
 // took every byte of the frame. It does not mean the guest read it. A
@@ -71,6 +73,7 @@ type Counters struct {
 	Delivered       uint64             // of those, handed to a destination tenant's socket (not: read by the guest)
 	DeliveredSystem uint64             // given to the system handler (0x001-0x00F)
 	DeliveredGround uint64             // given to the ground link (the downlink)
+	DeliveredRemote uint64             // given to the remote link, and not reported undelivered since
 	Queued          uint64             // waiting in a destination's queue
 	Held            uint64             // read and held by flow control: the destination's queue is full (or the rate limit waits)
 	Dropped         [NumReasons]uint64 // refused, by the ERROR code answered
@@ -100,7 +103,7 @@ func (c *Counters) DroppedTotal() uint64 {
 
 // Balanced reports whether Received equals delivered + queued + dropped.
 func (c *Counters) Balanced() bool {
-	return c.Received == c.Delivered+c.DeliveredSystem+c.DeliveredGround+c.Queued+c.Held+c.DroppedTotal()
+	return c.Received == c.Delivered+c.DeliveredSystem+c.DeliveredGround+c.DeliveredRemote+c.Queued+c.Held+c.DroppedTotal()
 }
 
 func (st *stats) snapshot(c *Counters) {
@@ -109,6 +112,7 @@ func (st *stats) snapshot(c *Counters) {
 	c.Delivered = st.delivered
 	c.DeliveredSystem = st.deliveredSystem
 	c.DeliveredGround = st.deliveredGround
+	c.DeliveredRemote = st.deliveredRemote
 	c.Queued = st.queued
 	c.Held = st.held
 	c.Dropped = st.dropped

@@ -59,6 +59,8 @@ type Switch struct {
 	// downlinkRefusedUnknown counts refusals of the ground DownlinkRefused
 	// could not attribute.
 	downlinkRefusedUnknown atomic.Uint64
+
+	rmt remoteSide // remotes: see remote.go
 }
 
 // state is one policy compiled: swapped whole by Reload, read by every
@@ -70,6 +72,7 @@ type state struct {
 	index   map[*tenant]int // the reverse
 	flow    []policy.Flow   // by policy index: each tenant's flow control and rate limit
 	gone    []*tenant       // tenants removed by reloads, by name: their counters stay reported
+	remotes []*remote       // by index in pol.Remotes
 }
 
 // tenant is one guest: its listener, its current connection, its queue and
@@ -135,6 +138,7 @@ func (s *Switch) compile(p *policy.Policy) (*state, []*tenant, error) {
 		return nil, nil, fmt.Errorf("apidswitch: policy %s has %d tenants", p.Source, len(p.Tenants))
 	}
 	st := &state{pol: p, table: tab, index: make(map[*tenant]int, len(p.Tenants))}
+	s.remoteState(st)
 	var created []*tenant
 	for i, pt := range p.Tenants {
 		t := s.byName[pt.Name]
@@ -548,14 +552,7 @@ func (s *Switch) Inject(f *frame.Frame) error {
 	case router.System:
 		g.deliveredSystem++
 		g.mu.Unlock()
-		if s.cfg.System != nil {
-			s.cfg.System("ground", f)
-		} else {
-			n := s.systemOther.Add(1)
-			if k, ok := s.logLimit.Allow("ground", logSystemUnhandled); ok {
-				s.log.Info("system frame not handled", "tenant", "ground", "type", f.Type(), "apid", f.APID(), "dest", f.Dest(), "count", n, "suppressed", k)
-			}
-		}
+		s.systemFrom("ground", f)
 		return nil
 	default:
 		if !code.Known() {

@@ -1,8 +1,9 @@
 // Package plane runs the APID plane of one computer as one thing: the APID
-// switch (package apidswitch) and its ground links (package uplink: the
+// switch (package apidswitch), its ground links (package uplink: the
 // downlink that takes ground-bound frames, the listener that injects the
-// ground's commands), opened together, run under one Run(ctx) and counted
-// in one report. It is what `spacenet run` runs.
+// ground's commands) and its DTN link to remote switches (package dtn),
+// opened together, run under one Run(ctx) and counted in one report. It is
+// what `spacenet run` runs.
 //
 // It is not the switch (routing, policy and tenants' sockets are
 // apidswitch's), it reads no files and catches no signals: reloading a
@@ -18,6 +19,7 @@ import (
 	"text/tabwriter"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/dtn"
 	"spacenet/apid/frame"
 	"spacenet/apid/uplink"
 )
@@ -35,6 +37,10 @@ type Config struct {
 	// UplinkListen, if not empty, is where the ground's commands arrive:
 	// udp://HOST:PORT or tcp://HOST:PORT (uplink.Listen).
 	UplinkListen string
+	// DTN, if not nil, carries frames for the policy's remotes as bundles
+	// (and, with DTNGround, the ground's frames too, instead of Downlink).
+	DTN       *dtn.Link
+	DTNGround bool
 }
 
 // Plane is a switch with its ground links open.
@@ -42,6 +48,7 @@ type Plane struct {
 	Switch   *apidswitch.Switch
 	Downlink uplink.GroundDownlink // nil without Config.Downlink
 	Uplink   *uplink.Listener      // nil without Config.UplinkListen
+	DTN      *dtn.Link             // nil without Config.DTN
 
 	log *slog.Logger
 	ran bool // Run was called: it closed the uplink's socket
@@ -55,8 +62,17 @@ func Open(cfg Config) (*Plane, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Plane{log: log}
+	p := &Plane{log: log, DTN: cfg.DTN}
 	layout := cfg.Switch.Layout.String()
+	if cfg.DTNGround && (cfg.DTN == nil || cfg.Downlink != "") {
+		return nil, fmt.Errorf("plane: the ground over DTN needs a DTN link and no Downlink")
+	}
+	if cfg.DTN != nil {
+		cfg.Switch.Remote = cfg.DTN
+		if cfg.DTNGround {
+			cfg.Switch.DownlinkFrames = cfg.DTN
+		}
+	}
 	if cfg.Downlink != "" {
 		d, err := uplink.OpenDownlink(cfg.Downlink)
 		if err != nil {
@@ -99,6 +115,18 @@ func (p *Plane) Run(ctx context.Context) error {
 	defer cancel()
 	swDone := make(chan error, 1)
 	go func() { swDone <- p.Switch.Run(ctx) }()
+	if p.DTN != nil {
+		dtnDone := make(chan struct{})
+		defer p.stopDTN(cancel, dtnDone)
+		go func() {
+			defer close(dtnDone)
+			select {
+			case <-p.Switch.Ready():
+				p.DTN.Run(ctx, p.Switch)
+			case <-ctx.Done(): // the switch failed before it was ready
+			}
+		}()
+	}
 	if p.Uplink == nil {
 		return <-swDone
 	}
@@ -121,6 +149,17 @@ func (p *Plane) Run(ctx context.Context) error {
 	}
 }
 
+// stopDTN ends the DTN link with Run, waits for it (done) and logs its
+// counters.
+func (p *Plane) stopDTN(cancel context.CancelFunc, done <-chan struct{}) {
+	cancel()
+	<-done
+	st := p.DTN.Stats()
+	p.log.Info("dtn link stopped", "bundles_sent", st.BundlesSent, "frames_sent", st.FramesSent, "copies", st.Copies,
+		"frames_delivered", st.FramesDelivered, "frames_expired", st.FramesExpired, "refused", st.Refused,
+		"frames_in", st.FramesIn, "duplicates", st.Duplicates, "gaps", st.Gaps, "malformed", st.Malformed, "in_flight", st.InFlight)
+}
+
 // Close closes the downlink, and the uplink's socket if Run never ran.
 func (p *Plane) Close() error {
 	if p.Uplink != nil && !p.ran {
@@ -141,6 +180,11 @@ func (p *Plane) Report(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tGEN\tCONNECTED\tRECEIVED\tDELIVERED\tSYSTEM\tGROUND\tQUEUED\tHELD\tDROPPED\tNOTICES\tNOTICES_LOST\tDROPPED_BY_REASON")
 	all := append(sw.Counters(), sw.Ground())
+	remotes := sw.RemoteCounters()
+	for i := range remotes {
+		remotes[i].Tenant += " (remote)"
+	}
+	all = append(all, remotes...)
 	for _, c := range all {
 		if c.Removed {
 			c.Tenant += " (removed)"
@@ -150,6 +194,7 @@ func (p *Plane) Report(w io.Writer) {
 			c.NoticesQueued, c.NoticesLost, reasons(&c))
 	}
 	tw.Flush()
+	deliveredRemote(w, all)
 	if p.Downlink != nil {
 		fmt.Fprintf(w, "downlink: %s send_failures=%d unattributed=%d\n",
 			p.Downlink.Summary(), sw.DownlinkFailures(), sw.DownlinkRefusedUnknown())
@@ -176,4 +221,19 @@ func reasons(c *apidswitch.Counters) string {
 		return "-"
 	}
 	return strings.Join(parts, ",")
+}
+
+// deliveredRemote prints, when any tenant sent to a remote, how many
+// frames each handed to the DTN link (the table's DELIVERED, SYSTEM and
+// GROUND columns do not count them).
+func deliveredRemote(w io.Writer, all []apidswitch.Counters) {
+	var parts []string
+	for _, c := range all {
+		if c.DeliveredRemote > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", c.Tenant, c.DeliveredRemote))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "delivered_remote: %s\n", strings.Join(parts, " "))
+	}
 }

@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010\"]\n[ground]\nowns = [\"0x7A0-0x7A3\", \"0x010\"]\ncan_send_to = []\n"))
 	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x7F0\"]\n[ground]\ncan_send_to = [\"a\", \"b\"]\nx = 1\n[[ground]]\n"))
+	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010\"]\ncan_send_to = [\"r\"]\n[[remote]]\nname = \"r\"\nowns = [\"0x020-0x02F\"]\nendpoint = \"dtn://b/s\"\nlifetime = \"1m\"\ncan_send_to = [\"a\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.toml", data)
 		if (p == nil) == (err == nil) {

@@ -53,9 +53,9 @@ func Parse(name string, data []byte) (*Policy, error) {
 	ps := scan(data)
 	var errs []error
 	for _, k := range sortedKeys(top) {
-		if k != "tenant" && k != "ground" {
+		if k != "tenant" && k != "ground" && k != "remote" {
 			errs = append(errs, &Error{File: name, Line: ps.keys[k], Field: k,
-				Err: errors.New("unknown key (a policy file holds only [[tenant]] tables and one [ground] table)")})
+				Err: errors.New("unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)")})
 		}
 	}
 	var tables []map[string]any
@@ -106,6 +106,9 @@ func Parse(name string, data []byte) (*Policy, error) {
 	g, gerrs := convertGround(name, top["ground"], ps)
 	p.Ground = g
 	errs = append(errs, gerrs...)
+	rs, rerrs := convertRemotes(name, top["remote"], ps)
+	p.Remotes = rs
+	errs = append(errs, rerrs...)
 	if err := p.Validate(); err != nil {
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
@@ -338,6 +341,7 @@ func (p *Policy) WriteTOML(w io.Writer) error {
 	} else {
 		writeList("can_send_to", p.Ground.CanSendTo)
 	}
+	p.writeRemotesTOML(&b, writeList)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -11,7 +11,8 @@
 // # File format
 //
 // A policy file is TOML with one [[tenant]] table per tenant, at most one
-// [ground] table and nothing else:
+// [ground] table, [[remote]] tables for APIDs other switches serve through
+// DTN (see Remote) and nothing else:
 //
 //	# camera owns 0x010-0x01F and may talk to processor and spaceos.
 //	[[tenant]]
@@ -184,8 +185,9 @@ type Tenant struct {
 // Load or Parse; a Policy built by hand must pass Validate before use.
 type Policy struct {
 	Tenants []Tenant
-	Ground  Ground // the zero Ground: DefaultGroundAPID, may send to every tenant
-	Source  string // file it came from, or "built-in v0"
+	Ground  Ground   // the zero Ground: DefaultGroundAPID, may send to every tenant
+	Remotes []Remote // APID ranges served by other switches through DTN (see Remote)
+	Source  string   // file it came from, or "built-in v0"
 
 	pos *positions // where each tenant and field was found in Source, if parsed
 }
@@ -278,6 +280,8 @@ func (p *Policy) resolve(entries []string) []Range {
 			out = append(out, r)
 		} else if i, ok := p.Index(e); ok {
 			out = append(out, p.Tenants[i].Owns...)
+		} else if i, ok := p.RemoteIndex(e); ok {
+			out = append(out, p.Remotes[i].Owns...)
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ package policy
 type positions struct {
 	tenants []*tenantPos   // one per [[tenant]] header, in order
 	ground  *tenantPos     // the [ground] table, nil if none
+	remotes []*tenantPos   // one per [[remote]] header, in order
 	keys    map[string]int // "table.key" (or "key" at top level) -> line of first occurrence
 }
 
@@ -96,6 +97,10 @@ func scan(data []byte) *positions {
 			if array && unquote(table) == "tenant" {
 				cur = &tenantPos{header: line, fields: make(map[string]int), elems: make(map[string][]int)}
 				ps.tenants = append(ps.tenants, cur)
+			}
+			if array && unquote(table) == "remote" {
+				cur = &tenantPos{header: line, fields: make(map[string]int), elems: make(map[string][]int)}
+				ps.remotes = append(ps.remotes, cur)
 			}
 			if !array && unquote(table) == "ground" && ps.ground == nil {
 				cur = &tenantPos{header: line, fields: make(map[string]int), elems: make(map[string][]int)}

@@ -17,6 +17,7 @@ type Error struct {
 	Tenant string // the tenant's name, "" if it has none
 	Number int    // the tenant's 1-based position in Policy.Tenants, 0 if not about one tenant
 	Ground bool   // the problem is in the [ground] table
+	Remote bool   // Tenant and Number name a [[remote]] table, not a [[tenant]]
 	Field  string // "name", "owns", "can_send_to", "uplink" or an unknown key
 	Err    error
 }
@@ -34,11 +35,15 @@ func (e *Error) Error() string {
 	case e.Line > 0:
 		parts = append(parts, "line "+strconv.Itoa(e.Line))
 	}
+	kind := "tenant "
+	if e.Remote {
+		kind = "remote "
+	}
 	switch {
 	case e.Tenant != "":
-		parts = append(parts, "tenant "+strconv.Quote(e.Tenant))
+		parts = append(parts, kind+strconv.Quote(e.Tenant))
 	case e.Number > 0:
-		parts = append(parts, "tenant #"+strconv.Itoa(e.Number))
+		parts = append(parts, kind+"#"+strconv.Itoa(e.Number))
 	case e.Ground:
 		parts = append(parts, GroundName)
 	}
@@ -168,6 +173,11 @@ func (p *Policy) Validate() error {
 		}
 	}
 
+	// Remotes, owns checked against the tenants' and the ground's.
+	p.validateRemotes(all, func(o owned) { all = append(all, o) }, func(i int, field string, line int, format string, args ...any) {
+		errs = append(errs, &Error{File: p.Source, Line: line, Tenant: p.Remotes[i].Name, Number: i + 1, Remote: true, Field: field, Err: fmt.Errorf(format, args...)})
+	})
+
 	// can_send_to.
 	for i, t := range p.Tenants {
 		p.checkSendTo(t.CanSendTo, lines(i), func(line int, format string, args ...any) {
@@ -198,7 +208,7 @@ const groundIndex = -2
 // owned is an owned range Validate has accepted: by whom, and where.
 type owned struct {
 	r      Range
-	tenant int // index in Policy.Tenants, or groundIndex
+	tenant int // index in Policy.Tenants, groundIndex or remoteIndex(i)
 	line   int
 }
 
@@ -218,8 +228,11 @@ func (p *Policy) checkOwned(r Range, all []owned, owner, line int, fail func(for
 	}
 	if len(bad) > 0 {
 		who := "a tenant"
-		if owner == groundIndex {
+		switch {
+		case owner == groundIndex:
 			who = "the ground"
+		case owner <= remoteIndex(0):
+			who = "a remote"
 		}
 		fail("%v includes %s; %s may own only %v", r, strings.Join(bad, " and "), who, Range{frame.TenantFirst, frame.TenantLast})
 		return true
@@ -234,6 +247,8 @@ func (p *Policy) checkOwned(r Range, all []owned, owner, line int, fail func(for
 			fail("%v already owned by the ground (the default ground APID %v; a [ground] table can move it)", x, DefaultGroundAPID)
 		case o.tenant == groundIndex:
 			fail("%v already owned by the ground%s", x, lineNote(o.line))
+		case o.tenant <= remoteIndex(0):
+			fail("%v already owned by remote %q%s", x, p.Remotes[remoteIndex(0)-o.tenant].Name, lineNote(o.line))
 		default:
 			fail("%v already owned by tenant %s%s", x, p.label(o.tenant), lineNote(o.line))
 		}
@@ -254,6 +269,9 @@ func (p *Policy) checkSendTo(entries []string, tp *tenantPos, fail func(line int
 			continue
 		}
 		if _, ok := p.Index(e); ok {
+			continue
+		}
+		if _, ok := p.RemoteIndex(e); ok {
 			continue
 		}
 		if e != "" && e[0] >= '0' && e[0] <= '9' {

@@ -170,11 +170,11 @@ Uplink = false
 [switch]
 socket_dir = "/tmp"
 `, []string{
-			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
+			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)`,
 			`cfg.toml:5: tenant "a": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml:12: tenant "b": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
-			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
+			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)`,
 		}},
 		{"wrong types", `[[tenant]]
 name = 5
@@ -210,7 +210,7 @@ name = "a"
 owns = ["0x010"]
 `, []string{
 			`cfg.toml: no tenants: a policy needs at least one [[tenant]]`,
-			`cfg.toml:1: Tenant: unknown key (a policy file holds only [[tenant]] tables and one [ground] table)`,
+			`cfg.toml:1: Tenant: unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)`,
 		}},
 		{"inline tables: no lines", `tenant = [
   {name = "a", owns = ["0x010-0x01F"]},

@@ -1,5 +1,6 @@
 // Package router decides, per frame, where the APID switch sends it: to a
-// local tenant, to the system handler, to the ground uplink, or nowhere (an
+// local tenant, to the system handler, to the ground uplink, to a remote
+// switch through DTN, or nowhere (an
 // ERROR frame with a code back to the sender). It compiles a validated
 // policy.Policy into per-sender 2048-entry tables (one per tenant, one for
 // the ground), so that Route and RouteFromGround are a header check and two
@@ -26,9 +27,10 @@ const (
 	Local                // deliver to tenant Decision.Tenant
 	System               // hand to the system handler (destination 0x001-0x00F)
 	Ground               // send to the ground (the downlink)
+	Remote               // send to remote switch Decision.Remote through DTN (policy.Remote)
 )
 
-var actionNames = [...]string{"Drop", "Local", "System", "Ground"}
+var actionNames = [...]string{"Drop", "Local", "System", "Ground", "Remote"}
 
 // String returns the action's name, "Local".
 func (a Action) String() string {
@@ -42,6 +44,7 @@ func (a Action) String() string {
 type Decision struct {
 	Action Action
 	Tenant int             // Local: the destination tenant's index in the Policy; -1 otherwise
+	Remote int             // Remote: the remote's index in the Policy's Remotes; 0 otherwise
 	Code   frame.ErrorCode // Drop: the ERROR code to answer with; 0 otherwise
 }
 
@@ -51,6 +54,8 @@ func (d Decision) String() string {
 	switch d.Action {
 	case Local:
 		return fmt.Sprintf("Local(%d)", d.Tenant)
+	case Remote:
+		return fmt.Sprintf("Remote(%d)", d.Remote)
 	case Drop:
 		return "Drop(" + d.Code.String() + ")"
 	}
@@ -72,6 +77,8 @@ func (e entry) decision() Decision {
 	switch a {
 	case Local:
 		return Decision{Action: Local, Tenant: v}
+	case Remote:
+		return Decision{Action: Remote, Tenant: -1, Remote: v}
 	case Drop:
 		return Decision{Action: Drop, Tenant: -1, Code: frame.ErrorCode(v)}
 	}
@@ -84,9 +91,10 @@ func (e entry) decision() Decision {
 type Table struct {
 	p      *policy.Policy
 	uplink bool
-	owner  [frame.NumAPIDs]int16   // tenant owning each APID, noOwner or groundOwner
+	owner  [frame.NumAPIDs]int16   // tenant owning each APID, noOwner, groundOwner or remoteOwner(r)
 	dest   [][frame.NumAPIDs]entry // per sender, the decision per destination
 	inject [frame.NumAPIDs]entry   // for frames from the ground, per destination
+	remote [][frame.NumAPIDs]entry // per remote, for frames from it, per destination
 }
 
 // Values of Table.owner that are not a tenant index.
@@ -119,6 +127,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			t.owner[a] = groundOwner
 		}
 	}
+	t.compileRemotes()
 	for i, tn := range p.Tenants {
 		allowed := reachable(append(p.SendTo(i), tn.Owns...))
 		d := &t.dest[i]
@@ -131,6 +140,10 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 				d[a] = pack(Local, int(o))
 			case o >= 0:
 				d[a] = pack(Drop, int(frame.NotPermitted))
+			case o <= remoteOwner(0) && allowed[a]:
+				d[a] = pack(Remote, remoteOf(o))
+			case o <= remoteOwner(0):
+				d[a] = pack(Drop, int(frame.NotPermitted))
 			case uplink && tn.Uplink:
 				d[a] = pack(Ground, 0)
 			default:
@@ -138,20 +151,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 			}
 		}
 	}
-	allowed := reachable(p.GroundSendTo())
-	for a := range t.inject {
-		o := t.owner[a]
-		switch {
-		case frame.APID(a).System():
-			t.inject[a] = pack(System, 0)
-		case o >= 0 && allowed[a]:
-			t.inject[a] = pack(Local, int(o))
-		case o >= 0:
-			t.inject[a] = pack(Drop, int(frame.NotPermitted))
-		default:
-			t.inject[a] = pack(Drop, int(frame.NoRoute))
-		}
-	}
+	t.inbound(&t.inject, p.GroundSendTo())
 	return t, nil
 }
 
@@ -174,7 +174,9 @@ func reachable(rs []policy.Range) *[frame.NumAPIDs]bool {
 //     when sender is not a tenant index);
 //  3. destination 0x001-0x00F: System;
 //  4. destination owned by a tenant: Local when it is sender itself or
-//     inside sender's can_send_to, else Not_permitted;
+//     inside sender's can_send_to, else Not_permitted; destination owned
+//     by a remote (policy.Remote): Remote when inside sender's can_send_to,
+//     else Not_permitted;
 //  5. otherwise (0x000, the ground's APIDs and unowned APIDs): Ground when
 //     sender may use the uplink and one is configured, else No_route.
 //

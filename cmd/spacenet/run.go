@@ -82,6 +82,14 @@ can_send_to (Not_permitted); refusals are counted in the "ground" row.
             the frame's payload is the function code, then the data)
   spacenet  the frame's own 8-byte header inside (switch to switch)
 
+--dtn-agent HOST:PORT --dtn-endpoint dtn://NODE/spacenet join switches on
+other computers through a local dtnd (dtn7-go, its web agent): frames for
+the APIDs of the policy's [[remote]] tables travel as bundles to the
+remote's endpoint, and frames from it are checked like a tenant's
+(docs/dtn.md). Without them, frames for remotes are refused (No_route).
+--dtn-ground EID makes the ground link go the same way, to a ground
+station's endpoint, instead of --downlink.
+
 Exit status: 0 stopped by a signal; 1 failed (a refused policy file or
 socket directory included); 2 usage error.`,
 	Example: `  spacenet run                                        # built-in v0 topology, default socket directory
@@ -103,6 +111,7 @@ func init() {
 	f.StringVar(&runFlags.sockMode, "sock-mode", "0600", "mode of each socket file")
 	f.IntVar(&runFlags.queue, "queue", apidswitch.DefaultQueueLen, "frames each tenant's queue holds")
 	f.IntVar(&runFlags.batch, "batch", apidswitch.DefaultBatch, "most frames per read and per write")
+	addDTNFlags(f)
 	f.StringVar(&runFlags.metricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and a status page (/) on HOST:PORT; spacenet status reads SOCKET-DIR/.control")
 	rootCmd.AddCommand(runCmd)
 }
@@ -193,7 +202,16 @@ func runSwitch(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--layout: %w", err)}
 	}
+	link, err := newDTNLink(pol, log)
+	if err != nil {
+		return err
+	}
+	if dtnFlags.ground != "" && rf.downlink != "" {
+		return usageError("--dtn-ground and --downlink: the ground link is one or the other")
+	}
 	p, err := plane.Open(plane.Config{
+		DTN:       link,
+		DTNGround: dtnFlags.ground != "",
 		Switch: apidswitch.Config{
 			Policy:    pol,
 			SocketDir: rf.socketDir,

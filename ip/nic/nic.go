@@ -1,6 +1,7 @@
 // Package nic moves Ethernet frames between this process and a network: a
 // TAP device, an AF_PACKET socket on an existing interface, a QEMU guest on a
-// unix socket, or another NIC in the same process (Pipe).
+// unix socket, a peer VXLAN tunnel endpoint over UDP (VXLAN), or another NIC
+// in the same process (Pipe).
 //
 // Every adapter implements NIC, whose Recv and Send move many frames per call
 // through buffers the caller owns, so that a forwarding loop allocates nothing

@@ -36,7 +36,7 @@ type APID struct {
 
 // Tenant is one tenant's (or the ground's) counters, as
 // apidswitch.Counters: as a sender, Received = Delivered + DeliveredSystem
-// + DeliveredGround + Queued + Held + the sum of Dropped.
+// + DeliveredGround + DeliveredRemote + Queued + Held + the sum of Dropped.
 type Tenant struct {
 	Name       string   `json:"name"`
 	APIDs      []string `json:"apids"`       // the ranges it owns ("0x100-0x1FF")
@@ -50,6 +50,7 @@ type Tenant struct {
 	Delivered       uint64            `json:"delivered"`
 	DeliveredSystem uint64            `json:"delivered_system"`
 	DeliveredGround uint64            `json:"delivered_ground"`
+	DeliveredRemote uint64            `json:"delivered_remote,omitempty"` // to remote switches through DTN (docs/dtn.md)
 	Queued          uint64            `json:"queued"`
 	Held            uint64            `json:"held"`
 	Dropped         map[string]uint64 `json:"dropped"` // by ERROR code name, every code
@@ -85,8 +86,10 @@ func (s *APID) EdgeFrames(from, to string) uint64 {
 }
 
 // Forwarded is how many of the tenant's frames left the switch: to a
-// tenant's socket, the system handler or the ground link.
-func (t *Tenant) Forwarded() uint64 { return t.Delivered + t.DeliveredSystem + t.DeliveredGround }
+// tenant's socket, the system handler, the ground link or the remote link.
+func (t *Tenant) Forwarded() uint64 {
+	return t.Delivered + t.DeliveredSystem + t.DeliveredGround + t.DeliveredRemote
+}
 
 // Downlink is the ground link's sending side (space to ground).
 type Downlink struct {
@@ -182,7 +185,7 @@ func tenantOf(c *apidswitch.Counters) Tenant {
 	t := Tenant{
 		Name: c.Tenant, Generation: c.Generation, Connected: c.Connected, Removed: c.Removed,
 		Received: c.Received, Delivered: c.Delivered, DeliveredSystem: c.DeliveredSystem,
-		DeliveredGround: c.DeliveredGround, Queued: c.Queued, Held: c.Held,
+		DeliveredGround: c.DeliveredGround, DeliveredRemote: c.DeliveredRemote, Queued: c.Queued, Held: c.Held,
 		Dropped: make(map[string]uint64, len(c.Dropped)), DroppedTotal: c.DroppedTotal(),
 		NoticesQueued: c.NoticesQueued, NoticesLost: c.NoticesLost, NoticesDelivered: c.NoticesDelivered,
 		QueueLen: c.QueueLen, Resyncs: c.Resyncs, SkippedBytes: c.SkippedBytes,

@@ -1,0 +1,5 @@
+//go:build !race
+
+package dtn
+
+const raceEnabled = false
