@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,6 +136,24 @@ func (p *switchProc) waitLog(subs ...string) string {
 			}
 		case <-timeout:
 			p.t.Fatalf("no log line with %q", subs)
+		}
+	}
+}
+
+// waitLogs waits until each of subs has been on a line, in any order.
+func (p *switchProc) waitLogs(subs ...string) {
+	p.t.Helper()
+	left := append([]string(nil), subs...)
+	timeout := time.After(20 * time.Second)
+	for len(left) > 0 {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("switch exited before logging %q", left)
+			}
+			left = slices.DeleteFunc(left, func(s string) bool { return strings.Contains(l, s) })
+		case <-timeout:
+			p.t.Fatalf("no log line with %q", left)
 		}
 	}
 }

@@ -49,10 +49,13 @@ name = "flight"
 owns = ["0x010-0x01F"]
 endpoint = "dtn://a/spacenet"
 `)
-	a := startRun(t, 1, "--config", polA, "--dtn-agent", na.Agent, "--dtn-endpoint", "dtn://a/spacenet")
-	b := startRun(t, 1, "--config", polB, "--dtn-agent", nb.Agent, "--dtn-endpoint", "dtn://b/spacenet")
-	a.waitLog("registered with dtnd")
-	b.waitLog("registered with dtnd")
+	// The link registers once the switch is ready, so its line and the
+	// tenant socket's come in either order.
+	a := startRun(t, 0, "--config", polA, "--dtn-agent", na.Agent, "--dtn-endpoint", "dtn://a/spacenet")
+	b := startRun(t, 0, "--config", polB, "--dtn-agent", nb.Agent, "--dtn-endpoint", "dtn://b/spacenet")
+	for _, p := range []*switchProc{a, b} {
+		p.waitLogs("registered with dtnd", "tenant socket")
+	}
 	proc, err := guest.Dial(b.sock("processor"))
 	if err != nil {
 		t.Fatal(err)
