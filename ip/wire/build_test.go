@@ -321,7 +321,15 @@ func TestMAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "ParseMAC", got, m)
-	for _, bad := range []string{"", "02:00:5e:10:ab", "02:00:5e:10:ab:fg", "02:00:5e:10:ab+ff"} {
+	for _, dotted := range []string{"0200.5e10.abff", "0200.5E10.ABFF"} {
+		got, err := ParseMAC(dotted)
+		if err != nil {
+			t.Fatalf("ParseMAC(%q): %v", dotted, err)
+		}
+		eq(t, "ParseMAC "+dotted, got, m)
+	}
+	eq(t, "LocalMAC", LocalMAC(0x1234ab), MAC{0x02, 0x53, 0x4e, 0x12, 0x34, 0xab})
+	for _, bad := range []string{"", "02:00:5e:10:ab", "02:00:5e:10:ab:fg", "02:00:5e:10:ab+ff", "0200.5e10:abff", "0200-5e10.abff", "0200.5e10.abfg", "0200.5e10.ab"} {
 		if _, err := ParseMAC(bad); err == nil {
 			t.Errorf("ParseMAC(%q) = nil error", bad)
 		}
