@@ -24,6 +24,7 @@ import (
 
 	"spacenet/ip/lan"
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // Rate is a measured frame rate.
@@ -39,7 +40,7 @@ func (r Rate) FPS() float64 { return float64(r.Frames) / r.Elapsed.Seconds() }
 // Gbps returns payload bits per second / 1e9.
 func (r Rate) Gbps() float64 { return float64(r.Bytes) * 8 / r.Elapsed.Seconds() / 1e9 }
 
-func frame(dst, src lan.MAC, size int) []byte {
+func frame(dst, src wire.MAC, size int) []byte {
 	f := make([]byte, size)
 	copy(f, dst[:])
 	copy(f[6:], src[:])
@@ -61,13 +62,13 @@ func Mem(size int, d time.Duration) (Rate, error) {
 	if err != nil {
 		return Rate{}, err
 	}
-	ma, mb := lan.LocalMAC(1), lan.LocalMAC(2)
+	ma, mb := wire.LocalMAC(1), wire.LocalMAC(2)
 	bufs, sizes := make([][]byte, 64), make([]int, 64)
 	for i := range bufs {
 		bufs[i] = make([]byte, 1514)
 	}
 	// Teach the switch where B is.
-	if _, err := b.Send([][]byte{frame(lan.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, mb, 60)}); err != nil {
+	if _, err := b.Send([][]byte{frame(wire.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, mb, 60)}); err != nil {
 		return Rate{}, err
 	}
 	if _, err := a.Recv(bufs, sizes); err != nil {
@@ -89,7 +90,7 @@ func PipeBaseline(size int, d time.Duration) (Rate, error) {
 	frames := make([][]byte, 64)
 	for i := range frames {
 		bufs[i] = make([]byte, 1514)
-		frames[i] = frame(lan.LocalMAC(2), lan.LocalMAC(1), size)
+		frames[i] = frame(wire.LocalMAC(2), wire.LocalMAC(1), size)
 	}
 	return lockstep(a, b, frames, bufs, sizes, d)
 }
