@@ -70,19 +70,15 @@ func deliverOrdinary(p, in *port, f frame) {
 // without).
 func (*vnetEgress) deliver(p, in *port, f frame) { p.enqueue(in, f) }
 
-func (memEgress) device() nic.NIC    { return nil }
-func (e *nicEgress) device() nic.NIC { return e.nic }
-func (e *vnetEgress) device() nic.NIC {
-	return e.vn
-}
-func (refEgress) device() nic.NIC { return nil }
+func (memEgress) device() nic.NIC     { return nil }
+func (e *nicEgress) device() nic.NIC  { return e.nic }
+func (e *vnetEgress) device() nic.NIC { return e.vn }
+func (refEgress) device() nic.NIC     { return nil }
 
-func (memEgress) name() string    { return "mem" }
-func (e *nicEgress) name() string { return e.nic.Name() }
-func (e *vnetEgress) name() string {
-	return e.vn.Name()
-}
-func (refEgress) name() string { return "ref" }
+func (memEgress) name() string     { return "mem" }
+func (e *nicEgress) name() string  { return e.nic.Name() }
+func (e *vnetEgress) name() string { return e.vn.Name() }
+func (refEgress) name() string     { return "ref" }
 
 // sendDirect writes f (a vnetFrame that fits p) out of p's NIC in the
 // caller's goroutine (another pass-through port's reader) when p's writer

@@ -12,7 +12,6 @@ package lanbench
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,11 +39,11 @@ func (r Rate) FPS() float64 { return float64(r.Frames) / r.Elapsed.Seconds() }
 // Gbps returns payload bits per second / 1e9.
 func (r Rate) Gbps() float64 { return float64(r.Bytes) * 8 / r.Elapsed.Seconds() / 1e9 }
 
+// frame returns a frame of size bytes (at least wire.EthernetSize) from
+// src to dst, of the local experimental EtherType 0x88b5.
 func frame(dst, src wire.MAC, size int) []byte {
 	f := make([]byte, size)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88b5)
+	wire.Ethernet(f).Encode(&wire.EthernetFields{Dst: dst, Src: src, EtherType: 0x88b5})
 	return f
 }
 
