@@ -267,3 +267,33 @@ func TestSegmentAllocs(t *testing.T) {
 		t.Errorf("vnetFinish: %v allocations; want 0", a)
 	}
 }
+
+// TestGSOKeepsReservedBits: segmentation rewrites the TCP flags it must
+// (FIN and PSH on the last segment only, CWR on the first only) and leaves
+// the reserved bits beside them as they came.
+func TestGSOKeepsReservedBits(t *testing.T) {
+	hdr, f := superTCP(false, 3000, 1000, 0x89) // CWR, PSH, FIN
+	f[14+20+12] |= 0x0e                         // the three reserved bits
+	var s Segmenter
+	if !s.Start(hdr, f) {
+		t.Fatal("Start refused the super-frame")
+	}
+	dst := make([]byte, 1514)
+	want := []byte{0x80, 0x00, 0x09} // flags of segments 0, 1, 2
+	for i := 0; ; i++ {
+		n, ok := s.Next(dst)
+		if !ok {
+			if i != len(want) {
+				t.Fatalf("%d segments; want %d", i, len(want))
+			}
+			return
+		}
+		if i >= len(want) || n < 0 {
+			t.Fatalf("segment %d: length %d", i, n)
+		}
+		if got := dst[14+20+12 : 14+20+14]; got[0] != 0x5e || got[1] != want[i] {
+			t.Errorf("segment %d: data offset/flags %x; want 5e%02x", i, got, want[i])
+		}
+		verifyL4(t, dst[:n])
+	}
+}

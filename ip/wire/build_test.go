@@ -68,6 +68,14 @@ func TestBuildTCP(t *testing.T) {
 	tc.SetUrgent(0)
 	tc.SetChecksum(tc.CalculateChecksum(IPv4(g[14:]).PseudoHeaderSum()))
 	sameBytes(t, "TCP setters", g, frameOf(t, "IPv4TCPData"))
+
+	// SetFlags leaves the data offset and the reserved bits alone.
+	r := make(TCP, TCPMinSize)
+	r[tcpDataOffset], r[tcpDataOffset+1] = 0x5e, 0xff // data offset 5, reserved 0b111, NS and every flag
+	r.SetFlags(TCPFlagSYN)
+	if r[tcpDataOffset] != 0x5e || r[tcpDataOffset+1] != 0x02 || r.DataOffset() != 20 || r.Flags() != TCPFlagSYN {
+		t.Errorf("SetFlags(SYN) on 5eff: %x", r[tcpDataOffset:tcpDataOffset+2])
+	}
 }
 
 func TestTCPOptionsEncodeRoundTrip(t *testing.T) {

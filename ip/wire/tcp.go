@@ -162,9 +162,10 @@ func (t TCP) SetSeq(v uint32) { binary.BigEndian.PutUint32(t[tcpSeq:], v) }
 // SetAck sets the acknowledgment number.
 func (t TCP) SetAck(v uint32) { binary.BigEndian.PutUint32(t[tcpAck:], v) }
 
-// SetFlags sets the nine flag bits, keeping the data offset.
+// SetFlags sets the nine flag bits, leaving the data offset and the
+// reserved bits as they are.
 func (t TCP) SetFlags(f uint16) {
-	binary.BigEndian.PutUint16(t[tcpDataOffset:], binary.BigEndian.Uint16(t[tcpDataOffset:])&0xf000|f&0x1ff)
+	binary.BigEndian.PutUint16(t[tcpDataOffset:], binary.BigEndian.Uint16(t[tcpDataOffset:])&^0x1ff|f&0x1ff)
 }
 
 // SetWindow sets the window field.
