@@ -161,7 +161,7 @@ func TestAttackMACFlood(t *testing.T) {
 	}
 	sc, _ := s.Port("camera")
 	if sc.RxFrames != 1+flood || sc.RxDrops[ReasonSpoofedMAC] != flood {
-		t.Errorf("camera: rx %d, spoofed_mac %d; want %d, %d (sticky: only its own wire.MAC)", sc.RxFrames, sc.RxDrops[ReasonSpoofedMAC], 1+flood, flood)
+		t.Errorf("camera: rx %d, spoofed_mac %d; want %d, %d (sticky: only its own MAC)", sc.RxFrames, sc.RxDrops[ReasonSpoofedMAC], 1+flood, flood)
 	}
 	if st := s.Stats(); st.MACs != 3 {
 		t.Errorf("table holds %d MACs; want the 3 tenants'", st.MACs)
@@ -190,7 +190,7 @@ func TestAttackMACSpoof(t *testing.T) {
 		t.Errorf("camera hijacked %d of %d frames, processor got %d; want 0, %d", hijacked, n, got, n)
 	}
 	if sc.RxDrops[ReasonMACTaken] != n {
-		t.Errorf("camera mac_taken %d; want %d (processor's wire.MAC is locked to its port)", sc.RxDrops[ReasonMACTaken], n)
+		t.Errorf("camera mac_taken %d; want %d (processor's MAC is locked to its port)", sc.RxDrops[ReasonMACTaken], n)
 	}
 	if so, _ := s.Port("spaceos"); so.TxFrames != 2 {
 		t.Errorf("spaceos was given %d frames; want the 2 broadcasts", so.TxFrames)

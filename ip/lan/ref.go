@@ -8,9 +8,9 @@ import (
 	"spacenet/ip/wire"
 )
 
-// refHeadLen is how much of a frame held by reference the switch copies to read its
-// headers: Ethernet, two VLAN tags, an IPv6 header and the fixed part of
-// an NDP message (86 bytes) fit. Port security reads an NDP message's
+// refHeadLen is how much of a frame held by reference the switch copies
+// to read its headers: Ethernet, two VLAN tags, an IPv6 header and the
+// fixed part of an NDP message (86 bytes) fit. Port security reads an NDP message's
 // options to its end: such a frame, if longer, is copied whole.
 const refHeadLen = 128
 
@@ -64,9 +64,9 @@ func (s *Switch) AttachRef(pc PortConfig) (*ByRefNIC, error) {
 
 // SendRefs implements nic.RefNIC: it forwards frames held by reference
 // into the switch, in the caller's goroutine, and takes over every
-// reference in refs whatever it returns: each is queued at its destinations (as another reference, or
-// a copy for ports of other kinds) and released. It returns how many
-// frames the switch took. A frame longer than MTU+14 is released and
+// reference in refs whatever it returns: each is queued at its
+// destinations (as another reference, or a copy for ports of other kinds)
+// and released. It returns how many frames the switch took. A frame longer than MTU+14 is released and
 // counted in the port's RxDrops[ReasonMTU]; the others still go, and the
 // error wraps nic.ErrTooBig. After Close it releases them all and returns
 // an error wrapping nic.ErrClosed. It clears refs.
@@ -186,10 +186,9 @@ func ndpFrame(f []byte) bool {
 
 // RecvRefs implements nic.RefNIC: it waits for frames switched to this
 // port, like Recv, but hands frames that came by reference over as they
-// are. For i < n: refs[i] is
-// not nil (the caller owns that reference and releases it) and sizes[i]
-// is its length, or refs[i] is nil and bufs[i][:sizes[i]] holds a copied
-// frame (from a port of another kind). A copied frame longer than its
+// are. For i < n: refs[i] is not nil (the caller owns that reference and
+// releases it) and sizes[i] is its length, or refs[i] is nil and
+// bufs[i][:sizes[i]] holds a copied frame (from a port of another kind). A copied frame longer than its
 // buffer is dropped and counted in TxDrops[ReasonMTU], never truncated.
 func (r *ByRefNIC) RecvRefs(refs []nic.Ref, bufs [][]byte, sizes []int) (int, error) {
 	if min(len(refs), len(bufs), len(sizes)) == 0 {

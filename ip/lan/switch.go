@@ -205,7 +205,7 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 	if pc.LockMAC {
 		for _, q := range s.ports {
 			if q.g.lockMAC && q.g.mac == pc.MAC {
-				return nil, fmt.Errorf("lan: attach %q: wire.MAC %v is locked to port %q already", pc.Name, pc.MAC, q.name)
+				return nil, fmt.Errorf("lan: attach %q: MAC %v is locked to port %q already", pc.Name, pc.MAC, q.name)
 			}
 		}
 	}

@@ -312,7 +312,7 @@ func TestSpoofing(t *testing.T) {
 	// Spoofed frames teach the switch nothing: B is unknown.
 	for _, e := range s.MACs() {
 		if e.MAC == macB {
-			t.Errorf("switch learned spoofed wire.MAC %v on %s", e.MAC, e.Port)
+			t.Errorf("switch learned spoofed MAC %v on %s", e.MAC, e.Port)
 		}
 	}
 }
