@@ -14,7 +14,7 @@ import (
 type egress interface {
 	// deliver queues f, received on in, for sending out of p, or counts
 	// why not. f fits p's MTU. The MAC table's read lock is held.
-	deliver(p, in *port, f frame)
+	deliver(p, in *port, f *frame)
 	// device returns the NIC behind the port; nil for in-process ports.
 	device() nic.NIC
 	// name is what PortStats.NIC says: the NIC's name, "mem" or "ref".
@@ -51,14 +51,14 @@ type vnetEgress struct {
 // hands references out.
 type refEgress struct{}
 
-func (memEgress) deliver(p, in *port, f frame)  { deliverOrdinary(p, in, f) }
-func (*nicEgress) deliver(p, in *port, f frame) { deliverOrdinary(p, in, f) }
-func (refEgress) deliver(p, in *port, f frame)  { deliverOrdinary(p, in, f) }
+func (memEgress) deliver(p, in *port, f *frame)  { deliverOrdinary(p, in, f) }
+func (*nicEgress) deliver(p, in *port, f *frame) { deliverOrdinary(p, in, f) }
+func (refEgress) deliver(p, in *port, f *frame)  { deliverOrdinary(p, in, f) }
 
 // deliverOrdinary queues f on a port that takes ordinary frames: a frame
 // with work left in its virtio-net header is segmented (or its checksum
 // completed) first; the queue copies the rest, or takes a reference.
-func deliverOrdinary(p, in *port, f frame) {
+func deliverOrdinary(p, in *port, f *frame) {
 	if f.offload() {
 		in.segment(p, f)
 		return
@@ -68,7 +68,7 @@ func deliverOrdinary(p, in *port, f frame) {
 
 // deliver queues f with its virtio-net header (an all-zero one for a frame
 // without).
-func (*vnetEgress) deliver(p, in *port, f frame) { p.enqueue(in, f) }
+func (*vnetEgress) deliver(p, in *port, f *frame) { p.enqueue(in, f) }
 
 func (memEgress) device() nic.NIC     { return nil }
 func (e *nicEgress) device() nic.NIC  { return e.nic }
@@ -86,7 +86,7 @@ func (refEgress) name() string     { return "ref" }
 // hand-off; it never waits for the device. Otherwise it queues f behind
 // the frames already waiting (order is kept: the writer holds sendMu from
 // taking frames off the queue until they are sent).
-func (e *vnetEgress) sendDirect(p, in *port, f frame) {
+func (e *vnetEgress) sendDirect(p, in *port, f *frame) {
 	if e.sendMu.TryLock() {
 		if p.q.idle() {
 			sent, err := e.vn.TrySendVnet(f.raw())

@@ -22,7 +22,10 @@ const (
 // frame describes one frame crossing the switch, from the port it came in
 // to the ports it goes out of. Its bytes belong to the ingress port (its
 // receive buffers or scratch) and live while it is forwarded: an egress
-// copies them, or takes another reference (refFrame).
+// copies them, or takes another reference (refFrame). The descriptor
+// itself lives in the ingress port's scratch (port.current, port.cut) and
+// is passed by pointer: forwarding copies no descriptor and, the scratch
+// being on the heap already, allocates none.
 type frame struct {
 	form  frameForm
 	bytes []byte

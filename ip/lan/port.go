@@ -145,6 +145,8 @@ type port struct {
 	// Ingress scratch: used by one goroutine at a time (the reader, or
 	// the caller of an in-process NIC's Send).
 	frames  [][]byte
+	current frame    // the frame being forwarded
+	cut     frame    // a segment cut from current (see segment)
 	hdrs    [][]byte // virtio-net headers of frames (pass-through ports)
 	pending []wire.MAC
 	seg     nic.Segmenter // cuts super-frames for ports without pass-through
@@ -234,7 +236,7 @@ func (p *port) stats() PortStats {
 
 // deliver queues f, received on in, for sending out of p, or counts why
 // not (a frame longer than p's MTU: ReasonMTU).
-func (p *port) deliver(in *port, f frame) {
+func (p *port) deliver(in *port, f *frame) {
 	if f.wireLen > p.size {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
@@ -246,7 +248,7 @@ func (p *port) deliver(in *port, f frame) {
 // when full, the sender (in's ingress) waits for room for up to p's hold
 // time, with the MAC table's read lock, which its caller holds, released
 // meanwhile.
-func (p *port) enqueue(in *port, f frame) {
+func (p *port) enqueue(in *port, f *frame) {
 	r := p.q.add(f)
 	if r == ReasonQueueFull && p.wait {
 		r = p.holdFor(in, f)
@@ -257,7 +259,7 @@ func (p *port) enqueue(in *port, f frame) {
 }
 
 // holdFor waits for room in p's queue (see queue.addHeld) on in's timer.
-func (p *port) holdFor(in *port, f frame) Reason {
+func (p *port) holdFor(in *port, f *frame) Reason {
 	if in.holdTimer == nil {
 		in.holdTimer = time.NewTimer(p.hold)
 	} else {
@@ -274,7 +276,7 @@ func (p *port) holdFor(in *port, f frame) Reason {
 // segment cuts f (a GSO super-frame, or a frame whose checksum is left to
 // complete) into ordinary frames and queues them on p, which cannot take
 // f whole. in is the port f came from (its scratch is used).
-func (in *port) segment(p *port, f frame) {
+func (in *port) segment(p *port, f *frame) {
 	if !in.seg.Start(f.vnet, f.bytes) {
 		p.st.txDrops[ReasonBadGSO].Add(1)
 		return
@@ -288,7 +290,8 @@ func (in *port) segment(p *port, f frame) {
 			p.st.txDrops[ReasonMTU].Add(1)
 			continue
 		}
-		p.enqueue(in, plain(in.segBuf[:n]))
+		in.cut = plain(in.segBuf[:n])
+		p.enqueue(in, &in.cut)
 	}
 }
 

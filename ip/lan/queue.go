@@ -86,7 +86,7 @@ const minSlot = 2048
 // frames are copied. A pass-through port's queue puts f's virtio-net
 // header (an all-zero one for a frame without) before it in the slot. The
 // caller has checked that it fits a slot.
-func (q *queue) add(f frame) Reason {
+func (q *queue) add(f *frame) Reason {
 	q.mu.Lock()
 	r := q.addLocked(f)
 	w := q.wakes(r)
@@ -113,7 +113,7 @@ func (q *queue) wakes(r Reason) bool {
 // it waits for room until expired fires, then stalls the queue and
 // returns ReasonHoldExpired. It counts in held a frame that waits. No
 // lock is held while it waits.
-func (q *queue) addHeld(f frame, expired <-chan time.Time, held *atomic.Uint64) Reason {
+func (q *queue) addHeld(f *frame, expired <-chan time.Time, held *atomic.Uint64) Reason {
 	q.mu.Lock()
 	if q.stalled {
 		q.mu.Unlock()
@@ -161,7 +161,7 @@ func signal(c chan struct{}) {
 }
 
 // addLocked is add with the lock held.
-func (q *queue) addLocked(f frame) Reason {
+func (q *queue) addLocked(f *frame) Reason {
 	if q.closed {
 		return ReasonDown
 	}

@@ -481,11 +481,11 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	s.macs.mu.RLock()
 	for i, f := range frames {
 		bytes += uint64(len(f))
-		fr := plain(f)
+		in.current = plain(f)
 		if hdrs != nil {
-			fr.form, fr.vnet = vnetFrame, hdrs[i]
+			in.current.form, in.current.vnet = vnetFrame, hdrs[i]
 		}
-		if r := s.forward(in, t, fr, now, &pending); r != NumReasons {
+		if r := s.forward(in, t, &in.current, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}
 	}
@@ -499,7 +499,7 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 // (destinations copy it or take another reference; the caller keeps its
 // own); it returns the reason f was dropped at ingress, or NumReasons.
 // The MAC table's read lock is held.
-func (s *Switch) forward(in *port, t *topology, f frame, now int64, pending *[]wire.MAC) Reason {
+func (s *Switch) forward(in *port, t *topology, f *frame, now int64, pending *[]wire.MAC) Reason {
 	if f.size < nic.HeaderLen {
 		return ReasonRunt
 	}
