@@ -9,12 +9,9 @@ import (
 
 // egress is how frames leave a port: one type per kind of port. Every
 // kind has a bounded queue (port.q) between the ports forwarding to it and
-// its consumer; the kinds differ in what the queue holds, who drains it
-// and what reaches the NIC.
+// its consumer; the kinds differ in what the queue holds (see
+// port.deliver), who drains it and what reaches the NIC.
 type egress interface {
-	// deliver queues f, received on in, for sending out of p, or counts
-	// why not. f fits p's MTU. The MAC table's read lock is held.
-	deliver(p, in *port, f *frame)
 	// device returns the NIC behind the port; nil for in-process ports.
 	device() nic.NIC
 	// name is what PortStats.NIC says: the NIC's name, "mem" or "ref".
@@ -50,25 +47,6 @@ type vnetEgress struct {
 // copy of any other (segments of a GSO super-frame), and ByRefNIC.RecvRefs
 // hands references out.
 type refEgress struct{}
-
-func (memEgress) deliver(p, in *port, f *frame)  { deliverOrdinary(p, in, f) }
-func (*nicEgress) deliver(p, in *port, f *frame) { deliverOrdinary(p, in, f) }
-func (refEgress) deliver(p, in *port, f *frame)  { deliverOrdinary(p, in, f) }
-
-// deliverOrdinary queues f on a port that takes ordinary frames: a frame
-// with work left in its virtio-net header is segmented (or its checksum
-// completed) first; the queue copies the rest, or takes a reference.
-func deliverOrdinary(p, in *port, f *frame) {
-	if f.offload() {
-		in.segment(p, f)
-		return
-	}
-	p.enqueue(in, f)
-}
-
-// deliver queues f with its virtio-net header (an all-zero one for a frame
-// without).
-func (*vnetEgress) deliver(p, in *port, f *frame) { p.enqueue(in, f) }
 
 func (memEgress) device() nic.NIC     { return nil }
 func (e *nicEgress) device() nic.NIC  { return e.nic }

@@ -145,8 +145,6 @@ type port struct {
 	// Ingress scratch: used by one goroutine at a time (the reader, or
 	// the caller of an in-process NIC's Send).
 	frames  [][]byte
-	current frame    // the frame being forwarded
-	cut     frame    // a segment cut from current (see segment)
 	hdrs    [][]byte // virtio-net headers of frames (pass-through ports)
 	pending []wire.MAC
 	seg     nic.Segmenter // cuts super-frames for ports without pass-through
@@ -235,13 +233,22 @@ func (p *port) stats() PortStats {
 }
 
 // deliver queues f, received on in, for sending out of p, or counts why
-// not (a frame longer than p's MTU: ReasonMTU).
+// not (a frame longer than p's MTU: ReasonMTU). A pass-through port
+// (vnetEgress) takes any frame whole, with its virtio-net header; a port
+// of another kind takes ordinary frames, so a frame with work left in its
+// virtio-net header is cut into segments (or its checksum completed)
+// first. The queue copies the frame, or takes another reference to it
+// (see queue.add).
 func (p *port) deliver(in *port, f *frame) {
 	if f.wireLen > p.size {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
 	}
-	p.out.deliver(p, in, f)
+	if _, whole := p.out.(*vnetEgress); !whole && f.offload() {
+		in.segment(p, f)
+		return
+	}
+	p.enqueue(in, f)
 }
 
 // enqueue queues f on p (see queue.add) or counts why not. If p waits
@@ -290,8 +297,8 @@ func (in *port) segment(p *port, f *frame) {
 			p.st.txDrops[ReasonMTU].Add(1)
 			continue
 		}
-		in.cut = plain(in.segBuf[:n])
-		p.enqueue(in, &in.cut)
+		cut := plain(in.segBuf[:n])
+		p.enqueue(in, &cut)
 	}
 }
 

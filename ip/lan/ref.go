@@ -155,8 +155,8 @@ func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 				f = in.whole[:ref.CopyTo(in.whole[:size])]
 			}
 		}
-		in.current = frame{form: refFrame, bytes: f, ref: ref, size: size, wireLen: size}
-		if r := s.forward(in, t, &in.current, now, &pending); r != NumReasons {
+		fr := frame{form: refFrame, bytes: f, ref: ref, size: size, wireLen: size}
+		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}
 	}

@@ -67,44 +67,39 @@ func (g *guard) check(f []byte) Reason {
 		if ipLock && !g.ipAllowed(ip.Src()) {
 			return ReasonSpoofedIP
 		}
-		if ip.NextHeader() == wire.ProtoICMPv6 {
-			return g.checkNDP(l3[wire.IPv6Size:])
+		if ip.NextHeader() != wire.ProtoICMPv6 {
+			break
+		}
+		// A neighbour solicitation or advertisement (what follows an
+		// IPv6 header without extension headers, to the end of the
+		// frame): an advertisement's target must be an allowed IP, the
+		// link-layer address options the port's MAC, and the options
+		// well formed.
+		m, ndp, ok := wire.PeekNDP(l3[wire.IPv6Size:])
+		switch {
+		case !ndp:
+			// Another ICMPv6 message: nothing more to check.
+		case !ok:
+			return g.unverifiable()
+		case ipLock && m.Type() == wire.ICMPv6NeighborAdvertisement && !g.ipAllowed(m.Target()):
+			return ReasonSpoofedIP
+		case g.lockMAC:
+			it := m.NDPOptionIter()
+			for it.Next() {
+				if t := it.Type(); t == wire.NDPOptionSourceLinkLayer || t == wire.NDPOptionTargetLinkLayer {
+					if mac, ok := it.LinkLayer(); !ok || mac != g.mac {
+						return ReasonSpoofedMAC
+					}
+				}
+			}
+			if it.Malformed() {
+				return ReasonSpoofedMAC // malformed options: refuse
+			}
 		}
 	default:
 		if ipLock && (et == wire.EtherTypeVLAN || et == wire.EtherTypeQinQ) {
 			return ReasonSpoofedIP // more than two tags: cannot see inside
 		}
-	}
-	return NumReasons
-}
-
-// checkNDP checks the ICMPv6 message b (what follows an IPv6 header
-// without extension headers, to the end of the frame): a neighbour
-// advertisement's target must be an allowed IP, the link-layer address
-// options of a solicitation or advertisement the port's MAC, and their
-// options well formed. Other messages pass.
-func (g *guard) checkNDP(b []byte) Reason {
-	m, ndp, ok := wire.PeekNDP(b)
-	switch {
-	case !ndp:
-		return NumReasons
-	case !ok:
-		return g.unverifiable()
-	case m.Type() == wire.ICMPv6NeighborAdvertisement && len(g.ips) > 0 && !g.ipAllowed(m.Target()):
-		return ReasonSpoofedIP
-	case !g.lockMAC:
-		return NumReasons
-	}
-	it := m.NDPOptionIter()
-	for it.Next() {
-		if t := it.Type(); t == wire.NDPOptionSourceLinkLayer || t == wire.NDPOptionTargetLinkLayer {
-			if mac, ok := it.LinkLayer(); !ok || mac != g.mac {
-				return ReasonSpoofedMAC
-			}
-		}
-	}
-	if it.Malformed() {
-		return ReasonSpoofedMAC // malformed options: refuse
 	}
 	return NumReasons
 }

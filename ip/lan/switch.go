@@ -481,11 +481,11 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	s.macs.mu.RLock()
 	for i, f := range frames {
 		bytes += uint64(len(f))
-		in.current = plain(f)
+		fr := plain(f)
 		if hdrs != nil {
-			in.current.form, in.current.vnet = vnetFrame, hdrs[i]
+			fr.form, fr.vnet = vnetFrame, hdrs[i]
 		}
-		if r := s.forward(in, t, &in.current, now, &pending); r != NumReasons {
+		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}
 	}
@@ -543,11 +543,13 @@ func (s *Switch) forward(in *port, t *topology, f *frame, now int64, pending *[]
 			case !t.reaches(in, e.port):
 				return ReasonIsolated
 			}
-			if out, ok := e.port.out.(*vnetEgress); ok && f.form == vnetFrame && f.wireLen <= e.port.size {
-				// Both ports pass headers: header and frame are
-				// contiguous, send them as they came.
-				out.sendDirect(e.port, in, f)
-				return NumReasons
+			if f.form == vnetFrame && f.wireLen <= e.port.size {
+				if out, ok := e.port.out.(*vnetEgress); ok {
+					// Both ports pass headers: header and frame are
+					// contiguous, send them as they came.
+					out.sendDirect(e.port, in, f)
+					return NumReasons
+				}
 			}
 			e.port.deliver(in, f)
 			return NumReasons
