@@ -10,7 +10,10 @@ import (
 // egress is how frames leave a port: one type per kind of port. Every
 // kind has a bounded queue (port.q) between the ports forwarding to it and
 // its consumer; the kinds differ in what the queue holds (see
-// port.deliver), who drains it and what reaches the NIC.
+// port.deliver), who drains it and what reaches the NIC. The forwarding
+// path tells the kinds apart by type (port.deliver, forward, readLoop,
+// writeLoop) rather than through a method of this interface, so that the
+// frame descriptor it passes by pointer stays on the stack.
 type egress interface {
 	// device returns the NIC behind the port; nil for in-process ports.
 	device() nic.NIC
