@@ -23,9 +23,10 @@ const (
 // to the ports it goes out of. Its bytes belong to the ingress port (its
 // receive buffers or scratch) and live while it is forwarded: an egress
 // copies them, or takes another reference (refFrame). The descriptor
-// itself is a variable of the ingress loop, passed down by pointer through
-// static calls only: forwarding copies no descriptor, and it stays on the
-// stack (an interface method taking it would move it to the heap).
+// itself is one variable of the ingress loop, whose fields that change
+// are set per frame, passed down by pointer through static calls only:
+// forwarding copies no descriptor, and it stays on the stack (an interface
+// method taking it would move it to the heap).
 type frame struct {
 	form  frameForm
 	bytes []byte

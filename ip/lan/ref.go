@@ -137,6 +137,7 @@ func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 	t := s.topo.Load()
 	pending := in.pending[:0]
 	var bytes, frames uint64
+	fr := frame{form: refFrame} // one descriptor for the batch
 	s.macs.mu.RLock()
 	for _, ref := range refs {
 		if ref == nil {
@@ -155,7 +156,7 @@ func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 				f = in.whole[:ref.CopyTo(in.whole[:size])]
 			}
 		}
-		fr := frame{form: refFrame, bytes: f, ref: ref, size: size, wireLen: size}
+		fr.bytes, fr.ref, fr.size, fr.wireLen = f, ref, size, size
 		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 		}

@@ -478,12 +478,17 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	t := s.topo.Load()
 	pending := in.pending[:0]
 	var bytes uint64
+	// One descriptor for the batch: per frame only what changes is set.
+	fr := frame{form: plainFrame}
+	if hdrs != nil {
+		fr.form = vnetFrame
+	}
 	s.macs.mu.RLock()
 	for i, f := range frames {
 		bytes += uint64(len(f))
-		fr := plain(f)
+		fr.bytes, fr.size, fr.wireLen = f, len(f), len(f)
 		if hdrs != nil {
-			fr.form, fr.vnet = vnetFrame, hdrs[i]
+			fr.vnet = hdrs[i]
 		}
 		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
