@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // lockstep sends batch frames from a to b's MAC and receives them on b,
@@ -89,7 +90,7 @@ func TestForwardAllocs(t *testing.T) {
 	}
 	defer far[0].Close()
 	defer far[1].Close()
-	macP, macQ := LocalMAC(0x70), LocalMAC(0x71)
+	macP, macQ := wire.LocalMAC(0x70), wire.LocalMAC(0x71)
 	send(t, far[1], eth(bcast, macQ, 0x88b5, nil, 60))
 	for _, m := range []*MemNIC{l.a, l.b} {
 		drain(t, m, 1)
@@ -144,7 +145,7 @@ func TestDefenceAllocs(t *testing.T) {
 	}
 	var claims [][]byte
 	for i := range 32 {
-		claims = append(claims, eth(macB, macA, 0x88b5, nil, 60), eth(macB, LocalMAC(uint32(300+i)), 0x88b5, nil, 60))
+		claims = append(claims, eth(macB, macA, 0x88b5, nil, 60), eth(macB, wire.LocalMAC(uint32(300+i)), 0x88b5, nil, 60))
 	}
 	step := func() {
 		send(t, sticky, refused...) // spoofed_mac, storm_broadcast

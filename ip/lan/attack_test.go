@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"spacenet/ip/wire"
 )
 
 // The LAN attacks of issue 14 item 6, on the default port configuration
@@ -15,9 +17,9 @@ import (
 // these defences.
 
 var (
-	macCam  = LocalMAC(0xca)
-	macProc = LocalMAC(0x20)
-	macOS   = LocalMAC(0x05)
+	macCam  = wire.LocalMAC(0xca)
+	macProc = wire.LocalMAC(0x20)
+	macOS   = wire.LocalMAC(0x05)
 )
 
 // tenantLAN is a switch on a fake clock with camera, processor and
@@ -38,7 +40,7 @@ func tenantLAN(t *testing.T, speakers ...int) (clk *fakeClock, s *Switch, all []
 // MAC, drained from the others; then a second passes on clk.
 func hellos(t *testing.T, clk *fakeClock, all []*MemNIC, speakers ...int) {
 	t.Helper()
-	macs := []MAC{macCam, macProc, macOS}
+	macs := []wire.MAC{macCam, macProc, macOS}
 	for _, i := range speakers {
 		send(t, all[i], eth(bcast, macs[i], 0x0806, nil, 60))
 		for _, q := range all {
@@ -60,7 +62,7 @@ func exchange(t *testing.T, s *Switch, proc, os *MemNIC, n int) int {
 	for sent := 0; sent < n; sent += len(batch) {
 		for _, dir := range []struct {
 			from, to *MemNIC
-			src, dst MAC
+			src, dst wire.MAC
 		}{{proc, os, macProc, macOS}, {os, proc, macOS, macProc}} {
 			for i := range batch {
 				batch[i] = eth(dir.dst, dir.src, 0x0800, []byte{byte(sent >> 8), byte(sent + i)}, 60)
@@ -79,7 +81,7 @@ func exchange(t *testing.T, s *Switch, proc, os *MemNIC, n int) int {
 func TestAttackBroadcastStorm(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		dst    MAC
+		dst    wire.MAC
 		reason Reason
 	}{
 		{"broadcast", bcast, ReasonStormBroadcast},
@@ -102,7 +104,7 @@ func TestAttackBroadcastStorm(t *testing.T) {
 			send(t, proc, frames...)
 			got := drain(t, os, DefaultStormBurst+n)
 			for i, f := range got[DefaultStormBurst:] {
-				if MAC(f[6:12]) != macProc || f[14] != byte(i) {
+				if wire.MAC(f[6:12]) != macProc || f[14] != byte(i) {
 					t.Fatalf("spaceos frame %d: % x; want processor's frame %d", DefaultStormBurst+i, f[:15], i)
 				}
 			}
@@ -134,7 +136,7 @@ func TestAttackMACFlood(t *testing.T) {
 	for sent := 0; sent < flood; sent += len(batch) {
 		k := min(len(batch), flood-sent)
 		for _, f := range batch[:k] {
-			var dst, src MAC
+			var dst, src wire.MAC
 			for i := range 6 {
 				dst[i], src[i] = byte(rng.Uint32()), byte(rng.Uint32())
 			}

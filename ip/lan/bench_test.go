@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 var benchSizes = []int{64, 1500}
@@ -137,7 +138,7 @@ func BenchmarkNICForward(b *testing.B) {
 			}
 			defer far[0].Close()
 			defer far[1].Close()
-			macP, macQ := LocalMAC(0x70), LocalMAC(0x71)
+			macP, macQ := wire.LocalMAC(0x70), wire.LocalMAC(0x71)
 			if _, err := far[1].Send([][]byte{eth(bcast, macQ, 0x88b5, nil, 60)}); err != nil {
 				b.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package lan
 import (
 	"sync"
 	"testing"
+
+	"spacenet/ip/wire"
 )
 
 // TestConcurrent: four in-process ports send to each other from their own
@@ -39,7 +41,7 @@ func TestConcurrent(t *testing.T) {
 		swg.Add(1)
 		go func() {
 			defer swg.Done()
-			src, dst := LocalMAC(uint32(i)), LocalMAC(uint32((i+1)%n))
+			src, dst := wire.LocalMAC(uint32(i)), wire.LocalMAC(uint32((i+1)%n))
 			batch := make([][]byte, 16)
 			for j := range batch {
 				batch[j] = eth(dst, src, 0x88b5, nil, 60+j)

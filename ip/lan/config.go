@@ -16,6 +16,7 @@ import (
 
 	"spacenet/apid/policy"
 	"spacenet/ip/lan/fault"
+	"spacenet/ip/wire"
 )
 
 // Port kinds a Config can open.
@@ -103,7 +104,7 @@ type Config struct {
 type PortSpec struct {
 	Name, Tenant, Kind string
 	Path, Peer, Ifname string
-	MAC                *MAC
+	MAC                *wire.MAC
 	IPs                []netip.Addr
 	MTU, QueueDepth    int
 	Fault              *fault.Config
@@ -341,7 +342,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		}
 	}
 	names := map[string]bool{}
-	locked := map[MAC]string{}
+	locked := map[wire.MAC]string{}
 	for i, rp := range raw.Port {
 		p := PortSpec{Name: rp.Name, Tenant: rp.Tenant, Kind: rp.Kind, Path: rp.Path, Peer: rp.Peer, Ifname: rp.Ifname, MTU: rp.MTU, QueueDepth: rp.QueueDepth}
 		where := fmt.Sprintf("port %d (%q)", i+1, rp.Name)
@@ -377,9 +378,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			fail("%s: kind %q: want qemu-stream, qemu-dgram, tap or packet", where, rp.Kind)
 		}
 		if rp.MAC != "" {
-			m, err := ParseMAC(rp.MAC)
+			m, err := wire.ParseMAC(rp.MAC)
 			if err != nil {
-				fail("%s: %w", where, err)
+				fail("%s: mac %q: %w", where, rp.MAC, err)
 			} else if m.IsMulticast() {
 				fail("%s: mac %v is a group address", where, m)
 			} else if other, dup := locked[m]; dup {

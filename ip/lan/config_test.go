@@ -10,6 +10,7 @@ import (
 
 	"spacenet/apid/policy"
 	"spacenet/ip/lan/fault"
+	"spacenet/ip/wire"
 )
 
 const fullConfig = `
@@ -68,7 +69,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("config %+v", c)
 	}
 	p := c.Ports[0]
-	mac, _ := ParseMAC("52:54:00:12:34:56")
+	mac, _ := wire.ParseMAC("52:54:00:12:34:56")
 	if p.MAC == nil || *p.MAC != mac || len(p.IPs) != 2 || p.IPs[1] != netip.MustParseAddr("fe80::5054:ff:fe12:3456") || p.MTU != 1400 {
 		t.Errorf("port %+v", p)
 	}

@@ -3,6 +3,8 @@ package lan
 import (
 	"testing"
 	"time"
+
+	"spacenet/ip/wire"
 )
 
 // rxDrop returns a port's ingress drops for r.
@@ -56,7 +58,7 @@ func TestStickyMAC(t *testing.T) {
 	if got := rxDrop(t, s, "free", ReasonMACTaken); got != 2 {
 		t.Errorf("free: mac_taken %d; want 2", got)
 	}
-	locked := map[MAC]string{}
+	locked := map[wire.MAC]string{}
 	for _, e := range s.MACs() {
 		if e.Locked {
 			locked[e.MAC] = e.Port
@@ -97,7 +99,7 @@ func TestMACLimit(t *testing.T) {
 	many, b := ps[0], ps[1]
 	frames := make([][]byte, 10)
 	for i := range frames {
-		frames[i] = eth(bcast, LocalMAC(uint32(100+i)), 0x88b5, nil, 60)
+		frames[i] = eth(bcast, wire.LocalMAC(uint32(100+i)), 0x88b5, nil, 60)
 	}
 	send(t, many, frames...)
 	drain(t, b, 4)
@@ -137,7 +139,7 @@ func TestMACTableReserve(t *testing.T) {
 	for i, p := range []*MemNIC{x, y} {
 		frames := make([][]byte, 6)
 		for j := range frames {
-			frames[j] = eth(bcast, LocalMAC(uint32(200+10*i+j)), 0x88b5, nil, 60)
+			frames[j] = eth(bcast, wire.LocalMAC(uint32(200+10*i+j)), 0x88b5, nil, 60)
 		}
 		send(t, p, frames...)
 	}
@@ -167,7 +169,7 @@ func TestStormBuckets(t *testing.T) {
 	defer s.Close()
 	ps := memPorts(t, s, PortConfig{Name: "a", Tenant: "t", Storm: StormControl{Broadcast: 10, Burst: 5, Multicast: -1}}, dyn("b", "t"))
 	a, b := ps[0], ps[1]
-	burst := func(dst MAC, n int) {
+	burst := func(dst wire.MAC, n int) {
 		frames := make([][]byte, n)
 		for i := range frames {
 			frames[i] = eth(dst, macA, 0x88b5, nil, 60)
@@ -176,7 +178,7 @@ func TestStormBuckets(t *testing.T) {
 	}
 	for _, step := range []struct {
 		advance time.Duration
-		dst     MAC
+		dst     wire.MAC
 		send    int
 		pass    int
 	}{

@@ -29,10 +29,13 @@
 // returns forwards in the caller's goroutine on Send and drains the port's
 // queue on Recv, so a netstack in this process talks to the LAN with one
 // copy each way and no goroutine in between. Ports made by AttachRef pass
-// frames by reference (Ref, e.g. a netstack's packet buffer): between two
-// of them a frame is never copied, only its headers are read for the
-// checks; to ports of other kinds it is copied once. The forwarding path
-// allocates nothing per frame. Package lan imports no network stack.
+// frames by reference (nic.Ref, e.g. a netstack's packet buffer): between
+// two of them a frame is never copied, only its headers are read for the
+// checks; to ports of other kinds it is copied once. Each kind of port is
+// an egress type, and forwarding takes one frame descriptor (plain, with a
+// virtio-net header, or by reference). The forwarding path allocates
+// nothing per frame. Headers are read through package wire's views only.
+// Package lan imports no network stack.
 //
 // Package lan does not route (no IP forwarding between subnets), does not
 // speak STP or VLANs (tagged frames are switched on their outer header) and

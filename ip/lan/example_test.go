@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"spacenet/ip/lan"
+	"spacenet/ip/wire"
 )
 
 // Two in-process ports, as two network stacks would use them: a broadcast
@@ -14,8 +15,8 @@ func ExampleSwitch_AttachPipe() {
 	a, _ := sw.AttachPipe("stack-a", "camera")
 	b, _ := sw.AttachPipe("stack-b", "processor")
 
-	macA, macB := lan.LocalMAC(1), lan.LocalMAC(2)
-	frame := func(dst, src lan.MAC, text string) []byte {
+	macA, macB := wire.LocalMAC(1), wire.LocalMAC(2)
+	frame := func(dst, src wire.MAC, text string) []byte {
 		f := make([]byte, 60)
 		copy(f, dst[:])
 		copy(f[6:], src[:])
@@ -23,10 +24,10 @@ func ExampleSwitch_AttachPipe() {
 		copy(f[14:], text)
 		return f
 	}
-	a.Send([][]byte{frame(lan.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, macA, "hello, who is there?")})
+	a.Send([][]byte{frame(wire.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, macA, "hello, who is there?")})
 	bufs, sizes := [][]byte{make([]byte, 1514)}, []int{0}
 	b.Recv(bufs, sizes)
-	fmt.Printf("b got %d bytes from %v: %s\n", sizes[0], lan.MAC(bufs[0][6:12]), bufs[0][14:34])
+	fmt.Printf("b got %d bytes from %v: %s\n", sizes[0], wire.MAC(bufs[0][6:12]), bufs[0][14:34])
 
 	b.Send([][]byte{frame(macA, macB, "processor here")})
 	a.Recv(bufs, sizes)

@@ -3,6 +3,8 @@ package lan
 import (
 	"net/netip"
 	"testing"
+
+	"spacenet/ip/wire"
 )
 
 // FuzzGuard: the port security checks never panic on any frame, a frame
@@ -23,8 +25,8 @@ func FuzzGuard(f *testing.F) {
 			return
 		}
 		r := g.check(frame)
-		if r == NumReasons && MAC(frame[6:12]) != macA {
-			t.Fatalf("accepted source %v", MAC(frame[6:12]))
+		if r == NumReasons && wire.MAC(frame[6:12]) != macA {
+			t.Fatalf("accepted source %v", wire.MAC(frame[6:12]))
 		}
 		if r == NumReasons && len(frame) >= 34 && frame[12] == 0x08 && frame[13] == 0x00 {
 			if src := netip.AddrFrom4([4]byte(frame[26:30])); src != ip4 && !src.IsUnspecified() {
@@ -32,8 +34,8 @@ func FuzzGuard(f *testing.F) {
 			}
 		}
 		r2 := macOnly.check(frame)
-		if (MAC(frame[6:12]) != macA && r2 != ReasonSpoofedMAC) || r2 == ReasonSpoofedIP {
-			t.Fatalf("MAC-only verdict %v for source %v", r2, MAC(frame[6:12]))
+		if (wire.MAC(frame[6:12]) != macA && r2 != ReasonSpoofedMAC) || r2 == ReasonSpoofedIP {
+			t.Fatalf("MAC-only verdict %v for source %v", r2, wire.MAC(frame[6:12]))
 		}
 	})
 }

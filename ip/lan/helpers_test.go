@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // fakeClock is a Clock that moves only when told.
@@ -31,16 +32,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 var (
-	macA  = LocalMAC(0xa)
-	macB  = LocalMAC(0xb)
-	macC  = LocalMAC(0xc)
-	macX  = LocalMAC(0x99) // nobody
-	bcast = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	mcast = MAC{0x33, 0x33, 0, 0, 0, 1}
+	macA  = wire.LocalMAC(0xa)
+	macB  = wire.LocalMAC(0xb)
+	macC  = wire.LocalMAC(0xc)
+	macX  = wire.LocalMAC(0x99) // nobody
+	bcast = wire.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	mcast = wire.MAC{0x33, 0x33, 0, 0, 0, 1}
 )
 
 // eth builds an Ethernet frame of total length n (at least 14 + len(payload)).
-func eth(dst, src MAC, etype uint16, payload []byte, n int) []byte {
+func eth(dst, src wire.MAC, etype uint16, payload []byte, n int) []byte {
 	f := make([]byte, max(n, 14+len(payload)))
 	copy(f[0:], dst[:])
 	copy(f[6:], src[:])
@@ -49,7 +50,7 @@ func eth(dst, src MAC, etype uint16, payload []byte, n int) []byte {
 	return f
 }
 
-func arpPkt(op uint16, sha MAC, spa netip.Addr, tpa netip.Addr) []byte {
+func arpPkt(op uint16, sha wire.MAC, spa netip.Addr, tpa netip.Addr) []byte {
 	p := make([]byte, 28)
 	binary.BigEndian.PutUint16(p[0:], 1)
 	binary.BigEndian.PutUint16(p[2:], 0x0800)
@@ -87,7 +88,7 @@ func ipv6Pkt(src, dst netip.Addr, nh byte, payload []byte) []byte {
 
 // ndp builds a neighbour solicitation (135) or advertisement (136) for
 // target with a link-layer option (1 source, 2 target) carrying mac.
-func ndp(typ byte, target netip.Addr, opt byte, mac MAC) []byte {
+func ndp(typ byte, target netip.Addr, opt byte, mac wire.MAC) []byte {
 	m := make([]byte, 32)
 	m[0] = typ
 	t := target.As16()
@@ -104,7 +105,7 @@ func memPorts(t *testing.T, s *Switch, specs ...PortConfig) []*MemNIC {
 }
 
 // refPorts attaches by-reference in-process ports (AttachRef), one per spec.
-func refPorts(t *testing.T, s *Switch, specs ...PortConfig) []*RefNIC {
+func refPorts(t *testing.T, s *Switch, specs ...PortConfig) []*ByRefNIC {
 	t.Helper()
 	return attachAll(t, s.AttachRef, specs)
 }

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"spacenet/ip/wire"
 )
 
 // macEntry says behind which port a MAC was last seen, and when (the
@@ -24,7 +26,7 @@ type macEntry struct {
 // stuck and stickyMAC.
 type macTable struct {
 	mu        sync.RWMutex
-	m         map[MAC]*macEntry
+	m         map[wire.MAC]*macEntry
 	dynamic   int          // entries not pinned
 	max       int          // bound on dynamic
 	ageing    int64        // nanoseconds; <= 0: entries never expire
@@ -35,7 +37,7 @@ type macTable struct {
 }
 
 func newMACTable(max int, ageing time.Duration) *macTable {
-	return &macTable{m: make(map[MAC]*macEntry, min(max, 1024)), max: max, ageing: int64(ageing)}
+	return &macTable{m: make(map[wire.MAC]*macEntry, min(max, 1024)), max: max, ageing: int64(ageing)}
 }
 
 // live reports whether e has not expired at now. Read lock held.
@@ -46,7 +48,7 @@ func (t *macTable) live(e *macEntry, now int64) bool {
 // learn records that the MACs in srcs were seen behind p at now. The
 // port's ingress has admitted them (see Switch.admit): for a sticky port
 // not yet stuck, srcs holds the one address to lock.
-func (t *macTable) learn(p *port, srcs []MAC, now int64) {
+func (t *macTable) learn(p *port, srcs []wire.MAC, now int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p.closing.Load() {
@@ -101,7 +103,7 @@ func (t *macTable) learn(p *port, srcs []MAC, now int64) {
 
 // pin makes e (a dynamic entry for src, now behind p) p's sticky
 // address. Write lock held.
-func (t *macTable) pin(e *macEntry, p *port, src MAC) {
+func (t *macTable) pin(e *macEntry, p *port, src wire.MAC) {
 	e.pinned = true
 	t.dynamic--
 	p.stuck, p.stickyMAC = true, src
@@ -110,7 +112,7 @@ func (t *macTable) pin(e *macEntry, p *port, src MAC) {
 // lock installs mac as a locked address of p (PortConfig.LockMAC): from
 // now on only p may use it. An entry of another port, dynamic or sticky,
 // is taken over: the configuration is authoritative.
-func (t *macTable) lock(p *port, mac MAC, now int64) {
+func (t *macTable) lock(p *port, mac wire.MAC, now int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.m[mac]; e != nil && !e.pinned {
@@ -133,7 +135,7 @@ func (t *macTable) unstick(p *port) bool {
 	if e := t.m[p.stickyMAC]; e != nil && e.port == p {
 		delete(t.m, p.stickyMAC)
 	}
-	p.stuck, p.stickyMAC = false, MAC{}
+	p.stuck, p.stickyMAC = false, wire.MAC{}
 	return true
 }
 
@@ -191,7 +193,7 @@ func (t *macTable) forget(p *port) {
 
 // MACEntry is one learned address, as Switch.MACs reports it.
 type MACEntry struct {
-	MAC    MAC
+	MAC    wire.MAC
 	Port   string
 	Age    time.Duration // since the MAC was last seen
 	Locked bool          // a locked or sticky address: never ages, no other port may use it

@@ -1,13 +1,13 @@
 package lan
 
 import (
-	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // PortConfig describes a port.
@@ -23,7 +23,7 @@ type PortConfig struct {
 	// LockMAC locks the port to MAC: frames from any other source MAC (or
 	// with another ARP sender or NDP link-layer address) are refused.
 	LockMAC bool
-	MAC     MAC
+	MAC     wire.MAC
 	// IPs, if not empty, locks the port to these source addresses (IPv4
 	// source, ARP sender, IPv6 source, NDP advertisement target). List the
 	// IPv6 link-local address too if the guest uses IPv6.
@@ -123,15 +123,14 @@ type port struct {
 	mtu        int
 	size       int // mtu + nic.HeaderLen: a queue slot
 	g          guard
+	out        egress // the port's kind: how frames leave it
 	q          *queue
-	nic        nic.NIC // nil for in-process ports
-	depth      int     // queue depth (frames)
-	byRef      bool    // an in-process port passing frames by reference (AttachRef)
+	depth      int // queue depth (frames)
 	closing    atomic.Bool
 	failed     atomic.Bool
 	txLogged   atomic.Bool // a send error was logged
 	wg         sync.WaitGroup
-	writerDone chan struct{} // closed when the writer returns (NIC-backed ports)
+	writerDone chan struct{} // closed when the writer returns (ports with a NIC)
 	wait       bool          // WhenFullWait
 	hold       time.Duration // for wait
 	flush      time.Duration // PortConfig.Flush
@@ -141,31 +140,21 @@ type port struct {
 	// Guarded by the MAC table's lock (written with its write lock).
 	macs      int  // dynamic entries behind this port
 	stuck     bool // sticky: stickyMAC is locked to the port
-	stickyMAC MAC
-
-	// vn is set when the NIC passes frames with their virtio-net header
-	// (nic.VnetNIC) and the switch has no Monitor: the reader receives
-	// GSO super-frames whole, the queue's slots hold header and frame,
-	// and the writer sends them with SendVnet.
-	vn nic.VnetNIC
-	// sendMu is held by whoever sends on vn: the writer (from taking
-	// frames off the queue until they are sent) or another port's
-	// reader writing a frame straight out (sendDirect).
-	sendMu sync.Mutex
+	stickyMAC wire.MAC
 
 	// Ingress scratch: used by one goroutine at a time (the reader, or
 	// the caller of an in-process NIC's Send).
 	frames  [][]byte
-	hdrs    [][]byte // virtio-net headers of frames (vn ports)
-	pending []MAC
+	hdrs    [][]byte // virtio-net headers of frames (pass-through ports)
+	pending []wire.MAC
 	seg     nic.Segmenter // cuts super-frames for ports without pass-through
-	segBuf  []byte        // one segment (vn ports; nic.MaxSuperFrame)
-	head    []byte        // the start of a Ref frame (by-reference ports; refHeadLen)
-	whole   []byte        // a whole Ref frame (by-reference ports with a Monitor or port security; size)
+	segBuf  []byte        // one segment (pass-through ports; nic.MaxSuperFrame)
+	head    []byte        // the start of a frame held by reference (by-reference ports; refHeadLen)
+	whole   []byte        // a whole frame held by reference (by-reference ports with a Monitor or port security; size)
 	storm   [numStormClasses]bucket
 	// tentative is the source MAC a sticky port not yet stuck sent in
 	// the current batch (hasTentative): the only one learn may lock.
-	tentative    MAC
+	tentative    wire.MAC
 	hasTentative bool
 	limitHit     bool        // a frame of the batch hit the MAC limit
 	holdTimer    *time.Timer // times this port's waits for full ports (made on first use)
@@ -215,16 +204,11 @@ func (s PortStats) Forwarded() uint64 {
 
 func (p *port) stats() PortStats {
 	s := PortStats{
-		Name: p.name, Tenant: p.tenant, NIC: "mem", MTU: p.mtu,
+		Name: p.name, Tenant: p.tenant, NIC: p.out.name(), MTU: p.mtu,
 		Failed:   p.failed.Load(),
 		RxFrames: p.st.rxFrames.Load(), RxBytes: p.st.rxBytes.Load(),
 	}
-	if p.byRef {
-		s.NIC = "ref"
-	}
-	if p.nic != nil {
-		s.NIC = p.nic.Name()
-		n := p.nic
+	if n := p.out.device(); n != nil {
 		if u, ok := n.(interface{ Inner() nic.NIC }); ok {
 			n = u.Inner()
 		}
@@ -249,36 +233,32 @@ func (p *port) stats() PortStats {
 }
 
 // deliver queues f, received on in, for sending out of p, or counts why
-// not. hdr is f's virtio-net header (nil for an ordinary frame); wire is
-// the length of the longest ordinary frame f stands for (len(f) unless it
-// is a GSO super-frame). If ref is not nil, the frame is the one ref
-// refers to (f is only its start): p's queue takes another reference to
-// it, or a copy; the caller keeps ref.
-func (p *port) deliver(in *port, f, hdr []byte, ref Ref, wire int) {
-	if wire > p.size {
+// not (a frame longer than p's MTU: ReasonMTU). A pass-through port
+// (vnetEgress) takes any frame whole, with its virtio-net header; a port
+// of another kind takes ordinary frames, so a frame with work left in its
+// virtio-net header is cut into segments (or its checksum completed)
+// first. The queue copies the frame, or takes another reference to it
+// (see queue.add).
+func (p *port) deliver(in *port, f *frame) {
+	if f.wireLen > p.size {
 		p.st.txDrops[ReasonMTU].Add(1)
 		return
 	}
-	switch {
-	case p.vn != nil:
-		p.enqueue(in, true, hdr, f, ref)
-	case ref != nil:
-		p.enqueue(in, false, nil, nil, ref)
-	case hdr != nil && nic.VnetOffload(hdr):
-		in.segment(p, f, hdr)
-	default:
-		p.enqueue(in, false, nil, f, nil)
+	if _, whole := p.out.(*vnetEgress); !whole && f.offload() {
+		in.segment(p, f)
+		return
 	}
+	p.enqueue(in, f)
 }
 
-// enqueue queues a frame on p (see queue.add) or counts why not. If p
-// waits when full, the sender (in's ingress) waits for room for up to p's
-// hold time, with the MAC table's read lock, which its caller holds,
-// released meanwhile.
-func (p *port) enqueue(in *port, vnet bool, hdr, f []byte, ref Ref) {
-	r := p.q.add(vnet, hdr, f, ref)
+// enqueue queues f on p (see queue.add) or counts why not. If p waits
+// when full, the sender (in's ingress) waits for room for up to p's hold
+// time, with the MAC table's read lock, which its caller holds, released
+// meanwhile.
+func (p *port) enqueue(in *port, f *frame) {
+	r := p.q.add(f)
 	if r == ReasonQueueFull && p.wait {
-		r = p.holdFor(in, vnet, hdr, f, ref)
+		r = p.holdFor(in, f)
 	}
 	if r != NumReasons {
 		p.st.txDrops[r].Add(1)
@@ -286,7 +266,7 @@ func (p *port) enqueue(in *port, vnet bool, hdr, f []byte, ref Ref) {
 }
 
 // holdFor waits for room in p's queue (see queue.addHeld) on in's timer.
-func (p *port) holdFor(in *port, vnet bool, hdr, f []byte, ref Ref) Reason {
+func (p *port) holdFor(in *port, f *frame) Reason {
 	if in.holdTimer == nil {
 		in.holdTimer = time.NewTimer(p.hold)
 	} else {
@@ -294,7 +274,7 @@ func (p *port) holdFor(in *port, vnet bool, hdr, f []byte, ref Ref) Reason {
 	}
 	mu := &p.sw.macs.mu
 	mu.RUnlock()
-	r := p.q.addHeld(vnet, hdr, f, ref, in.holdTimer.C, &p.st.held)
+	r := p.q.addHeld(f, in.holdTimer.C, &p.st.held)
 	in.holdTimer.Stop()
 	mu.RLock()
 	return r
@@ -303,8 +283,8 @@ func (p *port) holdFor(in *port, vnet bool, hdr, f []byte, ref Ref) Reason {
 // segment cuts f (a GSO super-frame, or a frame whose checksum is left to
 // complete) into ordinary frames and queues them on p, which cannot take
 // f whole. in is the port f came from (its scratch is used).
-func (in *port) segment(p *port, f, hdr []byte) {
-	if !in.seg.Start(hdr, f) {
+func (in *port) segment(p *port, f *frame) {
+	if !in.seg.Start(f.vnet, f.bytes) {
 		p.st.txDrops[ReasonBadGSO].Add(1)
 		return
 	}
@@ -317,41 +297,9 @@ func (in *port) segment(p *port, f, hdr []byte) {
 			p.st.txDrops[ReasonMTU].Add(1)
 			continue
 		}
-		p.enqueue(in, false, nil, in.segBuf[:n], nil)
+		cut := plain(in.segBuf[:n])
+		p.enqueue(in, &cut)
 	}
-}
-
-// sendDirect writes raw (virtio-net header and frame) out of p's NIC in
-// the caller's goroutine (another port's reader) when p's writer is idle
-// and its queue empty, which saves a copy and a goroutine hand-off; it
-// never waits for the device. Otherwise it queues raw behind the frames
-// already waiting (order is kept: the writer holds sendMu from taking
-// frames off the queue until they are sent).
-func (p *port) sendDirect(in *port, raw []byte) {
-	if p.sendMu.TryLock() {
-		if p.q.idle() {
-			sent, err := p.vn.TrySendVnet(raw)
-			p.sendMu.Unlock()
-			switch {
-			case sent:
-				p.st.txFrames.Add(1)
-				p.st.txBytes.Add(uint64(len(raw) - nic.VnetHdrLen))
-				return
-			case err == nil:
-				// The device cannot take it now: the writer will wait.
-			case p.closing.Load() || errors.Is(err, nic.ErrClosed):
-				p.st.txDrops[ReasonDown].Add(1)
-				return
-			default:
-				p.st.txDrops[ReasonTxError].Add(1)
-				p.logTxError(err)
-				return
-			}
-		} else {
-			p.sendMu.Unlock()
-		}
-	}
-	p.enqueue(in, false, nil, raw, nil)
 }
 
 // logTxError logs the first send error of the port.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // waitFor polls cond until it holds (fails the test after 10 s): for
@@ -44,7 +45,7 @@ func recvData(t *testing.T, n nic.NIC) []byte {
 
 // hello sends a hello from mac on n and waits until the switch has
 // received it on port (so the port's peer is connected and mac learned).
-func hello(t *testing.T, s *Switch, port string, n nic.NIC, mac MAC) {
+func hello(t *testing.T, s *Switch, port string, n nic.NIC, mac wire.MAC) {
 	t.Helper()
 	send(t, n, eth(bcast, mac, etherHello, nil, 60))
 	waitFor(t, "hello on "+port, func() bool { st, _ := s.Port(port); return st.RxFrames >= 1 })
@@ -247,7 +248,7 @@ func TestQEMUHub(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	// QEMU connects at start; a frame sent before it has is dropped and
 	// counted (TxNoPeer), so resend hellos until one crosses.
-	macs := [2]MAC{macA, macB}
+	macs := [2]wire.MAC{macA, macB}
 	for i := range 2 {
 		waitFor(t, "QEMU to connect and relay", func() bool {
 			if cmd.ProcessState != nil {

@@ -13,16 +13,19 @@ import (
 // into and one consumer (the port's writer, or the Recv of an in-process
 // port) drains. A full queue refuses the frame: the caller counts it.
 //
-// The queue of a by-reference port (newRefQueue) also holds Refs: an entry
-// is a Ref (another reference to a frame, no bytes copied) or, for frames
-// from byte ports, a copy in a slot allocated the first time the slot
-// needs one (and kept, so steady traffic allocates nothing).
+// The queue of a pass-through port (newVnetQueue) puts a virtio-net header
+// before each frame in its slot. The queue of a by-reference port
+// (newRefQueue) also holds references: an entry is a nic.Ref (another
+// reference to a frame, no bytes copied) or, for frames from byte ports, a
+// copy in a slot allocated the first time the slot needs one (and kept, so
+// steady traffic allocates nothing).
 type queue struct {
 	mu      sync.Mutex
 	slots   [][]byte // each slot has capacity size; its length is unused
 	lens    []int
-	refs    []Ref // by-reference ports only: refs[i] != nil holds entry i
-	size    int   // the largest frame (with header) an entry holds
+	refs    []nic.Ref // by-reference ports only: refs[i] != nil holds entry i
+	vnet    bool      // pass-through ports: a virtio-net header before each frame
+	size    int       // the largest frame (with header) an entry holds
 	head, n int
 	closed  bool
 	waiting bool          // the consumer is (about to be) blocked on wake
@@ -51,10 +54,18 @@ func newQueue(depth, size int) *queue {
 	return q
 }
 
+// newVnetQueue returns the queue of a pass-through port: slots of a
+// virtio-net header and a 64 KiB super-frame.
+func newVnetQueue(depth int) *queue {
+	q := newQueue(depth, nic.VnetBufLen)
+	q.vnet = true
+	return q
+}
+
 // newRefQueue returns the queue of a by-reference port: depth entries of
 // frames up to size bytes, no slot memory until a copied frame needs it.
 func newRefQueue(depth, size int) *queue {
-	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), refs: make([]Ref, depth), size: size}
+	q := &queue{slots: make([][]byte, depth), lens: make([]int, depth), refs: make([]nic.Ref, depth), size: size}
 	q.chans()
 	return q
 }
@@ -68,17 +79,16 @@ func (q *queue) chans() {
 // minSlot is the smallest slot a by-reference port's queue allocates.
 const minSlot = 2048
 
-// add queues a frame; it returns NumReasons, or ReasonQueueFull or
-// ReasonDown (closed) when it refuses it. The frame is f (copied), or,
-// if ref is not nil, the frame ref refers to: another reference to it
-// (ref.Clone) on a by-reference port's queue, else a copy in a slot; the
-// caller keeps its own reference. With vnet, a virtio-net header (hdr,
-// or an all-zero one if hdr is nil) goes before the frame in the slot,
-// for a port that sends with SendVnet. The caller has checked that it
-// fits a slot.
-func (q *queue) add(vnet bool, hdr, f []byte, ref Ref) Reason {
+// add queues frame f; it returns NumReasons, or ReasonQueueFull or
+// ReasonDown (closed) when it refuses it. A frame held by reference
+// (refFrame) goes on a by-reference port's queue as another reference
+// (Clone; the caller keeps its own), on any other queue as a copy; other
+// frames are copied. A pass-through port's queue puts f's virtio-net
+// header (an all-zero one for a frame without) before it in the slot. The
+// caller has checked that it fits a slot.
+func (q *queue) add(f *frame) Reason {
 	q.mu.Lock()
-	r := q.addLocked(vnet, hdr, f, ref)
+	r := q.addLocked(f)
 	w := q.wakes(r)
 	q.mu.Unlock()
 	if w {
@@ -103,7 +113,7 @@ func (q *queue) wakes(r Reason) bool {
 // it waits for room until expired fires, then stalls the queue and
 // returns ReasonHoldExpired. It counts in held a frame that waits. No
 // lock is held while it waits.
-func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.Time, held *atomic.Uint64) Reason {
+func (q *queue) addHeld(f *frame, expired <-chan time.Time, held *atomic.Uint64) Reason {
 	q.mu.Lock()
 	if q.stalled {
 		q.mu.Unlock()
@@ -112,7 +122,7 @@ func (q *queue) addHeld(vnet bool, hdr, f []byte, ref Ref, expired <-chan time.T
 	held.Add(1)
 	q.holders++
 	for {
-		r := q.addLocked(vnet, hdr, f, ref)
+		r := q.addLocked(f)
 		if r != ReasonQueueFull {
 			q.holders--
 			// Pass the turn on: another holder may fit too, or must
@@ -151,7 +161,7 @@ func signal(c chan struct{}) {
 }
 
 // addLocked is add with the lock held.
-func (q *queue) addLocked(vnet bool, hdr, f []byte, ref Ref) Reason {
+func (q *queue) addLocked(f *frame) Reason {
 	if q.closed {
 		return ReasonDown
 	}
@@ -163,29 +173,29 @@ func (q *queue) addLocked(vnet bool, hdr, f []byte, ref Ref) Reason {
 		i -= len(q.slots)
 	}
 	switch {
-	case q.refs != nil && ref != nil:
-		q.refs[i] = ref.Clone()
-		q.lens[i] = ref.Len()
+	case q.refs != nil && f.form == refFrame:
+		q.refs[i] = f.ref.Clone()
+		q.lens[i] = f.size
 	case q.refs != nil:
-		if cap(q.slots[i]) < len(f) {
-			q.slots[i] = make([]byte, min(max(minSlot, len(f)), q.size))
+		if cap(q.slots[i]) < len(f.bytes) {
+			q.slots[i] = make([]byte, min(max(minSlot, len(f.bytes)), q.size))
 		}
-		q.lens[i] = copy(q.slots[i][:cap(q.slots[i])], f)
+		q.lens[i] = copy(q.slots[i][:cap(q.slots[i])], f.bytes)
 	default:
 		s := q.slots[i][:cap(q.slots[i])]
 		off := 0
-		if vnet {
-			if hdr != nil {
-				copy(s, hdr[:nic.VnetHdrLen])
+		if q.vnet {
+			if f.form == vnetFrame {
+				copy(s, f.vnet[:nic.VnetHdrLen])
 			} else {
 				clear(s[:nic.VnetHdrLen])
 			}
 			off = nic.VnetHdrLen
 		}
-		if ref != nil {
-			q.lens[i] = off + ref.CopyTo(s[off:])
+		if f.form == refFrame {
+			q.lens[i] = off + f.ref.CopyTo(s[off:])
 		} else {
-			q.lens[i] = off + copy(s[off:], f)
+			q.lens[i] = off + copy(s[off:], f.bytes)
 		}
 	}
 	q.n++
@@ -285,7 +295,7 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 	for q.n > 0 && n < max {
 		i := q.head
 		l := q.lens[i]
-		var ref Ref
+		var ref nic.Ref
 		if q.refs != nil {
 			ref, q.refs[i] = q.refs[i], nil
 		}
@@ -320,7 +330,7 @@ func (q *queue) take(bufs [][]byte, sizes []int, st *portCounters) (n, tooBig in
 // its length, the caller now owns it); a copied frame is copied into
 // bufs[n] (refs[n] nil), or consumed and counted in tooBig if longer than
 // bufs[n]. It counts like take.
-func (q *queue) takeRefs(refs []Ref, bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
+func (q *queue) takeRefs(refs []nic.Ref, bufs [][]byte, sizes []int, st *portCounters) (n, tooBig int) {
 	max := min(len(refs), len(bufs), len(sizes))
 	var bytes uint64
 	q.mu.Lock()

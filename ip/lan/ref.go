@@ -5,50 +5,33 @@ import (
 	"sync"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
-// Ref is a frame held by reference: the frame stays in its owner's
-// memory (a network stack's packet buffer) and crosses the switch without
-// its bytes being copied. A Ref is one reference; every Ref obtained
-// (passed to SendRefs, returned by Clone or RecvRefs) is released exactly
-// once. Its bytes must not change while any reference lives. Len, CopyTo
-// and Clone may be called from several goroutines at once (a flooded
-// frame is read by every port it went to).
-type Ref interface {
-	// Len is the frame's length in bytes (Ethernet header included).
-	Len() int
-	// CopyTo copies the first min(len(dst), Len()) bytes of the frame into
-	// dst and returns how many it copied.
-	CopyTo(dst []byte) int
-	// Clone returns another reference to the same frame.
-	Clone() Ref
-	// Release gives this reference up.
-	Release()
-}
-
-// refHeadLen is how much of a Ref frame the switch copies to read its
-// headers: Ethernet, two VLAN tags, an IPv6 header and the fixed part of
-// an NDP message (86 bytes) fit. Port security reads an NDP message's
+// refHeadLen is how much of a frame held by reference the switch copies
+// to read its headers: Ethernet, two VLAN tags, an IPv6 header and the
+// fixed part of an NDP message (86 bytes) fit. Port security reads an NDP message's
 // options to its end: such a frame, if longer, is copied whole.
 const refHeadLen = 128
 
-// RefNIC is the NIC of a by-reference in-process port (AttachRef). Besides
-// nic.NIC (frames copied in and out, as MemNIC), SendRefs hands frames to
-// the switch by reference and RecvRefs hands them out the same way: a
-// frame between two RefNICs is never copied. A Ref sent to a port of
-// another kind (TAP, QEMU, MemNIC) is copied once, into that port's queue.
-// Frames from ports of other kinds reach RecvRefs as copies.
+// ByRefNIC is the NIC of a by-reference in-process port (AttachRef), a
+// nic.RefNIC. Besides nic.NIC (frames copied in and out, as MemNIC),
+// SendRefs hands frames to the switch by reference (nic.Ref) and RecvRefs
+// hands them out the same way: a frame between two by-reference ports is
+// never copied. A frame sent by reference to a port of another kind (TAP,
+// QEMU, MemNIC) is copied once, into that port's queue. Frames from ports
+// of other kinds reach RecvRefs as copies.
 //
 // Send and SendRefs share the port's ingress scratch: call them from one
 // goroutine at a time; likewise Recv and RecvRefs.
-type RefNIC struct {
+type ByRefNIC struct {
 	MemNIC
 	monMu sync.Mutex // guards mon
-	mon   []byte     // materialises Ref frames for the Monitor (Out)
+	mon   []byte     // materialises frames held by reference for the Monitor (Out)
 }
 
-var _ nic.NIC = (*RefNIC)(nil)
-var _ nic.StatsReporter = (*RefNIC)(nil)
+var _ nic.RefNIC = (*ByRefNIC)(nil)
+var _ nic.StatsReporter = (*ByRefNIC)(nil)
 
 // AttachRef adds an in-process port described by pc (MTU 0 means
 // nic.DefaultMTU, at most 65535) that passes frames by reference, and
@@ -57,17 +40,17 @@ var _ nic.StatsReporter = (*RefNIC)(nil)
 // Monitor) it does for frames sent by reference; the port's queue holds
 // references, so it costs no slot memory up front. Closing the NIC (or
 // the switch) releases the references still queued.
-func (s *Switch) AttachRef(pc PortConfig) (*RefNIC, error) {
+func (s *Switch) AttachRef(pc PortConfig) (*ByRefNIC, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.newMemPort(pc)
 	if err != nil {
 		return nil, err
 	}
-	p.byRef = true
+	p.out = refEgress{}
 	p.q = newRefQueue(p.depth, p.size)
 	p.head = make([]byte, refHeadLen)
-	r := &RefNIC{MemNIC: MemNIC{p: p}}
+	r := &ByRefNIC{MemNIC: MemNIC{p: p}}
 	if s.opts.Monitor != nil || p.g.active() {
 		p.whole = make([]byte, p.size)
 	}
@@ -79,15 +62,15 @@ func (s *Switch) AttachRef(pc PortConfig) (*RefNIC, error) {
 	return r, nil
 }
 
-// SendRefs forwards frames held by reference into the switch, in the
-// caller's goroutine, and takes over every reference in refs whatever it
-// returns: each is queued at its destinations (as another reference, or
-// a copy for ports of other kinds) and released. It returns how many
-// frames the switch took. A frame longer than MTU+14 is released and
+// SendRefs implements nic.RefNIC: it forwards frames held by reference
+// into the switch, in the caller's goroutine, and takes over every
+// reference in refs whatever it returns: each is queued at its
+// destinations (as another reference, or a copy for ports of other kinds)
+// and released. It returns how many frames the switch took. A frame longer than MTU+14 is released and
 // counted in the port's RxDrops[ReasonMTU]; the others still go, and the
 // error wraps nic.ErrTooBig. After Close it releases them all and returns
 // an error wrapping nic.ErrClosed. It clears refs.
-func (r *RefNIC) SendRefs(refs []Ref) (int, error) {
+func (r *ByRefNIC) SendRefs(refs []nic.Ref) (int, error) {
 	p := r.p
 	if r.closed.Load() || p.closing.Load() {
 		for i, ref := range refs {
@@ -114,7 +97,7 @@ func (r *RefNIC) SendRefs(refs []Ref) (int, error) {
 }
 
 // forwardRefs forwards one batch and releases its references.
-func (r *RefNIC) forwardRefs(refs []Ref) (int, error) {
+func (r *ByRefNIC) forwardRefs(refs []nic.Ref) (int, error) {
 	p := r.p
 	var err error
 	n := 0
@@ -148,12 +131,13 @@ func (r *RefNIC) forwardRefs(refs []Ref) (int, error) {
 // skipped); it does not release them. Each frame's start is copied into
 // the port's scratch for the checks; the whole frame only for the
 // Monitor, or for port security on an NDP message longer than that.
-func (s *Switch) ingressRefs(in *port, refs []Ref) {
+func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 	mon := s.opts.Monitor
 	now := s.clock.Now().UnixNano()
 	t := s.topo.Load()
 	pending := in.pending[:0]
 	var bytes, frames uint64
+	fr := frame{form: refFrame} // one descriptor for the batch
 	s.macs.mu.RLock()
 	for _, ref := range refs {
 		if ref == nil {
@@ -172,7 +156,8 @@ func (s *Switch) ingressRefs(in *port, refs []Ref) {
 				f = in.whole[:ref.CopyTo(in.whole[:size])]
 			}
 		}
-		if r := s.forward(in, t, f, nil, ref, size, now, &pending); r != NumReasons {
+		fr.bytes, fr.ref, fr.size, fr.wireLen = f, ref, size, size
+		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 			s.logRefused(in, r)
 		}
@@ -186,20 +171,28 @@ func (s *Switch) ingressRefs(in *port, refs []Ref) {
 // ndpFrame reports whether f, the start of a frame, is an IPv6 neighbour
 // solicitation or advertisement (behind up to two VLAN tags).
 func ndpFrame(f []byte) bool {
-	if len(f) < nic.HeaderLen {
+	if len(f) < wire.EthernetSize {
 		return false
 	}
-	et, p, ok := etherPayload(f)
-	return ok && et == etherIPv6 && len(p) > 40 && p[6] == protoICMP6 && (p[40] == ndpNS || p[40] == ndpNA)
+	et, l3, ok := wire.Untag(f)
+	if !ok || et != wire.EtherTypeIPv6 {
+		return false
+	}
+	ip, ok := wire.PeekIPv6(l3)
+	if !ok || ip.NextHeader() != wire.ProtoICMPv6 {
+		return false
+	}
+	_, ndp, _ := wire.PeekNDP(l3[wire.IPv6Size:])
+	return ndp
 }
 
-// RecvRefs waits for frames switched to this port, like Recv, but hands
-// frames that came by reference over as they are. For i < n: refs[i] is
-// not nil (the caller owns that reference and releases it) and sizes[i]
-// is its length, or refs[i] is nil and bufs[i][:sizes[i]] holds a copied
-// frame (from a port of another kind). A copied frame longer than its
+// RecvRefs implements nic.RefNIC: it waits for frames switched to this
+// port, like Recv, but hands frames that came by reference over as they
+// are. For i < n: refs[i] is not nil (the caller owns that reference and
+// releases it) and sizes[i] is its length, or refs[i] is nil and
+// bufs[i][:sizes[i]] holds a copied frame (from a port of another kind). A copied frame longer than its
 // buffer is dropped and counted in TxDrops[ReasonMTU], never truncated.
-func (r *RefNIC) RecvRefs(refs []Ref, bufs [][]byte, sizes []int) (int, error) {
+func (r *ByRefNIC) RecvRefs(refs []nic.Ref, bufs [][]byte, sizes []int) (int, error) {
 	if min(len(refs), len(bufs), len(sizes)) == 0 {
 		return 0, nil
 	}
@@ -223,7 +216,7 @@ func (r *RefNIC) RecvRefs(refs []Ref, bufs [][]byte, sizes []int) (int, error) {
 
 // monitorOut shows the Monitor the frames RecvRefs hands out, copying
 // those held by reference.
-func (r *RefNIC) monitorOut(mon Monitor, refs []Ref, bufs [][]byte, sizes []int) {
+func (r *ByRefNIC) monitorOut(mon Monitor, refs []nic.Ref, bufs [][]byte, sizes []int) {
 	r.monMu.Lock()
 	defer r.monMu.Unlock()
 	for i, ref := range refs {

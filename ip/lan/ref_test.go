@@ -11,9 +11,10 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
-// tref is a Ref over a byte slice with a reference count, standing in for
+// tref is a nic.Ref over a byte slice with a reference count, standing in for
 // a network stack's packet buffer: Clone returns the same object (as the
 // netstack's does), and releasing it more often than it was referenced
 // panics.
@@ -30,7 +31,7 @@ func newTref(b []byte) *tref {
 
 func (r *tref) Len() int              { return len(r.b) }
 func (r *tref) CopyTo(dst []byte) int { return copy(dst, r.b) }
-func (r *tref) Clone() Ref {
+func (r *tref) Clone() nic.Ref {
 	if r.n.Add(1) <= 1 {
 		panic("lan test: clone of a released ref")
 	}
@@ -53,9 +54,9 @@ func live(refs ...*tref) []int32 {
 
 // sendRefs sends refs (taking a reference of the test's own on each, so
 // the test can count what the switch keeps) and wants all taken.
-func sendRefs(t *testing.T, r *RefNIC, refs ...*tref) {
+func sendRefs(t *testing.T, r *ByRefNIC, refs ...*tref) {
 	t.Helper()
-	in := make([]Ref, len(refs))
+	in := make([]nic.Ref, len(refs))
 	for i, x := range refs {
 		in[i] = x.Clone()
 	}
@@ -71,9 +72,9 @@ func sendRefs(t *testing.T, r *RefNIC, refs ...*tref) {
 
 // recvRefs takes exactly want frames off a by-reference port (already
 // queued): the Refs as they are, copied frames as bytes.
-func recvRefs(t *testing.T, r *RefNIC, want int) (refs []Ref, copied [][]byte) {
+func recvRefs(t *testing.T, r *ByRefNIC, want int) (refs []nic.Ref, copied [][]byte) {
 	t.Helper()
-	rs := make([]Ref, 8)
+	rs := make([]nic.Ref, 8)
 	bufs := make([][]byte, 8)
 	for i := range bufs {
 		bufs[i] = make([]byte, 65535+14)
@@ -102,13 +103,13 @@ func recvRefs(t *testing.T, r *RefNIC, want int) (refs []Ref, copied [][]byte) {
 	return refs, copied
 }
 
-func releaseAll(refs []Ref) {
+func releaseAll(refs []nic.Ref) {
 	for _, r := range refs {
 		r.Release()
 	}
 }
 
-// TestRefUnicast: a learned unicast Ref goes to a by-reference port as
+// TestRefUnicast: a learned unicast frame held by reference goes to a by-reference port as
 // the same object (no copy), and a byte port's frame arrives there as a
 // copy; counters on both sides.
 func TestRefUnicast(t *testing.T) {
@@ -137,7 +138,7 @@ func TestRefUnicast(t *testing.T) {
 		t.Fatalf("refs held = %d; want 2 (ours, b's queue)", got[0])
 	}
 	refs, c := recvRefs(t, b, 1)
-	if len(refs) != 1 || len(c) != 0 || refs[0] != Ref(r) {
+	if len(refs) != 1 || len(c) != 0 || refs[0] != nic.Ref(r) {
 		t.Fatalf("b got refs %v copies %d; want the sender's ref itself", refs, len(c))
 	}
 	releaseAll(refs)
@@ -166,7 +167,7 @@ func TestRefUnicast(t *testing.T) {
 	}
 }
 
-// TestRefFlood: a broadcast Ref reaches two by-reference ports (each
+// TestRefFlood: a broadcast frame held by reference reaches two by-reference ports (each
 // holding one reference), an in-process byte port and a NIC-backed port
 // (copies), and nothing stays referenced once they are consumed.
 func TestRefFlood(t *testing.T) {
@@ -195,7 +196,7 @@ func TestRefFlood(t *testing.T) {
 			t.Fatalf("%s: %d copies", x.Name(), len(c))
 		}
 		for i, g := range got {
-			if g != Ref(refs[i]) {
+			if g != nic.Ref(refs[i]) {
 				t.Fatalf("%s: frame %d is not the sender's ref", x.Name(), i)
 			}
 		}
@@ -284,12 +285,12 @@ func TestRefQueueFullAndClose(t *testing.T) {
 			t.Fatalf("after close: ref %d: %d references; want 1 (ours)", i, n)
 		}
 	}
-	if _, err := b.RecvRefs(make([]Ref, 1), make([][]byte, 1), make([]int, 1)); !errors.Is(err, nic.ErrClosed) {
+	if _, err := b.RecvRefs(make([]nic.Ref, 1), make([][]byte, 1), make([]int, 1)); !errors.Is(err, nic.ErrClosed) {
 		t.Fatalf("RecvRefs after Close: %v", err)
 	}
 	// Sending on a closed port releases.
 	x := newTref(eth(macC, macB, 0x88b5, nil, 60))
-	if n, err := b.SendRefs([]Ref{x.Clone()}); n != 0 || !errors.Is(err, nic.ErrClosed) {
+	if n, err := b.SendRefs([]nic.Ref{x.Clone()}); n != 0 || !errors.Is(err, nic.ErrClosed) {
 		t.Fatalf("SendRefs after Close = %d, %v", n, err)
 	}
 	if x.n.Load() != 1 {
@@ -314,7 +315,7 @@ func TestRefQueueFullAndClose(t *testing.T) {
 	}
 }
 
-// TestRefChecks: the ingress checks apply to Ref frames as to copied
+// TestRefChecks: the ingress checks apply to frames held by reference as to copied
 // ones: runt, MTU (in and out), port security (MAC, IP, NDP options
 // beyond the copied headers), tenant isolation; each refused frame is
 // counted under its reason and no reference is kept.
@@ -335,14 +336,14 @@ func TestRefChecks(t *testing.T) {
 	// options: first good, then a 48-byte nonce option, then a second
 	// target link-layer option carrying mac2, so that it lies beyond
 	// the 128 bytes the switch copies for the checks.
-	na := func(target netip.Addr, mac2 MAC) []byte {
-		m := ndp(ndpNA, target, 2, macA)
+	na := func(target netip.Addr, mac2 wire.MAC) []byte {
+		m := ndp(wire.ICMPv6NeighborAdvertisement, target, 2, macA)
 		nonce := make([]byte, 48)
 		nonce[0], nonce[1] = 14, 6
 		m = append(m, nonce...)
 		m = append(m, 2, 1)
 		m = append(m, mac2[:]...)
-		return eth(bcast, macA, etherIPv6, ipv6Pkt(ll, netip.MustParseAddr("ff02::1"), protoICMP6, m), 0)
+		return eth(bcast, macA, wire.EtherTypeIPv6, ipv6Pkt(ll, netip.MustParseAddr("ff02::1"), wire.ProtoICMPv6, m), 0)
 	}
 	good, badOpt := na(ipA, macA), na(ipA, macX)
 	if len(good) <= refHeadLen || bytes.Index(badOpt, macX[:]) < refHeadLen {
@@ -374,7 +375,7 @@ func TestRefChecks(t *testing.T) {
 			sendRefs(t, a, r)
 			if tc.reason == NumReasons {
 				got, _ := recvRefs(t, b, 1)
-				if len(got) != 1 || got[0] != Ref(r) {
+				if len(got) != 1 || got[0] != nic.Ref(r) {
 					t.Fatalf("b got %v", got)
 				}
 				if tc.f[0] == 0xff { // broadcast: x is another tenant
@@ -408,7 +409,7 @@ func TestRefChecks(t *testing.T) {
 	// Too big for a's MTU: refused by SendRefs, the rest still go.
 	big := newTref(eth(macB, macA, 0x88b5, nil, 1515))
 	ok := newTref(eth(macB, macA, 0x88b5, nil, 100))
-	n, err := a.SendRefs([]Ref{big.Clone(), ok.Clone()})
+	n, err := a.SendRefs([]nic.Ref{big.Clone(), ok.Clone()})
 	if n != 1 || !errors.Is(err, nic.ErrTooBig) {
 		t.Fatalf("SendRefs(too big, ok) = %d, %v", n, err)
 	}
@@ -424,8 +425,8 @@ func TestRefChecks(t *testing.T) {
 	}
 
 	// Tenant isolation: x (tenant u) reaches nobody, by unicast or flood.
-	iso := newTref(eth(macB, LocalMAC(0x55), 0x88b5, nil, 60))
-	isoB := newTref(eth(bcast, LocalMAC(0x55), 0x88b5, nil, 60))
+	iso := newTref(eth(macB, wire.LocalMAC(0x55), 0x88b5, nil, 60))
+	isoB := newTref(eth(bcast, wire.LocalMAC(0x55), 0x88b5, nil, 60))
 	sendRefs(t, x, iso, isoB)
 	iso.Release()
 	isoB.Release()
@@ -434,8 +435,8 @@ func TestRefChecks(t *testing.T) {
 	}
 }
 
-// TestRefMonitor: a pcap Monitor records Ref frames in both directions
-// with their exact bytes, and RefNIC.Recv (the nic.NIC side) copies them.
+// TestRefMonitor: a pcap Monitor records frames held by reference in both directions
+// with their exact bytes, and ByRefNIC.Recv (the nic.NIC side) copies them.
 func TestRefMonitor(t *testing.T) {
 	var buf bytes.Buffer
 	pw, err := NewPcapWriter(&buf, newFakeClock())
@@ -451,8 +452,8 @@ func TestRefMonitor(t *testing.T) {
 		newTref(eth(bcast, macA, 0x88b5, []byte("second"), 1514)),
 	}
 	sendRefs(t, rp[0], frames...)
-	one := make([]Ref, 1)
-	if n, err := rp[1].RecvRefs(one, [][]byte{make([]byte, 1514)}, []int{0}); n != 1 || err != nil || one[0] != Ref(frames[0]) {
+	one := make([]nic.Ref, 1)
+	if n, err := rp[1].RecvRefs(one, [][]byte{make([]byte, 1514)}, []int{0}); n != 1 || err != nil || one[0] != nic.Ref(frames[0]) {
 		t.Fatalf("RecvRefs = %d, %v, %v; want the first frame by reference", n, err, one[0])
 	}
 	one[0].Release()
@@ -507,8 +508,8 @@ func TestRefAllocs(t *testing.T) {
 		refs[i] = newTref(eth(macB, macA, 0x0800, ipv4Pkt(ip, ip), 1514))
 		frames[i] = eth(macB, macC, 0x88b5, nil, 1514)
 	}
-	in := make([]Ref, batch)
-	out := make([]Ref, batch)
+	in := make([]nic.Ref, batch)
+	out := make([]nic.Ref, batch)
 	bufs, sizes := make([][]byte, batch), make([]int, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, 1514)
@@ -562,7 +563,7 @@ func BenchmarkRefForward(b *testing.B) {
 				s := New(Options{})
 				defer s.Close()
 				var tx, rx nic.NIC
-				var rtx, rrx *RefNIC
+				var rtx, rrx *ByRefNIC
 				ports := []PortConfig{{Name: "a", Tenant: "t", MTU: 65000}, {Name: "b", Tenant: "t", MTU: 65000}}
 				if kind == "ref" {
 					rp := attachAll(b, s.AttachRef, ports)
@@ -582,7 +583,7 @@ func BenchmarkRefForward(b *testing.B) {
 				const batch = 64
 				frames := make([][]byte, batch)
 				refs := make([]*tref, batch)
-				in, out := make([]Ref, batch), make([]Ref, batch)
+				in, out := make([]nic.Ref, batch), make([]nic.Ref, batch)
 				bufs, sizes := make([][]byte, batch), make([]int, batch)
 				for i := range frames {
 					frames[i] = eth(macB, macA, 0x88b5, nil, size)

@@ -1,28 +1,17 @@
 package lan
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"slices"
-)
 
-// EtherTypes and protocol numbers the port security checks read.
-const (
-	etherIPv4  = 0x0800
-	etherARP   = 0x0806
-	etherIPv6  = 0x86dd
-	etherVLAN  = 0x8100
-	etherQinQ  = 0x88a8
-	protoICMP6 = 58
-	ndpNS      = 135
-	ndpNA      = 136
+	"spacenet/ip/wire"
 )
 
 // guard is a port's security settings: the MAC it is locked to and the
 // source addresses it may use.
 type guard struct {
 	lockMAC bool
-	mac     MAC
+	mac     wire.MAC
 	ips     []netip.Addr // non-empty: IP lock
 }
 
@@ -32,97 +21,87 @@ func (g *guard) ipAllowed(a netip.Addr) bool {
 	return a.IsUnspecified() || slices.Contains(g.ips, a)
 }
 
-// check returns the reason to refuse frame f (at least 14 bytes), or
-// NumReasons to accept it. With a MAC lock the Ethernet source, an ARP
-// sender and NDP link-layer options must be the port's MAC; with an IP lock
-// the IPv4/IPv6 source, an ARP sender and an NDP advertisement's target
-// must be one of the port's IPs or unspecified (0.0.0.0, ::: DHCP and
-// duplicate address detection). A frame an IP-locked port cannot verify
-// (truncated ARP/IP, ARP for another protocol) is refused.
+// check returns the reason to refuse frame f (at least 14 bytes; for a
+// frame held by reference, its start), or NumReasons to accept it. With a
+// MAC lock the Ethernet source, an ARP sender and NDP link-layer options
+// must be the port's MAC; with an IP lock the IPv4/IPv6 source, an ARP
+// sender and an NDP advertisement's target must be one of the port's IPs
+// or unspecified (0.0.0.0, ::: DHCP and duplicate address detection). A
+// frame an IP-locked port cannot verify (truncated ARP/IP, ARP for another
+// protocol) is refused. The headers are read with package wire's Peek
+// functions, which need only the fixed part of each header.
 func (g *guard) check(f []byte) Reason {
-	if g.lockMAC && MAC(f[6:12]) != g.mac {
+	if g.lockMAC && wire.Ethernet(f).Src() != g.mac {
 		return ReasonSpoofedMAC
 	}
-	et, p, ok := etherPayload(f)
+	et, l3, ok := wire.Untag(f)
 	if !ok {
 		return g.unverifiable()
 	}
 	ipLock := len(g.ips) > 0
 	switch et {
-	case etherARP:
-		if len(p) < 28 || binary.BigEndian.Uint16(p[0:]) != 1 || binary.BigEndian.Uint16(p[2:]) != etherIPv4 || p[4] != 6 || p[5] != 4 {
+	case wire.EtherTypeARP:
+		arp, ok := wire.PeekARP(l3)
+		if !ok {
 			return g.unverifiable()
 		}
-		if g.lockMAC && MAC(p[8:14]) != g.mac {
+		if g.lockMAC && arp.SenderMAC() != g.mac {
 			return ReasonSpoofedMAC
 		}
-		if ipLock && !g.ipAllowed(netip.AddrFrom4([4]byte(p[14:18]))) {
+		if ipLock && !g.ipAllowed(arp.SenderIP()) {
 			return ReasonSpoofedIP
 		}
-	case etherIPv4:
+	case wire.EtherTypeIPv4:
 		if !ipLock {
 			break
 		}
-		if len(p) < 20 || p[0]>>4 != 4 {
+		ip, ok := wire.PeekIPv4(l3)
+		if !ok || !g.ipAllowed(ip.Src()) {
 			return ReasonSpoofedIP
 		}
-		if !g.ipAllowed(netip.AddrFrom4([4]byte(p[12:16]))) {
-			return ReasonSpoofedIP
-		}
-	case etherIPv6:
-		if len(p) < 40 || p[0]>>4 != 6 {
+	case wire.EtherTypeIPv6:
+		ip, ok := wire.PeekIPv6(l3)
+		if !ok {
 			return g.unverifiable()
 		}
-		if ipLock && !g.ipAllowed(netip.AddrFrom16([16]byte(p[8:24]))) {
+		if ipLock && !g.ipAllowed(ip.Src()) {
 			return ReasonSpoofedIP
 		}
-		if p[6] != protoICMP6 {
+		if ip.NextHeader() != wire.ProtoICMPv6 {
 			break
 		}
-		m := p[40:]
-		if len(m) < 1 || (m[0] != ndpNS && m[0] != ndpNA) {
-			break
-		}
-		if len(m) < 24 {
+		// A neighbour solicitation or advertisement (what follows an
+		// IPv6 header without extension headers, to the end of the
+		// frame): an advertisement's target must be an allowed IP, the
+		// link-layer address options the port's MAC, and the options
+		// well formed.
+		m, ndp, ok := wire.PeekNDP(l3[wire.IPv6Size:])
+		switch {
+		case !ndp:
+			// Another ICMPv6 message: nothing more to check.
+		case !ok:
 			return g.unverifiable()
-		}
-		if m[0] == ndpNA && ipLock && !g.ipAllowed(netip.AddrFrom16([16]byte(m[8:24]))) {
+		case ipLock && m.Type() == wire.ICMPv6NeighborAdvertisement && !g.ipAllowed(m.Target()):
 			return ReasonSpoofedIP
-		}
-		if g.lockMAC {
-			for o := m[24:]; len(o) >= 2; {
-				l := int(o[1]) * 8
-				if l == 0 || l > len(o) {
-					return ReasonSpoofedMAC // malformed options: refuse
+		case g.lockMAC:
+			it := m.NDPOptionIter()
+			for it.Next() {
+				if t := it.Type(); t == wire.NDPOptionSourceLinkLayer || t == wire.NDPOptionTargetLinkLayer {
+					if mac, ok := it.LinkLayer(); !ok || mac != g.mac {
+						return ReasonSpoofedMAC
+					}
 				}
-				if (o[0] == 1 || o[0] == 2) && (l < 8 || MAC(o[2:8]) != g.mac) {
-					return ReasonSpoofedMAC
-				}
-				o = o[l:]
+			}
+			if it.Malformed() {
+				return ReasonSpoofedMAC // malformed options: refuse
 			}
 		}
 	default:
-		if ipLock && (et == etherVLAN || et == etherQinQ) {
+		if ipLock && (et == wire.EtherTypeVLAN || et == wire.EtherTypeQinQ) {
 			return ReasonSpoofedIP // more than two tags: cannot see inside
 		}
 	}
 	return NumReasons
-}
-
-// etherPayload returns the EtherType of frame f (at least 14 bytes) and
-// what follows it, behind up to two VLAN tags; false if a tag is cut off.
-// With more than two tags, et is still a VLAN type.
-func etherPayload(f []byte) (et uint16, p []byte, ok bool) {
-	off := 12
-	et = binary.BigEndian.Uint16(f[off:])
-	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
-		off += 4
-		if len(f) < off+2 {
-			return 0, nil, false
-		}
-		et = binary.BigEndian.Uint16(f[off:])
-	}
-	return et, f[off+2:], true
 }
 
 // unverifiable is the verdict on a frame the checks cannot read: refused

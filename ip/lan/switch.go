@@ -13,6 +13,7 @@ import (
 
 	"spacenet/internal/logging"
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // Defaults for Options fields left zero.
@@ -251,7 +252,7 @@ func (s *Switch) newPort(pc PortConfig, nicMTU int) (*port, error) {
 		mtu: mtu, size: mtu + nic.HeaderLen, depth: depth,
 		g:       guard{lockMAC: pc.LockMAC, mac: pc.MAC, ips: ips},
 		frames:  make([][]byte, s.opts.Batch),
-		pending: make([]MAC, 0, s.opts.Batch),
+		pending: make([]wire.MAC, 0, s.opts.Batch),
 		wait:    pc.WhenFull == WhenFullWait, hold: hold, flush: pc.Flush,
 		sticky: !pc.NoSticky && !pc.LockMAC, macLimit: limit,
 	}
@@ -280,21 +281,21 @@ func (s *Switch) Attach(n nic.NIC, pc PortConfig) error {
 	if err != nil {
 		return err
 	}
-	p.nic = n
 	if vn, ok := n.(nic.VnetNIC); ok && vn.VnetPassThrough() && s.opts.Monitor == nil {
 		// Frames pass through with their virtio-net header: queue slots
 		// take a 64 KiB super-frame and its header.
-		p.vn = vn
-		p.q = newQueue(p.depth, nic.VnetBufLen)
+		p.out = &vnetEgress{vn: vn}
+		p.q = newVnetQueue(p.depth)
 		p.hdrs = make([][]byte, s.opts.Batch)
 		p.segBuf = make([]byte, nic.MaxSuperFrame)
 	} else {
+		p.out = &nicEgress{nic: n}
 		p.q = newQueue(p.depth, p.size)
 	}
 	p.writerDone = make(chan struct{})
 	s.plug(p)
 	p.wg.Add(2)
-	go p.readLoop()
+	go p.readLoop(n)
 	go p.writeLoop()
 	return nil
 }
@@ -316,6 +317,7 @@ func (s *Switch) AttachMem(pc PortConfig) (*MemNIC, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.out = memEgress{}
 	p.q = newQueue(p.depth, p.size)
 	s.plug(p)
 	return &MemNIC{p: p, errClosed: fmt.Errorf("lan: port %s: %w", p.name, nic.ErrClosed)}, nil
@@ -397,8 +399,8 @@ func (s *Switch) unplug(p *port) {
 	if n := p.q.discard(); n > 0 {
 		p.st.txDrops[ReasonDown].Add(uint64(n))
 	}
-	if p.nic != nil {
-		p.nic.Close()
+	if n := p.out.device(); n != nil {
+		n.Close()
 	}
 	p.wg.Wait()
 }
@@ -468,8 +470,8 @@ func (s *Switch) MACs() []MACEntry { return s.macs.snapshot(s.clock.Now().UnixNa
 func (s *Switch) Sweep() int { return s.macs.sweep(s.clock.Now().UnixNano()) }
 
 // ingress forwards a batch of frames received on in. hdrs is nil, or
-// holds each frame's virtio-net header (a vn port's reader), each
-// hdrs[i] a slice of the buffer that frames[i] follows in.
+// holds each frame's virtio-net header (a pass-through port's reader),
+// each hdrs[i] a slice of the buffer that frames[i] follows in.
 func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	if mon := s.opts.Monitor; mon != nil {
 		for _, f := range frames {
@@ -480,14 +482,19 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	t := s.topo.Load()
 	pending := in.pending[:0]
 	var bytes uint64
+	// One descriptor for the batch: per frame only what changes is set.
+	fr := frame{form: plainFrame}
+	if hdrs != nil {
+		fr.form = vnetFrame
+	}
 	s.macs.mu.RLock()
 	for i, f := range frames {
 		bytes += uint64(len(f))
-		var hdr []byte
+		fr.bytes, fr.size, fr.wireLen = f, len(f), len(f)
 		if hdrs != nil {
-			hdr = hdrs[i]
+			fr.vnet = hdrs[i]
 		}
-		if r := s.forward(in, t, f, hdr, nil, len(f), now, &pending); r != NumReasons {
+		if r := s.forward(in, t, &fr, now, &pending); r != NumReasons {
 			in.st.rxDrops[r].Add(1)
 			s.logRefused(in, r)
 		}
@@ -498,46 +505,42 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	s.afterBatch(in, pending, now)
 }
 
-// forward decides where f goes and queues it there; it returns the reason
-// f was dropped at ingress, or NumReasons. hdr is f's virtio-net header
-// (nil for an ordinary frame), the 10 bytes before f in the same buffer.
-// If ref is not nil, the frame is the one ref refers to, size bytes long,
-// and f is its start (at least its headers, see ingressRefs); destinations
-// get another reference or a copy, the caller keeps ref. Otherwise size
-// is len(f). The MAC table's read lock is held.
-func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int, now int64, pending *[]MAC) Reason {
-	if size < nic.HeaderLen {
+// forward decides where frame f, received on in, goes and queues it there
+// (destinations copy it or take another reference; the caller keeps its
+// own); it returns the reason f was dropped at ingress, or NumReasons.
+// The MAC table's read lock is held.
+func (s *Switch) forward(in *port, t *topology, f *frame, now int64, pending *[]wire.MAC) Reason {
+	if f.size < nic.HeaderLen {
 		return ReasonRunt
 	}
-	// wire is the longest ordinary frame f stands for: a GSO super-frame
-	// is within the MTU if its segments are.
-	wire := size
-	if hdr != nil && nic.VnetOffload(hdr) {
-		w, ok := nic.VnetWireLen(hdr, f)
+	if f.offload() {
+		// A GSO super-frame is within the MTU if its segments are.
+		w, ok := nic.VnetWireLen(f.vnet, f.bytes)
 		if !ok {
 			return ReasonBadGSO
 		}
-		wire = w
+		f.wireLen = w
 	}
-	if wire > in.size {
+	if f.wireLen > in.size {
 		return ReasonMTU
 	}
-	src := MAC(f[6:12])
+	eth := wire.Ethernet(f.bytes)
+	src := eth.Src()
 	if src.IsMulticast() {
 		return ReasonBadSrc
 	}
 	if in.g.active() {
-		if r := in.g.check(f); r != NumReasons {
+		if r := in.g.check(f.bytes); r != NumReasons {
 			return r
 		}
 	}
 	if r := s.admit(in, src, now, pending); r != NumReasons {
 		return r
 	}
-	dst := MAC(f[0:6])
+	dst := eth.Dst()
 	class := stormBroadcast
 	switch {
-	case dst == broadcastMAC:
+	case dst == wire.Broadcast:
 	case dst.IsMulticast():
 		class = stormMulticast
 	case s.opts.FloodOnly:
@@ -550,13 +553,15 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 			case !t.reaches(in, e.port):
 				return ReasonIsolated
 			}
-			if hdr != nil && e.port.vn != nil && wire <= e.port.size {
-				// Both ports pass headers: header and frame are
-				// contiguous, send them as they came.
-				e.port.sendDirect(in, hdr[:nic.VnetHdrLen+len(f)])
-				return NumReasons
+			if f.form == vnetFrame && f.wireLen <= e.port.size {
+				if out, ok := e.port.out.(*vnetEgress); ok {
+					// Both ports pass headers: header and frame are
+					// contiguous, send them as they came.
+					out.sendDirect(e.port, in, f)
+					return NumReasons
+				}
 			}
-			e.port.deliver(in, f, hdr, ref, wire)
+			e.port.deliver(in, f)
 			return NumReasons
 		}
 		class = stormUnknown
@@ -573,7 +578,7 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 			isolated++
 			continue
 		}
-		p.deliver(in, f, hdr, ref, wire)
+		p.deliver(in, f)
 		delivered++
 	}
 	switch {
@@ -585,8 +590,6 @@ func (s *Switch) forward(in *port, t *topology, f, hdr []byte, ref Ref, size int
 	return ReasonNoPort
 }
 
-var broadcastMAC = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-
 // admit applies the MAC rules to a frame from in with source src: a MAC
 // locked to another port is refused (ReasonMACTaken); a sticky port
 // accepts only its locked address, or before it has one, the first
@@ -594,7 +597,7 @@ var broadcastMAC = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 // source while it has fewer than its MAC limit (ReasonMACLimit). New
 // sources go to pending, learnt after the batch. A known source on its
 // own port is refreshed. The MAC table's read lock is held.
-func (s *Switch) admit(in *port, src MAC, now int64, pending *[]MAC) Reason {
+func (s *Switch) admit(in *port, src wire.MAC, now int64, pending *[]wire.MAC) Reason {
 	e := s.macs.m[src]
 	switch {
 	case e != nil && e.port == in:
@@ -626,7 +629,7 @@ func (s *Switch) admit(in *port, src MAC, now int64, pending *[]MAC) Reason {
 }
 
 // afterBatch learns what in's batch admitted and resets its scratch.
-func (s *Switch) afterBatch(in *port, pending []MAC, now int64) {
+func (s *Switch) afterBatch(in *port, pending []wire.MAC, now int64) {
 	if len(pending) > 0 {
 		s.macs.learn(in, pending, now)
 	}
@@ -643,15 +646,17 @@ func (s *Switch) afterBatch(in *port, pending []MAC, now int64) {
 // where 64 would not.
 const vnReadBatch = 8
 
-// readLoop feeds the frames a NIC-backed port receives to the switch.
-func (p *port) readLoop() {
+// readLoop feeds the frames that n, the NIC of the port, receives to the
+// switch.
+func (p *port) readLoop(n nic.NIC) {
 	defer p.wg.Done()
 	s := p.sw
 	batch := s.opts.Batch
-	size := max(p.nic.MTU(), p.mtu) + nic.HeaderLen
-	recv := p.nic.Recv
-	if p.vn != nil {
-		size, recv = nic.VnetBufLen, p.vn.RecvVnet
+	size := max(n.MTU(), p.mtu) + nic.HeaderLen
+	recv := n.Recv
+	vnet, pass := p.out.(*vnetEgress)
+	if pass {
+		size, recv = nic.VnetBufLen, vnet.vn.RecvVnet
 		batch = min(batch, vnReadBatch)
 	}
 	mem := make([]byte, batch*size)
@@ -661,19 +666,19 @@ func (p *port) readLoop() {
 	}
 	sizes := make([]int, batch)
 	for {
-		n, err := recv(bufs, sizes)
-		if n > 0 {
-			if p.vn != nil {
-				for i := range n {
+		k, err := recv(bufs, sizes)
+		if k > 0 {
+			if pass {
+				for i := range k {
 					p.hdrs[i] = bufs[i][:nic.VnetHdrLen]
 					p.frames[i] = bufs[i][nic.VnetHdrLen:sizes[i]]
 				}
-				s.ingress(p, p.frames[:n], p.hdrs[:n])
+				s.ingress(p, p.frames[:k], p.hdrs[:k])
 			} else {
-				for i := range n {
+				for i := range k {
 					p.frames[i] = bufs[i][:sizes[i]]
 				}
-				s.ingress(p, p.frames[:n], nil)
+				s.ingress(p, p.frames[:k], nil)
 			}
 		}
 		if err != nil {
@@ -705,9 +710,16 @@ func (p *port) writeLoop() {
 	defer p.wg.Done()
 	defer close(p.writerDone)
 	s := p.sw
-	slot, send, hdrLen := p.size, p.nic.Send, 0
-	if p.vn != nil {
-		slot, send, hdrLen = nic.VnetBufLen, p.vn.SendVnet, nic.VnetHdrLen
+	var (
+		slot, hdrLen = p.size, 0
+		send         func([][]byte) (int, error)
+		sendMu       *sync.Mutex // held while sending (pass-through ports, see sendDirect)
+	)
+	switch out := p.out.(type) {
+	case *vnetEgress:
+		slot, send, hdrLen, sendMu = nic.VnetBufLen, out.vn.SendVnet, nic.VnetHdrLen, &out.sendMu
+	case *nicEgress:
+		send = out.nic.Send
 	}
 	mem := make([]byte, s.opts.Batch*slot)
 	bufs := make([][]byte, s.opts.Batch)
@@ -715,12 +727,12 @@ func (p *port) writeLoop() {
 		bufs[i] = mem[i*slot : i*slot : (i+1)*slot]
 	}
 	for p.q.wait() {
-		if p.vn != nil {
-			p.sendMu.Lock()
+		if sendMu != nil {
+			sendMu.Lock()
 		}
 		ok := p.sendQueued(bufs, send, hdrLen)
-		if p.vn != nil {
-			p.sendMu.Unlock()
+		if sendMu != nil {
+			sendMu.Unlock()
 		}
 		if !ok {
 			return

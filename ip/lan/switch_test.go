@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 func pc(name, tenant string) PortConfig { return PortConfig{Name: name, Tenant: tenant} }
@@ -142,7 +143,7 @@ func TestFlood(t *testing.T) {
 		s := New(Options{FloodOnly: floodOnly})
 		ps := memPorts(t, s, pc("a", "t"), pc("b", "t"), pc("c", "t"), pc("d", "t"))
 		send(t, ps[1], eth(bcast, macB, 0x88b5, nil, 60)) // B known to a learning switch
-		for _, dst := range []MAC{bcast, mcast, macB} {
+		for _, dst := range []wire.MAC{bcast, mcast, macB} {
 			send(t, ps[0], eth(dst, macA, 0x88b5, nil, 60))
 		}
 		// b's broadcast reached a, c, d; then a's three frames.
@@ -210,7 +211,7 @@ func TestMTU(t *testing.T) {
 	if err := s.Attach(near, PortConfig{Name: "p", Tenant: "t", MTU: 1200}); err != nil {
 		t.Fatal(err)
 	}
-	send(t, far, eth(bcast, LocalMAC(7), 0x88b5, nil, 1300), eth(bcast, LocalMAC(7), 0x88b5, nil, 1214))
+	send(t, far, eth(bcast, wire.LocalMAC(7), 0x88b5, nil, 1300), eth(bcast, wire.LocalMAC(7), 0x88b5, nil, 1214))
 	got := drain(t, a, 1)
 	if len(got[0]) != 1214 {
 		t.Errorf("a got %d bytes; want 1214", len(got[0]))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // slowReceiver receives from m until it has want frames, sleeping pause
@@ -126,7 +127,7 @@ func TestWhenFullHoldExpires(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, tx := range []struct {
 			m   *MemNIC
-			src MAC
+			src wire.MAC
 		}{{a, macA}, {c, macC}} {
 			wg.Go(func() {
 				frames := make([][]byte, 6)

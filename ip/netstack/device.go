@@ -12,7 +12,6 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
-	"spacenet/ip/lan"
 	"spacenet/ip/nic"
 )
 
@@ -352,16 +351,16 @@ type nicDevice struct {
 	err     atomic.Pointer[error]
 	refused atomic.Uint64
 
-	// rn is n when it passes frames by reference (a lan.RefNIC): packets
+	// rn is n when it passes frames by reference (a nic.RefNIC): packets
 	// cross it without being flattened or copied.
-	rn     refNIC
+	rn     nic.RefNIC
 	shared atomic.Uint64 // packets received as another netstack's buffers (rn)
 
 	// Receive state: one goroutine at a time (ingress or reader).
 	views []*buffer.View
 	bufs  [][]byte
 	sizes []int
-	refIn []lan.Ref
+	refIn []nic.Ref
 
 	// Pumped mode: the reader goroutine feeds in.
 	readerOnce sync.Once
@@ -370,14 +369,7 @@ type nicDevice struct {
 	mu     sync.Mutex // send state
 	out    [][]byte
 	outBuf [][]byte
-	refOut []lan.Ref
-}
-
-// refNIC is a NIC that also moves frames by reference (lan.RefNIC).
-type refNIC interface {
-	nic.NIC
-	SendRefs(refs []lan.Ref) (int, error)
-	RecvRefs(refs []lan.Ref, bufs [][]byte, sizes []int) (int, error)
+	refOut []nic.Ref
 }
 
 // NICDevice returns an Ethernet-medium Device over n. Set checksumOffload
@@ -385,8 +377,8 @@ type refNIC interface {
 // switch); at real boundaries (TAP, AF_PACKET) it must be false so that
 // every packet carries correct checksums.
 //
-// If n is a by-reference port of the LAN switch (lan.RefNIC, from
-// Switch.AttachRef), packets go to it as references to gVisor's packet
+// If n is a nic.RefNIC (a by-reference port of the LAN switch, from
+// lan.Switch.AttachRef), packets go to it as references to gVisor's packet
 // buffers (no copy), and a packet that another netstack sent by reference
 // arrives as a new packet buffer sharing its views (no copy); frames from
 // other ports are copied in as from any NIC.
@@ -400,9 +392,9 @@ func NICDevice(n nic.NIC, checksumOffload bool) Device {
 		bufs:  make([][]byte, batch),
 		sizes: make([]int, batch),
 	}
-	if rn, ok := n.(refNIC); ok {
+	if rn, ok := n.(nic.RefNIC); ok {
 		d.rn = rn
-		d.refIn = make([]lan.Ref, batch)
+		d.refIn = make([]nic.Ref, batch)
 	}
 	return d
 }
@@ -628,18 +620,18 @@ func ipProto(pkt *stack.PacketBuffer) (tcpip.NetworkProtocolNumber, bool) {
 }
 
 // pktRef is a gVisor packet passed through the LAN switch by reference
-// (lan.Ref): a pointer conversion of *stack.PacketBuffer, so making one
+// (nic.Ref): a pointer conversion of *stack.PacketBuffer, so making one
 // allocates nothing. Each pktRef stands for one reference to the packet.
 type pktRef stack.PacketBuffer
 
-var _ lan.Ref = (*pktRef)(nil)
+var _ nic.Ref = (*pktRef)(nil)
 
 func (r *pktRef) pkt() *stack.PacketBuffer { return (*stack.PacketBuffer)(r) }
 
-// Len implements lan.Ref: the whole frame, link header included.
+// Len implements nic.Ref: the whole frame, link header included.
 func (r *pktRef) Len() int { return r.pkt().Size() }
 
-// CopyTo implements lan.Ref.
+// CopyTo implements nic.Ref.
 func (r *pktRef) CopyTo(dst []byte) int {
 	vl, off := r.pkt().AsViewList()
 	n := 0
@@ -655,11 +647,11 @@ func (r *pktRef) CopyTo(dst []byte) int {
 	return n
 }
 
-// Clone implements lan.Ref.
-func (r *pktRef) Clone() lan.Ref {
+// Clone implements nic.Ref.
+func (r *pktRef) Clone() nic.Ref {
 	r.pkt().IncRef()
 	return r
 }
 
-// Release implements lan.Ref.
+// Release implements nic.Ref.
 func (r *pktRef) Release() { r.pkt().DecRef() }

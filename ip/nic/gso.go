@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/sys/unix"
+
+	"spacenet/ip/wire"
 )
 
 // gsoState splits one GSO super-frame (a TCP or UDP segment the kernel
@@ -11,7 +13,8 @@ import (
 // virtio-net header) into ordinary frames, one per next call, as the
 // kernel's software GSO would: every segment gets a copy of the headers,
 // its share of the payload and fresh lengths, IPv4 ID, TCP sequence
-// number and flags, and complete IPv4 and TCP/UDP checksums.
+// number and flags, and complete IPv4 and TCP/UDP checksums. The headers
+// are read and written through package wire's views.
 //
 // Supported: Ethernet (no VLAN tag) carrying IPv4 (with options) or IPv6
 // (no extension headers), carrying TCP (GSO_TCPV4, GSO_TCPV6, ECN bit
@@ -49,44 +52,43 @@ func (g *gsoState) start(hdr, a, b []byte) bool {
 // it can be segmented.
 func (g *gsoState) parse(hdr, f []byte) bool {
 	g.mss = int(binary.NativeEndian.Uint16(hdr[4:6]))
-	if g.mss == 0 || len(f) < HeaderLen {
+	if g.mss == 0 || len(f) < wire.EthernetSize {
 		return false
 	}
-	g.l3 = HeaderLen
-	var proto byte
-	switch binary.BigEndian.Uint16(f[12:]) {
-	case 0x0800:
-		if len(f) < g.l3+20 || f[g.l3]>>4 != 4 {
+	g.l3 = wire.EthernetSize
+	var proto uint8
+	switch wire.Ethernet(f).EtherType() {
+	case wire.EtherTypeIPv4:
+		ip, ok := wire.PeekIPv4(f[g.l3:])
+		if !ok {
 			return false
 		}
-		ihl := int(f[g.l3]&0xf) * 4
-		if ihl < 20 || len(f) < g.l3+ihl {
+		ihl := ip.HeaderLength()
+		if ihl < wire.IPv4MinSize || len(ip) < ihl {
 			return false
 		}
-		g.v6, proto, g.l4 = false, f[g.l3+9], g.l3+ihl
-	case 0x86dd:
-		if len(f) < g.l3+40 || f[g.l3]>>4 != 6 {
+		g.v6, proto, g.l4 = false, ip.Protocol(), g.l3+ihl
+	case wire.EtherTypeIPv6:
+		ip, ok := wire.PeekIPv6(f[g.l3:])
+		if !ok {
 			return false
 		}
-		g.v6, proto, g.l4 = true, f[g.l3+6], g.l3+40
+		g.v6, proto, g.l4 = true, ip.NextHeader(), g.l3+wire.IPv6Size
 	default:
 		return false
 	}
 	switch t := hdr[1] &^ unix.VIRTIO_NET_HDR_GSO_ECN; {
-	case (t == unix.VIRTIO_NET_HDR_GSO_TCPV4 && !g.v6 || t == unix.VIRTIO_NET_HDR_GSO_TCPV6 && g.v6) && proto == 6:
-		if len(f) < g.l4+20 {
+	case (t == unix.VIRTIO_NET_HDR_GSO_TCPV4 && !g.v6 || t == unix.VIRTIO_NET_HDR_GSO_TCPV6 && g.v6) && proto == wire.ProtoTCP:
+		tcp, ok := wire.PeekTCP(f[g.l4:])
+		if !ok {
 			return false
 		}
-		doff := int(f[g.l4+12]>>4) * 4
-		if doff < 20 || len(f) < g.l4+doff {
+		g.tcp, g.hlen = true, g.l4+tcp.DataOffset()
+	case t == unix.VIRTIO_NET_HDR_GSO_UDP_L4 && proto == wire.ProtoUDP:
+		if _, ok := wire.PeekUDP(f[g.l4:]); !ok {
 			return false
 		}
-		g.tcp, g.hlen = true, g.l4+doff
-	case t == unix.VIRTIO_NET_HDR_GSO_UDP_L4 && proto == 17:
-		if len(f) < g.l4+8 {
-			return false
-		}
-		g.tcp, g.hlen = false, g.l4+8
+		g.tcp, g.hlen = false, g.l4+wire.UDPSize
 	default:
 		return false
 	}
@@ -115,49 +117,34 @@ func (g *gsoState) next(dst []byte) int {
 	copy(dst[g.hlen:], chunk)
 	s := dst[:size]
 	l4len := size - g.l4
-	ip := s[g.l3:g.l4]
+	var pseudo uint16
 	if g.v6 {
-		binary.BigEndian.PutUint16(ip[4:], uint16(l4len))
+		ip := wire.IPv6(s[g.l3:])
+		ip.SetPayloadLength(uint16(l4len))
+		pseudo = ip.PseudoHeaderSum(ip.NextHeader(), l4len)
 	} else {
-		binary.BigEndian.PutUint16(ip[2:], uint16(size-g.l3))
-		id := binary.BigEndian.Uint16(f[g.l3+4:])
-		binary.BigEndian.PutUint16(ip[4:], id+uint16(seg))
-		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], ^fold(checksum(ip, 0)))
+		ip := wire.IPv4(s[g.l3:])
+		ip.SetTotalLength(uint16(size - g.l3))
+		ip.SetID(wire.IPv4(f[g.l3:]).ID() + uint16(seg))
+		ip.UpdateChecksum()
+		pseudo = ip.PseudoHeaderSum()
 	}
-	l4 := s[g.l4:]
-	var csumAt int
 	if g.tcp {
-		seq := binary.BigEndian.Uint32(f[g.l4+4:])
-		binary.BigEndian.PutUint32(l4[4:], seq+uint32(g.off-k))
+		tcp := wire.TCP(s[g.l4:])
+		tcp.SetSeq(wire.TCP(f[g.l4:]).Seq() + uint32(g.off-k))
+		flags := tcp.Flags()
 		if !last {
-			l4[13] &^= 0x01 | 0x08 // FIN, PSH only on the last segment
+			flags &^= wire.TCPFlagFIN | wire.TCPFlagPSH // only on the last segment
 		}
 		if !first {
-			l4[13] &^= 0x80 // CWR only on the first
+			flags &^= wire.TCPFlagCWR // only on the first
 		}
-		csumAt = 16
+		tcp.SetFlags(flags)
+		tcp.SetChecksum(tcp.CalculateChecksum(pseudo))
 	} else {
-		binary.BigEndian.PutUint16(l4[4:], uint16(l4len))
-		csumAt = 6
+		udp := wire.UDP(s[g.l4:])
+		udp.SetLength(uint16(l4len))
+		udp.SetChecksum(udp.CalculateChecksum(pseudo))
 	}
-	l4[csumAt], l4[csumAt+1] = 0, 0
-	var pseudo uint64
-	if g.v6 {
-		pseudo = checksum(ip[8:40], 0)
-		if g.tcp {
-			pseudo += 6
-		} else {
-			pseudo += 17
-		}
-	} else {
-		pseudo = checksum(ip[12:20], 0) + uint64(ip[9])
-	}
-	pseudo += uint64(l4len)
-	sum := ^fold(checksum(l4, pseudo))
-	if sum == 0 && !g.tcp {
-		sum = 0xffff
-	}
-	binary.BigEndian.PutUint16(l4[csumAt:], sum)
 	return size
 }

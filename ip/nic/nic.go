@@ -8,8 +8,13 @@
 // in steady state. Every adapter also implements StatsReporter: frames and
 // bytes each way, and every frame refused, by reason.
 //
-// Package nic does not parse frames (see package wire), does not switch them
-// (see package lan) and does not choose MAC addresses for ports.
+// A RefNIC also moves frames by reference (Ref), never copying them, between
+// network stacks and the LAN switch in one process.
+//
+// Package nic does not parse headers itself (GSO segmentation and checksum
+// completion read and write them through package wire's views), does not
+// switch frames (see package lan) and does not choose MAC addresses for
+// ports.
 package nic
 
 import "errors"

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"spacenet/ip/wire"
 )
 
 // vnetHdrLen is the length of struct virtio_net_hdr, which a TAP opened
@@ -42,37 +44,12 @@ func vnetFinish(hdr []byte, frame []byte) vnetResult {
 		return vnetBadCsum
 	}
 	// The field holds the pseudo-header sum; summing over it includes it.
-	sum := ^fold(checksum(frame[start:], 0))
+	sum := ^wire.Sum(frame[start:], 0)
 	if sum == 0 {
 		sum = 0xffff // CSUM_MANGLED_0: a UDP checksum of 0 means "none"
 	}
 	binary.BigEndian.PutUint16(frame[start+off:], sum)
 	return vnetOK
-}
-
-// checksum adds b, as big-endian 16-bit words (a trailing odd byte padded
-// with zero), to the one's complement accumulator sum.
-func checksum(b []byte, sum uint64) uint64 {
-	for len(b) >= 8 {
-		sum += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// fold reduces a one's complement accumulator to 16 bits.
-func fold(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
 }
 
 // setIovec points v at b (an empty b gives an empty vector).

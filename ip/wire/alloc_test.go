@@ -44,6 +44,20 @@ func TestZeroAllocs(t *testing.T) {
 			_, _ = ParseICMPv4(frames["ICMPv4Echo"][34:])
 			_, _ = ParseVLAN(frames["VLANIPv4UDPOpts"][14:])
 		},
+		"Peek functions": func() {
+			f := frames["NDPSolicit"]
+			_, l3, _ := Untag(f)
+			h, _ := PeekIPv6(l3)
+			m, _, _ := PeekNDP(h.Payload())
+			for it := m.NDPOptionIter(); it.Next(); {
+				_, _ = it.LinkLayer()
+			}
+			_, _ = PeekARP(frames["ARPRequest"][14:])
+			v4, _ := PeekIPv4(frames["IPv4TCPData"][14:])
+			_, _ = PeekTCP(v4.Payload())
+			_, _ = PeekUDP(frames["IPv6UDP"][54:])
+			_ = h.PseudoHeaderSum(ProtoICMPv6, len(m))
+		},
 		"Checksums": func() {
 			f := frames["IPv4TCPData"]
 			h := IPv4(f[14:])

@@ -14,6 +14,37 @@ const (
 // ARPSize is the size of an ARP packet for IPv4 over Ethernet.
 const ARPSize = 28
 
+// ARP packet for IPv4 over Ethernet (RFC 826):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|     Hardware Type (1)         |     Protocol Type (0x0800)    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	| HW Length (6) |Proto Length(4)|           Operation           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Sender Hardware Address                    |
+//	+                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                               |    Sender Protocol Address    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|               |           Target Hardware Address             |
+//	+-+-+-+-+-+-+-+-+                               +-+-+-+-+-+-+-+-+
+//	|                                               |               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+               +
+//	|            Target Protocol Address            |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	arpHardwareType = 0
+	arpProtocolType = 2
+	arpHardwareLen  = 4
+	arpProtocolLen  = 5
+	arpOp           = 6
+	arpSenderMAC    = 8
+	arpSenderIP     = 14
+	arpTargetMAC    = 18
+	arpTargetIP     = 24
+)
+
 // ARP is a view of an ARP packet for IPv4 over Ethernet (RFC 826): hardware
 // type 1, protocol type 0x0800, address lengths 6 and 4.
 type ARP []byte
@@ -45,58 +76,58 @@ func checkARP(b []byte, e *FieldError) bool {
 		return e.fail("arp", "hardware_type", Unsupported, int(h.HardwareType()), 1)
 	case h.ProtocolType() != EtherTypeIPv4:
 		return e.fail("arp", "protocol_type", Unsupported, int(h.ProtocolType()), int(EtherTypeIPv4))
-	case b[4] != 6:
-		return e.fail("arp", "hardware_length", Invalid, int(b[4]), 6)
-	case b[5] != 4:
-		return e.fail("arp", "protocol_length", Invalid, int(b[5]), 4)
+	case b[arpHardwareLen] != MACSize:
+		return e.fail("arp", "hardware_length", Invalid, int(b[arpHardwareLen]), MACSize)
+	case b[arpProtocolLen] != 4:
+		return e.fail("arp", "protocol_length", Invalid, int(b[arpProtocolLen]), 4)
 	}
 	return true
 }
 
 // HardwareType returns the hardware type (1 for Ethernet).
-func (h ARP) HardwareType() uint16 { return binary.BigEndian.Uint16(h[0:]) }
+func (h ARP) HardwareType() uint16 { return binary.BigEndian.Uint16(h[arpHardwareType:]) }
 
 // ProtocolType returns the protocol type (0x0800 for IPv4).
-func (h ARP) ProtocolType() uint16 { return binary.BigEndian.Uint16(h[2:]) }
+func (h ARP) ProtocolType() uint16 { return binary.BigEndian.Uint16(h[arpProtocolType:]) }
 
 // Op returns the operation.
-func (h ARP) Op() uint16 { return binary.BigEndian.Uint16(h[6:]) }
+func (h ARP) Op() uint16 { return binary.BigEndian.Uint16(h[arpOp:]) }
 
 // SenderMAC returns the sender hardware address.
-func (h ARP) SenderMAC() MAC { return MAC(h[8:14]) }
+func (h ARP) SenderMAC() MAC { return MAC(h[arpSenderMAC : arpSenderMAC+MACSize]) }
 
 // SenderIP returns the sender protocol address.
-func (h ARP) SenderIP() netip.Addr { return netip.AddrFrom4([4]byte(h[14:18])) }
+func (h ARP) SenderIP() netip.Addr { return netip.AddrFrom4([4]byte(h[arpSenderIP : arpSenderIP+4])) }
 
 // TargetMAC returns the target hardware address.
-func (h ARP) TargetMAC() MAC { return MAC(h[18:24]) }
+func (h ARP) TargetMAC() MAC { return MAC(h[arpTargetMAC : arpTargetMAC+MACSize]) }
 
 // TargetIP returns the target protocol address.
-func (h ARP) TargetIP() netip.Addr { return netip.AddrFrom4([4]byte(h[24:28])) }
+func (h ARP) TargetIP() netip.Addr { return netip.AddrFrom4([4]byte(h[arpTargetIP : arpTargetIP+4])) }
 
 // SetOp sets the operation.
-func (h ARP) SetOp(op uint16) { binary.BigEndian.PutUint16(h[6:], op) }
+func (h ARP) SetOp(op uint16) { binary.BigEndian.PutUint16(h[arpOp:], op) }
 
 // SetSender sets the sender addresses; ip must be IPv4.
 func (h ARP) SetSender(m MAC, ip netip.Addr) {
 	a := ip.As4()
-	copy(h[8:14], m[:])
-	copy(h[14:18], a[:])
+	copy(h[arpSenderMAC:arpSenderMAC+MACSize], m[:])
+	copy(h[arpSenderIP:arpSenderIP+4], a[:])
 }
 
 // SetTarget sets the target addresses; ip must be IPv4.
 func (h ARP) SetTarget(m MAC, ip netip.Addr) {
 	a := ip.As4()
-	copy(h[18:24], m[:])
-	copy(h[24:28], a[:])
+	copy(h[arpTargetMAC:arpTargetMAC+MACSize], m[:])
+	copy(h[arpTargetIP:arpTargetIP+4], a[:])
 }
 
 // Encode writes a whole ARP packet into the first 28 bytes of h.
 func (h ARP) Encode(f *ARPFields) {
 	_ = h[ARPSize-1]
-	binary.BigEndian.PutUint16(h[0:], 1)
-	binary.BigEndian.PutUint16(h[2:], EtherTypeIPv4)
-	h[4], h[5] = 6, 4
+	binary.BigEndian.PutUint16(h[arpHardwareType:], 1)
+	binary.BigEndian.PutUint16(h[arpProtocolType:], EtherTypeIPv4)
+	h[arpHardwareLen], h[arpProtocolLen] = MACSize, 4
 	h.SetOp(f.Op)
 	h.SetSender(f.SenderMAC, f.SenderIP)
 	h.SetTarget(f.TargetMAC, f.TargetIP)

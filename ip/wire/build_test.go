@@ -68,6 +68,14 @@ func TestBuildTCP(t *testing.T) {
 	tc.SetUrgent(0)
 	tc.SetChecksum(tc.CalculateChecksum(IPv4(g[14:]).PseudoHeaderSum()))
 	sameBytes(t, "TCP setters", g, frameOf(t, "IPv4TCPData"))
+
+	// SetFlags leaves the data offset and the reserved bits alone.
+	r := make(TCP, TCPMinSize)
+	r[tcpDataOffset], r[tcpDataOffset+1] = 0x5e, 0xff // data offset 5, reserved 0b111, NS and every flag
+	r.SetFlags(TCPFlagSYN)
+	if r[tcpDataOffset] != 0x5e || r[tcpDataOffset+1] != 0x02 || r.DataOffset() != 20 || r.Flags() != TCPFlagSYN {
+		t.Errorf("SetFlags(SYN) on 5eff: %x", r[tcpDataOffset:tcpDataOffset+2])
+	}
 }
 
 func TestTCPOptionsEncodeRoundTrip(t *testing.T) {
@@ -321,7 +329,15 @@ func TestMAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "ParseMAC", got, m)
-	for _, bad := range []string{"", "02:00:5e:10:ab", "02:00:5e:10:ab:fg", "02:00:5e:10:ab+ff"} {
+	for _, dotted := range []string{"0200.5e10.abff", "0200.5E10.ABFF"} {
+		got, err := ParseMAC(dotted)
+		if err != nil {
+			t.Fatalf("ParseMAC(%q): %v", dotted, err)
+		}
+		eq(t, "ParseMAC "+dotted, got, m)
+	}
+	eq(t, "LocalMAC", LocalMAC(0x1234ab), MAC{0x02, 0x53, 0x4e, 0x12, 0x34, 0xab})
+	for _, bad := range []string{"", "02:00:5e:10:ab", "02:00:5e:10:ab:fg", "02:00:5e:10:ab+ff", "0200.5e10:abff", "0200-5e10.abff", "0200.5e10.abfg", "0200.5e10.ab"} {
 		if _, err := ParseMAC(bad); err == nil {
 			t.Errorf("ParseMAC(%q) = nil error", bad)
 		}

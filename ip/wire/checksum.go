@@ -83,6 +83,12 @@ func PseudoHeaderSum(proto uint8, src, dst netip.Addr, length int) uint16 {
 	return fold64(acc)
 }
 
+// pseudoSum is PseudoHeaderSum with the source and destination addresses
+// as they sit next to each other in an IP header.
+func pseudoSum(addrs []byte, proto uint8, length int) uint16 {
+	return Sum(addrs, fold64(uint64(proto)+uint64(uint32(length)>>16)+uint64(length&0xffff)))
+}
+
 // UpdateChecksum returns the checksum field hc updated for one 16-bit word
 // of the covered data changing from old to new, by RFC 1624 equation 3:
 // HC' = ~(~HC + ~m + m').

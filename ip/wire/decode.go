@@ -57,7 +57,7 @@ func Decode(frame []byte, p *Packet) error {
 		return e
 	}
 	p.Ethernet = Ethernet(frame[:EthernetSize])
-	et := binary.BigEndian.Uint16(frame[12:])
+	et := binary.BigEndian.Uint16(frame[ethEtherType:])
 	b := frame[EthernetSize:]
 	for et == EtherTypeVLAN || et == EtherTypeQinQ {
 		if p.NumVLAN == MaxVLANTags {
@@ -70,7 +70,7 @@ func Decode(frame []byte, p *Packet) error {
 		}
 		p.VLAN[p.NumVLAN] = VLAN(b[:VLANSize])
 		p.NumVLAN++
-		et = binary.BigEndian.Uint16(b[2:])
+		et = binary.BigEndian.Uint16(b[vlanEtherType:])
 		b = b[VLANSize:]
 	}
 	p.EtherType, p.L3 = et, b
@@ -96,7 +96,7 @@ func Decode(frame []byte, p *Packet) error {
 			return e
 		}
 		p.IPv6 = h
-		if nh := h[6]; !isIPv6Ext(nh) {
+		if nh := h.NextHeader(); !isIPv6Ext(nh) {
 			// No extension headers: the common case, without the walk.
 			p.Ext.Upper, p.Ext.Payload = nh, h[IPv6Size:]
 		} else if !p.Ext.parse(h, e) {

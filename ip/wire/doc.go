@@ -14,6 +14,13 @@
 // a Packet of views, returning a pointer to the Packet's own FieldError on
 // failure, so even a flood of bad frames costs no garbage.
 //
+// Field offsets are named constants under the RFC diagram of each header.
+// The Peek functions (PeekARP, PeekIPv4, PeekIPv6, PeekTCP, PeekUDP,
+// PeekNDP, and Untag for VLAN tags) check only a header's fixed part, for
+// readers that hold only the start of a packet: the LAN switch's port
+// security (package lan) and GSO segmentation (package nic) use them, so
+// this is the IP plane's only header and checksum code.
+//
 // Package wire does not verify checksums while decoding (the Verify helpers
 // do, on request), does not reassemble fragments, and holds no state: see
 // package endpoint for a stack that answers packets.

@@ -54,7 +54,7 @@ func layerSeeds(t testing.TB, layer string) [][]byte {
 var fuzzLayers = map[string]string{
 	"FuzzEthernet": "ethernet", "FuzzDecode": "ethernet", "FuzzARP": "arp",
 	"FuzzIPv4": "ipv4", "FuzzIPv6": "ipv6", "FuzzTCP": "tcp", "FuzzUDP": "udp",
-	"FuzzICMPv4": "icmpv4", "FuzzICMPv6": "icmpv6",
+	"FuzzICMPv4": "icmpv4", "FuzzICMPv6": "icmpv6", "FuzzPeek": "ethernet",
 }
 
 // TestWriteFuzzCorpus regenerates testdata/fuzz/<target>/ from the golden

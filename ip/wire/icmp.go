@@ -19,6 +19,28 @@ const (
 // the four type-specific bytes.
 const ICMPSize = 8
 
+// ICMPv4 and ICMPv6 header (RFC 792, RFC 4443 section 2.1); echo messages
+// carry an identifier and sequence number in the rest of the header,
+// "fragmentation needed" (ICMPv4) the next-hop MTU in its last two bytes,
+// "packet too big" (ICMPv6) a 32-bit MTU:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|     Type      |     Code      |          Checksum             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           Identifier          |        Sequence Number        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	icmpType     = 0
+	icmpCode     = 1
+	icmpChecksum = 2
+	icmpRest     = 4 // the rest of the header, 32 bits
+	icmpIdent    = 4
+	icmpSeq      = 6
+	icmpv4MTU    = 6
+)
+
 // ICMPv4 is a view of an ICMPv4 message (RFC 792), header and data.
 type ICMPv4 []byte
 
@@ -41,35 +63,35 @@ func ParseICMPv4(b []byte) (ICMPv4, error) {
 }
 
 // Type returns the message type.
-func (m ICMPv4) Type() uint8 { return m[0] }
+func (m ICMPv4) Type() uint8 { return m[icmpType] }
 
 // Code returns the code.
-func (m ICMPv4) Code() uint8 { return m[1] }
+func (m ICMPv4) Code() uint8 { return m[icmpCode] }
 
 // Checksum returns the checksum field.
-func (m ICMPv4) Checksum() uint16 { return binary.BigEndian.Uint16(m[2:]) }
+func (m ICMPv4) Checksum() uint16 { return binary.BigEndian.Uint16(m[icmpChecksum:]) }
 
 // Ident returns an echo message's identifier.
-func (m ICMPv4) Ident() uint16 { return binary.BigEndian.Uint16(m[4:]) }
+func (m ICMPv4) Ident() uint16 { return binary.BigEndian.Uint16(m[icmpIdent:]) }
 
 // Seq returns an echo message's sequence number.
-func (m ICMPv4) Seq() uint16 { return binary.BigEndian.Uint16(m[6:]) }
+func (m ICMPv4) Seq() uint16 { return binary.BigEndian.Uint16(m[icmpSeq:]) }
 
 // MTU returns the next-hop MTU of a "fragmentation needed" message.
-func (m ICMPv4) MTU() uint16 { return binary.BigEndian.Uint16(m[6:]) }
+func (m ICMPv4) MTU() uint16 { return binary.BigEndian.Uint16(m[icmpv4MTU:]) }
 
 // Payload returns the data after the 8-byte header: echo data, or the
 // start of the datagram an error message is about.
 func (m ICMPv4) Payload() []byte { return m[ICMPSize:] }
 
 // SetType sets the type.
-func (m ICMPv4) SetType(t uint8) { m[0] = t }
+func (m ICMPv4) SetType(t uint8) { m[icmpType] = t }
 
 // SetCode sets the code.
-func (m ICMPv4) SetCode(c uint8) { m[1] = c }
+func (m ICMPv4) SetCode(c uint8) { m[icmpCode] = c }
 
 // SetChecksum sets the checksum field.
-func (m ICMPv4) SetChecksum(c uint16) { binary.BigEndian.PutUint16(m[2:], c) }
+func (m ICMPv4) SetChecksum(c uint16) { binary.BigEndian.PutUint16(m[icmpChecksum:], c) }
 
 // ChecksumValid reports whether the checksum over the whole message
 // verifies.
@@ -92,16 +114,16 @@ func (m ICMPv4) Encode(f *ICMPFields) {
 
 func encodeICMP(m []byte, f *ICMPFields, echo, mtu bool) {
 	_ = m[ICMPSize-1]
-	m[0], m[1] = f.Type, f.Code
-	binary.BigEndian.PutUint16(m[2:], 0)
+	m[icmpType], m[icmpCode] = f.Type, f.Code
+	binary.BigEndian.PutUint16(m[icmpChecksum:], 0)
 	switch {
 	case echo:
-		binary.BigEndian.PutUint16(m[4:], f.Ident)
-		binary.BigEndian.PutUint16(m[6:], f.Seq)
+		binary.BigEndian.PutUint16(m[icmpIdent:], f.Ident)
+		binary.BigEndian.PutUint16(m[icmpSeq:], f.Seq)
 	case mtu:
-		binary.BigEndian.PutUint32(m[4:], f.MTU)
+		binary.BigEndian.PutUint32(m[icmpRest:], f.MTU)
 	default:
-		binary.BigEndian.PutUint32(m[4:], 0)
+		binary.BigEndian.PutUint32(m[icmpRest:], 0)
 	}
 }
 
@@ -133,6 +155,31 @@ const (
 	NDPFlagOverride  uint8 = 0x20
 )
 
+// Neighbour solicitation and advertisement (RFC 4861 sections 4.3, 4.4) and
+// an option (section 4.6; the link-layer address options carry a MAC):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|     Type      |     Code      |          Checksum             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|R|S|O|                     Reserved                            |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                                                               |
+//	+                       Target Address                          +
+//	|                          (16 bytes)                           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|     Type      |    Length     |  Link-Layer Address ...       |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	ndpFlags      = 4
+	ndpTarget     = 8
+	ndpOptions    = 24 // NDPNeighborSize
+	ndpOptionType = 0  // offsets in an option
+	ndpOptionLen  = 1  // in units of 8 bytes
+	ndpOptionData = 2
+)
+
 // ICMPv6 is a view of an ICMPv6 message (RFC 4443, RFC 4861).
 type ICMPv6 []byte
 
@@ -150,7 +197,7 @@ func checkICMPv6(b []byte, e *FieldError) bool {
 	if len(b) < ICMPSize {
 		return e.short("icmpv6", "header", ICMPSize, len(b))
 	}
-	switch b[0] {
+	switch b[icmpType] {
 	case ICMPv6NeighborSolicitation, ICMPv6NeighborAdvertisement:
 		if len(b) < NDPNeighborSize {
 			return e.short("ndp", "target", NDPNeighborSize, len(b))
@@ -174,31 +221,31 @@ func checkICMPv6(b []byte, e *FieldError) bool {
 }
 
 // Type returns the message type.
-func (m ICMPv6) Type() uint8 { return m[0] }
+func (m ICMPv6) Type() uint8 { return m[icmpType] }
 
 // Code returns the code.
-func (m ICMPv6) Code() uint8 { return m[1] }
+func (m ICMPv6) Code() uint8 { return m[icmpCode] }
 
 // Checksum returns the checksum field.
-func (m ICMPv6) Checksum() uint16 { return binary.BigEndian.Uint16(m[2:]) }
+func (m ICMPv6) Checksum() uint16 { return binary.BigEndian.Uint16(m[icmpChecksum:]) }
 
 // Ident returns an echo message's identifier.
-func (m ICMPv6) Ident() uint16 { return binary.BigEndian.Uint16(m[4:]) }
+func (m ICMPv6) Ident() uint16 { return binary.BigEndian.Uint16(m[icmpIdent:]) }
 
 // Seq returns an echo message's sequence number.
-func (m ICMPv6) Seq() uint16 { return binary.BigEndian.Uint16(m[6:]) }
+func (m ICMPv6) Seq() uint16 { return binary.BigEndian.Uint16(m[icmpSeq:]) }
 
 // MTU returns a "packet too big" message's MTU.
-func (m ICMPv6) MTU() uint32 { return binary.BigEndian.Uint32(m[4:]) }
+func (m ICMPv6) MTU() uint32 { return binary.BigEndian.Uint32(m[icmpRest:]) }
 
 // Payload returns the data after the 8-byte header.
 func (m ICMPv6) Payload() []byte { return m[ICMPSize:] }
 
 // NDPFlags returns a neighbour advertisement's R, S, O flags.
-func (m ICMPv6) NDPFlags() uint8 { return m[4] & 0xe0 }
+func (m ICMPv6) NDPFlags() uint8 { return m[ndpFlags] & 0xe0 }
 
 // Target returns an NS or NA's target address.
-func (m ICMPv6) Target() netip.Addr { return netip.AddrFrom16([16]byte(m[8:24])) }
+func (m ICMPv6) Target() netip.Addr { return netip.AddrFrom16([16]byte(m[ndpTarget : ndpTarget+16])) }
 
 // NDPOptions returns an NS or NA's options.
 func (m ICMPv6) NDPOptions() []byte { return m[NDPNeighborSize:] }
@@ -207,31 +254,30 @@ func (m ICMPv6) NDPOptions() []byte { return m[NDPNeighborSize:] }
 // typ (NDPOptionSourceLinkLayer or NDPOptionTargetLinkLayer) in an NS or NA
 // checked by ParseICMPv6.
 func (m ICMPv6) LinkLayerOption(typ uint8) (MAC, bool) {
-	o := m.NDPOptions()
-	for len(o) >= 2 && o[1] != 0 && int(o[1])*8 <= len(o) {
-		l := int(o[1]) * 8
-		if o[0] == typ && l >= 8 {
-			return MAC(o[2:8]), true
+	for it := m.NDPOptionIter(); it.Next(); {
+		if it.Type() == typ {
+			if mac, ok := it.LinkLayer(); ok {
+				return mac, true
+			}
 		}
-		o = o[l:]
 	}
 	return MAC{}, false
 }
 
 // SetType sets the type.
-func (m ICMPv6) SetType(t uint8) { m[0] = t }
+func (m ICMPv6) SetType(t uint8) { m[icmpType] = t }
 
 // SetCode sets the code.
-func (m ICMPv6) SetCode(c uint8) { m[1] = c }
+func (m ICMPv6) SetCode(c uint8) { m[icmpCode] = c }
 
 // SetChecksum sets the checksum field.
-func (m ICMPv6) SetChecksum(c uint16) { binary.BigEndian.PutUint16(m[2:], c) }
+func (m ICMPv6) SetChecksum(c uint16) { binary.BigEndian.PutUint16(m[icmpChecksum:], c) }
 
 // CalculateChecksum returns the checksum of the whole message given the
 // pseudo-header sum (protocol 58, length len(m)), as if the checksum field
 // were zero.
 func (m ICMPv6) CalculateChecksum(pseudo uint16) uint16 {
-	return ^Combine(Sum(m[:2], pseudo), Sum(m[4:], 0))
+	return ^Combine(Sum(m[:icmpChecksum], pseudo), Sum(m[icmpRest:], 0))
 }
 
 // ChecksumValid reports whether the checksum verifies under the
@@ -255,16 +301,62 @@ func (m ICMPv6) EncodeNeighbor(typ, flags uint8, target netip.Addr, mac MAC, src
 		return 0
 	}
 	m = m[:n]
-	m[0], m[1] = typ, 0
-	binary.BigEndian.PutUint32(m[4:], uint32(flags)<<24)
+	m[icmpType], m[icmpCode] = typ, 0
+	binary.BigEndian.PutUint32(m[ndpFlags:], uint32(flags)<<24)
 	t := target.As16()
-	copy(m[8:24], t[:])
-	m[24] = NDPOptionSourceLinkLayer
+	copy(m[ndpTarget:ndpTarget+16], t[:])
+	o := m[ndpOptions:]
+	o[ndpOptionType] = NDPOptionSourceLinkLayer
 	if typ == ICMPv6NeighborAdvertisement {
-		m[24] = NDPOptionTargetLinkLayer
+		o[ndpOptionType] = NDPOptionTargetLinkLayer
 	}
-	m[25] = 1
-	copy(m[26:32], mac[:])
+	o[ndpOptionLen] = 1
+	copy(o[ndpOptionData:ndpOptionData+MACSize], mac[:])
 	m.SetChecksum(m.CalculateChecksum(PseudoHeaderSum(ProtoICMPv6, src, dst, n)))
 	return n
+}
+
+// NDPOptions iterates over the options of a neighbour solicitation or
+// advertisement (PeekNDP or ParseICMPv6 checked its fixed part):
+//
+//	for it := m.NDPOptionIter(); it.Next(); { use(it.Type(), it.LinkLayer()) }
+//	if it.Malformed() { refuse }
+//
+// A final single byte, too short for an option, is ignored.
+type NDPOptions struct {
+	b, cur    []byte
+	malformed bool
+}
+
+// NDPOptionIter returns an iterator over m's NDP options.
+func (m ICMPv6) NDPOptionIter() NDPOptions { return NDPOptions{b: m[ndpOptions:]} }
+
+// Next advances to the next option; false at the end or at a malformed
+// option (length 0, or beyond the message), which Malformed then reports.
+func (it *NDPOptions) Next() bool {
+	if len(it.b) < 2 {
+		return false
+	}
+	l := int(it.b[ndpOptionLen]) * 8
+	if l == 0 || l > len(it.b) {
+		it.b, it.malformed = nil, true
+		return false
+	}
+	it.cur, it.b = it.b[:l], it.b[l:]
+	return true
+}
+
+// Malformed reports whether Next stopped at a malformed option.
+func (it *NDPOptions) Malformed() bool { return it.malformed }
+
+// Type returns the current option's type.
+func (it *NDPOptions) Type() uint8 { return it.cur[ndpOptionType] }
+
+// LinkLayer returns the MAC a link-layer address option carries; false if
+// the option is too short for one.
+func (it *NDPOptions) LinkLayer() (MAC, bool) {
+	if len(it.cur) < NDPLinkLayerOptionSize {
+		return MAC{}, false
+	}
+	return MAC(it.cur[ndpOptionData : ndpOptionData+MACSize]), true
 }

@@ -24,6 +24,36 @@ const (
 	IPv4MaxSize = 60
 )
 
+// IPv4 header (RFC 791 section 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version|  IHL  |Type of Service|          Total Length         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         Identification        |Flags|      Fragment Offset    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Time to Live |    Protocol   |         Header Checksum       |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                       Source Address                          |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Destination Address                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Options                    |    Padding    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	ipv4VersIHL      = 0
+	ipv4TOS          = 1
+	ipv4TotalLen     = 2
+	ipv4ID           = 4
+	ipv4FlagsFragOff = 6
+	ipv4TTL          = 8
+	ipv4Protocol     = 9
+	ipv4Checksum     = 10
+	ipv4Src          = 12
+	ipv4Dst          = 16
+)
+
 // IPv4 flag bits as they sit in the flags/fragment-offset word.
 const (
 	IPv4DontFragment  uint16 = 0x4000
@@ -64,14 +94,14 @@ func checkIPv4(b []byte, e *FieldError) (IPv4, bool) {
 	if len(b) < IPv4MinSize {
 		return nil, e.short("ipv4", "header", IPv4MinSize, len(b))
 	}
-	if v := b[0] >> 4; v != 4 {
+	if v := b[ipv4VersIHL] >> 4; v != 4 {
 		return nil, e.fail("ipv4", "version", Invalid, int(v), 4)
 	}
-	hl := int(b[0]&0xf) * 4
+	hl := int(b[ipv4VersIHL]&0xf) * 4
 	if hl < IPv4MinSize {
 		return nil, e.fail("ipv4", "ihl", Invalid, hl, IPv4MinSize)
 	}
-	tl := int(binary.BigEndian.Uint16(b[2:]))
+	tl := int(binary.BigEndian.Uint16(b[ipv4TotalLen:]))
 	if tl < hl {
 		return nil, e.fail("ipv4", "total_length", Invalid, tl, hl)
 	}
@@ -110,48 +140,48 @@ func checkIPv4Options(o []byte, e *FieldError) bool {
 }
 
 // Version returns the version field.
-func (h IPv4) Version() uint8 { return h[0] >> 4 }
+func (h IPv4) Version() uint8 { return h[ipv4VersIHL] >> 4 }
 
 // HeaderLength returns the header length in bytes (IHL * 4).
-func (h IPv4) HeaderLength() int { return int(h[0]&0xf) * 4 }
+func (h IPv4) HeaderLength() int { return int(h[ipv4VersIHL]&0xf) * 4 }
 
 // TOS returns the type-of-service byte (DSCP and ECN).
-func (h IPv4) TOS() uint8 { return h[1] }
+func (h IPv4) TOS() uint8 { return h[ipv4TOS] }
 
 // TotalLength returns the total length field.
-func (h IPv4) TotalLength() uint16 { return binary.BigEndian.Uint16(h[2:]) }
+func (h IPv4) TotalLength() uint16 { return binary.BigEndian.Uint16(h[ipv4TotalLen:]) }
 
 // ID returns the identification field.
-func (h IPv4) ID() uint16 { return binary.BigEndian.Uint16(h[4:]) }
+func (h IPv4) ID() uint16 { return binary.BigEndian.Uint16(h[ipv4ID:]) }
 
 // Flags returns the flag bits (IPv4DontFragment, IPv4MoreFragments) in
 // place.
-func (h IPv4) Flags() uint16 { return binary.BigEndian.Uint16(h[6:]) & 0xe000 }
+func (h IPv4) Flags() uint16 { return binary.BigEndian.Uint16(h[ipv4FlagsFragOff:]) & 0xe000 }
 
 // FragmentOffset returns the fragment offset in bytes.
-func (h IPv4) FragmentOffset() uint16 { return binary.BigEndian.Uint16(h[6:]) << 3 }
+func (h IPv4) FragmentOffset() uint16 { return binary.BigEndian.Uint16(h[ipv4FlagsFragOff:]) << 3 }
 
 // MoreFragments reports whether the MF flag is set.
-func (h IPv4) MoreFragments() bool { return h[6]&0x20 != 0 }
+func (h IPv4) MoreFragments() bool { return h[ipv4FlagsFragOff]&0x20 != 0 }
 
 // IsFragment reports whether the packet is a fragment (MF set or a nonzero
 // offset).
-func (h IPv4) IsFragment() bool { return binary.BigEndian.Uint16(h[6:])&0x3fff != 0 }
+func (h IPv4) IsFragment() bool { return binary.BigEndian.Uint16(h[ipv4FlagsFragOff:])&0x3fff != 0 }
 
 // TTL returns the time to live.
-func (h IPv4) TTL() uint8 { return h[8] }
+func (h IPv4) TTL() uint8 { return h[ipv4TTL] }
 
 // Protocol returns the protocol field.
-func (h IPv4) Protocol() uint8 { return h[9] }
+func (h IPv4) Protocol() uint8 { return h[ipv4Protocol] }
 
 // Checksum returns the header checksum field.
-func (h IPv4) Checksum() uint16 { return binary.BigEndian.Uint16(h[10:]) }
+func (h IPv4) Checksum() uint16 { return binary.BigEndian.Uint16(h[ipv4Checksum:]) }
 
 // Src returns the source address.
-func (h IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(h[12:16])) }
+func (h IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(h[ipv4Src : ipv4Src+4])) }
 
 // Dst returns the destination address.
-func (h IPv4) Dst() netip.Addr { return netip.AddrFrom4([4]byte(h[16:20])) }
+func (h IPv4) Dst() netip.Addr { return netip.AddrFrom4([4]byte(h[ipv4Dst : ipv4Dst+4])) }
 
 // Options returns the options bytes (empty when IHL is 5).
 func (h IPv4) Options() []byte { return h[IPv4MinSize:h.HeaderLength()] }
@@ -171,38 +201,38 @@ func (h IPv4) ChecksumValid() bool { return Checksum(h[:h.HeaderLength()]) == 0 
 // PseudoHeaderSum returns the pseudo-header sum for the payload's protocol
 // and length, to seed a TCP or UDP checksum.
 func (h IPv4) PseudoHeaderSum() uint16 {
-	return PseudoHeaderSum(h.Protocol(), h.Src(), h.Dst(), len(h.Payload()))
+	return pseudoSum(h[ipv4Src:ipv4Dst+4], h.Protocol(), len(h.Payload()))
 }
 
 // SetTOS sets the type-of-service byte.
-func (h IPv4) SetTOS(v uint8) { h[1] = v }
+func (h IPv4) SetTOS(v uint8) { h[ipv4TOS] = v }
 
 // SetTotalLength sets the total length field.
-func (h IPv4) SetTotalLength(v uint16) { binary.BigEndian.PutUint16(h[2:], v) }
+func (h IPv4) SetTotalLength(v uint16) { binary.BigEndian.PutUint16(h[ipv4TotalLen:], v) }
 
 // SetID sets the identification field.
-func (h IPv4) SetID(v uint16) { binary.BigEndian.PutUint16(h[4:], v) }
+func (h IPv4) SetID(v uint16) { binary.BigEndian.PutUint16(h[ipv4ID:], v) }
 
 // SetFlagsFragmentOffset sets the flags and the fragment offset (in bytes,
 // a multiple of 8).
 func (h IPv4) SetFlagsFragmentOffset(flags, offset uint16) {
-	binary.BigEndian.PutUint16(h[6:], flags&0xe000|offset>>3)
+	binary.BigEndian.PutUint16(h[ipv4FlagsFragOff:], flags&0xe000|offset>>3)
 }
 
 // SetTTL sets the time to live.
-func (h IPv4) SetTTL(v uint8) { h[8] = v }
+func (h IPv4) SetTTL(v uint8) { h[ipv4TTL] = v }
 
 // SetProtocol sets the protocol field.
-func (h IPv4) SetProtocol(v uint8) { h[9] = v }
+func (h IPv4) SetProtocol(v uint8) { h[ipv4Protocol] = v }
 
 // SetChecksum sets the header checksum field.
-func (h IPv4) SetChecksum(v uint16) { binary.BigEndian.PutUint16(h[10:], v) }
+func (h IPv4) SetChecksum(v uint16) { binary.BigEndian.PutUint16(h[ipv4Checksum:], v) }
 
 // SetSrc sets the source address (IPv4).
-func (h IPv4) SetSrc(a netip.Addr) { b := a.As4(); copy(h[12:16], b[:]) }
+func (h IPv4) SetSrc(a netip.Addr) { b := a.As4(); copy(h[ipv4Src:ipv4Src+4], b[:]) }
 
 // SetDst sets the destination address (IPv4).
-func (h IPv4) SetDst(a netip.Addr) { b := a.As4(); copy(h[16:20], b[:]) }
+func (h IPv4) SetDst(a netip.Addr) { b := a.As4(); copy(h[ipv4Dst:ipv4Dst+4], b[:]) }
 
 // UpdateChecksum recomputes the header checksum.
 func (h IPv4) UpdateChecksum() {
@@ -215,13 +245,13 @@ func (h IPv4) UpdateChecksum() {
 func (h IPv4) Encode(f *IPv4Fields) {
 	hl := IPv4MinSize + len(f.Options)
 	_ = h[hl-1]
-	h[0] = 0x40 | uint8(hl/4)
-	h[1] = f.TOS
+	h[ipv4VersIHL] = 0x40 | uint8(hl/4)
+	h[ipv4TOS] = f.TOS
 	h.SetTotalLength(f.TotalLength)
 	h.SetID(f.ID)
 	h.SetFlagsFragmentOffset(f.Flags, f.FragOffset)
-	h[8] = f.TTL
-	h[9] = f.Protocol
+	h[ipv4TTL] = f.TTL
+	h[ipv4Protocol] = f.Protocol
 	h.SetSrc(f.Src)
 	h.SetDst(f.Dst)
 	copy(h[IPv4MinSize:hl], f.Options)

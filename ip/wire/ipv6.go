@@ -12,6 +12,57 @@ const (
 	MaxIPv6Ext       = 8  // extension headers Decode records before refusing
 )
 
+// IPv6 fixed header (RFC 8200 section 3):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version| Traffic Class |           Flow Label                  |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         Payload Length        |  Next Header  |   Hop Limit   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                                                               |
+//	+                         Source Address                        +
+//	|                          (16 bytes)                           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                                                               |
+//	+                      Destination Address                      +
+//	|                          (16 bytes)                           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	ipv6VersTCFL   = 0
+	ipv6PayloadLen = 4
+	ipv6NextHeader = 6
+	ipv6HopLimit   = 7
+	ipv6Src        = 8
+	ipv6Dst        = 24
+)
+
+// Extension headers (RFC 8200 sections 4.3-4.6): hop-by-hop and
+// destination options, routing, and the fragment header:
+//
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Next Header  |  Hdr Ext Len  |  Options (or Routing Type,    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  Segments Left, data) ...     |
+//
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         Identification                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	extNextHeader       = 0
+	extHdrLen           = 1
+	extOptions          = 2
+	routingType         = 2
+	routingSegmentsLeft = 3
+	routingData         = 4
+	fragNextHeader      = 0
+	fragReserved        = 1
+	fragOffsetFlags     = 2
+	fragID              = 4
+)
+
 // IPv6 is a view of an IPv6 packet (RFC 8200): fixed header, extension
 // headers and upper-layer data.
 type IPv6 []byte
@@ -43,11 +94,11 @@ func checkIPv6(b []byte, e *FieldError) (IPv6, bool) {
 	if len(b) < IPv6Size {
 		return nil, e.short("ipv6", "header", IPv6Size, len(b))
 	}
-	if v := b[0] >> 4; v != 6 {
+	if v := b[ipv6VersTCFL] >> 4; v != 6 {
 		return nil, e.fail("ipv6", "version", Invalid, int(v), 6)
 	}
-	pl := int(binary.BigEndian.Uint16(b[4:]))
-	if pl == 0 && b[6] == ProtoHopByHop {
+	pl := int(binary.BigEndian.Uint16(b[ipv6PayloadLen:]))
+	if pl == 0 && b[ipv6NextHeader] == ProtoHopByHop {
 		return nil, e.fail("ipv6", "payload_length", Unsupported, 0, 1)
 	}
 	if IPv6Size+pl > len(b) {
@@ -57,25 +108,25 @@ func checkIPv6(b []byte, e *FieldError) (IPv6, bool) {
 }
 
 // TrafficClass returns the traffic class.
-func (h IPv6) TrafficClass() uint8 { return uint8(binary.BigEndian.Uint16(h[0:]) >> 4) }
+func (h IPv6) TrafficClass() uint8 { return uint8(binary.BigEndian.Uint16(h[ipv6VersTCFL:]) >> 4) }
 
 // FlowLabel returns the 20-bit flow label.
-func (h IPv6) FlowLabel() uint32 { return binary.BigEndian.Uint32(h[0:]) & 0xfffff }
+func (h IPv6) FlowLabel() uint32 { return binary.BigEndian.Uint32(h[ipv6VersTCFL:]) & 0xfffff }
 
 // PayloadLength returns the payload length field.
-func (h IPv6) PayloadLength() uint16 { return binary.BigEndian.Uint16(h[4:]) }
+func (h IPv6) PayloadLength() uint16 { return binary.BigEndian.Uint16(h[ipv6PayloadLen:]) }
 
 // NextHeader returns the next header field of the fixed header.
-func (h IPv6) NextHeader() uint8 { return h[6] }
+func (h IPv6) NextHeader() uint8 { return h[ipv6NextHeader] }
 
 // HopLimit returns the hop limit.
-func (h IPv6) HopLimit() uint8 { return h[7] }
+func (h IPv6) HopLimit() uint8 { return h[ipv6HopLimit] }
 
 // Src returns the source address.
-func (h IPv6) Src() netip.Addr { return netip.AddrFrom16([16]byte(h[8:24])) }
+func (h IPv6) Src() netip.Addr { return netip.AddrFrom16([16]byte(h[ipv6Src : ipv6Src+16])) }
 
 // Dst returns the destination address.
-func (h IPv6) Dst() netip.Addr { return netip.AddrFrom16([16]byte(h[24:40])) }
+func (h IPv6) Dst() netip.Addr { return netip.AddrFrom16([16]byte(h[ipv6Dst : ipv6Dst+16])) }
 
 // Payload returns everything after the fixed header (extension headers
 // included), up to the payload length.
@@ -87,40 +138,47 @@ func (h IPv6) Payload() []byte {
 	return h[IPv6Size:n]
 }
 
+// PseudoHeaderSum returns the pseudo-header sum (RFC 8200 section 8.1) for
+// upper-layer protocol proto and length bytes of it, to seed a TCP, UDP or
+// ICMPv6 checksum.
+func (h IPv6) PseudoHeaderSum(proto uint8, length int) uint16 {
+	return pseudoSum(h[ipv6Src:ipv6Dst+16], proto, length)
+}
+
 // SetTrafficClass sets the traffic class.
 func (h IPv6) SetTrafficClass(tc uint8) {
-	v := binary.BigEndian.Uint16(h[0:])&0xf00f | uint16(tc)<<4
-	binary.BigEndian.PutUint16(h[0:], v)
+	v := binary.BigEndian.Uint16(h[ipv6VersTCFL:])&0xf00f | uint16(tc)<<4
+	binary.BigEndian.PutUint16(h[ipv6VersTCFL:], v)
 }
 
 // SetFlowLabel sets the flow label (20 bits).
 func (h IPv6) SetFlowLabel(l uint32) {
-	v := binary.BigEndian.Uint32(h[0:])&0xfff00000 | l&0xfffff
-	binary.BigEndian.PutUint32(h[0:], v)
+	v := binary.BigEndian.Uint32(h[ipv6VersTCFL:])&0xfff00000 | l&0xfffff
+	binary.BigEndian.PutUint32(h[ipv6VersTCFL:], v)
 }
 
 // SetPayloadLength sets the payload length.
-func (h IPv6) SetPayloadLength(n uint16) { binary.BigEndian.PutUint16(h[4:], n) }
+func (h IPv6) SetPayloadLength(n uint16) { binary.BigEndian.PutUint16(h[ipv6PayloadLen:], n) }
 
 // SetNextHeader sets the fixed header's next header.
-func (h IPv6) SetNextHeader(p uint8) { h[6] = p }
+func (h IPv6) SetNextHeader(p uint8) { h[ipv6NextHeader] = p }
 
 // SetHopLimit sets the hop limit.
-func (h IPv6) SetHopLimit(v uint8) { h[7] = v }
+func (h IPv6) SetHopLimit(v uint8) { h[ipv6HopLimit] = v }
 
 // SetSrc sets the source address (IPv6).
-func (h IPv6) SetSrc(a netip.Addr) { b := a.As16(); copy(h[8:24], b[:]) }
+func (h IPv6) SetSrc(a netip.Addr) { b := a.As16(); copy(h[ipv6Src:ipv6Src+16], b[:]) }
 
 // SetDst sets the destination address (IPv6).
-func (h IPv6) SetDst(a netip.Addr) { b := a.As16(); copy(h[24:40], b[:]) }
+func (h IPv6) SetDst(a netip.Addr) { b := a.As16(); copy(h[ipv6Dst:ipv6Dst+16], b[:]) }
 
 // Encode writes the fixed header described by f into h[:40].
 func (h IPv6) Encode(f *IPv6Fields) {
 	_ = h[IPv6Size-1]
-	binary.BigEndian.PutUint32(h[0:], 6<<28|uint32(f.TrafficClass)<<20|f.FlowLabel&0xfffff)
+	binary.BigEndian.PutUint32(h[ipv6VersTCFL:], 6<<28|uint32(f.TrafficClass)<<20|f.FlowLabel&0xfffff)
 	h.SetPayloadLength(f.PayloadLength)
-	h[6] = f.NextHeader
-	h[7] = f.HopLimit
+	h[ipv6NextHeader] = f.NextHeader
+	h[ipv6HopLimit] = f.HopLimit
 	h.SetSrc(f.Src)
 	h.SetDst(f.Dst)
 }
@@ -132,53 +190,55 @@ func (h IPv6) Encode(f *IPv6Fields) {
 type IPv6Ext []byte
 
 // NextHeader returns the header's next header field.
-func (x IPv6Ext) NextHeader() uint8 { return x[0] }
+func (x IPv6Ext) NextHeader() uint8 { return x[extNextHeader] }
 
 // Len returns the header's length in bytes as the view holds it.
 func (x IPv6Ext) Len() int { return len(x) }
 
 // Options returns the TLV options of a hop-by-hop or destination options
 // header (everything after the first two bytes).
-func (x IPv6Ext) Options() []byte { return x[2:] }
+func (x IPv6Ext) Options() []byte { return x[extOptions:] }
 
 // RoutingType returns a routing header's routing type.
-func (x IPv6Ext) RoutingType() uint8 { return x[2] }
+func (x IPv6Ext) RoutingType() uint8 { return x[routingType] }
 
 // SegmentsLeft returns a routing header's segments left.
-func (x IPv6Ext) SegmentsLeft() uint8 { return x[3] }
+func (x IPv6Ext) SegmentsLeft() uint8 { return x[routingSegmentsLeft] }
 
 // RoutingData returns a routing header's type-specific data.
-func (x IPv6Ext) RoutingData() []byte { return x[4:] }
+func (x IPv6Ext) RoutingData() []byte { return x[routingData:] }
 
 // SetNextHeader sets the next header field.
-func (x IPv6Ext) SetNextHeader(p uint8) { x[0] = p }
+func (x IPv6Ext) SetNextHeader(p uint8) { x[extNextHeader] = p }
 
 // IPv6Fragment is a view of a fragment extension header.
 type IPv6Fragment []byte
 
 // NextHeader returns the next header field.
-func (f IPv6Fragment) NextHeader() uint8 { return f[0] }
+func (f IPv6Fragment) NextHeader() uint8 { return f[fragNextHeader] }
 
 // FragmentOffset returns the offset in bytes.
-func (f IPv6Fragment) FragmentOffset() uint16 { return binary.BigEndian.Uint16(f[2:]) &^ 7 }
+func (f IPv6Fragment) FragmentOffset() uint16 {
+	return binary.BigEndian.Uint16(f[fragOffsetFlags:]) &^ 7
+}
 
 // MoreFragments reports whether the M flag is set.
-func (f IPv6Fragment) MoreFragments() bool { return f[3]&1 != 0 }
+func (f IPv6Fragment) MoreFragments() bool { return f[fragOffsetFlags+1]&1 != 0 }
 
 // ID returns the identification.
-func (f IPv6Fragment) ID() uint32 { return binary.BigEndian.Uint32(f[4:]) }
+func (f IPv6Fragment) ID() uint32 { return binary.BigEndian.Uint32(f[fragID:]) }
 
 // Encode writes a fragment header: next header, offset (bytes, a multiple
 // of 8), the M flag and the identification.
 func (f IPv6Fragment) Encode(next uint8, offset uint16, more bool, id uint32) {
-	_ = f[7]
-	f[0], f[1] = next, 0
+	_ = f[IPv6FragmentSize-1]
+	f[fragNextHeader], f[fragReserved] = next, 0
 	v := offset &^ 7
 	if more {
 		v |= 1
 	}
-	binary.BigEndian.PutUint16(f[2:], v)
-	binary.BigEndian.PutUint32(f[4:], id)
+	binary.BigEndian.PutUint16(f[fragOffsetFlags:], v)
+	binary.BigEndian.PutUint32(f[fragID:], id)
 }
 
 // IPv6 option types (hop-by-hop and destination options).
@@ -197,9 +257,9 @@ func EncodeIPv6Options(b []byte, next uint8, options []byte) int {
 	if n > len(b) || n > 2048 {
 		return 0
 	}
-	b[0] = next
-	b[1] = uint8(n/8 - 1)
-	copy(b[2:], options)
+	b[extNextHeader] = next
+	b[extHdrLen] = uint8(n/8 - 1)
+	copy(b[extOptions:], options)
 	pad := n - 2 - len(options)
 	p := b[2+len(options) : n]
 	switch {
@@ -220,8 +280,8 @@ func EncodeIPv6Routing(b []byte, next, typ, segmentsLeft uint8, data []byte) int
 	if n%8 != 0 || n > len(b) || n > 2048 {
 		return 0
 	}
-	b[0], b[1], b[2], b[3] = next, uint8(n/8-1), typ, segmentsLeft
-	copy(b[4:], data)
+	b[extNextHeader], b[extHdrLen], b[routingType], b[routingSegmentsLeft] = next, uint8(n/8-1), typ, segmentsLeft
+	copy(b[routingData:], data)
 	return n
 }
 
@@ -269,7 +329,7 @@ func (c *IPv6Chain) parse(h IPv6, e *FieldError) bool {
 		}
 		n := 8
 		if next != ProtoFragment {
-			n = (int(b[1]) + 1) * 8
+			n = (int(b[extHdrLen]) + 1) * 8
 			if n > len(b) {
 				return e.short(extName(next), "hdr_ext_len", n, len(b))
 			}
@@ -277,7 +337,7 @@ func (c *IPv6Chain) parse(h IPv6, e *FieldError) bool {
 		x := IPv6Ext(b[:n])
 		switch next {
 		case ProtoHopByHop, ProtoDestOpts:
-			if !checkIPv6Options(x[2:], extName(next), e) {
+			if !checkIPv6Options(x[extOptions:], extName(next), e) {
 				return false
 			}
 		case ProtoFragment:
@@ -288,7 +348,7 @@ func (c *IPv6Chain) parse(h IPv6, e *FieldError) bool {
 		}
 		c.Headers[c.N], c.Types[c.N] = x, next
 		c.N++
-		next = x[0]
+		next = x[extNextHeader]
 		b = b[n:]
 		if c.Fragment != nil && c.Fragment.FragmentOffset() != 0 {
 			// A later fragment: what follows is data, not headers.

@@ -7,6 +7,9 @@ import (
 // MAC is an Ethernet (EUI-48) address, a comparable value.
 type MAC [6]byte
 
+// MACSize is the length of an Ethernet address.
+const MACSize = 6
+
 // Well-known MAC addresses.
 var (
 	Broadcast = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
@@ -30,9 +33,14 @@ func (m MAC) String() string {
 // IsMulticast reports whether the group bit is set (broadcast included).
 func (m MAC) IsMulticast() bool { return m[0]&1 != 0 }
 
-// ParseMAC parses "02:00:5e:10:00:01" (or with '-' separators).
+// ParseMAC parses "02:00:5e:10:00:01" (or with '-' separators) and
+// "0200.5e10.0001": the forms of a 6-byte address that net.ParseMAC
+// accepts, hex digits in either case.
 func ParseMAC(s string) (MAC, error) {
 	var m MAC
+	if len(s) == 14 {
+		return parseDottedMAC(s)
+	}
 	if len(s) != 17 {
 		return m, &FieldError{Layer: "mac", Field: "text", Kind: Invalid, Value: len(s), Limit: 17}
 	}
@@ -48,6 +56,31 @@ func ParseMAC(s string) (MAC, error) {
 		m[i] = hi<<4 | lo
 	}
 	return m, nil
+}
+
+// parseDottedMAC parses the 14-character form "0200.5e10.0001".
+func parseDottedMAC(s string) (MAC, error) {
+	var m MAC
+	for i := range m {
+		at := 5*(i/2) + 2*(i%2) // two digits per byte, a dot after four
+		if i%2 == 0 && i > 0 && s[at-1] != '.' {
+			return m, &FieldError{Layer: "mac", Field: "separator", Kind: Invalid, Value: int(s[at-1]), Limit: at - 1}
+		}
+		hi, ok1 := unhex(s[at])
+		lo, ok2 := unhex(s[at+1])
+		if !ok1 || !ok2 {
+			return m, &FieldError{Layer: "mac", Field: "digit", Kind: Invalid, Value: at, Limit: 14}
+		}
+		m[i] = hi<<4 | lo
+	}
+	return m, nil
+}
+
+// LocalMAC returns the locally administered unicast address
+// 02:53:4e:xx:xx:xx for id (its low 24 bits), as mirage-vnetif derives a
+// node's MAC from its id.
+func LocalMAC(id uint32) MAC {
+	return MAC{0x02, 0x53, 0x4e, byte(id >> 16), byte(id >> 8), byte(id)}
 }
 
 func unhex(c byte) (byte, bool) {

@@ -8,6 +8,36 @@ const (
 	TCPMaxSize = 60
 )
 
+// TCP header (RFC 9293 section 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|          Source Port          |       Destination Port        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                        Sequence Number                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Acknowledgment Number                      |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Data |     |N|C|E|U|A|P|R|S|F|                               |
+//	| Offset| Rsrv|S|W|C|R|C|S|S|Y|I|            Window             |
+//	|       |     | |R|E|G|K|H|T|N|N|                               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           Checksum            |         Urgent Pointer        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Options                    |    Padding    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	tcpSrcPort    = 0
+	tcpDstPort    = 2
+	tcpSeq        = 4
+	tcpAck        = 8
+	tcpDataOffset = 12 // data offset, reserved bits and NS; the flags word
+	tcpWindow     = 14
+	tcpChecksum   = 16
+	tcpUrgent     = 18
+)
+
 // TCP flags, as they sit in the header's 13th byte (CWR..FIN), plus NS.
 const (
 	TCPFlagFIN uint16 = 1 << iota
@@ -67,7 +97,7 @@ func checkTCPOptions(b []byte, o *TCPOptions, e *FieldError) bool {
 	if len(b) < TCPMinSize {
 		return e.short("tcp", "header", TCPMinSize, len(b))
 	}
-	off := int(b[12]>>4) * 4
+	off := int(b[tcpDataOffset]>>4) * 4
 	if off < TCPMinSize {
 		return e.fail("tcp", "data_offset", Invalid, off, TCPMinSize)
 	}
@@ -78,31 +108,31 @@ func checkTCPOptions(b []byte, o *TCPOptions, e *FieldError) bool {
 }
 
 // SrcPort returns the source port.
-func (t TCP) SrcPort() uint16 { return binary.BigEndian.Uint16(t[0:]) }
+func (t TCP) SrcPort() uint16 { return binary.BigEndian.Uint16(t[tcpSrcPort:]) }
 
 // DstPort returns the destination port.
-func (t TCP) DstPort() uint16 { return binary.BigEndian.Uint16(t[2:]) }
+func (t TCP) DstPort() uint16 { return binary.BigEndian.Uint16(t[tcpDstPort:]) }
 
 // Seq returns the sequence number.
-func (t TCP) Seq() uint32 { return binary.BigEndian.Uint32(t[4:]) }
+func (t TCP) Seq() uint32 { return binary.BigEndian.Uint32(t[tcpSeq:]) }
 
 // Ack returns the acknowledgment number.
-func (t TCP) Ack() uint32 { return binary.BigEndian.Uint32(t[8:]) }
+func (t TCP) Ack() uint32 { return binary.BigEndian.Uint32(t[tcpAck:]) }
 
 // DataOffset returns the header length in bytes.
-func (t TCP) DataOffset() int { return int(t[12]>>4) * 4 }
+func (t TCP) DataOffset() int { return int(t[tcpDataOffset]>>4) * 4 }
 
 // Flags returns the nine flag bits (TCPFlagFIN ... TCPFlagNS).
-func (t TCP) Flags() uint16 { return binary.BigEndian.Uint16(t[12:]) & 0x1ff }
+func (t TCP) Flags() uint16 { return binary.BigEndian.Uint16(t[tcpDataOffset:]) & 0x1ff }
 
 // Window returns the window field (unscaled).
-func (t TCP) Window() uint16 { return binary.BigEndian.Uint16(t[14:]) }
+func (t TCP) Window() uint16 { return binary.BigEndian.Uint16(t[tcpWindow:]) }
 
 // Checksum returns the checksum field.
-func (t TCP) Checksum() uint16 { return binary.BigEndian.Uint16(t[16:]) }
+func (t TCP) Checksum() uint16 { return binary.BigEndian.Uint16(t[tcpChecksum:]) }
 
 // Urgent returns the urgent pointer.
-func (t TCP) Urgent() uint16 { return binary.BigEndian.Uint16(t[18:]) }
+func (t TCP) Urgent() uint16 { return binary.BigEndian.Uint16(t[tcpUrgent:]) }
 
 // Options returns the options bytes.
 func (t TCP) Options() []byte { return t[TCPMinSize:t.DataOffset()] }
@@ -121,30 +151,31 @@ func (t TCP) ParseOptions(o *TCPOptions) error {
 }
 
 // SetSrcPort sets the source port.
-func (t TCP) SetSrcPort(p uint16) { binary.BigEndian.PutUint16(t[0:], p) }
+func (t TCP) SetSrcPort(p uint16) { binary.BigEndian.PutUint16(t[tcpSrcPort:], p) }
 
 // SetDstPort sets the destination port.
-func (t TCP) SetDstPort(p uint16) { binary.BigEndian.PutUint16(t[2:], p) }
+func (t TCP) SetDstPort(p uint16) { binary.BigEndian.PutUint16(t[tcpDstPort:], p) }
 
 // SetSeq sets the sequence number.
-func (t TCP) SetSeq(v uint32) { binary.BigEndian.PutUint32(t[4:], v) }
+func (t TCP) SetSeq(v uint32) { binary.BigEndian.PutUint32(t[tcpSeq:], v) }
 
 // SetAck sets the acknowledgment number.
-func (t TCP) SetAck(v uint32) { binary.BigEndian.PutUint32(t[8:], v) }
+func (t TCP) SetAck(v uint32) { binary.BigEndian.PutUint32(t[tcpAck:], v) }
 
-// SetFlags sets the nine flag bits, keeping the data offset.
+// SetFlags sets the nine flag bits, leaving the data offset and the
+// reserved bits as they are.
 func (t TCP) SetFlags(f uint16) {
-	binary.BigEndian.PutUint16(t[12:], binary.BigEndian.Uint16(t[12:])&0xf000|f&0x1ff)
+	binary.BigEndian.PutUint16(t[tcpDataOffset:], binary.BigEndian.Uint16(t[tcpDataOffset:])&^0x1ff|f&0x1ff)
 }
 
 // SetWindow sets the window field.
-func (t TCP) SetWindow(w uint16) { binary.BigEndian.PutUint16(t[14:], w) }
+func (t TCP) SetWindow(w uint16) { binary.BigEndian.PutUint16(t[tcpWindow:], w) }
 
 // SetChecksum sets the checksum field.
-func (t TCP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(t[16:], c) }
+func (t TCP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(t[tcpChecksum:], c) }
 
 // SetUrgent sets the urgent pointer.
-func (t TCP) SetUrgent(u uint16) { binary.BigEndian.PutUint16(t[18:], u) }
+func (t TCP) SetUrgent(u uint16) { binary.BigEndian.PutUint16(t[tcpUrgent:], u) }
 
 // Encode writes the header described by f (20+len(f.Options) bytes) with a
 // zero checksum.
@@ -155,7 +186,7 @@ func (t TCP) Encode(f *TCPFields) {
 	t.SetDstPort(f.DstPort)
 	t.SetSeq(f.Seq)
 	t.SetAck(f.Ack)
-	binary.BigEndian.PutUint16(t[12:], uint16(hl/4)<<12|f.Flags&0x1ff)
+	binary.BigEndian.PutUint16(t[tcpDataOffset:], uint16(hl/4)<<12|f.Flags&0x1ff)
 	t.SetWindow(f.Window)
 	t.SetChecksum(0)
 	t.SetUrgent(f.Urgent)
@@ -165,7 +196,7 @@ func (t TCP) Encode(f *TCPFields) {
 // CalculateChecksum returns the checksum of the whole segment given the
 // pseudo-header sum, as if the checksum field were zero.
 func (t TCP) CalculateChecksum(pseudo uint16) uint16 {
-	return ^Combine(Sum(t[:16], pseudo), Sum(t[18:], 0))
+	return ^Combine(Sum(t[:tcpChecksum], pseudo), Sum(t[tcpUrgent:], 0))
 }
 
 // ChecksumValid reports whether the checksum verifies.

@@ -5,6 +5,22 @@ import "encoding/binary"
 // UDPSize is the size of a UDP header.
 const UDPSize = 8
 
+// UDP header (RFC 768):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|          Source Port          |       Destination Port        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|            Length             |           Checksum            |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	udpSrcPort  = 0
+	udpDstPort  = 2
+	udpLength   = 4
+	udpChecksum = 6
+)
+
 // UDP is a view of a UDP datagram (RFC 768), header and payload.
 type UDP []byte
 
@@ -30,7 +46,7 @@ func checkUDP(b []byte, e *FieldError) (UDP, bool) {
 	if len(b) < UDPSize {
 		return nil, e.short("udp", "header", UDPSize, len(b))
 	}
-	l := int(binary.BigEndian.Uint16(b[4:]))
+	l := int(binary.BigEndian.Uint16(b[udpLength:]))
 	if l < UDPSize {
 		return nil, e.fail("udp", "length", Invalid, l, UDPSize)
 	}
@@ -41,31 +57,31 @@ func checkUDP(b []byte, e *FieldError) (UDP, bool) {
 }
 
 // SrcPort returns the source port.
-func (u UDP) SrcPort() uint16 { return binary.BigEndian.Uint16(u[0:]) }
+func (u UDP) SrcPort() uint16 { return binary.BigEndian.Uint16(u[udpSrcPort:]) }
 
 // DstPort returns the destination port.
-func (u UDP) DstPort() uint16 { return binary.BigEndian.Uint16(u[2:]) }
+func (u UDP) DstPort() uint16 { return binary.BigEndian.Uint16(u[udpDstPort:]) }
 
 // Length returns the length field.
-func (u UDP) Length() uint16 { return binary.BigEndian.Uint16(u[4:]) }
+func (u UDP) Length() uint16 { return binary.BigEndian.Uint16(u[udpLength:]) }
 
 // Checksum returns the checksum field (0: none, IPv4 only).
-func (u UDP) Checksum() uint16 { return binary.BigEndian.Uint16(u[6:]) }
+func (u UDP) Checksum() uint16 { return binary.BigEndian.Uint16(u[udpChecksum:]) }
 
 // Payload returns the data after the header.
 func (u UDP) Payload() []byte { return u[UDPSize:] }
 
 // SetSrcPort sets the source port.
-func (u UDP) SetSrcPort(p uint16) { binary.BigEndian.PutUint16(u[0:], p) }
+func (u UDP) SetSrcPort(p uint16) { binary.BigEndian.PutUint16(u[udpSrcPort:], p) }
 
 // SetDstPort sets the destination port.
-func (u UDP) SetDstPort(p uint16) { binary.BigEndian.PutUint16(u[2:], p) }
+func (u UDP) SetDstPort(p uint16) { binary.BigEndian.PutUint16(u[udpDstPort:], p) }
 
 // SetLength sets the length field.
-func (u UDP) SetLength(n uint16) { binary.BigEndian.PutUint16(u[4:], n) }
+func (u UDP) SetLength(n uint16) { binary.BigEndian.PutUint16(u[udpLength:], n) }
 
 // SetChecksum sets the checksum field.
-func (u UDP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(u[6:], c) }
+func (u UDP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(u[udpChecksum:], c) }
 
 // Encode writes the header described by f, with a zero checksum.
 func (u UDP) Encode(f *UDPFields) {
@@ -80,7 +96,7 @@ func (u UDP) Encode(f *UDPFields) {
 // length) given the pseudo-header sum, computed as if the checksum field
 // were zero, with a result of 0 sent as 0xffff (RFC 768).
 func (u UDP) CalculateChecksum(pseudo uint16) uint16 {
-	s := Combine(Sum(u[:6], pseudo), Sum(u[UDPSize:], 0))
+	s := Combine(Sum(u[:udpChecksum], pseudo), Sum(u[UDPSize:], 0))
 	c := ^s
 	if c == 0 {
 		c = 0xffff

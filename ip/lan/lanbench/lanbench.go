@@ -12,7 +12,6 @@ package lanbench
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"spacenet/ip/lan"
 	"spacenet/ip/nic"
+	"spacenet/ip/wire"
 )
 
 // Rate is a measured frame rate.
@@ -39,11 +39,11 @@ func (r Rate) FPS() float64 { return float64(r.Frames) / r.Elapsed.Seconds() }
 // Gbps returns payload bits per second / 1e9.
 func (r Rate) Gbps() float64 { return float64(r.Bytes) * 8 / r.Elapsed.Seconds() / 1e9 }
 
-func frame(dst, src lan.MAC, size int) []byte {
+// frame returns a frame of size bytes (at least wire.EthernetSize) from
+// src to dst, of the local experimental EtherType 0x88b5.
+func frame(dst, src wire.MAC, size int) []byte {
 	f := make([]byte, size)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88b5)
+	wire.Ethernet(f).Encode(&wire.EthernetFields{Dst: dst, Src: src, EtherType: 0x88b5})
 	return f
 }
 
@@ -61,13 +61,13 @@ func Mem(size int, d time.Duration) (Rate, error) {
 	if err != nil {
 		return Rate{}, err
 	}
-	ma, mb := lan.LocalMAC(1), lan.LocalMAC(2)
+	ma, mb := wire.LocalMAC(1), wire.LocalMAC(2)
 	bufs, sizes := make([][]byte, 64), make([]int, 64)
 	for i := range bufs {
 		bufs[i] = make([]byte, 1514)
 	}
 	// Teach the switch where B is.
-	if _, err := b.Send([][]byte{frame(lan.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, mb, 60)}); err != nil {
+	if _, err := b.Send([][]byte{frame(wire.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, mb, 60)}); err != nil {
 		return Rate{}, err
 	}
 	if _, err := a.Recv(bufs, sizes); err != nil {
@@ -89,7 +89,7 @@ func PipeBaseline(size int, d time.Duration) (Rate, error) {
 	frames := make([][]byte, 64)
 	for i := range frames {
 		bufs[i] = make([]byte, 1514)
-		frames[i] = frame(lan.LocalMAC(2), lan.LocalMAC(1), size)
+		frames[i] = frame(wire.LocalMAC(2), wire.LocalMAC(1), size)
 	}
 	return lockstep(a, b, frames, bufs, sizes, d)
 }
