@@ -176,7 +176,7 @@ func picture(pkgs map[string][]string) string {
 	b.WriteString("```mermaid\nflowchart TB\n")
 	names := slices.Sorted(maps.Keys(pkgs))
 	for _, pl := range planes {
-		fmt.Fprintf(&b, "  subgraph %s[\"%s\"]\n", pl.dir, pl.title)
+		fmt.Fprintf(&b, "  subgraph dir_%s[\"%s\"]\n", pl.dir, pl.title)
 		for _, p := range names {
 			if under(p, pl.dir) {
 				fmt.Fprintf(&b, "    %s[\"%s\"]\n", id(p), p)
