@@ -17,13 +17,6 @@ var update = flag.Bool("update", false, "rewrite the package picture in docs/ARC
 
 const module = "spacenet"
 
-// pkg is one package of the module as `go list` reports it, its path and
-// its non-test imports both relative to the module ("apid/frame").
-type pkg struct {
-	path    string
-	imports []string
-}
-
 // listPackages returns the module's packages (generated corpus packages
 // left out), each with its imports inside the module.
 func listPackages(t *testing.T) map[string][]string {
