@@ -215,3 +215,87 @@ camera-server --device /dev/virtio-ports/spacenet
 		}
 	}
 }
+
+// bootSector is a disk's first sector that the firmware (SeaBIOS) boots:
+// real-mode code writing its message to COM1, the guest's console, then
+// halting.
+func bootSector(msg string) []byte {
+	code := []byte{
+		0x31, 0xC0, // xor ax, ax
+		0x8E, 0xD8, // mov ds, ax
+		0xBE, 0x16, 0x7C, // mov si, 0x7C16 (the message, after this code)
+		0xBA, 0xF8, 0x03, // mov dx, 0x3F8 (COM1)
+		0xAC,       // next: lodsb
+		0x84, 0xC0, // test al, al
+		0x74, 0x03, // jz done
+		0xEE,       // out dx, al
+		0xEB, 0xF8, // jmp next
+		0xFA,       // done: cli
+		0xF4,       // halt: hlt
+		0xEB, 0xFD, // jmp halt
+	}
+	s := append(append(code, msg...), 0)
+	s = append(s, make([]byte, 510-len(s))...)
+	return append(s, 0x55, 0xAA)
+}
+
+// TestUpDisk: a guest with a disk image and no kernel is booted from its
+// disk by the firmware: the disk's boot sector writes to the console log,
+// and Ctrl-C leaves no process.
+func TestUpDisk(t *testing.T) {
+	needQEMU(t)
+	bin := hostSpacenet(t)
+	dir := t.TempDir()
+	const msg = "spacenet disk boot"
+	disk := filepath.Join(dir, "payload.img")
+	if err := os.WriteFile(disk, append(bootSector(msg+"\r\n"), make([]byte, 1<<20-512)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sys := `socket_dir = "s"
+lan_dir = "l"
+log_dir = "logs"
+
+[[guest]]
+name = "payload"
+disk = "payload.img"
+port = "none"
+lan_port = "none"
+`
+	path := filepath.Join(dir, "system.toml")
+	if err := os.WriteFile(path, []byte(sys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, log := &console{}, &console{}
+	up := exec.Command(bin, "up", "--config", path)
+	up.Stdout, up.Stderr = out, log
+	up.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	conPath := filepath.Join(dir, "logs", "payload.console")
+	t.Cleanup(func() {
+		up.Process.Kill()
+		if t.Failed() {
+			con, _ := os.ReadFile(conPath)
+			t.Logf("up's output:\n%s\nup's log:\n%s\nconsole:\n%s", out, log, con)
+		}
+	})
+	waitFor(t, "the boot sector's message on the console", func() bool {
+		con, _ := os.ReadFile(conPath)
+		return strings.Contains(string(con), msg)
+	})
+	up.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("up: %v", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("up did not stop on SIGINT")
+	}
+	if pids := processesWith(dir); len(pids) > 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+}

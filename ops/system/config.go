@@ -33,8 +33,11 @@ import (
 //	[[guest]]
 //	name = "camera"              # required, unique
 //	tenant = "camera"            # its tenant on both planes; default: name
-//	kernel = "vmlinuz"           # required
-//	initrd = "initrd.cpio"       # required
+//	kernel = "vmlinuz"           # with initrd (or with disk, its root there); or no kernel and a
+//	initrd = "initrd.cpio"       # bootable disk image alone
+//	disk = "root.img"            # a disk image (raw; qcow2 if named *.qcow2), the guest's virtio disk;
+//	                             # without kernel the guest boots from it (SeaBIOS) and sets itself up:
+//	                             # ip, run and append need a kernel (they go on its command line)
 //	memory = 256                 # MiB
 //	port = "virtio"              # the APID plane: "virtio" (virtio-serial, /dev/virtio-ports/<port_name>),
 //	                             # "serial" (a 16550: the guest's /dev/ttyS1; set resync = true in the policy),
@@ -65,6 +68,7 @@ type Config struct {
 type Guest struct {
 	Name, Tenant   string
 	Kernel, Initrd string
+	Disk           string // a disk image; without Kernel the guest boots from it
 	Memory         int
 	Port           string // PortVirtio, PortSerial or PortNone
 	PortName       string
@@ -102,6 +106,7 @@ type rawGuest struct {
 	Tenant   string   `toml:"tenant"`
 	Kernel   string   `toml:"kernel"`
 	Initrd   string   `toml:"initrd"`
+	Disk     string   `toml:"disk"`
 	Memory   int      `toml:"memory"`
 	Port     string   `toml:"port"`
 	PortName string   `toml:"port_name"`
@@ -190,7 +195,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	names, macs := map[string]bool{}, map[string]string{}
 	for i, rg := range raw.Guests {
 		n := i + 1
-		g := Guest{Name: rg.Name, Tenant: rg.Tenant, Kernel: abs(rg.Kernel), Initrd: abs(rg.Initrd), Memory: rg.Memory,
+		g := Guest{Name: rg.Name, Tenant: rg.Tenant, Kernel: abs(rg.Kernel), Initrd: abs(rg.Initrd), Disk: abs(rg.Disk), Memory: rg.Memory,
 			Port: rg.Port, PortName: rg.PortName, LANPort: rg.LANPort, MAC: strings.ToLower(rg.MAC), IP: rg.IP,
 			Append: rg.Append, Run: rg.Run, QEMUArgs: rg.QEMUArgs, line: lines[lineKey{n, ""}]}
 		switch {
@@ -205,11 +210,23 @@ func Parse(name string, data []byte) (*Config, error) {
 		if g.Tenant == "" {
 			g.Tenant = g.Name
 		}
-		if g.Kernel == "" {
-			fail(n, "kernel", errors.New("missing"))
-		}
-		if g.Initrd == "" {
-			fail(n, "initrd", errors.New("missing"))
+		switch {
+		case g.Kernel == "" && g.Disk == "":
+			fail(n, "kernel", errors.New("missing (give kernel and initrd, or a bootable disk)"))
+			if g.Initrd == "" {
+				fail(n, "initrd", errors.New("missing"))
+			}
+		case g.Kernel != "" && g.Initrd == "" && g.Disk == "":
+			fail(n, "initrd", errors.New("missing (or a disk holding the root file system)"))
+		case g.Kernel == "":
+			if g.Initrd != "" {
+				fail(n, "initrd", errors.New("needs kernel"))
+			}
+			for _, f := range []struct{ field, value string }{{"ip", rg.IP}, {"run", rg.Run}, {"append", rg.Append}} {
+				if f.value != "" {
+					fail(n, f.field, errors.New("needs kernel: it goes on the kernel's command line (a guest booted from its disk sets itself up)"))
+				}
+			}
 		}
 		if g.Memory == 0 {
 			g.Memory = 256
@@ -315,7 +332,7 @@ type Placed struct {
 
 // Machine is the QEMU guest of p.
 func (p *Placed) Machine() *Machine {
-	m := &Machine{Kernel: p.Kernel, Initrd: p.Initrd, Memory: p.Memory, Append: p.Append, Run: p.Run, Extra: p.QEMUArgs}
+	m := &Machine{Kernel: p.Kernel, Initrd: p.Initrd, Disk: p.Disk, Memory: p.Memory, Append: p.Append, Run: p.Run, Extra: p.QEMUArgs}
 	switch p.Port {
 	case PortVirtio:
 		m.Ports = []Port{{Name: p.PortName, Socket: p.APIDSocket}}

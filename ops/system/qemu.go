@@ -10,11 +10,13 @@ import (
 const QEMU = "qemu-system-x86_64"
 
 // Machine is one QEMU guest as its command line says it: a kernel and
-// initramfs booted directly (TCG, qboot), the console on QEMU's standard
-// output, its APID port (virtio-serial ports, or a 16550 on ttyS1) on the
-// switch's tenant sockets, and a virtio NIC on a LAN socket.
+// initramfs booted directly (TCG, qboot), or a disk image booted by the
+// firmware (SeaBIOS), the console on QEMU's standard output, its APID port
+// (virtio-serial ports, or a 16550 on ttyS1) on the switch's tenant
+// sockets, and a virtio NIC on a LAN socket.
 type Machine struct {
 	Kernel, Initrd string
+	Disk           string // a virtio disk image (raw; qcow2 if named *.qcow2)
 	Memory         int    // MiB; 0 means 256
 	Append         string // more kernel command line
 	// Run is a shell script the guest image's /init runs after boot
@@ -61,13 +63,26 @@ func (m *Machine) Args() []string {
 	if m.Run != "" {
 		app += " spacenet.run=" + base64.StdEncoding.EncodeToString([]byte(m.Run))
 	}
-	args := []string{
-		"-nodefaults", "-no-user-config", "-no-reboot", "-nographic",
-		"-machine", "q35,accel=tcg", "-bios", "qboot.rom",
-		"-cpu", "max", "-smp", "1", "-m", fmt.Sprint(mem),
-		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", app,
-		"-serial", "stdio", "-monitor", "none",
+	args := []string{"-nodefaults", "-no-user-config", "-no-reboot", "-nographic", "-machine", "q35,accel=tcg"}
+	if m.Kernel != "" {
+		args = append(args, "-bios", "qboot.rom") // a direct kernel boot; else SeaBIOS boots the disk
 	}
+	args = append(args, "-cpu", "max", "-smp", "1", "-m", fmt.Sprint(mem))
+	if m.Kernel != "" {
+		args = append(args, "-kernel", m.Kernel)
+		if m.Initrd != "" {
+			args = append(args, "-initrd", m.Initrd)
+		}
+		args = append(args, "-append", app)
+	}
+	if m.Disk != "" {
+		format := "raw"
+		if strings.HasSuffix(m.Disk, ".qcow2") {
+			format = "qcow2"
+		}
+		args = append(args, "-drive", "file="+m.Disk+",if=virtio,format="+format)
+	}
+	args = append(args, "-serial", "stdio", "-monitor", "none")
 	if len(m.Ports) > 0 {
 		args = append(args, "-device", "virtio-serial-pci,id=vser0")
 		for i, p := range m.Ports {

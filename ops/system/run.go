@@ -46,7 +46,7 @@ const qbootROM = "/usr/share/qemu/qboot.rom"
 
 // Check reports what would stop s from running here: the emulator (qemu,
 // "" for QEMU in PATH), its qboot firmware (for QEMU itself), and every
-// guest's kernel and initramfs.
+// guest's kernel, initramfs and disk image.
 func (s *System) Check(qemu string) error {
 	var errs []error
 	if _, err := exec.LookPath(cmpOr(qemu, QEMU)); err != nil {
@@ -58,7 +58,10 @@ func (s *System) Check(qemu string) error {
 		}
 	}
 	for _, g := range s.Guests {
-		for _, f := range []struct{ field, path string }{{"kernel", g.Kernel}, {"initrd", g.Initrd}} {
+		for _, f := range []struct{ field, path string }{{"kernel", g.Kernel}, {"initrd", g.Initrd}, {"disk", g.Disk}} {
+			if f.path == "" {
+				continue
+			}
 			if _, err := os.Stat(f.path); err != nil {
 				errs = append(errs, fmt.Errorf("%s: guest %q: %s: %w", s.Config.Source, g.Name, f.field, err))
 			}

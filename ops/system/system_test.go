@@ -94,7 +94,13 @@ func TestParseErrors(t *testing.T) {
 		want       []string // the errors, in order, after "system.toml"
 	}{
 		{"missing", "[[guest]]\nmemory = 256\n", []string{
-			`:1: guest 1: name: missing`, `:1: guest 1: kernel: missing`, `:1: guest 1: initrd: missing`}},
+			`:1: guest 1: name: missing`, `:1: guest 1: kernel: missing (give kernel and initrd, or a bootable disk)`, `:1: guest 1: initrd: missing`}},
+		{"kernel without initrd or disk", "[[guest]]\nname = \"a\"\nkernel = \"k\"\n", []string{
+			`:1: guest 1 ("a"): initrd: missing (or a disk holding the root file system)`}},
+		{"disk boot with kernel-line settings", "[[guest]]\nname = \"a\"\ndisk = \"a.img\"\ninitrd = \"i\"\nip = \"10.0.0.1/24\"\nrun = \"x\"\n", []string{
+			`:4: guest 1 ("a"): initrd: needs kernel`,
+			`:5: guest 1 ("a"): ip: needs kernel: it goes on the kernel's command line (a guest booted from its disk sets itself up)`,
+			`:6: guest 1 ("a"): run: needs kernel: it goes on the kernel's command line (a guest booted from its disk sets itself up)`}},
 		{"unknown key", "restart = 1\n[[guest]]\nname = \"a\"\nkernel = \"k\"\ninitrd = \"i\"\nmemroy = 64\n", []string{
 			`:1: restart: unknown key`, `:6: guest 1 ("a"): memroy: unknown key`}},
 		{"values", `restart_delay = "soon"
@@ -162,6 +168,18 @@ kernel = "/k"
 initrd = "/i"
 port = "serial"
 lan_port = "none"
+[[guest]]
+name = "payload"
+disk = "/images/payload.qcow2"
+port = "none"
+lan_port = "none"
+[[guest]]
+name = "flight"
+kernel = "/k"
+disk = "/images/root.img"
+append = "root=/dev/vda"
+port = "none"
+lan_port = "none"
 `)
 	s := resolve(t, path)
 	cam, proc := s.Guests[0], s.Guests[1]
@@ -184,7 +202,16 @@ lan_port = "none"
 		"-device virtio-net-pci,netdev=n0,mac=52:54:00:53:4e:01\n" +
 		"# guest proc (tenant processor, console " + dir + "/proc.console)\n" + base +
 		"'console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off' -serial stdio -monitor none " +
-		"-chardev socket,id=s1,path=/run/sn/processor.sock,reconnect=1 -serial chardev:s1\n"
+		"-chardev socket,id=s1,path=/run/sn/processor.sock,reconnect=1 -serial chardev:s1\n" +
+		// Booted by SeaBIOS from its disk: no qboot, no kernel line.
+		"# guest payload (tenant payload, console " + dir + "/payload.console)\n" +
+		"qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -nographic -machine q35,accel=tcg -cpu max -smp 1 -m 256 " +
+		"-drive file=/images/payload.qcow2,if=virtio,format=qcow2 -serial stdio -monitor none\n" +
+		// A kernel with its root file system on the disk: no initrd.
+		"# guest flight (tenant flight, console " + dir + "/flight.console)\n" +
+		"qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -nographic -machine q35,accel=tcg -bios qboot.rom -cpu max -smp 1 -m 256 " +
+		"-kernel /k -append 'console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off root=/dev/vda' " +
+		"-drive file=/images/root.img,if=virtio,format=raw -serial stdio -monitor none\n"
 	if b.String() != want {
 		t.Errorf("commands:\n%s\nwant:\n%s", b.String(), want)
 	}
