@@ -6,13 +6,14 @@
 //
 // It is guest-side: an IPC node lives in a guest program (a tenant), not in
 // the switch, so the program serves its node's metrics itself, with
-// serve.Listen(addr, ipcmetrics.New(node), nil, log). It imports neither
+// Listen (serve.Listen of New(nodes...)). It imports neither
 // the switch nor package metrics (whose collectors read the switches'
 // control snapshots). Labels are bounded: node is the tenant's name (from
 // the policy), outcome and reason come from fixed lists.
 package ipcmetrics
 
 import (
+	"log/slog"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"spacenet/apid/frame"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
+	"spacenet/ops/metrics/serve"
 )
 
 // The metrics.
@@ -101,4 +103,10 @@ func cumulative(l *switched.Latency) map[float64]uint64 {
 		m[b] = acc
 	}
 	return m
+}
+
+// Listen serves nodes' metrics on addr (HOST:PORT; port 0 picks one) at
+// /metrics until Close (serve.Listen): a guest program's --metrics-listen.
+func Listen(addr string, log *slog.Logger, nodes ...*switched.Node) (*serve.Server, error) {
+	return serve.Listen(addr, New(nodes...), nil, log)
 }
