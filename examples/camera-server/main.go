@@ -87,17 +87,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if o.metricsListen != "" {
-		m, err := ipcmetrics.Listen(o.metricsListen, log, node)
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		log.Info("serving metrics", "addr", m.Addr())
-		if o.onMetrics != nil {
-			o.onMetrics(m.Addr())
-		}
+	stopMetrics, err := ipcmetrics.Serve(o.metricsListen, log, o.onMetrics, node)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	if err := node.Start(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -3,51 +3,34 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
+	"spacenet/ops/metrics/ipcmetrics/ipcmetricstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// testTimeout bounds every wait: a safety net, never a synchronisation.
-const testTimeout = 10 * time.Second
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // TestMetricsListen: camera-server's run with --metrics-listen, against a
 // switch in this process: after the processor's 2 Status calls and a
 // call of an unknown op, /metrics shows exactly those answers for the
 // camera node.
 func TestMetricsListen(t *testing.T) {
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: t.TempDir() + "/s", Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	sw := ipcmetricstest.Switch(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), ipcmetricstest.Timeout)
 	defer cancel()
-	swDone := make(chan error, 1)
-	go func() { swDone <- sw.Run(ctx) }()
-	defer func() { cancel(); <-swDone }()
-	<-sw.Ready()
 
 	addrs := make(chan net.Addr, 1)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(runCtx, options{socketDir: sw.SocketDir(), metricsListen: "127.0.0.1:0",
-			onMetrics: func(a net.Addr) { addrs <- a }}, quiet())
+			onMetrics: func(a net.Addr) { addrs <- a }}, ipcmetricstest.Quiet())
 	}()
 	defer func() {
 		stop()
@@ -62,7 +45,7 @@ func TestMetricsListen(t *testing.T) {
 		t.Fatalf("run ended before serving metrics: %v", err)
 	}
 
-	proc, err := switched.Dial(ctx, switched.Config{Socket: sw.SocketPath("processor"), Tenant: "processor", Logger: quiet()})
+	proc, err := switched.Dial(ctx, switched.Config{Socket: sw.SocketPath("processor"), Tenant: "processor", Logger: ipcmetricstest.Quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,27 +62,12 @@ func TestMetricsListen(t *testing.T) {
 		}
 	}
 
-	cl := &http.Client{Timeout: testTimeout, Transport: &http.Transport{}}
-	defer cl.CloseIdleConnections()
-	resp, err := cl.Get("http://" + addr.String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %v %s", err, resp.Status)
-	}
-	body := string(b)
-	for _, line := range []string{
+	body := ipcmetricstest.Scrape(t, "http://"+addr.String()+"/metrics")
+	ipcmetricstest.WantLines(t, body,
 		`spacenet_ipc_served_total{node="camera",outcome="ok"} 2`,
 		`spacenet_ipc_served_total{node="camera",outcome="unknown_operation"} 1`,
 		`spacenet_ipc_served_total{node="camera",outcome="access_violation"} 0`,
 		`spacenet_ipc_calls_total{node="camera",outcome="ok"} 0`,
 		`spacenet_ipc_call_duration_seconds_count{node="camera"} 0`,
-	} {
-		if !strings.Contains(body, "\n"+line+"\n") {
-			t.Errorf("/metrics has no line %q", line)
-		}
-	}
+	)
 }

@@ -72,17 +72,11 @@ func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error 
 		return err
 	}
 	defer node.Close()
-	if o.metricsListen != "" {
-		m, err := ipcmetrics.Listen(o.metricsListen, log, node)
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		log.Info("serving metrics", "addr", m.Addr())
-		if o.onMetrics != nil {
-			o.onMetrics(m.Addr())
-		}
+	stopMetrics, err := ipcmetrics.Serve(o.metricsListen, log, o.onMetrics, node)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	if err := picture(round, node, o.exposure, out); err != nil {
 		return err
 	}

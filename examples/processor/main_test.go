@@ -4,29 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
 	"spacenet/ipc/switched"
+	"spacenet/ops/metrics/ipcmetrics/ipcmetricstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// testTimeout bounds every wait: a safety net, never a synchronisation.
-const testTimeout = 10 * time.Second
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // signalWriter keeps what is written and closes wrote at the first write.
 type signalWriter struct {
@@ -50,18 +41,11 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 // are counted exactly: 1 capture, one read_image per 64 KiB of the
 // picture, 1 status, all ok.
 func TestMetricsListen(t *testing.T) {
-	sw, err := apidswitch.New(apidswitch.Config{SocketDir: t.TempDir() + "/s", Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	sw := ipcmetricstest.Switch(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), ipcmetricstest.Timeout)
 	defer cancel()
-	swDone := make(chan error, 1)
-	go func() { swDone <- sw.Run(ctx) }()
-	defer func() { cancel(); <-swDone }()
-	<-sw.Ready()
 
-	camN, err := switched.NewNode(switched.Config{Socket: sw.SocketPath("camera"), Tenant: "camera", Logger: quiet()})
+	camN, err := switched.NewNode(switched.Config{Socket: sw.SocketPath("camera"), Tenant: "camera", Logger: ipcmetricstest.Quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +68,7 @@ func TestMetricsListen(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(runCtx, options{socketDir: sw.SocketDir(), exposure: 100, metricsListen: "127.0.0.1:0",
-			onMetrics: func(a net.Addr) { addrs <- a }}, out, quiet())
+			onMetrics: func(a net.Addr) { addrs <- a }}, out, ipcmetricstest.Quiet())
 	}()
 	var addr net.Addr
 	select {
@@ -98,32 +82,17 @@ func TestMetricsListen(t *testing.T) {
 		t.Fatalf("run ended before the picture was checked: %v", err)
 	}
 
-	cl := &http.Client{Timeout: testTimeout, Transport: &http.Transport{}}
-	defer cl.CloseIdleConnections()
-	resp, err := cl.Get("http://" + addr.String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %v %s", err, resp.Status)
-	}
+	body := ipcmetricstest.Scrape(t, "http://"+addr.String()+"/metrics")
 	reads := (camsim.ImageSize + 65535) / 65536
 	calls := 1 + reads + 1
-	body := string(b)
-	for _, line := range []string{
+	ipcmetricstest.WantLines(t, body,
 		fmt.Sprintf(`spacenet_ipc_calls_total{node="processor",outcome="ok"} %d`, calls),
 		`spacenet_ipc_calls_total{node="processor",outcome="server_death"} 0`,
 		`spacenet_ipc_refusals_total{node="processor",reason="not_permitted"} 0`,
 		fmt.Sprintf(`spacenet_ipc_call_duration_seconds_count{node="processor"} %d`, calls),
 		fmt.Sprintf(`spacenet_ipc_call_duration_seconds_bucket{node="processor",le="+Inf"} %d`, calls),
 		`spacenet_ipc_served_total{node="processor",outcome="ok"} 0`,
-	} {
-		if !strings.Contains(body, "\n"+line+"\n") {
-			t.Errorf("/metrics has no line %q", line)
-		}
-	}
+	)
 	// Still serving until interrupted; then run returns nil.
 	stop()
 	if err := <-done; err != nil {

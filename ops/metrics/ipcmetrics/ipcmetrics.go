@@ -6,7 +6,7 @@
 //
 // It is guest-side: an IPC node lives in a guest program (a tenant), not in
 // the switch, so the program serves its node's metrics itself, with
-// Listen (serve.Listen of New(nodes...)). It imports neither
+// Serve (--metrics-listen) or Listen. It imports neither
 // the switch nor package metrics (whose collectors read the switches'
 // control snapshots). Labels are bounded: node is the tenant's name (from
 // the policy), outcome and reason come from fixed lists.
@@ -14,6 +14,7 @@ package ipcmetrics
 
 import (
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,7 +107,26 @@ func cumulative(l *switched.Latency) map[float64]uint64 {
 }
 
 // Listen serves nodes' metrics on addr (HOST:PORT; port 0 picks one) at
-// /metrics until Close (serve.Listen): a guest program's --metrics-listen.
+// /metrics until Close (serve.Listen).
 func Listen(addr string, log *slog.Logger, nodes ...*switched.Node) (*serve.Server, error) {
 	return serve.Listen(addr, New(nodes...), nil, log)
+}
+
+// Serve is what a guest program's --metrics-listen ADDR does: nothing when
+// addr is empty; else Listen, the address logged and given to ready (if
+// not nil: tests learn the port 0 picked). stop closes the server (a no-op
+// when there is none).
+func Serve(addr string, log *slog.Logger, ready func(net.Addr), nodes ...*switched.Node) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	m, err := Listen(addr, log, nodes...)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("serving metrics", "addr", m.Addr())
+	if ready != nil {
+		ready(m.Addr())
+	}
+	return func() { m.Close() }, nil
 }
