@@ -14,6 +14,7 @@ package ipcmetrics
 
 import (
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 
@@ -51,11 +52,12 @@ var servedOutcomes = []switched.Outcome{
 	switched.OutcomeBusy,
 }
 
-// bounds are the histogram's upper bounds in seconds.
+// bounds are the histogram's upper bounds in seconds: the first times
+// powers of 2, exactly (so that le reads 1.6384, not 1.6383999999999999).
 var bounds = func() []float64 {
 	b := make([]float64, switched.NumLatencyBuckets)
 	for i := range b {
-		b[i] = switched.LatencyBound(i).Seconds()
+		b[i] = math.Ldexp(switched.LatencyBound(0).Seconds(), i)
 	}
 	return b
 }()

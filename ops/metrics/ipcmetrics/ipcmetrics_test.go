@@ -197,6 +197,7 @@ func TestIPCScrape(t *testing.T) {
 		`spacenet_ipc_call_duration_seconds_count{node="processor"} 3`,
 		`spacenet_ipc_call_duration_seconds_bucket{node="processor",le="+Inf"} 3`,
 		`spacenet_ipc_call_duration_seconds_bucket{node="processor",le="13.1072"} 3`,
+		`spacenet_ipc_call_duration_seconds_bucket{node="processor",le="1.6384"} 3`,
 	)
 	if !strings.Contains(body, `spacenet_ipc_call_duration_seconds_bucket{node="processor",le="2.5e-05"} `) {
 		t.Error("/metrics has no bucket of 25 µs")
