@@ -10,7 +10,6 @@ import (
 
 	"spacenet/camera/cameraipc"
 	"spacenet/ipc"
-	"spacenet/ipc/switched"
 	"spacenet/ops/metrics/ipcmetrics/ipcmetricstest"
 )
 
@@ -45,11 +44,7 @@ func TestMetricsListen(t *testing.T) {
 		t.Fatalf("run ended before serving metrics: %v", err)
 	}
 
-	proc, err := switched.Dial(ctx, switched.Config{Socket: sw.SocketPath("processor"), Tenant: "processor", Logger: ipcmetricstest.Quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Close()
+	proc := ipcmetricstest.Node(t, sw, nil, "processor", nil)
 	cam := proc.Client(0x010)
 	for _, req := range []ipc.Request{
 		{Op: cameraipc.CameraOpStatus, ReplyCap: 64},

@@ -11,9 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
-	"spacenet/ipc/switched"
 	"spacenet/ops/metrics/ipcmetrics/ipcmetricstest"
 )
 
@@ -45,22 +43,7 @@ func TestMetricsListen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), ipcmetricstest.Timeout)
 	defer cancel()
 
-	camN, err := switched.NewNode(switched.Config{Socket: sw.SocketPath("camera"), Tenant: "camera", Logger: ipcmetricstest.Quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := camN.Serve(switched.ServerConfig{APID: 0x010, Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := camN.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer camN.Close()
-	srvCtx, stopSrv := context.WithCancel(ctx)
-	srvDone := make(chan error, 1)
-	go func() { srvDone <- srv.Run(srvCtx) }()
-	defer func() { stopSrv(); <-srvDone }()
+	ipcmetricstest.Camera(t, sw, nil)
 
 	addrs := make(chan net.Addr, 1)
 	out := &signalWriter{wrote: make(chan struct{})}

@@ -14,7 +14,6 @@ import (
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
 	"spacenet/camera/cameraipc"
-	"spacenet/camera/camsim"
 	"spacenet/ipc"
 	"spacenet/ipc/switched"
 	"spacenet/ops/metrics/ipcmetrics"
@@ -43,38 +42,11 @@ func startPattern(t *testing.T) *pattern {
 	sw := ipcmetricstest.Switch(t, pol)
 	ctx, cancel := context.WithTimeout(context.Background(), ipcmetricstest.Timeout)
 	t.Cleanup(cancel)
-	node := func(tenant string, setup func(*switched.Node)) *switched.Node {
-		n, err := switched.NewNode(switched.Config{Socket: sw.SocketPath(tenant), Tenant: tenant, Policy: pol, Logger: ipcmetricstest.Quiet()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup != nil {
-			setup(n)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
+	p := &pattern{
+		camera:    ipcmetricstest.Camera(t, sw, pol),
+		processor: ipcmetricstest.Node(t, sw, pol, "processor", nil),
+		outsider:  ipcmetricstest.Node(t, sw, pol, "outsider", nil),
 	}
-	p := &pattern{}
-	p.camera = node("camera", func(n *switched.Node) {
-		srv, err := n.Serve(switched.ServerConfig{APID: 0x010, Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{})})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srvCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(srvCtx) }()
-		t.Cleanup(func() {
-			stop()
-			if err := <-done; err != nil {
-				t.Errorf("server Run: %v", err)
-			}
-		})
-	})
-	p.processor = node("processor", nil)
-	p.outsider = node("outsider", nil)
 	status := ipc.Request{Op: cameraipc.CameraOpStatus, ReplyCap: 64}
 	for _, c := range []struct {
 		from *switched.Node
