@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"spacenet/apid/frame"
 	"spacenet/ipc"
@@ -18,11 +19,12 @@ type pending struct {
 	dest      frame.APID
 	id        uint32
 	tenant    int
-	bound     uint32        // the generation of the server tenant that gets the request
-	replyBuf  []byte        // storage for one-frame replies
-	reply     []byte        // the reply's bytes (replyBuf, or a reassembled message), the caller's once outcome fires
-	request   []byte        // the request's bytes
-	frames    []frame.Frame // the request's frames
+	bound     uint32          // the generation of the server tenant that gets the request
+	replyBuf  []byte          // storage for one-frame replies
+	reply     []byte          // the reply's bytes (replyBuf, or a reassembled message), the caller's once outcome fires
+	request   []byte          // the request's bytes
+	frames    []frame.Frame   // the request's frames
+	refused   frame.ErrorCode // the switch's ERROR code if it refused the request, set before outcome fires
 }
 
 var pendingPool = sync.Pool{New: func() any {
@@ -61,21 +63,33 @@ func (c *Client) Dest() frame.APID { return c.dest }
 // server serves it, ipc.AccessViolation when the policy or the server
 // refuses this caller, another ipc.Fault the server's runtime answered,
 // ErrServerBusy, a *SwitchError, or an error wrapping ErrClosed.
+//
+// Every call is counted by outcome, and its duration in the latency
+// histogram (Stats.CallOutcomes, Stats.Latency).
 func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) error {
+	start := time.Now()
+	refused, err := c.call(ctx, req, rep)
+	c.node.callStats.ended(start, err, refused)
+	return err
+}
+
+// call is Call without the accounting; refused is the switch's ERROR code
+// when the switch refused the request, else 0.
+func (c *Client) call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) (frame.ErrorCode, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	n := c.node
 	if c.tenant < 0 {
-		return fmt.Errorf("switched: no tenant owns APID %v: %w", c.dest, ipc.WentAway)
+		return 0, fmt.Errorf("switched: no tenant owns APID %v: %w", c.dest, ipc.WentAway)
 	}
 	p, err := c.newCall(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := n.register(p); err != nil {
 		pendingPool.Put(p)
-		return err
+		return 0, err
 	}
 	n.stats.calls.Add(1)
 	if err := n.conn.WriteFrames(p.frames); err != nil {
@@ -83,25 +97,26 @@ func (c *Client) Call(ctx context.Context, req *ipc.Request, rep *ipc.Reply) err
 			pendingPool.Put(p)
 		}
 		// Else the reader already failed it; drop p rather than race.
-		return fmt.Errorf("switched: sending call: %w: %w", ErrClosed, err)
+		return 0, fmt.Errorf("switched: sending call: %w: %w", ErrClosed, err)
 	}
 	var ended bool
 	if ended, err = n.await(ctx, p); ended {
 		if n.unregister(p.id) {
 			pendingPool.Put(p)
-			return err
+			return 0, err
 		}
 		err = <-p.outcome // the answer is being delivered right now
 	}
+	refused := p.refused
 	if err == nil {
 		err = p.parseReply(req, rep)
 	}
-	p.reply = nil
+	p.reply, p.refused = nil, 0
 	if cap(p.request) > 1<<16 {
 		p.request, p.frames = nil, nil
 	}
 	pendingPool.Put(p)
-	return err
+	return refused, err
 }
 
 // newCall returns a call of req to the client's server, its frames made,

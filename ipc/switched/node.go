@@ -173,6 +173,8 @@ type Node struct {
 	scratch []frame.Frame   // the reader role holder's frames for an answer it makes
 	reader  readerRole      // role.go
 	stats   nodeStats
+	// callStats counts calls by outcome and their latency (callstats.go).
+	callStats callStats
 }
 
 type nodeStats struct {
@@ -441,6 +443,19 @@ type Stats struct {
 	// FaultsSent counts the fault answers the runtime sent itself (before
 	// any server saw the call), by fault.
 	FaultsSent map[ipc.Fault]uint64
+	// CallOutcomes counts the calls this node's clients made, each once
+	// when Call returned, by how it ended (indexed by Outcome); their sum
+	// is Latency.Count(). A call the switch refused is OutcomeRefused
+	// (not the AccessViolation or WentAway its caller sees), counted by
+	// ERROR code in CallsRefused.
+	CallOutcomes [NumOutcomes]uint64
+	CallsRefused [16]uint64 // by frame.ErrorCode
+	// Latency is the histogram of those calls' durations.
+	Latency Latency
+	// Answers counts what this node answered to the calls it received
+	// (its servers and its runtime), by Outcome: OutcomeOK for a reply,
+	// a fault's outcome, OutcomeBusy.
+	Answers    [NumOutcomes]uint64
 	Reassembly ipcframe.Stats
 }
 
@@ -467,6 +482,7 @@ func (n *Node) Stats() Stats {
 			s.FaultsSent[ipc.Fault(i)] = v
 		}
 	}
+	n.callStats.snapshot(&s)
 	n.reassemblyMu.Lock()
 	s.Reassembly = n.reassembler.Stats()
 	n.reassemblyMu.Unlock()

@@ -122,6 +122,7 @@ func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 	if int(f) < len(n.stats.answered) {
 		n.stats.answered[f].Add(1)
 	}
+	n.callStats.answered(faultOutcome(f))
 	var b [8]byte
 	msg := ipc.AppendFault(b[:0], f)
 	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Reply, k.Dest, k.Src, k.ID, msg)
@@ -130,6 +131,7 @@ func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 
 func (n *Node) answerBusy(k ipcframe.Key) {
 	n.stats.busySent.Add(1)
+	n.callStats.answered(OutcomeBusy)
 	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Busy, k.Dest, k.Src, k.ID, nil)
 	n.sendScratch(k)
 }
@@ -234,6 +236,7 @@ func (n *Node) callRefused(code frame.ErrorCode, src frame.APID, h ipcframe.Head
 		}
 		return
 	}
+	p.refused = code
 	p.finish(refusalError(code))
 }
 

@@ -532,15 +532,18 @@ func (s *Server) encode(b []byte, req *ipc.Request, rep *ipc.Reply, err error) [
 		out, merr := ipc.AppendReply(b, rep)
 		if merr == nil {
 			s.stats.served.Add(1)
+			s.node.callStats.answered(OutcomeOK)
 			return out
 		}
 		err = merr
 	}
 	if f, ok := ipc.AsFault(err); ok {
 		s.stats.faults.Add(1)
+		s.node.callStats.answered(faultOutcome(f))
 		return ipc.AppendFault(b[:0], f)
 	}
 	s.stats.failures.Add(1)
+	s.node.callStats.answered(OutcomeServerDeath)
 	s.node.log.Error("server failed", "apid", s.cfg.APID, "op", req.Op, "err", err)
 	return ipc.AppendFault(b[:0], ipc.ServerDeath)
 }
@@ -560,6 +563,7 @@ func (s *Server) send(fs []frame.Frame, dest frame.APID, id uint32, msg []byte) 
 }
 
 func (s *Server) sendFault(dest frame.APID, id uint32, f ipc.Fault) {
+	s.node.callStats.answered(faultOutcome(f))
 	var b [8]byte
 	var fs [1]frame.Frame
 	s.send(fs[:0], dest, id, ipc.AppendFault(b[:0], f))
