@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
@@ -39,6 +40,12 @@ type PairedResult struct {
 	OnOff, AA  []float64 // per round
 	OffFPS, On []float64 // per round: mean of the two offs, and on
 	Lost       int       // frames the sink did not read, over every flow
+	// CPUOnOff and CPUAA are the same ratios of the CPU time this process
+	// (the switch, and the variant's own work when it runs here, such as
+	// a scraper) spent per frame: on against the two offs, and off/off.
+	// CPU time per frame varies far less with the machine's load than
+	// frames/s.
+	CPUOnOff, CPUAA []float64
 	// Dropped is what the switch refused of the sender's frames over every
 	// flow (its own counters): 0 with Lost > 0 means the sink gave up
 	// waiting (a process starved of the CPU for its idle time), not that
@@ -79,7 +86,7 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 	out := cfg.Out
 	fmt.Fprintf(out, "APID switch with %s vs without, every guest a separate process writing flat out,\n", cfg.What)
 	fmt.Fprintf(out, "%d frames per flow; each of %d rounds runs off, on, off on the same switch\n\n", cfg.Frames, cfg.Rounds)
-	fmt.Fprintf(out, "%-6s %13s %13s %24s %24s %6s %8s\n", "batch", "off fr/s", "on fr/s", "on/off q1 median q3", "off/off q1 median q3", "lost", "dropped")
+	fmt.Fprintf(out, "%-6s %13s %13s %24s %24s %14s %6s %8s\n", "batch", "off fr/s", "on fr/s", "on/off q1 median q3", "off/off q1 median q3", "cpu on/off a/a", "lost", "dropped")
 	camera := func() (c apidswitch.Counters) {
 		for _, c = range sw.Counters() {
 			if c.Tenant == "camera" {
@@ -96,8 +103,9 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			var fps [3]float64
+			var fps, cpu [3]float64
 			for i := range fps {
+				cpuStart := processCPU()
 				var stopOn func() error
 				if i == 1 {
 					if stopOn, err = cfg.On(sw); err != nil {
@@ -113,11 +121,14 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 				}
 				r.Lost += f.Lost()
 				fps[i] = f.FPS
+				cpu[i] = float64(processCPU()-cpuStart) / float64(cfg.Frames)
 			}
 			off := (fps[0] + fps[2]) / 2
 			r.OffFPS, r.On = append(r.OffFPS, off), append(r.On, fps[1])
 			r.OnOff = append(r.OnOff, fps[1]/off)
 			r.AA = append(r.AA, fps[2]/fps[0])
+			r.CPUOnOff = append(r.CPUOnOff, cpu[1]/((cpu[0]+cpu[2])/2))
+			r.CPUAA = append(r.CPUAA, cpu[2]/cpu[0])
 		}
 		now := camera()
 		r.Dropped = now.DroppedTotal() - before.DroppedTotal()
@@ -133,7 +144,19 @@ func ComparePaired(ctx context.Context, cfg PairedConfig) ([]PairedResult, error
 		a1, am, a3 := Quartiles(r.AA)
 		_, off, _ := Quartiles(r.OffFPS)
 		_, on, _ := Quartiles(r.On)
-		fmt.Fprintf(out, "%-6d %13.0f %13.0f %8.3f %6.3f %8.3f %8.3f %6.3f %8.3f %6d %8d %s\n", b, off, on, q1, m, q3, a1, am, a3, r.Lost, r.Dropped, strings.Join(reasons, ","))
+		_, cm, _ := Quartiles(r.CPUOnOff)
+		_, ca, _ := Quartiles(r.CPUAA)
+		fmt.Fprintf(out, "%-6d %13.0f %13.0f %8.3f %6.3f %8.3f %8.3f %6.3f %8.3f %7.3f %6.3f %6d %8d %s\n", b, off, on, q1, m, q3, a1, am, a3, cm, ca, r.Lost, r.Dropped, strings.Join(reasons, ","))
 	}
 	return res, nil
+}
+
+// processCPU is the CPU time this process has used so far, user and
+// system, in nanoseconds.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

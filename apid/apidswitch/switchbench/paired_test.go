@@ -33,7 +33,7 @@ func TestComparePaired(t *testing.T) {
 		t.Fatalf("variant started %d and stopped %d times, %d results; want 6, 6, 2", starts, stops, len(res))
 	}
 	for _, r := range res {
-		if len(r.OnOff) != 3 || len(r.AA) != 3 || r.Lost != 0 || r.Dropped != 0 {
+		if len(r.OnOff) != 3 || len(r.AA) != 3 || len(r.CPUOnOff) != 3 || len(r.CPUAA) != 3 || r.Lost != 0 || r.Dropped != 0 {
 			t.Errorf("batch %d: %+v", r.Batch, r)
 		}
 	}
