@@ -1,0 +1,215 @@
+package stackbench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"time"
+)
+
+// period is the length of the test stream's period, a prime so that
+// write boundaries drift across it.
+const period = 65521
+
+// streamTable is one period of the pseudo-random test stream.
+var streamTable = func() []byte {
+	r := rand.New(rand.NewPCG(22, 9293))
+	b := make([]byte, period)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}()
+
+// writeStream writes the first size bytes of the test stream to w.
+func writeStream(w io.Writer, size int64) error {
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		for i := int64(0); i < n; {
+			i += int64(copy(buf[i:n], streamTable[int((off+i)%period):]))
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// streamSum is the sha256 of the first size bytes of the test stream.
+func streamSum(size int64) [32]byte {
+	h := sha256.New()
+	writeStream(h, size)
+	var s [32]byte
+	h.Sum(s[:0])
+	return s
+}
+
+// halfCloser is a connection that can end its sending direction.
+type halfCloser interface {
+	net.Conn
+	CloseWrite() error
+}
+
+// duplex writes size bytes of the stream on c, then half-closes it,
+// while it hashes what it reads until EOF; it returns the bytes read and
+// their sha256.
+func duplex(c net.Conn, size int64) (int64, [32]byte, error) {
+	var sum [32]byte
+	hc, ok := c.(halfCloser)
+	if !ok {
+		return 0, sum, fmt.Errorf("%T cannot half-close", c)
+	}
+	werr := make(chan error, 1)
+	go func() {
+		err := writeStream(hc, size)
+		if err == nil {
+			err = hc.CloseWrite()
+		}
+		werr <- err
+	}()
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if e := <-werr; err == nil {
+		err = e
+	}
+	h.Sum(sum[:0])
+	return n, sum, err
+}
+
+// throughput connects client to server's listener, sends size bytes each
+// way at once, checks both directions' sha256 against want and returns
+// the time from the dial until both sides have read everything.
+func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]byte) (time.Duration, error) {
+	l, err := p.server.listen(ctx, port)
+	if err != nil {
+		return 0, fmt.Errorf("listen: %w", err)
+	}
+	defer l.Close()
+	type result struct {
+		n   int64
+		sum [32]byte
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer c.Close()
+		n, sum, err := duplex(c, size)
+		res <- result{n, sum, err}
+	}()
+	start := time.Now()
+	c, err := p.client.dial(ctx, p.serverAddr(port))
+	if err != nil {
+		l.Close()
+		<-res
+		return 0, fmt.Errorf("dial: %w", err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close(); l.Close() })
+	defer stop()
+	n, sum, err := duplex(c, size)
+	r := <-res
+	el := time.Since(start)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("client: %w", err)
+	case r.err != nil:
+		return 0, fmt.Errorf("server: %w", r.err)
+	case n != size || sum != want:
+		return 0, fmt.Errorf("client received %d of %d bytes, sha256 match %v", n, size, sum == want)
+	case r.n != size || r.sum != want:
+		return 0, fmt.Errorf("server received %d of %d bytes, sha256 match %v", r.n, size, r.sum == want)
+	}
+	return el, nil
+}
+
+// MessageSize is the size of each round trip's request and echo.
+const MessageSize = 64
+
+// roundTrips sends trips requests of MessageSize bytes from client, each
+// echoed by server before the next, and returns every round trip sorted.
+func roundTrips(ctx context.Context, p *pair, port uint16, trips int) ([]time.Duration, error) {
+	l, err := p.server.listen(ctx, port)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	defer l.Close()
+	echoed := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			echoed <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, MessageSize)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				echoed <- err
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				echoed <- err
+				return
+			}
+		}
+	}()
+	c, err := p.client.dial(ctx, p.serverAddr(port))
+	if err != nil {
+		l.Close()
+		<-echoed
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close(); l.Close() })
+	defer stop()
+	req, resp := make([]byte, MessageSize), make([]byte, MessageSize)
+	rtts := make([]time.Duration, 0, trips)
+	for i := range trips {
+		for j := range req {
+			req[j] = byte(i + j)
+		}
+		t0 := time.Now()
+		if _, err := c.Write(req); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("trip %d: %w", i, err)
+		}
+		if _, err := io.ReadFull(c, resp); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("trip %d: %w", i, err)
+		}
+		rtts = append(rtts, time.Since(t0))
+		if !bytes.Equal(req, resp) {
+			c.Close()
+			return nil, fmt.Errorf("trip %d: echo differs", i)
+		}
+	}
+	c.Close()
+	if err := <-echoed; err != nil {
+		return nil, fmt.Errorf("echo: %w", err)
+	}
+	slices.Sort(rtts)
+	return rtts, nil
+}
+
+// quantile is the q-quantile (0..1) of sorted durations.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}

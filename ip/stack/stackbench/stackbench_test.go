@@ -1,0 +1,54 @@
+package stackbench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRunSmall runs the whole matrix once with small sizes (every
+// transfer sha256-checked both ways) and checks the table: a row per
+// pairing the medium can carry, and the ratio lines. Media the kernel
+// refuses (no root) are reported as skipped, not failed.
+func TestRunSmall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Bytes: 1 << 20, Trips: 20, Runs: 1, MTUs: []int{1500, 9000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteTable(&out)
+	t.Logf("\n%s", out.String())
+	rows := map[string]int{}
+	for _, r := range rep.Rows {
+		rows[r.Medium]++
+		if len(r.MBps) != 1 || r.MBps[0] <= 0 || r.P50[0] <= 0 || r.P99[0] < r.P50[0] {
+			t.Errorf("%s %d %v: %+v", r.Medium, r.MTU, r.Pairing, r)
+		}
+	}
+	if rows["pipe"] != 4 { // two pairings at two MTUs; no kernel on a pipe
+		t.Errorf("pipe rows %d, want 4", rows["pipe"])
+	}
+	for _, m := range []string{"lan", "tap"} {
+		if rows[m] != 8 && !strings.Contains(strings.Join(rep.Skipped, "\n"), m+" mtu") {
+			t.Errorf("%s rows %d, want 8 (or skipped: %v)", m, rows[m], rep.Skipped)
+		}
+	}
+	if n := strings.Count(out.String(), "ratio ours-ours/gvisor-gvisor"); n != 2*(3-len(rep.Skipped)/2) {
+		t.Errorf("%d ours/gVisor ratio lines:\n%s", n, out.String())
+	}
+}
+
+// TestRunRefusesBadConfig: nothing runs with a zero size.
+func TestRunRefusesBadConfig(t *testing.T) {
+	if _, err := Run(context.Background(), Config{Bytes: 0, Trips: 1, Runs: 1, MTUs: []int{1500}}); err == nil || !strings.Contains(err.Error(), "Bytes 0") {
+		t.Fatalf("err %v", err)
+	}
+}
