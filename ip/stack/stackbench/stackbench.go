@@ -21,12 +21,15 @@ package stackbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"spacenet/ip/wire"
@@ -62,12 +65,21 @@ type Row struct {
 	MBps    []float64       // per run, MB/s each way, sorted
 	P50     []time.Duration // per run, sorted
 	P99     []time.Duration // per run, sorted
+	// Allocs is, per run (sorted), the heap allocations of the whole
+	// process during the transfer divided by the data segments it took
+	// (2*Bytes / (MTU-52): IPv4, TCP and timestamps): both user-space
+	// stacks, their Conn adapters and the application's reads and
+	// writes (an estimate, ACKs not counted).
+	Allocs []float64
 }
 
 // Median returns the median throughput and round-trip quantiles.
 func (r Row) Median() (mbps float64, p50, p99 time.Duration) {
 	return r.MBps[len(r.MBps)/2], r.P50[len(r.P50)/2], r.P99[len(r.P99)/2]
 }
+
+// MedianAllocs is the median of Allocs.
+func (r Row) MedianAllocs() float64 { return r.Allocs[len(r.Allocs)/2] }
 
 // Report is the result of Run.
 type Report struct {
@@ -95,7 +107,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	want := streamSum(c.Bytes)
 	for _, name := range c.Media {
 		for _, mtu := range c.MTUs {
-			rows, err := runMedium(ctx, c, name, mtu, want)
+			rows, skipped, err := runMedium(ctx, c, name, mtu, want)
+			rep.Skipped = append(rep.Skipped, skipped...)
 			if err != nil {
 				if s, ok := err.(skipError); ok {
 					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s mtu %d: %v", name, mtu, s.err))
@@ -114,11 +127,26 @@ type skipError struct{ err error }
 
 func (s skipError) Error() string { return s.err.Error() }
 
+// refused says whether err is the kernel refusing us what a medium needs
+// (not root: no namespace, no TAP).
+func refused(err error) bool {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "not permitted") || strings.Contains(msg, "ermission denied")
+}
+
 // runMedium measures every pairing on one medium at one MTU.
-func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byte) ([]Row, error) {
+// The kernel's pairings are skipped (and named in skipped) where the
+// kernel refuses the namespace or TAP it needs.
+func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byte) (rows []Row, skipped []string, err error) {
 	m, err := newMedium(name, mtu)
 	if err != nil {
-		return nil, skipError{err}
+		if refused(err) {
+			return nil, nil, skipError{err}
+		}
+		return nil, nil, err
 	}
 	defer m.close()
 	var pairings []Pairing
@@ -126,20 +154,23 @@ func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byt
 		if p.Server == Kernel {
 			if _, err := m.kernel(); err == errNoKernel {
 				continue
+			} else if err != nil && refused(err) {
+				skipped = append(skipped, fmt.Sprintf("%s mtu %d %v: %v", name, mtu, p, err))
+				continue
 			} else if err != nil {
-				return nil, fmt.Errorf("%s mtu %d: kernel: %w", name, mtu, err)
+				return nil, skipped, fmt.Errorf("%s mtu %d: kernel: %w", name, mtu, err)
 			}
 		}
 		pairings = append(pairings, p)
 	}
-	rows := make([]Row, len(pairings))
+	rows = make([]Row, len(pairings))
 	for i, p := range pairings {
 		rows[i] = Row{Medium: name, MTU: mtu, Pairing: p}
 	}
 	for run := range c.Runs {
 		for i, p := range pairings {
 			if err := measure(ctx, c, m, &rows[i], uint16(run), want); err != nil {
-				return nil, fmt.Errorf("%s mtu %d %v run %d: %w", name, mtu, p, run+1, err)
+				return nil, skipped, fmt.Errorf("%s mtu %d %v run %d: %w", name, mtu, p, run+1, err)
 			}
 		}
 	}
@@ -147,11 +178,12 @@ func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byt
 		slices.Sort(rows[i].MBps)
 		slices.Sort(rows[i].P50)
 		slices.Sort(rows[i].P99)
+		slices.Sort(rows[i].Allocs)
 	}
-	return rows, nil
+	return rows, skipped, nil
 }
 
-var pairSeq uint32
+var pairSeq atomic.Uint32
 
 // measure makes a fresh pair of r.Pairing on m and adds one throughput
 // and one round-trip figure to r.
@@ -163,10 +195,15 @@ func measure(ctx context.Context, c Config, m medium, r *Row, run uint16, want [
 	defer p.close()
 	tctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	el, err := throughput(tctx, p, 5001+run, c.Bytes, want)
 	if err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
+	runtime.ReadMemStats(&after)
+	segments := float64(2*c.Bytes) / float64(r.MTU-52)
+	r.Allocs = append(r.Allocs, float64(after.Mallocs-before.Mallocs)/segments)
 	rtts, err := roundTrips(tctx, p, 6001+run, c.Trips)
 	if err != nil {
 		return fmt.Errorf("round trips: %w", err)
@@ -186,13 +223,13 @@ func measure(ctx context.Context, c Config, m medium, r *Row, run uint16, want [
 // of their own (a fresh pair never meets a neighbour entry or a
 // learned MAC of an earlier one).
 func newPair(m medium, pairing Pairing) (*pair, error) {
-	pairSeq++
-	host := byte(pairSeq%120) * 2
-	client, err := startPeer(m, pairing.Client, 0, host+1)
+	id := pairSeq.Add(1)
+	host := byte(id%120) * 2
+	client, err := startPeer(m, pairing.Client, 0, id, host+1)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	server, err := startPeer(m, pairing.Server, 1, host+2)
+	server, err := startPeer(m, pairing.Server, 1, id, host+2)
 	if err != nil {
 		client.close()
 		return nil, fmt.Errorf("server: %w", err)
@@ -202,7 +239,7 @@ func newPair(m medium, pairing Pairing) (*pair, error) {
 
 // startPeer starts kind on side (0 client, 1 server) of medium m, at
 // 10.77.0.host unless it is the kernel (kernelAddr).
-func startPeer(m medium, kind Kind, side int, host byte) (*peer, error) {
+func startPeer(m medium, kind Kind, side int, id uint32, host byte) (*peer, error) {
 	if kind == Kernel {
 		ns, err := m.kernel()
 		if err != nil {
@@ -214,7 +251,7 @@ func startPeer(m medium, kind Kind, side int, host byte) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	mac := wire.MAC{0x02, 0x74, 0x63, byte(pairSeq >> 8), byte(pairSeq), byte(side)}
+	mac := wire.MAC{0x02, 0x74, 0x63, byte(id >> 8), byte(id), byte(side)}
 	addr := netip.AddrFrom4([4]byte{10, 77, 0, host})
 	if kind == Ours {
 		return startOurs(n, mac, addr)
@@ -228,7 +265,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	c := rep.Config
 	fmt.Fprintf(w, "tcp bench: %d MiB each way per transfer (sha256-checked), %d round trips of %d bytes, median of %d runs, GOMAXPROCS=%d\n",
 		c.Bytes>>20, c.Trips, MessageSize, c.Runs, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(w, "%-6s %5s  %-13s %9s  %9s %9s  %s\n", "medium", "mtu", "client-server", "MB/s each", "rtt p50", "rtt p99", "MB/s of each run")
+	fmt.Fprintf(w, "%-6s %5s  %-13s %9s  %9s %9s  %10s  %s\n", "medium", "mtu", "client-server", "MB/s each", "rtt p50", "rtt p99", "allocs/seg", "MB/s of each run")
 	type key struct {
 		medium string
 		mtu    int
@@ -247,7 +284,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		for i, x := range r.MBps {
 			runs[i] = fmt.Sprintf("%.0f", x)
 		}
-		fmt.Fprintf(w, "%-6s %5d  %-13v %9.0f  %9v %9v  %s\n", r.Medium, r.MTU, r.Pairing, mbps, us(p50), us(p99), strings.Join(runs, " "))
+		fmt.Fprintf(w, "%-6s %5d  %-13v %9.0f  %9v %9v  %10.2f  %s\n", r.Medium, r.MTU, r.Pairing, mbps, us(p50), us(p99), r.MedianAllocs(), strings.Join(runs, " "))
 	}
 	for _, k := range order {
 		rows := byKey[k]
