@@ -25,10 +25,14 @@ const (
 	Ours   Kind = iota // ip/stack with ip/tcp, through its net.Conn adapter
 	GVisor             // gVisor's TCP (ip/netstack)
 	Kernel             // the Linux kernel's TCP in a network namespace
+	// GVisorOffload is gVisor's TCP with checksum offload (it neither
+	// computes nor checks checksums): its best case, on media that never
+	// leave the process only (ours always computes them).
+	GVisorOffload
 )
 
 func (k Kind) String() string {
-	return [...]string{"ours", "gvisor", "kernel"}[k]
+	return [...]string{"ours", "gvisor", "kernel", "gvoff"}[k]
 }
 
 // ConnBuffer is the size of each of our net.Conn adapter's rings.

@@ -55,7 +55,8 @@ func (p Pairing) String() string { return p.Client.String() + "-" + p.Server.Str
 
 // Pairings are the pairs Run measures on each medium, in order (those
 // with the kernel only where the medium can carry it).
-var Pairings = []Pairing{{Ours, Ours}, {GVisor, GVisor}, {Ours, Kernel}, {GVisor, Kernel}}
+// GVisorOffload-GVisorOffload only on the in-process media (pipe, LAN).
+var Pairings = []Pairing{{Ours, Ours}, {GVisor, GVisor}, {GVisorOffload, GVisorOffload}, {Ours, Kernel}, {GVisor, Kernel}}
 
 // Row is one pairing on one medium at one MTU, over every run.
 type Row struct {
@@ -151,6 +152,9 @@ func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byt
 	defer m.close()
 	var pairings []Pairing
 	for _, p := range Pairings {
+		if p.Server == GVisorOffload && name == "tap" {
+			continue // frames cross the kernel: checksums must be right
+		}
 		if p.Server == Kernel {
 			if _, err := m.kernel(); err == errNoKernel {
 				continue
@@ -256,7 +260,7 @@ func startPeer(m medium, kind Kind, side int, id uint32, host byte) (*peer, erro
 	if kind == Ours {
 		return startOurs(n, mac, addr)
 	}
-	return startGVisor(n, mac, addr, false)
+	return startGVisor(n, mac, addr, kind == GVisorOffload)
 }
 
 // WriteTable prints the report: a line per pairing (median and every
@@ -265,6 +269,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	c := rep.Config
 	fmt.Fprintf(w, "tcp bench: %d MiB each way per transfer (sha256-checked), %d round trips of %d bytes, median of %d runs, GOMAXPROCS=%d\n",
 		c.Bytes>>20, c.Trips, MessageSize, c.Runs, runtime.GOMAXPROCS(0))
+	fmt.Fprintln(w, "ours: ip/stack+ip/tcp; gvisor: ip/netstack computing checksums as ours does; gvoff: gVisor with checksum offload (in-process media only)")
 	fmt.Fprintf(w, "%-6s %5s  %-13s %9s  %9s %9s  %10s  %s\n", "medium", "mtu", "client-server", "MB/s each", "rtt p50", "rtt p99", "allocs/seg", "MB/s of each run")
 	type key struct {
 		medium string
@@ -284,11 +289,11 @@ func (rep *Report) WriteTable(w io.Writer) {
 		for i, x := range r.MBps {
 			runs[i] = fmt.Sprintf("%.0f", x)
 		}
-		fmt.Fprintf(w, "%-6s %5d  %-13v %9.0f  %9v %9v  %10.2f  %s\n", r.Medium, r.MTU, r.Pairing, mbps, us(p50), us(p99), r.MedianAllocs(), strings.Join(runs, " "))
+		fmt.Fprintf(w, "%-6s %5d  %-13v %9.0f  %9v %9v  %10.3f  %s\n", r.Medium, r.MTU, r.Pairing, mbps, us(p50), us(p99), r.MedianAllocs(), strings.Join(runs, " "))
 	}
 	for _, k := range order {
 		rows := byKey[k]
-		for _, pp := range [][2]Pairing{{{Ours, Ours}, {GVisor, GVisor}}, {{Ours, Kernel}, {GVisor, Kernel}}} {
+		for _, pp := range [][2]Pairing{{{Ours, Ours}, {GVisor, GVisor}}, {{Ours, Ours}, {GVisorOffload, GVisorOffload}}, {{Ours, Kernel}, {GVisor, Kernel}}} {
 			o, ok1 := rows[pp[0]]
 			g, ok2 := rows[pp[1]]
 			if !ok1 || !ok2 {

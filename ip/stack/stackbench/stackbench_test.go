@@ -33,16 +33,22 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s %d %v: %+v", r.Medium, r.MTU, r.Pairing, r)
 		}
 	}
-	if rows["pipe"] != 4 { // two pairings at two MTUs; no kernel on a pipe
-		t.Errorf("pipe rows %d, want 4", rows["pipe"])
+	// Pairings at two MTUs: no kernel on a pipe, no checksum offload
+	// on TAPs; the kernel's pairs only where the kernel let us.
+	want := map[string]int{"pipe": 6, "lan": 10, "tap": 8}
+	if len(rep.Skipped) > 0 {
+		t.Logf("skipped (not root?): %v", rep.Skipped)
+		want = map[string]int{"pipe": 6, "lan": 6}
 	}
-	for _, m := range []string{"lan", "tap"} {
-		if rows[m] != 8 && !strings.Contains(strings.Join(rep.Skipped, "\n"), m+" mtu") {
-			t.Errorf("%s rows %d, want 8 (or skipped: %v)", m, rows[m], rep.Skipped)
+	for m, n := range want {
+		if rows[m] != n {
+			t.Errorf("%s: %d rows, want %d", m, rows[m], n)
 		}
 	}
-	if n := strings.Count(out.String(), "ratio ours-ours/gvisor-gvisor"); n != 2*(3-len(rep.Skipped)/2) {
-		t.Errorf("%d ours/gVisor ratio lines:\n%s", n, out.String())
+	for _, line := range []string{"pipe    1500  ratio ours-ours/gvisor-gvisor: ", "pipe    9000  ratio ours-ours/gvoff-gvoff: ", "lan     1500  ratio ours-ours/gvisor-gvisor: "} {
+		if !strings.Contains(out.String(), "\n"+line) {
+			t.Errorf("no line %q", line)
+		}
 	}
 }
 
