@@ -35,7 +35,8 @@ func (k Kind) String() string {
 	return [...]string{"ours", "gvisor", "kernel", "gvoff"}[k]
 }
 
-// ConnBuffer is the size of each of our net.Conn adapter's rings.
+// ConnBuffer is the size of each of our net.Conn adapter's rings, and
+// gVisor's default TCP send and receive buffers (it may grow them to 4 MiB).
 const ConnBuffer = 1 << 20
 
 // peer is one running TCP implementation with an address on a medium.
@@ -85,7 +86,7 @@ func startOurs(n nic.NIC, mac wire.MAC, addr netip.Addr) (*peer, error) {
 // startGVisor runs a netstack on n with address addr/24 (checksums in
 // full: offload only where the medium never leaves the process).
 func startGVisor(n nic.NIC, mac wire.MAC, addr netip.Addr, offload bool) (*peer, error) {
-	ns, err := netstack.New(netstack.Config{MAC: mac}, netstack.NICDevice(n, offload))
+	ns, err := netstack.New(netstack.Config{MAC: mac, TCPSendBuffer: ConnBuffer, TCPRecvBuffer: ConnBuffer}, netstack.NICDevice(n, offload))
 	if err != nil {
 		n.Close()
 		return nil, err
