@@ -3,14 +3,11 @@ package stackbench
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"time"
 
-	"github.com/vishvananda/netns"
-
+	"spacenet/internal/netnsdo"
 	"spacenet/ip/netstack"
 	"spacenet/ip/nic"
 	"spacenet/ip/stack"
@@ -115,7 +112,7 @@ func kernelPeer(ns string, addr netip.Addr) *peer {
 		addr: addr,
 		listen: func(_ context.Context, port uint16) (net.Listener, error) {
 			var l net.Listener
-			err := inNetns(ns, func() (err error) {
+			err := netnsdo.Do(ns, func() (err error) {
 				l, err = net.Listen("tcp4", netip.AddrPortFrom(addr, port).String())
 				return err
 			})
@@ -123,7 +120,7 @@ func kernelPeer(ns string, addr netip.Addr) *peer {
 		},
 		dial: func(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
 			var c net.Conn
-			err := inNetns(ns, func() (err error) {
+			err := netnsdo.Do(ns, func() (err error) {
 				var d net.Dialer
 				c, err = d.DialContext(ctx, "tcp4", remote.String())
 				return err
@@ -132,38 +129,6 @@ func kernelPeer(ns string, addr netip.Addr) *peer {
 		},
 		close: func() {},
 	}
-}
-
-// inNetns runs fn on a thread inside network namespace ns: sockets fn
-// creates belong to ns. If the thread cannot be switched back it is not
-// returned to the runtime (the runtime ends it).
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- fmt.Errorf("netns %s: %w", ns, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // errNoKernel says a medium cannot carry the kernel's TCP.
