@@ -33,8 +33,8 @@ carries --bytes each way at once, sha256-checked; then --trips round trips of
 64 bytes. Prints the median of --runs runs (interleaved across pairs), p50 and
 p99 round trip, heap allocations per data segment (whole process), and the
 ratios ours/gVisor. The kernel pairs and the TAP medium need root.`,
-		Example: `  sudo spacenet bench tcp
-  sudo spacenet bench tcp --bytes 100M --runs 3 --mtu 1500,9000 --media pipe,lan,tap`,
+		Example: `  spacenet bench tcp --media pipe,lan          # without root: the kernel's pairs are skipped
+  spacenet bench tcp --bytes 100M --runs 3      # as root: every medium and pair`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := parseSize(size)
