@@ -91,19 +91,29 @@ func (m *lanMedium) kernel() (string, error) {
 	if err := ipCmd("netns", "add", ns); err != nil {
 		return "", err
 	}
+	if err := m.plugKernel(ns); err != nil {
+		ipCmd("netns", "del", ns)
+		return "", err
+	}
 	m.ns = ns
+	return ns, nil
+}
+
+// plugKernel plugs a TAP into the switch, its netdev in namespace ns
+// with kernelAddr.
+func (m *lanMedium) plugKernel(ns string) error {
 	tap, err := nic.OpenTAP(uniqueName("sntb"), nic.TAPOptions{MTU: m.mtu})
 	if err != nil {
-		return "", err
+		return err
 	}
 	name := tap.Name()
 	if err := ipCmd("link", "set", name, "netns", ns); err != nil {
 		tap.Close()
-		return "", err
+		return err
 	}
 	if err := m.sw.Attach(tap, lan.PortConfig{Name: "kernel", Tenant: "bench", MTU: m.mtu, QueueDepth: 1024}); err != nil {
 		tap.Close()
-		return "", err
+		return err
 	}
 	for _, args := range [][]string{
 		{"-n", ns, "addr", "add", kernelAddr.String() + "/24", "dev", name},
@@ -111,10 +121,11 @@ func (m *lanMedium) kernel() (string, error) {
 		{"-n", ns, "link", "set", "lo", "up"},
 	} {
 		if err := ipCmd(args...); err != nil {
-			return "", err
+			m.sw.Detach("kernel")
+			return err
 		}
 	}
-	return ns, nil
+	return nil
 }
 
 func (m *lanMedium) close() {

@@ -26,6 +26,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -131,7 +132,7 @@ func (s skipError) Error() string { return s.err.Error() }
 // refused says whether err is the kernel refusing us what a medium needs
 // (not root: no namespace, no TAP).
 func refused(err error) bool {
-	if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
 		return true
 	}
 	msg := err.Error()
