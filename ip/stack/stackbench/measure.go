@@ -105,6 +105,7 @@ func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]
 			return
 		}
 		defer c.Close()
+		defer context.AfterFunc(ctx, func() { c.Close() })()
 		n, sum, err := duplex(c, size)
 		res <- result{n, sum, err}
 	}()
@@ -153,6 +154,7 @@ func roundTrips(ctx context.Context, p *pair, port uint16, trips int) ([]time.Du
 			return
 		}
 		defer c.Close()
+		defer context.AfterFunc(ctx, func() { c.Close() })()
 		buf := make([]byte, MessageSize)
 		for {
 			if _, err := io.ReadFull(c, buf); err != nil {

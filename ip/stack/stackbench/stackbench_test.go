@@ -58,3 +58,16 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestRunTimeout: a transfer that cannot finish in Config.Timeout ends
+// with an error naming the pair, and leaves nothing running (goleak).
+func TestRunTimeout(t *testing.T) {
+	for _, timeout := range []time.Duration{time.Nanosecond, 5 * time.Millisecond} {
+		start := time.Now()
+		_, err := Run(context.Background(), Config{Bytes: 128 << 20, Trips: 1, Runs: 1, MTUs: []int{1500}, Media: []string{"pipe"}, Timeout: timeout})
+		if err == nil || !strings.Contains(err.Error(), "pipe mtu 1500 ours-ours run 1: throughput: ") {
+			t.Errorf("timeout %v: err %v", timeout, err)
+		}
+		t.Logf("timeout %v: %v after %v", timeout, err, time.Since(start))
+	}
+}
