@@ -6,50 +6,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"time"
+
+	"spacenet/internal/checkstream"
 )
-
-// period is the length of the test stream's period, a prime so that
-// write boundaries drift across it.
-const period = 65521
-
-// streamTable is one period of the pseudo-random test stream.
-var streamTable = func() []byte {
-	r := rand.New(rand.NewPCG(22, 9293))
-	b := make([]byte, period)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}()
-
-// writeStream writes the first size bytes of the test stream to w.
-func writeStream(w io.Writer, size int64) error {
-	buf := make([]byte, 64<<10)
-	for off := int64(0); off < size; {
-		n := min(int64(len(buf)), size-off)
-		for i := int64(0); i < n; {
-			i += int64(copy(buf[i:n], streamTable[int((off+i)%period):]))
-		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return err
-		}
-		off += n
-	}
-	return nil
-}
-
-// streamSum is the sha256 of the first size bytes of the test stream.
-func streamSum(size int64) [32]byte {
-	h := sha256.New()
-	writeStream(h, size)
-	var s [32]byte
-	h.Sum(s[:0])
-	return s
-}
 
 // halfCloser is a connection that can end its sending direction.
 type halfCloser interface {
@@ -68,7 +30,7 @@ func duplex(c net.Conn, size int64) (int64, [32]byte, error) {
 	}
 	werr := make(chan error, 1)
 	go func() {
-		err := writeStream(hc, size)
+		err := checkstream.Write(hc, size)
 		if err == nil {
 			err = hc.CloseWrite()
 		}

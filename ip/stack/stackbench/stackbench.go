@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/wire"
 )
 
@@ -106,7 +107,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		c.Timeout = 2 * time.Minute
 	}
 	rep := &Report{Config: c}
-	want := streamSum(c.Bytes)
+	want := checkstream.Sum(c.Bytes)
 	for _, name := range c.Media {
 		for _, mtu := range c.MTUs {
 			rows, skipped, err := runMedium(ctx, c, name, mtu, want)

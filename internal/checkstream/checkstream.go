@@ -1,0 +1,62 @@
+// Package checkstream is the pseudo-random byte stream that TCP tests and
+// benchmarks send to check a transfer end to end: the same bytes every
+// run, readable at any offset (so a sender keeps no copy of it), with
+// their sha256 to compare against. It is not a random source: the
+// stream is fixed by a seed and repeats every Period bytes.
+package checkstream
+
+import (
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+)
+
+// Period is the length of the stream's period, a prime so that segment
+// and write boundaries drift across it.
+const Period = 65521
+
+// table is one period of the stream.
+var table = func() []byte {
+	r := rand.New(rand.NewPCG(22, 9293))
+	b := make([]byte, Period)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}()
+
+// Source is the stream as an io.ReaderAt; it never fails.
+type Source struct{}
+
+// ReadAt fills p with the stream's bytes from offset off.
+func (Source) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], table[int((off+int64(n))%Period):])
+	}
+	return n, nil
+}
+
+// Write writes the first size bytes of the stream to w, 64 KiB at a
+// time.
+func Write(w io.Writer, size int64) error {
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		Source{}.ReadAt(buf[:n], off)
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// Sum is the sha256 of the first size bytes of the stream.
+func Sum(size int64) [32]byte {
+	h := sha256.New()
+	Write(h, size)
+	var s [32]byte
+	h.Sum(s[:0])
+	return s
+}
