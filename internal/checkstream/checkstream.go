@@ -60,3 +60,31 @@ func Sum(size int64) [32]byte {
 	h.Sum(s[:0])
 	return s
 }
+
+// HalfCloser is a connection that can end its sending direction.
+type HalfCloser interface {
+	io.ReadWriter
+	CloseWrite() error
+}
+
+// Duplex writes the first size bytes of the stream to c, then
+// half-closes it, while it hashes what it reads from c until EOF; it
+// returns the bytes read and their sha256 (compare with Sum).
+func Duplex(c HalfCloser, size int64) (int64, [32]byte, error) {
+	werr := make(chan error, 1)
+	go func() {
+		err := Write(c, size)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		werr <- err
+	}()
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if e := <-werr; err == nil {
+		err = e
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return n, sum, err
+}

@@ -3,8 +3,13 @@ package checkstream
 import (
 	"bytes"
 	"crypto/sha256"
+	"net"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestStream: ReadAt at any offset agrees with the stream written from
 // the start, across the period's edge, and Sum is the sha256 of Write.
@@ -25,5 +30,44 @@ func TestStream(t *testing.T) {
 	}
 	if Sum(size) != sha256.Sum256(all.Bytes()) {
 		t.Error("Sum is not the sha256 of Write")
+	}
+}
+
+// TestDuplex: both ends of a loopback TCP connection run Duplex with
+// different sizes at once; each reads exactly what the other sent.
+func TestDuplex(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	type result struct {
+		n   int64
+		sum [32]byte
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer c.Close()
+		n, sum, err := Duplex(c.(*net.TCPConn), 1<<20)
+		res <- result{n, sum, err}
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, sum, err := Duplex(c.(*net.TCPConn), 3*Period+1)
+	r := <-res
+	if err != nil || n != 1<<20 || sum != Sum(1<<20) {
+		t.Errorf("dialer: %d bytes, %v, sum ok %v", n, err, sum == Sum(1<<20))
+	}
+	if r.err != nil || r.n != 3*Period+1 || r.sum != Sum(3*Period+1) {
+		t.Errorf("acceptor: %d bytes, %v, sum ok %v", r.n, r.err, r.sum == Sum(3*Period+1))
 	}
 }

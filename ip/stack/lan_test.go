@@ -2,14 +2,13 @@ package stack
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
 	"spacenet/ip/tcp"
@@ -18,18 +17,9 @@ import (
 // duplexStream sends the test stream over c (then half-closes it) while
 // it hashes what it reads until EOF; it returns the bytes read and their
 // sha256.
-func duplexStream(c interface {
-	io.ReadWriter
-	CloseWrite() error
-}, size int64) (int64, string, error) {
-	werr := make(chan error, 1)
-	go func() { werr <- writeStream(c, size) }()
-	h := sha256.New()
-	n, err := io.Copy(h, c)
-	if werr := <-werr; err == nil {
-		err = werr
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), err
+func duplexStream(c checkstream.HalfCloser, size int64) (int64, string, error) {
+	n, sum, err := checkstream.Duplex(c, size)
+	return n, hex.EncodeToString(sum[:]), err
 }
 
 // TestLANWithGVisor: our stack and a gVisor stack (package netstack) on

@@ -3,7 +3,6 @@ package stackbench
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -13,36 +12,13 @@ import (
 	"spacenet/internal/checkstream"
 )
 
-// halfCloser is a connection that can end its sending direction.
-type halfCloser interface {
-	net.Conn
-	CloseWrite() error
-}
-
-// duplex writes size bytes of the stream on c, then half-closes it,
-// while it hashes what it reads until EOF; it returns the bytes read and
-// their sha256.
-func duplex(c net.Conn, size int64) (int64, [32]byte, error) {
-	var sum [32]byte
-	hc, ok := c.(halfCloser)
+// duplexConn is checkstream.Duplex on a net.Conn that can half-close.
+func duplexConn(c net.Conn, size int64) (int64, [32]byte, error) {
+	hc, ok := c.(checkstream.HalfCloser)
 	if !ok {
-		return 0, sum, fmt.Errorf("%T cannot half-close", c)
+		return 0, [32]byte{}, fmt.Errorf("%T cannot half-close", c)
 	}
-	werr := make(chan error, 1)
-	go func() {
-		err := checkstream.Write(hc, size)
-		if err == nil {
-			err = hc.CloseWrite()
-		}
-		werr <- err
-	}()
-	h := sha256.New()
-	n, err := io.Copy(h, c)
-	if e := <-werr; err == nil {
-		err = e
-	}
-	h.Sum(sum[:0])
-	return n, sum, err
+	return checkstream.Duplex(hc, size)
 }
 
 // throughput connects client to server's listener, sends size bytes each
@@ -68,7 +44,7 @@ func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]
 		}
 		defer c.Close()
 		defer context.AfterFunc(ctx, func() { c.Close() })()
-		n, sum, err := duplex(c, size)
+		n, sum, err := duplexConn(c, size)
 		res <- result{n, sum, err}
 	}()
 	start := time.Now()
@@ -81,7 +57,7 @@ func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close(); l.Close() })
 	defer stop()
-	n, sum, err := duplex(c, size)
+	n, sum, err := duplexConn(c, size)
 	r := <-res
 	el := time.Since(start)
 	switch {
