@@ -6,9 +6,12 @@
 package checkstream
 
 import (
+	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 )
 
 // Period is the length of the stream's period, a prime so that segment
@@ -87,4 +90,37 @@ func Duplex(c HalfCloser, size int64) (int64, [32]byte, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return n, sum, err
+}
+
+// Result is what Duplex returned on one side.
+type Result struct {
+	N   int64    // bytes read
+	Sum [32]byte // their sha256
+	Err error
+}
+
+// AcceptDuplex accepts one connection on l in a goroutine and runs
+// Duplex on it with size; the result arrives on the channel once the
+// connection is closed. The connection is closed early when ctx is done.
+// A connection that cannot half-close is an error.
+func AcceptDuplex(ctx context.Context, l net.Listener, size int64) <-chan Result {
+	res := make(chan Result, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			res <- Result{Err: err}
+			return
+		}
+		defer c.Close()
+		defer context.AfterFunc(ctx, func() { c.Close() })()
+		hc, ok := c.(HalfCloser)
+		if !ok {
+			res <- Result{Err: fmt.Errorf("checkstream: %T cannot half-close", c)}
+			return
+		}
+		var r Result
+		r.N, r.Sum, r.Err = Duplex(hc, size)
+		res <- r
+	}()
+	return res
 }

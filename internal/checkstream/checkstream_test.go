@@ -2,6 +2,7 @@ package checkstream
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"net"
 	"testing"
@@ -41,22 +42,7 @@ func TestDuplex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	type result struct {
-		n   int64
-		sum [32]byte
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer c.Close()
-		n, sum, err := Duplex(c.(*net.TCPConn), 1<<20)
-		res <- result{n, sum, err}
-	}()
+	res := AcceptDuplex(context.Background(), l, 1<<20)
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +53,7 @@ func TestDuplex(t *testing.T) {
 	if err != nil || n != 1<<20 || sum != Sum(1<<20) {
 		t.Errorf("dialer: %d bytes, %v, sum ok %v", n, err, sum == Sum(1<<20))
 	}
-	if r.err != nil || r.n != 3*Period+1 || r.sum != Sum(3*Period+1) {
-		t.Errorf("acceptor: %d bytes, %v, sum ok %v", r.n, r.err, r.sum == Sum(3*Period+1))
+	if r.Err != nil || r.N != 3*Period+1 || r.Sum != Sum(3*Period+1) {
+		t.Errorf("acceptor: %d bytes, %v, sum ok %v", r.N, r.Err, r.Sum == Sum(3*Period+1))
 	}
 }

@@ -72,22 +72,7 @@ func TestLANWithGVisor(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			type result struct {
-				n   int64
-				sum string
-				err error
-			}
-			res := make(chan result, 1)
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					res <- result{err: err}
-					return
-				}
-				defer c.Close()
-				n, sum, err := duplexStream(c.(*netstack.Conn), size)
-				res <- result{n, sum, err}
-			}()
+			res := checkstream.AcceptDuplex(ctx, l, size)
 			app := newStreamApp(size, 1<<20)
 			start := time.Now()
 			var derr error
@@ -106,8 +91,8 @@ func TestLANWithGVisor(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("our side did not finish")
 			}
-			if r.err != nil || r.n != size || r.sum != want || app.Sum() != want || app.err != nil {
-				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.n, r.err, r.sum == want, app.consumed, app.err, app.Sum() == want)
+			if gsum := hex.EncodeToString(r.Sum[:]); r.Err != nil || r.N != size || gsum != want || app.Sum() != want || app.err != nil {
+				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.N, r.Err, gsum == want, app.consumed, app.err, app.Sum() == want)
 			}
 			t.Logf("%d MiB each way in %v; ours %+v", size>>20, time.Since(start).Round(time.Millisecond), app.info)
 		})

@@ -30,23 +30,7 @@ func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]
 		return 0, fmt.Errorf("listen: %w", err)
 	}
 	defer l.Close()
-	type result struct {
-		n   int64
-		sum [32]byte
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer c.Close()
-		defer context.AfterFunc(ctx, func() { c.Close() })()
-		n, sum, err := duplexConn(c, size)
-		res <- result{n, sum, err}
-	}()
+	res := checkstream.AcceptDuplex(ctx, l, size)
 	start := time.Now()
 	c, err := p.client.dial(ctx, p.serverAddr(port))
 	if err != nil {
@@ -63,12 +47,12 @@ func throughput(ctx context.Context, p *pair, port uint16, size int64, want [32]
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("client: %w", err)
-	case r.err != nil:
-		return 0, fmt.Errorf("server: %w", r.err)
+	case r.Err != nil:
+		return 0, fmt.Errorf("server: %w", r.Err)
 	case n != size || sum != want:
 		return 0, fmt.Errorf("client received %d of %d bytes, sha256 match %v", n, size, sum == want)
-	case r.n != size || r.sum != want:
-		return 0, fmt.Errorf("server received %d of %d bytes, sha256 match %v", r.n, size, r.sum == want)
+	case r.N != size || r.Sum != want:
+		return 0, fmt.Errorf("server received %d of %d bytes, sha256 match %v", r.N, size, r.Sum == want)
 	}
 	return el, nil
 }
