@@ -1,43 +1,8 @@
 package netnstest
 
-import (
-	"runtime"
-
-	"github.com/vishvananda/netns"
-)
+import "spacenet/internal/netnsdo"
 
 // Do runs fn on a thread inside network namespace ns ("" for the caller's):
 // sockets fn creates belong to ns and stay usable from any goroutine
-// afterwards. If the thread cannot be switched back, it is not returned to
-// the runtime (the runtime ends it).
-func Do(ns string, fn func() error) error {
-	if ns == "" {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// afterwards (package netnsdo).
+func Do(ns string, fn func() error) error { return netnsdo.Do(ns, fn) }

@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"math/rand/v2"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/tcp"
 )
 
@@ -15,42 +15,13 @@ import (
 // holds no copy per connection) and hashes what it receives through a
 // ring buffer, granting the window back as it consumes.
 
-// period is the length of the test stream's period, a prime so that
-// segment boundaries drift across it.
-const period = 65521
-
-var streamTable = func() []byte {
-	r := rand.New(rand.NewPCG(22, 9293))
-	b := make([]byte, period)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}()
-
 // streamSource is the test stream as an io.ReaderAt.
-type streamSource struct{}
-
-func (streamSource) ReadAt(p []byte, off int64) (int, error) {
-	n := 0
-	for n < len(p) {
-		i := int((off + int64(n)) % period)
-		n += copy(p[n:], streamTable[i:])
-	}
-	return n, nil
-}
+type streamSource = checkstream.Source
 
 // streamSum returns the sha256 of the first size bytes of the stream.
 func streamSum(size int64) string {
-	h := sha256.New()
-	buf := make([]byte, 1<<16)
-	for off := int64(0); off < size; {
-		n := min(int64(len(buf)), size-off)
-		streamSource{}.ReadAt(buf[:n], off)
-		h.Write(buf[:n])
-		off += n
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	s := checkstream.Sum(size)
+	return hex.EncodeToString(s[:])
 }
 
 // ringSink is the receiver's memory: a ring the engine writes into at

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"spacenet/internal/checkstream"
 	"spacenet/internal/netnstest"
 	"spacenet/ip/lan"
 	"spacenet/ip/lan/fault"
@@ -270,14 +271,8 @@ func writeStream(c interface {
 	io.Writer
 	CloseWrite() error
 }, size int64) error {
-	buf := make([]byte, 1<<16)
-	for off := int64(0); off < size; {
-		n := min(int64(len(buf)), size-off)
-		streamSource{}.ReadAt(buf[:n], off)
-		if _, err := c.Write(buf[:n]); err != nil {
-			return err
-		}
-		off += n
+	if err := checkstream.Write(c, size); err != nil {
+		return err
 	}
 	return c.CloseWrite()
 }

@@ -2,14 +2,13 @@ package stack
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
 	"spacenet/ip/tcp"
@@ -18,18 +17,9 @@ import (
 // duplexStream sends the test stream over c (then half-closes it) while
 // it hashes what it reads until EOF; it returns the bytes read and their
 // sha256.
-func duplexStream(c interface {
-	io.ReadWriter
-	CloseWrite() error
-}, size int64) (int64, string, error) {
-	werr := make(chan error, 1)
-	go func() { werr <- writeStream(c, size) }()
-	h := sha256.New()
-	n, err := io.Copy(h, c)
-	if werr := <-werr; err == nil {
-		err = werr
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), err
+func duplexStream(c checkstream.HalfCloser, size int64) (int64, string, error) {
+	n, sum, err := checkstream.Duplex(c, size)
+	return n, hex.EncodeToString(sum[:]), err
 }
 
 // TestLANWithGVisor: our stack and a gVisor stack (package netstack) on
@@ -82,22 +72,7 @@ func TestLANWithGVisor(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			type result struct {
-				n   int64
-				sum string
-				err error
-			}
-			res := make(chan result, 1)
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					res <- result{err: err}
-					return
-				}
-				defer c.Close()
-				n, sum, err := duplexStream(c.(*netstack.Conn), size)
-				res <- result{n, sum, err}
-			}()
+			res := checkstream.AcceptDuplex(ctx, l, size)
 			app := newStreamApp(size, 1<<20)
 			start := time.Now()
 			var derr error
@@ -116,8 +91,8 @@ func TestLANWithGVisor(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("our side did not finish")
 			}
-			if r.err != nil || r.n != size || r.sum != want || app.Sum() != want || app.err != nil {
-				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.n, r.err, r.sum == want, app.consumed, app.err, app.Sum() == want)
+			if gsum := hex.EncodeToString(r.Sum[:]); r.Err != nil || r.N != size || gsum != want || app.Sum() != want || app.err != nil {
+				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.N, r.Err, gsum == want, app.consumed, app.err, app.Sum() == want)
 			}
 			t.Logf("%d MiB each way in %v; ours %+v", size>>20, time.Since(start).Round(time.Millisecond), app.info)
 		})
