@@ -106,6 +106,8 @@ func (c *Config) OpenNIC(p *PortSpec) (nic.NIC, error) {
 		n, err = nic.OpenTAP(p.Ifname, nic.TAPOptions{MTU: p.MTU, Up: true, PassThrough: true})
 	case KindPacket:
 		n, err = nic.OpenPacket(p.Ifname)
+	case KindVXLAN:
+		n, err = nic.OpenVXLAN(nic.VXLANConfig{Local: p.Local, Peer: p.Remote, VNI: p.VNI, MTU: p.MTU})
 	default:
 		err = fmt.Errorf("unknown kind %q", p.Kind)
 	}

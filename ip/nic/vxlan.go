@@ -57,6 +57,11 @@ type VXLANConfig struct {
 // DefaultVXLANMTU is VXLANConfig.MTU's default.
 const DefaultVXLANMTU = 1450
 
+// MaxVXLANMTU is the largest VXLANConfig.MTU: what a 64 KiB datagram
+// carries after the VXLAN and inner Ethernet headers, with room for IPv6
+// and UDP headers around it.
+const MaxVXLANMTU = 65535 - wire.VXLANSize - HeaderLen - 48
+
 // OpenVXLAN binds cfg.Local and returns the tunnel endpoint.
 func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 	if cfg.Name == "" {
@@ -68,7 +73,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 		return nil, fail(fmt.Errorf("VNI %d exceeds %d", cfg.VNI, wire.MaxVNI))
 	case !cfg.Peer.Addr().IsValid():
 		return nil, fail(errors.New("no peer VTEP address"))
-	case cfg.MTU < 0 || cfg.MTU > 65535-wire.VXLANSize-HeaderLen-48:
+	case cfg.MTU < 0 || cfg.MTU > MaxVXLANMTU:
 		return nil, fail(fmt.Errorf("MTU %d out of range", cfg.MTU))
 	}
 	if cfg.MTU == 0 {
