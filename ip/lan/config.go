@@ -118,7 +118,7 @@ type PortSpec struct {
 	// their ports, 4789 unless given).
 	Local, Remote netip.AddrPort
 	VNI           uint32
-	FaultSeed          uint64
+	FaultSeed     uint64
 
 	StickyMAC *bool // nil: on, except for kind packet (see PortConfig.NoSticky)
 	MACLimit  int
