@@ -113,14 +113,14 @@ type PortSpec struct {
 	IPs                []netip.Addr
 	MTU, QueueDepth    int
 	Fault              *fault.Config
+	FaultSeed          uint64
 
 	// Local, Remote and VNI are a vxlan port's (Local and Remote with
 	// their ports, 4789 unless given).
 	Local, Remote netip.AddrPort
 	VNI           uint32
-	FaultSeed     uint64
 
-	StickyMAC *bool // nil: on, except for kind packet (see PortConfig.NoSticky)
+	StickyMAC *bool // nil: on, except for kinds packet and vxlan (see PortConfig.NoSticky)
 	MACLimit  int
 	Storm     StormControl
 	WhenFull  WhenFull
