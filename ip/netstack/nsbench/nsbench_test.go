@@ -96,3 +96,35 @@ func TestTAPPath(t *testing.T) {
 	}
 	t.Logf("%v", r)
 }
+
+// TestIperfVXLAN runs `spacenet iperf --via vxlan`'s work with 4 MiB:
+// our two LAN switches joined by VXLAN, then the kernel's vxlan pair, in
+// one run, and checks the summaries and the ratio line. Without root it
+// checks that both ways refuse with ErrNeedRoot, saying so.
+func TestIperfVXLAN(t *testing.T) {
+	var out strings.Builder
+	err := Iperf("vxlan", Options{MTU: 1450, Bytes: 4 << 20}, true, &out)
+	if os.Geteuid() != 0 {
+		if !errors.Is(err, ErrNeedRoot) || !strings.Contains(err.Error(), "iperf via vxlan needs root") {
+			t.Fatalf("not root: err %v; want ErrNeedRoot", err)
+		}
+		if _, err := NetstackKernelVXLAN(Options{MTU: 1450, Bytes: 1}); !errors.Is(err, ErrNeedRoot) {
+			t.Fatalf("kernel-vxlan, not root: err %v; want ErrNeedRoot", err)
+		}
+		t.Skip("needs root for network namespaces: checked the refusal only")
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"iperf: two netstacks via vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
+		"iperf: two netstacks via kernel-vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
+		"same run: vxlan ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output:\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	t.Log(got)
+}
