@@ -373,8 +373,15 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				fail("%s: tenant %q not declared", where, rp.Tenant)
 			}
 		}
-		if rp.Kind != KindVXLAN && (rp.Local != "" || rp.Remote != "" || rp.VNI != nil) {
-			fail("%s: kind %s takes no local, remote or vni (those are vxlan's)", where, rp.Kind)
+		if rp.Kind != KindVXLAN {
+			for _, k := range []struct {
+				key string
+				set bool
+			}{{"local", rp.Local != ""}, {"remote", rp.Remote != ""}, {"vni", rp.VNI != nil}} {
+				if k.set {
+					fail("%s: %s: only a vxlan port takes it (this one is kind %q)", where, k.key, rp.Kind)
+				}
+			}
 		}
 		switch rp.Kind {
 		case KindVXLAN:

@@ -78,7 +78,7 @@ func TestParseVXLANPortErrors(t *testing.T) {
 	}
 	// vxlan's keys on another kind.
 	_, err := ParseConfig("t.toml", []byte(tapPort+"vni = 4\n"))
-	if want := `t.toml:3: port 1 ("a"): kind tap takes no local, remote or vni (those are vxlan's)`; err == nil || err.Error() != want {
+	if want := `t.toml:6: port 1 ("a"): vni: only a vxlan port takes it (this one is kind "tap")`; err == nil || err.Error() != want {
 		t.Errorf("err = %v; want %q", err, want)
 	}
 }
