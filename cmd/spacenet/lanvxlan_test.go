@@ -31,6 +31,7 @@ func TestBinaryLANVXLAN(t *testing.T) {
 	netnstest.In(t, ours, "ip", "link", "add", "uv", "type", "veth", "peer", "name", "kv", "netns", kern)
 	netnstest.In(t, ours, "ip", "addr", "add", "10.89.0.1/24", "dev", "uv")
 	netnstest.In(t, kern, "ip", "addr", "add", "10.89.0.2/24", "dev", "kv")
+	netnstest.In(t, kern, "ip", "link", "set", "kv", "up") // uv comes up only with its peer
 	netnstest.SetUpAndWait(t, ours, "uv")
 	netnstest.SetUpAndWait(t, kern, "kv")
 	netnstest.In(t, kern, "ip", "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", "10.89.0.1",
