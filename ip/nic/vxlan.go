@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"spacenet/ip/wire"
 )
 
@@ -52,7 +54,19 @@ type VXLANConfig struct {
 	// fits a 1500-byte underlay (50 bytes of outer IPv4, UDP, VXLAN and
 	// inner Ethernet headers), as the kernel's vxlan device defaults to.
 	MTU int
+	// ReadBuffer is the socket's receive buffer in bytes; 0 means
+	// DefaultVXLANReadBuffer, negative the kernel's default. Datagrams
+	// that arrive while it is full are dropped by the kernel (the
+	// kernel's own vxlan device has no such buffer: it decapsulates in
+	// its receive path). With CAP_NET_ADMIN it may exceed
+	// net.core.rmem_max (SO_RCVBUFFORCE); without, rmem_max caps it.
+	ReadBuffer int
 }
+
+// DefaultVXLANReadBuffer is VXLANConfig.ReadBuffer's default: 4 MiB,
+// about 2700 full 1500-byte frames, so that a burst of TCP segments
+// from a fast sender is not lost while the reader is busy.
+const DefaultVXLANReadBuffer = 4 << 20
 
 // DefaultVXLANMTU is VXLANConfig.MTU's default.
 const DefaultVXLANMTU = 1450
@@ -86,11 +100,40 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
+	if cfg.ReadBuffer == 0 {
+		cfg.ReadBuffer = DefaultVXLANReadBuffer
+	}
+	if cfg.ReadBuffer > 0 {
+		if err := setReadBuffer(conn, cfg.ReadBuffer); err != nil {
+			conn.Close()
+			return nil, fail(err)
+		}
+	}
 	size := wire.VXLANSize + HeaderLen + cfg.MTU
 	return &VXLAN{
 		name: cfg.Name, conn: conn, peer: netip.AddrPortFrom(cfg.Peer.Addr().Unmap(), cfg.Peer.Port()),
 		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size),
 	}, nil
+}
+
+// setReadBuffer sets conn's receive buffer to size bytes: beyond
+// net.core.rmem_max if the process may (SO_RCVBUFFORCE), else as far as
+// rmem_max lets it (SO_RCVBUF).
+func setReadBuffer(conn *net.UDPConn, size int) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var forced error
+	if err := rc.Control(func(fd uintptr) {
+		forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil {
+		return err
+	}
+	if forced == nil {
+		return nil
+	}
+	return conn.SetReadBuffer(size)
 }
 
 // Recv waits for a frame from the peer and copies it into bufs[0]; it

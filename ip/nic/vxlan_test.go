@@ -2,7 +2,10 @@ package nic
 
 import (
 	"net/netip"
+	"os"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestVXLANAllocs: a frame sent and received through a VXLAN NIC (to
@@ -67,5 +70,42 @@ func BenchmarkVXLANSendRecv(b *testing.B) {
 		if _, err := v.Recv(bufs, sizes); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVXLANReadBuffer: the socket's receive buffer is 4 MiB by default
+// (the kernel reports twice what was set), the kernel's default with a
+// negative ReadBuffer. Root may exceed net.core.rmem_max; others are
+// capped by it, so only root checks the size exactly.
+func TestVXLANReadBuffer(t *testing.T) {
+	rcvbuf := func(cfg VXLANConfig) int {
+		t.Helper()
+		cfg.Local, cfg.Peer = netip.MustParseAddrPort("127.0.0.1:0"), netip.MustParseAddrPort("127.0.0.1:9")
+		v, err := OpenVXLAN(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		rc, err := v.conn.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size int
+		var gerr error
+		rc.Control(func(fd uintptr) { size, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		return size
+	}
+	def, kernel := rcvbuf(VXLANConfig{}), rcvbuf(VXLANConfig{ReadBuffer: -1})
+	if os.Geteuid() == 0 && def != 2*DefaultVXLANReadBuffer {
+		t.Errorf("SO_RCVBUF %d as root, want %d", def, 2*DefaultVXLANReadBuffer)
+	}
+	if def < kernel {
+		t.Errorf("SO_RCVBUF %d by default, below the kernel's default %d", def, kernel)
+	}
+	if big := rcvbuf(VXLANConfig{ReadBuffer: 1 << 20}); os.Geteuid() == 0 && big != 2<<20 {
+		t.Errorf("ReadBuffer 1 MiB: SO_RCVBUF %d, want %d", big, 2<<20)
 	}
 }
