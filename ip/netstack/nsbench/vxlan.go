@@ -158,6 +158,36 @@ func inNetns(ns string, fn func() error) error {
 	return <-errc
 }
 
+// stackPair starts a netstack on each of nics (MAC 02:mac:i+1, full
+// checksums), with addresses AddrA and AddrB. closeFn closes the stacks
+// (each closes its NIC) and then runs cleanup; on error stackPair runs it
+// itself.
+func stackPair(nics [2]nic.NIC, mac [4]byte, cleanup func()) (a, b *netstack.Netstack, closeFn func(), err error) {
+	var stacks []*netstack.Netstack
+	closeFn = func() {
+		for _, s := range stacks {
+			s.Close()
+		}
+		for _, n := range nics[len(stacks):] {
+			n.Close()
+		}
+		cleanup()
+	}
+	for i, addr := range []netip.Addr{AddrA, AddrB} {
+		ns, err := netstack.New(netstack.Config{MAC: [6]byte{2, mac[0], mac[1], mac[2], mac[3], byte(i + 1)}}, netstack.NICDevice(nics[i], false))
+		if err == nil {
+			stacks = append(stacks, ns)
+			ns.Start()
+			err = setAddr(ns, addr)
+		}
+		if err != nil {
+			closeFn()
+			return nil, nil, nil, err
+		}
+	}
+	return stacks[0], stacks[1], closeFn, nil
+}
+
 // VXLANPair makes two running netstacks, each on its own virtual LAN
 // switch (a by-reference port of MTU mtu), the two switches joined by a
 // VXLAN port each (nic.VXLAN, VNI 42, MTU mtu) whose sockets are bound in
@@ -172,53 +202,37 @@ func VXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var stacks []*netstack.Netstack
 	var switches []*lan.Switch
-	closeFn = func() {
-		for _, s := range stacks {
-			s.Close()
-		}
+	cleanup := func() {
 		for _, sw := range switches {
 			sw.Close()
 		}
 		delNS()
 	}
-	fail := func(err error) (*netstack.Netstack, *netstack.Netstack, func(), error) {
-		closeFn()
-		return nil, nil, nil, err
-	}
-	for i, addr := range []netip.Addr{AddrA, AddrB} {
+	var ports [2]nic.NIC
+	for i := range 2 {
 		var vx *nic.VXLAN
-		if err := inNetns(u.names[i], func() error {
+		err := inNetns(u.names[i], func() error {
 			var err error
 			vx, err = nic.OpenVXLAN(nic.VXLANConfig{Local: netip.AddrPortFrom(u.vteps[i], 4789),
 				Peer: netip.AddrPortFrom(u.vteps[1-i], 4789), VNI: vxlanVNI, MTU: mtu})
 			return err
-		}); err != nil {
-			return fail(err)
+		})
+		if err == nil {
+			sw := lan.New(lan.Options{})
+			switches = append(switches, sw)
+			if err = sw.Attach(vx, lan.PortConfig{Name: "vxlan", Tenant: "iperf", NoSticky: true, QueueDepth: 1024}); err != nil {
+				vx.Close()
+			} else {
+				ports[i], err = sw.AttachRef(lan.PortConfig{Name: "stack", Tenant: "iperf", MTU: mtu, QueueDepth: 1024})
+			}
 		}
-		sw := lan.New(lan.Options{})
-		switches = append(switches, sw)
-		if err := sw.Attach(vx, lan.PortConfig{Name: "vxlan", Tenant: "iperf", NoSticky: true, QueueDepth: 1024}); err != nil {
-			vx.Close()
-			return fail(err)
-		}
-		port, err := sw.AttachRef(lan.PortConfig{Name: "stack", Tenant: "iperf", MTU: mtu, QueueDepth: 1024})
 		if err != nil {
-			return fail(err)
-		}
-		ns, err := netstack.New(netstack.Config{MAC: [6]byte{2, 0x76, 0x78, 0, 0, byte(i + 1)}}, netstack.NICDevice(port, false))
-		if err != nil {
-			port.Close()
-			return fail(err)
-		}
-		stacks = append(stacks, ns)
-		ns.Start()
-		if err := setAddr(ns, addr); err != nil {
-			return fail(err)
+			cleanup() // closing the switches closes their ports
+			return nil, nil, nil, err
 		}
 	}
-	return stacks[0], stacks[1], closeFn, nil
+	return stackPair(ports, [4]byte{0x76, 0x78, 0, 0}, cleanup)
 }
 
 // KernelVXLANPair is VXLANPair's baseline: the same two netstacks, each
@@ -234,19 +248,12 @@ func KernelVXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err erro
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var stacks []*netstack.Netstack
 	var taps []*nic.TAP
-	closeFn = func() {
-		for _, s := range stacks {
-			s.Close()
-		}
-		for _, t := range taps[len(stacks):] {
+	fail := func(err error) (*netstack.Netstack, *netstack.Netstack, func(), error) {
+		for _, t := range taps {
 			t.Close()
 		}
 		delNS()
-	}
-	fail := func(err error) (*netstack.Netstack, *netstack.Netstack, func(), error) {
-		closeFn()
 		return nil, nil, nil, err
 	}
 	seq := vxlanSeq.Add(1)
@@ -278,18 +285,7 @@ func KernelVXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err erro
 			return fail(err)
 		}
 	}
-	for i, addr := range []netip.Addr{AddrA, AddrB} {
-		ns, err := netstack.New(netstack.Config{MAC: [6]byte{2, 0x6b, 0x76, 0x78, byte(seq), byte(i + 1)}}, netstack.NICDevice(taps[i], false))
-		if err != nil {
-			return fail(err)
-		}
-		stacks = append(stacks, ns)
-		ns.Start()
-		if err := setAddr(ns, addr); err != nil {
-			return fail(err)
-		}
-	}
-	return stacks[0], stacks[1], closeFn, nil
+	return stackPair([2]nic.NIC{taps[0], taps[1]}, [4]byte{0x6b, 0x76, 0x78, byte(seq)}, delNS)
 }
 
 // NetstackVXLAN measures two netstacks on two LAN switches joined by our
