@@ -43,13 +43,16 @@ type underlay struct {
 // ErrNeedRoot is returned by the VXLAN paths when not run as root.
 var ErrNeedRoot = errors.New("needs root: it makes two network namespaces, a veth pair and (for the kernel's pair) vxlan devices and bridges; run it as root")
 
+// geteuid is os.Geteuid, replaced by a test that plays another user.
+var geteuid = os.Geteuid
+
 // checkRoot says why a VXLAN path cannot run here, or nil.
-func checkRoot(path string) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s %w", path, ErrNeedRoot)
+func checkRoot() error {
+	if geteuid() != 0 {
+		return ErrNeedRoot
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		return fmt.Errorf("%s needs ip(8) (iproute2): %w", path, err)
+		return fmt.Errorf("needs ip(8) (iproute2): %w", err)
 	}
 	return nil
 }
@@ -195,7 +198,7 @@ func stackPair(nics [2]nic.NIC, mac [4]byte, cleanup func()) (a, b *netstack.Net
 // two hosts. Checksums are computed in full (the tunnel is a real
 // boundary). It needs root.
 func VXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
-	if err := checkRoot("iperf via vxlan"); err != nil {
+	if err := checkRoot(); err != nil {
 		return nil, nil, nil, err
 	}
 	u, delNS, err := newUnderlay("sn-vx", mtu)
@@ -241,7 +244,7 @@ func VXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 // does instead of our switches and VXLAN ports. Checksums in full. It
 // needs root.
 func KernelVXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
-	if err := checkRoot("iperf via the kernel's vxlan"); err != nil {
+	if err := checkRoot(); err != nil {
 		return nil, nil, nil, err
 	}
 	u, delNS, err := newUnderlay("sn-kvx", mtu)
