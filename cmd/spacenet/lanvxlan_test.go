@@ -88,3 +88,37 @@ ifname = "lvt0"
 	}
 	t.Logf("%s\n%s", strings.TrimSpace(string(ping)), report)
 }
+
+// TestBinaryLANCheckVXLAN: lan check reports a vxlan port's problems at
+// their file:line, naming the port and the field, and exits 1.
+func TestBinaryLANCheckVXLAN(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "lan.toml")
+	body := "[[port]]\nname = \"vx\"\ntenant = \"t\"\nkind = \"vxlan\"\nlocal = \"10.0.0.1\"\nremote = \"239.0.0.1\"\nvni = 16777216\n\n" +
+		"[[port]]\nname = \"tap\"\ntenant = \"t\"\nkind = \"tap\"\nifname = \"t0\"\nvni = 3\n\n" +
+		"[[port]]\nname = \"vx2\"\ntenant = \"t\"\nkind = \"vxlan\"\nremote = \"10.0.0.2\"\nvni = 1\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := spacenet(t, nil, "lan", "check", file)
+	want := file + `:6: port 1 ("vx"): remote "239.0.0.1": want the peer VTEP's unicast address (no multicast groups)` + "\n" +
+		file + `:7: port 1 ("vx"): vni 16777216: want 0 to 16777215` + "\n" +
+		file + `:14: port 2 ("tap"): vni: only a vxlan port takes it (this one is kind "tap")` + "\n" +
+		file + `:19: port 3 ("vx2"): kind vxlan needs local` + "\n" +
+		"spacenet: configuration refused\n"
+	if code != exitFailure || out != want {
+		t.Errorf("lan check: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
+	}
+}
+
+// TestBinaryIperfVXLAN: spacenet iperf --via vxlan, 4 MiB: our VXLAN, then
+// the kernel's vxlan pair, and the same-run ratio (root only).
+func TestBinaryIperfVXLAN(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	out, code := spacenet(t, nil, "iperf", "--via", "vxlan", "--bytes", "4M", "--quiet")
+	if code != 0 || !regexp.MustCompile(`(?s)via vxlan.*summary: 4194304 bytes.*via kernel-vxlan.*summary: 4194304 bytes.*same run: vxlan [0-9.]+ Gbit/s, kernel-vxlan [0-9.]+ Gbit/s: ratio [0-9.]+\n$`).MatchString(out) {
+		t.Fatalf("iperf --via vxlan: status %d, output:\n%s", code, out)
+	}
+	t.Log(out)
+}
