@@ -99,7 +99,8 @@ func TestTAPPath(t *testing.T) {
 
 // TestIperfVXLAN runs `spacenet iperf --via vxlan`'s work with 4 MiB:
 // our two LAN switches joined by VXLAN, then the kernel's vxlan pair, in
-// one run, and checks the summaries and the ratio line (root only).
+// one run, and checks the summaries, the ratio line and the kernel's TCP
+// reference (root only).
 func TestIperfVXLAN(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces (TestIperfVXLANNeedsRoot checks the refusal)")
@@ -113,6 +114,7 @@ func TestIperfVXLAN(t *testing.T) {
 		"iperf: two netstacks via vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
 		"iperf: two netstacks via kernel-vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
 		"same run: vxlan ",
+		"reference: kernel tcp over kernel vxlan, 4 MiB: ",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output:\n%s\nwant it to contain %q", got, want)

@@ -106,12 +106,17 @@ const ViaNames = "pipe, lan, tap, vxlan or kernel-vxlan"
 // to judge it against: our VXLAN against the kernel's.
 var baselines = map[string]string{"vxlan": "kernel-vxlan"}
 
+// references are measured after a via and its baseline, for scale: the
+// kernel's own TCP over the same kind of link.
+var references = map[string]func(Options) (Result, error){"vxlan": KernelTCPVXLAN}
+
 // Iperf sends o.Bytes (or for o.Duration) over one TCP flow between two
 // netstacks joined as via says (a key of Vias), printing to out the
 // receiver's rate about every second unless quiet, then a summary, like
 // mirage-vnetif's iperf_self (what `spacenet iperf` prints). A via with a
 // baseline (vxlan: kernel-vxlan) is followed by the same transfer over
-// the baseline and the ratio of the two rates.
+// the baseline and the ratio of the two rates, then by a reference if it
+// has one (vxlan: the kernel's TCP over the kernel's vxlan pair).
 func Iperf(via string, o Options, quiet bool, out io.Writer) error {
 	r, err := iperfOne(via, o, quiet, out)
 	if err != nil {
@@ -126,6 +131,13 @@ func Iperf(via string, o Options, quiet bool, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "same run: %s %.2f Gbit/s, %s %.2f Gbit/s: ratio %.2f\n", via, r.Gbps(), base, rb.Gbps(), r.Gbps()/rb.Gbps())
+	if ref := references[via]; ref != nil {
+		rr, err := ref(o)
+		if err != nil {
+			return fmt.Errorf("iperf reference: %w", err)
+		}
+		fmt.Fprintf(out, "reference: %s, %d MiB: %.2f Gbit/s (no netstack)\n", rr.Name, rr.Bytes>>20, rr.Gbps())
+	}
 	return nil
 }
 
