@@ -1,11 +1,13 @@
 package nic
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -26,7 +28,8 @@ import (
 // Refused, counted, never delivered: datagrams from another address
 // (VXLANStats.WrongPeer), with another VNI (WrongVNI), with a header that
 // is not VXLAN's or no whole Ethernet header inside (Stats.RxFraming),
-// inner frames longer than the caller's buffer (RxTooBig). It does no
+// inner frames longer than the caller's buffer (RxTooBig); datagrams the
+// kernel dropped for a full socket buffer are counted too (RxKernel). It does no
 // multicast, no flooding to several peers and no ARP suppression.
 type VXLAN struct {
 	name   string
@@ -35,6 +38,7 @@ type VXLAN struct {
 	vni    uint32
 	mtu    int
 	rx, tx []byte // Recv's and Send's datagram buffers
+	oob    []byte // Recv's control messages (SO_RXQ_OVFL's drop count)
 	closed atomic.Bool
 
 	st                  counters
@@ -109,10 +113,14 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 			return nil, fail(err)
 		}
 	}
+	if err := countOverflow(conn); err != nil {
+		conn.Close()
+		return nil, fail(err)
+	}
 	size := wire.VXLANSize + HeaderLen + cfg.MTU
 	return &VXLAN{
 		name: cfg.Name, conn: conn, peer: netip.AddrPortFrom(cfg.Peer.Addr().Unmap(), cfg.Peer.Port()),
-		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size),
+		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size), oob: make([]byte, unix.CmsgSpace(4)),
 	}, nil
 }
 
@@ -136,6 +144,38 @@ func setReadBuffer(conn *net.UDPConn, size int) error {
 	return conn.SetReadBuffer(size)
 }
 
+// countOverflow asks the kernel to report, with each datagram, how many
+// it has dropped on the socket because its receive buffer was full
+// (SO_RXQ_OVFL).
+func countOverflow(conn *net.UDPConn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// noteOverflow records the drop count of an SO_RXQ_OVFL control message
+// in oob, if there is one (the kernel sends it once drops have occurred),
+// as Stats.RxKernel: datagrams the kernel dropped because the socket's
+// receive buffer was full, as of the last datagram received (drops are
+// learnt with the next datagram).
+func (v *VXLAN) noteOverflow(oob []byte) {
+	if len(oob) < unix.CmsgSpace(4) {
+		return
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
+		v.st.rxKernel.Store(uint64(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):])))
+	}
+}
+
 // Recv waits for a frame from the peer and copies it into bufs[0]; it
 // returns one frame per call.
 func (v *VXLAN) Recv(bufs [][]byte, sizes []int) (int, error) {
@@ -143,13 +183,14 @@ func (v *VXLAN) Recv(bufs [][]byte, sizes []int) (int, error) {
 		return 0, nil
 	}
 	for {
-		n, from, err := v.conn.ReadFromUDPAddrPort(v.rx)
+		n, oobn, _, from, err := v.conn.ReadMsgUDPAddrPort(v.rx, v.oob)
 		if err != nil {
 			if v.closed.Load() {
 				return 0, fmt.Errorf("nic: vxlan %s: %w", v.name, ErrClosed)
 			}
 			return 0, fmt.Errorf("nic: vxlan %s: %w", v.name, err)
 		}
+		v.noteOverflow(v.oob[:oobn])
 		if from.Addr().Unmap() != v.peer.Addr() {
 			v.wrongPeer.Add(1)
 			continue

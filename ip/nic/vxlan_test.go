@@ -109,3 +109,56 @@ func TestVXLANReadBuffer(t *testing.T) {
 		t.Errorf("ReadBuffer 1 MiB: SO_RCVBUF %d, want %d", big, 2<<20)
 	}
 }
+
+// TestVXLANOverflow: datagrams the kernel drops because the socket's
+// receive buffer is full are counted (Stats.RxKernel, from SO_RXQ_OVFL): 300 datagrams into a small buffer, the k it kept drained,
+// then one more, received by Recv, which carries the kernel's count:
+// exactly 300-k.
+func TestVXLANOverflow(t *testing.T) {
+	v, err := OpenVXLAN(VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:0"), Peer: netip.MustParseAddrPort("127.0.0.1:9"), VNI: 7, ReadBuffer: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	peer, err := OpenVXLAN(VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:0"), Peer: v.LocalAddr(), VNI: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	v.peer = peer.LocalAddr()
+	frame := [][]byte{make([]byte, 1400)}
+	const sent = 300
+	for range sent {
+		if _, err := peer.Send(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, err := v.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	rc.Control(func(fd uintptr) {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT); err != nil {
+				return
+			}
+			kept++
+		}
+	})
+	if kept == 0 || kept == sent {
+		t.Fatalf("the buffer kept %d of %d datagrams: want some dropped", kept, sent)
+	}
+	if _, err := peer.Send(frame); err != nil {
+		t.Fatal(err)
+	}
+	bufs, sizes := [][]byte{make([]byte, 1514)}, make([]int, 1)
+	if n, err := v.Recv(bufs, sizes); n != 1 || err != nil {
+		t.Fatalf("Recv %d %v", n, err)
+	}
+	if got := v.Stats().RxKernel; got != sent-uint64(kept) {
+		t.Fatalf("RxKernel %d; the kernel kept %d of %d, so want %d", got, kept, sent, sent-kept)
+	}
+	t.Logf("kept %d of %d, %d counted RxKernel", kept, sent, sent-kept)
+}
