@@ -29,8 +29,8 @@ import (
 // (VXLANStats.WrongPeer), with another VNI (WrongVNI), with a header that
 // is not VXLAN's or no whole Ethernet header inside (Stats.RxFraming),
 // inner frames longer than the caller's buffer (RxTooBig); datagrams the
-// kernel dropped for a full socket buffer are counted too (RxKernel). It does no
-// multicast, no flooding to several peers and no ARP suppression.
+// kernel dropped for a full socket buffer are counted too (RxKernel). It
+// does no multicast, no flooding to several peers and no ARP suppression.
 type VXLAN struct {
 	name   string
 	conn   *net.UDPConn
