@@ -305,7 +305,7 @@ func TestBinaryLANCheckLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := spacenet(t, nil, "lan", "check", file)
-	want := file + `:4: port 1 ("cam"): kind "usb": want qemu-stream, qemu-dgram, tap or packet` + "\n" +
+	want := file + `:4: port 1 ("cam"): kind "usb": want qemu-stream, qemu-dgram, tap, packet or vxlan` + "\n" +
 		file + `:7: port 2 ("cam"): name used twice` + "\n" +
 		file + `:11: port 2 ("cam"): mtu 70000, queue_depth 0 out of range` + "\n" +
 		"spacenet: configuration refused\n"

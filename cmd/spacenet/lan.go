@@ -34,8 +34,9 @@ var lanRunCmd = &cobra.Command{
 	Short: "Run the virtual LAN switch (one qemu-stream socket per v0 tenant unless --config is given)",
 	Long: `run starts the virtual LAN: a learning Ethernet switch whose ports are unix
 sockets in QEMU's framing (-netdev stream: 4-byte big-endian length before
-each frame; -netdev dgram: one datagram per frame), TAP devices or AF_PACKET
-sockets, as the configuration file says (see docs/lan.md for its format).
+each frame; -netdev dgram: one datagram per frame), TAP devices, AF_PACKET
+sockets or VXLAN tunnels to another host (RFC 7348, the kernel's vxlan device
+interoperates), as the configuration file says (see docs/lan.md for its format).
 
 Without --config: one qemu-stream socket per v0 tenant (camera, processor,
 spaceos) in --socket-dir, the three tenants reaching each other. Start a guest with
@@ -47,7 +48,7 @@ spaceos) in --socket-dir, the three tenants reaching each other. Start a guest w
 writes every frame entering the switch to a pcap file (mode 0600).
 
 Defaults that defend the tenants from each other (docs/lan.md): every port
-but a packet one is sticky (the first source MAC it sends is locked to it),
+but a packet or vxlan one is sticky (the first source MAC it sends is locked to it),
 every port floods at most 1000 broadcast, multicast and unknown-unicast
 frames a second (bursts of 100), sockets are 0600 in a 0700 directory, and
 a socket directory that another user owns or may write to is refused.

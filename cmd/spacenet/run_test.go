@@ -87,8 +87,15 @@ func spawnRun(t *testing.T, tenants int, dir string, env []string, args ...strin
 // its standard error read line by line for waitLog.
 func spawnProc(t *testing.T, args, env []string) *switchProc {
 	t.Helper()
+	return spawnCmd(t, exec.Command(spacenetBinary(t), args...), env)
+}
+
+// spawnCmd is spawnProc for a command line of the caller's (spacenet under
+// ip netns exec, say).
+func spawnCmd(t *testing.T, cmd *exec.Cmd, env []string) *switchProc {
+	t.Helper()
 	p := &switchProc{t: t, lines: make(chan string, 1024), done: make(chan error, 1)}
-	p.cmd = exec.Command(spacenetBinary(t), args...)
+	p.cmd = cmd
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = &p.out
 	stderr, err := p.cmd.StderrPipe()

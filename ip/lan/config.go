@@ -16,6 +16,7 @@ import (
 
 	"spacenet/apid/policy"
 	"spacenet/ip/lan/fault"
+	"spacenet/ip/nic"
 	"spacenet/ip/wire"
 )
 
@@ -25,6 +26,7 @@ const (
 	KindQEMUDgram  = "qemu-dgram"  // nic.ListenQEMUDgram on Path, sending to Peer
 	KindTAP        = "tap"         // nic.OpenTAP(Ifname), brought up
 	KindPacket     = "packet"      // nic.OpenPacket(Ifname) on an existing interface
+	KindVXLAN      = "vxlan"       // nic.OpenVXLAN: Local towards the peer VTEP Remote, with VNI
 )
 
 // DefaultDir is where the default configuration puts its sockets.
@@ -49,10 +51,13 @@ const DefaultDir = "/tmp/space-lan"
 //	[[port]]
 //	name = "camera"            # unique
 //	tenant = "camera"
-//	kind = "qemu-stream"       # qemu-stream | qemu-dgram | tap | packet
+//	kind = "qemu-stream"       # qemu-stream | qemu-dgram | tap | packet | vxlan
 //	path = "/tmp/space-lan/camera.sock"  # qemu-*: the socket we listen on
 //	peer = "/tmp/vm-camera.sock"         # qemu-dgram: QEMU's local.path ("" = reply to the sender)
 //	ifname = "tap0"            # tap, packet
+//	local = "10.0.0.1"         # vxlan: address (and port, default 4789) to bind
+//	remote = "10.0.0.2"        # vxlan: the peer VTEP (port default 4789)
+//	vni = 42                   # vxlan: 0 to 16777215
 //	mac = "52:54:00:00:00:01"  # locks the port to this MAC
 //	ips = ["10.0.0.2"]         # locks the port to these source IPs
 //	mtu = 1500                 # 0: the NIC's
@@ -110,7 +115,12 @@ type PortSpec struct {
 	Fault              *fault.Config
 	FaultSeed          uint64
 
-	StickyMAC *bool // nil: on, except for kind packet (see PortConfig.NoSticky)
+	// Local, Remote and VNI are a vxlan port's (Local and Remote with
+	// their ports, 4789 unless given).
+	Local, Remote netip.AddrPort
+	VNI           uint32
+
+	StickyMAC *bool // nil: on, except for kinds packet and vxlan (see PortConfig.NoSticky)
 	MACLimit  int
 	Storm     StormControl
 	WhenFull  WhenFull
@@ -119,13 +129,14 @@ type PortSpec struct {
 }
 
 // Sticky reports whether the port locks the first source MAC it sends:
-// as configured, else on for every kind but packet (an AF_PACKET port on
-// an existing interface usually faces a network of many hosts).
+// as configured, else on for every kind but packet and vxlan (an
+// AF_PACKET port on an existing interface, and a VXLAN port to another
+// host's segment, usually face many hosts).
 func (p *PortSpec) Sticky() bool {
 	if p.StickyMAC != nil {
 		return *p.StickyMAC
 	}
-	return p.Kind != KindPacket
+	return p.Kind != KindPacket && p.Kind != KindVXLAN
 }
 
 // Reach returns the tenant policy of c (nil: all reach all).
@@ -191,6 +202,9 @@ type rawPort struct {
 	Path       string    `toml:"path"`
 	Peer       string    `toml:"peer"`
 	Ifname     string    `toml:"ifname"`
+	Local      string    `toml:"local"`
+	Remote     string    `toml:"remote"`
+	VNI        *int64    `toml:"vni"`
 	MAC        string    `toml:"mac"`
 	IPs        []string  `toml:"ips"`
 	MTU        int       `toml:"mtu"`
@@ -235,7 +249,7 @@ var configKeys = map[string]bool{
 	"port.storm": true, "port.storm.broadcast": true, "port.storm.multicast": true, "port.storm.unknown_unicast": true, "port.storm.burst": true,
 	"tenant": true, "tenant.name": true, "tenant.can_reach": true,
 	"port": true, "port.name": true, "port.tenant": true, "port.kind": true, "port.path": true, "port.peer": true,
-	"port.ifname": true, "port.mac": true, "port.ips": true, "port.mtu": true, "port.queue_depth": true,
+	"port.ifname": true, "port.local": true, "port.remote": true, "port.vni": true, "port.mac": true, "port.ips": true, "port.mtu": true, "port.queue_depth": true,
 	"port.fault": true, "port.fault.loss": true, "port.fault.corrupt": true, "port.fault.duplicate": true,
 	"port.fault.reorder": true, "port.fault.delay": true, "port.fault.mtu": true, "port.fault.seed": true,
 	"port.fault.outage": true, "port.fault.outage.start": true, "port.fault.outage.length": true,
@@ -359,7 +373,22 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				fail("%s: tenant %q not declared", where, rp.Tenant)
 			}
 		}
+		if rp.Kind != KindVXLAN {
+			for _, k := range []struct {
+				key string
+				set bool
+			}{{"local", rp.Local != ""}, {"remote", rp.Remote != ""}, {"vni", rp.VNI != nil}} {
+				if k.set {
+					fail("%s: %s: only a vxlan port takes it (this one is kind %q)", where, k.key, rp.Kind)
+				}
+			}
+		}
 		switch rp.Kind {
+		case KindVXLAN:
+			if rp.Path != "" || rp.Peer != "" || rp.Ifname != "" {
+				fail("%s: kind vxlan takes local, remote and vni, not path, peer or ifname", where)
+			}
+			p.Local, p.Remote, p.VNI = parseVXLAN(where, &rp, fail)
 		case KindQEMUStream, KindQEMUDgram:
 			if rp.Path == "" {
 				fail("%s: kind %s needs path", where, rp.Kind)
@@ -375,7 +404,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				fail("%s: kind %s takes ifname, not path or peer", where, rp.Kind)
 			}
 		default:
-			fail("%s: kind %q: want qemu-stream, qemu-dgram, tap or packet", where, rp.Kind)
+			fail("%s: kind %q: want qemu-stream, qemu-dgram, tap, packet or vxlan", where, rp.Kind)
 		}
 		if rp.MAC != "" {
 			m, err := wire.ParseMAC(rp.MAC)
@@ -399,6 +428,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		}
 		if rp.MTU < 0 || rp.MTU > 65535 || rp.QueueDepth < 0 {
 			fail("%s: mtu %d, queue_depth %d out of range", where, rp.MTU, rp.QueueDepth)
+		} else if rp.Kind == KindVXLAN && rp.MTU > nic.MaxVXLANMTU {
+			fail("%s: mtu %d: a vxlan port carries at most %d (a 64 KiB datagram less its headers)", where, rp.MTU, nic.MaxVXLANMTU)
 		}
 		p.StickyMAC, p.MACLimit = rp.StickyMAC, rp.MACLimit
 		switch rp.WhenFull {
@@ -476,6 +507,9 @@ func (c *Config) String() string {
 		if p.Ifname != "" {
 			fmt.Fprintf(&b, "ifname = %q\n", p.Ifname)
 		}
+		if p.Kind == KindVXLAN {
+			fmt.Fprintf(&b, "local = %q\nremote = %q\nvni = %d\n", p.Local, p.Remote, p.VNI)
+		}
 		if p.MAC != nil {
 			fmt.Fprintf(&b, "mac = %q\n", p.MAC.String())
 		}
@@ -534,4 +568,56 @@ func quoteList(s []string) string {
 		q[i] = fmt.Sprintf("%q", x)
 	}
 	return strings.Join(q, ", ")
+}
+
+// parseVXLAN reads a vxlan port's local, remote and vni, reporting each
+// problem through fail under where.
+func parseVXLAN(where string, rp *rawPort, fail func(string, ...any)) (local, remote netip.AddrPort, vni uint32) {
+	addr := func(field, s string) netip.AddrPort {
+		if s == "" {
+			fail("%s: kind vxlan needs %s", where, field)
+			return netip.AddrPort{}
+		}
+		ap, err := ParseVTEP(s)
+		if err != nil {
+			fail("%s: %s %q: %v", where, field, s, err)
+		}
+		return ap
+	}
+	local, remote = addr("local", rp.Local), addr("remote", rp.Remote)
+	switch {
+	case !remote.IsValid() || !local.IsValid():
+	case remote.Addr().IsUnspecified() || remote.Addr().IsMulticast():
+		fail("%s: remote %q: want the peer VTEP's unicast address (no multicast groups)", where, rp.Remote)
+	case remote.Port() == 0:
+		fail("%s: remote %q: port 0", where, rp.Remote)
+	case local.Addr().Is4() != remote.Addr().Is4():
+		fail("%s: remote %q: not of local %q's address family", where, rp.Remote, rp.Local)
+	}
+	switch {
+	case rp.VNI == nil:
+		fail("%s: kind vxlan needs vni", where)
+	case *rp.VNI < 0 || *rp.VNI > wire.MaxVNI:
+		fail("%s: vni %d: want 0 to %d", where, *rp.VNI, wire.MaxVNI)
+	default:
+		vni = uint32(*rp.VNI)
+	}
+	return local, remote, vni
+}
+
+// ParseVTEP parses a VXLAN tunnel endpoint: an IP address with an optional
+// port ("10.0.0.2", "10.0.0.2:4789", "[fd00::2]:4789"), the port 4789
+// (wire.VXLANPort) when not given.
+func ParseVTEP(s string) (netip.AddrPort, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.AddrPort{}, errors.New("want an address without a zone")
+		}
+		return netip.AddrPortFrom(a, wire.VXLANPort), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, errors.New("want an IP address, optionally with a port (10.0.0.2 or 10.0.0.2:4789)")
+	}
+	return ap, nil
 }

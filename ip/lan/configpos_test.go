@@ -43,7 +43,7 @@ kind = "qemu-stream"
 		`t.toml:1: ageing "soon": want a non-negative duration such as "300s"`,
 		`t.toml:6: tenant "a": can_reach "zz": no such tenant`,
 		`t.toml:16: port 2 ("cam2"): tenant "b" not declared`,
-		`t.toml:17: port 2 ("cam2"): kind "usb": want qemu-stream, qemu-dgram, tap or packet`,
+		`t.toml:17: port 2 ("cam2"): kind "usb": want qemu-stream, qemu-dgram, tap, packet or vxlan`,
 		`t.toml:18: port 2 ("cam2"): mac ff:ff:ff:ff:ff:ff is a group address`,
 		`t.toml:19: port 2 ("cam2"): ips: "0.0.0.0" is not a unicast IP address`,
 		`t.toml:22: port 2 ("cam2"): fault.delay "x": want a non-negative duration such as "300s"`,

@@ -106,6 +106,8 @@ func (c *Config) OpenNIC(p *PortSpec) (nic.NIC, error) {
 		n, err = nic.OpenTAP(p.Ifname, nic.TAPOptions{MTU: p.MTU, Up: true, PassThrough: true})
 	case KindPacket:
 		n, err = nic.OpenPacket(p.Ifname)
+	case KindVXLAN:
+		n, err = nic.OpenVXLAN(nic.VXLANConfig{Local: p.Local, Peer: p.Remote, VNI: p.VNI, MTU: p.MTU})
 	default:
 		err = fmt.Errorf("unknown kind %q", p.Kind)
 	}
@@ -210,9 +212,9 @@ func (l *LAN) Report(w io.Writer) {
 	tw.Flush()
 	for _, p := range ports {
 		if n := p.NICStats; p.HasNICStats {
-			if d := n.RxTooBig + n.RxFraming + n.RxBadCsum + n.RxGSO + n.TxTooBig + n.TxErrors + n.TxNoPeer; d > 0 {
-				fmt.Fprintf(w, "port %s nic %s: rx too_big %d framing %d bad_csum %d gso %d, tx too_big %d errors %d no_peer %d\n",
-					p.Name, p.NIC, n.RxTooBig, n.RxFraming, n.RxBadCsum, n.RxGSO, n.TxTooBig, n.TxErrors, n.TxNoPeer)
+			if d := n.RxTooBig + n.RxFraming + n.RxBadCsum + n.RxGSO + n.RxKernel + n.TxTooBig + n.TxErrors + n.TxNoPeer; d > 0 {
+				fmt.Fprintf(w, "port %s nic %s: rx too_big %d framing %d bad_csum %d gso %d kernel %d, tx too_big %d errors %d no_peer %d\n",
+					p.Name, p.NIC, n.RxTooBig, n.RxFraming, n.RxBadCsum, n.RxGSO, n.RxKernel, n.TxTooBig, n.TxErrors, n.TxNoPeer)
 			}
 		}
 		if f := l.faults[p.Name]; f != nil {

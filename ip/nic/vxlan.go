@@ -1,11 +1,15 @@
 package nic
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"spacenet/ip/wire"
 )
@@ -24,8 +28,9 @@ import (
 // Refused, counted, never delivered: datagrams from another address
 // (VXLANStats.WrongPeer), with another VNI (WrongVNI), with a header that
 // is not VXLAN's or no whole Ethernet header inside (Stats.RxFraming),
-// inner frames longer than the caller's buffer (RxTooBig). It does no
-// multicast, no flooding to several peers and no ARP suppression.
+// inner frames longer than the caller's buffer (RxTooBig); datagrams the
+// kernel dropped for a full socket buffer are counted too (RxKernel). It
+// does no multicast, no flooding to several peers and no ARP suppression.
 type VXLAN struct {
 	name   string
 	conn   *net.UDPConn
@@ -33,6 +38,7 @@ type VXLAN struct {
 	vni    uint32
 	mtu    int
 	rx, tx []byte // Recv's and Send's datagram buffers
+	oob    []byte // Recv's control messages (SO_RXQ_OVFL's drop count)
 	closed atomic.Bool
 
 	st                  counters
@@ -52,10 +58,27 @@ type VXLANConfig struct {
 	// fits a 1500-byte underlay (50 bytes of outer IPv4, UDP, VXLAN and
 	// inner Ethernet headers), as the kernel's vxlan device defaults to.
 	MTU int
+	// ReadBuffer is the socket's receive buffer in bytes; 0 means
+	// DefaultVXLANReadBuffer, negative the kernel's default. Datagrams
+	// that arrive while it is full are dropped by the kernel (the
+	// kernel's own vxlan device has no such buffer: it decapsulates in
+	// its receive path). With CAP_NET_ADMIN it may exceed
+	// net.core.rmem_max (SO_RCVBUFFORCE); without, rmem_max caps it.
+	ReadBuffer int
 }
+
+// DefaultVXLANReadBuffer is VXLANConfig.ReadBuffer's default: 4 MiB,
+// about 2700 full 1500-byte frames, so that a burst of TCP segments
+// from a fast sender is not lost while the reader is busy.
+const DefaultVXLANReadBuffer = 4 << 20
 
 // DefaultVXLANMTU is VXLANConfig.MTU's default.
 const DefaultVXLANMTU = 1450
+
+// MaxVXLANMTU is the largest VXLANConfig.MTU: what a 64 KiB datagram
+// carries after the VXLAN and inner Ethernet headers, with room for IPv6
+// and UDP headers around it.
+const MaxVXLANMTU = 65535 - wire.VXLANSize - HeaderLen - 48
 
 // OpenVXLAN binds cfg.Local and returns the tunnel endpoint.
 func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
@@ -68,7 +91,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 		return nil, fail(fmt.Errorf("VNI %d exceeds %d", cfg.VNI, wire.MaxVNI))
 	case !cfg.Peer.Addr().IsValid():
 		return nil, fail(errors.New("no peer VTEP address"))
-	case cfg.MTU < 0 || cfg.MTU > 65535-wire.VXLANSize-HeaderLen-48:
+	case cfg.MTU < 0 || cfg.MTU > MaxVXLANMTU:
 		return nil, fail(fmt.Errorf("MTU %d out of range", cfg.MTU))
 	}
 	if cfg.MTU == 0 {
@@ -81,11 +104,76 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
+	if cfg.ReadBuffer == 0 {
+		cfg.ReadBuffer = DefaultVXLANReadBuffer
+	}
+	if cfg.ReadBuffer > 0 {
+		if err := setReadBuffer(conn, cfg.ReadBuffer); err != nil {
+			conn.Close()
+			return nil, fail(err)
+		}
+	}
+	if err := countOverflow(conn); err != nil {
+		conn.Close()
+		return nil, fail(err)
+	}
 	size := wire.VXLANSize + HeaderLen + cfg.MTU
 	return &VXLAN{
 		name: cfg.Name, conn: conn, peer: netip.AddrPortFrom(cfg.Peer.Addr().Unmap(), cfg.Peer.Port()),
-		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size),
+		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size), oob: make([]byte, unix.CmsgSpace(4)),
 	}, nil
+}
+
+// setReadBuffer sets conn's receive buffer to size bytes: beyond
+// net.core.rmem_max if the process may (SO_RCVBUFFORCE), else as far as
+// rmem_max lets it (SO_RCVBUF).
+func setReadBuffer(conn *net.UDPConn, size int) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var forced error
+	if err := rc.Control(func(fd uintptr) {
+		forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil {
+		return err
+	}
+	if forced == nil {
+		return nil
+	}
+	return conn.SetReadBuffer(size)
+}
+
+// countOverflow asks the kernel to report, with each datagram, how many
+// it has dropped on the socket because its receive buffer was full
+// (SO_RXQ_OVFL).
+func countOverflow(conn *net.UDPConn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// noteOverflow records the drop count of an SO_RXQ_OVFL control message
+// in oob, if there is one (the kernel sends it once drops have occurred),
+// as Stats.RxKernel: datagrams the kernel dropped because the socket's
+// receive buffer was full, as of the last datagram received (drops are
+// learnt with the next datagram).
+func (v *VXLAN) noteOverflow(oob []byte) {
+	if len(oob) < unix.CmsgSpace(4) {
+		return
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
+		v.st.rxKernel.Store(uint64(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):])))
+	}
 }
 
 // Recv waits for a frame from the peer and copies it into bufs[0]; it
@@ -95,13 +183,14 @@ func (v *VXLAN) Recv(bufs [][]byte, sizes []int) (int, error) {
 		return 0, nil
 	}
 	for {
-		n, from, err := v.conn.ReadFromUDPAddrPort(v.rx)
+		n, oobn, _, from, err := v.conn.ReadMsgUDPAddrPort(v.rx, v.oob)
 		if err != nil {
 			if v.closed.Load() {
 				return 0, fmt.Errorf("nic: vxlan %s: %w", v.name, ErrClosed)
 			}
 			return 0, fmt.Errorf("nic: vxlan %s: %w", v.name, err)
 		}
+		v.noteOverflow(v.oob[:oobn])
 		if from.Addr().Unmap() != v.peer.Addr() {
 			v.wrongPeer.Add(1)
 			continue

@@ -4,6 +4,10 @@
 // the netstack's overhead) and the kernel's loopback TCP. It backs
 // `spacenet bench netstack`, `spacenet iperf` and the package benchmarks.
 //
+// The VXLAN paths (vxlan.go: our LAN switches joined by VXLAN ports, the
+// kernel's vxlan pair, and the kernel's own TCP over it) make two network
+// namespaces joined by a veth for each transfer and need root.
+//
 // Package nsbench is a measuring tool, not a traffic generator for other
 // hosts: every flow it makes starts and ends in this process.
 package nsbench

@@ -96,3 +96,45 @@ func TestTAPPath(t *testing.T) {
 	}
 	t.Logf("%v", r)
 }
+
+// TestIperfVXLAN runs `spacenet iperf --via vxlan`'s work with 4 MiB:
+// our two LAN switches joined by VXLAN, then the kernel's vxlan pair, in
+// one run, and checks the summaries, the ratio line and the kernel's TCP
+// reference (root only).
+func TestIperfVXLAN(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces (TestIperfVXLANNeedsRoot checks the refusal)")
+	}
+	var out strings.Builder
+	if err := Iperf("vxlan", Options{MTU: 1450, Bytes: 4 << 20}, true, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"iperf: two netstacks via vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
+		"iperf: two netstacks via kernel-vxlan, mtu 1450, one TCP flow, 4 MiB\nsummary: 4194304 bytes in ",
+		"same run: vxlan ",
+		"reference: kernel tcp over kernel vxlan, 4 MiB: ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output:\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	t.Log(got)
+}
+
+// TestIperfVXLANNeedsRoot: as another user than root, both VXLAN ways
+// refuse at once, saying they need root and why, before making anything.
+func TestIperfVXLANNeedsRoot(t *testing.T) {
+	defer func(f func() int) { geteuid = f }(geteuid)
+	geteuid = func() int { return 1000 }
+	var out strings.Builder
+	err := Iperf("vxlan", Options{MTU: 1450, Bytes: 4 << 20}, true, &out)
+	want := "iperf via vxlan: needs root: it makes two network namespaces, a veth pair and (for the kernel's pair) vxlan devices and bridges; run it as root"
+	if !errors.Is(err, ErrNeedRoot) || err.Error() != want {
+		t.Fatalf("err %v; want %q", err, want)
+	}
+	if _, err := NetstackKernelVXLAN(Options{MTU: 1450, Bytes: 1}); !errors.Is(err, ErrNeedRoot) {
+		t.Fatalf("kernel-vxlan: err %v; want ErrNeedRoot", err)
+	}
+}

@@ -90,17 +90,62 @@ func formatRuns(rs []float64) string {
 	return strings.Join(s, " ")
 }
 
-// Vias are the ways Iperf joins its two netstacks, by name.
-var Vias = map[string]func(Options) (Result, error){"pipe": Netstack, "lan": NetstackLAN, "tap": NetstackTAP}
+// Vias are the ways Iperf joins its two netstacks, by name: pipe, lan
+// and tap, vxlan (two LAN switches joined by our VXLAN ports across two
+// network namespaces) and kernel-vxlan (TAPs bridged to the kernel's
+// vxlan devices across two namespaces). tap and both vxlan ways need root.
+var Vias = map[string]func(Options) (Result, error){
+	"pipe": Netstack, "lan": NetstackLAN, "tap": NetstackTAP,
+	"vxlan": NetstackVXLAN, "kernel-vxlan": NetstackKernelVXLAN,
+}
+
+// ViaNames lists the keys of Vias, as a usage message gives them.
+const ViaNames = "pipe, lan, tap, vxlan or kernel-vxlan"
+
+// baselines are the ways Iperf measures after another in the same run,
+// to judge it against: our VXLAN against the kernel's.
+var baselines = map[string]string{"vxlan": "kernel-vxlan"}
+
+// references are measured after a via and its baseline, for scale: the
+// kernel's own TCP over the same kind of link.
+var references = map[string]func(Options) (Result, error){"vxlan": KernelTCPVXLAN}
 
 // Iperf sends o.Bytes (or for o.Duration) over one TCP flow between two
 // netstacks joined as via says (a key of Vias), printing to out the
 // receiver's rate about every second unless quiet, then a summary, like
-// mirage-vnetif's iperf_self (what `spacenet iperf` prints).
+// mirage-vnetif's iperf_self (what `spacenet iperf` prints). A via with a
+// baseline (vxlan: kernel-vxlan) is followed by the same transfer over
+// the baseline and the ratio of the two rates, then by a reference if it
+// has one (vxlan: the kernel's TCP over the kernel's vxlan pair).
 func Iperf(via string, o Options, quiet bool, out io.Writer) error {
+	r, err := iperfOne(via, o, quiet, out)
+	if err != nil {
+		return err
+	}
+	base, ok := baselines[via]
+	if !ok {
+		return nil
+	}
+	rb, err := iperfOne(base, o, quiet, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "same run: %s %.2f Gbit/s, %s %.2f Gbit/s: ratio %.2f\n", via, r.Gbps(), base, rb.Gbps(), r.Gbps()/rb.Gbps())
+	if ref := references[via]; ref != nil {
+		rr, err := ref(o)
+		if err != nil {
+			return fmt.Errorf("iperf reference: %w", err)
+		}
+		fmt.Fprintf(out, "reference: %s, %d MiB: %.2f Gbit/s (no netstack)\n", rr.Name, rr.Bytes>>20, rr.Gbps())
+	}
+	return nil
+}
+
+// iperfOne is one Iperf transfer over via.
+func iperfOne(via string, o Options, quiet bool, out io.Writer) (Result, error) {
 	run := Vias[via]
 	if run == nil {
-		return fmt.Errorf("via %q: want pipe, lan or tap", via)
+		return Result{}, fmt.Errorf("via %q: want %s", via, ViaNames)
 	}
 	what := fmt.Sprintf("%d MiB", o.Bytes>>20)
 	if o.Duration > 0 {
@@ -122,8 +167,8 @@ func Iperf(via string, o Options, quiet bool, out io.Writer) error {
 	}
 	r, err := run(o)
 	if err != nil {
-		return fmt.Errorf("iperf: %w", err)
+		return Result{}, fmt.Errorf("iperf via %s: %w", via, err)
 	}
 	fmt.Fprintf(out, "summary: %d bytes in %v: %.2f Gbit/s\n", r.Bytes, r.Elapsed.Round(time.Millisecond), r.Gbps())
-	return nil
+	return r, nil
 }

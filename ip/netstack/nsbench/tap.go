@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 
 	"spacenet/ip/netstack"
@@ -21,13 +19,7 @@ var tapSeq atomic.Int32
 func TAPPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 	seq := tapSeq.Add(1)
 	nsName := fmt.Sprintf("sn-iperf-%d-%d", os.Getpid(), seq)
-	ip := func(args ...string) error {
-		out, err := exec.Command("ip", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
+	ip := runIP
 	if err := ip("netns", "add", nsName); err != nil {
 		return nil, nil, nil, err
 	}
