@@ -7,13 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/vishvananda/netns"
 
+	"spacenet/internal/netnsdo"
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
 	"spacenet/ip/nic"
@@ -130,38 +129,6 @@ func waitOperUp(ns, dev string) error {
 	}
 }
 
-// inNetns runs fn on a thread inside network namespace ns: sockets fn
-// opens belong to ns and stay usable from any goroutine. A thread that
-// cannot be switched back is left to end with its goroutine.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- fmt.Errorf("network namespace %s: %w", ns, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("enter network namespace %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
-
 // stackPair starts a netstack on each of nics (MAC 02:mac:i+1, full
 // checksums), with addresses AddrA and AddrB. closeFn closes the stacks
 // (each closes its NIC) and then runs cleanup; on error stackPair runs it
@@ -216,7 +183,7 @@ func VXLANPair(mtu int) (a, b *netstack.Netstack, closeFn func(), err error) {
 	var ports [2]nic.NIC
 	for i := range 2 {
 		var vx *nic.VXLAN
-		err := inNetns(u.names[i], func() error {
+		err := netnsdo.Do(u.names[i], func() error {
 			var err error
 			vx, err = nic.OpenVXLAN(nic.VXLANConfig{Local: netip.AddrPortFrom(u.vteps[i], 4789),
 				Peer: netip.AddrPortFrom(u.vteps[1-i], 4789), VNI: vxlanVNI, MTU: mtu})
@@ -327,7 +294,7 @@ func KernelTCPVXLAN(o Options) (Result, error) {
 		}
 	}
 	var l net.Listener
-	if err := inNetns(u.names[1], func() (err error) {
+	if err := netnsdo.Do(u.names[1], func() (err error) {
 		l, err = net.Listen("tcp4", addrs[1]+":5201")
 		return err
 	}); err != nil {
@@ -335,7 +302,7 @@ func KernelTCPVXLAN(o Options) (Result, error) {
 	}
 	defer l.Close()
 	dial := func() (c net.Conn, err error) {
-		err = inNetns(u.names[0], func() error {
+		err = netnsdo.Do(u.names[0], func() error {
 			c, err = net.Dial("tcp4", addrs[1]+":5201")
 			return err
 		})
