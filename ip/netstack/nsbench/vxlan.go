@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"spacenet/internal/netnsdo"
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
