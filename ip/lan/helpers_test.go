@@ -148,6 +148,17 @@ func queued(t *testing.T, s *Switch, names ...string) []int {
 // already queued: Recv does not block).
 func drain(t *testing.T, m *MemNIC, want int) [][]byte {
 	t.Helper()
+	out := recvN(t, m, want)
+	if got := m.p.stats().Queued; got != 0 {
+		t.Fatalf("%s: %d frames left after draining %d", m.Name(), got, want)
+	}
+	return out
+}
+
+// recvN receives want frames from m (or more, if a batch brings them),
+// whatever is still queued after them.
+func recvN(t *testing.T, m *MemNIC, want int) [][]byte {
+	t.Helper()
 	bufs := make([][]byte, 64)
 	for i := range bufs {
 		bufs[i] = make([]byte, 65535+14)
@@ -162,9 +173,6 @@ func drain(t *testing.T, m *MemNIC, want int) [][]byte {
 		for i := range n {
 			out = append(out, append([]byte(nil), bufs[i][:sizes[i]]...))
 		}
-	}
-	if got := m.p.stats().Queued; got != 0 {
-		t.Fatalf("%s: %d frames left after draining %d", m.Name(), got, want)
 	}
 	return out
 }
