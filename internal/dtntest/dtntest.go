@@ -117,7 +117,7 @@ func Launch(bin, dir string, o Options) (*Node, error) {
 		if o.NetNS != "" {
 			o.Agent = "127.0.0.1:8080"
 		} else {
-			a, err := freePort()
+			a, err := FreeAddr()
 			if err != nil {
 				return nil, err
 			}
@@ -207,14 +207,15 @@ func DialIn[A any](ns string, dial func(ctx context.Context, addr, endpoint stri
 
 // FreePort returns 127.0.0.1:PORT with a TCP port free a moment ago.
 func FreePort(t testing.TB) string {
-	a, err := freePort()
+	a, err := FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func freePort() (string, error) {
+// FreeAddr is FreePort without a test.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
