@@ -58,7 +58,14 @@ type Throughput struct {
 	FramesPerSecond float64
 	FramesPerBundle float64 // frames per batch made on A's link (copies not counted)
 	Copies          uint64  // bundles A's link sent again (over all rounds)
+	// DtndAlone is the frames/s of the same batches as bundles through
+	// the two dtnds with no switch and no link (dtndFlat), at most
+	// MaxDtndBundles bundles a round.
+	DtndAlone float64
 }
+
+// MaxDtndBundles bounds the bundles of a dtnd-alone throughput round.
+const MaxDtndBundles = 300
 
 // Result is what Run measured, each figure the median of Config.Runs
 // rounds.
@@ -109,6 +116,7 @@ func Run(c Config) (Result, error) {
 
 	local := make([]float64, 0, c.Runs)
 	pair := make([][]float64, len(c.Batches))
+	alone := make([][]float64, len(c.Batches))
 	res.Pair = make([]Throughput, len(c.Batches))
 	var pairRTT, dtndRTT, localRTT []benchstat.Figure
 	// Rounds are interleaved across paths (round 1 of every path, then
@@ -131,6 +139,12 @@ func Run(c Config) (Result, error) {
 			res.Pair[i].Batch = batch
 			res.Pair[i].FramesPerBundle = pr.perBundle
 			res.Pair[i].Copies += pr.copies
+			bundles := max(1, min(c.Frames/batch, MaxDtndBundles))
+			d, err := dtndFlat(a, b, fmt.Sprintf("r%d-b%d", r, batch), bundles, batch)
+			if err != nil {
+				return res, fmt.Errorf("round %d: dtnd alone, batch %d: %w", r, batch, err)
+			}
+			alone[i] = append(alone[i], benchstat.PerSecond(bundles*batch, d))
 		}
 		pr, err := pairRound(dir, a, b, fmt.Sprintf("r%d-ping", r), 0, 0, c.Pings)
 		if err != nil {
@@ -147,6 +161,7 @@ func Run(c Config) (Result, error) {
 	res.Local = Throughput{FramesPerSecond: benchstat.Median(local), FramesPerBundle: 0}
 	for i := range res.Pair {
 		res.Pair[i].FramesPerSecond = benchstat.Median(pair[i])
+		res.Pair[i].DtndAlone = benchstat.Median(alone[i])
 	}
 	res.PairRTT = benchstat.MedianFigure(pairRTT)
 	res.DtndRTT = benchstat.MedianFigure(dtndRTT)
@@ -162,11 +177,13 @@ func Print(out io.Writer, c Config, res Result) {
 	fmt.Fprintf(out, "dtn bench: two dtnds (%s), TCPCLv4 on loopback; median of %d rounds, GOMAXPROCS=%d\n",
 		res.DtndPath, c.Runs, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(out, "\nthroughput, camera -> processor, flat out (%d frames per round across the pair, %d through the switch alone)\n", c.Frames, c.LocalFrames)
-	fmt.Fprintf(out, "  %-34s %12s %14s %8s\n", "path", "frames/s", "frames/bundle", "copies")
-	fmt.Fprintf(out, "  %-34s %12.0f %14s %8s\n", "switch alone", res.Local.FramesPerSecond, "-", "-")
+	fmt.Fprintf(out, "  %-24s %12s %14s %8s %16s %8s\n", "path", "frames/s", "frames/bundle", "copies", "dtnd alone f/s", "ratio")
+	fmt.Fprintf(out, "  %-24s %12.0f %14s %8s %16s %8s\n", "switch alone", res.Local.FramesPerSecond, "-", "-", "-", "-")
 	for _, p := range res.Pair {
-		fmt.Fprintf(out, "  %-34s %12.0f %14.1f %8d\n", fmt.Sprintf("pair A->B, batch %d", p.Batch), p.FramesPerSecond, p.FramesPerBundle, p.Copies)
+		fmt.Fprintf(out, "  %-24s %12.0f %14.1f %8d %16.0f %8.2f\n", fmt.Sprintf("pair A->B, batch %d", p.Batch),
+			p.FramesPerSecond, p.FramesPerBundle, p.Copies, p.DtndAlone, p.FramesPerSecond/p.DtndAlone)
 	}
+	fmt.Fprintf(out, "  (dtnd alone: the same batches as bundles A->B through the two dtnds' agents, no switch,\n   %d in flight, at most %d bundles a round; ratio = pair / dtnd alone)\n", dtndWindow, MaxDtndBundles)
 	fmt.Fprintf(out, "\nround trip, one at a time (%d per round)\n", c.Pings)
 	fmt.Fprintf(out, "  %-34s %10s %10s %10s\n", "path", "p50", "p99", "per s")
 	for _, f := range []struct {

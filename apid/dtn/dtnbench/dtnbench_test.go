@@ -19,7 +19,7 @@ func TestRunSmoke(t *testing.T) {
 	}
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 	var out strings.Builder
-	res, err := Run(Config{Frames: 300, LocalFrames: 1000, Batches: []int{1, 64}, Pings: 20, Runs: 1, Out: &out})
+	res, err := Run(Config{Frames: 128, LocalFrames: 1000, Batches: []int{8, 64}, Pings: 10, Runs: 1, Out: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("pair %d: %+v", i, p)
 		}
 	}
-	for _, s := range []string{"switch alone", "pair A->B, batch 1 ", "pair A->B, batch 64", "frame A->B->A, pair", "bundle A->B->A, dtnd alone"} {
+	for _, s := range []string{"switch alone", "pair A->B, batch 8 ", "pair A->B, batch 64", "frame A->B->A, pair", "bundle A->B->A, dtnd alone"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q", s)
 		}

@@ -341,3 +341,87 @@ func dtndRound(a, b *dtntest.Node, tag string, n int) (benchstat.Figure, error) 
 		}
 	})
 }
+
+// dtndWindow is the most bundles dtndFlat keeps unreported, as the link's
+// default LinkConfig.Window.
+const dtndWindow = 32
+
+// dtndFlat sends bundles one-way from an agent on dtnd a to one on dtnd b,
+// flat out with at most dtndWindow not yet reported delivered, each the
+// batch of batch frames the link would make, and returns the time from
+// the first send until b has received them all. It is the link's sending
+// without the switch and without copies: a bundle dtnd loses holds a
+// window slot for good, and one that never reaches b is an error.
+func dtndFlat(a, b *dtntest.Node, tag string, bundles, batch int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	epA, epB := "dtn://a/flat-"+tag, "dtn://b/flat-"+tag
+	aa, err := dtn.Dial(ctx, a.Agent, epA)
+	if err != nil {
+		return 0, err
+	}
+	defer aa.Close()
+	ab, err := dtn.Dial(ctx, b.Agent, epB)
+	if err != nil {
+		return 0, err
+	}
+	defer ab.Close()
+	stop := context.AfterFunc(ctx, func() { aa.Close(); ab.Close() })
+	defer stop()
+
+	window := make(chan struct{}, dtndWindow)
+	reports := make(chan struct{})
+	go func() { // A's reports free window slots
+		defer close(reports)
+		for {
+			m, err := aa.Receive()
+			if err != nil {
+				return
+			}
+			if m.Bundle.Flags&dtn.FlagAdminRecord != 0 {
+				select {
+				case <-window:
+				default:
+				}
+			}
+		}
+	}()
+	defer func() { aa.Close(); <-reports }()
+	got := make(chan error, 1)
+	go func() { // B counts the bundles that arrive
+		for i := 0; i < bundles; {
+			m, err := ab.Receive()
+			if err != nil {
+				got <- fmt.Errorf("%d of %d bundles at B: %w", i, bundles, err)
+				return
+			}
+			if m.Bundle.Destination == epB && m.Bundle.Flags&dtn.FlagAdminRecord == 0 {
+				i++
+			}
+		}
+		got <- nil
+	}()
+	payload := dtn.AppendBatch(nil, 1, 0)
+	for i := range batch {
+		f := numbered(i, camAPID, procAPID)
+		payload = dtn.AppendFrame(payload, &f)
+	}
+	var clk clock
+	start := time.Now()
+	for i := range bundles {
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("window full for %v after %d bundles (reports lost)", timeout, i)
+		}
+		out := dtn.Bundle{Flags: linkFlags, Destination: epB, Source: epA, ReportTo: epA,
+			Created: clk.next(), Lifetime: 60000, Payload: payload}
+		if err := aa.Send(&out); err != nil {
+			return 0, err
+		}
+	}
+	if err := <-got; err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
