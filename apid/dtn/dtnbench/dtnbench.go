@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,8 +84,7 @@ type Result struct {
 // the pair at each batch size, and the three round trips), stops the
 // dtnds and prints the medians to c.Out (when not nil). It returns
 // dtntest.ErrNotBuilt when dtnd is not found.
-func Run(c Config) (Result, error) {
-	var res Result
+func Run(c Config) (res Result, err error) {
 	if c.Frames < 1 || c.LocalFrames < 1 || c.Pings < 1 || c.Runs < 1 || len(c.Batches) == 0 {
 		return res, fmt.Errorf("dtnbench: frames %d, local frames %d, pings %d, runs %d, batches %v: want each at least 1",
 			c.Frames, c.LocalFrames, c.Pings, c.Runs, c.Batches)
@@ -113,6 +113,11 @@ func Run(c Config) (Result, error) {
 	}
 	defer a.Stop()
 	defer b.Stop()
+	defer func() { // what the dtnds said last explains most failures
+		if err != nil {
+			err = fmt.Errorf("%w\ndtnd A, last lines:\n%s\ndtnd B, last lines:\n%s", err, tail(a.Output(), 12), tail(b.Output(), 12))
+		}
+	}()
 
 	local := make([]float64, 0, c.Runs)
 	pair := make([][]float64, len(c.Batches))
@@ -199,6 +204,12 @@ func Print(out io.Writer, c Config, res Result) {
 	if res.DtndRTT.P50 > 0 {
 		fmt.Fprintf(out, "\npair round trip / dtnd alone (p50): %.2f\n", float64(res.PairRTT.P50)/float64(res.DtndRTT.P50))
 	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func round(d time.Duration) time.Duration {
