@@ -330,6 +330,14 @@ func (h *switchHost) stop() {
 	h.wg.Wait()
 }
 
-func dial(h *switchHost, tenant string) (*guest.Conn, error) {
-	return guest.Dial(h.sw.SocketPath(tenant))
+// dialPair connects camera to hc and processor to hp.
+func dialPair(hc, hp *switchHost) (cam, proc *guest.Conn, err error) {
+	if cam, err = guest.Dial(hc.sw.SocketPath("camera")); err != nil {
+		return nil, nil, err
+	}
+	if proc, err = guest.Dial(hp.sw.SocketPath("processor")); err != nil {
+		cam.Close()
+		return nil, nil, err
+	}
+	return cam, proc, nil
 }

@@ -135,15 +135,11 @@ func localRound(dir string, frames, n int) (localResult, error) {
 		return res, err
 	}
 	defer h.stop()
-	cam, err := dial(h, "camera")
+	cam, proc, err := dialPair(h, h)
 	if err != nil {
 		return res, err
 	}
 	defer cam.Close()
-	proc, err := dial(h, "processor")
-	if err != nil {
-		return res, err
-	}
 	defer proc.Close()
 	elapsed, err := flat(cam, proc, frames)
 	if err != nil {
@@ -165,6 +161,23 @@ type pairResult struct {
 	rtt       benchstat.Figure
 }
 
+// sidePolicy is the policy of one side of the pair: a tenant owning owns
+// that may send to a remote owning remoteOwns, served by endpoint.
+func sidePolicy(tenant, owns, remote, remoteOwns, endpoint string) string {
+	return fmt.Sprintf(`
+[[tenant]]
+name = %q
+owns = [%q]
+can_send_to = [%q]
+
+[[remote]]
+name = %q
+owns = [%q]
+endpoint = %q
+lifetime = "1m"
+`, tenant, owns, remote, remote, remoteOwns, endpoint)
+}
+
 // pairRound starts switch A (camera, its link to dtnd a) and switch B
 // (processor, its link to dtnd b), with endpoints of their own (tag names
 // them) and LinkConfig.Batch batch; sends frames camera -> processor flat
@@ -173,47 +186,21 @@ type pairResult struct {
 func pairRound(dir string, a, b *dtntest.Node, tag string, batch, frames, n int) (pairResult, error) {
 	var res pairResult
 	epA, epB := "dtn://a/sn-"+tag, "dtn://b/sn-"+tag
-	hb, err := startSwitch(filepath.Join(dir, tag+"-b"), fmt.Sprintf(`
-[[tenant]]
-name = "processor"
-owns = ["0x020-0x02F"]
-can_send_to = ["flight"]
-
-[[remote]]
-name = "flight"
-owns = ["0x010-0x01F"]
-endpoint = %q
-lifetime = "1m"
-`, epA), b.Agent, epB, batch)
+	hb, err := startSwitch(filepath.Join(dir, tag+"-b"), sidePolicy("processor", "0x020-0x02F", "flight", "0x010-0x01F", epA), b.Agent, epB, batch)
 	if err != nil {
 		return res, err
 	}
 	defer hb.stop()
-	ha, err := startSwitch(filepath.Join(dir, tag+"-a"), fmt.Sprintf(`
-[[tenant]]
-name = "camera"
-owns = ["0x010-0x01F"]
-can_send_to = ["payload"]
-
-[[remote]]
-name = "payload"
-owns = ["0x020-0x02F"]
-endpoint = %q
-lifetime = "1m"
-`, epB), a.Agent, epA, batch)
+	ha, err := startSwitch(filepath.Join(dir, tag+"-a"), sidePolicy("camera", "0x010-0x01F", "payload", "0x020-0x02F", epB), a.Agent, epA, batch)
 	if err != nil {
 		return res, err
 	}
 	defer ha.stop()
-	cam, err := dial(ha, "camera")
+	cam, proc, err := dialPair(ha, hb)
 	if err != nil {
 		return res, err
 	}
 	defer cam.Close()
-	proc, err := dial(hb, "processor")
-	if err != nil {
-		return res, err
-	}
 	defer proc.Close()
 	if frames > 0 {
 		elapsed, err := flat(cam, proc, frames)
