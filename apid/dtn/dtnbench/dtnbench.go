@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +78,6 @@ type Result struct {
 	DtndRTT   benchstat.Figure // a bundle A -> B -> A through the dtnds alone
 	LocalRTT  benchstat.Figure // camera -> processor -> camera through one switch
 	DtndPath  string
-	RoundTime time.Duration // the last round's wall time
 }
 
 // Run starts two dtnds, measures c.Runs rounds (each: the switch alone,
@@ -89,9 +89,12 @@ func Run(c Config) (res Result, err error) {
 		return res, fmt.Errorf("dtnbench: frames %d, local frames %d, pings %d, runs %d, batches %v: want each at least 1",
 			c.Frames, c.LocalFrames, c.Pings, c.Runs, c.Batches)
 	}
-	for _, b := range c.Batches {
+	for i, b := range c.Batches {
 		if b < 1 || b > dtn.MaxBatch {
 			return res, fmt.Errorf("dtnbench: batch %d: want 1-%d", b, dtn.MaxBatch)
+		}
+		if slices.Contains(c.Batches[:i], b) {
+			return res, fmt.Errorf("dtnbench: batch %d given twice", b)
 		}
 	}
 	bin := c.Dtnd
@@ -128,7 +131,6 @@ func Run(c Config) (res Result, err error) {
 	// round 2, ...) so that load from elsewhere on the machine falls on
 	// all of them alike.
 	for r := range c.Runs {
-		start := time.Now()
 		lr, err := localRound(dir, c.LocalFrames, c.Pings)
 		if err != nil {
 			return res, fmt.Errorf("round %d: switch alone: %w", r, err)
@@ -161,9 +163,8 @@ func Run(c Config) (res Result, err error) {
 			return res, fmt.Errorf("round %d: dtnd alone: %w", r, err)
 		}
 		dtndRTT = append(dtndRTT, d)
-		res.RoundTime = time.Since(start)
 	}
-	res.Local = Throughput{FramesPerSecond: benchstat.Median(local), FramesPerBundle: 0}
+	res.Local = Throughput{FramesPerSecond: benchstat.Median(local)}
 	for i := range res.Pair {
 		res.Pair[i].FramesPerSecond = benchstat.Median(pair[i])
 		res.Pair[i].DtndAlone = benchstat.Median(alone[i])

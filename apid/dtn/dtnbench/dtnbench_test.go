@@ -46,6 +46,7 @@ func TestRunChecksConfig(t *testing.T) {
 		{Frames: 1, LocalFrames: 1, Batches: nil, Pings: 1, Runs: 1},
 		{Frames: 1, LocalFrames: 1, Batches: []int{257}, Pings: 1, Runs: 1},
 		{Frames: 1, LocalFrames: 1, Batches: []int{1}, Pings: 1, Runs: 0},
+		{Frames: 1, LocalFrames: 1, Batches: []int{16, 16}, Pings: 1, Runs: 1},
 	} {
 		if _, err := Run(c); err == nil {
 			t.Errorf("%+v: no error", c)
