@@ -72,12 +72,12 @@ const MaxDtndBundles = 300
 // Result is what Run measured, each figure the median of Config.Runs
 // rounds.
 type Result struct {
-	Local     Throughput       // the switch alone
-	Pair      []Throughput     // per Config.Batches
-	PairRTT   benchstat.Figure // a frame camera@A -> processor@B -> camera@A
-	DtndRTT   benchstat.Figure // a bundle A -> B -> A through the dtnds alone
-	LocalRTT  benchstat.Figure // camera -> processor -> camera through one switch
-	DtndPath  string
+	Local    Throughput       // the switch alone
+	Pair     []Throughput     // per Config.Batches
+	PairRTT  benchstat.Figure // a frame camera@A -> processor@B -> camera@A
+	DtndRTT  benchstat.Figure // a bundle A -> B -> A through the dtnds alone
+	LocalRTT benchstat.Figure // camera -> processor -> camera through one switch
+	DtndPath string
 }
 
 // Run starts two dtnds, measures c.Runs rounds (each: the switch alone,
