@@ -2,14 +2,17 @@
 // tests: a node with its own store in a temporary directory, optionally
 // inside a network namespace, stopped when the test ends.
 //
-// It is for _test.go files only (it takes a testing.TB and fails or skips
-// the test); it is not for production code, and it never links dtnd: dtnd
-// is GPL-3.0 and runs as a separate process.
+// Start, Binary and FreePort are for tests (they take a testing.TB and
+// fail or skip the test); Launch and Find are the same without a test, for
+// the measurements of apid/dtn/dtnbench. It is not for the switch or the
+// link themselves, and it never links dtnd: dtnd is GPL-3.0 and runs as a
+// separate process.
 package dtntest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,30 +26,41 @@ import (
 	"spacenet/internal/netnstest"
 )
 
-// Binary returns the path of dtnd: $SPACENET_DTND, else dtnd in
-// $SPACENET_DTND_DIR or ~/.cache/spacenet-dtnd (where scripts/dtnd.sh
-// builds it), else dtnd on $PATH. It skips the test when there is none.
+// Binary returns the path of dtnd (Find); it skips the test when there is
+// none.
 func Binary(t testing.TB) string {
 	t.Helper()
+	p, err := Find()
+	if err != nil {
+		t.Skip(err.Error())
+	}
+	return p
+}
+
+// ErrNotBuilt is Find's error when there is no dtnd.
+var ErrNotBuilt = errors.New("dtnd not built: run scripts/deps.sh (or scripts/dtnd.sh)")
+
+// Find returns the path of dtnd: $SPACENET_DTND, else dtnd in
+// $SPACENET_DTND_DIR or ~/.cache/spacenet-dtnd (where scripts/dtnd.sh
+// builds it), else dtnd on $PATH; ErrNotBuilt when there is none.
+func Find() (string, error) {
 	if p := os.Getenv("SPACENET_DTND"); p != "" {
-		return p
+		return p, nil
 	}
 	if d := os.Getenv("SPACENET_DTND_DIR"); d != "" {
 		if p := filepath.Join(d, "dtnd"); fileExists(p) {
-			return p
+			return p, nil
 		}
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "spacenet-dtnd", "dtnd")
-		if _, err := os.Stat(p); err == nil {
-			return p
+		if p := filepath.Join(home, ".cache", "spacenet-dtnd", "dtnd"); fileExists(p) {
+			return p, nil
 		}
 	}
 	if p, err := exec.LookPath("dtnd"); err == nil {
-		return p
+		return p, nil
 	}
-	t.Skip("dtnd not built: run scripts/deps.sh (or scripts/dtnd.sh)")
-	return ""
+	return "", ErrNotBuilt
 }
 
 // Node is a running dtnd.
@@ -73,16 +87,41 @@ type Options struct {
 }
 
 // Start writes a configuration for o, starts dtnd and waits until its web
-// agent accepts connections. The node is stopped when the test ends.
+// agent accepts connections (Launch). The node is stopped when the test
+// ends, and its log written to the test's when the test failed.
 func Start(t testing.TB, o Options) *Node {
 	t.Helper()
 	bin := Binary(t)
-	dir := t.TempDir()
+	if o.Agent == "" && o.NetNS == "" {
+		o.Agent = FreePort(t)
+	}
+	n, err := Launch(bin, t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Stop()
+		if t.Failed() {
+			t.Logf("dtnd %s log:\n%s", o.NodeID, n.Output())
+		}
+	})
+	return n
+}
+
+// Launch writes a configuration for o into dir (its store goes there too),
+// starts dtnd (the binary bin) and waits until its web agent accepts
+// connections. The caller stops it (Stop). It needs no test: measurements
+// (apid/dtn/dtnbench) start their dtnds with it.
+func Launch(bin, dir string, o Options) (*Node, error) {
 	if o.Agent == "" {
 		if o.NetNS != "" {
 			o.Agent = "127.0.0.1:8080"
 		} else {
-			o.Agent = FreePort(t)
+			a, err := FreeAddr()
+			if err != nil {
+				return nil, err
+			}
+			o.Agent = a
 		}
 	}
 	var c strings.Builder
@@ -98,7 +137,7 @@ func Start(t testing.TB, o Options) *Node {
 	c.WriteString("[routing]\nalgorithm = \"epidemic\"\n")
 	conf := filepath.Join(dir, "dtnd.toml")
 	if err := os.WriteFile(conf, []byte(c.String()), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	args := []string{bin, conf}
 	if o.NetNS != "" {
@@ -110,18 +149,12 @@ func Start(t testing.TB, o Options) *Node {
 	n.cmd.Dir = dir
 	n.cmd.Stdout, n.cmd.Stderr = lw, lw
 	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start dtnd: %v", err)
+		return nil, fmt.Errorf("start dtnd: %w", err)
 	}
 	go func() {
 		_ = n.cmd.Wait()
 		close(n.done)
 	}()
-	t.Cleanup(func() {
-		n.Stop()
-		if t.Failed() {
-			t.Logf("dtnd %s log:\n%s", o.NodeID, lw.String())
-		}
-	})
 	// dtnd says nothing when its web agent is up: try it until it answers.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -133,15 +166,16 @@ func Start(t testing.TB, o Options) *Node {
 			return err
 		})
 		if err == nil {
-			return n
+			return n, nil
 		}
 		select {
 		case <-n.done:
-			t.Fatalf("dtnd %s exited at start:\n%s", o.NodeID, lw.String())
+			return nil, fmt.Errorf("dtnd %s exited at start:\n%s", o.NodeID, lw.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dtnd %s: web agent %s not up after 15s: %v\n%s", o.NodeID, o.Agent, err, lw.String())
+			n.Stop()
+			return nil, fmt.Errorf("dtnd %s: web agent %s not up after 15s: %v\n%s", o.NodeID, o.Agent, err, lw.String())
 		}
 	}
 }
@@ -173,12 +207,21 @@ func DialIn[A any](ns string, dial func(ctx context.Context, addr, endpoint stri
 
 // FreePort returns 127.0.0.1:PORT with a TCP port free a moment ago.
 func FreePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// FreeAddr is FreePort without a test.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 type lockedWriter struct {
