@@ -192,7 +192,7 @@ func TestBinaryCompletion(t *testing.T) {
 		want []string
 	}{
 		{[]string{"inject", "--type", ""}, frameTypeNames()},
-		{[]string{"iperf", "--via", ""}, []string{"pipe", "lan", "tap"}},
+		{[]string{"iperf", "--via", ""}, []string{"pipe", "lan", "tap", "vxlan", "kernel-vxlan"}},
 		{[]string{"run", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"lan", "run", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"lan", "run", "--log-level", ""}, []string{"debug", "info", "warn", "error"}},

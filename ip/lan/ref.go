@@ -136,15 +136,22 @@ func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 	now := s.clock.Now().UnixNano()
 	t := s.topo.Load()
 	pending := in.pending[:0]
-	var bytes, frames uint64
+	var bytes uint64
 	fr := frame{form: refFrame} // one descriptor for the batch
+	// Counted received before any is counted dropped, as ingress does.
+	var frames uint64
+	for _, ref := range refs {
+		if ref != nil {
+			frames++
+		}
+	}
+	in.st.rxFrames.Add(frames)
 	s.macs.mu.RLock()
 	for _, ref := range refs {
 		if ref == nil {
 			continue
 		}
 		size := ref.Len()
-		frames++
 		bytes += uint64(size)
 		var f []byte
 		if mon != nil {
@@ -163,7 +170,6 @@ func (s *Switch) ingressRefs(in *port, refs []nic.Ref) {
 		}
 	}
 	s.macs.mu.RUnlock()
-	in.st.rxFrames.Add(frames)
 	in.st.rxBytes.Add(bytes)
 	s.afterBatch(in, pending, now)
 }

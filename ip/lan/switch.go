@@ -487,6 +487,9 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 	if hdrs != nil {
 		fr.form = vnetFrame
 	}
+	// Counted received before any is counted dropped: a snapshot taken
+	// during the batch never sees more dropped than received.
+	in.st.rxFrames.Add(uint64(len(frames)))
 	s.macs.mu.RLock()
 	for i, f := range frames {
 		bytes += uint64(len(f))
@@ -500,7 +503,6 @@ func (s *Switch) ingress(in *port, frames, hdrs [][]byte) {
 		}
 	}
 	s.macs.mu.RUnlock()
-	in.st.rxFrames.Add(uint64(len(frames)))
 	in.st.rxBytes.Add(bytes)
 	s.afterBatch(in, pending, now)
 }
