@@ -130,7 +130,11 @@ camera-server --device /dev/virtio-ports/spacenet
 		}
 	})
 	sock := filepath.Join(dir, "s", "processor.sock")
-	waitFor(t, "the switch's sockets", func() bool { _, err := os.Stat(sock); return err == nil })
+	// The control socket, not the tenant's: up opens it once the switch is
+	// ready, when every tenant socket listens (a socket file exists from
+	// bind, a moment before its listen: a dial then is refused).
+	ctlSock := control.Path(filepath.Join(dir, "s"))
+	waitFor(t, "the switch's control socket", func() bool { _, err := os.Stat(ctlSock); return err == nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*testTimeout)
 	defer cancel()
 	proc, err := switched.Dial(ctx, switched.Config{Socket: sock, Tenant: "processor", Logger: quietLog()})
@@ -150,7 +154,7 @@ camera-server --device /dev/virtio-ports/spacenet
 
 	// The guest dies with a call in flight (QEMU frozen first, so that
 	// the call is certainly in it): ServerDeath. up starts it again.
-	ctl := control.Path(filepath.Join(dir, "s"))
+	ctl := ctlSock
 	tenant := func(name string) control.Tenant {
 		var snap control.APID
 		if err := control.Fetch(ctl, &snap); err != nil {
