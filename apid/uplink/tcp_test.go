@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,7 +270,8 @@ func TestTCPUplinkConnLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- l.Serve(ctx) }()
-	defer func() { cancel(); <-served }()
+	stop := sync.OnceFunc(func() { cancel(); <-served })
+	defer stop()
 	var conns []net.Conn
 	for range MaxTCPGrounds + 1 {
 		c, err := net.Dial("tcp", l.Addr().String())
@@ -294,6 +296,10 @@ func TestTCPUplinkConnLimit(t *testing.T) {
 	if got != want {
 		t.Fatalf("processor got %x", got[:16])
 	}
+	// The processor may read the command before its connection's
+	// goroutine counts it injected: read the counts once Serve (and every
+	// connection's goroutine) has ended.
+	stop()
 	if s, w := l.Stats(), (ListenerStats{Received: 1, Injected: 1, ConnsRefused: 1}); s != w {
 		t.Errorf("stats %+v, want %+v", s, w)
 	}

@@ -445,7 +445,9 @@ func TestMonitorStuckNeverStalls(t *testing.T) {
 		got += n
 	}
 	for _, c := range r.sw.Counters() {
-		if c.Tenant == "camera" && (c.Received != total || c.Delivered != total || c.DroppedTotal() != 0) {
+		// The last frames may be read before their write is credited:
+		// delivered or still counted queued, never dropped.
+		if c.Tenant == "camera" && (c.Received != total || c.Delivered+c.Queued != total || c.DroppedTotal() != 0) {
 			t.Errorf("camera %+v", c)
 		}
 	}
