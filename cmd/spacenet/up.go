@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"spacenet/apid/apidswitch"
 	"spacenet/apid/plane"
 	"spacenet/ip/lan"
 	"spacenet/ops/system"
@@ -82,9 +81,9 @@ func up(cmd *cobra.Command, s *system.System) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	w := cmd.OutOrStdout()
-	return system.Run(ctx, s, system.Options{Logger: log, Stopped: func(sw *apidswitch.Switch, l *lan.LAN) {
+	return system.Run(ctx, s, system.Options{Logger: log, Stopped: func(p *plane.Plane, l *lan.LAN) {
 		fmt.Fprintln(w, "APID switch:")
-		(&plane.Plane{Switch: sw}).Report(w)
+		p.Report(w)
 		fmt.Fprintf(w, "log: dropped=%d failed=%d\n", logs.Dropped(), logs.Failed())
 		fmt.Fprintln(w, "LAN:")
 		l.Report(w)

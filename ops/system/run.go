@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/plane"
 	"spacenet/ip/lan"
 	"spacenet/ops/control"
 	"spacenet/ops/observe"
@@ -30,7 +31,7 @@ type Options struct {
 	// Stopped, if set, is called once every guest and the APID switch
 	// have stopped, with both switches (to report their counters); the
 	// LAN, idle by then, closes after it returns.
-	Stopped func(sw *apidswitch.Switch, l *lan.LAN)
+	Stopped func(p *plane.Plane, l *lan.LAN)
 	// Started, if set, is called with each guest's name and QEMU's
 	// process id every time it starts one.
 	Started func(guest string, pid int)
@@ -100,16 +101,18 @@ func Run(ctx context.Context, s *System, opts Options) error {
 	if err := os.MkdirAll(s.Config.LogDir, 0o700); err != nil {
 		return fmt.Errorf("system: log_dir: %w", err)
 	}
-	sw, err := apidswitch.New(apidswitch.Config{Policy: s.Policy, SocketDir: s.Config.SocketDir, Logger: log})
+	p, err := plane.Open(plane.Config{Switch: apidswitch.Config{Policy: s.Policy, SocketDir: s.Config.SocketDir, Logger: log}})
 	if err != nil {
 		return err
 	}
+	defer p.Close()
+	sw := p.Switch
 	swCtx, swCancel := context.WithCancel(context.Background())
 	defer swCancel()
 	swDone := make(chan error, 1)
-	go func() { swDone <- sw.Run(swCtx) }()
+	go func() { swDone <- p.Run(swCtx) }()
 	select {
-	case <-sw.Ready():
+	case <-p.Ready():
 	case err := <-swDone:
 		return err
 	}
@@ -134,7 +137,7 @@ func Run(ctx context.Context, s *System, opts Options) error {
 	log.Info("up: switches running", "socket_dir", s.Config.SocketDir, "lan", s.LAN.Source, "guests", len(s.Guests))
 
 	var wg sync.WaitGroup
-	wg.Go(func() { sweep(ctx, l) })
+	wg.Go(func() { l.Run(ctx) }) // MAC ageing and pcap flushes, as lan run's
 	for i := range s.Guests {
 		g := &s.Guests[i]
 		wg.Go(func() { s.supervise(ctx, g, &opts, log) })
@@ -146,23 +149,9 @@ func Run(ctx context.Context, s *System, opts Options) error {
 	views.Close()
 	err = stopSwitch()
 	if opts.Stopped != nil {
-		opts.Stopped(sw, l) // before the LAN closes: its report lists the ports it has
+		opts.Stopped(p, l) // before the LAN closes: its report lists the ports it has
 	}
 	return errors.Join(err, l.Close())
-}
-
-// sweep ages the LAN's MAC table out, as `spacenet lan run` does.
-func sweep(ctx context.Context, l *lan.LAN) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			l.Switch.Sweep()
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // supervise runs g's QEMU until ctx is done, starting it again when it

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"spacenet/apid/apidswitch"
+	"spacenet/apid/plane"
 	"spacenet/ip/lan"
 )
 
@@ -330,7 +331,7 @@ initrd = "initrd"
 						_, e2 := os.Stat(g.LANSocket)
 						starts <- start{pid, e1 == nil && e2 == nil}
 					},
-					Stopped: func(sw *apidswitch.Switch, _ *lan.LAN) { report = sw }})
+					Stopped: func(p *plane.Plane, _ *lan.LAN) { report = p.Switch }})
 			}()
 			next := func() start {
 				select {
