@@ -76,8 +76,8 @@ func except(f func(string) bool, dirs ...string) func(string) bool {
 	return func(p string) bool { return f(p) && !g(p) }
 }
 
-// any matches every package.
-func any(string) bool { return true }
+// every matches every package.
+func every(string) bool { return true }
 
 // bench matches the measurement packages, which may reach across planes
 // to build their baselines.
@@ -92,15 +92,15 @@ func notBench(f func(string) bool) func(string) bool {
 // (internal/vmtest boots whole computers as `spacenet up` does, through
 // ops/system: the one internal package above operations.)
 var rules = []rule{
-	{"nothing imports a command or an example", any, in("cmd", "examples")},
+	{"nothing imports a command or an example", every, in("cmd", "examples")},
 	{"the planes never import operations (ops/ watches them, not the reverse)", except(in("apid", "ipc", "ip", "camera", "internal"), "internal/vmtest"), in("ops")},
 	{"the APID plane stands alone (no IPC, no IP)", notBench(in("apid")), in("ipc", "ip", "camera")},
 	{"the IP plane imports no APID code but the policy's tenant names", notBench(in("ip")), except(in("apid"), "apid/policy")},
 	{"the IP plane imports no IPC", in("ip"), in("ipc", "camera")},
-	{"Idol's front end knows nothing of transports", in("ipc/idol"), except(any, "ipc/idol", "internal")},
-	{"the frame codec of IPC knows no transport", in("ipc/ipcframe"), except(any, "apid/frame", "internal")},
+	{"Idol's front end knows nothing of transports", in("ipc/idol"), except(every, "ipc/idol", "internal")},
+	{"the frame codec of IPC knows no transport", in("ipc/ipcframe"), except(every, "apid/frame", "internal")},
 	{"netstack runs on any NIC, not only the LAN", notBench(in("ip/netstack")), in("ip/lan")},
-	{"the byte layers import nothing of ours", in("ip/wire", "apid/frame"), any},
+	{"the byte layers import nothing of ours", in("ip/wire", "apid/frame"), every},
 }
 
 func TestLayering(t *testing.T) {
