@@ -118,10 +118,12 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 		return nil, fail(err)
 	}
 	size := wire.VXLANSize + HeaderLen + cfg.MTU
-	return &VXLAN{
+	v := &VXLAN{
 		name: cfg.Name, conn: conn, peer: netip.AddrPortFrom(cfg.Peer.Addr().Unmap(), cfg.Peer.Port()),
 		vni: cfg.VNI, mtu: cfg.MTU, rx: make([]byte, size+1), tx: make([]byte, size), oob: make([]byte, unix.CmsgSpace(4)),
-	}, nil
+	}
+	wire.PutVXLAN(v.tx, v.vni) // the same header for every frame: Send writes only the inner frame
+	return v, nil
 }
 
 // setReadBuffer sets conn's receive buffer to size bytes: beyond
@@ -224,7 +226,6 @@ func (v *VXLAN) Send(frames [][]byte) (int, error) {
 			v.st.txTooBig.Add(1)
 			return i, fmt.Errorf("nic: vxlan %s: frame %d of %d bytes: %w", v.name, i, len(f), ErrTooBig)
 		}
-		wire.PutVXLAN(v.tx, v.vni)
 		n := wire.VXLANSize + copy(v.tx[wire.VXLANSize:], f)
 		if _, err := v.conn.WriteToUDPAddrPort(v.tx[:n], v.peer); err != nil {
 			v.st.txErrors.Add(1)

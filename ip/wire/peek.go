@@ -31,13 +31,11 @@ func Untag(frame []byte) (etherType uint16, payload []byte, ok bool) {
 // Ethernet (28 bytes, hardware type 1, protocol type 0x0800, address
 // lengths 6 and 4): what ParseARP checks.
 func PeekARP(b []byte) (ARP, bool) {
-	if len(b) < ARPSize {
+	var fe FieldError
+	if !checkARP(b, &fe) {
 		return nil, false
 	}
-	h := ARP(b[:ARPSize])
-	ok := h.HardwareType() == 1 && h.ProtocolType() == EtherTypeIPv4 &&
-		h[arpHardwareLen] == MACSize && h[arpProtocolLen] == 4
-	return h, ok
+	return ARP(b[:ARPSize]), true
 }
 
 // PeekIPv4 returns b as an IPv4 view if it holds a fixed IPv4 header (20

@@ -29,14 +29,16 @@ func PutVXLAN(b []byte, vni uint32) {
 // fails.
 func ParseVXLAN(b []byte) (vni uint32, frame []byte, err error) {
 	var fe FieldError
-	vni, frame, ok := checkVXLAN(b, &fe)
+	vni, frame, ok := VXLANCheck(b, &fe)
 	if !ok {
 		return 0, nil, heapErr(&fe)
 	}
 	return vni, frame, nil
 }
 
-func checkVXLAN(b []byte, e *FieldError) (uint32, []byte, bool) {
+// VXLANCheck is ParseVXLAN for hot paths: it never allocates, and returns
+// ok false (with the reason in *e) instead of an error.
+func VXLANCheck(b []byte, e *FieldError) (vni uint32, frame []byte, ok bool) {
 	if len(b) < VXLANSize {
 		return 0, nil, e.short("vxlan", "header", VXLANSize, len(b))
 	}
@@ -47,10 +49,4 @@ func checkVXLAN(b []byte, e *FieldError) (uint32, []byte, bool) {
 		return 0, nil, e.short("vxlan", "inner_ethernet", VXLANSize+EthernetSize, len(b))
 	}
 	return binary.BigEndian.Uint32(b[4:]) >> 8, b[VXLANSize:], true
-}
-
-// VXLANCheck is ParseVXLAN for hot paths: it never allocates, and returns
-// ok false (with the reason in *fe) instead of an error.
-func VXLANCheck(b []byte, fe *FieldError) (vni uint32, frame []byte, ok bool) {
-	return checkVXLAN(b, fe)
 }

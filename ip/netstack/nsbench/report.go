@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"spacenet/internal/benchstat"
 )
 
 // Compare is a RunCompare run.
@@ -62,8 +64,8 @@ func RunCompare(c Compare) error {
 		gbps := map[string]float64{}
 		for j, p := range paths {
 			rs := all[j]
-			sort.Float64s(rs)
-			gbps[p.name] = rs[len(rs)/2]
+			sort.Float64s(rs) // printed in order
+			gbps[p.name] = benchstat.Median(rs)
 			fmt.Fprintf(out, "mtu %5d  %-20s %7.2f Gbit/s  (runs %s)\n", mtu, p.name, gbps[p.name], formatRuns(rs))
 		}
 		bare, kern := gbps["bare gVisor channel"], gbps["kernel loopback"]

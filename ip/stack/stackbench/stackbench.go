@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"spacenet/internal/benchstat"
 	"spacenet/internal/checkstream"
 	"spacenet/ip/wire"
 )
@@ -78,11 +79,11 @@ type Row struct {
 
 // Median returns the median throughput and round-trip quantiles.
 func (r Row) Median() (mbps float64, p50, p99 time.Duration) {
-	return r.MBps[len(r.MBps)/2], r.P50[len(r.P50)/2], r.P99[len(r.P99)/2]
+	return benchstat.Median(r.MBps), benchstat.Median(r.P50), benchstat.Median(r.P99)
 }
 
 // MedianAllocs is the median of Allocs.
-func (r Row) MedianAllocs() float64 { return r.Allocs[len(r.Allocs)/2] }
+func (r Row) MedianAllocs() float64 { return benchstat.Median(r.Allocs) }
 
 // Report is the result of Run.
 type Report struct {
