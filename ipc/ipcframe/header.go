@@ -177,7 +177,7 @@ func (r Reason) Error() string { return "ipcframe: " + r.String() }
 // what can be checked on one frame: magic, version, kind, frame type,
 // segment bounds. It never allocates.
 func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
-	h, why := parseFields(t, payload)
+	h, why := ParseEcho(t, payload)
 	if why != OK {
 		return h, why
 	}
@@ -194,10 +194,15 @@ func ParseHeader(t frame.Type, payload []byte) (Header, Reason) {
 	return h, OK
 }
 
-// parseFields decodes the sub-header at the start of payload and checks
-// what does not depend on the segment's data: magic, version, kind, frame
-// type.
-func parseFields(t frame.Type, payload []byte) (Header, Reason) {
+// ParseEcho decodes the sub-header of a frame the switch refused, from the
+// echo of its first payload bytes that the ERROR carries
+// (frame.ErrorPayload.Echo, spec apid-plane.md section 2); t is the ERROR's
+// offending type. It checks magic, version, kind and frame type; the
+// segment's data is not in the echo, so its bounds are not checked. A
+// frame that was not IPC, or an ERROR of the 8-byte form (its echo all
+// zero), gives NotIPC. It never allocates. ParseHeader checks a whole
+// payload's fields with it.
+func ParseEcho(t frame.Type, payload []byte) (Header, Reason) {
 	if !IsIPC(payload) {
 		return Header{}, NotIPC
 	}
@@ -217,17 +222,6 @@ func parseFields(t frame.Type, payload []byte) (Header, Reason) {
 		return h, WrongType
 	}
 	return h, OK
-}
-
-// ParseEcho decodes the sub-header of a frame the switch refused, from the
-// echo of its first payload bytes that the ERROR carries
-// (frame.ErrorPayload.Echo, spec apid-plane.md section 2); t is the ERROR's
-// offending type. It checks magic, version, kind and frame type; the
-// segment's data is not in the echo, so its bounds are not checked. A
-// frame that was not IPC, or an ERROR of the 8-byte form (its echo all
-// zero), gives NotIPC. It never allocates.
-func ParseEcho(t frame.Type, echo []byte) (Header, Reason) {
-	return parseFields(t, echo)
 }
 
 // Segments returns how many frames a message of n bytes takes (one for an

@@ -180,7 +180,7 @@ type Node struct {
 type nodeStats struct {
 	calls, replies, stray, notIPC, events              atomic.Uint64
 	answered                                           [16]atomic.Uint64 // runtime answers by fault
-	busySent, errorsIn, repliesRefused, staleEvents    atomic.Uint64
+	errorsIn, repliesRefused, staleEvents              atomic.Uint64
 	repliesRetried, repliesDropped, repliesUnconfirmed atomic.Uint64
 	refusedUnmatched                                   atomic.Uint64
 	selfRead, handovers                                atomic.Uint64
@@ -465,7 +465,7 @@ func (n *Node) Stats() Stats {
 	s := Stats{
 		Calls: st.calls.Load(), Replies: st.replies.Load(), Stray: st.stray.Load(),
 		NotIPC: st.notIPC.Load(), Events: st.events.Load(), StaleEvents: st.staleEvents.Load(), ErrorsIn: st.errorsIn.Load(),
-		RepliesRefused: st.repliesRefused.Load(), BusySent: st.busySent.Load(),
+		RepliesRefused: st.repliesRefused.Load(),
 		RepliesRetried: st.repliesRetried.Load(), RepliesDropped: st.repliesDropped.Load(),
 		RepliesUnconfirmed: st.repliesUnconfirmed.Load(), RefusedUnmatched: st.refusedUnmatched.Load(),
 		SelfRead: st.selfRead.Load(), Handovers: st.handovers.Load(),
@@ -483,6 +483,7 @@ func (n *Node) Stats() Stats {
 		}
 	}
 	n.callStats.snapshot(&s)
+	s.BusySent = s.Answers[OutcomeBusy] // counted once, as an answer
 	n.reassemblyMu.Lock()
 	s.Reassembly = n.reassembler.Stats()
 	n.reassemblyMu.Unlock()

@@ -130,7 +130,6 @@ func (n *Node) answerFault(k ipcframe.Key, f ipc.Fault) {
 }
 
 func (n *Node) answerBusy(k ipcframe.Key) {
-	n.stats.busySent.Add(1)
 	n.callStats.answered(OutcomeBusy)
 	n.scratch, _ = ipcframe.Append(n.scratch[:0], ipcframe.Busy, k.Dest, k.Src, k.ID, nil)
 	n.sendScratch(k)
