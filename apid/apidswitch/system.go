@@ -90,8 +90,9 @@ func (s *Switch) event(e Event) {
 	note.SetAPID(sysmsg.APIDEvents)
 	var first frame.APID
 	for i, t := range st.tenants {
-		if t.name == e.Tenant && len(st.pol.Tenants[i].Owns) > 0 {
-			first = st.pol.Tenants[i].Owns[0].First
+		if t.name == e.Tenant {
+			first = firstAPID(st, i)
+			break
 		}
 	}
 	n := sysmsg.PutEventNotice(note[frame.HeaderSize:], sysmsg.EventNotice{
