@@ -307,7 +307,11 @@ func (r *reader) process(b []byte) {
 	r.refresh()
 	st := r.st
 	ss := &t.st
-	s.tapFrames(t.name, false, b)
+	// Taps record what the guest wrote once: after a cut (sync.go) the
+	// frames overlapping bytes recorded before are left out.
+	tapFrom := min(len(b), (r.sync.tapped+frame.Size-1)/frame.Size*frame.Size)
+	r.sync.tapped = 0
+	s.tapFrames(t.name, false, b[tapFrom:])
 	var limit *policy.Flow
 	if r.idx >= 0 && st.flow[r.idx].Rate > 0 {
 		limit = &st.flow[r.idx]

@@ -35,6 +35,10 @@ type frameSync struct {
 	cut     bool   // process stopped at the frame at cutAt of its batch: hunt from there
 	cutAt   int
 	hunting bool // looking for a header: the stream is misaligned
+	// tapped is how many bytes at the start of the next batch process
+	// gets were already recorded by taps (the batch a cut ended ran on
+	// past them): they are not recorded again.
+	tapped int
 }
 
 // undecodable reports whether a frame refused with code has a header no
@@ -81,6 +85,7 @@ func (r *reader) misaligned(code frame.ErrorCode, seq uint64, off int) bool {
 // length.
 func (r *reader) consume(buf []byte, total int) int {
 	start := 0
+	tappedTo := 0 // buf[:tappedTo] went to the taps with an earlier batch
 	for {
 		if r.sync.hunting {
 			p, found := r.hunt(buf[start:total])
@@ -96,7 +101,9 @@ func (r *reader) consume(buf []byte, total int) int {
 		}
 		whole := start + (total-start)/frame.Size*frame.Size
 		if whole > start {
+			r.sync.tapped = max(0, tappedTo-start)
 			r.process(buf[start:whole])
+			tappedTo = whole
 		}
 		if !r.sync.cut {
 			return copy(buf, buf[whole:total])
