@@ -2,7 +2,9 @@
 // socket directory (Default), which both the switch and its guests use, and
 // the check that a directory is one no other local user can change (Check),
 // which the switch runs before it listens and Default runs on its
-// candidates.
+// candidates; and how many guests a switch holds on a socket file
+// (Connected, asked of the kernel's socket table: what spacenet inject
+// checks before it would replace a guest).
 //
 // Package sockdir does not create, lock or clean up the directory (the
 // switch does, package apidswitch) and does not connect to a socket

@@ -54,64 +54,6 @@ func TestParseNumber(t *testing.T) {
 	}
 }
 
-// TestGuestsConnected: the kernel's socket table tells a live connection
-// on a socket file from none, from a listener alone, from one whose guest
-// has gone (the server side not yet closed) and from a socket on another
-// file.
-func TestGuestsConnected(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "camera.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	other, err := net.Listen("unix", filepath.Join(dir, "processor.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	count := func(want int) {
-		t.Helper()
-		if n, err := guestsConnected(path); n != want || err != nil {
-			t.Fatalf("guestsConnected = %d, %v; want %d", n, err, want)
-		}
-	}
-	count(0)
-	oc, err := net.Dial("unix", filepath.Join(dir, "processor.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	os2, err := other.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os2.Close()
-	count(0)
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	count(1)
-	c.Close() // the guest goes; the server has not closed its side yet
-	count(0)
-	if _, err := guestsConnected(filepath.Join(dir, "nosuch.sock")); err == nil {
-		t.Error("no error for a missing socket")
-	}
-	if err := os.WriteFile(filepath.Join(dir, "plain"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := guestsConnected(filepath.Join(dir, "plain")); err == nil || !strings.Contains(err.Error(), "is not a socket") {
-		t.Errorf("plain file: %v", err)
-	}
-}
-
 // TestBinaryInjectKeepsGuest: inject refuses (status 5) to connect as a
 // tenant whose guest is connected, and the guest keeps its connection;
 // with --replace it connects and the switch drops the guest. Before,

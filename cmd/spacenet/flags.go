@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spacenet/apid/frame"
+	"spacenet/apid/sockdir"
 )
 
 // parseNumber reads a whole number written in hex with 0x ("0x010") or in
@@ -150,10 +152,10 @@ func checkNoGuest(path string, replace bool) error {
 	if replace {
 		return nil
 	}
-	if _, err := os.Lstat(path); err != nil {
+	n, err := sockdir.Connected(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	n, err := guestsConnected(path)
 	if err != nil {
 		return &exitError{code: exitConnected, err: fmt.Errorf("cannot tell whether a guest is connected to %s (%s): give --replace to connect anyway, dropping any guest", path, errnoText(err))}
 	}

@@ -1,4 +1,4 @@
-package main
+package sockdir
 
 import (
 	"encoding/binary"
@@ -19,12 +19,12 @@ const (
 	tcpEstablished   = 1
 )
 
-// guestsConnected counts the live connections the switch holds on the
-// socket file at path: the kernel gives each socket it accepted the bound
+// Connected counts the live connections a switch holds on the socket file
+// at path (a guest connected to a tenant's socket): the kernel gives each socket it accepted the bound
 // file's inode, and a connection whose guest has gone is shut down. It asks
 // the kernel (NETLINK_SOCK_DIAG), not the switch: nobody is connected to or
 // evicted. Only sockets in this network namespace are seen.
-func guestsConnected(path string) (int, error) {
+func Connected(path string) (int, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return 0, err
