@@ -403,7 +403,7 @@ func TestEventSubscription(t *testing.T) {
 	if ack := readFrame(t, spos); ack.APID() != sysmsg.APIDEvents || ack.Dest() != 0x100 || ack.Type() != frame.Health {
 		t.Fatalf("ack %+v", ack.Header())
 	}
-	cam := h.dial("camera")
+	h.dial("camera") // camera's first connection: the first notice, Connected
 	cam2, err := guest.Dial(h.sw.SocketPath("camera")) // a restarted camera
 	if err != nil {
 		t.Fatal(err)
@@ -411,7 +411,6 @@ func TestEventSubscription(t *testing.T) {
 	h.waitEvent("camera", sysmsg.Replaced)
 	cam2.Close()
 	h.waitEvent("camera", sysmsg.Disconnected)
-	_ = cam
 	want := []sysmsg.EventNotice{
 		{Kind: sysmsg.Connected, Tenant: "camera", FirstAPID: 0x010, Generation: 1},
 		{Kind: sysmsg.Replaced, Tenant: "camera", FirstAPID: 0x010, Generation: 2},

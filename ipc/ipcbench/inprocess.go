@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -146,32 +145,15 @@ func RunInProcess(ctx context.Context, o InProcess) error {
 	return nil
 }
 
-// parallelRate makes n calls from workers goroutines at once and returns
-// calls per second.
+// parallelRate makes n calls from workers goroutines at once (measurePar)
+// and returns calls per second.
 func parallelRate(workers, n int, call func() error) (float64, error) {
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	per := n / workers
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range per {
-				if err := call(); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
+	callers := make([]func(uint64) error, workers)
+	for i := range callers {
+		callers[i] = func(uint64) error { return call() }
 	}
-	wg.Wait()
-	d := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	return benchstat.PerSecond(per*workers, d), nil
+	r, err := measurePar(n, callers)
+	return r.Rate, err
 }
 
 // inProcessRaw is the floor: tenant ping writes one TC frame to tenant
