@@ -98,6 +98,23 @@ func (f HandlerFunc) Handle(ctx context.Context, caller Caller, req *Request, re
 	return f(ctx, caller, req, reply)
 }
 
+// Held is a call a pipelined server holds open until it answers it, exactly
+// once, now or later and from any goroutine: Finish answers it as a
+// Handler would have returned, with rep when err is nil, else with err (an
+// ipc.Fault as is, any other error as a server failure).
+type Held interface {
+	Finish(rep *Reply, err error) error
+}
+
+// PipelinedHandler serves requests without answering them before it
+// returns: Serve takes a request and the call that holds its caller, and
+// answers held exactly once, possibly after returning. Generated pipelined
+// dispatchers implement it. Serve's error is held's Finish error when it
+// answered at once (a refused request), else nil.
+type PipelinedHandler interface {
+	Serve(ctx context.Context, caller Caller, req *Request, held Held) error
+}
+
 // MaxRetries bounds how often a generated client retries an idempotent op
 // after ServerDeath before it gives up and returns the error.
 const MaxRetries = 3

@@ -161,10 +161,10 @@ func (u *frameUplink) taken() []frame.Frame {
 	return append([]frame.Frame(nil), u.frames...)
 }
 
-// TestUplinkFrames: Config.DownlinkFrames takes ground-bound frames raw, in
+// TestDownlinkFrames: Config.DownlinkFrames takes ground-bound frames raw, in
 // order, with the padding zeroed; a refusal is counted and answered as one
 // of Config.Downlink is.
-func TestUplinkFrames(t *testing.T) {
+func TestDownlinkFrames(t *testing.T) {
 	fu := &frameUplink{}
 	h := startSwitch(t, Config{DownlinkFrames: fu})
 	cam := h.dial("camera")

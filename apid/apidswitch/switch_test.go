@@ -403,7 +403,7 @@ func TestEventSubscription(t *testing.T) {
 	if ack := readFrame(t, spos); ack.APID() != sysmsg.APIDEvents || ack.Dest() != 0x100 || ack.Type() != frame.Health {
 		t.Fatalf("ack %+v", ack.Header())
 	}
-	h.dial("camera") // camera's first connection: the first notice, Connected
+	h.dial("camera")                                   // camera's first connection: the first notice, Connected
 	cam2, err := guest.Dial(h.sw.SocketPath("camera")) // a restarted camera
 	if err != nil {
 		t.Fatal(err)

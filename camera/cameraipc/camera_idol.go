@@ -813,9 +813,7 @@ func (s *CameraDispatcher) handleReset(ctx context.Context, caller ipc.Caller, r
 
 // CameraHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type CameraHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type CameraHeld = ipc.Held
 
 // CameraPipelinedServer is implemented by a pipelined Camera server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1088,7 +1086,9 @@ func (s *CameraPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as CameraDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *CameraPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held CameraHeld) error {
 	if err := checkCameraRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -21,7 +21,9 @@ import (
 // written against the generated pipelined side: a camera tenant serves
 // Camera pipelined over a real APID switch (Unix sockets), holds three
 // captures from the processor open at once and answers them out of order
-// with typed replies and the op's CLike error.
+// with typed replies and the op's CLike error. The generated dispatcher is
+// the server's Pipelined handler as it is, its own restriction (reset to
+// spaceos only) checked at Serve and enforced on the processor.
 func TestPipelinedCameraOverSwitch(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -52,10 +54,8 @@ func TestPipelinedCameraOverSwitch(t *testing.T) {
 	camNode := node("camera")
 	defer camNode.Close()
 	cam := &pipeCam{captures: make(chan capture, 4), histograms: make(chan histogram, 1), served: make(chan string, 16)}
-	p := NewCameraPipelined(cam)
-	srv, err := camNode.Serve(switched.ServerConfig{APID: 0x010, Pipelined: func(ctx context.Context, c *switched.Call) {
-		p.Serve(ctx, c.Caller, c.Request, c)
-	}})
+	p := NewCameraPipelined(cam, ipc.Restrict(CameraOpReset, "spaceos"))
+	srv, err := camNode.Serve(switched.ServerConfig{APID: 0x010, Pipelined: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,10 @@ func TestPipelinedCameraOverSwitch(t *testing.T) {
 	if err := proc.Client(0x010).Call(ctx, &ipc.Request{Op: CameraOpCapture, Args: []byte{1}, ReplyCap: 4}, &rep); !errors.Is(err, ipc.BadMessageContents) {
 		t.Fatalf("short capture: %v, want BadMessageContents", err)
 	}
-	if st := srv.Stats(); st.Served != 3 || st.Faults != 1 {
-		t.Errorf("server stats %+v, want 3 served, 1 fault", st)
+	if err := client.Reset(ctx); !errors.Is(err, ipc.AccessViolation) {
+		t.Fatalf("processor Reset: %v, want AccessViolation", err)
+	}
+	if st := srv.Stats(); st.Served != 3 || st.Faults != 2 {
+		t.Errorf("server stats %+v, want 3 served, 2 faults", st)
 	}
 }

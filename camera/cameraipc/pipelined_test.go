@@ -13,10 +13,12 @@ import (
 	"spacenet/ipc/switched"
 )
 
-// A switched server's pipelined calls can be passed to CameraPipelined.Serve
-// as they are: ServerConfig{Pipelined: func(ctx context.Context, c
-// *switched.Call) { p.Serve(ctx, c.Caller, c.Request, c) }}.
-var _ CameraHeld = (*switched.Call)(nil)
+// A switched server takes a CameraPipelined as its pipelined handler
+// (ServerConfig{Pipelined: p}) and holds each call as a *switched.Call.
+var (
+	_ ipc.PipelinedHandler = (*CameraPipelined)(nil)
+	_ CameraHeld           = (*switched.Call)(nil)
+)
 
 // errAnswered is what heldCall.Finish returns for a second answer, as
 // switched.Call does.

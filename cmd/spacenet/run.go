@@ -61,10 +61,9 @@ tcp://HOST:PORT connects to the ground and sends the packets back to back
 (tcp-listen://HOST:PORT waits for the ground to connect), reconnecting when
 the connection ends and holding up to 256 packets meanwhile; what does not
 fit is refused to its sender (Link_failed). Without --downlink there is no
-ground link:
-such frames are refused with No_route, the sender gets an ERROR frame and
-the frame is counted in its DROPPED column (No_route); nothing is queued for
-a later link.
+ground link: such frames are refused with No_route, the sender gets an ERROR
+frame and the frame is counted in its DROPPED column (No_route); nothing is
+queued for a later link.
 
 --uplink-listen udp://HOST:PORT (ground to space) receives Space Packets and
 delivers each command to the tenant owning its APID (tcp://HOST:PORT:

@@ -65,3 +65,22 @@ func TestBinaryUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBinaryRunHelp: `run --help` says what happens to ground-bound frames
+// without --downlink (issue 21), with no stray line break after "no ground
+// link:" (a line ended there, half empty).
+func TestBinaryRunHelp(t *testing.T) {
+	out, code := spacenet(t, nil, "run", "--help")
+	if code != 0 {
+		t.Fatalf("run --help: exit status %d, output:\n%s", code, out)
+	}
+	const want = "Without --downlink there is no ground link: such frames are refused with No_route, " +
+		"the sender gets an ERROR frame and the frame is counted in its DROPPED column (No_route); " +
+		"nothing is queued for a later link."
+	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, want) {
+		t.Errorf("run --help lacks %q; output:\n%s", want, out)
+	}
+	if strings.Contains(out, "ground link:\n") {
+		t.Errorf("run --help breaks the line after \"no ground link:\"; output:\n%s", out)
+	}
+}

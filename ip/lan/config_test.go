@@ -227,3 +227,38 @@ func TestReload(t *testing.T) {
 		t.Error("reach not replaced")
 	}
 }
+
+// TestWhenFullDefault: a port without when_full drops on a full queue
+// (issue 21): the tap and qemu kinds keep dropping by default (a host
+// kernel or a guest cannot be held); so do packet and vxlan ports, drop
+// being every kind's default. when_full = "wait" is taken on any kind.
+func TestWhenFullDefault(t *testing.T) {
+	tests := []struct{ kind, where string }{
+		{KindTAP, "ifname = \"tap0\""},
+		{KindQEMUStream, "path = \"/tmp/x/a.sock\""},
+		{KindQEMUDgram, "path = \"/tmp/x/a.sock\"\npeer = \"/tmp/x/vm.sock\""},
+		{KindPacket, "ifname = \"eth0\""},
+		{KindVXLAN, "local = \"10.0.0.1\"\nremote = \"10.0.0.2\"\nvni = 42"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			port := "[[port]]\nname = \"a\"\ntenant = \"t\"\nkind = \"" + tt.kind + "\"\n" + tt.where + "\n"
+			for _, wc := range []struct {
+				line string
+				want WhenFull
+			}{
+				{"", WhenFullDrop},
+				{"when_full = \"wait\"\n", WhenFullWait},
+			} {
+				c, err := ParseConfig("t.toml", []byte(port+wc.line))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := c.Ports[0]
+				if p.WhenFull != wc.want || p.PortConfig().WhenFull != wc.want {
+					t.Errorf("%q: WhenFull %v, PortConfig().WhenFull %v; want %v", wc.line, p.WhenFull, p.PortConfig().WhenFull, wc.want)
+				}
+			}
+		})
+	}
+}

@@ -215,7 +215,9 @@ func TestLeaseMaxLen(t *testing.T) {
 // policy does not have or an op the interface does not have, naming them
 // (issue 21: a misspelt tenant locked the op for everyone, an unknown op
 // code restricted nothing); the ops come from ServerConfig.Ops or the
-// handler's OpNames.
+// handler's OpNames. A generated pipelined dispatcher's own options and op
+// names are checked as an InOrder dispatcher's are (they were not: a
+// pipelined server was a bare function).
 func TestRestrictChecked(t *testing.T) {
 	e := startSwitch(t, nil)
 	n, err := NewNode(Config{Socket: e.sw.SocketPath("camera"), Tenant: "camera", Logger: quiet()})
@@ -240,7 +242,7 @@ func TestRestrictChecked(t *testing.T) {
 		{"unknown op, ops from the generated dispatcher", ServerConfig{Handler: disp,
 			Restrict: []ipc.DispatchOption{ipc.Restrict(12, "processor")}},
 			`switched: server on 0x010: ipc: Restrict(12): no op 12 (the interface has ops 1-8)`},
-		{"pipelined", ServerConfig{Pipelined: func(context.Context, *Call) {}, Ops: cameraOps,
+		{"pipelined", ServerConfig{Pipelined: PipelinedFunc(func(context.Context, *Call) {}), Ops: cameraOps,
 			Restrict: []ipc.DispatchOption{ipc.Restrict(2, "spaceOS")}},
 			`switched: server on 0x010: ipc: Restrict(2 read_image, "spaceOS"): no tenant "spaceOS" in the policy (did you mean "spaceos"?)`},
 		{"dispatcher's own options, misspelt tenant", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{},
@@ -249,6 +251,16 @@ func TestRestrictChecked(t *testing.T) {
 		{"dispatcher's own options, unknown op", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{},
 			ipc.Restrict(42, "processor"))},
 			`switched: server on 0x010: dispatcher: ipc: Restrict(42): no op 42 (the interface has ops 1-8)`},
+		// The impl is never called: Serve refuses the server or it is not run.
+		{"pipelined dispatcher's own options, misspelt tenant and unknown op", ServerConfig{Pipelined: cameraipc.NewCameraPipelined(nil,
+			ipc.Restrict(cameraipc.CameraOpReset, "spaceso"), ipc.Restrict(42, "processor"))},
+			`switched: server on 0x010: dispatcher: ipc: Restrict(8 reset, "spaceso"): no tenant "spaceso" in the policy (did you mean "spaceos"?)` + "\n" +
+				`ipc: Restrict(42): no op 42 (the interface has ops 1-8)`},
+		{"unknown op, ops from the generated pipelined dispatcher", ServerConfig{Pipelined: cameraipc.NewCameraPipelined(nil),
+			Restrict: []ipc.DispatchOption{ipc.Restrict(9, "processor")}},
+			`switched: server on 0x010: ipc: Restrict(9): no op 9 (the interface has ops 1-8)`},
+		{"valid pipelined", ServerConfig{Pipelined: cameraipc.NewCameraPipelined(nil, ipc.Restrict(cameraipc.CameraOpReset, "spaceos")),
+			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "processor")}}, ""},
 		{"valid", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{}, ipc.Restrict(cameraipc.CameraOpReset, "spaceos")),
 			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "processor", "spaceos")}}, ""},
 	} {

@@ -27,7 +27,7 @@ func startRoleEnv(t *testing.T) *roleEnv {
 	var srv *Server
 	re.cam = e.node("camera", func(n *Node) {
 		var err error
-		srv, err = n.Serve(ServerConfig{APID: cameraAPID, Pipelined: func(ctx context.Context, c *Call) { re.calls <- c }})
+		srv, err = n.Serve(ServerConfig{APID: cameraAPID, Pipelined: PipelinedFunc(func(ctx context.Context, c *Call) { re.calls <- c })})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,19 +52,25 @@ type ServerConfig struct {
 	Handler ipc.Handler
 	// Pipelined, if set instead of Handler, receives each call and returns
 	// without answering; the server answers later, from any goroutine,
-	// with Call.Reply, Call.Fail or Call.Finish. A call dropped without an
-	// answer is reported (logged, counted, its caller answered ServerDeath)
-	// when the garbage collector finds it or when Run returns.
-	Pipelined func(ctx context.Context, c *Call)
+	// through the held call (a *Call: Call.Reply, Call.Fail or
+	// Call.Finish). Generated pipelined dispatchers (NewCameraPipelined)
+	// are PipelinedHandlers; PipelinedFunc adapts a function taking the
+	// *Call. A Serve error is logged. A call dropped without an answer is
+	// reported (logged, counted, its caller answered ServerDeath) when the
+	// garbage collector finds it or when Run returns.
+	Pipelined ipc.PipelinedHandler
 	// Restrict limits ops to named tenants (ipc.Restrict); other callers
 	// are answered AccessViolation by the runtime from the first segment of
 	// the request, before anything is reassembled or decoded. Serve
 	// refuses a restriction naming a tenant the policy does not have, or
-	// an op the interface does not have (see Ops).
+	// an op the interface does not have (see Ops). The restrictions a
+	// Handler or Pipelined holds of its own (ipc.Restricter: a generated
+	// dispatcher's constructor options) are checked the same way.
 	Restrict []ipc.DispatchOption
 	// Ops names the interface's ops in op-code order (op code i+1 is
-	// Ops[i]), to check Restrict against; nil means the Handler's
-	// OpNames (ipc.OpNamer), if it has them, else only op 0 is refused.
+	// Ops[i]), to check Restrict against; nil means the OpNames of the
+	// Handler or Pipelined (ipc.OpNamer), if it has them, else only op 0
+	// is refused.
 	Ops []string
 	// Notify receives notifications between calls; nil drops them.
 	Notify func(ctx context.Context, note Notification)
@@ -75,6 +81,21 @@ type ServerConfig struct {
 	// MaxOpen bounds a pipelined server's unanswered calls: at the bound
 	// the server takes no new call until one is answered. 0 means 256.
 	MaxOpen int
+}
+
+// PipelinedFunc adapts a function taking the server's *Call to
+// ipc.PipelinedHandler, for ServerConfig.Pipelined.
+type PipelinedFunc func(ctx context.Context, c *Call)
+
+// Serve calls f with held, the *Call the server holds open; any other
+// Held is answered as a server failure.
+func (f PipelinedFunc) Serve(ctx context.Context, _ ipc.Caller, _ *ipc.Request, held ipc.Held) error {
+	c, ok := held.(*Call)
+	if !ok {
+		return held.Finish(nil, fmt.Errorf("switched: PipelinedFunc needs a *switched.Call, got %T", held))
+	}
+	f(ctx, c)
+	return nil
 }
 
 // maxKeptFrames is the most frames of storage an InOrder server keeps for
@@ -156,7 +177,7 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	if err := access.Check(n.opsOf(cfg), n.tenantNames()); err != nil {
 		return nil, fmt.Errorf("switched: server on %v: %w", cfg.APID, err)
 	}
-	if r, ok := cfg.Handler.(ipc.Restricter); ok {
+	if r, ok := cfg.dispatcher().(ipc.Restricter); ok {
 		// A generated dispatcher's own Restrict options.
 		if err := r.Restrictions().Check(n.opsOf(cfg), n.tenantNames()); err != nil {
 			return nil, fmt.Errorf("switched: server on %v: dispatcher: %w", cfg.APID, err)
@@ -192,10 +213,18 @@ func (n *Node) opsOf(cfg ServerConfig) []string {
 	if cfg.Ops != nil {
 		return cfg.Ops
 	}
-	if o, ok := cfg.Handler.(ipc.OpNamer); ok {
+	if o, ok := cfg.dispatcher().(ipc.OpNamer); ok {
 		return o.OpNames()
 	}
 	return nil
+}
+
+// dispatcher is the Handler or the Pipelined handler, whichever is set.
+func (cfg *ServerConfig) dispatcher() any {
+	if cfg.Pipelined != nil {
+		return cfg.Pipelined
+	}
+	return cfg.Handler
 }
 
 // tenantNames is the policy's tenants.
@@ -511,7 +540,9 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 		s.mu.Unlock()
 		runtime.AddCleanup(c, s.leaked, c.key)
 		putIncoming(in)
-		s.cfg.Pipelined(ctx, c)
+		if err := s.cfg.Pipelined.Serve(ctx, c.Caller, c.Request, c); err != nil {
+			s.node.log.Error("pipelined handler failed", "apid", s.cfg.APID, "op", c.Request.Op, "err", err)
+		}
 		return
 	}
 	s.reply.Reset()

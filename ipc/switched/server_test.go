@@ -393,11 +393,11 @@ func TestPipelined(t *testing.T) {
 	var srv, leaky *Server
 	e.node("camera", func(n *Node) {
 		var err error
-		srv, err = n.Serve(ServerConfig{APID: 0x011, Pipelined: func(ctx context.Context, c *Call) { calls <- c }})
+		srv, err = n.Serve(ServerConfig{APID: 0x011, Pipelined: PipelinedFunc(func(ctx context.Context, c *Call) { calls <- c })})
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaky, err = n.Serve(ServerConfig{APID: 0x012, Pipelined: func(ctx context.Context, c *Call) {}})
+		leaky, err = n.Serve(ServerConfig{APID: 0x012, Pipelined: PipelinedFunc(func(ctx context.Context, c *Call) {})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -617,7 +617,7 @@ func TestMaxOpen(t *testing.T) {
 	var srv *Server
 	e.node("camera", func(n *Node) {
 		var err error
-		srv, err = n.Serve(ServerConfig{APID: cameraAPID, MaxOpen: 2, Pipelined: func(ctx context.Context, c *Call) { calls <- c }})
+		srv, err = n.Serve(ServerConfig{APID: cameraAPID, MaxOpen: 2, Pipelined: PipelinedFunc(func(ctx context.Context, c *Call) { calls <- c })})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -231,9 +231,7 @@ func (s *PeekDispatcher) handlePoke16(ctx context.Context, caller ipc.Caller, re
 
 // PeekHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type PeekHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type PeekHeld = ipc.Held
 
 // PeekPipelinedServer is implemented by a pipelined Peek server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -322,7 +320,9 @@ func (s *PeekPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as PeekDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *PeekPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held PeekHeld) error {
 	if err := checkPeekRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

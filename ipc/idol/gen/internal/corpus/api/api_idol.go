@@ -791,9 +791,7 @@ func (s *IdolTestDispatcher) handleExtractVidEnum(ctx context.Context, caller ip
 
 // IdolTestHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type IdolTestHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type IdolTestHeld = ipc.Held
 
 // IdolTestPipelinedServer is implemented by a pipelined IdolTest server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1056,7 +1054,9 @@ func (s *IdolTestPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as IdolTestDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *IdolTestPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held IdolTestHeld) error {
 	if err := checkIdolTestRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -1538,9 +1538,7 @@ func (s *AttestDispatcher) handleResetAndRecord(ctx context.Context, caller ipc.
 
 // AttestHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type AttestHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type AttestHeld = ipc.Held
 
 // AttestPipelinedServer is implemented by a pipelined Attest server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -2015,7 +2013,9 @@ func (s *AttestPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as AttestDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *AttestPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held AttestHeld) error {
 	if err := checkAttestRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -945,9 +945,7 @@ func (s *ControlPlaneAgentDispatcher) handleUartWrite(ctx context.Context, calle
 
 // ControlPlaneAgentHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type ControlPlaneAgentHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type ControlPlaneAgentHeld = ipc.Held
 
 // ControlPlaneAgentPipelinedServer is implemented by a pipelined ControlPlaneAgent server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1284,7 +1282,9 @@ func (s *ControlPlaneAgentPipelined) Restrictions() *ipc.Access { return &s.acce
 
 // Serve checks and decodes held's request (req) as ControlPlaneAgentDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *ControlPlaneAgentPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ControlPlaneAgentHeld) error {
 	if err := checkControlPlaneAgentRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -1019,9 +1019,7 @@ func (s *SequencerDispatcher) handleDisableConsoleRedirect(ctx context.Context, 
 
 // SequencerHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type SequencerHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type SequencerHeld = ipc.Held
 
 // SequencerPipelinedServer is implemented by a pipelined Sequencer server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1418,7 +1416,9 @@ func (s *SequencerPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SequencerDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *SequencerPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SequencerHeld) error {
 	if err := checkSequencerRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -179,9 +179,7 @@ func (s *DumperDispatcher) handleDump(ctx context.Context, caller ipc.Caller, re
 
 // DumperHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type DumperHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type DumperHeld = ipc.Held
 
 // DumperPipelinedServer is implemented by a pipelined Dumper server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -241,7 +239,9 @@ func (s *DumperPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as DumperDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *DumperPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held DumperHeld) error {
 	if err := checkDumperRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

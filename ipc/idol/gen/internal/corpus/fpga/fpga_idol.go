@@ -1548,9 +1548,7 @@ func (s *FpgaDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, r
 
 // FpgaHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type FpgaHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type FpgaHeld = ipc.Held
 
 // FpgaPipelinedServer is implemented by a pipelined Fpga server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -2075,7 +2073,9 @@ func (s *FpgaPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as FpgaDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *FpgaPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held FpgaHeld) error {
 	if err := checkFpgaRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -2283,9 +2283,7 @@ func (s *HostFlashDispatcher) handleApobClear(ctx context.Context, caller ipc.Ca
 
 // HostFlashHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type HostFlashHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type HostFlashHeld = ipc.Held
 
 // HostFlashPipelinedServer is implemented by a pipelined HostFlash server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -3062,7 +3060,9 @@ func (s *HostFlashPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as HostFlashDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *HostFlashPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held HostFlashHeld) error {
 	if err := checkHostFlashRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -1052,9 +1052,7 @@ func (s *JefeDispatcher) handleReadFaultCounts(ctx context.Context, caller ipc.C
 
 // JefeHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type JefeHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type JefeHeld = ipc.Held
 
 // JefePipelinedServer is implemented by a pipelined Jefe server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1458,7 +1456,9 @@ func (s *JefePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as JefeDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *JefePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held JefeHeld) error {
 	if err := checkJefeRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -1552,9 +1552,7 @@ func (s *UpdateDispatcher) handleVersionedRotBootInfo(ctx context.Context, calle
 
 // UpdateHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type UpdateHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type UpdateHeld = ipc.Held
 
 // UpdatePipelinedServer is implemented by a pipelined Update server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -2113,7 +2111,9 @@ func (s *UpdatePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as UpdateDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *UpdatePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held UpdateHeld) error {
 	if err := checkUpdateRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

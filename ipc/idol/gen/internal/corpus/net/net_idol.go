@@ -1359,9 +1359,7 @@ func (s *NetDispatcher) handleDistrustVlan(ctx context.Context, caller ipc.Calle
 
 // NetHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type NetHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type NetHeld = ipc.Held
 
 // NetPipelinedServer is implemented by a pipelined Net server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1845,7 +1843,9 @@ func (s *NetPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as NetDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *NetPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held NetHeld) error {
 	if err := checkNetRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -1708,9 +1708,7 @@ func (s *PackratDispatcher) handleReadHostPanicFragment(ctx context.Context, cal
 
 // PackratHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type PackratHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type PackratHeld = ipc.Held
 
 // PackratPipelinedServer is implemented by a pipelined Packrat server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -2287,7 +2285,9 @@ func (s *PackratPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as PackratDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *PackratPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held PackratHeld) error {
 	if err := checkPackratRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

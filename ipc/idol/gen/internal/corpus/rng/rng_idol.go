@@ -198,9 +198,7 @@ func (s *RngDispatcher) handleFill(ctx context.Context, caller ipc.Caller, req *
 
 // RngHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type RngHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type RngHeld = ipc.Held
 
 // RngPipelinedServer is implemented by a pipelined Rng server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -265,7 +263,9 @@ func (s *RngPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as RngDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *RngPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held RngHeld) error {
 	if err := checkRngRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

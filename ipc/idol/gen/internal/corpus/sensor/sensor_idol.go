@@ -955,9 +955,7 @@ func (s *SensorDispatcher) handleGetNerrors(ctx context.Context, caller ipc.Call
 
 // SensorHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type SensorHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type SensorHeld = ipc.Held
 
 // SensorPipelinedServer is implemented by a pipelined Sensor server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -1291,7 +1289,9 @@ func (s *SensorPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SensorDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *SensorPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SensorHeld) error {
 	if err := checkSensorRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

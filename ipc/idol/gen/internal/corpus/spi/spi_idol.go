@@ -534,9 +534,7 @@ func (s *SpiDispatcher) handleRelease(ctx context.Context, caller ipc.Caller, re
 
 // SpiHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type SpiHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type SpiHeld = ipc.Held
 
 // SpiPipelinedServer is implemented by a pipelined Spi server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -710,7 +708,9 @@ func (s *SpiPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as SpiDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *SpiPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held SpiHeld) error {
 	if err := checkSpiRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -402,9 +402,7 @@ func (s *UserLedsDispatcher) handleLedBlink(ctx context.Context, caller ipc.Call
 
 // UserLedsHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type UserLedsHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type UserLedsHeld = ipc.Held
 
 // UserLedsPipelinedServer is implemented by a pipelined UserLeds server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -544,7 +542,9 @@ func (s *UserLedsPipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as UserLedsDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *UserLedsPipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held UserLedsHeld) error {
 	if err := checkUserLedsRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)

@@ -197,9 +197,7 @@ func (s *ValidateDispatcher) handleValidateI2c(ctx context.Context, caller ipc.C
 
 // ValidateHeld is a call a pipelined server holds open until it answers it,
 // exactly once; *switched.Call implements it.
-type ValidateHeld interface {
-	Finish(rep *ipc.Reply, err error) error
-}
+type ValidateHeld = ipc.Held
 
 // ValidatePipelinedServer is implemented by a pipelined Validate server: a method
 // gets the op's decoded arguments and a call, which it answers exactly
@@ -262,7 +260,9 @@ func (s *ValidatePipelined) Restrictions() *ipc.Access { return &s.access }
 
 // Serve checks and decodes held's request (req) as ValidateDispatcher.Handle
 // does and passes it to impl, or answers held with the fault that refuses
-// it and returns held's Finish error.
+// it and returns held's Finish error. It implements ipc.PipelinedHandler:
+// a server runtime takes the dispatcher as it is (switched.ServerConfig's
+// Pipelined).
 func (s *ValidatePipelined) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ValidateHeld) error {
 	if err := checkValidateRequest(&s.access, caller, req); err != nil {
 		return held.Finish(nil, err)
