@@ -26,13 +26,15 @@ func init() {
 		Long: `Measures, in one run, TCP between two of our stacks (ip/stack with the
 bufferless ip/tcp, through its net.Conn adapter), between two gVisor stacks
 (ip/netstack), and, where the medium can carry the kernel, from each of them
-to the Linux kernel's TCP in a network namespace; over an in-memory pipe, the
-virtual LAN (two in-process ports; the kernel on a TAP plugged into a third)
-and TAPs on a Linux bridge in a namespace, at each --mtu. Each transfer
+to the Linux kernel's TCP in a network namespace, and the kernel to itself
+(kernel-kernel, two namespaces); over an in-memory pipe, the virtual LAN (two
+in-process ports; each kernel on a TAP plugged into a port of its own) and
+TAPs on a Linux bridge in a namespace (the kernel on the bridge; the second
+kernel joined to it by a veth pair), at each --mtu. Each transfer
 carries --bytes each way at once, sha256-checked; then --trips round trips of
 64 bytes. Prints the median of --runs runs (interleaved across pairs), p50 and
 p99 round trip, heap allocations per data segment (whole process), and the
-ratios ours/gVisor. The kernel pairs and the TAP medium need root.`,
+ratios ours/gVisor and ours/kernel. The kernel pairs and the TAP medium need root.`,
 		Example: `  spacenet bench tcp --media pipe,lan          # without root: the kernel's pairs are skipped
   spacenet bench tcp --bytes 100M --runs 3      # as root: every medium and pair`,
 		Args: cobra.NoArgs,
