@@ -17,6 +17,7 @@ func init() {
 		trips   int
 		mtus    []int
 		media   []string
+		pairs   []string
 		timeout time.Duration
 		quiet   bool
 	)
@@ -26,15 +27,18 @@ func init() {
 		Long: `Measures, in one run, TCP between two of our stacks (ip/stack with the
 bufferless ip/tcp, through its net.Conn adapter), between two gVisor stacks
 (ip/netstack), and, where the medium can carry the kernel, from each of them
-to the Linux kernel's TCP in a network namespace; over an in-memory pipe, the
-virtual LAN (two in-process ports; the kernel on a TAP plugged into a third)
-and TAPs on a Linux bridge in a namespace, at each --mtu. Each transfer
+to the Linux kernel's TCP in a network namespace, and the kernel to itself
+(kernel-kernel, two namespaces); over an in-memory pipe, the virtual LAN (two
+in-process ports; each kernel on a TAP plugged into a port of its own) and
+TAPs on a Linux bridge in a namespace (the kernel on the bridge; the second
+kernel joined to it by a veth pair), at each --mtu. Each transfer
 carries --bytes each way at once, sha256-checked; then --trips round trips of
 64 bytes. Prints the median of --runs runs (interleaved across pairs), p50 and
 p99 round trip, heap allocations per data segment (whole process), and the
-ratios ours/gVisor. The kernel pairs and the TAP medium need root.`,
+ratios ours/gVisor and ours/kernel. The kernel pairs and the TAP medium need root.`,
 		Example: `  spacenet bench tcp --media pipe,lan          # without root: the kernel's pairs are skipped
-  spacenet bench tcp --bytes 100M --runs 3      # as root: every medium and pair`,
+  spacenet bench tcp --bytes 100M --runs 3      # as root: every medium and pair
+  spacenet bench tcp --pairs ours-ours,kernel-kernel --media tap   # as root`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := parseSize(size)
@@ -54,7 +58,15 @@ ratios ours/gVisor. The kernel pairs and the TAP medium need root.`,
 					return &exitError{code: 2, err: fmt.Errorf("--media %q: want pipe, lan or tap", m)}
 				}
 			}
-			c := stackbench.Config{Bytes: n, Trips: trips, Runs: runs, MTUs: mtus, Media: media, Timeout: timeout}
+			var pairings []stackbench.Pairing
+			for _, name := range pairs {
+				i := slices.IndexFunc(stackbench.Pairings, func(p stackbench.Pairing) bool { return p.String() == name })
+				if i < 0 {
+					return &exitError{code: 2, err: fmt.Errorf("--pairs %q: want one of %v", name, stackbench.Pairings)}
+				}
+				pairings = append(pairings, stackbench.Pairings[i])
+			}
+			c := stackbench.Config{Bytes: n, Trips: trips, Runs: runs, MTUs: mtus, Media: media, Pairings: pairings, Timeout: timeout}
 			if !quiet {
 				c.Progress = cmd.ErrOrStderr()
 			}
@@ -72,6 +84,7 @@ ratios ours/gVisor. The kernel pairs and the TAP medium need root.`,
 	f.IntVar(&trips, "trips", 2000, "round trips of 64 bytes per run")
 	f.IntSliceVar(&mtus, "mtu", []int{1500, 9000}, "link MTUs to measure")
 	f.StringSliceVar(&media, "media", stackbench.Media, "media to measure: pipe, lan, tap")
+	f.StringSliceVar(&pairs, "pairs", nil, "client-server pairs to measure, e.g. ours-ours,kernel-kernel (default all)")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "bound on each transfer and each run of round trips")
 	f.BoolVar(&quiet, "quiet", false, "no line per measurement on stderr")
 	benchCmd.AddCommand(cmd)

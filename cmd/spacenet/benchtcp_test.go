@@ -6,7 +6,7 @@ import (
 )
 
 // TestBenchTCP: a tiny matrix (pipe only, 1 MiB) prints its table with
-// the ratios; flags that cannot work are refused with status 2 before
+// the ratios, --pairs keeps only the pairs named; flags that cannot work are refused with status 2 before
 // anything runs.
 func TestBenchTCP(t *testing.T) {
 	out, code := spacenet(t, nil, "bench", "tcp", "--bytes", "1M", "--runs", "1", "--trips", "10", "--media", "pipe", "--mtu", "1500", "--quiet")
@@ -14,8 +14,13 @@ func TestBenchTCP(t *testing.T) {
 		!strings.Contains(out, "\npipe    1500  ours-ours ") || !strings.Contains(out, "\npipe    1500  ratio ours-ours/gvisor-gvisor: throughput ") {
 		t.Fatalf("exit status %d, output:\n%s", code, out)
 	}
+	out, code = spacenet(t, nil, "bench", "tcp", "--bytes", "1M", "--runs", "1", "--trips", "10", "--media", "pipe", "--mtu", "1500", "--pairs", "gvisor-gvisor", "--quiet")
+	if code != 0 || !strings.Contains(out, "\npipe    1500  gvisor-gvisor ") || strings.Contains(out, "ours-ours") {
+		t.Fatalf("--pairs gvisor-gvisor: exit status %d, output:\n%s", code, out)
+	}
 	for _, tc := range []struct{ args, want string }{
 		{"--media carrier", `spacenet: --media "carrier": want pipe, lan or tap` + "\n"},
+		{"--pairs kernel-ours", `spacenet: --pairs "kernel-ours": want one of [ours-ours gvisor-gvisor gvoff-gvoff ours-kernel gvisor-kernel kernel-kernel]` + "\n"},
 		{"--mtu 100", "spacenet: --mtu 100: want 576 to 65535\n"},
 		{"--runs 0", "spacenet: --runs 0 and --trips 2000: both must be at least 1\n"},
 	} {

@@ -15,16 +15,26 @@ import (
 // Media are the media Run knows, in the order it measures them.
 var Media = []string{"pipe", "lan", "tap"}
 
-// kernelAddr is the kernel's address on every medium that has one.
-var kernelAddr = netip.MustParseAddr("10.77.0.254")
+// kernelAddr is the kernel's address on every medium that has one (the
+// server of every pairing with the kernel), kernelClientAddr that of the
+// second kernel, in a namespace of its own (the client of kernel-kernel).
+var (
+	kernelAddr       = netip.MustParseAddr("10.77.0.254")
+	kernelClientAddr = netip.MustParseAddr("10.77.0.253")
+)
+
+// kernelAddrs are the kernel's addresses by side (0 client, 1 server).
+var kernelAddrs = [2]netip.Addr{kernelClientAddr, kernelAddr}
 
 // medium joins user-space stacks (and, where it can, the kernel).
 type medium interface {
 	// port returns a new NIC for side (0 client, 1 server) of a new pair.
 	port(side int) (nic.NIC, error)
 	// kernel returns the network namespace where the kernel has
-	// kernelAddr on the medium, or errNoKernel.
-	kernel() (string, error)
+	// kernelAddrs[side] on the medium (the server's, side 1, is shared
+	// by every pair; the client's, side 0, is a second namespace, for
+	// kernel-kernel), or errNoKernel.
+	kernel(side int) (string, error)
 	close()
 }
 
@@ -66,42 +76,46 @@ func (m *pipeMedium) port(side int) (nic.NIC, error) {
 	return n, nil
 }
 
-func (m *pipeMedium) kernel() (string, error) { return "", errNoKernel }
+func (m *pipeMedium) kernel(int) (string, error) { return "", errNoKernel }
 
 func (m *pipeMedium) close() {}
 
 // lanMedium is the virtual LAN (package lan): in-process ports for the
 // user-space stacks, and the kernel on a TAP in a namespace, plugged into
-// another port.
+// another port (each of kernel-kernel's two namespaces on a TAP of its
+// own, on a port of its own).
 type lanMedium struct {
 	mtu int
 	sw  *lan.Switch
-	ns  string
+	ns  [2]string // the kernel's namespace by side, once made
 }
+
+// kernelPorts are the switch's port names for the kernel's TAPs by side.
+var kernelPorts = [2]string{"kernel-client", "kernel"}
 
 func (m *lanMedium) port(int) (nic.NIC, error) {
 	return m.sw.AttachMem(lan.PortConfig{Name: uniqueName("p"), Tenant: "bench", MTU: m.mtu, QueueDepth: 1024})
 }
 
-func (m *lanMedium) kernel() (string, error) {
-	if m.ns != "" {
-		return m.ns, nil
+func (m *lanMedium) kernel(side int) (string, error) {
+	if m.ns[side] != "" {
+		return m.ns[side], nil
 	}
 	ns := uniqueName("sn-tcpb-")
 	if err := ipCmd("netns", "add", ns); err != nil {
 		return "", err
 	}
-	if err := m.plugKernel(ns); err != nil {
+	if err := m.plugKernel(ns, side); err != nil {
 		ipCmd("netns", "del", ns)
 		return "", err
 	}
-	m.ns = ns
+	m.ns[side] = ns
 	return ns, nil
 }
 
-// plugKernel plugs a TAP into the switch, its netdev in namespace ns
-// with kernelAddr.
-func (m *lanMedium) plugKernel(ns string) error {
+// plugKernel plugs a TAP into the switch as port kernelPorts[side], its
+// netdev in namespace ns with kernelAddrs[side].
+func (m *lanMedium) plugKernel(ns string, side int) error {
 	tap, err := nic.OpenTAP(uniqueName("sntb"), nic.TAPOptions{MTU: m.mtu})
 	if err != nil {
 		return err
@@ -111,17 +125,18 @@ func (m *lanMedium) plugKernel(ns string) error {
 		tap.Close()
 		return err
 	}
-	if err := m.sw.Attach(tap, lan.PortConfig{Name: "kernel", Tenant: "bench", MTU: m.mtu, QueueDepth: 1024}); err != nil {
+	port := kernelPorts[side]
+	if err := m.sw.Attach(tap, lan.PortConfig{Name: port, Tenant: "bench", MTU: m.mtu, QueueDepth: 1024}); err != nil {
 		tap.Close()
 		return err
 	}
 	for _, args := range [][]string{
-		{"-n", ns, "addr", "add", kernelAddr.String() + "/24", "dev", name},
+		{"-n", ns, "addr", "add", kernelAddrs[side].String() + "/24", "dev", name},
 		{"-n", ns, "link", "set", name, "up"},
 		{"-n", ns, "link", "set", "lo", "up"},
 	} {
 		if err := ipCmd(args...); err != nil {
-			m.sw.Detach("kernel")
+			m.sw.Detach(port)
 			return err
 		}
 	}
@@ -130,17 +145,23 @@ func (m *lanMedium) plugKernel(ns string) error {
 
 func (m *lanMedium) close() {
 	m.sw.Close()
-	if m.ns != "" {
-		ipCmd("netns", "del", m.ns)
+	for _, ns := range m.ns {
+		if ns != "" {
+			ipCmd("netns", "del", ns)
+		}
 	}
 }
 
 // tapMedium is a Linux bridge in a network namespace: each user-space
 // stack is on its own TAP, a port of the bridge, and the kernel has
-// kernelAddr on the bridge. Every frame crosses the kernel.
+// kernelAddr on the bridge. Every frame crosses the kernel. The second
+// kernel (kernel-kernel's client) is in a namespace of its own, joined
+// to the bridge by a veth pair: a TAP would need a process relaying its
+// frames to the bridge, which is what the LAN medium is.
 type tapMedium struct {
 	mtu    int
 	ns, br string
+	client string // the second kernel's namespace, once made
 }
 
 func newTAPMedium(mtu int) (*tapMedium, error) {
@@ -182,9 +203,41 @@ func (m *tapMedium) port(int) (nic.NIC, error) {
 	return tap, nil
 }
 
-func (m *tapMedium) kernel() (string, error) { return m.ns, nil }
+func (m *tapMedium) kernel(side int) (string, error) {
+	if side == 1 {
+		return m.ns, nil
+	}
+	if m.client != "" {
+		return m.client, nil
+	}
+	ns := uniqueName("sn-tcpb-")
+	if err := ipCmd("netns", "add", ns); err != nil {
+		return "", err
+	}
+	port, peer, mtu := uniqueName("sntv"), uniqueName("sntv"), fmt.Sprint(m.mtu)
+	for _, args := range [][]string{
+		{"-n", m.ns, "link", "add", port, "mtu", mtu, "type", "veth", "peer", "name", peer, "mtu", mtu, "netns", ns},
+		{"-n", m.ns, "link", "set", port, "master", m.br},
+		{"-n", m.ns, "link", "set", port, "up"},
+		{"-n", ns, "addr", "add", kernelClientAddr.String() + "/24", "dev", peer},
+		{"-n", ns, "link", "set", peer, "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+	} {
+		if err := ipCmd(args...); err != nil {
+			ipCmd("netns", "del", ns) // the veth pair goes with it
+			return "", err
+		}
+	}
+	m.client = ns
+	return ns, nil
+}
 
-func (m *tapMedium) close() { ipCmd("netns", "del", m.ns) }
+func (m *tapMedium) close() {
+	ipCmd("netns", "del", m.ns)
+	if m.client != "" {
+		ipCmd("netns", "del", m.client)
+	}
+}
 
 // ipCmd runs ip(8) with args; its error names the command and its output.
 func ipCmd(args ...string) error {

@@ -1,6 +1,7 @@
 // Package stackbench measures TCP throughput and round trip of our stack
 // (ip/stack with the bufferless engine ip/tcp) against gVisor's TCP
-// (ip/netstack) and the Linux kernel's, in one run, over the same media:
+// (ip/netstack) and the Linux kernel's (and the kernel's against
+// itself, in two namespaces), in one run, over the same media:
 // an in-memory nic.Pipe, the virtual LAN (ip/lan) and TAPs on a Linux
 // bridge in a network namespace, at each MTU asked. It backs
 // `spacenet bench tcp` (issue 22).
@@ -45,6 +46,9 @@ type Config struct {
 	Runs  int      // runs per pair; the median is reported
 	MTUs  []int    // link MTUs
 	Media []string // names from Media; empty means all
+	// Pairings are those of the package's Pairings to measure; empty
+	// means all.
+	Pairings []Pairing
 	// Timeout bounds each transfer and each run of round trips.
 	Timeout time.Duration
 	// Progress, if not nil, gets a line per measurement as it ends.
@@ -59,7 +63,10 @@ func (p Pairing) String() string { return p.Client.String() + "-" + p.Server.Str
 // Pairings are the pairs Run measures on each medium, in order (those
 // with the kernel only where the medium can carry it).
 // GVisorOffload-GVisorOffload only on the in-process media (pipe, LAN).
-var Pairings = []Pairing{{Ours, Ours}, {GVisor, GVisor}, {GVisorOffload, GVisorOffload}, {Ours, Kernel}, {GVisor, Kernel}}
+// Kernel-Kernel is the kernel's TCP in two namespaces: on the LAN each
+// on a TAP of its own plugged into the switch; on the TAP medium the
+// server on the bridge and the client joined to it by a veth pair.
+var Pairings = []Pairing{{Ours, Ours}, {GVisor, GVisor}, {GVisorOffload, GVisorOffload}, {Ours, Kernel}, {GVisor, Kernel}, {Kernel, Kernel}}
 
 // Row is one pairing on one medium at one MTU, over every run.
 type Row struct {
@@ -103,6 +110,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	if len(c.Media) == 0 {
 		c.Media = Media
+	}
+	for _, p := range c.Pairings {
+		if !slices.Contains(Pairings, p) {
+			return nil, fmt.Errorf("stackbench: Pairings: %v is not one of %v", p, Pairings)
+		}
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Minute
@@ -155,18 +167,19 @@ func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byt
 	defer m.close()
 	var pairings []Pairing
 	for _, p := range Pairings {
+		if len(c.Pairings) > 0 && !slices.Contains(c.Pairings, p) {
+			continue
+		}
 		if p.Server == GVisorOffload && name == "tap" {
 			continue // frames cross the kernel: checksums must be right
 		}
-		if p.Server == Kernel {
-			if _, err := m.kernel(); err == errNoKernel {
-				continue
-			} else if err != nil && refused(err) {
-				skipped = append(skipped, fmt.Sprintf("%s mtu %d %v: %v", name, mtu, p, err))
-				continue
-			} else if err != nil {
-				return nil, skipped, fmt.Errorf("%s mtu %d: kernel: %w", name, mtu, err)
-			}
+		if err := kernelSides(m, p); err == errNoKernel {
+			continue
+		} else if err != nil && refused(err) {
+			skipped = append(skipped, fmt.Sprintf("%s mtu %d %v: %v", name, mtu, p, err))
+			continue
+		} else if err != nil {
+			return nil, skipped, fmt.Errorf("%s mtu %d %v: kernel: %w", name, mtu, p, err)
 		}
 		pairings = append(pairings, p)
 	}
@@ -188,6 +201,20 @@ func runMedium(ctx context.Context, c Config, name string, mtu int, want [32]byt
 		slices.Sort(rows[i].Allocs)
 	}
 	return rows, skipped, nil
+}
+
+// kernelSides makes the namespaces of p's kernel sides on m (they are
+// kept for the medium's life) and returns the first error.
+func kernelSides(m medium, p Pairing) error {
+	for side, k := range [2]Kind{p.Client, p.Server} {
+		if k != Kernel {
+			continue
+		}
+		if _, err := m.kernel(side); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var pairSeq atomic.Uint32
@@ -245,14 +272,14 @@ func newPair(m medium, pairing Pairing) (*pair, error) {
 }
 
 // startPeer starts kind on side (0 client, 1 server) of medium m, at
-// 10.77.0.host unless it is the kernel (kernelAddr).
+// 10.77.0.host unless it is the kernel (kernelAddrs[side]).
 func startPeer(m medium, kind Kind, side int, id uint32, host byte) (*peer, error) {
 	if kind == Kernel {
-		ns, err := m.kernel()
+		ns, err := m.kernel(side)
 		if err != nil {
 			return nil, err
 		}
-		return kernelPeer(ns, kernelAddr), nil
+		return kernelPeer(ns, kernelAddrs[side]), nil
 	}
 	n, err := m.port(side)
 	if err != nil {
@@ -267,12 +294,14 @@ func startPeer(m medium, kind Kind, side int, id uint32, host byte) (*peer, erro
 }
 
 // WriteTable prints the report: a line per pairing (median and every
-// run), then per medium and MTU the ratios ours/gVisor.
+// run), then per medium and MTU the ratios ours/gVisor and ours/kernel
+// (ours-ours against kernel-kernel).
 func (rep *Report) WriteTable(w io.Writer) {
 	c := rep.Config
 	fmt.Fprintf(w, "tcp bench: %d MiB each way per transfer (sha256-checked), %d round trips of %d bytes, median of %d runs, GOMAXPROCS=%d\n",
 		c.Bytes>>20, c.Trips, MessageSize, c.Runs, runtime.GOMAXPROCS(0))
 	fmt.Fprintln(w, "ours: ip/stack+ip/tcp; gvisor: ip/netstack computing checksums as ours does; gvoff: gVisor with checksum offload (in-process media only)")
+	fmt.Fprintln(w, "kernel: the kernel's TCP in a namespace; kernel-kernel: two namespaces, on lan each on a TAP plugged into the switch, on tap the client joined to the bridge by a veth")
 	fmt.Fprintf(w, "%-6s %5s  %-13s %9s  %9s %9s  %10s  %s\n", "medium", "mtu", "client-server", "MB/s each", "rtt p50", "rtt p99", "allocs/seg", "MB/s of each run")
 	type key struct {
 		medium string
@@ -296,7 +325,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	for _, k := range order {
 		rows := byKey[k]
-		for _, pp := range [][2]Pairing{{{Ours, Ours}, {GVisor, GVisor}}, {{Ours, Ours}, {GVisorOffload, GVisorOffload}}, {{Ours, Kernel}, {GVisor, Kernel}}} {
+		for _, pp := range [][2]Pairing{{{Ours, Ours}, {GVisor, GVisor}}, {{Ours, Ours}, {GVisorOffload, GVisorOffload}}, {{Ours, Kernel}, {GVisor, Kernel}}, {{Ours, Ours}, {Kernel, Kernel}}} {
 			o, ok1 := rows[pp[0]]
 			g, ok2 := rows[pp[1]]
 			if !ok1 || !ok2 {
