@@ -70,8 +70,8 @@ printed); 5 the tenant's guest is connected and --replace was not given.`,
   # ask the switch's health service (every tenant's connected flag)
   spacenet inject --type HEALTH --apid 0x020 --dest 0x001 --tenant processor --wait 200ms
 
-  # from the ground, to a switch run with --downlink-listen udp://127.0.0.1:10001
-  spacenet inject --type TC --apid 0x7F0 --dest 0x020 --payload "from ground" --downlink udp://127.0.0.1:10001`,
+  # from the ground, to a switch run with --uplink-listen udp://127.0.0.1:10001
+  spacenet inject --type TC --apid 0x7F0 --dest 0x020 --payload "from ground" --uplink udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runInject,
 }
