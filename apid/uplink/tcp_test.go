@@ -150,8 +150,9 @@ func TestTCPGroundRestart(t *testing.T) {
 	}
 }
 
-// TestTCPListen: with tcp-listen://, the ground connects to the downlink;
-// a second ground connection replaces the first.
+// TestTCPListen: with tcp-listen://, the ground connects to the downlink,
+// one connection at a time: when the first ends, the next ground
+// connection is accepted and gets the packets.
 func TestTCPListen(t *testing.T) {
 	d, err := DialTCP("tcp-listen://127.0.0.1:0", 4)
 	if err != nil {
