@@ -1,12 +1,10 @@
 package uplink
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -572,20 +570,7 @@ func tcpCommands(t *testing.T, l ccsds.Layout, n int, segs ...[]byte) []frame.Fr
 		t.Fatal(err)
 	}
 	defer proc.Close()
-	ln, err := Listen("tcp://127.0.0.1:0", ListenConfig{Layout: l, Ground: sw.GroundAPID, Inject: sw.Inject,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- ln.Serve(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	ln, stop := serveTCPUplink(t, sw, l)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -603,6 +588,9 @@ func tcpCommands(t *testing.T, l ccsds.Layout, n int, segs ...[]byte) []frame.Fr
 			t.Fatal(err)
 		}
 	}
+	// Processor may read the last command before the listener counts it:
+	// read the counts once Serve has ended.
+	stop()
 	if s, want := ln.Stats(), (ListenerStats{Received: uint64(n), Injected: uint64(n)}); s != want {
 		t.Errorf("listener %+v, want %+v", s, want)
 	}
