@@ -242,7 +242,7 @@ func TestGroundPathAllocs(t *testing.T) {
 		t.Run(l.String(), func(t *testing.T) {
 			d := &nopDownlink{}
 			p := restricted()
-			p.Tenants[0].Uplink = true
+			p.Tenants[0].Downlink = true
 			sw, err := New(Config{Policy: p, SocketDir: t.TempDir(), Logger: quietLogger(), Downlink: d, Layout: l})
 			if err != nil {
 				t.Fatal(err)

@@ -31,7 +31,7 @@ type Downlink interface {
 }
 
 // FrameDownlink takes frames routed to the ground as they are, for a ground
-// link that carries frames itself (the seed's DTN uplink callback, a bundle
+// link that carries frames itself (the seed's DTN ground callback, a bundle
 // agent) rather than Space Packets. SendFrame is called as
 // Downlink.SendPacket is: from a reader goroutine, with the switch's downlink
 // mutex held, one frame at a time in the order the switch routed them; f

@@ -296,7 +296,7 @@ func (r *reader) route(f *frame.Frame) router.Decision {
 
 // process routes the whole frames in b. The sender's counters are locked
 // for the batch; every frame moves from received to one bucket before the
-// lock is released (around calls to the system handler and the uplink, and
+// lock is released (around calls to the system handler and the downlink, and
 // around waits for room or for the rate limit). Before it returns, every
 // notice the batch made for the sender is queued, waiting for room if need
 // be: the sender is not read again until then.

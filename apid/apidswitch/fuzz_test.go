@@ -28,15 +28,15 @@ const (
 	barrierSpaceos frame.APID = 0x2FF
 )
 
-// uplinkRefuse is the first payload byte that makes the fuzz uplink refuse a
+// downlinkRefuse is the first payload byte that makes the fuzz downlink refuse a
 // frame (a failing ground link), so that the fuzzer reaches that path too.
-const uplinkRefuse = 0xEE
+const downlinkRefuse = 0xEE
 
-// fuzzPolicy: camera may send to processor, spaceos and the uplink; vault is
+// fuzzPolicy: camera may send to processor, spaceos and the ground; vault is
 // a tenant camera may not send to (Not_permitted), and never connects.
 func fuzzPolicy() *policy.Policy {
 	return &policy.Policy{Source: "fuzz", Tenants: []policy.Tenant{
-		{Name: "camera", Owns: []policy.Range{{First: 0x010, Last: 0x01F}}, CanSendTo: []string{"processor", "spaceos"}, Uplink: true},
+		{Name: "camera", Owns: []policy.Range{{First: 0x010, Last: 0x01F}}, CanSendTo: []string{"processor", "spaceos"}, Downlink: true},
 		{Name: "processor", Owns: []policy.Range{{First: 0x020, Last: 0x02F}}, CanSendTo: []string{"camera"}},
 		{Name: "spaceos", Owns: []policy.Range{{First: 0x100, Last: 0x2FF}}, CanSendTo: []string{"camera"}},
 		{Name: "vault", Owns: []policy.Range{{First: 0x300, Last: 0x30F}}},
@@ -57,9 +57,9 @@ type fuzzSwitch struct {
 
 	cam, proc, space *guestStream
 
-	mu       sync.Mutex
-	system   []frame.Frame // frames given to Config.System, in order
-	uplinked []frame.Frame // frames the uplink took, in order
+	mu         sync.Mutex
+	system     []frame.Frame // frames given to Config.System, in order
+	downlinked []frame.Frame // frames the downlink took, in order
 
 	in []byte // the input as written, reused
 }
@@ -120,16 +120,16 @@ func (s *guestStream) barrier(src frame.APID) error {
 	return s.g.WriteFrame(&f)
 }
 
-// fuzzUplink is the fuzzed switch's frame uplink: it records what it takes
-// and refuses frames whose payload starts with uplinkRefuse.
-type fuzzUplink struct{ h *fuzzSwitch }
+// fuzzDownlink is the fuzzed switch's frame downlink: it records what it takes
+// and refuses frames whose payload starts with downlinkRefuse.
+type fuzzDownlink struct{ h *fuzzSwitch }
 
-func (u fuzzUplink) SendFrame(f *frame.Frame) error {
-	if p := f.Payload(); len(p) > 0 && p[0] == uplinkRefuse {
-		return errors.New("fuzz uplink refuses it")
+func (u fuzzDownlink) SendFrame(f *frame.Frame) error {
+	if p := f.Payload(); len(p) > 0 && p[0] == downlinkRefuse {
+		return errors.New("fuzz downlink refuses it")
 	}
 	u.h.mu.Lock()
-	u.h.uplinked = append(u.h.uplinked, *f)
+	u.h.downlinked = append(u.h.downlinked, *f)
 	u.h.mu.Unlock()
 	return nil
 }
@@ -149,7 +149,7 @@ func newFuzzSwitch() (h *fuzzSwitch, err error) {
 		Policy:         fuzzPolicy(),
 		SocketDir:      dir + "/s",
 		Logger:         quietLogger(),
-		DownlinkFrames: fuzzUplink{h},
+		DownlinkFrames: fuzzDownlink{h},
 		System: func(_ string, f *frame.Frame) {
 			h.mu.Lock()
 			h.system = append(h.system, *f)
@@ -314,17 +314,17 @@ func (h *fuzzSwitch) reconnect() error {
 
 // counts is how many of an input's frames went where.
 type counts struct {
-	local, system, uplink uint64
-	dropped               [NumReasons]uint64
+	local, system, downlink uint64
+	dropped                 [NumReasons]uint64
 }
 
 // account finds every input frame (the padded tail last, if any) in
 // exactly one place, in order: delivered to processor, spaceos or camera
-// itself (padding zeroed), taken by the uplink, given to the system handler, answered by
+// itself (padding zeroed), taken by the downlink, given to the system handler, answered by
 // a HEALTH reply, or refused with an ERROR that is exactly the one
 // frame.EncodeError makes for it. Nothing may be left over anywhere. It
 // returns where they went and how many notices camera read.
-func account(t *testing.T, frames []frame.Frame, rec received, system, uplinked []frame.Frame) (c counts, notices uint64) {
+func account(t *testing.T, frames []frame.Frame, rec received, system, downlinked []frame.Frame) (c counts, notices uint64) {
 	t.Helper()
 	take := func(list *[]frame.Frame, f *frame.Frame) bool {
 		if len(*list) > 0 && (*list)[0] == *f {
@@ -352,8 +352,8 @@ func account(t *testing.T, frames []frame.Frame, rec received, system, uplinked 
 		switch {
 		case take(&rec.proc, &padded), take(&rec.space, &padded), take(&self, &padded):
 			c.local++
-		case take(&uplinked, &padded):
-			c.uplink++
+		case take(&downlinked, &padded):
+			c.downlink++
 		case take(&system, f):
 			c.system++
 		case len(notes) > 0 && isReplyTo(&notes[0], f):
@@ -369,13 +369,13 @@ func account(t *testing.T, frames []frame.Frame, rec received, system, uplinked 
 			notes = notes[1:]
 			c.dropped[p.Code]++
 		default:
-			t.Fatalf("frame %d of %d (header %x) is nowhere: not delivered, uplinked, handled nor answered", i, len(frames), f[:frame.HeaderSize])
+			t.Fatalf("frame %d of %d (header %x) is nowhere: not delivered, downlinked, handled nor answered", i, len(frames), f[:frame.HeaderSize])
 		}
 	}
 	for _, left := range []struct {
 		what string
 		fs   []frame.Frame
-	}{{"camera (notices)", notes}, {"camera (frames)", self}, {"processor", rec.proc}, {"spaceos", rec.space}, {"the uplink", uplinked}, {"the system handler", system}} {
+	}{{"camera (notices)", notes}, {"camera (frames)", self}, {"processor", rec.proc}, {"spaceos", rec.space}, {"the downlink", downlinked}, {"the system handler", system}} {
 		if len(left.fs) > 0 {
 			t.Fatalf("%s got %d frames the input did not account for, first header %x", left.what, len(left.fs), left.fs[0][:frame.HeaderSize])
 		}
@@ -424,7 +424,7 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 
 	before := h.counters("camera")
 	h.mu.Lock()
-	h.system, h.uplinked = h.system[:0], h.uplinked[:0]
+	h.system, h.downlinked = h.system[:0], h.downlinked[:0]
 	h.mu.Unlock()
 	rec := h.feed(h.in, tail)
 	if rec.err != nil {
@@ -436,9 +436,9 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 		}
 	}
 	h.mu.Lock()
-	system, uplinked := h.system, h.uplinked
+	system, downlinked := h.system, h.downlinked
 	h.mu.Unlock()
-	c, notices := account(t, frames, rec, system, uplinked)
+	c, notices := account(t, frames, rec, system, downlinked)
 	notices++ // the barrier's reply
 	barriers := uint64(1)
 	if !tail {
@@ -450,9 +450,9 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 		t.Fatalf("camera's counters do not balance: %+v", after)
 	}
 	got := counts{
-		local:  after.Delivered + after.Queued - before.Delivered - before.Queued,
-		system: after.DeliveredSystem - before.DeliveredSystem - barriers,
-		uplink: after.DeliveredGround - before.DeliveredGround,
+		local:    after.Delivered + after.Queued - before.Delivered - before.Queued,
+		system:   after.DeliveredSystem - before.DeliveredSystem - barriers,
+		downlink: after.DeliveredGround - before.DeliveredGround,
 	}
 	for i := range got.dropped {
 		got.dropped[i] = after.Dropped[i] - before.Dropped[i]
@@ -482,7 +482,7 @@ func (h *fuzzSwitch) run(t *testing.T, data []byte) {
 // partial frame if any (camera then closes its sending side, and
 // reconnects for the next input). The switch and its guests are made once
 // per fuzz worker (again after a failed input). Per input, every frame must
-// be found in exactly one place (delivered, uplinked, handled, or answered
+// be found in exactly one place (delivered, downlinked, handled, or answered
 // with its ERROR), the sender's counters must move by exactly that, and no
 // notice may be lost; nothing may panic or stall.
 func FuzzProcess(f *testing.F) {
@@ -508,7 +508,7 @@ func FuzzProcess(f *testing.F) {
 		{frame.TM, 0x017, "to itself"},
 		{frame.TM, 0x300, "to vault: not permitted"},
 		{frame.TM, 0x7F0, "to the ground"},
-		{frame.TM, 0x000, "\xEE refused by the uplink"},
+		{frame.TM, 0x000, "\xEE refused by the downlink"},
 		{frame.TC, 0x005, "a system frame"},
 		{frame.Health, sysmsg.APIDEvents, ""},
 		{frame.Health, sysmsg.APIDHealth, ""},

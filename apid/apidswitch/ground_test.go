@@ -113,10 +113,10 @@ func TestInjectGroundPolicy(t *testing.T) {
 }
 
 // TestTenantToGroundAPID: a tenant's frame to the ground's APID goes to the
-// uplink; without one it is refused with No_route. No tenant sends from the
+// downlink; without one it is refused with No_route. No tenant sends from the
 // ground's APID.
 func TestTenantToGroundAPID(t *testing.T) {
-	fu := &frameUplink{}
+	fu := &frameDownlink{}
 	h := startSwitch(t, Config{DownlinkFrames: fu})
 	cam := h.dial("camera")
 	up := mkFrame(t, frame.TM, 0x010, policy.DefaultGroundAPID, "to the ground")
@@ -127,25 +127,25 @@ func TestTenantToGroundAPID(t *testing.T) {
 	}
 	barrier(t, cam, 0x010)
 	if got := fu.taken(); len(got) != 1 || got[0] != up {
-		t.Fatalf("uplink took %d frames", len(got))
+		t.Fatalf("downlink took %d frames", len(got))
 	}
 
 	h2 := startSwitch(t, Config{})
 	cam2 := h2.dial("camera")
 	cam2.WriteFrame(&up)
 	if got, want := readFrame(t, cam2), errorFrame(frame.NoRoute, &up); got != want {
-		t.Fatalf("without uplink: got %x, want No_route", got[:24])
+		t.Fatalf("without downlink: got %x, want No_route", got[:24])
 	}
 }
 
-// frameUplink is a Config.DownlinkFrames that keeps copies of what it took
+// frameDownlink is a Config.DownlinkFrames that keeps copies of what it took
 // and refuses every frame whose payload starts with "refuse".
-type frameUplink struct {
+type frameDownlink struct {
 	mu     sync.Mutex
 	frames []frame.Frame
 }
 
-func (u *frameUplink) SendFrame(f *frame.Frame) error {
+func (u *frameDownlink) SendFrame(f *frame.Frame) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if string(f.Payload()) == "refuse" {
@@ -155,7 +155,7 @@ func (u *frameUplink) SendFrame(f *frame.Frame) error {
 	return nil
 }
 
-func (u *frameUplink) taken() []frame.Frame {
+func (u *frameDownlink) taken() []frame.Frame {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]frame.Frame(nil), u.frames...)
@@ -165,7 +165,7 @@ func (u *frameUplink) taken() []frame.Frame {
 // order, with the padding zeroed; a refusal is counted and answered as one
 // of Config.Downlink is.
 func TestDownlinkFrames(t *testing.T) {
-	fu := &frameUplink{}
+	fu := &frameDownlink{}
 	h := startSwitch(t, Config{DownlinkFrames: fu})
 	cam := h.dial("camera")
 	a := mkFrame(t, frame.TM, 0x011, 0x000, "first")
@@ -183,18 +183,18 @@ func TestDownlinkFrames(t *testing.T) {
 	}
 	got := fu.taken()
 	if len(got) != 2 || got[0] != a || got[1] != b {
-		t.Fatalf("uplink took %d frames: %x", len(got), got)
+		t.Fatalf("downlink took %d frames: %x", len(got), got)
 	}
 	c := h.counters("camera")
 	if c.Received != 3 || c.DeliveredGround != 2 || c.Dropped[frame.LinkFailed] != 1 || h.sw.DownlinkFailures() != 1 {
-		t.Errorf("camera %+v, uplink failures %d", c, h.sw.DownlinkFailures())
+		t.Errorf("camera %+v, downlink failures %d", c, h.sw.DownlinkFailures())
 	}
 }
 
-func TestUplinkBothSet(t *testing.T) {
-	_, err := New(Config{Downlink: &fakeUplink{}, DownlinkFrames: &frameUplink{}})
+func TestDownlinkBothSet(t *testing.T) {
+	_, err := New(Config{Downlink: &fakeDownlink{}, DownlinkFrames: &frameDownlink{}})
 	if err == nil || err.Error() != "apidswitch: Config.Downlink and Config.DownlinkFrames are both set; give the ground link one of them" {
-		t.Errorf("New with both uplinks: %v", err)
+		t.Errorf("New with both downlinks: %v", err)
 	}
 }
 

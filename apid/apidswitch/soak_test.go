@@ -131,7 +131,7 @@ func TestSoak(t *testing.T) {
 			t.Errorf("%s: received %d, sent %d", tt.name, c.Received, perTenant+healthSent[i])
 		}
 		if c.DeliveredSystem != healthSent[i] || c.DeliveredGround != 0 {
-			t.Errorf("%s: system %d uplink %d", tt.name, c.DeliveredSystem, c.DeliveredGround)
+			t.Errorf("%s: system %d ground %d", tt.name, c.DeliveredSystem, c.DeliveredGround)
 		}
 		var other uint64
 		for code, n := range c.Dropped {

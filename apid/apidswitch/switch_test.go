@@ -96,8 +96,8 @@ func TestRefusals(t *testing.T) {
 		{"bad version", with(func(f *frame.Frame) { f.SetVersion(2) }), frame.UnknownVersion},
 		{"oversize payload_length", with(func(f *frame.Frame) { f.SetPayloadLen(249) }), frame.MessageTooLarge},
 		{"APID upper bits", with(func(f *frame.Frame) { f.SetDest(0x820) }), frame.Malformed},
-		{"no route, no uplink", with(func(f *frame.Frame) { f.SetDest(0x500) }), frame.NoRoute},
-		{"to ground, no uplink", with(func(f *frame.Frame) { f.SetDest(0x000) }), frame.NoRoute},
+		{"no route, no downlink", with(func(f *frame.Frame) { f.SetDest(0x500) }), frame.NoRoute},
+		{"to ground, no downlink", with(func(f *frame.Frame) { f.SetDest(0x000) }), frame.NoRoute},
 	}
 	var want [NumReasons]uint64
 	for i, tc := range tests {
@@ -557,18 +557,18 @@ func TestInject(t *testing.T) {
 	}
 }
 
-// fakeUplink records packets; the UDP uplink has its own tests in package
+// fakeDownlink records packets; the UDP downlink has its own tests in package
 // uplink.
-type fakeUplink struct{ pkts chan []byte }
+type fakeDownlink struct{ pkts chan []byte }
 
-func (u *fakeUplink) SendPacket(p []byte) error {
+func (u *fakeDownlink) SendPacket(p []byte) error {
 	u.pkts <- bytes.Clone(p)
 	return nil
 }
 
-// TestUplinkWrap: a frame to the ground leaves in the configured layout,
+// TestDownlinkWrap: a frame to the ground leaves in the configured layout,
 // byte-exact (golden bytes worked by hand), the sequence count per APID.
-func TestUplinkWrap(t *testing.T) {
+func TestDownlinkWrap(t *testing.T) {
 	// 2000-01-01T00:00:00.5Z: 631152000 s (0x259E9D80) after cFE's epoch.
 	clock := func() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 500_000_000, time.UTC) }
 	tests := []struct {
@@ -581,7 +581,7 @@ func TestUplinkWrap(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.layout.String(), func(t *testing.T) {
-			u := &fakeUplink{pkts: make(chan []byte, 4)}
+			u := &fakeDownlink{pkts: make(chan []byte, 4)}
 			h := startSwitch(t, Config{Downlink: u, Layout: tc.layout, Clock: clock})
 			cam := h.dial("camera")
 			f := mkFrame(t, frame.TM, 0x011, 0x000, "down")

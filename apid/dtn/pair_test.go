@@ -90,7 +90,7 @@ func newPairOpts(t *testing.T, lifetime string, o pairOpts) *pair {
 name = "camera"
 owns = ["0x010-0x01F"]
 can_send_to = ["payload"]
-uplink = true
+downlink = true
 
 [[remote]]
 name = "payload"

@@ -39,9 +39,9 @@ func ExamplePolicy_WriteTOML() {
 	// name = "logger"
 	// owns = ["0x300-0x30F"]
 	// can_send_to = ["0x010-0x01F"]
-	// uplink = false
+	// downlink = false
 	//
-	// # The ground: the source APIDs of frames from the downlink.
+	// # The ground: the source APIDs of frames from the uplink.
 	// [ground]
 	// owns = ["0x7F0"]
 	// # can_send_to left out: the ground may send to every tenant

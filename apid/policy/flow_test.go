@@ -70,7 +70,7 @@ func TestParseFlowErrors(t *testing.T) {
 		{"burst zero", "rate = 10\nburst = 0", []string{`cfg.toml:5: tenant "a": burst: 0: want 1 to 1073741824 frames`}},
 		{"resync type", `resync = "yes"`, []string{`cfg.toml:4: tenant "a": resync: want true or false, got string "yes"`}},
 		{"over rate without rate", `when_over_rate = "drop"`, []string{`cfg.toml:4: tenant "a": when_over_rate: set without rate`}},
-		{"misspelt", `when-full = "drop"`, []string{`cfg.toml:4: tenant "a": when-full: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`}},
+		{"misspelt", `when-full = "drop"`, []string{`cfg.toml:4: tenant "a": when-full: unknown key (want name, owns, can_send_to, downlink, when_full, hold, rate, burst, when_over_rate, resync)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(defaultTOML))
 	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010-0x01F\", \"0x7FE\"]\ncan_send_to = [\"0x000-0x7FF\", \"a\"]\n"))
 	f.Add([]byte("tenant = [{name = \"a\", owns = [\"0x010\"]}, {name = \"b\", owns = [\"0x010\"], x = 1}]\n"))
-	f.Add([]byte("[[tenant]]\nname = 5\nowns = [16, \"0x800\"]\nuplink = \"yes\"\n[x]\ny = 1\n"))
+	f.Add([]byte("[[tenant]]\nname = 5\nowns = [16, \"0x800\"]\ndownlink = \"yes\"\n[x]\ny = 1\n"))
 	f.Add([]byte("[[tenant]]\nname = \"a\nowns = []\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("[[tenant]]\nname = \"a\"\nowns = [\"0x010\"]\n[ground]\nowns = [\"0x7A0-0x7A3\", \"0x010\"]\ncan_send_to = []\n"))

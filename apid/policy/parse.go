@@ -15,11 +15,11 @@ import (
 // rawTenant is one [[tenant]] table as TOML values, typed by hand so that a
 // wrong type is reported with the tenant, the field and a line.
 type rawTenant struct {
-	Name, Owns, CanSendTo, Uplink any
+	Name, Owns, CanSendTo, Downlink any
 }
 
 // tenantKeys are the keys a [[tenant]] table may have.
-var tenantKeys = map[string]bool{"name": true, "owns": true, "can_send_to": true, "uplink": true,
+var tenantKeys = map[string]bool{"name": true, "owns": true, "can_send_to": true, "downlink": true,
 	"when_full": true, "hold": true, "rate": true, "burst": true, "when_over_rate": true, "resync": true}
 
 // Load reads the policy file at path and parses it with Parse. "/dev/stdin"
@@ -40,7 +40,7 @@ func Load(path string) (*Policy, error) {
 //
 // Keys are matched exactly: the file is decoded into maps rather than with
 // toml.MetaData.Undecoded, because BurntSushi/toml matches struct fields
-// case-insensitively and would take "Uplink" for "uplink".
+// case-insensitively and would take "Downlink" for "downlink".
 func Parse(name string, data []byte) (*Policy, error) {
 	var top map[string]any
 	if _, err := toml.Decode(string(data), &top); err != nil {
@@ -87,12 +87,18 @@ func Parse(name string, data []byte) (*Policy, error) {
 	p := &Policy{Source: name, pos: ps}
 	for i, m := range tables {
 		tp := ps.tenants[i]
-		rt := rawTenant{Name: m["name"], Owns: m["owns"], CanSendTo: m["can_send_to"], Uplink: m["uplink"]}
+		rt := rawTenant{Name: m["name"], Owns: m["owns"], CanSendTo: m["can_send_to"], Downlink: m["downlink"]}
 		nm, _ := rt.Name.(string)
 		for _, k := range sortedKeys(m) {
-			if !tenantKeys[k] {
+			switch {
+			case k == "uplink":
+				// The key was renamed: uplink is ground to space, and this
+				// key lets a tenant send the other way.
 				errs = append(errs, &Error{File: name, Line: tp.fields[k], Tenant: nm, Number: i + 1, Field: k,
-					Err: errors.New("unknown key (want name, owns, can_send_to, uplink, " + strings.Join(flowKeys, ", ") + ")")})
+					Err: errors.New("renamed to downlink (space to ground): write downlink = true to let the tenant send to the ground")})
+			case !tenantKeys[k]:
+				errs = append(errs, &Error{File: name, Line: tp.fields[k], Tenant: nm, Number: i + 1, Field: k,
+					Err: errors.New("unknown key (want name, owns, can_send_to, downlink, " + strings.Join(flowKeys, ", ") + ")")})
 			}
 		}
 		t, terrs := convert(name, i, rt, tp)
@@ -189,12 +195,12 @@ func convert(file string, i int, rt rawTenant, tp *tenantPos) (Tenant, []error) 
 	}
 	var sendLines []int
 	t.CanSendTo, sendLines = strs("can_send_to", rt.CanSendTo)
-	switch v := rt.Uplink.(type) {
+	switch v := rt.Downlink.(type) {
 	case nil:
 	case bool:
-		t.Uplink = v
+		t.Downlink = v
 	default:
-		fail(fieldLine("uplink"), "uplink", fmt.Errorf("want true or false, got %s", describe(v)))
+		fail(fieldLine("downlink"), "downlink", fmt.Errorf("want true or false, got %s", describe(v)))
 	}
 	if tp != nil {
 		tp.owns, tp.sendTo = kept, sendLines
@@ -327,10 +333,10 @@ func (p *Policy) WriteTOML(w io.Writer) error {
 		}
 		writeList("owns", owns)
 		writeList("can_send_to", t.CanSendTo)
-		fmt.Fprintf(&b, "uplink = %v\n", t.Uplink)
+		fmt.Fprintf(&b, "downlink = %v\n", t.Downlink)
 		t.Flow.writeTOML(&b)
 	}
-	b.WriteString("\n# The ground: the source APIDs of frames from the downlink.\n[ground]\n")
+	b.WriteString("\n# The ground: the source APIDs of frames from the uplink.\n[ground]\n")
 	owns := make([]string, 0, len(p.GroundOwns()))
 	for _, r := range p.GroundOwns() {
 		owns = append(owns, r.String())

@@ -1,6 +1,6 @@
 // Package policy is the APID plane's configuration: which tenants (guest VMs)
 // exist, which APID ranges each one owns, to whom each may send, and whether
-// it may send to the ground uplink; and which APIDs the ground owns and to
+// it may send to the ground (the downlink); and which APIDs the ground owns and to
 // whom it may send. It parses and validates the policy file and provides
 // the built-in "v0" topology used when no file is given.
 //
@@ -19,9 +19,9 @@
 //	name = "camera"                       # [a-z0-9][a-z0-9_-]{0,31}, unique
 //	owns = ["0x010-0x01F"]                # at least one range, inside 0x010-0x7FE
 //	can_send_to = ["processor", "spaceos"] # tenant names or APID ranges
-//	uplink = true                         # may send to the ground uplink
+//	downlink = true                       # may send to the ground (space to ground)
 //
-//	# The ground (frames from the downlink, Switch.Inject) sends from 0x7F0.
+//	# The ground (frames from the uplink, Switch.Inject) sends from 0x7F0.
 //	[ground]
 //	owns = ["0x7F0"]                      # default ["0x7F0"]
 //	can_send_to = ["processor"]           # default: every tenant
@@ -29,7 +29,9 @@
 // A range is "FIRST-LAST" (inclusive) or a single APID, each written as a Go
 // integer literal, conventionally three hex digits: "0x010-0x01F", "0x015".
 // owns and name are required; can_send_to defaults to empty (the tenant can
-// still reach itself and the system APIDs) and uplink to false. The optional
+// still reach itself and the system APIDs) and downlink to false. The
+// key was called uplink until 2026-12 (uplink is ground to space): a file
+// that still says uplink is refused with an error saying so. The optional
 // keys when_full, hold, rate, burst, when_over_rate and resync set the tenant's Flow
 // (see Flow: by default the switch holds a frame for a full queue up to
 // 100 ms rather than refuse it, and no rate limit applies). Unknown keys
@@ -49,7 +51,7 @@
 // the ground could do before it had APIDs of its own), while
 // `can_send_to = []` lets it reach none (only the system APIDs). Tenants
 // send to the ground's APIDs, as to 0x000 and to unowned APIDs, through the
-// uplink (their uplink key decides); their can_send_to plays no part there.
+// downlink (their downlink key decides); their can_send_to plays no part there.
 // "ground" is not a tenant name: it names the ground in counters and logs.
 //
 // # Validation
@@ -74,7 +76,7 @@
 // otherwise it is a tenant name. To keep that unambiguous, a tenant name
 // that reads as an APID (such as "16" or "0x1f") is rejected. A can_send_to
 // range may be any valid range in 0x000-0x7FF: only the owned APIDs in it
-// matter, since unowned destinations go to the uplink and system ones are
+// matter, since unowned destinations go to the ground and system ones are
 // always reachable. A tenant whose own ranges overlap each other is an error
 // too, as it is always a typing mistake. A file with no tenants is an error.
 package policy
@@ -172,12 +174,12 @@ type Ground struct {
 }
 
 // Tenant is one guest VM: its name, the APIDs it owns (and may send from),
-// where it may send, and whether it may use the ground uplink.
+// where it may send, and whether it may send to the ground (the downlink).
 type Tenant struct {
 	Name      string
 	Owns      []Range
 	CanSendTo []string // as written: tenant names or APID ranges ("0x020-0x02F")
-	Uplink    bool     // may send to the ground uplink
+	Downlink  bool     // may send to the ground (space to ground): the downlink key
 	Flow      Flow     // flow control and rate limit; the zero Flow is the default
 }
 
@@ -200,16 +202,16 @@ const DefaultSource = "built-in v0"
 // other two, and the ground on DefaultGroundAPID (0x7F0), allowed to send
 // to all three.
 //
-// [decision] All three may use the uplink: the seed forwards every frame
-// whose destination no tenant owns to the DTN uplink callback, with no
+// [decision] All three may send to the ground: the seed forwards every frame
+// whose destination no tenant owns to the DTN ground callback, with no
 // per-tenant restriction, so the default keeps that behaviour.
 func Default() *Policy {
 	return &Policy{
 		Source: DefaultSource,
 		Tenants: []Tenant{
-			{Name: "camera", Owns: []Range{{0x010, 0x01F}}, CanSendTo: []string{"processor", "spaceos"}, Uplink: true},
-			{Name: "processor", Owns: []Range{{0x020, 0x02F}}, CanSendTo: []string{"camera", "spaceos"}, Uplink: true},
-			{Name: "spaceos", Owns: []Range{{0x100, 0x2FF}}, CanSendTo: []string{"camera", "processor"}, Uplink: true},
+			{Name: "camera", Owns: []Range{{0x010, 0x01F}}, CanSendTo: []string{"processor", "spaceos"}, Downlink: true},
+			{Name: "processor", Owns: []Range{{0x020, 0x02F}}, CanSendTo: []string{"camera", "spaceos"}, Downlink: true},
+			{Name: "spaceos", Owns: []Range{{0x100, 0x2FF}}, CanSendTo: []string{"camera", "processor"}, Downlink: true},
 		},
 		Ground: Ground{Owns: []Range{{DefaultGroundAPID, DefaultGroundAPID}}},
 	}

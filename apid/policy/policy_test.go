@@ -116,21 +116,21 @@ const defaultTOML = `# spacenet APID plane policy, from "built-in v0".
 name = "camera"
 owns = ["0x010-0x01F"]
 can_send_to = ["processor", "spaceos"]
-uplink = true
+downlink = true
 
 [[tenant]]
 name = "processor"
 owns = ["0x020-0x02F"]
 can_send_to = ["camera", "spaceos"]
-uplink = true
+downlink = true
 
 [[tenant]]
 name = "spaceos"
 owns = ["0x100-0x2FF"]
 can_send_to = ["camera", "processor"]
-uplink = true
+downlink = true
 
-# The ground: the source APIDs of frames from the downlink.
+# The ground: the source APIDs of frames from the uplink.
 [ground]
 owns = ["0x7F0"]
 # can_send_to left out: the ground may send to every tenant

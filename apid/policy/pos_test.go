@@ -15,7 +15,7 @@ owns = [ "0x010", # "0x011" in a comment
   "0x014"
 ]
 can_send_to = [["x"], {y = 1}, 5, "b"]
-"uplink" = true
+"downlink" = true
 note = """
 [[tenant]]
 """
@@ -27,7 +27,7 @@ owns=["0x020"]
 `
 	ps := scan([]byte(in))
 	if got := ps.keys; !reflect.DeepEqual(got, map[string]int{"top": 2, "tenant": 3, "tenant.name": 4, "tenant.owns": 5,
-		"tenant.can_send_to": 9, "tenant.uplink": 10, "tenant.note": 11, "other": 14, "other.k": 15}) {
+		"tenant.can_send_to": 9, "tenant.downlink": 10, "tenant.note": 11, "other": 14, "other.k": 15}) {
 		t.Errorf("keys = %v", got)
 	}
 	if len(ps.tenants) != 2 {
@@ -37,7 +37,7 @@ owns=["0x020"]
 	if a.header != 3 || b.header != 16 {
 		t.Errorf("headers at %d, %d; want 3, 16", a.header, b.header)
 	}
-	if want := map[string]int{"name": 4, "owns": 5, "can_send_to": 9, "uplink": 10, "note": 11}; !reflect.DeepEqual(a.fields, want) {
+	if want := map[string]int{"name": 4, "owns": 5, "can_send_to": 9, "downlink": 10, "note": 11}; !reflect.DeepEqual(a.fields, want) {
 		t.Errorf("tenant a fields = %v, want %v", a.fields, want)
 	}
 	if want := []int{5, 6, 6, 7}; !reflect.DeepEqual(a.elems["owns"], want) {

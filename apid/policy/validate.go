@@ -18,7 +18,7 @@ type Error struct {
 	Number int    // the tenant's 1-based position in Policy.Tenants, 0 if not about one tenant
 	Ground bool   // the problem is in the [ground] table
 	Remote bool   // Tenant and Number name a [[remote]] table, not a [[tenant]]
-	Field  string // "name", "owns", "can_send_to", "uplink" or an unknown key
+	Field  string // "name", "owns", "can_send_to", "downlink" or an unknown key
 	Err    error
 }
 

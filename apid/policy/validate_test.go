@@ -158,43 +158,57 @@ can_send_to = [
 [[tenant]]
 name = "a"
 owns = ["0x010"]
-Uplink = true
+Downlink = true
 can-send-to = []
 
 [[tenant]]
 name = "b"
 owns = ["0x011"]
-uplink = false
-Uplink = false
+downlink = false
+Downlink = false
 
 [switch]
 socket_dir = "/tmp"
 `, []string{
 			`cfg.toml:1: version: unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)`,
-			`cfg.toml:5: tenant "a": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
-			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
-			`cfg.toml:12: tenant "b": Uplink: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml:5: tenant "a": Downlink: unknown key (want name, owns, can_send_to, downlink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml:6: tenant "a": can-send-to: unknown key (want name, owns, can_send_to, downlink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml:12: tenant "b": Downlink: unknown key (want name, owns, can_send_to, downlink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml:14: switch: unknown key (a policy file holds only [[tenant]] tables, one [ground] table and [[remote]] tables)`,
+		}},
+		{"uplink renamed to downlink", `[[tenant]]
+name = "a"
+owns = ["0x010"]
+uplink = true
+
+[[tenant]]
+name = "b"
+owns = ["0x011"]
+downlink = true
+uplink = false
+`, []string{
+			`cfg.toml:4: tenant "a": uplink: renamed to downlink (space to ground): write downlink = true to let the tenant send to the ground`,
+			`cfg.toml:10: tenant "b": uplink: renamed to downlink (space to ground): write downlink = true to let the tenant send to the ground`,
 		}},
 		{"wrong types", `[[tenant]]
 name = 5
 owns = "0x010"
 can_send_to = "b"
-uplink = "yes"
+downlink = "yes"
 [[tenant]]
 name = "b"
 owns = [16, "0x011", true]
 can_send_to = [["a"]]
-uplink = 1
+downlink = 1
 `, []string{
 			`cfg.toml:2: tenant #1: name: want a string, got integer 5`,
 			`cfg.toml:3: tenant #1: owns: want an array of strings, got string "0x010"`,
 			`cfg.toml:4: tenant #1: can_send_to: want an array of strings, got string "b"`,
-			`cfg.toml:5: tenant #1: uplink: want true or false, got string "yes"`,
+			`cfg.toml:5: tenant #1: downlink: want true or false, got string "yes"`,
 			`cfg.toml:8: tenant "b": owns: want a string, got integer 16`,
 			`cfg.toml:8: tenant "b": owns: want a string, got boolean true`,
 			`cfg.toml:9: tenant "b": can_send_to: want a string, got array`,
-			`cfg.toml:10: tenant "b": uplink: want true or false, got integer 1`,
+			`cfg.toml:10: tenant "b": downlink: want true or false, got integer 1`,
 		}},
 		{"syntax error", `[[tenant]]
 name = "a
@@ -217,7 +231,7 @@ owns = ["0x010"]
   {name = "b", owns = ["0x015"], colour = 1},
 ]
 `, []string{
-			`cfg.toml: tenant "b": colour: unknown key (want name, owns, can_send_to, uplink, when_full, hold, rate, burst, when_over_rate, resync)`,
+			`cfg.toml: tenant "b": colour: unknown key (want name, owns, can_send_to, downlink, when_full, hold, rate, burst, when_over_rate, resync)`,
 			`cfg.toml: tenant "b": owns: 0x015 already owned by tenant "a"`,
 		}},
 		{"ground overlaps a tenant", `[[tenant]]
@@ -280,14 +294,14 @@ owns = ["0x010"]
 [ground]
 owns = "0x7F0"
 can_send_to = [5, "a"]
-uplink = true
+downlink = true
 name = "ground"
 [ground.extra]
 x = 1
 `, []string{
 			`cfg.toml:5: ground: owns: want an array of strings, got string "0x7F0"`,
 			`cfg.toml:6: ground: can_send_to: want a string, got integer 5`,
-			`cfg.toml:7: ground: uplink: unknown key (want owns, can_send_to)`,
+			`cfg.toml:7: ground: downlink: unknown key (want owns, can_send_to)`,
 			`cfg.toml:8: ground: name: unknown key (want owns, can_send_to)`,
 			`cfg.toml:9: ground: extra: unknown key (want owns, can_send_to)`,
 		}},

@@ -17,12 +17,12 @@ func remotes(t *testing.T) *Table {
 name = "camera"
 owns = ["0x010-0x01F"]
 can_send_to = ["payload"]
-uplink = true
+downlink = true
 
 [[tenant]]
 name = "processor"
 owns = ["0x030"]
-uplink = true
+downlink = true
 
 [[remote]]
 name = "payload"

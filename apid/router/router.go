@@ -1,5 +1,5 @@
 // Package router decides, per frame, where the APID switch sends it: to a
-// local tenant, to the system handler, to the ground uplink, to a remote
+// local tenant, to the system handler, to the ground (the downlink), to a remote
 // switch through DTN, or nowhere (an
 // ERROR frame with a code back to the sender). It compiles a validated
 // policy.Policy into per-sender 2048-entry tables (one per tenant, one for
@@ -89,12 +89,12 @@ func (e entry) decision() Decision {
 // of goroutines may Route through it at once; to change policy, compile a
 // new Table and swap it in (for example with an atomic.Pointer).
 type Table struct {
-	p      *policy.Policy
-	uplink bool
-	owner  [frame.NumAPIDs]int16   // tenant owning each APID, noOwner, groundOwner or remoteOwner(r)
-	dest   [][frame.NumAPIDs]entry // per sender, the decision per destination
-	inject [frame.NumAPIDs]entry   // for frames from the ground, per destination
-	remote [][frame.NumAPIDs]entry // per remote, for frames from it, per destination
+	p        *policy.Policy
+	downlink bool                    // a ground downlink is configured
+	owner    [frame.NumAPIDs]int16   // tenant owning each APID, noOwner, groundOwner or remoteOwner(r)
+	dest     [][frame.NumAPIDs]entry // per sender, the decision per destination
+	inject   [frame.NumAPIDs]entry   // for frames from the ground, per destination
+	remote   [][frame.NumAPIDs]entry // per remote, for frames from it, per destination
 }
 
 // Values of Table.owner that are not a tenant index.
@@ -103,15 +103,15 @@ const (
 	groundOwner = -2
 )
 
-// Compile validates p and builds its routing table. uplink says whether a
-// ground uplink is configured; without one, frames that would go to it are
-// dropped with No_route. The Table keeps p, which must not be modified
-// afterwards.
-func Compile(p *policy.Policy, uplink bool) (*Table, error) {
+// Compile validates p and builds its routing table. downlink says whether a
+// ground downlink (space to ground) is configured; without one, frames that
+// would go to the ground are dropped with No_route. The Table keeps p, which
+// must not be modified afterwards.
+func Compile(p *policy.Policy, downlink bool) (*Table, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("router: invalid policy: %w", err)
 	}
-	t := &Table{p: p, uplink: uplink, dest: make([][frame.NumAPIDs]entry, len(p.Tenants))}
+	t := &Table{p: p, downlink: downlink, dest: make([][frame.NumAPIDs]entry, len(p.Tenants))}
 	for a := range t.owner {
 		t.owner[a] = noOwner
 	}
@@ -144,7 +144,7 @@ func Compile(p *policy.Policy, uplink bool) (*Table, error) {
 				d[a] = pack(Remote, remoteOf(o))
 			case o <= remoteOwner(0):
 				d[a] = pack(Drop, int(frame.NotPermitted))
-			case uplink && tn.Uplink:
+			case downlink && tn.Downlink:
 				d[a] = pack(Ground, 0)
 			default:
 				d[a] = pack(Drop, int(frame.NoRoute))
@@ -178,7 +178,8 @@ func reachable(rs []policy.Range) *[frame.NumAPIDs]bool {
 //     by a remote (policy.Remote): Remote when inside sender's can_send_to,
 //     else Not_permitted;
 //  5. otherwise (0x000, the ground's APIDs and unowned APIDs): Ground when
-//     sender may use the uplink and one is configured, else No_route.
+//     sender may send to the ground (its policy's downlink key) and a
+//     downlink is configured, else No_route.
 //
 // It never allocates and never panics.
 func (t *Table) Route(sender int, h frame.Header) Decision {
@@ -192,7 +193,7 @@ func (t *Table) Route(sender int, h frame.Header) Decision {
 }
 
 // RouteFromGround decides what to do with a frame from the ground (the
-// downlink, Switch.Inject), checked as a tenant's is, in the same order
+// uplink, Switch.Inject), checked as a tenant's is, in the same order
 // ([decision, 2026-12]: the ground is a sender with its own APIDs):
 //
 //  1. h.Check(): Unknown_version, Unknown_type, Message_too_large, Malformed;
@@ -204,7 +205,7 @@ func (t *Table) Route(sender int, h frame.Header) Decision {
 //     can_send_to (every tenant when the policy leaves it out), else
 //     Not_permitted;
 //  5. otherwise (0x000, the ground's own APIDs, unowned APIDs): No_route; a
-//     frame from the ground is never sent back up.
+//     frame from the ground is never sent back down.
 //
 // It never allocates and never panics.
 func (t *Table) RouteFromGround(h frame.Header) Decision {
@@ -234,5 +235,5 @@ func (t *Table) Ground(a frame.APID) bool {
 // Policy returns the policy the table was compiled from.
 func (t *Table) Policy() *policy.Policy { return t.p }
 
-// GroundConfigured reports whether the table was compiled with an uplink.
-func (t *Table) GroundConfigured() bool { return t.uplink }
+// GroundConfigured reports whether the table was compiled with a downlink.
+func (t *Table) GroundConfigured() bool { return t.downlink }

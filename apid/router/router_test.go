@@ -10,7 +10,7 @@ import (
 
 // ref is the reference router, written from the text of spec section 5
 // with plain loops over the policy, to check the compiled tables against.
-func ref(p *policy.Policy, uplink bool, sender int, h frame.Header) Decision {
+func ref(p *policy.Policy, downlink bool, sender int, h frame.Header) Decision {
 	drop := func(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1, Code: c} }
 	// 1. decode
 	if h.Version != frame.Version {
@@ -59,7 +59,7 @@ func ref(p *policy.Policy, uplink bool, sender int, h frame.Header) Decision {
 		return drop(frame.NotPermitted)
 	}
 	// 5. everything else, 0x000 included
-	if uplink && p.Tenants[sender].Uplink {
+	if downlink && p.Tenants[sender].Downlink {
 		return Decision{Action: Ground, Tenant: -1}
 	}
 	return drop(frame.NoRoute)
@@ -116,7 +116,7 @@ func refGround(p *policy.Policy, h frame.Header) Decision {
 }
 
 // mixed is a policy exercising what v0 does not: can_send_to ranges that
-// cover part of a tenant, a tenant reaching nobody, no uplink for some,
+// cover part of a tenant, a tenant reaching nobody, no downlink for some,
 // several ranges per tenant, a ground with two ranges that may reach part
 // of the tenants.
 func mixed(t testing.TB) *policy.Policy {
@@ -125,7 +125,7 @@ func mixed(t testing.TB) *policy.Policy {
 name = "camera"
 owns = ["0x010-0x01F", "0x7F0-0x7FE"]
 can_send_to = ["0x020-0x024", "0x000-0x00F"]
-uplink = true
+downlink = true
 
 [[tenant]]
 name = "processor"
@@ -140,7 +140,7 @@ owns = ["0x300", "0x302"]
 name = "spaceos"
 owns = ["0x100-0x2FF"]
 can_send_to = ["0x000-0x7FF"]
-uplink = true
+downlink = true
 
 [ground]
 owns = ["0x7A0-0x7A3", "0x050"]
@@ -159,7 +159,7 @@ func valid(src, dest frame.APID) frame.Header {
 // TestRouteExhaustive compares Route with ref for every sender (and two
 // that are not tenants), every source APID and every destination APID, and
 // RouteFromGround with refGround for every source and destination, on v0
-// and on the mixed policy, with and without an uplink. Under -race, where
+// and on the mixed policy, with and without a downlink. Under -race, where
 // this is slow, every source APID is replaced by one per class: owned by the
 // sender at each end of each of its ranges, owned by another tenant, unowned
 // and reserved.
@@ -168,8 +168,8 @@ func TestRouteExhaustive(t *testing.T) {
 		name string
 		p    *policy.Policy
 	}{{"v0", policy.Default()}, {"mixed", mixed(t)}} {
-		for _, uplink := range []bool{true, false} {
-			tb, err := Compile(pc.p, uplink)
+		for _, downlink := range []bool{true, false} {
+			tb, err := Compile(pc.p, downlink)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,12 +191,12 @@ func TestRouteExhaustive(t *testing.T) {
 				for _, src := range sources {
 					for d := range frame.NumAPIDs {
 						h := valid(src, frame.APID(d))
-						got, want := tb.Route(sender, h), ref(pc.p, uplink, sender, h)
+						got, want := tb.Route(sender, h), ref(pc.p, downlink, sender, h)
 						calls++
 						if got != want {
 							bad++
 							if bad <= 10 {
-								t.Errorf("%s uplink=%v: Route(%d, src %v, dest %v) = %v, want %v", pc.name, uplink, sender, src, frame.APID(d), got, want)
+								t.Errorf("%s downlink=%v: Route(%d, src %v, dest %v) = %v, want %v", pc.name, downlink, sender, src, frame.APID(d), got, want)
 							}
 						}
 					}
@@ -211,15 +211,15 @@ func TestRouteExhaustive(t *testing.T) {
 					if got != want {
 						bad++
 						if bad <= 10 {
-							t.Errorf("%s uplink=%v: RouteFromGround(src %v, dest %v) = %v, want %v", pc.name, uplink, frame.APID(s), frame.APID(d), got, want)
+							t.Errorf("%s downlink=%v: RouteFromGround(src %v, dest %v) = %v, want %v", pc.name, downlink, frame.APID(s), frame.APID(d), got, want)
 						}
 					}
 				}
 			}
 			if bad > 0 {
-				t.Errorf("%s uplink=%v: %d of %d decisions differ", pc.name, uplink, bad, calls)
+				t.Errorf("%s downlink=%v: %d of %d decisions differ", pc.name, downlink, bad, calls)
 			}
-			t.Logf("%s uplink=%v: %d decisions checked", pc.name, uplink, calls)
+			t.Logf("%s downlink=%v: %d decisions checked", pc.name, downlink, calls)
 		}
 	}
 }
@@ -262,22 +262,22 @@ func TestRouteHeaders(t *testing.T) {
 	t.Logf("%d headers checked", n)
 }
 
-// tables compiles the named tests' policies: v0 with and without an
-// uplink, and mixed with one.
-func tables(t *testing.T) (v0, v0NoUplink, mx *Table) {
+// tables compiles the named tests' policies: v0 with and without a
+// downlink, and mixed with one.
+func tables(t *testing.T) (v0, v0NoDownlink, mx *Table) {
 	t.Helper()
 	for _, c := range []struct {
-		tb     **Table
-		p      *policy.Policy
-		uplink bool
-	}{{&v0, policy.Default(), true}, {&v0NoUplink, policy.Default(), false}, {&mx, mixed(t), true}} {
-		tb, err := Compile(c.p, c.uplink)
+		tb       **Table
+		p        *policy.Policy
+		downlink bool
+	}{{&v0, policy.Default(), true}, {&v0NoDownlink, policy.Default(), false}, {&mx, mixed(t), true}} {
+		tb, err := Compile(c.p, c.downlink)
 		if err != nil {
 			t.Fatal(err)
 		}
 		*c.tb = tb
 	}
-	return v0, v0NoUplink, mx
+	return v0, v0NoDownlink, mx
 }
 
 func local(i int) Decision            { return Decision{Action: Local, Tenant: i} }
@@ -287,7 +287,7 @@ func drop(c frame.ErrorCode) Decision { return Decision{Action: Drop, Tenant: -1
 // expectations, independent of ref.
 func TestRouteNamed(t *testing.T) {
 	const camera, processor, spaceos = 0, 1, 2
-	v0, v0NoUplink, mx := tables(t)
+	v0, v0NoDownlink, mx := tables(t)
 	system := Decision{Action: System, Tenant: -1}
 	up := Decision{Action: Ground, Tenant: -1}
 	tests := []struct {
@@ -306,9 +306,9 @@ func TestRouteNamed(t *testing.T) {
 		{"to ground 0x000", v0, camera, valid(0x010, 0x000), up},
 		{"unowned 0x030", v0, camera, valid(0x010, 0x030), up},
 		{"idle 0x7FF is unowned", v0, spaceos, valid(0x100, 0x7FF), up},
-		{"no uplink configured: 0x000", v0NoUplink, camera, valid(0x010, 0x000), drop(frame.NoRoute)},
-		{"no uplink configured: unowned", v0NoUplink, camera, valid(0x010, 0x400), drop(frame.NoRoute)},
-		{"no uplink: local still works", v0NoUplink, camera, valid(0x010, 0x020), local(processor)},
+		{"no downlink configured: 0x000", v0NoDownlink, camera, valid(0x010, 0x000), drop(frame.NoRoute)},
+		{"no downlink configured: unowned", v0NoDownlink, camera, valid(0x010, 0x400), drop(frame.NoRoute)},
+		{"no downlink: local still works", v0NoDownlink, camera, valid(0x010, 0x020), local(processor)},
 		{"spoofed source", v0, camera, valid(0x020, 0x020), drop(frame.APIDNotAllocated)},
 		{"source 0x000", v0, camera, valid(0x000, 0x020), drop(frame.APIDNotAllocated)},
 		{"source unowned", v0, camera, valid(0x030, 0x020), drop(frame.APIDNotAllocated)},
@@ -328,7 +328,7 @@ func TestRouteNamed(t *testing.T) {
 		{"processor may not reach spaceos", mx, processor, valid(0x020, 0x100), drop(frame.NotPermitted)},
 		{"processor by range to loner", mx, processor, valid(0x020, 0x300), local(2)},
 		{"not loner's other APID", mx, processor, valid(0x020, 0x302), drop(frame.NotPermitted)},
-		{"processor has no uplink", mx, processor, valid(0x020, 0x000), drop(frame.NoRoute)},
+		{"processor has no downlink", mx, processor, valid(0x020, 0x000), drop(frame.NoRoute)},
 		{"loner reaches itself", mx, 2, valid(0x302, 0x300), local(2)},
 		{"loner reaches nobody else", mx, 2, valid(0x300, 0x010), drop(frame.NotPermitted)},
 		{"loner reaches system", mx, 2, valid(0x300, 0x00A), system},
@@ -402,10 +402,10 @@ func TestRouteFromGround(t *testing.T) {
 	}
 }
 
-// TestRouteToGround: tenants reach the ground's APIDs through the uplink,
+// TestRouteToGround: tenants reach the ground's APIDs through the downlink,
 // whatever their can_send_to says, and nobody but the ground sends from them.
 func TestRouteToGround(t *testing.T) {
-	v0, noUp, mx := tables(t)
+	v0, noDown, mx := tables(t)
 	up := Decision{Action: Ground, Tenant: -1}
 	for _, tt := range []struct {
 		name   string
@@ -415,10 +415,10 @@ func TestRouteToGround(t *testing.T) {
 		want   Decision
 	}{
 		{"camera to the ground's APID", v0, 0, valid(0x010, 0x7F0), up},
-		{"no uplink: No_route", noUp, 0, valid(0x010, 0x7F0), drop(frame.NoRoute)},
+		{"no downlink: No_route", noDown, 0, valid(0x010, 0x7F0), drop(frame.NoRoute)},
 		{"camera from the ground's APID", v0, 0, valid(0x7F0, 0x020), drop(frame.APIDNotAllocated)},
 		{"mixed: to the ground's range", mx, 3, valid(0x100, 0x7A2), up},
-		{"mixed: processor may not use the uplink", mx, 1, valid(0x020, 0x050), drop(frame.NoRoute)},
+		{"mixed: processor may not use the downlink", mx, 1, valid(0x020, 0x050), drop(frame.NoRoute)},
 	} {
 		if got := tt.tb.Route(tt.sender, tt.h); got != tt.want {
 			t.Errorf("%s: Route(%d, %+v) = %v, want %v", tt.name, tt.sender, tt.h, got, tt.want)
@@ -475,7 +475,7 @@ func TestCompileInvalid(t *testing.T) {
 func TestCompileManyTenants(t *testing.T) {
 	p := manyTenants()
 	for i := range p.Tenants {
-		p.Tenants[i].Uplink = false
+		p.Tenants[i].Downlink = false
 	}
 	tb, err := Compile(p, true)
 	if err != nil {
@@ -552,7 +552,7 @@ func manyTenants() *policy.Policy {
 			Name:      fmt.Sprintf("t%d", a),
 			Owns:      []policy.Range{{First: a, Last: a}},
 			CanSendTo: []string{"0x010-0x7FE"},
-			Uplink:    true,
+			Downlink:  true,
 		})
 	}
 	return p

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/policy"
 )
 
 // TestListenerLayouts: commands built by hand (not by package ccsds) reach
@@ -95,5 +97,46 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(pkt, ("127.0.0.1", int(s
 	e.stop()
 	if s, w := e.dl.Stats(), (ListenerStats{Received: 1, Injected: 1}); s != w {
 		t.Errorf("stats %+v, want %+v", s, w)
+	}
+}
+
+// TestListenerGroundAPIDs: with the ground's APIDs moved by the policy
+// ([ground] owns = ["0x7A0-0x7A1"]), a plain TC from the ground reaches
+// processor through the UDP listener from the ground's first APID, 0x7A0,
+// not the default 0x7F0.
+func TestListenerGroundAPIDs(t *testing.T) {
+	p, err := policy.Parse("ground.toml", []byte(`[[tenant]]
+name = "processor"
+owns = ["0x020-0x02F"]
+
+[ground]
+owns = ["0x7A0-0x7A1"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := startSwitchCfg(t, apidswitch.Config{Policy: p, Layout: ccsds.Plain})
+	if g := sw.GroundAPID(); g != 0x7A0 {
+		t.Fatalf("GroundAPID %v, want 0x7A0", g)
+	}
+	e := startGroundOn(t, sw, ccsds.Plain, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := e.ground.Write(unhexT(t, "1021 C000 0004 | 6172 6D65 64")); err != nil { // TC to 0x021: "armed"
+		t.Fatal(err)
+	}
+	var got, want frame.Frame
+	e.proc.SetReadDeadline(time.Now().Add(timeout))
+	if err := e.proc.ReadFrame(&got); err != nil {
+		t.Fatal(err)
+	}
+	frame.Encode(&want, frame.TC, 0x7A0, 0x021, []byte("armed"))
+	if got != want {
+		t.Fatalf("processor got %x, want %x", got[:16], want[:16])
+	}
+	e.stop()
+	if s, w := e.dl.Stats(), (ListenerStats{Received: 1, Injected: 1}); s != w {
+		t.Errorf("stats %+v, want %+v", s, w)
+	}
+	if g := e.sw.Ground(); g.Received != 1 || g.Delivered+g.Queued != 1 || !g.Balanced() {
+		t.Errorf("ground %+v", g)
 	}
 }

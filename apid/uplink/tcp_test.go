@@ -150,8 +150,9 @@ func TestTCPGroundRestart(t *testing.T) {
 	}
 }
 
-// TestTCPListen: with tcp-listen://, the ground connects to the downlink;
-// a second ground connection replaces the first.
+// TestTCPListen: with tcp-listen://, the ground connects to the downlink,
+// one connection at a time: when the first ends, the next ground
+// connection is accepted and gets the packets.
 func TestTCPListen(t *testing.T) {
 	d, err := DialTCP("tcp-listen://127.0.0.1:0", 4)
 	if err != nil {
@@ -195,20 +196,7 @@ func TestTCPUplink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proc.Close()
-	l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Ground: sw.GroundAPID, Inject: sw.Inject,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- l.Serve(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	l, _ := serveTCPUplink(t, sw, ccsds.Plain)
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +234,30 @@ func TestTCPUplink(t *testing.T) {
 	}
 }
 
+// serveTCPUplink serves a TCP uplink listener of layout l into sw, logging
+// nowhere, until stop is called or the test ends; Serve must then return
+// nil. After stop, every connection's goroutine has ended, so the
+// listener's counts are final.
+func serveTCPUplink(t *testing.T, sw *apidswitch.Switch, l ccsds.Layout) (ln *Listener, stop func()) {
+	t.Helper()
+	ln, err := Listen("tcp://127.0.0.1:0", ListenConfig{Layout: l, Ground: sw.GroundAPID, Inject: sw.Inject,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ln.Serve(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(stop)
+	return ln, stop
+}
+
 // Both downlinks are what the switch and spacenet run take.
 var (
 	_ GroundDownlink      = (*TCP)(nil)
@@ -262,16 +274,7 @@ func TestTCPUplinkConnLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proc.Close()
-	l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Ground: sw.GroundAPID, Inject: sw.Inject,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- l.Serve(ctx) }()
-	stop := sync.OnceFunc(func() { cancel(); <-served })
-	defer stop()
+	l, stop := serveTCPUplink(t, sw, ccsds.Plain)
 	var conns []net.Conn
 	for range MaxTCPGrounds + 1 {
 		c, err := net.Dial("tcp", l.Addr().String())

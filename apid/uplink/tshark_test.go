@@ -20,6 +20,7 @@ import (
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/ccsds"
 	"spacenet/apid/frame"
+	"spacenet/apid/guest"
 	"spacenet/apid/sysmsg"
 	"spacenet/ipc/ipcframe"
 )
@@ -185,6 +186,33 @@ func TestTsharkCFS(t *testing.T) {
 	checkLines(t, got, want)
 }
 
+// TestTsharkSpacenet: the dissector reads the spacenet layout too: every
+// primary header field (the packet's APID is the frame's source), the
+// frame's own 8-octet header and payload as its user data, for telemetry
+// the switch sent over real UDP and a command from the ground.
+func TestTsharkSpacenet(t *testing.T) {
+	var frames [2]frame.Frame
+	frame.Encode(&frames[0], frame.TM, 0x010, 0x000, []byte("hello, ground"))
+	frame.Encode(&frames[1], frame.EVR, 0x01F, 0x7F0, []byte("event two"))
+	tm := groundCapture(t, ccsds.Spacenet, nil, frames[:])
+	var cmd frame.Frame
+	frame.Encode(&cmd, frame.TC, 0x7F0, 0x020, []byte("set para = 1"))
+	var tc [ccsds.MaxPacketSize]byte
+	n, err := ccsds.Wrap(tc[:], &cmd, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "spacenet.pcap")
+	writePcap(t, path, []datagram{{pcapGroundPort, tm[0]}, {pcapGroundPort, tm[1]}, {pcapUplinkPort, tc[:n]}})
+	got := tsharkFields(t, path, append(primaryFields, "ccsds.user_data", "_ws.malformed")...)
+	inner := func(f *frame.Frame) string { return hex.EncodeToString(f[:frame.HeaderSize+int(f.PayloadLen())]) }
+	checkLines(t, got, []string{
+		"0|0|0|16|3|0|20|" + inner(&frames[0]) + "|",
+		"0|0|0|31|3|0|16|" + inner(&frames[1]) + "|",
+		"0|1|0|2032|3|9|19|" + inner(&cmd) + "|",
+	})
+}
+
 func checkLines(t *testing.T, got, want []string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -249,7 +277,9 @@ func tsharkLua(t *testing.T, path string, extra []string, fields ...string) []st
 // spacenet layout's packets, as the switch sent them over real UDP, with
 // the inner frame and an IPC sub-header, and (2) frames as a tenant's
 // socket carries them (two frames in one record, an ERROR the switch sent
-// with its echo, the switch's HEALTH reply), every field as sent.
+// with its echo, the switch's HEALTH reply), every field as sent: the
+// packet's primary header, the frame's header, payload and padding, the IPC
+// sub-header with its magic.
 func TestLuaDissector(t *testing.T) {
 	tsharkPath(t)
 	var tm, ipcReq frame.Frame
@@ -263,13 +293,14 @@ func TestLuaDissector(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spacenet.pcap")
 	writePcap(t, path, []datagram{{pcapGroundPort, pkts[0]}, {pcapGroundPort, pkts[1]}})
 	got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("udp.port==%d,spacenet", pcapGroundPort)},
-		"spacenet.ccsds.type", "spacenet.ccsds.apid", "spacenet.ccsds.seq", "spacenet.ccsds.length",
-		"spacenet.version", "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest", "spacenet.payload",
-		"spacenet.ipc.version", "spacenet.ipc.kind", "spacenet.ipc.id", "spacenet.ipc.total", "spacenet.ipc.offset", "spacenet.ipc.data")
+		"spacenet.ccsds.version", "spacenet.ccsds.type", "spacenet.ccsds.secheader", "spacenet.ccsds.apid", "spacenet.ccsds.seqflags",
+		"spacenet.ccsds.seq", "spacenet.ccsds.length",
+		"spacenet.version", "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest", "spacenet.payload", "spacenet.padding",
+		"spacenet.ipc.magic", "spacenet.ipc.version", "spacenet.ipc.kind", "spacenet.ipc.id", "spacenet.ipc.total", "spacenet.ipc.offset", "spacenet.ipc.data")
 	checkLines(t, got, []string{
-		"0|0x0010|0|12|0x01|0x00|0x0010|5|0x0000|" + hex.EncodeToString([]byte("hello")) + "||||||",
-		"1|0x0011|0|25|0x01|0x01|0x0011|18|0x07f0|d1" + "11" + "00000007" + "00000004" + "00000000" + hex.EncodeToString([]byte("ping")) +
-			"|1|1|7|4|0|" + hex.EncodeToString([]byte("ping")),
+		"0|0|0|0x0010|3|0|12|0x01|0x00|0x0010|5|0x0000|" + hex.EncodeToString([]byte("hello")) + "||||||||",
+		"0|1|0|0x0011|3|0|25|0x01|0x01|0x0011|18|0x07f0|d1" + "11" + "00000007" + "00000004" + "00000000" + hex.EncodeToString([]byte("ping")) +
+			"||0xd1|1|1|7|4|0|" + hex.EncodeToString([]byte("ping")),
 	})
 
 	// Frames on camera's socket: what it sent (two in one write) and what
@@ -283,16 +314,19 @@ func TestLuaDissector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// pad is the padding of a frame with n payload octets, as tshark
+	// prints it: zeros to the frame's 256 octets.
+	pad := func(n int) string { return strings.Repeat("00", frame.Size-frame.HeaderSize-n) }
 	path = filepath.Join(t.TempDir(), "frames.pcap")
 	writeFramePcap(t, path, [][]byte{append(forged[:], ask[:]...), replies[0][:], replies[1][:]})
-	got = tsharkLua(t, path, nil, "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest",
+	got = tsharkLua(t, path, nil, "spacenet.type", "spacenet.apid", "spacenet.len", "spacenet.dest", "spacenet.padding",
 		"spacenet.error.code", "spacenet.error.type", "spacenet.error.apid", "spacenet.error.len", "spacenet.error.echo",
 		"spacenet.health.format", "spacenet.health.count", "spacenet.health.uptime", "spacenet.health.apid",
 		"spacenet.health.generation", "spacenet.health.connected", "spacenet.health.queue")
 	checkLines(t, got, []string{
-		"0x00,0x07|0x0020,0x0010|17,0|0x0011,0x0001||||||||||||",
-		"0x09|0x0000|24|0x0020|0x04|0x00|0x0020|17|" + hex.EncodeToString([]byte("not camera's API")) + "|||||||",
-		fmt.Sprintf("0x07|0x0001|32|0x0010||||||1|3|%d|%s", int(health.Uptime.Seconds()), healthFields(health)),
+		"0x00,0x07|0x0020,0x0010|17,0|0x0011,0x0001|" + pad(17) + "," + pad(0) + "||||||||||||",
+		"0x09|0x0000|24|0x0020|" + pad(24) + "|0x04|0x00|0x0020|17|" + hex.EncodeToString([]byte("not camera's API")) + "|||||||",
+		fmt.Sprintf("0x07|0x0001|32|0x0010|%s||||||1|3|%d|%s", pad(32), int(health.Uptime.Seconds()), healthFields(health)),
 	})
 }
 
@@ -406,7 +440,7 @@ func TestTsharkTCP(t *testing.T) {
 			}
 			cut := tc.header + int(frames[0].PayloadLen()) + 10 // inside the second packet
 			path := filepath.Join(t.TempDir(), "tcp.pcap")
-			writeTCPPcap(t, path, [][]byte{stream[:cut], stream[cut:]})
+			writeTCPPcap(t, path, pcapGroundPort, [][]byte{stream[:cut], stream[cut:]})
 			got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("tcp.port==%d,ccsds_tcp", pcapGroundPort),
 				"-o", "ccsds.global_pref_checkword:Override header flag to be false"},
 				append(primaryFields, tc.fields...)...)
@@ -416,16 +450,15 @@ func TestTsharkTCP(t *testing.T) {
 }
 
 // writeTCPPcap writes segs as the consecutive segments of one TCP stream
-// to the ground's port (no handshake: tshark reassembles by sequence
-// number).
-func writeTCPPcap(t *testing.T, path string, segs [][]byte) {
+// to port (no handshake: tshark reassembles by sequence number).
+func writeTCPPcap(t *testing.T, path string, port uint16, segs [][]byte) {
 	t.Helper()
 	w, start := newPcap(t, path, layers.LinkTypeEthernet)
 	seq := uint32(1000)
 	for i, seg := range segs {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IPv4(127, 0, 0, 1), DstIP: net.IPv4(127, 0, 0, 1)}
-		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(pcapGroundPort), Seq: seq, Ack: 1, ACK: true, PSH: true, Window: 65535}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), Seq: seq, Ack: 1, ACK: true, PSH: true, Window: 65535}
 		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)
 		}
@@ -441,4 +474,125 @@ func writeTCPPcap(t *testing.T, path string, segs [][]byte) {
 		}
 		seq += uint32(len(seg))
 	}
+}
+
+// TestTsharkTCPCommands: commands as a ground system writes them on a TCP
+// uplink (plain and cfs layouts, worked by hand, back to back, the second
+// split across two segments) are what the switch's TCP listener delivers
+// to their owners, and Wireshark's own CCSDS dissector reads each through
+// contrib/wireshark/spacenet.lua's ccsds_tcp reassembly: every primary
+// header field, and the data (for cfs, as in TestTsharkCFS: the dissector
+// reads its own 10-octet command secondary header over cFE's function code,
+// checksum and the first 8 octets of data).
+func TestTsharkTCPCommands(t *testing.T) {
+	tsharkPath(t)
+	hexOf := func(s string) string { return hex.EncodeToString([]byte(s)) }
+	// cfsFields is what the dissector shows of a cfs command after the
+	// primary header: "coarse time", "fine time", user data.
+	cfsFields := func(pkt []byte) string {
+		return fmt.Sprint(binary.BigEndian.Uint32(pkt[6:])) + "|" + fmt.Sprint(pkt[10]) + "|" + hex.EncodeToString(pkt[16:])
+	}
+	plain := []string{
+		"1020 C000 000B | 7365742070617261203D2031",     // to 0x020, count 0: "set para = 1"
+		"1021 C001 000D | 73706C697420636F6D6D616E6421", // to 0x021, count 1: "split command!"
+		"102F FFFF 0009 | 6C61737420636D642121",         // to 0x02F, count 0x3FFF: "last cmd!!" (>= 10 octets: see TestTsharkPlain)
+	}
+	// Checksums: 0xFF XOR every other octet of the packet (worked with
+	// python3; ccsds.CFSChecksumOK agrees below).
+	cfs := []string{
+		"1820 C007 0010 | 03 7E | 736574206D6F6465203D2073616665",     // function code 3: "set mode = safe"
+		"1821 C008 0012 | 7F 00 | 73706C69742063667320636F6D6D616E64", // 0x7F: "split cfs command"
+		"182F FFFF 000D | 01 D2 | 6C6173742063667320636D64",           // 1: "last cfs cmd"
+	}
+	for _, tc := range []struct {
+		layout ccsds.Layout
+		pkts   []string
+		want   []string // the payloads the owners get, in order
+		fields []string // after the primary header's
+		lines  func(pkts [][]byte) []string
+	}{
+		{ccsds.Plain, plain, []string{"set para = 1", "split command!", "last cmd!!"}, []string{"ccsds.user_data"},
+			func([][]byte) []string {
+				return []string{
+					"0|1|0|32|3|0|11|" + hexOf("set para = 1"),
+					"0,0|1,1|0,0|33,47|3,3|1,16383|13,9|" + hexOf("split command!") + "," + hexOf("last cmd!!"),
+				}
+			}},
+		{ccsds.CFS, cfs, []string{"\x03set mode = safe", "\x7Fsplit cfs command", "\x01last cfs cmd"},
+			[]string{"ccsds.coarse_time", "ccsds.fine_time", "ccsds.user_data"},
+			func(pkts [][]byte) []string {
+				a, b := strings.Split(cfsFields(pkts[1]), "|"), strings.Split(cfsFields(pkts[2]), "|")
+				return []string{
+					"0|1|1|32|3|7|16|" + cfsFields(pkts[0]),
+					"0,0|1,1|1,1|33,47|3,3|8,16383|18,13|" + a[0] + "," + b[0] + "|" + a[1] + "," + b[1] + "|" + a[2] + "," + b[2],
+				}
+			}},
+	} {
+		t.Run(tc.layout.String(), func(t *testing.T) {
+			var pkts [][]byte
+			var stream []byte
+			for _, h := range tc.pkts {
+				p := unhexT(t, h)
+				if tc.layout == ccsds.CFS && !ccsds.CFSChecksumOK(p) {
+					t.Fatalf("%s: checksum wrong: want 0x%02X", h, ccsds.CFSChecksum(p))
+				}
+				pkts = append(pkts, p)
+				stream = append(stream, p...)
+			}
+			cut := len(pkts[0]) + 9 // inside the second packet
+			path := filepath.Join(t.TempDir(), "tc.pcap")
+			writeTCPPcap(t, path, pcapUplinkPort, [][]byte{stream[:cut], stream[cut:]})
+			got := tsharkLua(t, path, []string{"-d", fmt.Sprintf("tcp.port==%d,ccsds_tcp", pcapUplinkPort),
+				"-o", "ccsds.global_pref_checkword:Override header flag to be false"},
+				append(primaryFields, tc.fields...)...)
+			checkLines(t, got, tc.lines(pkts))
+
+			delivered := tcpCommands(t, tc.layout, len(pkts), stream[:cut], stream[cut:])
+			for i, w := range tc.want {
+				var want frame.Frame
+				frame.Encode(&want, frame.TC, 0x7F0, frame.APID(binary.BigEndian.Uint16(pkts[i])&0x7FF), []byte(w))
+				if delivered[i] != want {
+					t.Errorf("command %d: owner got %x, want %x", i+1, delivered[i][:24], want[:24])
+				}
+			}
+		})
+	}
+}
+
+// tcpCommands runs a v0 switch in layout l with a TCP uplink listener,
+// writes segs to it on one connection, one write each, and returns the n
+// frames processor (0x020-0x02F) gets.
+func tcpCommands(t *testing.T, l ccsds.Layout, n int, segs ...[]byte) []frame.Frame {
+	t.Helper()
+	sw := startSwitch(t, nil, l)
+	proc, err := guest.Dial(sw.SocketPath("processor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	ln, stop := serveTCPUplink(t, sw, l)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, s := range segs {
+		if _, err := c.Write(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]frame.Frame, n)
+	proc.SetReadDeadline(time.Now().Add(timeout))
+	for i := range out {
+		if err := proc.ReadFrame(&out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Processor may read the last command before the listener counts it:
+	// read the counts once Serve has ended.
+	stop()
+	if s, want := ln.Stats(), (ListenerStats{Received: uint64(n), Injected: uint64(n)}); s != want {
+		t.Errorf("listener %+v, want %+v", s, want)
+	}
+	return out
 }

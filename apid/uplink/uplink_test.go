@@ -135,7 +135,13 @@ type groundEnv struct {
 
 func startGround(t *testing.T, layout ccsds.Layout, log *slog.Logger) *groundEnv {
 	t.Helper()
-	sw := startSwitch(t, nil, ccsds.Plain)
+	return startGroundOn(t, startSwitch(t, nil, ccsds.Plain), layout, log)
+}
+
+// startGroundOn is startGround with the switch sw, processor one of its
+// tenants.
+func startGroundOn(t *testing.T, sw *apidswitch.Switch, layout ccsds.Layout, log *slog.Logger) *groundEnv {
+	t.Helper()
 	proc, err := guest.Dial(sw.SocketPath("processor"))
 	if err != nil {
 		t.Fatal(err)

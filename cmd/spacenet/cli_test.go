@@ -75,7 +75,7 @@ func TestBinaryInjectKeepsGuest(t *testing.T) {
 	}
 
 	out, code = inject(t, append(args, "--replace")...)
-	if code != 0 || out != "sent TM from 0x010 to 0x020, 1 payload bytes\n" {
+	if code != 0 || out != "handed to the switch: TM from 0x010 to 0x020, 1 payload bytes (not waiting: the switch may still refuse it; --wait 200ms prints its ERROR)\n" {
 		t.Fatalf("inject --replace: status %d, output:\n%s", code, out)
 	}
 	// The guest was dropped: EOF.

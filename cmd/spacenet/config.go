@@ -14,7 +14,7 @@ var configCmd = &cobra.Command{
 	Use:   "config",
 	Short: "Print or check APID plane policy files",
 	Long: `A policy file says which tenants (guest VMs) exist, which APIDs each owns,
-to whom each may send and whether it may use the ground uplink. Without one,
+to whom each may send and whether it may send to the ground (downlink = true). Without one,
 the switch runs the built-in v0 topology that "config default" prints.`,
 	Example: `  spacenet config default > policy.toml
   spacenet config check policy.toml`,

@@ -16,7 +16,7 @@ func TestEdgeRows(t *testing.T) {
 		return &control.APID{
 			Time: at,
 			Tenants: []control.Tenant{
-				{Name: "camera", APIDs: []string{"0x010-0x01F"}, CanSendTo: []string{"processor"}, MayUplink: true},
+				{Name: "camera", APIDs: []string{"0x010-0x01F"}, CanSendTo: []string{"processor"}, MayDownlink: true},
 				{Name: "processor", APIDs: []string{"0x020-0x02F"}},
 			},
 			Ground: control.Tenant{Name: "ground", APIDs: []string{"0x7F0"}, CanSendTo: []string{"camera"}},

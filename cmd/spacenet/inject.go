@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,24 +55,37 @@ Space Packet (sequence count 0) in one UDP datagram to the switch's
 --uplink-listen address, in the --layout the switch uses (plain: a TC
 packet to --dest carrying the payload; cfs: the same with cFE's secondary
 header, the function code being the payload's first byte; spacenet: the
-whole frame).
+whole frame). UDP carries no answer, but a port nobody listens on makes
+the kernel send back an ICMP refusal: inject reads its socket for up to
+250ms after sending and, if the refusal arrives, says so and exits with
+status 3. Without one it says the packet was handed to the network, not
+that the switch took it (its "ground" counters say that).
+
+What inject prints is what it knows: without --wait, that the frame was
+handed to the switch (written to the socket); the switch may still refuse
+it (a destination not allowed, a full queue, a ground link that fails),
+and its ERROR frame comes back to the tenant's socket, which only --wait
+reads. With --wait, every frame back within that time, and whether an
+ERROR was among them.
 Inside a guest VM, --device names the virtio-serial port (or serial tty,
 put in raw mode) that QEMU carries to the tenant's socket.
 
 APIDs are hex with 0x (0x010) or decimal (16); a leading 0 is refused
 (is 010 octal, decimal or hex?).
 
-Exit status: 0 sent (and, with --wait, no ERROR back); 2 usage error;
-3 cannot reach the switch; 4 the switch refused the frame (the ERROR code is
-printed); 5 the tenant's guest is connected and --replace was not given.`,
+Exit status: 0 handed to the switch (and, with --wait, no ERROR back within
+that time; with --uplink, no ICMP refusal); 2 usage error; 3 cannot reach
+the switch (with --uplink: the ICMP refusal came back); 4 the switch refused
+the frame (the ERROR code is printed); 5 the tenant's guest is connected
+and --replace was not given.`,
 	Example: `  # as the camera, a TM frame to the processor; print what comes back
   spacenet inject --type TM --apid 0x010 --dest 0x020 --payload hello --tenant camera --wait 200ms
 
   # ask the switch's health service (every tenant's connected flag)
   spacenet inject --type HEALTH --apid 0x020 --dest 0x001 --tenant processor --wait 200ms
 
-  # from the ground, to a switch run with --downlink-listen udp://127.0.0.1:10001
-  spacenet inject --type TC --apid 0x7F0 --dest 0x020 --payload "from ground" --downlink udp://127.0.0.1:10001`,
+  # from the ground, to a switch run with --uplink-listen udp://127.0.0.1:10001
+  spacenet inject --type TC --apid 0x7F0 --dest 0x020 --payload "from ground" --uplink udp://127.0.0.1:10001`,
 	Args: cobra.NoArgs,
 	RunE: runInject,
 }
@@ -171,10 +185,12 @@ func runInject(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("send to %s: %v", path, errnoText(err))
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "sent %s from %v to %v, %d payload bytes\n", typ, src, dst, len(payload))
+	sent := fmt.Sprintf("handed to the switch: %s from %v to %v, %d payload bytes", typ, src, dst, len(payload))
 	if fl.wait <= 0 {
+		fmt.Fprintf(out, "%s (not waiting: the switch may still refuse it; --wait 200ms prints its ERROR)\n", sent)
 		return nil
 	}
+	fmt.Fprintf(out, "%s; reading what comes back for %v\n", sent, fl.wait)
 	g.SetReadDeadline(time.Now().Add(fl.wait))
 	var refused []string
 	var in [16]frame.Frame
@@ -200,6 +216,7 @@ func runInject(cmd *cobra.Command, _ []string) error {
 	if len(refused) > 0 {
 		return &exitError{code: exitRefused, err: fmt.Errorf("the switch refused the frame: %s", strings.Join(refused, ", "))}
 	}
+	fmt.Fprintf(out, "no ERROR back within %v\n", fl.wait)
 	return nil
 }
 
@@ -233,7 +250,17 @@ func printFrame(w io.Writer, f *frame.Frame) {
 	fmt.Fprintf(w, "%s from %v to %v, %d bytes: %q\n", f.Type(), f.APID(), f.Dest(), f.PayloadLen(), f.Payload())
 }
 
-// injectUplink sends f from the ground to a switch's uplink listener.
+// uplinkRefusalWait is how long injectUplink reads its connected UDP socket
+// after sending, for the kernel's report of an ICMP port unreachable (the
+// address has no listener). On loopback the refusal arrives within
+// microseconds; a remote switch needs a round trip. The switch itself
+// answers the ground with nothing, so the read ends at the deadline when
+// somebody listens.
+const uplinkRefusalWait = 250 * time.Millisecond
+
+// injectUplink sends f from the ground to a switch's uplink listener, then
+// waits up to uplinkRefusalWait for an ICMP refusal: one is reported as
+// exitNoSwitch.
 func injectUplink(w io.Writer, f *frame.Frame, layout ccsds.Layout, url string) error {
 	addr, err := uplink.ParseURL(url)
 	if err != nil {
@@ -246,12 +273,21 @@ func injectUplink(w io.Writer, f *frame.Frame, layout ccsds.Layout, url string) 
 	}
 	c, err := net.DialUDP("udp", nil, addr)
 	if err != nil {
-		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's downlink at %s: %v", url, errnoText(err))}
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: %v", url, errnoText(err))}
 	}
 	defer c.Close()
 	if _, err := c.Write(pkt[:n]); err != nil {
-		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's downlink at %s: %v", url, errnoText(err))}
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: %v", url, errnoText(err))}
 	}
-	fmt.Fprintf(w, "sent %s from %v to %v as a %d-octet %v CCSDS packet to %s\n", f.Type(), f.APID(), f.Dest(), n, layout, addr)
+	// A connected UDP socket gets the ICMP error of a datagram it sent as
+	// ECONNREFUSED on its next call; a read with a deadline waits for it.
+	c.SetReadDeadline(time.Now().Add(uplinkRefusalWait))
+	var b [1]byte
+	_, err = c.Read(b[:])
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: the packet was refused (ICMP port unreachable: nobody listens there; is the switch running with --uplink-listen %s?)", url, url)}
+	}
+	fmt.Fprintf(w, "handed to the network: %s from %v to %v as a %d-octet %v CCSDS packet to %s; no ICMP refusal within %v (the switch counts what it takes in its \"ground\" row)\n",
+		f.Type(), f.APID(), f.Dest(), n, layout, addr, uplinkRefusalWait)
 	return nil
 }

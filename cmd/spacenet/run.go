@@ -56,7 +56,7 @@ SIGTERM stops the switch and prints every tenant's counters.
 --downlink udp://HOST:PORT (space to ground) sends every frame routed to the
 ground (to 0x000, to the ground's APIDs, 0x7F0 unless the policy's [ground]
 table says otherwise, or to an APID no tenant owns, from a tenant with
-uplink = true) as one CCSDS Space Packet per UDP datagram. --downlink
+downlink = true in the policy) as one CCSDS Space Packet per UDP datagram. --downlink
 tcp://HOST:PORT connects to the ground and sends the packets back to back
 (tcp-listen://HOST:PORT waits for the ground to connect), reconnecting when
 the connection ends and holding up to 256 packets meanwhile; what does not
@@ -75,7 +75,8 @@ can_send_to (Not_permitted); refusals are counted in the "ground" row.
 --layout says how packets carry frames, both ways (docs/ground.md):
   plain     telemetry from APID A is a TM packet with APID A and the frame's
             payload as data; a TC packet with APID B is a command to B's
-            owner from the ground's APID (0x7F0), payload = its data
+            owner from the ground's first APID (0x7F0 unless the policy's
+            [ground] owns says otherwise), payload = its data
   cfs       as plain, with cFE's secondary headers: TM time (seconds since
             1980-001, subseconds), TC function code and checksum (checked;
             the frame's payload is the function code, then the data)
@@ -102,8 +103,8 @@ func init() {
 	f := runCmd.Flags()
 	f.StringVar(&runFlags.config, "config", "", "policy file (TOML); default: the built-in v0 topology")
 	f.StringVar(&runFlags.socketDir, "socket-dir", sockdir.Default(), "directory of the tenants' sockets (the default depends on the user: see above)")
-	f.StringVar(&runFlags.downlink, "downlink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT (space to ground)")
-	f.StringVar(&runFlags.uplinkListen, "uplink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT (ground to space)")
+	f.StringVar(&runFlags.downlink, "downlink", "", "send ground-bound frames as CCSDS packets to udp://HOST:PORT, tcp://HOST:PORT or tcp-listen://HOST:PORT (space to ground)")
+	f.StringVar(&runFlags.uplinkListen, "uplink-listen", "", "receive CCSDS packets from the ground on udp://HOST:PORT or tcp://HOST:PORT (ground to space)")
 	f.StringVar(&runFlags.layout, "layout", "plain", "CCSDS packet layout of the ground link: plain, cfs or spacenet")
 	addLogFlags(runCmd, &runFlags.logFormat, &runFlags.logLevel)
 	f.StringVar(&runFlags.dirMode, "dir-mode", "0700", "mode of the socket directory, if the switch creates it (at most 0755)")

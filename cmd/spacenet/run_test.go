@@ -250,7 +250,7 @@ func TestBinaryRunInject(t *testing.T) {
 	p.waitLog("tenant connected", "tenant=processor")
 
 	out, code := inject(t, "--type", "TM", "--apid", "0x010", "--dest", "0x020", "--payload", "hello", "--socket", p.sock("camera"))
-	if code != 0 || !strings.Contains(out, "sent TM from 0x010 to 0x020, 5 payload bytes") {
+	if code != 0 || out != "handed to the switch: TM from 0x010 to 0x020, 5 payload bytes (not waiting: the switch may still refuse it; --wait 200ms prints its ERROR)\n" {
 		t.Fatalf("inject: %d %s", code, out)
 	}
 	var want frame.Frame
@@ -648,7 +648,7 @@ func TestBinaryDefaultSocketDir(t *testing.T) {
 	defer proc.Close()
 	p.waitLog("tenant connected", "tenant=processor")
 	out, code := spacenet(t, env, "inject", "--type", "TM", "--apid", "0x010", "--dest", "0x020", "--payload", "hi", "--tenant", "camera")
-	if code != 0 || out != "sent TM from 0x010 to 0x020, 2 payload bytes\n" {
+	if code != 0 || out != "handed to the switch: TM from 0x010 to 0x020, 2 payload bytes (not waiting: the switch may still refuse it; --wait 200ms prints its ERROR)\n" {
 		t.Fatalf("inject --tenant camera: status %d, output %q", code, out)
 	}
 	var want, got frame.Frame

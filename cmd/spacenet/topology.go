@@ -77,7 +77,7 @@ var topologyCmd = &cobra.Command{
 tenant with the APID ranges it owns, the ground with its APIDs, and an arrow
 for each "may send to": tenant to tenant (can_send_to; labelled with the
 ranges when only part of the destination is reachable), tenant to ground
-(uplink = true, dashed) and ground to tenant (the ground's can_send_to,
+(downlink = true, dashed) and ground to tenant (the ground's can_send_to,
 dashed). It draws what the policy permits; the switch counts per sender,
 not per pair, so arrows carry no rates. With --live it draws the policy in
 force in the running switch (its control socket, SOCKET-DIR/.control) and

@@ -97,7 +97,7 @@ spacenet inject --device $dev --type TM --apid 0x020 --dest 0x100 --payload spoo
 		t.Fatal("the injected frame did not arrive")
 	}
 	for _, line := range []string{
-		"sent TM from 0x010 to 0x020, 5 payload bytes\r\ninject 1: exit 0\r\n",
+		"handed to the switch: TM from 0x010 to 0x020, 5 payload bytes (not waiting: the switch may still refuse it; --wait 200ms prints its ERROR)\r\ninject 1: exit 0\r\n",
 		"ERROR Apid_not_allocated (0x04) from 0x000: offending type TM, apid 0x020, payload_length 5\r\n",
 		"inject 2: exit 4\r\n",
 	} {

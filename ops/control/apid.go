@@ -38,13 +38,13 @@ type APID struct {
 // apidswitch.Counters: as a sender, Received = Delivered + DeliveredSystem
 // + DeliveredGround + DeliveredRemote + Queued + Held + the sum of Dropped.
 type Tenant struct {
-	Name       string   `json:"name"`
-	APIDs      []string `json:"apids"`       // the ranges it owns ("0x100-0x1FF")
-	CanSendTo  []string `json:"can_send_to"` // as the policy says
-	MayUplink  bool     `json:"uplink"`
-	Generation uint64   `json:"generation"`
-	Connected  bool     `json:"connected"`
-	Removed    bool     `json:"removed,omitempty"`
+	Name        string   `json:"name"`
+	APIDs       []string `json:"apids"`       // the ranges it owns ("0x100-0x1FF")
+	CanSendTo   []string `json:"can_send_to"` // as the policy says
+	MayDownlink bool     `json:"downlink"`    // may send to the ground (the policy's downlink key)
+	Generation  uint64   `json:"generation"`
+	Connected   bool     `json:"connected"`
+	Removed     bool     `json:"removed,omitempty"`
 
 	Received        uint64            `json:"received"`
 	Delivered       uint64            `json:"delivered"`
@@ -137,7 +137,7 @@ func (src *APIDSource) Snapshot() *APID {
 		t := tenantOf(&c)
 		if i, ok := pol.Index(c.Tenant); ok && !c.Removed {
 			pt := &pol.Tenants[i]
-			t.APIDs, t.CanSendTo, t.MayUplink = ranges(pt.Owns), pt.CanSendTo, pt.Uplink
+			t.APIDs, t.CanSendTo, t.MayDownlink = ranges(pt.Owns), pt.CanSendTo, pt.Downlink
 		}
 		out.Tenants = append(out.Tenants, t)
 	}
@@ -228,7 +228,7 @@ func (s *APID) PolicyInForce() (*policy.Policy, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Tenants = append(p.Tenants, policy.Tenant{Name: t.Name, Owns: owns, CanSendTo: t.CanSendTo, Uplink: t.MayUplink})
+		p.Tenants = append(p.Tenants, policy.Tenant{Name: t.Name, Owns: owns, CanSendTo: t.CanSendTo, Downlink: t.MayDownlink})
 	}
 	owns, err := parse("ground", s.Ground.APIDs)
 	if err != nil {

@@ -79,7 +79,7 @@ func TestSnapshotCounts(t *testing.T) {
 	}
 	cam := tenantNamed(t, &s, "camera")
 	want := control.Tenant{
-		Name: "camera", APIDs: []string{"0x010-0x01F"}, CanSendTo: []string{"processor", "spaceos"}, MayUplink: true,
+		Name: "camera", APIDs: []string{"0x010-0x01F"}, CanSendTo: []string{"processor", "spaceos"}, MayDownlink: true,
 		Generation: 1, Connected: true,
 		Received:  controltest.Sent + controltest.Spoofed + controltest.Healths,
 		Delivered: controltest.Sent, DeliveredSystem: controltest.Healths,
@@ -89,7 +89,7 @@ func TestSnapshotCounts(t *testing.T) {
 	checkTenant(t, cam, &want, "Apid_not_allocated")
 	proc := tenantNamed(t, &s, "processor")
 	want = control.Tenant{
-		Name: "processor", APIDs: []string{"0x020-0x02F"}, CanSendTo: []string{"camera", "spaceos"}, MayUplink: true,
+		Name: "processor", APIDs: []string{"0x020-0x02F"}, CanSendTo: []string{"camera", "spaceos"}, MayDownlink: true,
 		Generation: 1, Connected: true,
 		Received: controltest.Healths, DeliveredSystem: controltest.Healths,
 		NoticesQueued: controltest.Healths,
@@ -141,7 +141,7 @@ func checkTenant(t *testing.T, got, want *control.Tenant, reason string) {
 		t.Errorf("%s: apids %v can_send_to %v", got.Name, c.APIDs, c.CanSendTo)
 	}
 	c.APIDs, c.CanSendTo = want.APIDs, want.CanSendTo
-	if c.Name != want.Name || c.Generation != want.Generation || c.Connected != want.Connected || c.MayUplink != want.MayUplink ||
+	if c.Name != want.Name || c.Generation != want.Generation || c.Connected != want.Connected || c.MayDownlink != want.MayDownlink ||
 		c.Received != want.Received || c.Delivered != want.Delivered || c.DeliveredSystem != want.DeliveredSystem ||
 		c.DeliveredGround != 0 || c.Queued != 0 || c.Held != 0 || c.DroppedTotal != want.DroppedTotal ||
 		c.NoticesQueued != want.NoticesQueued || c.NoticesLost != 0 {

@@ -2,7 +2,7 @@
 // WriteLANDOT) as a Graphviz graph: one node per
 // tenant with the APID ranges it owns, the ground with its APIDs, and an
 // edge for each "may send to": tenant to tenant (can_send_to), tenant to
-// ground (uplink = true), ground to tenant (the ground's can_send_to). It
+// ground (downlink = true), ground to tenant (the ground's can_send_to). It
 // draws what the policy permits; rates of what flowed (the switch counts
 // per pair: apidswitch.Switch.Edges) go on nodes and edges as notes (see
 // WriteDOT). SVG comes from Graphviz's dot program.
@@ -37,7 +37,7 @@ func Edges(p *policy.Policy) []Edge {
 	for i := range p.Tenants {
 		from := p.Tenants[i].Name
 		out = append(out, reach(p, from, p.SendTo(i), "route")...)
-		if p.Tenants[i].Uplink {
+		if p.Tenants[i].Downlink {
 			out = append(out, Edge{From: from, To: Ground, Kind: "downlink"})
 		}
 	}

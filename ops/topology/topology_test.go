@@ -21,7 +21,7 @@ const testPolicy = `
 name = "camera"
 owns = ["0x010-0x01F"]
 can_send_to = ["processor", "0x100-0x10F"]
-uplink = true
+downlink = true
 
 [[tenant]]
 name = "processor"
@@ -32,7 +32,7 @@ can_send_to = ["camera"]
 name = "spaceos"
 owns = ["0x100-0x2FF"]
 can_send_to = ["camera", "processor"]
-uplink = true
+downlink = true
 
 [ground]
 owns = ["0x7F0"]
