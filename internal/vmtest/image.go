@@ -6,8 +6,10 @@
 // /boot/vmlinuz-*), booted directly with -kernel; an initramfs written by
 // this package (cpio "newc") with busybox (package busybox-static), the
 // virtio modules the guest needs (virtio_pci, virtio_console, virtio_net
-// and their dependencies from modules.dep), an /init and the programs,
-// built with CGO_ENABLED=0. Images are cached under a directory keyed by
+// and their dependencies from modules.dep, more if Spec.Modules names
+// them), an /init and the programs, built with CGO_ENABLED=0, and any
+// dynamically linked host programs Spec.Binaries names, with their
+// libraries. Images are cached under a directory keyed by
 // the sha256 of every input, so a second build of the same inputs only
 // hashes them; the KeepImages most recently used are kept.
 //
@@ -44,6 +46,11 @@ type Spec struct {
 	// Modules are loaded at boot, after their dependencies; nil means
 	// DefaultModules.
 	Modules []string
+	// Binaries are dynamically linked host programs copied into the guest
+	// at the same path, with the shared libraries `ldd` names for them and
+	// the dynamic loader, e.g. /usr/sbin/tc. Call them by that path: an
+	// applet of busybox by the same name comes first in PATH.
+	Binaries []string
 	// CacheDir holds the images; "" means DefaultCacheDir().
 	CacheDir string
 	// Dir is where `go build` runs (inside the spacenet module); "" means
@@ -173,6 +180,14 @@ func Build(ctx context.Context, spec Spec) (*Image, error) {
 	for _, n := range names {
 		add("bin/"+n, progs[n])
 	}
+	files, err := hostFiles(spec.Binaries)
+	if err != nil {
+		return nil, err
+	}
+	filePaths := slices.Sorted(maps.Keys(files))
+	for _, p := range filePaths {
+		add(p, files[p])
+	}
 	img.Key = hex.EncodeToString(h.Sum(nil))[:24]
 	dir := filepath.Join(spec.CacheDir, img.Key)
 	img.Initrd = filepath.Join(dir, "initrd.cpio")
@@ -185,8 +200,10 @@ func Build(ctx context.Context, spec Spec) (*Image, error) {
 
 	var buf bytes.Buffer
 	c := &cpioWriter{w: &buf}
+	made := map[string]bool{}
 	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run", "etc", "lib", "lib/modules"} {
 		c.Dir(d)
+		made[d] = true
 	}
 	c.File("init", 0o755, []byte(initScript))
 	c.File("bin/busybox", 0o755, busybox)
@@ -200,6 +217,18 @@ func Build(ctx context.Context, spec Spec) (*Image, error) {
 	c.File("etc/modules", 0o644, []byte(order.String()))
 	for _, n := range names {
 		c.File("bin/"+n, 0o755, progs[n])
+	}
+	for _, p := range filePaths {
+		name := strings.TrimPrefix(p, "/")
+		var parents []string
+		for d := filepath.Dir(name); d != "." && !made[d]; d = filepath.Dir(d) {
+			parents = append(parents, d)
+			made[d] = true
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			c.Dir(parents[i])
+		}
+		c.File(name, 0o755, files[p])
 	}
 	if err := c.Close(); err != nil {
 		return nil, err
@@ -280,6 +309,42 @@ func buildPrograms(ctx context.Context, spec Spec, tmp string) (map[string][]byt
 		out[name] = b
 	}
 	return out, nil
+}
+
+// hostFiles reads the programs of binaries and the shared libraries and
+// dynamic loader `ldd` lists for each (the host's paths, links followed),
+// by absolute path.
+func hostFiles(binaries []string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, bin := range binaries {
+		if !filepath.IsAbs(bin) {
+			return nil, fmt.Errorf("vmtest: binary %q: not an absolute path", bin)
+		}
+		out, err := exec.Command("ldd", bin).Output()
+		if err != nil {
+			return nil, fmt.Errorf("vmtest: ldd %s: %w", bin, err)
+		}
+		paths := []string{bin}
+		for _, line := range strings.Split(string(out), "\n") {
+			// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+			// "/lib64/ld-linux-x86-64.so.2 (0x...)"; the vDSO has no file.
+			f := strings.Fields(line)
+			if len(f) >= 3 && f[1] == "=>" && filepath.IsAbs(f[2]) {
+				paths = append(paths, f[2])
+			} else if len(f) >= 1 && filepath.IsAbs(f[0]) {
+				paths = append(paths, f[0])
+			}
+		}
+		for _, p := range paths {
+			if files[p] != nil {
+				continue
+			}
+			if files[p], err = os.ReadFile(p); err != nil {
+				return nil, fmt.Errorf("vmtest: binary %s: %w", bin, err)
+			}
+		}
+	}
+	return files, nil
 }
 
 // moduleOrder returns the module files (relative to /lib/modules/<release>)

@@ -34,10 +34,16 @@ func needQEMU(t *testing.T) {
 // image builds (or finds in the cache) an image with programs.
 func image(t *testing.T, programs map[string]string) *vmtest.Image {
 	t.Helper()
+	return imageSpec(t, vmtest.Spec{Programs: programs})
+}
+
+// imageSpec builds (or finds in the cache) the image of spec.
+func imageSpec(t *testing.T, spec vmtest.Spec) *vmtest.Image {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	img, err := vmtest.Build(ctx, vmtest.Spec{Programs: programs})
+	img, err := vmtest.Build(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
