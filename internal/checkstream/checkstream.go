@@ -92,6 +92,33 @@ func Duplex(c HalfCloser, size int64) (int64, [32]byte, error) {
 	return n, sum, err
 }
 
+// Hash reads r until EOF and returns the bytes read and their sha256
+// (compare with Sum). Once at least half of size bytes have arrived it
+// calls halfway, if not nil, once: a test's look at the connection in the
+// middle of a transfer. An error other than EOF ends it early.
+func Hash(r io.Reader, size int64, halfway func()) (int64, [32]byte, error) {
+	h := sha256.New()
+	buf := make([]byte, 1<<16)
+	var n int64
+	var err error
+	for err == nil {
+		var k int
+		k, err = r.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		if halfway != nil && n >= size/2 {
+			halfway()
+			halfway = nil
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return n, sum, err
+}
+
 // Result is what Duplex returned on one side.
 type Result struct {
 	N   int64    // bytes read

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"io"
 	"net"
 	"testing"
+	"testing/iotest"
 
 	"go.uber.org/goleak"
 )
@@ -55,5 +57,26 @@ func TestDuplex(t *testing.T) {
 	}
 	if r.Err != nil || r.N != 3*Period+1 || r.Sum != Sum(3*Period+1) {
 		t.Errorf("acceptor: %d bytes, %v, sum ok %v", r.N, r.Err, r.Sum == Sum(3*Period+1))
+	}
+}
+
+// TestHash: Hash reads to EOF, sums what it read as Sum does, and calls
+// halfway exactly once, once half the bytes have arrived.
+func TestHash(t *testing.T) {
+	const size = 300_000
+	var r bytes.Buffer
+	if err := Write(&r, size); err != nil {
+		t.Fatal(err)
+	}
+	calls, at := 0, 0
+	n, sum, err := Hash(iotest.HalfReader(&r), size, func() { calls++; at = size - r.Len() })
+	if err != nil || n != size || sum != Sum(size) {
+		t.Fatalf("got %d bytes, %x, %v; want %d, %x", n, sum, err, size, Sum(size))
+	}
+	if calls != 1 || at < size/2 || at > size/2+32<<10 {
+		t.Fatalf("halfway called %d times, after %d bytes; want once, after %d and within a read", calls, at, size/2)
+	}
+	if _, _, err := Hash(iotest.ErrReader(io.ErrUnexpectedEOF), size, nil); err != io.ErrUnexpectedEOF {
+		t.Fatalf("a failing reader: %v, want %v", err, io.ErrUnexpectedEOF)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -195,33 +194,19 @@ func kernelPeer(spec string) int {
 	go func() { werr <- writeStream(c.(*net.TCPConn), size) }()
 	// Halfway through, the kernel's view of the connection (ss -tin):
 	// the options negotiated, retransmissions.
-	h := sha256.New()
-	buf := make([]byte, 1<<16)
-	var n int64
-	shown := false
-	for {
-		k, err := c.Read(buf)
-		h.Write(buf[:k])
-		n += int64(k)
-		if !shown && n >= size/2 {
-			shown = true
-			fmt.Print(ssInfo(c))
-			fmt.Println(tcpInfo(c))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			fmt.Println("read:", err)
-			break
-		}
+	n, sum, err := checkstream.Hash(c, size, func() {
+		fmt.Print(ssInfo(c))
+		fmt.Println(tcpInfo(c))
+	})
+	if err != nil {
+		fmt.Println("read:", err)
 	}
 	if err := <-werr; err != nil {
 		fmt.Println("write:", err)
 	}
 	fmt.Print(ssInfo(c))
 	c.Close()
-	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(h.Sum(nil)))
+	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(sum[:]))
 	return 0
 }
 

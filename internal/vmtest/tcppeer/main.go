@@ -14,10 +14,8 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -71,29 +69,14 @@ func run(args []string) error {
 		}
 		werr <- err
 	}()
-	h := sha256.New()
-	buf := make([]byte, 1<<16)
-	var n int64
-	shown := false
-	for {
-		k, err := c.Read(buf)
-		h.Write(buf[:k])
-		n += int64(k)
-		if !shown && n >= size/2 {
-			shown = true
-			show(tc)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read after %d bytes: %w", n, err)
-		}
+	n, sum, err := checkstream.Hash(c, size, func() { show(tc) })
+	if err != nil {
+		return fmt.Errorf("read after %d bytes: %w", n, err)
 	}
 	if err := <-werr; err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(h.Sum(nil)))
+	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(sum[:]))
 	return nil
 }
 
