@@ -32,8 +32,9 @@ to the Linux kernel's TCP in a network namespace, and the kernel to itself
 in-process ports; each kernel on a TAP plugged into a port of its own) and
 TAPs on a Linux bridge in a namespace (the kernel on the bridge; the second
 kernel joined to it by a veth pair), at each --mtu. Each transfer
-carries --bytes each way at once, sha256-checked; then --trips round trips of
-64 bytes. Prints the median of --runs runs (interleaved across pairs), p50 and
+carries --bytes each way at once, sha256-checked, timed from the established
+connection (the dial apart: its longest per row is "dial max"); then --trips
+round trips of 64 bytes. Prints the median of --runs runs (interleaved across pairs), p50 and
 p99 round trip, heap allocations per data segment (whole process), and the
 ratios ours/gVisor and ours/kernel. The kernel pairs and the TAP medium need root.`,
 		Example: `  spacenet bench tcp --media pipe,lan          # without root: the kernel's pairs are skipped

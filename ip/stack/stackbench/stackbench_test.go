@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"spacenet/internal/checkstream"
+	"spacenet/internal/netnsdo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -106,7 +110,7 @@ func TestRunKernelKernel(t *testing.T) {
 		if p.client.addr != kernelClientAddr || p.server.addr != kernelAddr {
 			t.Errorf("%s: client %v, server %v", name, p.client.addr, p.server.addr)
 		}
-		if _, err := throughput(ctx, p, 5101, size, checkstream.Sum(size)); err != nil {
+		if _, _, err := throughput(ctx, p, 5101, size, checkstream.Sum(size)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 		p.close()
@@ -140,5 +144,108 @@ func TestRunTimeout(t *testing.T) {
 			t.Errorf("timeout %v: err %v", timeout, err)
 		}
 		t.Logf("timeout %v: %v after %v", timeout, err, time.Since(start))
+	}
+}
+
+// TestTAPMediumReady: on a fresh TAP medium the second kernel's first
+// connection to the first completes without retransmitting its SYN (the
+// veth's bridge port is forwarding and its far end up when kernel
+// returns), and so does one after a user-space pair's TAP has joined
+// the bridge and left: the bridge keeps its own address (bridgeMAC). On
+// a bridge without one, the TAP's lower address became the bridge's, the
+// second kernel learnt it, and its next SYN after the TAP had gone was
+// lost (resent after the kernel's 1 s initial RTO). Skipped without root.
+func TestTAPMediumReady(t *testing.T) {
+	m, err := newTAPMedium(1500)
+	if err != nil {
+		if refused(err) {
+			t.Skipf("the kernel refused (not root?): %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer m.close()
+	serverNS, err := m.kernel(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientNS, err := m.kernel(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := kernelPeer(clientNS, kernelClientAddr), kernelPeer(serverNS, kernelAddr)
+	l, err := server.listen(context.Background(), 7001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bridgeAddr := func() string {
+		t.Helper()
+		var mac string
+		if err := netnsdo.Do(m.ns, func() error {
+			ifi, err := net.InterfaceByName(m.br)
+			if err == nil {
+				mac = ifi.HardwareAddr.String()
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return mac
+	}
+	// dial connects the second kernel to the first and returns the
+	// client socket's retransmissions (TCP_INFO), SYNs included.
+	dial := func(step string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		c, err := client.dial(ctx, netip.AddrPortFrom(kernelAddr, 7001))
+		if err != nil {
+			t.Fatalf("%s: dial: %v", step, err)
+		}
+		defer c.Close()
+		raw, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info *unix.TCPInfo
+		var ierr error
+		if err := raw.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || ierr != nil {
+			t.Fatal(err, ierr)
+		}
+		if info.Total_retrans != 0 {
+			t.Errorf("%s: the client retransmitted %d times (its SYN was lost)", step, info.Total_retrans)
+		}
+		a, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+	}
+	dial("first connection on a fresh medium")
+	if got := bridgeAddr(); got != bridgeMAC {
+		t.Errorf("bridge address %s, want %s", got, bridgeMAC)
+	}
+	// A TAP with the lowest unicast address there is joins the bridge;
+	// the second kernel forgets its neighbours and connects (on a bridge
+	// without an address of its own, it learns the TAP's); the TAP goes.
+	tap, err := m.port(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ipCmd("-n", m.ns, "link", "set", tap.Name(), "address", "02:00:00:00:00:01"); err != nil {
+		tap.Close()
+		t.Fatal(err)
+	}
+	if got := bridgeAddr(); got != bridgeMAC {
+		t.Errorf("with a port of a lower address, bridge address %s, want %s", got, bridgeMAC)
+	}
+	if err := ipCmd("-n", clientNS, "neigh", "flush", "all"); err != nil {
+		t.Fatal(err)
+	}
+	dial("with the TAP on the bridge")
+	tap.Close()
+	dial("after the TAP left")
+	if got := bridgeAddr(); got != bridgeMAC {
+		t.Errorf("after the port left, bridge address %s, want %s", got, bridgeMAC)
 	}
 }
