@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
 	"spacenet/apid/router"
@@ -44,6 +46,10 @@ type conn struct {
 	dbuf     []byte
 	dn       int
 
+	// For queue.waitRoom's progress checks, with the queue's lock held.
+	outqFn func(fd uintptr) // c.readOutq, made once
+	outq   int
+
 	sub sync.Mutex // guards subAPID
 	// subAPID is the APID a guest subscribed to events from (0: not
 	// subscribed); notifications are addressed to it.
@@ -73,6 +79,27 @@ func (c *conn) directWrite(fd uintptr) bool {
 			c.dn = n
 		}
 		return true
+	}
+}
+
+// unconsumed returns SIOCOUTQ on the socket: the memory the guest has not
+// yet read of what was written to it (in the kernel's buffer sizes, not
+// bytes), or -1 if the kernel does not say. It changes when the guest
+// reads a whole write's worth, long before a writer blocked on the full
+// socket is woken: Linux wakes it only when three quarters of the buffer
+// (some 500 frames) have been read. The caller holds the queue's lock.
+func (c *conn) unconsumed() int {
+	c.outq = -1
+	if err := c.raw.Control(c.outqFn); err != nil {
+		return -1
+	}
+	return c.outq
+}
+
+// readOutq is unconsumed's ioctl.
+func (c *conn) readOutq(fd uintptr) {
+	if v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+		c.outq = v
 	}
 }
 

@@ -62,6 +62,20 @@ func collect(t *testing.T, g *guest.Conn, n int) <-chan []frame.Frame {
 	return out
 }
 
+// writeAll writes out to g, per frames at a time, in a goroutine, until
+// done or a write fails; the channel then yields the error (nil if none).
+func writeAll(g *guest.Conn, out []frame.Frame, per int) <-chan error {
+	wrote := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; i < len(out) && err == nil; i += per {
+			err = g.WriteFrames(out[i:min(len(out), i+per)])
+		}
+		wrote <- err
+	}()
+	return wrote
+}
+
 // watchErrors reads g until it closes or fails, and returns the ERROR
 // frames it saw once it has.
 func watchErrors(g *guest.Conn) <-chan []frame.Frame {
@@ -138,7 +152,7 @@ func TestLosslessFlatOut(t *testing.T) {
 // Others are unaffected meanwhile, and the away tenant gets exactly what was
 // queued when it comes, after which frames flow to it again.
 func TestHoldThenRefuse(t *testing.T) {
-	const hold = 50 * time.Millisecond
+	const hold = 100 * time.Millisecond
 	h := startSwitch(t, Config{QueueLen: 16, // 14 for tenants' frames
 		Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: hold}})})
 	cam := h.dial("camera")
@@ -161,8 +175,11 @@ func TestHoldThenRefuse(t *testing.T) {
 			t.Fatalf("ERROR %d: %x, want %x", i, e[:32], want[:32])
 		}
 	}
-	if d := time.Since(start); d > 20*hold {
-		t.Errorf("40 refusals took %v: more than one hold time (%v) each?", d, hold)
+	// One hold time in all, not one each (4 s): under 4 hold times, since
+	// two busy loops on 2 cores were seen to pause this test's reading of
+	// the ERRORs for 180 ms (3 times a 50 ms hold failed 1 run in 50).
+	if d := time.Since(start); d > 4*hold {
+		t.Errorf("40 refusals took %v, want under 4 hold times (%v): one hold time each?", d, hold)
 	}
 	// spaceos <-> camera are not held up.
 	for i := range 10 {
@@ -228,14 +245,7 @@ func TestUnreadNoticesPause(t *testing.T) {
 	spaceos := h.dial("spaceos")
 	const n = 20_000 // far more ERRORs than its queue and socket buffers hold
 	out := seqFrames(n, 0x010, 0x100, 0)
-	wrote := make(chan error, 1)
-	go func() {
-		var err error
-		for i := 0; i < n && err == nil; i += 256 {
-			err = cam.WriteFrames(out[i:min(n, i+256)])
-		}
-		wrote <- err
-	}()
+	wrote := writeAll(cam, out, 256)
 	// processor <-> spaceos talk meanwhile.
 	for i := range 200 {
 		f := mkFrame(t, frame.TM, 0x020, 0x100, fmt.Sprint("ping ", i))
@@ -277,8 +287,23 @@ func TestUnreadNoticesPause(t *testing.T) {
 // TestFairShare: two senders flooding one busy receiver (it reads a frame
 // at a time, slower than they write) each get 40-60% of what it reads, and
 // neither loses a frame.
+//
+// The test's guests are goroutines of the switch's own process, on a
+// machine that may be loaded: the receiver (or the switch's writer) can go
+// unscheduled for more than the default hold of 100 ms, which the switch
+// rightly takes for a receiver that stopped. The fair share is not about
+// the hold, so the receiver's hold here is 5 s; and the senders read their
+// answers, so that a refusal fails the test with its count instead of
+// pausing both senders until the receiver's read times out. A share is
+// only owed to a sender that has frames waiting: each writes 256 frames
+// per write, so that it refills its socket in one call when the kernel
+// wakes it (once three quarters of it were read). With 16 per write, a
+// sender goroutine left unscheduled let its socket run empty (the
+// switch's reader for it blocked in read for up to 240 ms of a 300 ms
+// run, under two busy loops on 2 cores), and the other got 60-67%.
 func TestFairShare(t *testing.T) {
-	h := startSwitch(t, Config{QueueLen: 64})
+	h := startSwitch(t, Config{QueueLen: 64,
+		Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: 5 * time.Second}})})
 	proc := h.dial("processor")
 	senders := []struct {
 		name string
@@ -291,9 +316,11 @@ func TestFairShare(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	guests := make([]*guest.Conn, len(senders))
+	answers := make([]<-chan []frame.Frame, len(senders))
 	for i, s := range senders {
 		guests[i] = h.dial(s.name)
-		out := seqFrames(16, s.src, 0x020, 0)
+		answers[i] = watchErrors(guests[i])
+		out := seqFrames(256, s.src, 0x020, 0)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -313,12 +340,17 @@ func TestFairShare(t *testing.T) {
 	proc.SetReadDeadline(time.Now().Add(testTimeout))
 	for i := range frames {
 		if err := proc.ReadFrame(&frames[i]); err != nil {
+			close(stop)
+			for _, s := range senders {
+				c := h.counters(s.name)
+				t.Logf("%s: received %d delivered %d held %d dropped %v", s.name, c.Received, c.Delivered, c.Held, c.Dropped)
+			}
 			t.Fatalf("frame %d: %v", i, err)
 		}
 	}
 	close(stop)
 	for _, g := range guests {
-		g.Close() // unblocks a write the switch holds
+		g.Close() // unblocks a write the switch holds, and ends watchErrors
 	}
 	wg.Wait()
 	var bySrc [2]int
@@ -336,21 +368,162 @@ func TestFairShare(t *testing.T) {
 			t.Errorf("%s got %.1f%% of the receiver's frames (%v), want 40-60%%", s.name, 100*share, bySrc)
 		}
 	}
-	for _, s := range senders {
+	for i, s := range senders {
+		if errs := <-answers[i]; len(errs) != 0 {
+			t.Errorf("%s got %d ERRORs, first %x", s.name, len(errs), errs[0][:24])
+		}
 		if c := h.counters(s.name); c.DroppedTotal() != 0 {
 			t.Errorf("%s dropped %v", s.name, c.Dropped)
 		}
 	}
 }
 
+// TestSlowReaderHeld: a receiver that reads steadily but slowly (1,000
+// frames/s, one at a time) under a flat-out sender gets every frame, and
+// the sender no ERROR, although its socket is full all along and Linux
+// wakes a writer blocked on a full Unix socket only once three quarters of
+// it were read (some 500 frames here, half a second): the switch's writer
+// commits nothing for longer than the hold while the receiver reads.
+// Before, the hold counted from the start of the wait and only commits
+// were progress, so the held frame was refused Host_busy. The hold is
+// 250 ms, not the default 100, so that a loaded machine pausing the
+// test's reader (a goroutine of the switch's own process) does not count
+// as a receiver that stopped; the writes, at most a queue of 64 frames,
+// are each read in 64 ms.
+func TestSlowReaderHeld(t *testing.T) {
+	const n = 1600
+	h := startSwitch(t, Config{QueueLen: 64,
+		Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: 250 * time.Millisecond}})})
+	cam := h.dial("camera")
+	proc := h.dial("processor")
+	// camera's answers: the first ERROR ends processor's reading at once
+	// (the frames refused never come).
+	camErrs := make(chan frame.Frame, 1)
+	go func() {
+		var f frame.Frame
+		if cam.ReadFrame(&f) == nil {
+			camErrs <- f
+			proc.SetReadDeadline(time.Now())
+		}
+		close(camErrs)
+	}()
+	out := seqFrames(n, 0x010, 0x020, 0)
+	wrote := writeAll(cam, out, 16)
+	proc.SetReadDeadline(time.Now().Add(testTimeout))
+	tick := time.NewTicker(time.Millisecond) // the pace of a slow receiver, not a wait for a state
+	defer tick.Stop()
+	var f frame.Frame
+	for i := 0; i < n; i++ {
+		<-tick.C
+		if err := proc.ReadFrame(&f); err != nil {
+			c := h.counters("camera")
+			t.Fatalf("frame %d: %v; camera delivered %d, Host_busy %d", i, err, c.Delivered, c.Dropped[frame.HostBusy])
+		}
+		if f != out[i] {
+			t.Fatalf("frame %d: sequence %d (a refusal?)", i, seqOf(&f))
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, proc, 0x020)
+	cam.CloseWrite()
+	if e, ok := <-camErrs; ok {
+		t.Errorf("camera got %x, want no answer", e[:24])
+	}
+	if c := h.counters("camera"); c.Delivered != n || c.DroppedTotal() != 0 {
+		t.Errorf("camera delivered %d dropped %v, want %d and none", c.Delivered, c.Dropped, n)
+	}
+}
+
+// TestDefaultHold: with the default hold (100 ms), a receiver that stops
+// reading makes the frame held for it refused Host_busy after 100 ms (and
+// well before 200), and the later ones at once; other pairs are served
+// during the hold, not only after it.
+func TestDefaultHold(t *testing.T) {
+	const hold = policy.DefaultHold
+	h := startSwitch(t, Config{QueueLen: 16})
+	cam := h.dial("camera")
+	proc := h.dial("processor") // connected, and never reads
+	spaceos := h.dial("spaceos")
+	// Enough to fill processor's socket buffer (some 800 frames) and its
+	// queue, with 64 frames to be refused after that.
+	const n = 4000
+	out := seqFrames(n, 0x010, 0x020, 0)
+	camErrs := make(chan frame.Frame, n)
+	cam.SetReadDeadline(time.Now().Add(testTimeout))
+	go func() {
+		var f frame.Frame
+		for cam.ReadFrame(&f) == nil {
+			camErrs <- f
+		}
+		close(camErrs)
+	}()
+	start := time.Now()
+	wrote := make(chan error, 1)
+	go func() { wrote <- cam.WriteFrames(out) }()
+	// A bounded wait for a state of the switch, not a sleep: a frame is held.
+	for h.counters("camera").Held == 0 {
+		if time.Since(start) > testTimeout {
+			t.Fatal("no frame of camera's was ever held")
+		}
+		runtime.Gosched()
+	}
+	// During the hold, spaceos -> camera is served: its frames come before
+	// the first ERROR.
+	for i := range 5 {
+		f := mkFrame(t, frame.TM, 0x100, 0x010, fmt.Sprint("during the hold ", i))
+		spaceos.WriteFrame(&f)
+		if got := <-camErrs; got != f {
+			t.Fatalf("camera got %x, want spaceos's frame %d (after %v)", got[:16], i, time.Since(start))
+		}
+	}
+	first := <-camErrs
+	firstAt := time.Since(start)
+	if firstAt < hold || firstAt >= 2*hold {
+		t.Errorf("first Host_busy after %v, want %v to %v", firstAt, hold, 2*hold)
+	}
+	if p, _ := frame.ParseErrorPayload(first.Payload()); first.Type() != frame.Error || p.Code != frame.HostBusy {
+		t.Fatalf("camera got %x, want a Host_busy ERROR", first[:24])
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	// The rest were refused at once: all within one more hold.
+	if d := time.Since(start); d >= 2*hold {
+		t.Errorf("writing %d frames took %v: more than one hold time in all?", n, d)
+	}
+	hf := mkFrame(t, frame.Health, 0x010, sysmsg.APIDHealth, "")
+	cam.WriteFrame(&hf)
+	refused := 1
+	for e := range camErrs {
+		if e.Type() == frame.Health {
+			break
+		}
+		if p, _ := frame.ParseErrorPayload(e.Payload()); e.Type() != frame.Error || p.Code != frame.HostBusy {
+			t.Fatalf("answer %d: %x, want a Host_busy ERROR", refused, e[:24])
+		}
+		refused++
+	}
+	c := h.counters("camera")
+	if c.Received != n+1 || c.Delivered+c.Queued+c.Dropped[frame.HostBusy] != n || c.Dropped[frame.HostBusy] != uint64(refused) || c.NoticesLost != 0 {
+		t.Errorf("camera received %d delivered %d queued %d Host_busy %d notices lost %d, ERRORs read %d",
+			c.Received, c.Delivered, c.Queued, c.Dropped[frame.HostBusy], c.NoticesLost, refused)
+	}
+	if p := h.counters("processor"); p.Received != 0 {
+		t.Errorf("processor received %d", p.Received)
+	}
+	_ = proc
+}
+
 // TestRateLimitWait: a tenant limited to 4000 frames/s with a burst of
 // 2000, writing flat out, is read no faster than that: after the burst,
-// frames arrive at 4000/s, and none is refused. The limiter itself is
-// exact (TestBucketExact, on a fake clock, within 1%); end to end, through
-// real sockets on a machine that may be loaded (the race detector, other
-// test packages), the figure is checked within 15%, and never faster.
+// frames arrive at 4000/s within 5%, and none is refused. The rate is the
+// least-squares slope over 2 s past the burst, long enough that a late
+// wake-up of a loaded machine (a few ms, made up by the frames after it:
+// the bucket refills from the clock) stays well under 5%.
 func TestRateLimitWait(t *testing.T) {
-	const rate, burst, n = 4000, 2000, 4000 // half a second past the burst
+	const rate, burst, n = 4000, 2000, 10_000 // 2 s past the burst
 	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"camera": {Rate: rate, Burst: burst}})})
 	cam := h.dial("camera")
 	proc := h.dial("processor")
@@ -373,6 +546,7 @@ func TestRateLimitWait(t *testing.T) {
 		}
 		done <- nil
 	}()
+	start := time.Now() // before the bucket's first take
 	if err := cam.WriteFrames(seqFrames(n, 0x010, 0x020, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -389,15 +563,19 @@ func TestRateLimitWait(t *testing.T) {
 	}
 	k := float64(n - burst)
 	got := (k*stn - st*sn) / (k*stt - st*st)
-	if got < rate*0.85 || got > rate*1.05 {
-		t.Errorf("%d frames past the burst in %v: %.0f frames/s, want %d (within 15%% below, 5%% above)", n-burst, arrived[n-1].Sub(arrived[burst]), got, rate)
+	t.Logf("%.0f frames/s past the burst", got)
+	if got < rate*0.95 || got > rate*1.05 {
+		t.Errorf("%d frames past the burst in %v: %.0f frames/s, want %d within 5%%", n-burst, arrived[n-1].Sub(arrived[burst]), got, rate)
 	}
-	// And never faster than the rate allows, at any point (the bucket
-	// started filling at the first frame's take, a little before its
-	// arrival: a few frames of slack).
+	// And never faster than the bucket allows, at any point: by a frame's
+	// arrival, no more than burst + rate x the time since the bucket's
+	// first take can have been taken. start is before that take, and each
+	// arrival after its own: the bound is exact, and cannot fail from a
+	// late read (it did, by one frame in 60 runs, counted from the first
+	// arrival).
 	for i := burst; i < n; i++ {
-		if d := arrived[i].Sub(arrived[0]); float64(i+1) > burst+rate*d.Seconds()*1.05+10 {
-			t.Fatalf("frame %d arrived %v after the first: faster than %d + %d/s", i, d, burst, rate)
+		if d := arrived[i].Sub(start); float64(i+1) > burst+rate*d.Seconds()+1 {
+			t.Fatalf("frame %d arrived %v after the first write: faster than %d + %d/s", i, d, burst, rate)
 		}
 	}
 	cam.CloseWrite()
@@ -410,10 +588,10 @@ func TestRateLimitWait(t *testing.T) {
 }
 
 // TestRateLimitDrop: with when_over_rate = "drop", a tenant sending at 4x
-// its rate for half a second gets burst + rate x time frames through and
-// Rate_limited for the rest, each answered. As in TestRateLimitWait, the
-// figure is checked within 15% below (5% above) end to end; the limiter's
-// own exactness is TestBucketExact's.
+// its rate for 2 s gets burst + rate x time frames through, within 5%, and
+// Rate_limited for the rest, each answered. The time is from the first
+// write to the last, the span over which the switch takes tokens: what
+// comes after (the barrier, reading processor's frames) is not.
 func TestRateLimitDrop(t *testing.T) {
 	const rate, burst = 1000, 100
 	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"camera": {Rate: rate, Burst: burst, WhenOverRate: policy.Drop}})})
@@ -434,36 +612,53 @@ func TestRateLimitDrop(t *testing.T) {
 			errs = append(errs, f)
 		}
 	}()
-	// The load: 4000 frames/s, paced by a ticker, for 0.5 s. What gets
-	// through (about 600 frames) waits in processor's queue and socket.
-	out := seqFrames(2000, 0x010, 0x020, 0)
+	// processor's reader: what gets through (about 2100 frames).
+	through := make(chan frame.Frame, 8000)
+	go func() {
+		proc.SetReadDeadline(time.Now().Add(testTimeout))
+		var f frame.Frame
+		for proc.ReadFrame(&f) == nil {
+			through <- f
+		}
+		close(through)
+	}()
+	// The load: 4000 frames/s, paced by a ticker, for 2 s.
+	out := seqFrames(8000, 0x010, 0x020, 0)
 	tick := time.NewTicker(time.Millisecond)
-	start := time.Now()
+	var start, last time.Time
 	sent := 0
 	for sent < len(out) {
 		<-tick.C
+		if sent == 0 {
+			start = time.Now()
+		}
 		due := min(len(out), int(time.Since(start).Seconds()*4*rate)+1)
 		if due > sent {
 			cam.WriteFrames(out[sent:due])
 			sent = due
+			last = time.Now()
 		}
 	}
 	tick.Stop()
+	elapsed := last.Sub(start)
 	hf := mkFrame(t, frame.Health, 0x010, sysmsg.APIDHealth, "")
 	cam.WriteFrame(&hf)
 	errs := <-camErrs
-	elapsed := time.Since(start)
 	c := h.counters("camera")
 	delivered := int(c.Delivered + c.Queued)
 	for i := range delivered {
-		f := readFrame(t, proc)
+		f, ok := <-through
+		if !ok {
+			t.Fatalf("processor read %d of %d frames", i, delivered)
+		}
 		if i == 0 && f != out[0] {
 			t.Errorf("first frame through: sequence %d, want 0 (the burst)", seqOf(&f))
 		}
 	}
 	want := burst + rate*elapsed.Seconds()
-	if float64(delivered) < want*0.85 || float64(delivered) > want*1.05 {
-		t.Errorf("delivered %d in %v, want %.0f (within 15%% below, 5%% above)", delivered, elapsed, want)
+	t.Logf("delivered %d in %v: %.2f of burst + rate x time", delivered, elapsed, float64(delivered)/want)
+	if float64(delivered) < want*0.95 || float64(delivered) > want*1.05 {
+		t.Errorf("delivered %d in %v, want %.0f within 5%%", delivered, elapsed, want)
 	}
 	if c.Received != uint64(sent)+1 || c.Dropped[frame.RateLimited] != uint64(sent-delivered) || len(errs) != sent-delivered {
 		t.Errorf("camera received %d delivered %d Rate_limited %d, ERRORs read %d; sent %d, processor read %d",

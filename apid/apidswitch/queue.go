@@ -54,6 +54,7 @@ type queue struct {
 	congested  bool        // readers push only as contenders, each up to its share (see above)
 	waited     bool        // a reader waited since the writer last went idle
 	stalled    bool        // a held frame timed out, and nothing was written since
+	commits    uint64      // commits that removed frames: the writer's progress
 }
 
 // contender is a sender contending for a congested queue.
@@ -243,6 +244,7 @@ func (q *queue) commit(nbytes int, from []*stats) int {
 	}
 	q.n -= k
 	if k > 0 {
+		q.commits++
 		q.stalled = false
 		q.grant()
 	}
@@ -328,13 +330,24 @@ const (
 )
 
 // waitRoom waits, holding a frame from sender st, until grant finds room
-// for it, hold passes or stop closes. It returns roomGranted at once when
-// the queue is closed (the push that follows says so) or st may push now,
-// and roomTimeout at once when the queue is stalled: a tenant that let a
-// held frame time out and has written nothing since costs its senders one
-// hold time, not one per frame. Otherwise st becomes a contender (the
-// queue is congested from then on) and w waits. A timeout stalls the
-// queue. timer is the caller's, stopped.
+// for it, the queue makes no progress for hold, or stop closes. It returns
+// roomGranted at once when the queue is closed (the push that follows says
+// so) or st may push now, and roomTimeout at once when the queue is
+// stalled: a tenant that let a held frame time out and has written nothing
+// since costs its senders one hold time, not one per frame. Otherwise st
+// becomes a contender (the queue is congested from then on) and w waits.
+//
+// The hold counts from the queue's last progress, not from the start of
+// the wait: the queue is looked at holdChecks times per hold, and the wait
+// ends only when none of those looks in a row saw progress: frames the
+// writer committed, or a change in what the guest has not read of its
+// socket (conn.unconsumed). A writer blocked on a full socket returns only
+// once the guest has read three quarters of it (some 500 frames), so with
+// commits alone (and the hold counted from the start of the wait) a guest
+// that read steadily, but slower than 500 frames per hold (5,000 frames/s
+// at the default 100 ms), was taken for a stuck one and its senders were
+// refused Host_busy (TestSlowReaderHeld). A timeout stalls the queue.
+// timer is the caller's, stopped.
 func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Duration, stop, quit <-chan struct{}) roomResult {
 	q.mu.Lock()
 	if q.closed {
@@ -364,22 +377,44 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 		<-w.ready
 		return roomGranted
 	}
+	commits, unread := q.commits, q.unconsumed()
 	q.mu.Unlock()
 
-	timer.Reset(hold)
-	result := roomGranted
-	select {
-	case <-w.ready:
-		timer.Stop()
-		return roomGranted
-	case <-timer.C:
-		result = roomTimeout
-	case <-stop:
-		result = roomStopped
-		timer.Stop()
-	case <-quit:
-		result = roomStopped
-		timer.Stop()
+	// The queue is looked at holdChecks times per hold: a frame is refused
+	// once it saw no progress in that many looks in a row.
+	tick := max(hold/holdChecks, 1)
+	timer.Reset(tick)
+	result, still := roomGranted, 0
+	for result == roomGranted {
+		select {
+		case <-w.ready:
+			timer.Stop()
+			return roomGranted
+		case <-timer.C:
+			q.mu.Lock()
+			u := q.unconsumed()
+			switch {
+			case !w.waiting:
+				result = roomTimeout // woken meanwhile: see below
+			case q.commits != commits || u != unread:
+				commits, unread, still = q.commits, u, 0 // it moved
+			default:
+				still++
+				if still == holdChecks {
+					result = roomTimeout
+				}
+			}
+			q.mu.Unlock()
+			if result == roomGranted {
+				timer.Reset(tick)
+			}
+		case <-stop:
+			result = roomStopped
+			timer.Stop()
+		case <-quit:
+			result = roomStopped
+			timer.Stop()
+		}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -397,6 +432,18 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 		q.stalled = true
 	}
 	return result
+}
+
+// holdChecks is how many times per hold time waitRoom looks for progress.
+const holdChecks = 4
+
+// unconsumed returns the destination connection's unconsumed socket memory
+// (conn.unconsumed), or -1 when no connection is attached. q.mu is held.
+func (q *queue) unconsumed() int {
+	if q.direct == nil || q.direct.outqFn == nil {
+		return -1
+	}
+	return q.direct.unconsumed()
 }
 
 // count returns how many of st's frames are in the queue. q.mu is held.

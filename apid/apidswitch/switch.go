@@ -350,6 +350,7 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 		writerDone: make(chan struct{}),
 	}
 	c.directFn = c.directWrite
+	c.outqFn = c.readOutq
 	s.lockEvents()
 	defer s.eventOrder.Unlock()
 	s.mu.Lock()
