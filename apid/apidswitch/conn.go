@@ -46,9 +46,11 @@ type conn struct {
 	dbuf     []byte
 	dn       int
 
-	// For queue.waitRoom's progress checks, with the queue's lock held.
+	// For queue.waitRoom's progress checks (conn.unconsumed), made
+	// outside any lock; concurrent checks may read each other's value,
+	// both recent readings of the same socket.
 	outqFn func(fd uintptr) // c.readOutq, made once
-	outq   int
+	outq   atomic.Int64
 
 	sub sync.Mutex // guards subAPID
 	// subAPID is the APID a guest subscribed to events from (0: not
@@ -84,22 +86,26 @@ func (c *conn) directWrite(fd uintptr) bool {
 
 // unconsumed returns SIOCOUTQ on the socket: the memory the guest has not
 // yet read of what was written to it (in the kernel's buffer sizes, not
-// bytes), or -1 if the kernel does not say. It changes when the guest
-// reads a whole write's worth, long before a writer blocked on the full
-// socket is woken: Linux wakes it only when three quarters of the buffer
-// (some 500 frames) have been read. The caller holds the queue's lock.
+// bytes), or -1 if the kernel does not say or c is nil. It changes when
+// the guest reads a whole write's worth, long before a writer blocked on
+// the full socket is woken: Linux wakes it only when three quarters of the
+// buffer (some 500 frames) have been read. A system call: never call it
+// with a lock held.
 func (c *conn) unconsumed() int {
-	c.outq = -1
+	if c == nil || c.outqFn == nil {
+		return -1
+	}
+	c.outq.Store(-1)
 	if err := c.raw.Control(c.outqFn); err != nil {
 		return -1
 	}
-	return c.outq
+	return int(c.outq.Load())
 }
 
 // readOutq is unconsumed's ioctl.
 func (c *conn) readOutq(fd uintptr) {
 	if v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
-		c.outq = v
+		c.outq.Store(int64(v))
 	}
 }
 

@@ -377,8 +377,9 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 		<-w.ready
 		return roomGranted
 	}
-	commits, unread := q.commits, q.unconsumed()
+	commits, dst := q.commits, q.direct
 	q.mu.Unlock()
+	unread := dst.unconsumed()
 
 	// The queue is looked at holdChecks times per hold: a frame is refused
 	// once it saw no progress in that many looks in a row.
@@ -392,19 +393,20 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 			return roomGranted
 		case <-timer.C:
 			q.mu.Lock()
-			u := q.unconsumed()
+			waiting, now, dst := w.waiting, q.commits, q.direct
+			q.mu.Unlock()
+			u := dst.unconsumed() // no lock held: a system call
 			switch {
-			case !w.waiting:
+			case !waiting:
 				result = roomTimeout // woken meanwhile: see below
-			case q.commits != commits || u != unread:
-				commits, unread, still = q.commits, u, 0 // it moved
+			case now != commits || u != unread:
+				commits, unread, still = now, u, 0 // it moved
 			default:
 				still++
 				if still == holdChecks {
 					result = roomTimeout
 				}
 			}
-			q.mu.Unlock()
 			if result == roomGranted {
 				timer.Reset(tick)
 			}
@@ -436,15 +438,6 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 
 // holdChecks is how many times per hold time waitRoom looks for progress.
 const holdChecks = 4
-
-// unconsumed returns the destination connection's unconsumed socket memory
-// (conn.unconsumed), or -1 when no connection is attached. q.mu is held.
-func (q *queue) unconsumed() int {
-	if q.direct == nil || q.direct.outqFn == nil {
-		return -1
-	}
-	return q.direct.unconsumed()
-}
 
 // count returns how many of st's frames are in the queue. q.mu is held.
 func (q *queue) count(st *stats) int {
