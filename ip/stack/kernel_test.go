@@ -508,13 +508,14 @@ func TestKernelTCPOverLAN(t *testing.T) {
 		}
 		return ours
 	})
-	size := kernelSize / 4
-	for _, ourClient := range []bool{true, false} {
-		t.Run(fmt.Sprintf("ourClient=%v", ourClient), func(t *testing.T) {
-			app, r, el := kernelStream(t, k, false, ourClient, size)
-			t.Logf("over the LAN: %d MiB each way in %v: %.0f MB/s each way; kernel retransmitted %d by halfway; ours %d",
-				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.retrans, app.info.Retransmits)
-		})
+	for _, v6 := range []bool{false, true} {
+		for _, ourClient := range []bool{true, false} {
+			t.Run(fmt.Sprintf("v6=%v/ourClient=%v", v6, ourClient), func(t *testing.T) {
+				app, r, el := kernelStream(t, k, v6, ourClient, kernelSize)
+				t.Logf("over the LAN: %d MiB each way in %v: %.0f MB/s each way; kernel retransmitted %d by halfway; ours %d",
+					kernelSize>>20, el.Round(time.Millisecond), float64(kernelSize)/el.Seconds()/1e6, r.retrans, app.info.Retransmits)
+			})
+		}
 	}
 	for _, name := range []string{"kernel", "ours"} {
 		st, _ := sw.Port(name)
