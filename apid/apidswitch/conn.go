@@ -90,12 +90,11 @@ func (c *conn) directWrite(fd uintptr) bool {
 // the guest reads a whole write's worth, long before a writer blocked on
 // the full socket is woken: Linux wakes it only when three quarters of the
 // buffer (some 500 frames) have been read. A system call: never call it
-// with a lock held.
+// with the queue's or a sender's lock held.
 func (c *conn) unconsumed() int {
 	if c == nil || c.outqFn == nil {
 		return -1
 	}
-	c.outq.Store(-1)
 	if err := c.raw.Control(c.outqFn); err != nil {
 		return -1
 	}
@@ -104,9 +103,11 @@ func (c *conn) unconsumed() int {
 
 // readOutq is unconsumed's ioctl.
 func (c *conn) readOutq(fd uintptr) {
-	if v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
-		c.outq.Store(int64(v))
+	v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	if err != nil {
+		v = -1
 	}
+	c.outq.Store(int64(v))
 }
 
 // stop ends the writer; the socket stays open.

@@ -437,17 +437,19 @@ func TestSlowReaderHeld(t *testing.T) {
 }
 
 // TestDefaultHold: with the default hold (100 ms), a receiver that stops
-// reading makes the frame held for it refused Host_busy after 100 ms (and
-// well before 200), and the later ones at once; other pairs are served
-// during the hold, not only after it.
+// reading makes the frame held for it refused Host_busy after 100 ms
+// (100-125 ms after the wait began; the test allows 4 holds for a loaded
+// machine), and the later ones at once; other pairs are served during the
+// hold, not only after it.
 func TestDefaultHold(t *testing.T) {
 	const hold = policy.DefaultHold
 	h := startSwitch(t, Config{QueueLen: 16})
 	cam := h.dial("camera")
-	proc := h.dial("processor") // connected, and never reads
+	h.dial("processor") // connected, and never reads
 	spaceos := h.dial("spaceos")
-	// Enough to fill processor's socket buffer (some 800 frames) and its
-	// queue, with 64 frames to be refused after that.
+	// Enough to fill processor's socket buffer and its queue many times
+	// over: the first frame that finds no room is held, and the thousands
+	// after it are refused.
 	const n = 4000
 	out := seqFrames(n, 0x010, 0x020, 0)
 	camErrs := make(chan frame.Frame, n)
@@ -462,26 +464,50 @@ func TestDefaultHold(t *testing.T) {
 	start := time.Now()
 	wrote := make(chan error, 1)
 	go func() { wrote <- cam.WriteFrames(out) }()
-	// A bounded wait for a state of the switch, not a sleep: a frame is held.
+	// A bounded wait for a state of the switch: a frame is held.
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
 	for h.counters("camera").Held == 0 {
 		if time.Since(start) > testTimeout {
 			t.Fatal("no frame of camera's was ever held")
 		}
-		runtime.Gosched()
+		<-poll.C
 	}
-	// During the hold, spaceos -> camera is served: its frames come before
-	// the first ERROR.
+	heldAt := time.Since(start)
+	// During the hold, spaceos -> camera is served: its first frame comes
+	// before the first ERROR, and all five arrive, in order, whatever
+	// ERRORs come between them (a loaded machine may end the hold
+	// meanwhile).
+	var first frame.Frame
+	var firstAt time.Duration
+	errs := 0
 	for i := range 5 {
 		f := mkFrame(t, frame.TM, 0x100, 0x010, fmt.Sprint("during the hold ", i))
-		spaceos.WriteFrame(&f)
-		if got := <-camErrs; got != f {
-			t.Fatalf("camera got %x, want spaceos's frame %d (after %v)", got[:16], i, time.Since(start))
+		if err := spaceos.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+		for got := range camErrs {
+			if got == f {
+				break
+			}
+			if p, _ := frame.ParseErrorPayload(got.Payload()); got.Type() != frame.Error || p.Code != frame.HostBusy || i == 0 {
+				t.Fatalf("camera got %x, want spaceos's frame %d (after %v)", got[:16], i, time.Since(start))
+			}
+			if errs++; errs == 1 {
+				first, firstAt = got, time.Since(start)
+			}
 		}
 	}
-	first := <-camErrs
-	firstAt := time.Since(start)
-	if firstAt < hold || firstAt >= 2*hold {
-		t.Errorf("first Host_busy after %v, want %v to %v", firstAt, hold, 2*hold)
+	if errs == 0 {
+		first = <-camErrs
+		firstAt = time.Since(start)
+		errs = 1
+	}
+	// Refused between hold and 1.25 hold after its wait began (which is
+	// after start and before heldAt), or a little later on a loaded
+	// machine: at most 4 holds after it was seen held.
+	if firstAt < hold || firstAt-heldAt >= 4*hold {
+		t.Errorf("first Host_busy after %v (held seen at %v), want at least %v and less than %v after the hold began", firstAt, heldAt, hold, 4*hold)
 	}
 	if p, _ := frame.ParseErrorPayload(first.Payload()); first.Type() != frame.Error || p.Code != frame.HostBusy {
 		t.Fatalf("camera got %x, want a Host_busy ERROR", first[:24])
@@ -489,13 +515,16 @@ func TestDefaultHold(t *testing.T) {
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}
-	// The rest were refused at once: all within one more hold.
-	if d := time.Since(start); d >= 2*hold {
-		t.Errorf("writing %d frames took %v: more than one hold time in all?", n, d)
+	// The rest were refused at once: all within a few more holds, not one
+	// hold each (that would be minutes).
+	if d := time.Since(start); d >= heldAt+8*hold {
+		t.Errorf("writing %d frames took %v (held seen at %v): more than one hold time in all?", n, d, heldAt)
 	}
 	hf := mkFrame(t, frame.Health, 0x010, sysmsg.APIDHealth, "")
-	cam.WriteFrame(&hf)
-	refused := 1
+	if err := cam.WriteFrame(&hf); err != nil {
+		t.Fatal(err)
+	}
+	refused := errs
 	for e := range camErrs {
 		if e.Type() == frame.Health {
 			break
@@ -513,7 +542,6 @@ func TestDefaultHold(t *testing.T) {
 	if p := h.counters("processor"); p.Received != 0 {
 		t.Errorf("processor received %d", p.Received)
 	}
-	_ = proc
 }
 
 // TestRateLimitWait: a tenant limited to 4000 frames/s with a burst of

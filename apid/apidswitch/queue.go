@@ -377,15 +377,16 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 		<-w.ready
 		return roomGranted
 	}
-	commits, dst := q.commits, q.direct
+	commits, dest := q.commits, q.direct
 	q.mu.Unlock()
-	unread := dst.unconsumed()
+	unread := dest.unconsumed()
 
 	// The queue is looked at holdChecks times per hold: a frame is refused
 	// once it saw no progress in that many looks in a row.
-	tick := max(hold/holdChecks, 1)
+	tick := max((hold+holdChecks-1)/holdChecks, 1) // rounded up: never refused before hold
 	timer.Reset(tick)
-	result, still := roomGranted, 0
+	result, quietLooks := roomGranted, 0
+wait:
 	for result == roomGranted {
 		select {
 		case <-w.ready:
@@ -393,17 +394,17 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 			return roomGranted
 		case <-timer.C:
 			q.mu.Lock()
-			waiting, now, dst := w.waiting, q.commits, q.direct
+			waiting, commitsNow, dest := w.waiting, q.commits, q.direct
 			q.mu.Unlock()
-			u := dst.unconsumed() // no lock held: a system call
-			switch {
-			case !waiting:
-				result = roomTimeout // woken meanwhile: see below
-			case now != commits || u != unread:
-				commits, unread, still = now, u, 0 // it moved
-			default:
-				still++
-				if still == holdChecks {
+			if !waiting {
+				break wait // woken as the look began: taken below
+			}
+			u := dest.unconsumed() // no lock held: a system call
+			if commitsNow != commits || u != unread {
+				commits, unread, quietLooks = commitsNow, u, 0 // it moved
+			} else {
+				quietLooks++
+				if quietLooks == holdChecks {
 					result = roomTimeout
 				}
 			}

@@ -120,7 +120,8 @@ func (r *reader) routeRemote(ss *stats, d router.Decision, f *frame.Frame) {
 // Remotes of the policy in force) through the link, as a tenant's frame
 // is: router.Table.RouteFromRemote checks that its source APID is one the
 // remote owns and that the remote may reach its destination. A frame for
-// a full queue waits for room up to the destination's hold time. A frame
+// a full queue waits for room while the destination makes progress, up to
+// its hold time without any. A frame
 // refused is counted under the remote and answered with an ERROR sent back
 // to the remote through the link. An ERROR from the remote switch itself
 // (source APID 0x000, the answer to a frame a local tenant sent there) is
@@ -191,7 +192,8 @@ func (s *Switch) systemFrom(name string, f *frame.Frame) {
 	}
 }
 
-// injectWait queues f for dst, waiting for room up to hold; rm.st is
+// injectWait queues f for dst, waiting for room until dst makes no
+// progress for hold (queue.waitRoom); rm.st is
 // locked (released while waiting). It returns 0 once queued, else the code
 // to refuse f with.
 func (s *Switch) injectWait(rm *remote, dst *tenant, hold time.Duration, f *frame.Frame) frame.ErrorCode {

@@ -23,13 +23,17 @@ type Flow struct {
 	// WhenFull says what happens to a frame for this tenant when its
 	// queue is full. Wait (the default): the frame is held and its sender
 	// is not read until there is room (the kernel then blocks the sender's
-	// writes), for at most Hold; then it is refused with Host_busy, and so
-	// is every later frame for this tenant until its queue makes progress.
+	// writes); once the tenant's queue has made no progress (nothing
+	// written to the guest, nothing more read by it) for Hold, it is
+	// refused with Host_busy, and so is every later frame for this tenant
+	// until its queue makes progress. A guest that keeps reading, however
+	// slowly, keeps its senders held, not refused: that is backpressure.
 	// Drop: refused with Host_busy at once (the sender is never held; its
 	// next, fresher frames go as soon as there is room).
 	WhenFull Overflow
-	// Hold is the longest a frame for this tenant waits for room; 0 means
-	// DefaultHold.
+	// Hold is how long this tenant's queue may make no progress before a
+	// frame waiting for room in it is refused (between Hold and 1.25 Hold:
+	// progress is looked for four times per Hold); 0 means DefaultHold.
 	Hold time.Duration
 	// Rate is how many frames per second this tenant may send, all
 	// destinations together; 0 means no limit.
@@ -74,7 +78,8 @@ func (o Overflow) String() string {
 const DefaultHold = 100 * time.Millisecond
 
 // MaxHold bounds a configured hold time: a sender is never paused longer
-// than this for one frame.
+// than this (and a quarter) for one frame by a destination that makes no
+// progress.
 const MaxHold = time.Minute
 
 // MaxRate bounds a configured rate, in frames per second.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -253,5 +254,40 @@ func TestBinaryLANCheckLines(t *testing.T) {
 		"spacenet: configuration refused\n"
 	if code != exitFailure || out != want {
 		t.Errorf("lan check: status %d, output:\n%s\nwant status 1, output:\n%s", code, out, want)
+	}
+}
+
+// TestUplinkRefusal: inject --uplink's read after sending; only its
+// deadline (or a datagram) means "handed to the network": a port refusal
+// and any other ICMP error or failed read exit with exitNoSwitch, naming
+// the cause.
+func TestUplinkRefusal(t *testing.T) {
+	const url = "udp://192.0.2.7:7000"
+	readErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("read", errno)}
+	}
+	cases := []struct {
+		err  error
+		want string // "" for nil
+	}{
+		{nil, ""},
+		{&net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}, ""},
+		{readErr(syscall.ECONNREFUSED), "cannot reach the switch's uplink listener at " + url + ": the packet was refused (ICMP port unreachable: nobody listens there; is the switch running with --uplink-listen " + url + "?)"},
+		{readErr(syscall.EHOSTUNREACH), "cannot reach the switch's uplink listener at " + url + ": no route to host"},
+		{readErr(syscall.ENETUNREACH), "cannot reach the switch's uplink listener at " + url + ": network is unreachable"},
+		{errors.New("odd"), "cannot reach the switch's uplink listener at " + url + ": odd"},
+	}
+	for _, c := range cases {
+		err := uplinkRefusal(url, c.err)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%v: %v, want nil", c.err, err)
+			}
+			continue
+		}
+		var e *exitError
+		if !errors.As(err, &e) || e.code != exitNoSwitch || err.Error() != c.want {
+			t.Errorf("%v: %v (%T), want exit %d with %q", c.err, err, err, exitNoSwitch, c.want)
+		}
 	}
 }

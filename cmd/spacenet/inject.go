@@ -56,9 +56,9 @@ Space Packet (sequence count 0) in one UDP datagram to the switch's
 packet to --dest carrying the payload; cfs: the same with cFE's secondary
 header, the function code being the payload's first byte; spacenet: the
 whole frame). UDP carries no answer, but a port nobody listens on makes
-the kernel send back an ICMP refusal: inject reads its socket for up to
-250ms after sending and, if the refusal arrives, says so and exits with
-status 3. Without one it says the packet was handed to the network, not
+the kernel send back an ICMP refusal (and an unreachable host or network,
+an ICMP error of its own): inject reads its socket for up to 250ms after
+sending and, if such an error arrives, says so and exits with status 3. Without one it says the packet was handed to the network, not
 that the switch took it (its "ground" counters say that).
 
 What inject prints is what it knows: without --wait, that the frame was
@@ -75,7 +75,7 @@ APIDs are hex with 0x (0x010) or decimal (16); a leading 0 is refused
 
 Exit status: 0 handed to the switch (and, with --wait, no ERROR back within
 that time; with --uplink, no ICMP refusal); 2 usage error; 3 cannot reach
-the switch (with --uplink: the ICMP refusal came back); 4 the switch refused
+the switch (with --uplink: an ICMP refusal or error came back); 4 the switch refused
 the frame (the ERROR code is printed); 5 the tenant's guest is connected
 and --replace was not given.`,
 	Example: `  # as the camera, a TM frame to the processor; print what comes back
@@ -258,6 +258,21 @@ func printFrame(w io.Writer, f *frame.Frame) {
 // somebody listens.
 const uplinkRefusalWait = 250 * time.Millisecond
 
+// uplinkRefusal is what injectUplink's read after sending says: nil when
+// it ended at its deadline (nothing came back), else the exitNoSwitch
+// error for an ICMP refusal (ECONNREFUSED: nobody listens), another ICMP
+// error (host or network unreachable, ...) or a failed read.
+func uplinkRefusal(url string, readErr error) error {
+	switch {
+	case readErr == nil || errors.Is(readErr, os.ErrDeadlineExceeded):
+		return nil
+	case errors.Is(readErr, syscall.ECONNREFUSED):
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: the packet was refused (ICMP port unreachable: nobody listens there; is the switch running with --uplink-listen %s?)", url, url)}
+	default:
+		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: %s", url, errnoText(readErr))}
+	}
+}
+
 // injectUplink sends f from the ground to a switch's uplink listener, then
 // waits up to uplinkRefusalWait for an ICMP refusal: one is reported as
 // exitNoSwitch.
@@ -284,8 +299,8 @@ func injectUplink(w io.Writer, f *frame.Frame, layout ccsds.Layout, url string) 
 	c.SetReadDeadline(time.Now().Add(uplinkRefusalWait))
 	var b [1]byte
 	_, err = c.Read(b[:])
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return &exitError{code: exitNoSwitch, err: fmt.Errorf("cannot reach the switch's uplink listener at %s: the packet was refused (ICMP port unreachable: nobody listens there; is the switch running with --uplink-listen %s?)", url, url)}
+	if err := uplinkRefusal(url, err); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "handed to the network: %s from %v to %v as a %d-octet %v CCSDS packet to %s; no ICMP refusal within %v (the switch counts what it takes in its \"ground\" row)\n",
 		f.Type(), f.APID(), f.Dest(), n, layout, addr, uplinkRefusalWait)

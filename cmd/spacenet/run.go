@@ -56,8 +56,8 @@ SIGTERM stops the switch and prints every tenant's counters.
 --downlink udp://HOST:PORT (space to ground) sends every frame routed to the
 ground (to 0x000, to the ground's APIDs, 0x7F0 unless the policy's [ground]
 table says otherwise, or to an APID no tenant owns, from a tenant with
-downlink = true in the policy) as one CCSDS Space Packet per UDP datagram. --downlink
-tcp://HOST:PORT connects to the ground and sends the packets back to back
+downlink = true in the policy) as one CCSDS Space Packet per UDP datagram.
+--downlink tcp://HOST:PORT connects to the ground and sends the packets back to back
 (tcp-listen://HOST:PORT waits for the ground to connect), reconnecting when
 the connection ends and holding up to 256 packets meanwhile; what does not
 fit is refused to its sender (Link_failed). Without --downlink there is no

@@ -146,3 +146,37 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("left %q, want %q", left, want)
 	}
 }
+
+// TestHostFilesMissingLibrary: a binary whose shared library is gone is
+// refused when the image is made, naming the library, not copied into a
+// guest where it would fail to start.
+func TestHostFilesMissingLibrary(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc to build a binary with a library of its own")
+	}
+	dir := t.TempDir()
+	lib, src, prog := filepath.Join(dir, "libsnmissing.so"), filepath.Join(dir, "lib.c"), filepath.Join(dir, "prog")
+	if err := os.WriteFile(src, []byte("int f(void) { return 1; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "main.c")
+	if err := os.WriteFile(main, []byte("int f(void);\nint main(void) { return f(); }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-shared", "-fPIC", "-o", lib, src}, {"-o", prog, main, "-L" + dir, "-lsnmissing"}} {
+		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+	_, err := hostFiles([]string{prog})
+	want := "vmtest: binary " + prog + ": ldd finds no libsnmissing.so on this host"
+	if err == nil || err.Error() != want {
+		t.Fatalf("hostFiles: %v, want %q", err, want)
+	}
+	if _, err := hostFiles([]string{"/bin/sh"}); err != nil {
+		t.Fatalf("hostFiles(/bin/sh): %v", err)
+	}
+}

@@ -329,6 +329,9 @@ func hostFiles(binaries []string) (map[string][]byte, error) {
 			// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
 			// "/lib64/ld-linux-x86-64.so.2 (0x...)"; the vDSO has no file.
 			f := strings.Fields(line)
+			if len(f) >= 4 && f[1] == "=>" && f[2] == "not" && f[3] == "found" {
+				return nil, fmt.Errorf("vmtest: binary %s: ldd finds no %s on this host", bin, f[0])
+			}
 			if len(f) >= 3 && f[1] == "=>" && filepath.IsAbs(f[2]) {
 				paths = append(paths, f[2])
 			} else if len(f) >= 1 && filepath.IsAbs(f[0]) {

@@ -206,7 +206,7 @@ func ranges(rs []policy.Range) []string {
 
 // PolicyInForce rebuilds, from the snapshot, the policy the switch had in
 // force: its tenants (removed ones aside) with their APIDs, can_send_to and
-// uplink, and the ground's APIDs and can_send_to. Flow control is not in a
+// downlink, and the ground's APIDs and can_send_to. Flow control is not in a
 // snapshot and is left at its defaults.
 func (s *APID) PolicyInForce() (*policy.Policy, error) {
 	p := &policy.Policy{Source: s.Policy}

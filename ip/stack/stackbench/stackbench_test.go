@@ -75,8 +75,22 @@ func TestRunKernelKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Skipped) > 0 {
-		t.Skipf("the kernel refused (not root?): %v", rep.Skipped)
+	// The pipe cannot carry the kernel: asked for by Pairings, it is named
+	// in Skipped, once per MTU; anything else skipped is the kernel
+	// refusing us.
+	var onPipe, refused []string
+	for _, s := range rep.Skipped {
+		if strings.HasPrefix(s, "pipe ") && strings.Contains(s, errNoKernel.Error()) {
+			onPipe = append(onPipe, s)
+		} else {
+			refused = append(refused, s)
+		}
+	}
+	if len(refused) > 0 {
+		t.Skipf("the kernel refused (not root?): %v", refused)
+	}
+	if len(onPipe) != 2 {
+		t.Errorf("skipped %q, want kernel-kernel named on the pipe at both MTUs", rep.Skipped)
 	}
 	var out bytes.Buffer
 	rep.WriteTable(&out)
@@ -232,8 +246,8 @@ func TestTAPMediumReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { tap.Close() }) // on a failure below; closing twice is harmless
 	if err := ipCmd("-n", m.ns, "link", "set", tap.Name(), "address", "02:00:00:00:00:01"); err != nil {
-		tap.Close()
 		t.Fatal(err)
 	}
 	if got := bridgeAddr(); got != bridgeMAC {
