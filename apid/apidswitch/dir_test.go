@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"spacenet/apid/sockdir"
+	"spacenet/internal/logging/logtest"
 )
 
 // runRefused runs sw, which should refuse to start, and returns Run's
@@ -341,50 +341,13 @@ func chown(t *testing.T, path string, uid int) {
 	}
 }
 
-// records is a slog.Handler that hands every record to a channel, dropping
-// what does not fit rather than blocking the switch.
-type records chan slog.Record
-
-func (r records) Enabled(context.Context, slog.Level) bool { return true }
-func (r records) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r records) WithGroup(string) slog.Handler            { return r }
-func (r records) Handle(_ context.Context, rec slog.Record) error {
-	select {
-	case r <- rec.Clone():
-	default:
-	}
-	return nil
-}
-
-// want waits for the next record with message msg and checks its tenant
-// and err attributes.
-func (r records) want(t *testing.T, msg, tenant, err string) {
+// wantLog waits for the next record with message msg and checks its
+// tenant and err attributes.
+func wantLog(t *testing.T, logs logtest.Records, msg, tenant, err string) {
 	t.Helper()
-	timeout := time.After(testTimeout)
-	for {
-		select {
-		case rec := <-r:
-			if rec.Message != msg {
-				continue
-			}
-			if a := attrs(rec); a["tenant"] != tenant || a["err"] != err {
-				t.Errorf("%q: %v, want tenant %s, err %q", msg, a, tenant, err)
-			}
-			return
-		case <-timeout:
-			t.Fatalf("no log record %q for %s", msg, tenant)
-		}
+	if a := logs.Next(t, msg, testTimeout); a["tenant"] != tenant || a["err"] != err {
+		t.Errorf("%q: %v, want tenant %s, err %q", msg, a, tenant, err)
 	}
-}
-
-// attrs returns rec's attributes as strings.
-func attrs(rec slog.Record) map[string]string {
-	out := map[string]string{}
-	rec.Attrs(func(a slog.Attr) bool {
-		out[a.Key] = a.Value.String()
-		return true
-	})
-	return out
 }
 
 // TestSocketReplacement: a socket file replaced (someone listening in its
@@ -394,7 +357,7 @@ func attrs(rec slog.Record) map[string]string {
 // files the switch itself removes (a tenant dropped by a reload, stop) are
 // not reported.
 func TestSocketReplacement(t *testing.T) {
-	logs := make(records, 1024)
+	logs := make(logtest.Records, 1024)
 	dir := t.TempDir() + "/s"
 	sw, err := New(Config{SocketDir: dir, Logger: slog.New(logs)})
 	if err != nil {
@@ -410,7 +373,7 @@ func TestSocketReplacement(t *testing.T) {
 	if err := os.Remove(cam); err != nil {
 		t.Fatal(err)
 	}
-	logs.want(t, "socket file replaced or removed", "camera", removed(cam))
+	wantLog(t, logs, "socket file replaced or removed", "camera", removed(cam))
 	impostor, err := net.ListenUnix("unix", &net.UnixAddr{Name: proc + ".new", Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +383,7 @@ func TestSocketReplacement(t *testing.T) {
 	if err := os.Rename(proc+".new", proc); err != nil {
 		t.Fatal(err)
 	}
-	logs.want(t, "socket file replaced or removed", "processor", replaced)
+	wantLog(t, logs, "socket file replaced or removed", "processor", replaced)
 
 	// A reload that drops spaceos removes its socket: not reported. It
 	// adds logger, whose socket is then removed: reported, after anything
@@ -435,7 +398,7 @@ func TestSocketReplacement(t *testing.T) {
 	if err := os.Remove(logger); err != nil {
 		t.Fatal(err)
 	}
-	logs.want(t, "socket file replaced or removed", "logger", removed(logger))
+	wantLog(t, logs, "socket file replaced or removed", "logger", removed(logger))
 
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -443,7 +406,7 @@ func TestSocketReplacement(t *testing.T) {
 	close(logs)
 	atStop := map[string]string{}
 	for rec := range logs {
-		a := attrs(rec)
+		a := logtest.Attrs(rec)
 		switch rec.Message {
 		case "socket file replaced or removed":
 			t.Errorf("reported again: %v", a)

@@ -210,14 +210,14 @@ func TestLeaseMaxLen(t *testing.T) {
 	}
 }
 
-// namedCamera is Camera's dispatcher naming its ops (ipc.OpNamer).
 // TestRestrictChecked: Serve refuses restrictions naming a tenant the
 // policy does not have or an op the interface does not have, naming them
 // (issue 21: a misspelt tenant locked the op for everyone, an unknown op
 // code restricted nothing); the ops come from ServerConfig.Ops or the
 // handler's OpNames. A generated pipelined dispatcher's own options and op
 // names are checked as an InOrder dispatcher's are (they were not: a
-// pipelined server was a bare function).
+// pipelined server was a bare function). A typed nil Handler or Pipelined
+// is refused, naming the field (Serve panicked, or the first call did).
 func TestRestrictChecked(t *testing.T) {
 	e := startSwitch(t, nil)
 	n, err := NewNode(Config{Socket: e.sw.SocketPath("camera"), Tenant: "camera", Logger: quiet()})
@@ -259,6 +259,16 @@ func TestRestrictChecked(t *testing.T) {
 		{"unknown op, ops from the generated pipelined dispatcher", ServerConfig{Pipelined: cameraipc.NewCameraPipelined(nil),
 			Restrict: []ipc.DispatchOption{ipc.Restrict(9, "processor")}},
 			`switched: server on 0x010: ipc: Restrict(9): no op 9 (the interface has ops 1-8)`},
+		// A typed nil passed the "exactly one" check and Serve panicked
+		// in Restrictions (or the first call did, for a nil func).
+		{"nil pipelined dispatcher", ServerConfig{Pipelined: (*cameraipc.CameraPipelined)(nil)},
+			`switched: ServerConfig.Pipelined is a nil *cameraipc.CameraPipelined`},
+		{"nil dispatcher", ServerConfig{Handler: (*cameraipc.CameraDispatcher)(nil)},
+			`switched: ServerConfig.Handler is a nil *cameraipc.CameraDispatcher`},
+		{"nil PipelinedFunc", ServerConfig{Pipelined: PipelinedFunc(nil)},
+			`switched: ServerConfig.Pipelined is a nil switched.PipelinedFunc`},
+		{"nil HandlerFunc", ServerConfig{Handler: ipc.HandlerFunc(nil)},
+			`switched: ServerConfig.Handler is a nil ipc.HandlerFunc`},
 		{"valid pipelined", ServerConfig{Pipelined: cameraipc.NewCameraPipelined(nil, ipc.Restrict(cameraipc.CameraOpReset, "spaceos")),
 			Restrict: []ipc.DispatchOption{ipc.Restrict(cameraipc.CameraOpCapture, "processor")}}, ""},
 		{"valid", ServerConfig{Handler: cameraipc.NewCameraDispatcher(&camsim.Camera{}, ipc.Restrict(cameraipc.CameraOpReset, "spaceos")),

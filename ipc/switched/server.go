@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,9 @@ type ServerConfig struct {
 	// through the held call (a *Call: Call.Reply, Call.Fail or
 	// Call.Finish). Generated pipelined dispatchers (NewCameraPipelined)
 	// are PipelinedHandlers; PipelinedFunc adapts a function taking the
-	// *Call. A Serve error is logged. A call dropped without an answer is
+	// *Call. An error Serve returns is logged; by the ipc.PipelinedHandler
+	// contract it can only be Call.Finish's ErrAnswered (the handler
+	// answered the call twice). A call dropped without an answer is
 	// reported (logged, counted, its caller answered ServerDeath) when the
 	// garbage collector finds it or when Run returns.
 	Pipelined ipc.PipelinedHandler
@@ -164,6 +167,15 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	if !n.ownsAPID(cfg.APID) {
 		return nil, fmt.Errorf("switched: tenant %q does not own APID %v", n.cfg.Tenant, cfg.APID)
 	}
+	// A typed nil (a nil *Dispatcher, a nil PipelinedFunc) is not nil as
+	// an interface: it would pass the check below and panic on its first
+	// method call (Restrictions, below, or the first call served).
+	if cfg.Handler != nil && isNil(cfg.Handler) {
+		return nil, fmt.Errorf("switched: ServerConfig.Handler is a nil %T", cfg.Handler)
+	}
+	if cfg.Pipelined != nil && isNil(cfg.Pipelined) {
+		return nil, fmt.Errorf("switched: ServerConfig.Pipelined is a nil %T", cfg.Pipelined)
+	}
 	if (cfg.Handler == nil) == (cfg.Pipelined == nil) {
 		return nil, errors.New("switched: ServerConfig needs exactly one of Handler and Pipelined")
 	}
@@ -206,6 +218,16 @@ func (n *Node) Serve(cfg ServerConfig) (*Server, error) {
 	m[cfg.APID] = s
 	n.servers.Store(&m)
 	return s, nil
+}
+
+// isNil reports whether v, a non-nil interface value, holds a nil pointer,
+// func, map, channel or slice.
+func isNil(v any) bool {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // opsOf is the ops of the interface cfg serves, nil when unknown.
@@ -539,9 +561,25 @@ func (s *Server) dispatch(ctx context.Context, in *incoming) {
 		s.open[c.key] = openCall{src: in.src, id: in.id, op: req.Op, caller: in.caller}
 		s.mu.Unlock()
 		runtime.AddCleanup(c, s.leaked, c.key)
+		// c is the handler's from Serve on (it may answer it from another
+		// goroutine at once): what the log needs is read before.
+		op, caller, id := req.Op, in.caller, in.id
 		putIncoming(in)
-		if err := s.cfg.Pipelined.Serve(ctx, c.Caller, c.Request, c); err != nil {
-			s.node.log.Error("pipelined handler failed", "apid", s.cfg.APID, "op", c.Request.Op, "err", err)
+		err := s.cfg.Pipelined.Serve(ctx, caller, req, c)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrAnswered):
+			// Serve's error is its call's Finish error, and Call.Finish
+			// fails only for a call answered already: the handler
+			// answered twice; the caller has the first answer.
+			s.node.log.Error("pipelined handler answered a call twice; the second answer was dropped",
+				"apid", s.cfg.APID, "op", op, "caller", caller.Tenant, "id", id, "err", err)
+		default:
+			// Not from Call.Finish: a handler breaking the
+			// ipc.PipelinedHandler contract. The call is answered only if
+			// the handler did (else it is reported as unanswered).
+			s.node.log.Error("pipelined handler's Serve returned an error not from answering its call",
+				"apid", s.cfg.APID, "op", op, "caller", caller.Tenant, "id", id, "err", err)
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"spacenet/apid/sysmsg"
 	"spacenet/camera/cameraipc"
 	"spacenet/camera/camsim"
+	"spacenet/internal/logging/logtest"
 	"spacenet/ipc"
 	"spacenet/ipc/ipcframe"
 )
@@ -491,6 +493,113 @@ func TestPipelined(t *testing.T) {
 		case <-time.After(5 * time.Millisecond): // let the GC and the cleanup run
 		}
 	}
+}
+
+// serveFunc is a hand-written ipc.PipelinedHandler.
+type serveFunc func(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ipc.Held) error
+
+func (f serveFunc) Serve(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ipc.Held) error {
+	return f(ctx, caller, req, held)
+}
+
+// TestPipelinedServeError: a pipelined handler whose Serve returns an
+// error has it logged with what it is: a second answer (Call.Finish's
+// ErrAnswered, the only error a Call gives) or an error of the handler's
+// own; the log names the op, caller and call ID read before the handoff
+// (the handler owns the Call from Serve on). The caller has the first
+// answer; the second changes no counter. The log said "pipelined handler
+// failed" for both and read the op from the Call after Serve.
+func TestPipelinedServeError(t *testing.T) {
+	e := startSwitch(t, nil)
+	logs := make(logtest.Records, 64)
+	cases := []struct {
+		name  string
+		apid  frame.APID
+		after func(held ipc.Held) error // after the first answer, in Serve
+		msg   string
+		err   string
+	}{
+		{"answered twice", 0x011, func(held ipc.Held) error { return held.Finish(&ipc.Reply{Body: []byte{2}}, nil) },
+			"pipelined handler answered a call twice; the second answer was dropped", ErrAnswered.Error()},
+		{"error of its own", 0x012, func(ipc.Held) error { return errors.New("handler bug") },
+			"pipelined handler's Serve returned an error not from answering its call", "handler bug"},
+	}
+	servers := make([]*Server, len(cases))
+	ids := make(chan uint32, len(cases))
+	e.node("camera", func(n *Node) {
+		for i, tc := range cases {
+			var err error
+			servers[i], err = n.Serve(ServerConfig{APID: tc.apid, Pipelined: serveFunc(
+				func(ctx context.Context, caller ipc.Caller, req *ipc.Request, held ipc.Held) error {
+					ids <- held.(*Call).id
+					if err := held.Finish(&ipc.Reply{Body: []byte{1}}, nil); err != nil {
+						return fmt.Errorf("first answer: %w", err)
+					}
+					return tc.after(held)
+				})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, servers[i], nil)
+		}
+	}, func(c *Config) { c.Logger = slog.New(logs) })
+	proc := e.node("processor", nil)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rep ipc.Reply
+			if err := proc.Client(tc.apid).Call(ctxT(t), &ipc.Request{Op: 3, ReplyCap: 8}, &rep); err != nil || string(rep.Body) != "\x01" {
+				t.Fatalf("Call = %v, body %x; want the first answer, 01", err, rep.Body)
+			}
+			id := <-ids
+			got := logs.Next(t, tc.msg, testTimeout)
+			want := map[string]string{"apid": tc.apid.String(), "op": "3", "caller": "processor", "id": fmt.Sprint(id), "err": tc.err}
+			if !maps.Equal(got, want) {
+				t.Fatalf("log %q: %v, want %v", tc.msg, got, want)
+			}
+			if st := servers[i].Stats(); st.Served != 1 || st.Faults != 0 || st.Failures != 0 || st.Open != 0 || st.Unanswered != 0 {
+				t.Fatalf("stats %+v, want 1 served and nothing else", st)
+			}
+		})
+	}
+}
+
+// TestPipelinedFunc: PipelinedFunc passes a *Call to its function; any
+// other ipc.Held (another runtime's, as cameraipc's tests run a pipelined
+// dispatcher behind ipc.Pipe) is answered as a server failure without
+// calling it, and Serve returns that answer's error.
+func TestPipelinedFunc(t *testing.T) {
+	var got *Call
+	f := PipelinedFunc(func(_ context.Context, c *Call) { got = c })
+	c := &Call{}
+	if err := f.Serve(context.Background(), ipc.Caller{}, &ipc.Request{}, c); err != nil || got != c {
+		t.Fatalf("Serve(*Call) = %v, function got %p, want nil and %p", err, got, c)
+	}
+	got = nil
+	other := &otherHeld{result: errors.New("finish result")}
+	err := f.Serve(context.Background(), ipc.Caller{}, &ipc.Request{}, other)
+	if err != other.result || got != nil {
+		t.Fatalf("Serve(other Held) = %v, function got %p; want %v and no call", err, got, other.result)
+	}
+	const want = "switched: PipelinedFunc needs a *switched.Call, got *switched.otherHeld"
+	if len(other.answers) != 1 || other.answers[0].rep != nil || other.answers[0].err == nil || other.answers[0].err.Error() != want {
+		t.Fatalf("answers %+v, want one: nil reply, error %q", other.answers, want)
+	}
+}
+
+// otherHeld is an ipc.Held that is not a *Call: it records its answers.
+type otherHeld struct {
+	answers []heldAnswer
+	result  error
+}
+
+type heldAnswer struct {
+	rep *ipc.Reply
+	err error
+}
+
+func (h *otherHeld) Finish(rep *ipc.Reply, err error) error {
+	h.answers = append(h.answers, heldAnswer{rep, err})
+	return h.result
 }
 
 // TestNotifications: tenant events and the timer reach the server between

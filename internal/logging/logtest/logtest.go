@@ -1,7 +1,9 @@
 // Package logtest gives tests of log writing a writer that blocks: the
 // write end of a pipe that is full and that nobody reads, as stderr is when
-// a switch is started with its stderr on a pipe nobody drains. It is for
-// tests only and holds no assertions of its own.
+// a switch is started with its stderr on a pipe nobody drains; and a
+// slog.Handler that hands the records to the test (Records). It is for
+// tests only and holds no assertions of its own beyond failing a test
+// whose awaited record never comes (Records.Next).
 package logtest
 
 import (
