@@ -286,27 +286,26 @@ func retransSegs(t *testing.T, snmp string) int {
 // data it sent (the kernel gives each a new IP ID, even a
 // retransmission: a repeat is a duplicate made on the way).
 type dupCounter struct {
-	seed  maphash.Seed
-	mu    sync.Mutex
-	seen  map[uint64]bool // the hashes in ring
-	ring  [1024]uint64
-	next  int
-	dups  int
-	total int
+	seed   maphash.Seed
+	mu     sync.Mutex
+	packet wire.Packet     // the frame being looked at
+	seen   map[uint64]bool // the hashes in ring
+	ring   [1024]uint64
+	next   int
+	dups   int
+	total  int
 }
 
 func (d *dupCounter) monitor(port string, dir lan.Direction, frame []byte) {
-	if port != "guest" || dir != lan.In || len(frame) < 14+20+20 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14+9] != 6 {
+	if port != "guest" || dir != lan.In {
 		return
 	}
-	ihl := int(frame[14]&0xf) * 4
-	total := int(frame[16])<<8 | int(frame[17])
-	if len(frame) < 14+ihl+13 || total <= ihl+int(frame[14+ihl+12]>>4)*4 {
-		return // no data
-	}
-	h := maphash.Bytes(d.seed, frame)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := wire.Decode(frame, &d.packet); err != nil || d.packet.IPv4 == nil || d.packet.TCP == nil || len(d.packet.Payload) == 0 {
+		return // not an IPv4 TCP segment with data
+	}
+	h := maphash.Bytes(d.seed, frame)
 	d.total++
 	if d.seen[h] {
 		d.dups++
@@ -326,3 +325,48 @@ func (d *dupCounter) count() int {
 	return d.dups
 }
 
+// TestDupCounter: the monitor counts a repeat of an IPv4 TCP segment with
+// data from the guest, and nothing else: not a pure ACK, not UDP, not a
+// frame wire.Decode refuses (IPv4 bytes under the IPv6 EtherType, a
+// truncated one), not a frame on another port or direction.
+func TestDupCounter(t *testing.T) {
+	frame := func(etherType uint16, proto uint8, id uint16, data int) []byte {
+		b := make([]byte, wire.EthernetSize+wire.IPv4MinSize+wire.TCPMinSize+data)
+		wire.Ethernet(b).Encode(&wire.EthernetFields{Dst: wire.MAC{2, 0, 0, 0, 0x77, 2}, Src: wire.MAC{0x52, 0x54, 0, 0, 0x77, 1}, EtherType: etherType})
+		ip := wire.IPv4(b[wire.EthernetSize:])
+		ip.Encode(&wire.IPv4Fields{TotalLength: uint16(len(ip)), ID: id, TTL: 64, Protocol: proto,
+			Src: netip.MustParseAddr("10.77.0.1"), Dst: netip.MustParseAddr("10.77.0.2")})
+		if proto == wire.ProtoTCP {
+			wire.TCP(ip[wire.IPv4MinSize:]).Encode(&wire.TCPFields{SrcPort: 5001, DstPort: 41000, Window: 100})
+		} else {
+			wire.UDP(ip[wire.IPv4MinSize:]).Encode(&wire.UDPFields{SrcPort: 5001, DstPort: 41000, Length: uint16(len(ip) - wire.IPv4MinSize)})
+		}
+		return b
+	}
+	segment := frame(wire.EtherTypeIPv4, wire.ProtoTCP, 1, 100)
+	for _, tc := range []struct {
+		name   string
+		port   string
+		dir    lan.Direction
+		frames [][]byte
+		dups   int
+	}{
+		{"repeat", "guest", lan.In, [][]byte{segment, frame(wire.EtherTypeIPv4, wire.ProtoTCP, 2, 100), segment}, 1},
+		{"pure ACKs", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv4, wire.ProtoTCP, 3, 0), frame(wire.EtherTypeIPv4, wire.ProtoTCP, 3, 0)}, 0},
+		{"UDP", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv4, wire.ProtoUDP, 4, 100), frame(wire.EtherTypeIPv4, wire.ProtoUDP, 4, 100)}, 0},
+		{"undecodable", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv6, wire.ProtoTCP, 5, 100), frame(wire.EtherTypeIPv6, wire.ProtoTCP, 5, 100)}, 0},
+		{"truncated", "guest", lan.In, [][]byte{segment[:60], segment[:60]}, 0},
+		{"our port", "ours", lan.In, [][]byte{segment, segment}, 0},
+		{"to the guest", "guest", lan.Out, [][]byte{segment, segment}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &dupCounter{seed: maphash.MakeSeed(), seen: map[uint64]bool{}}
+			for _, f := range tc.frames {
+				d.monitor(tc.port, tc.dir, f)
+			}
+			if n := d.count(); n != tc.dups {
+				t.Errorf("%d duplicates, want %d", n, tc.dups)
+			}
+		})
+	}
+}
