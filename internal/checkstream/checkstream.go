@@ -74,6 +74,14 @@ type HalfCloser interface {
 // half-closes it, while it hashes what it reads from c until EOF; it
 // returns the bytes read and their sha256 (compare with Sum).
 func Duplex(c HalfCloser, size int64) (int64, [32]byte, error) {
+	return DuplexHalfway(c, size, nil)
+}
+
+// DuplexHalfway is Duplex calling halfway, if not nil, once at least half
+// of size bytes have been read (see Hash): both ends sending size bytes,
+// halfway through the transfer. A read error is returned before a write
+// error.
+func DuplexHalfway(c HalfCloser, size int64, halfway func()) (int64, [32]byte, error) {
 	werr := make(chan error, 1)
 	go func() {
 		err := Write(c, size)
@@ -82,13 +90,10 @@ func Duplex(c HalfCloser, size int64) (int64, [32]byte, error) {
 		}
 		werr <- err
 	}()
-	h := sha256.New()
-	n, err := io.Copy(h, c)
-	if e := <-werr; err == nil {
-		err = e
+	n, sum, err := Hash(c, size, halfway)
+	if e := <-werr; err == nil && e != nil {
+		err = fmt.Errorf("write: %w", e)
 	}
-	var sum [32]byte
-	h.Sum(sum[:0])
 	return n, sum, err
 }
 

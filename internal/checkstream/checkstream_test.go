@@ -36,8 +36,9 @@ func TestStream(t *testing.T) {
 	}
 }
 
-// TestDuplex: both ends of a loopback TCP connection run Duplex with
-// different sizes at once; each reads exactly what the other sent.
+// TestDuplex: both ends of a loopback TCP connection run Duplex (the
+// dialer DuplexHalfway) with different sizes at once; each reads exactly
+// what the other sent, and the dialer's halfway runs once.
 func TestDuplex(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,10 +51,11 @@ func TestDuplex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	n, sum, err := Duplex(c.(*net.TCPConn), 3*Period+1)
+	calls := 0
+	n, sum, err := DuplexHalfway(c.(*net.TCPConn), 3*Period+1, func() { calls++ })
 	r := <-res
-	if err != nil || n != 1<<20 || sum != Sum(1<<20) {
-		t.Errorf("dialer: %d bytes, %v, sum ok %v", n, err, sum == Sum(1<<20))
+	if err != nil || n != 1<<20 || sum != Sum(1<<20) || calls != 1 {
+		t.Errorf("dialer: %d bytes, %v, sum ok %v, halfway called %d times", n, err, sum == Sum(1<<20), calls)
 	}
 	if r.Err != nil || r.N != 3*Period+1 || r.Sum != Sum(3*Period+1) {
 		t.Errorf("acceptor: %d bytes, %v, sum ok %v", r.N, r.Err, r.Sum == Sum(3*Period+1))

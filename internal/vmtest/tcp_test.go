@@ -2,10 +2,8 @@ package vmtest_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"hash/maphash"
 	"net/netip"
 	"os"
@@ -18,12 +16,14 @@ import (
 	"time"
 
 	"spacenet/internal/checkstream"
+	"spacenet/internal/tcppeer"
 	"spacenet/internal/vmtest"
 	"spacenet/ip/lan"
 	"spacenet/ip/lan/fault"
 	"spacenet/ip/nic"
 	"spacenet/ip/stack"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 	"spacenet/ip/wire"
 )
 
@@ -167,7 +167,7 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 				guest, our, mss = guest6, our6.Addr(), 1440-12
 			}
 			retransBefore := retransSegs(t, run(t, "cat /proc/net/snmp"))
-			app := newStreamApp(size, 1<<20)
+			app := tcptest.NewStreamApp(size, 1<<20)
 			start := time.Now()
 			var out string
 			var rc int
@@ -199,39 +199,39 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 				t.Fatalf("guest's tcppeer: exit %d, %v\n%s", rc, err, out)
 			}
 			select {
-			case <-app.done:
+			case <-app.Done:
 			case <-time.After(time.Until(deadline)):
 				t.Fatalf("our side did not finish: %+v", s.Stats())
 			}
 			el := time.Since(start)
-			peer := parsePeer(out)
-			if peer.received != size || peer.sum != wantSum {
-				t.Errorf("guest received %d bytes, sha256 %s; want %d, %s\n%s", peer.received, peer.sum, size, wantSum, out)
+			peer := tcppeer.Parse(out)
+			if peer.Received != size || peer.Sum != wantSum {
+				t.Errorf("guest received %d bytes, sha256 %s; want %d, %s\n%s", peer.Received, peer.Sum, size, wantSum, out)
 			}
-			if app.err != nil || app.consumed != size || app.sumHex() != wantSum {
-				t.Errorf("we received %d bytes (err %v), sha256 %s; want %d, %s", app.consumed, app.err, app.sumHex(), size, wantSum)
+			if app.Err != nil || app.Consumed != size || app.Sum() != wantSum {
+				t.Errorf("we received %d bytes (err %v), sha256 %s; want %d, %s", app.Consumed, app.Err, app.Sum(), size, wantSum)
 			}
 			guestRetrans := retransSegs(t, run(t, "cat /proc/net/snmp")) - retransBefore
 			t.Logf("%d KiB each way in %v; we retransmitted %d (%d RTOs, %d fast), the guest kernel %d (RetransSegs; %d by halfway)",
-				size>>10, el.Round(time.Millisecond), app.info.Retransmits, app.info.RTOs, app.info.FastRetransmits, guestRetrans, peer.retrans)
-			t.Logf("guest's ss -tino: %s", peer.ss.line)
-			if app.info.Retransmits == 0 {
-				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.info)
+				size>>10, el.Round(time.Millisecond), app.Info.Retransmits, app.Info.RTOs, app.Info.FastRetransmits, guestRetrans, peer.Retrans)
+			t.Logf("guest's ss -tino: %s", peer.SS.Line)
+			if app.Info.Retransmits == 0 {
+				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.Info)
 			}
 			if guestRetrans <= 0 {
 				t.Errorf("the guest kernel's RetransSegs went up by %d through 1%% loss", guestRetrans)
 			}
-			ss := peer.ss
-			if !ss.ts || !ss.sack || ss.sndScale != 7 || ss.mss != mss {
+			ss := peer.SS
+			if !ss.TS || !ss.SACK || ss.SndScale != 7 || ss.MSS != mss {
 				t.Errorf("guest's ss -tino: ts %v, sack %v, wscale %d (ours), mss %d; want true, true, 7, %d\n%s",
-					ss.ts, ss.sack, ss.sndScale, ss.mss, mss, out)
+					ss.TS, ss.SACK, ss.SndScale, ss.MSS, mss, out)
 			}
-			if peer.options&7 != 7 {
-				t.Errorf("guest's tcpi_options = %#x, want timestamps, SACK and window scaling (7)", peer.options)
+			if peer.Options&7 != 7 {
+				t.Errorf("guest's tcpi_options = %#x, want timestamps, SACK and window scaling (7)", peer.Options)
 			}
-			if !app.info.Timestamps || !app.info.SACK || !app.info.WindowScale || app.info.SndScale != uint8(ss.rcvScale) || app.info.SndMSS != mss {
+			if !app.Info.Timestamps || !app.Info.SACK || !app.Info.WindowScale || app.Info.SndScale != uint8(ss.RcvScale) || app.Info.SndMSS != mss {
 				t.Errorf("our view: timestamps %v, SACK %v, window scale %v (%d), send MSS %d; want true, true, true (%d as ss says), %d",
-					app.info.Timestamps, app.info.SACK, app.info.WindowScale, app.info.SndScale, app.info.SndMSS, ss.rcvScale, mss)
+					app.Info.Timestamps, app.Info.SACK, app.Info.WindowScale, app.Info.SndScale, app.Info.SndMSS, ss.RcvScale, mss)
 			}
 		})
 	}
@@ -251,71 +251,6 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 	if f := ours.Stats(); f.Lost == 0 || f.Duplicated == 0 {
 		t.Errorf("our faults: %+v; want losses and duplicates", f)
 	}
-}
-
-// peerResult is what tcppeer printed.
-type peerResult struct {
-	received int64
-	sum      string
-	options  int // tcpi_options: TCPI_OPT_TIMESTAMPS 1, SACK 2, WSCALE 4
-	retrans  int // tcpi_total_retrans halfway through
-	ss       ssInfo
-}
-
-func parsePeer(out string) peerResult {
-	var r peerResult
-	var ss []string
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) == 4 && f[0] == "received":
-			r.received, _ = strconv.ParseInt(f[1], 10, 64)
-			r.sum = f[3]
-		case len(f) == 3 && f[0] == "tcpinfo":
-			r.options, _ = strconv.Atoi(f[1])
-			r.retrans, _ = strconv.Atoi(f[2])
-		case len(f) > 0 && f[0] == "ss":
-			ss = append(ss, strings.TrimPrefix(l, "ss "))
-		}
-	}
-	r.ss = parseSS(ss)
-	return r
-}
-
-// ssInfo is what `ss -tino` says of a connection's options.
-type ssInfo struct {
-	line               string // the line with the options
-	ts, sack           bool
-	sndScale, rcvScale int // wscale:SND,RCV (SND: the peer's, ours)
-	mss                int // the kernel's send MSS
-}
-
-// parseSS reads the options from ss -tino's lines: the line under the
-// connection's, e.g. "ts sack cubic wscale:7,7 rto:204 ... mss:1448 ...".
-func parseSS(lines []string) ssInfo {
-	var s ssInfo
-	for _, l := range lines {
-		if !strings.Contains(l, "wscale:") {
-			continue
-		}
-		s.line = strings.TrimSpace(l)
-		for _, f := range strings.Fields(l) {
-			k, v, _ := strings.Cut(f, ":")
-			switch k {
-			case "ts":
-				s.ts = true
-			case "sack":
-				s.sack = true
-			case "wscale":
-				a, b, _ := strings.Cut(v, ",")
-				s.sndScale, _ = strconv.Atoi(a)
-				s.rcvScale, _ = strconv.Atoi(b)
-			case "mss":
-				s.mss, _ = strconv.Atoi(v)
-			}
-		}
-	}
-	return s
 }
 
 // retransSegs reads Tcp's RetransSegs from /proc/net/snmp (a line of
@@ -351,27 +286,26 @@ func retransSegs(t *testing.T, snmp string) int {
 // data it sent (the kernel gives each a new IP ID, even a
 // retransmission: a repeat is a duplicate made on the way).
 type dupCounter struct {
-	seed  maphash.Seed
-	mu    sync.Mutex
-	seen  map[uint64]bool // the hashes in ring
-	ring  [1024]uint64
-	next  int
-	dups  int
-	total int
+	seed   maphash.Seed
+	mu     sync.Mutex
+	packet wire.Packet     // the frame being looked at
+	seen   map[uint64]bool // the hashes in ring
+	ring   [1024]uint64
+	next   int
+	dups   int
+	total  int
 }
 
 func (d *dupCounter) monitor(port string, dir lan.Direction, frame []byte) {
-	if port != "guest" || dir != lan.In || len(frame) < 14+20+20 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14+9] != 6 {
+	if port != "guest" || dir != lan.In {
 		return
 	}
-	ihl := int(frame[14]&0xf) * 4
-	total := int(frame[16])<<8 | int(frame[17])
-	if len(frame) < 14+ihl+13 || total <= ihl+int(frame[14+ihl+12]>>4)*4 {
-		return // no data
-	}
-	h := maphash.Bytes(d.seed, frame)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := wire.Decode(frame, &d.packet); err != nil || d.packet.IPv4 == nil || d.packet.TCP == nil || len(d.packet.Payload) == 0 {
+		return // not an IPv4 TCP segment with data
+	}
+	h := maphash.Bytes(d.seed, frame)
 	d.total++
 	if d.seen[h] {
 		d.dups++
@@ -391,60 +325,48 @@ func (d *dupCounter) count() int {
 	return d.dups
 }
 
-// streamApp is one connection's application on our stack, bufferless as
-// the engine is: it sends size bytes of the checkstream stream (read by
-// offset, no copy) and hashes what arrives through a ring the engine
-// writes into, granting the window back as it consumes; it closes once
-// all it sent is acknowledged.
-type streamApp struct {
-	size     int64
-	ring     []byte
-	consumed int64
-	sum      hash.Hash
-	closed   bool
-	done     chan struct{} // closed at Gone
-	info     tcp.Info
-	err      error
-}
-
-func newStreamApp(size int64, ring int) *streamApp {
-	return &streamApp{size: size, ring: make([]byte, ring), sum: sha256.New(), done: make(chan struct{})}
-}
-
-func (a *streamApp) App() tcp.App {
-	return tcp.App{Source: checkstream.Source{}, Sink: a, Grant: len(a.ring), Handler: a}
-}
-
-// WriteAt is the engine writing received data at stream offset off.
-func (a *streamApp) WriteAt(p []byte, off int64) (int, error) {
-	for n := 0; n < len(p); {
-		n += copy(a.ring[(off+int64(n))%int64(len(a.ring)):], p[n:])
-	}
-	return len(p), nil
-}
-
-func (a *streamApp) Event(c *tcp.Conn, ev tcp.Event) {
-	switch ev {
-	case tcp.Connected:
-		c.Push(int(a.size))
-	case tcp.Readable:
-		end, start := c.Readable(), a.consumed
-		for a.consumed < end {
-			i := int(a.consumed % int64(len(a.ring)))
-			n := min(int64(len(a.ring)-i), end-a.consumed)
-			a.sum.Write(a.ring[i : i+int(n)])
-			a.consumed += n
+// TestDupCounter: the monitor counts a repeat of an IPv4 TCP segment with
+// data from the guest, and nothing else: not a pure ACK, not UDP, not a
+// frame wire.Decode refuses (IPv4 bytes under the IPv6 EtherType, a
+// truncated one), not a frame on another port or direction.
+func TestDupCounter(t *testing.T) {
+	frame := func(etherType uint16, proto uint8, id uint16, data int) []byte {
+		b := make([]byte, wire.EthernetSize+wire.IPv4MinSize+wire.TCPMinSize+data)
+		wire.Ethernet(b).Encode(&wire.EthernetFields{Dst: wire.MAC{2, 0, 0, 0, 0x77, 2}, Src: wire.MAC{0x52, 0x54, 0, 0, 0x77, 1}, EtherType: etherType})
+		ip := wire.IPv4(b[wire.EthernetSize:])
+		ip.Encode(&wire.IPv4Fields{TotalLength: uint16(len(ip)), ID: id, TTL: 64, Protocol: proto,
+			Src: netip.MustParseAddr("10.77.0.1"), Dst: netip.MustParseAddr("10.77.0.2")})
+		if proto == wire.ProtoTCP {
+			wire.TCP(ip[wire.IPv4MinSize:]).Encode(&wire.TCPFields{SrcPort: 5001, DstPort: 41000, Window: 100})
+		} else {
+			wire.UDP(ip[wire.IPv4MinSize:]).Encode(&wire.UDPFields{SrcPort: 5001, DstPort: 41000, Length: uint16(len(ip) - wire.IPv4MinSize)})
 		}
-		c.Grant(int(end - start))
-	case tcp.Gone:
-		a.info, a.err = c.Info(), c.Err()
-		close(a.done)
-		return
+		return b
 	}
-	if !a.closed && c.Acked() == a.size {
-		a.closed = true
-		c.Close()
+	segment := frame(wire.EtherTypeIPv4, wire.ProtoTCP, 1, 100)
+	for _, tc := range []struct {
+		name   string
+		port   string
+		dir    lan.Direction
+		frames [][]byte
+		dups   int
+	}{
+		{"repeat", "guest", lan.In, [][]byte{segment, frame(wire.EtherTypeIPv4, wire.ProtoTCP, 2, 100), segment}, 1},
+		{"pure ACKs", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv4, wire.ProtoTCP, 3, 0), frame(wire.EtherTypeIPv4, wire.ProtoTCP, 3, 0)}, 0},
+		{"UDP", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv4, wire.ProtoUDP, 4, 100), frame(wire.EtherTypeIPv4, wire.ProtoUDP, 4, 100)}, 0},
+		{"undecodable", "guest", lan.In, [][]byte{frame(wire.EtherTypeIPv6, wire.ProtoTCP, 5, 100), frame(wire.EtherTypeIPv6, wire.ProtoTCP, 5, 100)}, 0},
+		{"truncated", "guest", lan.In, [][]byte{segment[:60], segment[:60]}, 0},
+		{"our port", "ours", lan.In, [][]byte{segment, segment}, 0},
+		{"to the guest", "guest", lan.Out, [][]byte{segment, segment}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &dupCounter{seed: maphash.MakeSeed(), seen: map[uint64]bool{}}
+			for _, f := range tc.frames {
+				d.monitor(tc.port, tc.dir, f)
+			}
+			if n := d.count(); n != tc.dups {
+				t.Errorf("%d duplicates, want %d", n, tc.dups)
+			}
+		})
 	}
 }
-
-func (a *streamApp) sumHex() string { return hex.EncodeToString(a.sum.Sum(nil)) }

@@ -4,8 +4,10 @@ import (
 	"net/netip"
 	"testing"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/nic"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 )
 
 // stubNIC is a NIC that is never driven: the tests below move frames
@@ -78,9 +80,9 @@ func TestStackAllocsPerSegment(t *testing.T) {
 	for _, remote := range []string{"10.9.0.2:80", "[fd00:9::2]:80"} {
 		t.Run(remote, func(t *testing.T) {
 			w := newBench(t)
-			server := newStreamApp(0, 1<<20)
+			server := tcptest.NewStreamApp(0, 1<<20)
 			w.b.tcp.Listen(tcp.Listener{Port: 80, Quota: 1, Accept: func(l, r netip.AddrPort) (tcp.App, bool) { return server.App(), true }})
-			client := tcp.App{Source: streamSource{}, Sink: &ringSink{make([]byte, 1<<16)}, Grant: 1 << 16}
+			client := tcp.App{Source: checkstream.Source{}, Sink: tcptest.NewRingSink(1 << 16), Grant: 1 << 16}
 			c, err := w.a.Dial(1000, netip.MustParseAddrPort(remote), client)
 			if err != nil {
 				t.Fatal(err)
@@ -120,8 +122,8 @@ func TestStackAllocsPerSegment(t *testing.T) {
 				after := c.Info()
 				t.Logf("%s: %d segments, %d retransmitted", tc.name, after.SegsOut-before.SegsOut, after.Retransmits-before.Retransmits)
 			}
-			if server.consumed != c.Pushed() || c.Info().Retransmits == 0 {
-				t.Errorf("server read %d of %d; %d retransmits", server.consumed, c.Pushed(), c.Info().Retransmits)
+			if server.Consumed != c.Pushed() || c.Info().Retransmits == 0 {
+				t.Errorf("server read %d of %d; %d retransmits", server.Consumed, c.Pushed(), c.Info().Retransmits)
 			}
 		})
 	}
@@ -133,9 +135,9 @@ func BenchmarkStackSegment(b *testing.B) {
 	w := newBench(b)
 	sink := &regrant{}
 	w.b.tcp.Listen(tcp.Listener{Port: 80, Quota: 1, Accept: func(l, r netip.AddrPort) (tcp.App, bool) {
-		return tcp.App{Source: streamSource{}, Sink: sink, Grant: 1 << 20, Handler: sink}, true
+		return tcp.App{Source: checkstream.Source{}, Sink: sink, Grant: 1 << 20, Handler: sink}, true
 	}})
-	c, err := w.a.Dial(1000, netip.MustParseAddrPort("10.9.0.2:80"), tcp.App{Source: streamSource{}, Sink: &ringSink{make([]byte, 1<<16)}, Grant: 1 << 16})
+	c, err := w.a.Dial(1000, netip.MustParseAddrPort("10.9.0.2:80"), tcp.App{Source: checkstream.Source{}, Sink: tcptest.NewRingSink(1 << 16), Grant: 1 << 16})
 	if err != nil {
 		b.Fatal(err)
 	}

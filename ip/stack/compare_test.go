@@ -55,8 +55,8 @@ func TestKernelThroughputVsGVisor(t *testing.T) {
 	r := <-res
 	gv := time.Since(start)
 	want := streamSum(size)
-	if n != size || sum != want || r.received != size || r.sum != want {
-		t.Errorf("gVisor: received %d, kernel received %d; sums differ from %s", n, r.received, want)
+	if n != size || sum != want || r.Received != size || r.Sum != want {
+		t.Errorf("gVisor: received %d, kernel received %d; sums differ from %s", n, r.Received, want)
 	}
 	// Round trips: 64-byte requests echoed by the kernel, one at a
 	// time, through our net.Conn adapter and through gVisor's Conn.
@@ -125,8 +125,8 @@ func kernelToKernel(t *testing.T, size int64) time.Duration {
 	r1, r2 := <-rs, <-rc
 	el := time.Since(start)
 	want := streamSum(size)
-	if r1.sum != want || r2.sum != want {
-		t.Errorf("kernel to kernel: sums differ (%d, %d bytes)", r1.received, r2.received)
+	if r1.Sum != want || r2.Sum != want {
+		t.Errorf("kernel to kernel: sums differ (%d, %d bytes)", r1.Received, r2.Received)
 	}
 	return el
 }

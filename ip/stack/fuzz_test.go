@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 	"spacenet/ip/wire"
 )
 
@@ -14,7 +16,7 @@ import (
 // frame it queues must decode.
 func FuzzStackInput(f *testing.F) {
 	w := newBench(f)
-	server := newStreamApp(0, 1<<16)
+	server := tcptest.NewStreamApp(0, 1<<16)
 	w.b.tcp.Listen(tcp.Listener{Port: 80, Quota: 2, Accept: func(l, r netip.AddrPort) (tcp.App, bool) { return server.App(), true }})
 	// Seeds: the frames of a connection's life.
 	var seeds [][]byte
@@ -22,7 +24,7 @@ func FuzzStackInput(f *testing.F) {
 		seeds = append(seeds, append([]byte(nil), fr...))
 		return false
 	}
-	c, _ := w.a.Dial(1000, netip.MustParseAddrPort("10.9.0.2:80"), tcp.App{Source: streamSource{}, Sink: &ringSink{make([]byte, 1<<16)}, Grant: 1 << 16})
+	c, _ := w.a.Dial(1000, netip.MustParseAddrPort("10.9.0.2:80"), tcp.App{Source: checkstream.Source{}, Sink: tcptest.NewRingSink(1 << 16), Grant: 1 << 16})
 	w.step()
 	c.Push(3000)
 	w.step()
@@ -35,7 +37,7 @@ func FuzzStackInput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		w := newBench(t)
 		w.b.tcp.Listen(tcp.Listener{Port: 80, Quota: 2, Accept: func(l, r netip.AddrPort) (tcp.App, bool) {
-			return newStreamApp(0, 1<<12).App(), true
+			return tcptest.NewStreamApp(0, 1<<12).App(), true
 		}})
 		b := make([]byte, 1600)
 		n := copy(b, frame)

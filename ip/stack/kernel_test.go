@@ -4,28 +4,24 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"spacenet/internal/checkstream"
 	"spacenet/internal/netnstest"
+	"spacenet/internal/tcppeer"
 	"spacenet/ip/lan"
 	"spacenet/ip/lan/fault"
 	"spacenet/ip/nic"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 )
 
 // The kernel tests: our stack on a TAP whose netdev lives in a fresh
@@ -33,8 +29,8 @@ import (
 // re-executed inside the namespace as a peer). Each connection carries
 // size bytes each way at once; both sides hash what they receive.
 
-// peerEnv makes this test binary a kernel TCP peer (see TestMain):
-// "listen ADDR SIZE" or "dial ADDR SIZE".
+// peerEnv makes this test binary a kernel TCP peer (see TestMain): its
+// value is package tcppeer's arguments, e.g. "listen ADDR SIZE".
 const peerEnv = "SPACENET_STACK_PEER"
 
 // kernelSide is one test network.
@@ -94,21 +90,17 @@ func newKernelSideMTU(t *testing.T, net byte, mtu int, wrap func(nic.NIC) nic.NI
 	return k
 }
 
-// peerResult is what the kernel peer printed.
-type peerResult struct {
-	received int64
-	sum      string
-	ss       string
-	options  uint8 // tcpi_options: TCPI_OPT_TIMESTAMPS 1, SACK 2, WSCALE 4
-	retrans  int   // tcpi_total_retrans halfway through
-}
-
-// startPeer runs the kernel peer in the namespace; for "listen" it
-// returns once the peer listens.
-func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, size int64) <-chan peerResult {
+// startPeer runs the kernel peer (package tcppeer: "listen", "dial" or
+// "echo") in the namespace; for "listen" and "echo" it returns once the
+// peer listens.
+func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, size int64) <-chan tcppeer.Result {
 	t.Helper()
+	spec := fmt.Sprintf("%s %s %d", mode, addr, size)
+	if mode == "echo" {
+		spec = fmt.Sprintf("%s %s", mode, addr)
+	}
 	cmd := exec.Command("ip", "netns", "exec", k.ns, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", peerEnv, mode, addr, size))
+	cmd.Env = append(os.Environ(), peerEnv+"="+spec)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -117,173 +109,47 @@ func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, s
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	res := make(chan peerResult, 1)
+	r := bufio.NewReader(out)
 	if mode == "listen" || mode == "echo" {
+		line := make(chan string, 1)
+		go func() {
+			l, _ := r.ReadString('\n')
+			line <- l
+		}()
 		select {
-		case l := <-lines:
-			if l != "listening" {
-				t.Fatalf("peer: %q", l)
+		case l := <-line:
+			if l != "listening\n" {
+				rest, _ := io.ReadAll(r)
+				cmd.Wait()
+				t.Fatalf("peer: %q%s", l, rest)
 			}
 		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			cmd.Wait()
 			t.Fatal("peer did not listen")
 		}
 	}
+	res := make(chan tcppeer.Result, 1)
 	go func() {
-		var r peerResult
-		var ss strings.Builder
-		for l := range lines {
-			if f := strings.Fields(l); len(f) == 3 && f[0] == "tcpinfo" {
-				o, _ := strconv.Atoi(f[1])
-				r.options = uint8(o)
-				r.retrans, _ = strconv.Atoi(f[2])
-			} else if len(f) == 4 && f[0] == "received" {
-				r.received, _ = strconv.ParseInt(f[1], 10, 64)
-				r.sum = f[3]
-			} else {
-				ss.WriteString(l + "\n")
-			}
-		}
+		rest, _ := io.ReadAll(r)
 		cmd.Wait()
-		r.ss = ss.String()
-		res <- r
+		res <- tcppeer.Parse(string(rest))
 	}()
 	return res
 }
 
-// kernelPeer is the peer's main: it connects or accepts, sends size
-// bytes of the stream while it hashes what it receives, prints the
-// kernel's view of the connection (ss -tin) and the result.
-func kernelPeer(spec string) int {
-	f := strings.Fields(spec)
-	if len(f) != 3 {
-		fmt.Println("bad spec", spec)
-		return 2
-	}
-	size, _ := strconv.ParseInt(f[2], 10, 64)
-	var c net.Conn
-	var err error
-	if f[0] == "echo" {
-		return echoPeer(f[1])
-	}
-	if f[0] == "listen" {
-		var l net.Listener
-		if l, err = net.Listen("tcp", f[1]); err != nil {
-			fmt.Println("listen:", err)
-			return 1
-		}
-		fmt.Println("listening")
-		c, err = l.Accept()
-		l.Close()
-	} else {
-		c, err = net.DialTimeout("tcp", f[1], 20*time.Second)
-	}
-	if err != nil {
-		fmt.Println("connect:", err)
-		return 1
-	}
-	c.SetDeadline(time.Now().Add(120 * time.Second))
-	werr := make(chan error, 1)
-	go func() { werr <- writeStream(c.(*net.TCPConn), size) }()
-	// Halfway through, the kernel's view of the connection (ss -tin):
-	// the options negotiated, retransmissions.
-	n, sum, err := checkstream.Hash(c, size, func() {
-		fmt.Print(ssInfo(c))
-		fmt.Println(tcpInfo(c))
-	})
-	if err != nil {
-		fmt.Println("read:", err)
-	}
-	if err := <-werr; err != nil {
-		fmt.Println("write:", err)
-	}
-	fmt.Print(ssInfo(c))
-	c.Close()
-	fmt.Printf("received %d sha256 %s\n", n, hex.EncodeToString(sum[:]))
-	return 0
-}
-
-// echoPeer accepts one connection and sends back what it reads until
-// EOF.
-func echoPeer(addr string) int {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Println("listen:", err)
-		return 1
-	}
-	fmt.Println("listening")
-	c, err := l.Accept()
-	l.Close()
-	if err != nil {
-		fmt.Println("accept:", err)
-		return 1
-	}
-	defer c.Close()
-	n, err := io.Copy(c, c)
-	fmt.Printf("received %d sha256 -\n", n)
-	if err != nil {
-		fmt.Println("echo:", err)
-		return 1
-	}
-	return 0
-}
-
-// tcpInfo returns the kernel's TCP_INFO of c as a line "tcpinfo
-// OPTIONS TOTAL_RETRANS".
-func tcpInfo(c net.Conn) string {
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return err.Error()
-	}
-	var info *unix.TCPInfo
-	raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-	if err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("tcpinfo %d %d", info.Options, info.Total_retrans)
-}
-
-// writeStream writes the first size bytes of the test stream to c and
-// half-closes it.
-func writeStream(c interface {
-	io.Writer
-	CloseWrite() error
-}, size int64) error {
-	if err := checkstream.Write(c, size); err != nil {
-		return err
-	}
-	return c.CloseWrite()
-}
-
-// ssInfo returns ss -tin's lines about c.
-func ssInfo(c net.Conn) string {
-	dst := c.RemoteAddr().(*net.TCPAddr)
-	out, err := exec.Command("ss", "-tin", "dst", netip.AddrPortFrom(netip.MustParseAddr(dst.IP.String()), uint16(dst.Port)).String()).CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("ss: %v: %s", err, out)
-	}
-	return string(out)
-}
-
 // kernelStream runs one connection between our stack and the kernel,
 // opened by us (ourClient) or by the kernel, size bytes each way.
-func kernelStream(t *testing.T, k *kernelSide, v6, ourClient bool, size int64) (*streamApp, peerResult, time.Duration) {
+func kernelStream(t *testing.T, k *kernelSide, v6, ourClient bool, size int64) (*tcptest.StreamApp, tcppeer.Result, time.Duration) {
 	t.Helper()
-	app := newStreamApp(size, 1<<20)
+	app := tcptest.NewStreamApp(size, 1<<20)
 	kaddr, our := k.kernel4, k.our4.Addr()
 	if v6 {
 		kaddr, our = k.kernel6, k.our6.Addr()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	var res <-chan peerResult
+	var res <-chan tcppeer.Result
 	start := time.Now()
 	if ourClient {
 		res = k.startPeer(t, "listen", netip.AddrPortFrom(kaddr, 5001), size)
@@ -310,24 +176,24 @@ func kernelStream(t *testing.T, k *kernelSide, v6, ourClient bool, size int64) (
 		}
 		res = k.startPeer(t, "dial", netip.AddrPortFrom(our, port), size)
 	}
-	var r peerResult
+	var r tcppeer.Result
 	select {
 	case r = <-res:
 	case <-ctx.Done():
 		t.Fatalf("kernel peer did not finish: %+v", k.stack.Stats())
 	}
 	select {
-	case <-app.done:
+	case <-app.Done:
 	case <-ctx.Done():
 		t.Fatalf("our side did not finish: %+v", k.stack.Stats())
 	}
 	el := time.Since(start)
 	want := streamSum(size)
-	if r.received != size || r.sum != want {
-		t.Errorf("kernel received %d bytes, sum %s; want %d, %s\n%s", r.received, r.sum, size, want, r.ss)
+	if r.Received != size || r.Sum != want {
+		t.Errorf("kernel received %d bytes, sum %s; want %d, %s\n%s", r.Received, r.Sum, size, want, r.Output)
 	}
-	if app.err != nil || app.consumed != size || app.Sum() != want {
-		t.Errorf("we received %d bytes (err %v), sum %s; want %d, %s", app.consumed, app.err, app.Sum(), size, want)
+	if app.Err != nil || app.Consumed != size || app.Sum() != want {
+		t.Errorf("we received %d bytes (err %v), sum %s; want %d, %s", app.Consumed, app.Err, app.Sum(), size, want)
 	}
 	return app, r, el
 }
@@ -358,16 +224,16 @@ func TestKernelTCP(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				app, r, el := kernelStream(t, k, v6, ourClient, kernelSize)
 				t.Logf("%d MiB each way in %v: %.0f MB/s each way; ours %+v", kernelSize>>20, el.Round(time.Millisecond),
-					float64(kernelSize)/el.Seconds()/1e6, app.info)
+					float64(kernelSize)/el.Seconds()/1e6, app.Info)
 				// The kernel's view: the options we negotiated
 				// (TCP_INFO), and our window scale in ss.
-				if r.options&7 != 7 {
-					t.Errorf("kernel's tcpi_options = %#x, want timestamps, SACK and window scaling (7)", r.options)
+				if r.Options&7 != 7 {
+					t.Errorf("kernel's tcpi_options = %#x, want timestamps, SACK and window scaling (7)", r.Options)
 				}
-				if !strings.Contains(r.ss, "wscale:7,") {
-					t.Errorf("ss -tin does not show our window scale 7:\n%s", r.ss)
+				if r.SS.SndScale != 7 {
+					t.Errorf("ss -tino does not show our window scale 7:\n%s", r.Output)
 				}
-				t.Logf("kernel: %s", strings.TrimSpace(r.ss))
+				t.Logf("kernel: %s", r.SS.Line)
 			})
 		}
 	}
@@ -386,9 +252,9 @@ func TestKernelTCP(t *testing.T) {
 		n, sum, err := duplexStream(c, size)
 		r := <-res
 		want := streamSum(size)
-		if err != nil || n != size || sum != want || r.received != size || r.sum != want {
-			t.Errorf("we read %d (%v), the kernel %d; sums match: ours %v, kernel's %v", n, err, r.received,
-				sum == want, r.sum == want)
+		if err != nil || n != size || sum != want || r.Received != size || r.Sum != want {
+			t.Errorf("we read %d (%v), the kernel %d; sums match: ours %v, kernel's %v", n, err, r.Received,
+				sum == want, r.Sum == want)
 		}
 		t.Logf("net.Conn: %d MiB each way in %v", size>>20, time.Since(start).Round(time.Millisecond))
 	})
@@ -440,9 +306,9 @@ func TestKernelTCPJumbo(t *testing.T) {
 	k := newKernelSideMTU(t, 5, 9000, nil)
 	app, r, el := kernelStream(t, k, false, true, kernelSize)
 	t.Logf("MTU 9000: %d MiB each way in %v: %.0f MB/s each way; ours %+v", kernelSize>>20, el.Round(time.Millisecond),
-		float64(kernelSize)/el.Seconds()/1e6, app.info)
-	if app.info.SndMSS != 8960-12 || r.options&7 != 7 {
-		t.Errorf("send MSS %d (want 8948: 8960 less timestamps), kernel options %#x", app.info.SndMSS, r.options)
+		float64(kernelSize)/el.Seconds()/1e6, app.Info)
+	if app.Info.SndMSS != 8960-12 || r.Options&7 != 7 {
+		t.Errorf("send MSS %d (want 8948: 8960 less timestamps), kernel options %#x", app.Info.SndMSS, r.Options)
 	}
 }
 
@@ -472,13 +338,13 @@ func TestKernelTCPFaults(t *testing.T) {
 		t.Run(fmt.Sprintf("ourClient=%v", ourClient), func(t *testing.T) {
 			app, r, el := kernelStream(t, k, false, ourClient, size)
 			t.Logf("%d MiB each way in %v: %.1f MB/s each way; kernel retransmitted %d by halfway; ours %+v",
-				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.retrans, app.info)
-			t.Logf("kernel: %s", r.ss)
-			t.Logf("we sent all in %v, received all in %v", app.sent, app.received)
-			if app.info.Retransmits == 0 {
-				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.info)
+				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.Retrans, app.Info)
+			t.Logf("kernel: %s", r.SS.Line)
+			t.Logf("we sent all in %v, received all in %v", app.Sent, app.Received)
+			if app.Info.Retransmits == 0 {
+				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.Info)
 			}
-			if r.retrans == 0 {
+			if r.Retrans == 0 {
 				t.Errorf("the kernel retransmitted nothing through 1%% loss by halfway")
 			}
 		})
@@ -513,7 +379,7 @@ func TestKernelTCPOverLAN(t *testing.T) {
 			t.Run(fmt.Sprintf("v6=%v/ourClient=%v", v6, ourClient), func(t *testing.T) {
 				app, r, el := kernelStream(t, k, v6, ourClient, kernelSize)
 				t.Logf("over the LAN: %d MiB each way in %v: %.0f MB/s each way; kernel retransmitted %d by halfway; ours %d",
-					kernelSize>>20, el.Round(time.Millisecond), float64(kernelSize)/el.Seconds()/1e6, r.retrans, app.info.Retransmits)
+					kernelSize>>20, el.Round(time.Millisecond), float64(kernelSize)/el.Seconds()/1e6, r.Retrans, app.Info.Retransmits)
 			})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 )
 
 // duplexStream sends the test stream over c (then half-closes it) while
@@ -73,7 +74,7 @@ func TestLANWithGVisor(t *testing.T) {
 			}
 			defer l.Close()
 			res := checkstream.AcceptDuplex(ctx, l, size)
-			app := newStreamApp(size, 1<<20)
+			app := tcptest.NewStreamApp(size, 1<<20)
 			start := time.Now()
 			var derr error
 			s.Do(ctx, func() {
@@ -87,17 +88,17 @@ func TestLANWithGVisor(t *testing.T) {
 			}
 			r := <-res
 			select {
-			case <-app.done:
+			case <-app.Done:
 			case <-ctx.Done():
 				t.Fatal("our side did not finish")
 			}
-			if gsum := hex.EncodeToString(r.Sum[:]); r.Err != nil || r.N != size || gsum != want || app.Sum() != want || app.err != nil {
-				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.N, r.Err, gsum == want, app.consumed, app.err, app.Sum() == want)
+			if gsum := hex.EncodeToString(r.Sum[:]); r.Err != nil || r.N != size || gsum != want || app.Sum() != want || app.Err != nil {
+				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", r.N, r.Err, gsum == want, app.Consumed, app.Err, app.Sum() == want)
 			}
-			t.Logf("%d MiB each way in %v; ours %+v", size>>20, time.Since(start).Round(time.Millisecond), app.info)
+			t.Logf("%d MiB each way in %v; ours %+v", size>>20, time.Since(start).Round(time.Millisecond), app.Info)
 		})
 		t.Run(fam.name+"/gVisor dials", func(t *testing.T) {
-			app := newStreamApp(size, 1<<20)
+			app := tcptest.NewStreamApp(size, 1<<20)
 			port := uint16(7100)
 			if fam.name == "v6" {
 				port++
@@ -116,12 +117,12 @@ func TestLANWithGVisor(t *testing.T) {
 			defer c.Close()
 			n, sum, err := duplexStream(c, size)
 			select {
-			case <-app.done:
+			case <-app.Done:
 			case <-ctx.Done():
 				t.Fatal("our side did not finish")
 			}
-			if err != nil || n != size || sum != want || app.Sum() != want || app.err != nil {
-				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", n, err, sum == want, app.consumed, app.err, app.Sum() == want)
+			if err != nil || n != size || sum != want || app.Sum() != want || app.Err != nil {
+				t.Errorf("gVisor read %d (%v), sum ok %v; we read %d (%v), sum ok %v", n, err, sum == want, app.Consumed, app.Err, app.Sum() == want)
 			}
 		})
 	}

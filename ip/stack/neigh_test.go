@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 	"spacenet/ip/wire"
 )
 
@@ -37,7 +39,7 @@ func (w *bench) captureA(c *capture) {
 }
 
 func dialApp() tcp.App {
-	return tcp.App{Source: streamSource{}, Sink: &ringSink{make([]byte, 1<<12)}, Grant: 1 << 12}
+	return tcp.App{Source: checkstream.Source{}, Sink: tcptest.NewRingSink(1 << 12), Grant: 1 << 12}
 }
 
 // TestNeighbourUnreachable: ARP for a neighbour that never answers is
@@ -80,7 +82,7 @@ func TestNeighbourUnreachable(t *testing.T) {
 func TestNeighbourHold(t *testing.T) {
 	for _, hold := range []int{0, 4} {
 		w := newBenchWith(t, func(c *Config) { c.Hold = hold })
-		server := newStreamApp(0, 1<<12)
+		server := tcptest.NewStreamApp(0, 1<<12)
 		w.b.tcp.Listen(tcp.Listener{Port: 80, Quota: 1, Accept: func(l, r netip.AddrPort) (tcp.App, bool) { return server.App(), true }})
 		conn, err := w.a.Dial(1000, netip.MustParseAddrPort("10.9.0.2:80"), dialApp())
 		if err != nil {

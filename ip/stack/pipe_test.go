@@ -5,13 +5,16 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"spacenet/internal/tcppeer"
 	"spacenet/ip/nic"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 	"spacenet/ip/wire"
 )
 
@@ -63,9 +66,9 @@ func newPair(t *testing.T, mtu int, cfg func(c *Config)) *pair {
 
 // stream runs one connection from a (client) to b (server), size bytes
 // each way, and checks both sums.
-func stream(t *testing.T, p *pair, remote netip.AddrPort, size int64) (client, server *streamApp) {
+func stream(t *testing.T, p *pair, remote netip.AddrPort, size int64) (client, server *tcptest.StreamApp) {
 	t.Helper()
-	client, server = newStreamApp(size, 256<<10), newStreamApp(size, 256<<10)
+	client, server = tcptest.NewStreamApp(size, 256<<10), tcptest.NewStreamApp(size, 256<<10)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.b.Do(ctx, func() {
@@ -87,17 +90,17 @@ func stream(t *testing.T, p *pair, remote netip.AddrPort, size int64) (client, s
 	}); err != nil || dialErr != nil {
 		t.Fatal(err, dialErr)
 	}
-	for _, a := range []*streamApp{client, server} {
+	for _, a := range []*tcptest.StreamApp{client, server} {
 		select {
-		case <-a.done:
+		case <-a.Done:
 		case <-ctx.Done():
 			t.Fatalf("timed out: client %+v server %+v", p.a.Stats(), p.b.Stats())
 		}
 	}
 	want := streamSum(size)
-	for _, a := range []*streamApp{client, server} {
-		if a.err != nil || a.consumed != size || a.Sum() != want {
-			t.Errorf("err %v, received %d of %d, sum %s want %s", a.err, a.consumed, size, a.Sum(), want)
+	for _, a := range []*tcptest.StreamApp{client, server} {
+		if a.Err != nil || a.Consumed != size || a.Sum() != want {
+			t.Errorf("err %v, received %d of %d, sum %s want %s", a.Err, a.Consumed, size, a.Sum(), want)
 		}
 	}
 	return client, server
@@ -105,7 +108,7 @@ func stream(t *testing.T, p *pair, remote netip.AddrPort, size int64) (client, s
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(peerEnv); spec != "" {
-		os.Exit(kernelPeer(spec))
+		os.Exit(tcppeer.Main(strings.Fields(spec)))
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -118,7 +121,7 @@ func TestPipeTransfer(t *testing.T) {
 			const size = 8 << 20
 			c, _ := stream(t, p, netip.MustParseAddrPort(remote), size)
 			el := time.Since(start)
-			t.Logf("%d MiB each way in %v (%.0f MB/s each way); client %+v", size>>20, el, float64(size)/el.Seconds()/1e6, c.info)
+			t.Logf("%d MiB each way in %v (%.0f MB/s each way); client %+v", size>>20, el, float64(size)/el.Seconds()/1e6, c.Info)
 			t.Logf("A %+v", p.a.Stats())
 		})
 	}

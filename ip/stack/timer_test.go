@@ -7,9 +7,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"spacenet/internal/checkstream"
 	"spacenet/ip/lan/fault"
 	"spacenet/ip/nic"
 	"spacenet/ip/tcp"
+	"spacenet/ip/tcp/tcptest"
 )
 
 // TestRetransmitAfterSilence: once a connection is up, the peer goes
@@ -37,8 +39,8 @@ func TestRetransmitAfterSilence(t *testing.T) {
 		defer cancel()
 		go a.Run(ctx)
 		go b.Run(ctx)
-		server := newStreamApp(0, 1<<16)
-		client := tcp.App{Source: streamSource{}, Sink: &ringSink{make([]byte, 1<<16)}, Grant: 1 << 16}
+		server := tcptest.NewStreamApp(0, 1<<16)
+		client := tcp.App{Source: checkstream.Source{}, Sink: tcptest.NewRingSink(1 << 16), Grant: 1 << 16}
 		b.Do(ctx, func() {
 			b.Table().Listen(tcp.Listener{Port: 80, Quota: 1, Accept: func(l, r netip.AddrPort) (tcp.App, bool) { return server.App(), true }})
 		})
