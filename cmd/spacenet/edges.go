@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"spacenet/ops/control"
 	"spacenet/ops/topology"
@@ -18,45 +17,28 @@ type edgeRow struct {
 	Rate     string
 }
 
-// edgeRows lists the edges of the policy in force in s (topology.Edges),
-// then any other pair that carried frames (before a reload), with their
-// totals and their rates against prev (nil: "-").
+// edgeRows lists the edges of s against prev (nil: rates "-"), as
+// control.Delta.Edges does; none when s's policy cannot be rebuilt.
 func edgeRows(s, prev *control.APID) []edgeRow {
-	pol, err := s.PolicyInForce()
+	return rowsOf(s.Since(prev))
+}
+
+// rowsOf formats d's edges; none when its policy cannot be rebuilt.
+func rowsOf(d *control.Delta) []edgeRow {
+	edges, err := d.Edges()
 	if err != nil {
 		return nil
 	}
-	var dt time.Duration
-	if prev != nil {
-		dt = s.Time.Sub(prev.Time)
-	}
-	var rows []edgeRow
-	seen := map[string]bool{}
-	add := func(from, to string) {
-		k := topology.EdgeKey(from, to)
-		if seen[k] {
-			return
-		}
-		seen[k] = true
-		n := s.EdgeFrames(from, to)
-		r := "-"
-		if prev != nil {
-			r = rate(n, prev.EdgeFrames(from, to), dt, true)
-		}
-		rows = append(rows, edgeRow{From: from, To: to, Frames: n, Rate: r})
-	}
-	for _, e := range topology.Edges(pol) {
-		add(e.From, e.To)
-	}
-	for _, e := range s.Edges {
-		add(e.From, e.To)
+	rows := make([]edgeRow, len(edges))
+	for i, e := range edges {
+		rows[i] = edgeRow{From: e.From, To: e.To, Frames: e.Frames, Rate: e.Rate.String()}
 	}
 	return rows
 }
 
-// writeEdges writes the edges' table under the tenants'.
-func writeEdges(w io.Writer, s, prev *control.APID) {
-	rows := edgeRows(s, prev)
+// writeEdges writes d's edges' table under the tenants'.
+func writeEdges(w io.Writer, d *control.Delta) {
+	rows := rowsOf(d)
 	if len(rows) == 0 {
 		return
 	}
@@ -68,9 +50,9 @@ func writeEdges(w io.Writer, s, prev *control.APID) {
 	tw.Flush()
 }
 
-// edgeNotes are topology notes with each edge's rate.
-func edgeNotes(notes map[string]string, s, prev *control.APID) {
-	for _, r := range edgeRows(s, prev) {
+// edgeNotes are topology notes with each of d's edges' rate.
+func edgeNotes(notes map[string]string, d *control.Delta) {
+	for _, r := range rowsOf(d) {
 		notes[topology.EdgeKey(r.From, r.To)] = r.Rate + "/s"
 	}
 }

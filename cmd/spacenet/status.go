@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,8 +114,18 @@ func listenAddrUsage(flag, addr string) error {
 }
 
 // A renderer fetches a snapshot from the control socket at path and writes
-// it to w, with rates against prev (a value it returned before, or nil).
-type renderer func(w io.Writer, path string, prev any, asJSON bool) (any, error)
+// it to w in form, with rates against prev (a value it returned before, or
+// nil; text only).
+type renderer func(w io.Writer, path string, prev any, form outputForm) (any, error)
+
+// outputForm is how a renderer writes a snapshot.
+type outputForm int
+
+const (
+	asText     outputForm = iota // tables, with rates
+	asJSON                       // one indented JSON document
+	asJSONLine                   // one line of JSON (JSON Lines)
+)
 
 func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 	sf := statusFlags
@@ -132,7 +141,7 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 		return &exitError{code: exitFailure, err: err}
 	}
 	if sf.json && !sf.watch {
-		_, err := render(w, path, nil, true)
+		_, err := render(w, path, nil, asJSON)
 		if err != nil {
 			return fail(err)
 		}
@@ -146,7 +155,7 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 		}
 		return nil
 	}
-	prev, err := render(io.Discard, path, nil, false)
+	prev, err := render(io.Discard, path, nil, asText)
 	if err != nil {
 		return fail(err)
 	}
@@ -160,7 +169,7 @@ func showStatus(cmd *cobra.Command, dir string, render renderer) error {
 		case <-tick.C:
 		}
 		var b strings.Builder
-		cur, err := render(&b, path, prev, false)
+		cur, err := render(&b, path, prev, asText)
 		if err != nil {
 			return fail(err)
 		}
@@ -186,15 +195,7 @@ func watchJSON(ctx context.Context, w io.Writer, path string, render renderer, i
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for n := 1; ; n++ {
-		var doc, line bytes.Buffer
-		if _, err := render(&doc, path, nil, true); err != nil {
-			return err
-		}
-		if err := json.Compact(&line, doc.Bytes()); err != nil {
-			return err
-		}
-		line.WriteByte('\n')
-		if _, err := w.Write(line.Bytes()); err != nil {
+		if _, err := render(w, path, nil, asJSONLine); err != nil {
 			return err
 		}
 		if count > 0 && n >= count {
@@ -219,9 +220,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // fetchSnapshot reads the snapshot at path into v, refusing one of
-// another plane than plane (other is the command for that one); with
-// asJSON it writes v to w and reports that it is done.
-func fetchSnapshot(w io.Writer, path, plane, other string, v any, asJSON bool) (done bool, err error) {
+// another plane than plane (other is the command for that one); in a JSON
+// form it writes v to w, formatted once, and reports that it is done.
+func fetchSnapshot(w io.Writer, path, plane, other string, v any, form outputForm) (done bool, err error) {
 	var raw json.RawMessage
 	if err := control.Fetch(path, &raw); err != nil {
 		return false, err
@@ -238,14 +239,25 @@ func fetchSnapshot(w io.Writer, path, plane, other string, v any, asJSON bool) (
 	if err := json.Unmarshal(raw, v); err != nil {
 		return false, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	if asJSON {
-		return true, writeJSON(w, v)
+	switch form {
+	case asJSON:
+		return true, writeJSON(w, v, "  ")
+	case asJSONLine:
+		return true, writeJSON(w, v, "")
 	}
 	return false, nil
 }
 
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+// writeJSON writes v as JSON and a newline: indented by indent, or on one
+// line if indent is "".
+func writeJSON(w io.Writer, v any, indent string) error {
+	var b []byte
+	var err error
+	if indent == "" {
+		b, err = json.Marshal(v)
+	} else {
+		b, err = json.MarshalIndent(v, "", indent)
+	}
 	if err != nil {
 		return err
 	}
@@ -253,30 +265,13 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
-// rate is the per-second rate of a counter between two snapshots, "-"
-// without an earlier one.
-func rate(now, before uint64, dt time.Duration, have bool) string {
-	if !have || dt <= 0 || now < before {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f", float64(now-before)/dt.Seconds())
-}
-
-func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
+func renderAPID(w io.Writer, path string, prev any, form outputForm) (any, error) {
 	var s control.APID
-	if done, err := fetchSnapshot(w, path, "apid", "spacenet lan status", &s, asJSON); done || err != nil {
+	if done, err := fetchSnapshot(w, path, "apid", "spacenet lan status", &s, form); done || err != nil {
 		return &s, err
 	}
 	p, _ := prev.(*control.APID)
-	before := map[string]*control.Tenant{}
-	var dt time.Duration
-	if p != nil {
-		dt = s.Time.Sub(p.Time)
-		for i := range p.Tenants {
-			before[p.Tenants[i].Name] = &p.Tenants[i]
-		}
-		before["ground"] = &p.Ground
-	}
+	d := s.Since(p)
 	fmt.Fprintf(w, "APID switch %s  policy %s  up %s  %s\n", s.SocketDir, s.Policy,
 		(time.Duration(s.UptimeSeconds) * time.Second).String(), s.Time.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -284,10 +279,7 @@ func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 	rows := append(slices.Clone(s.Tenants), s.Ground)
 	for i := range rows {
 		t := &rows[i]
-		b, have := before[t.Name]
-		if b == nil {
-			b = &control.Tenant{}
-		}
+		in, out := d.TenantRates(t)
 		name, conn, gen, queue := t.Name, "no", fmt.Sprint(t.Generation), fmt.Sprint(t.QueueLen)
 		switch {
 		case t.Name == "ground" && i == len(rows)-1:
@@ -299,11 +291,11 @@ func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 			name += " (removed)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", name, orDash(strings.Join(t.APIDs, ",")),
-			conn, gen, queue, rate(t.Received, b.Received, dt, have), rate(t.Forwarded(), b.Forwarded(), dt, have),
+			conn, gen, queue, in, out,
 			t.Received, t.Forwarded(), t.Queued, t.Held, t.DroppedTotal, t.NoticesLost, byReason(t.Dropped))
 	}
 	tw.Flush()
-	writeEdges(w, &s, p)
+	writeEdges(w, d)
 	if d := s.Downlink; d != nil {
 		fmt.Fprintf(w, "downlink: sent=%d refused_by_ground=%d queue_full=%d send_failures=%d unattributed=%d\n", d.Sent, d.RefusedByGround, d.QueueFull, d.SendFailures, d.Unattributed)
 	}
@@ -313,9 +305,9 @@ func renderAPID(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 	return &s, nil
 }
 
-func renderLAN(w io.Writer, path string, prev any, asJSON bool) (any, error) {
+func renderLAN(w io.Writer, path string, prev any, form outputForm) (any, error) {
 	var s control.LAN
-	if done, err := fetchSnapshot(w, path, "lan", "spacenet status", &s, asJSON); done || err != nil {
+	if done, err := fetchSnapshot(w, path, "lan", "spacenet status", &s, form); done || err != nil {
 		return &s, err
 	}
 	p, _ := prev.(*control.LAN)
@@ -341,7 +333,7 @@ func renderLAN(w io.Writer, path string, prev any, asJSON bool) (any, error) {
 			drops += " FAILED"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", q.Name, q.Tenant, q.NIC, orDash(strings.Join(q.Locks(), " ")),
-			rate(q.RxFrames, b.RxFrames, dt, have), rate(q.TxFrames, b.TxFrames, dt, have),
+			control.RateOf(q.RxFrames, b.RxFrames, dt, have), control.RateOf(q.TxFrames, b.TxFrames, dt, have),
 			q.RxFrames, q.RxBytes, q.TxFrames, q.TxBytes, q.Queued, q.Held, orDash(strings.TrimSpace(drops)))
 	}
 	tw.Flush()

@@ -25,7 +25,7 @@ func livePolicy(path string, interval time.Duration) (*policy.Policy, map[string
 	}
 	fetch := func() (*control.APID, error) {
 		var s control.APID
-		if _, err := fetchSnapshot(nil, path, "apid", "spacenet lan status", &s, false); err != nil {
+		if _, err := fetchSnapshot(nil, path, "apid", "spacenet lan status", &s, asText); err != nil {
 			if errors.Is(err, control.ErrNoServer) {
 				return nil, &exitError{code: exitNoSwitch, err: err}
 			}
@@ -46,20 +46,13 @@ func livePolicy(path string, interval time.Duration) (*policy.Policy, map[string
 	if err != nil {
 		return nil, nil, err
 	}
-	before := map[string]*control.Tenant{"ground": &a.Ground}
-	for i := range a.Tenants {
-		before[a.Tenants[i].Name] = &a.Tenants[i]
-	}
-	dt := b.Time.Sub(a.Time)
+	d := b.Since(a)
 	notes := map[string]string{}
 	for _, t := range append(b.Tenants, b.Ground) {
-		p, have := before[t.Name]
-		if !have {
-			p = &control.Tenant{}
-		}
-		notes[t.Name] = fmt.Sprintf("in %s/s, out %s/s, dropped %d", rate(t.Received, p.Received, dt, have), rate(t.Forwarded(), p.Forwarded(), dt, have), t.DroppedTotal)
+		in, out := d.TenantRates(&t)
+		notes[t.Name] = fmt.Sprintf("in %s/s, out %s/s, dropped %d", in, out, t.DroppedTotal)
 	}
-	edgeNotes(notes, b, a)
+	edgeNotes(notes, d)
 	return pol, notes, nil
 }
 

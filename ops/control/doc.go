@@ -14,4 +14,8 @@
 // Ground, ...; lan.Switch.Ports, MACs): it takes the same short locks a
 // counters table at stop does and adds no work per frame. It is not a
 // control plane: nothing here changes a switch.
+//
+// APID.Since compares two snapshots of one switch (a Delta): each tenant's
+// rates in and out and each edge's frames and rate, as spacenet status and
+// spacenet topology --live show them.
 package control
