@@ -46,10 +46,11 @@ func (s *APID) ByName() map[string]*Tenant {
 	return m
 }
 
-// edgeFrames indexes the snapshot's edges' frames by topology.EdgeKey,
+// FramesByEdge indexes the snapshot's edges' frames by topology.EdgeKey,
 // keeping a pair's first edge as EdgeFrames does (a tenant removed and
-// added again by a reload can appear twice).
-func (s *APID) edgeFrames() map[string]uint64 {
+// added again by a reload can appear twice): one lookup per edge, where
+// EdgeFrames scans them all.
+func (s *APID) FramesByEdge() map[string]uint64 {
 	m := make(map[string]uint64, len(s.Edges))
 	for _, e := range s.Edges {
 		k := topology.EdgeKey(e.From, e.To)
@@ -80,7 +81,7 @@ func (s *APID) Since(before *APID) *Delta {
 	if before != nil {
 		d.Interval = s.Time.Sub(before.Time)
 		d.tenants = before.ByName()
-		d.edges = before.edgeFrames()
+		d.edges = before.FramesByEdge()
 	}
 	return d
 }
@@ -114,7 +115,7 @@ func (d *Delta) Edges() ([]EdgeRate, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := d.Now.edgeFrames()
+	now := d.Now.FramesByEdge()
 	policyEdges := topology.Edges(pol)
 	rows := make([]EdgeRate, 0, len(policyEdges)+len(d.Now.Edges))
 	seen := make(map[string]bool, cap(rows))

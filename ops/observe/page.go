@@ -57,8 +57,10 @@ func APIDPage(snapshot func() *control.APID) http.Handler {
 			PictureError string
 		}{APID: s}
 		if pol, err := s.PolicyInForce(); err == nil {
+			frames := s.FramesByEdge()
 			for _, e := range topology.Edges(pol) {
-				data.Edges = append(data.Edges, pageEdge{Key: topology.EdgeKey(e.From, e.To), From: e.From, To: e.To, Frames: s.EdgeFrames(e.From, e.To)})
+				k := topology.EdgeKey(e.From, e.To)
+				data.Edges = append(data.Edges, pageEdge{Key: k, From: e.From, To: e.To, Frames: frames[k]})
 			}
 			data.Picture, err = pics.svg(pol)
 			if err != nil {
