@@ -10,19 +10,31 @@ package benchstat
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
 
 // Percentile returns the p-th percentile (0 <= p <= 100) of sorted, which
-// must be sorted in increasing order and not empty: the sample at index
-// len(sorted)*p/100 (rounded down), or the last sample for p = 100. It
-// panics if sorted is empty or p is out of range.
-func Percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 || p < 0 || p > 100 {
-		panic(fmt.Sprintf("benchstat: percentile %d of %d samples", p, len(sorted)))
+// must be sorted in increasing order and not empty, by the nearest-rank
+// rule: the sample of rank ceil(p/100 * n) (ranks 1 to n, n = len(sorted)),
+// that is the smallest sample that at least p percent of the samples do not
+// exceed; p = 0 is the first sample. p may have a fraction (99.9) and is
+// taken to a thousandth of a percent, so that the rank is computed exactly
+// in integers. It is the one percentile of the spacenet bench commands.
+// It panics if sorted is empty or p is out of range.
+//
+// For example, of 100 samples p50 is the 50th and p99 the 99th; of 10, p99
+// and p91 are the 10th and p90 the 9th; of 2, p50 is the first (the lower
+// median).
+func Percentile[T ~int64 | ~float64](sorted []T, p float64) T {
+	if len(sorted) == 0 || !(p >= 0 && p <= 100) {
+		panic(fmt.Sprintf("benchstat: percentile %v of %d samples", p, len(sorted)))
 	}
-	return sorted[min(len(sorted)*p/100, len(sorted)-1)]
+	milli := int64(math.Round(p * 1000)) // p in thousandths of a percent
+	n := int64(len(sorted))
+	rank := (n*milli + 100*1000 - 1) / (100 * 1000) // ceil(n*milli / 100000)
+	return sorted[max(rank, 1)-1]
 }
 
 // Latency is the median and the 99th percentile of a set of latency
@@ -31,16 +43,17 @@ type Latency struct {
 	P50, P99 time.Duration
 }
 
-// Latencies sorts samples in place and returns their p50 and p99. It
-// panics if samples is empty.
+// Latencies sorts samples in place and returns their p50 and p99 (see
+// Percentile). It panics if samples is empty.
 func Latencies(samples []time.Duration) Latency {
 	slices.Sort(samples)
 	return Latency{P50: Percentile(samples, 50), P99: Percentile(samples, 99)}
 }
 
 // Median returns the median of v: the element at index len(v)/2 of a
-// sorted copy (the upper median for an even count). v is not modified. It
-// panics if v is empty.
+// sorted copy (the upper median for an even count, where Percentile(v, 50)
+// is the lower one). It is the median of a few rounds' figures, not a
+// percentile of samples. v is not modified. It panics if v is empty.
 func Median[T ~int64 | ~float64](v []T) T {
 	if len(v) == 0 {
 		panic("benchstat: median of no values")

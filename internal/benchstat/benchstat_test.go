@@ -2,6 +2,7 @@ package benchstat
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -14,46 +15,87 @@ func ds(v ...int) []time.Duration {
 	return d
 }
 
-func TestPercentile(t *testing.T) {
-	hundred := make([]time.Duration, 100)
-	for i := range hundred {
-		hundred[i] = time.Duration(i + 1)
+// seq returns the samples 1 to n.
+func seq(n int) []time.Duration {
+	d := make([]time.Duration, n)
+	for i := range d {
+		d[i] = time.Duration(i + 1)
 	}
+	return d
+}
+
+// TestPercentile checks the nearest-rank rule: the sample of rank
+// ceil(p/100 * n), the first for p0.
+func TestPercentile(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		sorted []time.Duration
-		p      int
+		p      float64
 		want   time.Duration
 	}{
 		{"one sample p0", ds(7), 0, 7},
 		{"one sample p50", ds(7), 50, 7},
+		{"one sample p99", ds(7), 99, 7},
+		{"one sample p99.9", ds(7), 99.9, 7},
 		{"one sample p100", ds(7), 100, 7},
-		{"two p50 is the upper", ds(1, 2), 50, 2},
+		{"two p0", ds(1, 2), 0, 1},
+		{"two p50 is the lower", ds(1, 2), 50, 1},
+		{"two p51", ds(1, 2), 51, 2},
+		{"two p99", ds(1, 2), 99, 2},
+		{"two p100", ds(1, 2), 100, 2},
+		{"three p0", ds(1, 2, 3), 0, 1},
+		{"three p33", ds(1, 2, 3), 33, 1},
+		{"three p34", ds(1, 2, 3), 34, 2},
 		{"three p50", ds(1, 2, 3), 50, 2},
 		{"three p99", ds(1, 2, 3), 99, 3},
-		{"hundred p50", hundred, 50, 51},
-		{"hundred p99", hundred, 99, 100},
-		{"hundred p100", hundred, 100, 100},
-		{"hundred p0", hundred, 0, 1},
-		{"ten p99 rounds down", ds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 99, 10},
-		{"ten p90", ds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 90, 10},
-		{"ten p89", ds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 89, 9},
+		{"three p100", ds(1, 2, 3), 100, 3},
+		{"four p25", ds(1, 2, 3, 4), 25, 1},
+		{"four p50", ds(1, 2, 3, 4), 50, 2},
+		{"four p75", ds(1, 2, 3, 4), 75, 3},
+		{"four p76", ds(1, 2, 3, 4), 76, 4},
+		{"five p50", ds(1, 2, 3, 4, 5), 50, 3},
+		{"five p99", ds(1, 2, 3, 4, 5), 99, 5},
+		{"ten p0", seq(10), 0, 1},
+		{"ten p50", seq(10), 50, 5},
+		{"ten p90", seq(10), 90, 9},
+		{"ten p91", seq(10), 91, 10},
+		{"ten p99", seq(10), 99, 10},
+		{"hundred p0", seq(100), 0, 1},
+		{"hundred p1", seq(100), 1, 1},
+		{"hundred p50", seq(100), 50, 50},
+		{"hundred p99", seq(100), 99, 99},
+		{"hundred p99.9", seq(100), 99.9, 100},
+		{"hundred p100", seq(100), 100, 100},
+		{"101 p50", seq(101), 50, 51},
+		{"101 p99", seq(101), 99, 100},
+		{"thousand p50", seq(1000), 50, 500},
+		{"thousand p99", seq(1000), 99, 990},
+		{"thousand p99.9", seq(1000), 99.9, 999},
+		{"thousand p99.95", seq(1000), 99.95, 1000},
+		{"thousand p100", seq(1000), 100, 1000},
+		{"thousand p0", seq(1000), 0, 1},
+		{"ten thousand p99.9 is exact", seq(10000), 99.9, 9990},
+		{"ten thousand p99.99", seq(10000), 99.99, 9999},
+		{"unsorted values are taken by position", ds(9, 8, 7), 50, 8},
 	} {
 		if got := Percentile(tc.sorted, tc.p); got != tc.want {
-			t.Errorf("%s: Percentile(%v, %d) = %v; want %v", tc.name, tc.sorted, tc.p, got, tc.want)
+			t.Errorf("%s: Percentile(%d samples, %v) = %v; want %v", tc.name, len(tc.sorted), tc.p, got, tc.want)
 		}
+	}
+	if got := Percentile([]float64{0.5, 1.5, 2.5, 3.5}, 75); got != 2.5 {
+		t.Errorf("Percentile of floats, p75 = %v; want 2.5", got)
 	}
 }
 
 func TestPercentilePanics(t *testing.T) {
 	for _, tc := range []struct {
 		sorted []time.Duration
-		p      int
-	}{{nil, 50}, {ds(1), -1}, {ds(1), 101}} {
+		p      float64
+	}{{nil, 50}, {ds(1), -1}, {ds(1), 100.01}, {ds(1), math.NaN()}} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("Percentile(%v, %d) did not panic", tc.sorted, tc.p)
+					t.Errorf("Percentile(%v, %v) did not panic", tc.sorted, tc.p)
 				}
 			}()
 			Percentile(tc.sorted, tc.p)

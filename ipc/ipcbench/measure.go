@@ -31,13 +31,6 @@ func writeResult(w io.Writer, r Result) error {
 	return err
 }
 
-// quantile returns the sample at index ceil(q*len)-1 of sorted (the
-// smallest sample at least a fraction q of the samples do not exceed).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
 // samples accumulates the latencies of sequential calls, made in chunks
 // between which other paths run, until flushed.
 type samples struct {
@@ -70,7 +63,7 @@ func (s *samples) flush() Result {
 	}
 	slices.Sort(s.lat)
 	r := Result{Calls: n, Rate: benchstat.PerSecond(n, s.total),
-		P50: quantile(s.lat, 0.50), P99: quantile(s.lat, 0.99), P999: quantile(s.lat, 0.999)}
+		P50: benchstat.Percentile(s.lat, 50), P99: benchstat.Percentile(s.lat, 99), P999: benchstat.Percentile(s.lat, 99.9)}
 	s.lat, s.total = s.lat[:0], 0
 	return r
 }

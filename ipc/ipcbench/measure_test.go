@@ -6,26 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestQuantile(t *testing.T) {
-	sorted := make([]time.Duration, 1000)
-	for i := range sorted {
-		sorted[i] = time.Duration(i + 1)
-	}
-	for _, tc := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500}, {0.99, 990}, {0.999, 999}, {1, 1000}, {0, 1}} {
-		if got := quantile(sorted, tc.q); got != tc.want {
-			t.Errorf("quantile(1..1000, %v) = %d, want %d", tc.q, got, tc.want)
-		}
-	}
-	if got := quantile([]time.Duration{7}, 0.999); got != 7 {
-		t.Errorf("quantile of one sample = %d, want 7", got)
-	}
-}
 
 // TestSocketpairCallerChecksReply: an echo that answers with another call's
 // number fails the call, and measureSeq names the call.

@@ -49,7 +49,8 @@ type Netstacks struct{ list func() []NamedNetstack }
 
 // NewNetstacks returns the collector of the netstacks list returns (called
 // once per scrape). A program that embeds netstacks serves them with
-// Listen(addr, NewNetstacks(...), nil, log).
+// serve.Listen(addr, NewNetstacks(...), nil, log) (package
+// spacenet/ops/metrics/serve).
 func NewNetstacks(list func() []NamedNetstack) *Netstacks { return &Netstacks{list: list} }
 
 // Describe implements prometheus.Collector.

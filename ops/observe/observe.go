@@ -1,8 +1,9 @@
 // Package observe starts what an operator sees of a running switch: its
 // control socket (package control, read by spacenet status) and, when an
-// address is given, its Prometheus endpoint (package metrics). It is the
-// one call `spacenet run` and `spacenet lan run` make once their switch is
-// up; it does not start or stop a switch.
+// address is given, its Prometheus endpoint (package metrics's collectors,
+// served by package serve). It is the one call `spacenet run` and
+// `spacenet lan run` make once their switch is up; it does not start or
+// stop a switch.
 package observe
 
 import (
@@ -11,9 +12,12 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"spacenet/ip/lan"
 	"spacenet/ops/control"
 	"spacenet/ops/metrics"
+	"spacenet/ops/metrics/serve"
 	"spacenet/ops/monitor"
 )
 
@@ -22,7 +26,7 @@ import (
 type Views struct {
 	ctl *control.Server
 	mon *monitor.Server
-	met *metrics.Server
+	met *serve.Server
 }
 
 // APID opens the control socket and the monitor socket (package monitor)
@@ -83,11 +87,11 @@ func LAN(l *lan.LAN, dir, metricsAddr string, log *slog.Logger) (*Views, error) 
 }
 
 // serveMetrics starts the metrics server on addr, if not empty.
-func (v *Views) serveMetrics(addr string, c metrics.Collector, page http.Handler, log *slog.Logger) error {
+func (v *Views) serveMetrics(addr string, c prometheus.Collector, page http.Handler, log *slog.Logger) error {
 	if addr == "" {
 		return nil
 	}
-	m, err := metrics.Listen(addr, c, page, log)
+	m, err := serve.Listen(addr, c, page, log)
 	if err != nil {
 		return fmt.Errorf("--metrics-listen %s: %w", addr, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"spacenet/apid/apidswitch"
 	"spacenet/apid/frame"
+	"spacenet/internal/benchstat"
 )
 
 // PairedConfig is a ComparePaired run: the same switch with a variant off
@@ -53,22 +54,16 @@ type PairedResult struct {
 	Dropped uint64
 }
 
-// Quartiles returns the 25th, 50th and 75th percentiles of v.
+// Quartiles returns the 25th, 50th and 75th percentiles of v by
+// benchstat.Percentile's nearest-rank rule (0, 0, 0 if v is empty). v is
+// not modified.
 func Quartiles(v []float64) (q1, median, q3 float64) {
+	if len(v) == 0 {
+		return 0, 0, 0
+	}
 	s := slices.Clone(v)
 	slices.Sort(s)
-	at := func(p float64) float64 {
-		if len(s) == 0 {
-			return 0
-		}
-		x := p * float64(len(s)-1)
-		i := int(x)
-		if i+1 >= len(s) {
-			return s[len(s)-1]
-		}
-		return s[i] + (x-float64(i))*(s[i+1]-s[i])
-	}
-	return at(0.25), at(0.5), at(0.75)
+	return benchstat.Percentile(s, 25), benchstat.Percentile(s, 50), benchstat.Percentile(s, 75)
 }
 
 // ComparePaired measures, round after round in one run on one switch,

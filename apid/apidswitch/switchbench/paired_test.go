@@ -3,6 +3,7 @@ package switchbench
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,7 +41,28 @@ func TestComparePaired(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 6 || !strings.HasPrefix(lines[4], "1 ") || !strings.HasPrefix(lines[5], "16 ") {
 		t.Errorf("table:\n%s", out.String())
 	}
-	if q1, m, q3 := Quartiles([]float64{4, 1, 3, 2, 5}); q1 != 2 || m != 3 || q3 != 4 {
-		t.Errorf("quartiles %v %v %v", q1, m, q3)
+}
+
+// TestQuartiles checks benchstat.Percentile's nearest-rank rule on odd and
+// even counts (no interpolation between samples).
+func TestQuartiles(t *testing.T) {
+	for _, tc := range []struct {
+		v         []float64
+		q1, m, q3 float64
+	}{
+		{nil, 0, 0, 0},
+		{[]float64{7}, 7, 7, 7},
+		{[]float64{2, 1}, 1, 1, 2},
+		{[]float64{4, 1, 3, 2}, 1, 2, 3},
+		{[]float64{4, 1, 3, 2, 5}, 2, 3, 4},
+		{[]float64{0.9, 1.1, 1.0, 0.8, 1.2, 1.05, 0.95, 1.15}, 0.9, 1.0, 1.1},
+	} {
+		in := slices.Clone(tc.v)
+		if q1, m, q3 := Quartiles(tc.v); q1 != tc.q1 || m != tc.m || q3 != tc.q3 {
+			t.Errorf("Quartiles(%v) = %v, %v, %v; want %v, %v, %v", in, q1, m, q3, tc.q1, tc.m, tc.q3)
+		}
+		if !slices.Equal(in, tc.v) {
+			t.Errorf("Quartiles modified its argument: %v; was %v", tc.v, in)
+		}
 	}
 }

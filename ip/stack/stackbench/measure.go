@@ -135,12 +135,3 @@ func roundTrips(ctx context.Context, p *pair, port uint16, trips int) ([]time.Du
 	slices.Sort(rtts)
 	return rtts, nil
 }
-
-// quantile is the q-quantile (0..1) of sorted durations.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q * float64(len(sorted)-1))
-	return sorted[i]
-}

@@ -87,7 +87,8 @@ type Row struct {
 	Allocs []float64
 }
 
-// Median returns the median throughput and round-trip quantiles.
+// Median returns the median over runs of the throughput and of the
+// round trips' p50 and p99 (benchstat.Percentile).
 func (r Row) Median() (mbps float64, p50, p99 time.Duration) {
 	return benchstat.Median(r.MBps), benchstat.Median(r.P50), benchstat.Median(r.P99)
 }
@@ -259,12 +260,12 @@ func measure(ctx context.Context, c Config, m medium, r *Row, run uint16, want [
 	}
 	mbps := float64(c.Bytes) / el.Seconds() / 1e6
 	r.MBps = append(r.MBps, mbps)
-	r.P50 = append(r.P50, quantile(rtts, 0.50))
-	r.P99 = append(r.P99, quantile(rtts, 0.99))
+	r.P50 = append(r.P50, benchstat.Percentile(rtts, 50))
+	r.P99 = append(r.P99, benchstat.Percentile(rtts, 99))
 	r.Dial = append(r.Dial, dial)
 	if c.Progress != nil {
 		fmt.Fprintf(c.Progress, "%s mtu %d %v: %.0f MB/s each way (%v after a dial of %v), rtt p50 %v p99 %v\n", r.Medium, r.MTU, r.Pairing,
-			mbps, el.Round(time.Millisecond), us(dial), quantile(rtts, 0.5), quantile(rtts, 0.99))
+			mbps, el.Round(time.Millisecond), us(dial), benchstat.Percentile(rtts, 50), benchstat.Percentile(rtts, 99))
 	}
 	return nil
 }
