@@ -1,6 +1,7 @@
 package nsbench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"spacenet/internal/linkwait"
 	"spacenet/internal/netnsdo"
 	"spacenet/ip/lan"
 	"spacenet/ip/netstack"
@@ -108,24 +110,16 @@ func newUnderlay(prefix string, mtu int) (*underlay, func(), error) {
 	return u, closeFn, nil
 }
 
-// waitOperUp waits (up to 10 s) until the kernel reports link dev of
-// namespace ns operationally up: until then a veth drops what it is
-// given (its queueing discipline is not yet active).
+// upTimeout bounds the wait for a new link to be up.
+const upTimeout = 10 * time.Second
+
+// waitOperUp waits (up to upTimeout) until the kernel reports link dev
+// of namespace ns operationally up (package linkwait): until then a veth
+// drops what it is given (its queueing discipline is not yet active).
 func waitOperUp(ns, dev string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := exec.Command("ip", "-n", ns, "-o", "link", "show", "dev", dev).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip -n %s link show dev %s: %w: %s", ns, dev, err, strings.TrimSpace(string(out)))
-		}
-		if strings.Contains(string(out), "state UP") {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s in namespace %s not up after 10s: %s", dev, ns, strings.TrimSpace(string(out)))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
+	defer cancel()
+	return linkwait.Wait(ctx, ns, linkwait.AllUp(dev))
 }
 
 // stackPair starts a netstack on each of nics (MAC 02:mac:i+1, full

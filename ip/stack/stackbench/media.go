@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"spacenet/internal/linkwait"
 	"spacenet/ip/lan"
 	"spacenet/ip/nic"
 )
@@ -142,7 +143,7 @@ func (m *lanMedium) plugKernel(ns string, side int) error {
 			return err
 		}
 	}
-	if err := waitReady(ns, map[string]readiness{name: operUp}); err != nil {
+	if err := waitReady(ns, linkwait.AllUp(name)); err != nil {
 		m.sw.Detach(port)
 		return err
 	}
@@ -189,11 +190,11 @@ const bridgeMAC = "02:74:62:00:00:fe"
 // readyTimeout bounds the wait for a new link to be ready.
 const readyTimeout = 10 * time.Second
 
-// waitReady is waitLinks bounded by readyTimeout.
-func waitReady(ns string, want map[string]readiness) error {
+// waitReady is linkwait.Wait bounded by readyTimeout.
+func waitReady(ns string, want map[string]linkwait.State) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	return waitLinks(ctx, ns, want)
+	return linkwait.Wait(ctx, ns, want)
 }
 
 func newTAPMedium(mtu int) (*tapMedium, error) {
@@ -232,7 +233,7 @@ func (m *tapMedium) port(int) (nic.NIC, error) {
 			return nil, err
 		}
 	}
-	if err := waitReady(m.ns, map[string]readiness{name: forwarding}); err != nil {
+	if err := waitReady(m.ns, map[string]linkwait.State{name: linkwait.Forwarding}); err != nil {
 		tap.Close()
 		return nil, err
 	}
@@ -264,11 +265,11 @@ func (m *tapMedium) kernel(side int) (string, error) {
 			return "", err
 		}
 	}
-	if err := waitReady(m.ns, map[string]readiness{port: forwarding}); err != nil {
+	if err := waitReady(m.ns, map[string]linkwait.State{port: linkwait.Forwarding}); err != nil {
 		ipCmd("netns", "del", ns)
 		return "", err
 	}
-	if err := waitReady(ns, map[string]readiness{peer: operUp}); err != nil {
+	if err := waitReady(ns, linkwait.AllUp(peer)); err != nil {
 		ipCmd("netns", "del", ns)
 		return "", err
 	}
