@@ -119,8 +119,10 @@ func TestWaitForwarding(t *testing.T) {
 				}
 				return
 			}
+			// Cancelled once the whole listing was read and judged: a
+			// port taken for forwarding would end the wait with nil.
 			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
+			defer linkwait.SetTestHookListed(cancel)()
 			err := linkwait.Wait(ctx, ns, want)
 			if wantErr := "namespace " + ns + ": links " + port + " (forwarding) not ready: context canceled"; err == nil || err.Error() != wantErr {
 				t.Errorf("Wait: %v; want %s", err, wantErr)
@@ -131,7 +133,8 @@ func TestWaitForwarding(t *testing.T) {
 
 // TestWaitNotReady: links that are down, absent, or in a namespace that
 // does not exist end the wait with an error naming them and the
-// namespace, when ctx is done.
+// namespace, when ctx is done (cancelled once the listing was read and
+// judged, so a link wrongly taken for ready ends the wait with nil).
 func TestWaitNotReady(t *testing.T) {
 	needRoot(t)
 	ns := netnstest.NewNetns(t, "sn-lw-")
@@ -144,14 +147,15 @@ func TestWaitNotReady(t *testing.T) {
 		wantErr string
 		is      error
 	}{
-		{"no carrier", ns, linkwait.AllUp(peer), "namespace " + ns + ": links " + peer + " (operationally up) not ready: context deadline exceeded", context.DeadlineExceeded},
-		{"absent", ns, map[string]linkwait.State{"snlwnone": linkwait.Forwarding, "lo": linkwait.Up}, "namespace " + ns + ": links lo (operationally up), snlwnone (forwarding) not ready: context deadline exceeded", context.DeadlineExceeded},
-		{"caller's", "", linkwait.AllUp("snlwnone"), "the caller's namespace: links snlwnone (operationally up) not ready: context deadline exceeded", context.DeadlineExceeded},
+		{"no carrier", ns, linkwait.AllUp(peer), "namespace " + ns + ": links " + peer + " (operationally up) not ready: context canceled", context.Canceled},
+		{"absent", ns, map[string]linkwait.State{"snlwnone": linkwait.Forwarding, "lo": linkwait.Up}, "namespace " + ns + ": links lo (operationally up), snlwnone (forwarding) not ready: context canceled", context.Canceled},
+		{"caller's", "", linkwait.AllUp("snlwnone"), "the caller's namespace: links snlwnone (operationally up) not ready: context canceled", context.Canceled},
 		{"no namespace", "sn-lw-none", linkwait.AllUp("lo"), "netlink in namespace sn-lw-none: netns sn-lw-none: no such file or directory", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			defer linkwait.SetTestHookListed(cancel)()
 			err := linkwait.Wait(ctx, tc.ns, tc.want)
 			if err == nil || err.Error() != tc.wantErr {
 				t.Fatalf("Wait: %v; want %s", err, tc.wantErr)
