@@ -5,8 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"spacenet/apid/policy"
 	"spacenet/ops/control"
-	"spacenet/ops/topology"
 )
 
 // edgeRow is one edge of a running switch: frames on it so far and per
@@ -53,6 +53,6 @@ func writeEdges(w io.Writer, d *control.Delta) {
 // edgeNotes are topology notes with each of d's edges' rate.
 func edgeNotes(notes map[string]string, d *control.Delta) {
 	for _, r := range rowsOf(d) {
-		notes[topology.EdgeKey(r.From, r.To)] = r.Rate + "/s"
+		notes[policy.EdgeKey(r.From, r.To)] = r.Rate + "/s"
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"spacenet/apid/apidswitch"
-	"spacenet/ops/topology"
+	"spacenet/apid/policy"
 )
 
 // Rate is a counter's rate per second between two snapshots.
@@ -46,14 +46,14 @@ func (s *APID) ByName() map[string]*Tenant {
 	return m
 }
 
-// FramesByEdge indexes the snapshot's edges' frames by topology.EdgeKey,
+// FramesByEdge indexes the snapshot's edges' frames by policy.EdgeKey,
 // keeping a pair's first edge as EdgeFrames does (a tenant removed and
 // added again by a reload can appear twice): one lookup per edge, where
 // EdgeFrames scans them all.
 func (s *APID) FramesByEdge() map[string]uint64 {
 	m := make(map[string]uint64, len(s.Edges))
 	for _, e := range s.Edges {
-		k := topology.EdgeKey(e.From, e.To)
+		k := policy.EdgeKey(e.From, e.To)
 		if _, dup := m[k]; !dup {
 			m[k] = e.Frames
 		}
@@ -71,7 +71,7 @@ type Delta struct {
 	Interval time.Duration
 
 	tenants map[string]*Tenant // Before's, by name (empty without Before)
-	edges   map[string]uint64  // Before's edges' frames by topology.EdgeKey
+	edges   map[string]uint64  // Before's edges' frames by policy.EdgeKey
 }
 
 // Since compares s with before, an earlier snapshot of the same switch
@@ -106,7 +106,7 @@ type EdgeRate struct {
 	Rate     Rate
 }
 
-// Edges lists the edges of the policy in force in Now (topology.Edges,
+// Edges lists the edges of the policy in force in Now (policy.Policy.Edges,
 // in that order), then any other pair of Now.Edges that carried frames
 // (before a reload), each once, with its frames (0 when none) and its rate
 // against Before. The error is Now.PolicyInForce's.
@@ -116,11 +116,11 @@ func (d *Delta) Edges() ([]EdgeRate, error) {
 		return nil, err
 	}
 	now := d.Now.FramesByEdge()
-	policyEdges := topology.Edges(pol)
+	policyEdges := pol.Edges()
 	rows := make([]EdgeRate, 0, len(policyEdges)+len(d.Now.Edges))
 	seen := make(map[string]bool, cap(rows))
 	add := func(from, to string) {
-		k := topology.EdgeKey(from, to)
+		k := policy.EdgeKey(from, to)
 		if seen[k] {
 			return
 		}

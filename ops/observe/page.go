@@ -58,8 +58,8 @@ func APIDPage(snapshot func() *control.APID) http.Handler {
 		}{APID: s}
 		if pol, err := s.PolicyInForce(); err == nil {
 			frames := s.FramesByEdge()
-			for _, e := range topology.Edges(pol) {
-				k := topology.EdgeKey(e.From, e.To)
+			for _, e := range pol.Edges() {
+				k := policy.EdgeKey(e.From, e.To)
 				data.Edges = append(data.Edges, pageEdge{Key: k, From: e.From, To: e.To, Frames: frames[k]})
 			}
 			data.Picture, err = pics.svg(pol)
@@ -158,8 +158,8 @@ func (p *pictures) svg(pol *policy.Policy) (template.HTML, error) {
 	for _, t := range pol.Tenants {
 		notes[t.Name] = "in - /s, out - /s"
 	}
-	for _, e := range topology.Edges(pol) {
-		notes[topology.EdgeKey(e.From, e.To)] = "- /s"
+	for _, e := range pol.Edges() {
+		notes[policy.EdgeKey(e.From, e.To)] = "- /s"
 	}
 	var dot strings.Builder
 	topology.WriteDOT(&dot, pol, notes)

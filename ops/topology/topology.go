@@ -21,66 +21,13 @@ import (
 )
 
 // Ground is the ground's node name (never a tenant's: policy refuses it).
-const Ground = "ground"
-
-// Edge is one "may send to".
-type Edge struct {
-	From, To string
-	Kind     string         // "route" (tenant to tenant), "downlink" (to the ground: space to ground), "uplink" (from it)
-	Ranges   []policy.Range // the destination's APIDs the sender may reach; nil: all of them
-}
-
-// Edges lists p's edges: each tenant's in policy order (routes to tenants
-// in policy order, then its downlink), then the ground's.
-func Edges(p *policy.Policy) []Edge {
-	var out []Edge
-	for i := range p.Tenants {
-		from := p.Tenants[i].Name
-		out = append(out, reach(p, from, p.SendTo(i), "route")...)
-		if p.Tenants[i].Downlink {
-			out = append(out, Edge{From: from, To: Ground, Kind: "downlink"})
-		}
-	}
-	return append(out, reach(p, Ground, p.GroundSendTo(), "uplink")...)
-}
-
-// reach gives an edge from from to every other tenant that owns an APID in
-// to, with the ranges it reaches (nil when it reaches all it owns).
-func reach(p *policy.Policy, from string, to []policy.Range, kind string) []Edge {
-	var out []Edge
-	for j := range p.Tenants {
-		dst := &p.Tenants[j]
-		if dst.Name == from {
-			continue
-		}
-		var got []policy.Range
-		all := true
-		for _, own := range dst.Owns {
-			n := 0
-			for _, r := range to {
-				if lo, hi := max(own.First, r.First), min(own.Last, r.Last); lo <= hi {
-					got = append(got, policy.Range{First: lo, Last: hi})
-					n += policy.Range{First: lo, Last: hi}.Len()
-				}
-			}
-			all = all && n >= own.Len()
-		}
-		if len(got) == 0 {
-			continue
-		}
-		if all {
-			got = nil
-		}
-		out = append(out, Edge{From: from, To: dst.Name, Kind: kind, Ranges: got})
-	}
-	return out
-}
+const Ground = policy.GroundName
 
 // WriteDOT writes p as a Graphviz digraph. notes, if not nil, adds a line
 // to the label of each node it names (tenants by name, the ground as
 // Ground) and of each edge it names (by EdgeKey), after the edge's own:
 // spacenet topology --live and the status page put rates there. Each edge
-// has the id EdgeKey(from, to) and each node "tenant-NAME" (the ground's
+// has the id policy.EdgeKey(from, to) and each node "tenant-NAME" (the ground's
 // "ground") in the SVG.
 func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	var b strings.Builder
@@ -90,8 +37,8 @@ func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 		fmt.Fprintf(&b, "  %s [id=%s, label=%s];\n", quote(t.Name), quote("tenant-"+t.Name), quote(label(t.Name, ranges(t.Owns), notes)))
 	}
 	fmt.Fprintf(&b, "  %s [id=%s, shape=ellipse, label=%s];\n", quote(Ground), quote("ground"), quote(label(Ground, ranges(p.GroundOwns()), notes)))
-	for _, e := range Edges(p) {
-		key := EdgeKey(e.From, e.To)
+	for _, e := range p.Edges() {
+		key := policy.EdgeKey(e.From, e.To)
 		attrs := fmt.Sprintf("id=%s", quote(key))
 		var lines []string
 		switch e.Kind {
@@ -116,9 +63,6 @@ func WriteDOT(w io.Writer, p *policy.Policy, notes map[string]string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-// EdgeKey names the edge from from to to in notes and SVG ids: "from->to".
-func EdgeKey(from, to string) string { return from + "->" + to }
 
 func label(name, apids string, notes map[string]string) string {
 	l := name + "\n" + apids
