@@ -340,7 +340,7 @@ func TestKernelTCPFaults(t *testing.T) {
 			t.Logf("%d MiB each way in %v: %.1f MB/s each way; kernel retransmitted %d by halfway; ours %+v",
 				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.Retrans, app.Info)
 			t.Logf("kernel: %s", r.SS.Line)
-			t.Logf("we sent all in %v, received all in %v", app.Sent, app.Received)
+			t.Logf("we sent all in %v, received all in %v", app.AllAckedAfter, app.FINAfter)
 			if app.Info.Retransmits == 0 {
 				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.Info)
 			}
