@@ -5,10 +5,14 @@
 // re-executed), the vmtest TCP test inside a QEMU guest (the static
 // program internal/vmtest/tcppeer).
 //
-//	listen ADDR SIZE   print "listening", accept one connection
-//	dial ADDR SIZE     connect to ADDR
-//	echo ADDR          print "listening", accept one connection and send
-//	                   back what it reads until EOF
+//	[-deadline D] listen ADDR SIZE   print "listening", accept one connection
+//	[-deadline D] dial ADDR SIZE     connect to ADDR
+//	[-deadline D] echo ADDR          print "listening", accept one connection
+//	                                 and send back what it reads until EOF
+//
+// Everything ends by D from the start (default DefaultDeadline; a caller
+// passes its own test's bound): the accept or connect, which also ends
+// after DialTimeout, and the transfer.
 //
 // In listen and dial the peer sends the first SIZE bytes of the
 // checkstream stream, then half-closes, while it hashes what it reads
@@ -16,12 +20,15 @@
 // the connection: `ss -tino` (each line prefixed "ss "; -i prints the
 // options wscale and mss, -o makes ss print ts and sack) and "tcpinfo
 // OPTIONS TOTAL_RETRANS" from TCP_INFO. At the end it prints "received N
-// sha256 HEX" (echo: "received N sha256 -").
+// sha256 HEX" (echo: "received N sha256 -"). ss lists no closed
+// connection: the other side must not finish the exchange (send its FIN)
+// before this look, or the ss lines say nothing of it.
 package tcppeer
 
 import (
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -37,10 +44,11 @@ import (
 	"spacenet/internal/checkstream"
 )
 
-// Timeouts of a peer: to connect, and for the whole transfer.
+// Timeouts of a peer: to connect or be connected to, and for the whole
+// run unless -deadline says otherwise.
 const (
-	DialTimeout = 30 * time.Second
-	Deadline    = 5 * time.Minute
+	DialTimeout     = 30 * time.Second
+	DefaultDeadline = 2 * time.Minute
 )
 
 // Main runs the peer with args (see the package comment), printing to
@@ -67,11 +75,22 @@ func (e usageError) Error() string { return e.msg }
 // Run runs the peer with args (see the package comment), printing its
 // lines to out.
 func Run(args []string, out io.Writer) error {
+	flags := flag.NewFlagSet("tcppeer", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	limit := flags.Duration("deadline", DefaultDeadline, "end everything by this long from the start")
+	if err := flags.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("%q: %v", args, err)}
+	}
+	if *limit <= 0 {
+		return usageError{fmt.Sprintf("-deadline %v: not positive", *limit)}
+	}
+	deadline := time.Now().Add(*limit)
+	args = flags.Args()
 	if len(args) == 2 && args[0] == "echo" {
-		return echo(args[1], out)
+		return echo(args[1], out, deadline)
 	}
 	if len(args) != 3 || (args[0] != "listen" && args[0] != "dial") {
-		return usageError{fmt.Sprintf("usage: listen|dial ADDR SIZE or echo ADDR, not %q", args)}
+		return usageError{fmt.Sprintf("usage: [-deadline D] listen|dial ADDR SIZE or [-deadline D] echo ADDR, not %q", args)}
 	}
 	size, err := strconv.ParseInt(args[2], 10, 64)
 	if err != nil || size < 0 {
@@ -79,14 +98,17 @@ func Run(args []string, out io.Writer) error {
 	}
 	var c net.Conn
 	if args[0] == "listen" {
-		if c, err = accept(args[1], out); err != nil {
+		if c, err = accept(args[1], out, deadline); err != nil {
 			return err
 		}
-	} else if c, err = net.DialTimeout("tcp", args[1], DialTimeout); err != nil {
-		return err
+	} else {
+		d := net.Dialer{Timeout: DialTimeout, Deadline: deadline}
+		if c, err = d.Dial("tcp", args[1]); err != nil {
+			return err
+		}
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(Deadline))
+	c.SetDeadline(deadline)
 	tc := c.(*net.TCPConn)
 	n, sum, err := checkstream.DuplexHalfway(tc, size, func() { show(tc, out) })
 	if err != nil {
@@ -96,26 +118,38 @@ func Run(args []string, out io.Writer) error {
 	return nil
 }
 
-// accept listens on addr, prints "listening" and accepts one connection.
-func accept(addr string, out io.Writer) (net.Conn, error) {
+// accept listens on addr, prints "listening" and accepts one connection,
+// waiting for it no longer than DialTimeout and not beyond deadline.
+func accept(addr string, out io.Writer, deadline time.Time) (net.Conn, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
+	if err := l.(*net.TCPListener).SetDeadline(earlier(time.Now().Add(DialTimeout), deadline)); err != nil {
+		return nil, err
+	}
 	fmt.Fprintln(out, "listening")
 	return l.Accept()
 }
 
+// earlier is the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // echo accepts one connection on addr and sends back what it reads until
-// EOF.
-func echo(addr string, out io.Writer) error {
-	c, err := accept(addr, out)
+// EOF or deadline.
+func echo(addr string, out io.Writer, deadline time.Time) error {
+	c, err := accept(addr, out, deadline)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(Deadline))
+	c.SetDeadline(deadline)
 	n, err := io.Copy(c, c)
 	fmt.Fprintf(out, "received %d sha256 -\n", n)
 	if err != nil {

@@ -2,13 +2,14 @@ package tcppeer
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -47,7 +48,10 @@ func TestParse(t *testing.T) {
 
 // TestRunDial: the peer dials a loopback listener that runs the duplex
 // transfer too; both sides receive the stream, and the peer's report
-// says so with its halfway look at the connection.
+// says so with its halfway look at the connection. The listener holds
+// back its FIN until the peer has printed that look: else the whole
+// exchange can end before the peer reads half, and ss no longer lists
+// a closed connection.
 func TestRunDial(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,9 +59,23 @@ func TestRunDial(t *testing.T) {
 	}
 	defer l.Close()
 	const size = 3*checkstream.Period + 5
-	res := checkstream.AcceptDuplex(context.Background(), l, size)
-	var out bytes.Buffer
-	if err := Run([]string{"dial", l.Addr().String(), strconv.Itoa(size)}, &out); err != nil {
+	out := &halfwayWriter{seen: make(chan struct{})}
+	seen, ran := out.seen, make(chan struct{})
+	res := make(chan checkstream.Result, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			res <- checkstream.Result{Err: err}
+			return
+		}
+		defer c.Close()
+		var r checkstream.Result
+		r.N, r.Sum, r.Err = checkstream.Duplex(heldFIN{c.(*net.TCPConn), seen, ran}, size)
+		res <- r
+	}()
+	err = Run([]string{"dial", l.Addr().String(), strconv.Itoa(size)}, out)
+	close(ran)
+	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	r, theirs := Parse(out.String()), <-res
@@ -78,9 +96,57 @@ func TestRunDial(t *testing.T) {
 	}
 }
 
+// halfwayWriter is the peer's output; it closes seen once the peer has
+// printed the last line of its halfway look ("tcpinfo ...", one Write
+// per line).
+type halfwayWriter struct {
+	bytes.Buffer
+	seen chan struct{}
+}
+
+func (w *halfwayWriter) Write(p []byte) (int, error) {
+	if w.seen != nil && bytes.HasPrefix(p, []byte("tcpinfo")) {
+		defer func() { close(w.seen); w.seen = nil }()
+	}
+	return w.Buffer.Write(p)
+}
+
+// heldFIN is a connection whose CloseWrite waits until seen or ran is
+// closed (the peer's halfway look printed, or the peer done).
+type heldFIN struct {
+	*net.TCPConn
+	seen, ran <-chan struct{}
+}
+
+func (c heldFIN) CloseWrite() error {
+	select {
+	case <-c.seen:
+	case <-c.ran:
+	}
+	return c.TCPConn.CloseWrite()
+}
+
+// TestRunListenDeadline: a listening peer nobody connects to gives up at
+// its deadline, the accept timing out (it had no deadline: it waited for
+// ever).
+func TestRunListenDeadline(t *testing.T) {
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- Run([]string{"-deadline=100ms", "listen", "127.0.0.1:0", "5"}, &out) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || out.String() != "listening\n" {
+			t.Errorf("Run = %v, printed %q; want the accept's timeout, after listening", err, out.String())
+		}
+	case <-time.After(DialTimeout):
+		t.Fatalf("Run still accepting %v on, its deadline 100ms", DialTimeout)
+	}
+}
+
 // TestRunUsage: a bad argument list names what is wrong and exits 2.
 func TestRunUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"listen", "127.0.0.1:0"}, {"send", "127.0.0.1:1", "5"}, {"dial", "127.0.0.1:1", "-1"}, {"dial", "127.0.0.1:1", "many"}} {
+	for _, args := range [][]string{nil, {"listen", "127.0.0.1:0"}, {"send", "127.0.0.1:1", "5"}, {"dial", "127.0.0.1:1", "-1"}, {"dial", "127.0.0.1:1", "many"},
+		{"-deadline=soon", "echo", "127.0.0.1:1"}, {"-deadline=0s", "echo", "127.0.0.1:1"}, {"-size=5", "dial", "127.0.0.1:1", "5"}} {
 		var out bytes.Buffer
 		var usage usageError
 		if err := Run(args, &out); !errors.As(err, &usage) || out.Len() != 0 {

@@ -158,6 +158,8 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 	}
 	want := checkstream.Sum(size)
 	wantSum := hex.EncodeToString(want[:])
+	// The guest's peer gives up when we do.
+	peerDeadline := func() time.Duration { return time.Until(deadline).Truncate(time.Second) }
 	for i, tc := range []struct {
 		v6, ourClient bool
 	}{{false, true}, {false, false}, {true, true}, {true, false}} {
@@ -173,7 +175,7 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 			var rc int
 			if tc.ourClient {
 				addr := netip.AddrPortFrom(guest, uint16(5001+i))
-				if err := ctl.Start(fmt.Sprintf("tcppeer listen %s %d", addr, size)); err != nil {
+				if err := ctl.Start(fmt.Sprintf("tcppeer -deadline=%v listen %s %d", peerDeadline(), addr, size)); err != nil {
 					t.Fatal(err)
 				}
 				if line, _, _, err := ctl.Line(deadline); err != nil || line != "listening" {
@@ -193,7 +195,7 @@ func TestGuestKernelTCPNetem(t *testing.T) {
 				}); err != nil || lerr != nil {
 					t.Fatal(err, lerr)
 				}
-				out, rc, err = ctl.Run(fmt.Sprintf("tcppeer dial %s %d", netip.AddrPortFrom(our, port), size), deadline)
+				out, rc, err = ctl.Run(fmt.Sprintf("tcppeer -deadline=%v dial %s %d", peerDeadline(), netip.AddrPortFrom(our, port), size), deadline)
 			}
 			if err != nil || rc != 0 {
 				t.Fatalf("guest's tcppeer: exit %d, %v\n%s", rc, err, out)

@@ -90,14 +90,19 @@ func newKernelSideMTU(t *testing.T, net byte, mtu int, wrap func(nic.NIC) nic.NI
 	return k
 }
 
+// peerTimeout bounds a kernel transfer: the peer's -deadline and our
+// side's wait.
+const peerTimeout = 120 * time.Second
+
 // startPeer runs the kernel peer (package tcppeer: "listen", "dial" or
-// "echo") in the namespace; for "listen" and "echo" it returns once the
-// peer listens.
+// "echo", with -deadline peerTimeout) in the namespace; for "listen" and
+// "echo" it returns once the peer listens. When t ends the peer is
+// killed if still running, and waited for.
 func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, size int64) <-chan tcppeer.Result {
 	t.Helper()
-	spec := fmt.Sprintf("%s %s %d", mode, addr, size)
+	spec := fmt.Sprintf("-deadline=%v %s %s %d", peerTimeout, mode, addr, size)
 	if mode == "echo" {
-		spec = fmt.Sprintf("%s %s", mode, addr)
+		spec = fmt.Sprintf("-deadline=%v %s %s", peerTimeout, mode, addr)
 	}
 	cmd := exec.Command("ip", "netns", "exec", k.ns, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), peerEnv+"="+spec)
@@ -109,33 +114,63 @@ func (k *kernelSide) startPeer(t *testing.T, mode string, addr netip.AddrPort, s
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := bufio.NewReader(out)
+	// One reader for all the peer prints: its first line, then the rest
+	// and its exit.
+	first := make(chan string, 1)
+	res := make(chan tcppeer.Result, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := bufio.NewReader(out)
+		l, _ := r.ReadString('\n')
+		first <- l
+		rest, _ := io.ReadAll(r)
+		cmd.Wait()
+		res <- tcppeer.Parse(l + string(rest))
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill() // an error once it has exited
+		<-done
+	})
 	if mode == "listen" || mode == "echo" {
-		line := make(chan string, 1)
-		go func() {
-			l, _ := r.ReadString('\n')
-			line <- l
-		}()
+		timeout := time.NewTimer(20 * time.Second)
+		defer timeout.Stop()
 		select {
-		case l := <-line:
+		case l := <-first:
 			if l != "listening\n" {
-				rest, _ := io.ReadAll(r)
-				cmd.Wait()
-				t.Fatalf("peer: %q%s", l, rest)
+				select {
+				case r := <-res:
+					t.Fatalf("peer did not listen:\n%s", r.Output)
+				case <-timeout.C:
+					t.Fatalf("peer did not listen: %q", l)
+				}
 			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			cmd.Wait()
+		case <-timeout.C:
 			t.Fatal("peer did not listen")
 		}
 	}
-	res := make(chan tcppeer.Result, 1)
-	go func() {
-		rest, _ := io.ReadAll(r)
-		cmd.Wait()
-		res <- tcppeer.Parse(string(rest))
-	}()
 	return res
+}
+
+// TestKernelPeerCleanup: a test that ends while its kernel peer still
+// waits (here: nobody connects to a listening peer) leaves no peer
+// behind: by the end of the test the peer has been killed and its
+// result read.
+func TestKernelPeerCleanup(t *testing.T) {
+	k := &kernelSide{ns: netnstest.NewNetns(t, "sn-pc-")}
+	netnstest.SetUpAndWait(t, k.ns, "lo")
+	var res <-chan tcppeer.Result
+	t.Run("abandoned", func(t *testing.T) {
+		res = k.startPeer(t, "listen", netip.MustParseAddrPort("127.0.0.1:5001"), 5)
+	})
+	select {
+	case r := <-res:
+		if r.Received != 0 || r.Sum != "" {
+			t.Errorf("the abandoned peer reports a transfer: %+v", r)
+		}
+	default:
+		t.Error("the peer still runs after its test")
+	}
 }
 
 // kernelStream runs one connection between our stack and the kernel,
@@ -147,7 +182,7 @@ func kernelStream(t *testing.T, k *kernelSide, v6, ourClient bool, size int64) (
 	if v6 {
 		kaddr, our = k.kernel6, k.our6.Addr()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
 	var res <-chan tcppeer.Result
 	start := time.Now()
@@ -340,7 +375,7 @@ func TestKernelTCPFaults(t *testing.T) {
 			t.Logf("%d MiB each way in %v: %.1f MB/s each way; kernel retransmitted %d by halfway; ours %+v",
 				size>>20, el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6, r.Retrans, app.Info)
 			t.Logf("kernel: %s", r.SS.Line)
-			t.Logf("we sent all in %v, received all in %v", app.Sent, app.Received)
+			t.Logf("we sent all in %v, received all in %v", app.AllAckedAfter, app.FINAfter)
 			if app.Info.Retransmits == 0 {
 				t.Errorf("we retransmitted nothing through 1%% loss: %+v", app.Info)
 			}

@@ -3,9 +3,9 @@
 // says its arguments and what it prints, as a static program for the
 // guest's image.
 //
-//	tcppeer listen ADDR SIZE
-//	tcppeer dial ADDR SIZE
-//	tcppeer echo ADDR
+//	tcppeer [-deadline D] listen ADDR SIZE
+//	tcppeer [-deadline D] dial ADDR SIZE
+//	tcppeer [-deadline D] echo ADDR
 package main
 
 import (

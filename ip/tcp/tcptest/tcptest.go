@@ -40,14 +40,14 @@ func (r *RingSink) WriteAt(p []byte, off int64) (int, error) {
 // the engine's goroutine; the exported fields other than Done are for
 // reading once Done is closed.
 type StreamApp struct {
-	Size     int64 // bytes to send
-	Sink     RingSink
-	Consumed int64         // bytes received and hashed
-	Done     chan struct{} // closed at Gone
-	Err      error         // the connection's error at Gone
-	Info     tcp.Info      // the connection's Info at Gone
-	Sent     time.Duration // from the first event until all we sent was acked
-	Received time.Duration // from the first event until the peer's FIN
+	Size          int64 // bytes to send
+	Sink          RingSink
+	Consumed      int64         // bytes received and hashed
+	Done          chan struct{} // closed at Gone
+	Err           error         // the connection's error at Gone
+	Info          tcp.Info      // the connection's Info at Gone
+	AllAckedAfter time.Duration // from the first event until all we sent was acknowledged
+	FINAfter      time.Duration // from the first event until the peer's FIN arrived
 
 	sum      hash.Hash
 	started  time.Time
@@ -90,7 +90,7 @@ func (a *StreamApp) Event(c *tcp.Conn, ev tcp.Event) {
 		}
 		c.Grant(int(end - start))
 	case tcp.PeerClosed:
-		a.Received = time.Since(a.started)
+		a.FINAfter = time.Since(a.started)
 		a.maybeClose(c)
 	case tcp.Gone:
 		if !a.finished {
@@ -104,7 +104,7 @@ func (a *StreamApp) Event(c *tcp.Conn, ev tcp.Event) {
 // maybeClose closes c once all Size bytes are pushed and acknowledged.
 func (a *StreamApp) maybeClose(c *tcp.Conn) {
 	if !a.closed && c.Pushed() == a.Size && c.Acked() == a.Size {
-		a.Sent = time.Since(a.started)
+		a.AllAckedAfter = time.Since(a.started)
 		a.closed = true
 		c.Close()
 	}
