@@ -13,34 +13,12 @@ import (
 	"spacenet/ops/topology"
 )
 
-// A policy with every kind of edge: whole tenants, part of one (a range
-// entry), one without uplink, and a ground restricted to one tenant.
-const testPolicy = `
-[[tenant]]
-name = "camera"
-owns = ["0x010-0x01F"]
-can_send_to = ["processor", "0x100-0x10F"]
-downlink = true
-
-[[tenant]]
-name = "processor"
-owns = ["0x020-0x02F"]
-can_send_to = ["camera"]
-
-[[tenant]]
-name = "spaceos"
-owns = ["0x100-0x2FF"]
-can_send_to = ["camera", "processor"]
-downlink = true
-
-[ground]
-owns = ["0x7F0"]
-can_send_to = ["spaceos"]
-`
-
+// load is apid/policy's fixture with every kind of edge: whole tenants,
+// part of one (a range entry), one that may not send to the ground, and a
+// ground restricted to one tenant.
 func load(t *testing.T) *policy.Policy {
 	t.Helper()
-	p, err := policy.Parse("test.toml", []byte(testPolicy))
+	p, err := policy.Load("../../apid/policy/testdata/edges.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
