@@ -211,7 +211,7 @@ func (c *conn) writeLoop(prev *conn) {
 			c.stop()
 			return
 		}
-		runtime.Gosched() // as the reader does: see readLoop
+		yieldAfterBacklog(n) // as the reader does: see readLoop
 	}
 }
 
@@ -244,9 +244,7 @@ func (c *conn) readLoop() {
 		// yield there only delays the answer (ping-pong through separate
 		// processes: p50 1.05-1.15x the plain relay's with it, 1.00-1.04x
 		// without, same run).
-		if n >= yieldAfter*frame.Size {
-			runtime.Gosched()
-		}
+		yieldAfterBacklog(n)
 	}
 	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		rem, err = c.drain(r, buf, rem)
@@ -270,9 +268,19 @@ func (c *conn) readLoop() {
 	s.detach(c)
 }
 
-// yieldAfter is the fewest frames one read must return for the reader to
-// yield its processor before reading again (see readLoop).
+// yieldAfter is the fewest frames one read (or write) must move for its
+// goroutine to yield its processor before the next (see readLoop).
 const yieldAfter = 16
+
+// yieldAfterBacklog yields the processor when a read or write of n bytes
+// moved at least yieldAfter frames: a backlog, which would keep the
+// goroutine running without ever blocking. After fewer, the next read or
+// peek parks, which yields anyway.
+func yieldAfterBacklog(n int) {
+	if n >= yieldAfter*frame.Size {
+		runtime.Gosched()
+	}
+}
 
 // reader is a reader goroutine's routing state, reused across batches.
 type reader struct {
