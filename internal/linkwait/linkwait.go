@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,17 @@ const (
 // testHookListed, if set, is called once the links have been listed (a
 // test's way to change a link that only the subscription can then see).
 var testHookListed func()
+
+// Timeout is how long WaitWithin callers usually give a new link: the
+// kernel brings one up in milliseconds; seconds mean it never will.
+const Timeout = 10 * time.Second
+
+// WaitWithin is Wait bounded by d.
+func WaitWithin(d time.Duration, ns string, want map[string]State) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return Wait(ctx, ns, want)
+}
 
 // Wait waits until every link of want, by name, in network namespace ns
 // ("" for the caller's) is in the state want gives it, or ctx is done. A

@@ -1,15 +1,11 @@
 package netnstest
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"spacenet/internal/linkwait"
 )
 
-// upTimeout bounds the wait for the kernel to bring a link up.
-const upTimeout = 10 * time.Second
 
 // SetUpAndWait sets the named interfaces of namespace ns ("" for the
 // test's own) up and waits until the kernel reports each of them
@@ -39,9 +35,7 @@ func SetUpAndWait(t testing.TB, ns string, names ...string) {
 // only when the peer is up.
 func WaitUp(t testing.TB, ns string, names ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
-	defer cancel()
-	if err := linkwait.Wait(ctx, ns, linkwait.AllUp(names...)); err != nil {
+	if err := linkwait.WaitWithin(linkwait.Timeout, ns, linkwait.AllUp(names...)); err != nil {
 		t.Fatal(err)
 	}
 }

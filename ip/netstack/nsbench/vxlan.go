@@ -1,7 +1,6 @@
 package nsbench
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"spacenet/internal/linkwait"
 	"spacenet/internal/netnsdo"
@@ -110,16 +108,11 @@ func newUnderlay(prefix string, mtu int) (*underlay, func(), error) {
 	return u, closeFn, nil
 }
 
-// upTimeout bounds the wait for a new link to be up.
-const upTimeout = 10 * time.Second
-
-// waitOperUp waits (up to upTimeout) until the kernel reports link dev
-// of namespace ns operationally up (package linkwait): until then a veth
-// drops what it is given (its queueing discipline is not yet active).
+// waitOperUp waits (up to linkwait.Timeout) until the kernel reports link
+// dev of namespace ns operationally up: until then a veth drops what it is
+// given (its queueing discipline is not yet active).
 func waitOperUp(ns, dev string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
-	defer cancel()
-	return linkwait.Wait(ctx, ns, linkwait.AllUp(dev))
+	return linkwait.WaitWithin(linkwait.Timeout, ns, linkwait.AllUp(dev))
 }
 
 // stackPair starts a netstack on each of nics (MAC 02:mac:i+1, full

@@ -1,14 +1,12 @@
 package stackbench
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"spacenet/internal/linkwait"
 	"spacenet/ip/lan"
@@ -187,14 +185,10 @@ type tapMedium struct {
 // 0.3 s, 2026-12-03).
 const bridgeMAC = "02:74:62:00:00:fe"
 
-// readyTimeout bounds the wait for a new link to be ready.
-const readyTimeout = 10 * time.Second
-
-// waitReady is linkwait.Wait bounded by readyTimeout.
+// waitReady waits, up to linkwait.Timeout, for links of ns to be in the
+// states want gives them.
 func waitReady(ns string, want map[string]linkwait.State) error {
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-	defer cancel()
-	return linkwait.Wait(ctx, ns, want)
+	return linkwait.WaitWithin(linkwait.Timeout, ns, want)
 }
 
 func newTAPMedium(mtu int) (*tapMedium, error) {
