@@ -6,7 +6,6 @@ import (
 	"spacenet/internal/linkwait"
 )
 
-
 // SetUpAndWait sets the named interfaces of namespace ns ("" for the
 // test's own) up and waits until the kernel reports each of them
 // operationally up (package linkwait).
