@@ -171,7 +171,7 @@ func (sinkRaw) Write(f func(fd uintptr) (done bool)) error { f(0); return nil }
 // direct write whole.
 func (fx *routeFixture) sinkProc() {
 	c := &conn{sw: fx.sw, t: fx.proc, raw: sinkRaw{}}
-	c.directFn = func(uintptr) bool { c.dn = len(c.dbuf); return true }
+	c.directFn = func(uintptr) bool { c.directN = len(c.directBuf); return true }
 	fx.proc.q.attach(c)
 }
 

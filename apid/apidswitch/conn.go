@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,11 +39,21 @@ type conn struct {
 	finish     chan struct{} // closed when the guest stopped sending: write what is queued, then end
 	writerDone chan struct{} // closed when the writer has returned
 
-	// For queue.forward's direct writes, used with the queue's lock held.
-	raw      syscall.RawConn
-	directFn func(fd uintptr) bool // c.directWrite, made once
-	dbuf     []byte
-	dn       int
+	raw syscall.RawConn // uc's descriptor, for writeHeld, drain and unconsumed
+
+	// For writeHeld (direct.go), used by the reader that holds the claim
+	// of the connection's queue.
+	directFn   func(fd uintptr) bool // c.writeDirectFd, made once
+	directBuf  []byte                // the frames being written
+	directN    int                   // bytes of directBuf written
+	directWait bool                  // wait for the socket to take more
+	directErr  error                 // the write failed
+
+	// The write deadline: the connection's own (retire, flush) and a
+	// direct write's tick (writeHeld); the earlier one is in force.
+	deadlineMu   sync.Mutex
+	deadline     time.Time
+	tickDeadline time.Time
 
 	// For queue.waitRoom's progress checks (conn.unconsumed), made
 	// outside any lock; concurrent checks may read each other's value,
@@ -56,32 +65,6 @@ type conn struct {
 	// subAPID is the APID a guest subscribed to events from (0: not
 	// subscribed); notifications are addressed to it.
 	subAPID frame.APID
-}
-
-// writeDirect writes as much of b as the socket takes without blocking and
-// returns how many bytes that was. The caller holds the queue's lock.
-func (c *conn) writeDirect(b []byte) int {
-	c.dbuf, c.dn = b, 0
-	if err := c.raw.Write(c.directFn); err != nil {
-		c.dn = 0
-	}
-	c.dbuf = nil
-	return c.dn
-}
-
-// directWrite is the non-blocking write itself: one attempt, never waiting
-// for the socket to become writable.
-func (c *conn) directWrite(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), c.dbuf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if n > 0 {
-			c.dn = n
-		}
-		return true
-	}
 }
 
 // unconsumed returns SIOCOUTQ on the socket: the memory the guest has not
@@ -132,8 +115,8 @@ func (c *conn) retire() {
 	c.retired.Store(true)
 	c.stop()
 	past := time.Unix(1, 0)
-	c.uc.SetWriteDeadline(past) // unblocks a writer stuck on a guest that does not read
-	c.uc.SetReadDeadline(past)  // unblocks the reader, which then drains
+	c.setWriteDeadline(past)   // unblocks a writer stuck on a guest that does not read
+	c.uc.SetReadDeadline(past) // unblocks the reader, which then drains
 }
 
 // drain reads, without waiting, what the guest of a retired connection had
@@ -211,7 +194,6 @@ func (c *conn) writeLoop(prev *conn) {
 			c.stop()
 			return
 		}
-		yieldAfterBacklog(n) // as the reader does: see readLoop
 	}
 }
 
@@ -233,18 +215,17 @@ func (c *conn) readLoop() {
 		if err != nil {
 			break
 		}
-		// A read that finds data does not block, so a guest writing flat
-		// out would keep this goroutine on its processor until the
-		// runtime preempts it (10 ms): the other tenants' goroutines,
-		// woken by their sockets, would wait that long. Yield after a
-		// read that found a backlog (issue 14: a HEALTH flood raised two
-		// other tenants' p99 round trip 8x; the same flood on another
-		// switch process, 1.3x). A read of a few frames found the socket
-		// nearly drained: the next one parks, which yields anyway, and a
-		// yield there only delays the answer (ping-pong through separate
-		// processes: p50 1.05-1.15x the plain relay's with it, 1.00-1.04x
-		// without, same run).
-		yieldAfterBacklog(n)
+		// No yield here: a read that finds data does not block, so a
+		// guest writing flat out keeps this goroutine on its processor,
+		// and other tenants' goroutines, woken by their sockets, would
+		// wait for the runtime's preemption (10 ms) if every processor
+		// were busy; spacenet run gives the switch at least 8 (minProcs),
+		// so one is idle to run them. A yield per read (issue 14) woke
+		// another thread to look for work each time (runtime.wakep):
+		// through separate processes on 2 cores it cost the switch a
+		// tenth of a plain relay's throughput at 256 frames per write,
+		// even once every 4,096 frames, and the attack suite measured no
+		// difference without it (docs/PERFORMANCE.md).
 	}
 	if c.retired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		rem, err = c.drain(r, buf, rem)
@@ -257,7 +238,7 @@ func (c *conn) readLoop() {
 	if errors.Is(err, io.EOF) {
 		// The guest closed its sending side: it may still read what is
 		// queued for it (the ERROR for its partial frame, say).
-		c.uc.SetWriteDeadline(time.Now().Add(flushTimeout))
+		c.setWriteDeadline(time.Now().Add(flushTimeout))
 		close(c.finish)
 		select {
 		case <-c.writerDone:
@@ -266,20 +247,6 @@ func (c *conn) readLoop() {
 	}
 	c.close()
 	s.detach(c)
-}
-
-// yieldAfter is the fewest frames one read (or write) must move for its
-// goroutine to yield its processor before the next (see readLoop).
-const yieldAfter = 16
-
-// yieldAfterBacklog yields the processor when a read or write of n bytes
-// moved at least yieldAfter frames: a backlog, which would keep the
-// goroutine running without ever blocking. After fewer, the next read or
-// peek parks, which yields anyway.
-func yieldAfterBacklog(n int) {
-	if n >= yieldAfter*frame.Size {
-		runtime.Gosched()
-	}
 }
 
 // reader is a reader goroutine's routing state, reused across batches.
@@ -504,11 +471,15 @@ func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 	}
 	ss := &r.c.t.st
 	flow := &r.st.flow[dstIdx]
+	if c := dst.q.claimDirect(); c != nil {
+		if b = r.writeDirect(dst, c, flow, b); len(b) == 0 {
+			return
+		}
+	}
 	for len(b) > 0 {
-		written, queued, full, closed := dst.q.forward(b, ss)
-		ss.delivered += uint64(written)
+		queued, full, closed := dst.q.forward(b, ss)
 		ss.queued += uint64(queued)
-		ss.countTo(dst, written+queued)
+		ss.countTo(dst, queued)
 		if queued > 0 {
 			r.touch(dst.q)
 		}
@@ -542,6 +513,40 @@ func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 			return
 		}
 	}
+}
+
+// writeDirect writes b, frames for dst, straight to dst's connection c,
+// whose queue's claim the reader holds (direct.go), and releases the
+// claim. It returns the frames not taken: after a hold time without
+// progress, the first of them (the held frame) is refused with Host_busy,
+// and the rest, like those left when the connection failed, go through
+// dst's queue. The sender's lock is held, and released while it waits.
+func (r *reader) writeDirect(dst *tenant, c *conn, flow *policy.Flow, b []byte) []byte {
+	ss := &r.c.t.st
+	held := uint64(len(b) / frame.Size)
+	ss.held += held
+	ss.mu.Unlock()
+	r.flush() // the writers of the batch's other destinations need not wait for this one
+	n, res := c.writeHeld(b, flow.HoldTime(), r.c.closed, r.c.sw.quit)
+	taken, closed := dst.q.releaseDirect(c, b, n, ss, res == directTimeout)
+	ss.mu.Lock()
+	ss.held -= held
+	written := n / frame.Size
+	ss.delivered += uint64(written)
+	ss.queued += uint64(taken - written)
+	ss.countTo(dst, taken)
+	b = b[taken*frame.Size:]
+	switch {
+	case len(b) == 0 || closed:
+		return b // closed: the queue refuses the rest as No_route
+	case res == directTimeout:
+		r.refuse(frame.HostBusy, b[:frame.Size])
+		return b[frame.Size:]
+	case res == directStopped:
+		r.refuse(frame.HostBusy, b)
+		return nil
+	}
+	return b
 }
 
 // refuse counts the frames in b as dropped with code and answers each.

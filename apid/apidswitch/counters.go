@@ -26,7 +26,7 @@ type stats struct {
 	deliveredGround uint64 // given to the ground link (the downlink)
 	deliveredRemote uint64 // given to the remote link (Config.Remote)
 	queued          uint64 // in a tenant's queue, not yet written
-	held            uint64 // read, and waiting for room in a destination's queue (or for the rate limit)
+	held            uint64 // read, and being written straight to a destination's socket, or waiting for room in its queue (or for the rate limit)
 	dropped         [NumReasons]uint64
 	skipped         uint64 // bytes passed over to find a frame header again (Flow.Resync), not frames
 	resyncs         uint64 // times the sender's stream was found misaligned
@@ -75,7 +75,7 @@ type Counters struct {
 	DeliveredGround uint64             // given to the ground link (the downlink)
 	DeliveredRemote uint64             // given to the remote link, and not reported undelivered since
 	Queued          uint64             // waiting in a destination's queue
-	Held            uint64             // read and held by flow control: the destination's queue is full (or the rate limit waits)
+	Held            uint64             // read and held by flow control: being written straight to the destination's socket (waiting while it is full), or waiting for room in its queue (or for the rate limit)
 	Dropped         [NumReasons]uint64 // refused, by the ERROR code answered
 
 	// A tenant whose policy sets resync (a byte stream that may lose

@@ -17,9 +17,13 @@
 // buffer of many frames; every whole frame is routed; the remainder is kept)
 // and a writer goroutine (it drains the tenant's bounded queue into one
 // write of up to Config.Batch frames, straight from the queue's ring). A
-// full queue answers the sender with Host_busy; nothing ever waits on a
-// slow guest except that guest's own writer. The forwarding path does not
-// allocate. A tenant whose policy sets resync (a serial line that may lose
+// run of frames for a tenant whose queue is empty is written by the reader
+// itself, straight from its read buffer (direct.go). A frame whose
+// destination is full is held, and its sender is not read meanwhile, for
+// up to the destination's hold time without progress, then refused with
+// Host_busy (or at once, by policy: when_full = "drop"); only senders to a
+// slow guest wait for it (docs/apid-switch.md, "Flow control"). The
+// forwarding path does not allocate. A tenant whose policy sets resync (a serial line that may lose
 // bytes) has its stream resynchronised after a run of frames that fail to
 // decode: the reader skips to the next header the tenant owns, counting
 // the bytes (sync.go, Counters.SkippedBytes).

@@ -14,10 +14,11 @@ import (
 // contiguous run, writes it outside the lock, then commits what was written.
 // Slots being written are still counted in n, so producers never reuse them.
 //
-// The fast path: while the queue is empty, a reader holding mu may write a
-// run of frames straight from its read buffer to the connection with one
-// non-blocking write (writeDirect), skipping the copy and the hand-over to
-// the writer goroutine. Whatever that write does not take is queued.
+// The fast path: while the queue is empty (and not congested), a reader
+// claims it and writes its frames straight from its read buffer to the
+// connection, waiting for the socket as a plain relay does (direct.go);
+// meanwhile the writer does not write, and frames pushed queue behind the
+// claim.
 //
 // Flow control: a reader whose frames do not fit waits for room (waitRoom)
 // instead of refusing them, and its sender becomes a contender for the
@@ -44,7 +45,8 @@ type queue struct {
 	off     int      // bytes of the head frame already written to the connection
 	waiting bool     // the writer is idle and waits on wake
 	closed  bool     // the tenant was removed: push refuses
-	direct  *conn    // the connection whose writer runs, for writeDirect; nil if none
+	direct  *conn    // the connection whose writer runs, for direct writes; nil if none
+	claim   *conn    // the connection a reader writes to directly; nil if none
 	owner   *tenant  // the tenant it queues for (taps name it)
 	wake    chan struct{}
 
@@ -101,7 +103,7 @@ const (
 // signal once after a batch of pushes.
 func (q *queue) push(f *frame.Frame, from *stats) pushResult {
 	q.mu.Lock()
-	r := q.pushLocked(f, from, false)
+	r := q.pushLocked(f, from)
 	wake := r == pushed && q.waiting && q.n >= len(q.from)/4
 	if wake {
 		q.waiting = false
@@ -123,7 +125,7 @@ func (q *queue) push(f *frame.Frame, from *stats) pushResult {
 func (q *queue) room(from *stats, byReader bool) (ok bool, ci int) {
 	switch {
 	case from == nil:
-		return q.n < len(q.from), -1
+		return q.n < q.slots(), -1
 	case q.n >= q.limit:
 		return false, -1
 	case !byReader || !q.congested:
@@ -131,6 +133,16 @@ func (q *queue) room(from *stats, byReader bool) (ok bool, ci int) {
 	}
 	ci = q.find(from)
 	return ci >= 0 && q.contenders[ci].used < q.share(), ci
+}
+
+// slots is how many frames the queue may hold: all its slots, but one
+// while a reader writes directly, for the frame its write may cut short
+// (releaseDirect). q.mu is held.
+func (q *queue) slots() int {
+	if q.claim != nil {
+		return len(q.from) - 1
+	}
+	return len(q.from)
 }
 
 // share is the most frames one contender may have in the queue.
@@ -146,23 +158,22 @@ func (q *queue) find(from *stats) int {
 	return -1
 }
 
-// pushLocked is push with q.mu held. force ignores the bound (for a frame
-// already partly written to the connection, which must be finished).
-func (q *queue) pushLocked(f *frame.Frame, from *stats, force bool) pushResult {
-	return q.pushAs(f, from, false, force)
+// pushLocked is push with q.mu held.
+func (q *queue) pushLocked(f *frame.Frame, from *stats) pushResult {
+	return q.pushAs(f, from, false)
 }
 
 // pushAs is pushLocked for a reader (byReader) or not (see room).
-func (q *queue) pushAs(f *frame.Frame, from *stats, byReader, force bool) pushResult {
+func (q *queue) pushAs(f *frame.Frame, from *stats, byReader bool) pushResult {
 	if q.closed {
 		return pushClosed
 	}
 	ok, ci := q.room(from, byReader)
-	if !ok && !(force && q.n < len(q.from)) {
+	if !ok {
 		return pushFull
 	}
 	if ci < 0 && from != nil && len(q.contenders) > 0 {
-		ci = q.find(from) // a forced push, or the ground's
+		ci = q.find(from) // the ground's
 	}
 	if ci >= 0 {
 		c := &q.contenders[ci]
@@ -207,6 +218,10 @@ func (q *queue) signal() {
 func (q *queue) peek(max int) []byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.claim != nil {
+		q.waiting = true // releaseDirect wakes it
+		return nil
+	}
 	if q.n == 0 {
 		q.waiting = true
 		if q.congested && !q.waited && len(q.contenders) == 0 {
@@ -383,7 +398,7 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 
 	// The queue is looked at holdChecks times per hold: a frame is refused
 	// once it saw no progress in that many looks in a row.
-	tick := max((hold+holdChecks-1)/holdChecks, 1) // rounded up: never refused before hold
+	tick := holdTick(hold)
 	timer.Reset(tick)
 	result, quietLooks := roomGranted, 0
 wait:
@@ -499,7 +514,7 @@ func (q *queue) waitNoticeRoom(w *waiter, stop, quit <-chan struct{}) bool {
 	return false
 }
 
-// attach makes c the connection writeDirect uses and restarts the head
+// attach makes c the connection direct writes use and restarts the head
 // frame from its first byte (a frame cut short by the previous connection
 // is sent again whole).
 func (q *queue) attach(c *conn) {
@@ -509,7 +524,7 @@ func (q *queue) attach(c *conn) {
 	q.mu.Unlock()
 }
 
-// detach stops writeDirect on c.
+// detach stops direct writes to c.
 func (q *queue) detach(c *conn) {
 	q.mu.Lock()
 	if q.direct == c {
@@ -518,46 +533,28 @@ func (q *queue) detach(c *conn) {
 	q.mu.Unlock()
 }
 
-// forward delivers the whole frames in b, all for this queue's tenant and
-// from sender st (whose lock the caller holds), pushed by its reader:
-// straight to the connection when the queue is empty and not congested, else
-// (and for what the connection does not take at once) into the queue. It
-// returns how many frames were written, queued, found no room (the last
-// ones of b), and refused because the tenant was removed. The frames'
-// padding must already be zero.
-func (q *queue) forward(b []byte, st *stats) (written, queued, full, closed int) {
+// forward queues the whole frames in b, all for this queue's tenant and
+// from sender st (whose lock the caller holds), pushed by its reader. It
+// returns how many frames were queued, found no room (the last ones of b),
+// and were refused because the tenant was removed. The frames' padding
+// must already be zero.
+func (q *queue) forward(b []byte, st *stats) (queued, full, closed int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return 0, 0, 0, len(b) / frame.Size
-	}
-	partial := 0
-	if q.n == 0 && !q.congested && q.direct != nil {
-		n := q.direct.writeDirect(b)
-		written = n / frame.Size
-		q.tapOut(b[:written*frame.Size])
-		partial = n % frame.Size
-		b = b[written*frame.Size:]
+		return 0, 0, len(b) / frame.Size
 	}
 	for i := 0; i < len(b); i += frame.Size {
-		f := (*frame.Frame)(b[i : i+frame.Size])
-		if i == 0 && partial > 0 {
-			// Partly on the wire already: it must be finished, bound or not.
-			q.pushLocked(f, st, true)
-			q.off = partial
-			queued++
-			continue
+		if q.pushAs((*frame.Frame)(b[i:i+frame.Size]), st, true) != pushed {
+			full = (len(b) - i) / frame.Size // and the frames after it: order is kept
+			break
 		}
-		if full == 0 && q.pushAs(f, st, true, false) == pushed {
-			queued++
-		} else {
-			full++ // and so are the frames after it: order is kept
-		}
+		queued++
 	}
 	if full == 0 && len(q.contenders) > 0 {
 		q.passTurn(st)
 	}
-	return written, queued, full, 0
+	return queued, full, 0
 }
 
 // reopen lets a queue drain closed take frames again (a removed tenant

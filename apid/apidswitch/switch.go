@@ -349,7 +349,7 @@ func (s *Switch) attach(t *tenant, uc *net.UnixConn) {
 		finish:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	c.directFn = c.directWrite
+	c.directFn = c.writeDirectFd
 	c.outqFn = c.readOutq
 	s.lockEvents()
 	defer s.eventOrder.Unlock()
