@@ -168,12 +168,19 @@ func (c *conn) writeLoop(prev *conn) {
 	for {
 		b := q.peek(batch)
 		if b == nil {
-			if finishing {
+			// Finishing, it ends only when nothing is queued nor being
+			// written directly: frames queued behind a direct write (the
+			// ERROR for the guest's partial frame) are written after it.
+			if finishing && q.drained() {
 				return
+			}
+			finish := c.finish
+			if finishing {
+				finish = nil // closed: it would not wait
 			}
 			select {
 			case <-q.wake:
-			case <-c.finish:
+			case <-finish:
 				finishing = true
 			case <-c.done:
 				return
@@ -517,36 +524,37 @@ func (r *reader) forward(dst *tenant, dstIdx int, b []byte) {
 
 // writeDirect writes b, frames for dst, straight to dst's connection c,
 // whose queue's claim the reader holds (direct.go), and releases the
-// claim. It returns the frames not taken: after a hold time without
-// progress, the first of them (the held frame) is refused with Host_busy,
-// and the rest, like those left when the connection failed, go through
-// dst's queue. The sender's lock is held, and released while it waits.
+// claim. It waits while the socket is full, as dst's flow control says
+// (never with when_full = "drop"), and returns the frames not taken, which
+// go through dst's queue: after a hold time without progress the queue is
+// stalled, so that once it is full they are refused at once (waitRoom).
+// The sender's lock is held, and released while it writes.
 func (r *reader) writeDirect(dst *tenant, c *conn, flow *policy.Flow, b []byte) []byte {
 	ss := &r.c.t.st
 	held := uint64(len(b) / frame.Size)
+	hold := flow.HoldTime()
+	if flow.WhenFull == policy.Drop {
+		hold = 0 // the sender is never held
+	}
 	ss.held += held
 	ss.mu.Unlock()
 	r.flush() // the writers of the batch's other destinations need not wait for this one
-	n, res := c.writeHeld(b, flow.HoldTime(), r.c.closed, r.c.sw.quit)
-	taken, closed := dst.q.releaseDirect(c, b, n, ss, res == directTimeout)
+	n, res := c.writeHeld(b, hold, r.c.closed, r.c.sw.quit)
+	// The counters change with the release, under the sender's lock: the
+	// writer may credit a frame cut short as soon as it is queued.
 	ss.mu.Lock()
+	taken, closed := dst.q.releaseDirect(c, b, n, ss, res == directTimeout)
 	ss.held -= held
 	written := n / frame.Size
 	ss.delivered += uint64(written)
 	ss.queued += uint64(taken - written)
 	ss.countTo(dst, taken)
 	b = b[taken*frame.Size:]
-	switch {
-	case len(b) == 0 || closed:
-		return b // closed: the queue refuses the rest as No_route
-	case res == directTimeout:
-		r.refuse(frame.HostBusy, b[:frame.Size])
-		return b[frame.Size:]
-	case res == directStopped:
+	if res == directStopped && !closed {
 		r.refuse(frame.HostBusy, b)
 		return nil
 	}
-	return b
+	return b // closed: the queue refuses them as No_route
 }
 
 // refuse counts the frames in b as dropped with code and answers each.

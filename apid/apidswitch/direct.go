@@ -27,11 +27,13 @@ import (
 // claimDirect claims the queue for a direct write to its connection and
 // returns that connection, or nil when the frames must be queued: frames
 // are queued or being written, the queue is congested (senders take turns
-// through the ring), no writer runs, or another reader writes directly.
+// through the ring) or stalled (a held frame timed out: the frames are
+// refused at once once the queue is full, not held again), no writer runs,
+// or another reader writes directly.
 func (q *queue) claimDirect() *conn {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed || q.n != 0 || q.congested || q.claim != nil || q.direct == nil || q.direct.retired.Load() {
+	if q.closed || q.n != 0 || q.congested || q.stalled || q.claim != nil || q.direct == nil || q.direct.retired.Load() {
 		return nil
 	}
 	q.claim = q.direct
@@ -101,7 +103,8 @@ const (
 // connection); when hold passed without progress, looked at holdChecks
 // times per hold as queue.waitRoom does (directTimeout); or when stop or
 // quit closed, seen at those looks (directStopped). With hold 0 it never
-// waits. The caller holds c's queue's claim and no lock.
+// waits (when_full = "drop"). The caller holds c's queue's claim and no
+// lock.
 func (c *conn) writeHeld(b []byte, hold time.Duration, stop, quit <-chan struct{}) (int, directResult) {
 	c.directBuf, c.directN, c.directWait, c.directErr = b, 0, false, nil
 	defer func() { c.directBuf, c.directErr = nil, nil }()
@@ -120,8 +123,6 @@ func (c *conn) writeHeld(b []byte, hold time.Duration, stop, quit <-chan struct{
 		switch {
 		case c.directN == len(b) || c.directErr != nil:
 			return c.directN, directDone
-		case err == nil:
-			continue // written some, then woken early
 		case !errors.Is(err, os.ErrDeadlineExceeded) || c.deadlinePassed():
 			return c.directN, directDone // failed, closed, retired or flushing
 		}

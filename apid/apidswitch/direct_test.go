@@ -9,6 +9,7 @@ import (
 
 	"spacenet/apid/frame"
 	"spacenet/apid/policy"
+	"spacenet/apid/sysmsg"
 )
 
 // TestClaimDirect: a reader may write straight to the connection only when
@@ -28,6 +29,7 @@ func TestClaimDirect(t *testing.T) {
 		{"congested", func(q *queue, c *conn) { q.congested = true }, false},
 		{"claimed", func(q *queue, c *conn) { q.claimDirect() }, false},
 		{"replaced", func(q *queue, c *conn) { c.retired.Store(true) }, false},
+		{"stalled", func(q *queue, c *conn) { q.stalled = true }, false},
 		{"closed", func(q *queue, c *conn) { q.drain() }, false},
 	}
 	for _, tc := range cases {
@@ -130,6 +132,45 @@ func TestReleaseDirect(t *testing.T) {
 				t.Errorf("the writer's next bytes are not the rest of the cut frame")
 			}
 		})
+	}
+}
+
+// TestClaimKeepsSlot: while a reader writes directly, tenants' frames
+// leave one slot free for the frame the write may cut short, also in a
+// queue too small for the reserve of the switch's own frames; before, a
+// queue of 4 took 4 frames while claimed, and the cut frame overwrote the
+// last of them (n = 5 in 4 slots).
+func TestClaimKeepsSlot(t *testing.T) {
+	q := newQueue(4)
+	c := &conn{}
+	q.attach(c)
+	q.claimDirect()
+	other := &stats{}
+	pushedN := 0
+	for i := range 4 {
+		var f frame.Frame
+		frame.Encode(&f, frame.TM, 0x030, 0x020, []byte{byte(10 + i)})
+		if q.push(&f, other) == pushed {
+			pushedN++
+		}
+	}
+	if pushedN != 3 {
+		t.Fatalf("%d tenant frames queued while claimed, want 3", pushedN)
+	}
+	var cut frame.Frame
+	frame.Encode(&cut, frame.TM, 0x010, 0x020, []byte{1})
+	if taken, _ := q.releaseDirect(c, cut[:], 100, &stats{}, false); taken != 1 || q.n != 4 {
+		t.Fatalf("released: took %d, %d queued; want 1 and 4", taken, q.n)
+	}
+	if (*frame.Frame)(q.buf[q.head*frame.Size : (q.head+1)*frame.Size]).Payload()[0] != 1 || q.off != 100 {
+		t.Errorf("the head is not the cut frame, 100 bytes written")
+	}
+	for i := range 3 { // behind the cut frame, intact
+		j := (q.head + 1 + i) % 4
+		f := (*frame.Frame)(q.buf[j*frame.Size : (j+1)*frame.Size])
+		if f.Payload()[0] != byte(10+i) {
+			t.Errorf("frame %d behind the cut one: payload %d, want %d", i, f.Payload()[0], 10+i)
+		}
 	}
 }
 
@@ -324,4 +365,137 @@ func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 		t.Cleanup(func() { nc.Close() })
 	}
 	return conns[0], conns[1]
+}
+
+// TestDirectWriteDrop: a receiver with when_full = "drop" that does not
+// read never holds its senders, even while its queue is empty and a
+// direct write finds its socket full: what neither the socket nor the
+// queue takes is refused at once. Before, the direct write waited a hold
+// time (here a minute, longer than the test's timeout) for the socket.
+func TestDirectWriteDrop(t *testing.T) {
+	h := startSwitch(t, Config{QueueLen: 16,
+		Policy: flowPolicy(map[string]policy.Flow{"processor": {WhenFull: policy.Drop, Hold: time.Minute}})})
+	cam := h.dial("camera")
+	h.dial("processor") // connected, and never reads
+	const n = 4000
+	camErrs := watchErrors(cam)
+	select {
+	case err := <-writeAll(cam, seqFrames(n, 0x010, 0x020, 0), 256):
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the camera was held by a receiver whose policy says drop")
+	}
+	cam.CloseWrite() // the switch answers what it read, then closes
+	errs := <-camErrs
+	h.waitEvent("camera", sysmsg.Disconnected)
+	c := h.counters("camera")
+	if c.Dropped[frame.HostBusy] == 0 || uint64(len(errs)) != c.Dropped[frame.HostBusy] || c.Delivered+c.Queued+c.Dropped[frame.HostBusy] != n {
+		t.Errorf("camera delivered %d queued %d Host_busy %d, ERRORs read %d: want every frame accounted for and each refusal answered",
+			c.Delivered, c.Queued, c.Dropped[frame.HostBusy], len(errs))
+	}
+}
+
+// TestDeadReceiverOneHold: a receiver that stops reading costs a sender
+// one hold time in all, not one per frame, also when the sender's frames
+// for it come one at a time between frames for others (each its own run).
+// Before, every such frame found the queue empty, wrote directly, and
+// waited a whole hold for the full socket: 433 refusals took 9.3 s.
+func TestDeadReceiverOneHold(t *testing.T) {
+	const hold = 50 * time.Millisecond
+	h := startSwitch(t, Config{QueueLen: 16,
+		Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: hold}})})
+	cam := h.dial("camera")
+	h.dial("processor") // connected, and never reads
+	spaceos := h.dial("spaceos")
+	const n = 4000 // alternating: 2000 for processor, 2000 for spaceos
+	out := make([]frame.Frame, n)
+	for i := range out {
+		dst := frame.APID(0x020)
+		if i%2 == 1 {
+			dst = 0x100
+		}
+		frame.Encode(&out[i], frame.TM, 0x010, dst, []byte{byte(i)})
+	}
+	got := collect(t, spaceos, n/2)
+	camErrs := watchErrors(cam)
+	start := time.Now()
+	if err := <-writeAll(cam, out, 64); err != nil {
+		t.Fatal(err)
+	}
+	if frames := <-got; len(frames) != n/2 {
+		t.Fatalf("spaceos got %d of %d frames", len(frames), n/2)
+	}
+	d := time.Since(start)
+	cam.CloseWrite() // the switch answers what it read, then closes
+	errs := <-camErrs
+	h.waitEvent("camera", sysmsg.Disconnected)
+	c := h.counters("camera")
+	if c.Dropped[frame.HostBusy] == 0 || uint64(len(errs)) != c.Dropped[frame.HostBusy] || c.Delivered+c.Queued+c.Dropped[frame.HostBusy] != n {
+		t.Errorf("camera delivered %d queued %d Host_busy %d, ERRORs read %d", c.Delivered, c.Queued, c.Dropped[frame.HostBusy], len(errs))
+	}
+	// One hold, and the rest at once; 20 holds leave room for a loaded
+	// machine (one hold per refused frame would be over a minute).
+	if d > 20*hold {
+		t.Errorf("%d refusals took %v, want about one hold time (%v)", c.Dropped[frame.HostBusy], d, hold)
+	}
+}
+
+// TestFlushBehindDirectWrite: a guest that sends a partial frame and
+// closes its sending side while another tenant's direct write to it waits
+// still gets the ERROR for its partial frame, queued behind the direct
+// write. Before, its writer, finishing, took the claimed queue for an
+// empty one and ended, and the connection closed with the ERROR unsent.
+func TestFlushBehindDirectWrite(t *testing.T) {
+	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
+	cam := h.dial("camera")
+	proc := h.dial("processor") // reads only once the stream is held
+	const n = 4000
+	out := seqFrames(n, 0x010, 0x020, 0)
+	wrote := writeAll(cam, out, 256)
+	start := time.Now()
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for c := h.counters("camera"); c.Held == 0 || c.Delivered < 100; c = h.counters("camera") {
+		if time.Since(start) > testTimeout {
+			t.Fatalf("camera's stream never held: %+v", c)
+		}
+		<-poll.C
+	}
+	part := mkFrame(t, frame.TM, 0x020, 0x010, "cut")
+	if _, err := proc.Write(part[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	var partial frame.Frame
+	copy(partial[:], part[:100])
+	want := errorFrame(frame.Malformed, &partial)
+	proc.SetReadDeadline(time.Now().Add(testTimeout))
+	next := 0 // the camera's frames arrive in order, the ERROR among them
+	found := false
+	buf := make([]frame.Frame, 256)
+	for {
+		k, err := proc.ReadFrames(buf)
+		for i := range buf[:k] {
+			switch {
+			case buf[i] == want:
+				found = true
+			case next < n && buf[i] == out[next]:
+				next++
+			default:
+				t.Fatalf("processor got %x after %d of the camera's frames", buf[i][:16], next)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !found {
+		t.Errorf("no Malformed ERROR for the partial frame (after %d of the camera's frames)", next)
+	}
+	cam.Close() // its frames left wait for processor's next connection
+	<-wrote
 }

@@ -126,7 +126,7 @@ func (q *queue) room(from *stats, byReader bool) (ok bool, ci int) {
 	switch {
 	case from == nil:
 		return q.n < q.slots(), -1
-	case q.n >= q.limit:
+	case q.n >= min(q.limit, q.slots()): // a queue of under 8 has no reserve
 		return false, -1
 	case !byReader || !q.congested:
 		return true, -1
@@ -555,6 +555,14 @@ func (q *queue) forward(b []byte, st *stats) (queued, full, closed int) {
 		q.passTurn(st)
 	}
 	return queued, full, 0
+}
+
+// drained reports whether nothing is queued and no reader writes
+// directly.
+func (q *queue) drained() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n == 0 && q.claim == nil
 }
 
 // reopen lets a queue drain closed take frames again (a removed tenant
