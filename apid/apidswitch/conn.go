@@ -171,8 +171,13 @@ func (c *conn) writeLoop(prev *conn) {
 			// Finishing, it ends only when nothing is queued nor being
 			// written directly: frames queued behind a direct write (the
 			// ERROR for the guest's partial frame) are written after it.
-			if finishing && q.drained() {
-				return
+			if finishing {
+				switch done, claimed := q.drained(); {
+				case done:
+					return
+				case !claimed:
+					continue // queued since the peek
+				}
 			}
 			finish := c.finish
 			if finishing {

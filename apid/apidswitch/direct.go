@@ -75,10 +75,15 @@ func (q *queue) releaseDirect(c *conn, b []byte, n int, st *stats, stalled bool)
 		}
 		taken++
 	}
-	wake := q.n > 0 && q.waiting
+	// The writer is woken for what was queued meanwhile, or if it looked
+	// during the claim: finishing, it waits for the claim to end even
+	// with nothing queued. A writer idle since before the claim is not
+	// woken for nothing (once per direct write, that cost throughput).
+	wake := q.waiting && (q.n > 0 || q.behind)
 	if wake {
 		q.waiting = false
 	}
+	q.behind = false
 	closed = q.closed
 	q.mu.Unlock()
 	if wake {

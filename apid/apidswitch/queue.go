@@ -47,6 +47,7 @@ type queue struct {
 	closed  bool     // the tenant was removed: push refuses
 	direct  *conn    // the connection whose writer runs, for direct writes; nil if none
 	claim   *conn    // the connection a reader writes to directly; nil if none
+	behind  bool     // the writer found the queue claimed: wake it at the release
 	owner   *tenant  // the tenant it queues for (taps name it)
 	wake    chan struct{}
 
@@ -219,7 +220,7 @@ func (q *queue) peek(max int) []byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.claim != nil {
-		q.waiting = true // releaseDirect wakes it
+		q.waiting, q.behind = true, true // releaseDirect wakes it
 		return nil
 	}
 	if q.n == 0 {
@@ -288,7 +289,7 @@ func (q *queue) uncount(from []*stats) {
 // their share, while there is room. Contenders with nothing queued and not
 // waiting stop contending. q.mu is held.
 func (q *queue) grant() {
-	if w := q.noticeWait; w != nil && q.n < len(q.from) {
+	if w := q.noticeWait; w != nil && q.n < q.slots() {
 		q.noticeWait = nil
 		w.waiting = false
 		w.ready <- struct{}{} // cap 1, and empty: its owner drained it
@@ -301,7 +302,7 @@ func (q *queue) grant() {
 	}
 	clear(q.contenders[len(kept):])
 	q.contenders = kept
-	if q.n >= q.limit {
+	if q.n >= min(q.limit, q.slots()) { // as room
 		return
 	}
 	share := q.share()
@@ -557,12 +558,19 @@ func (q *queue) forward(b []byte, st *stats) (queued, full, closed int) {
 	return queued, full, 0
 }
 
-// drained reports whether nothing is queued and no reader writes
-// directly.
-func (q *queue) drained() bool {
+// drained reports, to a finishing writer whose peek found nothing,
+// whether nothing is queued and no reader writes directly (done), or a
+// reader does (claimed): the writer is then marked as waiting behind the
+// claim, and its release wakes it. With neither, frames were queued since
+// the peek.
+func (q *queue) drained() (done, claimed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n == 0 && q.claim == nil
+	if q.claim != nil {
+		q.waiting, q.behind = true, true
+		return false, true
+	}
+	return q.n == 0, false
 }
 
 // reopen lets a queue drain closed take frames again (a removed tenant
@@ -587,6 +595,7 @@ func (q *queue) drain() []*stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
+	q.stalled = false // a tenant brought back by a reload starts afresh
 	for _, c := range q.contenders {
 		if c.w != nil {
 			c.w.waiting = false
