@@ -205,29 +205,11 @@ func TestReleaseDirectStall(t *testing.T) {
 // here). The receiver's writer still writes its own answers afterwards:
 // the direct write's deadlines are gone from the connection.
 func TestStreamWrittenDirect(t *testing.T) {
-	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
-	cam := h.dial("camera")
-	proc := h.dial("processor") // reads only once the stream is held
-	h.writerStarted(cam, proc)
-	const n = 4000 // many socket buffers' worth
-	out := seqFrames(n, 0x010, 0x020, 0)
-	wrote := writeAll(cam, out, 256)
-	start := time.Now()
-	poll := time.NewTicker(time.Millisecond)
-	defer poll.Stop()
-	for {
-		c := h.counters("camera")
-		if c.Held > 0 && c.Delivered >= 100 {
-			// The socket took what it could and the reader waits on it.
-			if p := h.counters("processor"); p.QueueLen != 0 || c.Queued != 0 {
-				t.Fatalf("held %d, delivered %d: processor's queue holds %d (camera's frames queued %d), want 0", c.Held, c.Delivered, p.QueueLen, c.Queued)
-			}
-			break
-		}
-		if time.Since(start) > testTimeout {
-			t.Fatalf("camera's stream never held: %+v", c)
-		}
-		<-poll.C
+	hs := startHeldStream(t)
+	h, proc, out := hs.h, hs.proc, hs.out
+	const n = heldStreamFrames
+	if c, p := hs.held, h.counters("processor"); p.QueueLen != 0 || c.Queued != 0 {
+		t.Fatalf("held %d, delivered %d: processor's queue holds %d (camera's frames queued %d), want 0", c.Held, c.Delivered, p.QueueLen, c.Queued)
 	}
 	got := collect(t, proc, n)
 	frames := <-got
@@ -239,7 +221,7 @@ func TestStreamWrittenDirect(t *testing.T) {
 			t.Fatalf("frame %d: sequence %d", i, seqOf(&frames[i]))
 		}
 	}
-	if err := <-wrote; err != nil {
+	if err := <-hs.wrote; err != nil {
 		t.Fatal(err)
 	}
 	if back := barrier(t, proc, 0x020); len(back) != 0 {
@@ -256,21 +238,9 @@ func TestStreamWrittenDirect(t *testing.T) {
 // the new one, whole frames in order (a frame cut short on the old one is
 // sent again from its first byte), and nothing is refused.
 func TestDirectWriteReplaced(t *testing.T) {
-	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
-	cam := h.dial("camera")
-	h.writerStarted(cam, h.dial("processor")) // then never reads
-	const n = 4000
-	out := seqFrames(n, 0x010, 0x020, 0)
-	wrote := writeAll(cam, out, 256)
-	start := time.Now()
-	poll := time.NewTicker(time.Millisecond)
-	defer poll.Stop()
-	for c := h.counters("camera"); c.Held == 0 || c.Delivered < 100; c = h.counters("camera") {
-		if time.Since(start) > testTimeout {
-			t.Fatalf("camera's stream never held: %+v", c)
-		}
-		<-poll.C
-	}
+	hs := startHeldStream(t) // processor's first connection never reads
+	h, cam, out := hs.h, hs.cam, hs.out
+	const n = heldStreamFrames
 	proc := h.dial("processor") // replaces the first
 	frames := <-collect(t, proc, 1)
 	if len(frames) != 1 {
@@ -289,7 +259,7 @@ func TestDirectWriteReplaced(t *testing.T) {
 	if len(rest) != n-first-1 {
 		t.Fatalf("new connection got %d frames after the first, want %d", len(rest), n-first-1)
 	}
-	if err := <-wrote; err != nil {
+	if err := <-hs.wrote; err != nil {
 		t.Fatal(err)
 	}
 	if back := barrier(t, cam, 0x010); len(back) != 0 {
@@ -450,22 +420,9 @@ func TestDeadReceiverOneHold(t *testing.T) {
 // write. Before, its writer, finishing, took the claimed queue for an
 // empty one and ended, and the connection closed with the ERROR unsent.
 func TestFlushBehindDirectWrite(t *testing.T) {
-	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
-	cam := h.dial("camera")
-	proc := h.dial("processor") // reads only once the stream is held
-	h.writerStarted(cam, proc)
-	const n = 4000
-	out := seqFrames(n, 0x010, 0x020, 0)
-	wrote := writeAll(cam, out, 256)
-	start := time.Now()
-	poll := time.NewTicker(time.Millisecond)
-	defer poll.Stop()
-	for c := h.counters("camera"); c.Held == 0 || c.Delivered < 100; c = h.counters("camera") {
-		if time.Since(start) > testTimeout {
-			t.Fatalf("camera's stream never held: %+v", c)
-		}
-		<-poll.C
-	}
+	hs := startHeldStream(t)
+	cam, proc, out := hs.cam, hs.proc, hs.out
+	const n = heldStreamFrames
 	part := mkFrame(t, frame.TM, 0x020, 0x010, "cut")
 	if _, err := proc.Write(part[:100]); err != nil {
 		t.Fatal(err)
@@ -500,7 +457,7 @@ func TestFlushBehindDirectWrite(t *testing.T) {
 		t.Errorf("no Malformed ERROR for the partial frame (after %d of the camera's frames)", next)
 	}
 	cam.Close() // its frames left wait for processor's next connection
-	<-wrote
+	<-hs.wrote
 }
 
 // TestCloseDuringDirectWrite: a guest that shuts its sending side while a
@@ -509,22 +466,9 @@ func TestFlushBehindDirectWrite(t *testing.T) {
 // Before, its writer, finishing, waited for the claim to end and was never
 // woken: the connection stayed open, and no Disconnected event came.
 func TestCloseDuringDirectWrite(t *testing.T) {
-	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
-	cam := h.dial("camera")
-	proc := h.dial("processor") // reads only once the stream is held
-	h.writerStarted(cam, proc)
-	const n = 4000
-	out := seqFrames(n, 0x010, 0x020, 0)
-	wrote := writeAll(cam, out, 256)
-	start := time.Now()
-	poll := time.NewTicker(time.Millisecond)
-	defer poll.Stop()
-	for c := h.counters("camera"); c.Held == 0 || c.Delivered < 100; c = h.counters("camera") {
-		if time.Since(start) > testTimeout {
-			t.Fatalf("camera's stream never held: %+v", c)
-		}
-		<-poll.C
-	}
+	hs := startHeldStream(t)
+	h, cam, proc, out := hs.h, hs.cam, hs.proc, hs.out
+	const n = heldStreamFrames
 	if err := proc.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +484,7 @@ func TestCloseDuringDirectWrite(t *testing.T) {
 	// queue for the next connection.
 	t.Logf("processor read %d of %d frames before its connection closed", len(frames), n)
 	cam.Close()
-	<-wrote
+	<-hs.wrote
 }
 
 // TestClaimedGrantNoSpin: a sender waiting for room in a queue under 8
@@ -572,6 +516,30 @@ func TestClaimedGrantNoSpin(t *testing.T) {
 	}
 }
 
+// heldStreamFrames is how many frames a heldStream sends.
+const heldStreamFrames = 4000
+
+// heldStream is camera streaming heldStreamFrames frames, 256 per write, to
+// processor (hold: a minute), which has not read them: the stream is held
+// on processor's full socket.
+type heldStream struct {
+	h         *harness
+	cam, proc *guest.Conn
+	out       []frame.Frame
+	wrote     <-chan error // writeAll's
+	held      Counters     // camera's, once held
+}
+
+func startHeldStream(t *testing.T) *heldStream {
+	t.Helper()
+	h := startSwitch(t, Config{Policy: flowPolicy(map[string]policy.Flow{"processor": {Hold: time.Minute}})})
+	hs := &heldStream{h: h, cam: h.dial("camera"), proc: h.dial("processor"), out: seqFrames(heldStreamFrames, 0x010, 0x020, 0)}
+	h.writerStarted(hs.cam, hs.proc)
+	hs.wrote = writeAll(hs.cam, hs.out, 256)
+	hs.held = h.streamHeld()
+	return hs
+}
+
 // writerStarted carries one frame from camera (cam) to processor (proc)
 // and waits until processor's queue is empty again (its writer may take
 // the frame off only after the guest read it): frames for processor may
@@ -586,12 +554,31 @@ func (h *harness) writerStarted(cam, proc *guest.Conn) {
 	if got := readFrame(t, proc); got != f {
 		t.Fatalf("processor got %x, want the warm-up frame", got[:16])
 	}
+	h.await("the warm-up frame to leave processor's queue", func() bool { return h.counters("processor").QueueLen == 0 })
+}
+
+// streamHeld waits until camera's stream to processor is held on
+// processor's full socket: frames held, and at least 100 delivered. It
+// returns camera's counters then.
+func (h *harness) streamHeld() Counters {
+	var c Counters
+	h.await("camera's stream to be held", func() bool {
+		c = h.counters("camera")
+		return c.Held > 0 && c.Delivered >= 100
+	})
+	return c
+}
+
+// await polls cond every millisecond until it holds, failing the test
+// after testTimeout: a bounded wait for a state of the switch.
+func (h *harness) await(what string, cond func() bool) {
+	h.t.Helper()
 	start := time.Now()
 	poll := time.NewTicker(time.Millisecond)
 	defer poll.Stop()
-	for h.counters("processor").QueueLen != 0 {
+	for !cond() {
 		if time.Since(start) > testTimeout {
-			t.Fatal("the warm-up frame stayed queued")
+			h.t.Fatalf("waited %v for %s", testTimeout, what)
 		}
 		<-poll.C
 	}
