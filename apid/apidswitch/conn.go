@@ -164,14 +164,14 @@ func (c *conn) writeLoop(prev *conn) {
 	defer q.detach(c)
 	batch := c.sw.cfg.Batch
 	from := make([]*stats, batch)
-	finishing := false
+	finish := c.finish // nil once it closed: the writer is finishing
 	for {
 		b := q.peek(batch)
 		if b == nil {
 			// Finishing, it ends only when nothing is queued nor being
 			// written directly: frames queued behind a direct write (the
 			// ERROR for the guest's partial frame) are written after it.
-			if finishing {
+			if finish == nil {
 				switch done, claimed := q.drained(); {
 				case done:
 					return
@@ -179,14 +179,10 @@ func (c *conn) writeLoop(prev *conn) {
 					continue // queued since the peek
 				}
 			}
-			finish := c.finish
-			if finishing {
-				finish = nil // closed: it would not wait
-			}
 			select {
 			case <-q.wake:
 			case <-finish:
-				finishing = true
+				finish = nil
 			case <-c.done:
 				return
 			}

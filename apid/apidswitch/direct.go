@@ -117,11 +117,9 @@ func (c *conn) writeHeld(b []byte, hold time.Duration, stop, quit <-chan struct{
 		return c.directN, directDone
 	}
 	tick := holdTick(hold)
-	unread := c.unconsumed()
-	quietLooks := 0
+	p := progress{mark: uint64(c.directN), unread: c.unconsumed()}
 	c.directWait = true
 	for c.directN < len(b) {
-		before := c.directN
 		c.setTickDeadline(time.Now().Add(tick))
 		err := c.raw.Write(c.directFn)
 		c.setTickDeadline(time.Time{})
@@ -138,11 +136,7 @@ func (c *conn) writeHeld(b []byte, hold time.Duration, stop, quit <-chan struct{
 			return c.directN, directStopped
 		default:
 		}
-		if u := c.unconsumed(); c.directN != before || u != unread {
-			unread, quietLooks = u, 0 // it moved
-			continue
-		}
-		if quietLooks++; quietLooks == holdChecks {
+		if p.stuck(uint64(c.directN), c.unconsumed()) {
 			return c.directN, directTimeout
 		}
 	}
@@ -168,6 +162,27 @@ func (c *conn) writeDirectFd(fd uintptr) bool {
 		c.directN += n
 	}
 	return true
+}
+
+// progress tells whether a destination a frame is held for moved between
+// two looks: frames or bytes written to it (mark), or what its guest has
+// not read of its socket (unread, conn.unconsumed). A frame is held no
+// longer once holdChecks looks in a row saw neither move.
+type progress struct {
+	mark   uint64
+	unread int
+	quiet  int // looks in a row that saw no progress
+}
+
+// stuck records a look and reports whether the destination has now made
+// no progress for holdChecks looks in a row.
+func (p *progress) stuck(mark uint64, unread int) bool {
+	if mark != p.mark || unread != p.unread {
+		p.mark, p.unread, p.quiet = mark, unread, 0 // it moved
+		return false
+	}
+	p.quiet++
+	return p.quiet >= holdChecks
 }
 
 // holdTick is how often a wait of hold looks for progress: holdChecks

@@ -583,3 +583,24 @@ func (h *harness) await(what string, cond func() bool) {
 		<-poll.C
 	}
 }
+
+// TestProgressStuck: a hold ends after holdChecks looks in a row that saw
+// neither the mark nor the unread memory move; any move starts the count
+// again.
+func TestProgressStuck(t *testing.T) {
+	p := progress{mark: 5, unread: 100}
+	looks := []struct {
+		mark   uint64
+		unread int
+		stuck  bool
+	}{
+		{5, 100, false}, {5, 100, false}, {6, 100, false}, // written: again
+		{6, 100, false}, {6, 80, false}, // read by the guest: again
+		{6, 80, false}, {6, 80, false}, {6, 80, false}, {6, 80, true},
+	}
+	for i, l := range looks {
+		if got := p.stuck(l.mark, l.unread); got != l.stuck {
+			t.Fatalf("look %d (%d, %d): stuck %v, want %v", i, l.mark, l.unread, got, l.stuck)
+		}
+	}
+}

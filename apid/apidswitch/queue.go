@@ -395,13 +395,13 @@ func (q *queue) waitRoom(st *stats, w *waiter, timer *time.Timer, hold time.Dura
 	}
 	commits, dest := q.commits, q.direct
 	q.mu.Unlock()
-	unread := dest.unconsumed()
+	p := progress{mark: commits, unread: dest.unconsumed()}
 
 	// The queue is looked at holdChecks times per hold: a frame is refused
 	// once it saw no progress in that many looks in a row.
 	tick := holdTick(hold)
 	timer.Reset(tick)
-	result, quietLooks := roomGranted, 0
+	result := roomGranted
 wait:
 	for result == roomGranted {
 		select {
@@ -415,16 +415,9 @@ wait:
 			if !waiting {
 				break wait // woken as the look began: taken below
 			}
-			u := dest.unconsumed() // no lock held: a system call
-			if commitsNow != commits || u != unread {
-				commits, unread, quietLooks = commitsNow, u, 0 // it moved
+			if p.stuck(commitsNow, dest.unconsumed()) { // no lock held: a system call
+				result = roomTimeout
 			} else {
-				quietLooks++
-				if quietLooks == holdChecks {
-					result = roomTimeout
-				}
-			}
-			if result == roomGranted {
 				timer.Reset(tick)
 			}
 		case <-stop:
