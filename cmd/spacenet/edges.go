@@ -17,12 +17,6 @@ type edgeRow struct {
 	Rate     string
 }
 
-// edgeRows lists the edges of s against prev (nil: rates "-"), as
-// control.Delta.Edges does; none when s's policy cannot be rebuilt.
-func edgeRows(s, prev *control.APID) []edgeRow {
-	return rowsOf(s.Since(prev))
-}
-
 // rowsOf formats d's edges; none when its policy cannot be rebuilt.
 func rowsOf(d *control.Delta) []edgeRow {
 	edges, err := d.Edges()

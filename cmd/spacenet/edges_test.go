@@ -26,7 +26,7 @@ func TestEdgeRows(t *testing.T) {
 	}
 	a := snap(t0, 100, 10, 0, 5)
 	b := snap(t0.Add(2*time.Second), 300, 16, 4, 5)
-	got := fmt.Sprint(edgeRows(b, a))
+	got := fmt.Sprint(rowsOf(b.Since(a)))
 	want := fmt.Sprint([]edgeRow{
 		{"camera", "processor", 300, "100"}, {"camera", "ground", 16, "3"},
 		{"ground", "camera", 4, "2"}, {"processor", "old", 5, "0"},
@@ -34,7 +34,7 @@ func TestEdgeRows(t *testing.T) {
 	if got != want {
 		t.Errorf("edges\n got %s\nwant %s", got, want)
 	}
-	if got := fmt.Sprint(edgeRows(b, nil)[0]); got != "{camera processor 300 -}" {
+	if got := fmt.Sprint(rowsOf(b.Since(nil))[0]); got != "{camera processor 300 -}" {
 		t.Errorf("without a previous snapshot: %s", got)
 	}
 }

@@ -36,11 +36,16 @@ func (r Rate) String() string {
 
 // ByName indexes the snapshot's tenants (removed ones too) and its ground
 // (as "ground", apidswitch.GroundPeer) by name: build it once, then look a
-// tenant up in constant time.
+// tenant up in constant time. A name twice (a tenant removed by a reload,
+// then added again) is its first row: the tenant of the policy in force,
+// whose rows come before the removed ones', as FramesByEdge keeps a
+// pair's first edge.
 func (s *APID) ByName() map[string]*Tenant {
 	m := make(map[string]*Tenant, len(s.Tenants)+1)
 	for i := range s.Tenants {
-		m[s.Tenants[i].Name] = &s.Tenants[i]
+		if _, dup := m[s.Tenants[i].Name]; !dup {
+			m[s.Tenants[i].Name] = &s.Tenants[i]
+		}
 	}
 	m[apidswitch.GroundPeer] = &s.Ground
 	return m
@@ -72,12 +77,13 @@ type Delta struct {
 
 	tenants map[string]*Tenant // Before's, by name (empty without Before)
 	edges   map[string]uint64  // Before's edges' frames by policy.EdgeKey
+	now     map[string]uint64  // Now's edges' frames by policy.EdgeKey
 }
 
 // Since compares s with before, an earlier snapshot of the same switch
 // (nil: none).
 func (s *APID) Since(before *APID) *Delta {
-	d := &Delta{Now: s, Before: before, tenants: map[string]*Tenant{}, edges: map[string]uint64{}}
+	d := &Delta{Now: s, Before: before, tenants: map[string]*Tenant{}, edges: map[string]uint64{}, now: s.FramesByEdge()}
 	if before != nil {
 		d.Interval = s.Time.Sub(before.Time)
 		d.tenants = before.ByName()
@@ -115,7 +121,6 @@ func (d *Delta) Edges() ([]EdgeRate, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := d.Now.FramesByEdge()
 	policyEdges := pol.Edges()
 	rows := make([]EdgeRate, 0, len(policyEdges)+len(d.Now.Edges))
 	seen := make(map[string]bool, cap(rows))
@@ -125,7 +130,7 @@ func (d *Delta) Edges() ([]EdgeRate, error) {
 			return
 		}
 		seen[k] = true
-		n := now[k]
+		n := d.now[k]
 		rows = append(rows, EdgeRate{From: from, To: to, Frames: n, Rate: RateOf(n, d.edges[k], d.Interval, d.Before != nil)})
 	}
 	for _, e := range policyEdges {

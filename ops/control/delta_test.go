@@ -65,7 +65,7 @@ func TestByName(t *testing.T) {
 		want     *control.Tenant
 		received uint64
 	}{
-		{"camera", &s.Tenants[2], 99}, // the later row wins: a removed tenant after the policy's
+		{"camera", &s.Tenants[0], 7}, // the first row: the policy's tenant, not the removed one after it
 		{"processor", &s.Tenants[1], 0},
 		{"ground", &s.Ground, 3},
 	}
