@@ -17,8 +17,9 @@ import (
 )
 
 // livePolicy reads the running switch's policy from its control socket at
-// path and, from a second snapshot interval later, a note per node: frames
-// per second in and out, and frames dropped so far.
+// path and, from a second snapshot interval later, a note per node (frames
+// per second in and out, and frames dropped so far) and per edge (frames
+// per second on it).
 func livePolicy(path string, interval time.Duration) (*policy.Policy, map[string]string, error) {
 	if interval < 10*time.Millisecond {
 		return nil, nil, usageError("--interval %s: at least 10ms", interval)
@@ -71,11 +72,11 @@ tenant with the APID ranges it owns, the ground with its APIDs, and an arrow
 for each "may send to": tenant to tenant (can_send_to; labelled with the
 ranges when only part of the destination is reachable), tenant to ground
 (downlink = true, dashed) and ground to tenant (the ground's can_send_to,
-dashed). It draws what the policy permits; the switch counts per sender,
-not per pair, so arrows carry no rates. With --live it draws the policy in
-force in the running switch (its control socket, SOCKET-DIR/.control) and
-adds to each node its frames per second in and out (from two snapshots
---interval apart) and its frames dropped.
+dashed). It draws what the policy permits. With --live it draws the policy
+in force in the running switch (its control socket, SOCKET-DIR/.control) and
+adds to each node its frames per second in and out and its frames dropped,
+and to each arrow the frames per second on it (the switch counts per pair),
+from two snapshots --interval apart.
 
 --format svg runs Graphviz's dot (Debian package graphviz). Exit status: 0
 drawn; 1 the policy file was refused or dot failed; 2 usage error; 3 --live
