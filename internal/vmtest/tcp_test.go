@@ -295,7 +295,6 @@ type dupCounter struct {
 	ring   [1024]uint64
 	next   int
 	dups   int
-	total  int
 }
 
 func (d *dupCounter) monitor(port string, dir lan.Direction, frame []byte) {
@@ -308,12 +307,11 @@ func (d *dupCounter) monitor(port string, dir lan.Direction, frame []byte) {
 		return // not an IPv4 TCP segment with data
 	}
 	h := maphash.Bytes(d.seed, frame)
-	d.total++
 	if d.seen[h] {
 		d.dups++
 		return
 	}
-	if d.total > len(d.ring) {
+	if len(d.seen) == len(d.ring) { // full: forget the oldest
 		delete(d.seen, d.ring[d.next])
 	}
 	d.ring[d.next] = h

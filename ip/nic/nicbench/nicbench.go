@@ -16,9 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"spacenet/internal/benchstat"
+	"spacenet/internal/linkwait"
 	"spacenet/ip/nic"
 )
 
@@ -137,38 +136,15 @@ func vethRates(o Options) (got, base float64, err error) {
 }
 
 // linksUp sets the interfaces up and waits until the kernel reports them
-// operationally up: until then a fresh veth drops what is sent on it.
+// operationally up (linkwait): until then a fresh veth drops what is sent
+// on it.
 func linksUp(names ...string) error {
-	ch := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	if err := netlink.LinkSubscribe(ch, done); err != nil {
-		return fmt.Errorf("netlink subscribe: %w", err)
-	}
-	defer func() {
-		close(done)
-		for range ch {
-		}
-	}()
-	pending := map[string]bool{}
 	for _, n := range names {
-		pending[n] = true
 		if o, err := exec.Command("ip", "link", "set", n, "up").CombinedOutput(); err != nil {
 			return fmt.Errorf("ip link set %s up: %v: %s", n, err, o)
 		}
 	}
-	timeout := time.NewTimer(10 * time.Second)
-	defer timeout.Stop()
-	for len(pending) > 0 {
-		select {
-		case u := <-ch:
-			if u.Attrs().OperState == netlink.OperUp {
-				delete(pending, u.Attrs().Name)
-			}
-		case <-timeout.C:
-			return fmt.Errorf("interfaces %v not operationally up after 10 s", pending)
-		}
-	}
-	return nil
+	return linkwait.WaitWithin(linkwait.Timeout, "", linkwait.AllUp(names...))
 }
 
 // testFrames returns batch frames of size bytes, broadcast with an

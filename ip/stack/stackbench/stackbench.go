@@ -260,12 +260,13 @@ func measure(ctx context.Context, c Config, m medium, r *Row, run uint16, want [
 	}
 	mbps := float64(c.Bytes) / el.Seconds() / 1e6
 	r.MBps = append(r.MBps, mbps)
-	r.P50 = append(r.P50, benchstat.Percentile(rtts, 50))
-	r.P99 = append(r.P99, benchstat.Percentile(rtts, 99))
+	lat := benchstat.Latencies(rtts)
+	r.P50 = append(r.P50, lat.P50)
+	r.P99 = append(r.P99, lat.P99)
 	r.Dial = append(r.Dial, dial)
 	if c.Progress != nil {
 		fmt.Fprintf(c.Progress, "%s mtu %d %v: %.0f MB/s each way (%v after a dial of %v), rtt p50 %v p99 %v\n", r.Medium, r.MTU, r.Pairing,
-			mbps, el.Round(time.Millisecond), us(dial), benchstat.Percentile(rtts, 50), benchstat.Percentile(rtts, 99))
+			mbps, el.Round(time.Millisecond), us(dial), lat.P50, lat.P99)
 	}
 	return nil
 }
